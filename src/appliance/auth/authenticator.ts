@@ -1,0 +1,139 @@
+import type { Db } from '../../store/db.js';
+import { GatehouseError } from '../../shared/errors.js';
+import { DUMMY_PASSWORD_HASH, hmacHex, randomToken, sha256Hex, verifyPassword, constantTimeEqual } from '../../shared/crypto.js';
+import type { EventLog } from '../../site/events.js';
+import type { SiteSettingsService } from '../../site/settings.js';
+import type { UserDirectory } from '../../site/users.js';
+import type { ApplianceAdmins } from './accounts.js';
+import { LoginThrottle } from './throttle.js';
+
+export type Area = 'appliance' | 'login';
+
+export interface AuthSession {
+  area: Area;
+  principal: string;
+  csrfToken: string;
+  expiresAt: number;
+}
+
+const ABSOLUTE_LIFETIME_MS = 12 * 3600_000;
+const TOUCH_EVERY_MS = 60_000;
+
+const badCredentials = () =>
+  new GatehouseError('AUTH_INVALID_CREDENTIALS', 401, 'The username or password is not correct. Check both and try again.');
+
+/**
+ * Sign-in for the two admin areas, each with its own accounts and its own sessions. Tokens are
+ * random; only their sha256 is stored. CSRF tokens are an HMAC of the session token, so they
+ * need no storage and die with the session.
+ */
+export class Authenticator {
+  readonly throttle = new LoginThrottle();
+
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventLog,
+    private readonly admins: ApplianceAdmins,
+    private readonly users: UserDirectory,
+    private readonly settings: SiteSettingsService,
+    private readonly csrfSecret: string,
+  ) {}
+
+  async login(area: Area, username: string, password: string, ip: string): Promise<AuthSession & { token: string }> {
+    this.throttle.check(ip);
+    const account = area === 'appliance' ? this.admins.row(username) : this.users.row(username);
+    const table = area === 'appliance' ? 'appliance_admins' : 'users';
+    const actor = { area, name: username, ip } as const;
+    const now = Date.now();
+    if (account?.locked_until && account.locked_until > now) {
+      await verifyPassword(password, DUMMY_PASSWORD_HASH);
+      this.events.record(actor, 'auth.login', area, { reason: 'locked' }, 'denied');
+      const seconds = Math.ceil((account.locked_until - now) / 1000);
+      throw new GatehouseError(
+        'AUTH_ACCOUNT_LOCKED',
+        423,
+        `This account is locked after too many failed sign-ins. Try again in ${Math.ceil(seconds / 60)} minute(s), or ask an administrator to reset its password.`,
+        { headers: { 'retry-after': String(seconds) } },
+      );
+    }
+    const ok = await verifyPassword(password, account?.password_hash ?? DUMMY_PASSWORD_HASH);
+    if (!account || !ok) {
+      this.throttle.fail(ip);
+      if (account) {
+        const { loginMaxFailures, lockoutMinutes } = this.settings.get();
+        const failures = account.failed_attempts + 1;
+        const lock = failures >= loginMaxFailures;
+        this.db
+          .prepare(`UPDATE ${table} SET failed_attempts = ?, locked_until = ? WHERE username = ?`)
+          .run(lock ? 0 : failures, lock ? now + lockoutMinutes * 60_000 : null, account.username);
+        if (lock) this.events.record(actor, 'auth.locked', area, { minutes: lockoutMinutes }, 'denied');
+      }
+      this.events.record(actor, 'auth.login', area, { reason: 'bad credentials' }, 'denied');
+      throw badCredentials();
+    }
+    if (area === 'login') {
+      const user = this.users.get(username);
+      if (user.disabled) {
+        this.events.record(actor, 'auth.login', area, { reason: 'disabled' }, 'denied');
+        throw new GatehouseError('AUTH_ACCOUNT_DISABLED', 403, 'This account is disabled. Ask an administrator to enable it.');
+      }
+      if (!user.isAdmin) {
+        this.events.record(actor, 'auth.login', area, { reason: 'not an administrator' }, 'denied');
+        throw new GatehouseError('AUTH_NOT_ADMIN', 403, 'This account may use the representative console but not /login. Ask an administrator to grant administrator rights.');
+      }
+    }
+    this.db.prepare(`UPDATE ${table} SET failed_attempts = 0, locked_until = NULL WHERE username = ?`).run(account.username);
+    const token = randomToken(32);
+    const expiresAt = now + ABSOLUTE_LIFETIME_MS;
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO auth_sessions (token_hash, area, principal, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(sha256Hex(token), area, account.username, now, now, expiresAt);
+      this.db.prepare('DELETE FROM auth_sessions WHERE expires_at < ?').run(now);
+      this.events.record({ ...actor, name: account.username }, 'auth.login', area);
+    })();
+    return { token, area, principal: account.username, csrfToken: this.csrfFor(token), expiresAt };
+  }
+
+  /** The session a token belongs to, or null if it is unknown, expired, idle too long or revoked. */
+  authenticate(area: Area, token: string | undefined): AuthSession | null {
+    if (!token) return null;
+    const row = this.db
+      .prepare('SELECT * FROM auth_sessions WHERE token_hash = ? AND area = ?')
+      .get(sha256Hex(token), area) as { token_hash: string; principal: string; last_seen_at: number; expires_at: number } | undefined;
+    if (!row) return null;
+    const now = Date.now();
+    const idleMs = this.settings.get().sessionIdleMinutes * 60_000;
+    if (row.expires_at < now || row.last_seen_at + idleMs < now) {
+      this.db.prepare('DELETE FROM auth_sessions WHERE token_hash = ?').run(row.token_hash);
+      return null;
+    }
+    if (area === 'login') {
+      const user = this.users.find(row.principal);
+      if (!user || user.disabled || !user.isAdmin) return null;
+    }
+    if (now - row.last_seen_at > TOUCH_EVERY_MS) {
+      this.db.prepare('UPDATE auth_sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, row.token_hash);
+    }
+    return { area, principal: row.principal, csrfToken: this.csrfFor(token), expiresAt: row.expires_at };
+  }
+
+  logout(area: Area, token: string, ip: string): void {
+    const row = this.db.prepare('SELECT principal FROM auth_sessions WHERE token_hash = ?').get(sha256Hex(token)) as { principal: string } | undefined;
+    this.db.prepare('DELETE FROM auth_sessions WHERE token_hash = ?').run(sha256Hex(token));
+    if (row) this.events.record({ area, name: row.principal, ip }, 'auth.logout', area);
+  }
+
+  csrfFor(sessionToken: string): string {
+    return hmacHex(this.csrfSecret, `session:${sessionToken}`);
+  }
+
+  /** CSRF token for forms shown before sign-in, bound to a random pre-session cookie. */
+  preSessionCsrf(preToken: string): string {
+    return hmacHex(this.csrfSecret, `pre:${preToken}`);
+  }
+
+  checkCsrf(expected: string, given: string | undefined): boolean {
+    return given !== undefined && constantTimeEqual(expected, given);
+  }
+}

@@ -1,0 +1,117 @@
+import { readFileSync, statfsSync } from 'node:fs';
+import { BlobStore } from '../store/blobs.js';
+import { migrate, openDatabase, type Db } from '../store/db.js';
+import { loadPrivateKey } from '../shared/crypto.js';
+import { BASE_VERSION, PRODUCT_VERSION } from '../shared/version.js';
+import { EventLog } from '../site/events.js';
+import { FileStore } from '../site/files.js';
+import { InterApplianceKey } from '../site/security.js';
+import { SiteSettingsService } from '../site/settings.js';
+import { UserDirectory } from '../site/users.js';
+import { ApplianceAdmins } from './auth/accounts.js';
+import { Authenticator } from './auth/authenticator.js';
+import { BackupService } from './backup/backup.js';
+import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
+import { NetworkConfig } from './network.js';
+import { ClientRegistry } from './clients.js';
+import { certificateFingerprint } from './tls.js';
+
+export type Role = 'standalone';
+
+/**
+ * Everything one running appliance is made of, opened from its data directory. Routes and
+ * pages receive this and call the domain services on it; they hold no state of their own.
+ */
+export class Appliance {
+  readonly startedAt = Date.now();
+  readonly role: Role = 'standalone';
+  readonly events: EventLog;
+  readonly settings: SiteSettingsService;
+  readonly users: UserDirectory;
+  readonly files: FileStore;
+  readonly interApplianceKey: InterApplianceKey;
+  readonly network: NetworkConfig;
+  readonly admins: ApplianceAdmins;
+  readonly auth: Authenticator;
+  readonly backups: BackupService;
+  readonly clients = new ClientRegistry();
+  readonly certificateFingerprint: string;
+  ready = false;
+
+  private constructor(
+    readonly dir: DataDir,
+    readonly identity: ApplianceIdentity,
+    readonly db: Db,
+    readonly blobs: BlobStore,
+  ) {
+    this.events = new EventLog(db, identity.name);
+    this.settings = new SiteSettingsService(db, this.events);
+    this.users = new UserDirectory(db, this.events, this.settings);
+    this.files = new FileStore(db, blobs, this.events, () => this.settings.get().fileStoreMaxMiB * 1024 * 1024);
+    this.interApplianceKey = new InterApplianceKey(db, this.events);
+    this.network = new NetworkConfig(db, this.events);
+    this.admins = new ApplianceAdmins(db);
+    this.auth = new Authenticator(db, this.events, this.admins, this.users, this.settings, readFileSync(dir.csrfKey, 'utf8').trim());
+    const publicKeyPem = readFileSync(dir.identityPub, 'utf8');
+    this.backups = new BackupService(db, blobs, this.events, dir.tmp, identity.name, loadPrivateKey(readFileSync(dir.identityKey, 'utf8')), publicKeyPem);
+    this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
+  }
+
+  /** Open an initialised data directory: migrate the schema, clean interrupted writes. */
+  static async open(root: string): Promise<Appliance> {
+    const dir = new DataDir(root);
+    const identity = readIdentity(dir);
+    const db = openDatabase(dir.database);
+    try {
+      migrate(db);
+      const blobs = new BlobStore(dir.blobs);
+      await blobs.init();
+      return new Appliance(dir, identity, db, blobs);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** Open a directory that `init` is still filling (no identity file yet). */
+  static async openForInit(dir: DataDir, identity: ApplianceIdentity): Promise<Appliance> {
+    const db = openDatabase(dir.database);
+    migrate(db);
+    const blobs = new BlobStore(dir.blobs);
+    await blobs.init();
+    return new Appliance(dir, identity, db, blobs);
+  }
+
+  get productVersion() {
+    return PRODUCT_VERSION;
+  }
+
+  get baseVersion() {
+    return BASE_VERSION;
+  }
+
+  status() {
+    const fs = statfsSync(this.dir.root);
+    return {
+      name: this.identity.name,
+      hostnames: this.identity.hostnames,
+      role: this.role,
+      productVersion: PRODUCT_VERSION,
+      baseVersion: BASE_VERSION,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      addresses: this.network.list(),
+      certificateFingerprint: this.certificateFingerprint,
+      disk: {
+        path: this.dir.root,
+        totalBytes: fs.blocks * fs.bsize,
+        freeBytes: fs.bavail * fs.bsize,
+      },
+    };
+  }
+
+  close(): void {
+    this.ready = false;
+    if (this.db.open) this.db.close();
+  }
+}

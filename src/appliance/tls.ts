@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import { colonHex } from '../shared/crypto.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export interface TlsMaterial {
+  keyPem: string;
+  certPem: string;
+}
+
+/**
+ * A self-signed ECDSA P-256 certificate whose SANs are the appliance's hostname(s) and
+ * addresses. Peers do not rely on a CA: they pin the SHA-256 fingerprint shown at start.
+ */
+export async function generateSelfSignedCertificate(opts: {
+  commonName: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  days?: number;
+}): Promise<TlsMaterial> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(Date.now() + (opts.days ?? 3650) * 86_400_000);
+  const names: x509.JsonGeneralName[] = [
+    ...opts.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+    ...opts.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
+  ];
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    name: `CN=${opts.commonName.replace(/[,=+<>#;"\\]/g, '_')}, O=Gatehouse appliance`,
+    notBefore,
+    notAfter,
+    signingAlgorithm: alg,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.SubjectAlternativeNameExtension(names),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return { keyPem, certPem: cert.toString('pem') + '\n' };
+}
+
+/** SHA-256 fingerprint of a PEM certificate, as AB:CD:… */
+export function certificateFingerprint(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256;
+}
+
+export function splitHostsAndIps(values: string[]): { dnsNames: string[]; ipAddresses: string[] } {
+  return {
+    dnsNames: values.filter((v) => isIP(v) === 0),
+    ipAddresses: values.filter((v) => isIP(v) !== 0),
+  };
+}
+
+export { colonHex };

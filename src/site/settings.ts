@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import type { Db } from '../store/db.js';
+import type { Actor } from './actor.js';
+import type { EventLog } from './events.js';
+
+/** The /login configuration settings of a site, with their defaults and limits. */
+export const SiteSettingsSchema = z.object({
+  siteName: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(100, 'must be at most 100 characters'),
+  siteHostname: z
+    .string()
+    .trim()
+    .max(253, 'must be at most 253 characters')
+    .regex(/^$|^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'must be a DNS name such as support.example.com'),
+  loginBanner: z.string().max(2000, 'must be at most 2000 characters'),
+  passwordMinLength: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(8, 'must be at least 8')
+    .max(128, 'must be at most 128'),
+  loginMaxFailures: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(3, 'must be at least 3')
+    .max(50, 'must be at most 50'),
+  lockoutMinutes: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(1440, 'must be at most 1440 (one day)'),
+  sessionIdleMinutes: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(5, 'must be at least 5')
+    .max(1440, 'must be at most 1440 (one day)'),
+  fileStoreMaxMiB: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(16384, 'must be at most 16384'),
+});
+export type SiteSettings = z.infer<typeof SiteSettingsSchema>;
+export const SiteSettingsPatch = SiteSettingsSchema.partial().strict();
+export type SiteSettingsPatch = z.infer<typeof SiteSettingsPatch>;
+
+export const DEFAULT_SITE_SETTINGS: SiteSettings = {
+  siteName: 'Gatehouse',
+  siteHostname: '',
+  loginBanner: '',
+  passwordMinLength: 12,
+  loginMaxFailures: 5,
+  lockoutMinutes: 15,
+  sessionIdleMinutes: 30,
+  fileStoreMaxMiB: 512,
+};
+
+export class SiteSettingsService {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventLog,
+  ) {}
+
+  get(): SiteSettings {
+    const rows = this.db.prepare('SELECT key, value FROM site_settings').all() as { key: string; value: string }[];
+    const stored: Record<string, unknown> = {};
+    for (const r of rows) stored[r.key] = JSON.parse(r.value);
+    // Unknown or out-of-range stored values (e.g. from a restore) fall back to defaults.
+    const merged = { ...DEFAULT_SITE_SETTINGS };
+    for (const key of Object.keys(DEFAULT_SITE_SETTINGS) as (keyof SiteSettings)[]) {
+      const one = SiteSettingsSchema.shape[key].safeParse(stored[key]);
+      if (one.success && stored[key] !== undefined) (merged as Record<string, unknown>)[key] = one.data;
+    }
+    return merged;
+  }
+
+  /** Apply a validated patch; records which keys changed (values of settings are not secret). */
+  update(actor: Actor, patch: SiteSettingsPatch): SiteSettings {
+    const before = this.get();
+    const changed = Object.entries(patch).filter(
+      ([k, v]) => v !== undefined && before[k as keyof SiteSettings] !== v,
+    );
+    if (changed.length === 0) return before;
+    const upsert = this.db.prepare(
+      `INSERT INTO site_settings (key, value, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      const now = Date.now();
+      for (const [k, v] of changed) upsert.run(k, JSON.stringify(v), now);
+      this.events.record(actor, 'settings.updated', 'site', {
+        changes: Object.fromEntries(changed.map(([k, v]) => [k, { from: before[k as keyof SiteSettings], to: v }])),
+      });
+    })();
+    return this.get();
+  }
+}
