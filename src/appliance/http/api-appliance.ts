@@ -1,0 +1,139 @@
+import { createReadStream } from 'node:fs';
+import { z } from 'zod';
+import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
+import { defineOperation, type Operation } from './operations.js';
+
+const AddressParams = z.object({ address: IpAddress });
+const BackupQuery = z
+  .object({ includeRecordings: z.enum(['true', 'false'], { message: "must be 'true' or 'false'" }).default('false') })
+  .strict();
+const RestoreQuery = z
+  .object({
+    trustedSigner: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit key id shown on the signing appliance\'s Backup page')
+      .optional(),
+  })
+  .strict();
+
+/** /appliance area: status, networking, updates, backup. */
+export const applianceOperations: Operation[] = [
+  defineOperation({
+    id: 'applianceStatus',
+    method: 'GET',
+    path: '/api/appliance/status',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Status: name, versions, uptime, addresses, disk',
+    response: { status: 200, description: 'Appliance status' },
+    handler: ({ appliance }) => appliance.status(),
+  }),
+  defineOperation({
+    id: 'listAddresses',
+    method: 'GET',
+    path: '/api/appliance/network/addresses',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Networking > IP Configuration: unique and shared addresses',
+    response: { status: 200, description: 'Addresses' },
+    handler: ({ appliance }) => ({ addresses: appliance.network.list() }),
+  }),
+  defineOperation({
+    id: 'addAddress',
+    method: 'POST',
+    path: '/api/appliance/network/addresses',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Add a unique or shared address',
+    body: NewAddressInput,
+    response: { status: 201, description: 'Added' },
+    handler: ({ appliance, actor, body }) => appliance.network.add(actor, body),
+  }),
+  defineOperation({
+    id: 'updateAddress',
+    method: 'PATCH',
+    path: '/api/appliance/network/addresses/:address',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Enable or disable a shared address, or relabel an address',
+    params: AddressParams,
+    body: AddressPatch,
+    response: { status: 200, description: 'Updated' },
+    handler: ({ appliance, actor, params, body }) => appliance.network.update(actor, params.address, body),
+  }),
+  defineOperation({
+    id: 'removeAddress',
+    method: 'DELETE',
+    path: '/api/appliance/network/addresses/:address',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Remove an address',
+    params: AddressParams,
+    response: { status: 204, description: 'Removed' },
+    handler: ({ appliance, actor, params }) => {
+      appliance.network.remove(actor, params.address);
+    },
+  }),
+  defineOperation({
+    id: 'updatesStatus',
+    method: 'GET',
+    path: '/api/appliance/updates',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Updates: installed versions and available updates',
+    response: { status: 200, description: 'Installed versions and available updates' },
+    handler: ({ appliance }) => ({
+      installed: { product: appliance.productVersion, base: appliance.baseVersion },
+      available: [],
+      history: [],
+    }),
+  }),
+  defineOperation({
+    id: 'downloadBackup',
+    method: 'GET',
+    path: '/api/appliance/backup',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Download a signed backup archive of the site (recordings optional)',
+    query: BackupQuery,
+    response: { status: 200, description: 'The backup archive', contentType: 'application/octet-stream' },
+    handler: async ({ appliance, actor, query, reply }) => {
+      const backup = await appliance.backups.create(actor, { includeRecordings: query.includeRecordings === 'true' });
+      const stamp = backup.header.createdAt.replace(/[:.]/g, '-');
+      const stream = createReadStream(backup.file);
+      stream.on('close', () => void backup.cleanup());
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', `attachment; filename="${appliance.identity.name}-${stamp}.ghbackup"`)
+        .header('x-gatehouse-backup-signer', backup.header.signer.keyId)
+        .send(stream);
+    },
+  }),
+  defineOperation({
+    id: 'backupSigner',
+    method: 'GET',
+    path: '/api/appliance/backup/signer',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: "This appliance's backup signing key id (to trust its backups elsewhere)",
+    response: { status: 200, description: 'Key id' },
+    handler: ({ appliance }) => ({ keyId: appliance.backups.signerKeyId }),
+  }),
+  defineOperation({
+    id: 'restoreBackup',
+    method: 'POST',
+    path: '/api/appliance/backup/restore',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Restore a backup archive: verified whole before anything changes',
+    query: RestoreQuery,
+    rawBody: { contentType: 'application/octet-stream', description: 'The archive downloaded from GET /api/appliance/backup' },
+    response: { status: 200, description: 'Restored; counts of restored records' },
+    handler: ({ appliance, actor, query, req }) =>
+      appliance.backups.restore(actor, req.body as NodeJS.ReadableStream as never, {
+        trustedSigner: query.trustedSigner,
+        // An archive is bounded by the disk: keep half of the free space for the unpacked copy.
+        maxBytes: Math.floor(appliance.status().disk.freeBytes / 2),
+      }),
+  }),
+];

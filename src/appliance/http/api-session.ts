@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { Area } from '../auth/authenticator.js';
+import { clearSessionCookie, setSessionCookie, sessionCookie } from './auth.js';
+import { defineOperation, type Operation } from './operations.js';
+
+const Credentials = z
+  .object({
+    username: z.string({ message: 'is required' }).min(1, 'is required').max(64, 'must be at most 64 characters'),
+    password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'must be at most 256 characters'),
+  })
+  .strict();
+
+const SessionResponse = z.object({
+  token: z.string(),
+  csrfToken: z.string(),
+  principal: z.string(),
+  expiresAt: z.string(),
+});
+
+/** Sign-in and sign-out for one admin area. */
+export function sessionOperations(area: Area): Operation[] {
+  return [
+    defineOperation({
+      id: `${area}SignIn`,
+      method: 'POST',
+      path: `/api/${area}/session`,
+      area: 'public',
+      tag: area === 'appliance' ? 'appliance' : 'login',
+      summary: `Sign in to the /${area} area; returns a bearer token and sets the session cookie`,
+      body: Credentials,
+      response: { status: 201, description: 'Signed in', schema: SessionResponse },
+      handler: async ({ body, appliance, req, reply }) => {
+        const session = await appliance.auth.login(area, body.username, body.password, req.ip);
+        setSessionCookie(reply, area, session.token, session.expiresAt);
+        return { token: session.token, csrfToken: session.csrfToken, principal: session.principal, expiresAt: new Date(session.expiresAt).toISOString() };
+      },
+    }),
+    defineOperation({
+      id: `${area}SignOut`,
+      method: 'DELETE',
+      path: `/api/${area}/session`,
+      area,
+      tag: area === 'appliance' ? 'appliance' : 'login',
+      summary: `Sign out of the /${area} area`,
+      response: { status: 204, description: 'Signed out' },
+      handler: ({ appliance, req, reply }) => {
+        const h = req.headers.authorization;
+        const token = h?.startsWith('Bearer ') ? h.slice(7) : req.cookies[sessionCookie(area)];
+        if (token) appliance.auth.logout(area, token, req.ip);
+        clearSessionCookie(reply, area);
+      },
+    }),
+  ];
+}

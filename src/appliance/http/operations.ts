@@ -1,0 +1,170 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z, type ZodType } from 'zod';
+import { validationError } from '../../shared/errors.js';
+import type { Actor } from '../../site/actor.js';
+import type { Appliance } from '../context.js';
+import type { Area, AuthSession } from '../auth/authenticator.js';
+import { requireApiSession } from './auth.js';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface OperationInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  auth: AuthSession | null;
+  actor: Actor;
+  appliance: Appliance;
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/**
+ * One API operation: its route, who may call it, the zod schemas of its input and the text of
+ * its documentation. The same definition registers the route, validates requests and writes
+ * the OpenAPI document, so the three cannot drift apart.
+ */
+export interface Operation<B = unknown, Q = unknown, P = unknown> {
+  id: string;
+  method: Method;
+  path: string;
+  area: Area | 'public';
+  summary: string;
+  tag: string;
+  body?: ZodType<B>;
+  query?: ZodType<Q>;
+  params?: ZodType<P>;
+  /** A raw (streamed) request body instead of JSON, e.g. a file upload. */
+  rawBody?: { contentType: string; description: string };
+  response: { status: number; description: string; schema?: ZodType; contentType?: string };
+  handler: (input: OperationInput<B, Q, P>) => Promise<unknown> | unknown;
+}
+
+export function defineOperation<B = undefined, Q = undefined, P = undefined>(op: Operation<B, Q, P>): Operation {
+  return op as unknown as Operation;
+}
+
+/** Turn zod issues into field errors that name the field and say what to do. */
+export function parseInput<T>(schema: ZodType<T>, value: unknown, prefix: string): T {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  throw validationError(
+    result.error.issues.map((issue) => {
+      const field = issue.path.length ? issue.path.join('.') : prefix;
+      let message = issue.message;
+      if (issue.code === 'unrecognized_keys') {
+        return { field: issue.keys.join(', '), message: `not a known field here; remove it (known fields are listed in /api/openapi.json)` };
+      }
+      if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'is required';
+      return { field, message };
+    }),
+  );
+}
+
+export function registerOperations(app: FastifyInstance, appliance: Appliance, ops: Operation[]): void {
+  for (const op of ops) {
+    app.route({
+      method: op.method,
+      url: op.path,
+      handler: async (req, reply) => {
+        const auth = op.area === 'public' ? null : requireApiSession(appliance, op.area, req);
+        const actor: Actor = auth
+          ? { area: auth.area, name: auth.principal, ip: req.ip }
+          : { area: op.area === 'public' ? 'login' : op.area, name: 'anonymous', ip: req.ip };
+        const input = {
+          body: op.body ? parseInput(op.body, req.body, 'body') : req.body,
+          query: op.query ? parseInput(op.query, req.query, 'query') : undefined,
+          params: op.params ? parseInput(op.params, req.params, 'path') : undefined,
+          auth,
+          actor,
+          appliance,
+          req,
+          reply,
+        };
+        const result = await op.handler(input);
+        if (reply.sent) return reply;
+        reply.code(op.response.status);
+        if (result === undefined) return reply.send();
+        return result;
+      },
+    });
+  }
+}
+
+const jsonSchema = (schema: ZodType, io: 'input' | 'output') => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+};
+
+/** The OpenAPI 3.1 document of every operation. */
+export function openApiDocument(ops: Operation[], version: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of ops) {
+    const path = op.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const parameters: unknown[] = [];
+    if (op.params) {
+      const shape = jsonSchema(op.params, 'input') as { properties?: Record<string, unknown> };
+      for (const [name, schema] of Object.entries(shape.properties ?? {})) parameters.push({ name, in: 'path', required: true, schema });
+    }
+    if (op.query) {
+      const shape = jsonSchema(op.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, schema] of Object.entries(shape.properties ?? {})) {
+        parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema });
+      }
+    }
+    const requestBody = op.body
+      ? { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } }
+      : op.rawBody
+        ? { required: true, description: op.rawBody.description, content: { [op.rawBody.contentType]: { schema: { type: 'string', format: 'binary' } } } }
+        : undefined;
+    const ok = op.response.schema
+      ? { description: op.response.description, content: { [op.response.contentType ?? 'application/json']: { schema: jsonSchema(op.response.schema, 'output') } } }
+      : op.response.contentType
+        ? { description: op.response.description, content: { [op.response.contentType]: { schema: { type: 'string', format: 'binary' } } } }
+        : { description: op.response.description };
+    (paths[path] ??= {})[op.method.toLowerCase()] = {
+      operationId: op.id,
+      summary: op.summary,
+      tags: [op.tag],
+      security: op.area === 'public' ? [] : [{ [`${op.area}Bearer`]: [] }, { [`${op.area}Cookie`]: [] }],
+      ...(parameters.length ? { parameters } : {}),
+      ...(requestBody ? { requestBody } : {}),
+      responses: {
+        [op.response.status]: ok,
+        default: { description: 'An error, as RFC 9457 problem+json with a stable `code`', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gatehouse appliance API',
+      version,
+      description:
+        'Administration API of one Gatehouse appliance. Sign in with POST /api/{area}/session to get a bearer token; the /appliance and /login areas have separate accounts.',
+    },
+    paths,
+    components: {
+      securitySchemes: {
+        applianceBearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/appliance/session' },
+        applianceCookie: { type: 'apiKey', in: 'cookie', name: '__Host-gh-appliance', description: 'Browser session; unsafe methods also need the x-csrf-token header' },
+        loginBearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/login/session' },
+        loginCookie: { type: 'apiKey', in: 'cookie', name: '__Host-gh-login', description: 'Browser session; unsafe methods also need the x-csrf-token header' },
+      },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status', 'code', 'detail'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            code: { type: 'string', description: 'Stable error code, e.g. VALIDATION_FAILED' },
+            detail: { type: 'string', description: 'What went wrong and what to do' },
+            errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Multipart } from '@fastify/multipart';
+import { randomToken } from '../../shared/crypto.js';
+import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
+import type { Actor } from '../../site/actor.js';
+import type { Appliance } from '../context.js';
+import type { Area, AuthSession } from '../auth/authenticator.js';
+import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';
+import { html, type SafeHtml } from './html.js';
+
+/** What a page handler gets: the signed-in administrator and the appliance. */
+export interface PageContext {
+  appliance: Appliance;
+  auth: AuthSession;
+  actor: Actor;
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export type FieldErrors = Record<string, string>;
+
+const NAV: Record<Area, { href: string; label: string }[]> = {
+  appliance: [
+    { href: '/appliance/status', label: 'Status' },
+    { href: '/appliance/networking', label: 'Networking' },
+    { href: '/appliance/updates', label: 'Updates' },
+    { href: '/appliance/backup', label: 'Backup' },
+  ],
+  login: [
+    { href: '/login/users', label: 'Users' },
+    { href: '/login/configuration', label: 'Configuration' },
+    { href: '/login/files', label: 'File Store' },
+    { href: '/login/logs', label: 'Logs' },
+    { href: '/login/management/security', label: 'Management' },
+    { href: '/login/status/information', label: 'Status' },
+  ],
+};
+
+/** The frame of every signed-in page. */
+export function layout(ctx: PageContext, title: string, body: SafeHtml, notice?: string): SafeHtml {
+  const { appliance, auth, req } = ctx;
+  const path = req.url.split('?')[0]!;
+  const fromQuery = (req.query as Record<string, string | undefined>).notice;
+  const message = notice ?? fromQuery;
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · /${auth.area} · ${appliance.identity.name}</title>
+<link rel="stylesheet" href="/static/style.css"></head>
+<body class="area-${auth.area}">
+<header class="top">
+  <div class="brand"><span class="logo">▣</span> Gatehouse <span class="area">/${auth.area}</span></div>
+  <div class="who">${appliance.identity.name} · ${appliance.role} · v${appliance.productVersion}</div>
+  <form method="post" action="/${auth.area}/sign-out" class="signout">
+    <input type="hidden" name="_csrf" value="${auth.csrfToken}">
+    <span>${auth.principal}</span> <button type="submit" class="link">Sign out</button>
+  </form>
+</header>
+<nav class="side">${NAV[auth.area].map(
+    (n) => html`<a href="${n.href}" class="${path.startsWith(n.href) ? 'active' : ''}">${n.label}</a>`,
+  )}</nav>
+<main>
+<h1>${title}</h1>
+${message ? html`<p class="notice" role="status">${message}</p>` : ''}
+${body}
+</main></body></html>`;
+}
+
+/** A labelled input with its error, if any, shown beside it. */
+export function field(
+  label: string,
+  name: string,
+  value: string | number | undefined,
+  errors: FieldErrors,
+  opts: { type?: string; help?: string; required?: boolean; autocomplete?: string } = {},
+): SafeHtml {
+  const error = errors[name];
+  return html`<label class="field ${error ? 'has-error' : ''}"><span>${label}</span>
+<input name="${name}" id="f-${name}" type="${opts.type ?? 'text'}" value="${value ?? ''}" ${opts.required ? html`required` : ''} autocomplete="${opts.autocomplete ?? 'off'}" aria-invalid="${error ? 'true' : 'false'}">
+${opts.help ? html`<small class="help">${opts.help}</small>` : ''}
+${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label>`;
+}
+
+export function checkbox(label: string, name: string, checked: boolean, errors: FieldErrors = {}): SafeHtml {
+  const error = errors[name];
+  return html`<label class="check ${error ? 'has-error' : ''}"><input type="checkbox" name="${name}" value="on" ${checked ? html`checked` : ''}> ${label}
+${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label>`;
+}
+
+export const csrfInput = (ctx: PageContext) => html`<input type="hidden" name="_csrf" value="${ctx.auth.csrfToken}">`;
+
+/** A one-button form (delete, regenerate…) with CSRF and an optional confirmation. */
+export function actionButton(ctx: PageContext, action: string, label: string, cls = ''): SafeHtml {
+  return html`<form method="post" action="${action}" class="inline">${csrfInput(ctx)}<button type="submit" class="${cls}">${label}</button></form>`;
+}
+
+/** Split a GatehouseError into field errors for a form, plus a general message. */
+export function formErrors(e: unknown): { fields: FieldErrors; message: string } {
+  if (!isGatehouseError(e)) throw e;
+  const fields: FieldErrors = {};
+  for (const f of e.fields) fields[f.field] = f.message;
+  return { fields, message: e.message };
+}
+
+export function redirect(reply: FastifyReply, to: string, notice?: string) {
+  return reply.redirect(notice ? `${to}${to.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : to, 303);
+}
+
+function pageSession(appliance: Appliance, area: Area, req: FastifyRequest): AuthSession | null {
+  return appliance.auth.authenticate(area, req.cookies[sessionCookie(area)]);
+}
+
+type Handler = (ctx: PageContext) => Promise<unknown> | unknown;
+
+const sendPage = (reply: FastifyReply, result: unknown) => {
+  if (reply.sent) return reply;
+  if (result && typeof result === 'object' && 'value' in result) return reply.type('text/html; charset=utf-8').send(String(result));
+  return result;
+};
+
+/**
+ * Register signed-in pages of one area. GET pages redirect to sign-in without a session; POST
+ * forms also need the CSRF token of the session (first field of multipart forms).
+ */
+export function pages(app: FastifyInstance, appliance: Appliance, area: Area) {
+  const guard = (req: FastifyRequest, reply: FastifyReply): AuthSession | null => {
+    const auth = pageSession(appliance, area, req);
+    if (!auth) {
+      void reply.redirect(`/${area}/sign-in?next=${encodeURIComponent(req.url)}`, 303);
+      return null;
+    }
+    return auth;
+  };
+  const ctxOf = (auth: AuthSession, req: FastifyRequest, reply: FastifyReply): PageContext => ({
+    appliance,
+    auth,
+    actor: { area, name: auth.principal, ip: req.ip },
+    req,
+    reply,
+  });
+  return {
+    get(path: string, handler: Handler) {
+      app.get(path, async (req, reply) => {
+        const auth = guard(req, reply);
+        if (!auth) return reply;
+        return sendPage(reply, await handler(ctxOf(auth, req, reply)));
+      });
+    },
+    /** A urlencoded form post. */
+    post(path: string, handler: Handler) {
+      app.post(path, async (req, reply) => {
+        const auth = guard(req, reply);
+        if (!auth) return reply;
+        const body = (req.body ?? {}) as Record<string, string>;
+        if (!appliance.auth.checkCsrf(auth.csrfToken, body._csrf)) throw csrfRefused();
+        return sendPage(reply, await handler(ctxOf(auth, req, reply)));
+      });
+    },
+    /** A multipart form post whose `_csrf` field precedes the file; the handler reads the parts. */
+    upload(path: string, handler: (ctx: PageContext, parts: AsyncIterableIterator<Multipart>) => Promise<unknown>) {
+      app.post(path, async (req, reply) => {
+        const auth = guard(req, reply);
+        if (!auth) return reply;
+        if (!req.isMultipart()) throw new GatehouseError('FORM_NOT_MULTIPART', 400, 'This form must be sent as multipart/form-data.');
+        const parts = req.parts();
+        const first = await parts.next();
+        const token = !first.done && first.value.type === 'field' && first.value.fieldname === '_csrf' ? String(first.value.value) : undefined;
+        if (!appliance.auth.checkCsrf(auth.csrfToken, token)) throw csrfRefused();
+        return sendPage(reply, await handler(ctxOf(auth, req, reply), parts));
+      });
+    },
+  };
+}
+
+function csrfRefused() {
+  return new GatehouseError('CSRF_TOKEN_INVALID', 403, 'This form expired or did not come from this appliance. Reload the page and submit it again.');
+}
+
+/** Pre-session CSRF for the sign-in forms: a random cookie and the HMAC of it in the form. */
+export function preSessionToken(appliance: Appliance, req: FastifyRequest, reply: FastifyReply): string {
+  let pre = req.cookies[PRE_SESSION_COOKIE];
+  if (!pre || pre.length < 20) {
+    pre = randomToken(24);
+    reply.setCookie(PRE_SESSION_COOKIE, pre, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+  }
+  return appliance.auth.preSessionCsrf(pre);
+}
+
+export function checkPreSessionToken(appliance: Appliance, req: FastifyRequest, given: string | undefined): boolean {
+  const pre = req.cookies[PRE_SESSION_COOKIE];
+  return !!pre && appliance.auth.checkCsrf(appliance.auth.preSessionCsrf(pre), given);
+}

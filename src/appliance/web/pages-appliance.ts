@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { Appliance } from '../context.js';
+import { formatBytes, formatTime, html } from './html.js';
+import { layout, pages } from './kit.js';
+
+/** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup. */
+export function registerAppliancePages(app: FastifyInstance, appliance: Appliance): void {
+  const p = pages(app, appliance, 'appliance');
+
+  app.get('/appliance', async (_req, reply) => reply.redirect('/appliance/status', 303));
+
+  p.get('/appliance/status', (ctx) => {
+    const s = appliance.status();
+    return layout(
+      ctx,
+      'Status',
+      html`<dl class="facts">
+<dt>Name</dt><dd id="status-name">${s.name}</dd>
+<dt>Role</dt><dd>${s.role}</dd>
+<dt>Product version</dt><dd id="status-product-version">${s.productVersion}</dd>
+<dt>Base version</dt><dd id="status-base-version">${s.baseVersion}</dd>
+<dt>Started</dt><dd>${formatTime(appliance.startedAt)} (up ${Math.floor(s.uptimeSeconds / 60)} min)</dd>
+<dt>Hostnames</dt><dd>${s.hostnames.join(', ') || '—'}</dd>
+<dt>Addresses</dt><dd>${s.addresses.map((a) => html`<span class="tag ${a.enabled ? '' : 'off'}">${a.address} (${a.kind}${a.enabled ? '' : ', disabled'})</span> `)}</dd>
+<dt>TLS certificate</dt><dd><code>${s.certificateFingerprint}</code></dd>
+<dt>Disk</dt><dd>${formatBytes(s.disk.freeBytes)} free of ${formatBytes(s.disk.totalBytes)}</dd>
+</dl>`,
+    );
+  });
+}
