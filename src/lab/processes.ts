@@ -1,0 +1,145 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ApplianceClient, fingerprintOf } from '../clients/admin-client.js';
+import { CODE_ROOT } from '../shared/version.js';
+import { until } from '../shared/until.js';
+
+const execFileP = promisify(execFile);
+
+/** The `gatehouse` executable of this code tree. */
+export const GATEHOUSE_BIN = path.join(CODE_ROOT, 'bin', 'gatehouse.js');
+
+/** Ask the kernel for a free TCP port on `host`. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ApplianceSpec {
+  dataDir: string;
+  name: string;
+  host?: string;
+  hostnames?: string[];
+  adminPassword: string;
+  loginPassword: string;
+  interApplianceKey?: string;
+}
+
+/** Run `gatehouse appliance init` as a real process. */
+export async function initApplianceProcess(spec: ApplianceSpec): Promise<void> {
+  const args = [GATEHOUSE_BIN, 'appliance', 'init', '--data-dir', spec.dataDir, '--name', spec.name, '--address', spec.host ?? '127.0.0.1'];
+  for (const h of spec.hostnames ?? []) args.push('--hostname', h);
+  if (spec.interApplianceKey) args.push('--inter-appliance-key', spec.interApplianceKey);
+  await execFileP(process.execPath, args, {
+    env: { ...process.env, GATEHOUSE_ADMIN_PASSWORD: spec.adminPassword, GATEHOUSE_LOGIN_PASSWORD: spec.loginPassword },
+  });
+}
+
+/** A running `gatehouse appliance start` process and a client pinned to its certificate. */
+export class ApplianceProcess {
+  readonly output: string[] = [];
+  private exited: Promise<number | null>;
+  exitCode: number | null | undefined;
+
+  constructor(
+    readonly dataDir: string,
+    readonly host: string,
+    readonly port: number,
+    readonly child: ChildProcess,
+  ) {
+    const collect = (d: Buffer) => this.output.push(...d.toString().split('\n').filter(Boolean));
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        this.exitCode = code;
+        resolve(code);
+      }),
+    );
+  }
+
+  get url(): string {
+    return `https://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  get certPem(): string {
+    return readFileSync(path.join(this.dataDir, 'tls', 'cert.pem'), 'utf8');
+  }
+
+  get fingerprint(): string {
+    return fingerprintOf(this.certPem);
+  }
+
+  client(opts: { connections?: number } = {}): ApplianceClient {
+    return new ApplianceClient(this.url, { certPem: this.certPem }, opts);
+  }
+
+  /** SIGTERM and wait for a clean exit; returns the exit code. */
+  async stop(timeoutMs = 15_000): Promise<number | null> {
+    if (this.exitCode !== undefined) return this.exitCode;
+    this.child.kill('SIGTERM');
+    return this.waitExit(timeoutMs);
+  }
+
+  /** SIGKILL: the crash case. */
+  async kill(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.child.kill('SIGKILL');
+    await this.waitExit(10_000);
+  }
+
+  async waitExit(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`appliance ${this.dataDir} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Start an appliance as a real process and wait (with a deadline) until /health says ready.
+ */
+export async function startApplianceProcess(
+  dataDir: string,
+  opts: { host?: string; port?: number; readyTimeoutMs?: number; logLevel?: string } = {},
+): Promise<ApplianceProcess> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'appliance', 'start', '--data-dir', dataDir, '--listen', `${host.includes(':') ? `[${host}]` : host}:${port}`, '--log-level', opts.logLevel ?? 'info'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = new ApplianceProcess(dataDir, host, port, child);
+  const client = proc.client();
+  try {
+    const state = await until(
+      async () => {
+        if (proc.exitCode !== undefined) return 'exited';
+        const res = await client.call<{ ready: boolean }>('GET', '/health');
+        return res.status === 200 && res.body.ready ? 'ready' : false;
+      },
+      opts.readyTimeoutMs ?? 20_000,
+      `appliance ${dataDir} to be healthy`,
+    );
+    if (state === 'exited') throw new Error(`appliance ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`);
+  } catch (e) {
+    await proc.kill();
+    throw e;
+  } finally {
+    await client.close();
+  }
+  return proc;
+}
