@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { ApplianceClient } from '../../src/clients/admin-client.js';
+import { initApplianceProcess, startApplianceProcess, type ApplianceProcess } from '../../src/lab/processes.js';
+
+export { until } from '../../src/shared/until.js';
+
+export const ADMIN_PASSWORD = 'Gatekeeper-Pass-1';
+export const LOGIN_PASSWORD = 'Site-Operator-Pw-2';
+
+export interface TestAppliance {
+  proc: ApplianceProcess;
+  dataDir: string;
+  /** A client signed in to both areas (bearer tokens). */
+  api: ApplianceClient;
+  /** A client with no session. */
+  anon: ApplianceClient;
+  restart(): Promise<void>;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  cleanups.length = 0;
+});
+
+/** A temporary directory removed after the test file, even when a test fails. */
+export function tempDir(prefix = 'gh-test-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Initialise and start a real appliance process on loopback (its own 127.0.0.x address when
+ * `host` is given), signed in to both admin areas. Stopped and removed after the test file.
+ */
+export async function startTestAppliance(opts: { name?: string; host?: string; interApplianceKey?: string } = {}): Promise<TestAppliance> {
+  const root = tempDir();
+  const dataDir = path.join(root, 'data');
+  const host = opts.host ?? '127.0.0.1';
+  await initApplianceProcess({
+    dataDir,
+    name: opts.name ?? 'appliance-test',
+    host,
+    hostnames: ['site.gatehouse.test'],
+    adminPassword: ADMIN_PASSWORD,
+    loginPassword: LOGIN_PASSWORD,
+    interApplianceKey: opts.interApplianceKey,
+  });
+  const t = {} as TestAppliance;
+  const open = async (port?: number) => {
+    t.proc = await startApplianceProcess(dataDir, { host, port });
+    t.api = t.proc.client();
+    t.anon = t.proc.client();
+    await t.api.signIn('appliance', 'admin', ADMIN_PASSWORD);
+    await t.api.signIn('login', 'admin', LOGIN_PASSWORD);
+  };
+  await open();
+  t.dataDir = dataDir;
+  t.restart = async () => {
+    const port = t.proc.port;
+    await t.proc.stop();
+    await Promise.all([t.api.close(), t.anon.close()]);
+    await open(port);
+  };
+  cleanups.push(async () => {
+    await Promise.all([t.api.close(), t.anon.close()]);
+    await t.proc.stop().catch(() => t.proc.kill());
+  });
+  return t;
+}
