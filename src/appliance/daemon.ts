@@ -54,7 +54,11 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
       process.exit(1);
     }, 30_000);
     force.unref();
+    // A keep-alive connection whose request finishes after close() began would stay open;
+    // sweep idle connections until the server is closed.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(sweep);
     appliance.events.record(SYSTEM, 'appliance.stopped', appliance.identity.name, { signal });
     appliance.close();
     logger.info('stopped');
