@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { openDatabase, integrityCheck, migrate, schemaVersion, type Db } from '../../store/db.js';
-import { APPLIANCE_TABLES, SCHEMA_VERSION, SITE_TABLES } from '../../store/migrations.js';
+import { APPLIANCE_TABLES, MERGED_SITE_TABLES, REPLACED_SITE_TABLES, SCHEMA_VERSION, SITE_TABLES } from '../../store/migrations.js';
 import type { BlobStore } from '../../store/blobs.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions, PRODUCT_VERSION } from '../../shared/version.js';
@@ -26,7 +26,8 @@ export interface RestoreResult {
 /**
  * Backups of the site's data (settings, users, file store, logs, session records and, on
  * request, recordings), signed with this appliance's identity key. Restore verifies the whole
- * archive before it changes anything, then swaps all site tables in one transaction.
+ * archive before it changes anything, then in one transaction replaces users, settings and
+ * files and merges the event log and session records (history is never rolled back).
  */
 export class BackupService {
   constructor(
@@ -149,11 +150,13 @@ export class BackupService {
       this.db.prepare('ATTACH DATABASE ? AS restore_src').run(snapshotFile);
       try {
         this.db.transaction(() => {
-          for (const t of SITE_TABLES) {
+          for (const t of REPLACED_SITE_TABLES) {
             this.db.exec(`DELETE FROM main.${t}`);
             this.db.exec(`INSERT INTO main.${t} SELECT * FROM restore_src.${t}`);
-            counts[t] = (this.db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }).n;
           }
+          // History is never rolled back: events and session records since the backup stay.
+          for (const t of MERGED_SITE_TABLES) this.db.exec(`INSERT OR IGNORE INTO main.${t} SELECT * FROM restore_src.${t}`);
+          for (const t of SITE_TABLES) counts[t] = (this.db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }).n;
           this.db.exec(`DELETE FROM auth_sessions WHERE area = 'login'`);
           this.events.record(actor, 'backup.restored', header.appliance, { createdAt: header.createdAt, productVersion: header.productVersion, counts });
         })();
