@@ -4,6 +4,8 @@ import { createLogger } from '../shared/logging.js';
 import { SYSTEM } from '../site/actor.js';
 import { Appliance } from './context.js';
 import { buildServer } from './server.js';
+import { DataDir, readIdentity } from './datadir.js';
+import { lockDataDir } from './lock.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -16,7 +18,15 @@ export interface StartOptions {
  * SIGINT: stop accepting, let in-flight requests finish, close the database.
  */
 export async function startAppliance(opts: StartOptions): Promise<void> {
-  const appliance = await Appliance.open(opts.dataDir);
+  readIdentity(new DataDir(opts.dataDir));
+  const unlock = lockDataDir(opts.dataDir);
+  let appliance: Appliance;
+  try {
+    appliance = await Appliance.open(opts.dataDir);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   const logger = createLogger({
     name: appliance.identity.name,
     file: path.join(appliance.dir.logs, 'appliance.log'),
@@ -27,6 +37,7 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
   } catch (e) {
     appliance.close();
+    unlock();
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
       throw new GatehouseError('LISTEN_FAILED', 400, `--listen ${opts.listen.host}:${opts.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : 'the address is not on this machine'}. Choose another address or port.`);
@@ -61,6 +72,7 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
     clearInterval(sweep);
     appliance.events.record(SYSTEM, 'appliance.stopped', appliance.identity.name, { signal });
     appliance.close();
+    unlock();
     logger.info('stopped');
     logger.flush();
     process.exitCode = 0;

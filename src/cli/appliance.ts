@@ -12,7 +12,7 @@ function collect(value: string, previous: string[]): string[] {
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) {
+  if (!m || port < 0 || port > 65535) {
     throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443');
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
@@ -59,11 +59,11 @@ export function applianceCommand(): Command {
           addresses: o.address,
           applianceAdmin: {
             username: o.adminUser,
-            password: o.adminPasswordFile ? readPasswordFile(o.adminPasswordFile, 'admin-password-file') : o.adminPassword,
+            password: o.adminPasswordFile ? readPasswordFile(o.adminPasswordFile, 'admin-password-file') : o.adminPassword || undefined,
           },
           loginAdmin: {
             username: o.loginUser,
-            password: o.loginPasswordFile ? readPasswordFile(o.loginPasswordFile, 'login-password-file') : o.loginPassword,
+            password: o.loginPasswordFile ? readPasswordFile(o.loginPasswordFile, 'login-password-file') : o.loginPassword || undefined,
           },
           interApplianceKey: o.interApplianceKey,
         });
@@ -85,7 +85,7 @@ export function applianceCommand(): Command {
     .command('start')
     .description('serve an appliance over HTTPS until SIGTERM (in-flight requests finish first)')
     .requiredOption('--data-dir <dir>', 'the appliance data directory made by `appliance init`')
-    .requiredOption('--listen <host:port>', 'HTTPS listen address, e.g. 127.0.0.1:8443', parseListen)
+    .requiredOption('--listen <host:port>', 'HTTPS listen address, e.g. 127.0.0.1:8443 (port 0 picks a free port, printed at start)', parseListen)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .action(async (o) => {
       try {

@@ -92,7 +92,8 @@ export function toError(res: ApiResponse): GatehouseError {
  */
 export function pinnedConnector(fingerprint: string): buildConnector.connector {
   const want = fingerprint.toUpperCase();
-  const base = buildConnector({ rejectUnauthorized: false });
+  // No TLS session resumption: a resumed session carries no certificate to compare.
+  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return (options, callback) =>
     base(options, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error('TLS connection failed'), null);

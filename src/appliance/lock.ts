@@ -1,0 +1,41 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { GatehouseError } from '../shared/errors.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process per data directory: two appliances writing one database would corrupt the
+ * site's state. The lock file holds the owner's pid; a lock left by a dead process (kill -9)
+ * is taken over.
+ */
+export function lockDataDir(root: string): () => void {
+  const file = path.join(root, 'appliance.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
+        throw new GatehouseError(
+          'DATA_DIR_IN_USE',
+          409,
+          `--data-dir ${root} is already served by process ${owner}. Stop that appliance first (kill -TERM ${owner}), or start another data directory.`,
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new GatehouseError('DATA_DIR_IN_USE', 409, `Could not lock ${file}; another appliance is starting on it.`);
+}
