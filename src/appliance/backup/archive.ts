@@ -153,13 +153,12 @@ export async function readArchive(
       const dest = path.join(intoDir, entry.name);
       await fsp.mkdir(path.dirname(dest), { recursive: true });
       const hash = createHash('sha256');
-      const source = createReadStream(file, { start: pos, end: pos + entry.size - 1 });
       if (entry.size > 0) {
+        const source = createReadStream(file, { start: pos, end: pos + entry.size - 1 });
         source.on('data', (c) => hash.update(c as Buffer));
         await pipeline(source, createWriteStream(dest, { mode: 0o600 }));
       } else {
-        source.destroy();
-        await fsp.writeFile(dest, '');
+        await fsp.writeFile(dest, '', { mode: 0o600 });
       }
       if (hash.digest('hex') !== entry.sha256) {
         throw refuse('BACKUP_CORRUPT', `Entry ${entry.name} of the backup archive does not match its recorded sha256: the file is damaged. Use another copy.`);
