@@ -3,7 +3,12 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeArchive } from '../src/appliance/backup/archive.js';
 import { generateEd25519, loadPrivateKey } from '../src/shared/crypto.js';
-import { LOGIN_PASSWORD, startTestAppliance, tempDir, type TestAppliance } from './support/appliance.js';
+import {
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  tempDir,
+  type TestAppliance,
+} from './support/appliance.js';
 
 interface Problem {
   code: string;
@@ -17,24 +22,44 @@ let archive: Buffer;
 
 /** Everything a backup promises to carry, as the API shows it. */
 async function siteState(t: TestAppliance) {
-  const users = (await t.api.call<{ users: { username: string; displayName: string }[] }>('GET', '/api/login/users')).body.users.map((u) => `${u.username}:${u.displayName}`);
+  const users = (
+    await t.api.call<{ users: { username: string; displayName: string }[] }>(
+      'GET',
+      '/api/login/users',
+    )
+  ).body.users.map((u) => `${u.username}:${u.displayName}`);
   const settings = (await t.api.call('GET', '/api/login/settings')).body;
-  const files = (await t.api.call<{ files: { name: string; sha256: string }[] }>('GET', '/api/login/files')).body.files.map((f) => `${f.name}:${f.sha256}`);
+  const files = (
+    await t.api.call<{ files: { name: string; sha256: string }[] }>('GET', '/api/login/files')
+  ).body.files.map((f) => `${f.name}:${f.sha256}`);
   return { users, settings, files };
 }
 
 /** Restore, then sign in to /login again: a restore revokes the site's sessions. */
 async function restore(t: TestAppliance, body: Buffer, query = '') {
-  const res = await t.api.call<Problem & { counts?: Record<string, number> }>('POST', `/api/appliance/backup/restore${query}`, { raw: body });
+  const res = await t.api.call<Problem & { counts?: Record<string, number> }>(
+    'POST',
+    `/api/appliance/backup/restore${query}`,
+    { raw: body },
+  );
   await t.api.signIn('login', 'admin', LOGIN_PASSWORD);
   return res;
 }
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startTestAppliance({ name: 'backup-a' }), startTestAppliance({ name: 'backup-b' })]);
-  await a.api.call('POST', '/api/login/users', { json: { username: 'rep.one', displayName: 'Rep One', password: 'Sturdy-Pass-101' } });
-  await a.api.call('PATCH', '/api/login/settings', { json: { siteName: 'Backed Up Site', loginBanner: 'Authorised use only' } });
-  await a.api.call('PUT', '/api/login/files/runbook.txt', { raw: Buffer.from('step 1: back up\n') });
+  [a, b] = await Promise.all([
+    startTestAppliance({ name: 'backup-a' }),
+    startTestAppliance({ name: 'backup-b' }),
+  ]);
+  await a.api.call('POST', '/api/login/users', {
+    json: { username: 'rep.one', displayName: 'Rep One', password: 'Sturdy-Pass-101' },
+  });
+  await a.api.call('PATCH', '/api/login/settings', {
+    json: { siteName: 'Backed Up Site', loginBanner: 'Authorised use only' },
+  });
+  await a.api.call('PUT', '/api/login/files/runbook.txt', {
+    raw: Buffer.from('step 1: back up\n'),
+  });
   await a.api.call('PUT', '/api/login/files/tools.bin', { raw: Buffer.alloc(200_000, 9) });
   const res = await a.api.call<Buffer>('GET', '/api/appliance/backup');
   expect(res.status).toBe(200);
@@ -44,7 +69,8 @@ beforeAll(async () => {
 describe('backup and restore', () => {
   it('downloads one signed archive', async () => {
     expect(archive.subarray(0, 17).toString()).toBe('GATEHOUSE-BACKUP\n');
-    const signer = (await a.api.call<{ keyId: string }>('GET', '/api/appliance/backup/signer')).body.keyId;
+    const signer = (await a.api.call<{ keyId: string }>('GET', '/api/appliance/backup/signer')).body
+      .keyId;
     expect(signer).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -73,8 +99,13 @@ describe('backup and restore', () => {
       expect(res.status, `cut at ${cut}`).toBe(400);
       expect(['BACKUP_TRUNCATED', 'BACKUP_UNTRUSTED_SIGNER']).toContain(res.body.code);
     }
-    const signer = (await a.api.call<{ keyId: string }>('GET', '/api/appliance/backup/signer')).body.keyId;
-    const truncated = await restore(b, archive.subarray(0, archive.length - 1), `?trustedSigner=${signer}`);
+    const signer = (await a.api.call<{ keyId: string }>('GET', '/api/appliance/backup/signer')).body
+      .keyId;
+    const truncated = await restore(
+      b,
+      archive.subarray(0, archive.length - 1),
+      `?trustedSigner=${signer}`,
+    );
     expect(truncated.body.code).toBe('BACKUP_TRUNCATED');
     expect(truncated.body.detail).toMatch(/truncated/);
     expect(await siteState(b)).toEqual(before);
@@ -92,7 +123,9 @@ describe('backup and restore', () => {
     const r2 = await restore(a, payloadFlip);
     expect(r2.status).toBe(400);
     expect(r2.body.code).toBe('BACKUP_CORRUPT');
-    expect((await restore(a, Buffer.from('hello, not an archive'))).body.code).toBe('BACKUP_NOT_AN_ARCHIVE');
+    expect((await restore(a, Buffer.from('hello, not an archive'))).body.code).toBe(
+      'BACKUP_NOT_AN_ARCHIVE',
+    );
     expect((await restore(a, Buffer.alloc(0))).body.code).toBe('BACKUP_EMPTY');
     expect(await siteState(a)).toEqual(before);
   });
@@ -104,7 +137,8 @@ describe('backup and restore', () => {
     expect(refused.body.code).toBe('BACKUP_UNTRUSTED_SIGNER');
     expect(refused.body.errors![0]!.field).toBe('trustedSigner');
     expect(await siteState(b)).toEqual(before);
-    const signer = (await a.api.call<{ keyId: string }>('GET', '/api/appliance/backup/signer')).body.keyId;
+    const signer = (await a.api.call<{ keyId: string }>('GET', '/api/appliance/backup/signer')).body
+      .keyId;
     const trusted = await restore(b, archive, `?trustedSigner=${signer}`);
     expect(trusted.status).toBe(200);
     expect((await siteState(b)).users).toEqual((await siteState(a)).users);
@@ -120,7 +154,19 @@ describe('backup and restore', () => {
     writeFileSync(site, readFileSync(path.join(unpacked, 'site.db')));
     const foreign = generateEd25519();
     const foreignFile = path.join(dir, 'foreign.ghb');
-    await writeArchive(foreignFile, { productVersion: '1.0.0', schemaVersion: 1, appliance: 'mallory', createdAt: new Date().toISOString(), includesRecordings: false }, [{ name: 'site.db', file: site }], loadPrivateKey(foreign.privateKeyPem), foreign.publicKeyPem);
+    await writeArchive(
+      foreignFile,
+      {
+        productVersion: '1.0.0',
+        schemaVersion: 1,
+        appliance: 'mallory',
+        createdAt: new Date().toISOString(),
+        includesRecordings: false,
+      },
+      [{ name: 'site.db', file: site }],
+      loadPrivateKey(foreign.privateKeyPem),
+      foreign.publicKeyPem,
+    );
     const r1 = await restore(a, readFileSync(foreignFile));
     expect(r1.body.code).toBe('BACKUP_UNTRUSTED_SIGNER');
 
@@ -128,7 +174,19 @@ describe('backup and restore', () => {
     const ownKey = readFileSync(path.join(a.dataDir, 'keys', 'identity.key'), 'utf8');
     const ownPub = readFileSync(path.join(a.dataDir, 'keys', 'identity.pub'), 'utf8');
     const newer = path.join(dir, 'newer.ghb');
-    await writeArchive(newer, { productVersion: '99.0.0', schemaVersion: 1, appliance: 'backup-a', createdAt: new Date().toISOString(), includesRecordings: false }, [{ name: 'site.db', file: site }], loadPrivateKey(ownKey), ownPub);
+    await writeArchive(
+      newer,
+      {
+        productVersion: '99.0.0',
+        schemaVersion: 1,
+        appliance: 'backup-a',
+        createdAt: new Date().toISOString(),
+        includesRecordings: false,
+      },
+      [{ name: 'site.db', file: site }],
+      loadPrivateKey(ownKey),
+      ownPub,
+    );
     const r2 = await restore(a, readFileSync(newer));
     expect(r2.status).toBe(400);
     expect(r2.body.code).toBe('BACKUP_NEWER_VERSION');
@@ -136,7 +194,10 @@ describe('backup and restore', () => {
   });
 
   it('writes backups and restores to the event log, and a restore keeps the history since the backup', async () => {
-    const log = await a.api.call<{ items: { action: string }[] }>('GET', '/api/login/logs?q=backup.&pageSize=50');
+    const log = await a.api.call<{ items: { action: string }[] }>(
+      'GET',
+      '/api/login/logs?q=backup.&pageSize=50',
+    );
     const actions = log.body.items.map((e) => e.action);
     expect(actions).toContain('backup.created');
     expect(actions).toContain('backup.restored');

@@ -6,13 +6,20 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ApplianceClient } from '../src/clients/admin-client.js';
 import { GATEHOUSE_BIN, startApplianceProcess } from '../src/lab/processes.js';
-import { ADMIN_PASSWORD, LOGIN_PASSWORD, startTestAppliance, tempDir } from './support/appliance.js';
+import {
+  ADMIN_PASSWORD,
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  tempDir,
+} from './support/appliance.js';
 
 const exec = promisify(execFile);
 
 async function gatehouse(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, GATEHOUSE_ADMIN_PASSWORD: '', GATEHOUSE_LOGIN_PASSWORD: '', ...env } });
+    const { stdout, stderr } = await exec(process.execPath, [GATEHOUSE_BIN, ...args], {
+      env: { ...process.env, GATEHOUSE_ADMIN_PASSWORD: '', GATEHOUSE_LOGIN_PASSWORD: '', ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -32,9 +39,22 @@ describe('gatehouse CLI', () => {
 
   it('init generates passwords when none are given, shows them once, and they work', async () => {
     const dir = path.join(tempDir(), 'a');
-    const res = await gatehouse(['appliance', 'init', '--data-dir', dir, '--name', 'gen-pass', '--address', '127.0.0.1', '--hostname', 'site.gatehouse.test']);
+    const res = await gatehouse([
+      'appliance',
+      'init',
+      '--data-dir',
+      dir,
+      '--name',
+      'gen-pass',
+      '--address',
+      '127.0.0.1',
+      '--hostname',
+      'site.gatehouse.test',
+    ]);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/TLS certificate SHA-256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+    expect(res.stdout).toMatch(
+      /TLS certificate SHA-256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/,
+    );
     const admin = /\/appliance password for "admin".*: (\S+)/.exec(res.stdout)?.[1];
     const login = /\/login password for "admin".*: (\S+)/.exec(res.stdout)?.[1];
     expect(admin && login).toBeTruthy();
@@ -65,12 +85,22 @@ describe('gatehouse CLI', () => {
 
   it('refuses bad init input with the field and the fix, creating nothing', async () => {
     const root = tempDir();
-    const weak = await gatehouse(['appliance', 'init', '--data-dir', path.join(root, 'weak'), '--name', 'w'], { GATEHOUSE_LOGIN_PASSWORD: 'short' });
+    const weak = await gatehouse(
+      ['appliance', 'init', '--data-dir', path.join(root, 'weak'), '--name', 'w'],
+      { GATEHOUSE_LOGIN_PASSWORD: 'short' },
+    );
     expect(weak.code).toBe(2);
     expect(weak.stderr).toContain('login-password: must be at least 12 characters long');
     expect(existsSync(path.join(root, 'weak'))).toBe(false);
 
-    const badName = await gatehouse(['appliance', 'init', '--data-dir', path.join(root, 'bad'), '--name', 'no spaces!']);
+    const badName = await gatehouse([
+      'appliance',
+      'init',
+      '--data-dir',
+      path.join(root, 'bad'),
+      '--name',
+      'no spaces!',
+    ]);
     expect(badName.code).toBe(2);
     expect(badName.stderr).toMatch(/name: must be/);
 
@@ -85,17 +115,38 @@ describe('gatehouse CLI', () => {
 
   it('refuses to start without a data directory, on a bad or busy address, or twice on one directory', async () => {
     const root = tempDir();
-    const missing = await gatehouse(['appliance', 'start', '--data-dir', path.join(root, 'nothing'), '--listen', '127.0.0.1:0']);
+    const missing = await gatehouse([
+      'appliance',
+      'start',
+      '--data-dir',
+      path.join(root, 'nothing'),
+      '--listen',
+      '127.0.0.1:0',
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('APPLIANCE_NOT_INITIALISED');
     expect(missing.stderr).toContain('gatehouse appliance init');
 
-    const badListen = await gatehouse(['appliance', 'start', '--data-dir', root, '--listen', 'localhost']);
+    const badListen = await gatehouse([
+      'appliance',
+      'start',
+      '--data-dir',
+      root,
+      '--listen',
+      'localhost',
+    ]);
     expect(badListen.code).not.toBe(0);
     expect(badListen.stderr).toContain('expected HOST:PORT');
 
     const t = await startTestAppliance({ name: 'twice' });
-    const again = await gatehouse(['appliance', 'start', '--data-dir', t.dataDir, '--listen', '127.0.0.1:0']);
+    const again = await gatehouse([
+      'appliance',
+      'start',
+      '--data-dir',
+      t.dataDir,
+      '--listen',
+      '127.0.0.1:0',
+    ]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('DATA_DIR_IN_USE');
 
@@ -103,8 +154,18 @@ describe('gatehouse CLI', () => {
     await new Promise((r) => holder.once('listening', r));
     const port = (holder.address() as net.AddressInfo).port;
     const dir = path.join(root, 'inuse');
-    await gatehouse(['appliance', 'init', '--data-dir', dir, '--name', 'inuse'], { GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD, GATEHOUSE_LOGIN_PASSWORD: LOGIN_PASSWORD });
-    const inUse = await gatehouse(['appliance', 'start', '--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
+    await gatehouse(['appliance', 'init', '--data-dir', dir, '--name', 'inuse'], {
+      GATEHOUSE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      GATEHOUSE_LOGIN_PASSWORD: LOGIN_PASSWORD,
+    });
+    const inUse = await gatehouse([
+      'appliance',
+      'start',
+      '--data-dir',
+      dir,
+      '--listen',
+      `127.0.0.1:${port}`,
+    ]);
     holder.close();
     expect(inUse.code).toBe(2);
     expect(inUse.stderr).toContain('the port is in use');

@@ -47,13 +47,33 @@ export class Appliance {
     this.events = new EventLog(db, identity.name);
     this.settings = new SiteSettingsService(db, this.events);
     this.users = new UserDirectory(db, this.events, this.settings);
-    this.files = new FileStore(db, blobs, this.events, () => this.settings.get().fileStoreMaxMiB * 1024 * 1024);
+    this.files = new FileStore(
+      db,
+      blobs,
+      this.events,
+      () => this.settings.get().fileStoreMaxMiB * 1024 * 1024,
+    );
     this.interApplianceKey = new InterApplianceKey(db, this.events);
     this.network = new NetworkConfig(db, this.events);
     this.admins = new ApplianceAdmins(db);
-    this.auth = new Authenticator(db, this.events, this.admins, this.users, this.settings, readFileSync(dir.csrfKey, 'utf8').trim());
+    this.auth = new Authenticator(
+      db,
+      this.events,
+      this.admins,
+      this.users,
+      this.settings,
+      readFileSync(dir.csrfKey, 'utf8').trim(),
+    );
     const publicKeyPem = readFileSync(dir.identityPub, 'utf8');
-    this.backups = new BackupService(db, blobs, this.events, dir.tmp, identity.name, loadPrivateKey(readFileSync(dir.identityKey, 'utf8')), publicKeyPem);
+    this.backups = new BackupService(
+      db,
+      blobs,
+      this.events,
+      dir.tmp,
+      identity.name,
+      loadPrivateKey(readFileSync(dir.identityKey, 'utf8')),
+      publicKeyPem,
+    );
     this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
   }
 

@@ -40,7 +40,11 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
     unlock();
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
-      throw new GatehouseError('LISTEN_FAILED', 400, `--listen ${opts.listen.host}:${opts.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : 'the address is not on this machine'}. Choose another address or port.`);
+      throw new GatehouseError(
+        'LISTEN_FAILED',
+        400,
+        `--listen ${opts.listen.host}:${opts.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : 'the address is not on this machine'}. Choose another address or port.`,
+      );
     }
     throw e;
   }
@@ -48,9 +52,17 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.listen.port;
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
-  appliance.events.record(SYSTEM, 'appliance.started', appliance.identity.name, { listen: `${host}:${port}`, productVersion: appliance.productVersion });
+  appliance.events.record(SYSTEM, 'appliance.started', appliance.identity.name, {
+    listen: `${host}:${port}`,
+    productVersion: appliance.productVersion,
+  });
   logger.info(
-    { url: `https://${host}:${port}`, fingerprint: appliance.certificateFingerprint, productVersion: appliance.productVersion, baseVersion: appliance.baseVersion },
+    {
+      url: `https://${host}:${port}`,
+      fingerprint: appliance.certificateFingerprint,
+      productVersion: appliance.productVersion,
+      baseVersion: appliance.baseVersion,
+    },
     `listening on https://${host}:${port} — TLS certificate SHA-256 fingerprint ${appliance.certificateFingerprint}`,
   );
 

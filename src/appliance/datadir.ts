@@ -9,16 +9,36 @@ import { generateSelfSignedCertificate, splitHostsAndIps } from './tls.js';
 /** Where everything of one appliance lives. Only paths here; no I/O policy. */
 export class DataDir {
   constructor(readonly root: string) {}
-  get identityFile() { return path.join(this.root, 'appliance.json'); }
-  get tlsKey() { return path.join(this.root, 'tls', 'key.pem'); }
-  get tlsCert() { return path.join(this.root, 'tls', 'cert.pem'); }
-  get identityKey() { return path.join(this.root, 'keys', 'identity.key'); }
-  get identityPub() { return path.join(this.root, 'keys', 'identity.pub'); }
-  get csrfKey() { return path.join(this.root, 'keys', 'csrf.key'); }
-  get database() { return path.join(this.root, 'store', 'gatehouse.db'); }
-  get blobs() { return path.join(this.root, 'blobs'); }
-  get logs() { return path.join(this.root, 'logs'); }
-  get tmp() { return path.join(this.root, 'tmp'); }
+  get identityFile() {
+    return path.join(this.root, 'appliance.json');
+  }
+  get tlsKey() {
+    return path.join(this.root, 'tls', 'key.pem');
+  }
+  get tlsCert() {
+    return path.join(this.root, 'tls', 'cert.pem');
+  }
+  get identityKey() {
+    return path.join(this.root, 'keys', 'identity.key');
+  }
+  get identityPub() {
+    return path.join(this.root, 'keys', 'identity.pub');
+  }
+  get csrfKey() {
+    return path.join(this.root, 'keys', 'csrf.key');
+  }
+  get database() {
+    return path.join(this.root, 'store', 'gatehouse.db');
+  }
+  get blobs() {
+    return path.join(this.root, 'blobs');
+  }
+  get logs() {
+    return path.join(this.root, 'logs');
+  }
+  get tmp() {
+    return path.join(this.root, 'tmp');
+  }
 }
 
 export const ApplianceIdentity = z.object({
@@ -40,7 +60,11 @@ export function readIdentity(dir: DataDir): ApplianceIdentity {
   }
   const parsed = ApplianceIdentity.safeParse(JSON.parse(readFileSync(dir.identityFile, 'utf8')));
   if (!parsed.success) {
-    throw new GatehouseError('APPLIANCE_IDENTITY_CORRUPT', 500, `${dir.identityFile} is damaged: ${parsed.error.issues[0]?.message}. Restore it from a copy of the data directory.`);
+    throw new GatehouseError(
+      'APPLIANCE_IDENTITY_CORRUPT',
+      500,
+      `${dir.identityFile} is damaged: ${parsed.error.issues[0]?.message}. Restore it from a copy of the data directory.`,
+    );
   }
   return parsed.data;
 }

@@ -39,7 +39,11 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
     ['login-password', opts.loginAdmin],
   ] as const) {
     if (account.password !== undefined) {
-      const problem = passwordProblem(account.password, account.username, DEFAULT_SITE_SETTINGS.passwordMinLength);
+      const problem = passwordProblem(
+        account.password,
+        account.username,
+        DEFAULT_SITE_SETTINGS.passwordMinLength,
+      );
       if (problem) throw fieldError(field, problem, 'PASSWORD_TOO_WEAK');
     }
   }
@@ -53,14 +57,33 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
     const a = appliance;
     const adminPassword = opts.applianceAdmin.password ?? generatePassword();
     const loginPassword = opts.loginAdmin.password ?? generatePassword();
-    if (!opts.applianceAdmin.password) generatedPasswords.push({ area: 'appliance', username: opts.applianceAdmin.username, password: adminPassword });
-    if (!opts.loginAdmin.password) generatedPasswords.push({ area: 'login', username: opts.loginAdmin.username, password: loginPassword });
+    if (!opts.applianceAdmin.password)
+      generatedPasswords.push({
+        area: 'appliance',
+        username: opts.applianceAdmin.username,
+        password: adminPassword,
+      });
+    if (!opts.loginAdmin.password)
+      generatedPasswords.push({
+        area: 'login',
+        username: opts.loginAdmin.username,
+        password: loginPassword,
+      });
     await a.admins.create(opts.applianceAdmin.username, adminPassword);
-    await a.users.create(SYSTEM, { username: opts.loginAdmin.username, displayName: 'Administrator', password: loginPassword, isAdmin: true });
+    await a.users.create(SYSTEM, {
+      username: opts.loginAdmin.username,
+      displayName: 'Administrator',
+      password: loginPassword,
+      isAdmin: true,
+    });
     a.interApplianceKey.initialise(opts.interApplianceKey);
-    for (const address of opts.addresses) a.network.add(null, { address, kind: 'unique', label: 'appliance address', enabled: true });
+    for (const address of opts.addresses)
+      a.network.add(null, { address, kind: 'unique', label: 'appliance address', enabled: true });
     if (opts.hostnames[0]) a.settings.update(SYSTEM, { siteHostname: opts.hostnames[0] });
-    a.events.record(SYSTEM, 'appliance.initialised', identity.name, { hostnames: opts.hostnames, addresses: opts.addresses });
+    a.events.record(SYSTEM, 'appliance.initialised', identity.name, {
+      hostnames: opts.hostnames,
+      addresses: opts.addresses,
+    });
     const fingerprint = a.certificateFingerprint;
     a.close();
     writeIdentity(dir, identity);
@@ -68,7 +91,8 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
   } catch (e) {
     appliance?.close();
     if (existed) {
-      for (const sub of ['tls', 'keys', 'store', 'blobs', 'logs', 'tmp']) rmSync(`${dir.root}/${sub}`, { recursive: true, force: true });
+      for (const sub of ['tls', 'keys', 'store', 'blobs', 'logs', 'tmp'])
+        rmSync(`${dir.root}/${sub}`, { recursive: true, force: true });
     } else {
       rmSync(dir.root, { recursive: true, force: true });
     }

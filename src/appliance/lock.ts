@@ -37,5 +37,9 @@ export function lockDataDir(root: string): () => void {
       rmSync(file, { force: true });
     }
   }
-  throw new GatehouseError('DATA_DIR_IN_USE', 409, `Could not lock ${file}; another appliance is starting on it.`);
+  throw new GatehouseError(
+    'DATA_DIR_IN_USE',
+    409,
+    `Could not lock ${file}; another appliance is starting on it.`,
+  );
 }

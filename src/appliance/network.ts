@@ -61,12 +61,17 @@ export class NetworkConfig {
   ) {}
 
   list(): NetworkAddress[] {
-    return (this.db.prepare('SELECT * FROM network_addresses ORDER BY kind DESC, address').all() as Row[]).map(toAddress);
+    return (
+      this.db.prepare('SELECT * FROM network_addresses ORDER BY kind DESC, address').all() as Row[]
+    ).map(toAddress);
   }
 
   get(address: string): NetworkAddress {
-    const row = this.db.prepare('SELECT * FROM network_addresses WHERE address = ?').get(address) as Row | undefined;
-    if (!row) throw notFound(`Address ${address}`, 'Check the list on Networking > IP Configuration.');
+    const row = this.db
+      .prepare('SELECT * FROM network_addresses WHERE address = ?')
+      .get(address) as Row | undefined;
+    if (!row)
+      throw notFound(`Address ${address}`, 'Check the list on Networking > IP Configuration.');
     return toAddress(row);
   }
 
@@ -74,12 +79,22 @@ export class NetworkConfig {
     if (input.kind === 'unique' && !input.enabled) throw uniqueAlwaysEnabled();
     this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM network_addresses WHERE address = ?').get(input.address)) {
-        throw conflict('ADDRESS_EXISTS', `${input.address} is already configured. Edit it instead.`, 'address');
+        throw conflict(
+          'ADDRESS_EXISTS',
+          `${input.address} is already configured. Edit it instead.`,
+          'address',
+        );
       }
       this.db
-        .prepare('INSERT INTO network_addresses (address, kind, label, enabled, updated_at) VALUES (?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO network_addresses (address, kind, label, enabled, updated_at) VALUES (?, ?, ?, ?, ?)',
+        )
         .run(input.address, input.kind, input.label, input.enabled ? 1 : 0, Date.now());
-      if (actor) this.events.record(actor, 'network.address.added', input.address, { kind: input.kind, enabled: input.enabled });
+      if (actor)
+        this.events.record(actor, 'network.address.added', input.address, {
+          kind: input.kind,
+          enabled: input.enabled,
+        });
     })();
     return this.get(input.address);
   }
@@ -89,8 +104,15 @@ export class NetworkConfig {
       const current = this.get(address);
       if (patch.enabled === false && current.kind === 'unique') throw uniqueAlwaysEnabled();
       this.db
-        .prepare('UPDATE network_addresses SET label = ?, enabled = ?, updated_at = ? WHERE address = ?')
-        .run(patch.label ?? current.label, (patch.enabled ?? current.enabled) ? 1 : 0, Date.now(), address);
+        .prepare(
+          'UPDATE network_addresses SET label = ?, enabled = ?, updated_at = ? WHERE address = ?',
+        )
+        .run(
+          patch.label ?? current.label,
+          (patch.enabled ?? current.enabled) ? 1 : 0,
+          Date.now(),
+          address,
+        );
       this.events.record(actor, 'network.address.updated', address, patch);
     })();
     return this.get(address);
@@ -100,9 +122,14 @@ export class NetworkConfig {
     this.db.transaction(() => {
       const current = this.get(address);
       if (current.kind === 'unique') {
-        const n = this.db.prepare(`SELECT count(*) AS n FROM network_addresses WHERE kind = 'unique'`).get() as { n: number };
+        const n = this.db
+          .prepare(`SELECT count(*) AS n FROM network_addresses WHERE kind = 'unique'`)
+          .get() as { n: number };
         if (n.n <= 1) {
-          throw conflict('ADDRESS_LAST_UNIQUE', `${address} is this appliance's only unique address. Add another unique address first.`);
+          throw conflict(
+            'ADDRESS_LAST_UNIQUE',
+            `${address} is this appliance's only unique address. Add another unique address first.`,
+          );
         }
       }
       this.db.prepare('DELETE FROM network_addresses WHERE address = ?').run(address);
@@ -112,7 +139,12 @@ export class NetworkConfig {
 }
 
 function uniqueAlwaysEnabled() {
-  return new GatehouseError('ADDRESS_UNIQUE_ALWAYS_ENABLED', 400, 'enabled: only shared addresses can be disabled; a unique address belongs to this appliance. Remove it instead.', {
-    fields: [{ field: 'enabled', message: 'only shared addresses can be disabled' }],
-  });
+  return new GatehouseError(
+    'ADDRESS_UNIQUE_ALWAYS_ENABLED',
+    400,
+    'enabled: only shared addresses can be disabled; a unique address belongs to this appliance. Remove it instead.',
+    {
+      fields: [{ field: 'enabled', message: 'only shared addresses can be disabled' }],
+    },
+  );
 }

@@ -24,7 +24,11 @@ export const API_OPERATIONS: Operation[] = [
 export async function buildServer(appliance: Appliance, logger: Logger): Promise<FastifyInstance> {
   // The HTTPS server's types differ from the plain one only in the raw server; routes do not care.
   const app = Fastify({
-    https: { key: readFileSync(appliance.dir.tlsKey), cert: readFileSync(appliance.dir.tlsCert), minVersion: 'TLSv1.2' },
+    https: {
+      key: readFileSync(appliance.dir.tlsKey),
+      cert: readFileSync(appliance.dir.tlsCert),
+      minVersion: 'TLSv1.2',
+    },
     loggerInstance: logger,
     // One line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -36,47 +40,94 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
 
   await app.register(cookie);
   await app.register(formbody);
-  await app.register(multipart, { limits: { fields: 20, files: 1, fileSize: 64 * 1024 * 1024 * 1024 } });
+  await app.register(multipart, {
+    limits: { fields: 20, files: 1, fileSize: 64 * 1024 * 1024 * 1024 },
+  });
   // Uploads (files, backups) are streamed to disk by their handler, never buffered.
-  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) =>
+    done(null, payload),
+  );
 
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('strict-transport-security', 'max-age=31536000');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'same-origin');
-    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'");
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+    );
   });
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.routeOptions.url ?? req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info(
+      {
+        method: req.method,
+        url: req.routeOptions.url ?? req.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let error: GatehouseError;
     if (isGatehouseError(err)) error = err;
     else if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
-      error = new GatehouseError('BODY_NOT_JSON', 400, 'body: is not valid JSON. Send a JSON object with Content-Type: application/json.', { fields: [{ field: 'body', message: 'is not valid JSON' }] });
+      error = new GatehouseError(
+        'BODY_NOT_JSON',
+        400,
+        'body: is not valid JSON. Send a JSON object with Content-Type: application/json.',
+        { fields: [{ field: 'body', message: 'is not valid JSON' }] },
+      );
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      error = new GatehouseError('BODY_TOO_LARGE', 413, 'body: is larger than 1 MiB. Send uploads as application/octet-stream to the upload endpoints.');
+      error = new GatehouseError(
+        'BODY_TOO_LARGE',
+        413,
+        'body: is larger than 1 MiB. Send uploads as application/octet-stream to the upload endpoints.',
+      );
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      error = new GatehouseError('UNSUPPORTED_MEDIA_TYPE', 415, `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here. Send application/json, or application/octet-stream for uploads.`);
+      error = new GatehouseError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        415,
+        `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here. Send application/json, or application/octet-stream for uploads.`,
+      );
     } else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      error = new GatehouseError('BODY_EMPTY', 400, 'body: is empty. Send a JSON object.', { fields: [{ field: 'body', message: 'is empty' }] });
+      error = new GatehouseError('BODY_EMPTY', 400, 'body: is empty. Send a JSON object.', {
+        fields: [{ field: 'body', message: 'is empty' }],
+      });
     } else if (typeof err.statusCode === 'number' && err.statusCode < 500) {
       error = new GatehouseError(err.code ?? 'BAD_REQUEST', err.statusCode, err.message);
     } else {
       req.log.error({ err }, 'unhandled error');
-      error = new GatehouseError('INTERNAL_ERROR', 500, 'The appliance could not complete the request; nothing was changed. Details are in the appliance log.');
+      error = new GatehouseError(
+        'INTERNAL_ERROR',
+        500,
+        'The appliance could not complete the request; nothing was changed. Details are in the appliance log.',
+      );
     }
-    if (error.status >= 500 && isGatehouseError(err)) req.log.error({ code: error.code, msg: error.message }, 'request failed');
-    if (req.url.startsWith('/api/') || req.url === '/health' || !req.headers.accept?.includes('text/html')) {
-      reply.code(error.status).headers(error.headers).type('application/problem+json').send(error.toProblem(req.url.split('?')[0]));
+    if (error.status >= 500 && isGatehouseError(err))
+      req.log.error({ code: error.code, msg: error.message }, 'request failed');
+    if (
+      req.url.startsWith('/api/') ||
+      req.url === '/health' ||
+      !req.headers.accept?.includes('text/html')
+    ) {
+      reply
+        .code(error.status)
+        .headers(error.headers)
+        .type('application/problem+json')
+        .send(error.toProblem(req.url.split('?')[0]));
       return;
     }
     reply.code(error.status).headers(error.headers).type('text/html').send(errorPage(error));
   });
   app.setNotFoundHandler((req, reply) => {
-    const error = new GatehouseError('NOT_FOUND', 404, `Nothing is at ${req.method} ${req.url.split('?')[0]}. The API is described at /api/openapi.json.`);
+    const error = new GatehouseError(
+      'NOT_FOUND',
+      404,
+      `Nothing is at ${req.method} ${req.url.split('?')[0]}. The API is described at /api/openapi.json.`,
+    );
     reply.code(404).type('application/problem+json').send(error.toProblem());
   });
 

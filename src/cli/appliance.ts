@@ -24,33 +24,70 @@ function readPasswordFile(file: string, field: string): string {
     if (!first) throw fieldError(field, `${file} is empty; put the password on its first line`);
     return first;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw fieldError(field, `${file} does not exist`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw fieldError(field, `${file} does not exist`);
     throw e;
   }
 }
 
 export function applianceCommand(): Command {
-  const cmd = new Command('appliance').description('create and run an appliance (one per data directory)');
+  const cmd = new Command('appliance').description(
+    'create and run an appliance (one per data directory)',
+  );
 
   cmd
     .command('init')
-    .description('create a new appliance data directory: TLS certificate, keys, database and the two admin accounts')
+    .description(
+      'create a new appliance data directory: TLS certificate, keys, database and the two admin accounts',
+    )
     .requiredOption('--data-dir <dir>', 'new (or empty) directory for the appliance')
     .requiredOption('--name <name>', 'appliance name, e.g. appliance-a')
-    .option('--hostname <host>', 'site hostname clients use (repeatable; goes into the certificate)', collect, [])
-    .option('--address <ip>', 'a unique IP address of this appliance (repeatable; goes into the certificate)', collect, [])
+    .option(
+      '--hostname <host>',
+      'site hostname clients use (repeatable; goes into the certificate)',
+      collect,
+      [],
+    )
+    .option(
+      '--address <ip>',
+      'a unique IP address of this appliance (repeatable; goes into the certificate)',
+      collect,
+      [],
+    )
     .option('--admin-user <name>', '/appliance administrator username', 'admin')
-    .option('--admin-password-file <file>', '/appliance administrator password: first line of this file')
-    .addOption(new Option('--admin-password <password>', '/appliance administrator password (visible to other local users; prefer the file)').env('GATEHOUSE_ADMIN_PASSWORD'))
+    .option(
+      '--admin-password-file <file>',
+      '/appliance administrator password: first line of this file',
+    )
+    .addOption(
+      new Option(
+        '--admin-password <password>',
+        '/appliance administrator password (visible to other local users; prefer the file)',
+      ).env('GATEHOUSE_ADMIN_PASSWORD'),
+    )
     .option('--login-user <name>', 'first /login user (a site administrator)', 'admin')
     .option('--login-password-file <file>', 'first /login user password: first line of this file')
-    .addOption(new Option('--login-password <password>', 'first /login user password (visible to other local users; prefer the file)').env('GATEHOUSE_LOGIN_PASSWORD'))
-    .option('--inter-appliance-key <key>', 'start with this Inter-Appliance key (default: a new random key)')
-    .addHelpText('after', '\nPasswords not given are generated and printed once. Example:\n  gatehouse appliance init --data-dir ./a --name appliance-a --hostname support.example.com --address 127.0.0.2')
+    .addOption(
+      new Option(
+        '--login-password <password>',
+        'first /login user password (visible to other local users; prefer the file)',
+      ).env('GATEHOUSE_LOGIN_PASSWORD'),
+    )
+    .option(
+      '--inter-appliance-key <key>',
+      'start with this Inter-Appliance key (default: a new random key)',
+    )
+    .addHelpText(
+      'after',
+      '\nPasswords not given are generated and printed once. Example:\n  gatehouse appliance init --data-dir ./a --name appliance-a --hostname support.example.com --address 127.0.0.2',
+    )
     .action(async (o) => {
       try {
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.name)) {
-          throw fieldError('name', "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+          throw fieldError(
+            'name',
+            "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+          );
         }
         const result = await initAppliance({
           dataDir: path.resolve(o.dataDir),
@@ -59,11 +96,15 @@ export function applianceCommand(): Command {
           addresses: o.address,
           applianceAdmin: {
             username: o.adminUser,
-            password: o.adminPasswordFile ? readPasswordFile(o.adminPasswordFile, 'admin-password-file') : o.adminPassword || undefined,
+            password: o.adminPasswordFile
+              ? readPasswordFile(o.adminPasswordFile, 'admin-password-file')
+              : o.adminPassword || undefined,
           },
           loginAdmin: {
             username: o.loginUser,
-            password: o.loginPasswordFile ? readPasswordFile(o.loginPasswordFile, 'login-password-file') : o.loginPassword || undefined,
+            password: o.loginPasswordFile
+              ? readPasswordFile(o.loginPasswordFile, 'login-password-file')
+              : o.loginPassword || undefined,
           },
           interApplianceKey: o.interApplianceKey,
         });
@@ -71,7 +112,10 @@ export function applianceCommand(): Command {
           [
             `Created appliance "${result.identity.name}" in ${path.resolve(o.dataDir)}`,
             `TLS certificate SHA-256 fingerprint: ${result.certificateFingerprint}`,
-            ...result.generatedPasswords.map((g) => `Generated /${g.area} password for "${g.username}" (shown once, store it now): ${g.password}`),
+            ...result.generatedPasswords.map(
+              (g) =>
+                `Generated /${g.area} password for "${g.username}" (shown once, store it now): ${g.password}`,
+            ),
             `Start it with: gatehouse appliance start --data-dir ${o.dataDir} --listen 127.0.0.1:8443`,
             '',
           ].join('\n'),
@@ -85,13 +129,21 @@ export function applianceCommand(): Command {
     .command('start')
     .description('serve an appliance over HTTPS until SIGTERM (in-flight requests finish first)')
     .requiredOption('--data-dir <dir>', 'the appliance data directory made by `appliance init`')
-    .requiredOption('--listen <host:port>', 'HTTPS listen address, e.g. 127.0.0.1:8443 (port 0 picks a free port, printed at start)', parseListen)
+    .requiredOption(
+      '--listen <host:port>',
+      'HTTPS listen address, e.g. 127.0.0.1:8443 (port 0 picks a free port, printed at start)',
+      parseListen,
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .action(async (o) => {
       try {
         // Loaded here so that `--help` and `init` do not pay for the server's modules.
         const { startAppliance } = await import('../appliance/daemon.js');
-        await startAppliance({ dataDir: path.resolve(o.dataDir), listen: o.listen, logLevel: o.logLevel });
+        await startAppliance({
+          dataDir: path.resolve(o.dataDir),
+          listen: o.listen,
+          logLevel: o.logLevel,
+        });
       } catch (e) {
         reportAndExit(e);
       }

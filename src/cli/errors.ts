@@ -4,7 +4,8 @@ import { isGatehouseError } from '../shared/errors.js';
 export function reportAndExit(e: unknown): never {
   if (isGatehouseError(e)) {
     process.stderr.write(`error [${e.code}]: ${e.message}\n`);
-    for (const f of e.fields) if (!e.message.includes(f.message)) process.stderr.write(`  ${f.field}: ${f.message}\n`);
+    for (const f of e.fields)
+      if (!e.message.includes(f.message)) process.stderr.write(`  ${f.field}: ${f.message}\n`);
     process.exit(e.status < 500 ? 2 : 1);
   }
   process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -3,7 +3,9 @@ import { PRODUCT_VERSION } from '../shared/version.js';
 import { applianceCommand } from './appliance.js';
 
 const program = new Command('gatehouse')
-  .description('Gatehouse: privileged remote access appliances that upgrade whole deployments safely')
+  .description(
+    'Gatehouse: privileged remote access appliances that upgrade whole deployments safely',
+  )
   .version(PRODUCT_VERSION, '-V, --version', 'print the version of this software')
   .showHelpAfterError('(run with --help for usage)')
   .addCommand(applianceCommand());

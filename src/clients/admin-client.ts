@@ -30,8 +30,16 @@ export class ApplianceClient {
     });
   }
 
-  async signIn(area: 'appliance' | 'login', username: string, password: string): Promise<{ token: string; csrfToken: string }> {
-    const res = await this.call<{ token: string; csrfToken: string }>('POST', `/api/${area}/session`, { json: { username, password } });
+  async signIn(
+    area: 'appliance' | 'login',
+    username: string,
+    password: string,
+  ): Promise<{ token: string; csrfToken: string }> {
+    const res = await this.call<{ token: string; csrfToken: string }>(
+      'POST',
+      `/api/${area}/session`,
+      { json: { username, password } },
+    );
     if (res.status !== 201) throw toError(res);
     this.tokens[area] = res.body.token;
     return res.body;
@@ -49,10 +57,22 @@ export class ApplianceClient {
   async call<T = unknown>(
     method: string,
     path: string,
-    opts: { json?: unknown; raw?: Buffer | Readable; headers?: Record<string, string>; auth?: 'appliance' | 'login' | 'none'; stream?: boolean } = {},
+    opts: {
+      json?: unknown;
+      raw?: Buffer | Readable;
+      headers?: Record<string, string>;
+      auth?: 'appliance' | 'login' | 'none';
+      stream?: boolean;
+    } = {},
   ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-    const area = opts.auth ?? (path.startsWith('/api/appliance/') ? 'appliance' : path.startsWith('/api/login/') ? 'login' : 'none');
+    const area =
+      opts.auth ??
+      (path.startsWith('/api/appliance/')
+        ? 'appliance'
+        : path.startsWith('/api/login/')
+          ? 'login'
+          : 'none');
     if (area !== 'none' && this.tokens[area]) headers.authorization = `Bearer ${this.tokens[area]}`;
     let body: string | Buffer | Readable | undefined;
     if (opts.json !== undefined) {
@@ -62,7 +82,12 @@ export class ApplianceClient {
       headers['content-type'] ??= 'application/octet-stream';
       body = opts.raw;
     }
-    const res = await request(new URL(path, this.baseUrl), { method: method as 'GET', headers, body, dispatcher: this.agent });
+    const res = await request(new URL(path, this.baseUrl), {
+      method: method as 'GET',
+      headers,
+      body,
+      dispatcher: this.agent,
+    });
     const type = String(res.headers['content-type'] ?? '');
     let parsed: unknown;
     if (opts.stream) parsed = res.body;
@@ -81,9 +106,14 @@ export class ApplianceClient {
 
 export function toError(res: ApiResponse): GatehouseError {
   const p = res.body as Partial<Problem> | undefined;
-  return new GatehouseError(p?.code ?? `HTTP_${res.status}`, res.status, p?.detail ?? `The appliance answered HTTP ${res.status}.`, {
-    fields: p?.errors ?? [],
-  });
+  return new GatehouseError(
+    p?.code ?? `HTTP_${res.status}`,
+    res.status,
+    p?.detail ?? `The appliance answered HTTP ${res.status}.`,
+    {
+      fields: p?.errors ?? [],
+    },
+  );
 }
 
 /**
@@ -101,7 +131,11 @@ export function pinnedConnector(fingerprint: string): buildConnector.connector {
       if (got !== want) {
         socket.destroy();
         return callback(
-          new GatehouseError('TLS_FINGERPRINT_MISMATCH', 502, `The appliance at ${options.hostname}:${options.port} presented certificate ${got}, not the pinned ${want}. Check the address, or re-pin if its certificate was replaced.`),
+          new GatehouseError(
+            'TLS_FINGERPRINT_MISMATCH',
+            502,
+            `The appliance at ${options.hostname}:${options.port} presented certificate ${got}, not the pinned ${want}. Check the address, or re-pin if its certificate was replaced.`,
+          ),
           null,
         );
       }

@@ -36,11 +36,25 @@ export interface ApplianceSpec {
 
 /** Run `gatehouse appliance init` as a real process. */
 export async function initApplianceProcess(spec: ApplianceSpec): Promise<void> {
-  const args = [GATEHOUSE_BIN, 'appliance', 'init', '--data-dir', spec.dataDir, '--name', spec.name, '--address', spec.host ?? '127.0.0.1'];
+  const args = [
+    GATEHOUSE_BIN,
+    'appliance',
+    'init',
+    '--data-dir',
+    spec.dataDir,
+    '--name',
+    spec.name,
+    '--address',
+    spec.host ?? '127.0.0.1',
+  ];
   for (const h of spec.hostnames ?? []) args.push('--hostname', h);
   if (spec.interApplianceKey) args.push('--inter-appliance-key', spec.interApplianceKey);
   await execFileP(process.execPath, args, {
-    env: { ...process.env, GATEHOUSE_ADMIN_PASSWORD: spec.adminPassword, GATEHOUSE_LOGIN_PASSWORD: spec.loginPassword },
+    env: {
+      ...process.env,
+      GATEHOUSE_ADMIN_PASSWORD: spec.adminPassword,
+      GATEHOUSE_LOGIN_PASSWORD: spec.loginPassword,
+    },
   });
 }
 
@@ -100,7 +114,10 @@ export class ApplianceProcess {
   async waitExit(timeoutMs: number): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`appliance ${this.dataDir} did not exit within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`appliance ${this.dataDir} did not exit within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -119,9 +136,23 @@ export async function startApplianceProcess(
 ): Promise<ApplianceProcess> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'appliance', 'start', '--data-dir', dataDir, '--listen', `${host.includes(':') ? `[${host}]` : host}:${port}`, '--log-level', opts.logLevel ?? 'info'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      GATEHOUSE_BIN,
+      'appliance',
+      'start',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      '--log-level',
+      opts.logLevel ?? 'info',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const proc = new ApplianceProcess(dataDir, host, port, child);
   const client = proc.client();
   try {
@@ -134,7 +165,10 @@ export async function startApplianceProcess(
       opts.readyTimeoutMs ?? 20_000,
       `appliance ${dataDir} to be healthy`,
     );
-    if (state === 'exited') throw new Error(`appliance ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`);
+    if (state === 'exited')
+      throw new Error(
+        `appliance ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`,
+      );
   } catch (e) {
     await proc.kill();
     throw e;

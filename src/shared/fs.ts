@@ -1,4 +1,11 @@
-import { promises as fsp, openSync, fsyncSync, closeSync, writeFileSync, renameSync } from 'node:fs';
+import {
+  promises as fsp,
+  openSync,
+  fsyncSync,
+  closeSync,
+  writeFileSync,
+  renameSync,
+} from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 

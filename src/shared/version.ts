@@ -23,7 +23,8 @@ function findPackageJson(): { file: string; json: PackageJson } {
       // not here; keep walking up
     }
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('gatehouse package.json not found above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error('gatehouse package.json not found above ' + fileURLToPath(import.meta.url));
     dir = parent;
   }
 }

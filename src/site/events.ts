@@ -64,7 +64,12 @@ export class EventLog {
     return event;
   }
 
-  search(query: EventQuery): { items: EventRecord[]; total: number; page: number; pageSize: number } {
+  search(query: EventQuery): {
+    items: EventRecord[];
+    total: number;
+    page: number;
+    pageSize: number;
+  } {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     if (query.q) {
@@ -90,10 +95,18 @@ export class EventLog {
       params.until = query.until;
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM events ${clause}`).get(params) as { n: number }).n;
+    const total = (
+      this.db.prepare(`SELECT count(*) AS n FROM events ${clause}`).get(params) as { n: number }
+    ).n;
     const rows = this.db
-      .prepare(`SELECT * FROM events ${clause} ORDER BY ts DESC, id DESC LIMIT @limit OFFSET @offset`)
-      .all({ ...params, limit: query.pageSize, offset: (query.page - 1) * query.pageSize }) as (Omit<EventRecord, 'details'> & { details: string })[];
+      .prepare(
+        `SELECT * FROM events ${clause} ORDER BY ts DESC, id DESC LIMIT @limit OFFSET @offset`,
+      )
+      .all({
+        ...params,
+        limit: query.pageSize,
+        offset: (query.page - 1) * query.pageSize,
+      }) as (Omit<EventRecord, 'details'> & { details: string })[];
     return {
       items: rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> })),
       total,

@@ -55,18 +55,25 @@ export class FileStore {
   }
 
   get(name: string): StoredFile {
-    const row = this.db.prepare('SELECT * FROM files WHERE name = ?').get(name) as FileRow | undefined;
+    const row = this.db.prepare('SELECT * FROM files WHERE name = ?').get(name) as
+      FileRow | undefined;
     if (!row) throw notFound(`File "${name}"`, 'Check the name in the File Store list.');
     return toFile(row);
   }
 
   /** Store (or replace) a file; durable on return. */
-  async put(actor: Actor, name: string, contentType: string, content: Readable | Uint8Array): Promise<StoredFile> {
+  async put(
+    actor: Actor,
+    name: string,
+    contentType: string,
+    content: Readable | Uint8Array,
+  ): Promise<StoredFile> {
     const blob = await this.blobs.put(content, { limit: this.maxBytes() });
     try {
       let replaced: string | undefined;
       this.db.transaction(() => {
-        const old = this.db.prepare('SELECT sha256 FROM files WHERE name = ?').get(name) as { sha256: string } | undefined;
+        const old = this.db.prepare('SELECT sha256 FROM files WHERE name = ?').get(name) as
+          { sha256: string } | undefined;
         replaced = old?.sha256;
         this.db
           .prepare(
@@ -75,7 +82,10 @@ export class FileStore {
                content_type = excluded.content_type, uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at`,
           )
           .run(name, blob.sha256, blob.size, contentType, actor.name, Date.now());
-        this.events.record(actor, replaced ? 'file.replaced' : 'file.uploaded', name, { sha256: blob.sha256, size: blob.size });
+        this.events.record(actor, replaced ? 'file.replaced' : 'file.uploaded', name, {
+          sha256: blob.sha256,
+          size: blob.size,
+        });
       })();
       if (replaced && replaced !== blob.sha256) await this.collect(replaced);
     } finally {

@@ -6,7 +6,10 @@ import type { EventLog } from './events.js';
 
 export const InterApplianceKeyValue = z
   .string({ message: 'is required' })
-  .regex(/^[A-Za-z0-9_-]{32,128}$/, "must be 32-128 characters of letters, digits, '_' or '-' (copy it from the other appliance's Security page)");
+  .regex(
+    /^[A-Za-z0-9_-]{32,128}$/,
+    "must be 32-128 characters of letters, digits, '_' or '-' (copy it from the other appliance's Security page)",
+  );
 
 const KEY = 'inter_appliance_key';
 
@@ -22,8 +25,10 @@ export class InterApplianceKey {
   ) {}
 
   get(): string {
-    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as { value: string } | undefined;
-    if (!row) throw new Error('Inter-Appliance key missing: the data directory was not initialised');
+    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
+      { value: string } | undefined;
+    if (!row)
+      throw new Error('Inter-Appliance key missing: the data directory was not initialised');
     return row.value;
   }
 
@@ -58,7 +63,9 @@ export class InterApplianceKey {
            ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
         )
         .run(KEY, value, Date.now());
-      this.events.record(actor, action, 'inter-appliance key', { fingerprint: InterApplianceKey.fingerprint(value) });
+      this.events.record(actor, action, 'inter-appliance key', {
+        fingerprint: InterApplianceKey.fingerprint(value),
+      });
     })();
     return value;
   }

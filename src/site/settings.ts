@@ -14,7 +14,10 @@ export const SiteSettingsSchema = z.object({
     .string()
     .trim()
     .max(253, 'must be at most 253 characters')
-    .regex(/^$|^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'must be a DNS name such as support.example.com'),
+    .regex(
+      /^$|^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+      'must be a DNS name such as support.example.com',
+    ),
   loginBanner: z.string().max(2000, 'must be at most 2000 characters'),
   passwordMinLength: z.coerce
     .number({ message: 'must be a whole number' })
@@ -64,14 +67,18 @@ export class SiteSettingsService {
   ) {}
 
   get(): SiteSettings {
-    const rows = this.db.prepare('SELECT key, value FROM site_settings').all() as { key: string; value: string }[];
+    const rows = this.db.prepare('SELECT key, value FROM site_settings').all() as {
+      key: string;
+      value: string;
+    }[];
     const stored: Record<string, unknown> = {};
     for (const r of rows) stored[r.key] = JSON.parse(r.value);
     // Unknown or out-of-range stored values (e.g. from a restore) fall back to defaults.
     const merged = { ...DEFAULT_SITE_SETTINGS };
     for (const key of Object.keys(DEFAULT_SITE_SETTINGS) as (keyof SiteSettings)[]) {
       const one = SiteSettingsSchema.shape[key].safeParse(stored[key]);
-      if (one.success && stored[key] !== undefined) (merged as Record<string, unknown>)[key] = one.data;
+      if (one.success && stored[key] !== undefined)
+        (merged as Record<string, unknown>)[key] = one.data;
     }
     return merged;
   }
@@ -91,7 +98,9 @@ export class SiteSettingsService {
       const now = Date.now();
       for (const [k, v] of changed) upsert.run(k, JSON.stringify(v), now);
       this.events.record(actor, 'settings.updated', 'site', {
-        changes: Object.fromEntries(changed.map(([k, v]) => [k, { from: before[k as keyof SiteSettings], to: v }])),
+        changes: Object.fromEntries(
+          changed.map(([k, v]) => [k, { from: before[k as keyof SiteSettings], to: v }]),
+        ),
       });
     })();
     return this.get();

@@ -12,7 +12,9 @@ describe('password rules', () => {
   });
 
   it('refuses one containing the username, whatever its case', () => {
-    expect(passwordProblem('My-ANN.rep-pass-1', 'ann.rep', 12)).toBe('must not contain the username');
+    expect(passwordProblem('My-ANN.rep-pass-1', 'ann.rep', 12)).toBe(
+      'must not contain the username',
+    );
   });
 
   it('refuses one of fewer than three character kinds', () => {

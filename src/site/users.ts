@@ -17,7 +17,11 @@ export const Username = z
 export const NewUserInput = z
   .object({
     username: Username,
-    displayName: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+    displayName: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(128, 'must be at most 128 characters'),
     email: z
       .union([z.literal(''), z.email('must be an e-mail address such as ann@example.com')])
       .optional(),
@@ -29,8 +33,15 @@ export type NewUserInput = z.infer<typeof NewUserInput>;
 
 export const UserPatch = z
   .object({
-    displayName: z.string().trim().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
-    email: z.union([z.literal(''), z.email('must be an e-mail address such as ann@example.com')]).optional(),
+    displayName: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(128, 'must be at most 128 characters')
+      .optional(),
+    email: z
+      .union([z.literal(''), z.email('must be an e-mail address such as ann@example.com')])
+      .optional(),
     password: z.string().max(256, 'must be at most 256 characters').optional(),
     isAdmin: z.boolean().optional(),
     disabled: z.boolean().optional(),
@@ -77,12 +88,18 @@ const toUser = (r: UserRow): User => ({
 });
 
 /** The password rules of a site; returns what is wrong, or null when the password passes. */
-export function passwordProblem(password: string, username: string, minLength: number): string | null {
+export function passwordProblem(
+  password: string,
+  username: string,
+  minLength: number,
+): string | null {
   if (password.length < minLength) return `must be at least ${minLength} characters long`;
   if (username.length >= 3 && password.toLowerCase().includes(username.toLowerCase())) {
     return 'must not contain the username';
   }
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) =>
+    re.test(password),
+  ).length;
   if (classes < 3) {
     return 'must mix at least three of: lower-case letters, upper-case letters, digits, symbols';
   }
@@ -98,7 +115,9 @@ export class UserDirectory {
   ) {}
 
   list(): User[] {
-    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toUser);
+    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(
+      toUser,
+    );
   }
 
   find(username: string): User | undefined {
@@ -114,7 +133,8 @@ export class UserDirectory {
 
   /** For authentication only: the stored row with its password hash. */
   row(username: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as
+      UserRow | undefined;
   }
 
   private checkPassword(password: string, username: string): void {
@@ -125,21 +145,38 @@ export class UserDirectory {
   async create(actor: Actor, input: NewUserInput): Promise<User> {
     this.checkPassword(input.password, input.username);
     if (this.row(input.username)) {
-      throw conflict('USER_EXISTS', `A user named "${input.username}" already exists. Choose another username or edit that user.`, 'username');
+      throw conflict(
+        'USER_EXISTS',
+        `A user named "${input.username}" already exists. Choose another username or edit that user.`,
+        'username',
+      );
     }
     const hash = await hashPassword(input.password);
     const now = Date.now();
     const id = randomUUID();
     this.db.transaction(() => {
       if (this.row(input.username)) {
-        throw conflict('USER_EXISTS', `A user named "${input.username}" already exists. Choose another username or edit that user.`, 'username');
+        throw conflict(
+          'USER_EXISTS',
+          `A user named "${input.username}" already exists. Choose another username or edit that user.`,
+          'username',
+        );
       }
       this.db
         .prepare(
           `INSERT INTO users (id, username, display_name, email, password_hash, is_admin, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, input.username, input.displayName, input.email ?? '', hash, input.isAdmin ? 1 : 0, now, now);
+        .run(
+          id,
+          input.username,
+          input.displayName,
+          input.email ?? '',
+          hash,
+          input.isAdmin ? 1 : 0,
+          now,
+          now,
+        );
       this.events.record(actor, 'user.created', input.username, { isAdmin: input.isAdmin });
     })();
     return this.get(input.username);
@@ -151,25 +188,57 @@ export class UserDirectory {
     const hash = patch.password !== undefined ? await hashPassword(patch.password) : undefined;
     this.db.transaction(() => {
       const fresh = this.get(username);
-      if ((patch.disabled === true || patch.isAdmin === false) && fresh.isAdmin && !fresh.disabled) {
-        this.assertAnotherAdmin(fresh.username, patch.disabled === true ? 'disable' : 'remove admin rights from');
+      if (
+        (patch.disabled === true || patch.isAdmin === false) &&
+        fresh.isAdmin &&
+        !fresh.disabled
+      ) {
+        this.assertAnotherAdmin(
+          fresh.username,
+          patch.disabled === true ? 'disable' : 'remove admin rights from',
+        );
       }
-      if (patch.disabled === true && actor.area === 'login' && actor.name.toLowerCase() === fresh.username.toLowerCase()) {
-        throw conflict('USER_SELF_DISABLE', 'You cannot disable your own account. Ask another administrator to do it.', 'disabled');
+      if (
+        patch.disabled === true &&
+        actor.area === 'login' &&
+        actor.name.toLowerCase() === fresh.username.toLowerCase()
+      ) {
+        throw conflict(
+          'USER_SELF_DISABLE',
+          'You cannot disable your own account. Ask another administrator to do it.',
+          'disabled',
+        );
       }
       const sets: string[] = [];
       const params: unknown[] = [];
-      if (patch.displayName !== undefined) { sets.push('display_name = ?'); params.push(patch.displayName); }
-      if (patch.email !== undefined) { sets.push('email = ?'); params.push(patch.email); }
-      if (patch.isAdmin !== undefined) { sets.push('is_admin = ?'); params.push(patch.isAdmin ? 1 : 0); }
-      if (patch.disabled !== undefined) { sets.push('disabled = ?'); params.push(patch.disabled ? 1 : 0); }
-      if (hash !== undefined) { sets.push('password_hash = ?', 'failed_attempts = 0', 'locked_until = NULL'); params.push(hash); }
+      if (patch.displayName !== undefined) {
+        sets.push('display_name = ?');
+        params.push(patch.displayName);
+      }
+      if (patch.email !== undefined) {
+        sets.push('email = ?');
+        params.push(patch.email);
+      }
+      if (patch.isAdmin !== undefined) {
+        sets.push('is_admin = ?');
+        params.push(patch.isAdmin ? 1 : 0);
+      }
+      if (patch.disabled !== undefined) {
+        sets.push('disabled = ?');
+        params.push(patch.disabled ? 1 : 0);
+      }
+      if (hash !== undefined) {
+        sets.push('password_hash = ?', 'failed_attempts = 0', 'locked_until = NULL');
+        params.push(hash);
+      }
       if (sets.length === 0) return;
       sets.push('updated_at = ?');
       params.push(Date.now(), fresh.id);
       this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = ?`).run(...params);
       if (patch.disabled === true || hash !== undefined) {
-        this.db.prepare(`DELETE FROM auth_sessions WHERE area = 'login' AND principal = ?`).run(fresh.username);
+        this.db
+          .prepare(`DELETE FROM auth_sessions WHERE area = 'login' AND principal = ?`)
+          .run(fresh.username);
       }
       const changed = Object.keys(patch).filter((k) => k !== 'password');
       this.events.record(actor, 'user.updated', fresh.username, {
@@ -183,18 +252,25 @@ export class UserDirectory {
     this.db.transaction(() => {
       const user = this.get(username);
       if (actor.area === 'login' && actor.name.toLowerCase() === user.username.toLowerCase()) {
-        throw conflict('USER_SELF_DELETE', 'You cannot delete your own account. Ask another administrator to do it.');
+        throw conflict(
+          'USER_SELF_DELETE',
+          'You cannot delete your own account. Ask another administrator to do it.',
+        );
       }
       if (user.isAdmin && !user.disabled) this.assertAnotherAdmin(user.username, 'delete');
       this.db.prepare('DELETE FROM users WHERE id = ?').run(user.id);
-      this.db.prepare(`DELETE FROM auth_sessions WHERE area = 'login' AND principal = ?`).run(user.username);
+      this.db
+        .prepare(`DELETE FROM auth_sessions WHERE area = 'login' AND principal = ?`)
+        .run(user.username);
       this.events.record(actor, 'user.deleted', user.username);
     })();
   }
 
   private assertAnotherAdmin(username: string, verb: string): void {
     const others = this.db
-      .prepare('SELECT count(*) AS n FROM users WHERE is_admin = 1 AND disabled = 0 AND username <> ?')
+      .prepare(
+        'SELECT count(*) AS n FROM users WHERE is_admin = 1 AND disabled = 0 AND username <> ?',
+      )
       .get(username) as { n: number };
     if (others.n === 0) {
       throw new GatehouseError(

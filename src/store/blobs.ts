@@ -32,7 +32,8 @@ export class BlobStore {
   }
 
   pathOf(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new GatehouseError('BLOB_BAD_DIGEST', 400, `Not a sha256 digest: ${sha256}`);
+    if (!SHA256.test(sha256))
+      throw new GatehouseError('BLOB_BAD_DIGEST', 400, `Not a sha256 digest: ${sha256}`);
     return path.join(this.root, 'sha256', sha256.slice(0, 2), sha256);
   }
 
@@ -113,7 +114,10 @@ export class BlobStore {
   }
 
   /** Remove a blob no row refers to. `isReferenced` is asked after the pending check. */
-  async removeIfUnreferenced(sha256: string, isReferenced: (sha: string) => boolean): Promise<boolean> {
+  async removeIfUnreferenced(
+    sha256: string,
+    isReferenced: (sha: string) => boolean,
+  ): Promise<boolean> {
     if (this.pending.has(sha256) || isReferenced(sha256)) return false;
     await fsp.rm(this.pathOf(sha256), { force: true });
     return true;

@@ -104,7 +104,13 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  * Tables whose content belongs to the site (backed up, restored, later synchronised). The
  * rest belongs to this appliance alone: its admin accounts, keys, addresses and sessions.
  */
-export const SITE_TABLES = ['users', 'site_settings', 'events', 'files', 'session_records'] as const;
+export const SITE_TABLES = [
+  'users',
+  'site_settings',
+  'events',
+  'files',
+  'session_records',
+] as const;
 /** Site tables whose copy is replaced whole by a restore (or a sync): the primary's state wins. */
 export const REPLACED_SITE_TABLES = ['users', 'site_settings', 'files'] as const;
 /** Site tables that are history: merged by identity, so no record is ever lost. */

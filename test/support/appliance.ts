@@ -3,7 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { ApplianceClient } from '../../src/clients/admin-client.js';
-import { initApplianceProcess, startApplianceProcess, type ApplianceProcess } from '../../src/lab/processes.js';
+import {
+  initApplianceProcess,
+  startApplianceProcess,
+  type ApplianceProcess,
+} from '../../src/lab/processes.js';
 
 export { until } from '../../src/shared/until.js';
 
@@ -37,7 +41,9 @@ export function tempDir(prefix = 'gh-test-'): string {
  * Initialise and start a real appliance process on loopback (its own 127.0.0.x address when
  * `host` is given), signed in to both admin areas. Stopped and removed after the test file.
  */
-export async function startTestAppliance(opts: { name?: string; host?: string; interApplianceKey?: string } = {}): Promise<TestAppliance> {
+export async function startTestAppliance(
+  opts: { name?: string; host?: string; interApplianceKey?: string } = {},
+): Promise<TestAppliance> {
   const root = tempDir();
   const dataDir = path.join(root, 'data');
   const host = opts.host ?? '127.0.0.1';

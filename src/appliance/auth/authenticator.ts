@@ -1,6 +1,13 @@
 import type { Db } from '../../store/db.js';
 import { GatehouseError } from '../../shared/errors.js';
-import { DUMMY_PASSWORD_HASH, hmacHex, randomToken, sha256Hex, verifyPassword, constantTimeEqual } from '../../shared/crypto.js';
+import {
+  DUMMY_PASSWORD_HASH,
+  hmacHex,
+  randomToken,
+  sha256Hex,
+  verifyPassword,
+  constantTimeEqual,
+} from '../../shared/crypto.js';
 import type { EventLog } from '../../site/events.js';
 import type { SiteSettingsService } from '../../site/settings.js';
 import type { UserDirectory } from '../../site/users.js';
@@ -20,7 +27,11 @@ const ABSOLUTE_LIFETIME_MS = 12 * 3600_000;
 const TOUCH_EVERY_MS = 60_000;
 
 const badCredentials = () =>
-  new GatehouseError('AUTH_INVALID_CREDENTIALS', 401, 'The username or password is not correct. Check both and try again.');
+  new GatehouseError(
+    'AUTH_INVALID_CREDENTIALS',
+    401,
+    'The username or password is not correct. Check both and try again.',
+  );
 
 /**
  * Sign-in for the two admin areas, each with its own accounts and its own sessions. Tokens are
@@ -39,7 +50,12 @@ export class Authenticator {
     private readonly csrfSecret: string,
   ) {}
 
-  async login(area: Area, username: string, password: string, ip: string): Promise<AuthSession & { token: string }> {
+  async login(
+    area: Area,
+    username: string,
+    password: string,
+    ip: string,
+  ): Promise<AuthSession & { token: string }> {
     this.throttle.check(ip);
     const account = area === 'appliance' ? this.admins.row(username) : this.users.row(username);
     const table = area === 'appliance' ? 'appliance_admins' : 'users';
@@ -66,7 +82,8 @@ export class Authenticator {
         this.db
           .prepare(`UPDATE ${table} SET failed_attempts = ?, locked_until = ? WHERE username = ?`)
           .run(lock ? 0 : failures, lock ? now + lockoutMinutes * 60_000 : null, account.username);
-        if (lock) this.events.record(actor, 'auth.locked', area, { minutes: lockoutMinutes }, 'denied');
+        if (lock)
+          this.events.record(actor, 'auth.locked', area, { minutes: lockoutMinutes }, 'denied');
       }
       this.events.record(actor, 'auth.login', area, { reason: 'bad credentials' }, 'denied');
       throw badCredentials();
@@ -75,19 +92,31 @@ export class Authenticator {
       const user = this.users.get(username);
       if (user.disabled) {
         this.events.record(actor, 'auth.login', area, { reason: 'disabled' }, 'denied');
-        throw new GatehouseError('AUTH_ACCOUNT_DISABLED', 403, 'This account is disabled. Ask an administrator to enable it.');
+        throw new GatehouseError(
+          'AUTH_ACCOUNT_DISABLED',
+          403,
+          'This account is disabled. Ask an administrator to enable it.',
+        );
       }
       if (!user.isAdmin) {
         this.events.record(actor, 'auth.login', area, { reason: 'not an administrator' }, 'denied');
-        throw new GatehouseError('AUTH_NOT_ADMIN', 403, 'This account may use the representative console but not /login. Ask an administrator to grant administrator rights.');
+        throw new GatehouseError(
+          'AUTH_NOT_ADMIN',
+          403,
+          'This account may use the representative console but not /login. Ask an administrator to grant administrator rights.',
+        );
       }
     }
-    this.db.prepare(`UPDATE ${table} SET failed_attempts = 0, locked_until = NULL WHERE username = ?`).run(account.username);
+    this.db
+      .prepare(`UPDATE ${table} SET failed_attempts = 0, locked_until = NULL WHERE username = ?`)
+      .run(account.username);
     const token = randomToken(32);
     const expiresAt = now + ABSOLUTE_LIFETIME_MS;
     this.db.transaction(() => {
       this.db
-        .prepare('INSERT INTO auth_sessions (token_hash, area, principal, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO auth_sessions (token_hash, area, principal, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
         .run(sha256Hex(token), area, account.username, now, now, expiresAt);
       this.db.prepare('DELETE FROM auth_sessions WHERE expires_at < ?').run(now);
       this.events.record({ ...actor, name: account.username }, 'auth.login', area);
@@ -100,7 +129,9 @@ export class Authenticator {
     if (!token) return null;
     const row = this.db
       .prepare('SELECT * FROM auth_sessions WHERE token_hash = ? AND area = ?')
-      .get(sha256Hex(token), area) as { token_hash: string; principal: string; last_seen_at: number; expires_at: number } | undefined;
+      .get(sha256Hex(token), area) as
+      | { token_hash: string; principal: string; last_seen_at: number; expires_at: number }
+      | undefined;
     if (!row) return null;
     const now = Date.now();
     const idleMs = this.settings.get().sessionIdleMinutes * 60_000;
@@ -113,13 +144,22 @@ export class Authenticator {
       if (!user || user.disabled || !user.isAdmin) return null;
     }
     if (now - row.last_seen_at > TOUCH_EVERY_MS) {
-      this.db.prepare('UPDATE auth_sessions SET last_seen_at = ? WHERE token_hash = ?').run(now, row.token_hash);
+      this.db
+        .prepare('UPDATE auth_sessions SET last_seen_at = ? WHERE token_hash = ?')
+        .run(now, row.token_hash);
     }
-    return { area, principal: row.principal, csrfToken: this.csrfFor(token), expiresAt: row.expires_at };
+    return {
+      area,
+      principal: row.principal,
+      csrfToken: this.csrfFor(token),
+      expiresAt: row.expires_at,
+    };
   }
 
   logout(area: Area, token: string, ip: string): void {
-    const row = this.db.prepare('SELECT principal FROM auth_sessions WHERE token_hash = ?').get(sha256Hex(token)) as { principal: string } | undefined;
+    const row = this.db
+      .prepare('SELECT principal FROM auth_sessions WHERE token_hash = ?')
+      .get(sha256Hex(token)) as { principal: string } | undefined;
     this.db.prepare('DELETE FROM auth_sessions WHERE token_hash = ?').run(sha256Hex(token));
     if (row) this.events.record({ area, name: row.principal, ip }, 'auth.logout', area);
   }

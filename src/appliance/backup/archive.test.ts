@@ -18,7 +18,13 @@ async function makeArchive(): Promise<string> {
   const out = path.join(dir, 'archive.ghb');
   await writeArchive(
     out,
-    { productVersion: '1.0.0', schemaVersion: 1, appliance: 'unit', createdAt: '2026-11-25T00:00:00.000Z', includesRecordings: false },
+    {
+      productVersion: '1.0.0',
+      schemaVersion: 1,
+      appliance: 'unit',
+      createdAt: '2026-11-25T00:00:00.000Z',
+      includesRecordings: false,
+    },
     [
       { name: 'site.db', file: path.join(dir, 'a.bin') },
       { name: 'blobs/b', file: path.join(dir, 'b.bin') },
@@ -53,7 +59,11 @@ describe('backup archive format', () => {
       expect(err, `cut at ${cut}`).not.toBeNull();
       codes.add(err!.code);
     }
-    expect([...codes].every((c) => ['BACKUP_TRUNCATED', 'BACKUP_NOT_AN_ARCHIVE', 'BACKUP_CORRUPT'].includes(c))).toBe(true);
+    expect(
+      [...codes].every((c) =>
+        ['BACKUP_TRUNCATED', 'BACKUP_NOT_AN_ARCHIVE', 'BACKUP_CORRUPT'].includes(c),
+      ),
+    ).toBe(true);
     expect(codes.has('BACKUP_TRUNCATED')).toBe(true);
   });
 
@@ -64,12 +74,17 @@ describe('backup archive format', () => {
       altered[i] = altered[i]! ^ 0x10;
       const f = path.join(dir, 'flip.ghb');
       writeFileSync(f, altered);
-      await expect(readArchive(f, path.join(dir, 'flip-out'), (id) => id === trusted), `byte ${i}`).rejects.toHaveProperty('code');
+      await expect(
+        readArchive(f, path.join(dir, 'flip-out'), (id) => id === trusted),
+        `byte ${i}`,
+      ).rejects.toHaveProperty('code');
     }
   });
 
   it('refuses a signer the reader does not trust', async () => {
     const file = await makeArchive();
-    await expect(readArchive(file, path.join(dir, 'x'), () => false)).rejects.toMatchObject({ code: 'BACKUP_UNTRUSTED_SIGNER' });
+    await expect(readArchive(file, path.join(dir, 'x'), () => false)).rejects.toMatchObject({
+      code: 'BACKUP_UNTRUSTED_SIGNER',
+    });
   });
 });

@@ -28,7 +28,16 @@ export const BackupHeader = z.object({
   createdAt: z.string(),
   includesRecordings: z.boolean(),
   signer: z.object({ keyId: z.string(), publicKey: z.string() }),
-  entries: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9._/-]+$/).refine((n) => !n.includes('..')), size: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  entries: z.array(
+    z.object({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]+$/)
+        .refine((n) => !n.includes('..')),
+      size: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    }),
+  ),
 });
 export type BackupHeader = z.infer<typeof BackupHeader>;
 
@@ -101,7 +110,10 @@ export async function readArchive(
     const { size: total } = await fh.stat();
     const read = async (pos: number, len: number, what: string) => {
       if (pos + len > total) {
-        throw refuse('BACKUP_TRUNCATED', `The backup archive is truncated: it ends at byte ${total} but its ${what} needs bytes up to ${pos + len}. Download the backup again.`);
+        throw refuse(
+          'BACKUP_TRUNCATED',
+          `The backup archive is truncated: it ends at byte ${total} but its ${what} needs bytes up to ${pos + len}. Download the backup again.`,
+        );
       }
       const buf = Buffer.alloc(len);
       await fh.read(buf, 0, len, pos);
@@ -109,21 +121,37 @@ export async function readArchive(
     };
     const magic = await read(0, MAGIC.length, 'signature marker');
     if (!magic.equals(MAGIC)) {
-      throw refuse('BACKUP_NOT_AN_ARCHIVE', 'This file is not a Gatehouse backup archive. Choose a file downloaded from /appliance > Backup.');
+      throw refuse(
+        'BACKUP_NOT_AN_ARCHIVE',
+        'This file is not a Gatehouse backup archive. Choose a file downloaded from /appliance > Backup.',
+      );
     }
     const headerLen = (await read(MAGIC.length, 4, 'header length')).readUInt32BE(0);
-    if (headerLen > MAX_HEADER) throw refuse('BACKUP_CORRUPT', 'The backup archive header is implausibly large: the file is damaged.');
+    if (headerLen > MAX_HEADER)
+      throw refuse(
+        'BACKUP_CORRUPT',
+        'The backup archive header is implausibly large: the file is damaged.',
+      );
     const headerBytes = await read(MAGIC.length + 4, headerLen, 'header');
-    const sigLen = (await read(MAGIC.length + 4 + headerLen, 2, 'signature length')).readUInt16BE(0);
+    const sigLen = (await read(MAGIC.length + 4 + headerLen, 2, 'signature length')).readUInt16BE(
+      0,
+    );
     const signature = await read(MAGIC.length + 6 + headerLen, sigLen, 'signature');
     let parsed: unknown;
     try {
       parsed = JSON.parse(headerBytes.toString('utf8'));
     } catch {
-      throw refuse('BACKUP_CORRUPT', 'The backup archive header is not readable: the file is damaged.');
+      throw refuse(
+        'BACKUP_CORRUPT',
+        'The backup archive header is not readable: the file is damaged.',
+      );
     }
     const header = BackupHeader.safeParse(parsed);
-    if (!header.success) throw refuse('BACKUP_CORRUPT', `The backup archive header is malformed (${header.error.issues[0]?.path.join('.')}): the file is damaged or not from Gatehouse.`);
+    if (!header.success)
+      throw refuse(
+        'BACKUP_CORRUPT',
+        `The backup archive header is malformed (${header.error.issues[0]?.path.join('.')}): the file is damaged or not from Gatehouse.`,
+      );
     const signer = header.data.signer;
     let publicKey: KeyObject;
     try {
@@ -132,22 +160,39 @@ export async function readArchive(
       throw refuse('BACKUP_CORRUPT', 'The backup archive names a signing key that cannot be read.');
     }
     if (keyId(publicKey) !== signer.keyId || !verifyEd25519(publicKey, headerBytes, signature)) {
-      throw refuse('BACKUP_BAD_SIGNATURE', 'The backup archive signature does not verify: the archive was altered after it was made. Use an unaltered copy.');
+      throw refuse(
+        'BACKUP_BAD_SIGNATURE',
+        'The backup archive signature does not verify: the archive was altered after it was made. Use an unaltered copy.',
+      );
     }
     if (!isTrustedSigner(signer.keyId)) {
       throw new GatehouseError(
         'BACKUP_UNTRUSTED_SIGNER',
         400,
         `The backup was signed by appliance key ${signer.keyId.slice(0, 16)}… ("${header.data.appliance}"), which this appliance does not trust. If you trust that appliance, pass its key id as trustedSigner (shown on its /appliance > Backup page).`,
-        { fields: [{ field: 'trustedSigner', message: `pass ${signer.keyId} to trust this archive's signer` }] },
+        {
+          fields: [
+            {
+              field: 'trustedSigner',
+              message: `pass ${signer.keyId} to trust this archive's signer`,
+            },
+          ],
+        },
       );
     }
     let pos = MAGIC.length + 6 + headerLen + sigLen;
     const payloadEnd = pos + header.data.entries.reduce((n, e) => n + e.size, 0);
     if (payloadEnd > total) {
-      throw refuse('BACKUP_TRUNCATED', `The backup archive is truncated: it has ${total} bytes but its header promises ${payloadEnd}. Download the backup again.`);
+      throw refuse(
+        'BACKUP_TRUNCATED',
+        `The backup archive is truncated: it has ${total} bytes but its header promises ${payloadEnd}. Download the backup again.`,
+      );
     }
-    if (payloadEnd < total) throw refuse('BACKUP_CORRUPT', 'The backup archive has unexpected bytes after its last entry: the file is damaged.');
+    if (payloadEnd < total)
+      throw refuse(
+        'BACKUP_CORRUPT',
+        'The backup archive has unexpected bytes after its last entry: the file is damaged.',
+      );
     await fsp.mkdir(intoDir, { recursive: true });
     for (const entry of header.data.entries) {
       const dest = path.join(intoDir, entry.name);
@@ -161,7 +206,10 @@ export async function readArchive(
         await fsp.writeFile(dest, '', { mode: 0o600 });
       }
       if (hash.digest('hex') !== entry.sha256) {
-        throw refuse('BACKUP_CORRUPT', `Entry ${entry.name} of the backup archive does not match its recorded sha256: the file is damaged. Use another copy.`);
+        throw refuse(
+          'BACKUP_CORRUPT',
+          `Entry ${entry.name} of the backup archive does not match its recorded sha256: the file is damaged. Use another copy.`,
+        );
       }
       pos += entry.size;
     }

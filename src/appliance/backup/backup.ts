@@ -3,7 +3,13 @@ import path from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { openDatabase, integrityCheck, migrate, schemaVersion, type Db } from '../../store/db.js';
-import { APPLIANCE_TABLES, MERGED_SITE_TABLES, REPLACED_SITE_TABLES, SCHEMA_VERSION, SITE_TABLES } from '../../store/migrations.js';
+import {
+  APPLIANCE_TABLES,
+  MERGED_SITE_TABLES,
+  REPLACED_SITE_TABLES,
+  SCHEMA_VERSION,
+  SITE_TABLES,
+} from '../../store/migrations.js';
 import type { BlobStore } from '../../store/blobs.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions, PRODUCT_VERSION } from '../../shared/version.js';
@@ -51,7 +57,10 @@ export class BackupService {
   }
 
   /** Write a signed archive to a temporary file; the caller streams it and calls `cleanup`. */
-  async create(actor: Actor, opts: BackupOptions): Promise<{ file: string; header: BackupHeader; cleanup: () => Promise<void> }> {
+  async create(
+    actor: Actor,
+    opts: BackupOptions,
+  ): Promise<{ file: string; header: BackupHeader; cleanup: () => Promise<void> }> {
     const dir = await this.workDir();
     const cleanup = () => fsp.rm(dir, { recursive: true, force: true });
     try {
@@ -75,7 +84,10 @@ export class BackupService {
       } finally {
         snap.close();
       }
-      const entries = [{ name: 'site.db', file: snapshot }, ...blobs.map((s) => ({ name: `blobs/${s}`, file: this.blobs.pathOf(s) }))];
+      const entries = [
+        { name: 'site.db', file: snapshot },
+        ...blobs.map((s) => ({ name: `blobs/${s}`, file: this.blobs.pathOf(s) })),
+      ];
       const file = path.join(dir, 'backup.ghb');
       const header = await writeArchive(
         file,
@@ -106,14 +118,25 @@ export class BackupService {
    * Restore from an uploaded archive. `trustedSigner` is the key id of another appliance whose
    * backups the administrator chooses to trust (this appliance's own key is always trusted).
    */
-  async restore(actor: Actor, upload: Readable, opts: { trustedSigner?: string; maxBytes: number }): Promise<RestoreResult> {
+  async restore(
+    actor: Actor,
+    upload: Readable,
+    opts: { trustedSigner?: string; maxBytes: number },
+  ): Promise<RestoreResult> {
     const dir = await this.workDir();
     try {
       const archive = path.join(dir, 'upload.ghb');
       await this.receive(upload, archive, opts.maxBytes);
       const own = this.signerKeyId;
-      const header = await readArchive(archive, path.join(dir, 'x'), (id) => id === own || (opts.trustedSigner !== undefined && id === opts.trustedSigner));
-      if (header.schemaVersion > SCHEMA_VERSION || compareVersions(header.productVersion, PRODUCT_VERSION) > 0) {
+      const header = await readArchive(
+        archive,
+        path.join(dir, 'x'),
+        (id) => id === own || (opts.trustedSigner !== undefined && id === opts.trustedSigner),
+      );
+      if (
+        header.schemaVersion > SCHEMA_VERSION ||
+        compareVersions(header.productVersion, PRODUCT_VERSION) > 0
+      ) {
         throw new GatehouseError(
           'BACKUP_NEWER_VERSION',
           400,
@@ -122,20 +145,41 @@ export class BackupService {
       }
       const snapshotFile = path.join(dir, 'x', 'site.db');
       if (!header.entries.some((e) => e.name === 'site.db')) {
-        throw new GatehouseError('BACKUP_CORRUPT', 400, 'The backup archive has no site database: it is incomplete.');
+        throw new GatehouseError(
+          'BACKUP_CORRUPT',
+          400,
+          'The backup archive has no site database: it is incomplete.',
+        );
       }
       const snap = openDatabase(snapshotFile);
       try {
         const problems = integrityCheck(snap);
-        if (problems.length) throw new GatehouseError('BACKUP_CORRUPT', 400, `The backup's database fails its integrity check (${problems[0]}).`);
+        if (problems.length)
+          throw new GatehouseError(
+            'BACKUP_CORRUPT',
+            400,
+            `The backup's database fails its integrity check (${problems[0]}).`,
+          );
         if (schemaVersion(snap) !== header.schemaVersion) {
-          throw new GatehouseError('BACKUP_CORRUPT', 400, 'The backup header and its database disagree on the schema version.');
+          throw new GatehouseError(
+            'BACKUP_CORRUPT',
+            400,
+            'The backup header and its database disagree on the schema version.',
+          );
         }
         migrate(snap); // an older backup is brought to this schema on the copy, never in place
-        const blobNames = new Set(header.entries.filter((e) => e.name.startsWith('blobs/')).map((e) => e.name.slice(6)));
-        const missing = (snap.prepare('SELECT DISTINCT sha256 FROM files').all() as { sha256: string }[]).filter((r) => !blobNames.has(r.sha256));
+        const blobNames = new Set(
+          header.entries.filter((e) => e.name.startsWith('blobs/')).map((e) => e.name.slice(6)),
+        );
+        const missing = (
+          snap.prepare('SELECT DISTINCT sha256 FROM files').all() as { sha256: string }[]
+        ).filter((r) => !blobNames.has(r.sha256));
         if (missing.length) {
-          throw new GatehouseError('BACKUP_CORRUPT', 400, `The backup lists ${missing.length} file(s) whose content is not in the archive.`);
+          throw new GatehouseError(
+            'BACKUP_CORRUPT',
+            400,
+            `The backup lists ${missing.length} file(s) whose content is not in the archive.`,
+          );
         }
       } finally {
         snap.close();
@@ -155,15 +199,28 @@ export class BackupService {
             this.db.exec(`INSERT INTO main.${t} SELECT * FROM restore_src.${t}`);
           }
           // History is never rolled back: events and session records since the backup stay.
-          for (const t of MERGED_SITE_TABLES) this.db.exec(`INSERT OR IGNORE INTO main.${t} SELECT * FROM restore_src.${t}`);
-          for (const t of SITE_TABLES) counts[t] = (this.db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }).n;
+          for (const t of MERGED_SITE_TABLES)
+            this.db.exec(`INSERT OR IGNORE INTO main.${t} SELECT * FROM restore_src.${t}`);
+          for (const t of SITE_TABLES)
+            counts[t] = (
+              this.db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }
+            ).n;
           this.db.exec(`DELETE FROM auth_sessions WHERE area = 'login'`);
-          this.events.record(actor, 'backup.restored', header.appliance, { createdAt: header.createdAt, productVersion: header.productVersion, counts });
+          this.events.record(actor, 'backup.restored', header.appliance, {
+            createdAt: header.createdAt,
+            productVersion: header.productVersion,
+            counts,
+          });
         })();
       } finally {
         this.db.exec('DETACH DATABASE restore_src');
       }
-      return { appliance: header.appliance, createdAt: header.createdAt, productVersion: header.productVersion, counts };
+      return {
+        appliance: header.appliance,
+        createdAt: header.createdAt,
+        productVersion: header.productVersion,
+        counts,
+      };
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }
@@ -176,13 +233,22 @@ export class BackupService {
       for await (const chunk of upload) {
         size += (chunk as Buffer).length;
         if (size > maxBytes) {
-          throw new GatehouseError('BACKUP_TOO_LARGE', 413, `The uploaded backup is larger than ${maxBytes} bytes. Raise Configuration > File store limit (MiB), which also bounds backup uploads.`);
+          throw new GatehouseError(
+            'BACKUP_TOO_LARGE',
+            413,
+            `The uploaded backup is larger than ${maxBytes} bytes. Raise Configuration > File store limit (MiB), which also bounds backup uploads.`,
+          );
         }
         await fh.write(chunk as Buffer);
       }
     } finally {
       await fh.close();
     }
-    if (size === 0) throw new GatehouseError('BACKUP_EMPTY', 400, 'The uploaded backup is empty. Choose the archive file downloaded from /appliance > Backup.');
+    if (size === 0)
+      throw new GatehouseError(
+        'BACKUP_EMPTY',
+        400,
+        'The uploaded backup is empty. Choose the archive file downloaded from /appliance > Backup.',
+      );
   }
 }

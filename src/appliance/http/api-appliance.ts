@@ -5,13 +5,20 @@ import { defineOperation, type Operation } from './operations.js';
 
 const AddressParams = z.object({ address: IpAddress });
 const BackupQuery = z
-  .object({ includeRecordings: z.enum(['true', 'false'], { message: "must be 'true' or 'false'" }).default('false') })
+  .object({
+    includeRecordings: z
+      .enum(['true', 'false'], { message: "must be 'true' or 'false'" })
+      .default('false'),
+  })
   .strict();
 const RestoreQuery = z
   .object({
     trustedSigner: z
       .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit key id shown on the signing appliance\'s Backup page')
+      .regex(
+        /^[0-9a-f]{64}$/,
+        "must be the 64-hex-digit key id shown on the signing appliance's Backup page",
+      )
       .optional(),
   })
   .strict();
@@ -59,7 +66,8 @@ export const applianceOperations: Operation[] = [
     params: AddressParams,
     body: AddressPatch,
     response: { status: 200, description: 'Updated' },
-    handler: ({ appliance, actor, params, body }) => appliance.network.update(actor, params.address, body),
+    handler: ({ appliance, actor, params, body }) =>
+      appliance.network.update(actor, params.address, body),
   }),
   defineOperation({
     id: 'removeAddress',
@@ -96,15 +104,24 @@ export const applianceOperations: Operation[] = [
     tag: 'appliance',
     summary: 'Download a signed backup archive of the site (recordings optional)',
     query: BackupQuery,
-    response: { status: 200, description: 'The backup archive', contentType: 'application/octet-stream' },
+    response: {
+      status: 200,
+      description: 'The backup archive',
+      contentType: 'application/octet-stream',
+    },
     handler: async ({ appliance, actor, query, reply }) => {
-      const backup = await appliance.backups.create(actor, { includeRecordings: query.includeRecordings === 'true' });
+      const backup = await appliance.backups.create(actor, {
+        includeRecordings: query.includeRecordings === 'true',
+      });
       const stamp = backup.header.createdAt.replace(/[:.]/g, '-');
       const stream = createReadStream(backup.file);
       stream.on('close', () => void backup.cleanup());
       return reply
         .header('content-type', 'application/octet-stream')
-        .header('content-disposition', `attachment; filename="${appliance.identity.name}-${stamp}.ghbackup"`)
+        .header(
+          'content-disposition',
+          `attachment; filename="${appliance.identity.name}-${stamp}.ghbackup"`,
+        )
         .header('x-gatehouse-backup-signer', backup.header.signer.keyId)
         .send(stream);
     },
@@ -127,7 +144,10 @@ export const applianceOperations: Operation[] = [
     tag: 'appliance',
     summary: 'Restore a backup archive: verified whole before anything changes',
     query: RestoreQuery,
-    rawBody: { contentType: 'application/octet-stream', description: 'The archive downloaded from GET /api/appliance/backup' },
+    rawBody: {
+      contentType: 'application/octet-stream',
+      description: 'The archive downloaded from GET /api/appliance/backup',
+    },
     response: { status: 200, description: 'Restored; counts of restored records' },
     handler: ({ appliance, actor, query, req }) =>
       appliance.backups.restore(actor, req.body as NodeJS.ReadableStream as never, {

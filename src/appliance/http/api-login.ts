@@ -10,12 +10,33 @@ const FileParams = z.object({ name: FileName });
 const LogQuery = z
   .object({
     q: z.string().max(200, 'must be at most 200 characters').optional(),
-    area: z.enum(['appliance', 'login', 'system'], { message: "must be 'appliance', 'login' or 'system'" }).optional(),
+    area: z
+      .enum(['appliance', 'login', 'system'], {
+        message: "must be 'appliance', 'login' or 'system'",
+      })
+      .optional(),
     action: z.string().max(100, 'must be at most 100 characters').optional(),
-    since: z.coerce.number({ message: 'must be a time in milliseconds since 1970' }).int().nonnegative().optional(),
-    until: z.coerce.number({ message: 'must be a time in milliseconds since 1970' }).int().nonnegative().optional(),
-    page: z.coerce.number({ message: 'must be a page number from 1' }).int('must be a whole number').min(1, 'must be 1 or more').default(1),
-    pageSize: z.coerce.number({ message: 'must be a whole number' }).int('must be a whole number').min(1, 'must be 1 or more').max(500, 'must be at most 500').default(50),
+    since: z.coerce
+      .number({ message: 'must be a time in milliseconds since 1970' })
+      .int()
+      .nonnegative()
+      .optional(),
+    until: z.coerce
+      .number({ message: 'must be a time in milliseconds since 1970' })
+      .int()
+      .nonnegative()
+      .optional(),
+    page: z.coerce
+      .number({ message: 'must be a page number from 1' })
+      .int('must be a whole number')
+      .min(1, 'must be 1 or more')
+      .default(1),
+    pageSize: z.coerce
+      .number({ message: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(1, 'must be 1 or more')
+      .max(500, 'must be at most 500')
+      .default(50),
   })
   .strict();
 
@@ -63,7 +84,8 @@ export const loginOperations: Operation[] = [
     params: UserParams,
     body: UserPatch,
     response: { status: 200, description: 'Updated' },
-    handler: ({ appliance, actor, params, body }) => appliance.users.update(actor, params.username, body),
+    handler: ({ appliance, actor, params, body }) =>
+      appliance.users.update(actor, params.username, body),
   }),
   defineOperation({
     id: 'deleteUser',
@@ -137,7 +159,10 @@ export const loginOperations: Operation[] = [
         .header('content-type', file.contentType)
         .header('content-length', String(file.size))
         .header('etag', `"${file.sha256}"`)
-        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`)
+        .header(
+          'content-disposition',
+          `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
+        )
         .send(stream);
     },
   }),
@@ -173,7 +198,10 @@ export const loginOperations: Operation[] = [
     tag: 'login',
     summary: 'Management > Security: show the Inter-Appliance key',
     response: { status: 200, description: 'The key and its fingerprint' },
-    handler: ({ appliance }) => ({ key: appliance.interApplianceKey.get(), fingerprint: appliance.interApplianceKey.fingerprint() }),
+    handler: ({ appliance }) => ({
+      key: appliance.interApplianceKey.get(),
+      fingerprint: appliance.interApplianceKey.fingerprint(),
+    }),
   }),
   defineOperation({
     id: 'setInterApplianceKey',

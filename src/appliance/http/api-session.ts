@@ -5,8 +5,14 @@ import { defineOperation, type Operation } from './operations.js';
 
 const Credentials = z
   .object({
-    username: z.string({ message: 'is required' }).min(1, 'is required').max(64, 'must be at most 64 characters'),
-    password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'must be at most 256 characters'),
+    username: z
+      .string({ message: 'is required' })
+      .min(1, 'is required')
+      .max(64, 'must be at most 64 characters'),
+    password: z
+      .string({ message: 'is required' })
+      .min(1, 'is required')
+      .max(256, 'must be at most 256 characters'),
   })
   .strict();
 
@@ -32,7 +38,12 @@ export function sessionOperations(area: Area): Operation[] {
       handler: async ({ body, appliance, req, reply }) => {
         const session = await appliance.auth.login(area, body.username, body.password, req.ip);
         setSessionCookie(reply, area, session.token, session.expiresAt);
-        return { token: session.token, csrfToken: session.csrfToken, principal: session.principal, expiresAt: new Date(session.expiresAt).toISOString() };
+        return {
+          token: session.token,
+          csrfToken: session.csrfToken,
+          principal: session.principal,
+          expiresAt: new Date(session.expiresAt).toISOString(),
+        };
       },
     }),
     defineOperation({

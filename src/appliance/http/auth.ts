@@ -17,7 +17,11 @@ function bearer(req: FastifyRequest): string | undefined {
  * The API accepts a bearer token (scripts, the orchestrator, the CLI) or the browser's session
  * cookie; with the cookie, an unsafe method must also carry the CSRF token in `x-csrf-token`.
  */
-export function requireApiSession(appliance: Appliance, area: Area, req: FastifyRequest): AuthSession {
+export function requireApiSession(
+  appliance: Appliance,
+  area: Area,
+  req: FastifyRequest,
+): AuthSession {
   const token = bearer(req);
   if (token) {
     const session = appliance.auth.authenticate(area, token);
@@ -29,8 +33,14 @@ export function requireApiSession(appliance: Appliance, area: Area, req: Fastify
   if (!session || !cookieToken) throw unauthenticated(area);
   if (!SAFE.has(req.method)) {
     const given = req.headers['x-csrf-token'];
-    if (!appliance.auth.checkCsrf(session.csrfToken, typeof given === 'string' ? given : undefined)) {
-      throw new GatehouseError('CSRF_TOKEN_INVALID', 403, 'The x-csrf-token header is missing or wrong. Send the csrfToken returned at sign-in (or use a bearer token).');
+    if (
+      !appliance.auth.checkCsrf(session.csrfToken, typeof given === 'string' ? given : undefined)
+    ) {
+      throw new GatehouseError(
+        'CSRF_TOKEN_INVALID',
+        403,
+        'The x-csrf-token header is missing or wrong. Send the csrfToken returned at sign-in (or use a bearer token).',
+      );
     }
   }
   return session;
@@ -45,7 +55,12 @@ export function unauthenticated(area: Area) {
   );
 }
 
-export function setSessionCookie(reply: FastifyReply, area: Area, token: string, expiresAt: number): void {
+export function setSessionCookie(
+  reply: FastifyReply,
+  area: Area,
+  token: string,
+  expiresAt: number,
+): void {
   reply.setCookie(sessionCookie(area), token, {
     path: '/',
     httpOnly: true,
@@ -56,5 +71,10 @@ export function setSessionCookie(reply: FastifyReply, area: Area, token: string,
 }
 
 export function clearSessionCookie(reply: FastifyReply, area: Area): void {
-  reply.clearCookie(sessionCookie(area), { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+  reply.clearCookie(sessionCookie(area), {
+    path: '/',
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+  });
 }

@@ -40,7 +40,9 @@ export interface Operation<B = unknown, Q = unknown, P = unknown> {
   handler: (input: OperationInput<B, Q, P>) => Promise<unknown> | unknown;
 }
 
-export function defineOperation<B = undefined, Q = undefined, P = undefined>(op: Operation<B, Q, P>): Operation {
+export function defineOperation<B = undefined, Q = undefined, P = undefined>(
+  op: Operation<B, Q, P>,
+): Operation {
   return op as unknown as Operation;
 }
 
@@ -53,15 +55,23 @@ export function parseInput<T>(schema: ZodType<T>, value: unknown, prefix: string
       const field = issue.path.length ? issue.path.join('.') : prefix;
       let message = issue.message;
       if (issue.code === 'unrecognized_keys') {
-        return { field: issue.keys.join(', '), message: `not a known field here; remove it (known fields are listed in /api/openapi.json)` };
+        return {
+          field: issue.keys.join(', '),
+          message: `not a known field here; remove it (known fields are listed in /api/openapi.json)`,
+        };
       }
-      if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'is required';
+      if (issue.code === 'invalid_type' && /received undefined/.test(message))
+        message = 'is required';
       return { field, message };
     }),
   );
 }
 
-export function registerOperations(app: FastifyInstance, appliance: Appliance, ops: Operation[]): void {
+export function registerOperations(
+  app: FastifyInstance,
+  appliance: Appliance,
+  ops: Operation[],
+): void {
   for (const op of ops) {
     app.route({
       method: op.method,
@@ -92,8 +102,9 @@ export function registerOperations(app: FastifyInstance, appliance: Appliance, o
 }
 
 const jsonSchema = (schema: ZodType, io: 'input' | 'output') => {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
+  const json = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
 };
 
 /** The OpenAPI 3.1 document of every operation. */
@@ -104,34 +115,68 @@ export function openApiDocument(ops: Operation[], version: string) {
     const parameters: unknown[] = [];
     if (op.params) {
       const shape = jsonSchema(op.params, 'input') as { properties?: Record<string, unknown> };
-      for (const [name, schema] of Object.entries(shape.properties ?? {})) parameters.push({ name, in: 'path', required: true, schema });
+      for (const [name, schema] of Object.entries(shape.properties ?? {}))
+        parameters.push({ name, in: 'path', required: true, schema });
     }
     if (op.query) {
-      const shape = jsonSchema(op.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      const shape = jsonSchema(op.query, 'input') as {
+        properties?: Record<string, unknown>;
+        required?: string[];
+      };
       for (const [name, schema] of Object.entries(shape.properties ?? {})) {
-        parameters.push({ name, in: 'query', required: shape.required?.includes(name) ?? false, schema });
+        parameters.push({
+          name,
+          in: 'query',
+          required: shape.required?.includes(name) ?? false,
+          schema,
+        });
       }
     }
     const requestBody = op.body
-      ? { required: true, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } }
+      ? {
+          required: true,
+          content: { 'application/json': { schema: jsonSchema(op.body, 'input') } },
+        }
       : op.rawBody
-        ? { required: true, description: op.rawBody.description, content: { [op.rawBody.contentType]: { schema: { type: 'string', format: 'binary' } } } }
+        ? {
+            required: true,
+            description: op.rawBody.description,
+            content: { [op.rawBody.contentType]: { schema: { type: 'string', format: 'binary' } } },
+          }
         : undefined;
     const ok = op.response.schema
-      ? { description: op.response.description, content: { [op.response.contentType ?? 'application/json']: { schema: jsonSchema(op.response.schema, 'output') } } }
+      ? {
+          description: op.response.description,
+          content: {
+            [op.response.contentType ?? 'application/json']: {
+              schema: jsonSchema(op.response.schema, 'output'),
+            },
+          },
+        }
       : op.response.contentType
-        ? { description: op.response.description, content: { [op.response.contentType]: { schema: { type: 'string', format: 'binary' } } } }
+        ? {
+            description: op.response.description,
+            content: {
+              [op.response.contentType]: { schema: { type: 'string', format: 'binary' } },
+            },
+          }
         : { description: op.response.description };
     (paths[path] ??= {})[op.method.toLowerCase()] = {
       operationId: op.id,
       summary: op.summary,
       tags: [op.tag],
-      security: op.area === 'public' ? [] : [{ [`${op.area}Bearer`]: [] }, { [`${op.area}Cookie`]: [] }],
+      security:
+        op.area === 'public' ? [] : [{ [`${op.area}Bearer`]: [] }, { [`${op.area}Cookie`]: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
       responses: {
         [op.response.status]: ok,
-        default: { description: 'An error, as RFC 9457 problem+json with a stable `code`', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } },
+        default: {
+          description: 'An error, as RFC 9457 problem+json with a stable `code`',
+          content: {
+            'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+          },
+        },
       },
     };
   }
@@ -146,10 +191,28 @@ export function openApiDocument(ops: Operation[], version: string) {
     paths,
     components: {
       securitySchemes: {
-        applianceBearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/appliance/session' },
-        applianceCookie: { type: 'apiKey', in: 'cookie', name: '__Host-gh-appliance', description: 'Browser session; unsafe methods also need the x-csrf-token header' },
-        loginBearer: { type: 'http', scheme: 'bearer', description: 'Token from POST /api/login/session' },
-        loginCookie: { type: 'apiKey', in: 'cookie', name: '__Host-gh-login', description: 'Browser session; unsafe methods also need the x-csrf-token header' },
+        applianceBearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'Token from POST /api/appliance/session',
+        },
+        applianceCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: '__Host-gh-appliance',
+          description: 'Browser session; unsafe methods also need the x-csrf-token header',
+        },
+        loginBearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'Token from POST /api/login/session',
+        },
+        loginCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: '__Host-gh-login',
+          description: 'Browser session; unsafe methods also need the x-csrf-token header',
+        },
       },
       schemas: {
         Problem: {
@@ -161,7 +224,13 @@ export function openApiDocument(ops: Operation[], version: string) {
             status: { type: 'integer' },
             code: { type: 'string', description: 'Stable error code, e.g. VALIDATION_FAILED' },
             detail: { type: 'string', description: 'What went wrong and what to do' },
-            errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { field: { type: 'string' }, message: { type: 'string' } },
+              },
+            },
           },
         },
       },
