@@ -170,4 +170,13 @@ describe('gatehouse CLI', () => {
     expect(inUse.code).toBe(2);
     expect(inUse.stderr).toContain('the port is in use');
   });
+
+  it('runs the demo on embedded defaults end to end and cleans up', async () => {
+    const res = await gatehouse(['demo', '--exit']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('a weak password is refused (HTTP 400');
+    expect(res.stdout).toContain('rep.demo is back: true');
+    const dataDir = /initialising appliance-a in (\S+)/.exec(res.stdout)![1]!;
+    expect(existsSync(dataDir)).toBe(false);
+  });
 });

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { applianceCommand } from './appliance.js';
+import { demoCommand } from './demo.js';
 
 const program = new Command('gatehouse')
   .description(
@@ -8,6 +9,7 @@ const program = new Command('gatehouse')
   )
   .version(PRODUCT_VERSION, '-V, --version', 'print the version of this software')
   .showHelpAfterError('(run with --help for usage)')
-  .addCommand(applianceCommand());
+  .addCommand(applianceCommand())
+  .addCommand(demoCommand());
 
 await program.parseAsync(process.argv);
