@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startTestAppliance, type TestAppliance } from './support/appliance.js';
+import { ADMIN_PASSWORD, startTestAppliance, type TestAppliance } from './support/appliance.js';
 
 interface Problem {
   code: string;
@@ -386,6 +386,41 @@ describe('/appliance status and networking', () => {
       json: { address: '300.1.1.1', kind: 'shared' },
     });
     expect(badIp.body.errors![0]!.field).toBe('address');
+  });
+});
+
+describe('/appliance administrator account', () => {
+  it('changes its own password only with the current one, under the password rules', async () => {
+    const wrong = await t.api.call<Problem>('PUT', '/api/appliance/account/password', {
+      json: { currentPassword: 'nope', newPassword: 'Another-Gate-77' },
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors![0]!.field).toBe('currentPassword');
+    const weak = await t.api.call<Problem>('PUT', '/api/appliance/account/password', {
+      json: { currentPassword: ADMIN_PASSWORD, newPassword: 'weak' },
+    });
+    expect(weak.body.errors![0]!.field).toBe('newPassword');
+    const ok = await t.api.call('PUT', '/api/appliance/account/password', {
+      json: { currentPassword: ADMIN_PASSWORD, newPassword: 'Another-Gate-77' },
+    });
+    expect(ok.status).toBe(204);
+    expect(
+      (
+        await t.anon.call('POST', '/api/appliance/session', {
+          json: { username: 'admin', password: ADMIN_PASSWORD },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await t.anon.call('POST', '/api/appliance/session', {
+          json: { username: 'admin', password: 'Another-Gate-77' },
+        })
+      ).status,
+    ).toBe(201);
+    await t.api.call('PUT', '/api/appliance/account/password', {
+      json: { currentPassword: 'Another-Gate-77', newPassword: ADMIN_PASSWORD },
+    });
   });
 });
 

@@ -55,7 +55,7 @@ export class Appliance {
     );
     this.interApplianceKey = new InterApplianceKey(db, this.events);
     this.network = new NetworkConfig(db, this.events);
-    this.admins = new ApplianceAdmins(db);
+    this.admins = new ApplianceAdmins(db, this.events);
     this.auth = new Authenticator(
       db,
       this.events,

@@ -36,6 +36,31 @@ export const applianceOperations: Operation[] = [
     handler: ({ appliance }) => appliance.status(),
   }),
   defineOperation({
+    id: 'changeAppliancePassword',
+    method: 'PUT',
+    path: '/api/appliance/account/password',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: "Change the signed-in /appliance administrator's own password",
+    body: z
+      .object({
+        currentPassword: z.string({ message: 'is required' }).min(1, 'is required'),
+        newPassword: z
+          .string({ message: 'is required' })
+          .max(256, 'must be at most 256 characters'),
+      })
+      .strict(),
+    response: { status: 204, description: 'Changed' },
+    handler: async ({ appliance, actor, body }) => {
+      await appliance.admins.changePassword(
+        actor,
+        body.currentPassword,
+        body.newPassword,
+        appliance.settings.get().passwordMinLength,
+      );
+    },
+  }),
+  defineOperation({
     id: 'listAddresses',
     method: 'GET',
     path: '/api/appliance/network/addresses',
