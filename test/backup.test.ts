@@ -124,7 +124,7 @@ describe('backup and restore', () => {
     expect(r2.status).toBe(400);
     expect(r2.body.code).toBe('BACKUP_CORRUPT');
     expect((await restore(a, Buffer.from('hello, not an archive'))).body.code).toBe(
-      'BACKUP_NOT_AN_ARCHIVE',
+      'BACKUP_NOT_RECOGNISED',
     );
     expect((await restore(a, Buffer.alloc(0))).body.code).toBe('BACKUP_EMPTY');
     expect(await siteState(a)).toEqual(before);

@@ -61,7 +61,7 @@ describe('backup archive format', () => {
     }
     expect(
       [...codes].every((c) =>
-        ['BACKUP_TRUNCATED', 'BACKUP_NOT_AN_ARCHIVE', 'BACKUP_CORRUPT'].includes(c),
+        ['BACKUP_TRUNCATED', 'BACKUP_NOT_RECOGNISED', 'BACKUP_CORRUPT'].includes(c),
       ),
     ).toBe(true);
     expect(codes.has('BACKUP_TRUNCATED')).toBe(true);
