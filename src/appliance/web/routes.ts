@@ -14,48 +14,116 @@ const STYLE = readFileSync(fileURLToPath(new URL('./static/style.css', import.me
 
 /** Only same-site paths of the right area may be a post-sign-in destination. */
 function safeNext(area: Area, next: unknown): string {
-  return typeof next === 'string' && next.startsWith(`/${area}/`) && !next.startsWith('//') ? next : `/${area}`;
+  return typeof next === 'string' && next.startsWith(`/${area}/`) && !next.startsWith('//')
+    ? next
+    : `/${area}`;
 }
 
-function signInPage(appliance: Appliance, area: Area, csrf: string, next: string, values: { username?: string }, error?: string) {
+function signInPage(
+  appliance: Appliance,
+  area: Area,
+  csrf: string,
+  next: string,
+  values: { username?: string },
+  error?: string,
+) {
   const banner = area === 'login' ? appliance.settings.get().loginBanner : '';
-  const title = area === 'appliance' ? 'Appliance administration' : `${appliance.settings.get().siteName} — site administration`;
+  const title =
+    area === 'appliance'
+      ? 'Appliance administration'
+      : `${appliance.settings.get().siteName} — site administration`;
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · /${area} · ${appliance.identity.name}</title><link rel="stylesheet" href="/static/style.css"></head>
-<body class="sign-in area-${area}"><main class="card">
-<div class="brand"><span class="logo">▣</span> Gatehouse <span class="area">/${area}</span></div>
-<h1>${title}</h1>
-<p class="muted">${appliance.identity.name} · v${appliance.productVersion}</p>
-${banner ? html`<p class="banner">${banner}</p>` : ''}
-${error ? html`<p class="error" role="alert" id="sign-in-error">${error}</p>` : ''}
-<form method="post" action="/${area}/sign-in">
-<input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="next" value="${next}">
-<label class="field"><span>Username</span><input name="username" id="f-username" value="${values.username ?? ''}" autocomplete="username" required autofocus></label>
-<label class="field"><span>Password</span><input name="password" id="f-password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button>
-</form>
-<p class="muted small">${area === 'appliance' ? html`Site administrators sign in at <a href="/login/sign-in">/login</a>.` : html`Appliance administrators sign in at <a href="/appliance/sign-in">/appliance</a>.`}</p>
-</main></body></html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>Sign in · /${area} · ${appliance.identity.name}</title>
+        <link rel="stylesheet" href="/static/style.css" />
+      </head>
+      <body class="sign-in area-${area}">
+        <main class="card">
+          <div class="brand">
+            <span class="logo">▣</span> Gatehouse <span class="area">/${area}</span>
+          </div>
+          <h1>${title}</h1>
+          <p class="muted">${appliance.identity.name} · v${appliance.productVersion}</p>
+          ${banner ? html`<p class="banner">${banner}</p>` : ''}
+          ${error ? html`<p class="error" role="alert" id="sign-in-error">${error}</p>` : ''}
+          <form method="post" action="/${area}/sign-in">
+            <input type="hidden" name="_csrf" value="${csrf}" /><input
+              type="hidden"
+              name="next"
+              value="${next}"
+            />
+            <label class="field"
+              ><span>Username</span
+              ><input
+                name="username"
+                id="f-username"
+                value="${values.username ?? ''}"
+                autocomplete="username"
+                required
+                autofocus
+            /></label>
+            <label class="field"
+              ><span>Password</span
+              ><input
+                name="password"
+                id="f-password"
+                type="password"
+                autocomplete="current-password"
+                required
+            /></label>
+            <button type="submit">Sign in</button>
+          </form>
+          <p class="muted small">
+            ${area === 'appliance' ? html`Site administrators sign in at <a href="/login/sign-in">/login</a>.` : html`Appliance administrators sign in at <a href="/appliance/sign-in">/appliance</a>.`}
+          </p>
+        </main>
+      </body>
+    </html>`;
 }
 
 export function registerWebConsole(app: FastifyInstance, appliance: Appliance): void {
-  app.get('/static/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(STYLE));
+  app.get('/static/style.css', async (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(STYLE),
+  );
   app.get('/', async (_req, reply) => reply.redirect('/login', 303));
 
   for (const area of ['appliance', 'login'] as const) {
     app.get(`/${area}/sign-in`, async (req, reply) => {
       const next = safeNext(area, (req.query as Record<string, unknown>).next);
-      if (appliance.auth.authenticate(area, req.cookies[sessionCookie(area)])) return reply.redirect(next, 303);
-      return reply.type('text/html; charset=utf-8').send(String(signInPage(appliance, area, preSessionToken(appliance, req, reply), next, {})));
+      if (appliance.auth.authenticate(area, req.cookies[sessionCookie(area)]))
+        return reply.redirect(next, 303);
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(
+          String(signInPage(appliance, area, preSessionToken(appliance, req, reply), next, {})),
+        );
     });
     app.post(`/${area}/sign-in`, async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, string | undefined>;
       const next = safeNext(area, body.next);
       const again = (status: number, error: string) =>
-        reply.code(status).type('text/html; charset=utf-8').send(String(signInPage(appliance, area, preSessionToken(appliance, req, reply), next, { username: body.username }, error)));
-      if (!checkPreSessionToken(appliance, req, body._csrf)) return again(403, 'This sign-in form expired. Enter your username and password again.');
-      if (!body.username || !body.password) return again(400, 'Enter both a username and a password.');
+        reply
+          .code(status)
+          .type('text/html; charset=utf-8')
+          .send(
+            String(
+              signInPage(
+                appliance,
+                area,
+                preSessionToken(appliance, req, reply),
+                next,
+                { username: body.username },
+                error,
+              ),
+            ),
+          );
+      if (!checkPreSessionToken(appliance, req, body._csrf))
+        return again(403, 'This sign-in form expired. Enter your username and password again.');
+      if (!body.username || !body.password)
+        return again(400, 'Enter both a username and a password.');
       try {
         const session = await appliance.auth.login(area, body.username, body.password, req.ip);
         setSessionCookie(reply, area, session.token, session.expiresAt);
@@ -70,7 +138,8 @@ export function registerWebConsole(app: FastifyInstance, appliance: Appliance): 
       const token = req.cookies[sessionCookie(area)];
       const session = appliance.auth.authenticate(area, token);
       const body = (req.body ?? {}) as Record<string, string | undefined>;
-      if (token && session && appliance.auth.checkCsrf(session.csrfToken, body._csrf)) appliance.auth.logout(area, token, req.ip);
+      if (token && session && appliance.auth.checkCsrf(session.csrfToken, body._csrf))
+        appliance.auth.logout(area, token, req.ip);
       clearSessionCookie(reply, area);
       return reply.redirect(`/${area}/sign-in`, 303);
     });
