@@ -43,26 +43,40 @@ export function layout(ctx: PageContext, title: string, body: SafeHtml, notice?:
   const fromQuery = (req.query as Record<string, string | undefined>).notice;
   const message = notice ?? fromQuery;
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · /${auth.area} · ${appliance.identity.name}</title>
-<link rel="stylesheet" href="/static/style.css"></head>
-<body class="area-${auth.area}">
-<header class="top">
-  <div class="brand"><span class="logo">▣</span> Gatehouse <span class="area">/${auth.area}</span></div>
-  <div class="who">${appliance.identity.name} · ${appliance.role} · v${appliance.productVersion}</div>
-  <form method="post" action="/${auth.area}/sign-out" class="signout">
-    <input type="hidden" name="_csrf" value="${auth.csrfToken}">
-    <span>${auth.principal}</span> <button type="submit" class="link">Sign out</button>
-  </form>
-</header>
-<nav class="side">${NAV[auth.area].map(
-    (n) => html`<a href="${n.href}" class="${path.startsWith(n.href) ? 'active' : ''}">${n.label}</a>`,
-  )}</nav>
-<main>
-<h1>${title}</h1>
-${message ? html`<p class="notice" role="status">${message}</p>` : ''}
-${body}
-</main></body></html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · /${auth.area} · ${appliance.identity.name}</title>
+        <link rel="stylesheet" href="/static/style.css" />
+      </head>
+      <body class="area-${auth.area}">
+        <header class="top">
+          <div class="brand">
+            <span class="logo">▣</span> Gatehouse <span class="area">/${auth.area}</span>
+          </div>
+          <div class="who">
+            ${appliance.identity.name} · ${appliance.role} · v${appliance.productVersion}
+          </div>
+          <form method="post" action="/${auth.area}/sign-out" class="signout">
+            <input type="hidden" name="_csrf" value="${auth.csrfToken}" />
+            <span>${auth.principal}</span> <button type="submit" class="link">Sign out</button>
+          </form>
+        </header>
+        <nav class="side">
+          ${NAV[auth.area].map(
+            (n) =>
+              html`<a href="${n.href}" class="${path.startsWith(n.href) ? 'active' : ''}"
+                >${n.label}</a
+              >`,
+          )}
+        </nav>
+        <main>
+          <h1>${title}</h1>
+          ${message ? html`<p class="notice" role="status">${message}</p>` : ''} ${body}
+        </main>
+      </body>
+    </html>`;
 }
 
 /** A labelled input with its error, if any, shown beside it. */
@@ -74,35 +88,130 @@ export function field(
   opts: { type?: string; help?: string; required?: boolean; autocomplete?: string } = {},
 ): SafeHtml {
   const error = errors[name];
-  return html`<label class="field ${error ? 'has-error' : ''}"><span>${label}</span>
-<input name="${name}" id="f-${name}" type="${opts.type ?? 'text'}" value="${value ?? ''}" ${opts.required ? html`required` : ''} autocomplete="${opts.autocomplete ?? 'off'}" aria-invalid="${error ? 'true' : 'false'}">
-${opts.help ? html`<small class="help">${opts.help}</small>` : ''}
-${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label>`;
+  return html`<label class="field ${error ? 'has-error' : ''}"
+    ><span>${label}</span>
+    <input
+      name="${name}"
+      id="f-${name}"
+      type="${opts.type ?? 'text'}"
+      value="${value ?? ''}"
+      ${opts.required ? html`required` : ''}
+      autocomplete="${opts.autocomplete ?? 'off'}"
+      aria-invalid="${error ? 'true' : 'false'}"
+    />
+    ${opts.help ? html`<small class="help">${opts.help}</small>` : ''}
+    ${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label
+  >`;
 }
 
-export function checkbox(label: string, name: string, checked: boolean, errors: FieldErrors = {}): SafeHtml {
+export function checkbox(
+  label: string,
+  name: string,
+  checked: boolean,
+  errors: FieldErrors = {},
+): SafeHtml {
   const error = errors[name];
-  return html`<label class="check ${error ? 'has-error' : ''}"><input type="checkbox" name="${name}" value="on" ${checked ? html`checked` : ''}> ${label}
-${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label>`;
+  return html`<label class="check ${error ? 'has-error' : ''}"
+    ><input type="checkbox" name="${name}" value="on" ${checked ? html`checked` : ''} /> ${label}
+    ${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label
+  >`;
 }
 
-export const csrfInput = (ctx: PageContext) => html`<input type="hidden" name="_csrf" value="${ctx.auth.csrfToken}">`;
+export const csrfInput = (ctx: PageContext) =>
+  html`<input type="hidden" name="_csrf" value="${ctx.auth.csrfToken}" />`;
 
 /** A one-button form (delete, regenerate…) with CSRF and an optional confirmation. */
 export function actionButton(ctx: PageContext, action: string, label: string, cls = ''): SafeHtml {
-  return html`<form method="post" action="${action}" class="inline">${csrfInput(ctx)}<button type="submit" class="${cls}">${label}</button></form>`;
+  return html`<form method="post" action="${action}" class="inline">
+    ${csrfInput(ctx)}<button type="submit" class="${cls}">${label}</button>
+  </form>`;
 }
 
-/** Split a GatehouseError into field errors for a form, plus a general message. */
-export function formErrors(e: unknown): { fields: FieldErrors; message: string } {
+/** A labelled multi-line input, shown like `field`. */
+export function textarea(
+  label: string,
+  name: string,
+  value: string,
+  errors: FieldErrors,
+  opts: { help?: string; rows?: number } = {},
+): SafeHtml {
+  const error = errors[name];
+  return html`<label class="field ${error ? 'has-error' : ''}"
+    ><span>${label}</span>
+    <textarea
+      name="${name}"
+      id="f-${name}"
+      rows="${opts.rows ?? 3}"
+      aria-invalid="${error ? 'true' : 'false'}"
+    >
+${value}</textarea>
+    ${opts.help ? html`<small class="help">${opts.help}</small>` : ''}
+    ${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label
+  >`;
+}
+
+/** A labelled drop-down, shown like `field`. */
+export function select(
+  label: string,
+  name: string,
+  options: { value: string; label: string }[],
+  value: string,
+  errors: FieldErrors,
+): SafeHtml {
+  const error = errors[name];
+  return html`<label class="field ${error ? 'has-error' : ''}"
+    ><span>${label}</span>
+    <select name="${name}" id="f-${name}" aria-invalid="${error ? 'true' : 'false'}">
+      ${options.map(
+        (o) =>
+          html`<option value="${o.value}" ${o.value === value ? html`selected` : ''}>
+            ${o.label}
+          </option>`,
+      )}
+    </select>
+    ${error ? html`<small class="error" id="error-${name}">${error}</small>` : ''}</label
+  >`;
+}
+
+export interface FormProblem {
+  fields: FieldErrors;
+  message: string;
+  status: number;
+}
+
+export const NO_PROBLEM: FormProblem = { fields: {}, message: '', status: 200 };
+
+/** Split a GatehouseError into field errors for a form, plus a general message and its status. */
+export function formErrors(e: unknown): FormProblem {
   if (!isGatehouseError(e)) throw e;
   const fields: FieldErrors = {};
   for (const f of e.fields) fields[f.field] = f.message;
-  return { fields, message: e.message };
+  return { fields, message: e.message, status: e.status };
 }
 
+/**
+ * The general message of a failed form, shown above it when some error is not beside one of
+ * the form's fields (`shown`), e.g. "last enabled administrator".
+ */
+export function formAlert(problem: FormProblem, shown: string[]): SafeHtml {
+  if (!problem.message) return html``;
+  const beside = Object.keys(problem.fields);
+  if (beside.length > 0 && beside.every((f) => shown.includes(f))) return html``;
+  return html`<p class="error" role="alert" id="form-error">${problem.message}</p>`;
+}
+
+/** The fields of a urlencoded form post. */
+export const formBody = (ctx: PageContext) =>
+  (ctx.req.body ?? {}) as Record<string, string | undefined>;
+
+/** A checkbox arrives as 'on' when ticked and is absent otherwise. */
+export const ticked = (v: string | undefined) => v === 'on';
+
 export function redirect(reply: FastifyReply, to: string, notice?: string) {
-  return reply.redirect(notice ? `${to}${to.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : to, 303);
+  return reply.redirect(
+    notice ? `${to}${to.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : to,
+    303,
+  );
 }
 
 function pageSession(appliance: Appliance, area: Area, req: FastifyRequest): AuthSession | null {
@@ -113,7 +222,8 @@ type Handler = (ctx: PageContext) => Promise<unknown> | unknown;
 
 const sendPage = (reply: FastifyReply, result: unknown) => {
   if (reply.sent) return reply;
-  if (result && typeof result === 'object' && 'value' in result) return reply.type('text/html; charset=utf-8').send(String(result));
+  if (result && typeof result === 'object' && 'value' in result)
+    return reply.type('text/html; charset=utf-8').send(String(result));
   return result;
 };
 
@@ -156,14 +266,25 @@ export function pages(app: FastifyInstance, appliance: Appliance, area: Area) {
       });
     },
     /** A multipart form post whose `_csrf` field precedes the file; the handler reads the parts. */
-    upload(path: string, handler: (ctx: PageContext, parts: AsyncIterableIterator<Multipart>) => Promise<unknown>) {
+    upload(
+      path: string,
+      handler: (ctx: PageContext, parts: AsyncIterableIterator<Multipart>) => Promise<unknown>,
+    ) {
       app.post(path, async (req, reply) => {
         const auth = guard(req, reply);
         if (!auth) return reply;
-        if (!req.isMultipart()) throw new GatehouseError('FORM_NOT_MULTIPART', 400, 'This form must be sent as multipart/form-data.');
+        if (!req.isMultipart())
+          throw new GatehouseError(
+            'FORM_NOT_MULTIPART',
+            400,
+            'This form must be sent as multipart/form-data.',
+          );
         const parts = req.parts();
         const first = await parts.next();
-        const token = !first.done && first.value.type === 'field' && first.value.fieldname === '_csrf' ? String(first.value.value) : undefined;
+        const token =
+          !first.done && first.value.type === 'field' && first.value.fieldname === '_csrf'
+            ? String(first.value.value)
+            : undefined;
         if (!appliance.auth.checkCsrf(auth.csrfToken, token)) throw csrfRefused();
         return sendPage(reply, await handler(ctxOf(auth, req, reply), parts));
       });
@@ -172,20 +293,40 @@ export function pages(app: FastifyInstance, appliance: Appliance, area: Area) {
 }
 
 function csrfRefused() {
-  return new GatehouseError('CSRF_TOKEN_INVALID', 403, 'This form expired or did not come from this appliance. Reload the page and submit it again.');
+  return new GatehouseError(
+    'CSRF_TOKEN_INVALID',
+    403,
+    'This form expired or did not come from this appliance. Reload the page and submit it again.',
+  );
 }
 
 /** Pre-session CSRF for the sign-in forms: a random cookie and the HMAC of it in the form. */
-export function preSessionToken(appliance: Appliance, req: FastifyRequest, reply: FastifyReply): string {
+export function preSessionToken(
+  appliance: Appliance,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): string {
   let pre = req.cookies[PRE_SESSION_COOKIE];
   if (!pre || pre.length < 20) {
     pre = randomToken(24);
-    reply.setCookie(PRE_SESSION_COOKIE, pre, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+    reply.setCookie(PRE_SESSION_COOKIE, pre, {
+      path: '/',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'strict',
+    });
   }
   return appliance.auth.preSessionCsrf(pre);
 }
 
-export function checkPreSessionToken(appliance: Appliance, req: FastifyRequest, given: string | undefined): boolean {
+export function checkPreSessionToken(
+  appliance: Appliance,
+  req: FastifyRequest,
+  given: string | undefined,
+): boolean {
   const pre = req.cookies[PRE_SESSION_COOKIE];
   return !!pre && appliance.auth.checkCsrf(appliance.auth.preSessionCsrf(pre), given);
 }
+
+/** The page registrar of one area, as returned by `pages`. */
+export type Pages = ReturnType<typeof pages>;

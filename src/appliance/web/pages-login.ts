@@ -1,9 +1,175 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Appliance } from '../context.js';
-import { pages } from './kit.js';
+import { parseInput } from '../http/operations.js';
+import { InterApplianceKeyValue } from '../../site/security.js';
+import { formatTime, html } from './html.js';
+import {
+  actionButton,
+  csrfInput,
+  field,
+  formAlert,
+  formBody,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  pages,
+  redirect,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+import { registerConfigurationPages } from './pages-configuration.js';
+import { registerFilePages } from './pages-files.js';
+import { registerLogPages } from './pages-logs.js';
+import { registerUserPages } from './pages-users.js';
+
+const SetKey = z.object({ key: InterApplianceKeyValue }).strict();
+
+function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) {
+  ctx.reply.code(problem.status);
+  const key = ctx.appliance.interApplianceKey;
+  return layout(
+    ctx,
+    'Management > Security',
+    html`<section id="inter-appliance">
+        <h2>Inter-Appliance key</h2>
+        <p class="note">
+          Two appliances talk to each other (failover, cluster) only when their Inter-Appliance keys
+          match.
+        </p>
+        <dl class="facts">
+          <dt>Key</dt>
+          <dd><code id="inter-appliance-key" class="secret">${key.get()}</code></dd>
+          <dt>Fingerprint</dt>
+          <dd><code id="inter-appliance-fingerprint">${key.fingerprint()}</code></dd>
+        </dl>
+        <div class="toolbar">
+          ${actionButton(ctx, '/login/management/security/regenerate', 'Regenerate', 'secondary')}
+          <span class="muted"
+            >A new key breaks the link to every appliance that has the old one until they get the
+            new key too.</span
+          >
+        </div>
+      </section>
+      <section id="set-key">
+        <h2>Set key</h2>
+        <p class="note">
+          To join this appliance to another, paste the key shown on that appliance's Management >
+          Security page.
+        </p>
+        ${formAlert(problem, ['key'])}
+        <form
+          method="post"
+          action="/login/management/security/key"
+          id="set-key-form"
+          class="stacked"
+        >
+          ${csrfInput(ctx)}
+          ${field('Inter-Appliance key', 'key', keyValue, problem.fields, { required: true })}
+          <div class="buttons"><button type="submit">Set key</button></div>
+        </form>
+      </section>`,
+  );
+}
+
+function informationPage(ctx: PageContext) {
+  const { appliance } = ctx;
+  const clients = appliance.clients.list();
+  return layout(
+    ctx,
+    'Status > Information',
+    html`<dl class="facts">
+        <dt>Appliance</dt>
+        <dd id="info-name">${appliance.identity.name}</dd>
+        <dt>Role</dt>
+        <dd id="info-role">${appliance.role}</dd>
+        <dt>Product version</dt>
+        <dd id="info-product-version">${appliance.productVersion}</dd>
+        <dt>Base version</dt>
+        <dd>${appliance.baseVersion}</dd>
+        <dt>Site hostname</dt>
+        <dd>
+          ${appliance.settings.get().siteHostname || html`<span class="muted">not set (Configuration)</span>`}
+        </dd>
+      </dl>
+      <h2>Connected Clients</h2>
+      <table id="clients" class="list">
+        <thead>
+          <tr>
+            <th>Kind</th>
+            <th>Name</th>
+            <th>Address</th>
+            <th>Version</th>
+            <th>Connected since</th>
+            <th>Sessions</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            clients.length === 0
+              ? html`<tr class="empty">
+                  <td colspan="6">No clients are connected.</td>
+                </tr>`
+              : clients.map(
+                  (c) =>
+                    html`<tr>
+                      <td>${c.kind}</td>
+                      <td>${c.name}</td>
+                      <td><code>${c.address}</code></td>
+                      <td>
+                        <span class="tag ${c.version === appliance.productVersion ? '' : 'warn'}"
+                          >${c.version}</span
+                        >
+                      </td>
+                      <td>${formatTime(c.connectedAt)}</td>
+                      <td class="num">${c.sessions.length}</td>
+                    </tr>`,
+                )
+          }
+        </tbody>
+      </table>`,
+  );
+}
+
+function registerManagementPages(p: Pages, appliance: Appliance): void {
+  p.get('/login/management', (ctx) => ctx.reply.redirect('/login/management/security', 303));
+  p.get('/login/management/security', (ctx) => securityPage(ctx, '', NO_PROBLEM));
+
+  p.post('/login/management/security/regenerate', (ctx) => {
+    appliance.interApplianceKey.regenerate(ctx.actor);
+    return redirect(
+      ctx.reply,
+      '/login/management/security',
+      `Generated a new Inter-Appliance key (fingerprint ${appliance.interApplianceKey.fingerprint()}).`,
+    );
+  });
+
+  p.post('/login/management/security/key', (ctx) => {
+    const keyValue = (formBody(ctx).key ?? '').trim();
+    try {
+      appliance.interApplianceKey.set(ctx.actor, parseInput(SetKey, { key: keyValue }, 'body').key);
+      return redirect(
+        ctx.reply,
+        '/login/management/security',
+        `Set the Inter-Appliance key (fingerprint ${appliance.interApplianceKey.fingerprint()}).`,
+      );
+    } catch (e) {
+      return securityPage(ctx, keyValue, formErrors(e));
+    }
+  });
+
+  p.get('/login/status', (ctx) => ctx.reply.redirect('/login/status/information', 303));
+  p.get('/login/status/information', (ctx) => informationPage(ctx));
+}
 
 /** /login area pages: Users, Configuration, File Store, Logs, Management > Security, Status > Information. */
 export function registerLoginPages(app: FastifyInstance, appliance: Appliance): void {
-  pages(app, appliance, 'login');
+  const p = pages(app, appliance, 'login');
   app.get('/login', async (_req, reply) => reply.redirect('/login/users', 303));
+  registerUserPages(p, appliance);
+  registerConfigurationPages(p, appliance);
+  registerFilePages(p, appliance);
+  registerLogPages(p, appliance);
+  registerManagementPages(p, appliance);
 }

@@ -1,0 +1,152 @@
+import { createReadStream } from 'node:fs';
+import { z } from 'zod';
+import type { Appliance } from '../context.js';
+import type { RestoreResult } from '../backup/backup.js';
+import { parseInput } from '../http/operations.js';
+import { html } from './html.js';
+import {
+  checkbox,
+  csrfInput,
+  field,
+  formAlert,
+  formBody,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  redirect,
+  ticked,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+import { readUpload } from './multipart.js';
+
+const RestoreFields = z
+  .object({
+    trustedSigner: z
+      .string()
+      .regex(
+        /^[0-9a-f]{64}$/,
+        "must be the 64-hex-digit key id shown on the signing appliance's Backup page",
+      )
+      .optional(),
+  })
+  .strict();
+
+function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
+  ctx.reply.code(problem.status);
+  return layout(
+    ctx,
+    'Backup',
+    html`<section id="download">
+        <h2>Download a backup</h2>
+        <p class="note">
+          A backup holds the site's users, configuration, file store, logs and session records,
+          signed by this appliance. Recordings are large: include them only when you need them.
+        </p>
+        <dl class="facts">
+          <dt>Backup signer key id</dt>
+          <dd><code id="backup-signer">${ctx.appliance.backups.signerKeyId}</code></dd>
+        </dl>
+        <form
+          method="post"
+          action="/appliance/backup/download"
+          id="backup-download"
+          class="stacked compact"
+        >
+          ${csrfInput(ctx)} ${checkbox('Include recordings', 'includeRecordings', false)}
+          <div class="buttons"><button type="submit">Download backup</button></div>
+        </form>
+      </section>
+      <section id="restore">
+        <h2>Restore</h2>
+        <p class="note">
+          Restoring replaces the site's users, configuration and file store with those of the backup
+          and merges its logs and session records into this appliance's. The whole archive is
+          verified before anything changes. Site administrators are signed out. Backups signed by
+          this appliance are trusted; for a backup of another appliance, enter that appliance's key
+          id.
+        </p>
+        ${formAlert(problem, ['trustedSigner', 'archive'])}
+        <form
+          method="post"
+          action="/appliance/backup/restore"
+          enctype="multipart/form-data"
+          id="backup-restore"
+          class="stacked"
+        >
+          ${csrfInput(ctx)}
+          ${field('Trusted signer key id (optional)', 'trustedSigner', trustedSigner, problem.fields, { help: 'Only for a backup made by another appliance' })}
+          ${field('Backup archive', 'archive', undefined, problem.fields, { type: 'file', required: true })}
+          <div class="buttons"><button type="submit" class="danger">Restore</button></div>
+        </form>
+      </section>`,
+  );
+}
+
+function restoredNotice(r: RestoreResult): string {
+  const c = r.counts;
+  return (
+    `Restored the backup of ${r.appliance} made at ${r.createdAt} (Gatehouse ${r.productVersion}): ` +
+    `now ${c.users ?? 0} users, ${c.files ?? 0} files, ${c.events ?? 0} events and ` +
+    `${c.session_records ?? 0} session records. Site administrators were signed out.`
+  );
+}
+
+/** Backup: download a signed archive of the site, restore one. */
+export function registerBackupPages(p: Pages, appliance: Appliance): void {
+  p.get('/appliance/backup', (ctx) => page(ctx, '', NO_PROBLEM));
+
+  p.post('/appliance/backup/download', async (ctx) => {
+    const backup = await appliance.backups.create(ctx.actor, {
+      includeRecordings: ticked(formBody(ctx).includeRecordings),
+    });
+    const stamp = backup.header.createdAt.replace(/[:.]/g, '-');
+    const stream = createReadStream(backup.file);
+    stream.on('close', () => void backup.cleanup());
+    return ctx.reply
+      .header('content-type', 'application/octet-stream')
+      .header(
+        'content-disposition',
+        `attachment; filename="${appliance.identity.name}-${stamp}.ghbackup"`,
+      )
+      .header('x-gatehouse-backup-signer', backup.header.signer.keyId)
+      .send(stream);
+  });
+
+  p.upload('/appliance/backup/restore', async (ctx, parts) => {
+    const signerOf = (fields: Record<string, string>) =>
+      parseInput(
+        RestoreFields,
+        { trustedSigner: fields.trustedSigner?.trim() || undefined },
+        'body',
+      ).trustedSigner;
+    const form = await readUpload(parts, 'archive', async (file, fields) => {
+      const trustedSigner = signerOf(fields);
+      return appliance.backups.restore(ctx.actor, file.content, {
+        trustedSigner,
+        // As over the API: keep half of the free space for the unpacked copy.
+        maxBytes: Math.floor(appliance.status().disk.freeBytes / 2),
+      });
+    });
+    const trustedSigner = form.fields.trustedSigner ?? '';
+    if (form.result) return redirect(ctx.reply, '/appliance/backup', restoredNotice(form.result));
+    if (!form.chosen) {
+      let fields = {};
+      try {
+        signerOf(form.fields);
+      } catch (e) {
+        fields = formErrors(e).fields;
+      }
+      return page(ctx, trustedSigner, {
+        fields: { ...fields, archive: 'choose the backup archive to restore' },
+        message: 'archive: choose the backup archive to restore',
+        status: 400,
+      });
+    }
+    const problem = formErrors(form.error);
+    // Errors of the archive itself (truncated, altered, foreign, newer) belong beside its field.
+    if (Object.keys(problem.fields).length === 0) problem.fields.archive = problem.message;
+    return page(ctx, trustedSigner, problem);
+  });
+}

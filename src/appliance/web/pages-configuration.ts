@@ -1,0 +1,88 @@
+import type { Appliance } from '../context.js';
+import { parseInput } from '../http/operations.js';
+import { SiteSettingsPatch, SiteSettingsSchema, type SiteSettings } from '../../site/settings.js';
+import { html } from './html.js';
+import {
+  csrfInput,
+  field,
+  formAlert,
+  formBody,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  redirect,
+  textarea,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+
+type Values = Record<keyof SiteSettings, string>;
+const KEYS = Object.keys(SiteSettingsSchema.shape) as (keyof SiteSettings)[];
+
+function page(ctx: PageContext, v: Values, problem: FormProblem) {
+  ctx.reply.code(problem.status);
+  const e = problem.fields;
+  const num = (label: string, name: keyof SiteSettings, help: string, min: number, max: number) =>
+    field(label, name, v[name], e, {
+      type: 'number',
+      required: true,
+      help: `${help} (${min}–${max})`,
+    });
+  return layout(
+    ctx,
+    'Configuration',
+    html`${formAlert(problem, KEYS)}
+      <form method="post" action="/login/configuration" id="settings" class="stacked">
+        ${csrfInput(ctx)}
+        <fieldset>
+          <legend>Site</legend>
+          ${field('Site name', 'siteName', v.siteName, e, { required: true, help: 'Shown on the sign-in page and to clients' })}
+          ${field('Site hostname', 'siteHostname', v.siteHostname, e, { help: 'The name every client uses, e.g. support.example.com' })}
+          ${textarea('Sign-in banner', 'loginBanner', v.loginBanner, e, { help: 'Shown above the /login sign-in form; up to 2000 characters' })}
+        </fieldset>
+        <fieldset>
+          <legend>Accounts and sessions</legend>
+          ${num('Minimum password length', 'passwordMinLength', 'Characters', 8, 128)}
+          ${num('Failed sign-ins before lockout', 'loginMaxFailures', 'Attempts', 3, 50)}
+          ${num('Lockout duration', 'lockoutMinutes', 'Minutes', 1, 1440)}
+          ${num('Idle session timeout', 'sessionIdleMinutes', 'Minutes', 5, 1440)}
+        </fieldset>
+        <fieldset>
+          <legend>File Store</legend>
+          ${num('File store limit (MiB)', 'fileStoreMaxMiB', 'Largest file the File Store accepts', 1, 16384)}
+        </fieldset>
+        <div class="buttons"><button type="submit">Save changes</button></div>
+      </form>`,
+  );
+}
+
+const asValues = (s: SiteSettings): Values =>
+  Object.fromEntries(KEYS.map((k) => [k, String(s[k])])) as Values;
+
+/** Configuration: every site setting in one form. */
+export function registerConfigurationPages(p: Pages, appliance: Appliance): void {
+  p.get('/login/configuration', (ctx) => page(ctx, asValues(appliance.settings.get()), NO_PROBLEM));
+
+  p.post('/login/configuration', (ctx) => {
+    const body = formBody(ctx);
+    const values = Object.fromEntries(KEYS.map((k) => [k, body[k] ?? ''])) as Values;
+    // Browsers send a textarea's line breaks as CRLF; store them as the API would get them.
+    values.loginBanner = values.loginBanner.replace(/\r\n/g, '\n');
+    try {
+      const before = appliance.settings.get();
+      const after = appliance.settings.update(
+        ctx.actor,
+        parseInput(SiteSettingsPatch, values, 'body'),
+      );
+      const changed = KEYS.filter((k) => before[k] !== after[k]).length;
+      return redirect(
+        ctx.reply,
+        '/login/configuration',
+        changed === 0 ? 'Nothing changed.' : `Saved ${changed} setting${changed === 1 ? '' : 's'}.`,
+      );
+    } catch (e) {
+      return page(ctx, values, formErrors(e));
+    }
+  });
+}

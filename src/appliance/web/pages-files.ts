@@ -1,0 +1,130 @@
+import type { Appliance } from '../context.js';
+import { parseInput } from '../http/operations.js';
+import { FileName } from '../../site/files.js';
+import { formatBytes, formatTime, html } from './html.js';
+import {
+  actionButton,
+  csrfInput,
+  field,
+  formAlert,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  redirect,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+import { readUpload } from './multipart.js';
+
+const filePath = (name: string) => `/login/files/${encodeURIComponent(name)}`;
+
+function page(ctx: PageContext, problem: FormProblem) {
+  ctx.reply.code(problem.status);
+  const files = ctx.appliance.files.list();
+  const limitMiB = ctx.appliance.settings.get().fileStoreMaxMiB;
+  return layout(
+    ctx,
+    'File Store',
+    html`${formAlert(problem, ['file'])}
+      <table id="files" class="list">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th class="num">Size</th>
+            <th>SHA-256</th>
+            <th>Uploaded by</th>
+            <th>Uploaded at</th>
+            <th class="actions">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            files.length === 0
+              ? html`<tr class="empty">
+                  <td colspan="6">The file store is empty.</td>
+                </tr>`
+              : files.map(
+                  (f) =>
+                    html`<tr data-name="${f.name}">
+                      <td><a href="${filePath(f.name)}/download" class="download">${f.name}</a></td>
+                      <td class="num">${formatBytes(f.size)}</td>
+                      <td><code title="${f.sha256}">${f.sha256.slice(0, 12)}…</code></td>
+                      <td>${f.uploadedBy}</td>
+                      <td>${formatTime(f.uploadedAt)}</td>
+                      <td class="actions">
+                        <a href="${filePath(f.name)}/download">Download</a>
+                        ${actionButton(ctx, `${filePath(f.name)}/delete`, 'Delete', 'danger')}
+                      </td>
+                    </tr>`,
+                )
+          }
+        </tbody>
+      </table>
+      <section>
+        <h2>Upload a file</h2>
+        <form
+          method="post"
+          action="/login/files"
+          enctype="multipart/form-data"
+          id="upload"
+          class="stacked"
+        >
+          ${csrfInput(ctx)}
+          ${field('File', 'file', undefined, problem.fields, { type: 'file', required: true, help: `Up to ${limitMiB} MiB (Configuration > File store limit). A file of the same name is replaced.` })}
+          <div class="buttons"><button type="submit">Upload</button></div>
+        </form>
+      </section>`,
+  );
+}
+
+/** File Store: list, upload, download and delete the site's files. */
+export function registerFilePages(p: Pages, appliance: Appliance): void {
+  p.get('/login/files', (ctx) => page(ctx, NO_PROBLEM));
+
+  p.upload('/login/files', async (ctx, parts) => {
+    const form = await readUpload(parts, 'file', async (file) => {
+      const name = parseInput(FileName, file.filename, 'file');
+      // As over the API: the browser's guess of the type is not trusted (no stored HTML or script).
+      return appliance.files.put(ctx.actor, name, 'application/octet-stream', file.content);
+    });
+    if (form.result) {
+      const f = form.result;
+      return redirect(ctx.reply, '/login/files', `Stored ${f.name} (${formatBytes(f.size)}).`);
+    }
+    if (!form.chosen) {
+      return page(ctx, {
+        fields: { file: 'choose a file to upload' },
+        message: 'file: choose a file to upload',
+        status: 400,
+      });
+    }
+    const problem = formErrors(form.error);
+    if (Object.keys(problem.fields).length === 0) problem.fields.file = problem.message;
+    return page(ctx, problem);
+  });
+
+  p.get('/login/files/:name/download', (ctx) => {
+    const name = parseInput(FileName, (ctx.req.params as { name: string }).name, 'name');
+    const { file, stream } = appliance.files.open(name);
+    return ctx.reply
+      .header('content-type', file.contentType)
+      .header('content-length', String(file.size))
+      .header('etag', `"${file.sha256}"`)
+      .header(
+        'content-disposition',
+        `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
+      )
+      .send(stream);
+  });
+
+  p.post('/login/files/:name/delete', async (ctx) => {
+    const { name } = ctx.req.params as { name: string };
+    try {
+      await appliance.files.delete(ctx.actor, name);
+      return redirect(ctx.reply, '/login/files', `Deleted ${name}.`);
+    } catch (e) {
+      return page(ctx, { ...formErrors(e), fields: {} });
+    }
+  });
+}

@@ -1,0 +1,175 @@
+import type { Appliance } from '../context.js';
+import { NewAddressInput } from '../network.js';
+import { parseInput } from '../http/operations.js';
+import { html } from './html.js';
+import {
+  actionButton,
+  checkbox,
+  csrfInput,
+  field,
+  formAlert,
+  formBody,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  redirect,
+  select,
+  ticked,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+
+const TITLE = 'Networking > IP Configuration';
+const ADD_FIELDS = ['address', 'kind', 'label', 'enabled'];
+
+interface AddValues {
+  address: string;
+  kind: string;
+  label: string;
+  enabled: boolean;
+}
+
+const EMPTY: AddValues = { address: '', kind: 'unique', label: '', enabled: true };
+
+const addressPath = (address: string) =>
+  `/appliance/networking/addresses/${encodeURIComponent(address)}`;
+
+function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
+  const addresses = ctx.appliance.network.list();
+  ctx.reply.code(problem.status);
+  return layout(
+    ctx,
+    TITLE,
+    html`<p class="note">
+        Unique addresses belong to this appliance. Shared addresses follow the primary role: to
+        switch traffic between two appliances, disable the shared address on one and enable it on
+        the other.
+      </p>
+      ${formAlert(problem, ADD_FIELDS)}
+      <table id="addresses" class="list">
+        <thead>
+          <tr>
+            <th>Address</th>
+            <th>Kind</th>
+            <th>Label</th>
+            <th>Enabled</th>
+            <th class="actions">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            addresses.length === 0
+              ? html`<tr class="empty">
+                  <td colspan="5">No addresses are configured.</td>
+                </tr>`
+              : addresses.map(
+                  (a) =>
+                    html`<tr data-address="${a.address}">
+                      <td><code>${a.address}</code></td>
+                      <td>
+                        <span class="tag ${a.kind === 'shared' ? 'shared' : ''}">${a.kind}</span>
+                      </td>
+                      <td>${a.label || html`<span class="muted">—</span>`}</td>
+                      <td>
+                        ${a.enabled ? html`<span class="tag ok">Enabled</span>` : html`<span class="tag off">Disabled</span>`}
+                      </td>
+                      <td class="actions">
+                        ${
+                          a.kind === 'shared'
+                            ? a.enabled
+                              ? actionButton(
+                                  ctx,
+                                  `${addressPath(a.address)}/disable`,
+                                  'Disable',
+                                  'secondary',
+                                )
+                              : actionButton(
+                                  ctx,
+                                  `${addressPath(a.address)}/enable`,
+                                  'Enable',
+                                  'secondary',
+                                )
+                            : ''
+                        }${actionButton(ctx, `${addressPath(a.address)}/remove`, 'Remove', 'danger')}
+                      </td>
+                    </tr>`,
+                )
+          }
+        </tbody>
+      </table>
+      <section>
+        <h2>Add an address</h2>
+        <form
+          method="post"
+          action="/appliance/networking/addresses"
+          id="add-address"
+          class="stacked"
+        >
+          ${csrfInput(ctx)}
+          ${field('Address', 'address', values.address, problem.fields, { required: true, help: 'IPv4 or IPv6, e.g. 192.0.2.10' })}
+          ${select(
+            'Kind',
+            'kind',
+            [
+              { value: 'unique', label: 'Unique (this appliance)' },
+              { value: 'shared', label: 'Shared (follows the primary role)' },
+            ],
+            values.kind,
+            problem.fields,
+          )}
+          ${field('Label', 'label', values.label, problem.fields)}
+          ${checkbox('Enabled', 'enabled', values.enabled, problem.fields)}
+          <div class="buttons"><button type="submit">Add address</button></div>
+        </form>
+      </section>`,
+  );
+}
+
+/** Networking > IP Configuration: unique and shared addresses. */
+export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
+  p.get('/appliance/networking', (ctx) => page(ctx, EMPTY, NO_PROBLEM));
+
+  p.post('/appliance/networking/addresses', (ctx) => {
+    const body = formBody(ctx);
+    const values: AddValues = {
+      address: (body.address ?? '').trim(),
+      kind: body.kind ?? '',
+      label: body.label ?? '',
+      enabled: ticked(body.enabled),
+    };
+    try {
+      const added = appliance.network.add(ctx.actor, parseInput(NewAddressInput, values, 'body'));
+      return redirect(
+        ctx.reply,
+        '/appliance/networking',
+        `Added ${added.kind} address ${added.address}.`,
+      );
+    } catch (e) {
+      return page(ctx, values, formErrors(e));
+    }
+  });
+
+  const rowAction = (verb: string, act: (ctx: PageContext, address: string) => string) =>
+    p.post(`/appliance/networking/addresses/:address/${verb}`, (ctx) => {
+      const { address } = ctx.req.params as { address: string };
+      try {
+        return redirect(ctx.reply, '/appliance/networking', act(ctx, address));
+      } catch (e) {
+        // A row's error is about that row, not about the fields of the add form below.
+        return page(ctx, EMPTY, { ...formErrors(e), fields: {} });
+      }
+    });
+  rowAction('enable', (ctx, address) => {
+    appliance.network.update(ctx.actor, address, { enabled: true });
+    return `Enabled ${address}.`;
+  });
+  rowAction('disable', (ctx, address) => {
+    appliance.network.update(ctx.actor, address, { enabled: false });
+    return `Disabled ${address}.`;
+  });
+  rowAction('remove', (ctx, address) => {
+    appliance.network.remove(ctx.actor, address);
+    return `Removed ${address}.`;
+  });
+}

@@ -1,0 +1,209 @@
+import type { Appliance } from '../context.js';
+import { parseInput } from '../http/operations.js';
+import { NewUserInput, UserPatch, type User } from '../../site/users.js';
+import { formatTime, html } from './html.js';
+import {
+  actionButton,
+  checkbox,
+  csrfInput,
+  field,
+  formAlert,
+  formBody,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  redirect,
+  ticked,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+
+const userPath = (username: string) => `/login/users/${encodeURIComponent(username)}`;
+const yes = (v: boolean, label = 'Yes') => (v ? html`<span class="tag">${label}</span>` : '');
+
+function listPage(ctx: PageContext) {
+  const users = ctx.appliance.users.list();
+  return layout(
+    ctx,
+    'Users',
+    html`<div class="toolbar">
+        <a class="button" href="/login/users/new" id="new-user">New user</a>
+      </div>
+      <table id="users" class="list">
+        <thead>
+          <tr>
+            <th>Username</th>
+            <th>Display name</th>
+            <th>E-mail</th>
+            <th>Admin</th>
+            <th>Disabled</th>
+            <th>Locked</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${users.map(
+            (u) =>
+              html`<tr data-username="${u.username}">
+                <td><a href="${userPath(u.username)}">${u.username}</a></td>
+                <td>${u.displayName}</td>
+                <td>${u.email}</td>
+                <td>${yes(u.isAdmin, 'Admin')}</td>
+                <td>${u.disabled ? html`<span class="tag off">Disabled</span>` : ''}</td>
+                <td>
+                  ${u.lockedUntil ? html`<span class="tag warn" title="until ${formatTime(u.lockedUntil)}">Locked</span>` : ''}
+                </td>
+                <td class="actions"><a href="${userPath(u.username)}">Edit</a></td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>`,
+  );
+}
+
+interface NewValues {
+  username: string;
+  displayName: string;
+  email: string;
+  isAdmin: boolean;
+}
+
+function newPage(ctx: PageContext, values: NewValues, problem: FormProblem) {
+  ctx.reply.code(problem.status);
+  return layout(
+    ctx,
+    'New user',
+    html`${formAlert(problem, ['username', 'displayName', 'email', 'password', 'isAdmin'])}
+      <form method="post" action="/login/users/new" id="user-form" class="stacked">
+        ${csrfInput(ctx)}
+        ${field('Username', 'username', values.username, problem.fields, { required: true, help: "3-64 letters, digits, '.', '_' or '-'" })}
+        ${field('Display name', 'displayName', values.displayName, problem.fields, { required: true })}
+        ${field('E-mail', 'email', values.email, problem.fields, { type: 'email' })}
+        ${field('Password', 'password', '', problem.fields, { type: 'password', required: true, autocomplete: 'new-password', help: passwordHelp(ctx) })}
+        ${checkbox('Administrator', 'isAdmin', values.isAdmin, problem.fields)}
+        <div class="buttons">
+          <button type="submit">Create user</button> <a href="/login/users">Cancel</a>
+        </div>
+      </form>`,
+  );
+}
+
+const passwordHelp = (ctx: PageContext) =>
+  `At least ${ctx.appliance.settings.get().passwordMinLength} characters, mixing three of: lower case, upper case, digits, symbols`;
+
+interface EditValues {
+  displayName: string;
+  email: string;
+  isAdmin: boolean;
+  disabled: boolean;
+}
+
+function editPage(ctx: PageContext, user: User, values: EditValues, problem: FormProblem) {
+  ctx.reply.code(problem.status);
+  return layout(
+    ctx,
+    `User ${user.username}`,
+    html`${formAlert(problem, ['displayName', 'email', 'password', 'isAdmin', 'disabled'])}
+      <dl class="facts">
+        <dt>Created</dt>
+        <dd>${formatTime(user.createdAt)}</dd>
+        <dt>Last changed</dt>
+        <dd>${formatTime(user.updatedAt)}</dd>
+        ${
+          user.lockedUntil
+            ? html`<dt>Locked</dt>
+                <dd id="locked-until">
+                  until ${formatTime(user.lockedUntil)} (setting a new password unlocks)
+                </dd>`
+            : ''
+        }
+      </dl>
+      <form method="post" action="${userPath(user.username)}" id="user-form" class="stacked">
+        ${csrfInput(ctx)}
+        ${field('Display name', 'displayName', values.displayName, problem.fields, { required: true })}
+        ${field('E-mail', 'email', values.email, problem.fields, { type: 'email' })}
+        ${field('New password', 'password', '', problem.fields, { type: 'password', autocomplete: 'new-password', help: `Leave blank to keep the current password. ${passwordHelp(ctx)}` })}
+        ${checkbox('Administrator', 'isAdmin', values.isAdmin, problem.fields)}
+        ${checkbox('Disabled (cannot sign in)', 'disabled', values.disabled, problem.fields)}
+        <div class="buttons">
+          <button type="submit">Save</button> <a href="/login/users">Cancel</a>
+        </div>
+      </form>
+      <section class="danger-zone">
+        <h2>Delete this user</h2>
+        <p class="note">The account and its sessions are removed; its entries in the logs stay.</p>
+        ${actionButton(ctx, `${userPath(user.username)}/delete`, `Delete ${user.username}`, 'danger')}
+      </section>`,
+  );
+}
+
+const editValues = (u: User): EditValues => ({
+  displayName: u.displayName,
+  email: u.email,
+  isAdmin: u.isAdmin,
+  disabled: u.disabled,
+});
+
+/** Users: the /login accounts. */
+export function registerUserPages(p: Pages, appliance: Appliance): void {
+  p.get('/login/users', (ctx) => listPage(ctx));
+
+  p.get('/login/users/new', (ctx) =>
+    newPage(ctx, { username: '', displayName: '', email: '', isAdmin: false }, NO_PROBLEM),
+  );
+
+  p.post('/login/users/new', async (ctx) => {
+    const body = formBody(ctx);
+    const values: NewValues = {
+      username: (body.username ?? '').trim(),
+      displayName: body.displayName ?? '',
+      email: (body.email ?? '').trim(),
+      isAdmin: ticked(body.isAdmin),
+    };
+    try {
+      const input = parseInput(NewUserInput, { ...values, password: body.password ?? '' }, 'body');
+      const user = await appliance.users.create(ctx.actor, input);
+      return redirect(ctx.reply, '/login/users', `Created user ${user.username}.`);
+    } catch (e) {
+      return newPage(ctx, values, formErrors(e));
+    }
+  });
+
+  p.get('/login/users/:username', (ctx) => {
+    const user = appliance.users.get((ctx.req.params as { username: string }).username);
+    return editPage(ctx, user, editValues(user), NO_PROBLEM);
+  });
+
+  p.post('/login/users/:username', async (ctx) => {
+    const user = appliance.users.get((ctx.req.params as { username: string }).username);
+    const body = formBody(ctx);
+    const values: EditValues = {
+      displayName: body.displayName ?? '',
+      email: (body.email ?? '').trim(),
+      isAdmin: ticked(body.isAdmin),
+      disabled: ticked(body.disabled),
+    };
+    try {
+      const patch = parseInput(
+        UserPatch,
+        { ...values, ...(body.password ? { password: body.password } : {}) },
+        'body',
+      );
+      await appliance.users.update(ctx.actor, user.username, patch);
+      return redirect(ctx.reply, '/login/users', `Saved user ${user.username}.`);
+    } catch (e) {
+      return editPage(ctx, user, values, formErrors(e));
+    }
+  });
+
+  p.post('/login/users/:username/delete', (ctx) => {
+    const user = appliance.users.get((ctx.req.params as { username: string }).username);
+    try {
+      appliance.users.delete(ctx.actor, user.username);
+      return redirect(ctx.reply, '/login/users', `Deleted user ${user.username}.`);
+    } catch (e) {
+      return editPage(ctx, user, editValues(user), formErrors(e));
+    }
+  });
+}
