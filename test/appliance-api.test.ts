@@ -54,6 +54,39 @@ describe('health and API description', () => {
     expect(checked).toBeGreaterThan(20);
   });
 
+  it('sends every web console page to its sign-in page without a session', async () => {
+    const pages = [
+      '/appliance/status',
+      '/appliance/networking',
+      '/appliance/updates',
+      '/appliance/backup',
+      '/login/users',
+      '/login/users/new',
+      '/login/users/admin',
+      '/login/configuration',
+      '/login/files',
+      '/login/logs',
+      '/login/management/security',
+      '/login/status/information',
+    ];
+    for (const page of pages) {
+      const area = page.split('/')[1];
+      const res = await t.anon.call('GET', page, {
+        headers: { accept: 'text/html' },
+        auth: 'none',
+      });
+      expect(res.status, page).toBe(303);
+      expect(String(res.headers.location), page).toMatch(new RegExp(`^/${area}/sign-in`));
+    }
+    const post = await t.anon.call('POST', '/login/users/new', {
+      raw: Buffer.from('username=x'),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      auth: 'none',
+    });
+    expect(post.status).toBe(303);
+    expect((await t.api.call('GET', '/api/login/users/admin')).status).toBe(200);
+  });
+
   it('keeps the two areas apart: a /login token does not open /appliance', async () => {
     const res = await t.api.call<Problem>('GET', '/api/appliance/status', { auth: 'login' });
     expect(res.status).toBe(401);

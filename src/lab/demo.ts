@@ -23,7 +23,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const loginPassword = `Site-${randomToken(9)}-2b`;
   const step = (s: string) => opts.log(`▸ ${s}`);
   step(`initialising appliance-a in ${dataDir}`);
-  await initApplianceProcess({ dataDir, name: 'appliance-a', host: opts.host, hostnames: ['support.gatehouse.test'], adminPassword, loginPassword });
+  await initApplianceProcess({
+    dataDir,
+    name: 'appliance-a',
+    host: opts.host,
+    hostnames: ['support.gatehouse.test'],
+    adminPassword,
+    loginPassword,
+  });
   step('starting it (real process, HTTPS, embedded SQLite)');
   const t0 = Date.now();
   const proc = await startApplianceProcess(dataDir, { host: opts.host, port: opts.port });
@@ -32,20 +39,36 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   try {
     await api.signIn('appliance', 'admin', adminPassword);
     await api.signIn('login', 'admin', loginPassword);
-    const user = await api.call('POST', '/api/login/users', { json: { username: 'rep.demo', displayName: 'Demo Representative', password: 'Demo-Rep-Pass-42' } });
+    const user = await api.call('POST', '/api/login/users', {
+      json: {
+        username: 'rep.demo',
+        displayName: 'Demo Representative',
+        password: 'Demo-Rep-Pass-42',
+      },
+    });
     step(`/login > Users: created rep.demo (HTTP ${user.status})`);
-    const weak = await api.call<{ detail: string }>('POST', '/api/login/users', { json: { username: 'weak', displayName: 'Weak', password: 'abc' } });
+    const weak = await api.call<{ detail: string }>('POST', '/api/login/users', {
+      json: { username: 'weak', displayName: 'Weak', password: 'abc' },
+    });
     step(`/login > Users: a weak password is refused (HTTP ${weak.status}: ${weak.body.detail})`);
-    const file = await api.call<{ sha256: string }>('PUT', '/api/login/files/welcome.txt', { raw: Buffer.from('Welcome to Gatehouse.\n') });
+    const file = await api.call<{ sha256: string }>('PUT', '/api/login/files/welcome.txt', {
+      raw: Buffer.from('Welcome to Gatehouse.\n'),
+    });
     step(`/login > File Store: uploaded welcome.txt (sha256 ${file.body.sha256.slice(0, 16)}…)`);
     const backup = await api.call<Buffer>('GET', '/api/appliance/backup');
     step(`/appliance > Backup: downloaded a signed backup of ${backup.body.length} bytes`);
     await api.call('DELETE', '/api/login/users/rep.demo');
     step('/login > Users: deleted rep.demo');
-    const restored = await api.call<{ counts: Record<string, number> }>('POST', '/api/appliance/backup/restore', { raw: backup.body });
+    const restored = await api.call<{ counts: Record<string, number> }>(
+      'POST',
+      '/api/appliance/backup/restore',
+      { raw: backup.body },
+    );
     await api.signIn('login', 'admin', loginPassword);
     const back = await api.call('GET', '/api/login/users/rep.demo');
-    step(`/appliance > Backup: restored (${JSON.stringify(restored.body.counts)}); rep.demo is back: ${back.status === 200}`);
+    step(
+      `/appliance > Backup: restored (${JSON.stringify(restored.body.counts)}); rep.demo is back: ${back.status === 200}`,
+    );
     const logs = await api.call<{ total: number }>('GET', '/api/login/logs?pageSize=1');
     step(`/login > Logs: ${logs.body.total} events recorded`);
   } finally {

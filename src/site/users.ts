@@ -12,7 +12,9 @@ export const Username = z
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/,
     "must be 3-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
-  );
+  )
+  // /login/users/new is the New user form, so no account may be called "new".
+  .refine((u) => u.toLowerCase() !== 'new', "'new' is reserved; choose another username");
 
 export const NewUserInput = z
   .object({

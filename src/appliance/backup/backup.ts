@@ -236,7 +236,7 @@ export class BackupService {
           throw new GatehouseError(
             'BACKUP_TOO_LARGE',
             413,
-            `The uploaded backup is larger than ${maxBytes} bytes. Raise Configuration > File store limit (MiB), which also bounds backup uploads.`,
+            `The uploaded backup is larger than ${maxBytes} bytes, half of the free space on the data disk (the rest is needed to unpack it). Free some space on the appliance and try again.`,
           );
         }
         await fh.write(chunk as Buffer);

@@ -89,6 +89,7 @@ export function registerWebConsole(app: FastifyInstance, appliance: Appliance): 
     reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(STYLE),
   );
   app.get('/', async (_req, reply) => reply.redirect('/login', 303));
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 
   for (const area of ['appliance', 'login'] as const) {
     app.get(`/${area}/sign-in`, async (req, reply) => {
