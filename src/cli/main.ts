@@ -10,6 +10,7 @@ const program = new Command('gatehouse')
   .version(PRODUCT_VERSION, '-V, --version', 'print the version of this software')
   .showHelpAfterError('(run with --help for usage)')
   .addCommand(applianceCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand((await import('./update-server.js')).updateServerCommand());
 
 await program.parseAsync(process.argv);

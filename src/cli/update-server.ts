@@ -1,0 +1,265 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { fieldError } from '../shared/errors.js';
+import { parseListen } from './appliance.js';
+import { reportAndExit } from './errors.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function readFileFor(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw fieldError(
+      flag,
+      code === 'ENOENT' ? `${file} does not exist` : `${file} cannot be read (${code})`,
+    );
+  }
+}
+
+/** Open an initialised data directory's database for one command, and close it after. */
+async function withStore<T>(
+  dataDir: string,
+  fn: (ctx: {
+    dir: import('../updates/server/data-dir.js').UpdateServerDir;
+    store: import('../updates/server/store.js').UpdateStore;
+  }) => Promise<T> | T,
+): Promise<T> {
+  const { UpdateServerDir } = await import('../updates/server/data-dir.js');
+  const { UpdateStore } = await import('../updates/server/store.js');
+  const dir = new UpdateServerDir(path.resolve(dataDir));
+  dir.requireInitialised();
+  const store = UpdateStore.open(dir.database);
+  try {
+    return await fn({ dir, store });
+  } finally {
+    store.close();
+  }
+}
+
+const DATA_DIR = '--data-dir <dir>';
+const DATA_DIR_HELP = 'the update server data directory made by `update-server init`';
+
+export function updateServerCommand(): Command {
+  const cmd = new Command('update-server').description(
+    'run the update service: publish signed packages, answer appliances, turn download keys into downloads',
+  );
+
+  cmd
+    .command('init')
+    .description(
+      'create an update server data directory: TLS certificate, release keys, database, operator password',
+    )
+    .requiredOption(DATA_DIR, 'new (or empty) directory for the update server')
+    .option(
+      '--release-key <file>',
+      'release public key (.pub, PEM) whose packages this server publishes (repeatable; at least one)',
+      collect,
+      [],
+    )
+    .option(
+      '--admin-password-file <file>',
+      'operator password for /admin: first line of this file (default: generated and printed once)',
+    )
+    .option(
+      '--hostname <host>',
+      'name appliances use to reach this server (repeatable; goes into the certificate)',
+      collect,
+      [],
+    )
+    .option(
+      '--address <ip>',
+      'IP address appliances use to reach this server (repeatable; goes into the certificate)',
+      collect,
+      [],
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  gatehouse update-server init --data-dir ./updates --release-key release.pub --hostname updates.example.com --address 127.0.0.1',
+    )
+    .action(async (o) => {
+      try {
+        const { parseReleaseKey } = await import('../updates/server/data-dir.js');
+        const { initUpdateServer } = await import('../updates/server/init.js');
+        if (o.releaseKey.length === 0)
+          throw fieldError(
+            'release-key',
+            'is required: give the .pub file of the release key that signs the packages',
+          );
+        const releaseKeys = (o.releaseKey as string[]).map((f) =>
+          parseReleaseKey(readFileFor('release-key', f), f),
+        );
+        let adminPassword: string | undefined;
+        if (o.adminPasswordFile) {
+          adminPassword =
+            readFileFor('admin-password-file', o.adminPasswordFile).split(/\r?\n/)[0] ?? '';
+          if (!adminPassword)
+            throw fieldError(
+              'admin-password-file',
+              `${o.adminPasswordFile} is empty; put the password on its first line`,
+            );
+        }
+        const dataDir = path.resolve(o.dataDir);
+        const result = await initUpdateServer({
+          dataDir,
+          releaseKeys,
+          adminPassword,
+          hostnames: o.hostname,
+          addresses: o.address,
+        });
+        process.stdout.write(
+          [
+            `Created update server in ${dataDir}`,
+            `TLS certificate SHA-256 fingerprint: ${result.fingerprint}`,
+            `Accepts packages signed by release key(s): ${result.releaseKeyIds.join(', ')}`,
+            ...(result.generatedPassword
+              ? [
+                  `Generated operator password for /admin (shown once, store it now): ${result.generatedPassword}`,
+                ]
+              : []),
+            `Start it with: gatehouse update-server start --data-dir ${o.dataDir} --listen 127.0.0.1:8444`,
+            '',
+          ].join('\n'),
+        );
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('start')
+    .description(
+      'serve the update server over HTTPS until SIGTERM (in-flight downloads finish first)',
+    )
+    .requiredOption(DATA_DIR, DATA_DIR_HELP)
+    .requiredOption(
+      '--listen <host:port>',
+      'HTTPS listen address, e.g. 127.0.0.1:8444 (port 0 picks a free port, printed at start)',
+      parseListen,
+    )
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .action(async (o) => {
+      try {
+        const { startUpdateServer } = await import('../updates/server/daemon.js');
+        await startUpdateServer({
+          dataDir: path.resolve(o.dataDir),
+          listen: o.listen,
+          logLevel: o.logLevel,
+        });
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('publish')
+    .description(
+      'verify a package (signature, every entry) and offer it to appliances; works while the server runs',
+    )
+    .argument('<file>', 'the .ghpkg package file')
+    .requiredOption(DATA_DIR, DATA_DIR_HELP)
+    .action(async (file: string, o) => {
+      try {
+        const { publishPackage } = await import('../updates/server/publish.js');
+        await withStore(o.dataDir, async ({ dir, store }) => {
+          const { package: p, added } = await publishPackage(dir, store, path.resolve(file));
+          process.stdout.write(
+            `${added ? 'Published' : 'Already published'}: ${p.kind} ${p.version}${p.requires.base ? ` (requires base ${p.requires.base})` : ''}, ${p.size} bytes, sha256 ${p.sha256}\n`,
+          );
+        });
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('list')
+    .description('list published packages, the appliances met and their downloads')
+    .requiredOption(DATA_DIR, DATA_DIR_HELP)
+    .option('--json', 'print JSON instead of text')
+    .action(async (o) => {
+      try {
+        await withStore(o.dataDir, ({ store }) => {
+          const packages = store.packages();
+          const appliances = store.appliances();
+          const downloads = store.downloads();
+          if (o.json) {
+            process.stdout.write(
+              JSON.stringify({ packages, appliances, downloads }, null, 2) + '\n',
+            );
+            return;
+          }
+          const iso = (ms: number) => new Date(ms).toISOString();
+          const lines = ['Packages:'];
+          if (packages.length === 0) lines.push('  (none published)');
+          for (const p of packages)
+            lines.push(
+              `  ${p.kind.padEnd(7)} ${p.version.padEnd(9)} ${String(p.size).padStart(11)} B  ${p.sha256}${p.requires.base ? `  requires base ${p.requires.base}` : ''}`,
+            );
+          lines.push('Appliances:');
+          if (appliances.length === 0) lines.push('  (none yet)');
+          for (const a of appliances)
+            lines.push(
+              `  ${a.name}  key ${a.keyId.slice(0, 16)}…  product ${a.product}  base ${a.base}  last seen ${iso(a.lastSeenAt)}`,
+            );
+          lines.push('Downloads:');
+          if (downloads.length === 0) lines.push('  (none recorded)');
+          for (const d of downloads)
+            lines.push(`  ${d.appliance}  ${d.kind} ${d.version}  via ${d.via}  at ${iso(d.at)}`);
+          process.stdout.write(lines.join('\n') + '\n');
+        });
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('reset')
+    .description('make downloaded packages available to an appliance again (all, or one version)')
+    .requiredOption(DATA_DIR, DATA_DIR_HELP)
+    .requiredOption('--appliance <name>', 'the appliance name, as `list` shows it')
+    .option(
+      '--version <version>',
+      'only the package(s) of this version (default: every download of the appliance)',
+    )
+    .action(async (o) => {
+      try {
+        const { resetDownloads } = await import('../updates/server/operator.js');
+        await withStore(o.dataDir, ({ store }) => {
+          const { reset } = resetDownloads(store, { appliance: o.appliance, version: o.version });
+          process.stdout.write(
+            `Reset ${reset} download record(s) of ${o.appliance}: ${reset ? 'available to it again' : 'nothing was downloaded'}.\n`,
+          );
+        });
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('forget')
+    .description(
+      'forget an appliance and its downloads, e.g. after it was re-installed with a new identity key',
+    )
+    .requiredOption(DATA_DIR, DATA_DIR_HELP)
+    .requiredOption('--appliance <name>', 'the appliance name, as `list` shows it')
+    .action(async (o) => {
+      try {
+        const { forgetAppliance } = await import('../updates/server/operator.js');
+        await withStore(o.dataDir, ({ store }) => {
+          forgetAppliance(store, o.appliance);
+          process.stdout.write(
+            `Forgot ${o.appliance}: the next download key naming it binds the name again.\n`,
+          );
+        });
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  return cmd;
+}

@@ -1,0 +1,120 @@
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GatehouseError } from '../../shared/errors.js';
+import { APPLIANCE_AUTH_SCHEME, tokenFromAuthorization } from '../download-key.js';
+import { availableFor, contactAppliance, describePackage, packageFileName } from './catalogue.js';
+import type { UpdateServer } from './http.js';
+import { parseRange } from './range.js';
+import { checkTicket } from './tickets.js';
+
+/**
+ * After a download completes, the appliance may still resume it with a Range request for this
+ * long (its last bytes may have been lost in flight although the server sent them all); after
+ * that a re-download needs the operator (S11).
+ */
+export const RESUME_GRACE_MS = 15 * 60_000;
+
+const authRequired = () =>
+  new GatehouseError(
+    'DOWNLOAD_AUTH_REQUIRED',
+    401,
+    `Send "authorization: ${APPLIANCE_AUTH_SCHEME} <download key>" (what an appliance does), or use a download link from the download-key page.`,
+    { headers: { 'www-authenticate': APPLIANCE_AUTH_SCHEME } },
+  );
+
+/** The appliance a request comes from: its token header, or (downloads only) a ticket. */
+function applianceOf(
+  server: UpdateServer,
+  req: FastifyRequest,
+  ticketFor?: string,
+): { keyId: string; via: 'api' | 'download-key' } {
+  const token = tokenFromAuthorization(req.headers.authorization);
+  if (token) return { keyId: contactAppliance(server.store, token).keyId, via: 'api' };
+  const ticket = (req.query as Record<string, unknown>).ticket;
+  if (ticketFor && typeof ticket === 'string') {
+    const { keyId } = checkTicket(server.ticketSecret, ticket, ticketFor);
+    if (!server.store.applianceByKey(keyId))
+      throw new GatehouseError(
+        'DOWNLOAD_TICKET_INVALID',
+        401,
+        'The appliance this download link was made for is no longer known to this update server (its operator forgot it). Paste the Appliance Download Key on the download page again.',
+      );
+    return { keyId, via: 'download-key' };
+  }
+  throw authRequired();
+}
+
+export function registerApi(app: FastifyInstance, server: UpdateServer): void {
+  app.get('/health', async () => ({ ok: true, packages: server.store.packages().length }));
+
+  app.post('/api/v1/check', async (req) => {
+    const token = tokenFromAuthorization(req.headers.authorization);
+    if (!token) throw authRequired();
+    const claims = contactAppliance(server.store, token);
+    const available = availableFor(server.store, claims).map(describePackage);
+    req.log.info(
+      {
+        appliance: claims.appliance,
+        product: claims.product,
+        base: claims.base,
+        available: available.length,
+      },
+      'check for updates',
+    );
+    return { appliance: claims.appliance, available };
+  });
+
+  app.get('/api/v1/packages/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    if (!/^[0-9a-f]{64}$/.test(id))
+      throw new GatehouseError(
+        'PACKAGE_NOT_FOUND',
+        404,
+        `${id} is not a package id (the sha256 of a package, as /api/v1/check lists it).`,
+      );
+    const who = applianceOf(server, req, id);
+    const pkg = server.store.package(id);
+    if (!pkg)
+      throw new GatehouseError(
+        'PACKAGE_NOT_FOUND',
+        404,
+        `No package ${id} is published here. Check for updates again for the current list.`,
+      );
+    const rangeHeader = req.headers.range;
+    const done = server.store.download(who.keyId, id);
+    if (done && (!rangeHeader || Date.now() - done.at > RESUME_GRACE_MS)) {
+      throw new GatehouseError(
+        'PACKAGE_ALREADY_DOWNLOADED',
+        409,
+        `Appliance "${done.appliance}" already downloaded ${pkg.kind} ${pkg.version} (at ${new Date(done.at).toISOString()}). To download it again, ask the operator of this update server to reset that download (Reset on /admin, or \`gatehouse update-server reset --appliance ${done.appliance} --version ${pkg.version}\`).`,
+      );
+    }
+    const range = parseRange(rangeHeader, pkg.size);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? pkg.size - 1;
+    reply
+      .header('accept-ranges', 'bytes')
+      .header('etag', `"${pkg.sha256}"`)
+      .header('x-gatehouse-sha256', pkg.sha256)
+      .header('content-disposition', `attachment; filename="${packageFileName(pkg)}"`)
+      .header('content-length', String(end - start + 1))
+      .type('application/octet-stream');
+    if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${pkg.size}`);
+    // The download counts once the last byte has been handed over in full (S11).
+    if (req.method === 'GET' && end === pkg.size - 1) {
+      reply.raw.once('finish', () => {
+        try {
+          server.store.recordDownload(who.keyId, pkg.sha256, who.via, Date.now());
+          req.log.info(
+            { keyId: who.keyId, package: pkg.sha256, via: who.via },
+            'download recorded',
+          );
+        } catch (err) {
+          // E.g. the operator forgot the appliance meanwhile: nothing left to record it against.
+          req.log.warn({ err, keyId: who.keyId, package: pkg.sha256 }, 'download not recorded');
+        }
+      });
+    }
+    return reply.send(createReadStream(server.dir.packageFile(id), { start, end }));
+  });
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { certificateFingerprint } from '../../appliance/tls.js';
+import { GatehouseError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/logging.js';
+import { UpdateServerDir } from './data-dir.js';
+import { buildUpdateServer, UpdateServer } from './http.js';
+import { UpdateStore } from './store.js';
+
+export interface StartUpdateServerOptions {
+  dataDir: string;
+  listen: { host: string; port: number };
+  logLevel?: string;
+}
+
+/**
+ * Serve an update server until SIGTERM or SIGINT: then stop accepting, let in-flight requests
+ * (downloads included, up to 30 s) finish and close the database.
+ */
+export async function startUpdateServer(opts: StartUpdateServerOptions): Promise<void> {
+  const dir = new UpdateServerDir(opts.dataDir);
+  dir.requireInitialised();
+  const store = UpdateStore.open(dir.database);
+  const logger = createLogger({ name: 'update-server', level: opts.logLevel });
+  const app = await buildUpdateServer(new UpdateServer(dir, store), logger);
+  try {
+    await app.listen({ host: opts.listen.host, port: opts.listen.port });
+  } catch (e) {
+    store.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
+      throw new GatehouseError(
+        'LISTEN_FAILED',
+        400,
+        `--listen ${opts.listen.host}:${opts.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : 'the address is not on this machine'}. Choose another address or port.`,
+        { fields: [{ field: 'listen', message: 'cannot listen there' }] },
+      );
+    }
+    throw e;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.listen.port;
+  const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
+  const url = `https://${host}:${port}`;
+  const fingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
+  logger.info(
+    { url, fingerprint, packages: store.packages().length },
+    `update server listening on ${url} — TLS certificate SHA-256 fingerprint ${fingerprint}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing in-flight requests');
+    const force = setTimeout(() => {
+      logger.warn('in-flight requests did not finish within 30 s; closing anyway');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    await app.close();
+    clearInterval(sweep);
+    store.close();
+    logger.info('stopped');
+    logger.flush();
+    process.exitCode = 0;
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

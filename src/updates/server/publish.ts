@@ -1,0 +1,134 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
+import { fsyncDir } from '../../shared/fs.js';
+import { PACKAGE, verifyPackage, type InspectedPackage, type ReleaseKey } from '../package.js';
+import { loadReleaseKeys, type UpdateServerDir } from './data-dir.js';
+import type { PublishedPackage, UpdateStore } from './store.js';
+
+export interface PublishResult {
+  package: PublishedPackage;
+  /** False when this very file was already published (publishing is idempotent). */
+  added: boolean;
+}
+
+/**
+ * Publish a package file: its signature must verify against the release keys this server
+ * accepts and every entry must match its digest, so that nothing an appliance would refuse is
+ * ever offered. The file is copied into packages/<sha256>.ghpkg before the catalogue names it.
+ */
+export async function publishPackage(
+  dir: UpdateServerDir,
+  store: UpdateStore,
+  file: string,
+  now = Date.now(),
+): Promise<PublishResult> {
+  if (!existsSync(file))
+    throw new GatehouseError(
+      'PACKAGE_FILE_NOT_FOUND',
+      400,
+      `${file} does not exist. Give the path of a .ghpkg file.`,
+      {
+        fields: [{ field: 'file', message: 'does not exist' }],
+      },
+    );
+  const pkg = await verifyForServer(file, loadReleaseKeys(dir));
+  await checkEntryDigests(pkg);
+  const { manifest } = pkg;
+  const existing = store.package(pkg.sha256);
+  if (existing && existsSync(dir.packageFile(pkg.sha256)))
+    return { package: existing, added: false };
+  const sameVersion = store.packageByVersion(manifest.kind, manifest.version);
+  if (sameVersion && sameVersion.sha256 !== pkg.sha256) {
+    throw new GatehouseError(
+      'PACKAGE_VERSION_ALREADY_PUBLISHED',
+      409,
+      `A different ${manifest.kind} package ${manifest.version} is already published (sha256 ${sameVersion.sha256.slice(0, 16)}…). Appliances tell packages apart by version: build this one with a new version number.`,
+    );
+  }
+  await copyVerified(file, dir.packageFile(pkg.sha256), pkg.sha256);
+  const published: PublishedPackage = {
+    sha256: pkg.sha256,
+    kind: manifest.kind,
+    version: manifest.version,
+    requires: manifest.requires,
+    releaseNotes: manifest.releaseNotes,
+    createdAt: manifest.createdAt,
+    size: pkg.size,
+    signerKeyIds: pkg.signerKeyIds,
+    publishedAt: now,
+  };
+  if (!existing) store.addPackage(published);
+  return { package: existing ?? published, added: !existing };
+}
+
+async function verifyForServer(file: string, trusted: ReleaseKey[]): Promise<InspectedPackage> {
+  try {
+    return await verifyPackage(file, trusted);
+  } catch (e) {
+    // verifyPackage speaks to an appliance; here the decision is the update server's.
+    if (isGatehouseError(e) && e.code === 'PACKAGE_UNTRUSTED_SIGNER') {
+      throw new GatehouseError(
+        e.code,
+        e.status,
+        `${file} is not signed by a release key this update server accepts (${trusted.map((k) => k.keyId.slice(0, 16) + '…').join(', ')}). Sign it with a release key given to \`update-server init --release-key\`.`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** Read every entry of the payload and compare it with the digest the signed header gives. */
+async function checkEntryDigests(pkg: InspectedPackage): Promise<void> {
+  const { bundle } = pkg;
+  let pos = bundle.payloadOffset;
+  for (const entry of bundle.entries) {
+    const hash = createHash('sha256');
+    if (entry.size > 0) {
+      for await (const chunk of createReadStream(bundle.file, {
+        start: pos,
+        end: pos + entry.size - 1,
+      }))
+        hash.update(chunk as Buffer);
+    }
+    if (hash.digest('hex') !== entry.sha256) {
+      throw new GatehouseError(
+        'PACKAGE_CORRUPT',
+        400,
+        `Entry ${entry.name} of the update package does not match its signed sha256: the file was altered or damaged after it was signed. ${PACKAGE.fix}`,
+      );
+    }
+    pos += entry.size;
+  }
+}
+
+/** Copy to `dest` atomically, checking the copied bytes are the ones that were verified. */
+async function copyVerified(src: string, dest: string, sha256: string): Promise<void> {
+  await fsp.mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
+  const hash = createHash('sha256');
+  try {
+    const source = createReadStream(src);
+    source.on('data', (c) => hash.update(c as Buffer));
+    await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
+    if (hash.digest('hex') !== sha256)
+      throw new GatehouseError(
+        'PACKAGE_CHANGED_WHILE_PUBLISHING',
+        409,
+        `${src} changed while it was being published. Publish it again once it is complete.`,
+      );
+    const fh = await fsp.open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, dest);
+    await fsyncDir(path.dirname(dest));
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
