@@ -177,3 +177,56 @@ export async function startApplianceProcess(
   }
   return proc;
 }
+
+/**
+ * A running `gatehouse update-server start` process. Its data directory has the same tls/ layout
+ * as an appliance's, so the certificate, the pinned client and stop/kill are the appliance's.
+ */
+export class UpdateServerProcess extends ApplianceProcess {}
+
+/** Start an update server as a real process and wait (with a deadline) until /health answers. */
+export async function startUpdateServerProcess(
+  dataDir: string,
+  opts: { host?: string; port?: number; readyTimeoutMs?: number; logLevel?: string } = {},
+): Promise<UpdateServerProcess> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const child = spawn(
+    process.execPath,
+    [
+      GATEHOUSE_BIN,
+      'update-server',
+      'start',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      '--log-level',
+      opts.logLevel ?? 'info',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const proc = new UpdateServerProcess(dataDir, host, port, child);
+  const client = proc.client();
+  try {
+    const state = await until(
+      async () => {
+        if (proc.exitCode !== undefined) return 'exited';
+        const res = await client.call<{ ok: boolean }>('GET', '/health');
+        return res.status === 200 && res.body.ok ? 'ready' : false;
+      },
+      opts.readyTimeoutMs ?? 20_000,
+      `update server ${dataDir} to be healthy`,
+    );
+    if (state === 'exited')
+      throw new Error(
+        `update server ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`,
+      );
+  } catch (e) {
+    await proc.kill();
+    throw e;
+  } finally {
+    await client.close();
+  }
+  return proc;
+}
