@@ -34,7 +34,19 @@ describe('gatehouse CLI', () => {
     expect(top.stdout).toMatch(/appliance\s+create and run an appliance/);
     const sub = await gatehouse(['appliance', '--help']);
     expect(sub.stdout).toMatch(/init\s+\[options\]\s+create a new appliance data directory/);
-    expect(sub.stdout).toMatch(/start\s+\[options\]\s+serve an appliance over HTTPS/);
+    expect(sub.stdout).toMatch(/start\s+\[options\]\s+run an appliance over HTTPS/);
+    for (const [cmd, text] of [
+      ['package', /build\s+\[options\]\s+build one signed package file/],
+      ['update-server', /publish\s+\[options\]/],
+    ] as const) {
+      const help = await gatehouse([cmd, '--help']);
+      expect(help.code, cmd).toBe(0);
+      expect(help.stdout).toMatch(text);
+    }
+    // `--version` after a command belongs to that command (package build --version V).
+    const build = await gatehouse(['package', 'build', '--version', '1.2.3']);
+    expect(build.code).not.toBe(0);
+    expect(build.stderr).toContain("required option '--kind <kind>' not specified");
   });
 
   it('init generates passwords when none are given, shows them once, and they work', async () => {

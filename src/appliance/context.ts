@@ -2,7 +2,15 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { BlobStore } from '../store/blobs.js';
 import { migrate, openDatabase, type Db } from '../store/db.js';
 import { loadPrivateKey } from '../shared/crypto.js';
-import { BASE_VERSION, PRODUCT_VERSION } from '../shared/version.js';
+import { BASE_VERSION, CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
+import { until } from '../shared/until.js';
+import { GatehouseError } from '../shared/errors.js';
+import { SYSTEM } from '../site/actor.js';
+import { UpdateInstaller } from '../updates/installer.js';
+import type { PackageKind } from '../updates/package.js';
+import { applianceReleaseKeysDir, loadReleaseKeys } from '../updates/release-keys.js';
+import { UpdateSettings } from '../updates/update-settings.js';
+import { UpdateService } from '../updates/update-service.js';
 import { EventLog } from '../site/events.js';
 import { FileStore } from '../site/files.js';
 import { InterApplianceKey } from '../site/security.js';
@@ -36,7 +44,24 @@ export class Appliance {
   readonly backups: BackupService;
   readonly clients = new ClientRegistry();
   readonly certificateFingerprint: string;
+  readonly updateSettings: UpdateSettings;
+  readonly updates: UpdateInstaller;
+  readonly updateService: UpdateService;
   ready = false;
+  /**
+   * While set, requests that change anything are refused with 503: during an install (so the
+   * rollback snapshot misses no acknowledged write) and while new software is on trial.
+   */
+  writeGate: 'installing' | 'verifying' | undefined;
+  inflightWrites = 0;
+  /** Set by the daemon: stop serving and exit so the supervisor starts the new slot. */
+  onRestartRequested: (kind: PackageKind) => void = () => {
+    throw new GatehouseError(
+      'UPDATE_NEEDS_SUPERVISOR',
+      500,
+      'This appliance was not started by `gatehouse appliance start`; it cannot restart into new software.',
+    );
+  };
 
   private constructor(
     readonly dir: DataDir,
@@ -75,6 +100,49 @@ export class Appliance {
       publicKeyPem,
     );
     this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
+    this.updateSettings = new UpdateSettings(db, this.events);
+    this.updates = new UpdateInstaller({
+      dataDir: dir.root,
+      db,
+      events: this.events,
+      releaseKeys: () => loadReleaseKeys(applianceReleaseKeysDir(dir.root)),
+      running: { product: PRODUCT_VERSION, base: BASE_VERSION, tree: CODE_ROOT },
+      holdWrites: async (reason) => {
+        this.writeGate = reason;
+        await until(() => this.inflightWrites === 0, 30_000, 'changes in progress to finish');
+      },
+      releaseWrites: () => {
+        this.writeGate = undefined;
+      },
+      createBackup: (actor) => this.backups.create(actor, { includeRecordings: false }),
+      requestRestart: (kind) => this.onRestartRequested(kind),
+      reserveMiB: () => this.updateSettings.reserveMiB(),
+    });
+    this.updateService = new UpdateService({
+      appliance: identity.name,
+      identityKey: loadPrivateKey(readFileSync(dir.identityKey, 'utf8')),
+      publicKeyPem,
+      running: { product: PRODUCT_VERSION, base: BASE_VERSION },
+      role: () => this.role,
+      settings: this.updateSettings,
+      installer: this.updates,
+      events: this.events,
+    });
+  }
+
+  /** A rollback done by the supervisor goes into the event log once this (old) code runs. */
+  recordUpdateOutcome(): void {
+    const result = this.updates.sys.lastResult();
+    if (!result || result.ok || result.recorded) return;
+    this.events.record(SYSTEM, 'update.rolled-back', this.identity.name, { ...result }, 'failed');
+    this.updates.sys.writeLastResult({ ...result, recorded: true });
+  }
+
+  /** The supervisor committed the new software: writes are accepted again. */
+  updateCommitted(): void {
+    this.writeGate = undefined;
+    const result = this.updates.sys.lastResult();
+    this.events.record(SYSTEM, 'update.committed', this.identity.name, { ...result });
   }
 
   /** Open an initialised data directory: migrate the schema, clean interrupted writes. */
@@ -132,6 +200,7 @@ export class Appliance {
 
   close(): void {
     this.ready = false;
+    this.updateService.stop();
     if (this.db.open) this.db.close();
   }
 }

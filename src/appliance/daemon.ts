@@ -6,6 +6,7 @@ import { Appliance } from './context.js';
 import { buildServer } from './server.js';
 import { DataDir, readIdentity } from './datadir.js';
 import { lockDataDir } from './lock.js';
+import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -14,10 +15,12 @@ export interface StartOptions {
 }
 
 /**
- * Run one appliance: open its data directory, serve HTTPS, and stop cleanly on SIGTERM or
- * SIGINT: stop accepting, let in-flight requests finish, close the database.
+ * The appliance worker (`appliance run`, started by the supervisor of `appliance start`): open
+ * its data directory, serve HTTPS, and stop cleanly on SIGTERM or SIGINT: stop accepting, let
+ * in-flight requests finish, close the database. After an install it exits with the code that
+ * tells the supervisor to start the new slot.
  */
-export async function startAppliance(opts: StartOptions): Promise<void> {
+export async function runAppliance(opts: StartOptions): Promise<void> {
   readIdentity(new DataDir(opts.dataDir));
   const unlock = lockDataDir(opts.dataDir);
   let appliance: Appliance;
@@ -48,6 +51,8 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
     }
     throw e;
   }
+  const onTrial = process.env.GATEHOUSE_TRIAL === '1';
+  if (onTrial) appliance.writeGate = 'verifying';
   appliance.ready = true;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.listen.port;
@@ -67,7 +72,7 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
   );
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     appliance.ready = false;
@@ -87,8 +92,25 @@ export async function startAppliance(opts: StartOptions): Promise<void> {
     unlock();
     logger.info('stopped');
     logger.flush();
-    process.exitCode = 0;
+    process.exitCode = exitCode;
+    // The IPC channel to the supervisor would keep the process alive.
+    if (process.connected) process.disconnect();
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  appliance.onRestartRequested = (kind) =>
+    void stop(`${kind} update installed`, kind === 'base' ? EXIT_REBOOT : EXIT_RESTART);
+  if (process.send) {
+    process.on('message', (m: { type?: string }) => {
+      if (m?.type === 'update-committed') appliance.updateCommitted();
+    });
+    // The supervisor is gone (killed): an orphaned worker must not serve on its own.
+    process.on('disconnect', () => void stop('supervisor exited'));
+  }
+  appliance.recordUpdateOutcome();
+  if (!onTrial) {
+    appliance.updates
+      .cleanUp()
+      .catch((err: unknown) => logger.warn({ err }, 'update clean-up failed'));
+  }
 }

@@ -4,6 +4,11 @@ import { passwordProblem } from '../site/users.js';
 import { DEFAULT_SITE_SETTINGS } from '../site/settings.js';
 import { fieldError } from '../shared/errors.js';
 import { SYSTEM } from '../site/actor.js';
+import {
+  applianceReleaseKeysDir,
+  parseReleaseKey,
+  saveReleaseKeys,
+} from '../updates/release-keys.js';
 import { Appliance } from './context.js';
 import { createDataDir, DataDir, writeIdentity, type ApplianceIdentity } from './datadir.js';
 
@@ -15,6 +20,8 @@ export interface InitOptions {
   applianceAdmin: { username: string; password?: string };
   loginAdmin: { username: string; password?: string };
   interApplianceKey?: string;
+  /** Release public keys (PEM) whose signed update packages this appliance installs. */
+  releaseKeys?: { pem: string; source: string }[];
 }
 
 export interface InitResult {
@@ -47,6 +54,7 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
       if (problem) throw fieldError(field, problem, 'PASSWORD_TOO_WEAK');
     }
   }
+  const releaseKeys = (opts.releaseKeys ?? []).map((k) => parseReleaseKey(k.pem, k.source));
   const dir = new DataDir(opts.dataDir);
   const existed = existsSync(dir.root);
   const identity = await createDataDir(dir, opts);
@@ -77,6 +85,7 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
       isAdmin: true,
     });
     a.interApplianceKey.initialise(opts.interApplianceKey);
+    saveReleaseKeys(applianceReleaseKeysDir(dir.root), releaseKeys);
     for (const address of opts.addresses)
       a.network.add(null, { address, kind: 'unique', label: 'appliance address', enabled: true });
     if (opts.hostnames[0]) a.settings.update(SYSTEM, { siteHostname: opts.hostnames[0] });

@@ -16,8 +16,8 @@ function alive(pid: number): boolean {
  * site's state. The lock file holds the owner's pid; a lock left by a dead process (kill -9)
  * is taken over.
  */
-export function lockDataDir(root: string): () => void {
-  const file = path.join(root, 'appliance.lock');
+export function lockDataDir(root: string, lockName = 'appliance.lock'): () => void {
+  const file = path.join(root, lockName);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);

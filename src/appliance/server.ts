@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
+import { updateOperations } from './http/api-updates.js';
 import { loginOperations } from './http/api-login.js';
 import { sessionOperations } from './http/api-session.js';
 import { requireApiSession } from './http/auth.js';
@@ -16,6 +17,7 @@ import { registerWebConsole } from './web/routes.js';
 export const API_OPERATIONS: Operation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
+  ...updateOperations,
   ...sessionOperations('login'),
   ...loginOperations,
 ];
@@ -58,6 +60,31 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
       "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
     );
   });
+  // Changes wait while an update is installed or verified (see Appliance.writeGate).
+  const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+  app.addHook('onRequest', async (req) => {
+    if (READS.has(req.method)) return;
+    if (appliance.writeGate) {
+      throw new GatehouseError(
+        appliance.writeGate === 'installing' ? 'UPDATE_IN_PROGRESS' : 'UPDATE_VERIFYING',
+        503,
+        appliance.writeGate === 'installing'
+          ? 'The appliance is installing a software update and accepts no changes until it has restarted. Retry in a minute; nothing was changed.'
+          : 'The appliance is verifying newly installed software and accepts changes again in a few seconds. Retry shortly; nothing was changed.',
+        { headers: { 'retry-after': appliance.writeGate === 'installing' ? '30' : '2' } },
+      );
+    }
+    appliance.inflightWrites++;
+    (req as { countedWrite?: boolean }).countedWrite = true;
+  });
+  const uncount = async (req: object) => {
+    const r = req as { countedWrite?: boolean };
+    if (!r.countedWrite) return;
+    r.countedWrite = false;
+    appliance.inflightWrites--;
+  };
+  app.addHook('onResponse', uncount);
+  app.addHook('onRequestAbort', uncount);
   app.addHook('onResponse', async (req, reply) => {
     req.log.info(
       {
@@ -138,6 +165,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
       productVersion: appliance.productVersion,
       baseVersion: appliance.baseVersion,
       ready: appliance.ready,
+      update: appliance.writeGate ?? null,
       uptimeSeconds: Math.round((Date.now() - appliance.startedAt) / 1000),
     };
     return reply.code(appliance.ready ? 200 : 503).send(body);

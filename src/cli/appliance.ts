@@ -30,6 +30,14 @@ function readPasswordFile(file: string, field: string): string {
   }
 }
 
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw fieldError('release-key', `${file} cannot be read; give the path of a .pub file`);
+  }
+}
+
 export function applianceCommand(): Command {
   const cmd = new Command('appliance').description(
     'create and run an appliance (one per data directory)',
@@ -77,6 +85,12 @@ export function applianceCommand(): Command {
       '--inter-appliance-key <key>',
       'start with this Inter-Appliance key (default: a new random key)',
     )
+    .option(
+      '--release-key <file>',
+      'public key (PEM) of a software release signer; only packages it signed can be installed (repeatable)',
+      collect,
+      [],
+    )
     .addHelpText(
       'after',
       '\nPasswords not given are generated and printed once. Example:\n  gatehouse appliance init --data-dir ./a --name appliance-a --hostname support.example.com --address 127.0.0.2',
@@ -107,6 +121,10 @@ export function applianceCommand(): Command {
               : o.loginPassword || undefined,
           },
           interApplianceKey: o.interApplianceKey,
+          releaseKeys: (o.releaseKey as string[]).map((file) => ({
+            pem: readKeyFile(file),
+            source: file,
+          })),
         });
         process.stdout.write(
           [
@@ -127,7 +145,9 @@ export function applianceCommand(): Command {
 
   cmd
     .command('start')
-    .description('serve an appliance over HTTPS until SIGTERM (in-flight requests finish first)')
+    .description(
+      'run an appliance over HTTPS until SIGTERM: a supervisor runs the installed software, checks a newly installed version and rolls it back if it fails',
+    )
     .requiredOption('--data-dir <dir>', 'the appliance data directory made by `appliance init`')
     .requiredOption(
       '--listen <host:port>',
@@ -138,8 +158,33 @@ export function applianceCommand(): Command {
     .action(async (o) => {
       try {
         // Loaded here so that `--help` and `init` do not pay for the server's modules.
-        const { startAppliance } = await import('../appliance/daemon.js');
-        await startAppliance({
+        const { superviseAppliance } = await import('../appliance/supervisor.js');
+        await superviseAppliance({
+          dataDir: path.resolve(o.dataDir),
+          listen: o.listen,
+          logLevel: o.logLevel,
+        });
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('run')
+    .description(
+      'serve an appliance in this process without a supervisor (what `start` runs; software updates need `start`)',
+    )
+    .requiredOption('--data-dir <dir>', 'the appliance data directory made by `appliance init`')
+    .requiredOption(
+      '--listen <host:port>',
+      'HTTPS listen address, e.g. 127.0.0.1:8443',
+      parseListen,
+    )
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .action(async (o) => {
+      try {
+        const { runAppliance } = await import('../appliance/daemon.js');
+        await runAppliance({
           dataDir: path.resolve(o.dataDir),
           listen: o.listen,
           logLevel: o.logLevel,

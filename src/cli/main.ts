@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { applianceCommand } from './appliance.js';
 import { demoCommand } from './demo.js';
+import { packageCommand } from './package.js';
 
 const program = new Command('gatehouse')
   .description(
@@ -9,7 +10,10 @@ const program = new Command('gatehouse')
   )
   .version(PRODUCT_VERSION, '-V, --version', 'print the version of this software')
   .showHelpAfterError('(run with --help for usage)')
+  // Options of the root (--version) only before a command: `package build --version V` is its own.
+  .enablePositionalOptions()
   .addCommand(applianceCommand())
+  .addCommand(packageCommand())
   .addCommand(demoCommand())
   .addCommand((await import('./update-server.js')).updateServerCommand());
 

@@ -83,7 +83,7 @@ export function updateServerCommand(): Command {
     )
     .action(async (o) => {
       try {
-        const { parseReleaseKey } = await import('../updates/server/data-dir.js');
+        const { parseReleaseKey } = await import('../updates/release-keys.js');
         const { initUpdateServer } = await import('../updates/server/init.js');
         if (o.releaseKey.length === 0)
           throw fieldError(

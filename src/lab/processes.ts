@@ -32,6 +32,8 @@ export interface ApplianceSpec {
   adminPassword: string;
   loginPassword: string;
   interApplianceKey?: string;
+  /** Release public key files (PEM) the appliance trusts for update packages. */
+  releaseKeyFiles?: string[];
 }
 
 /** Run `gatehouse appliance init` as a real process. */
@@ -49,6 +51,7 @@ export async function initApplianceProcess(spec: ApplianceSpec): Promise<void> {
   ];
   for (const h of spec.hostnames ?? []) args.push('--hostname', h);
   if (spec.interApplianceKey) args.push('--inter-appliance-key', spec.interApplianceKey);
+  for (const k of spec.releaseKeyFiles ?? []) args.push('--release-key', k);
   await execFileP(process.execPath, args, {
     env: {
       ...process.env,
@@ -56,6 +59,15 @@ export async function initApplianceProcess(spec: ApplianceSpec): Promise<void> {
       GATEHOUSE_LOGIN_PASSWORD: spec.loginPassword,
     },
   });
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A running `gatehouse appliance start` process and a client pinned to its certificate. */
@@ -104,11 +116,21 @@ export class ApplianceProcess {
     return this.waitExit(timeoutMs);
   }
 
-  /** SIGKILL: the crash case. */
+  /** SIGKILL of the whole appliance (supervisor and worker): the power-cut case. */
   async kill(): Promise<void> {
     if (this.exitCode !== undefined) return;
-    this.child.kill('SIGKILL');
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
     await this.waitExit(10_000);
+    // The worker may outlive the supervisor by a moment; wait until the group is gone.
+    await until(
+      () => !groupAlive(this.child.pid!),
+      10_000,
+      `appliance ${this.dataDir} processes to exit`,
+    );
   }
 
   async waitExit(timeoutMs: number): Promise<number | null> {
@@ -149,9 +171,8 @@ export async function startApplianceProcess(
       '--log-level',
       opts.logLevel ?? 'info',
     ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    // Its own process group: the supervisor and its worker stop (or crash) together.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   const proc = new ApplianceProcess(dataDir, host, port, child);
   const client = proc.client();

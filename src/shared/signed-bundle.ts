@@ -22,7 +22,8 @@ const MAX_HEADER = 64 * 1024 * 1024;
 export const BundleEntry = z.object({
   name: z
     .string()
-    .regex(/^[A-Za-z0-9@+._/-]+$/)
+    // Any printable name without control characters or backslashes; traversal is refused below.
+    .regex(/^[A-Za-z0-9@+._/ ~,=()!$-]+$/)
     .refine(
       (n) => !n.split('/').some((part) => part === '..' || part === '') && !n.startsWith('/'),
     ),

@@ -32,9 +32,22 @@ function findPackageJson(): { file: string; json: PackageJson } {
 const pkg = findPackageJson();
 
 export const PRODUCT_VERSION: string = pkg.json.version;
-export const BASE_VERSION: string = pkg.json.gatehouse?.baseVersion ?? '0.0.0';
 /** Root of the running code tree (where package.json is). */
 export const CODE_ROOT: string = path.dirname(pkg.file);
+
+/**
+ * The base version is that of the runtime layer actually loaded: an installed base package
+ * marks its node_modules; the factory tree falls back to its package.json.
+ */
+function loadedBaseVersion(): string {
+  try {
+    const marker = path.join(CODE_ROOT, 'node_modules', '.gatehouse-base.json');
+    return (JSON.parse(readFileSync(marker, 'utf8')) as { version: string }).version;
+  } catch {
+    return pkg.json.gatehouse?.baseVersion ?? '0.0.0';
+  }
+}
+export const BASE_VERSION: string = loadedBaseVersion();
 
 /** Compare dotted numeric versions ("1.10.0" > "1.9.3"). */
 export function compareVersions(a: string, b: string): number {

@@ -22,6 +22,8 @@ export interface TestAppliance {
   /** A client with no session. */
   anon: ApplianceClient;
   restart(): Promise<void>;
+  /** SIGKILL the whole appliance (supervisor and worker), then start it again. */
+  crashAndRestart(): Promise<void>;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -42,7 +44,12 @@ export function tempDir(prefix = 'gh-test-'): string {
  * `host` is given), signed in to both admin areas. Stopped and removed after the test file.
  */
 export async function startTestAppliance(
-  opts: { name?: string; host?: string; interApplianceKey?: string } = {},
+  opts: {
+    name?: string;
+    host?: string;
+    interApplianceKey?: string;
+    releaseKeyFiles?: string[];
+  } = {},
 ): Promise<TestAppliance> {
   const root = tempDir();
   const dataDir = path.join(root, 'data');
@@ -55,6 +62,7 @@ export async function startTestAppliance(
     adminPassword: ADMIN_PASSWORD,
     loginPassword: LOGIN_PASSWORD,
     interApplianceKey: opts.interApplianceKey,
+    releaseKeyFiles: opts.releaseKeyFiles,
   });
   const t = {} as TestAppliance;
   const open = async (port?: number) => {
@@ -69,6 +77,12 @@ export async function startTestAppliance(
   t.restart = async () => {
     const port = t.proc.port;
     await t.proc.stop();
+    await Promise.all([t.api.close(), t.anon.close()]);
+    await open(port);
+  };
+  t.crashAndRestart = async () => {
+    const port = t.proc.port;
+    await t.proc.kill();
     await Promise.all([t.api.close(), t.anon.close()]);
     await open(port);
   };

@@ -108,20 +108,6 @@ export const applianceOperations: Operation[] = [
     },
   }),
   defineOperation({
-    id: 'updatesStatus',
-    method: 'GET',
-    path: '/api/appliance/updates',
-    area: 'appliance',
-    tag: 'appliance',
-    summary: 'Updates: installed versions and available updates',
-    response: { status: 200, description: 'Installed versions and available updates' },
-    handler: ({ appliance }) => ({
-      installed: { product: appliance.productVersion, base: appliance.baseVersion },
-      available: [],
-      history: [],
-    }),
-  }),
-  defineOperation({
     id: 'downloadBackup',
     method: 'GET',
     path: '/api/appliance/backup',

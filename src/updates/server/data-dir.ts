@@ -1,8 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError, fieldError } from '../../shared/errors.js';
-import { writeFileAtomicSync } from '../../shared/fs.js';
-import { releaseKeyFromPem, type ReleaseKey } from '../package.js';
+import { GatehouseError } from '../../shared/errors.js';
 
 /**
  * Where everything of one update server lives:
@@ -44,39 +42,4 @@ export class UpdateServerDir {
       );
     }
   }
-}
-
-/** Parse PEM text as an Ed25519 release public key; the error names the flag and the file. */
-export function parseReleaseKey(pem: string, source: string): ReleaseKey {
-  let key: ReleaseKey | undefined;
-  try {
-    key = releaseKeyFromPem(pem);
-  } catch {
-    key = undefined;
-  }
-  // A private key also yields a public key; refuse it so that no private key is ever stored here.
-  if (!key || key.publicKey.asymmetricKeyType !== 'ed25519' || pem.includes('PRIVATE KEY')) {
-    throw fieldError(
-      'release-key',
-      `${source} is not an Ed25519 public key in PEM form ("-----BEGIN PUBLIC KEY-----"). Give the release key's .pub file, never its private key.`,
-    );
-  }
-  return key;
-}
-
-/** Store release keys as keys/<keyId>.pub (the SPKI PEM re-exported, not the given text). */
-export function saveReleaseKeys(dir: UpdateServerDir, keys: ReleaseKey[]): void {
-  mkdirSync(dir.keys, { recursive: true, mode: 0o700 });
-  for (const k of keys) {
-    const pem = k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    writeFileAtomicSync(path.join(dir.keys, `${k.keyId}.pub`), pem, 0o644);
-  }
-}
-
-export function loadReleaseKeys(dir: UpdateServerDir): ReleaseKey[] {
-  if (!existsSync(dir.keys)) return [];
-  return readdirSync(dir.keys)
-    .filter((f) => f.endsWith('.pub'))
-    .sort()
-    .map((f) => parseReleaseKey(readFileSync(path.join(dir.keys, f), 'utf8'), f));
 }

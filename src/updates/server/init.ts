@@ -9,7 +9,8 @@ import { GatehouseError, fieldError } from '../../shared/errors.js';
 import { writeFileAtomicSync } from '../../shared/fs.js';
 import { passwordProblem } from '../../site/users.js';
 import type { ReleaseKey } from '../package.js';
-import { saveReleaseKeys, UpdateServerDir } from './data-dir.js';
+import { UpdateServerDir } from './data-dir.js';
+import { saveReleaseKeys } from '../release-keys.js';
 import { UpdateStore } from './store.js';
 
 export const OPERATOR = 'operator';
@@ -69,7 +70,7 @@ export async function initUpdateServer(
     });
     writeFileAtomicSync(dir.tlsKey, tls.keyPem, 0o600);
     writeFileAtomicSync(dir.tlsCert, tls.certPem, 0o644);
-    saveReleaseKeys(dir, opts.releaseKeys);
+    saveReleaseKeys(dir.keys, opts.releaseKeys);
     const password = opts.adminPassword ?? `Gh-${randomToken(15)}7a`;
     const store = UpdateStore.open(dir.database);
     try {

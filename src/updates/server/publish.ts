@@ -4,8 +4,9 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import { fsyncDir } from '../../shared/fs.js';
-import { PACKAGE, verifyPackage, type InspectedPackage, type ReleaseKey } from '../package.js';
-import { loadReleaseKeys, type UpdateServerDir } from './data-dir.js';
+import { checkPayload, verifyPackage, type InspectedPackage, type ReleaseKey } from '../package.js';
+import type { UpdateServerDir } from './data-dir.js';
+import { loadReleaseKeys } from '../release-keys.js';
 import type { PublishedPackage, UpdateStore } from './store.js';
 
 export interface PublishResult {
@@ -34,8 +35,8 @@ export async function publishPackage(
         fields: [{ field: 'file', message: 'does not exist' }],
       },
     );
-  const pkg = await verifyForServer(file, loadReleaseKeys(dir));
-  await checkEntryDigests(pkg);
+  const pkg = await verifyForServer(file, loadReleaseKeys(dir.keys));
+  await checkPayload(pkg);
   const { manifest } = pkg;
   const existing = store.package(pkg.sha256);
   if (existing && existsSync(dir.packageFile(pkg.sha256)))
@@ -77,30 +78,6 @@ async function verifyForServer(file: string, trusted: ReleaseKey[]): Promise<Ins
       );
     }
     throw e;
-  }
-}
-
-/** Read every entry of the payload and compare it with the digest the signed header gives. */
-async function checkEntryDigests(pkg: InspectedPackage): Promise<void> {
-  const { bundle } = pkg;
-  let pos = bundle.payloadOffset;
-  for (const entry of bundle.entries) {
-    const hash = createHash('sha256');
-    if (entry.size > 0) {
-      for await (const chunk of createReadStream(bundle.file, {
-        start: pos,
-        end: pos + entry.size - 1,
-      }))
-        hash.update(chunk as Buffer);
-    }
-    if (hash.digest('hex') !== entry.sha256) {
-      throw new GatehouseError(
-        'PACKAGE_CORRUPT',
-        400,
-        `Entry ${entry.name} of the update package does not match its signed sha256: the file was altered or damaged after it was signed. ${PACKAGE.fix}`,
-      );
-    }
-    pos += entry.size;
   }
 }
 

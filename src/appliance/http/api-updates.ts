@@ -1,0 +1,285 @@
+import { createReadStream } from 'node:fs';
+import { z } from 'zod';
+import { GatehouseError } from '../../shared/errors.js';
+import {
+  AutomaticUpdates,
+  InstallSafety,
+  UpdateServerConfig,
+} from '../../updates/update-settings.js';
+import type { Appliance } from '../context.js';
+import { defineOperation, type Operation } from './operations.js';
+
+const IdParams = z.object({
+  id: z.string().regex(/^[0-9a-f]{64}$/, 'must be the package id (its sha256, 64 hex digits)'),
+});
+const InstallerParams = IdParams.extend({
+  client: z.enum(['console', 'jump-client'], { message: "must be 'console' or 'jump-client'" }),
+});
+const InstallBody = z
+  .object({
+    force: z.boolean({ message: 'must be true or false' }).default(false),
+    kind: z.enum(['base', 'product'], { message: "must be 'base' or 'product'" }).optional(),
+  })
+  .strict()
+  .default({ force: false });
+const KeyBody = z
+  .object({
+    ttlHours: z
+      .number({ message: 'must be a number of hours' })
+      .int('must be a whole number of hours')
+      .min(1, 'must be at least 1 hour')
+      .max(24 * 30, 'must be at most 720 hours (30 days)')
+      .default(72),
+  })
+  .strict()
+  .default({ ttlHours: 72 });
+const BackupParams = z.object({ name: z.string().max(200) });
+
+/** Everything the Updates page shows. */
+export function updatesStatus(appliance: Appliance) {
+  const svc = appliance.updateService;
+  const staged = appliance.updates.staged();
+  return {
+    installed: {
+      product: appliance.productVersion,
+      base: appliance.baseVersion,
+      slot: appliance.updates.activeSlot(),
+    },
+    role: appliance.role,
+    server: appliance.updateSettings.server() ?? null,
+    automatic: appliance.updateSettings.automatic(),
+    reserveMiB: appliance.updateSettings.reserveMiB(),
+    releaseKeys: appliance.updates.releaseKeyIds(),
+    lastCheck: svc.lastCheck ?? null,
+    available: svc.available,
+    staged: staged.map((s) => ({
+      ...s,
+      // S13: the console and Jump Client of a version not installed yet, before the upgrade.
+      installers:
+        s.kind === 'product'
+          ? ['console', 'jump-client'].map((c) => ({
+              client: c,
+              url: `/api/appliance/updates/staged/${s.id}/installers/${c}`,
+            }))
+          : [],
+    })),
+    downloads: [...svc.downloads.values()],
+    install: appliance.updates.progress ?? null,
+    lastResult: appliance.updates.sys.lastResult() ?? null,
+    history: appliance.updates.sys.history(50),
+    backups: appliance.updates.backups(),
+  };
+}
+
+const op = { area: 'appliance' as const, tag: 'updates' };
+
+/** /appliance > Updates (S8–S11, S13). */
+export const updateOperations: Operation[] = [
+  defineOperation({
+    ...op,
+    id: 'updatesStatus',
+    method: 'GET',
+    path: '/api/appliance/updates',
+    summary:
+      'Updates: installed versions, available and staged packages, install progress, history',
+    response: { status: 200, description: 'Update status' },
+    handler: ({ appliance }) => updatesStatus(appliance),
+  }),
+  defineOperation({
+    ...op,
+    id: 'checkForUpdates',
+    method: 'POST',
+    path: '/api/appliance/updates/check',
+    summary:
+      'Check for updates: ask the update server what applies to this appliance, in install order',
+    response: { status: 200, description: 'Available updates' },
+    handler: async ({ appliance, actor }) => ({
+      available: await appliance.updateService.check(actor),
+    }),
+  }),
+  defineOperation({
+    ...op,
+    id: 'setUpdateServer',
+    method: 'PUT',
+    path: '/api/appliance/updates/server',
+    summary: "Set the update server's URL and pinned certificate fingerprint",
+    body: UpdateServerConfig,
+    response: { status: 200, description: 'Saved' },
+    handler: ({ appliance, actor, body }) => {
+      appliance.updateSettings.setServer(actor, body);
+      return appliance.updateSettings.server();
+    },
+  }),
+  defineOperation({
+    ...op,
+    id: 'setAutomaticUpdates',
+    method: 'PUT',
+    path: '/api/appliance/updates/automatic',
+    summary:
+      'Enable or disable automatic (scheduled) updates; refused in a failover pair or cluster (S5)',
+    body: AutomaticUpdates,
+    response: { status: 200, description: 'Saved' },
+    handler: ({ appliance, actor, body }) => {
+      appliance.updateSettings.setAutomatic(actor, body, appliance.role);
+      return appliance.updateSettings.automatic();
+    },
+  }),
+  defineOperation({
+    ...op,
+    id: 'setInstallReserve',
+    method: 'PUT',
+    path: '/api/appliance/updates/reserve',
+    summary:
+      'Free disk space (MiB) an install must leave; installs that would leave less are refused',
+    body: InstallSafety,
+    response: { status: 200, description: 'Saved' },
+    handler: ({ appliance, actor, body }) => {
+      appliance.updateSettings.setReserveMiB(actor, body.reserveMiB);
+      return { reserveMiB: appliance.updateSettings.reserveMiB() };
+    },
+  }),
+  defineOperation({
+    ...op,
+    id: 'downloadUpdate',
+    method: 'POST',
+    path: '/api/appliance/updates/available/:id/download',
+    summary: 'Download an available update into staging without installing it',
+    params: IdParams,
+    response: { status: 200, description: 'The staged package' },
+    handler: ({ appliance, actor, params }) => appliance.updateService.download(actor, params.id),
+  }),
+  defineOperation({
+    ...op,
+    id: 'installAvailableUpdate',
+    method: 'POST',
+    path: '/api/appliance/updates/available/:id/install',
+    summary: 'Install This Update: download (if needed), check, install; the appliance restarts',
+    params: IdParams,
+    body: InstallBody,
+    response: {
+      status: 202,
+      description: 'Install started; follow it with GET /api/appliance/updates',
+    },
+    handler: ({ appliance, actor, params, body }) =>
+      appliance.updateService.installAvailable(actor, params.id, body.force),
+  }),
+  defineOperation({
+    ...op,
+    id: 'uploadUpdate',
+    method: 'POST',
+    path: '/api/appliance/updates/upload',
+    summary: 'Manual Installation: upload a package file (verified before it is kept)',
+    rawBody: { contentType: 'application/octet-stream', description: 'A .ghpkg package file' },
+    response: { status: 201, description: 'The staged package' },
+    handler: ({ appliance, actor, req }) => {
+      if (!req.headers['content-type']?.startsWith('application/octet-stream'))
+        throw new GatehouseError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          415,
+          'Send the package file as application/octet-stream.',
+        );
+      return appliance.updates.stageUpload(req.body as NodeJS.ReadableStream as never).then((s) => {
+        appliance.events.record(actor, 'updates.uploaded', `${s.kind} ${s.version}`, {
+          sha256: s.sha256,
+        });
+        return s;
+      });
+    },
+  }),
+  defineOperation({
+    ...op,
+    id: 'installStagedUpdate',
+    method: 'POST',
+    path: '/api/appliance/updates/staged/:id/install',
+    summary: 'Update Software: install a staged package; the appliance restarts',
+    params: IdParams,
+    body: InstallBody,
+    response: {
+      status: 202,
+      description: 'Install started; follow it with GET /api/appliance/updates',
+    },
+    handler: ({ appliance, actor, params, body }) =>
+      appliance.updates.install(params.id, actor, { force: body.force, expectKind: body.kind }),
+  }),
+  defineOperation({
+    ...op,
+    id: 'removeStagedUpdate',
+    method: 'DELETE',
+    path: '/api/appliance/updates/staged/:id',
+    summary: 'Remove a staged package',
+    params: IdParams,
+    response: { status: 204, description: 'Removed' },
+    handler: async ({ appliance, actor, params }) => {
+      const s = appliance.updates.get(params.id);
+      await appliance.updates.removeStaged(params.id);
+      appliance.events.record(actor, 'updates.staged-removed', `${s.kind} ${s.version}`);
+    },
+  }),
+  defineOperation({
+    ...op,
+    id: 'downloadClientInstaller',
+    method: 'GET',
+    path: '/api/appliance/updates/staged/:id/installers/:client',
+    summary:
+      'S13: the console or Jump Client installer of a staged product version (the signed product build)',
+    params: InstallerParams,
+    response: {
+      status: 200,
+      description: 'Signed installer package',
+      contentType: 'application/octet-stream',
+    },
+    handler: ({ appliance, actor, params, reply }) => {
+      const s = appliance.updates.get(params.id);
+      if (s.kind !== 'product')
+        throw new GatehouseError(
+          'NOT_FOUND',
+          404,
+          `id: ${s.kind} ${s.version} is a base package; client installers come with product packages.`,
+        );
+      appliance.events.record(
+        actor,
+        'updates.installer-downloaded',
+        `${params.client} ${s.version}`,
+      );
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header(
+          'content-disposition',
+          `attachment; filename="gatehouse-${params.client}-${s.version}.ghpkg"`,
+        )
+        .send(createReadStream(appliance.updates.stagedFile(s.id)));
+    },
+  }),
+  defineOperation({
+    ...op,
+    id: 'createDownloadKey',
+    method: 'POST',
+    path: '/api/appliance/updates/download-key',
+    summary:
+      'Appliance Download Key for air-gapped updates (S10): paste it into the update server page',
+    body: KeyBody,
+    response: { status: 201, description: 'The key and its expiry' },
+    handler: ({ appliance, actor, body }) =>
+      appliance.updateService.downloadKey(actor, body.ttlHours),
+  }),
+  defineOperation({
+    ...op,
+    id: 'downloadPreUpdateBackup',
+    method: 'GET',
+    path: '/api/appliance/updates/backups/:name',
+    summary: 'A backup saved before an install',
+    params: BackupParams,
+    response: {
+      status: 200,
+      description: 'Signed backup archive',
+      contentType: 'application/octet-stream',
+    },
+    handler: ({ appliance, params, reply }) => {
+      const file = appliance.updates.backupFile(params.name);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', `attachment; filename="${params.name}"`)
+        .send(createReadStream(file));
+    },
+  }),
+];

@@ -1,0 +1,194 @@
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  appendFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomicSync } from '../shared/fs.js';
+
+/**
+ * The software an appliance runs lives in its data directory, beside its data, as two A/B
+ * slots (RAUC-style). A slot is a product code tree (package.json, bin, dist/src) whose
+ * node_modules is a link to a base layer (its runtime). `factory` is the code tree the
+ * appliance was first started from; it is never written to.
+ *
+ *   system/boot.json         which slot runs; a trial in progress; a rollback in progress
+ *   system/slots/a, b        product trees, node_modules -> a base layer
+ *   system/bases/<version>   base layers (node_modules with its version marker)
+ *   system/staging           packages downloaded or uploaded, waiting to be installed
+ *   system/backups           backups saved before each install (downloadable)
+ *   system/pre-update.db     database snapshot the previous slot returns to if the trial fails
+ *   system/history.jsonl     every install, commit and rollback, one JSON line each
+ */
+/** Default time a newly installed slot has to answer /health as ready before it is rolled back. */
+export const DEFAULT_TRIAL_DEADLINE_MS = 60_000;
+
+export const SlotName = z.enum(['factory', 'a', 'b']);
+export type SlotName = z.infer<typeof SlotName>;
+
+export const BootState = z.object({
+  format: z.literal(1),
+  active: SlotName,
+  previous: SlotName.optional(),
+  /** The active slot is on trial: it must pass the health check by the deadline. */
+  trial: z
+    .object({
+      startedAt: z.string(),
+      deadlineMs: z.number().int().positive(),
+      kind: z.enum(['base', 'product']),
+      from: z.object({ product: z.string(), base: z.string() }),
+      to: z.object({ product: z.string(), base: z.string() }),
+      snapshot: z.boolean(),
+    })
+    .optional(),
+  /** The trial failed: return to `previous`, restoring the snapshot. Idempotent. */
+  rollback: z.object({ reason: z.string() }).optional(),
+});
+export type BootState = z.infer<typeof BootState>;
+
+export interface HistoryEntry {
+  at: string;
+  event: 'install-started' | 'switched' | 'committed' | 'rolled-back' | 'refused' | 'failed';
+  kind?: 'base' | 'product';
+  from?: { product: string; base: string };
+  to?: { product: string; base: string };
+  reason?: string;
+  backup?: string;
+  actor?: string;
+}
+
+/** The outcome of the last install, shown on the Updates page until the next one. */
+export interface LastResult {
+  ok: boolean;
+  at?: string;
+  kind?: 'base' | 'product';
+  reason?: string;
+  /** What the install tried to reach, and what the appliance runs now. */
+  attempted?: { product: string; base: string };
+  runs?: { product: string; base: string };
+  /** Already written to the appliance's event log. */
+  recorded?: boolean;
+}
+
+export class SystemDir {
+  constructor(readonly dataDir: string) {}
+  get root() {
+    return path.join(this.dataDir, 'system');
+  }
+  get bootFile() {
+    return path.join(this.root, 'boot.json');
+  }
+  slot(name: 'a' | 'b') {
+    return path.join(this.root, 'slots', name);
+  }
+  get bases() {
+    return path.join(this.root, 'bases');
+  }
+  base(version: string) {
+    return path.join(this.bases, version);
+  }
+  get staging() {
+    return path.join(this.root, 'staging');
+  }
+  get backups() {
+    return path.join(this.root, 'backups');
+  }
+  get snapshot() {
+    return path.join(this.root, 'pre-update.db');
+  }
+  get lastResultFile() {
+    return path.join(this.root, 'last-result.json');
+  }
+  get historyFile() {
+    return path.join(this.root, 'history.jsonl');
+  }
+
+  ensure(): void {
+    for (const d of ['slots', 'bases', 'staging', 'backups']) {
+      mkdirSync(path.join(this.root, d), { recursive: true, mode: 0o700 });
+    }
+  }
+
+  readBoot(): BootState {
+    if (!existsSync(this.bootFile)) return { format: 1, active: 'factory' };
+    return BootState.parse(JSON.parse(readFileSync(this.bootFile, 'utf8')));
+  }
+
+  /** The one atomic step of every switch: a crash leaves the old boot state or the new. */
+  writeBoot(state: BootState): void {
+    this.ensure();
+    writeFileAtomicSync(
+      this.bootFile,
+      JSON.stringify(BootState.parse(state), null, 2) + '\n',
+      0o600,
+    );
+  }
+
+  /** The code tree a slot runs from (`factory` is the tree the supervisor itself runs from). */
+  treeOf(slot: SlotName, factoryTree: string): string {
+    return slot === 'factory' ? factoryTree : this.slot(slot);
+  }
+
+  writeLastResult(result: LastResult): void {
+    this.ensure();
+    writeFileAtomicSync(
+      this.lastResultFile,
+      JSON.stringify({ at: new Date().toISOString(), ...result }) + '\n',
+    );
+  }
+
+  lastResult(): LastResult | undefined {
+    if (!existsSync(this.lastResultFile)) return undefined;
+    return JSON.parse(readFileSync(this.lastResultFile, 'utf8')) as LastResult;
+  }
+
+  appendHistory(entry: Omit<HistoryEntry, 'at'>): void {
+    this.ensure();
+    appendFileSync(
+      this.historyFile,
+      JSON.stringify({ at: new Date().toISOString(), ...entry }) + '\n',
+      {
+        mode: 0o600,
+      },
+    );
+    const fd = openSync(this.historyFile, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Newest first. A line torn by a crash mid-append is skipped. */
+  history(limit = 100): HistoryEntry[] {
+    if (!existsSync(this.historyFile)) return [];
+    const out: HistoryEntry[] = [];
+    for (const line of readFileSync(this.historyFile, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as HistoryEntry);
+      } catch {
+        // torn last line of a crashed append
+      }
+    }
+    return out.reverse().slice(0, limit);
+  }
+}
+
+/** Versions a code tree runs: its package.json, and the base marker of its node_modules. */
+export function treeVersions(tree: string): { product: string; base: string } {
+  const pkg = JSON.parse(readFileSync(path.join(tree, 'package.json'), 'utf8')) as {
+    version: string;
+    gatehouse?: { baseVersion?: string };
+  };
+  let base = pkg.gatehouse?.baseVersion ?? '0.0.0';
+  const marker = path.join(tree, 'node_modules', '.gatehouse-base.json');
+  if (existsSync(marker))
+    base = (JSON.parse(readFileSync(marker, 'utf8')) as { version: string }).version;
+  return { product: pkg.version, base };
+}

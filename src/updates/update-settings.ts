@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import type { Db } from '../store/db.js';
+import type { Actor } from '../site/actor.js';
+import type { EventLog } from '../site/events.js';
+import { GatehouseError } from '../shared/errors.js';
+
+/** This appliance's own update settings (appliance_settings; never synchronised to a peer). */
+export const UpdateServerConfig = z
+  .object({
+    url: z
+      .string({ message: 'is required' })
+      .url('must be an https:// URL such as https://updates.example.com:8444')
+      .refine(
+        (u) => u.startsWith('https://'),
+        'must start with https:// (updates travel over TLS only)',
+      ),
+    fingerprint: z
+      .string({ message: 'is required' })
+      .transform((s) => s.replace(/:/g, '').toLowerCase())
+      .refine(
+        (s) => /^[0-9a-f]{64}$/.test(s),
+        "must be the update server's SHA-256 certificate fingerprint (64 hex digits, colons allowed), as printed by `gatehouse update-server start`",
+      ),
+  })
+  .strict();
+export type UpdateServerConfig = z.infer<typeof UpdateServerConfig>;
+
+export const AutomaticUpdates = z
+  .object({
+    enabled: z.boolean({ message: 'must be true or false' }),
+    dailyAt: z
+      .string()
+      .regex(
+        /^([01]\d|2[0-3]):[0-5]\d$/,
+        'must be a time of day HH:MM (24-hour, appliance clock), e.g. 03:30',
+      )
+      .default('03:30'),
+  })
+  .strict();
+export type AutomaticUpdates = z.infer<typeof AutomaticUpdates>;
+
+export const InstallSafety = z
+  .object({
+    reserveMiB: z
+      .number({ message: 'must be a number of MiB' })
+      .int('must be a whole number of MiB')
+      .min(0, 'must be 0 or more')
+      .max(1024 * 1024 * 1024, 'must be at most 1 PiB'),
+  })
+  .strict();
+
+const KEYS = {
+  server: 'updates.server',
+  automatic: 'updates.automatic',
+  reserveMiB: 'updates.reserveMiB',
+};
+
+export class UpdateSettings {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventLog,
+  ) {}
+
+  private read<T>(key: string): T | undefined {
+    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
+      { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  private write(key: string, value: unknown): void {
+    this.db
+      .prepare(
+        'INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      )
+      .run(key, JSON.stringify(value), Date.now());
+  }
+
+  server(): UpdateServerConfig | undefined {
+    return this.read<UpdateServerConfig>(KEYS.server);
+  }
+
+  setServer(actor: Actor, config: UpdateServerConfig): void {
+    this.write(KEYS.server, config);
+    this.events.record(actor, 'updates.server-set', config.url, {
+      fingerprint: config.fingerprint,
+    });
+  }
+
+  automatic(): AutomaticUpdates {
+    return this.read<AutomaticUpdates>(KEYS.automatic) ?? { enabled: false, dailyAt: '03:30' };
+  }
+
+  /** S5: automatic updates are for standalone appliances only. */
+  setAutomatic(actor: Actor, value: AutomaticUpdates, role: string): void {
+    const problem = automaticUpdatesRefusal(value.enabled, role);
+    if (problem) {
+      this.events.record(actor, 'updates.automatic-refused', role, { reason: problem }, 'denied');
+      throw new GatehouseError('UPDATE_AUTOMATIC_NOT_STANDALONE', 409, problem, {
+        fields: [{ field: 'enabled', message: problem }],
+      });
+    }
+    this.write(KEYS.automatic, value);
+    this.events.record(actor, 'updates.automatic-set', value.enabled ? 'enabled' : 'disabled', {
+      dailyAt: value.dailyAt,
+    });
+  }
+
+  reserveMiB(): number {
+    return this.read<number>(KEYS.reserveMiB) ?? 256;
+  }
+
+  setReserveMiB(actor: Actor, mib: number): void {
+    this.write(KEYS.reserveMiB, mib);
+    this.events.record(actor, 'updates.reserve-set', `${mib} MiB`);
+  }
+}
+
+/** Why automatic updates may not be enabled for an appliance in this role (S5), or undefined. */
+export function automaticUpdatesRefusal(enabling: boolean, role: string): string | undefined {
+  if (!enabling || role === 'standalone') return undefined;
+  const where = role.includes('node') ? 'a cluster' : 'a failover relationship';
+  return `Automatic updates cannot be enabled: this appliance is in ${where} (role ${role}). Appliances in a failover pair or a cluster are upgraded by the runbook (or \`gatehouse upgrade\`) so that both sides stay compatible; leave automatic updates off.`;
+}
