@@ -62,9 +62,11 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   });
   // Changes wait while an update is installed or verified (see Appliance.writeGate).
   const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+  const SIGN_IN = /^\/(api\/)?(appliance|login)\/(session|sign-in)$/;
   app.addHook('onRequest', async (req) => {
     if (READS.has(req.method)) return;
-    if (appliance.writeGate) {
+    // Signing in stays possible: at worst a rollback forgets the session and asks again.
+    if (appliance.writeGate && !SIGN_IN.test(req.url.split('?')[0]!)) {
       throw new GatehouseError(
         appliance.writeGate === 'installing' ? 'UPDATE_IN_PROGRESS' : 'UPDATE_VERIFYING',
         503,
