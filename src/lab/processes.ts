@@ -1,6 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplianceClient, fingerprintOf } from '../clients/admin-client.js';
@@ -12,17 +11,9 @@ const execFileP = promisify(execFile);
 /** The `gatehouse` executable of this code tree. */
 export const GATEHOUSE_BIN = path.join(CODE_ROOT, 'bin', 'gatehouse.js');
 
-/** Ask the kernel for a free TCP port on `host`. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../shared/ports.js';
+
+export { freePort };
 
 export interface ApplianceSpec {
   dataDir: string;
