@@ -1,5 +1,14 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  openSync,
+  promises as fsp,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
@@ -230,38 +239,117 @@ export async function openBundle(file: string, kind: BundleKind): Promise<Opened
   }
 }
 
-/** Unpack every entry into `intoDir`, refusing the first whose digest differs from the header. */
+/** Entries up to this size are held in memory whole; larger ones are streamed. */
+const SMALL_ENTRY = 8 * 1024 * 1024;
+
+type EntrySink = {
+  /** A small entry, whole, after its digest was checked (synchronous: see readEntries). */
+  small: (entry: BundleEntry, bytes: Buffer) => void;
+  /** A large entry as a stream; its digest is checked once the stream has been consumed. */
+  large: (entry: BundleEntry, source: NodeJS.ReadableStream) => Promise<void>;
+};
+
+/** Bytes read from disk at a time while walking the payload. */
+const READ_CHUNK = 4 * 1024 * 1024;
+/** Synchronous work runs in slices this long, so that the server keeps answering meanwhile. */
+const SLICE_MS = 20;
+
+/**
+ * Read the payload once, front to back in large chunks, checking each entry against the digest
+ * its (signed) header gives. Small entries are refused before anything uses them. Thousands of
+ * small files (a dependency tree) make per-file async I/O the cost, so small entries are read
+ * and handed over synchronously, in time slices that yield to the event loop.
+ */
+async function readEntries(bundle: OpenedBundle, kind: BundleKind, sink: EntrySink): Promise<void> {
+  const damaged = (entry: BundleEntry) =>
+    refuse(
+      kind,
+      'CORRUPT',
+      `Entry ${entry.name} of the ${kind.noun} does not match its signed sha256: the file was altered or damaged. ${kind.fix}`,
+    );
+  const fd = openSync(bundle.file, 'r');
+  try {
+    let window = Buffer.alloc(0);
+    let windowStart = 0;
+    const bytesAt = (pos: number, size: number): Buffer => {
+      if (pos < windowStart || pos + size > windowStart + window.length) {
+        window = Buffer.allocUnsafe(Math.max(size, READ_CHUNK));
+        const got = readSync(fd, window, 0, window.length, pos);
+        window = window.subarray(0, got);
+        windowStart = pos;
+        if (got < size)
+          throw refuse(
+            kind,
+            'TRUNCATED',
+            `The ${kind.noun} ends before its last entry. ${kind.fix}`,
+          );
+      }
+      return window.subarray(pos - windowStart, pos - windowStart + size);
+    };
+    let sliceStart = Date.now();
+    let pos = bundle.payloadOffset;
+    for (const entry of bundle.entries) {
+      if (Date.now() - sliceStart > SLICE_MS) {
+        await new Promise((r) => setImmediate(r));
+        sliceStart = Date.now();
+      }
+      const hash = createHash('sha256');
+      if (entry.size <= SMALL_ENTRY) {
+        const bytes = bytesAt(pos, entry.size);
+        if (hash.update(bytes).digest('hex') !== entry.sha256) throw damaged(entry);
+        sink.small(entry, bytes);
+      } else {
+        const stream = createReadStream(bundle.file, { start: pos, end: pos + entry.size - 1 });
+        stream.on('data', (c) => hash.update(c as Buffer));
+        await sink.large(entry, stream);
+        if (hash.digest('hex') !== entry.sha256) throw damaged(entry);
+        sliceStart = Date.now();
+      }
+      pos += entry.size;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Check every entry against the digest the (signed) header gives, writing nothing. */
+export async function checkBundleEntries(bundle: OpenedBundle, kind: BundleKind): Promise<void> {
+  await readEntries(bundle, kind, {
+    small: () => undefined,
+    large: async (_entry, source) => {
+      for await (const chunk of source) void chunk;
+    },
+  });
+}
+
+/**
+ * Unpack every entry into `intoDir`, refusing the first whose digest differs (a small one before
+ * it is written; the caller discards `intoDir` on failure).
+ */
 export async function extractBundle(
   bundle: OpenedBundle,
   intoDir: string,
   kind: BundleKind,
 ): Promise<void> {
-  let pos = bundle.payloadOffset;
-  await fsp.mkdir(intoDir, { recursive: true });
   const made = new Set<string>();
-  for (const entry of bundle.entries) {
-    const dest = path.join(intoDir, entry.name);
+  const ensureDir = (dest: string) => {
     const dir = path.dirname(dest);
     if (!made.has(dir)) {
-      await fsp.mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       made.add(dir);
     }
-    const hash = createHash('sha256');
-    const mode = entry.mode ?? 0o600;
-    if (entry.size > 0) {
-      const source = createReadStream(bundle.file, { start: pos, end: pos + entry.size - 1 });
-      source.on('data', (c) => hash.update(c as Buffer));
-      await pipeline(source, createWriteStream(dest, { mode }));
-    } else {
-      await fsp.writeFile(dest, '', { mode });
-    }
-    if (hash.digest('hex') !== entry.sha256) {
-      throw refuse(
-        kind,
-        'CORRUPT',
-        `Entry ${entry.name} of the ${kind.noun} does not match its recorded sha256: the file is damaged. ${kind.fix}`,
-      );
-    }
-    pos += entry.size;
-  }
+  };
+  mkdirSync(intoDir, { recursive: true });
+  await readEntries(bundle, kind, {
+    small: (entry, bytes) => {
+      const dest = path.join(intoDir, entry.name);
+      ensureDir(dest);
+      writeFileSync(dest, bytes, { mode: entry.mode ?? 0o600 });
+    },
+    large: async (entry, source) => {
+      const dest = path.join(intoDir, entry.name);
+      ensureDir(dest);
+      await pipeline(source, createWriteStream(dest, { mode: entry.mode ?? 0o600 }));
+    },
+  });
 }

@@ -61,13 +61,15 @@ export interface InstallProgress {
   startedAt: string;
   backup?: string;
   error?: { code: string; message: string };
+  /** Milliseconds each finished phase took. */
+  timings?: Partial<Record<InstallPhase, number>>;
 }
 
 const PHASES: InstallPhase[] = [
   'checking',
+  'unpacking',
   'waiting-for-writes',
   'backing-up',
-  'unpacking',
   'snapshotting',
   'switching',
   'restarting',
@@ -207,7 +209,8 @@ export class UpdateInstaller {
     await fsp.rm(path.join(this.sys.staging, `${id}.json`), { force: true });
   }
 
-  private async verify(file: string): Promise<InspectedPackage> {
+  /** `payload: false` when unpacking follows anyway: it checks every entry before writing it. */
+  private async verify(file: string, opts = { payload: true }): Promise<InspectedPackage> {
     const keys = this.host.releaseKeys();
     if (keys.length === 0)
       throw new GatehouseError(
@@ -216,7 +219,7 @@ export class UpdateInstaller {
         'This appliance trusts no release key, so it cannot install any package. Release keys are fixed when the appliance is created (`gatehouse appliance init --release-key FILE`).',
       );
     const pkg = await verifyPackage(file, keys);
-    await checkPayload(pkg);
+    if (opts.payload) await checkPayload(pkg);
     const names = new Set(pkg.manifest.entries.map((e) => e.name));
     const looksLike =
       names.has('bin/gatehouse.js') && names.has('dist/src/cli/main.js')
@@ -312,7 +315,7 @@ export class UpdateInstaller {
     this.progress = progress;
     let pkg: InspectedPackage;
     try {
-      pkg = await this.verify(this.stagedFile(id));
+      pkg = await this.verify(this.stagedFile(id), { payload: false });
       this.check(pkg, { force: !!opts.force, expectKind: opts.expectKind });
     } catch (e) {
       this.progress = undefined;
@@ -361,7 +364,11 @@ export class UpdateInstaller {
   }
 
   private async run(pkg: InspectedPackage, progress: InstallProgress, actor: Actor): Promise<void> {
+    let phaseStarted = Date.now();
+    progress.timings = {};
     const phase = (p: InstallPhase, message: string) => {
+      progress.timings![progress.phase] = Date.now() - phaseStarted;
+      phaseStarted = Date.now();
       progress.phase = p;
       progress.step = PHASES.indexOf(p) + 1;
       progress.message = message;
@@ -375,6 +382,12 @@ export class UpdateInstaller {
         : { product: running.product, base: version };
     this.sys.appendHistory({ event: 'install-started', kind, from, to, actor: actor.name });
 
+    // Unpacking touches no site data, so changes go on meanwhile.
+    phase('unpacking', `unpacking ${kind} ${version} into the inactive slot`);
+    const boot = this.sys.readBoot();
+    const target: 'a' | 'b' = boot.active === 'a' ? 'b' : 'a';
+    await this.prepareSlot(pkg, target);
+
     phase('waiting-for-writes', 'pausing changes: new writes wait until the update is done');
     await this.host.holdWrites('installing');
 
@@ -385,11 +398,6 @@ export class UpdateInstaller {
     await backup.cleanup();
     await this.pruneBackups(3);
     progress.backup = backupName;
-
-    phase('unpacking', `unpacking ${kind} ${version} into the inactive slot`);
-    const boot = this.sys.readBoot();
-    const target: 'a' | 'b' = boot.active === 'a' ? 'b' : 'a';
-    await this.prepareSlot(pkg, target);
 
     phase('snapshotting', 'taking a database snapshot for rollback');
     const tmp = `${this.sys.snapshot}.tmp`;
@@ -406,6 +414,7 @@ export class UpdateInstaller {
       to,
       backup: backupName,
       actor: actor.name,
+      timings: progress.timings,
     });
     this.host.events.record(actor, 'update.switched', `${kind} ${version}`, {
       slot: target,

@@ -7,6 +7,7 @@ import { keyId, loadPublicKey, verifyEd25519 } from '../shared/crypto.js';
 import { compareVersions } from '../shared/version.js';
 import {
   BundleEntry,
+  checkBundleEntries,
   extractBundle,
   openBundle,
   writeBundle,
@@ -140,24 +141,7 @@ export async function verifyPackage(
 
 /** Read the whole payload once and check every entry against its signed digest. */
 export async function checkPayload(pkg: InspectedPackage): Promise<void> {
-  let pos = pkg.bundle.payloadOffset;
-  for (const entry of pkg.bundle.entries) {
-    const hash = createHash('sha256');
-    if (entry.size > 0) {
-      for await (const chunk of createReadStream(pkg.bundle.file, {
-        start: pos,
-        end: pos + entry.size - 1,
-      }))
-        hash.update(chunk as Buffer);
-    }
-    if (hash.digest('hex') !== entry.sha256)
-      throw new GatehouseError(
-        'PACKAGE_CORRUPT',
-        400,
-        `Entry ${entry.name} of the update package does not match its signed sha256: the package was altered or damaged. ${PACKAGE.fix}`,
-      );
-    pos += entry.size;
-  }
+  await checkBundleEntries(pkg.bundle, PACKAGE);
 }
 
 /** Unpack a verified package into `intoDir` (each entry checked against its digest). */

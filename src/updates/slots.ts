@@ -60,6 +60,8 @@ export interface HistoryEntry {
   reason?: string;
   backup?: string;
   actor?: string;
+  /** Milliseconds per install phase, up to the switch. */
+  timings?: Record<string, number>;
 }
 
 /** The outcome of the last install, shown on the Updates page until the next one. */
