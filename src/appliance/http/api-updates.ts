@@ -22,7 +22,7 @@ const InstallBody = z
   })
   .strict()
   .default({ force: false });
-const KeyBody = z
+export const KeyBody = z
   .object({
     ttlHours: z
       .number({ message: 'must be a number of hours' })

@@ -4,6 +4,7 @@ import { formatBytes, formatTime, html } from './html.js';
 import { layout, pages } from './kit.js';
 import { registerBackupPages } from './pages-backup.js';
 import { registerNetworkingPages } from './pages-networking.js';
+import { registerUpdatesPages } from './pages-updates.js';
 
 /** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup. */
 export function registerAppliancePages(app: FastifyInstance, appliance: Appliance): void {
@@ -41,57 +42,7 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
     );
   });
 
-  // The update server and package installer come next; this page already has their places.
-  p.get('/appliance/updates', (ctx) =>
-    layout(
-      ctx,
-      'Updates',
-      html`<section id="installed">
-          <h2>Installed</h2>
-          <dl class="facts">
-            <dt>Product version</dt>
-            <dd id="installed-product-version">${appliance.productVersion}</dd>
-            <dt>Base version</dt>
-            <dd id="installed-base-version">${appliance.baseVersion}</dd>
-          </dl>
-        </section>
-        <section id="available">
-          <h2>Available Updates</h2>
-          <div class="toolbar">
-            <button type="button" disabled>Check for updates</button>
-            <span class="muted" id="update-server"
-              >No update server is configured yet, so there is nothing to check.</span
-            >
-          </div>
-          <table id="available-updates" class="list">
-            <thead>
-              <tr>
-                <th>Package</th>
-                <th>Kind</th>
-                <th>Version</th>
-                <th>Requires base</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <tr class="empty">
-                <td colspan="5">No updates are available.</td>
-              </tr>
-            </tbody>
-          </table>
-        </section>
-        <section id="manual">
-          <h2>Manual Installation</h2>
-          <p class="note">
-            For an appliance without access to the update server: create an Appliance Download Key
-            here, fetch the packages it allows from the update server on another machine, bring them
-            on removable media and upload them here. Base software updates are installed before the
-            product updates that need them; a base update restarts the appliance.
-          </p>
-        </section>`,
-    ),
-  );
-
   registerNetworkingPages(p, appliance);
+  registerUpdatesPages(p, appliance);
   registerBackupPages(p, appliance);
 }
