@@ -11,6 +11,7 @@ import {
   type UpdatesStatus,
 } from './support/updates.js';
 import { PRODUCT_VERSION, BASE_VERSION } from '../src/shared/version.js';
+import { openDatabase } from '../src/store/db.js';
 
 const status = async (t: TestAppliance) =>
   (await t.api.call<UpdatesStatus>('GET', '/api/appliance/updates')).body;
@@ -47,6 +48,13 @@ describe('software updates on one appliance', () => {
     const foreign = makeReleaseKey(dir, 'foreign.key');
     pkgs.foreign = await b('product', '1.1.0', { keyFile: foreign.keyFile, name: 'foreign.ghpkg' });
     pkgs.older = await b('product', '0.9.0');
+    pkgs.neverHealthy = await b('product', '1.4.0', {
+      requiresBase: '1.1.0',
+      from: brokenProductTree(path.join(dir, 'never-healthy-tree'), 'never-healthy'),
+      name: 'never-healthy.ghpkg',
+    });
+    // The trial deadline of this file's appliance: short, so the deadline path runs quickly.
+    process.env.GATEHOUSE_TRIAL_DEADLINE_MS = '8000';
     t = await startTestAppliance({ name: 'updates-a', releaseKeyFiles: [release.pubFile] });
   }, 120_000);
 
@@ -230,4 +238,39 @@ describe('software updates on one appliance', () => {
     const users = await t.api.call<{ users: { username: string }[] }>('GET', '/api/login/users');
     expect(users.body.users.map((u) => u.username)).toContain('before-update');
   });
+
+  it('rolls back a new version that migrated the database but never became healthy, restoring the data', async () => {
+    const schemaBefore = await schemaVersion(t);
+    const up = await uploadPackage(t.api, pkgs.neverHealthy!);
+    expect(up.status).toBe(201);
+    const res = await t.api.call('POST', `/api/appliance/updates/staged/${up.body.id}/install`, {
+      json: {},
+    });
+    expect(res.status).toBe(202);
+    const s: UpdatesStatus = await until(async () => {
+      const st = (
+        await t.api.call<UpdatesStatus>('GET', '/api/appliance/updates').catch(() => undefined)
+      )?.body;
+      return st?.lastResult?.ok === false &&
+        st.history[0]?.event === 'rolled-back' &&
+        st.lastResult.reason?.includes('within')
+        ? st
+        : undefined;
+    }, 60_000);
+    expect(s.installed.product).toBe('1.2.0');
+    expect(s.lastResult!.reason).toMatch(/did not pass its health check within 8 s/);
+    expect(await schemaVersion(t)).toBe(schemaBefore);
+    const users = await t.api.call<{ users: { username: string }[] }>('GET', '/api/login/users');
+    expect(users.body.users.map((u) => u.username)).toContain('before-update');
+  });
 });
+
+/** The schema version of the running appliance's database, read from a snapshot-free copy. */
+async function schemaVersion(t: TestAppliance): Promise<number> {
+  const db = openDatabase(path.join(t.dataDir, 'store', 'gatehouse.db'), { readonly: true });
+  try {
+    return (db.pragma('user_version', { simple: true }) as number) ?? 0;
+  } finally {
+    db.close();
+  }
+}

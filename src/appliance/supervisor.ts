@@ -155,8 +155,8 @@ async function watchWorker(
   );
   if (!boot.trial) return { kind: 'exited', code: await exited };
   const sys = new SystemDir(dir.root);
-  const deadline =
-    Date.now() + (Number(process.env.GATEHOUSE_TRIAL_DEADLINE_MS) || boot.trial.deadlineMs);
+  const deadlineMs = Number(process.env.GATEHOUSE_TRIAL_DEADLINE_MS) || boot.trial.deadlineMs;
+  const deadline = Date.now() + deadlineMs;
   const cert = readFileSync(dir.tlsCert, 'utf8');
   let exitCode: number | undefined;
   void exited.then((c) => (exitCode = c));
@@ -176,7 +176,7 @@ async function watchWorker(
     await exited;
     return {
       kind: 'trial-failed',
-      reason: `the new software did not pass its health check within ${Math.round((deadline - Date.parse(boot.trial.startedAt)) / 1000)} s`,
+      reason: `the new software did not pass its health check within ${Math.round(deadlineMs / 1000)} s`,
     };
   }
   const expected = boot.trial.to;

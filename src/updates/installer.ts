@@ -1,5 +1,7 @@
 import {
+  createReadStream,
   existsSync,
+  type ReadStream,
   promises as fsp,
   readFileSync,
   readdirSync,
@@ -260,7 +262,7 @@ export class UpdateInstaller {
       throw new GatehouseError(
         'UPDATE_DOWNGRADE',
         409,
-        `${kind} ${version} is older than the installed ${current}. Downgrades are refused; pass force: true (CLI --force) only if you mean to go back.`,
+        `${kind} ${version} is older than the installed ${current}. Downgrades are refused; choose force (API: "force": true) only if you mean to go back.`,
         { fields: [{ field: 'force', message: 'must be true to install an older version' }] },
       );
     if (kind === 'product' && requires.base && compareVersions(running.base, requires.base) < 0)
@@ -498,6 +500,13 @@ export class UpdateInstaller {
         return { name, size: st.size, createdAt: st.mtime.toISOString() };
       })
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** A pre-update backup to download; the download is written to the event log. */
+  openBackup(actor: Actor, name: string): ReadStream {
+    const file = this.backupFile(name);
+    this.host.events.record(actor, 'updates.backup-downloaded', name);
+    return createReadStream(file);
   }
 
   backupFile(name: string): string {

@@ -39,25 +39,41 @@ export async function buildTestPackage(opts: {
   return opts.out;
 }
 
+function patch(file: string, from: string, to: string): void {
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes(from))
+    throw new Error(`cannot break ${file}: "${from}" is not in it any more`);
+  writeFileSync(file, text.replace(from, to));
+}
+
 /**
- * A product code tree whose appliance fails at start: copies of package.json, bin and dist/src
- * with the worker's entry made to throw. Used to prove automatic rollback.
+ * A product code tree that fails: copies of package.json, bin and dist/src, changed so that
+ * - `crash-at-start`: the worker throws before it serves;
+ * - `never-healthy`: it migrates the database to a new schema, then never reports ready.
+ * Used to prove automatic rollback (and that the rollback restores the pre-update database).
  */
-export function brokenProductTree(dir: string): string {
+export function brokenProductTree(
+  dir: string,
+  mode: 'crash-at-start' | 'never-healthy' = 'crash-at-start',
+): string {
   for (const part of ['package.json', 'bin', 'dist/src']) {
     cpSync(path.join(CODE_ROOT, part), path.join(dir, part), { recursive: true });
   }
   const daemon = path.join(dir, 'dist/src/appliance/daemon.js');
-  writeFileSync(
-    daemon,
-    readFileSync(daemon, 'utf8').replace(
+  if (mode === 'crash-at-start') {
+    patch(
+      daemon,
       'export async function runAppliance(opts) {',
       "export async function runAppliance(opts) {\n    throw new Error('this build is broken on purpose');",
-    ),
-  );
-  if (!readFileSync(daemon, 'utf8').includes('broken on purpose'))
-    throw new Error('could not break the daemon: its entry function changed');
-  // node_modules is resolved from the slot; the tree only needs to look like a product.
+    );
+  } else {
+    patch(daemon, 'appliance.ready = true;', 'appliance.ready = false;');
+    patch(
+      path.join(dir, 'dist/src/store/migrations.js'),
+      'export const SCHEMA_VERSION =',
+      "MIGRATIONS.push({ version: MIGRATIONS.length + 1, description: 'trial only', sql: 'CREATE TABLE trial_only (x INTEGER)' });\nexport const SCHEMA_VERSION =",
+    );
+  }
   return dir;
 }
 

@@ -274,12 +274,12 @@ export const updateOperations: Operation[] = [
       description: 'Signed backup archive',
       contentType: 'application/octet-stream',
     },
-    handler: ({ appliance, params, reply }) => {
-      const file = appliance.updates.backupFile(params.name);
+    handler: ({ appliance, actor, params, reply }) => {
+      const stream = appliance.updates.openBackup(actor, params.name);
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', `attachment; filename="${params.name}"`)
-        .send(createReadStream(file));
+        .send(stream);
     },
   }),
 ];

@@ -171,11 +171,11 @@ export function registerUpdatesPages(p: Pages, appliance: Appliance): void {
 
   p.get(`${PAGE}/backups/:name`, (ctx) => {
     const { name } = ctx.req.params as { name: string };
-    const file = appliance.updates.backupFile(name);
+    const stream = appliance.updates.openBackup(ctx.actor, name);
     return ctx.reply
       .header('content-type', 'application/octet-stream')
       .header('content-disposition', `attachment; filename="${name}"`)
-      .send(createReadStream(file));
+      .send(stream);
   });
 
   // Settings: the same schemas as the API, so the errors name the same fields.
