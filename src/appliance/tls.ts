@@ -1,10 +1,17 @@
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import { colonHex } from '../shared/crypto.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+/**
+ * The certificate generator is loaded only when a certificate is made (init): it costs a
+ * quarter of a second at every start otherwise.
+ */
+async function loadX509() {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  return x509;
+}
 
 export interface TlsMaterial {
   keyPem: string;
@@ -21,11 +28,12 @@ export async function generateSelfSignedCertificate(opts: {
   ipAddresses: string[];
   days?: number;
 }): Promise<TlsMaterial> {
+  const x509 = await loadX509();
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + (opts.days ?? 3650) * 86_400_000);
-  const names: x509.JsonGeneralName[] = [
+  const names: import('@peculiar/x509').JsonGeneralName[] = [
     ...opts.dnsNames.map((value) => ({ type: 'dns' as const, value })),
     ...opts.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
   ];

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { initAppliance } from '../appliance/init.js';
 import { fieldError } from '../shared/errors.js';
 import { reportAndExit } from './errors.js';
 
@@ -103,6 +102,7 @@ export function applianceCommand(): Command {
             "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
           );
         }
+        const { initAppliance } = await import('../appliance/init.js');
         const result = await initAppliance({
           dataDir: path.resolve(o.dataDir),
           name: o.name,
