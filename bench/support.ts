@@ -1,0 +1,320 @@
+/**
+ * What every benchmark shares: server processes that are always stopped, a load generator with
+ * per-request latencies, and the figure | Gatehouse | anchor | ratio table.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { until } from '../src/shared/until.js';
+
+/** Things to undo, undone in reverse order even when the benchmark fails or is interrupted. */
+export class Cleanup {
+  private readonly steps: (() => Promise<unknown> | unknown)[] = [];
+
+  add(step: () => Promise<unknown> | unknown): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) {
+      try {
+        await step();
+      } catch (e) {
+        console.error(`cleanup: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  /** Run `body`, then clean up; on SIGINT or SIGTERM, clean up and exit 130. */
+  async around<T>(body: (cleanup: Cleanup) => Promise<T>): Promise<T> {
+    const onSignal = () => void this.run().finally(() => process.exit(130));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      return await body(this);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await this.run();
+    }
+  }
+}
+
+/**
+ * A server started as its own process group (a server may run workers of its own, as
+ * `gatehouse appliance start` does); keeps the last lines of its output to explain a failure.
+ */
+export class ServerProcess {
+  readonly child: ChildProcess;
+  private readonly tail: string[] = [];
+  private readonly exited: Promise<void>;
+  running = true;
+
+  constructor(
+    readonly label: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      detached: true,
+    });
+    const keep = (d: Buffer) => {
+      for (const line of d.toString().split('\n')) {
+        if (!line) continue;
+        this.tail.push(line);
+        if (this.tail.length > 20) this.tail.shift();
+      }
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', () => {
+        this.running = false;
+        resolve();
+      }),
+    );
+  }
+
+  get lastOutput(): string {
+    return this.tail.join('\n');
+  }
+
+  /**
+   * SIGTERM to the server (which stops its own workers), then wait until every process of its
+   * group has exited; SIGKILL the group if that takes longer than `timeoutMs`.
+   */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    const pgid = this.child.pid;
+    if (pgid === undefined || !groupAlive(pgid)) return;
+    if (this.running) this.child.kill('SIGTERM');
+    try {
+      await until(() => !this.running && !groupAlive(pgid), timeoutMs, `${this.label} to exit`);
+    } catch {
+      killGroup(pgid);
+      await until(() => !groupAlive(pgid), 5_000, `${this.label} to exit after SIGKILL`);
+    }
+    await this.exited;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+export interface LoadSpec {
+  origin: string;
+  certPem: string;
+  method: 'GET' | 'PATCH';
+  path: string;
+  headers: Record<string, string>;
+  /** A fresh body per request (so that each write changes something). */
+  body?: () => string;
+  expectStatus: number;
+  connections: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * Closed-loop load on one server: `connections` workers, each on its own keep-alive connection
+ * (pipelining 1), send the next request as soon as the last is answered.
+ */
+class LoadGenerator {
+  private readonly pool: Pool;
+  private readonly latencies: number[] = [];
+  private measuredMs = 0;
+
+  constructor(private readonly spec: LoadSpec) {
+    this.pool = new Pool(spec.origin, {
+      connections: spec.connections,
+      pipelining: 1,
+      connect: { ca: spec.certPem },
+    });
+  }
+
+  /** Load for `ms`; latencies of the requests started in that time are kept if `measure`. */
+  async run(ms: number, measure: boolean): Promise<void> {
+    const { spec } = this;
+    const end = performance.now() + ms;
+    let unexpected: string | undefined;
+    const worker = async () => {
+      for (let t0 = performance.now(); t0 < end && !unexpected; t0 = performance.now()) {
+        const res = await this.pool.request({
+          method: spec.method,
+          path: spec.path,
+          headers: spec.headers,
+          body: spec.body?.(),
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== spec.expectStatus)
+          unexpected = `${spec.method} ${spec.path} answered ${res.statusCode}: ${text.slice(0, 300)}`;
+        if (measure) this.latencies.push(performance.now() - t0);
+      }
+    };
+    await Promise.all(Array.from({ length: spec.connections }, worker));
+    if (unexpected) throw new Error(unexpected);
+    if (measure) this.measuredMs += ms;
+  }
+
+  result(): LoadResult {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const seconds = this.measuredMs / 1000;
+    return {
+      requests: sorted.length,
+      seconds,
+      requestsPerSecond: sorted.length / seconds,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      maxMs: sorted.at(-1) ?? NaN,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/**
+ * The same load on two servers, measured in alternating slices (after a warm-up of each, which
+ * also opens the connections and their TLS sessions) so that whatever else the machine does
+ * weighs on both alike.
+ */
+export async function compareLoad<K extends string>(
+  specs: Record<K, LoadSpec>,
+  timing: { warmupMs: number; rounds: number; roundMs: number },
+): Promise<Record<K, LoadResult>> {
+  const keys = Object.keys(specs) as K[];
+  const generators = keys.map((k) => new LoadGenerator(specs[k]));
+  try {
+    for (const g of generators) await g.run(timing.warmupMs, false);
+    for (let round = 0; round < timing.rounds; round++)
+      for (const g of generators) await g.run(timing.roundMs, true);
+    return Object.fromEntries(keys.map((k, i) => [k, generators[i]!.result()])) as Record<
+      K,
+      LoadResult
+    >;
+  } finally {
+    await Promise.all(generators.map((g) => g.close()));
+  }
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+export interface Figure {
+  figure: string;
+  unit: 'ms' | 'req/s';
+  gatehouse: number;
+  anchor: number;
+}
+
+const format = (value: number, unit: Figure['unit']) =>
+  unit === 'req/s'
+    ? `${Math.round(value)} req/s`
+    : `${value >= 100 ? Math.round(value) : value.toFixed(1)} ms`;
+
+/** The figures as a Markdown table, ratio = Gatehouse / anchor. */
+export function figureTable(figures: Figure[]): string {
+  const rows = [
+    ['figure', 'Gatehouse', 'anchor', 'ratio'],
+    ...figures.map((f) => [
+      f.figure,
+      format(f.gatehouse, f.unit),
+      format(f.anchor, f.unit),
+      `${(f.gatehouse / f.anchor).toFixed(2)}×`,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    line(rows[0]!),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
+
+export function machine() {
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAverage1m: os.loadavg()[0] ?? NaN,
+  };
+}
+
+export function writeResults(file: string, results: unknown): void {
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+}
+
+/** CPU seconds: busy time of the whole machine, and of this process with its reaped children. */
+export interface CpuSnapshot {
+  machineBusy: number;
+  ownTree: number;
+}
+
+/** Linux clock ticks per second (USER_HZ), as in /proc. */
+const TICKS = 100;
+
+/** Null where /proc is not there (not Linux). */
+export function cpuSnapshot(): CpuSnapshot | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+    // cpu user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const busy = [1, 2, 3, 6, 7, 8].reduce((sum, i) => sum + (cpu[i] ?? 0), 0);
+    const self = readFileSync('/proc/self/stat', 'utf8');
+    const fields = self
+      .slice(self.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    // utime stime cutime cstime: fields 14-17 of /proc/self/stat, 11-14 after the state field.
+    const own = [11, 12, 13, 14].reduce((sum, i) => sum + (fields[i] ?? 0), 0);
+    return { machineBusy: busy / TICKS, ownTree: own / TICKS };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds other processes used between two snapshots: the benchmark's own tree is counted
+ * once its children have exited and been reaped, so take `after` when every server is stopped.
+ */
+export function otherProcessesCpu(before: CpuSnapshot | null, after: CpuSnapshot | null) {
+  if (!before || !after) return null;
+  const machine = after.machineBusy - before.machineBusy;
+  return { machineBusySeconds: machine, otherSeconds: machine - (after.ownTree - before.ownTree) };
+}
