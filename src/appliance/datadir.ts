@@ -2,44 +2,12 @@ import { mkdirSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../shared/errors.js';
+import { DataDir, notInitialised } from './data-paths.js';
 import { generateEd25519, randomToken } from '../shared/crypto.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
 import { generateSelfSignedCertificate, splitHostsAndIps } from './tls.js';
 
-/** Where everything of one appliance lives. Only paths here; no I/O policy. */
-export class DataDir {
-  constructor(readonly root: string) {}
-  get identityFile() {
-    return path.join(this.root, 'appliance.json');
-  }
-  get tlsKey() {
-    return path.join(this.root, 'tls', 'key.pem');
-  }
-  get tlsCert() {
-    return path.join(this.root, 'tls', 'cert.pem');
-  }
-  get identityKey() {
-    return path.join(this.root, 'keys', 'identity.key');
-  }
-  get identityPub() {
-    return path.join(this.root, 'keys', 'identity.pub');
-  }
-  get csrfKey() {
-    return path.join(this.root, 'keys', 'csrf.key');
-  }
-  get database() {
-    return path.join(this.root, 'store', 'gatehouse.db');
-  }
-  get blobs() {
-    return path.join(this.root, 'blobs');
-  }
-  get logs() {
-    return path.join(this.root, 'logs');
-  }
-  get tmp() {
-    return path.join(this.root, 'tmp');
-  }
-}
+export { DataDir, notInitialised } from './data-paths.js';
 
 export const ApplianceIdentity = z.object({
   format: z.literal(1),
@@ -51,13 +19,7 @@ export const ApplianceIdentity = z.object({
 export type ApplianceIdentity = z.infer<typeof ApplianceIdentity>;
 
 export function readIdentity(dir: DataDir): ApplianceIdentity {
-  if (!existsSync(dir.identityFile)) {
-    throw new GatehouseError(
-      'APPLIANCE_NOT_INITIALISED',
-      400,
-      `${dir.root} is not an appliance data directory (no appliance.json). Create it with \`gatehouse appliance init --data-dir ${dir.root} --name NAME\`.`,
-    );
-  }
+  if (!existsSync(dir.identityFile)) throw notInitialised(dir.root);
   const parsed = ApplianceIdentity.safeParse(JSON.parse(readFileSync(dir.identityFile, 'utf8')));
   if (!parsed.success) {
     throw new GatehouseError(

@@ -16,7 +16,7 @@ import { fsyncDirSync } from '../shared/fs.js';
 import { createLogger } from '../shared/logging.js';
 import { CODE_ROOT } from '../shared/version.js';
 import { SystemDir, treeVersions, type BootState } from '../updates/slots.js';
-import { DataDir, readIdentity } from './datadir.js';
+import { DataDir, notInitialised } from './data-paths.js';
 import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 import { lockDataDir } from './lock.js';
 import { freePort } from '../shared/ports.js';
@@ -36,7 +36,9 @@ export interface SupervisorOptions {
  */
 export async function superviseAppliance(opts: SupervisorOptions): Promise<void> {
   const dir = new DataDir(opts.dataDir);
-  const identity = readIdentity(dir);
+  // The worker validates the data directory fully; the supervisor only needs its name.
+  if (!existsSync(dir.identityFile)) throw notInitialised(dir.root);
+  const identity = JSON.parse(readFileSync(dir.identityFile, 'utf8')) as { name: string };
   const unlock = lockDataDir(opts.dataDir, 'supervisor.lock');
   const log = createLogger({
     name: `${identity.name}/supervisor`,

@@ -140,20 +140,27 @@ export class ApplianceProcess {
   }
 }
 
+type StartOptions = { host?: string; port?: number; readyTimeoutMs?: number; logLevel?: string };
+
 /**
- * Start an appliance as a real process and wait (with a deadline) until /health says ready.
+ * Start `gatehouse <command> start` as a real process in its own process group (a supervisor
+ * and its worker stop, or crash, together) and wait with a deadline until `ready` says so.
  */
-export async function startApplianceProcess(
+async function startServer<P extends ApplianceProcess>(
+  what: string,
+  command: 'appliance' | 'update-server',
   dataDir: string,
-  opts: { host?: string; port?: number; readyTimeoutMs?: number; logLevel?: string } = {},
-): Promise<ApplianceProcess> {
+  opts: StartOptions,
+  make: (host: string, port: number, child: ChildProcess) => P,
+  ready: (health: { ready?: boolean; ok?: boolean }) => boolean,
+): Promise<P> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   const child = spawn(
     process.execPath,
     [
       GATEHOUSE_BIN,
-      'appliance',
+      command,
       'start',
       '--data-dir',
       dataDir,
@@ -162,24 +169,23 @@ export async function startApplianceProcess(
       '--log-level',
       opts.logLevel ?? 'info',
     ],
-    // Its own process group: the supervisor and its worker stop (or crash) together.
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
-  const proc = new ApplianceProcess(dataDir, host, port, child);
+  const proc = make(host, port, child);
   const client = proc.client();
   try {
     const state = await until(
       async () => {
         if (proc.exitCode !== undefined) return 'exited';
-        const res = await client.call<{ ready: boolean }>('GET', '/health');
-        return res.status === 200 && res.body.ready ? 'ready' : false;
+        const res = await client.call<{ ready?: boolean; ok?: boolean }>('GET', '/health');
+        return res.status === 200 && ready(res.body) ? 'ready' : false;
       },
       opts.readyTimeoutMs ?? 20_000,
-      `appliance ${dataDir} to be healthy`,
+      `${what} ${dataDir} to be healthy`,
     );
     if (state === 'exited')
       throw new Error(
-        `appliance ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`,
+        `${what} ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`,
       );
   } catch (e) {
     await proc.kill();
@@ -190,55 +196,38 @@ export async function startApplianceProcess(
   return proc;
 }
 
+/** Start an appliance (its supervisor and worker) and wait until /health says ready. */
+export function startApplianceProcess(
+  dataDir: string,
+  opts: StartOptions = {},
+): Promise<ApplianceProcess> {
+  return startServer(
+    'appliance',
+    'appliance',
+    dataDir,
+    opts,
+    (host, port, child) => new ApplianceProcess(dataDir, host, port, child),
+    (h) => h.ready === true,
+  );
+}
+
 /**
  * A running `gatehouse update-server start` process. Its data directory has the same tls/ layout
  * as an appliance's, so the certificate, the pinned client and stop/kill are the appliance's.
  */
 export class UpdateServerProcess extends ApplianceProcess {}
 
-/** Start an update server as a real process and wait (with a deadline) until /health answers. */
-export async function startUpdateServerProcess(
+/** Start an update server as a real process and wait until /health answers. */
+export function startUpdateServerProcess(
   dataDir: string,
-  opts: { host?: string; port?: number; readyTimeoutMs?: number; logLevel?: string } = {},
+  opts: StartOptions = {},
 ): Promise<UpdateServerProcess> {
-  const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? (await freePort(host));
-  const child = spawn(
-    process.execPath,
-    [
-      GATEHOUSE_BIN,
-      'update-server',
-      'start',
-      '--data-dir',
-      dataDir,
-      '--listen',
-      `${host.includes(':') ? `[${host}]` : host}:${port}`,
-      '--log-level',
-      opts.logLevel ?? 'info',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  return startServer(
+    'update server',
+    'update-server',
+    dataDir,
+    opts,
+    (host, port, child) => new UpdateServerProcess(dataDir, host, port, child),
+    (h) => h.ok === true,
   );
-  const proc = new UpdateServerProcess(dataDir, host, port, child);
-  const client = proc.client();
-  try {
-    const state = await until(
-      async () => {
-        if (proc.exitCode !== undefined) return 'exited';
-        const res = await client.call<{ ok: boolean }>('GET', '/health');
-        return res.status === 200 && res.body.ok ? 'ready' : false;
-      },
-      opts.readyTimeoutMs ?? 20_000,
-      `update server ${dataDir} to be healthy`,
-    );
-    if (state === 'exited')
-      throw new Error(
-        `update server ${dataDir} exited with code ${proc.exitCode}:\n${proc.output.slice(-10).join('\n')}`,
-      );
-  } catch (e) {
-    await proc.kill();
-    throw e;
-  } finally {
-    await client.close();
-  }
-  return proc;
 }

@@ -8,7 +8,7 @@ import {
   closeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { GatehouseError } from '../shared/errors.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
 
 /**
@@ -28,28 +28,58 @@ import { writeFileAtomicSync } from '../shared/fs.js';
 /** Default time a newly installed slot has to answer /health as ready before it is rolled back. */
 export const DEFAULT_TRIAL_DEADLINE_MS = 60_000;
 
-export const SlotName = z.enum(['factory', 'a', 'b']);
-export type SlotName = z.infer<typeof SlotName>;
+export type SlotName = 'factory' | 'a' | 'b';
+const SLOTS: readonly SlotName[] = ['factory', 'a', 'b'];
 
-export const BootState = z.object({
-  format: z.literal(1),
-  active: SlotName,
-  previous: SlotName.optional(),
+export interface BootState {
+  format: 1;
+  active: SlotName;
+  previous?: SlotName;
   /** The active slot is on trial: it must pass the health check by the deadline. */
-  trial: z
-    .object({
-      startedAt: z.string(),
-      deadlineMs: z.number().int().positive(),
-      kind: z.enum(['base', 'product']),
-      from: z.object({ product: z.string(), base: z.string() }),
-      to: z.object({ product: z.string(), base: z.string() }),
-      snapshot: z.boolean(),
-    })
-    .optional(),
+  trial?: {
+    startedAt: string;
+    deadlineMs: number;
+    kind: 'base' | 'product';
+    from: { product: string; base: string };
+    to: { product: string; base: string };
+    snapshot: boolean;
+  };
   /** The trial failed: return to `previous`, restoring the snapshot. Idempotent. */
-  rollback: z.object({ reason: z.string() }).optional(),
-});
-export type BootState = z.infer<typeof BootState>;
+  rollback?: { reason: string };
+}
+
+/**
+ * Check a boot state read from disk. Hand-written rather than zod: the supervisor reads it at
+ * every start, before the worker, and must start fast.
+ */
+export function parseBootState(raw: unknown, file: string): BootState {
+  const b = raw as Partial<BootState> | null;
+  const slotOk = (v: unknown) => SLOTS.includes(v as SlotName);
+  const trialOk =
+    b?.trial === undefined ||
+    (typeof b.trial.startedAt === 'string' &&
+      Number.isInteger(b.trial.deadlineMs) &&
+      b.trial.deadlineMs > 0 &&
+      (b.trial.kind === 'base' || b.trial.kind === 'product') &&
+      typeof b.trial.from?.product === 'string' &&
+      typeof b.trial.to?.product === 'string' &&
+      typeof b.trial.snapshot === 'boolean');
+  if (
+    !b ||
+    b.format !== 1 ||
+    !slotOk(b.active) ||
+    (b.previous !== undefined && !slotOk(b.previous)) ||
+    !trialOk ||
+    (b.rollback !== undefined && typeof b.rollback.reason !== 'string')
+  ) {
+    throw new GatehouseError(
+      'BOOT_STATE_DAMAGED',
+      500,
+      `${file} is damaged, so the appliance cannot tell which software slot to run. It is written atomically, so this means it was edited by hand: restore it, or write {"format":1,"active":"factory"} to run the software the appliance was first started with.`,
+    );
+  }
+  return b as BootState;
+}
 
 export interface HistoryEntry {
   at: string;
@@ -118,7 +148,13 @@ export class SystemDir {
 
   readBoot(): BootState {
     if (!existsSync(this.bootFile)) return { format: 1, active: 'factory' };
-    return BootState.parse(JSON.parse(readFileSync(this.bootFile, 'utf8')));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(this.bootFile, 'utf8'));
+    } catch {
+      raw = null;
+    }
+    return parseBootState(raw, this.bootFile);
   }
 
   /** The one atomic step of every switch: a crash leaves the old boot state or the new. */
@@ -126,7 +162,7 @@ export class SystemDir {
     this.ensure();
     writeFileAtomicSync(
       this.bootFile,
-      JSON.stringify(BootState.parse(state), null, 2) + '\n',
+      JSON.stringify(parseBootState(state, this.bootFile), null, 2) + '\n',
       0o600,
     );
   }

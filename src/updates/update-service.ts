@@ -7,7 +7,8 @@ import { SYSTEM } from '../site/actor.js';
 import type { EventLog } from '../site/events.js';
 import { createDownloadKey, REQUEST_TOKEN_TTL_MS } from './download-key.js';
 import type { UpdateInstaller, StagedPackage } from './installer.js';
-import { UpdateServerClient, type AvailablePackage } from './update-client.js';
+// The HTTP client (undici) loads on first use: most appliance starts never need it.
+import type { UpdateServerClient, AvailablePackage } from './update-client.js';
 import type { UpdateSettings } from './update-settings.js';
 
 export interface DownloadProgress {
@@ -61,7 +62,7 @@ export class UpdateService {
     return { key, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
   }
 
-  private client(): UpdateServerClient {
+  private async client(): Promise<UpdateServerClient> {
     const server = this.opts.settings.server();
     if (!server)
       throw new GatehouseError(
@@ -69,6 +70,7 @@ export class UpdateService {
         409,
         'No update server is configured. Set its URL and certificate fingerprint under Update Server on this page (PUT /api/appliance/updates/server), or install manually with a package file.',
       );
+    const { UpdateServerClient } = await import('./update-client.js');
     return new UpdateServerClient({
       url: server.url,
       fingerprint: server.fingerprint,
@@ -85,7 +87,7 @@ export class UpdateService {
   }
 
   private async withClient<T>(use: (c: UpdateServerClient) => Promise<T>): Promise<T> {
-    const client = this.client();
+    const client = await this.client();
     try {
       return await use(client);
     } finally {

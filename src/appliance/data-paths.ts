@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { GatehouseError } from '../shared/errors.js';
+
+/** Where everything of one appliance lives. Only paths here; no I/O policy. */
+export class DataDir {
+  constructor(readonly root: string) {}
+  get identityFile() {
+    return path.join(this.root, 'appliance.json');
+  }
+  get tlsKey() {
+    return path.join(this.root, 'tls', 'key.pem');
+  }
+  get tlsCert() {
+    return path.join(this.root, 'tls', 'cert.pem');
+  }
+  get identityKey() {
+    return path.join(this.root, 'keys', 'identity.key');
+  }
+  get identityPub() {
+    return path.join(this.root, 'keys', 'identity.pub');
+  }
+  get csrfKey() {
+    return path.join(this.root, 'keys', 'csrf.key');
+  }
+  get database() {
+    return path.join(this.root, 'store', 'gatehouse.db');
+  }
+  get blobs() {
+    return path.join(this.root, 'blobs');
+  }
+  get logs() {
+    return path.join(this.root, 'logs');
+  }
+  get tmp() {
+    return path.join(this.root, 'tmp');
+  }
+}
+
+export function notInitialised(root: string): GatehouseError {
+  return new GatehouseError(
+    'APPLIANCE_NOT_INITIALISED',
+    400,
+    `${root} is not an appliance data directory (no appliance.json). Create it with \`gatehouse appliance init --data-dir ${root} --name NAME\`.`,
+  );
+}
