@@ -165,7 +165,7 @@ async function watchWorker(
   let healthy: { productVersion: string; baseVersion: string } | undefined;
   while (Date.now() < deadline && exitCode === undefined && !healthy) {
     healthy = await probeHealth(listen, cert);
-    if (!healthy) await new Promise((r) => setTimeout(r, 50));
+    if (!healthy) await new Promise((r) => setTimeout(r, 10));
   }
   if (exitCode !== undefined) {
     return {

@@ -1,4 +1,5 @@
 import {
+  cpSync,
   createReadStream,
   existsSync,
   type ReadStream,
@@ -211,8 +212,11 @@ export class UpdateInstaller {
     await fsp.rm(path.join(this.sys.staging, `${id}.json`), { force: true });
   }
 
-  /** `payload: false` when unpacking follows anyway: it checks every entry before writing it. */
-  private async verify(file: string, opts = { payload: true }): Promise<InspectedPackage> {
+  /**
+   * `staged`: the package was fully checked when it was staged; its signature is checked again
+   * (the file could have changed on disk) and unpacking checks every entry before writing it.
+   */
+  private async verify(file: string, staged?: StagedPackage): Promise<InspectedPackage> {
     const keys = this.host.releaseKeys();
     if (keys.length === 0)
       throw new GatehouseError(
@@ -220,8 +224,8 @@ export class UpdateInstaller {
         409,
         'This appliance trusts no release key, so it cannot install any package. Release keys are fixed when the appliance is created (`gatehouse appliance init --release-key FILE`).',
       );
-    const pkg = await verifyPackage(file, keys);
-    if (opts.payload) await checkPayload(pkg);
+    const pkg = await verifyPackage(file, keys, staged);
+    if (!staged) await checkPayload(pkg);
     const names = new Set(pkg.manifest.entries.map((e) => e.name));
     const looksLike =
       names.has('bin/gatehouse.js') && names.has('dist/src/cli/main.js')
@@ -317,7 +321,7 @@ export class UpdateInstaller {
     this.progress = progress;
     let pkg: InspectedPackage;
     try {
-      pkg = await this.verify(this.stagedFile(id), { payload: false });
+      pkg = await this.verify(this.stagedFile(id), staged);
       this.check(pkg, { force: !!opts.force, expectKind: opts.expectKind });
     } catch (e) {
       this.progress = undefined;
@@ -467,8 +471,9 @@ export class UpdateInstaller {
       modules = path.join(baseDir, 'node_modules');
       // The same product code, on the new runtime.
       await fsp.mkdir(incoming, { recursive: true });
+      // A hundred small files: one synchronous copy is quicker than a hundred async hops.
       for (const part of ['package.json', 'bin', path.join('dist', 'src')]) {
-        await fsp.cp(path.join(this.host.running.tree, part), path.join(incoming, part), {
+        cpSync(path.join(this.host.running.tree, part), path.join(incoming, part), {
           recursive: true,
         });
       }

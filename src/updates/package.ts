@@ -88,7 +88,10 @@ export async function inspectPackage(file: string): Promise<InspectedPackage> {
   return described(await openBundle(file, PACKAGE));
 }
 
-async function described(bundle: OpenedBundle): Promise<InspectedPackage> {
+/** The whole-file digest, unless the caller already knows it (a staged package's id). */
+type KnownDigest = { size: number; sha256: string } | undefined;
+
+async function described(bundle: OpenedBundle, known?: KnownDigest): Promise<InspectedPackage> {
   const manifest = PackageManifest.safeParse(bundle.header);
   if (!manifest.success) {
     const issue = manifest.error.issues[0];
@@ -101,7 +104,7 @@ async function described(bundle: OpenedBundle): Promise<InspectedPackage> {
   return {
     manifest: manifest.data,
     signerKeyIds: bundle.signatures.map((s) => s.keyId),
-    ...(await fileDigest(bundle.file)),
+    ...(known ?? (await fileDigest(bundle.file))),
     bundle,
   };
 }
@@ -114,6 +117,7 @@ async function described(bundle: OpenedBundle): Promise<InspectedPackage> {
 export async function verifyPackage(
   file: string,
   trusted: ReleaseKey[],
+  known?: KnownDigest,
 ): Promise<InspectedPackage> {
   const bundle = await openBundle(file, PACKAGE);
   const byId = new Map(trusted.map((k) => [k.keyId, k.publicKey]));
@@ -136,7 +140,7 @@ export async function verifyPackage(
       `The update package signature does not verify: the package was altered after it was signed. ${PACKAGE.fix}`,
     );
   }
-  return described(bundle);
+  return described(bundle, known);
 }
 
 /** Read the whole payload once and check every entry against its signed digest. */
@@ -205,12 +209,18 @@ async function productSources(tree: string, version: string, tmpDir: string) {
   return sources;
 }
 
+/** Files in a dependency that the runtime never loads: typings, source maps, documentation, tests. */
+const NOT_RUNTIME =
+  /(^|\/)(test|tests|__tests__|docs|example|examples|benchmark|benchmarks|bench|\.github)\/|\.d\.[cm]?ts$|\.map$|\.(md|markdown)$/i;
+
 /**
- * Leaves out what the runtime never loads: nested node_modules (resolved on their own) and,
- * for native addons (a binding.gyp), the compiler's intermediates and C/C++ sources.
+ * Leaves out what the runtime never loads: nested node_modules (resolved on their own), typings,
+ * maps, docs and tests (licences stay) and, for native addons (a binding.gyp), the compiler's
+ * intermediates and C/C++ sources. (A base that lacked a file the runtime needs would fail its
+ * trial health check and be rolled back.)
  */
 function runtimeNeeds(native: boolean, rel: string): boolean {
-  if (rel.startsWith('node_modules/')) return false;
+  if (rel.startsWith('node_modules/') || NOT_RUNTIME.test(rel)) return false;
   if (!native) return true;
   if (rel.startsWith('build/')) return /^build\/Release\/[^/]+\.node$/.test(rel);
   return !rel.startsWith('deps/') && !rel.startsWith('src/');
