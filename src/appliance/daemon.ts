@@ -108,6 +108,9 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     process.on('disconnect', () => void stop('supervisor exited'));
   }
   appliance.recordUpdateOutcome();
+  appliance.updateService.startAutomatic((msg, err) =>
+    err ? logger.warn({ err }, msg) : logger.info(msg),
+  );
   if (!onTrial) {
     appliance.updates
       .cleanUp()

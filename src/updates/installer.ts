@@ -146,9 +146,19 @@ export class UpdateInstaller {
     try {
       const fh = await fsp.open(part, 'w', 0o600);
       let size = 0;
+      // Half of the free space: the other half is needed to unpack it.
+      const disk = statfsSync(this.sys.staging);
+      const maxBytes = Math.floor((disk.bavail * disk.bsize) / 2);
       try {
         for await (const chunk of body) {
           size += (chunk as Buffer).length;
+          if (size > maxBytes)
+            throw new GatehouseError(
+              'PACKAGE_TOO_LARGE',
+              413,
+              `file: the upload is larger than half of the free disk space (${mib(maxBytes)} MiB), which an install needs to unpack it. Free some space (e.g. remove staged packages) and try again.`,
+              { fields: [{ field: 'file', message: 'is larger than the free disk space allows' }] },
+            );
           await fh.write(chunk as Buffer);
         }
         await fh.sync();

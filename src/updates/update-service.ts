@@ -9,7 +9,7 @@ import { createDownloadKey, REQUEST_TOKEN_TTL_MS } from './download-key.js';
 import type { UpdateInstaller, StagedPackage } from './installer.js';
 // The HTTP client (undici) loads on first use: most appliance starts never need it.
 import type { UpdateServerClient, AvailablePackage } from './update-client.js';
-import type { UpdateSettings } from './update-settings.js';
+import { automaticUpdateDue, type UpdateSettings } from './update-settings.js';
 
 export interface DownloadProgress {
   id: string;
@@ -174,12 +174,9 @@ export class UpdateService {
   startAutomatic(log: (msg: string, err?: unknown) => void): void {
     let lastRunDay = '';
     this.automaticTimer = setInterval(() => {
-      const auto = this.opts.settings.automatic();
       const now = new Date();
-      const hhmm = `${String(now.getHours()).padStart(2, '0')}:${String(now.getMinutes()).padStart(2, '0')}`;
-      const day = now.toDateString();
-      if (!auto.enabled || hhmm !== auto.dailyAt || lastRunDay === day) return;
-      lastRunDay = day;
+      if (!automaticUpdateDue(this.opts.settings.automatic(), now, lastRunDay)) return;
+      lastRunDay = now.toDateString();
       if (this.opts.role() !== 'standalone') {
         log(`automatic update skipped: the appliance is ${this.opts.role()} (S5)`);
         return;

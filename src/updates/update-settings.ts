@@ -121,3 +121,9 @@ export function automaticUpdatesRefusal(enabling: boolean, role: string): string
   const where = role.includes('node') ? 'a cluster' : 'a failover relationship';
   return `Automatic updates cannot be enabled: this appliance is in ${where} (role ${role}). Appliances in a failover pair or a cluster are upgraded by the runbook (or \`gatehouse upgrade\`) so that both sides stay compatible; leave automatic updates off.`;
 }
+
+/** Whether the daily automatic update should run now (once a day, in the set minute). */
+export function automaticUpdateDue(auto: AutomaticUpdates, now: Date, lastRunDay: string): boolean {
+  const hhmm = `${String(now.getHours()).padStart(2, '0')}:${String(now.getMinutes()).padStart(2, '0')}`;
+  return auto.enabled && hhmm === auto.dailyAt && lastRunDay !== now.toDateString();
+}
