@@ -13,6 +13,8 @@ import { sessionOperations } from './http/api-session.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
 import { registerWebConsole } from './web/routes.js';
+import { registerPeerRoutes } from '../failover/peer-server.js';
+import { PEER_ROUTES } from '../failover/routes.js';
 
 export const API_OPERATIONS: Operation[] = [
   ...sessionOperations('appliance'),
@@ -186,6 +188,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   });
 
   registerOperations(app, appliance, API_OPERATIONS);
+  await registerPeerRoutes(app, appliance, PEER_ROUTES);
   registerWebConsole(app, appliance);
   return app;
 }

@@ -1,0 +1,122 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { GatehouseError } from '../shared/errors.js';
+import { constantTimeEqual, sha256Hex } from '../shared/crypto.js';
+
+/**
+ * Inter-appliance requests prove possession of the Inter-Appliance key without sending it:
+ * every request carries an HMAC-SHA256 over its method, path, time, a nonce and the sha256 of
+ * its body; every answer carries an HMAC over the request's nonce and the answer's body, so
+ * the caller knows the peer holds the same key too (an impostor that accepts anything cannot
+ * forge it). Both travel over TLS pinned to the peer's certificate fingerprint.
+ */
+export const PEER_REQUEST_HEADER = 'x-gatehouse-peer';
+export const PEER_PROOF_HEADER = 'x-gatehouse-peer-proof';
+/** How far apart the two appliances' clocks and a request's age may be. */
+export const PEER_WINDOW_MS = 60_000;
+
+const macOf = (key: string, parts: string[]) =>
+  createHmac('sha256', key).update(parts.join('\n')).digest('hex');
+
+export interface PeerRequestParts {
+  method: string;
+  /** Path and query, exactly as sent. */
+  path: string;
+  body: Buffer | string;
+}
+
+export function signPeerRequest(
+  key: string,
+  from: string,
+  req: PeerRequestParts,
+  now = Date.now(),
+): { header: string; nonce: string } {
+  const nonce = randomBytes(16).toString('hex');
+  const mac = macOf(key, [
+    'gatehouse-peer-v1',
+    req.method.toUpperCase(),
+    req.path,
+    String(now),
+    nonce,
+    sha256Hex(req.body),
+    from,
+  ]);
+  return {
+    header: `v1;from=${encodeURIComponent(from)};ts=${now};nonce=${nonce};mac=${mac}`,
+    nonce,
+  };
+}
+
+const seenNonces = new Map<string, number>();
+
+function rememberNonce(nonce: string, now: number): boolean {
+  for (const [n, at] of seenNonces) if (now - at > 2 * PEER_WINDOW_MS) seenNonces.delete(n);
+  if (seenNonces.has(nonce)) return false;
+  seenNonces.set(nonce, now);
+  return true;
+}
+
+/**
+ * Check a request's proof with this appliance's key. Returns the caller's name and the nonce
+ * the answer must be bound to. A wrong key, a stale or replayed request is refused (401).
+ */
+export function verifyPeerRequest(
+  key: string,
+  header: string | undefined,
+  req: PeerRequestParts,
+  now = Date.now(),
+): { from: string; nonce: string } {
+  const m = /^v1;from=([^;]*);ts=(\d+);nonce=([0-9a-f]{32});mac=([0-9a-f]{64})$/.exec(header ?? '');
+  if (!m)
+    throw new GatehouseError(
+      'PEER_AUTH_REQUIRED',
+      401,
+      'This is an inter-appliance endpoint: requests must be signed with the Inter-Appliance key (sent by another Gatehouse appliance).',
+    );
+  const [, fromEnc, ts, nonce, mac] = m as unknown as [string, string, string, string, string];
+  const from = decodeURIComponent(fromEnc);
+  if (Math.abs(now - Number(ts)) > PEER_WINDOW_MS)
+    throw new GatehouseError(
+      'PEER_CLOCK_SKEW',
+      401,
+      `The request from "${from}" is ${Math.round(Math.abs(now - Number(ts)) / 1000)} s away from this appliance's clock (at most ${PEER_WINDOW_MS / 1000} s). Synchronise both appliances' clocks (NTP).`,
+    );
+  const expected = macOf(key, [
+    'gatehouse-peer-v1',
+    req.method.toUpperCase(),
+    req.path,
+    ts,
+    nonce,
+    sha256Hex(req.body),
+    from,
+  ]);
+  if (!constantTimeEqual(expected, mac))
+    throw new GatehouseError(
+      'FAILOVER_KEY_MISMATCH',
+      401,
+      `"${from}" and this appliance have different Inter-Appliance keys. Copy the key from one appliance's /login > Management > Security page to the other's, then try again.`,
+    );
+  if (!rememberNonce(nonce, now))
+    throw new GatehouseError('PEER_REPLAY', 401, 'This inter-appliance request was already used.');
+  return { from, nonce };
+}
+
+/** The answer's proof: binds the answer body to the request's nonce. */
+export function proveAnswer(key: string, nonce: string, status: number, body: Buffer | string) {
+  return macOf(key, ['gatehouse-peer-answer-v1', nonce, String(status), sha256Hex(body)]);
+}
+
+export function checkAnswer(
+  key: string,
+  nonce: string,
+  status: number,
+  body: Buffer | string,
+  proof: string | undefined,
+  peer: string,
+): void {
+  if (!proof || !constantTimeEqual(proveAnswer(key, nonce, status, body), proof))
+    throw new GatehouseError(
+      'FAILOVER_KEY_MISMATCH',
+      401,
+      `The appliance at ${peer} could not prove it holds this appliance's Inter-Appliance key: the keys differ (or it is not a Gatehouse appliance). Copy the key from one appliance's /login > Management > Security page to the other's.`,
+    );
+}

@@ -1,0 +1,164 @@
+import tls from 'node:tls';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { GatehouseError, type Problem } from '../shared/errors.js';
+import { pinnedConnector } from '../clients/admin-client.js';
+import {
+  checkAnswer,
+  PEER_PROOF_HEADER,
+  PEER_REQUEST_HEADER,
+  signPeerRequest,
+} from './peer-auth.js';
+
+/** Where a peer appliance is reached: host or IP and its TLS port. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+export const peerLabel = (a: PeerAddress) =>
+  `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+
+/**
+ * Read the certificate fingerprint a peer presents, without trusting it yet: shown to the
+ * administrator when a relationship is established, then pinned.
+ */
+export function fetchPeerFingerprint(addr: PeerAddress, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: addr.host,
+      port: addr.port,
+      rejectUnauthorized: false,
+      servername: undefined,
+      timeout: timeoutMs,
+    });
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(
+        new GatehouseError(
+          'FAILOVER_PEER_UNREACHABLE',
+          502,
+          `No appliance answers TLS at ${peerLabel(addr)} (${why}). Check the host and the TLS port (the one its web console uses), and that it is running.`,
+        ),
+      );
+    };
+    socket.once('secureConnect', () => {
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      if (fp) resolve(fp);
+      else fail('it presented no certificate');
+    });
+    socket.once('timeout', () => fail(`no answer within ${timeoutMs / 1000} s`));
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code === 'ECONNREFUSED' ? 'connection refused: wrong port?' : (e.code ?? e.message)),
+    );
+  });
+}
+
+/**
+ * A client of another appliance's inter-appliance endpoints (`/api/peer/*`): TLS pinned to
+ * the peer's certificate, every request signed and every answer checked with the
+ * Inter-Appliance key (src/failover/peer-auth.ts).
+ */
+export class PeerClient {
+  private readonly agent: Agent;
+  readonly label: string;
+
+  constructor(
+    readonly address: PeerAddress,
+    readonly fingerprint: string,
+    private readonly key: () => string,
+    private readonly from: string,
+  ) {
+    this.label = peerLabel(address);
+    this.agent = new Agent({ connect: pinnedConnector(fingerprint), connections: 4 });
+  }
+
+  private url(path: string) {
+    return `https://${this.label}${path}`;
+  }
+
+  /** A signed JSON call; the answer must prove the peer holds the same key. */
+  async call<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    json?: unknown,
+  ): Promise<T> {
+    const body = json === undefined ? '' : JSON.stringify(json);
+    const key = this.key();
+    const signed = signPeerRequest(key, this.from, { method, path, body });
+    let res;
+    try {
+      res = await request(this.url(path), {
+        method,
+        headers: {
+          [PEER_REQUEST_HEADER]: signed.header,
+          accept: 'application/json',
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body || undefined,
+        dispatcher: this.agent,
+      });
+    } catch (e) {
+      throw this.unreachable(e);
+    }
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw this.peerError(res.statusCode, text);
+    const proof = res.headers[PEER_PROOF_HEADER];
+    checkAnswer(
+      key,
+      signed.nonce,
+      res.statusCode,
+      text,
+      Array.isArray(proof) ? proof[0] : proof,
+      this.label,
+    );
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A signed GET whose answer is streamed (blobs: the caller checks their sha256). */
+  async stream(path: string): Promise<Readable> {
+    const signed = signPeerRequest(this.key(), this.from, { method: 'GET', path, body: '' });
+    let res;
+    try {
+      res = await request(this.url(path), {
+        method: 'GET',
+        headers: { [PEER_REQUEST_HEADER]: signed.header },
+        dispatcher: this.agent,
+      });
+    } catch (e) {
+      throw this.unreachable(e);
+    }
+    if (res.statusCode >= 400) throw this.peerError(res.statusCode, await res.body.text());
+    return res.body;
+  }
+
+  private unreachable(e: unknown): GatehouseError {
+    if (e instanceof GatehouseError) return e;
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    return new GatehouseError(
+      'FAILOVER_PEER_UNREACHABLE',
+      502,
+      `The peer appliance at ${this.label} cannot be reached (${code}). Check that it runs and that this appliance can reach that address and TLS port.`,
+    );
+  }
+
+  private peerError(status: number, text: string): GatehouseError {
+    let p: Partial<Problem> = {};
+    try {
+      p = JSON.parse(text) as Partial<Problem>;
+    } catch {
+      // not a problem document
+    }
+    return new GatehouseError(
+      p.code ?? `PEER_HTTP_${status}`,
+      status === 401 || status === 409 ? status : 502,
+      `The peer appliance at ${this.label} refused: ${p.detail ?? `HTTP ${status}`}`,
+      { fields: p.errors ?? [] },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

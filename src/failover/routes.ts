@@ -1,0 +1,19 @@
+import { SCHEMA_VERSION } from '../store/migrations.js';
+import type { PeerRoute } from './peer-server.js';
+
+/** What a peer learns of this appliance before anything else: who it is and what it runs. */
+const hello: PeerRoute = {
+  method: 'POST',
+  path: '/api/peer/hello',
+  handler: ({ appliance }) => ({
+    name: appliance.identity.name,
+    role: appliance.role,
+    productVersion: appliance.productVersion,
+    baseVersion: appliance.baseVersion,
+    schemaVersion: SCHEMA_VERSION,
+    fingerprint: appliance.certificateFingerprint,
+  }),
+};
+
+/** Every inter-appliance endpoint (failover relationship and synchronisation add theirs here). */
+export const PEER_ROUTES: PeerRoute[] = [hello];
