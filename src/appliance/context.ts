@@ -22,6 +22,8 @@ import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
 import { ClientRegistry } from './clients.js';
+import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
+import type { Actor } from '../site/actor.js';
 import { certificateFingerprint } from './tls.js';
 
 export type Role = 'standalone';
@@ -43,6 +45,7 @@ export class Appliance {
   readonly auth: Authenticator;
   readonly backups: BackupService;
   readonly clients = new ClientRegistry();
+  readonly sharedListeners = new SharedAddressListeners();
   readonly certificateFingerprint: string;
   readonly updateSettings: UpdateSettings;
   readonly updates: UpdateInstaller;
@@ -128,6 +131,21 @@ export class Appliance {
       installer: this.updates,
       events: this.events,
     });
+  }
+
+  /**
+   * Change addresses, then bind or release the shared ones (S19). A shared address that
+   * cannot be bound (still held by the other appliance) is disabled again and the change is
+   * refused with the reason.
+   */
+  async changeAddresses<T>(actor: Actor, change: () => T): Promise<T> {
+    const result = change();
+    const failed = await this.sharedListeners.reconcile(this.network.list());
+    if (failed.length) {
+      for (const f of failed) this.network.update(actor, f.address, { enabled: false });
+      throw sharedAddressError(failed);
+    }
+    return result;
   }
 
   /** A rollback done by the supervisor goes into the event log once this (old) code runs. */

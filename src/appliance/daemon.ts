@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { GatehouseError } from '../shared/errors.js';
 import { createLogger } from '../shared/logging.js';
 import { SYSTEM } from '../site/actor.js';
@@ -53,9 +54,12 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
   }
   const onTrial = process.env.GATEHOUSE_TRIAL === '1';
   if (onTrial) appliance.writeGate = 'verifying';
-  appliance.ready = true;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.listen.port;
+  appliance.sharedListeners.attach(app.server as unknown as TlsServer, port);
+  for (const f of await appliance.sharedListeners.reconcile(appliance.network.list()))
+    logger.warn({ address: f.address }, `shared address not served: ${f.reason}`);
+  appliance.ready = true;
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   appliance.events.record(SYSTEM, 'appliance.started', appliance.identity.name, {
     listen: `${host}:${port}`,
@@ -84,6 +88,7 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     force.unref();
     // A keep-alive connection whose request finishes after close() began would stay open;
     // sweep idle connections until the server is closed.
+    await appliance.sharedListeners.closeAll();
     const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
     clearInterval(sweep);

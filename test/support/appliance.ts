@@ -47,6 +47,8 @@ export async function startTestAppliance(
   opts: {
     name?: string;
     host?: string;
+    /** A fixed port (default: a free one). Shared-address tests give two appliances the same. */
+    port?: number;
     interApplianceKey?: string;
     releaseKeyFiles?: string[];
   } = {},
@@ -72,7 +74,7 @@ export async function startTestAppliance(
     await t.api.signIn('appliance', 'admin', ADMIN_PASSWORD);
     await t.api.signIn('login', 'admin', LOGIN_PASSWORD);
   };
-  await open();
+  await open(opts.port);
   t.dataDir = dataDir;
   t.restart = async () => {
     const port = t.proc.port;

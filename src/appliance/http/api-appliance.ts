@@ -79,7 +79,8 @@ export const applianceOperations: Operation[] = [
     summary: 'Add a unique or shared address',
     body: NewAddressInput,
     response: { status: 201, description: 'Added' },
-    handler: ({ appliance, actor, body }) => appliance.network.add(actor, body),
+    handler: ({ appliance, actor, body }) =>
+      appliance.changeAddresses(actor, () => appliance.network.add(actor, body)),
   }),
   defineOperation({
     id: 'updateAddress',
@@ -92,7 +93,7 @@ export const applianceOperations: Operation[] = [
     body: AddressPatch,
     response: { status: 200, description: 'Updated' },
     handler: ({ appliance, actor, params, body }) =>
-      appliance.network.update(actor, params.address, body),
+      appliance.changeAddresses(actor, () => appliance.network.update(actor, params.address, body)),
   }),
   defineOperation({
     id: 'removeAddress',
@@ -104,7 +105,9 @@ export const applianceOperations: Operation[] = [
     params: AddressParams,
     response: { status: 204, description: 'Removed' },
     handler: ({ appliance, actor, params }) => {
-      appliance.network.remove(actor, params.address);
+      return appliance.changeAddresses(actor, () => {
+        appliance.network.remove(actor, params.address);
+      });
     },
   }),
   defineOperation({

@@ -130,7 +130,7 @@ function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
 export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
   p.get('/appliance/networking', (ctx) => page(ctx, EMPTY, NO_PROBLEM));
 
-  p.post('/appliance/networking/addresses', (ctx) => {
+  p.post('/appliance/networking/addresses', async (ctx) => {
     const body = formBody(ctx);
     const values: AddValues = {
       address: (body.address ?? '').trim(),
@@ -139,7 +139,10 @@ export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
       enabled: ticked(body.enabled),
     };
     try {
-      const added = appliance.network.add(ctx.actor, parseInput(NewAddressInput, values, 'body'));
+      const input = parseInput(NewAddressInput, values, 'body');
+      const added = await appliance.changeAddresses(ctx.actor, () =>
+        appliance.network.add(ctx.actor, input),
+      );
       return redirect(
         ctx.reply,
         '/appliance/networking',
@@ -151,10 +154,11 @@ export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
   });
 
   const rowAction = (verb: string, act: (ctx: PageContext, address: string) => string) =>
-    p.post(`/appliance/networking/addresses/:address/${verb}`, (ctx) => {
+    p.post(`/appliance/networking/addresses/:address/${verb}`, async (ctx) => {
       const { address } = ctx.req.params as { address: string };
       try {
-        return redirect(ctx.reply, '/appliance/networking', act(ctx, address));
+        const done = await appliance.changeAddresses(ctx.actor, () => act(ctx, address));
+        return redirect(ctx.reply, '/appliance/networking', done);
       } catch (e) {
         // A row's error is about that row, not about the fields of the add form below.
         return page(ctx, EMPTY, { ...formErrors(e), fields: {} });
