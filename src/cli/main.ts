@@ -16,5 +16,7 @@ const program = new Command('gatehouse')
   .addCommand(packageCommand())
   .addCommand(demoCommand())
   .addCommand((await import('./update-server.js')).updateServerCommand());
+program.addCommand((await import('./traffic.js')).trafficCommand());
+program.addCommand((await import('./nat-forwarder.js')).natForwarderCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { isIPv4, isIPv6 } from 'node:net';
+import { trafficError, type SharedIpConfig, type TrafficSwitchProvider } from './switch.js';
+
+export interface SharedAddress {
+  address: string;
+  /** Prefix length of the address on the device (32 for a single IPv4 address). */
+  prefixLength: number;
+  /** Network device, e.g. eth0. */
+  device: string;
+}
+
+/** On Linux the whole of 127.0.0.0/8 and ::1 are on `lo` already: binding them just works. */
+export function isLoopback(address: string): boolean {
+  return (isIPv4(address) && address.startsWith('127.')) || (isIPv6(address) && address === '::1');
+}
+
+function run(file: string, args: string[], timeoutMs = 10_000): Promise<{ stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: timeoutMs }, (err, _stdout, stderr) =>
+      err ? reject(Object.assign(err, { stderr: String(stderr) })) : resolve({ stderr }),
+    );
+  });
+}
+
+function commandError(what: string, file: string, err: unknown) {
+  const e = err as NodeJS.ErrnoException & { stderr?: string };
+  const stderr = (e.stderr ?? '').trim();
+  if (e.code === 'ENOENT')
+    return trafficError(
+      'SHARED_IP_TOOL_MISSING',
+      500,
+      `${file} is not installed; install ${file === 'arping' ? 'iputils-arping' : 'iproute2'} to ${what}.`,
+      { cause: err },
+    );
+  if (/not permitted|permission denied/i.test(stderr) || e.code === 'EACCES')
+    return trafficError(
+      'SHARED_IP_NOT_PERMITTED',
+      403,
+      `Not permitted to ${what} (${stderr || e.code}); run the appliance as root or give it CAP_NET_ADMIN and CAP_NET_RAW.`,
+      { cause: err },
+    );
+  return trafficError('SHARED_IP_FAILED', 500, `Could not ${what}: ${stderr || e.message}.`, {
+    field: 'device',
+    cause: err,
+  });
+}
+
+/**
+ * Take the shared address on this machine (S19): `ip addr add`, then gratuitous ARP so that
+ * neighbours forget the other appliance's MAC at once. Nothing to do for a loopback address.
+ * Returns whether anything was configured.
+ */
+export async function assignSharedAddress(addr: SharedAddress): Promise<boolean> {
+  if (isLoopback(addr.address)) return false;
+  const cidr = `${addr.address}/${addr.prefixLength}`;
+  try {
+    await run('ip', ['addr', 'add', cidr, 'dev', addr.device]);
+  } catch (e) {
+    // Already here (e.g. a second Become Primary): the end state is what was asked.
+    if (!/File exists/i.test((e as { stderr?: string }).stderr ?? ''))
+      throw commandError(`add ${cidr} to ${addr.device}`, 'ip', e);
+  }
+  if (isIPv4(addr.address)) {
+    try {
+      await run('arping', ['-U', '-c', '3', '-I', addr.device, addr.address]);
+    } catch (e) {
+      throw commandError(
+        `announce ${addr.address} by gratuitous ARP on ${addr.device} (the address is assigned; neighbours learn it when their ARP entries expire)`,
+        'arping',
+        e,
+      );
+    }
+  }
+  // IPv6: the kernel sends unsolicited neighbour advertisements for a new address itself.
+  return true;
+}
+
+/** Give the shared address up on this machine; not an error when it is not here. */
+export async function releaseSharedAddress(addr: SharedAddress): Promise<boolean> {
+  if (isLoopback(addr.address)) return false;
+  const cidr = `${addr.address}/${addr.prefixLength}`;
+  try {
+    await run('ip', ['addr', 'del', cidr, 'dev', addr.device]);
+  } catch (e) {
+    if (/Cannot assign requested address/i.test((e as { stderr?: string }).stderr ?? ''))
+      return false;
+    throw commandError(`remove ${cidr} from ${addr.device}`, 'ip', e);
+  }
+  return true;
+}
+
+/** Whether the shared address is configured on the device here (always true for loopback). */
+export async function holdsSharedAddress(addr: SharedAddress): Promise<boolean> {
+  if (isLoopback(addr.address)) return true;
+  return new Promise((resolve, reject) =>
+    execFile('ip', ['-o', 'addr', 'show', 'dev', addr.device], (err, stdout) => {
+      if (err) return reject(commandError(`list the addresses of ${addr.device}`, 'ip', err));
+      resolve(stdout.split(/\s+/).some((w) => w.split('/')[0] === addr.address));
+    }),
+  );
+}
+
+/**
+ * The shared-IP method as a provider: each appliance runs it with its own name; pointing at
+ * this appliance takes the shared address here, pointing at another releases it here (the
+ * other appliance takes it when it runs its own pointAt). The appliance's listener on the
+ * address is bound by the appliance itself.
+ */
+export class SharedIpProvider implements TrafficSwitchProvider {
+  readonly method = 'shared-ip' as const;
+  private pointedAt: string | undefined;
+
+  constructor(private readonly config: SharedIpConfig) {}
+
+  describe(): string {
+    const c = this.config;
+    return `Shared IP ${c.address}/${c.prefixLength} on ${isLoopback(c.address) ? 'loopback' : c.device} (this appliance: ${c.localName})`;
+  }
+
+  async pointAt(target: { name: string; address: string }): Promise<void> {
+    if (target.name === this.config.localName) await assignSharedAddress(this.config);
+    else await releaseSharedAddress(this.config);
+    this.pointedAt = target.address;
+  }
+
+  /** This appliance's address when it holds the shared address; undefined when it does not. */
+  async current(): Promise<{ address: string } | undefined> {
+    if (isLoopback(this.config.address))
+      return this.pointedAt ? { address: this.pointedAt } : undefined;
+    return (await holdsSharedAddress(this.config))
+      ? { address: this.pointedAt ?? this.config.address }
+      : undefined;
+  }
+}

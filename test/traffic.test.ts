@@ -1,0 +1,427 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as dnsPromises } from 'node:dns';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
+import { providerFor, type TrafficSwitchConfigInput } from '../src/traffic/switch.js';
+import { tempDir, until } from './support/appliance.js';
+
+const execFileP = promisify(execFile);
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function rejection(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+function gatehouse(args: string[]): Promise<{ code?: number; stdout: string; stderr: string }> {
+  return execFileP(process.execPath, [GATEHOUSE_BIN, ...args]).catch(
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+}
+
+describe('hosts-file DNS swing', () => {
+  it('points the hostname at the target and keeps every other line and comment', async () => {
+    const file = path.join(tempDir(), 'hosts');
+    writeFileSync(
+      file,
+      '# site test hosts\n127.0.0.1 localhost\n127.0.0.10 Support.Example.Test mirror # A\n\n::1 ip6-localhost\n',
+    );
+    const p = await providerFor({ provider: 'hosts-file', file, hostname: 'support.example.test' });
+    await p.pointAt({ name: 'appliance-b', address: '127.0.0.11' });
+    expect(readFileSync(file, 'utf8')).toBe(
+      '# site test hosts\n127.0.0.1 localhost\n127.0.0.11 support.example.test\n127.0.0.10 mirror # A\n\n::1 ip6-localhost\n',
+    );
+    expect(await p.current()).toEqual({ address: '127.0.0.11' });
+    await p.pointAt({ name: 'appliance-a', address: '127.0.0.10' });
+    expect(await p.current()).toEqual({ address: '127.0.0.10' });
+    expect(readFileSync(file, 'utf8').match(/support\.example\.test/g)).toHaveLength(1);
+  });
+
+  it('is driven from the CLI, and a bad flag is named', async () => {
+    const file = path.join(tempDir(), 'hosts');
+    const ok = await gatehouse([
+      'traffic',
+      'point',
+      '--method',
+      'hosts-file',
+      '--hosts-file',
+      file,
+      '--hostname',
+      'support.example.test',
+      '--to-name',
+      'appliance-b',
+      '--to-address',
+      '127.0.0.11',
+    ]);
+    expect(ok.stdout).toMatch(/Traffic now goes to appliance-b \(127\.0\.0\.11\)/);
+    expect(readFileSync(file, 'utf8')).toBe('127.0.0.11 support.example.test\n');
+    const bad = await gatehouse([
+      'traffic',
+      'point',
+      '--method',
+      'hosts-file',
+      '--hosts-file',
+      file,
+      '--hostname',
+      'not a name',
+      '--to-name',
+      'appliance-b',
+      '--to-address',
+      '127.0.0.11',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--hostname: must be a DNS name/);
+  });
+});
+
+describe('command NAT swing', () => {
+  it('runs the command with the target in its environment', async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'out');
+    const script = path.join(dir, 'swing.sh');
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho "$1 $GATEHOUSE_TARGET_NAME $GATEHOUSE_TARGET_ADDRESS $GATEHOUSE_TARGET_PORT" > "${out}"\n`,
+    );
+    chmodSync(script, 0o755);
+    const p = await providerFor({ provider: 'command', argv: [script, 'rule with spaces'] });
+    await p.pointAt({ name: 'appliance-b', address: '192.0.2.11', port: 8443 });
+    expect(readFileSync(out, 'utf8')).toBe('rule with spaces appliance-b 192.0.2.11 8443\n');
+  });
+
+  it("fails clearly with the command's stderr, and stops a command that hangs", async () => {
+    const failing = await providerFor({
+      provider: 'command',
+      argv: ['/bin/sh', '-c', 'echo "firewall said: rule support not found" >&2; exit 3'],
+    });
+    const e = await rejection(failing.pointAt({ name: 'b', address: '192.0.2.11' }));
+    expect(e.code).toBe('TRAFFIC_COMMAND_FAILED');
+    expect(e.message).toMatch(/exited with status 3.*rule support not found/s);
+
+    const hanging = await providerFor({
+      provider: 'command',
+      argv: ['/bin/sleep', '30'],
+      timeoutMs: 300,
+    });
+    const t = await rejection(hanging.pointAt({ name: 'b', address: '192.0.2.11' }));
+    expect(t.code).toBe('TRAFFIC_COMMAND_TIMED_OUT');
+
+    const missing = await providerFor({ provider: 'command', argv: ['/nonexistent/swing'] });
+    expect((await rejection(missing.pointAt({ name: 'b', address: '192.0.2.11' }))).code).toBe(
+      'TRAFFIC_COMMAND_NOT_RUNNABLE',
+    );
+  });
+});
+
+// ---- RFC 2136 against a real BIND ----
+
+const ZONE = 'site.test';
+const HOST = `gatehouse.${ZONE}`;
+const secret = () => randomBytes(32).toString('base64');
+
+async function startNamed() {
+  const dir = tempDir('gh-named-');
+  const port = await freePort();
+  const keys = { switch: secret(), other: secret() };
+  writeFileSync(
+    path.join(dir, `${ZONE}.zone`),
+    [
+      '$TTL 300',
+      `@ IN SOA ns.${ZONE}. hostmaster.${ZONE}. 1 3600 600 86400 60`,
+      `@ IN NS ns.${ZONE}.`,
+      'ns IN A 127.0.0.1',
+      'gatehouse IN A 127.0.0.10',
+      '',
+    ].join('\n'),
+  );
+  const conf = path.join(dir, 'named.conf');
+  writeFileSync(
+    conf,
+    `options {
+  directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  pid-file "${dir}/named.pid";
+  session-keyfile "${dir}/session.key";
+  managed-keys-directory "${dir}";
+  recursion no;
+  dnssec-validation no;
+};
+controls { };
+key "gatehouse-switch" { algorithm hmac-sha256; secret "${keys.switch}"; };
+key "other-key" { algorithm hmac-sha256; secret "${keys.other}"; };
+zone "${ZONE}" {
+  type primary;
+  file "${dir}/${ZONE}.zone";
+  update-policy { grant gatehouse-switch name ${HOST}. A AAAA; };
+};
+`,
+  );
+  const child = spawn('/usr/sbin/named', ['-g', '-n', '1', '-c', conf], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const log: string[] = [];
+  child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
+  await until(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`named exited: ${log.join('')}`);
+      return (await resolve(port, 'A')).length > 0;
+    },
+    15_000,
+    'named to answer',
+  );
+  return { dir, port, keys };
+}
+
+/** A real DNS query through node's resolver (c-ares), a fresh one each time: no cache. */
+async function resolve(port: number, type: 'A' | 'AAAA'): Promise<string[]> {
+  const r = new dnsPromises.Resolver({ timeout: 1_000, tries: 1 });
+  r.setServers([`127.0.0.1:${port}`]);
+  try {
+    return type === 'A' ? await r.resolve4(HOST) : await r.resolve6(HOST);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENODATA') return [];
+    throw e;
+  }
+}
+
+describe('RFC 2136 DNS swing against a real BIND named', () => {
+  let named: Awaited<ReturnType<typeof startNamed>>;
+  const config = (over: Partial<Record<string, unknown>> = {}): TrafficSwitchConfigInput => ({
+    provider: 'rfc2136',
+    server: '127.0.0.1',
+    port: named.port,
+    zone: ZONE,
+    hostname: HOST,
+    ttl: 30,
+    tsig: { name: 'gatehouse-switch', secret: named.keys.switch },
+    timeoutMs: 3_000,
+    ...over,
+  });
+
+  it('replaces the A record of the site hostname, signed with TSIG', async () => {
+    named = await startNamed();
+    expect(await resolve(named.port, 'A')).toEqual(['127.0.0.10']);
+    const p = await providerFor(config());
+    await p.pointAt({ name: 'appliance-b', address: '127.0.0.11' });
+    expect(await resolve(named.port, 'A')).toEqual(['127.0.0.11']);
+    expect(await p.current()).toEqual({ address: '127.0.0.11' });
+
+    // An IPv6 target replaces the A record with an AAAA record.
+    await p.pointAt({ name: 'appliance-c', address: '2001:db8::11' });
+    expect(await resolve(named.port, 'A')).toEqual([]);
+    expect(await resolve(named.port, 'AAAA')).toEqual(['2001:db8::11']);
+    expect(await p.current()).toEqual({ address: '2001:db8::11' });
+    await p.pointAt({ name: 'appliance-a', address: '127.0.0.10' });
+    expect(await resolve(named.port, 'A')).toEqual(['127.0.0.10']);
+  });
+
+  it('a wrong TSIG secret is rejected with a clear error and the record stays', async () => {
+    const p = await providerFor(config({ tsig: { name: 'gatehouse-switch', secret: secret() } }));
+    const e = await rejection(p.pointAt({ name: 'appliance-b', address: '127.0.0.66' }));
+    expect(e.code).toBe('TRAFFIC_DNS_TSIG_REJECTED');
+    expect(e.message).toMatch(/BADSIG.*secret/);
+    const unknown = await providerFor(config({ tsig: { name: 'no-such-key', secret: secret() } }));
+    expect(
+      (await rejection(unknown.pointAt({ name: 'b', address: '127.0.0.66' }))).message,
+    ).toMatch(/BADKEY/);
+    expect(await resolve(named.port, 'A')).toEqual(['127.0.0.10']);
+  });
+
+  it('a key the zone does not grant is REFUSED, and a zone the server lacks is NOTAUTH', async () => {
+    const other = await providerFor(
+      config({ tsig: { name: 'other-key', secret: named.keys.other } }),
+    );
+    const refused = await rejection(other.pointAt({ name: 'b', address: '127.0.0.66' }));
+    expect(refused.code).toBe('TRAFFIC_DNS_REFUSED');
+    expect(refused.message).toMatch(/update-policy/);
+    const wrongZone = await providerFor(
+      config({ zone: 'elsewhere.test', hostname: 'gatehouse.elsewhere.test' }),
+    );
+    expect((await rejection(wrongZone.pointAt({ name: 'b', address: '127.0.0.66' }))).code).toBe(
+      'TRAFFIC_DNS_NOTAUTH',
+    );
+    expect(await resolve(named.port, 'A')).toEqual(['127.0.0.10']);
+  });
+
+  it('is driven from the CLI with a BIND key file', async () => {
+    const keyFile = path.join(named.dir, 'gatehouse.key');
+    writeFileSync(
+      keyFile,
+      `key "gatehouse-switch" {\n\talgorithm hmac-sha256;\n\tsecret "${named.keys.switch}";\n};\n`,
+    );
+    const common = [
+      '--method',
+      'rfc2136',
+      '--server',
+      `127.0.0.1:${named.port}`,
+      '--zone',
+      ZONE,
+      '--hostname',
+      HOST,
+      '--tsig-key-file',
+      keyFile,
+    ];
+    const ok = await gatehouse([
+      'traffic',
+      'point',
+      ...common,
+      '--to-name',
+      'appliance-b',
+      '--to-address',
+      '127.0.0.12',
+    ]);
+    expect(ok.stdout).toMatch(/Traffic now goes to appliance-b/);
+    expect(await resolve(named.port, 'A')).toEqual(['127.0.0.12']);
+    const show = await gatehouse(['traffic', 'show', ...common]);
+    expect(show.stdout).toMatch(/Traffic goes to 127\.0\.0\.12/);
+  });
+});
+
+// ---- NAT forwarder process ----
+
+/** A target appliance stand-in: greets with its letter, then echoes lines prefixed with it. */
+async function startTarget(letter: string, host: string) {
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.write(`${letter}\n`);
+    s.on('data', (d) => s.write(`${letter}:${d.toString()}`));
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, host, r));
+  afterAllClose(server);
+  return { host, port: (server.address() as net.AddressInfo).port };
+}
+const servers: net.Server[] = [];
+const sockets: net.Socket[] = [];
+const afterAllClose = (s: net.Server) => servers.push(s);
+afterAll(() => {
+  for (const s of sockets) s.destroy();
+  for (const s of servers) {
+    s.close();
+  }
+});
+
+/** A client connection that collects what it receives. */
+async function connect(port: number) {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  let received = '';
+  socket.on('data', (d) => (received += d.toString()));
+  socket.on('error', () => undefined);
+  await new Promise((r) => socket.once('connect', r));
+  return {
+    socket,
+    received: () => received,
+    waitFor: (text: string) =>
+      until(() => received.includes(text), 5_000, `"${text}" from the forwarder`),
+  };
+}
+
+async function startForwarder(dataDir: string, listen: number, control: number, target?: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      GATEHOUSE_BIN,
+      'nat-forwarder',
+      '--listen',
+      `127.0.0.1:${listen}`,
+      '--control',
+      `127.0.0.1:${control}`,
+      '--data-dir',
+      dataDir,
+      ...(target ? ['--target', target] : []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const fingerprint = await until(
+    () => {
+      if (child.exitCode !== null) throw new Error(`nat-forwarder exited: ${out}`);
+      return /fingerprint: ([0-9A-F:]{95})/.exec(out)?.[1];
+    },
+    15_000,
+    'the NAT forwarder to start',
+  );
+  return { child, fingerprint, output: () => out };
+}
+
+describe('NAT forwarder', () => {
+  it('moves new connections to the new target while existing ones continue; survives a restart', async () => {
+    const a = await startTarget('A', '127.0.0.1');
+    const b = await startTarget('B', '127.0.0.2');
+    const dataDir = path.join(tempDir(), 'fwd');
+    const [listen, control] = [await freePort(), await freePort()];
+    const fwd = await startForwarder(dataDir, listen, control, `127.0.0.1:${a.port}`);
+    const token = /Control token \(shown once[^)]*\): (\S+)/.exec(fwd.output())?.[1];
+    expect(token).toBeDefined();
+    expect(readFileSync(path.join(dataDir, 'control-token'), 'utf8').trim()).toBe(token);
+    expect(statSync(path.join(dataDir, 'control-token')).mode & 0o777).toBe(0o600);
+
+    const first = await connect(listen);
+    await first.waitFor('A\n');
+
+    const config = {
+      provider: 'nat-forwarder' as const,
+      control: `127.0.0.1:${control}`,
+      fingerprint: fwd.fingerprint,
+      token: token!,
+    };
+    const p = await providerFor(config);
+    expect(await p.current()).toEqual({ address: '127.0.0.1' });
+    await p.pointAt({ name: 'appliance-b', address: b.host, port: b.port });
+    expect(await p.current()).toEqual({ address: '127.0.0.2' });
+
+    const second = await connect(listen);
+    await second.waitFor('B\n');
+    first.socket.write('still here\n');
+    await first.waitFor('A:still here\n');
+    second.socket.write('hello\n');
+    await second.waitFor('B:hello\n');
+    first.socket.destroy();
+    second.socket.destroy();
+
+    // Wrong token: refused, target unchanged. Wrong fingerprint: not even asked.
+    const wrongToken = await providerFor({ ...config, token: 'not-the-token-at-all' });
+    const denied = await rejection(
+      wrongToken.pointAt({ name: 'a', address: a.host, port: a.port }),
+    );
+    expect(denied.code).toBe('TRAFFIC_NAT_FORWARDER_UNAUTHORIZED');
+    expect((await rejection(wrongToken.current())).code).toBe('TRAFFIC_NAT_FORWARDER_UNAUTHORIZED');
+    const impostor = await providerFor({
+      ...config,
+      fingerprint: fwd.fingerprint.replace(/^../, '00'),
+    });
+    expect(
+      (await rejection(impostor.pointAt({ name: 'a', address: a.host, port: a.port }))).code,
+    ).toBe('TLS_FINGERPRINT_MISMATCH');
+    expect(await p.current()).toEqual({ address: '127.0.0.2' });
+
+    // Restart: same certificate, no new token, the target is remembered.
+    fwd.child.kill('SIGTERM');
+    await until(() => fwd.child.exitCode !== null, 10_000, 'the NAT forwarder to stop');
+    expect(fwd.child.exitCode).toBe(0);
+    const again = await startForwarder(dataDir, listen, control, `127.0.0.1:${a.port}`);
+    expect(again.fingerprint).toBe(fwd.fingerprint);
+    expect(again.output()).not.toMatch(/Control token/);
+    const third = await connect(listen);
+    await third.waitFor('B\n');
+    third.socket.destroy();
+    expect(await p.current()).toEqual({ address: '127.0.0.2' });
+  });
+});
