@@ -1,0 +1,43 @@
+import { notFound } from '../../shared/errors.js';
+import { parseInput } from '../../appliance/http/operations.js';
+import type { PeerRoute } from '../peer-server.js';
+import { RowsRequest, RunRequest } from './protocol.js';
+
+/** Inter-appliance endpoints of the synchronisation (see protocol.ts). */
+export const SYNC_ROUTES: PeerRoute[] = [
+  {
+    method: 'POST',
+    path: '/api/peer/sync/manifest',
+    handler: ({ appliance }) => appliance.sync.source.manifest(),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/sync/rows',
+    handler: ({ appliance, body }) =>
+      appliance.sync.source.rows(parseInput(RowsRequest, body, 'body')),
+  },
+  {
+    method: 'GET',
+    path: '/api/peer/sync/blobs/:sha256',
+    handler: async ({ appliance, req }) => {
+      const { sha256 } = req.params as { sha256: string };
+      if (!(await appliance.blobs.has(sha256)))
+        throw notFound(`Blob ${sha256}`, 'Sync again: the peer no longer needs it.');
+      return appliance.blobs.read(sha256);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/sync/run',
+    handler: ({ appliance, from, body }) =>
+      appliance.sync.runRequested(from, parseInput(RunRequest, body, 'body')),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/sync/status',
+    handler: ({ appliance }) => ({
+      progress: appliance.sync.progress,
+      lastResult: appliance.sync.lastResult ?? null,
+    }),
+  },
+];
