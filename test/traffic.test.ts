@@ -7,6 +7,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
+import { exchange } from '../src/traffic/dns/transport.js';
+import { CLASS, OPCODE, decodeMessage, encodeMessage, flagsOf } from '../src/traffic/dns/wire.js';
+import { assignSharedAddress, releaseSharedAddress } from '../src/traffic/shared-ip.js';
 import { providerFor, type TrafficSwitchConfigInput } from '../src/traffic/switch.js';
 import { tempDir, until } from './support/appliance.js';
 
@@ -143,6 +146,8 @@ async function startNamed() {
       `@ IN NS ns.${ZONE}.`,
       'ns IN A 127.0.0.1',
       'gatehouse IN A 127.0.0.10',
+      // Over 512 bytes of answer: UDP answers are truncated and the client must retry over TCP.
+      ...Array.from({ length: 30 }, (_, i) => `big IN TXT "record ${i} ${'x'.repeat(40)}"`),
       '',
     ].join('\n'),
   );
@@ -255,6 +260,22 @@ describe('RFC 2136 DNS swing against a real BIND named', () => {
       'TRAFFIC_DNS_NOTAUTH',
     );
     expect(await resolve(named.port, 'A')).toEqual(['127.0.0.10']);
+  });
+
+  it('retries over TCP when the UDP answer is truncated', async () => {
+    const query = encodeMessage({
+      id: 4242,
+      flags: flagsOf(OPCODE.QUERY),
+      questions: [{ name: `big.${ZONE}`, type: 16 /* TXT */, class: CLASS.IN }],
+      answers: [],
+      authorities: [],
+      additionals: [],
+    });
+    const server = { host: '127.0.0.1', port: named.port, timeoutMs: 3_000 };
+    const answer = decodeMessage(await exchange(server, query));
+    expect(answer.id).toBe(4242);
+    expect(answer.flags & 0x0200).toBe(0);
+    expect(answer.answers).toHaveLength(30);
   });
 
   it('is driven from the CLI with a BIND key file', async () => {
@@ -424,4 +445,66 @@ describe('NAT forwarder', () => {
     third.socket.destroy();
     expect(await p.current()).toEqual({ address: '127.0.0.2' });
   });
+});
+
+// ---- Shared IP ----
+
+async function canListen(host: string): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, host, () => server.close(() => resolve(true)));
+  });
+}
+
+const ipLines = async (dev: string) =>
+  (await execFileP('ip', ['-o', 'addr', 'show', 'dev', dev])).stdout;
+
+describe('shared IP', () => {
+  it('needs no configuration for a loopback address: binding it just works', async () => {
+    const addr = { address: '127.0.0.50', prefixLength: 32, device: 'lo' };
+    expect(await assignSharedAddress(addr)).toBe(false);
+    expect(await canListen('127.0.0.50')).toBe(true);
+    expect(await releaseSharedAddress(addr)).toBe(false);
+    const p = await providerFor({ provider: 'shared-ip', address: '127.0.0.50', localName: 'b' });
+    await p.pointAt({ name: 'b', address: '127.0.0.11' });
+    expect(await p.current()).toEqual({ address: '127.0.0.11' });
+  });
+
+  // Adding addresses and sending ARP needs root (CAP_NET_ADMIN, CAP_NET_RAW): CI runs as root.
+  it.skipIf(process.getuid?.() !== 0)(
+    'takes and releases a real address on a device with ip addr and gratuitous ARP',
+    async () => {
+      const dev = `ghv${randomBytes(3).toString('hex')}`;
+      await execFileP('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`]);
+      try {
+        await execFileP('ip', ['link', 'set', dev, 'up']);
+        await execFileP('ip', ['link', 'set', `${dev}p`, 'up']);
+        const config = {
+          provider: 'shared-ip' as const,
+          address: '198.51.100.77',
+          prefixLength: 32,
+          device: dev,
+        };
+        const b = await providerFor({ ...config, localName: 'appliance-b' });
+        await b.pointAt({ name: 'appliance-b', address: '192.0.2.11' });
+        expect(await ipLines(dev)).toMatch(/inet 198\.51\.100\.77\/32/);
+        expect(await canListen('198.51.100.77')).toBe(true);
+        expect(await b.current()).toEqual({ address: '192.0.2.11' });
+        await b.pointAt({ name: 'appliance-b', address: '192.0.2.11' }); // again: no error
+
+        await b.pointAt({ name: 'appliance-a', address: '192.0.2.10' });
+        expect(await ipLines(dev)).not.toMatch(/198\.51\.100\.77/);
+        expect(await b.current()).toBeUndefined();
+        await b.pointAt({ name: 'appliance-a', address: '192.0.2.10' }); // not held: no error
+
+        const nowhere = await providerFor({ ...config, device: 'ghnone0', localName: 'b' });
+        const e = await rejection(nowhere.pointAt({ name: 'b', address: '192.0.2.11' }));
+        expect(e.code).toBe('TRAFFIC_SHARED_IP_FAILED');
+        expect(e.message).toMatch(/ghnone0/);
+      } finally {
+        await execFileP('ip', ['link', 'del', dev]).catch(() => undefined);
+      }
+    },
+  );
 });

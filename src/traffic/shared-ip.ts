@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
 import { trafficError, type SharedIpConfig, type TrafficSwitchProvider } from './switch.js';
 
@@ -40,9 +40,45 @@ function commandError(what: string, file: string, err: unknown) {
       `Not permitted to ${what} (${stderr || e.code}); run the appliance as root or give it CAP_NET_ADMIN and CAP_NET_RAW.`,
       { cause: err },
     );
-  return trafficError('SHARED_IP_FAILED', 500, `Could not ${what}: ${stderr || e.message}.`, {
-    field: 'device',
-    cause: err,
+  return trafficError(
+    'SHARED_IP_FAILED',
+    500,
+    `Could not ${what}: ${(stderr || e.message).replace(/\.$/, '')}.`,
+    {
+      field: 'device',
+      cause: err,
+    },
+  );
+}
+
+/** How long arping may take to fail at start (no device, no permission) before it counts as sending. */
+const ARPING_START_MS = 250;
+
+/**
+ * Gratuitous ARP (`arping -U -c 3`): arping sends one a second, so waiting for all three would
+ * hold a switch for 3 s. The first one is out once arping has not failed at start; the repeats
+ * go on in the background.
+ */
+function announce(addr: SharedAddress): Promise<void> {
+  const args = ['-U', '-c', '3', '-I', addr.device, addr.address];
+  const what = `announce ${addr.address} by gratuitous ARP on ${addr.device} (the address is assigned; neighbours learn it when their ARP entries expire)`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('arping', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.unref();
+      resolve();
+    }, ARPING_START_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(commandError(what, 'arping', err));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(commandError(what, 'arping', Object.assign(new Error(stderr), { stderr })));
+    });
   });
 }
 
@@ -58,20 +94,10 @@ export async function assignSharedAddress(addr: SharedAddress): Promise<boolean>
     await run('ip', ['addr', 'add', cidr, 'dev', addr.device]);
   } catch (e) {
     // Already here (e.g. a second Become Primary): the end state is what was asked.
-    if (!/File exists/i.test((e as { stderr?: string }).stderr ?? ''))
+    if (!/File exists|already assigned/i.test((e as { stderr?: string }).stderr ?? ''))
       throw commandError(`add ${cidr} to ${addr.device}`, 'ip', e);
   }
-  if (isIPv4(addr.address)) {
-    try {
-      await run('arping', ['-U', '-c', '3', '-I', addr.device, addr.address]);
-    } catch (e) {
-      throw commandError(
-        `announce ${addr.address} by gratuitous ARP on ${addr.device} (the address is assigned; neighbours learn it when their ARP entries expire)`,
-        'arping',
-        e,
-      );
-    }
-  }
+  if (isIPv4(addr.address)) await announce(addr);
   // IPv6: the kernel sends unsolicited neighbour advertisements for a new address itself.
   return true;
 }
@@ -83,7 +109,11 @@ export async function releaseSharedAddress(addr: SharedAddress): Promise<boolean
   try {
     await run('ip', ['addr', 'del', cidr, 'dev', addr.device]);
   } catch (e) {
-    if (/Cannot assign requested address/i.test((e as { stderr?: string }).stderr ?? ''))
+    if (
+      /Cannot assign requested address|Address not found/i.test(
+        (e as { stderr?: string }).stderr ?? '',
+      )
+    )
       return false;
     throw commandError(`remove ${cidr} from ${addr.device}`, 'ip', e);
   }
