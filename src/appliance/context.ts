@@ -22,12 +22,16 @@ import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
 import { ClientRegistry } from './clients.js';
-import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
 import type { Actor } from '../site/actor.js';
 import { certificateFingerprint } from './tls.js';
+import {
+  FailoverRelationship,
+  type FailoverRole,
+  type SyncHook,
+} from '../failover/relationship.js';
 
-export type Role = 'standalone';
+export type Role = FailoverRole;
 
 /**
  * Everything one running appliance is made of, opened from its data directory. Routes and
@@ -35,7 +39,6 @@ export type Role = 'standalone';
  */
 export class Appliance {
   readonly startedAt = Date.now();
-  readonly role: Role = 'standalone';
   readonly events: EventLog;
   readonly settings: SiteSettingsService;
   readonly users: UserDirectory;
@@ -48,10 +51,11 @@ export class Appliance {
   readonly clients = new ClientRegistry();
   readonly sharedListeners = new SharedAddressListeners();
   readonly certificateFingerprint: string;
+  /** The failover relationship (src/failover/relationship.ts): the role comes from it. */
+  readonly failover: FailoverRelationship;
   readonly updateSettings: UpdateSettings;
   readonly updates: UpdateInstaller;
   readonly updateService: UpdateService;
-  readonly sync: SyncService;
   ready = false;
   /**
    * While set, requests that change anything are refused with 503: during an install (so the
@@ -105,13 +109,15 @@ export class Appliance {
       publicKeyPem,
     );
     this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
-    this.sync = new SyncService({
+    this.failover = new FailoverRelationship({
       db,
-      blobs,
       events: this.events,
       name: identity.name,
       fingerprint: this.certificateFingerprint,
-      interApplianceKey: () => this.interApplianceKey.get(),
+      key: () => this.interApplianceKey.get(),
+      // The synchronisation service, once this appliance has one (src/failover/sync).
+      sync: () => (this as unknown as { sync?: SyncHook }).sync,
+      active: () => this.ready && this.db.open,
     });
     this.updateSettings = new UpdateSettings(db, this.events);
     this.updates = new UpdateInstaller({
@@ -196,6 +202,19 @@ export class Appliance {
     const blobs = new BlobStore(dir.blobs);
     await blobs.init();
     return new Appliance(dir, identity, db, blobs);
+  }
+
+  /** standalone, or primary / backup of a failover relationship. */
+  get role(): Role {
+    return this.failover.role;
+  }
+
+  /**
+   * Whether clients (consoles, Jump Clients, customer clients) may connect here: a backup
+   * accepts none; they connect to the primary the site hostname resolves to (S1, S15).
+   */
+  get acceptsClients(): boolean {
+    return this.role !== 'backup';
   }
 
   get productVersion() {

@@ -9,6 +9,7 @@ import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from './http/api-updates.js';
 import { loginOperations } from './http/api-login.js';
+import { failoverOperations } from './http/api-failover.js';
 import { sessionOperations } from './http/api-session.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
@@ -22,6 +23,7 @@ export const API_OPERATIONS: Operation[] = [
   ...updateOperations,
   ...sessionOperations('login'),
   ...loginOperations,
+  ...failoverOperations,
 ];
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */

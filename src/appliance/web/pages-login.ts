@@ -20,6 +20,7 @@ import {
   type Pages,
 } from './kit.js';
 import { registerConfigurationPages } from './pages-configuration.js';
+import { registerFailoverPages } from './pages-failover.js';
 import { registerFilePages } from './pages-files.js';
 import { registerLogPages } from './pages-logs.js';
 import { registerUserPages } from './pages-users.js';
@@ -172,4 +173,5 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerFilePages(p, appliance);
   registerLogPages(p, appliance);
   registerManagementPages(p, appliance);
+  registerFailoverPages(app, p, appliance);
 }

@@ -1,0 +1,116 @@
+import {
+  AutomaticFailoverSchema,
+  BackupOperationsInput,
+  EstablishInput,
+  RoleChangeInput,
+} from '../../failover/relationship-schemas.js';
+import type { Appliance } from '../context.js';
+import { defineOperation, type Operation } from './operations.js';
+
+/**
+ * What the Failover page shows: role, peer, state (the peer contacted now), last sync,
+ * automatic failover. `peerState` is absent when standalone.
+ */
+export async function failoverStatus(appliance: Appliance, contact = true) {
+  const f = appliance.failover;
+  const relationship = f.view() ?? null;
+  return {
+    appliance: appliance.identity.name,
+    role: appliance.role,
+    acceptsClients: appliance.acceptsClients,
+    certificateFingerprint: appliance.certificateFingerprint,
+    relationship,
+    peerState: relationship ? (contact ? await f.contactPeer() : (f.monitor.last ?? null)) : null,
+    lastSync: f.lastSync(),
+    automatic: f.automatic(),
+  };
+}
+
+/** /login > Management > Failover: the relationship (S14, S7, S25) and automatic failover. */
+export const failoverOperations: Operation[] = [
+  defineOperation({
+    id: 'getFailover',
+    method: 'GET',
+    path: '/api/login/failover',
+    area: 'login',
+    tag: 'failover',
+    summary: 'Failover: role, peer, whether the peer answers now, last sync, automatic failover',
+    response: { status: 200, description: 'The relationship as this appliance sees it' },
+    handler: ({ appliance }) => failoverStatus(appliance),
+  }),
+  defineOperation({
+    id: 'establishFailover',
+    method: 'POST',
+    path: '/api/login/failover/establish',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Establish Relationship, on the intended primary: backup connection details and the reverse connection details (how the backup reaches this primary); the Inter-Appliance keys must match',
+    body: EstablishInput,
+    response: { status: 201, description: 'Established; the backup certificate is pinned' },
+    handler: async ({ appliance, actor, body }) => {
+      await appliance.failover.establish(actor, body);
+      return failoverStatus(appliance, false);
+    },
+  }),
+  defineOperation({
+    id: 'breakFailover',
+    method: 'POST',
+    path: '/api/login/failover/break',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Break Failover Relationship: both appliances go on alone with their data (the peer is told when it can be reached)',
+    response: { status: 200, description: 'Broken; whether the peer was told' },
+    handler: ({ appliance, actor }) => appliance.failover.break(actor),
+  }),
+  defineOperation({
+    id: 'becomeBackup',
+    method: 'POST',
+    path: '/api/login/failover/become-backup',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Become Backup: the peer runs a final sync and becomes primary; force = even if the peer site cannot be contacted',
+    body: RoleChangeInput,
+    response: { status: 200, description: 'The role change' },
+    handler: ({ appliance, actor, body }) => appliance.failover.becomeBackup(actor, body.force),
+  }),
+  defineOperation({
+    id: 'becomePrimary',
+    method: 'POST',
+    path: '/api/login/failover/become-primary',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Become Primary: the peer steps down to backup; force = even if the peer cannot be contacted (it steps down when it returns)',
+    body: RoleChangeInput,
+    response: { status: 200, description: 'The role change' },
+    handler: ({ appliance, actor, body }) => appliance.failover.becomePrimary(actor, body.force),
+  }),
+  defineOperation({
+    id: 'setBackupOperations',
+    method: 'PUT',
+    path: '/api/login/failover/backup-operations',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Enable Backup Operations: while disabled, this appliance as backup neither syncs nor takes over',
+    body: BackupOperationsInput,
+    response: { status: 200, description: 'The relationship after the change' },
+    handler: ({ appliance, actor, body }) =>
+      appliance.failover.setBackupOperations(actor, body.enabled),
+  }),
+  defineOperation({
+    id: 'setAutomaticFailover',
+    method: 'PUT',
+    path: '/api/login/failover/automatic',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Automatic failover (off by default): the backup takes over when the primary has been unreachable for the set time and a check address still answers',
+    body: AutomaticFailoverSchema,
+    response: { status: 200, description: 'The settings after the change' },
+    handler: ({ appliance, actor, body }) => appliance.failover.setAutomatic(actor, body),
+  }),
+];

@@ -1,0 +1,362 @@
+import type { FastifyInstance } from 'fastify';
+import { GatehouseError, validationError } from '../../shared/errors.js';
+import { peerLabel } from '../../failover/peer-client.js';
+import {
+  AutomaticFailoverSchema,
+  EstablishInput,
+  type AutomaticFailover,
+} from '../../failover/relationship-schemas.js';
+import type { RelationshipView } from '../../failover/types.js';
+import type { Appliance } from '../context.js';
+import { failoverStatus } from '../http/api-failover.js';
+import { requireApiSession } from '../http/auth.js';
+import { parseInput } from '../http/operations.js';
+import { html, type SafeHtml } from './html.js';
+import {
+  checkbox,
+  csrfInput,
+  field,
+  formAlert,
+  formBody,
+  formErrors,
+  layout,
+  NO_PROBLEM,
+  redirect,
+  textarea,
+  ticked,
+  type FormProblem,
+  type PageContext,
+  type Pages,
+} from './kit.js';
+
+type Status = Awaited<ReturnType<typeof failoverStatus>>;
+type EstablishValues = Record<
+  'backupHost' | 'backupPort' | 'reverseHost' | 'reversePort' | 'firstSyncAfterSeconds',
+  string
+>;
+interface AutomaticValues {
+  enabled: boolean;
+  unreachableForSeconds: string;
+  checkAddresses: string;
+}
+
+interface Forms {
+  establish?: { values: EstablishValues; problem: FormProblem };
+  automatic?: { values: AutomaticValues; problem: FormProblem };
+  role?: FormProblem;
+}
+
+const ESTABLISH_FIELDS = ['backupHost', 'backupPort', 'reverseHost', 'reversePort'];
+
+function establishDefaults(ctx: PageContext): EstablishValues {
+  const socket = ctx.req.socket;
+  return {
+    backupHost: '',
+    backupPort: '',
+    reverseHost: socket.localAddress?.replace(/^::ffff:/, '') ?? '',
+    reversePort: String(socket.localPort ?? ''),
+    firstSyncAfterSeconds: '60',
+  };
+}
+
+function establishForm(ctx: PageContext, v: EstablishValues, problem: FormProblem): SafeHtml {
+  const e = problem.fields;
+  return html`<section id="establish">
+    <h2>Establish Relationship</h2>
+    <p class="note">
+      Establish the relationship here, on the appliance intended to be the primary. Both appliances
+      need the same Inter-Appliance key (Management > Security); the key itself never leaves either
+      appliance.
+    </p>
+    ${formAlert(problem, [...ESTABLISH_FIELDS, 'firstSyncAfterSeconds'])}
+    <form method="post" action="/login/failover/establish" id="establish-form" class="stacked">
+      ${csrfInput(ctx)}
+      <fieldset>
+        <legend>New Backup Site Connection Details</legend>
+        ${field('Backup hostname or IP', 'backupHost', v.backupHost, e, { required: true, help: 'How this appliance reaches the backup' })}
+        ${field('Backup TLS port', 'backupPort', v.backupPort, e, { type: 'number', required: true })}
+      </fieldset>
+      <fieldset>
+        <legend>Reverse Connection Details to this Primary Site</legend>
+        ${field('Primary hostname or IP', 'reverseHost', v.reverseHost, e, { required: true, help: 'How the backup reaches this appliance' })}
+        ${field('Primary TLS port', 'reversePort', v.reversePort, e, { type: 'number', required: true })}
+      </fieldset>
+      ${field('First sync after (seconds)', 'firstSyncAfterSeconds', v.firstSyncAfterSeconds, e, { type: 'number', help: 'About 60 s by default; Sync Now starts one at any time' })}
+      <div class="buttons"><button type="submit">Establish Relationship</button></div>
+    </form>
+  </section>`;
+}
+
+function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
+  const state = s.peerState;
+  return html`<dl class="facts" id="relationship">
+    <dt>Role</dt>
+    <dd id="failover-role">${rel.role}</dd>
+    <dt>Generation</dt>
+    <dd id="failover-generation">${rel.generation}</dd>
+    <dt>Peer</dt>
+    <dd id="failover-peer">${rel.peer.name} at <code>${peerLabel(rel.peer.address)}</code></dd>
+    <dt>Peer certificate (pinned)</dt>
+    <dd><code id="failover-peer-fingerprint">${rel.peer.fingerprint}</code></dd>
+    <dt>State</dt>
+    <dd id="failover-state">
+      ${
+        state?.reachable
+          ? html`<span class="tag ok">reachable</span> (peer is ${state.role}, generation
+              ${state.generation})`
+          : html`<span class="tag warn">unreachable</span> ${state?.error?.message ?? ''}`
+      }
+    </dd>
+    <dt>Last sync</dt>
+    <dd id="failover-last-sync">
+      ${s.lastSync ? `${s.lastSync.finishedAt} from ${s.lastSync.from}` : html`<span class="muted">none yet</span>`}
+    </dd>
+    <dt>Established</dt>
+    <dd>${rel.establishedAt}</dd>
+    <dt>Client connections</dt>
+    <dd id="failover-accepts-clients">
+      ${s.acceptsClients ? 'accepted' : 'not accepted (clients connect to the primary)'}
+    </dd>
+  </dl>`;
+}
+
+function roleForms(ctx: PageContext, rel: RelationshipView, problem: FormProblem): SafeHtml {
+  const change =
+    rel.role === 'primary'
+      ? html`<form method="post" action="/login/failover/become-backup" id="become-backup-form">
+          ${csrfInput(ctx)}
+          ${checkbox('Become backup even if the peer site cannot be contacted', 'force', false)}
+          <div class="buttons"><button type="submit">Become Backup</button></div>
+        </form>`
+      : html`<form method="post" action="/login/failover/become-primary" id="become-primary-form">
+          ${csrfInput(ctx)}
+          ${checkbox('Become primary even if the peer site cannot be contacted', 'force', false)}
+          <div class="buttons"><button type="submit">Become Primary</button></div>
+        </form>`;
+  return html`<section id="roles">
+    <h2>Roles</h2>
+    ${formAlert(problem, [])} ${change}
+    <form method="post" action="/login/failover/backup-operations" id="backup-operations-form">
+      ${csrfInput(ctx)}
+      ${checkbox('Enable Backup Operations', 'enabled', rel.backupOperationsEnabled)}
+      <div class="buttons"><button type="submit" class="secondary">Save</button></div>
+    </form>
+    <form method="post" action="/login/failover/break" id="break-form">
+      ${csrfInput(ctx)}
+      <p class="note">
+        Breaking the relationship leaves both appliances standalone, each with its own data.
+      </p>
+      <div class="buttons">
+        <button type="submit" class="danger">Break Failover Relationship</button>
+      </div>
+    </form>
+  </section>`;
+}
+
+const automaticValues = (a: AutomaticFailover): AutomaticValues => ({
+  enabled: a.enabled,
+  unreachableForSeconds: String(a.unreachableForSeconds),
+  checkAddresses: a.checkAddresses.map(peerLabel).join('\n'),
+});
+
+function automaticForm(ctx: PageContext, v: AutomaticValues, problem: FormProblem): SafeHtml {
+  const e = problem.fields;
+  return html`<section id="automatic">
+    <h2>Automatic failover</h2>
+    <p class="note">
+      Off by default. The backup becomes primary when the primary has been unreachable for the set
+      time and at least one check address (e.g. the gateway) still answers; otherwise it may be the
+      one cut off, and it does not take over.
+    </p>
+    ${formAlert(problem, ['enabled', 'unreachableForSeconds', 'checkAddresses'])}
+    <form method="post" action="/login/failover/automatic" id="automatic-form" class="stacked">
+      ${csrfInput(ctx)} ${checkbox('Enable automatic failover', 'enabled', v.enabled, e)}
+      ${field('Primary unreachable for (seconds)', 'unreachableForSeconds', v.unreachableForSeconds, e, { type: 'number', required: true })}
+      ${textarea('Check addresses', 'checkAddresses', v.checkAddresses, e, { help: 'One host:port per line, reached by TCP' })}
+      <div class="buttons"><button type="submit">Save automatic failover</button></div>
+    </form>
+  </section>`;
+}
+
+async function page(ctx: PageContext, forms: Forms = {}) {
+  const status = forms.establish?.problem ?? forms.automatic?.problem ?? forms.role;
+  ctx.reply.code(status?.status ?? 200);
+  const s = await failoverStatus(ctx.appliance);
+  const rel = s.relationship;
+  const automatic = forms.automatic ?? {
+    values: automaticValues(s.automatic),
+    problem: NO_PROBLEM,
+  };
+  const body = rel
+    ? html`${relationshipFacts(s, rel)} ${roleForms(ctx, rel, forms.role ?? NO_PROBLEM)}
+      ${automaticForm(ctx, automatic.values, automatic.problem)}`
+    : html`<p id="failover-role">
+          This appliance is <strong>standalone</strong>: it is in no failover relationship.
+        </p>
+        ${establishForm(
+          ctx,
+          forms.establish?.values ?? establishDefaults(ctx),
+          forms.establish?.problem ?? NO_PROBLEM,
+        )}
+        ${automaticForm(ctx, automatic.values, automatic.problem)}`;
+  return layout(ctx, 'Management > Failover', body);
+}
+
+/** "host:port" lines into addresses; a bad line is a field error naming it. */
+function parseCheckAddresses(text: string): { host: string; port: string }[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(line);
+      if (!m)
+        throw validationError([
+          { field: 'checkAddresses', message: `"${line}" is not host:port (e.g. 192.0.2.1:53)` },
+        ]);
+      return { host: m[1]!, port: m[2]! };
+    });
+}
+
+const READ_ONLY_PAGES = /^\/login\/(users|configuration|files)(\/|$)/;
+const READ_ONLY_API = /^\/api\/login\/(users|settings|files)(\/|$)/;
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * On a backup the site's users, configuration and file store belong to the primary (sync
+ * overwrites them, S15/S16): their pages give way to a notice on the Failover page, and the
+ * API refuses changes to them (reads stay possible).
+ */
+function guardBackupSections(app: FastifyInstance, appliance: Appliance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (appliance.role !== 'backup') return;
+    const path = req.url.split('?')[0]!;
+    const primary = appliance.failover.view()?.peer.name ?? 'the primary';
+    if (READ_ONLY_PAGES.test(path)) {
+      const notice = `This appliance is the backup of "${primary}": users, configuration and the file store are managed on the primary and copied here by synchronisation.`;
+      return redirect(reply, '/login/failover', notice);
+    }
+    if (READ_ONLY_API.test(path) && !SAFE.has(req.method)) {
+      try {
+        requireApiSession(appliance, 'login', req);
+      } catch {
+        return; // the operation itself answers 401
+      }
+      throw new GatehouseError(
+        'FAILOVER_BACKUP_READ_ONLY',
+        409,
+        `This appliance is the backup of "${primary}": users, site settings and the file store are changed on the primary and copied here by synchronisation. Make the change on "${primary}"; nothing was changed here.`,
+      );
+    }
+  });
+}
+
+/** Management > Failover (S14, S7, S25) and the backup's read-only sections. */
+export function registerFailoverPages(app: FastifyInstance, p: Pages, appliance: Appliance): void {
+  guardBackupSections(app, appliance);
+  p.get('/login/management/failover', (ctx) => ctx.reply.redirect('/login/failover', 303));
+  p.get('/login/failover', (ctx) => page(ctx));
+
+  p.post('/login/failover/establish', async (ctx) => {
+    const b = formBody(ctx);
+    const values = Object.fromEntries(
+      [...ESTABLISH_FIELDS, 'firstSyncAfterSeconds'].map((k) => [k, (b[k] ?? '').trim()]),
+    ) as EstablishValues;
+    try {
+      const input = parseInput(
+        EstablishInput,
+        { ...values, firstSyncAfterSeconds: values.firstSyncAfterSeconds || undefined },
+        'body',
+      );
+      const rel = await appliance.failover.establish(ctx.actor, input);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        `Established: "${rel.peer.name}" is now the backup (certificate ${rel.peer.fingerprint} pinned).`,
+      );
+    } catch (e) {
+      return page(ctx, { establish: { values, problem: formErrors(e) } });
+    }
+  });
+
+  p.post('/login/failover/break', async (ctx) => {
+    try {
+      const r = await appliance.failover.break(ctx.actor);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        r.peerInformed
+          ? 'The failover relationship is broken: both appliances are standalone.'
+          : `The failover relationship is broken here; the peer could not be told (${r.reason}). Break it there too when it is back.`,
+      );
+    } catch (e) {
+      return page(ctx, { role: formErrors(e) });
+    }
+  });
+
+  const roleChange = (to: 'backup' | 'primary') => async (ctx: PageContext) => {
+    const force = ticked(formBody(ctx).force);
+    try {
+      const r =
+        to === 'backup'
+          ? await appliance.failover.becomeBackup(ctx.actor, force)
+          : await appliance.failover.becomePrimary(ctx.actor, force);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        r.message ??
+          `This appliance is now the ${r.role} (generation ${r.generation})${r.peerInformed === false ? `; the peer could not be contacted (${r.reason})` : ''}.`,
+      );
+    } catch (e) {
+      return page(ctx, { role: formErrors(e) });
+    }
+  };
+  p.post('/login/failover/become-backup', roleChange('backup'));
+  p.post('/login/failover/become-primary', roleChange('primary'));
+
+  p.post('/login/failover/backup-operations', (ctx) => {
+    const enabled = ticked(formBody(ctx).enabled);
+    try {
+      appliance.failover.setBackupOperations(ctx.actor, enabled);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        `Backup operations ${enabled ? 'enabled' : 'disabled'}.`,
+      );
+    } catch (e) {
+      return page(ctx, { role: formErrors(e) });
+    }
+  });
+
+  p.post('/login/failover/automatic', async (ctx) => {
+    const b = formBody(ctx);
+    const values: AutomaticValues = {
+      enabled: ticked(b.enabled),
+      unreachableForSeconds: (b.unreachableForSeconds ?? '').trim(),
+      checkAddresses: (b.checkAddresses ?? '').replace(/\r\n/g, '\n'),
+    };
+    try {
+      const input = parseInput(
+        AutomaticFailoverSchema,
+        {
+          enabled: values.enabled,
+          unreachableForSeconds: values.unreachableForSeconds,
+          checkAddresses: parseCheckAddresses(values.checkAddresses),
+        },
+        'body',
+      );
+      appliance.failover.setAutomatic(ctx.actor, input);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        `Automatic failover ${input.enabled ? 'enabled' : 'disabled'}.`,
+      );
+    } catch (e) {
+      const problem = formErrors(e);
+      // Errors of one check address (checkAddresses.0.port) are shown beside the list.
+      for (const k of Object.keys(problem.fields))
+        if (k.startsWith('checkAddresses.')) problem.fields.checkAddresses ??= problem.fields[k]!;
+      return page(ctx, { automatic: { values, problem } });
+    }
+  });
+}

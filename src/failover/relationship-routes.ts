@@ -1,0 +1,30 @@
+import type { PeerRoute } from './peer-server.js';
+
+/** The relationship's inter-appliance endpoints (every call is signed, see peer-server.ts). */
+export const RELATIONSHIP_PEER_ROUTES: PeerRoute[] = [
+  {
+    method: 'POST',
+    path: '/api/peer/failover/join',
+    handler: ({ appliance, from, body }) => appliance.failover.acceptJoin(from, body),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/failover/heartbeat',
+    handler: ({ appliance, from, body }) => appliance.failover.acceptHeartbeat(from, body),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/failover/break',
+    handler: ({ appliance, from }) => appliance.failover.acceptBreak(from),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/failover/become-primary',
+    handler: ({ appliance, from, body }) => appliance.failover.acceptRole(from, 'primary', body),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/failover/become-backup',
+    handler: ({ appliance, from, body }) => appliance.failover.acceptRole(from, 'backup', body),
+  },
+];

@@ -1,0 +1,88 @@
+import type { Db } from '../store/db.js';
+import type { Actor } from '../site/actor.js';
+import type { EventLog, EventRecord } from '../site/events.js';
+import {
+  AutomaticFailoverSchema,
+  DEFAULT_AUTOMATIC_FAILOVER,
+  type AutomaticFailover,
+} from './relationship-schemas.js';
+import type { RelationshipView } from './types.js';
+
+const RELATIONSHIP_KEY = 'failover.relationship';
+const AUTOMATIC_KEY = 'failover.automatic';
+
+/**
+ * The relationship and the automatic-failover settings of this appliance, in
+ * appliance_settings (never synchronised: each side keeps its own view of the pair). Every
+ * change is written in one transaction with the event that describes it.
+ */
+export class RelationshipStore {
+  private cached: RelationshipView | undefined | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventLog,
+  ) {}
+
+  private read(key: string): unknown {
+    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
+      { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as unknown) : undefined;
+  }
+
+  private put(key: string, value: unknown | undefined): void {
+    if (value === undefined) {
+      this.db.prepare('DELETE FROM appliance_settings WHERE key = ?').run(key);
+      return;
+    }
+    this.db
+      .prepare(
+        `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .run(key, JSON.stringify(value), Date.now());
+  }
+
+  /** The relationship, or undefined when this appliance is standalone. */
+  get(): RelationshipView | undefined {
+    if (this.cached === null) {
+      // Role reads are frequent (every page, /health); the only writer is this process.
+      if (!this.db.open) return undefined;
+      this.cached = this.read(RELATIONSHIP_KEY) as RelationshipView | undefined;
+    }
+    return this.cached;
+  }
+
+  /** Store (or, with undefined, remove) the relationship and record why, atomically. */
+  write(
+    actor: Actor,
+    action: string,
+    rel: RelationshipView | undefined,
+    details: Record<string, unknown>,
+    target = rel?.peer.name ?? '',
+  ): EventRecord {
+    const event = this.db.transaction(() => {
+      this.put(RELATIONSHIP_KEY, rel);
+      return this.events.record(actor, action, target, details);
+    })();
+    this.cached = rel;
+    return event;
+  }
+
+  automatic(): AutomaticFailover {
+    const stored = this.read(AUTOMATIC_KEY);
+    const parsed = AutomaticFailoverSchema.safeParse(stored);
+    return parsed.success ? parsed.data : DEFAULT_AUTOMATIC_FAILOVER;
+  }
+
+  setAutomatic(actor: Actor, value: AutomaticFailover): void {
+    this.db.transaction(() => {
+      this.put(AUTOMATIC_KEY, value);
+      this.events.record(actor, 'failover.automatic.updated', 'automatic-failover', {
+        enabled: value.enabled,
+        unreachableForSeconds: value.unreachableForSeconds,
+        checkAddresses: value.checkAddresses.map((a) => `${a.host}:${a.port}`),
+      });
+    })();
+  }
+}

@@ -1,0 +1,590 @@
+import { GatehouseError, conflict, isGatehouseError, type FieldError } from '../shared/errors.js';
+import { SYSTEM, type Actor } from '../site/actor.js';
+import type { EventLog } from '../site/events.js';
+import type { Db } from '../store/db.js';
+import { fetchPeerFingerprint, PeerClient, peerLabel, type PeerAddress } from './peer-client.js';
+import {
+  JoinMessage,
+  PeerClaim,
+  RoleRequest,
+  type AutomaticFailover,
+  type EstablishInput,
+} from './relationship-schemas.js';
+import { RelationshipStore } from './relationship-store.js';
+import { FailoverMonitor } from './failover-monitor.js';
+import type { RelationshipView, SyncResult } from './types.js';
+
+export type FailoverRole = 'standalone' | 'primary' | 'backup';
+
+/**
+ * What the relationship needs of the synchronisation (src/failover/sync), kept loose so the two
+ * stay apart: the final sync before a planned role change, and the last result for the page.
+ */
+export interface SyncHook {
+  syncNow(rel: RelationshipView): Promise<unknown>;
+  lastResult?: SyncResult | null;
+}
+
+export interface RelationshipDeps {
+  db: Db;
+  events: EventLog;
+  name: string;
+  fingerprint: string;
+  key: () => string;
+  sync: () => SyncHook | undefined;
+  /** Whether this appliance is serving (the daemon's): only then does the monitor act. */
+  active: () => boolean;
+}
+
+/** What this appliance answers to every relationship call: who it is and what it believes. */
+export interface PeerAnswer {
+  name: string;
+  role: FailoverRole;
+  generation: number;
+}
+
+export interface PeerState {
+  reachable: boolean;
+  checkedAt: string;
+  role?: FailoverRole;
+  generation?: number;
+  error?: { code: string; message: string };
+}
+
+/** How long a best-effort call (break, forced role change) waits for the peer. */
+const BEST_EFFORT_MS = 5_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new GatehouseError(
+              'FAILOVER_PEER_UNREACHABLE',
+              502,
+              `The peer appliance at ${label} did not answer within ${ms / 1000} s.`,
+            ),
+          ),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The failover relationship state machine (S14, S7, S25): establish from the intended primary,
+ * break from either side, planned and forced role changes. Roles carry a generation raised by
+ * every role change; whoever learns that the peer became primary at a higher generation than
+ * its own steps down, so an old primary that returns never serves beside the new one.
+ */
+export class FailoverRelationship {
+  readonly store: RelationshipStore;
+  readonly monitor: FailoverMonitor;
+  private busy: string | undefined;
+
+  constructor(private readonly deps: RelationshipDeps) {
+    this.store = new RelationshipStore(deps.db, deps.events);
+    this.monitor = new FailoverMonitor(this, deps.events, deps.active);
+    this.monitor.start();
+  }
+
+  get role(): FailoverRole {
+    return this.store.get()?.role ?? 'standalone';
+  }
+
+  view(): RelationshipView | undefined {
+    return this.store.get();
+  }
+
+  automatic(): AutomaticFailover {
+    return this.store.automatic();
+  }
+
+  setAutomatic(actor: Actor, value: AutomaticFailover): AutomaticFailover {
+    this.store.setAutomatic(actor, value);
+    return this.store.automatic();
+  }
+
+  lastSync(): SyncResult | null {
+    return this.deps.sync()?.lastResult ?? null;
+  }
+
+  private claim(): PeerAnswer {
+    const rel = this.store.get();
+    return {
+      name: this.deps.name,
+      role: rel?.role ?? 'standalone',
+      generation: rel?.generation ?? 0,
+    };
+  }
+
+  private client(address: PeerAddress, fingerprint: string): PeerClient {
+    return new PeerClient(address, fingerprint, this.deps.key, this.deps.name);
+  }
+
+  private paired(): RelationshipView {
+    const rel = this.store.get();
+    if (!rel)
+      throw conflict(
+        'FAILOVER_NOT_PAIRED',
+        'This appliance is not in a failover relationship. Establish one first, on the appliance intended to be the primary.',
+      );
+    return rel;
+  }
+
+  /** One administrative change at a time: a second one is refused, never interleaved. */
+  private async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busy)
+      throw conflict(
+        'FAILOVER_BUSY',
+        `This appliance is already busy with "${this.busy}". Wait until it has finished, then try again.`,
+      );
+    this.busy = what;
+    try {
+      return await fn();
+    } finally {
+      this.busy = undefined;
+    }
+  }
+
+  /** A signed call to the peer of the relationship; its answer teaches us its generation. */
+  private async callPeer<T extends PeerAnswer>(
+    rel: RelationshipView,
+    path: string,
+    body: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<T> {
+    const client = this.client(rel.peer.address, rel.peer.fingerprint);
+    try {
+      const call = client.call<T>('POST', path, { ...body, ...this.claimOf(rel) });
+      const answer = await (timeoutMs ? withTimeout(call, timeoutMs, client.label) : call);
+      return answer;
+    } finally {
+      void client.close();
+    }
+  }
+
+  private claimOf(rel: RelationshipView) {
+    return { role: rel.role, generation: rel.generation };
+  }
+
+  // ---- Establish (S14) ----------------------------------------------------------------------
+
+  async establish(actor: Actor, input: EstablishInput): Promise<RelationshipView> {
+    return this.exclusive('establishing a relationship', async () => {
+      const existing = this.store.get();
+      if (existing)
+        throw conflict(
+          'FAILOVER_ALREADY_PAIRED',
+          `This appliance is already the ${existing.role} of a failover relationship with "${existing.peer.name}" (${peerLabel(existing.peer.address)}). Break that relationship first.`,
+        );
+      const backup: PeerAddress = { host: input.backupHost, port: input.backupPort };
+      const reverse: PeerAddress = { host: input.reverseHost, port: input.reversePort };
+      try {
+        const rel = await this.join(backup, reverse, input);
+        this.store.write(actor, 'failover.established', rel, {
+          role: 'primary',
+          generation: rel.generation,
+          backup: peerLabel(backup),
+          reverse: peerLabel(reverse),
+          peerFingerprint: rel.peer.fingerprint,
+        });
+        return rel;
+      } catch (e) {
+        if (isGatehouseError(e))
+          this.deps.events.record(
+            actor,
+            'failover.establish-failed',
+            peerLabel(backup),
+            { code: e.code, reason: e.message },
+            'failed',
+          );
+        throw e;
+      }
+    });
+  }
+
+  private async join(
+    backup: PeerAddress,
+    reverse: PeerAddress,
+    input: EstablishInput,
+  ): Promise<RelationshipView> {
+    const backupFields = (message: string): FieldError[] => [
+      { field: 'backupHost', message },
+      { field: 'backupPort', message },
+    ];
+    let fingerprint: string;
+    try {
+      fingerprint = await fetchPeerFingerprint(backup);
+    } catch (e) {
+      if (!isGatehouseError(e)) throw e;
+      throw new GatehouseError(e.code, e.status, e.message, { fields: backupFields(e.message) });
+    }
+    const self = () =>
+      new GatehouseError(
+        'FAILOVER_SELF',
+        400,
+        `${peerLabel(backup)} is this appliance itself. Enter the address and TLS port of the other appliance, the one that becomes the backup.`,
+        { fields: backupFields('is this appliance itself') },
+      );
+    if (fingerprint === this.deps.fingerprint) throw self();
+    const client = this.client(backup, fingerprint);
+    try {
+      const hello = await client
+        .call<{ name: string }>('POST', '/api/peer/hello', {})
+        .catch((e: unknown) => {
+          throw asAdminError(e);
+        });
+      if (hello.name === this.deps.name) throw self();
+      const message: JoinMessage = {
+        backupAddress: backup,
+        primaryAddress: reverse,
+        primaryFingerprint: this.deps.fingerprint,
+        generation: 1,
+        sync: {
+          firstAfterMs: input.firstSyncAfterSeconds * 1000,
+          intervalMs: input.syncIntervalSeconds * 1000,
+        },
+      };
+      const answer = await client
+        .call<PeerAnswer>('POST', '/api/peer/failover/join', {
+          ...message,
+          role: 'standalone',
+          generation: message.generation,
+        })
+        .catch((e: unknown) => {
+          throw asAdminError(e);
+        });
+      return {
+        role: 'primary',
+        generation: answer.generation,
+        self: { name: this.deps.name, address: reverse },
+        peer: { name: answer.name, address: backup, fingerprint },
+        establishedAt: new Date().toISOString(),
+        backupOperationsEnabled: true,
+        sync: message.sync,
+      };
+    } finally {
+      void client.close();
+    }
+  }
+
+  /** On the intended backup: the primary asks to pair (peer-auth has checked the key). */
+  async acceptJoin(from: string, body: unknown): Promise<PeerAnswer> {
+    const msg = JoinMessage.parse(body);
+    if (from === this.deps.name || msg.primaryFingerprint === this.deps.fingerprint)
+      throw conflict(
+        'FAILOVER_SELF',
+        'An appliance cannot be in a failover relationship with itself.',
+      );
+    const existing = this.store.get();
+    if (existing && existing.peer.name !== from)
+      throw conflict(
+        'FAILOVER_PEER_PAIRED',
+        `"${this.deps.name}" is already the ${existing.role} of a failover relationship with "${existing.peer.name}". Break that relationship (on either of those appliances) before pairing it with "${from}".`,
+      );
+    // The reverse connection details must lead back to the appliance that asks.
+    let seen: string;
+    try {
+      seen = await fetchPeerFingerprint(msg.primaryAddress);
+    } catch (e) {
+      if (!isGatehouseError(e)) throw e;
+      throw reverseError(
+        'FAILOVER_REVERSE_UNREACHABLE',
+        `The backup cannot reach this primary at ${peerLabel(msg.primaryAddress)} (the reverse connection details): ${e.message}`,
+      );
+    }
+    if (seen !== msg.primaryFingerprint)
+      throw reverseError(
+        'FAILOVER_REVERSE_MISMATCH',
+        `${peerLabel(msg.primaryAddress)} (the reverse connection details) is another appliance, not "${from}". Enter the address and TLS port at which the backup reaches this primary.`,
+      );
+    const generation = Math.max(msg.generation, existing?.generation ?? 0);
+    const rel: RelationshipView = {
+      role: 'backup',
+      generation,
+      self: { name: this.deps.name, address: msg.backupAddress },
+      peer: { name: from, address: msg.primaryAddress, fingerprint: msg.primaryFingerprint },
+      establishedAt: new Date().toISOString(),
+      backupOperationsEnabled: true,
+      sync: msg.sync,
+    };
+    this.store.write({ area: 'system', name: `peer:${from}` }, 'failover.established', rel, {
+      role: 'backup',
+      generation,
+      primary: peerLabel(msg.primaryAddress),
+      peerFingerprint: msg.primaryFingerprint,
+    });
+    return this.claim();
+  }
+
+  // ---- Break (S7) ---------------------------------------------------------------------------
+
+  async break(actor: Actor): Promise<{ peerInformed: boolean; reason?: string }> {
+    return this.exclusive('breaking the relationship', async () => {
+      const rel = this.paired();
+      let peerInformed = true;
+      let reason: string | undefined;
+      try {
+        await this.callPeer(rel, '/api/peer/failover/break', {}, BEST_EFFORT_MS);
+      } catch (e) {
+        peerInformed = false;
+        reason = e instanceof Error ? e.message : String(e);
+      }
+      this.store.write(
+        actor,
+        'failover.broken',
+        undefined,
+        {
+          formerRole: rel.role,
+          generation: rel.generation,
+          peerInformed,
+          ...(reason ? { reason } : {}),
+        },
+        rel.peer.name,
+      );
+      return { peerInformed, ...(reason ? { reason } : {}) };
+    });
+  }
+
+  acceptBreak(from: string): PeerAnswer {
+    const rel = this.store.get();
+    if (rel && rel.peer.name === from)
+      this.store.write(
+        { area: 'system', name: `peer:${from}` },
+        'failover.broken',
+        undefined,
+        {
+          formerRole: rel.role,
+          generation: rel.generation,
+          by: from,
+        },
+        from,
+      );
+    return this.claim();
+  }
+
+  // ---- Role changes (S25) -------------------------------------------------------------------
+
+  /**
+   * Become Backup. Without `force` the peer must first run a final sync and take the primary
+   * role; with it (even if the peer site cannot be contacted) the peer is told if it can be.
+   */
+  async becomeBackup(actor: Actor, force: boolean): Promise<RoleChange> {
+    return this.exclusive('becoming the backup', async () => {
+      const rel = this.paired();
+      if (rel.role === 'backup') return unchanged(rel, 'This appliance is already the backup.');
+      return this.changeRole(actor, rel, 'backup', force, '/api/peer/failover/become-primary');
+    });
+  }
+
+  /** Become Primary. Without `force` the peer must step down to backup first. */
+  async becomePrimary(actor: Actor, force: boolean): Promise<RoleChange> {
+    return this.exclusive('becoming the primary', async () => {
+      const rel = this.paired();
+      if (rel.role === 'primary') return unchanged(rel, 'This appliance is already the primary.');
+      return this.changeRole(actor, rel, 'primary', force, '/api/peer/failover/become-backup');
+    });
+  }
+
+  private async changeRole(
+    actor: Actor,
+    rel: RelationshipView,
+    role: 'primary' | 'backup',
+    force: boolean,
+    peerPath: string,
+  ): Promise<RoleChange> {
+    let generation = rel.generation + 1;
+    let peerInformed = true;
+    let reason: string | undefined;
+    try {
+      const answer = await this.callPeer(
+        rel,
+        peerPath,
+        { newGeneration: generation, finalSync: !force && role === 'backup' },
+        force ? BEST_EFFORT_MS : undefined,
+      );
+      generation = Math.max(generation, answer.generation);
+    } catch (e) {
+      if (!force) {
+        const err = asAdminError(e);
+        throw new GatehouseError(
+          err.code,
+          err.status,
+          `${err.message} Nothing was changed. To change roles anyway, tick "even if the peer site cannot be contacted" (force).`,
+        );
+      }
+      peerInformed = false;
+      reason = e instanceof Error ? e.message : String(e);
+    }
+    const next: RelationshipView = { ...rel, role, generation };
+    this.store.write(
+      actor,
+      role === 'primary' ? 'failover.became-primary' : 'failover.became-backup',
+      next,
+      {
+        from: rel.role,
+        generation,
+        force,
+        peerInformed,
+        ...(reason ? { reason } : {}),
+      },
+    );
+    return { changed: true, role, generation, peerInformed, ...(reason ? { reason } : {}) };
+  }
+
+  /** The peer asks this appliance to take the role it gives up (after a final sync if asked). */
+  async acceptRole(from: string, role: 'primary' | 'backup', body: unknown): Promise<PeerAnswer> {
+    const req = RoleRequest.parse(body);
+    this.observe(from, req);
+    let rel = this.peerOf(from);
+    if (role === 'primary' && req.finalSync && rel.role === 'backup') {
+      await this.deps.sync()?.syncNow(rel);
+      rel = this.peerOf(from);
+    }
+    if (rel.role === role) return this.claim();
+    const generation = Math.max(req.newGeneration, rel.generation + 1);
+    this.store.write(
+      { area: 'system', name: `peer:${from}` },
+      role === 'primary' ? 'failover.became-primary' : 'failover.became-backup',
+      { ...rel, role, generation },
+      { from: rel.role, generation, askedBy: from, finalSync: req.finalSync },
+    );
+    return this.claim();
+  }
+
+  /** Automatic failover: the backup takes the primary role on its own, with the reason. */
+  takeOver(reason: string): boolean {
+    const rel = this.store.get();
+    if (!rel || rel.role !== 'backup' || this.busy) return false;
+    const generation = rel.generation + 1;
+    this.store.write(
+      SYSTEM,
+      'failover.automatic-takeover',
+      { ...rel, role: 'primary', generation },
+      {
+        from: 'backup',
+        generation,
+        reason,
+      },
+    );
+    return true;
+  }
+
+  setBackupOperations(actor: Actor, enabled: boolean): RelationshipView {
+    const rel = this.paired();
+    if (rel.backupOperationsEnabled === enabled) return rel;
+    const next = { ...rel, backupOperationsEnabled: enabled };
+    this.store.write(actor, 'failover.backup-operations', next, { enabled });
+    return next;
+  }
+
+  // ---- Generations --------------------------------------------------------------------------
+
+  private peerOf(from: string): RelationshipView {
+    const rel = this.store.get();
+    if (!rel || rel.peer.name !== from)
+      throw conflict(
+        'FAILOVER_NOT_PEER',
+        rel
+          ? `"${this.deps.name}" is in a failover relationship with "${rel.peer.name}", not with "${from}".`
+          : `"${this.deps.name}" is not in a failover relationship (it was broken here). Establish it again from the primary.`,
+      );
+    return rel;
+  }
+
+  /**
+   * Learn from what the peer claims. A peer that is primary at a higher generation replaced
+   * this appliance: if this one still believes it is primary, it steps down to backup.
+   */
+  observe(from: string, claim: PeerClaim): void {
+    const rel = this.store.get();
+    if (!rel || rel.peer.name !== from || claim.generation <= rel.generation) return;
+    if (claim.role === 'primary' && rel.role === 'primary') {
+      this.store.write(
+        SYSTEM,
+        'failover.stepped-down',
+        { ...rel, role: 'backup', generation: claim.generation },
+        {
+          from: 'primary',
+          generation: claim.generation,
+          reason: `"${from}" became primary at generation ${claim.generation} while this appliance was primary at generation ${rel.generation}: it was replaced, so it serves as backup (no two primaries).`,
+        },
+      );
+    } else if (claim.role !== 'standalone') {
+      this.store.write(
+        SYSTEM,
+        'failover.generation-learned',
+        { ...rel, generation: claim.generation },
+        {
+          generation: claim.generation,
+          peerRole: claim.role,
+        },
+      );
+    }
+  }
+
+  /** The peer's heartbeat: learn its generation, answer with ours. */
+  acceptHeartbeat(from: string, body: unknown): PeerAnswer {
+    this.observe(from, PeerClaim.parse(body));
+    this.peerOf(from);
+    return this.claim();
+  }
+
+  /** Contact the peer (heartbeat), learn from its answer; never throws. */
+  async contactPeer(timeoutMs = 3_000): Promise<PeerState> {
+    const rel = this.store.get();
+    const checkedAt = new Date().toISOString();
+    if (!rel)
+      return {
+        reachable: false,
+        checkedAt,
+        error: { code: 'FAILOVER_NOT_PAIRED', message: 'standalone' },
+      };
+    try {
+      const answer = await this.callPeer(rel, '/api/peer/failover/heartbeat', {}, timeoutMs);
+      this.observe(rel.peer.name, { role: answer.role, generation: answer.generation });
+      return { reachable: true, checkedAt, role: answer.role, generation: answer.generation };
+    } catch (e) {
+      const err = isGatehouseError(e)
+        ? { code: e.code, message: e.message }
+        : { code: 'FAILOVER_PEER_UNREACHABLE', message: String(e) };
+      return { reachable: false, checkedAt, error: err };
+    }
+  }
+}
+
+export interface RoleChange {
+  changed: boolean;
+  role: FailoverRole;
+  generation: number;
+  peerInformed?: boolean;
+  reason?: string;
+  message?: string;
+}
+
+function unchanged(rel: RelationshipView, message: string): RoleChange {
+  return { changed: false, role: rel.role, generation: rel.generation, message };
+}
+
+function reverseError(code: string, message: string): GatehouseError {
+  return new GatehouseError(code, 409, message, {
+    fields: [
+      { field: 'reverseHost', message },
+      { field: 'reversePort', message },
+    ],
+  });
+}
+
+/**
+ * A peer's refusal as the administrator's API returns it: a key mismatch stays
+ * FAILOVER_KEY_MISMATCH but is not a 401 (the administrator's own session is fine).
+ */
+function asAdminError(e: unknown): GatehouseError {
+  if (!isGatehouseError(e)) throw e;
+  if (e.status !== 401) return e;
+  return new GatehouseError(e.code, 409, e.message, { fields: e.fields });
+}
