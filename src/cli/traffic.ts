@@ -126,8 +126,14 @@ function withFlags<T>(labels: Record<string, string>, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (isGatehouseError(e) && e.code === 'VALIDATION_FAILED' && e.fields.length)
-      throw validationError(e.fields.map((f) => ({ ...f, field: labels[f.field] ?? f.field })));
+    if (isGatehouseError(e) && e.code === 'VALIDATION_FAILED' && e.fields.length) {
+      // Several fields can come from one flag: say each flag's first problem once.
+      const byFlag = new Map<string, string>();
+      for (const f of e.fields)
+        if (!byFlag.has(labels[f.field] ?? f.field))
+          byFlag.set(labels[f.field] ?? f.field, f.message);
+      throw validationError([...byFlag].map(([field, message]) => ({ field, message })));
+    }
     throw e;
   }
 }
