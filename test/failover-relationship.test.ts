@@ -1,6 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/lab/processes.js';
-import { startTestAppliance, until, type TestAppliance } from './support/appliance.js';
+import {
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
 
 const KEY = 'failover-relationship-key-0123456789abcdef';
 const OTHER_KEY = 'another-inter-appliance-key-9876543210fedcba';
@@ -85,6 +90,41 @@ describe('failover relationship between real appliances', () => {
     });
     expect(self.status).toBe(400);
     expect(self.body.code).toBe('FAILOVER_SELF');
+    expect((await status(a)).relationship).toBeNull();
+  });
+
+  it('shows the Establish form with each error beside its field (CSRF-protected)', async () => {
+    const browser = a.proc.client();
+    try {
+      const { token, csrfToken } = await browser.signIn('login', 'admin', LOGIN_PASSWORD);
+      const headers = {
+        accept: 'text/html',
+        cookie: `__Host-gh-login=${token}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      };
+      const form = (fields: Record<string, string>) =>
+        browser.call<string>('POST', '/login/failover/establish', {
+          raw: Buffer.from(new URLSearchParams(fields).toString()),
+          headers,
+        });
+      const page = await browser.call<string>('GET', '/login/failover', { headers });
+      expect(page.body).toContain('id="establish-form"');
+      expect(page.body).toContain('Reverse Connection Details to this Primary Site');
+      const bad = await form({
+        _csrf: csrfToken,
+        backupHost: 'bad host',
+        backupPort: '70000',
+        reverseHost: a.proc.host,
+        reversePort: String(a.proc.port),
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatch(/id="error-backupHost">must be a valid hostname/);
+      expect(bad.body).toMatch(/id="error-backupPort">must be a TLS port number/);
+      expect(bad.body).toContain('value="bad host"');
+      expect((await form({ backupHost: 'x' })).status).toBe(403);
+    } finally {
+      await browser.close();
+    }
     expect((await status(a)).relationship).toBeNull();
   });
 
