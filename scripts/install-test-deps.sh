@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: Chromium for the web
-# console tests (driven by playwright-core; never a browser download of its own) and BIND
-# (`named`) as the real DNS server the RFC 2136 traffic switch is tested against, and arping for
+# console tests (driven by playwright-core; never a browser download of its own); BIND (`named`)
+# and PowerDNS, the real DNS servers the RFC 2136 traffic switch is tested against; arping for
 # the shared-IP switch's gratuitous ARP.
 set -euo pipefail
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/sbin/named ] || need+=(bind9)
+[ -x /usr/sbin/pdns_server ] || need+=(pdns-server)
+[ -e /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql ] || need+=(pdns-backend-sqlite3)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -312,6 +312,93 @@ describe('RFC 2136 DNS swing against a real BIND named', () => {
   });
 });
 
+// ---- RFC 2136 against a real PowerDNS ----
+
+const pdnsutil = (dir: string, ...args: string[]) =>
+  execFileP('pdnsutil', [`--config-dir=${dir}`, ...args]);
+
+/** PowerDNS with the SQLite backend: one zone, one TSIG key allowed to update it. */
+async function startPowerDns() {
+  const dir = tempDir('gh-pdns-');
+  const port = await freePort();
+  const key = secret();
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(path.join(dir, 'pdns.db'));
+  db.exec(readFileSync('/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql', 'utf8'));
+  db.close();
+  writeFileSync(
+    path.join(dir, 'pdns.conf'),
+    [
+      'launch=gsqlite3',
+      `gsqlite3-database=${dir}/pdns.db`,
+      'local-address=127.0.0.1',
+      `local-port=${port}`,
+      'dnsupdate=yes',
+      'allow-dnsupdate-from=127.0.0.0/8',
+      `socket-dir=${dir}`,
+      'guardian=no',
+      'daemon=no',
+      'disable-syslog=yes',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    path.join(dir, 'zone'),
+    `$ORIGIN ${ZONE}.\n@ 300 IN SOA ns.${ZONE}. hostmaster.${ZONE}. 1 3600 600 86400 60\n@ 300 IN NS ns.${ZONE}.\ngatehouse 300 IN A 127.0.0.10\n`,
+  );
+  await pdnsutil(dir, 'load-zone', ZONE, path.join(dir, 'zone'));
+  await pdnsutil(dir, 'import-tsig-key', 'gatehouse-switch', 'hmac-sha256', key);
+  await pdnsutil(dir, 'set-meta', ZONE, 'TSIG-ALLOW-DNSUPDATE', 'gatehouse-switch');
+  const child = spawn('/usr/sbin/pdns_server', [`--config-dir=${dir}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const log: string[] = [];
+  child.stderr.on('data', (d: Buffer) => log.push(d.toString()));
+  child.stdout.on('data', (d: Buffer) => log.push(d.toString()));
+  await until(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`pdns_server exited: ${log.join('')}`);
+      return (await resolve(port, 'A')).length > 0;
+    },
+    15_000,
+    'PowerDNS to answer',
+  );
+  return { port, key };
+}
+
+describe('RFC 2136 DNS swing against a real PowerDNS', () => {
+  it('replaces the record with a TSIG-signed update; a wrong secret changes nothing', async () => {
+    const pdns = await startPowerDns();
+    const config = {
+      provider: 'rfc2136' as const,
+      server: '127.0.0.1',
+      port: pdns.port,
+      zone: ZONE,
+      hostname: HOST,
+      tsig: { name: 'gatehouse-switch', secret: pdns.key },
+      timeoutMs: 3_000,
+    };
+    const p = await providerFor(config);
+    await p.pointAt({ name: 'appliance-b', address: '127.0.0.11' });
+    expect(await resolve(pdns.port, 'A')).toEqual(['127.0.0.11']);
+    await p.pointAt({ name: 'appliance-c', address: '2001:db8::11' });
+    expect(await resolve(pdns.port, 'A')).toEqual([]);
+    expect(await resolve(pdns.port, 'AAAA')).toEqual(['2001:db8::11']);
+    expect(await p.current()).toEqual({ address: '2001:db8::11' });
+
+    // PowerDNS answers a bad signature with a plain REFUSED (BIND says NOTAUTH/BADSIG).
+    const wrong = await providerFor({
+      ...config,
+      tsig: { name: 'gatehouse-switch', secret: secret() },
+    });
+    const e = await rejection(wrong.pointAt({ name: 'appliance-b', address: '127.0.0.66' }));
+    expect(e.code).toBe('TRAFFIC_DNS_REFUSED');
+    expect(e.message).toMatch(/secret/);
+    expect(await resolve(pdns.port, 'AAAA')).toEqual(['2001:db8::11']);
+  });
+});
+
 // ---- NAT forwarder process ----
 
 /** A target appliance stand-in: greets with its letter, then echoes lines prefixed with it. */

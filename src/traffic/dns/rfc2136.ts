@@ -144,7 +144,7 @@ export class Rfc2136Provider implements TrafficSwitchProvider {
         return trafficError(
           'DNS_REFUSED',
           502,
-          `${at}: its policy does not let key "${c.tsig.name}" update ${c.hostname} in zone ${c.zone}. Allow it there (BIND: update-policy { grant ${c.tsig.name} name ${c.hostname}. A AAAA; }; PowerDNS: TSIG-ALLOW-DNSUPDATE and ALLOW-DNSUPDATE-FROM); nothing was changed.`,
+          `${at}: its policy does not let key "${c.tsig.name}" update ${c.hostname} in zone ${c.zone}, or (PowerDNS) the key's secret is not the one it has. Check the secret, and allow the key there (BIND: update-policy { grant ${c.tsig.name} name ${c.hostname}. A AAAA; }; PowerDNS: TSIG-ALLOW-DNSUPDATE and ALLOW-DNSUPDATE-FROM); nothing was changed.`,
           { field: 'tsig.name' },
         );
       case 'NOTAUTH':

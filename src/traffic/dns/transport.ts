@@ -53,7 +53,16 @@ function overUdp(server: DnsServer, message: Buffer): Promise<Buffer> {
     socket.on('message', (answer) => {
       if (answer.length >= 12 && answer.readUInt16BE(0) === id) finish(undefined, answer);
     });
-    socket.on('error', (err) => finish(err));
+    socket.on('error', (err) =>
+      finish(
+        trafficError(
+          'DNS_UNREACHABLE',
+          502,
+          `server: cannot reach the DNS server ${where(server)} over UDP (${(err as NodeJS.ErrnoException).code ?? err.message}); check the server address and port.`,
+          { field: 'server', cause: err },
+        ),
+      ),
+    );
     send();
   });
 }
