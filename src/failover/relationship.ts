@@ -1,8 +1,8 @@
-import { GatehouseError, conflict, isGatehouseError, type FieldError } from '../shared/errors.js';
+import { GatehouseError, conflict, isGatehouseError } from '../shared/errors.js';
 import { SYSTEM, type Actor } from '../site/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
-import { fetchPeerFingerprint, PeerClient, peerLabel, type PeerAddress } from './peer-client.js';
+import { PeerClient, peerLabel, type PeerAddress } from './peer-client.js';
 import {
   JoinMessage,
   PeerClaim,
@@ -11,6 +11,8 @@ import {
   type EstablishInput,
 } from './relationship-schemas.js';
 import { RelationshipStore } from './relationship-store.js';
+import { asAdminError, BEST_EFFORT_MS, withTimeout } from './relationship-errors.js';
+import { checkReverseDetails, joinBackup } from './relationship-join.js';
 import { FailoverMonitor } from './failover-monitor.js';
 import type { RelationshipView, SyncResult } from './types.js';
 
@@ -49,29 +51,6 @@ export interface PeerState {
   role?: FailoverRole;
   generation?: number;
   error?: { code: string; message: string };
-}
-
-/** How long a best-effort call (break, forced role change) waits for the peer. */
-const BEST_EFFORT_MS = 5_000;
-
-function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new GatehouseError(
-              'FAILOVER_PEER_UNREACHABLE',
-              502,
-              `The peer appliance at ${label} did not answer within ${ms / 1000} s.`,
-            ),
-          ),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -184,7 +163,12 @@ export class FailoverRelationship {
       const backup: PeerAddress = { host: input.backupHost, port: input.backupPort };
       const reverse: PeerAddress = { host: input.reverseHost, port: input.reversePort };
       try {
-        const rel = await this.join(backup, reverse, input);
+        const rel = await joinBackup(
+          { name: this.deps.name, fingerprint: this.deps.fingerprint, key: this.deps.key },
+          backup,
+          reverse,
+          input,
+        );
         this.store.write(actor, 'failover.established', rel, {
           role: 'primary',
           generation: rel.generation,
@@ -207,71 +191,6 @@ export class FailoverRelationship {
     });
   }
 
-  private async join(
-    backup: PeerAddress,
-    reverse: PeerAddress,
-    input: EstablishInput,
-  ): Promise<RelationshipView> {
-    const backupFields = (message: string): FieldError[] => [
-      { field: 'backupHost', message },
-      { field: 'backupPort', message },
-    ];
-    let fingerprint: string;
-    try {
-      fingerprint = await fetchPeerFingerprint(backup);
-    } catch (e) {
-      if (!isGatehouseError(e)) throw e;
-      throw new GatehouseError(e.code, e.status, e.message, { fields: backupFields(e.message) });
-    }
-    const self = () =>
-      new GatehouseError(
-        'FAILOVER_SELF',
-        400,
-        `${peerLabel(backup)} is this appliance itself. Enter the address and TLS port of the other appliance, the one that becomes the backup.`,
-        { fields: backupFields('is this appliance itself') },
-      );
-    if (fingerprint === this.deps.fingerprint) throw self();
-    const client = this.client(backup, fingerprint);
-    try {
-      const hello = await client
-        .call<{ name: string }>('POST', '/api/peer/hello', {})
-        .catch((e: unknown) => {
-          throw asAdminError(e);
-        });
-      if (hello.name === this.deps.name) throw self();
-      const message: JoinMessage = {
-        backupAddress: backup,
-        primaryAddress: reverse,
-        primaryFingerprint: this.deps.fingerprint,
-        generation: 1,
-        sync: {
-          firstAfterMs: input.firstSyncAfterSeconds * 1000,
-          intervalMs: input.syncIntervalSeconds * 1000,
-        },
-      };
-      const answer = await client
-        .call<PeerAnswer>('POST', '/api/peer/failover/join', {
-          ...message,
-          role: 'standalone',
-          generation: message.generation,
-        })
-        .catch((e: unknown) => {
-          throw asAdminError(e);
-        });
-      return {
-        role: 'primary',
-        generation: answer.generation,
-        self: { name: this.deps.name, address: reverse },
-        peer: { name: answer.name, address: backup, fingerprint },
-        establishedAt: new Date().toISOString(),
-        backupOperationsEnabled: true,
-        sync: message.sync,
-      };
-    } finally {
-      void client.close();
-    }
-  }
-
   /** On the intended backup: the primary asks to pair (peer-auth has checked the key). */
   async acceptJoin(from: string, body: unknown): Promise<PeerAnswer> {
     const msg = JoinMessage.parse(body);
@@ -286,22 +205,7 @@ export class FailoverRelationship {
         'FAILOVER_PEER_PAIRED',
         `"${this.deps.name}" is already the ${existing.role} of a failover relationship with "${existing.peer.name}". Break that relationship (on either of those appliances) before pairing it with "${from}".`,
       );
-    // The reverse connection details must lead back to the appliance that asks.
-    let seen: string;
-    try {
-      seen = await fetchPeerFingerprint(msg.primaryAddress);
-    } catch (e) {
-      if (!isGatehouseError(e)) throw e;
-      throw reverseError(
-        'FAILOVER_REVERSE_UNREACHABLE',
-        `The backup cannot reach this primary at ${peerLabel(msg.primaryAddress)} (the reverse connection details): ${e.message}`,
-      );
-    }
-    if (seen !== msg.primaryFingerprint)
-      throw reverseError(
-        'FAILOVER_REVERSE_MISMATCH',
-        `${peerLabel(msg.primaryAddress)} (the reverse connection details) is another appliance, not "${from}". Enter the address and TLS port at which the backup reaches this primary.`,
-      );
+    await checkReverseDetails(from, msg);
     const generation = Math.max(msg.generation, existing?.generation ?? 0);
     const rel: RelationshipView = {
       role: 'backup',
@@ -568,23 +472,4 @@ export interface RoleChange {
 
 function unchanged(rel: RelationshipView, message: string): RoleChange {
   return { changed: false, role: rel.role, generation: rel.generation, message };
-}
-
-function reverseError(code: string, message: string): GatehouseError {
-  return new GatehouseError(code, 409, message, {
-    fields: [
-      { field: 'reverseHost', message },
-      { field: 'reversePort', message },
-    ],
-  });
-}
-
-/**
- * A peer's refusal as the administrator's API returns it: a key mismatch stays
- * FAILOVER_KEY_MISMATCH but is not a 401 (the administrator's own session is fine).
- */
-function asAdminError(e: unknown): GatehouseError {
-  if (!isGatehouseError(e)) throw e;
-  if (e.status !== 401) return e;
-  return new GatehouseError(e.code, 409, e.message, { fields: e.fields });
 }

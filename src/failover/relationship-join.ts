@@ -1,0 +1,95 @@
+import { GatehouseError, isGatehouseError, type FieldError } from '../shared/errors.js';
+import { fetchPeerFingerprint, PeerClient, peerLabel, type PeerAddress } from './peer-client.js';
+import { asAdminError, reverseError } from './relationship-errors.js';
+import type { EstablishInput, JoinMessage } from './relationship-schemas.js';
+import type { PeerAnswer } from './relationship.js';
+import type { RelationshipView } from './types.js';
+
+/**
+ * Establish, the primary's side (S14): read and pin the backup's certificate, make sure it is
+ * another appliance holding the same key (hello), then ask it to join as backup.
+ */
+export async function joinBackup(
+  self: { name: string; fingerprint: string; key: () => string },
+  backup: PeerAddress,
+  reverse: PeerAddress,
+  input: EstablishInput,
+): Promise<RelationshipView> {
+  const backupFields = (message: string): FieldError[] => [
+    { field: 'backupHost', message },
+    { field: 'backupPort', message },
+  ];
+  let fingerprint: string;
+  try {
+    fingerprint = await fetchPeerFingerprint(backup);
+  } catch (e) {
+    if (!isGatehouseError(e)) throw e;
+    throw new GatehouseError(e.code, e.status, e.message, { fields: backupFields(e.message) });
+  }
+  const itself = () =>
+    new GatehouseError(
+      'FAILOVER_SELF',
+      400,
+      `${peerLabel(backup)} is this appliance itself. Enter the address and TLS port of the other appliance, the one that becomes the backup.`,
+      { fields: backupFields('is this appliance itself') },
+    );
+  if (fingerprint === self.fingerprint) throw itself();
+  const client = new PeerClient(backup, fingerprint, self.key, self.name);
+  try {
+    const hello = await client
+      .call<{ name: string }>('POST', '/api/peer/hello', {})
+      .catch((e: unknown) => {
+        throw asAdminError(e);
+      });
+    if (hello.name === self.name) throw itself();
+    const message: JoinMessage = {
+      backupAddress: backup,
+      primaryAddress: reverse,
+      primaryFingerprint: self.fingerprint,
+      generation: 1,
+      sync: {
+        firstAfterMs: input.firstSyncAfterSeconds * 1000,
+        intervalMs: input.syncIntervalSeconds * 1000,
+      },
+    };
+    const answer = await client
+      .call<PeerAnswer>('POST', '/api/peer/failover/join', {
+        ...message,
+        role: 'standalone',
+        generation: message.generation,
+      })
+      .catch((e: unknown) => {
+        throw asAdminError(e);
+      });
+    return {
+      role: 'primary',
+      generation: answer.generation,
+      self: { name: self.name, address: reverse },
+      peer: { name: answer.name, address: backup, fingerprint },
+      establishedAt: new Date().toISOString(),
+      backupOperationsEnabled: true,
+      sync: message.sync,
+    };
+  } finally {
+    void client.close();
+  }
+}
+
+/** Join, the backup's side: the reverse connection details must lead back to the caller. */
+export async function checkReverseDetails(from: string, msg: JoinMessage): Promise<void> {
+  let seen: string;
+  try {
+    seen = await fetchPeerFingerprint(msg.primaryAddress);
+  } catch (e) {
+    if (!isGatehouseError(e)) throw e;
+    throw reverseError(
+      'FAILOVER_REVERSE_UNREACHABLE',
+      `The backup cannot reach this primary at ${peerLabel(msg.primaryAddress)} (the reverse connection details): ${e.message}`,
+    );
+  }
+  if (seen !== msg.primaryFingerprint)
+    throw reverseError(
+      'FAILOVER_REVERSE_MISMATCH',
+      `${peerLabel(msg.primaryAddress)} (the reverse connection details) is another appliance, not "${from}". Enter the address and TLS port at which the backup reaches this primary.`,
+    );
+}
