@@ -22,6 +22,7 @@ import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
 import { ClientRegistry } from './clients.js';
+import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
 import type { Actor } from '../site/actor.js';
 import { certificateFingerprint } from './tls.js';
@@ -56,6 +57,7 @@ export class Appliance {
   readonly updateSettings: UpdateSettings;
   readonly updates: UpdateInstaller;
   readonly updateService: UpdateService;
+  readonly sync: SyncService;
   ready = false;
   /**
    * While set, requests that change anything are refused with 503: during an install (so the
@@ -109,6 +111,15 @@ export class Appliance {
       publicKeyPem,
     );
     this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
+    this.sync = new SyncService({
+      db,
+      blobs,
+      events: this.events,
+      name: identity.name,
+      fingerprint: this.certificateFingerprint,
+      interApplianceKey: () => this.interApplianceKey.get(),
+    });
+    this.sync.start(() => (this.ready ? this.failover.view() : undefined));
     this.failover = new FailoverRelationship({
       db,
       events: this.events,

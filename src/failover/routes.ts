@@ -1,5 +1,6 @@
 import { SCHEMA_VERSION } from '../store/migrations.js';
 import type { PeerRoute } from './peer-server.js';
+import { SYNC_ROUTES } from './sync/routes.js';
 import { RELATIONSHIP_PEER_ROUTES } from './relationship-routes.js';
 
 /** What a peer learns of this appliance before anything else: who it is and what it runs. */
@@ -17,4 +18,4 @@ const hello: PeerRoute = {
 };
 
 /** Every inter-appliance endpoint (failover relationship and synchronisation add theirs here). */
-export const PEER_ROUTES: PeerRoute[] = [hello, ...RELATIONSHIP_PEER_ROUTES];
+export const PEER_ROUTES: PeerRoute[] = [hello, ...RELATIONSHIP_PEER_ROUTES, ...SYNC_ROUTES];
