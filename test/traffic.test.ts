@@ -438,6 +438,7 @@ async function connect(port: number) {
   };
 }
 
+/** Start `gatehouse nat-forwarder` (port 0: it prints the ports it got) and read what it prints. */
 async function startForwarder(dataDir: string, listen: number, control: number, target?: string) {
   const child = spawn(
     process.execPath,
@@ -458,15 +459,23 @@ async function startForwarder(dataDir: string, listen: number, control: number, 
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const fingerprint = await until(
-    () => {
-      if (child.exitCode !== null) throw new Error(`nat-forwarder exited: ${out}`);
-      return /fingerprint: ([0-9A-F:]{95})/.exec(out)?.[1];
-    },
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`nat-forwarder exited with ${code}: ${out}`))),
+  );
+  exited.catch(() => undefined);
+  const started = until(
+    () => /fingerprint: ([0-9A-F:]{95})/.test(out),
     15_000,
     'the NAT forwarder to start',
   );
-  return { child, fingerprint, output: () => out };
+  await Promise.race([started, exited]);
+  return {
+    child,
+    fingerprint: /fingerprint: ([0-9A-F:]{95})/.exec(out)![1]!,
+    listen: Number(/^Forwarding 127\.0\.0\.1:(\d+)/m.exec(out)![1]),
+    control: Number(/Control API https:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]),
+    output: () => out,
+  };
 }
 
 describe('NAT forwarder', () => {
@@ -474,8 +483,8 @@ describe('NAT forwarder', () => {
     const a = await startTarget('A', '127.0.0.1');
     const b = await startTarget('B', '127.0.0.2');
     const dataDir = path.join(tempDir(), 'fwd');
-    const [listen, control] = [await freePort(), await freePort()];
-    const fwd = await startForwarder(dataDir, listen, control, `127.0.0.1:${a.port}`);
+    const fwd = await startForwarder(dataDir, 0, 0, `127.0.0.1:${a.port}`);
+    const { listen, control } = fwd;
     const token = /Control token \(shown once[^)]*\): (\S+)/.exec(fwd.output())?.[1];
     expect(token).toBeDefined();
     expect(readFileSync(path.join(dataDir, 'control-token'), 'utf8').trim()).toBe(token);
@@ -513,7 +522,7 @@ describe('NAT forwarder', () => {
     expect((await rejection(wrongToken.current())).code).toBe('TRAFFIC_NAT_FORWARDER_UNAUTHORIZED');
     const impostor = await providerFor({
       ...config,
-      fingerprint: fwd.fingerprint.replace(/^../, '00'),
+      fingerprint: fwd.fingerprint.replace(/^../, (p) => (p === '00' ? '11' : '00')),
     });
     expect(
       (await rejection(impostor.pointAt({ name: 'a', address: a.host, port: a.port }))).code,

@@ -139,11 +139,19 @@ function listen(server: net.Server, at: HostPort): Promise<HostPort> {
 
 export async function startNatForwarder(opts: NatForwarderOptions): Promise<RunningForwarder> {
   const log = opts.log ?? (() => undefined);
+  const initial = ForwarderTarget.safeParse(opts.initialTarget);
+  if (opts.initialTarget && !initial.success)
+    throw trafficError(
+      'NAT_FORWARDER_BAD_TARGET',
+      400,
+      `target: ${initial.error.issues[0]?.message ?? 'is not valid'} (give ADDRESS:PORT, e.g. 192.0.2.11:443)`,
+      { field: 'target' },
+    );
   await fsp.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const tls = await loadOrCreateTls(opts.dataDir, opts.control);
   const { token, created } = await loadOrCreateToken(opts.dataDir);
   const tokenDigest = digest(token);
-  let target = (await loadTarget(opts.dataDir)) ?? opts.initialTarget;
+  let target = (await loadTarget(opts.dataDir)) ?? initial.data;
 
   const open = new Set<net.Socket>();
   const forwarder = net.createServer((client) => {
