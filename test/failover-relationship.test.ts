@@ -187,6 +187,57 @@ describe('failover relationship between real appliances', () => {
     expect((await status(b)).relationship?.peer.name).toBe('fo-a');
   });
 
+  it('Sync Now on the primary waits for the sync and makes the backup users equal the primary ones', async () => {
+    const users = async (t: TestAppliance) =>
+      (
+        await t.api.call<{ users: { username: string; displayName: string }[] }>(
+          'GET',
+          '/api/login/users',
+        )
+      ).body.users
+        .map((u) => `${u.username}:${u.displayName}`)
+        .sort();
+    const created = await a.api.call('POST', '/api/login/users', {
+      json: { username: 'synced.one', displayName: 'Synced One', password: 'Sturdy-Pass-101' },
+    });
+    expect(created.status).toBe(201);
+    expect(await users(b)).not.toEqual(await users(a));
+
+    const sync = await a.api.call<{ from: string; digest: string; rows: Record<string, number> }>(
+      'POST',
+      '/api/login/failover/sync',
+    );
+    expect(sync.status).toBe(200);
+    expect(sync.body.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(await users(b)).toEqual(await users(a));
+
+    const onA = await a.api.call<
+      Status & {
+        sync: {
+          appliance: string;
+          lastResult: { digest: string } | null;
+          progress: { phase: string };
+        };
+      }
+    >('GET', '/api/login/failover');
+    expect(onA.body.sync).toMatchObject({
+      appliance: 'fo-b',
+      progress: { phase: 'done' },
+      lastResult: { digest: sync.body.digest },
+    });
+    const token = a.api.tokenFor('login')!;
+    const page = await a.anon.call<string>('GET', '/login/failover', {
+      headers: { accept: 'text/html', cookie: `__Host-gh-login=${token}` },
+    });
+    expect(page.body).toContain('id="sync-now-form"');
+    expect(page.body).toMatch(/id="sync-phase"\s*>done</);
+    expect(page.body).not.toContain('http-equiv="refresh"');
+
+    const standalone = await c.api.call<Problem>('POST', '/api/login/failover/sync');
+    expect(standalone.status).toBe(409);
+    expect(standalone.body.code).toBe('FAILOVER_NOT_PAIRED');
+  });
+
   it('makes the backup read-only for users, settings and files, and refuses automatic updates on both', async () => {
     const create = await b.api.call<Problem>('POST', '/api/login/users', {
       json: { username: 'someone', displayName: 'Someone', password: 'Long-Enough-Pw-1' },

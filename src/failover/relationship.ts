@@ -23,8 +23,30 @@ export type FailoverRole = 'standalone' | 'primary' | 'backup';
  * stay apart: the final sync before a planned role change, and the last result for the page.
  */
 export interface SyncHook {
-  syncNow(rel: RelationshipView): Promise<unknown>;
-  lastResult?: SyncResult | null;
+  syncNow(rel: RelationshipView): Promise<SyncResult>;
+  readonly lastResult?: SyncResult | null;
+  readonly progress?: SyncProgressView;
+}
+
+/** A sync's progress as the Failover page shows it (src/failover/sync reports it). */
+export interface SyncProgressView {
+  phase: string;
+  mode?: string;
+  from?: string;
+  startedAt?: string;
+  rows: { done: number; total: number };
+  blobs: { done: number; total: number; bytes: number };
+  error?: { code: string; message: string };
+}
+
+/** Where the synchronisation of the pair stands: the backup pulls, so its view is the one. */
+export interface PairSyncStatus {
+  /** The appliance whose progress this is (the backup), and whether it could be asked. */
+  appliance: string;
+  reachable: boolean;
+  progress: SyncProgressView | null;
+  lastResult: SyncResult | null;
+  error?: { code: string; message: string };
 }
 
 export interface RelationshipDeps {
@@ -89,6 +111,57 @@ export class FailoverRelationship {
 
   lastSync(): SyncResult | null {
     return this.deps.sync()?.lastResult ?? null;
+  }
+
+  /**
+   * Sync Now (S7, S15): on the backup, pull from the primary; on the primary, ask the backup to
+   * pull and wait for its result.
+   */
+  async syncNow(actor: Actor): Promise<SyncResult> {
+    const rel = this.paired();
+    const sync = this.deps.sync();
+    if (!sync)
+      throw conflict('SYNC_UNAVAILABLE', 'This appliance has no synchronisation service running.');
+    this.deps.events.record(actor, 'failover.sync-now', rel.peer.name, { role: rel.role });
+    return sync.syncNow(rel);
+  }
+
+  /**
+   * The pair's sync progress and last result, from the backup that pulls: this appliance's own
+   * on a backup, the peer's (asked now) on a primary.
+   */
+  async syncStatus(timeoutMs = 3_000): Promise<PairSyncStatus | null> {
+    const rel = this.store.get();
+    if (!rel) return null;
+    const sync = this.deps.sync();
+    if (rel.role === 'backup')
+      return {
+        appliance: this.deps.name,
+        reachable: true,
+        progress: sync?.progress ?? null,
+        lastResult: sync?.lastResult ?? null,
+      };
+    try {
+      const answer = await this.callPeer<
+        PeerAnswer & { progress: SyncProgressView; lastResult: SyncResult | null }
+      >(rel, '/api/peer/sync/status', {}, timeoutMs);
+      return {
+        appliance: rel.peer.name,
+        reachable: true,
+        progress: answer.progress,
+        lastResult: answer.lastResult,
+      };
+    } catch (e) {
+      return {
+        appliance: rel.peer.name,
+        reachable: false,
+        progress: null,
+        lastResult: sync?.lastResult ?? null,
+        error: isGatehouseError(e)
+          ? { code: e.code, message: e.message }
+          : { code: 'FAILOVER_PEER_UNREACHABLE', message: String(e) },
+      };
+    }
   }
 
   private claim(): PeerAnswer {

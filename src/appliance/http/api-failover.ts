@@ -14,6 +14,7 @@ import { defineOperation, type Operation } from './operations.js';
 export async function failoverStatus(appliance: Appliance, contact = true) {
   const f = appliance.failover;
   const relationship = f.view() ?? null;
+  const sync = relationship && contact ? await f.syncStatus() : null;
   return {
     appliance: appliance.identity.name,
     role: appliance.role,
@@ -21,7 +22,9 @@ export async function failoverStatus(appliance: Appliance, contact = true) {
     certificateFingerprint: appliance.certificateFingerprint,
     relationship,
     peerState: relationship ? (contact ? await f.contactPeer() : (f.monitor.last ?? null)) : null,
-    lastSync: f.lastSync(),
+    /** The backup's sync progress and last result (asked of the peer on a primary). */
+    sync,
+    lastSync: sync?.lastResult ?? f.lastSync(),
     automatic: f.automatic(),
   };
 }
@@ -52,6 +55,17 @@ export const failoverOperations: Operation[] = [
       await appliance.failover.establish(actor, body);
       return failoverStatus(appliance, false);
     },
+  }),
+  defineOperation({
+    id: 'syncFailoverNow',
+    method: 'POST',
+    path: '/api/login/failover/sync',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      "Sync Now: the backup pulls the primary's site data now; answers when the sync has completed, with its result (rows, blobs, digest)",
+    response: { status: 200, description: 'The completed sync' },
+    handler: ({ appliance, actor }) => appliance.failover.syncNow(actor),
   }),
   defineOperation({
     id: 'breakFailover',

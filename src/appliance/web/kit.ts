@@ -36,8 +36,17 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
   ],
 };
 
-/** The frame of every signed-in page. */
-export function layout(ctx: PageContext, title: string, body: SafeHtml, notice?: string): SafeHtml {
+/**
+ * The frame of every signed-in page. `refreshSeconds` reloads the page while something it shows
+ * is in progress (a sync, an install).
+ */
+export function layout(
+  ctx: PageContext,
+  title: string,
+  body: SafeHtml,
+  notice?: string,
+  opts: { refreshSeconds?: number } = {},
+): SafeHtml {
   const { appliance, auth, req } = ctx;
   const path = req.url.split('?')[0]!;
   const fromQuery = (req.query as Record<string, string | undefined>).notice;
@@ -47,6 +56,7 @@ export function layout(ctx: PageContext, title: string, body: SafeHtml, notice?:
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        ${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}" />` : ''}
         <title>${title} · /${auth.area} · ${appliance.identity.name}</title>
         <link rel="stylesheet" href="/static/style.css" />
       </head>

@@ -120,6 +120,58 @@ function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
   </dl>`;
 }
 
+const SYNC_RUNNING = new Set(['manifest', 'rows', 'blobs', 'apply']);
+
+/** Whether the backup is in the middle of a sync (the page then reloads itself). */
+const syncRunning = (s: Status) => SYNC_RUNNING.has(s.sync?.progress?.phase ?? 'idle');
+
+function syncSection(ctx: PageContext, s: Status): SafeHtml {
+  const sync = s.sync;
+  const p = sync?.progress;
+  const last = sync?.lastResult ?? s.lastSync;
+  const changed = last ? Object.values(last.rows).reduce((a, b) => a + b, 0) : 0;
+  return html`<section id="sync">
+    <h2>Synchronisation</h2>
+    <p class="note">
+      The backup copies users, /login settings, the file store, logs and recordings from the
+      primary: first about a minute after establishing, then periodically. Sync Now starts one and
+      waits until it has completed.
+    </p>
+    <dl class="facts">
+      <dt>Progress${sync ? html` (on ${sync.appliance})` : ''}</dt>
+      <dd id="sync-progress">
+        ${
+          p
+            ? html`<span
+                  class="tag ${p.phase === 'failed' ? 'warn' : SYNC_RUNNING.has(p.phase) ? 'shared' : 'ok'}"
+                  id="sync-phase"
+                  >${p.phase}</span
+                >
+                rows ${p.rows.done}/${p.rows.total}, blobs ${p.blobs.done}/${p.blobs.total}
+                ${p.error ? html`<span class="error">${p.error.message}</span>` : ''}`
+            : html`<span class="muted"
+                >${sync?.error ? `unknown: ${sync.error.message}` : 'unknown'}</span
+              >`
+        }
+      </dd>
+      <dt>Last sync result</dt>
+      <dd id="sync-last-result">
+        ${
+          last
+            ? html`completed ${last.finishedAt} in ${last.ms} ms: ${changed} rows changed,
+                ${last.blobs.fetched} blobs fetched; digest
+                <code>${last.digest.slice(0, 16)}</code>`
+            : html`<span class="muted">no sync has completed yet</span>`
+        }
+      </dd>
+    </dl>
+    <form method="post" action="/login/failover/sync" id="sync-now-form">
+      ${csrfInput(ctx)}
+      <div class="buttons"><button type="submit">Sync Now</button></div>
+    </form>
+  </section>`;
+}
+
 function roleForms(ctx: PageContext, rel: RelationshipView, problem: FormProblem): SafeHtml {
   const change =
     rel.role === 'primary'
@@ -188,7 +240,8 @@ async function page(ctx: PageContext, forms: Forms = {}) {
     problem: NO_PROBLEM,
   };
   const body = rel
-    ? html`${relationshipFacts(s, rel)} ${roleForms(ctx, rel, forms.role ?? NO_PROBLEM)}
+    ? html`${relationshipFacts(s, rel)} ${syncSection(ctx, s)}
+      ${roleForms(ctx, rel, forms.role ?? NO_PROBLEM)}
       ${automaticForm(ctx, automatic.values, automatic.problem)}`
     : html`<p id="failover-role">
           This appliance is <strong>standalone</strong>: it is in no failover relationship.
@@ -199,7 +252,9 @@ async function page(ctx: PageContext, forms: Forms = {}) {
           forms.establish?.problem ?? NO_PROBLEM,
         )}
         ${automaticForm(ctx, automatic.values, automatic.problem)}`;
-  return layout(ctx, 'Management > Failover', body);
+  return layout(ctx, 'Management > Failover', body, undefined, {
+    refreshSeconds: syncRunning(s) ? 2 : undefined,
+  });
 }
 
 /** "host:port" lines into addresses; a bad line is a field error naming it. */
@@ -276,6 +331,20 @@ export function registerFailoverPages(app: FastifyInstance, p: Pages, appliance:
       );
     } catch (e) {
       return page(ctx, { establish: { values, problem: formErrors(e) } });
+    }
+  });
+
+  p.post('/login/failover/sync', async (ctx) => {
+    try {
+      const r = await appliance.failover.syncNow(ctx.actor);
+      const rows = Object.values(r.rows).reduce((a, b) => a + b, 0);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        `Sync completed in ${r.ms} ms: ${rows} rows changed, ${r.blobs.fetched} blobs fetched.`,
+      );
+    } catch (e) {
+      return page(ctx, { role: formErrors(e) });
     }
   });
 
