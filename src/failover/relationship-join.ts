@@ -4,16 +4,26 @@ import { asAdminError, reverseError } from './relationship-errors.js';
 import type { EstablishInput, JoinMessage } from './relationship-schemas.js';
 import type { PeerAnswer } from './relationship.js';
 import type { RelationshipView } from './types.js';
+import { ownVersions } from './version-skew.js';
+
+/** What the intended backup says of itself before it is asked to join. */
+export interface PeerHello {
+  name: string;
+  productVersion: string;
+  schemaVersion: number;
+}
 
 /**
  * Establish, the primary's side (S14): read and pin the backup's certificate, make sure it is
- * another appliance holding the same key (hello), then ask it to join as backup.
+ * another appliance holding the same key (hello), let `beforeJoin` work with it (the history
+ * merge, S21), then ask it to join as backup.
  */
 export async function joinBackup(
   self: { name: string; fingerprint: string; key: () => string },
   backup: PeerAddress,
   reverse: PeerAddress,
   input: EstablishInput,
+  beforeJoin: (client: PeerClient, hello: PeerHello) => Promise<void> = async () => undefined,
 ): Promise<RelationshipView> {
   const backupFields = (message: string): FieldError[] => [
     { field: 'backupHost', message },
@@ -37,11 +47,12 @@ export async function joinBackup(
   const client = new PeerClient(backup, fingerprint, self.key, self.name);
   try {
     const hello = await client
-      .call<{ name: string }>('POST', '/api/peer/hello', {})
+      .call<PeerHello>('POST', '/api/peer/hello', {})
       .catch((e: unknown) => {
         throw asAdminError(e);
       });
     if (hello.name === self.name) throw itself();
+    await beforeJoin(client, hello);
     const message: JoinMessage = {
       backupAddress: backup,
       primaryAddress: reverse,
@@ -51,6 +62,7 @@ export async function joinBackup(
         firstAfterMs: input.firstSyncAfterSeconds * 1000,
         intervalMs: input.syncIntervalSeconds * 1000,
       },
+      ...ownVersions(),
     };
     const answer = await client
       .call<PeerAnswer>('POST', '/api/peer/failover/join', {

@@ -106,6 +106,9 @@ export const JoinMessage = z.object({
   primaryFingerprint: z.string().min(1),
   generation: z.number().int().positive(),
   sync: z.object({ firstAfterMs: z.number().int().positive(), intervalMs: z.number().int() }),
+  /** What the primary runs: a backup refuses a newer primary (its data would not be understood). */
+  productVersion: z.string().min(1).optional(),
+  schemaVersion: z.number().int().nonnegative().optional(),
 });
 export type JoinMessage = z.infer<typeof JoinMessage>;
 

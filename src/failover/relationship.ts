@@ -12,7 +12,8 @@ import {
 } from './relationship-schemas.js';
 import { RelationshipStore } from './relationship-store.js';
 import { asAdminError, BEST_EFFORT_MS, withTimeout } from './relationship-errors.js';
-import { checkReverseDetails, joinBackup } from './relationship-join.js';
+import { checkReverseDetails, joinBackup, type PeerHello } from './relationship-join.js';
+import { checkPrimaryVersion, isNewer, ownVersions } from './version-skew.js';
 import { FailoverMonitor } from './failover-monitor.js';
 import type { RelationshipView, SyncResult } from './types.js';
 
@@ -24,6 +25,8 @@ export type FailoverRole = 'standalone' | 'primary' | 'backup';
  */
 export interface SyncHook {
   syncNow(rel: RelationshipView): Promise<SyncResult>;
+  /** Pull only the history (logs, session records, recordings) of a peer: S21 at establish. */
+  pullFrom(peer: PeerClient, mode: 'merge-history-only'): Promise<SyncResult>;
   readonly lastResult?: SyncResult | null;
   readonly progress?: SyncProgressView;
 }
@@ -241,6 +244,7 @@ export class FailoverRelationship {
           backup,
           reverse,
           input,
+          (client, hello) => this.mergeHistoryOf(actor, client, hello),
         );
         this.store.write(actor, 'failover.established', rel, {
           role: 'primary',
@@ -264,6 +268,33 @@ export class FailoverRelationship {
     });
   }
 
+  /**
+   * S21: before the backup joins (and later mirrors this primary), take the history it
+   * gathered on its own (sessions completed while the pair was broken) so that nothing of it
+   * is lost. A backup newer than this primary keeps its history until the primary is upgraded:
+   * this appliance cannot read a newer appliance's rows.
+   */
+  private async mergeHistoryOf(actor: Actor, client: PeerClient, hello: PeerHello): Promise<void> {
+    const sync = this.deps.sync();
+    if (!sync) return;
+    if (isNewer(hello, ownVersions())) {
+      this.deps.events.record(actor, 'failover.history-merge-skipped', hello.name, {
+        reason: `"${hello.name}" runs ${hello.productVersion} (schema ${hello.schemaVersion}), newer than this appliance: its history stays on it until this appliance is upgraded.`,
+      });
+      return;
+    }
+    try {
+      await sync.pullFrom(client, 'merge-history-only');
+    } catch (e) {
+      const err = asAdminError(e);
+      throw new GatehouseError(
+        err.code,
+        err.status,
+        `Before pairing, this appliance takes the history of "${hello.name}" (logs and session records) so none of it is lost, and that failed: ${err.message} Nothing was changed; try again.`,
+      );
+    }
+  }
+
   /** On the intended backup: the primary asks to pair (peer-auth has checked the key). */
   async acceptJoin(from: string, body: unknown): Promise<PeerAnswer> {
     const msg = JoinMessage.parse(body);
@@ -277,6 +308,11 @@ export class FailoverRelationship {
       throw conflict(
         'FAILOVER_PEER_PAIRED',
         `"${this.deps.name}" is already the ${existing.role} of a failover relationship with "${existing.peer.name}". Break that relationship (on either of those appliances) before pairing it with "${from}".`,
+      );
+    if (msg.productVersion !== undefined && msg.schemaVersion !== undefined)
+      checkPrimaryVersion(
+        { name: from, productVersion: msg.productVersion, schemaVersion: msg.schemaVersion },
+        ownVersions(),
       );
     await checkReverseDetails(from, msg);
     const generation = Math.max(msg.generation, existing?.generation ?? 0);
