@@ -1,49 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { planSync } from './plan.js';
-import { checkPeerVersion, type SyncManifest } from './protocol.js';
-
-const shape = (key: string) => ({ key, columns: [key, 'v'] });
-
-function manifest(files: [string, string][], events: string[]): SyncManifest {
-  return {
-    appliance: 'primary',
-    productVersion: '1.0.0',
-    schemaVersion: 1,
-    replaced: {
-      users: { ...shape('id'), rows: [] },
-      site_settings: { ...shape('key'), rows: [] },
-      files: { ...shape('name'), rows: files },
-    },
-    merged: {
-      events: { ...shape('id'), ids: events },
-      session_records: { ...shape('id'), ids: [] },
-    },
-    digests: { replaced: '', merged: '' },
-  };
-}
+import { checkPeerVersion } from './protocol.js';
 
 describe('the sync differ', () => {
-  const remote = manifest(
-    [
-      ['a.txt', 'h1'],
-      ['b.txt', 'h2-new'],
-      ['c.txt', 'h3'],
-    ],
-    ['e1', 'e2'],
-  );
-  const local = {
-    replaced: {
-      files: new Map([
+  const files = {
+    table: 'files' as const,
+    theirs: [
+      [
+        ['a.txt', 'h1'],
+        ['b.txt', 'h2-new'],
+      ],
+      [['c.txt', 'h3']],
+    ] as [string, string][][],
+    mine: [
+      [
         ['a.txt', 'h1'],
         ['b.txt', 'h2-old'],
-        ['z.txt', 'h9'],
-      ]),
-    },
-    merged: { events: new Set(['e1', 'e-local']) },
+      ],
+      [['z.txt', 'h9']],
+    ] as [string, string][][],
   };
 
   it('fetches changed and missing rows, deletes rows the primary lacks, adds missing history', () => {
-    expect(planSync(remote, local, 'mirror')).toEqual({
+    expect(planSync([files], [{ table: 'events', missing: ['e2'] }])).toEqual({
       fetch: [
         { table: 'files', keys: ['b.txt', 'c.txt'] },
         { table: 'events', keys: ['e2'] },
@@ -53,7 +32,7 @@ describe('the sync differ', () => {
   });
 
   it('leaves replaced tables alone when only merging history', () => {
-    expect(planSync(remote, local, 'merge-history-only')).toEqual({
+    expect(planSync([], [{ table: 'events', missing: ['e2'] }])).toEqual({
       fetch: [{ table: 'events', keys: ['e2'] }],
       delete: [],
     });

@@ -1,10 +1,10 @@
-import type { SyncManifest, SyncMode } from './protocol.js';
 import type { MergedTable, ReplacedTable } from './snapshot.js';
 
-/** What this appliance holds, in the peer's terms: row hashes of replaced tables, history ids. */
-export interface LocalState {
-  replaced: Partial<Record<ReplacedTable, Map<string, string>>>;
-  merged: Partial<Record<MergedTable, Set<string>>>;
+/** One replaced table's buckets that differ: the peer's rows and this appliance's, bucket by bucket. */
+export interface BucketDiff {
+  table: ReplacedTable;
+  theirs: [key: string, hash: string][][];
+  mine: [key: string, hash: string][][];
 }
 
 export interface SyncPlan {
@@ -15,32 +15,32 @@ export interface SyncPlan {
 }
 
 /**
- * The sync differ: compares the peer's manifest with what this appliance holds. Replaced
- * tables become exactly the peer's (in mirror mode only); history tables only gain rows by id.
+ * The sync differ: within the buckets whose digests differ, replaced tables fetch the rows
+ * whose hash differs or that are missing here and delete the rows the peer lacks; history
+ * tables fetch the ids they lack.
  */
-export function planSync(remote: SyncManifest, local: LocalState, mode: SyncMode): SyncPlan {
+export function planSync(
+  replaced: BucketDiff[],
+  merged: { table: MergedTable; missing: string[] }[],
+): SyncPlan {
   const plan: SyncPlan = { fetch: [], delete: [] };
-  if (mode === 'mirror') {
-    for (const [table, t] of Object.entries(remote.replaced) as [
-      ReplacedTable,
-      SyncManifest['replaced'][ReplacedTable],
-    ][]) {
-      const mine = local.replaced[table] ?? new Map<string, string>();
-      const keys = t.rows.filter(([k, h]) => mine.get(k) !== h).map(([k]) => k);
-      const theirs = new Set(t.rows.map(([k]) => k));
-      const gone = [...mine.keys()].filter((k) => !theirs.has(k));
-      if (keys.length) plan.fetch.push({ table, keys });
-      if (gone.length) plan.delete.push({ table, keys: gone });
-    }
+  for (const d of replaced) {
+    const keys: string[] = [];
+    const gone: string[] = [];
+    d.theirs.forEach((rows, i) => {
+      const mine = new Map(d.mine[i]);
+      const theirs = new Set<string>();
+      for (const [k, h] of rows) {
+        theirs.add(k);
+        if (mine.get(k) !== h) keys.push(k);
+      }
+      for (const k of mine.keys()) if (!theirs.has(k)) gone.push(k);
+    });
+    if (keys.length) plan.fetch.push({ table: d.table, keys });
+    if (gone.length) plan.delete.push({ table: d.table, keys: gone });
   }
-  for (const [table, t] of Object.entries(remote.merged) as [
-    MergedTable,
-    SyncManifest['merged'][MergedTable],
-  ][]) {
-    const mine = local.merged[table] ?? new Set<string>();
-    const keys = t.ids.filter((id) => !mine.has(id));
-    if (keys.length) plan.fetch.push({ table, keys });
-  }
+  for (const m of merged)
+    if (m.missing.length) plan.fetch.push({ table: m.table, keys: m.missing });
   return plan;
 }
 

@@ -2,12 +2,19 @@ import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
 import { MERGED_SITE_TABLES, REPLACED_SITE_TABLES, SITE_TABLES } from '../../store/migrations.js';
-import type { MergedTable, ReplacedTable, TableShape } from './snapshot.js';
+import {
+  BUCKETS,
+  type HistoryIds,
+  type MergedTable,
+  type ReplacedTable,
+  type TableShape,
+} from './snapshot.js';
 
 /**
  * The synchronisation protocol (served under /api/peer/sync by the appliance being pulled
- * from). The puller asks for a manifest, fetches the rows whose hash differs and the blobs it
- * lacks, applies everything in one transaction and compares digests.
+ * from). The puller asks for a manifest (table and bucket digests, history ids after its
+ * high-water marks), lists the rows of differing buckets, fetches the rows whose hash differs
+ * and the blobs it lacks, applies everything in one transaction and compares digests.
  */
 export type SyncMode = 'mirror' | 'merge-history-only';
 
@@ -15,12 +22,45 @@ export interface SyncManifest {
   appliance: string;
   productVersion: string;
   schemaVersion: number;
-  /** Replaced tables: `[key, sha256 of the row's canonical JSON]`, in key order. */
-  replaced: Record<ReplacedTable, TableShape & { rows: [string, string][] }>;
-  /** History tables: the ids present, in key order. */
-  merged: Record<MergedTable, TableShape & { ids: string[] }>;
+  /**
+   * Replaced tables: the table's digest and, unless the puller already holds that digest, the
+   * digest of each bucket of rows (see snapshot.ts), so only differing buckets' rows travel.
+   */
+  replaced: Record<ReplacedTable, TableShape & { digest: string; buckets?: string[] }>;
+  /** History tables: the ids after the puller's high-water mark (all without one). */
+  merged: Record<MergedTable, TableShape & HistoryIds>;
   /** Digests of this snapshot (see snapshot.ts): what the puller must reach. */
   digests: { replaced: string; merged: string };
+}
+
+export const ManifestRequest = z
+  .object({
+    /** The puller's table digests: tables it already holds identically travel without buckets. */
+    have: z.record(z.string(), z.string()).default({}),
+    /** Per history table, the rowid of the peer up to which the puller holds every id. */
+    since: z.record(z.string(), z.number().int().min(0)).default({}),
+  })
+  .default({ have: {}, since: {} });
+export type ManifestRequest = z.infer<typeof ManifestRequest>;
+
+export const BucketsRequest = z.object({
+  table: z.enum(REPLACED_SITE_TABLES, {
+    message: `must be one of ${REPLACED_SITE_TABLES.join(', ')}`,
+  }),
+  buckets: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(BUCKETS - 1),
+    )
+    .max(BUCKETS),
+});
+export type BucketsRequest = z.infer<typeof BucketsRequest>;
+/** Per requested bucket, its rows as `[key, sha256 of the row's canonical JSON]`, in key order. */
+export interface BucketsAnswer {
+  buckets: [string, string][][];
 }
 
 export const RowsRequest = z.object({

@@ -4,25 +4,43 @@ import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { PeerClient } from '../peer-client.js';
-import { planRowCount, planSync, type LocalState, type SyncPlan } from './plan.js';
+import { planRowCount, planSync, type BucketDiff, type SyncPlan } from './plan.js';
 import {
   checkPeerVersion,
   SYNC_TABLES,
+  type BucketsAnswer,
+  type ManifestRequest,
   type RowsAnswer,
   type SyncManifest,
   type SyncMode,
 } from './protocol.js';
 import {
+  bucketDigest,
   checkColumns,
-  keysOf,
-  mergedDigest,
+  missingIds,
   quoteIdentifier as q,
   replacedDigest,
   sha256,
+  tableShape,
+  type MergedTable,
+  type ReplacedTable,
   type RowHasher,
   type SyncedTable,
+  type TableHashes,
   type TableShape,
 } from './snapshot.js';
+
+/**
+ * What a puller remembers of one peer between syncs: per history table, the peer's rowid up to
+ * which every id is here and the digest of those ids. Forgotten on restart, and ignored every
+ * `FULL_RECONCILE_EVERY` syncs, when every id travels again.
+ */
+export interface HistoryMarks {
+  syncs: number;
+  tables: Partial<Record<MergedTable, { through: number; digest: string }>>;
+}
+
+const FULL_RECONCILE_EVERY = 20;
 
 export interface SyncProgress {
   phase: 'idle' | 'manifest' | 'rows' | 'blobs' | 'apply' | 'done' | 'failed';
@@ -44,6 +62,11 @@ const ROW_BATCH = 500;
 const PARALLEL_REQUESTS = 4;
 /** Fetched rows that changed on the peer since its manifest restart the diff, this many times. */
 const ATTEMPTS = 3;
+/** Blob downloads in flight at once. */
+const BLOB_DOWNLOADS = 8;
+/** Written blobs are made durable together once this many bytes or blobs are waiting. */
+const FLUSH_BYTES = 64 * 1024 * 1024;
+const FLUSH_BLOBS = 2000;
 
 /** Which columns of a table name a blob the rows need. */
 const BLOB_COLUMNS: Partial<Record<SyncedTable, string>> = {
@@ -68,8 +91,8 @@ async function inParallel<T>(items: T[], limit: number, run: (item: T) => Promis
 /**
  * Pull the site data from a peer: in `mirror` mode the replaced tables become exactly the
  * peer's and history is merged; in `merge-history-only` mode only history is merged. Blobs are
- * stored first (content-addressed and durable one by one, so an interrupted sync finds them on
- * the next attempt), then every row change and the digest check happen in one transaction: a
+ * stored first (content-addressed, made durable a batch at a time before any row refers to
+ * them, so an interrupted sync finds the flushed ones on the next attempt), then every row change and the digest check happen in one transaction: a
  * reader sees the old site data or the new, and a digest mismatch rolls everything back.
  */
 export class SitePuller {
@@ -78,20 +101,61 @@ export class SitePuller {
     private readonly blobs: BlobStore,
     private readonly hasher: RowHasher,
     private readonly progress: SyncProgress,
+    private readonly marks: HistoryMarks,
   ) {}
 
   async pull(peer: PeerClient, mode: SyncMode): Promise<PullOutcome> {
+    let useMarks = this.marks.syncs % FULL_RECONCILE_EVERY !== 0;
     for (let attempt = 1; ; attempt++) {
       this.progress.phase = 'manifest';
-      const manifest = await peer.call<SyncManifest>('POST', '/api/peer/sync/manifest', {});
+      const local = mode === 'mirror' ? this.localHashes() : undefined;
+      const request: ManifestRequest = { have: {}, since: {} };
+      for (const t of SYNC_TABLES.replaced) if (local) request.have[t] = local[t].digest;
+      if (useMarks)
+        for (const t of SYNC_TABLES.merged) {
+          const mark = this.marks.tables[t];
+          if (mark) request.since[t] = mark.through;
+        }
+      const manifest = await peer.call<SyncManifest>('POST', '/api/peer/sync/manifest', request);
       checkPeerVersion(manifest, {
         productVersion: PRODUCT_VERSION,
         schemaVersion: SCHEMA_VERSION,
       });
       for (const t of SYNC_TABLES.replaced) checkColumns(this.db, t, manifest.replaced[t]);
       for (const t of SYNC_TABLES.merged) checkColumns(this.db, t, manifest.merged[t]);
-      const plan = planSync(manifest, this.localState(manifest, mode), mode);
-      const fetched = await this.fetchRows(peer, manifest, plan);
+      // The peer's history up to a mark changed (pruned, restored): every id travels again.
+      if (
+        useMarks &&
+        SYNC_TABLES.merged.some(
+          (t) =>
+            request.since[t] !== undefined &&
+            manifest.merged[t].sinceDigest !== this.marks.tables[t]?.digest,
+        )
+      ) {
+        useMarks = false;
+        attempt--;
+        continue;
+      }
+      const diffs = local ? await this.differingBuckets(peer, manifest, local) : [];
+      const plan =
+        diffs === 'changed'
+          ? undefined
+          : planSync(
+              diffs.map((d) => d.diff),
+              SYNC_TABLES.merged.map((table) => ({
+                table,
+                missing: missingIds(
+                  this.db,
+                  table,
+                  manifest.merged[table].key,
+                  manifest.merged[table].ids,
+                ),
+              })),
+            );
+      const fetched =
+        diffs === 'changed' || !plan
+          ? 'changed'
+          : await this.fetchRows(peer, manifest, plan, diffs);
       if (fetched === 'changed') {
         if (attempt < ATTEMPTS) continue;
         throw new GatehouseError(
@@ -103,7 +167,13 @@ export class SitePuller {
       const held = await this.fetchBlobs(peer, fetched);
       try {
         this.progress.phase = 'apply';
-        const { rows, digest, orphans } = this.apply(manifest, mode, fetched);
+        const { rows, digest, orphans } = this.apply(manifest, mode, plan!, fetched);
+        this.marks.syncs++;
+        for (const t of SYNC_TABLES.merged)
+          this.marks.tables[t] = {
+            through: manifest.merged[t].through,
+            digest: manifest.merged[t].digest,
+          };
         for (const sha of orphans) await this.blobs.removeIfUnreferenced(sha, this.referenced);
         return { rows, blobs: { fetched: held.length, bytes: this.progress.blobs.bytes }, digest };
       } finally {
@@ -112,14 +182,47 @@ export class SitePuller {
     }
   }
 
-  private localState(manifest: SyncManifest, mode: SyncMode): LocalState {
-    const local: LocalState = { replaced: {}, merged: {} };
-    if (mode === 'mirror')
-      for (const t of SYNC_TABLES.replaced)
-        local.replaced[t] = new Map(this.hasher.hashes(t, manifest.replaced[t]));
-    for (const t of SYNC_TABLES.merged)
-      local.merged[t] = new Set(keysOf(this.db, t, manifest.merged[t].key));
-    return local;
+  /** This appliance's replaced tables, hashed in its own column order. */
+  private localHashes(): Record<ReplacedTable, TableHashes> {
+    const out = {} as Record<ReplacedTable, TableHashes>;
+    for (const t of SYNC_TABLES.replaced) out[t] = this.hasher.table(t, tableShape(this.db, t));
+    return out;
+  }
+
+  /**
+   * The buckets whose digests differ, with the peer's rows in them (each bucket must match the
+   * manifest's digest, or the peer moved on since the manifest).
+   */
+  private async differingBuckets(
+    peer: PeerClient,
+    manifest: SyncManifest,
+    localOwnShape: Record<ReplacedTable, TableHashes>,
+  ): Promise<{ diff: BucketDiff; expected: Map<string, string> }[] | 'changed'> {
+    const out: { diff: BucketDiff; expected: Map<string, string> }[] = [];
+    for (const table of SYNC_TABLES.replaced) {
+      const remote = manifest.replaced[table];
+      const shape = { key: remote.key, columns: remote.columns };
+      const own = tableShape(this.db, table);
+      // An older peer's rows have fewer columns: hash ours as it does.
+      const local =
+        own.columns.join(',') === shape.columns.join(',')
+          ? localOwnShape[table]
+          : this.hasher.table(table, shape);
+      if (remote.digest === local.digest) continue;
+      if (!remote.buckets) return 'changed';
+      const indexes = remote.buckets.flatMap((d, i) => (d === local.bucketDigests[i] ? [] : [i]));
+      const answer = await peer.call<BucketsAnswer>('POST', '/api/peer/sync/buckets', {
+        table,
+        buckets: indexes,
+      });
+      if (answer.buckets.some((rows, n) => bucketDigest(rows) !== remote.buckets![indexes[n]!]))
+        return 'changed';
+      out.push({
+        diff: { table, theirs: answer.buckets, mine: indexes.map((i) => local.buckets[i]!) },
+        expected: new Map(answer.buckets.flat()),
+      });
+    }
+    return out;
   }
 
   /** Fetch the planned rows; each must still hash as in the manifest, or the peer moved on. */
@@ -127,6 +230,7 @@ export class SitePuller {
     peer: PeerClient,
     manifest: SyncManifest,
     plan: SyncPlan,
+    diffs: { diff: BucketDiff; expected: Map<string, string> }[],
   ): Promise<Fetched[] | 'changed'> {
     this.progress.phase = 'rows';
     this.progress.rows = { done: 0, total: planRowCount(plan) };
@@ -139,8 +243,9 @@ export class SitePuller {
       for (let i = 0; i < f.keys.length; i += ROW_BATCH)
         batches.push({ table: f.table, shape, keys: f.keys.slice(i, i + ROW_BATCH), out });
     }
-    const expected = new Map<string, Map<string, string>>();
-    for (const t of SYNC_TABLES.replaced) expected.set(t, new Map(manifest.replaced[t].rows));
+    const expected = new Map<string, Map<string, string>>(
+      diffs.map((d) => [d.diff.table, d.expected]),
+    );
     let changed = false;
     await inParallel(batches, PARALLEL_REQUESTS, async (b) => {
       const answer = await peer.call<RowsAnswer>('POST', '/api/peer/sync/rows', {
@@ -174,15 +279,25 @@ export class SitePuller {
     for (const sha of wanted) if (!(await this.blobs.has(sha))) missing.push(sha);
     this.progress.blobs = { done: 0, total: missing.length, bytes: 0 };
     const held: string[] = [];
-    try {
-      await inParallel(missing, PARALLEL_REQUESTS * 2, async (sha) => {
-        const stream = await peer.stream(`/api/peer/sync/blobs/${sha}`);
-        const blob = await this.blobs.put(stream, { expectedSha256: sha });
+    const batch = this.blobs.batch();
+    // Blobs become durable a flush at a time, so an interrupted sync keeps what was flushed.
+    const flush = async () => {
+      for (const blob of await batch.flush()) {
         held.push(blob.sha256);
         this.progress.blobs.done++;
         this.progress.blobs.bytes += blob.size;
+      }
+    };
+    try {
+      await inParallel(missing, BLOB_DOWNLOADS, async (sha) => {
+        const stream = await peer.stream(`/api/peer/sync/blobs/${sha}`);
+        await batch.put(stream, { expectedSha256: sha });
+        if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
+          await flush();
       });
+      await flush();
     } catch (e) {
+      await batch.discard();
       for (const sha of held) this.blobs.release(sha);
       throw e;
     }
@@ -192,6 +307,7 @@ export class SitePuller {
   private apply(
     manifest: SyncManifest,
     mode: SyncMode,
+    plan: SyncPlan,
     fetched: Fetched[],
   ): { rows: Record<string, number>; digest: string; orphans: string[] } {
     const rows: Record<string, number> = {};
@@ -199,8 +315,7 @@ export class SitePuller {
     const digest = this.db.transaction(() => {
       if (mode === 'mirror')
         for (const t of SYNC_TABLES.replaced) {
-          const theirs = new Set(manifest.replaced[t].rows.map(([k]) => k));
-          const gone = keysOf(this.db, t, manifest.replaced[t].key).filter((k) => !theirs.has(k));
+          const gone = plan.delete.find((d) => d.table === t)?.keys ?? [];
           const touched = gone.concat(
             fetched.filter((f) => f.table === t).flatMap((f) => f.values.map((v) => keyOf(f, v))),
           );
@@ -222,38 +337,34 @@ export class SitePuller {
         for (const v of f.values) n += insert.run(...v).changes;
         rows[f.table] = (rows[f.table] ?? 0) + n;
       }
-      const mine = this.digest(manifest, mode);
+      const lacking = SYNC_TABLES.merged.flatMap((t) =>
+        missingIds(this.db, t, manifest.merged[t].key, manifest.merged[t].ids),
+      );
+      const mine =
+        mode === 'mirror'
+          ? combined(
+              replacedDigest(
+                SYNC_TABLES.replaced.map((table) => ({
+                  table,
+                  digest: this.hasher.table(table, manifest.replaced[table]).digest,
+                })),
+              ),
+              manifest.digests.merged,
+            )
+          : manifest.digests.merged;
       const theirs =
         mode === 'mirror'
           ? combined(manifest.digests.replaced, manifest.digests.merged)
           : manifest.digests.merged;
-      if (mine !== theirs)
+      if (mine !== theirs || lacking.length > 0)
         throw new GatehouseError(
           'SYNC_DIGEST_MISMATCH',
           500,
-          `After applying the sync from ${manifest.appliance} this appliance's site data does not match it (digest ${mine.slice(0, 12)}… against ${theirs.slice(0, 12)}…); nothing was changed. Sync again; if it persists, check both appliances' logs.`,
+          `After applying the sync from ${manifest.appliance} this appliance's site data does not match it (digest ${mine.slice(0, 12)}… against ${theirs.slice(0, 12)}…, ${lacking.length} history rows missing); nothing was changed. Sync again; if it persists, check both appliances' logs.`,
         );
       return mine;
     })();
     return { rows, digest, orphans };
-  }
-
-  /** This side's digest, over the same rows and ids the peer's manifest describes. */
-  private digest(manifest: SyncManifest, mode: SyncMode): string {
-    const merged = mergedDigest(
-      SYNC_TABLES.merged.map((table) => {
-        const here = new Set(keysOf(this.db, table, manifest.merged[table].key));
-        return { table, ids: manifest.merged[table].ids.filter((id) => here.has(id)) };
-      }),
-    );
-    if (mode !== 'mirror') return merged;
-    const replaced = replacedDigest(
-      SYNC_TABLES.replaced.map((table) => ({
-        table,
-        rows: this.hasher.hashes(table, manifest.replaced[table]),
-      })),
-    );
-    return combined(replaced, merged);
   }
 
   private blobsOfFiles(names: string[]): string[] {

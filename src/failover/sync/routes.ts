@@ -1,14 +1,21 @@
 import { notFound } from '../../shared/errors.js';
 import { parseInput } from '../../appliance/http/operations.js';
 import type { PeerRoute } from '../peer-server.js';
-import { RowsRequest, RunRequest } from './protocol.js';
+import { BucketsRequest, ManifestRequest, RowsRequest, RunRequest } from './protocol.js';
 
 /** Inter-appliance endpoints of the synchronisation (see protocol.ts). */
 export const SYNC_ROUTES: PeerRoute[] = [
   {
     method: 'POST',
     path: '/api/peer/sync/manifest',
-    handler: ({ appliance }) => appliance.sync.source.manifest(),
+    handler: ({ appliance, body }) =>
+      appliance.sync.source.manifest(parseInput(ManifestRequest, body, 'body')),
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/sync/buckets',
+    handler: ({ appliance, body }) =>
+      appliance.sync.source.buckets(parseInput(BucketsRequest, body, 'body')),
   },
   {
     method: 'POST',

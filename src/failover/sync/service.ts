@@ -6,7 +6,7 @@ import type { EventLog } from '../../site/events.js';
 import { PeerClient, type PeerAddress } from '../peer-client.js';
 import type { RelationshipView, SyncResult } from '../types.js';
 import type { RunRequest, SyncMode } from './protocol.js';
-import { SitePuller, type SyncProgress } from './puller.js';
+import { SitePuller, type HistoryMarks, type SyncProgress } from './puller.js';
 import { RowHasher } from './snapshot.js';
 import { SyncSource } from './source.js';
 
@@ -46,6 +46,8 @@ export class SyncService {
   private timer: NodeJS.Timeout | undefined;
   private lastAttemptAt = 0;
   private peer: { key: string; client: PeerClient } | undefined;
+  /** Per peer fingerprint: how far its history is known to be here (see `HistoryMarks`). */
+  private readonly marks = new Map<string, HistoryMarks>();
 
   constructor(private readonly deps: SyncServiceDeps) {
     this.hasher = new RowHasher(deps.db);
@@ -176,7 +178,9 @@ export class SyncService {
       from: peer.label,
       startedAt: new Date(started).toISOString(),
     };
-    const puller = new SitePuller(this.deps.db, this.deps.blobs, this.hasher, this.state);
+    let marks = this.marks.get(peer.fingerprint);
+    if (!marks) this.marks.set(peer.fingerprint, (marks = { syncs: 0, tables: {} }));
+    const puller = new SitePuller(this.deps.db, this.deps.blobs, this.hasher, this.state, marks);
     try {
       const outcome = await puller.pull(peer, mode);
       const finished = Date.now();

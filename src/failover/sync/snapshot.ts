@@ -44,6 +44,33 @@ function rowsSql(table: SyncedTable, shape: TableShape, where = ''): string {
 
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** Rows of a replaced table fall into this many buckets by a hash of their key. */
+export const BUCKETS = 256;
+
+/** A row's bucket: FNV-1a of its key's UTF-16 code units, the same on both sides. */
+export function bucketOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % BUCKETS;
+}
+
+/** Digest of one bucket: its rows' keys and hashes in key order. */
+export function bucketDigest(rows: [string, string][]): string {
+  let text = '';
+  for (const [k, hash] of rows) text += `${k}\t${hash}\n`;
+  return sha256(text);
+}
+
+/** Digest of a table: its bucket digests in bucket order. */
+export const tableDigest = (bucketDigests: string[]) => sha256(bucketDigests.join('\n'));
+
+/** A replaced table's rows as `[key, hash]`, split into buckets, with their digests. */
+export interface TableHashes {
+  buckets: [string, string][][];
+  bucketDigests: string[];
+  digest: string;
+}
+
 /**
  * Row hashes of the replaced tables: sha256 of each row's canonical JSON. Hashing every row of
  * a large file store on each sync is the dominant cost, so the last hash of each row is kept
@@ -54,12 +81,11 @@ export class RowHasher {
 
   constructor(private readonly db: Db) {}
 
-  /** `[key, hash]` of every row, ordered by key (SQLite's order, the same on both sides). */
-  hashes(table: SyncedTable, shape: TableShape): [string, string][] {
+  table(table: SyncedTable, shape: TableShape): TableHashes {
     const memoKey = `${table}\n${shape.columns.join(',')}`;
     const old = this.memo.get(memoKey) ?? new Map<string, [string, string]>();
     const fresh = new Map<string, [string, string]>();
-    const out: [string, string][] = [];
+    const buckets = Array.from({ length: BUCKETS }, () => [] as [string, string][]);
     for (const r of this.db.prepare(rowsSql(table, shape)).iterate() as IterableIterator<{
       k: string;
       j: string;
@@ -67,10 +93,11 @@ export class RowHasher {
       const prev = old.get(r.k);
       const hash = prev && prev[0] === r.j ? prev[1] : sha256(r.j);
       fresh.set(r.k, [r.j, hash]);
-      out.push([r.k, hash]);
+      buckets[bucketOf(r.k)]!.push([r.k, hash]);
     }
     this.memo.set(memoKey, fresh);
-    return out;
+    const bucketDigests = buckets.map(bucketDigest);
+    return { buckets, bucketDigests, digest: tableDigest(bucketDigests) };
   }
 }
 
@@ -95,24 +122,67 @@ export function keysOf(db: Db, table: SyncedTable, key: string): string[] {
   ).map((r) => r.k);
 }
 
-/** Digest of the replaced tables: per table, every row's key and hash in key order. */
-export function replacedDigest(tables: { table: string; rows: [string, string][] }[]): string {
-  const h = createHash('sha256');
-  for (const t of tables) {
-    h.update(`table ${t.table}\n`);
-    for (const [k, hash] of t.rows) h.update(`${k}\t${hash}\n`);
-  }
-  return h.digest('hex');
+/** Digest of the replaced tables: per table, its table digest. */
+export function replacedDigest(tables: { table: string; digest: string }[]): string {
+  return sha256(tables.map((t) => `table ${t.table}\n${t.digest}\n`).join(''));
 }
 
-/** Digest of the history tables: per table, the ids present, in key order. */
-export function mergedDigest(tables: { table: string; ids: string[] }[]): string {
+/** Digest of the history tables: per table, its ids digest (see `HistoryIds`). */
+export function mergedDigest(tables: { table: string; digest: string }[]): string {
+  return sha256(tables.map((t) => `table ${t.table}\n${t.digest}\n`).join(''));
+}
+
+/** A history table's ids after a rowid, with digests of its ids in rowid order. */
+export interface HistoryIds {
+  /** Ids of the rows after `since`, in rowid order. */
+  ids: string[];
+  /** Digest of the ids up to and including rowid `since`. */
+  sinceDigest: string;
+  /** The last rowid, and the digest of every id up to it. */
+  through: number;
+  digest: string;
+}
+
+/**
+ * Ids of a history table after rowid `since`. Rows only gain higher rowids, so a puller that
+ * holds every id up to `since` (and sees `sinceDigest` unchanged) needs only the rest.
+ */
+export function historyIds(db: Db, table: SyncedTable, key: string, since: number): HistoryIds {
   const h = createHash('sha256');
-  for (const t of tables) {
-    h.update(`table ${t.table}\n`);
-    for (const id of t.ids) h.update(`${id}\n`);
+  let sinceDigest: string | undefined;
+  let through = 0;
+  const ids: string[] = [];
+  for (const r of db
+    .prepare(`SELECT rowid AS r, ${quote(key)} AS k FROM ${quote(table)} ORDER BY rowid`)
+    .raw()
+    .iterate() as IterableIterator<[number, string]>) {
+    if (r[0] > since) {
+      sinceDigest ??= h.copy().digest('hex');
+      ids.push(r[1]);
+    }
+    h.update(`${r[1]}\n`);
+    through = r[0];
   }
-  return h.digest('hex');
+  const digest = h.digest('hex');
+  return { ids, sinceDigest: sinceDigest ?? digest, through, digest };
+}
+
+/** Which of `ids` this table lacks. */
+export function missingIds(db: Db, table: SyncedTable, key: string, ids: string[]): string[] {
+  const missing: string[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const batch = ids.slice(i, i + 500);
+    const here = new Set(
+      db
+        .prepare(
+          `SELECT ${quote(key)} FROM ${quote(table)} WHERE ${quote(key)} IN (${batch.map(() => '?').join(', ')})`,
+        )
+        .pluck()
+        .all(...batch) as string[],
+    );
+    for (const id of batch) if (!here.has(id)) missing.push(id);
+  }
+  return missing;
 }
 
 export { quote as quoteIdentifier };

@@ -1,9 +1,17 @@
 import type { Db } from '../../store/db.js';
 import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
-import { SYNC_TABLES, type RowsAnswer, type RowsRequest, type SyncManifest } from './protocol.js';
 import {
-  keysOf,
+  SYNC_TABLES,
+  type BucketsAnswer,
+  type BucketsRequest,
+  type ManifestRequest,
+  type RowsAnswer,
+  type RowsRequest,
+  type SyncManifest,
+} from './protocol.js';
+import {
+  historyIds,
   mergedDigest,
   replacedDigest,
   rowsByKey,
@@ -19,18 +27,25 @@ export class SyncSource {
     private readonly appliance: string,
   ) {}
 
-  manifest(): SyncManifest {
+  manifest(req: ManifestRequest = { have: {}, since: {} }): SyncManifest {
     // One read transaction: the hashes, ids and digests describe a single snapshot.
     return this.db.transaction(() => {
       const replaced = {} as SyncManifest['replaced'];
       for (const table of SYNC_TABLES.replaced) {
         const shape = tableShape(this.db, table);
-        replaced[table] = { ...shape, rows: this.hasher.hashes(table, shape) };
+        const t = this.hasher.table(table, shape);
+        replaced[table] =
+          req.have[table] === t.digest
+            ? { ...shape, digest: t.digest }
+            : { ...shape, digest: t.digest, buckets: t.bucketDigests };
       }
       const merged = {} as SyncManifest['merged'];
       for (const table of SYNC_TABLES.merged) {
         const shape = tableShape(this.db, table);
-        merged[table] = { ...shape, ids: keysOf(this.db, table, shape.key) };
+        merged[table] = {
+          ...shape,
+          ...historyIds(this.db, table, shape.key, req.since[table] ?? 0),
+        };
       }
       return {
         appliance: this.appliance,
@@ -40,14 +55,19 @@ export class SyncSource {
         merged,
         digests: {
           replaced: replacedDigest(
-            SYNC_TABLES.replaced.map((table) => ({ table, rows: replaced[table].rows })),
+            SYNC_TABLES.replaced.map((table) => ({ table, digest: replaced[table].digest })),
           ),
           merged: mergedDigest(
-            SYNC_TABLES.merged.map((table) => ({ table, ids: merged[table].ids })),
+            SYNC_TABLES.merged.map((table) => ({ table, digest: merged[table].digest })),
           ),
         },
       };
     })();
+  }
+
+  buckets(req: BucketsRequest): BucketsAnswer {
+    const t = this.hasher.table(req.table, tableShape(this.db, req.table));
+    return { buckets: req.buckets.map((b) => t.buckets[b]!) };
   }
 
   rows(req: RowsRequest): RowsAnswer {
