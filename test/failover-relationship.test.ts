@@ -264,6 +264,16 @@ describe('failover relationship between real appliances', () => {
     expect(failoverPage.status).toBe(200);
     expect(failoverPage.body).toMatch(/id="failover-role">primary</);
     expect(failoverPage.body).toContain(b.proc.fingerprint);
+    expect(failoverPage.body).toContain('href="/login/failover"');
+    expect(failoverPage.body).toContain('href="/login/users"');
+
+    const backupPage = await b.anon.call<string>('GET', '/login/failover', {
+      headers: { accept: 'text/html', cookie: `__Host-gh-login=${b.api.tokenFor('login')!}` },
+    });
+    expect(backupPage.body).toContain('href="/login/failover"');
+    for (const hidden of ['/login/users', '/login/configuration', '/login/files'])
+      expect(backupPage.body).not.toContain(`href="${hidden}"`);
+    expect(backupPage.body).toMatch(/id="nav-backup-note">[^<]*backup of\s+"fo-a"/);
 
     for (const t of [a, b]) {
       const auto = await t.api.call<Problem>('PUT', '/api/appliance/updates/automatic', {

@@ -31,10 +31,35 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
     { href: '/login/configuration', label: 'Configuration' },
     { href: '/login/files', label: 'File Store' },
     { href: '/login/logs', label: 'Logs' },
-    { href: '/login/management/security', label: 'Management' },
+    { href: '/login/management/security', label: 'Management > Security' },
+    { href: '/login/failover', label: 'Management > Failover' },
     { href: '/login/status/information', label: 'Status' },
   ],
 };
+
+/** Sections a backup does not show: the primary's copy overwrites them at every sync (S15). */
+const BACKUP_HIDDEN = new Set(['/login/users', '/login/configuration', '/login/files']);
+
+function navigation(ctx: PageContext, path: string): SafeHtml {
+  const area = ctx.auth.area;
+  const backup = area === 'login' && ctx.appliance.role === 'backup';
+  const links = NAV[area].filter((n) => !(backup && BACKUP_HIDDEN.has(n.href)));
+  const primary = ctx.appliance.failover.view()?.peer.name ?? 'the primary';
+  return html`<nav class="side">
+    ${links.map(
+      (n) =>
+        html`<a href="${n.href}" class="${path.startsWith(n.href) ? 'active' : ''}">${n.label}</a>`,
+    )}
+    ${
+      backup
+        ? html`<p class="muted small" id="nav-backup-note">
+            Users, Configuration and File Store are hidden: this appliance is the backup of
+            "${primary}", which manages them and copies them here.
+          </p>`
+        : ''
+    }
+  </nav>`;
+}
 
 /**
  * The frame of every signed-in page. `refreshSeconds` reloads the page while something it shows
@@ -73,14 +98,7 @@ export function layout(
             <span>${auth.principal}</span> <button type="submit" class="link">Sign out</button>
           </form>
         </header>
-        <nav class="side">
-          ${NAV[auth.area].map(
-            (n) =>
-              html`<a href="${n.href}" class="${path.startsWith(n.href) ? 'active' : ''}"
-                >${n.label}</a
-              >`,
-          )}
-        </nav>
+        ${navigation(ctx, path)}
         <main>
           <h1>${title}</h1>
           ${message ? html`<p class="notice" role="status">${message}</p>` : ''} ${body}
