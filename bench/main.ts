@@ -9,6 +9,7 @@ type Benchmark = () => Promise<void>;
 const BENCHMARKS: Record<string, Benchmark> = {
   appliance: async () => (await import('./appliance.js')).runApplianceBenchmark(),
   update: async () => (await import('./update.js')).runUpdateBenchmark(),
+  sync: async () => (await import('./sync.js')).runSyncBenchmark(),
 };
 
 const USAGE = `Usage: npm run bench -- [NAME...]

@@ -1,0 +1,232 @@
+/**
+ * `npm run bench -- sync`: failover synchronisation between two real appliances on loopback.
+ * (a) a full sync of N files beside `rsync -a` of the same tree over loopback SSH; (b) the
+ * incremental sync after one changed file beside rsync of the same change; (c) the shared-IP
+ * switch, from disabling the shared address on A to the first TLS handshake on it at B.
+ * BENCH_SYNC_FILES and BENCH_SYNC_SIZE (bytes) set the file store (10,000 × 100 KiB = 1 GiB).
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { PeerClient } from '../src/failover/peer-client.js';
+import type { SyncResult } from '../src/failover/types.js';
+import { freePort, initApplianceProcess, startApplianceProcess } from '../src/lab/processes.js';
+import { until } from '../src/shared/until.js';
+import { Cleanup, figureTable, machine, median, writeResults } from './support.js';
+
+const KEY = 'bench-sync-key-0123456789abcdef0123456789';
+const FILES = Number(process.env.BENCH_SYNC_FILES ?? 10_000);
+const SIZE = Number(process.env.BENCH_SYNC_SIZE ?? 100 * 1024);
+const SHARED = '127.0.0.60';
+const INCREMENTAL_ROUNDS = 5;
+
+const ms = (t0: number) => performance.now() - t0;
+
+async function startAppliance(root: string, name: string, host: string, port: number) {
+  const dataDir = path.join(root, name);
+  await initApplianceProcess({
+    dataDir,
+    name,
+    host,
+    adminPassword: 'Gatekeeper-Pass-1',
+    loginPassword: 'Site-Operator-Pw-2',
+    interApplianceKey: KEY,
+  });
+  const proc = await startApplianceProcess(dataDir, { host, port, logLevel: 'warn' });
+  const api = proc.client({ connections: 16 });
+  await api.signIn('appliance', 'admin', 'Gatekeeper-Pass-1');
+  await api.signIn('login', 'admin', 'Site-Operator-Pw-2');
+  return { proc, api };
+}
+
+/** sshd on a free loopback port as the current user, and the `-e` command rsync uses. */
+async function startSshd(dir: string, cleanup: Cleanup): Promise<string> {
+  const port = await freePort('127.0.0.1');
+  const hostKey = path.join(dir, 'host_key');
+  const userKey = path.join(dir, 'user_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey]);
+  const config = path.join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${userKey}.pub`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'PasswordAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      '',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: 'ignore' });
+  cleanup.add(() => sshd.kill('SIGTERM'));
+  const ssh = `ssh -p ${port} -i ${userKey} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
+  await until(
+    () => spawnSync('sh', ['-c', `${ssh} 127.0.0.1 true`], { stdio: 'ignore' }).status === 0,
+    10_000,
+    'sshd to accept the bench key',
+  );
+  return ssh;
+}
+
+function rsync(ssh: string, src: string, dst: string): number {
+  const t0 = performance.now();
+  const r = spawnSync('rsync', ['-a', '-e', ssh, `${src}/`, `127.0.0.1:${dst}/`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.status !== 0) throw new Error(`rsync failed: ${r.stderr.toString()}`);
+  return ms(t0);
+}
+
+/** Time to the first completed TLS handshake on `host:port`, trying every 2 ms. */
+async function firstHandshake(host: string, port: number, t0: number): Promise<number> {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tls.connect({ host, port, rejectUnauthorized: false }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return ms(t0);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export async function runSyncBenchmark(): Promise<void> {
+  execFileSync('bash', [path.join(import.meta.dirname, '../../scripts/install-bench-deps.sh')], {
+    stdio: 'inherit',
+  });
+  await new Cleanup().around(async (cleanup) => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-sync-'));
+    cleanup.add(() => rmSync(root, { recursive: true, force: true }));
+    const port = await freePort('127.0.0.41');
+    const [a, b] = await Promise.all([
+      startAppliance(root, 'bench-a', '127.0.0.41', port),
+      startAppliance(root, 'bench-b', '127.0.0.42', port),
+    ]);
+    for (const x of [a, b]) {
+      cleanup.add(() => x.proc.stop().catch(() => x.proc.kill()));
+      cleanup.add(() => x.api.close());
+    }
+    const toB = new PeerClient(
+      { host: b.proc.host, port: b.proc.port },
+      b.proc.fingerprint,
+      () => KEY,
+      'bench',
+    );
+    cleanup.add(() => toB.close());
+    const pull = () =>
+      toB.call<SyncResult>('POST', '/api/peer/sync/run', {
+        mode: 'mirror',
+        peer: {
+          name: 'bench-a',
+          address: { host: a.proc.host, port: a.proc.port },
+          fingerprint: a.proc.fingerprint,
+        },
+      });
+
+    // The same N files into the primary's file store (16 uploads in flight) and a local tree.
+    const tree = path.join(root, 'tree');
+    const copy = path.join(root, 'rsync-copy');
+    mkdirSync(tree);
+    mkdirSync(copy);
+    const names = Array.from({ length: FILES }, (_, i) => `f-${String(i).padStart(5, '0')}.bin`);
+    const upload = async (name: string) => {
+      const data = randomBytes(SIZE);
+      writeFileSync(path.join(tree, name), data);
+      const res = await a.api.call('PUT', `/api/login/files/${name}`, { raw: data });
+      if (res.status >= 300) throw new Error(`upload ${name}: ${res.status}`);
+    };
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < names.length) await upload(names[next++]!);
+      }),
+    );
+    console.log(`uploaded ${FILES} files of ${SIZE} bytes in ${(ms(t0) / 1000).toFixed(1)} s`);
+    spawnSync('sync');
+
+    // (a) full sync beside rsync.
+    let t = performance.now();
+    const full = await pull();
+    const fullMs = ms(t);
+    console.log(`full sync: ${Math.round(fullMs)} ms`, full.blobs);
+    const ssh = await startSshd(path.join(root, 'ssh'), cleanup);
+    spawnSync('sync');
+    const rsyncFullMs = rsync(ssh, tree, copy);
+
+    // (b) one changed file among N, several rounds.
+    const incremental: number[] = [];
+    const rsyncIncremental: number[] = [];
+    for (let round = 0; round < INCREMENTAL_ROUNDS; round++) {
+      await upload(names[round]!);
+      t = performance.now();
+      const r = await pull();
+      incremental.push(ms(t));
+      if (r.blobs.fetched !== 1) throw new Error(`incremental sync fetched ${r.blobs.fetched}`);
+      rsyncIncremental.push(rsync(ssh, tree, copy));
+    }
+
+    // (c) shared-IP switch: A releases the address, B binds it, a client completes TLS on it.
+    await a.api.call('POST', '/api/appliance/network/addresses', {
+      json: { address: SHARED, kind: 'shared', enabled: true },
+    });
+    await b.api.call('POST', '/api/appliance/network/addresses', {
+      json: { address: SHARED, kind: 'shared', enabled: false },
+    });
+    await firstHandshake(SHARED, port, performance.now());
+    t = performance.now();
+    await a.api.call('PATCH', `/api/appliance/network/addresses/${SHARED}`, {
+      json: { enabled: false },
+    });
+    const enabled = await b.api.call('PATCH', `/api/appliance/network/addresses/${SHARED}`, {
+      json: { enabled: true },
+    });
+    if (enabled.status !== 200) throw new Error(`enabling on B answered ${enabled.status}`);
+    const switchMs = await firstHandshake(SHARED, port, t);
+
+    const figures = [
+      {
+        figure: `full sync, ${FILES} files × ${SIZE} B (anchor: rsync -a over ssh)`,
+        unit: 'ms' as const,
+        gatehouse: fullMs,
+        anchor: rsyncFullMs,
+      },
+      {
+        figure: `incremental, 1 changed of ${FILES} (median of ${INCREMENTAL_ROUNDS}; anchor: rsync)`,
+        unit: 'ms' as const,
+        gatehouse: median(incremental),
+        anchor: median(rsyncIncremental),
+      },
+      {
+        figure: 'shared-IP switch to first TLS handshake (anchor: keepalived ~3 s)',
+        unit: 'ms' as const,
+        gatehouse: switchMs,
+        anchor: 3000,
+      },
+    ];
+    console.log(figureTable(figures));
+    writeResults(fileURLToPath(new URL('./results-sync.json', import.meta.url)), {
+      date: new Date().toISOString(),
+      machine: machine(),
+      files: FILES,
+      size: SIZE,
+      figures,
+      incremental,
+      rsyncIncremental,
+      fullResult: full,
+    });
+  });
+}
