@@ -46,6 +46,7 @@ async function startAppliance(root: string, name: string, host: string, port: nu
 
 /** sshd on a free loopback port as the current user, and the `-e` command rsync uses. */
 async function startSshd(dir: string, cleanup: Cleanup): Promise<string> {
+  mkdirSync(dir, { recursive: true });
   const port = await freePort('127.0.0.1');
   const hostKey = path.join(dir, 'host_key');
   const userKey = path.join(dir, 'user_key');
