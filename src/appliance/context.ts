@@ -24,6 +24,7 @@ import { NetworkConfig } from './network.js';
 import { ClientRegistry } from './clients.js';
 import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
+import { TrafficSwitchSettings } from './traffic-settings.js';
 import type { Actor } from '../site/actor.js';
 import { certificateFingerprint } from './tls.js';
 import {
@@ -58,6 +59,7 @@ export class Appliance {
   readonly updates: UpdateInstaller;
   readonly updateService: UpdateService;
   readonly sync: SyncService;
+  readonly traffic: TrafficSwitchSettings;
   ready = false;
   /**
    * While set, requests that change anything are refused with 503: during an install (so the
@@ -91,6 +93,10 @@ export class Appliance {
     );
     this.interApplianceKey = new InterApplianceKey(db, this.events);
     this.network = new NetworkConfig(db, this.events);
+    this.traffic = new TrafficSwitchSettings(db, this.events, this.network, {
+      name: identity.name,
+      port: () => this.sharedListeners.listenPort,
+    });
     this.admins = new ApplianceAdmins(db, this.events);
     this.auth = new Authenticator(
       db,
@@ -129,6 +135,7 @@ export class Appliance {
       // The synchronisation service, once this appliance has one (src/failover/sync).
       sync: () => (this as unknown as { sync?: SyncHook }).sync,
       active: () => this.ready && this.db.open,
+      followRole: (actor, role) => this.sharedAddressesFollow(actor, role),
     });
     this.updateSettings = new UpdateSettings(db, this.events);
     this.updates = new UpdateInstaller({
@@ -173,6 +180,31 @@ export class Appliance {
       throw sharedAddressError(failed);
     }
     return result;
+  }
+
+  /**
+   * Shared addresses follow the primary role (S19): enabled (bound) on the primary, disabled
+   * (released) on the backup. A failure does not undo the role change: it is logged with the
+   * reason, and the address can be enabled by hand once the other appliance released it.
+   */
+  async sharedAddressesFollow(actor: Actor, role: FailoverRole): Promise<void> {
+    if (role === 'standalone') return;
+    const enabled = role === 'primary';
+    const change = this.network.list().filter((a) => a.kind === 'shared' && a.enabled !== enabled);
+    if (!change.length) return;
+    try {
+      await this.changeAddresses(actor, () => {
+        for (const a of change) this.network.update(actor, a.address, { enabled });
+      });
+    } catch (e) {
+      this.events.record(
+        actor,
+        'failover.shared-addresses-failed',
+        change.map((a) => a.address).join(', '),
+        { role, reason: (e as Error).message },
+        'failed',
+      );
+    }
   }
 
   /** A rollback done by the supervisor goes into the event log once this (old) code runs. */

@@ -10,6 +10,7 @@ import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from './http/api-updates.js';
 import { loginOperations } from './http/api-login.js';
 import { failoverOperations } from './http/api-failover.js';
+import { trafficOperations } from './http/api-traffic.js';
 import { sessionOperations } from './http/api-session.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
@@ -20,6 +21,7 @@ import { PEER_ROUTES } from '../failover/routes.js';
 export const API_OPERATIONS: Operation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
+  ...trafficOperations,
   ...updateOperations,
   ...sessionOperations('login'),
   ...loginOperations,

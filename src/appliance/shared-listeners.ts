@@ -19,6 +19,11 @@ export class SharedAddressListeners {
     this.port = port;
   }
 
+  /** The appliance's TLS port (once attached): shared addresses are served on it too. */
+  get listenPort(): number | undefined {
+    return this.server ? this.port : undefined;
+  }
+
   /** Addresses currently bound. */
   list(): string[] {
     return [...this.bound.keys()].sort();

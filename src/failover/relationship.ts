@@ -61,6 +61,11 @@ export interface RelationshipDeps {
   sync: () => SyncHook | undefined;
   /** Whether this appliance is serving (the daemon's): only then does the monitor act. */
   active: () => boolean;
+  /**
+   * What follows the role on this appliance (its shared addresses, S19): called after each role
+   * change, and before giving up the primary role so that the peer can take over the address.
+   */
+  followRole?: (actor: Actor, role: FailoverRole) => Promise<void>;
 }
 
 /** What this appliance answers to every relationship call: who it is and what it believes. */
@@ -174,6 +179,10 @@ export class FailoverRelationship {
       role: rel?.role ?? 'standalone',
       generation: rel?.generation ?? 0,
     };
+  }
+
+  private follow(actor: Actor, role: FailoverRole): Promise<void> {
+    return this.deps.followRole?.(actor, role) ?? Promise.resolve();
   }
 
   private client(address: PeerAddress, fingerprint: string): PeerClient {
@@ -413,6 +422,8 @@ export class FailoverRelationship {
     let generation = rel.generation + 1;
     let peerInformed = true;
     let reason: string | undefined;
+    // Stepping down releases what follows the primary first: the peer takes it over next.
+    if (role === 'backup') await this.follow(actor, 'backup');
     try {
       const answer = await this.callPeer(
         rel,
@@ -423,6 +434,7 @@ export class FailoverRelationship {
       generation = Math.max(generation, answer.generation);
     } catch (e) {
       if (!force) {
+        if (role === 'backup') await this.follow(actor, rel.role);
         const err = asAdminError(e);
         throw new GatehouseError(
           err.code,
@@ -446,6 +458,7 @@ export class FailoverRelationship {
         ...(reason ? { reason } : {}),
       },
     );
+    await this.follow(actor, role);
     return { changed: true, role, generation, peerInformed, ...(reason ? { reason } : {}) };
   }
 
@@ -460,12 +473,14 @@ export class FailoverRelationship {
     }
     if (rel.role === role) return this.claim();
     const generation = Math.max(req.newGeneration, rel.generation + 1);
+    const actor: Actor = { area: 'system', name: `peer:${from}` };
     this.store.write(
-      { area: 'system', name: `peer:${from}` },
+      actor,
       role === 'primary' ? 'failover.became-primary' : 'failover.became-backup',
       { ...rel, role, generation },
       { from: rel.role, generation, askedBy: from, finalSync: req.finalSync },
     );
+    await this.follow(actor, role);
     return this.claim();
   }
 
@@ -484,6 +499,7 @@ export class FailoverRelationship {
         reason,
       },
     );
+    void this.follow(SYSTEM, 'primary');
     return true;
   }
 
@@ -527,6 +543,7 @@ export class FailoverRelationship {
           reason: `"${from}" became primary at generation ${claim.generation} while this appliance was primary at generation ${rel.generation}: it was replaced, so it serves as backup (no two primaries).`,
         },
       );
+      void this.follow(SYSTEM, 'backup');
     } else if (claim.role !== 'standalone') {
       this.store.write(
         SYSTEM,

@@ -23,6 +23,7 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
   appliance: [
     { href: '/appliance/status', label: 'Status' },
     { href: '/appliance/networking', label: 'Networking' },
+    { href: '/appliance/networking/traffic', label: 'Networking > Traffic Switch' },
     { href: '/appliance/updates', label: 'Updates' },
     { href: '/appliance/backup', label: 'Backup' },
   ],
@@ -40,6 +41,11 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
 /** Sections a backup does not show: the primary's copy overwrites them at every sync (S15). */
 const BACKUP_HIDDEN = new Set(['/login/users', '/login/configuration', '/login/files']);
 
+/** The link of the page: the longest one the path starts with. */
+const active = (path: string, href: string, links: { href: string }[]) =>
+  path.startsWith(href) &&
+  !links.some((l) => l.href.length > href.length && path.startsWith(l.href));
+
 function navigation(ctx: PageContext, path: string): SafeHtml {
   const area = ctx.auth.area;
   const backup = area === 'login' && ctx.appliance.role === 'backup';
@@ -48,7 +54,9 @@ function navigation(ctx: PageContext, path: string): SafeHtml {
   return html`<nav class="side">
     ${links.map(
       (n) =>
-        html`<a href="${n.href}" class="${path.startsWith(n.href) ? 'active' : ''}">${n.label}</a>`,
+        html`<a href="${n.href}" class="${active(path, n.href, links) ? 'active' : ''}"
+          >${n.label}</a
+        >`,
     )}
     ${
       backup

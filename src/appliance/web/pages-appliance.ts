@@ -4,6 +4,7 @@ import { formatBytes, formatTime, html } from './html.js';
 import { layout, pages } from './kit.js';
 import { registerBackupPages } from './pages-backup.js';
 import { registerNetworkingPages } from './pages-networking.js';
+import { registerTrafficPages } from './pages-traffic.js';
 import { registerUpdatesPages } from './pages-updates.js';
 
 /** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup. */
@@ -43,6 +44,7 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
   });
 
   registerNetworkingPages(p, appliance);
+  registerTrafficPages(p, appliance);
   registerUpdatesPages(p, appliance);
   registerBackupPages(p, appliance);
 }

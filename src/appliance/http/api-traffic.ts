@@ -1,0 +1,44 @@
+import { PointHereInput } from '../traffic-settings.js';
+import { defineOperation, type Operation } from './operations.js';
+
+/** /appliance > Networking > Traffic Switch (S19): the method that moves the site's traffic. */
+export const trafficOperations: Operation[] = [
+  defineOperation({
+    id: 'getTrafficSwitch',
+    method: 'GET',
+    path: '/api/appliance/traffic',
+    area: 'appliance',
+    tag: 'appliance',
+    summary:
+      'Traffic Switch: the configured method (shared-ip, hosts-file, rfc2136, command, nat-forwarder) and its settings (secrets omitted), and where traffic goes now',
+    response: { status: 200, description: 'The traffic switch' },
+    handler: ({ appliance }) => appliance.traffic.shown(),
+  }),
+  defineOperation({
+    id: 'setTrafficSwitch',
+    method: 'PUT',
+    path: '/api/appliance/traffic',
+    area: 'appliance',
+    tag: 'appliance',
+    summary:
+      'Set the traffic switch: {provider, ...its settings} as `gatehouse traffic` takes them; each bad setting is named',
+    response: { status: 200, description: 'The traffic switch after the change' },
+    handler: async ({ appliance, actor, req }) => {
+      await appliance.traffic.set(actor, req.body);
+      return appliance.traffic.shown();
+    },
+  }),
+  defineOperation({
+    id: 'pointTrafficHere',
+    method: 'POST',
+    path: '/api/appliance/traffic/point-here',
+    area: 'appliance',
+    tag: 'appliance',
+    summary:
+      "Point Here: send the site's traffic to this appliance (its first enabled unique address unless one is given) through the configured method",
+    body: PointHereInput,
+    response: { status: 200, description: 'Where traffic now goes' },
+    handler: ({ appliance, actor, body }) =>
+      appliance.traffic.pointHere(actor, body.address || undefined),
+  }),
+];

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { conflict } from '../shared/errors.js';
+import type { Actor } from '../site/actor.js';
+import type { EventLog } from '../site/events.js';
+import type { Db } from '../store/db.js';
+import {
+  parseTrafficSwitchConfig,
+  providerFor,
+  type TrafficSwitchConfig,
+  type TrafficTarget,
+} from '../traffic/switch.js';
+import type { NetworkConfig } from './network.js';
+
+const KEY = 'traffic.switch';
+const SECRET = '(set: enter it again to change it)';
+
+/** Point Here: the address traffic goes to, this appliance's own unless given. */
+export const PointHereInput = z
+  .object({
+    address: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || z.ipv4().safeParse(v).success || z.ipv6().safeParse(v).success, {
+        message: 'must be an IPv4 or IPv6 address of this appliance, e.g. 192.0.2.10',
+      })
+      .optional(),
+  })
+  .strict();
+
+/**
+ * /appliance > Networking > Traffic Switch (S19): which method moves the site's traffic (shared
+ * IP, DNS swing, NAT swing) with its settings, kept in appliance_settings (each appliance its
+ * own: never synchronised), and Point Here, which sends the site's traffic to this appliance.
+ */
+export class TrafficSwitchSettings {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventLog,
+    private readonly network: NetworkConfig,
+    private readonly self: { name: string; port: () => number | undefined },
+  ) {}
+
+  get(): TrafficSwitchConfig | undefined {
+    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
+      { value: string } | undefined;
+    return row ? parseTrafficSwitchConfig(JSON.parse(row.value)) : undefined;
+  }
+
+  /**
+   * The configuration as the API and the page show it (secrets are never sent back), and where
+   * the site's traffic goes now as far as the method can tell.
+   */
+  async shown(): Promise<{
+    config: TrafficSwitchConfig | null;
+    description: string | null;
+    current: { address: string } | null;
+    currentError?: string;
+  }> {
+    const c = this.get();
+    if (!c) return { config: null, description: null, current: null };
+    const config =
+      c.provider === 'rfc2136'
+        ? { ...c, tsig: { ...c.tsig, secret: SECRET } }
+        : c.provider === 'nat-forwarder'
+          ? { ...c, token: SECRET }
+          : c;
+    const provider = await providerFor(c);
+    try {
+      return {
+        config,
+        description: provider.describe(),
+        current: (await provider.current()) ?? null,
+      };
+    } catch (e) {
+      return {
+        config,
+        description: provider.describe(),
+        current: null,
+        currentError: (e as Error).message,
+      };
+    }
+  }
+
+  /** Validate (field errors name each setting) and store, with the event; nothing on error. */
+  async set(actor: Actor, value: unknown): Promise<TrafficSwitchConfig> {
+    const config = parseTrafficSwitchConfig(value);
+    const description = (await providerFor(config)).describe();
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        )
+        .run(KEY, JSON.stringify(config), Date.now());
+      this.events.record(actor, 'traffic.configured', config.provider, {
+        description,
+      });
+    })();
+    return config;
+  }
+
+  /** This appliance as a traffic target: the given address or its first enabled unique one. */
+  target(address?: string): TrafficTarget {
+    const own = this.network.list().find((a) => a.kind === 'unique' && a.enabled)?.address;
+    const chosen = address || own;
+    if (!chosen)
+      throw conflict(
+        'TRAFFIC_NO_ADDRESS',
+        'This appliance has no enabled unique address to send traffic to. Add one under Networking > IP Configuration, or give the address.',
+      );
+    const port = this.self.port();
+    return { name: this.self.name, address: chosen, ...(port ? { port } : {}) };
+  }
+
+  /** Point Here: send the site's traffic to this appliance through the configured method. */
+  async pointHere(actor: Actor, address?: string) {
+    const config = this.get();
+    if (!config)
+      throw conflict(
+        'TRAFFIC_NOT_CONFIGURED',
+        'No traffic switch is configured on this appliance. Choose its method and settings under Networking > Traffic Switch first.',
+      );
+    const target = this.target(address);
+    const provider = await providerFor(config);
+    try {
+      await provider.pointAt(target);
+    } catch (e) {
+      this.events.record(
+        actor,
+        'traffic.pointed',
+        target.address,
+        { provider: config.provider, reason: (e as Error).message },
+        'failed',
+      );
+      throw e;
+    }
+    this.events.record(actor, 'traffic.pointed', target.address, {
+      provider: config.provider,
+      name: target.name,
+    });
+    return { provider: config.provider, description: provider.describe(), target };
+  }
+}
