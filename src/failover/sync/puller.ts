@@ -4,6 +4,7 @@ import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { PeerClient } from '../peer-client.js';
+import { BULK_BLOBS, bulkBlobsPath, receiveBlobs } from './blob-frames.js';
 import { planRowCount, planSync, type BucketDiff, type SyncPlan } from './plan.js';
 import {
   checkPeerVersion,
@@ -24,11 +25,11 @@ import {
   tableShape,
   type MergedTable,
   type ReplacedTable,
-  type RowHasher,
   type SyncedTable,
   type TableHashes,
   type TableShape,
 } from './snapshot.js';
+import type { RowHasher } from './row-hasher.js';
 
 /**
  * What a puller remembers of one peer between syncs: per history table, the peer's rowid up to
@@ -62,8 +63,8 @@ const ROW_BATCH = 500;
 const PARALLEL_REQUESTS = 4;
 /** Fetched rows that changed on the peer since its manifest restart the diff, this many times. */
 const ATTEMPTS = 3;
-/** Blob downloads in flight at once. */
-const BLOB_DOWNLOADS = 8;
+/** Bulk blob requests in flight at once (see blob-frames.ts): one streams while another waits. */
+const BULK_REQUESTS = 3;
 /** Written blobs are made durable together once this many bytes or blobs are waiting. */
 const FLUSH_BYTES = 64 * 1024 * 1024;
 const FLUSH_BLOBS = 2000;
@@ -289,11 +290,15 @@ export class SitePuller {
       }
     };
     try {
-      await inParallel(missing, BLOB_DOWNLOADS, async (sha) => {
-        const stream = await peer.stream(`/api/peer/sync/blobs/${sha}`);
-        await batch.put(stream, { expectedSha256: sha });
-        if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
-          await flush();
+      const requests: string[][] = [];
+      for (let i = 0; i < missing.length; i += BULK_BLOBS)
+        requests.push(missing.slice(i, i + BULK_BLOBS));
+      await inParallel(requests, BULK_REQUESTS, async (shas) => {
+        const stream = await peer.stream(bulkBlobsPath(shas));
+        await receiveBlobs(stream, shas, batch, peer.label, async () => {
+          if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
+            await flush();
+        });
       });
       await flush();
     } catch (e) {
@@ -312,7 +317,7 @@ export class SitePuller {
   ): { rows: Record<string, number>; digest: string; orphans: string[] } {
     const rows: Record<string, number> = {};
     const orphans: string[] = [];
-    const digest = this.db.transaction(() => {
+    const applyAll = this.db.transaction(() => {
       if (mode === 'mirror')
         for (const t of SYNC_TABLES.replaced) {
           const gone = plan.delete.find((d) => d.table === t)?.keys ?? [];
@@ -363,7 +368,15 @@ export class SitePuller {
           `After applying the sync from ${manifest.appliance} this appliance's site data does not match it (digest ${mine.slice(0, 12)}… against ${theirs.slice(0, 12)}…, ${lacking.length} history rows missing); nothing was changed. Sync again; if it persists, check both appliances' logs.`,
         );
       return mine;
-    })();
+    });
+    let digest: string;
+    try {
+      digest = applyAll();
+    } catch (e) {
+      // The hashes taken inside the rolled-back transaction describe rows that are not there.
+      this.hasher.forget();
+      throw e;
+    }
     return { rows, digest, orphans };
   }
 

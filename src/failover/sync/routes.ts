@@ -1,6 +1,6 @@
-import { notFound } from '../../shared/errors.js';
 import { parseInput } from '../../appliance/http/operations.js';
 import type { PeerRoute } from '../peer-server.js';
+import { blobFrames, BulkBlobsQuery } from './blob-frames.js';
 import { BucketsRequest, ManifestRequest, RowsRequest, RunRequest } from './protocol.js';
 
 /** Inter-appliance endpoints of the synchronisation (see protocol.ts). */
@@ -25,13 +25,9 @@ export const SYNC_ROUTES: PeerRoute[] = [
   },
   {
     method: 'GET',
-    path: '/api/peer/sync/blobs/:sha256',
-    handler: async ({ appliance, req }) => {
-      const { sha256 } = req.params as { sha256: string };
-      if (!(await appliance.blobs.has(sha256)))
-        throw notFound(`Blob ${sha256}`, 'Sync again: the peer no longer needs it.');
-      return appliance.blobs.read(sha256);
-    },
+    path: '/api/peer/sync/blobs',
+    handler: ({ appliance, req }) =>
+      blobFrames(appliance.blobs, parseInput(BulkBlobsQuery, req.query, 'query').sha256),
   },
   {
     method: 'POST',

@@ -7,7 +7,7 @@ import { PeerClient, type PeerAddress } from '../peer-client.js';
 import type { RelationshipView, SyncResult } from '../types.js';
 import type { RunRequest, SyncMode } from './protocol.js';
 import { SitePuller, type HistoryMarks, type SyncProgress } from './puller.js';
-import { RowHasher } from './snapshot.js';
+import { RowHasher } from './row-hasher.js';
 import { SyncSource } from './source.js';
 
 export interface SyncServiceDeps {

@@ -38,7 +38,7 @@ export function checkColumns(db: Db, table: SyncedTable, shape: TableShape): voi
 }
 
 /** SQL that yields each row's key and canonical JSON (SQLite's json_array in column order). */
-function rowsSql(table: SyncedTable, shape: TableShape, where = ''): string {
+export function rowsSql(table: SyncedTable, shape: TableShape, where = ''): string {
   return `SELECT ${quote(shape.key)} AS k, json_array(${shape.columns.map(quote).join(', ')}) AS j FROM ${quote(table)} ${where} ORDER BY ${quote(shape.key)}`;
 }
 
@@ -69,36 +69,6 @@ export interface TableHashes {
   buckets: [string, string][][];
   bucketDigests: string[];
   digest: string;
-}
-
-/**
- * Row hashes of the replaced tables: sha256 of each row's canonical JSON. Hashing every row of
- * a large file store on each sync is the dominant cost, so the last hash of each row is kept
- * with the JSON it was computed from and reused while the row is unchanged.
- */
-export class RowHasher {
-  private readonly memo = new Map<string, Map<string, [json: string, hash: string]>>();
-
-  constructor(private readonly db: Db) {}
-
-  table(table: SyncedTable, shape: TableShape): TableHashes {
-    const memoKey = `${table}\n${shape.columns.join(',')}`;
-    const old = this.memo.get(memoKey) ?? new Map<string, [string, string]>();
-    const fresh = new Map<string, [string, string]>();
-    const buckets = Array.from({ length: BUCKETS }, () => [] as [string, string][]);
-    for (const r of this.db.prepare(rowsSql(table, shape)).iterate() as IterableIterator<{
-      k: string;
-      j: string;
-    }>) {
-      const prev = old.get(r.k);
-      const hash = prev && prev[0] === r.j ? prev[1] : sha256(r.j);
-      fresh.set(r.k, [r.j, hash]);
-      buckets[bucketOf(r.k)]!.push([r.k, hash]);
-    }
-    this.memo.set(memoKey, fresh);
-    const bucketDigests = buckets.map(bucketDigest);
-    return { buckets, bucketDigests, digest: tableDigest(bucketDigests) };
-  }
 }
 
 /** The canonical JSON of the rows with the given keys (what travels, and what is hashed). */

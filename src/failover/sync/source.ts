@@ -10,14 +10,8 @@ import {
   type RowsRequest,
   type SyncManifest,
 } from './protocol.js';
-import {
-  historyIds,
-  mergedDigest,
-  replacedDigest,
-  rowsByKey,
-  tableShape,
-  type RowHasher,
-} from './snapshot.js';
+import { historyIds, mergedDigest, replacedDigest, rowsByKey, tableShape } from './snapshot.js';
+import type { RowHasher } from './row-hasher.js';
 
 /** The side being pulled from: answers manifests and rows from one consistent read. */
 export class SyncSource {
