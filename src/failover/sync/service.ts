@@ -7,6 +7,7 @@ import { PeerClient, type PeerAddress } from '../peer-client.js';
 import type { RelationshipView, SyncResult } from '../types.js';
 import type { RunRequest, SyncMode } from './protocol.js';
 import { SitePuller, type HistoryMarks, type SyncProgress } from './puller.js';
+import { HistoryHasher } from './history-hasher.js';
 import { RowHasher } from './row-hasher.js';
 import { SyncSource } from './source.js';
 
@@ -51,7 +52,7 @@ export class SyncService {
 
   constructor(private readonly deps: SyncServiceDeps) {
     this.hasher = new RowHasher(deps.db);
-    this.source = new SyncSource(deps.db, this.hasher, deps.name);
+    this.source = new SyncSource(deps.db, this.hasher, new HistoryHasher(deps.db), deps.name);
     const row = deps.db
       .prepare('SELECT value FROM appliance_settings WHERE key = ?')
       .get(LAST_RESULT_KEY) as { value: string } | undefined;

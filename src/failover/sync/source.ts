@@ -10,7 +10,8 @@ import {
   type RowsRequest,
   type SyncManifest,
 } from './protocol.js';
-import { historyIds, mergedDigest, replacedDigest, rowsByKey, tableShape } from './snapshot.js';
+import { mergedDigest, replacedDigest, rowsByKey, tableShape } from './snapshot.js';
+import type { HistoryHasher } from './history-hasher.js';
 import type { RowHasher } from './row-hasher.js';
 
 /** The side being pulled from: answers manifests and rows from one consistent read. */
@@ -18,6 +19,7 @@ export class SyncSource {
   constructor(
     private readonly db: Db,
     private readonly hasher: RowHasher,
+    private readonly history: HistoryHasher,
     private readonly appliance: string,
   ) {}
 
@@ -38,7 +40,7 @@ export class SyncSource {
         const shape = tableShape(this.db, table);
         merged[table] = {
           ...shape,
-          ...historyIds(this.db, table, shape.key, req.since[table] ?? 0),
+          ...this.history.ids(table, shape.key, req.since[table] ?? 0),
         };
       }
       return {
