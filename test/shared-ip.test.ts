@@ -1,38 +1,11 @@
-import https from 'node:https';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/lab/processes.js';
+import { whoAnswers } from './support/probe.js';
 import { startTestAppliance, until } from './support/appliance.js';
 
 const SHARED = '127.0.0.50';
 
-/** GET /health on the shared address: which appliance answered (or why none did). */
-function probe(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = https.get(
-      {
-        host: SHARED,
-        port,
-        path: '/health',
-        rejectUnauthorized: false,
-        agent: false,
-        timeout: 1000,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => {
-          try {
-            resolve((JSON.parse(body) as { name: string }).name);
-          } catch {
-            resolve(`bad answer ${res.statusCode}`);
-          }
-        });
-      },
-    );
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
-    req.on('timeout', () => req.destroy());
-  });
-}
+const probe = (port: number) => whoAnswers(SHARED, port);
 
 describe('shared IP (S19): the appliance really binds and releases it', () => {
   it('moves the shared address from A to B while a client probes it', async () => {

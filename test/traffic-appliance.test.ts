@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/lab/processes.js';
+import { whoAnswers } from './support/probe.js';
 import { startTestAppliance, tempDir, until } from './support/appliance.js';
 
 const KEY = 'traffic-appliance-test-key-0123456789abcdef';
@@ -13,34 +13,7 @@ interface Problem {
   errors?: { field: string; message: string }[];
 }
 
-/** GET /health on the shared address: which appliance answered (or why none did). */
-function probe(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = https.get(
-      {
-        host: SHARED,
-        port,
-        path: '/health',
-        rejectUnauthorized: false,
-        agent: false,
-        timeout: 1000,
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => {
-          try {
-            resolve((JSON.parse(body) as { name: string }).name);
-          } catch {
-            resolve(`bad answer ${res.statusCode}`);
-          }
-        });
-      },
-    );
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code}`));
-    req.on('timeout', () => req.destroy());
-  });
-}
+const probe = (port: number) => whoAnswers(SHARED, port);
 
 describe('traffic switch from the appliance (S19)', () => {
   it('configures the hosts-file method through the API, naming bad settings, and points traffic here', async () => {
