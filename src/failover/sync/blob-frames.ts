@@ -13,6 +13,8 @@ export const BULK_BLOBS = 100;
 const HEADER = 40;
 /** Blobs up to this size are gathered and written at once; larger ones are streamed. */
 const GATHER_UP_TO = 4 * 1024 * 1024;
+/** Small blobs of one answer being written at once. */
+const WRITES_IN_FLIGHT = 8;
 
 export const bulkBlobsPath = (shas: string[]) => `/api/peer/sync/blobs?sha256=${shas.join(',')}`;
 
@@ -119,6 +121,8 @@ class FrameReader {
 /**
  * Write the blobs of one bulk answer through `batch`, each checked against its digest, in the
  * order they were asked; `afterEach` runs after each blob is written (to flush now and then).
+ * Small blobs are written a few at a time while the next frames are read: writing one small
+ * file costs several thread-pool round trips, and waiting for each left both appliances idle.
  */
 export async function receiveBlobs(
   stream: Readable,
@@ -128,19 +132,28 @@ export async function receiveBlobs(
   afterEach: () => Promise<void>,
 ): Promise<void> {
   const reader = new FrameReader(stream, peer);
+  const writing: Promise<void>[] = [];
   try {
     for (const sha of shas) {
       const frame = await reader.header();
       if (frame?.sha256 !== sha) throw truncated(peer);
-      const source =
-        frame.size <= GATHER_UP_TO
-          ? await reader.gather(frame.size)
-          : Readable.from(reader.body(frame.size));
-      await batch.put(source, { expectedSha256: sha });
-      await afterEach();
+      if (frame.size <= GATHER_UP_TO) {
+        const bytes = await reader.gather(frame.size);
+        const written = batch.put(bytes, { expectedSha256: sha }).then(afterEach);
+        // Handled here so a failure is not "unhandled" before it is awaited below.
+        written.catch(() => undefined);
+        writing.push(written);
+        if (writing.length >= WRITES_IN_FLIGHT) await writing.shift();
+      } else {
+        await batch.put(Readable.from(reader.body(frame.size)), { expectedSha256: sha });
+        await afterEach();
+      }
     }
     if (await reader.header()) throw truncated(peer);
+    while (writing.length) await writing.shift();
   } finally {
+    // On failure, let the writes under way end before the caller discards the batch.
+    await Promise.allSettled(writing);
     await reader.close();
   }
 }
