@@ -2,7 +2,7 @@
  * `npm run bench -- sync`: failover synchronisation between two real appliances on loopback.
  * (a) a full sync of N files beside `rsync -a` of the same tree over loopback SSH; (b) the
  * incremental sync after one changed file beside rsync of the same change; (c) the shared-IP
- * switch, from disabling the shared address on A to the first TLS handshake on it at B.
+ * switch of a failover pair, from Become Primary on B to the first TLS handshake on the address.
  * BENCH_SYNC_FILES and BENCH_SYNC_SIZE (bytes) set the file store (10,000 × 100 KiB = 1 GiB).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -180,23 +180,43 @@ export async function runSyncBenchmark(): Promise<void> {
       rsyncIncremental.push(rsync(ssh, tree, copy));
     }
 
-    // (c) shared-IP switch: A releases the address, B binds it, a client completes TLS on it.
+    // (c) the shared-IP switch of a failover pair (S19, S25): A is primary and holds the shared
+    // address; A becomes backup (releasing it); timed from B's Become Primary to the first
+    // TLS handshake on the address, which only B can now complete.
     await a.api.call('POST', '/api/appliance/network/addresses', {
       json: { address: SHARED, kind: 'shared', enabled: true },
     });
     await b.api.call('POST', '/api/appliance/network/addresses', {
       json: { address: SHARED, kind: 'shared', enabled: false },
     });
+    const established = await a.api.call('POST', '/api/login/failover/establish', {
+      json: {
+        backupHost: b.proc.host,
+        backupPort: port,
+        reverseHost: a.proc.host,
+        reversePort: port,
+      },
+    });
+    if (established.status !== 201)
+      throw new Error(
+        `establish answered ${established.status}: ${JSON.stringify(established.body)}`,
+      );
     await firstHandshake(SHARED, port, performance.now());
+    const stepped = await a.api.call('POST', '/api/login/failover/become-backup', {
+      json: { force: true },
+    });
+    if (stepped.status !== 200) throw new Error(`become-backup on A answered ${stepped.status}`);
     t = performance.now();
-    await a.api.call('PATCH', `/api/appliance/network/addresses/${SHARED}`, {
-      json: { enabled: false },
+    const promoted = await b.api.call('POST', '/api/login/failover/become-primary', {
+      json: { force: true },
     });
-    const enabled = await b.api.call('PATCH', `/api/appliance/network/addresses/${SHARED}`, {
-      json: { enabled: true },
-    });
-    if (enabled.status !== 200) throw new Error(`enabling on B answered ${enabled.status}`);
+    if (promoted.status !== 200)
+      throw new Error(
+        `become-primary on B answered ${promoted.status}: ${JSON.stringify(promoted.body)}`,
+      );
     const switchMs = await firstHandshake(SHARED, port, t);
+    const holder = (await b.api.call<{ role: string }>('GET', '/health')).body.role;
+    if (holder !== 'primary') throw new Error(`B reports role ${holder} after Become Primary`);
 
     const figures = [
       {
@@ -212,7 +232,7 @@ export async function runSyncBenchmark(): Promise<void> {
         anchor: median(rsyncIncremental),
       },
       {
-        figure: 'shared-IP switch to first TLS handshake (anchor: keepalived ~3 s)',
+        figure: 'Become Primary → first TLS handshake on the shared IP (anchor: keepalived ~3 s)',
         unit: 'ms' as const,
         gatehouse: switchMs,
         anchor: 3000,
