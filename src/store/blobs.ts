@@ -49,6 +49,25 @@ export class BlobStore {
   }
 
   /**
+   * The digests of every blob here, from one pass over the blob directories (cheaper than a
+   * `has()` per blob when many are asked about).
+   */
+  async present(): Promise<Set<string>> {
+    const out = new Set<string>();
+    const top = path.join(this.root, 'sha256');
+    for (const dir of await fsp.readdir(top)) {
+      let names: string[];
+      try {
+        names = await fsp.readdir(path.join(top, dir));
+      } catch {
+        continue;
+      }
+      for (const name of names) if (SHA256.test(name)) out.add(name);
+    }
+    return out;
+  }
+
+  /**
    * Stream `source` into the store. With `limit`, a source longer than that is refused; with
    * `expectedSha256`, a source whose digest differs is refused. The blob is durable on return.
    * While the caller links the blob to a row, pass the result to `release()` afterwards so a
@@ -171,6 +190,8 @@ export class BlobStore {
 export class BlobBatch {
   private written: (BlobInfo & { tmp: string })[] = [];
   private flushing: Promise<unknown> = Promise.resolve();
+  /** Blob directories this batch already made sure exist. */
+  private readonly made = new Set<string>();
   /** Bytes written and not yet flushed. */
   unflushedBytes = 0;
 
@@ -208,8 +229,12 @@ export class BlobBatch {
       const dirs = new Set<string>();
       await inParallel(blobs, 16, async (b) => {
         const dest = this.store.pathOf(b.sha256);
-        dirs.add(path.dirname(dest));
-        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        const dir = path.dirname(dest);
+        dirs.add(dir);
+        if (!this.made.has(dir)) {
+          await fsp.mkdir(dir, { recursive: true });
+          this.made.add(dir);
+        }
         await fsp.rename(b.tmp, dest);
       });
       dirs.add(path.join(this.store.root, 'sha256'));

@@ -68,6 +68,8 @@ const BULK_REQUESTS = 3;
 /** Written blobs are made durable together once this many bytes or blobs are waiting. */
 const FLUSH_BYTES = 64 * 1024 * 1024;
 const FLUSH_BLOBS = 2000;
+/** From this many wanted blobs, list the blob directory once instead of checking each. */
+const LIST_BLOBS_FROM = 256;
 
 /** Which columns of a table name a blob the rows need. */
 const BLOB_COLUMNS: Partial<Record<SyncedTable, string>> = {
@@ -277,7 +279,11 @@ export class SitePuller {
       for (const v of f.values) if (typeof v[index] === 'string') wanted.add(v[index]);
     }
     const missing: string[] = [];
-    for (const sha of wanted) if (!(await this.blobs.has(sha))) missing.push(sha);
+    if (wanted.size >= LIST_BLOBS_FROM) {
+      // One pass over the blob directory instead of an access() per wanted blob.
+      const here = await this.blobs.present();
+      for (const sha of wanted) if (!here.has(sha)) missing.push(sha);
+    } else for (const sha of wanted) if (!(await this.blobs.has(sha))) missing.push(sha);
     this.progress.blobs = { done: 0, total: missing.length, bytes: 0 };
     const held: string[] = [];
     const batch = this.blobs.batch();
@@ -289,6 +295,23 @@ export class SitePuller {
         this.progress.blobs.bytes += blob.size;
       }
     };
+    // A flush runs while the transfer goes on; the transfer waits only when a second one is due.
+    let flushing: Promise<void> | undefined;
+    let flushFailed: { error: unknown } | undefined;
+    const checkFlushes = () => {
+      if (flushFailed) throw flushFailed.error;
+    };
+    const startFlush = () => {
+      flushing = flush().then(
+        () => {
+          flushing = undefined;
+        },
+        (error: unknown) => {
+          flushing = undefined;
+          flushFailed ??= { error };
+        },
+      );
+    };
     try {
       const requests: string[][] = [];
       for (let i = 0; i < missing.length; i += BULK_BLOBS)
@@ -296,12 +319,19 @@ export class SitePuller {
       await inParallel(requests, BULK_REQUESTS, async (shas) => {
         const stream = await peer.stream(bulkBlobsPath(shas));
         await receiveBlobs(stream, shas, batch, peer.label, async () => {
+          checkFlushes();
+          if (batch.unflushedBytes < FLUSH_BYTES && batch.unflushedCount < FLUSH_BLOBS) return;
+          while (flushing) await flushing;
+          checkFlushes();
           if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
-            await flush();
+            startFlush();
         });
       });
+      while (flushing) await flushing;
+      checkFlushes();
       await flush();
     } catch (e) {
+      while (flushing) await flushing;
       await batch.discard();
       for (const sha of held) this.blobs.release(sha);
       throw e;
