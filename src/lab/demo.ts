@@ -1,7 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomToken } from '../shared/crypto.js';
+import { generateEd25519, keyId, loadPrivateKey, randomToken } from '../shared/crypto.js';
+import { compareVersions, CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
+import { until } from '../shared/until.js';
+import type { ApplianceClient } from '../clients/admin-client.js';
 import { initApplianceProcess, startApplianceProcess } from './processes.js';
 
 export interface DemoOptions {
@@ -22,8 +25,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const adminPassword = `Demo-${randomToken(9)}-1a`;
   const loginPassword = `Site-${randomToken(9)}-2b`;
   const step = (s: string) => opts.log(`▸ ${s}`);
+  // A release key of the demo's own: the appliance trusts only packages it signed.
+  const release = generateEd25519();
+  const releasePub = path.join(root, 'release.pub');
+  writeFileSync(releasePub, release.publicKeyPem);
   step(`initialising appliance-a in ${dataDir}`);
   await initApplianceProcess({
+    releaseKeyFiles: [releasePub],
     dataDir,
     name: 'appliance-a',
     host: opts.host,
@@ -69,6 +77,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     step(
       `/appliance > Backup: restored (${JSON.stringify(restored.body.counts)}); rep.demo is back: ${back.status === 200}`,
     );
+    await demoUpdate(api, root, release.privateKeyPem, release.publicKeyPem, step);
     const logs = await api.call<{ total: number }>('GET', '/api/login/logs?pageSize=1');
     step(`/login > Logs: ${logs.body.total} events recorded`);
   } finally {
@@ -90,4 +99,55 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     process.once('SIGTERM', () => resolve());
   });
   await finish();
+}
+
+/**
+ * /appliance > Updates: a signed product package of the next patch version, built from this
+ * very code, uploaded (Manual Installation) and installed: the appliance restarts on the new
+ * slot, passes its health check and reports the new version because the new code says so.
+ */
+async function demoUpdate(
+  api: ApplianceClient,
+  root: string,
+  privateKeyPem: string,
+  publicKeyPem: string,
+  step: (s: string) => void,
+): Promise<void> {
+  const { buildPackage } = await import('../updates/package.js');
+  const [major, minor, patch] = PRODUCT_VERSION.split('.').map(Number) as [number, number, number];
+  const next = `${major}.${minor}.${patch + 1}`;
+  const file = path.join(root, `product-${next}.ghpkg`);
+  await buildPackage({
+    kind: 'product',
+    version: next,
+    from: CODE_ROOT,
+    out: file,
+    signers: [{ key: loadPrivateKey(privateKeyPem), keyId: keyId(publicKeyPem) }],
+    releaseNotes: 'Demo update',
+    tmpDir: path.join(root, 'package-build'),
+  });
+  const staged = await api.call<{ id: string; version: string }>(
+    'POST',
+    '/api/appliance/updates/upload',
+    { raw: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } },
+  );
+  step(
+    `/appliance > Updates: uploaded signed product package ${staged.body.version} (HTTP ${staged.status})`,
+  );
+  const t0 = Date.now();
+  await api.call('POST', `/api/appliance/updates/staged/${staged.body.id}/install`, { json: {} });
+  const health = await until(
+    async () => {
+      const h = await api.call<{ productVersion: string; update: string | null }>('GET', '/health');
+      return compareVersions(h.body.productVersion, next) === 0 && h.body.update === null
+        ? h.body
+        : undefined;
+    },
+    60_000,
+    `the appliance to run ${next}`,
+    25,
+  );
+  step(
+    `/appliance > Updates: installed into the other slot, restarted and health-checked in ${Date.now() - t0} ms; it now runs ${health.productVersion}`,
+  );
 }
