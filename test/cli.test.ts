@@ -188,6 +188,7 @@ describe('gatehouse CLI', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('a weak password is refused (HTTP 400');
     expect(res.stdout).toContain('rep.demo is back: true');
+    expect(res.stdout).toMatch(/health-checked in \d+ ms; it now runs \d+\.\d+\.\d+/);
     const dataDir = /initialising appliance-a in (\S+)/.exec(res.stdout)![1]!;
     expect(existsSync(dataDir)).toBe(false);
   });
