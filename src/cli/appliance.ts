@@ -1,20 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { fieldError } from '../shared/errors.js';
 import { reportAndExit } from './errors.js';
+import { serveCommand } from './serve.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 0 || port > 65535) {
-    throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443');
-  }
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 function readPasswordFile(file: string, field: string): string {
@@ -143,56 +135,27 @@ export function applianceCommand(): Command {
       }
     });
 
-  cmd
-    .command('start')
-    .description(
-      'run an appliance over HTTPS until SIGTERM: a supervisor runs the installed software, checks a newly installed version and rolls it back if it fails',
-    )
-    .requiredOption('--data-dir <dir>', 'the appliance data directory made by `appliance init`')
-    .requiredOption(
-      '--listen <host:port>',
-      'HTTPS listen address, e.g. 127.0.0.1:8443 (port 0 picks a free port, printed at start)',
-      parseListen,
-    )
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .action(async (o) => {
-      try {
-        // Loaded here so that `--help` and `init` do not pay for the server's modules.
-        const { superviseAppliance } = await import('../appliance/supervisor.js');
-        await superviseAppliance({
-          dataDir: path.resolve(o.dataDir),
-          listen: o.listen,
-          logLevel: o.logLevel,
-        });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
-
-  cmd
-    .command('run')
-    .description(
-      'serve an appliance in this process without a supervisor (what `start` runs; software updates need `start`)',
-    )
-    .requiredOption('--data-dir <dir>', 'the appliance data directory made by `appliance init`')
-    .requiredOption(
-      '--listen <host:port>',
-      'HTTPS listen address, e.g. 127.0.0.1:8443',
-      parseListen,
-    )
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .action(async (o) => {
-      try {
-        const { runAppliance } = await import('../appliance/daemon.js');
-        await runAppliance({
-          dataDir: path.resolve(o.dataDir),
-          listen: o.listen,
-          logLevel: o.logLevel,
-        });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+  const dataDirHelp = 'the appliance data directory made by `appliance init`';
+  cmd.addCommand(
+    serveCommand({
+      name: 'start',
+      description:
+        'run an appliance over HTTPS until SIGTERM: a supervisor runs the installed software, checks a newly installed version and rolls it back if it fails',
+      dataDirHelp,
+      examplePort: 8443,
+      serve: async (o) => (await import('../appliance/supervisor.js')).superviseAppliance(o),
+    }),
+  );
+  cmd.addCommand(
+    serveCommand({
+      name: 'run',
+      description:
+        'serve an appliance in this process without a supervisor (what `start` runs; software updates need `start`)',
+      dataDirHelp,
+      examplePort: 8443,
+      serve: async (o) => (await import('../appliance/daemon.js')).runAppliance(o),
+    }),
+  );
 
   return cmd;
 }

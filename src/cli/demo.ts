@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { parseListen } from './appliance.js';
+import { parseListen } from './serve.js';
 import { reportAndExit } from './errors.js';
 
 export function demoCommand(): Command {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { parseListen } from './appliance.js';
+import { parseListen } from './serve.js';
 import { reportAndExit } from './errors.js';
 
 export function natForwarderCommand(): Command {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { fieldError } from '../shared/errors.js';
-import { parseListen } from './appliance.js';
+import { serveCommand } from './serve.js';
 import { reportAndExit } from './errors.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -130,30 +130,16 @@ export function updateServerCommand(): Command {
       }
     });
 
-  cmd
-    .command('start')
-    .description(
-      'serve the update server over HTTPS until SIGTERM (in-flight downloads finish first)',
-    )
-    .requiredOption(DATA_DIR, DATA_DIR_HELP)
-    .requiredOption(
-      '--listen <host:port>',
-      'HTTPS listen address, e.g. 127.0.0.1:8444 (port 0 picks a free port, printed at start)',
-      parseListen,
-    )
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .action(async (o) => {
-      try {
-        const { startUpdateServer } = await import('../updates/server/daemon.js');
-        await startUpdateServer({
-          dataDir: path.resolve(o.dataDir),
-          listen: o.listen,
-          logLevel: o.logLevel,
-        });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+  cmd.addCommand(
+    serveCommand({
+      name: 'start',
+      description:
+        'serve the update server over HTTPS until SIGTERM (in-flight downloads finish first)',
+      dataDirHelp: DATA_DIR_HELP,
+      examplePort: 8444,
+      serve: async (o) => (await import('../updates/server/daemon.js')).startUpdateServer(o),
+    }),
+  );
 
   cmd
     .command('publish')
