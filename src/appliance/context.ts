@@ -21,7 +21,9 @@ import { Authenticator } from './auth/authenticator.js';
 import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
-import { ClientRegistry } from './clients.js';
+import { ClientGateway } from '../sessions/gateway.js';
+import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
+import { SessionRecords } from '../sessions/session-records.js';
 import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
 import { TrafficSwitchSettings } from './traffic-settings.js';
@@ -50,7 +52,13 @@ export class Appliance {
   readonly admins: ApplianceAdmins;
   readonly auth: Authenticator;
   readonly backups: BackupService;
-  readonly clients = new ClientRegistry();
+  /** The client gateway: connected Jump Clients and consoles, relayed sessions. */
+  readonly clients: ClientGateway;
+  readonly sessionRecords: SessionRecords;
+  /** Where the site sends clients: this appliance, or a traffic node of its cluster. */
+  routing: ClientRouting;
+  /** Set by the daemon once its logger exists. */
+  log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined;
   readonly sharedListeners = new SharedAddressListeners();
   readonly certificateFingerprint: string;
   /** The failover relationship (src/failover/relationship.ts): the role comes from it. */
@@ -137,6 +145,19 @@ export class Appliance {
       active: () => this.ready && this.db.open,
       followRole: (actor, role) => this.sharedAddressesFollow(actor, role),
     });
+    this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);
+    this.clients = new ClientGateway({
+      name: identity.name,
+      version: PRODUCT_VERSION,
+      interApplianceKey: () => this.interApplianceKey.get(),
+      acceptsClients: () => this.acceptsClients,
+      acceptsNewClients: () => true,
+      records: this.sessionRecords,
+      events: this.events,
+      activeRecordingsDir: dir.activeRecordings,
+      log: (msg, fields) => this.log(msg, fields),
+    });
+    this.routing = new LocalRouting(this.clients, identity.name);
     this.updateSettings = new UpdateSettings(db, this.events);
     this.updates = new UpdateInstaller({
       dataDir: dir.root,
@@ -290,6 +311,7 @@ export class Appliance {
 
   close(): void {
     this.ready = false;
+    this.clients.stop();
     this.updateService.stop();
     if (this.db.open) this.db.close();
   }

@@ -36,7 +36,11 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     file: path.join(appliance.dir.logs, 'appliance.log'),
     level: opts.logLevel,
   });
+  appliance.log = (msg, fields) => logger.info(fields ?? {}, msg);
+  const recovered = await appliance.sessionRecords.recoverInterrupted();
+  if (recovered) logger.warn({ recovered }, 'sessions cut short by the last stop were recorded');
   const app = await buildServer(appliance, logger);
+  appliance.clients.attach(app.server);
   try {
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
   } catch (e) {
@@ -89,6 +93,8 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     // A keep-alive connection whose request finishes after close() began would stay open;
     // sweep idle connections until the server is closed.
     await appliance.sharedListeners.closeAll();
+    // Sessions end here: their recordings and records are written before the database closes.
+    await appliance.clients.close();
     const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
     clearInterval(sweep);

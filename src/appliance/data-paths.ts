@@ -34,6 +34,10 @@ export class DataDir {
   get tmp() {
     return path.join(this.root, 'tmp');
   }
+  /** Recordings of sessions in progress; moved into the blob store when each session ends. */
+  get activeRecordings() {
+    return path.join(this.root, 'recordings');
+  }
 }
 
 export function notInitialised(root: string): GatehouseError {

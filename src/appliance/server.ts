@@ -12,6 +12,7 @@ import { loginOperations } from './http/api-login.js';
 import { failoverOperations } from './http/api-failover.js';
 import { trafficOperations } from './http/api-traffic.js';
 import { sessionOperations } from './http/api-session.js';
+import { clientOperations } from './http/api-clients.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
 import { registerWebConsole } from './web/routes.js';
@@ -26,6 +27,7 @@ export const API_OPERATIONS: Operation[] = [
   ...sessionOperations('login'),
   ...loginOperations,
   ...failoverOperations,
+  ...clientOperations,
 ];
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */

@@ -50,12 +50,18 @@ export class Authenticator {
     private readonly csrfSecret: string,
   ) {}
 
-  async login(
+  /**
+   * Check a sign-in: throttling, lockout, password, and for the /login area an enabled account
+   * (an administrator, unless a representative console signs in). Failures are logged and
+   * counted towards the lockout; success resets the count.
+   */
+  async checkCredentials(
     area: Area,
     username: string,
     password: string,
     ip: string,
-  ): Promise<AuthSession & { token: string }> {
+    needs: 'administrator' | 'representative',
+  ): Promise<{ username: string }> {
     this.throttle.check(ip);
     const account = area === 'appliance' ? this.admins.row(username) : this.users.row(username);
     const table = area === 'appliance' ? 'appliance_admins' : 'users';
@@ -98,7 +104,7 @@ export class Authenticator {
           'This account is disabled. Ask an administrator to enable it.',
         );
       }
-      if (!user.isAdmin) {
+      if (needs === 'administrator' && !user.isAdmin) {
         this.events.record(actor, 'auth.login', area, { reason: 'not an administrator' }, 'denied');
         throw new GatehouseError(
           'AUTH_NOT_ADMIN',
@@ -110,6 +116,18 @@ export class Authenticator {
     this.db
       .prepare(`UPDATE ${table} SET failed_attempts = 0, locked_until = NULL WHERE username = ?`)
       .run(account.username);
+    return { username: account.username };
+  }
+
+  async login(
+    area: Area,
+    username: string,
+    password: string,
+    ip: string,
+  ): Promise<AuthSession & { token: string }> {
+    const account = await this.checkCredentials(area, username, password, ip, 'administrator');
+    const now = Date.now();
+    const actor = { area, name: username, ip } as const;
     const token = randomToken(32);
     const expiresAt = now + ABSOLUTE_LIFETIME_MS;
     this.db.transaction(() => {

@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { constantTimeEqual } from '../../shared/crypto.js';
+import { GatehouseError } from '../../shared/errors.js';
+import { compareVersions } from '../../shared/version.js';
+import { TargetAddress } from '../../sessions/protocol.js';
+import {
+  issueTicket,
+  jumpClientKeyOf,
+  verifyTicket,
+  type TicketKind,
+} from '../../sessions/tickets.js';
+import type { Appliance } from '../context.js';
+import { defineOperation, type Operation } from './operations.js';
+
+const CONSOLE_TICKET_MS = 12 * 3600_000;
+const JUMP_TICKET_MS = 24 * 3600_000;
+const SESSION_TICKET_MS = 60_000;
+
+const Name = z
+  .string({ message: 'is required' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'");
+const Version = z
+  .string()
+  .regex(/^\d+\.\d+\.\d+$/, 'must be a version such as 1.4.0')
+  .optional();
+
+function ticketOf<K extends TicketKind>(appliance: Appliance, req: FastifyRequest, kind: K) {
+  const h = req.headers.authorization;
+  return verifyTicket(
+    appliance.interApplianceKey.get(),
+    h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined,
+    kind,
+  );
+}
+
+/** Clients connect to the appliance the site hostname names; a backup sends them away. */
+function requireSite(appliance: Appliance): void {
+  if (!appliance.acceptsClients)
+    throw new GatehouseError(
+      'NOT_ACCEPTING_CLIENTS',
+      503,
+      'This appliance is a failover backup and accepts no clients. Use the site hostname, which points at the primary.',
+    );
+}
+
+function newerClient(appliance: Appliance, version: string | undefined): void {
+  if (version && compareVersions(version, appliance.productVersion) > 0)
+    throw new GatehouseError(
+      'CLIENT_NEWER_THAN_SITE',
+      426,
+      `This client runs ${version}, newer than the site's ${appliance.productVersion}; it stays offline until the site runs its version.`,
+      {
+        fields: [
+          { field: 'version', message: `must not be newer than ${appliance.productVersion}` },
+        ],
+      },
+    );
+}
+
+const site = (appliance: Appliance) => ({
+  name: appliance.settings.get().siteName,
+  appliance: appliance.identity.name,
+  productVersion: appliance.productVersion,
+});
+
+/**
+ * The site's API for clients: sign-in of consoles, registration of Jump Clients, session
+ * tickets and recordings. Clients authenticate with tickets (src/sessions/tickets.ts), which
+ * every appliance of the site can check.
+ */
+export const clientOperations: Operation[] = [
+  defineOperation({
+    id: 'consoleSignIn',
+    method: 'POST',
+    path: '/api/client/console/sign-in',
+    area: 'public',
+    tag: 'clients',
+    summary: 'Representative console sign-in with a site user; returns a console ticket',
+    body: z
+      .object({
+        username: z.string({ message: 'is required' }).min(1, 'is required').max(64),
+        password: z.string({ message: 'is required' }).min(1, 'is required').max(256),
+        version: Version,
+        region: z.string().max(64).optional(),
+      })
+      .strict(),
+    response: { status: 201, description: 'Signed in' },
+    handler: async ({ appliance, body, req }) => {
+      requireSite(appliance);
+      newerClient(appliance, body.version);
+      const user = await appliance.auth.checkCredentials(
+        'login',
+        body.username,
+        body.password,
+        req.ip,
+        'representative',
+      );
+      const expiresAt = Date.now() + CONSOLE_TICKET_MS;
+      appliance.events.record(
+        { area: 'login', name: user.username, ip: req.ip },
+        'console.signed-in',
+        user.username,
+        { version: body.version ?? 'unknown' },
+      );
+      return {
+        ticket: issueTicket(appliance.interApplianceKey.get(), {
+          kind: 'console',
+          sub: user.username,
+          exp: expiresAt,
+        }),
+        expiresAt: new Date(expiresAt).toISOString(),
+        site: site(appliance),
+        relay: appliance.routing.relayForNewClient(body.region),
+      };
+    },
+  }),
+  defineOperation({
+    id: 'jumpClientRegister',
+    method: 'POST',
+    path: '/api/client/jump-clients/register',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      "Jump Client registration with the site's Jump Client key; returns a Jump Client ticket",
+    body: z
+      .object({
+        name: Name,
+        group: Name.default('default'),
+        key: z.string({ message: 'is required' }).min(1, 'is required').max(200),
+        version: Version,
+        region: z.string().max(64).optional(),
+      })
+      .strict(),
+    response: { status: 201, description: 'Registered' },
+    handler: ({ appliance, body, req }) => {
+      requireSite(appliance);
+      newerClient(appliance, body.version);
+      appliance.auth.throttle.check(req.ip);
+      if (!constantTimeEqual(body.key, jumpClientKeyOf(appliance.interApplianceKey.get()))) {
+        appliance.auth.throttle.fail(req.ip);
+        appliance.events.record(
+          { area: 'login', name: `jump-client:${body.name}`, ip: req.ip },
+          'jump-client.registered',
+          body.name,
+          { reason: 'wrong Jump Client key' },
+          'denied',
+        );
+        throw new GatehouseError(
+          'JUMP_CLIENT_KEY_WRONG',
+          401,
+          "key: is not this site's Jump Client key. Copy it from /login > Jump Clients (or GET /api/login/jump-clients/key).",
+          { fields: [{ field: 'key', message: "is not this site's Jump Client key" }] },
+        );
+      }
+      const expiresAt = Date.now() + JUMP_TICKET_MS;
+      return {
+        ticket: issueTicket(appliance.interApplianceKey.get(), {
+          kind: 'jump-client',
+          sub: body.name,
+          group: body.group,
+          exp: expiresAt,
+        }),
+        expiresAt: new Date(expiresAt).toISOString(),
+        site: site(appliance),
+        relay: appliance.routing.relayForNewClient(body.region),
+      };
+    },
+  }),
+  defineOperation({
+    id: 'consoleJumpClients',
+    method: 'GET',
+    path: '/api/client/jump-clients',
+    area: 'public',
+    tag: 'clients',
+    summary: 'The connected Jump Clients of the site (console ticket)',
+    response: { status: 200, description: 'Jump Clients' },
+    handler: ({ appliance, req }) => {
+      ticketOf(appliance, req, 'console');
+      requireSite(appliance);
+      return { jumpClients: appliance.routing.jumpClients() };
+    },
+  }),
+  defineOperation({
+    id: 'consoleStartSession',
+    method: 'POST',
+    path: '/api/client/sessions',
+    area: 'public',
+    tag: 'clients',
+    summary: 'Start a session to a target through a Jump Client; returns a one-use session ticket',
+    body: z
+      .object({
+        jumpClient: Name,
+        target: TargetAddress,
+      })
+      .strict(),
+    response: { status: 201, description: 'Session ticket' },
+    handler: ({ appliance, body, req }) => {
+      const user = ticketOf(appliance, req, 'console');
+      requireSite(appliance);
+      const relay = appliance.routing.relayForJumpClient(body.jumpClient);
+      const jump = appliance.routing.jumpClients().find((j) => j.name === body.jumpClient);
+      if (jump?.targets && !jump.targets.includes(body.target))
+        throw new GatehouseError(
+          'TARGET_NOT_ALLOWED',
+          403,
+          `target: Jump Client "${body.jumpClient}" does not allow ${body.target}; it allows ${jump.targets.join(', ') || 'no targets'}.`,
+          { fields: [{ field: 'target', message: 'is not allowed by this Jump Client' }] },
+        );
+      const session = randomUUID();
+      return {
+        session,
+        ticket: issueTicket(appliance.interApplianceKey.get(), {
+          kind: 'session',
+          sub: user.sub,
+          session,
+          jumpClient: body.jumpClient,
+          target: body.target,
+          exp: Date.now() + SESSION_TICKET_MS,
+        }),
+        relay,
+      };
+    },
+  }),
+  defineOperation({
+    id: 'consoleRecording',
+    method: 'GET',
+    path: '/api/client/sessions/:id/recording',
+    area: 'public',
+    tag: 'clients',
+    summary: "Download the recording of one of the console user's own sessions",
+    params: z.object({ id: z.uuid('must be a session id') }).strict(),
+    response: { status: 200, description: 'Recording', contentType: 'application/octet-stream' },
+    handler: ({ appliance, params, req, reply }) => {
+      const user = ticketOf(appliance, req, 'console');
+      const { record, stream } = appliance.sessionRecords.recording(params.id);
+      if (record.representative !== user.sub)
+        throw new GatehouseError(
+          'RECORDING_NOT_YOURS',
+          403,
+          "This recording is of another representative's session; an administrator can download it from /login.",
+        );
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(record.recordingSize))
+        .send(stream);
+    },
+  }),
+  defineOperation({
+    id: 'sessionRecords',
+    method: 'GET',
+    path: '/api/login/sessions',
+    area: 'login',
+    tag: 'login',
+    summary:
+      'Session records completed since a time (ms since 1970, ended at or after), oldest first; and the sessions running now',
+    query: z
+      .object({
+        since: z.coerce.number().int().min(0).optional(),
+        limit: z.coerce.number().int().min(1).max(5000).optional(),
+      })
+      .strict(),
+    response: { status: 200, description: 'Session records' },
+    handler: ({ appliance, query }) => ({
+      sessions: appliance.sessionRecords.list(query),
+      live: appliance.clients.liveSessions(),
+    }),
+  }),
+  defineOperation({
+    id: 'sessionRecording',
+    method: 'GET',
+    path: '/api/login/sessions/:id/recording',
+    area: 'login',
+    tag: 'login',
+    summary: 'Download the recording of a session',
+    params: z.object({ id: z.uuid('must be a session id') }).strict(),
+    response: { status: 200, description: 'Recording', contentType: 'application/octet-stream' },
+    handler: ({ appliance, params, reply }) => {
+      const { record, stream } = appliance.sessionRecords.recording(params.id);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(record.recordingSize))
+        .header('etag', `"${record.recordingSha256}"`)
+        .send(stream);
+    },
+  }),
+  defineOperation({
+    id: 'jumpClientKey',
+    method: 'GET',
+    path: '/api/login/jump-clients/key',
+    area: 'login',
+    tag: 'login',
+    summary: 'The Jump Client key that Jump Client installations use to register with this site',
+    response: { status: 200, description: 'The key' },
+    handler: ({ appliance, actor }) => {
+      appliance.events.record(actor, 'jump-client.key.viewed', '');
+      return { key: jumpClientKeyOf(appliance.interApplianceKey.get()) };
+    },
+  }),
+];

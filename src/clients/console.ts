@@ -1,0 +1,155 @@
+import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { GatehouseError } from '../shared/errors.js';
+import { PRODUCT_VERSION } from '../shared/version.js';
+import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
+import type { Relay } from '../sessions/routing.js';
+import { relayEndpoint, SiteApi, type SiteInfo } from './site-api.js';
+import { openTunnel, type Endpoint } from './tunnel.js';
+
+export interface ConsoleSignIn {
+  site: Endpoint;
+  ticket: string;
+  expiresAt: string;
+  siteInfo: SiteInfo;
+  relay: Relay | null;
+}
+
+/**
+ * The representative console: signs in to the site with a site user, lists Jump Clients, and
+ * runs sessions that carry any TCP protocol from a local port through the site to a Jump
+ * Client's target.
+ */
+export class RepresentativeConsole {
+  readonly api: SiteApi;
+  private presence: LineChannel<ToConsole> | undefined;
+  private stopped = false;
+
+  constructor(readonly signIn: ConsoleSignIn) {
+    this.api = new SiteApi(signIn.site);
+  }
+
+  static async signIn(
+    site: Endpoint,
+    username: string,
+    password: string,
+    region?: string,
+  ): Promise<RepresentativeConsole> {
+    const api = new SiteApi(site);
+    try {
+      const r = await api.signIn({ username, password, version: PRODUCT_VERSION, region });
+      return new RepresentativeConsole({
+        site,
+        ticket: r.ticket,
+        expiresAt: r.expiresAt,
+        siteInfo: r.site,
+        relay: r.relay,
+      });
+    } finally {
+      await api.close();
+    }
+  }
+
+  async jumpClients() {
+    return (await this.api.jumpClients(this.signIn.ticket)).jumpClients;
+  }
+
+  /** Open one session: the returned socket carries the target's bytes. */
+  async openSession(
+    jumpClient: string,
+    target: string,
+  ): Promise<{ session: string; socket: TLSSocket }> {
+    const s = await this.api.startSession(this.signIn.ticket, { jumpClient, target });
+    const socket = await openTunnel(
+      relayEndpoint(this.signIn.site, s.relay),
+      GATEWAY_PATHS.session,
+      s.ticket,
+      {},
+      15_000,
+    );
+    return { session: s.session, socket };
+  }
+
+  /**
+   * Keep the console's presence on the site (shown on Status > Information); when its node
+   * drains, it reconnects through the site.
+   */
+  async connectPresence(onLine?: (line: string) => void): Promise<void> {
+    const relay = relayEndpoint(this.signIn.site, this.signIn.relay);
+    const socket = await openTunnel(relay, GATEWAY_PATHS.console, this.signIn.ticket);
+    this.presence = new LineChannel<ToConsole>(
+      socket,
+      (v) => v as ToConsole,
+      (m) => {
+        if (m.type === 'ping') this.presence?.send({ type: 'pong' });
+        if (m.type === 'move') {
+          onLine?.(`asked to move: ${m.reason}`);
+          this.presence?.close('moved');
+        }
+      },
+      (reason) => {
+        if (this.stopped) return;
+        onLine?.(`presence closed: ${reason}; reconnecting`);
+        setTimeout(
+          () => void this.connectPresence(onLine).catch(() => undefined),
+          reason === 'moved' ? 0 : 1_000,
+        );
+      },
+    );
+  }
+
+  /**
+   * Forward a local TCP port through the site to a Jump Client's target: every connection
+   * accepted locally is one session. Resolves once listening.
+   */
+  async forward(
+    jumpClient: string,
+    target: string,
+    listen: { host: string; port: number },
+    onEvent: (line: string) => void = () => undefined,
+  ): Promise<net.Server> {
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (local) => {
+      local.on('error', () => undefined);
+      this.openSession(jumpClient, target).then(
+        ({ session, socket }) => {
+          onEvent(
+            `session ${session} started: ${local.remoteAddress}:${local.remotePort} → ${jumpClient} → ${target}`,
+          );
+          socket.on('error', () => local.destroy());
+          local.on('error', () => socket.destroy());
+          local.on('close', () => socket.end());
+          socket.on('close', () => {
+            local.end();
+            onEvent(`session ${session} ended`);
+          });
+          local.pipe(socket);
+          socket.pipe(local);
+          local.resume();
+        },
+        (e: Error) => {
+          onEvent(`session not started: ${e.message}`);
+          local.destroy();
+        },
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new GatehouseError(
+            'LISTEN_FAILED',
+            400,
+            `--listen ${listen.host}:${listen.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}. Choose another local port.`,
+          ),
+        ),
+      );
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+    return server;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.presence?.close('console closed');
+    await this.api.close();
+  }
+}

@@ -1,0 +1,200 @@
+import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { PRODUCT_VERSION } from '../shared/version.js';
+import {
+  GATEWAY_PATHS,
+  LineChannel,
+  splitTarget,
+  type FromJumpClient,
+  type ToJumpClient,
+} from '../sessions/protocol.js';
+import { relayEndpoint, SiteApi } from './site-api.js';
+import { openTunnel, type Endpoint } from './tunnel.js';
+
+export interface JumpClientOptions {
+  site: Endpoint;
+  name: string;
+  group: string;
+  /** The site's Jump Client key. */
+  key: string;
+  /** The only targets (host:port) this Jump Client opens connections to. */
+  allow: string[];
+  region?: string;
+  log?: (line: string) => void;
+}
+
+export type JumpClientState = 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+const SILENT_LIMIT_MS = 45_000;
+
+/**
+ * A Jump Client: keeps one outbound control connection to the site (to the node the site
+ * names), reconnecting with exponential backoff, and on the site's request dials an allowed
+ * local target and connects that to the session with a second outbound connection. It opens
+ * nothing else and listens on no port.
+ */
+export class JumpClient {
+  state: JumpClientState = 'connecting';
+  /** The appliance the control connection is on. */
+  connectedTo: string | undefined;
+  lastError: string | undefined;
+  private channel: LineChannel<ToJumpClient> | undefined;
+  private readonly api: SiteApi;
+  private stopped = false;
+  private backoff = BACKOFF_MIN_MS;
+  private retry: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly sessions = new Set<net.Socket | TLSSocket>();
+
+  constructor(private readonly opts: JumpClientOptions) {
+    this.api = new SiteApi(opts.site);
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.state = 'connecting';
+    try {
+      const reg = await this.api.register({
+        name: this.opts.name,
+        group: this.opts.group,
+        key: this.opts.key,
+        version: PRODUCT_VERSION,
+        region: this.opts.region,
+      });
+      const relay = relayEndpoint(this.opts.site, reg.relay);
+      const socket = await openTunnel(relay, GATEWAY_PATHS.jumpClient, reg.ticket, {
+        'X-Gatehouse-Targets': this.opts.allow.join(','),
+      });
+      if (this.stopped) return void socket.destroy();
+      socket.setKeepAlive(true, 10_000);
+      this.backoff = BACKOFF_MIN_MS;
+      this.state = 'connected';
+      this.lastError = undefined;
+      this.connectedTo = reg.relay?.node ?? reg.site.appliance;
+      this.log(`connected to ${this.connectedTo} (${relay.host}:${relay.port})`);
+      const channel = new LineChannel<ToJumpClient>(
+        socket,
+        (v) => v as ToJumpClient,
+        (m) => this.onMessage(m, relay),
+        (reason) => {
+          if (this.channel !== channel) return;
+          this.channel = undefined;
+          clearTimeout(this.watchdog);
+          this.connectedTo = undefined;
+          this.log(`disconnected: ${reason}`);
+          this.scheduleReconnect(reason === 'moved' ? 0 : undefined);
+        },
+      );
+      this.channel = channel;
+      this.feedWatchdog();
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.log(`cannot connect: ${this.lastError}`);
+      this.scheduleReconnect();
+    }
+  }
+
+  private scheduleReconnect(delay?: number): void {
+    if (this.stopped) return;
+    this.state = 'waiting';
+    const wait = delay ?? this.backoff * (0.75 + Math.random() * 0.5);
+    if (delay === undefined) this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+    this.retry = setTimeout(() => void this.connect(), wait);
+  }
+
+  private feedWatchdog(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(
+      () => this.channel?.close('the site stopped answering'),
+      SILENT_LIMIT_MS,
+    );
+    this.watchdog.unref();
+  }
+
+  private onMessage(m: ToJumpClient, relay: Endpoint): void {
+    this.feedWatchdog();
+    if (m.type === 'ping') return this.send({ type: 'pong' });
+    if (m.type === 'move') {
+      this.log(`asked to move: ${m.reason}`);
+      return this.channel?.close('moved');
+    }
+    if (m.type === 'open') void this.open(m, relay);
+  }
+
+  private send(m: FromJumpClient): void {
+    this.channel?.send(m);
+  }
+
+  private async open(m: Extract<ToJumpClient, { type: 'open' }>, relay: Endpoint): Promise<void> {
+    if (!this.opts.allow.includes(m.target))
+      return this.send({
+        type: 'open-failed',
+        session: m.session,
+        reason: `${m.target} is not among the targets this Jump Client allows`,
+      });
+    const { host, port } = splitTarget(m.target);
+    const target = net.connect({ host, port, noDelay: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        target.once('connect', resolve);
+        target.once('error', reject);
+        target.setTimeout(5_000, () => reject(new Error('no answer within 5 s')));
+      });
+      target.setTimeout(0);
+    } catch (e) {
+      target.destroy();
+      const err = e as NodeJS.ErrnoException;
+      return this.send({
+        type: 'open-failed',
+        session: m.session,
+        reason: err.code ?? err.message,
+      });
+    }
+    let leg: TLSSocket;
+    try {
+      leg = await openTunnel(relay, GATEWAY_PATHS.jumpData, m.ticket);
+    } catch (e) {
+      target.destroy();
+      this.log(`session ${m.session}: ${(e as Error).message}`);
+      return;
+    }
+    this.sessions.add(target).add(leg);
+    const done = () => {
+      this.sessions.delete(target);
+      this.sessions.delete(leg);
+    };
+    target.on('error', () => leg.destroy());
+    leg.on('error', () => target.destroy());
+    target.on('close', () => {
+      leg.end();
+      done();
+    });
+    leg.on('close', () => {
+      target.end();
+      done();
+    });
+    target.pipe(leg);
+    leg.pipe(target);
+  }
+
+  /** Disconnect and stop reconnecting; sessions in progress are cut. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    clearTimeout(this.retry);
+    clearTimeout(this.watchdog);
+    this.channel?.close('stopped');
+    for (const s of this.sessions) s.destroy();
+    await this.api.close();
+  }
+}

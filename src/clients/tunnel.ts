@@ -1,0 +1,130 @@
+import tls, { type TLSSocket } from 'node:tls';
+import { GatehouseError, type Problem } from '../shared/errors.js';
+import { PRODUCT_VERSION } from '../shared/version.js';
+import { UPGRADE_PROTOCOL } from '../sessions/protocol.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  /** SHA-256 fingerprint of the appliance's certificate (AB:CD:…). */
+  fingerprint: string;
+}
+
+/** Parse HOST:PORT (IPv6 in brackets) of a `--site` option. */
+export function parseSite(value: string, field = 'site'): { host: string; port: number } {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535)
+    throw new GatehouseError(
+      'VALIDATION_FAILED',
+      400,
+      `${field}: "${value}" is not HOST:PORT. Give the site hostname or address and its TLS port, e.g. support.example.com:443 or 127.0.0.1:8443.`,
+      { fields: [{ field, message: 'must be HOST:PORT' }] },
+    );
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Open a relay connection: TLS to the appliance (its certificate pinned by fingerprint, checked
+ * before anything is sent), an HTTP upgrade to the gateway path with the ticket, and, once
+ * answered 101, the raw socket. A refusal becomes the appliance's own error.
+ */
+export function openTunnel(
+  endpoint: Endpoint,
+  path: string,
+  ticket: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const where = `${endpoint.host}:${endpoint.port}`;
+    const socket = tls.connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      servername: /^[\d.]+$|:/.test(endpoint.host) ? undefined : endpoint.host,
+      rejectUnauthorized: false,
+    });
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new GatehouseError(
+            'SITE_UNREACHABLE',
+            504,
+            `${where} did not answer within ${timeoutMs / 1000} s. Check the site address and that the appliance runs.`,
+          ),
+        ),
+      timeoutMs,
+    );
+    socket.setNoDelay(true);
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      fail(
+        new GatehouseError(
+          'SITE_UNREACHABLE',
+          502,
+          `Cannot reach ${where}: ${e.code ?? e.message}. Check the site address and that the appliance runs.`,
+        ),
+      ),
+    );
+    socket.once('secureConnect', () => {
+      const got = socket.getPeerCertificate().fingerprint256;
+      if (got !== endpoint.fingerprint.toUpperCase())
+        return fail(
+          new GatehouseError(
+            'TLS_FINGERPRINT_MISMATCH',
+            502,
+            `The appliance at ${where} presented certificate ${got}, not the pinned ${endpoint.fingerprint}. Check the address, or re-pin if its certificate was replaced.`,
+          ),
+        );
+      const lines = [
+        `GET ${path} HTTP/1.1`,
+        `Host: ${where}`,
+        'Connection: Upgrade',
+        `Upgrade: ${UPGRADE_PROTOCOL}`,
+        `Authorization: Bearer ${ticket}`,
+        `X-Gatehouse-Version: ${PRODUCT_VERSION}`,
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ];
+      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      let buffered = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (buffered.length > 65_536) fail(new Error(`${where} sent an oversized answer`));
+          return;
+        }
+        const head = buffered.subarray(0, end).toString('latin1');
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+        if (status === 101) {
+          socket.off('data', onData);
+          clearTimeout(timer);
+          socket.removeAllListeners('error');
+          const rest = buffered.subarray(end + 4);
+          if (rest.length) socket.unshift(rest);
+          return resolve(socket);
+        }
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        let problem: Partial<Problem> = {};
+        try {
+          problem = JSON.parse(buffered.subarray(end + 4, end + 4 + length).toString('utf8'));
+        } catch {
+          // Not one of ours: described by status below.
+        }
+        fail(
+          new GatehouseError(
+            problem.code ?? `HTTP_${status}`,
+            status || 502,
+            problem.detail ?? `${where} refused the connection (HTTP ${status}).`,
+          ),
+        );
+      };
+      socket.on('data', onData);
+    });
+  });
+}

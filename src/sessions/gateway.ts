@@ -1,0 +1,487 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+import { compareVersions } from '../shared/version.js';
+import type { EventLog } from '../site/events.js';
+import {
+  acceptUpgrade,
+  FromJumpClient,
+  GATEWAY_PATHS,
+  LineChannel,
+  refuseUpgrade,
+  UPGRADE_PROTOCOL,
+  type ToConsole,
+  type ToJumpClient,
+} from './protocol.js';
+import { RecordingWriter } from './recording.js';
+import { relay } from './relay.js';
+import type { SessionRecords } from './session-records.js';
+import { issueTicket, verifyTicket, type TicketClaims } from './tickets.js';
+
+/** What the gateway needs of the appliance it runs in. */
+export interface GatewayHost {
+  name: string;
+  version: string;
+  interApplianceKey(): string;
+  /** False on a failover backup: clients use the primary (S1, S15). */
+  acceptsClients(): boolean;
+  /** False on a traffic node that stopped accepting new client connections (S22). */
+  acceptsNewClients(): boolean;
+  records: SessionRecords;
+  events: EventLog;
+  activeRecordingsDir: string;
+  log(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface LiveSession {
+  id: string;
+  representative: string;
+  jumpClient: string;
+  target: string;
+  startedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ConnectedClient {
+  id: string;
+  kind: 'representative-console' | 'jump-client';
+  name: string;
+  group?: string;
+  address: string;
+  version: string;
+  connectedAt: number;
+  /** Targets a Jump Client allows. */
+  targets?: string[];
+  sessions: LiveSession[];
+}
+
+interface Presence {
+  client: ConnectedClient;
+  channel: LineChannel<unknown>;
+  lastSeen: number;
+}
+
+interface PendingSession {
+  claims: Extract<TicketClaims, { kind: 'session' }>;
+  consoleLeg: Duplex;
+  timer: NodeJS.Timeout;
+}
+
+const OPEN_TIMEOUT_MS = 10_000;
+const PING_EVERY_MS = 15_000;
+const SILENT_LIMIT_MS = 45_000;
+
+const bearer = (req: IncomingMessage) => {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+};
+
+/**
+ * The client gateway of one appliance: Jump Clients and consoles connect here (on the TLS
+ * port, by HTTP upgrade), and sessions are relayed here between a console and a Jump Client
+ * that dialled the target. Every session is recorded and leaves a session record.
+ */
+export class ClientGateway {
+  private readonly jumpClients = new Map<string, Presence>();
+  private readonly consoles = new Map<string, Presence>();
+  private readonly pending = new Map<string, PendingSession>();
+  private readonly live = new Map<string, LiveSession>();
+  /** Both connections of each live session, closed when the appliance stops. */
+  private readonly legs = new Map<string, [Duplex, Duplex]>();
+  /** Session ids already used: a session ticket opens one session, once. */
+  private readonly used = new Map<string, number>();
+  private readonly pinger: NodeJS.Timeout;
+  private draining = false;
+  private closing = false;
+  /** Resolves the finishing of sessions, so a stop can wait for their records. */
+  private readonly finishing = new Set<Promise<void>>();
+
+  constructor(private readonly host: GatewayHost) {
+    this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
+    this.pinger.unref();
+  }
+
+  /** Serve upgrades on this server (the appliance's HTTPS server, shared addresses included). */
+  attach(server: {
+    on(event: 'upgrade', fn: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void;
+  }): void {
+    server.on('upgrade', (req, socket, head) => this.handle(req, socket, head));
+  }
+
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'https://gateway');
+    socket.on('error', () => socket.destroy());
+    try {
+      if (req.headers.upgrade?.toLowerCase() !== UPGRADE_PROTOCOL)
+        throw new GatehouseError(
+          'UPGRADE_NOT_SUPPORTED',
+          400,
+          `This appliance upgrades connections only to ${UPGRADE_PROTOCOL} (Gatehouse clients).`,
+        );
+      if (this.closing)
+        throw new GatehouseError(
+          'APPLIANCE_STOPPING',
+          503,
+          'The appliance is stopping. Reconnect through the site hostname.',
+        );
+      if (!this.host.acceptsClients())
+        throw new GatehouseError(
+          'NOT_ACCEPTING_CLIENTS',
+          503,
+          'This appliance is a failover backup and accepts no client connections. Connect to the site hostname, which points at the primary.',
+        );
+      if (head.length) socket.unshift(head);
+      const key = this.host.interApplianceKey();
+      const ticket = bearer(req);
+      const address = req.socket.remoteAddress ?? '';
+      const version = String(req.headers['x-gatehouse-version'] ?? '');
+      switch (url.pathname) {
+        case GATEWAY_PATHS.jumpClient:
+          return this.jumpClientConnected(verifyTicket(key, ticket, 'jump-client'), socket, {
+            address,
+            version,
+            targets: String(req.headers['x-gatehouse-targets'] ?? '')
+              .split(',')
+              .filter(Boolean),
+          });
+        case GATEWAY_PATHS.console:
+          return this.consoleConnected(verifyTicket(key, ticket, 'console'), socket, {
+            address,
+            version,
+          });
+        case GATEWAY_PATHS.session:
+          return this.consoleLegArrived(verifyTicket(key, ticket, 'session'), socket);
+        case GATEWAY_PATHS.jumpData:
+          return this.jumpLegArrived(verifyTicket(key, ticket, 'session'), socket);
+        default:
+          throw new GatehouseError('NOT_FOUND', 404, `No client endpoint at ${url.pathname}.`);
+      }
+    } catch (e) {
+      const error =
+        e instanceof GatehouseError
+          ? e
+          : new GatehouseError('INTERNAL_ERROR', 500, 'The appliance could not accept the client.');
+      if (!(e instanceof GatehouseError)) this.host.log('gateway error', { err: String(e) });
+      refuseUpgrade(socket, error, url.pathname);
+    }
+  }
+
+  private checkNewClient(version: string): void {
+    if (this.draining || !this.host.acceptsNewClients())
+      throw new GatehouseError(
+        'NODE_NOT_ACCEPTING',
+        503,
+        'This appliance is not accepting new client connections. Reconnect through the site hostname.',
+      );
+    if (version && compareVersions(version, this.host.version) > 0)
+      throw new GatehouseError(
+        'CLIENT_NEWER_THAN_SITE',
+        426,
+        `This client runs ${version}, newer than the site's ${this.host.version}; it stays offline until the site runs its version (or reinstall the site's client).`,
+      );
+  }
+
+  private jumpClientConnected(
+    claims: Extract<TicketClaims, { kind: 'jump-client' }>,
+    socket: Duplex,
+    info: { address: string; version: string; targets: string[] },
+  ): void {
+    this.checkNewClient(info.version);
+    // The same Jump Client reconnecting replaces its old connection.
+    this.jumpClients.get(claims.sub)?.channel.close('replaced by a new connection');
+    acceptUpgrade(socket);
+    const presence: Presence = {
+      client: {
+        id: randomUUID(),
+        kind: 'jump-client',
+        name: claims.sub,
+        group: claims.group,
+        address: info.address,
+        version: info.version,
+        connectedAt: Date.now(),
+        targets: info.targets,
+        sessions: [],
+      },
+      lastSeen: Date.now(),
+      channel: undefined as unknown as LineChannel<unknown>,
+    };
+    presence.channel = new LineChannel<FromJumpClient>(
+      socket,
+      (v) => FromJumpClient.parse(v),
+      (m) => {
+        presence.lastSeen = Date.now();
+        if (m.type === 'open-failed') this.openFailed(m.session, m.reason);
+      },
+      (reason) => {
+        if (this.jumpClients.get(claims.sub) === presence) this.jumpClients.delete(claims.sub);
+        this.host.log('jump client disconnected', { name: claims.sub, reason });
+      },
+    ) as LineChannel<unknown>;
+    this.jumpClients.set(claims.sub, presence);
+    this.host.log('jump client connected', { name: claims.sub, address: info.address });
+  }
+
+  private consoleConnected(
+    claims: Extract<TicketClaims, { kind: 'console' }>,
+    socket: Duplex,
+    info: { address: string; version: string },
+  ): void {
+    this.checkNewClient(info.version);
+    acceptUpgrade(socket);
+    const id = randomUUID();
+    const presence: Presence = {
+      client: {
+        id,
+        kind: 'representative-console',
+        name: claims.sub,
+        address: info.address,
+        version: info.version,
+        connectedAt: Date.now(),
+        sessions: [],
+      },
+      lastSeen: Date.now(),
+      channel: undefined as unknown as LineChannel<unknown>,
+    };
+    presence.channel = new LineChannel<unknown>(
+      socket,
+      (v) => v,
+      () => {
+        presence.lastSeen = Date.now();
+      },
+      () => this.consoles.delete(id),
+    );
+    this.consoles.set(id, presence);
+  }
+
+  /** A console asks for a session: ask the Jump Client to dial the target and connect back. */
+  private consoleLegArrived(claims: Extract<TicketClaims, { kind: 'session' }>, socket: Duplex) {
+    if (claims.sub.startsWith('jump-client:'))
+      throw new GatehouseError(
+        'CLIENT_TICKET_INVALID',
+        401,
+        'This ticket is for the Jump Client leg.',
+      );
+    if (this.used.has(claims.session) || this.pending.has(claims.session))
+      throw new GatehouseError(
+        'SESSION_TICKET_USED',
+        409,
+        'This session ticket was already used. Ask the site for a new session.',
+      );
+    const jump = this.jumpClients.get(claims.jumpClient);
+    if (!jump)
+      throw new GatehouseError(
+        'JUMP_CLIENT_NOT_CONNECTED',
+        404,
+        `Jump Client "${claims.jumpClient}" is not connected to this appliance. List the connected ones with \`gatehouse console jump-clients\` and start the session again.`,
+      );
+    this.used.set(claims.session, claims.exp);
+    const timer = setTimeout(
+      () =>
+        this.openFailed(
+          claims.session,
+          `the Jump Client did not connect back within ${OPEN_TIMEOUT_MS / 1000} s`,
+        ),
+      OPEN_TIMEOUT_MS,
+    );
+    this.pending.set(claims.session, { claims, consoleLeg: socket, timer });
+    socket.once('close', () => {
+      const p = this.pending.get(claims.session);
+      if (p?.consoleLeg === socket) {
+        clearTimeout(p.timer);
+        this.pending.delete(claims.session);
+      }
+    });
+    const jumpTicket = issueTicket(this.host.interApplianceKey(), {
+      ...claims,
+      sub: `jump-client:${claims.jumpClient}`,
+    });
+    const open: ToJumpClient = {
+      type: 'open',
+      session: claims.session,
+      target: claims.target,
+      ticket: jumpTicket,
+    };
+    jump.channel.send(open);
+  }
+
+  private openFailed(session: string, reason: string): void {
+    const p = this.pending.get(session);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(session);
+    this.host.events.record(
+      { area: 'login', name: p.claims.sub },
+      'session.refused',
+      session,
+      { jumpClient: p.claims.jumpClient, target: p.claims.target, reason },
+      'failed',
+    );
+    refuseUpgrade(
+      p.consoleLeg,
+      new GatehouseError(
+        'SESSION_OPEN_FAILED',
+        502,
+        `Jump Client "${p.claims.jumpClient}" could not open ${p.claims.target}: ${reason}.`,
+      ),
+      GATEWAY_PATHS.session,
+    );
+  }
+
+  private jumpLegArrived(claims: Extract<TicketClaims, { kind: 'session' }>, socket: Duplex) {
+    const p = this.pending.get(claims.session);
+    if (!p || claims.sub !== `jump-client:${p.claims.jumpClient}`)
+      throw new GatehouseError(
+        'SESSION_NOT_PENDING',
+        404,
+        'No session is waiting for this Jump Client connection (it timed out or the console left).',
+      );
+    clearTimeout(p.timer);
+    this.pending.delete(claims.session);
+    acceptUpgrade(socket);
+    acceptUpgrade(p.consoleLeg);
+    const done = this.run(p.claims, p.consoleLeg, socket);
+    this.finishing.add(done);
+    void done.finally(() => this.finishing.delete(done));
+  }
+
+  private async run(
+    claims: Extract<TicketClaims, { kind: 'session' }>,
+    consoleLeg: Duplex,
+    jumpLeg: Duplex,
+  ): Promise<void> {
+    const session: LiveSession = {
+      id: claims.session,
+      representative: claims.sub,
+      jumpClient: claims.jumpClient,
+      target: claims.target,
+      startedAt: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    const header = {
+      session: session.id,
+      appliance: this.host.name,
+      representative: session.representative,
+      jumpClient: session.jumpClient,
+      target: session.target,
+      startedAt: session.startedAt,
+    };
+    const file = path.join(this.host.activeRecordingsDir, `${session.id}.rec`);
+    let recording: RecordingWriter;
+    try {
+      recording = new RecordingWriter(file, header);
+    } catch (e) {
+      consoleLeg.destroy();
+      jumpLeg.destroy();
+      this.host.log('session not started: recording could not be created', { err: String(e) });
+      return;
+    }
+    this.live.set(session.id, session);
+    this.legs.set(session.id, [consoleLeg, jumpLeg]);
+    this.host.events.record(
+      { area: 'login', name: session.representative },
+      'session.started',
+      session.id,
+      { jumpClient: session.jumpClient, target: session.target, appliance: this.host.name },
+    );
+    const end = await relay(consoleLeg, jumpLeg, recording, session);
+    try {
+      await recording.finish();
+      await this.host.records.complete(header, end, file);
+    } catch (e) {
+      // The recording stays in the active directory; the next start turns it into a record.
+      this.host.log('session record not written; kept for recovery at next start', {
+        session: session.id,
+        err: String(e),
+      });
+    } finally {
+      this.live.delete(session.id);
+      this.legs.delete(session.id);
+      this.afterSession(session);
+    }
+  }
+
+  /** While draining, a client whose last session ended is asked to move on. */
+  private afterSession(session: LiveSession): void {
+    if (!this.draining && this.host.acceptsNewClients()) return;
+    const jump = this.jumpClients.get(session.jumpClient);
+    if (jump && !this.sessionsOf(jump.client).length) this.move(jump, 'this node is draining');
+    for (const c of this.consoles.values())
+      if (!this.sessionsOf(c.client).length) this.move(c, 'this node is draining');
+  }
+
+  private move(p: Presence, reason: string): void {
+    const message: ToJumpClient | ToConsole = { type: 'move', reason };
+    p.channel.send(message);
+    // The client reconnects through the site; close after it had time to read.
+    setTimeout(() => p.channel.close('moved'), 2_000).unref();
+  }
+
+  private sessionsOf(c: ConnectedClient): LiveSession[] {
+    return [...this.live.values()].filter((s) =>
+      c.kind === 'jump-client' ? s.jumpClient === c.name : s.representative === c.name,
+    );
+  }
+
+  /**
+   * Stop taking new clients here and ask idle ones to reconnect through the site (which sends
+   * them to another node); clients in a session move when it ends.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
+      if (!this.sessionsOf(p.client).length) this.move(p, 'this node is draining');
+  }
+
+  undrain(): void {
+    this.draining = false;
+  }
+
+  /** Connected clients with their live sessions (Status > Information). */
+  list(): ConnectedClient[] {
+    return [...this.jumpClients.values(), ...this.consoles.values()]
+      .map((p) => ({ ...p.client, sessions: this.sessionsOf(p.client) }))
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+  }
+
+  jumpClient(name: string): ConnectedClient | undefined {
+    const p = this.jumpClients.get(name);
+    return p && { ...p.client, sessions: this.sessionsOf(p.client) };
+  }
+
+  liveSessions(): LiveSession[] {
+    return [...this.live.values()];
+  }
+
+  private ping(): void {
+    const now = Date.now();
+    for (const [id, exp] of this.used) if (exp < now) this.used.delete(id);
+    for (const p of [...this.jumpClients.values(), ...this.consoles.values()]) {
+      if (now - p.lastSeen > SILENT_LIMIT_MS) p.channel.close('no answer to pings');
+      else p.channel.send({ type: 'ping' });
+    }
+  }
+
+  /** Stop the ping timer (the appliance closes; connections go with the process). */
+  stop(): void {
+    clearInterval(this.pinger);
+  }
+
+  /** Close every client connection and wait for the records of the sessions cut short. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pinger);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.consoleLeg.destroy();
+    }
+    this.pending.clear();
+    for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
+      p.channel.close('appliance stopping');
+    for (const legs of this.legs.values()) for (const leg of legs) leg.destroy();
+    await Promise.allSettled([...this.finishing]);
+  }
+}

@@ -1,0 +1,74 @@
+import { GatehouseError } from '../shared/errors.js';
+import type { ClientGateway, ConnectedClient } from './gateway.js';
+
+/** Where a client should open its connections: another appliance, pinned by fingerprint. */
+export interface Relay {
+  node: string;
+  host: string;
+  port: number;
+  fingerprint: string;
+}
+
+export interface SiteJumpClient extends Omit<ConnectedClient, 'sessions' | 'id' | 'address'> {
+  /** The appliance it is connected to. */
+  node: string;
+  sessions: number;
+}
+
+/**
+ * Where the site sends clients. A standalone appliance or failover primary relays everything
+ * itself (`relay: null`: "use the address you already use"); the primary node of a cluster
+ * replaces this with one that picks traffic nodes (src/cluster).
+ */
+export interface ClientRouting {
+  /** The appliance a new Jump Client or console should connect to. */
+  relayForNewClient(region: string | undefined): Relay | null;
+  /** The appliance relaying sessions to this Jump Client; an error when it is not connected. */
+  relayForJumpClient(name: string): Relay | null;
+  /** Every connected Jump Client of the site. */
+  jumpClients(): SiteJumpClient[];
+}
+
+export function jumpClientNotConnected(name: string): GatehouseError {
+  return new GatehouseError(
+    'JUMP_CLIENT_NOT_CONNECTED',
+    404,
+    `Jump Client "${name}" is not connected to the site. List the connected ones with \`gatehouse console jump-clients\`.`,
+    { fields: [{ field: 'jumpClient', message: 'is not connected' }] },
+  );
+}
+
+export const siteJumpClient = (c: ConnectedClient, node: string): SiteJumpClient => ({
+  kind: c.kind,
+  name: c.name,
+  group: c.group,
+  version: c.version,
+  connectedAt: c.connectedAt,
+  targets: c.targets,
+  node,
+  sessions: c.sessions.length,
+});
+
+/** This appliance relays every client itself. */
+export class LocalRouting implements ClientRouting {
+  constructor(
+    private readonly gateway: ClientGateway,
+    private readonly node: string,
+  ) {}
+
+  relayForNewClient(): Relay | null {
+    return null;
+  }
+
+  relayForJumpClient(name: string): Relay | null {
+    if (!this.gateway.jumpClient(name)) throw jumpClientNotConnected(name);
+    return null;
+  }
+
+  jumpClients(): SiteJumpClient[] {
+    return this.gateway
+      .list()
+      .filter((c) => c.kind === 'jump-client')
+      .map((c) => siteJumpClient(c, this.node));
+  }
+}

@@ -1,0 +1,92 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { constantTimeEqual } from '../shared/crypto.js';
+import { GatehouseError } from '../shared/errors.js';
+
+/**
+ * Client tickets: what a console or Jump Client shows the appliance that relays it. The site
+ * (the appliance the hostname resolves to) checks credentials and issues a ticket; any
+ * appliance holding the same Inter-Appliance key (its failover peer, the cluster's traffic
+ * nodes) can check it without a database lookup. The ticket secret is derived from the key, so
+ * the key itself never leaves the appliance and rotating it revokes every ticket.
+ */
+export const TicketClaims = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('console'),
+    /** The site user. */
+    sub: z.string(),
+    exp: z.number(),
+  }),
+  z.object({
+    kind: z.literal('jump-client'),
+    /** The Jump Client's name; unique on the site. */
+    sub: z.string(),
+    group: z.string(),
+    exp: z.number(),
+  }),
+  z.object({
+    /** One session's data connections: the console's and the Jump Client's leg. */
+    kind: z.literal('session'),
+    sub: z.string(),
+    session: z.string(),
+    jumpClient: z.string(),
+    target: z.string(),
+    exp: z.number(),
+  }),
+]);
+export type TicketClaims = z.infer<typeof TicketClaims>;
+export type TicketKind = TicketClaims['kind'];
+
+const secretOf = (interApplianceKey: string, purpose: string) =>
+  createHmac('sha256', interApplianceKey).update(`gatehouse-${purpose}-v1`).digest();
+
+const mac = (interApplianceKey: string, body: string) =>
+  createHmac('sha256', secretOf(interApplianceKey, 'client-ticket'))
+    .update(body)
+    .digest('base64url');
+
+export function issueTicket(interApplianceKey: string, claims: TicketClaims): string {
+  const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  return `gt1.${body}.${mac(interApplianceKey, body)}`;
+}
+
+/** The claims of a valid, unexpired ticket of this kind; a clear 401 otherwise. */
+export function verifyTicket<K extends TicketKind>(
+  interApplianceKey: string,
+  ticket: string | undefined,
+  kind: K,
+  now = Date.now(),
+): Extract<TicketClaims, { kind: K }> {
+  const [version, body, given] = (ticket ?? '').split('.');
+  const what = kind === 'session' ? 'session ticket' : `${kind} ticket`;
+  if (
+    version !== 'gt1' ||
+    !body ||
+    !given ||
+    !constantTimeEqual(given, mac(interApplianceKey, body))
+  )
+    throw new GatehouseError(
+      'CLIENT_TICKET_INVALID',
+      401,
+      `The ${what} is missing or not valid on this appliance (signed on a site with another Inter-Appliance key, or altered). Sign in to the site again.`,
+    );
+  const parsed = TicketClaims.safeParse(JSON.parse(Buffer.from(body, 'base64url').toString()));
+  if (!parsed.success || parsed.data.kind !== kind)
+    throw new GatehouseError('CLIENT_TICKET_INVALID', 401, `This is not a ${what}. Sign in again.`);
+  if (parsed.data.exp < now)
+    throw new GatehouseError(
+      'CLIENT_TICKET_EXPIRED',
+      401,
+      `The ${what} has expired. Sign in to the site again.`,
+    );
+  return parsed.data as Extract<TicketClaims, { kind: K }>;
+}
+
+/**
+ * The Jump Client enrolment key of the site: what a Jump Client installation presents to
+ * register. Derived from the Inter-Appliance key, so every appliance of the site (failover
+ * peer, traffic nodes) accepts the same one, and one leaked from a remote computer reveals
+ * nothing of the Inter-Appliance key.
+ */
+export const jumpClientKeyOf = (interApplianceKey: string) =>
+  secretOf(interApplianceKey, 'jump-client-enrolment').toString('base64url');
