@@ -18,5 +18,8 @@ const program = new Command('gatehouse')
   .addCommand((await import('./update-server.js')).updateServerCommand());
 program.addCommand((await import('./traffic.js')).trafficCommand());
 program.addCommand((await import('./nat-forwarder.js')).natForwarderCommand());
+const clients = await import('./clients.js');
+program.addCommand(clients.jumpClientCommand());
+program.addCommand(clients.consoleCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,144 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
+import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
+import { startTargets } from './support/targets.js';
+
+const execFileP = promisify(execFile);
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGTERM');
+});
+
+function spawnCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const output: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return { child, output: () => output.join('') };
+}
+
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  execFileP(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, ...env } });
+
+describe('gatehouse jump-client and gatehouse console (real processes)', () => {
+  it('signs in, lists the Jump Client, forwards a port through a session and replays it', async () => {
+    const [site, targets] = await Promise.all([
+      startTestAppliance({ name: 'cli-site' }),
+      startTargets(),
+    ]);
+    const key = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
+      .key;
+    const siteArgs = [
+      '--site',
+      `${site.proc.host}:${site.proc.port}`,
+      '--fingerprint',
+      site.proc.fingerprint,
+    ];
+    const profile = path.join(tempDir(), 'console.json');
+
+    const jump = spawnCli(
+      ['jump-client', ...siteArgs, '--name', 'cli-jump', '--group', 'lab', '--allow', targets.echo],
+      { GATEHOUSE_JUMP_CLIENT_KEY: key },
+    );
+    const signIn = await cli(
+      ['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
+      {
+        GATEHOUSE_PASSWORD: LOGIN_PASSWORD,
+      },
+    );
+    expect(signIn.stdout).toMatch(/Signed in to .* as admin/);
+    let listed: { name: string; group: string }[] = [];
+    await until(
+      async () => {
+        listed = JSON.parse(
+          (await cli(['console', 'jump-clients', '--json', '--profile', profile])).stdout,
+        );
+        return listed.some((j) => j.name === 'cli-jump');
+      },
+      15_000,
+      `the Jump Client to connect (its output: ${jump.output()})`,
+    );
+    expect(listed.find((j) => j.name === 'cli-jump')?.group).toBe('lab');
+
+    const port = await freePort('127.0.0.1');
+    const fwd = spawnCli(
+      [
+        'console',
+        'connect',
+        '--jump-client',
+        'cli-jump',
+        '--target',
+        targets.echo,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--profile',
+        profile,
+      ],
+      {},
+    );
+    await until(() => fwd.output().includes('listening on'), 15_000, 'console connect to listen');
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('ping through the site\n'));
+      s.on('data', (d) => {
+        resolve(d.toString());
+        s.end();
+      });
+      s.on('error', reject);
+    });
+    expect(reply).toBe('ping through the site\n');
+    await until(
+      () => /session [0-9a-f-]{36} ended/.test(fwd.output()),
+      10_000,
+      'the session to end',
+    );
+    const session = /session ([0-9a-f-]{36}) started/.exec(fwd.output())![1]!;
+    await until(
+      async () =>
+        (
+          await site.api.call<{ sessions: { id: string }[] }>('GET', '/api/login/sessions')
+        ).body.sessions.some((s) => s.id === session),
+      10_000,
+      'the session record',
+    );
+
+    const replay = await cli(['console', 'replay', '--session', session, '--profile', profile]);
+    expect(replay.stdout).toContain(`Session ${session}`);
+    expect(replay.stdout).toContain('"ping through the site\\n"');
+    const raw = await cli([
+      'console',
+      'replay',
+      '--session',
+      session,
+      '--raw',
+      'from-target',
+      '--profile',
+      profile,
+    ]);
+    expect(raw.stdout).toBe('ping through the site\n');
+
+    const about = JSON.parse(
+      (await cli(['console', 'about', '--json', '--profile', profile])).stdout,
+    );
+    expect(about.site.version).toBe(about.console);
+
+    // Bad input: a clear error naming the flag, exit code 2.
+    await expect(cli(['console', 'replay', '--profile', profile])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--session'),
+    });
+    await expect(
+      cli(['jump-client', ...siteArgs, '--name', 'x', '--allow', 'not-a-target'], {
+        GATEHOUSE_JUMP_CLIENT_KEY: key,
+      }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--allow') });
+    await targets.close();
+  });
+});
