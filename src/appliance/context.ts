@@ -23,6 +23,8 @@ import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
 import { ClientGateway } from '../sessions/gateway.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
+import { ClusterNodes, NodeMembership } from '../cluster/nodes-store.js';
+import { ClusterService } from '../cluster/cluster-service.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
@@ -55,8 +57,14 @@ export class Appliance {
   /** The client gateway: connected Jump Clients and consoles, relayed sessions. */
   readonly clients: ClientGateway;
   readonly sessionRecords: SessionRecords;
-  /** Where the site sends clients: this appliance, or a traffic node of its cluster. */
-  routing: ClientRouting;
+  private readonly localRouting: ClientRouting;
+  /** The cluster's traffic nodes, when this appliance is a primary node (or its backup). */
+  readonly clusterNodes: ClusterNodes;
+  readonly cluster: ClusterService;
+  /** This appliance's membership when it is a traffic node. */
+  readonly membership: NodeMembership;
+  /** Where peers reach this appliance; set by the daemon once it listens. */
+  listenAddress = { host: '127.0.0.1', port: 0 };
   /** Set by the daemon once its logger exists. */
   log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined;
   readonly sharedListeners = new SharedAddressListeners();
@@ -151,13 +159,28 @@ export class Appliance {
       version: PRODUCT_VERSION,
       interApplianceKey: () => this.interApplianceKey.get(),
       acceptsClients: () => this.acceptsClients,
-      acceptsNewClients: () => true,
+      acceptsNewClients: () => this.membership.get()?.accepting ?? true,
       records: this.sessionRecords,
       events: this.events,
       activeRecordingsDir: dir.activeRecordings,
       log: (msg, fields) => this.log(msg, fields),
     });
-    this.routing = new LocalRouting(this.clients, identity.name);
+    this.localRouting = new LocalRouting(this.clients, identity.name);
+    this.clusterNodes = new ClusterNodes(db, this.events);
+    this.membership = new NodeMembership(db, this.events);
+    this.cluster = new ClusterService({
+      name: identity.name,
+      version: PRODUCT_VERSION,
+      host: () => ({ ...this.listenAddress, fingerprint: this.certificateFingerprint }),
+      key: () => this.interApplianceKey.get(),
+      db,
+      blobs,
+      events: this.events,
+      nodes: this.clusterNodes,
+      gateway: this.clients,
+      active: () => this.ready && this.db.open && this.role !== 'backup',
+      log: (msg, fields) => this.log(msg, fields),
+    });
     this.updateSettings = new UpdateSettings(db, this.events);
     this.updates = new UpdateInstaller({
       dataDir: dir.root,
@@ -175,6 +198,9 @@ export class Appliance {
       createBackup: (actor) => this.backups.create(actor, { includeRecordings: false }),
       requestRestart: (kind) => this.onRestartRequested(kind),
       reserveMiB: () => this.updateSettings.reserveMiB(),
+      installStarting: (actor) => {
+        if (this.cluster.isPrimaryNode) this.cluster.stopAllAccepting(actor);
+      },
     });
     this.updateService = new UpdateService({
       appliance: identity.name,
@@ -268,6 +294,11 @@ export class Appliance {
     return new Appliance(dir, identity, db, blobs);
   }
 
+  /** Where the site sends clients: a traffic node of its cluster, or this appliance. */
+  get routing(): ClientRouting {
+    return this.cluster.isPrimaryNode ? this.cluster : this.localRouting;
+  }
+
   /** standalone, or primary / backup of a failover relationship. */
   get role(): Role {
     return this.failover.role;
@@ -312,6 +343,7 @@ export class Appliance {
   close(): void {
     this.ready = false;
     this.clients.stop();
+    this.cluster.stop();
     this.updateService.stop();
     if (this.db.open) this.db.close();
   }

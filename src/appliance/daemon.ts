@@ -63,7 +63,9 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
   appliance.sharedListeners.attach(app.server as unknown as TlsServer, port);
   for (const f of await appliance.sharedListeners.reconcile(appliance.network.list()))
     logger.warn({ address: f.address }, `shared address not served: ${f.reason}`);
+  appliance.listenAddress = { host: opts.listen.host, port };
   appliance.ready = true;
+  appliance.cluster.start();
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   appliance.events.record(SYSTEM, 'appliance.started', appliance.identity.name, {
     listen: `${host}:${port}`,

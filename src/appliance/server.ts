@@ -13,11 +13,13 @@ import { failoverOperations } from './http/api-failover.js';
 import { trafficOperations } from './http/api-traffic.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
+import { clusterOperations } from './http/api-cluster.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
 import { registerWebConsole } from './web/routes.js';
 import { registerPeerRoutes } from '../failover/peer-server.js';
 import { PEER_ROUTES } from '../failover/routes.js';
+import { CLUSTER_NODE_ROUTES, CLUSTER_PRIMARY_ROUTES } from '../cluster/node-routes.js';
 
 export const API_OPERATIONS: Operation[] = [
   ...sessionOperations('appliance'),
@@ -28,6 +30,7 @@ export const API_OPERATIONS: Operation[] = [
   ...loginOperations,
   ...failoverOperations,
   ...clientOperations,
+  ...clusterOperations,
 ];
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */
@@ -194,7 +197,11 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   });
 
   registerOperations(app, appliance, API_OPERATIONS);
-  await registerPeerRoutes(app, appliance, PEER_ROUTES);
+  await registerPeerRoutes(app, appliance, [
+    ...PEER_ROUTES,
+    ...CLUSTER_NODE_ROUTES,
+    ...CLUSTER_PRIMARY_ROUTES,
+  ]);
   registerWebConsole(app, appliance);
   return app;
 }

@@ -96,6 +96,28 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'cluster traffic nodes of a primary node',
+    sql: `
+      CREATE TABLE cluster_nodes (
+        name            TEXT PRIMARY KEY,
+        host            TEXT NOT NULL,
+        port            INTEGER NOT NULL,
+        fingerprint     TEXT NOT NULL,
+        region          TEXT NOT NULL,
+        accepting       INTEGER NOT NULL DEFAULT 1,
+        added_at        INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE TABLE cluster_cursors (
+        node       TEXT NOT NULL,
+        tbl        TEXT NOT NULL,
+        after      INTEGER NOT NULL,
+        PRIMARY KEY (node, tbl)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -110,9 +132,14 @@ export const SITE_TABLES = [
   'events',
   'files',
   'session_records',
+  'cluster_nodes',
 ] as const;
-/** Site tables whose copy is replaced whole by a restore (or a sync): the primary's state wins. */
-export const REPLACED_SITE_TABLES = ['users', 'site_settings', 'files'] as const;
+/**
+ * Site tables whose copy is replaced whole by a restore (or a sync): the primary's state wins.
+ * The cluster's nodes travel too, so a failover backup of a primary node can take over as the
+ * cluster's primary node (S17).
+ */
+export const REPLACED_SITE_TABLES = ['users', 'site_settings', 'files', 'cluster_nodes'] as const;
 /** Site tables that are history: merged by identity, so no record is ever lost. */
 export const MERGED_SITE_TABLES = ['events', 'session_records'] as const;
 export const APPLIANCE_TABLES = [
@@ -120,4 +147,5 @@ export const APPLIANCE_TABLES = [
   'appliance_settings',
   'network_addresses',
   'auth_sessions',
+  'cluster_cursors',
 ] as const;

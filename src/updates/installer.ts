@@ -94,6 +94,8 @@ export interface InstallHost {
   requestRestart(kind: PackageKind): void;
   /** Minimum free space (MiB) an install must leave on the data disk. */
   reserveMiB(): number;
+  /** Told once a package passed its checks and the install begins (a primary node stops its traffic nodes accepting, S23). */
+  installStarting?(actor: Actor): void;
 }
 
 const MiB = 1024 * 1024;
@@ -141,7 +143,10 @@ export class UpdateInstaller {
   }
 
   /** Receive an upload into staging: verified before it is kept; refused uploads leave nothing. */
-  async stageUpload(body: Readable): Promise<StagedPackage> {
+  async stageUpload(
+    body: Readable,
+    source: StagedPackage['source'] = 'upload',
+  ): Promise<StagedPackage> {
     const part = path.join(this.sys.staging, `upload-${randomBytes(6).toString('hex')}.part`);
     try {
       const fh = await fsp.open(part, 'w', 0o600);
@@ -174,7 +179,7 @@ export class UpdateInstaller {
             fields: [{ field: 'file', message: 'is empty' }],
           },
         );
-      return await this.stageFile(part, 'upload', true);
+      return await this.stageFile(part, source, true);
     } finally {
       await fsp.rm(part, { force: true });
     }
@@ -349,6 +354,7 @@ export class UpdateInstaller {
       from: { product: this.host.running.product, base: this.host.running.base },
       force: !!opts.force,
     });
+    this.host.installStarting?.(actor);
     void this.run(pkg, progress, actor).catch((e: unknown) => {
       const err =
         e instanceof GatehouseError

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { GatehouseError } from '../../shared/errors.js';
+import { RegionName } from '../../cluster/nodes-store.js';
+import type { Appliance } from '../context.js';
+import { defineOperation, type Operation } from './operations.js';
+
+const NodeParams = z.object({ name: z.string().min(1).max(64) }).strict();
+
+function requirePrimaryNode(appliance: Appliance, what: string): void {
+  if (appliance.role === 'backup')
+    throw new GatehouseError(
+      'CLUSTER_ON_BACKUP',
+      409,
+      `${what} is done on the primary; this appliance is its failover backup.`,
+    );
+  if (appliance.membership.get())
+    throw new GatehouseError(
+      'CLUSTER_ON_TRAFFIC_NODE',
+      409,
+      `${appliance.identity.name} is a traffic node; ${what.toLowerCase()} is done on the primary node (${appliance.membership.get()!.primary}).`,
+    );
+}
+
+export function clusterView(appliance: Appliance) {
+  const membership = appliance.membership.get();
+  return {
+    appliance: appliance.identity.name,
+    role: membership
+      ? 'traffic-node'
+      : appliance.clusterNodes.list().length
+        ? 'primary-node'
+        : 'none',
+    productVersion: appliance.productVersion,
+    membership: membership ?? null,
+    nodes: appliance.cluster.view(),
+  };
+}
+
+/** /login > Management > Cluster: traffic nodes, Accepting New Client Connections, Sync Now. */
+export const clusterOperations: Operation[] = [
+  defineOperation({
+    id: 'getCluster',
+    method: 'GET',
+    path: '/api/login/cluster',
+    area: 'login',
+    tag: 'cluster',
+    summary:
+      "The cluster: this appliance's role and each traffic node's version, state, clients and last contact",
+    response: { status: 200, description: 'The cluster' },
+    handler: ({ appliance }) => clusterView(appliance),
+  }),
+  defineOperation({
+    id: 'addClusterNode',
+    method: 'POST',
+    path: '/api/login/cluster/nodes',
+    area: 'login',
+    tag: 'cluster',
+    summary:
+      'Add a traffic node (its address, TLS port, region and the shared Inter-Appliance key)',
+    body: z
+      .object({
+        host: z.string({ message: 'is required' }).min(1, 'is required').max(253),
+        port: z.coerce
+          .number({ message: 'is required' })
+          .int()
+          .min(1)
+          .max(65535, 'must be at most 65535'),
+        region: RegionName,
+        key: z.string({ message: 'is required' }).min(1, 'is required'),
+        accepting: z.boolean().default(true),
+      })
+      .strict(),
+    response: { status: 201, description: 'Added' },
+    handler: async ({ appliance, actor, body }) => {
+      requirePrimaryNode(appliance, 'Adding traffic nodes');
+      return appliance.cluster.addNode(actor, body);
+    },
+  }),
+  defineOperation({
+    id: 'setClusterNode',
+    method: 'PATCH',
+    path: '/api/login/cluster/nodes/:name',
+    area: 'login',
+    tag: 'cluster',
+    summary:
+      'Set Accepting New Client Connections of a traffic node (false drains it: sessions go on, idle clients move)',
+    params: NodeParams,
+    body: z.object({ accepting: z.boolean({ message: 'must be true or false' }) }).strict(),
+    response: { status: 200, description: 'The node' },
+    handler: ({ appliance, actor, params, body }) => {
+      requirePrimaryNode(appliance, 'Changing traffic nodes');
+      return appliance.cluster.setAccepting(actor, params.name, body.accepting);
+    },
+  }),
+  defineOperation({
+    id: 'waitClusterNodeDrained',
+    method: 'POST',
+    path: '/api/login/cluster/nodes/:name/wait-drained',
+    area: 'login',
+    tag: 'cluster',
+    summary:
+      "Wait until a node's connected clients reach zero, or the deadline; answers drained true or false",
+    params: NodeParams,
+    body: z.object({ timeoutSeconds: z.number().int().min(0).max(3600).default(60) }).strict(),
+    response: { status: 200, description: 'Drained or not, with the clients left' },
+    handler: ({ appliance, params, body }) =>
+      appliance.cluster.waitDrained(params.name, body.timeoutSeconds * 1000),
+  }),
+  defineOperation({
+    id: 'removeClusterNode',
+    method: 'DELETE',
+    path: '/api/login/cluster/nodes/:name',
+    area: 'login',
+    tag: 'cluster',
+    summary:
+      'Remove a traffic node (its history is pulled first; it goes on as a standalone appliance)',
+    params: NodeParams,
+    response: { status: 204, description: 'Removed' },
+    handler: async ({ appliance, actor, params }) => {
+      requirePrimaryNode(appliance, 'Removing traffic nodes');
+      await appliance.cluster.removeNode(actor, params.name);
+    },
+  }),
+  defineOperation({
+    id: 'clusterSyncNow',
+    method: 'POST',
+    path: '/api/login/cluster/sync',
+    area: 'login',
+    tag: 'cluster',
+    summary:
+      'Cluster Sync Now: push configuration to every traffic node and pull their records back',
+    response: { status: 200, description: 'Per-node results' },
+    handler: ({ appliance, actor }) => {
+      requirePrimaryNode(appliance, 'Cluster Sync Now');
+      return appliance.cluster.syncNow(actor);
+    },
+  }),
+  defineOperation({
+    id: 'distributeToCluster',
+    method: 'POST',
+    path: '/api/appliance/updates/:id/distribute',
+    area: 'appliance',
+    tag: 'updates',
+    summary:
+      'Distribute to Cluster: every traffic node fetches this staged package, without installing it',
+    params: z
+      .object({ id: z.string().regex(/^[0-9a-f]{64}$/, 'must be a staged package id') })
+      .strict(),
+    response: { status: 200, description: 'Per-node results' },
+    handler: ({ appliance, actor, params }) => {
+      requirePrimaryNode(appliance, 'Distribute to Cluster');
+      if (!appliance.cluster.isPrimaryNode)
+        throw new GatehouseError(
+          'CLUSTER_NONE',
+          409,
+          "Distribute to Cluster exists only on a cluster's primary node, and this appliance has no traffic nodes (S30).",
+        );
+      appliance.updates.get(params.id);
+      return appliance.cluster.distribute(actor, params.id);
+    },
+  }),
+];

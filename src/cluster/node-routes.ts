@@ -1,0 +1,254 @@
+import { createReadStream } from 'node:fs';
+import { z } from 'zod';
+import type { Appliance } from '../appliance/context.js';
+import { GatehouseError } from '../shared/errors.js';
+import type { PeerRoute } from '../failover/peer-server.js';
+import { parseInput } from '../appliance/http/operations.js';
+import { PeerClient } from '../failover/peer-client.js';
+import { RegionName } from './nodes-store.js';
+
+/** Tables whose history flows from traffic nodes back to the primary node. */
+export const HISTORY_TABLES = ['session_records', 'events'] as const;
+/** Configuration the primary node pushes to its traffic nodes (Cluster Sync Now). */
+export const CONFIG_TABLES = ['users', 'site_settings'] as const;
+
+const Join = z.object({ name: z.string(), region: RegionName, accepting: z.boolean() }).strict();
+const Accepting = z.object({ accepting: z.boolean() }).strict();
+const Config = z
+  .object({
+    users: z.array(z.record(z.string(), z.unknown())),
+    site_settings: z.array(z.record(z.string(), z.unknown())),
+  })
+  .strict();
+const History = z
+  .object({
+    table: z.enum(HISTORY_TABLES),
+    after: z.coerce.number().int().min(0),
+    limit: z.coerce.number().int().min(1).max(2000).default(500),
+  })
+  .strict();
+const FetchPackage = z
+  .object({
+    id: z.string().regex(/^[0-9a-f]{64}$/),
+    primary: z.object({ host: z.string(), port: z.number().int(), fingerprint: z.string() }),
+  })
+  .strict();
+
+function member(appliance: Appliance) {
+  const m = appliance.membership.get();
+  if (!m)
+    throw new GatehouseError(
+      'CLUSTER_NOT_A_NODE',
+      409,
+      `${appliance.identity.name} is not a traffic node of a cluster. Add it on the primary node's /login > Management > Cluster.`,
+    );
+  return m;
+}
+
+/** What a traffic node reports to its primary node (polled every second). */
+export function nodeStatus(appliance: Appliance) {
+  const clients = appliance.clients.list();
+  const maxRowid = (t: string) =>
+    (appliance.db.prepare(`SELECT COALESCE(MAX(rowid), 0) AS m FROM ${t}`).get() as { m: number })
+      .m;
+  return {
+    name: appliance.identity.name,
+    productVersion: appliance.productVersion,
+    baseVersion: appliance.baseVersion,
+    ready: appliance.ready,
+    update: appliance.writeGate ?? null,
+    membership: appliance.membership.get() ?? null,
+    connectedClients: clients.length,
+    liveSessions: appliance.clients.liveSessions().length,
+    jumpClients: clients
+      .filter((c) => c.kind === 'jump-client')
+      .map((c) => ({
+        name: c.name,
+        group: c.group,
+        version: c.version,
+        targets: c.targets,
+        connectedAt: c.connectedAt,
+        sessions: c.sessions.length,
+      })),
+    history: Object.fromEntries(HISTORY_TABLES.map((t) => [t, maxRowid(t)])),
+  };
+}
+export type NodeStatus = ReturnType<typeof nodeStatus>;
+
+/** The inter-appliance endpoints of a traffic node, called by its primary node. */
+export const CLUSTER_NODE_ROUTES: PeerRoute[] = [
+  {
+    method: 'POST',
+    path: '/api/peer/cluster/join',
+    handler: ({ appliance, from, body }) => {
+      const join = parseInput(Join, body, 'body');
+      if (appliance.role !== 'standalone')
+        throw new GatehouseError(
+          'CLUSTER_NODE_IN_FAILOVER',
+          409,
+          `${appliance.identity.name} is in a failover relationship; a traffic node cannot be. Break it there first.`,
+        );
+      if (appliance.clusterNodes.list().length)
+        throw new GatehouseError(
+          'CLUSTER_NODE_IS_PRIMARY',
+          409,
+          `${appliance.identity.name} is itself the primary node of a cluster. Remove its traffic nodes first.`,
+        );
+      const current = appliance.membership.get();
+      if (current && current.primary !== from)
+        throw new GatehouseError(
+          'CLUSTER_NODE_ALREADY_MEMBER',
+          409,
+          `${appliance.identity.name} is already a traffic node of ${current.primary}. Remove it from that cluster first.`,
+        );
+      appliance.membership.set(
+        { area: 'system', name: from },
+        {
+          name: join.name,
+          region: join.region,
+          primary: from,
+          accepting: join.accepting,
+          joinedAt: Date.now(),
+        },
+        'cluster.joined',
+      );
+      return nodeStatus(appliance);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/peer/cluster/status',
+    handler: ({ appliance, from }) => {
+      const m = member(appliance);
+      // A backup primary node that took over manages the node from now on (S17).
+      if (m.primary !== from)
+        appliance.membership.set(
+          { area: 'system', name: from },
+          { ...m, primary: from },
+          'cluster.primary-changed',
+        );
+      return nodeStatus(appliance);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/cluster/accepting',
+    handler: ({ appliance, from, body }) => {
+      const { accepting } = parseInput(Accepting, body, 'body');
+      const m = member(appliance);
+      if (m.accepting !== accepting)
+        appliance.membership.set(
+          { area: 'system', name: from },
+          { ...m, accepting },
+          accepting ? 'cluster.accepting' : 'cluster.not-accepting',
+        );
+      if (accepting) appliance.clients.undrain();
+      else appliance.clients.drain();
+      return nodeStatus(appliance);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/cluster/config',
+    handler: ({ appliance, from, body }) => {
+      member(appliance);
+      const config = parseInput(Config, body, 'body');
+      const db = appliance.db;
+      db.transaction(() => {
+        for (const table of CONFIG_TABLES) {
+          const columns = (db.pragma(`table_info(${table})`) as { name: string }[]).map(
+            (c) => c.name,
+          );
+          db.prepare(`DELETE FROM ${table}`).run();
+          const insert = db.prepare(
+            `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
+          );
+          for (const row of config[table])
+            insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+        }
+        appliance.events.record({ area: 'system', name: from }, 'cluster.config-applied', from, {
+          users: config.users.length,
+        });
+      })();
+      return { applied: true };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/peer/cluster/history',
+    handler: ({ appliance, req }) => {
+      member(appliance);
+      const q = parseInput(History, req.query, 'query');
+      const rows = appliance.db
+        .prepare(`SELECT rowid AS _rowid, * FROM ${q.table} WHERE rowid > ? ORDER BY rowid LIMIT ?`)
+        .all(q.after, q.limit);
+      return { rows };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/peer/cluster/blobs/:sha256',
+    handler: ({ appliance, req }) => {
+      member(appliance);
+      const sha = (req.params as { sha256: string }).sha256;
+      if (!/^[0-9a-f]{64}$/.test(sha))
+        throw new GatehouseError('VALIDATION_FAILED', 400, 'sha256: must be 64 hex digits');
+      return appliance.blobs.read(sha);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/cluster/leave',
+    handler: ({ appliance, from }) => {
+      if (appliance.membership.get())
+        appliance.membership.set({ area: 'system', name: from }, undefined, 'cluster.left');
+      appliance.clients.undrain();
+      return { left: true };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/cluster/fetch-package',
+    handler: async ({ appliance, from, body }) => {
+      member(appliance);
+      const { id, primary } = parseInput(FetchPackage, body, 'body');
+      const existing = appliance.updates.staged().find((p) => p.id === id);
+      if (existing) return existing;
+      const client = new PeerClient(
+        { host: primary.host, port: primary.port },
+        primary.fingerprint,
+        () => appliance.interApplianceKey.get(),
+        appliance.identity.name,
+      );
+      try {
+        const stream = await client.stream(`/api/peer/cluster/packages/${id}`);
+        const staged = await appliance.updates.stageUpload(stream, 'cluster');
+        appliance.events.record(
+          { area: 'system', name: from },
+          'update.distributed',
+          `${staged.kind} ${staged.version}`,
+          {
+            from,
+            sha256: staged.sha256,
+          },
+        );
+        return staged;
+      } finally {
+        await client.close();
+      }
+    },
+  },
+];
+
+/** Served by the primary node: a staged package, fetched by its traffic nodes (Distribute to Cluster). */
+export const CLUSTER_PRIMARY_ROUTES: PeerRoute[] = [
+  {
+    method: 'GET',
+    path: '/api/peer/cluster/packages/:id',
+    handler: ({ appliance, req }) => {
+      const id = (req.params as { id: string }).id;
+      appliance.updates.get(id);
+      return createReadStream(appliance.updates.stagedFile(id));
+    },
+  },
+];

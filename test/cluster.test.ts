@@ -1,0 +1,274 @@
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepresentativeConsole } from '../src/clients/console.js';
+import { JumpClient } from '../src/clients/jump-client.js';
+import { parseRecording } from '../src/sessions/recording.js';
+import {
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
+import { startTargets, type Targets } from './support/targets.js';
+
+const KEY = 'cluster-test-key-0123456789abcdefghijkl';
+
+interface NodeView {
+  name: string;
+  region: string;
+  accepting: boolean;
+  eligible: boolean;
+  status: { connectedClients: number; productVersion: string } | null;
+}
+
+const siteOf = (t: TestAppliance) => ({
+  host: t.proc.host,
+  port: t.proc.port,
+  fingerprint: t.proc.fingerprint,
+});
+
+function echoThrough(socket: net.Socket, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = [];
+    let n = 0;
+    const onData = (c: Buffer) => {
+      got.push(c);
+      n += c.length;
+      if (n >= data.length) {
+        socket.off('data', onData);
+        resolve(Buffer.concat(got));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(data);
+  });
+}
+const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('a cluster: a primary node and four traffic nodes in two regions', () => {
+  let primary: TestAppliance;
+  let nodes: TestAppliance[];
+  let targets: Targets;
+  const jumps: JumpClient[] = [];
+  let rep: RepresentativeConsole;
+  const nodeRegion: Record<string, string> = {};
+
+  const cluster = async () =>
+    (await primary.api.call<{ role: string; nodes: NodeView[] }>('GET', '/api/login/cluster')).body;
+  const jumpClient = (name: string, region: string, key: string) => {
+    const j = new JumpClient({
+      site: siteOf(primary),
+      name,
+      group: region,
+      key,
+      allow: [targets.echo],
+      region,
+    });
+    jumps.push(j);
+    j.start();
+    return j;
+  };
+
+  beforeAll(async () => {
+    [primary, targets, ...nodes] = (await Promise.all([
+      startTestAppliance({ name: 'atlas-primary', host: '127.0.0.80', interApplianceKey: KEY }),
+      startTargets(),
+      ...[1, 2, 3, 4].map((i) =>
+        startTestAppliance({
+          name: `atlas-node-${i}`,
+          host: `127.0.0.8${i}`,
+          interApplianceKey: KEY,
+        }),
+      ),
+    ])) as [TestAppliance, Targets, ...TestAppliance[]];
+  }, 60_000);
+  afterAll(async () => {
+    await rep?.close();
+    await Promise.all(jumps.map((j) => j.stop()));
+    await targets?.close();
+  });
+
+  it('adds traffic nodes only with the same key and a reachable address, each with its own error', async () => {
+    const wrongKey = await primary.api.call('POST', '/api/login/cluster/nodes', {
+      json: {
+        host: nodes[0]!.proc.host,
+        port: nodes[0]!.proc.port,
+        region: 'east',
+        key: 'x'.repeat(40),
+      },
+    });
+    expect(wrongKey.status).toBe(400);
+    expect(wrongKey.body).toMatchObject({ code: 'CLUSTER_KEY_MISMATCH' });
+    const closed = await primary.api.call('POST', '/api/login/cluster/nodes', {
+      json: { host: '127.0.0.89', port: 9, region: 'east', key: KEY },
+    });
+    expect(closed.status).toBe(502);
+    expect(closed.body).toMatchObject({ code: 'CLUSTER_NODE_UNREACHABLE' });
+    const badRegion = await primary.api.call('POST', '/api/login/cluster/nodes', {
+      json: {
+        host: nodes[0]!.proc.host,
+        port: nodes[0]!.proc.port,
+        region: 'not a region!',
+        key: KEY,
+      },
+    });
+    expect(badRegion.status).toBe(400);
+    expect(JSON.stringify(badRegion.body)).toContain('region');
+    expect((await cluster()).nodes).toHaveLength(0);
+
+    for (const [i, node] of nodes.entries()) {
+      const region = i < 2 ? 'east' : 'west';
+      const res = await primary.api.call<NodeView>('POST', '/api/login/cluster/nodes', {
+        json: { host: node.proc.host, port: node.proc.port, region, key: KEY },
+      });
+      expect(res.status).toBe(201);
+      nodeRegion[res.body.name] = region;
+    }
+    await until(
+      async () => (await cluster()).nodes.filter((n) => n.eligible).length === 4,
+      10_000,
+      'all four nodes eligible',
+    );
+    expect((await cluster()).role).toBe('primary-node');
+    const asNode = await nodes[0]!.api.call<{ role: string; membership: { primary: string } }>(
+      'GET',
+      '/api/login/cluster',
+    );
+    expect(asNode.body).toMatchObject({
+      role: 'traffic-node',
+      membership: { primary: 'atlas-primary' },
+    });
+    // A node already in this cluster cannot be added twice.
+    const again = await primary.api.call('POST', '/api/login/cluster/nodes', {
+      json: { host: nodes[0]!.proc.host, port: nodes[0]!.proc.port, region: 'east', key: KEY },
+    });
+    expect(again.status).toBe(409);
+  });
+
+  it('sends each client to an accepting node of its region, and relays sessions byte for byte', async () => {
+    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
+      .key;
+    const east = jumpClient('jump-east', 'east', key);
+    const west = jumpClient('jump-west', 'west', key);
+    await until(
+      () => east.state === 'connected' && west.state === 'connected',
+      15_000,
+      'Jump Clients to connect',
+    );
+    expect(nodeRegion[east.connectedTo!]).toBe('east');
+    expect(nodeRegion[west.connectedTo!]).toBe('west');
+
+    rep = await RepresentativeConsole.signIn(siteOf(primary), 'admin', LOGIN_PASSWORD, 'east');
+    await until(
+      async () => (await rep.jumpClients()).length === 2,
+      10_000,
+      'the primary to list both Jump Clients',
+    );
+    const listed = await rep.jumpClients();
+    expect(listed.find((j) => j.name === 'jump-west')?.node).toBe(west.connectedTo);
+
+    const data = randomBytes(2 * 1024 * 1024);
+    const { session, socket } = await rep.openSession('jump-west', targets.echo);
+    expect(digest(await echoThrough(socket, data))).toBe(digest(data));
+    socket.end();
+
+    // The record and its recording flow back to the primary node.
+    let record: { appliance: string; bytesOut: number } | undefined;
+    await until(
+      async () => {
+        const res = await primary.api.call<{
+          sessions: { id: string; appliance: string; bytesOut: number }[];
+        }>('GET', '/api/login/sessions');
+        record = res.body.sessions.find((s) => s.id === session);
+        return record;
+      },
+      15_000,
+      'the session record on the primary node',
+    );
+    expect(record).toMatchObject({ appliance: west.connectedTo, bytesOut: data.length });
+    const file = await primary.api.call<Buffer>('GET', `/api/login/sessions/${session}/recording`);
+    const frames = parseRecording(file.body).frames.filter((f) => f.direction === 'from-target');
+    expect(digest(Buffer.concat(frames.map((f) => f.data)))).toBe(digest(data));
+  });
+
+  it('drains a node: its session goes on, new sessions go elsewhere, its clients reach zero', async () => {
+    const east = jumps.find((j) => j['opts'].name === 'jump-east')!;
+    const drained = east.connectedTo!;
+    const old = await rep.openSession('jump-east', targets.echo);
+    expect((await echoThrough(old.socket, Buffer.from('before'))).toString()).toBe('before');
+
+    const patch = await primary.api.call<NodeView>('PATCH', `/api/login/cluster/nodes/${drained}`, {
+      json: { accepting: false },
+    });
+    expect(patch.status).toBe(200);
+    expect(patch.body.accepting).toBe(false);
+    // A new Jump Client of that region goes to the other east node.
+    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
+      .key;
+    const late = jumpClient('jump-east-2', 'east', key);
+    await until(() => late.state === 'connected', 15_000, 'the new Jump Client to connect');
+    expect(late.connectedTo).not.toBe(drained);
+    expect(nodeRegion[late.connectedTo!]).toBe('east');
+
+    // The session on the draining node still carries data.
+    expect((await echoThrough(old.socket, Buffer.from('during drain'))).toString()).toBe(
+      'during drain',
+    );
+    const notYet = await primary.api.call<{ drained: boolean; connectedClients: number }>(
+      'POST',
+      `/api/login/cluster/nodes/${drained}/wait-drained`,
+      { json: { timeoutSeconds: 1 } },
+    );
+    expect(notYet.body.drained).toBe(false);
+    expect(notYet.body.connectedClients).toBeGreaterThan(0);
+
+    old.socket.end();
+    const done = await primary.api.call<{ drained: boolean }>(
+      'POST',
+      `/api/login/cluster/nodes/${drained}/wait-drained`,
+      { json: { timeoutSeconds: 20 } },
+    );
+    expect(done.body.drained).toBe(true);
+    // The Jump Client moved to an accepting node of its region and serves new sessions there.
+    await until(
+      () => east.state === 'connected' && east.connectedTo !== drained,
+      15_000,
+      'the Jump Client to move',
+    );
+    expect(nodeRegion[east.connectedTo!]).toBe('east');
+    await until(
+      async () =>
+        (await rep.jumpClients()).find((j) => j.name === 'jump-east')?.node === east.connectedTo,
+      10_000,
+      'the primary to see the move',
+    );
+    const fresh = await rep.openSession('jump-east', targets.echo);
+    expect((await echoThrough(fresh.socket, Buffer.from('after'))).toString()).toBe('after');
+    fresh.socket.end();
+    await primary.api.call('PATCH', `/api/login/cluster/nodes/${drained}`, {
+      json: { accepting: true },
+    });
+  });
+
+  it('Cluster Sync Now pushes configuration to every node', async () => {
+    const created = await primary.api.call('POST', '/api/login/users', {
+      json: { username: 'cluster.rep', displayName: 'Cluster Rep', password: 'Sturdy-Pass-303' },
+    });
+    expect(created.status).toBe(201);
+    const sync = await primary.api.call<{ results: { node: string; ok: boolean }[] }>(
+      'POST',
+      '/api/login/cluster/sync',
+    );
+    expect(sync.status).toBe(200);
+    expect(sync.body.results.every((r) => r.ok)).toBe(true);
+    for (const node of nodes) {
+      const users = await node.api.call<{ users: { username: string }[] }>(
+        'GET',
+        '/api/login/users',
+      );
+      expect(users.body.users.map((u) => u.username)).toContain('cluster.rep');
+    }
+  });
+});
