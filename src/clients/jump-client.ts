@@ -189,6 +189,7 @@ export class JumpClient {
 
   /** Disconnect and stop reconnecting; sessions in progress are cut. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     this.state = 'stopped';
     clearTimeout(this.retry);

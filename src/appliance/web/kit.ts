@@ -34,6 +34,7 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
     { href: '/login/logs', label: 'Logs' },
     { href: '/login/management/security', label: 'Management > Security' },
     { href: '/login/failover', label: 'Management > Failover' },
+    { href: '/login/management/cluster', label: 'Management > Cluster' },
     { href: '/login/status/information', label: 'Status' },
   ],
 };

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { registerClusterPages } from './pages-cluster.js';
 import { z } from 'zod';
 import type { Appliance } from '../context.js';
 import { parseInput } from '../http/operations.js';
@@ -174,4 +175,5 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerLogPages(p, appliance);
   registerManagementPages(p, appliance);
   registerFailoverPages(app, p, appliance);
+  registerClusterPages(p, appliance);
 }

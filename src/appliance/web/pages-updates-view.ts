@@ -1,6 +1,14 @@
 import { updatesStatus } from '../http/api-updates.js';
 import { formatBytes, html, type SafeHtml } from './html.js';
-import { checkbox, csrfInput, field, layout, type FormProblem, type PageContext } from './kit.js';
+import {
+  actionButton,
+  checkbox,
+  csrfInput,
+  field,
+  layout,
+  type FormProblem,
+  type PageContext,
+} from './kit.js';
 import {
   installBusy,
   progressSection,
@@ -181,6 +189,15 @@ function stagedRow(
         ${csrfInput(ctx)} ${checkbox('force (allow downgrade)', 'force', false, errors)}
         <button type="submit" ${busy ? html`disabled` : ''}>Update Software</button>
       </form>
+      ${
+        ctx.appliance.cluster.isPrimaryNode
+          ? actionButton(
+              ctx,
+              `/appliance/updates/staged/${p.id}/distribute`,
+              'Distribute to Cluster',
+            )
+          : ''
+      }
       <form method="post" action="/appliance/updates/staged/${p.id}/remove" class="inline">
         ${csrfInput(ctx)}<button type="submit" class="danger">Remove</button>
       </form>

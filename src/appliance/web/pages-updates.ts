@@ -118,6 +118,26 @@ export function registerUpdatesPages(p: Pages, appliance: Appliance): void {
       { id: idOf(ctx) },
     ),
   );
+  // S22, S30: only a cluster's primary node has traffic nodes to distribute to.
+  p.post(`${PAGE}/staged/:id/distribute`, (ctx) =>
+    act(
+      ctx,
+      'staged',
+      async () => {
+        const s = appliance.updates.get(idOf(ctx));
+        const { results } = await appliance.cluster.distribute(ctx.actor, s.id);
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length)
+          throw new GatehouseError(
+            'DISTRIBUTE_FAILED',
+            502,
+            `${s.kind} ${s.version} reached ${results.length - failed.length} of ${results.length} traffic nodes; ${failed.map((f) => `${f.node}: ${f.error}`).join('; ')}. Retry once they are reachable.`,
+          );
+        return `Distributed ${s.kind} ${s.version} to ${results.length} traffic nodes; install it on each from its Updates page.`;
+      },
+      { id: idOf(ctx) },
+    ),
+  );
   p.post(`${PAGE}/staged/:id/remove`, (ctx) =>
     act(
       ctx,
