@@ -1,0 +1,88 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { JumpClient } from '../src/clients/jump-client.js';
+import { startTestAppliance, until, type TestAppliance } from './support/appliance.js';
+import { startTargets } from './support/targets.js';
+
+const KEY = 'cluster-failover-key-0123456789abcdefghi';
+
+const clusterOf = async (t: TestAppliance) =>
+  (
+    await t.api.call<{
+      role: string;
+      membership: { primary: string } | null;
+      nodes: { name: string; eligible: boolean }[];
+    }>('GET', '/api/login/cluster')
+  ).body;
+
+describe('a failover backup of a primary node (S17)', () => {
+  const jumps: JumpClient[] = [];
+  afterAll(async () => {
+    await Promise.all(jumps.map((j) => j.stop()));
+  });
+
+  it('receives the cluster with the sync and takes it over as the primary node when it becomes primary', async () => {
+    const [a, b, node, targets] = await Promise.all([
+      startTestAppliance({ name: 'cf-primary', host: '127.0.0.100', interApplianceKey: KEY }),
+      startTestAppliance({ name: 'cf-backup', host: '127.0.0.101', interApplianceKey: KEY }),
+      startTestAppliance({ name: 'cf-node', host: '127.0.0.102', interApplianceKey: KEY }),
+      startTargets(),
+    ]);
+    const added = await a.api.call('POST', '/api/login/cluster/nodes', {
+      json: { host: node.proc.host, port: node.proc.port, region: 'east', key: KEY },
+    });
+    expect(added.status).toBe(201);
+    const est = await a.api.call('POST', '/api/login/failover/establish', {
+      json: {
+        backupHost: b.proc.host,
+        backupPort: b.proc.port,
+        reverseHost: a.proc.host,
+        reversePort: a.proc.port,
+        firstSyncAfterSeconds: 1,
+      },
+    });
+    expect(est.status).toBe(201);
+    expect((await a.api.call('POST', '/api/login/failover/sync')).status).toBe(200);
+
+    // The backup holds the cluster's nodes but does not manage them while it is the backup.
+    const onBackup = await clusterOf(b);
+    expect(onBackup.nodes.map((n) => n.name)).toEqual(['cf-node']);
+    expect(onBackup.nodes[0]!.eligible).toBe(false);
+    const refused = await b.api.call('POST', '/api/login/cluster/sync');
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'CLUSTER_ON_BACKUP' });
+
+    const roles = await a.api.call('POST', '/api/login/failover/become-backup', { json: {} });
+    expect(roles.status).toBe(200);
+    await until(
+      async () => (await clusterOf(b)).nodes[0]?.eligible === true,
+      10_000,
+      'the new primary to manage the node',
+    );
+    await until(
+      async () => (await clusterOf(node)).membership?.primary === 'cf-backup',
+      10_000,
+      'the node to follow its new primary',
+    );
+
+    // Clients of the site now go through the new primary to the traffic node.
+    const key = (await b.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    const j = new JumpClient({
+      site: { host: b.proc.host, port: b.proc.port, fingerprint: b.proc.fingerprint },
+      name: 'cf-jump',
+      group: 'g',
+      key,
+      allow: [targets.echo],
+    });
+    jumps.push(j);
+    j.start();
+    await until(() => j.state === 'connected', 15_000, 'the Jump Client to connect');
+    expect(j.connectedTo).toBe('cf-node');
+    // The old primary, now the backup, takes no clients.
+    const toOld = await a.anon.call('POST', '/api/client/jump-clients/register', {
+      json: { name: 'x', key, version: '0.0.1' },
+    });
+    expect(toOld.status).toBe(503);
+    expect(toOld.body).toMatchObject({ code: 'NOT_ACCEPTING_CLIENTS' });
+    await targets.close();
+  });
+});
