@@ -43,6 +43,15 @@ describe('a failover backup of a primary node (S17)', () => {
     expect(est.status).toBe(201);
     expect((await a.api.call('POST', '/api/login/failover/sync')).status).toBe(200);
 
+    // After the sync the backup's users, settings and files are exactly the primary's (S16).
+    type Integrity = { tables: Record<string, { count: number; digest: string }> };
+    const [ia, ib] = await Promise.all(
+      [a, b].map(async (t) => (await t.api.call<Integrity>('GET', '/api/login/integrity')).body),
+    );
+    for (const table of ['users', 'site_settings', 'files'])
+      expect(ib!.tables[table]!.digest).toBe(ia!.tables[table]!.digest);
+    expect(ia!.tables.users!.count).toBeGreaterThan(0);
+
     // The backup holds the cluster's nodes but does not manage them while it is the backup.
     const onBackup = await clusterOf(b);
     expect(onBackup.nodes.map((n) => n.name)).toEqual(['cf-node']);

@@ -198,8 +198,11 @@ export class Appliance {
       createBackup: (actor) => this.backups.create(actor, { includeRecordings: false }),
       requestRestart: (kind) => this.onRestartRequested(kind),
       reserveMiB: () => this.updateSettings.reserveMiB(),
+      // A primary node, or its failover backup (the backup primary node), marks every traffic
+      // node as not accepting new clients when it installs (S23).
       installStarting: (actor) => {
-        if (this.cluster.isPrimaryNode) this.cluster.stopAllAccepting(actor);
+        if (this.clusterNodes.list().length && !this.membership.get())
+          this.cluster.stopAllAccepting(actor);
       },
     });
     this.updateService = new UpdateService({

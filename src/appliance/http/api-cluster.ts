@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
 import { RegionName } from '../../cluster/nodes-store.js';
+import { integritySnapshot } from '../../site/integrity.js';
 import type { Appliance } from '../context.js';
 import { defineOperation, type Operation } from './operations.js';
 
@@ -38,6 +39,22 @@ export function clusterView(appliance: Appliance) {
 
 /** /login > Management > Cluster: traffic nodes, Accepting New Client Connections, Sync Now. */
 export const clusterOperations: Operation[] = [
+  defineOperation({
+    id: 'integritySnapshot',
+    method: 'GET',
+    path: '/api/login/integrity',
+    area: 'login',
+    tag: 'login',
+    summary:
+      "Counts and digests of the site's data (users, settings, files, logs, session records, recordings); with ids=true the ids of history rows and recordings",
+    query: z.object({ ids: z.enum(['true', 'false']).optional() }).strict(),
+    response: { status: 200, description: 'The snapshot' },
+    handler: ({ appliance, query }) => ({
+      appliance: appliance.identity.name,
+      takenAt: new Date().toISOString(),
+      ...integritySnapshot(appliance.db, query.ids === 'true'),
+    }),
+  }),
   defineOperation({
     id: 'getCluster',
     method: 'GET',
