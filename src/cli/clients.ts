@@ -105,6 +105,8 @@ Example:
 interface Profile {
   site: string;
   fingerprint: string;
+  /** The site's other certificates (failover peer, traffic nodes), learnt at sign-in. */
+  alsoTrust?: string[];
   username: string;
   ticket: string;
   expiresAt: string;
@@ -140,7 +142,11 @@ async function consoleOf(file: string) {
   const { parseSite } = await import('../clients/tunnel.js');
   const { RepresentativeConsole } = await import('../clients/console.js');
   return new RepresentativeConsole({
-    site: { ...parseSite(profile.site), fingerprint: profile.fingerprint },
+    site: {
+      ...parseSite(profile.site),
+      fingerprint: profile.fingerprint,
+      alsoTrust: profile.alsoTrust ?? [],
+    },
     ticket: profile.ticket,
     expiresAt: profile.expiresAt,
     siteInfo: { name: '', appliance: '', productVersion: profile.siteVersion },

@@ -21,7 +21,7 @@ export class ApplianceClient {
 
   constructor(
     readonly baseUrl: string,
-    trust: { certPem: string } | { fingerprint: string },
+    trust: { certPem: string } | { fingerprint: string | string[] },
     opts: { connections?: number } = {},
   ) {
     this.agent = new Agent({
@@ -120,15 +120,18 @@ export function toError(res: ApiResponse): GatehouseError {
  * A connector that accepts exactly the certificate with this SHA-256 fingerprint: the way a
  * peer is pinned when there is no CA, as the appliance prints its fingerprint at start.
  */
-export function pinnedConnector(fingerprint: string): buildConnector.connector {
-  const want = fingerprint.toUpperCase();
+export function pinnedConnector(fingerprint: string | string[]): buildConnector.connector {
+  const wanted = (Array.isArray(fingerprint) ? fingerprint : [fingerprint]).map((f) =>
+    f.toUpperCase(),
+  );
+  const want = wanted.join(' or ');
   // No TLS session resumption: a resumed session carries no certificate to compare.
   const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return (options, callback) =>
     base(options, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error('TLS connection failed'), null);
       const got = (socket as TLSSocket).getPeerCertificate().fingerprint256;
-      if (got !== want) {
+      if (!wanted.includes(got)) {
         socket.destroy();
         return callback(
           new GatehouseError(

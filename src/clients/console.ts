@@ -4,7 +4,7 @@ import { GatehouseError } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
 import type { Relay } from '../sessions/routing.js';
-import { relayEndpoint, SiteApi, type SiteInfo } from './site-api.js';
+import { relayEndpoint, SiteApi, siteEndpoint, type SiteInfo } from './site-api.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface ConsoleSignIn {
@@ -39,7 +39,7 @@ export class RepresentativeConsole {
     try {
       const r = await api.signIn({ username, password, version: PRODUCT_VERSION, region });
       return new RepresentativeConsole({
-        site,
+        site: siteEndpoint(site, r.site),
         ticket: r.ticket,
         expiresAt: r.expiresAt,
         siteInfo: r.site,

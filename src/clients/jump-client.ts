@@ -8,7 +8,7 @@ import {
   type FromJumpClient,
   type ToJumpClient,
 } from '../sessions/protocol.js';
-import { relayEndpoint, SiteApi } from './site-api.js';
+import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface JumpClientOptions {
@@ -41,7 +41,9 @@ export class JumpClient {
   connectedTo: string | undefined;
   lastError: string | undefined;
   private channel: LineChannel<ToJumpClient> | undefined;
-  private readonly api: SiteApi;
+  private api: SiteApi;
+  /** The site, trusting every certificate it named at registration (its failover peer too). */
+  private site: Endpoint;
   private stopped = false;
   private backoff = BACKOFF_MIN_MS;
   private retry: NodeJS.Timeout | undefined;
@@ -49,6 +51,7 @@ export class JumpClient {
   private readonly sessions = new Set<net.Socket | TLSSocket>();
 
   constructor(private readonly opts: JumpClientOptions) {
+    this.site = opts.site;
     this.api = new SiteApi(opts.site);
   }
 
@@ -71,7 +74,13 @@ export class JumpClient {
         version: PRODUCT_VERSION,
         region: this.opts.region,
       });
-      const relay = relayEndpoint(this.opts.site, reg.relay);
+      const site = siteEndpoint(this.site, reg.site);
+      if (site.alsoTrust!.length !== (this.site.alsoTrust ?? []).length) {
+        void this.api.close();
+        this.api = new SiteApi(site);
+        this.site = site;
+      }
+      const relay = relayEndpoint(this.site, reg.relay);
       const socket = await openTunnel(relay, GATEWAY_PATHS.jumpClient, reg.ticket, {
         'X-Gatehouse-Targets': this.opts.allow.join(','),
       });

@@ -1,11 +1,13 @@
 import { ApplianceClient, toError } from './admin-client.js';
-import type { Endpoint } from './tunnel.js';
+import { trustedFingerprints, type Endpoint } from './tunnel.js';
 import type { Relay, SiteJumpClient } from '../sessions/routing.js';
 
 export interface SiteInfo {
   name: string;
   appliance: string;
   productVersion: string;
+  /** Certificates of every appliance of the site (failover peer, traffic nodes). */
+  fingerprints?: string[];
 }
 
 /** The client API of a site (`/api/client/*`), as consoles and Jump Clients call it. */
@@ -16,7 +18,7 @@ export class SiteApi {
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     this.http = new ApplianceClient(
       `https://${host}:${endpoint.port}`,
-      { fingerprint: endpoint.fingerprint },
+      { fingerprint: trustedFingerprints(endpoint) },
       { connections: 4 },
     );
   }
@@ -82,3 +84,9 @@ export class SiteApi {
 /** Where to open relay connections: the relay the site named, else the site itself. */
 export const relayEndpoint = (site: Endpoint, relay: Relay | null): Endpoint =>
   relay ? { host: relay.host, port: relay.port, fingerprint: relay.fingerprint } : site;
+
+/** The site endpoint, trusting every certificate the site named (it may fail over to them). */
+export const siteEndpoint = (site: Endpoint, info: SiteInfo): Endpoint => ({
+  ...site,
+  alsoTrust: [...new Set([...(site.alsoTrust ?? []), ...(info.fingerprints ?? [])])],
+});

@@ -8,7 +8,16 @@ export interface Endpoint {
   port: number;
   /** SHA-256 fingerprint of the appliance's certificate (AB:CD:…). */
   fingerprint: string;
+  /**
+   * The other certificates of the site (its failover peer, its traffic nodes): the site
+   * hostname may lead to any of them after a failover. Learnt from the site at sign-in.
+   */
+  alsoTrust?: string[];
 }
+
+/** Every fingerprint an endpoint accepts. */
+export const trustedFingerprints = (e: Endpoint) =>
+  [e.fingerprint, ...(e.alsoTrust ?? [])].map((f) => f.toUpperCase());
 
 /** Parse HOST:PORT (IPv6 in brackets) of a `--site` option. */
 export function parseSite(value: string, field = 'site'): { host: string; port: number } {
@@ -72,7 +81,7 @@ export function openTunnel(
     );
     socket.once('secureConnect', () => {
       const got = socket.getPeerCertificate().fingerprint256;
-      if (got !== endpoint.fingerprint.toUpperCase())
+      if (!trustedFingerprints(endpoint).includes(got))
         return fail(
           new GatehouseError(
             'TLS_FINGERPRINT_MISMATCH',

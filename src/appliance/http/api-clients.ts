@@ -63,6 +63,12 @@ const site = (appliance: Appliance) => ({
   name: appliance.settings.get().siteName,
   appliance: appliance.identity.name,
   productVersion: appliance.productVersion,
+  // The site hostname may lead to any of these after a failover: clients trust them all.
+  fingerprints: [
+    appliance.certificateFingerprint,
+    ...(appliance.failover.view() ? [appliance.failover.view()!.peer.fingerprint] : []),
+    ...appliance.clusterNodes.list().map((n) => n.fingerprint),
+  ],
 });
 
 /**
