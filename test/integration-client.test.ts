@@ -213,6 +213,41 @@ describe('gatehouse integration export (real appliance, Jump Client, console and
     expect(existsSync(path.join(out, 'state.json'))).toBe(true);
   });
 
+  it('keeps nothing of a recording whose sha256 does not match, and takes it once it does', async () => {
+    const id = await session(site, rep, targets.echo);
+    const record = (
+      await site.api.call<{ sessions: Record[] }>('GET', '/api/login/sessions')
+    ).body.sessions.find((s) => s.id === id)!;
+    const blob = path.join(
+      site.dataDir,
+      'blobs',
+      'sha256',
+      record.recordingSha256.slice(0, 2),
+      record.recordingSha256,
+    );
+    const good = readFileSync(blob);
+    const bad = Buffer.from(good);
+    bad[bad.length - 1]! ^= 0xff;
+    const state = readFileSync(path.join(out, 'state.json'), 'utf8');
+    writeFileSync(blob, bad);
+    try {
+      await expect(exportBy('127.0.0.1')).rejects.toMatchObject({
+        stderr: expect.stringContaining('RECORDING_DIGEST_MISMATCH'),
+      });
+    } finally {
+      writeFileSync(blob, good);
+    }
+    expect(existsSync(path.join(out, 'sessions', `${id}.json`))).toBe(false);
+    expect(readdirSync(path.join(out, 'recordings')).filter((f) => f.includes(id))).toEqual([]);
+    expect(readFileSync(path.join(out, 'state.json'), 'utf8')).toBe(state);
+
+    const retry = await exportBy('127.0.0.1');
+    expect(retry.sessions.new).toBe(1);
+    expect(sha256(readFileSync(path.join(out, 'recordings', `${id}.rec`)))).toBe(
+      record.recordingSha256,
+    );
+  });
+
   it('refuses bad input naming the flag, with exit code 2', async () => {
     await expect(exportBy(HOSTNAME, ['--since', 'last tuesday'])).rejects.toMatchObject({
       code: 2,
