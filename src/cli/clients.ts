@@ -10,7 +10,7 @@ import { reportAndExit } from './errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function fingerprintOption(value: string): string {
+export function fingerprintOption(value: string): string {
   if (!/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/.test(value))
     throw new InvalidArgumentError(
       'expected the SHA-256 fingerprint AB:CD:… (32 pairs) that the appliance prints at start',
@@ -18,7 +18,7 @@ function fingerprintOption(value: string): string {
   return value.toUpperCase();
 }
 
-function secretFrom(flag: string, file: string | undefined, envName: string): string {
+export function secretFrom(flag: string, file: string | undefined, envName: string): string {
   if (file) {
     try {
       return readFileSync(file, 'utf8').trim();

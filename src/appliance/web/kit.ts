@@ -32,6 +32,7 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
     { href: '/login/configuration', label: 'Configuration' },
     { href: '/login/files', label: 'File Store' },
     { href: '/login/logs', label: 'Logs' },
+    { href: '/login/jump-clients', label: 'Jump Clients' },
     { href: '/login/management/security', label: 'Management > Security' },
     { href: '/login/failover', label: 'Management > Failover' },
     { href: '/login/management/cluster', label: 'Management > Cluster' },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Appliance } from '../context.js';
 import { parseInput } from '../http/operations.js';
 import { InterApplianceKeyValue } from '../../site/security.js';
-import { formatTime, html } from './html.js';
+import { html } from './html.js';
 import {
   actionButton,
   csrfInput,
@@ -24,6 +24,7 @@ import { registerConfigurationPages } from './pages-configuration.js';
 import { registerFailoverPages } from './pages-failover.js';
 import { registerFilePages } from './pages-files.js';
 import { registerLogPages } from './pages-logs.js';
+import { registerStatusPages } from './pages-status.js';
 import { registerUserPages } from './pages-users.js';
 
 const SetKey = z.object({ key: InterApplianceKeyValue }).strict();
@@ -75,65 +76,6 @@ function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) 
   );
 }
 
-function informationPage(ctx: PageContext) {
-  const { appliance } = ctx;
-  const clients = appliance.clients.list();
-  return layout(
-    ctx,
-    'Status > Information',
-    html`<dl class="facts">
-        <dt>Appliance</dt>
-        <dd id="info-name">${appliance.identity.name}</dd>
-        <dt>Role</dt>
-        <dd id="info-role">${appliance.role}</dd>
-        <dt>Product version</dt>
-        <dd id="info-product-version">${appliance.productVersion}</dd>
-        <dt>Base version</dt>
-        <dd>${appliance.baseVersion}</dd>
-        <dt>Site hostname</dt>
-        <dd>
-          ${appliance.settings.get().siteHostname || html`<span class="muted">not set (Configuration)</span>`}
-        </dd>
-      </dl>
-      <h2>Connected Clients</h2>
-      <table id="clients" class="list">
-        <thead>
-          <tr>
-            <th>Kind</th>
-            <th>Name</th>
-            <th>Address</th>
-            <th>Version</th>
-            <th>Connected since</th>
-            <th>Sessions</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            clients.length === 0
-              ? html`<tr class="empty">
-                  <td colspan="6">No clients are connected.</td>
-                </tr>`
-              : clients.map(
-                  (c) =>
-                    html`<tr>
-                      <td>${c.kind}</td>
-                      <td>${c.name}</td>
-                      <td><code>${c.address}</code></td>
-                      <td>
-                        <span class="tag ${c.version === appliance.productVersion ? '' : 'warn'}"
-                          >${c.version}</span
-                        >
-                      </td>
-                      <td>${formatTime(c.connectedAt)}</td>
-                      <td class="num">${c.sessions.length}</td>
-                    </tr>`,
-                )
-          }
-        </tbody>
-      </table>`,
-  );
-}
-
 function registerManagementPages(p: Pages, appliance: Appliance): void {
   p.get('/login/management', (ctx) => ctx.reply.redirect('/login/management/security', 303));
   p.get('/login/management/security', (ctx) => securityPage(ctx, '', NO_PROBLEM));
@@ -160,12 +102,9 @@ function registerManagementPages(p: Pages, appliance: Appliance): void {
       return securityPage(ctx, keyValue, formErrors(e));
     }
   });
-
-  p.get('/login/status', (ctx) => ctx.reply.redirect('/login/status/information', 303));
-  p.get('/login/status/information', (ctx) => informationPage(ctx));
 }
 
-/** /login area pages: Users, Configuration, File Store, Logs, Management > Security, Status > Information. */
+/** /login area pages: Users, Configuration, File Store, Logs, Jump Clients, Management, Status > Information. */
 export function registerLoginPages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'login');
   app.get('/login', async (_req, reply) => reply.redirect('/login/users', 303));
@@ -174,6 +113,7 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerFilePages(p, appliance);
   registerLogPages(p, appliance);
   registerManagementPages(p, appliance);
+  registerStatusPages(p);
   registerFailoverPages(app, p, appliance);
   registerClusterPages(p, appliance);
 }

@@ -10,7 +10,13 @@ import { checkPreSessionToken, preSessionToken } from './kit.js';
 import { registerAppliancePages } from './pages-appliance.js';
 import { registerLoginPages } from './pages-login.js';
 
-const STYLE = readFileSync(fileURLToPath(new URL('./static/style.css', import.meta.url)), 'utf8');
+const asset = (name: string) =>
+  readFileSync(fileURLToPath(new URL(`./static/${name}`, import.meta.url)), 'utf8');
+/** The web console's static assets: the stylesheet and the scripts that keep pages live. */
+const STATIC: Record<string, { type: string; body: string }> = {
+  'style.css': { type: 'text/css; charset=utf-8', body: asset('style.css') },
+  'information.js': { type: 'text/javascript; charset=utf-8', body: asset('information.js') },
+};
 
 /** Only same-site paths of the right area may be a post-sign-in destination. */
 function safeNext(area: Area, next: unknown): string {
@@ -85,9 +91,10 @@ function signInPage(
 }
 
 export function registerWebConsole(app: FastifyInstance, appliance: Appliance): void {
-  app.get('/static/style.css', async (_req, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(STYLE),
-  );
+  for (const [name, { type, body }] of Object.entries(STATIC))
+    app.get(`/static/${name}`, async (_req, reply) =>
+      reply.type(type).header('cache-control', 'max-age=300').send(body),
+    );
   app.get('/', async (_req, reply) => reply.redirect('/login', 303));
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 

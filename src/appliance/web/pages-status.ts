@@ -1,0 +1,201 @@
+import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
+import { jumpClientKeyOf } from '../../sessions/tickets.js';
+import { formatBytes, formatTime, html, type SafeHtml } from './html.js';
+import { layout, type PageContext, type Pages } from './kit.js';
+
+const KIND: Record<string, string> = {
+  'jump-client': 'Jump Client',
+  'representative-console': 'Representative console',
+  'customer-client': 'Customer client',
+};
+
+/** Each live session once, though both its console and its Jump Client list it. */
+export function liveSessionsOf(clients: ConnectedClient[]): LiveSession[] {
+  const byId = new Map<string, LiveSession>();
+  for (const c of clients) for (const s of c.sessions) byId.set(s.id, s);
+  return [...byId.values()].sort((a, b) => a.startedAt - b.startedAt);
+}
+
+// static/information.js renders the same rows from GET /api/login/status/information.
+function clientRows(clients: ConnectedClient[], productVersion: string): SafeHtml {
+  if (!clients.length)
+    return html`<tr class="empty">
+      <td colspan="6">No clients are connected.</td>
+    </tr>`;
+  return html`${clients.map(
+    (c) =>
+      html`<tr data-client="${c.id}">
+        <td>${KIND[c.kind] ?? c.kind}</td>
+        <td>${c.name}</td>
+        <td><code>${c.address}</code></td>
+        <td>
+          <span class="tag ${c.version === productVersion ? '' : 'warn'}">${c.version}</span>
+        </td>
+        <td>${formatTime(c.connectedAt)}</td>
+        <td class="num">${c.sessions.length}</td>
+      </tr>`,
+  )}`;
+}
+
+function sessionRows(sessions: LiveSession[]): SafeHtml {
+  if (!sessions.length)
+    return html`<tr class="empty">
+      <td colspan="6">No session is running.</td>
+    </tr>`;
+  return html`${sessions.map(
+    (s) =>
+      html`<tr data-session="${s.id}">
+        <td>${formatTime(s.startedAt)}</td>
+        <td>${s.representative}</td>
+        <td>${s.jumpClient}</td>
+        <td><code>${s.target}</code></td>
+        <td class="num">${formatBytes(s.bytesOut)}</td>
+        <td class="num">${formatBytes(s.bytesIn)}</td>
+      </tr>`,
+  )}`;
+}
+
+function informationPage(ctx: PageContext) {
+  const { appliance } = ctx;
+  const clients = appliance.clients.list();
+  return layout(
+    ctx,
+    'Status > Information',
+    html`<dl class="facts">
+        <dt>Appliance</dt>
+        <dd id="info-name">${appliance.identity.name}</dd>
+        <dt>Role</dt>
+        <dd id="info-role">${appliance.role}</dd>
+        <dt>Product version</dt>
+        <dd id="info-product-version">${appliance.productVersion}</dd>
+        <dt>Base version</dt>
+        <dd>${appliance.baseVersion}</dd>
+        <dt>Site hostname</dt>
+        <dd>
+          ${appliance.settings.get().siteHostname || html`<span class="muted">not set (Configuration)</span>`}
+        </dd>
+      </dl>
+      <p class="muted small" id="info-refresh">
+        As of ${formatTime(Date.now())}; reload the page to refresh.
+      </p>
+      <h2>Connected Clients</h2>
+      <table id="clients" class="list" data-product-version="${appliance.productVersion}">
+        <thead>
+          <tr>
+            <th>Kind</th>
+            <th>Name</th>
+            <th>Address</th>
+            <th>Version</th>
+            <th>Connected since</th>
+            <th>Sessions</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${clientRows(clients, appliance.productVersion)}
+        </tbody>
+      </table>
+      <h2>Live Sessions</h2>
+      <table id="live-sessions" class="list">
+        <thead>
+          <tr>
+            <th>Started</th>
+            <th>Representative</th>
+            <th>Jump Client</th>
+            <th>Target</th>
+            <th>Bytes to target</th>
+            <th>Bytes from target</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${sessionRows(liveSessionsOf(clients))}
+        </tbody>
+      </table>
+      <script src="/static/information.js" defer></script>`,
+  );
+}
+
+/** The address Jump Clients should use: the site hostname, else the one this page was opened at. */
+function siteAddress(ctx: PageContext): string {
+  const host = ctx.req.headers.host ?? '';
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+  const port = m?.[2] ?? '443';
+  const name = ctx.appliance.settings.get().siteHostname || m?.[1] || 'SITE-HOSTNAME';
+  return `${name}:${port}`;
+}
+
+function jumpClientsPage(ctx: PageContext) {
+  const { appliance } = ctx;
+  const key = jumpClientKeyOf(appliance.interApplianceKey.get());
+  appliance.events.record(ctx.actor, 'jump-client.key.viewed', '');
+  const jumpClients = appliance.routing.jumpClients();
+  const command = `gatehouse jump-client --site ${siteAddress(ctx)} --fingerprint ${appliance.certificateFingerprint} --key-file jump-client.key --name "$(hostname)" --group default --allow 127.0.0.1:22`;
+  return layout(
+    ctx,
+    'Jump Clients',
+    html`<section id="jump-client-key-section">
+        <h2>Jump Client key</h2>
+        <dl class="facts">
+          <dt>Key</dt>
+          <dd><code id="jump-client-key" class="secret">${key}</code></dd>
+        </dl>
+        <p class="note" id="jump-client-key-note">
+          This key is derived from the Inter-Appliance key (Management > Security) and changes with
+          it: after regenerating or setting that key, give every Jump Client installation the new
+          Jump Client key.
+        </p>
+      </section>
+      <section id="install">
+        <h2>Install a Jump Client</h2>
+        <p>
+          On the remote computer, save the key above in <code>jump-client.key</code> (mode 600),
+          then run (one <code>--allow</code> per target sessions may open):
+        </p>
+        <pre id="jump-client-command"><code>${command}</code></pre>
+      </section>
+      <h2>Connected Jump Clients</h2>
+      <table id="jump-clients" class="list">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Group</th>
+            <th>Version</th>
+            <th>Connected to</th>
+            <th>Connected since</th>
+            <th>Allowed targets</th>
+            <th>Sessions</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${
+            jumpClients.length === 0
+              ? html`<tr class="empty">
+                  <td colspan="7">No Jump Client is connected.</td>
+                </tr>`
+              : jumpClients.map(
+                  (j) =>
+                    html`<tr data-jump-client="${j.name}">
+                      <td>${j.name}</td>
+                      <td>${j.group ?? ''}</td>
+                      <td>
+                        <span class="tag ${j.version === appliance.productVersion ? '' : 'warn'}"
+                          >${j.version}</span
+                        >
+                      </td>
+                      <td>${j.node}</td>
+                      <td>${formatTime(j.connectedAt)}</td>
+                      <td>${(j.targets ?? []).map((t) => html`<code>${t}</code> `)}</td>
+                      <td class="num">${j.sessions}</td>
+                    </tr>`,
+                )
+          }
+        </tbody>
+      </table>`,
+  );
+}
+
+/** Status > Information (live through static/information.js) and the Jump Clients page. */
+export function registerStatusPages(p: Pages): void {
+  p.get('/login/status', (ctx) => ctx.reply.redirect('/login/status/information', 303));
+  p.get('/login/status/information', (ctx) => informationPage(ctx));
+  p.get('/login/jump-clients', (ctx) => jumpClientsPage(ctx));
+}

@@ -1,0 +1,151 @@
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepresentativeConsole } from '../src/clients/console.js';
+import { JumpClient } from '../src/clients/jump-client.js';
+import {
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
+import { launchBrowser, type TestBrowser } from './support/browser.js';
+import { startTargets, type Targets } from './support/targets.js';
+
+let t: TestAppliance;
+let targets: Targets;
+let jump: JumpClient;
+let rep: RepresentativeConsole;
+let key: string;
+let browser: TestBrowser | undefined;
+
+const url = (p: string) => `${t.proc.url}${p}`;
+
+async function signedInPage(ctx: BrowserContext): Promise<Page> {
+  const page = await ctx.newPage();
+  await page.goto(url('/login/sign-in'));
+  await page.fill('#f-username', 'admin');
+  await page.fill('#f-password', LOGIN_PASSWORD);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname.startsWith('/login/') && u.pathname !== '/login/sign-in'),
+    page.click('button[type=submit]'),
+  ]);
+  return page;
+}
+
+beforeAll(async () => {
+  [t, targets] = await Promise.all([startTestAppliance({ name: 'status-web' }), startTargets()]);
+  const site = { host: t.proc.host, port: t.proc.port, fingerprint: t.proc.fingerprint };
+  key = (await t.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+  jump = new JumpClient({ site, name: 'live-jump', group: 'lab', key, allow: [targets.echo] });
+  jump.start();
+  rep = await RepresentativeConsole.signIn(site, 'admin', LOGIN_PASSWORD);
+  await until(
+    async () => (await rep.jumpClients()).some((j) => j.name === 'live-jump'),
+    10_000,
+    'the Jump Client to register',
+  );
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await rep?.close();
+  await jump?.stop();
+  await targets?.close();
+});
+
+describe('Status > Information and Jump Clients pages in a browser', () => {
+  it('shows a live session appear and disappear without reloading the page', async () => {
+    const ctx = await browser!.context();
+    try {
+      const page = await signedInPage(ctx);
+      await page.goto(url('/login/status/information'));
+      let navigations = 0;
+      page.on('framenavigated', (f) => {
+        if (f === page.mainFrame()) navigations++;
+      });
+      expect(await page.locator('#clients tbody').textContent()).toContain('live-jump');
+      expect(await page.locator('#live-sessions tbody').textContent()).toContain(
+        'No session is running.',
+      );
+
+      const { session, socket } = await rep.openSession('live-jump', targets.echo);
+      socket.write('hello, live page');
+      const row = page.locator(`#live-sessions tr[data-session="${session}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      const text = await row.textContent();
+      expect(text).toContain('live-jump');
+      expect(text).toContain('admin');
+      expect(text).toContain(targets.echo);
+      // The byte counters move too: 16 bytes each way once the echo came back.
+      await until(
+        async () => ((await row.textContent()) ?? '').includes('16 B'),
+        10_000,
+        'the byte counters on the page',
+      );
+      expect(await page.locator('#info-refresh').textContent()).toContain('Live');
+
+      socket.end();
+      await row.waitFor({ state: 'detached', timeout: 10_000 });
+      expect(await page.locator('#live-sessions tbody').textContent()).toContain(
+        'No session is running.',
+      );
+      expect(navigations).toBe(0);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('lists the running session without JavaScript too', async () => {
+    const ctx = await browser!.browser.newContext({
+      ignoreHTTPSErrors: true,
+      javaScriptEnabled: false,
+    });
+    const { session, socket } = await rep.openSession('live-jump', targets.echo);
+    try {
+      const page = await signedInPage(ctx);
+      await until(
+        async () => {
+          await page.goto(url('/login/status/information'));
+          return (await page.locator(`#live-sessions tr[data-session="${session}"]`).count()) > 0;
+        },
+        10_000,
+        'the session on the server-rendered page',
+      );
+      expect(await page.locator('#info-refresh').textContent()).toContain('reload the page');
+    } finally {
+      socket.end();
+      await ctx.close();
+    }
+  });
+
+  it('shows the Jump Client key, the install command and the connected Jump Clients', async () => {
+    const ctx = await browser!.context();
+    try {
+      const page = await signedInPage(ctx);
+      await page.goto(url('/login/users'));
+      await Promise.all([
+        page.waitForURL((u) => u.pathname === '/login/jump-clients'),
+        page.click('nav.side a[href="/login/jump-clients"]'),
+      ]);
+      expect(await page.locator('#jump-client-key').textContent()).toBe(key);
+      expect(await page.locator('#jump-client-key-note').textContent()).toContain(
+        'Inter-Appliance key',
+      );
+      const command = (await page.locator('#jump-client-command').textContent()) ?? '';
+      // Jump Clients use the site hostname (S1), on the appliance's TLS port.
+      const { siteHostname } = (
+        await t.api.call<{ siteHostname: string }>('GET', '/api/login/settings')
+      ).body;
+      expect(siteHostname).not.toBe('');
+      expect(command).toContain(`--site ${siteHostname}:${t.proc.port}`);
+      expect(command).toContain(`--fingerprint ${t.proc.fingerprint}`);
+      expect(command).toContain('gatehouse jump-client');
+      const row = page.locator('#jump-clients tr[data-jump-client="live-jump"]');
+      expect(await row.textContent()).toContain(targets.echo);
+      expect(await row.textContent()).toContain('lab');
+    } finally {
+      await ctx.close();
+    }
+  });
+});
