@@ -26,7 +26,10 @@ describe('health and API description', () => {
     expect((await t.anon.call('GET', '/api/openapi.json')).status).toBe(401);
     const doc = (
       await t.api.call<{
-        paths: Record<string, Record<string, { security: unknown[]; operationId: string }>>;
+        paths: Record<
+          string,
+          Record<string, { security: Record<string, unknown>[]; operationId: string }>
+        >;
       }>('GET', '/api/openapi.json', { auth: 'login' })
     ).body;
     const publicOps: string[] = [];
@@ -36,7 +39,8 @@ describe('health and API description', () => {
         const concrete = path
           .replace('{username}', 'admin')
           .replace('{name}', 'x.txt')
-          .replace('{address}', '127.0.0.1');
+          .replace('{address}', '127.0.0.1')
+          .replace('{id}', '00000000-0000-4000-8000-000000000000');
         if (op.security.length === 0) {
           publicOps.push(op.operationId);
           continue;
@@ -46,11 +50,19 @@ describe('health and API description', () => {
           auth: 'none',
         });
         expect(res.status, `${method.toUpperCase()} ${concrete}`).toBe(401);
-        expect(res.body.code).toBe('AUTH_REQUIRED');
+        // Client routes (consoles, Jump Clients) take a client ticket instead of a session.
+        expect(res.body.code).toBe(
+          'clientTicket' in op.security[0]! ? 'CLIENT_TICKET_INVALID' : 'AUTH_REQUIRED',
+        );
         checked++;
       }
     }
-    expect(publicOps.sort()).toEqual(['applianceSignIn', 'loginSignIn']);
+    expect(publicOps.sort()).toEqual([
+      'applianceSignIn',
+      'consoleSignIn',
+      'jumpClientRegister',
+      'loginSignIn',
+    ]);
     expect(checked).toBeGreaterThan(20);
   });
 

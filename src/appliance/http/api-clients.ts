@@ -176,6 +176,7 @@ export const clientOperations: Operation[] = [
   }),
   defineOperation({
     id: 'consoleJumpClients',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
     method: 'GET',
     path: '/api/client/jump-clients',
     area: 'public',
@@ -190,6 +191,7 @@ export const clientOperations: Operation[] = [
   }),
   defineOperation({
     id: 'consoleStartSession',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
     method: 'POST',
     path: '/api/client/sessions',
     area: 'public',
@@ -231,6 +233,7 @@ export const clientOperations: Operation[] = [
   }),
   defineOperation({
     id: 'consoleRecording',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
     method: 'GET',
     path: '/api/client/sessions/:id/recording',
     area: 'public',

@@ -29,6 +29,8 @@ export interface Operation<B = unknown, Q = unknown, P = unknown> {
   method: Method;
   path: string;
   area: Area | 'public';
+  /** A public route that checks a client ticket itself (src/sessions/tickets.ts), before its input. */
+  clientTicket?: (appliance: Appliance, req: FastifyRequest) => void;
   summary: string;
   tag: string;
   body?: ZodType<B>;
@@ -78,6 +80,7 @@ export function registerOperations(
       url: op.path,
       handler: async (req, reply) => {
         const auth = op.area === 'public' ? null : requireApiSession(appliance, op.area, req);
+        op.clientTicket?.(appliance, req);
         const actor: Actor = auth
           ? { area: auth.area, name: auth.principal, ip: req.ip }
           : { area: op.area === 'public' ? 'login' : op.area, name: 'anonymous', ip: req.ip };
@@ -165,8 +168,11 @@ export function openApiDocument(ops: Operation[], version: string) {
       operationId: op.id,
       summary: op.summary,
       tags: [op.tag],
-      security:
-        op.area === 'public' ? [] : [{ [`${op.area}Bearer`]: [] }, { [`${op.area}Cookie`]: [] }],
+      security: op.clientTicket
+        ? [{ clientTicket: [] }]
+        : op.area === 'public'
+          ? []
+          : [{ [`${op.area}Bearer`]: [] }, { [`${op.area}Cookie`]: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
       responses: {
@@ -191,6 +197,12 @@ export function openApiDocument(ops: Operation[], version: string) {
     paths,
     components: {
       securitySchemes: {
+        clientTicket: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A client ticket from POST /api/client/console/sign-in or /api/client/jump-clients/register',
+        },
         applianceBearer: {
           type: 'http',
           scheme: 'bearer',
