@@ -225,7 +225,7 @@ export function consoleCommand(): Command {
           };
           writeFileAtomicSync(file, JSON.stringify(profile, null, 2), 0o600);
           process.stdout.write(
-            `Signed in to ${rep.signIn.siteInfo.name} (${rep.signIn.siteInfo.appliance}, ${rep.signIn.siteInfo.productVersion}) as ${o.user} until ${rep.signIn.expiresAt}.\n`,
+            `Signed in to ${rep.signIn.siteInfo.name} (${rep.signIn.siteInfo.appliance}, ${rep.signIn.siteInfo.productVersion}) as ${o.user} until ${rep.signIn.expiresAt}, with console ${PRODUCT_VERSION}.\n`,
           );
         },
       ),
