@@ -108,6 +108,16 @@ describe('a console installation follows the site (S12, S13)', () => {
     ];
   }, 120_000);
 
+  it('gives console builds only to signed-in consoles', async () => {
+    for (const p of ['/api/client/console/build', '/api/client/console/builds']) {
+      const res = await site.anon.call<{ code: string }>('GET', p, {
+        headers: { authorization: 'Bearer not-a-ticket' },
+      });
+      expect(res.status, p).toBe(401);
+      expect(res.body.code).toBe('CLIENT_TICKET_INVALID');
+    }
+  });
+
   it('says which package to upload when the site holds no build of its version', async () => {
     const signIn = await gatehouse(
       ['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
