@@ -13,6 +13,7 @@ import { failoverOperations } from './http/api-failover.js';
 import { trafficOperations } from './http/api-traffic.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
+import { consoleBuildOperations } from './http/api-console-builds.js';
 import { clusterOperations } from './http/api-cluster.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
@@ -30,6 +31,7 @@ export const API_OPERATIONS: Operation[] = [
   ...loginOperations,
   ...failoverOperations,
   ...clientOperations,
+  ...consoleBuildOperations,
   ...clusterOperations,
 ];
 

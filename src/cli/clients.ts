@@ -6,6 +6,7 @@ import { GatehouseError, fieldError } from '../shared/errors.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { parseListen } from './serve.js';
+import { addInstallationCommands } from './console-install.js';
 import { reportAndExit } from './errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -203,7 +204,21 @@ export function consoleCommand(): Command {
             o.user,
             secretFrom('--password-file', o.passwordFile, 'GATEHOUSE_PASSWORD'),
           );
-          await rep.close();
+          const { followSite, restartFromCurrent } = await import('../clients/console-upgrade.js');
+          const say = (line: string) => process.stdout.write(line + '\n');
+          let followed;
+          try {
+            followed = await followSite(
+              rep.api,
+              rep.signIn.ticket,
+              rep.signIn.siteInfo.productVersion,
+              say,
+            );
+          } finally {
+            await rep.close();
+          }
+          // The new version signs in again (and keeps the sign-in).
+          if (followed === 'upgraded') return restartFromCurrent();
           const file = o.profile ?? defaultProfile();
           mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
           const profile: Profile = {
@@ -216,12 +231,8 @@ export function consoleCommand(): Command {
           };
           writeFileAtomicSync(file, JSON.stringify(profile, null, 2), 0o600);
           process.stdout.write(
-            `Signed in to ${rep.signIn.siteInfo.name} (${rep.signIn.siteInfo.appliance}, ${rep.signIn.siteInfo.productVersion}) as ${o.user} until ${rep.signIn.expiresAt}.\n`,
+            `Signed in to ${rep.signIn.siteInfo.name} (${rep.signIn.siteInfo.appliance}, ${rep.signIn.siteInfo.productVersion}) as ${o.user} until ${rep.signIn.expiresAt}, with console ${PRODUCT_VERSION}.\n`,
           );
-          if (rep.signIn.siteInfo.productVersion !== PRODUCT_VERSION)
-            process.stdout.write(
-              `This console is ${PRODUCT_VERSION}; the site runs ${rep.signIn.siteInfo.productVersion}. Install the site's console build.\n`,
-            );
         },
       ),
     );
@@ -240,10 +251,20 @@ export function consoleCommand(): Command {
         } catch {
           site = undefined;
         }
-        const about = { console: PRODUCT_VERSION, node: process.version, site: site ?? null };
+        const { runningInstallation } = await import('../clients/console-installation.js');
+        const installation = runningInstallation()?.dir ?? null;
+        const about = {
+          console: PRODUCT_VERSION,
+          node: process.version,
+          installation,
+          site: site ?? null,
+        };
         if (o.json) return void process.stdout.write(JSON.stringify(about) + '\n');
         process.stdout.write(
           `Gatehouse representative console ${PRODUCT_VERSION} (Node.js ${process.version})\n` +
+            (installation
+              ? `Installed in ${installation}; it follows the site's version.\n`
+              : 'Not an installation (run from a code tree); see `gatehouse console install`.\n') +
             (site ? `Site ${site.site} runs ${site.version}\n` : 'Not signed in to a site.\n'),
         );
       }),
@@ -295,6 +316,17 @@ export function consoleCommand(): Command {
           const rep = await consoleOf(o.profile ?? defaultProfile());
           const log = (line: string) =>
             process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+          const { followSite, restartFromCurrent } = await import('../clients/console-upgrade.js');
+          try {
+            const { siteVersion } = await rep.api.consoleBuilds(rep.signIn.ticket);
+            if ((await followSite(rep.api, rep.signIn.ticket, siteVersion, log)) === 'upgraded') {
+              await rep.close();
+              return restartFromCurrent();
+            }
+          } catch (e) {
+            await rep.close();
+            throw e;
+          }
           await rep.connectPresence(log);
           const server = await rep.forward(o.jumpClient, o.target, o.listen, log);
           const a = server.address() as { address: string; port: number };
@@ -347,5 +379,6 @@ export function consoleCommand(): Command {
         process.stdout.write(replayText(rec));
       }),
     );
+  addInstallationCommands(cmd, run, (profile) => consoleOf(profile ?? defaultProfile()));
   return cmd;
 }

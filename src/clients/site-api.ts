@@ -1,3 +1,6 @@
+import { createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ApplianceClient, toError } from './admin-client.js';
 import { trustedFingerprints, type Endpoint } from './tunnel.js';
 import type { Relay, SiteJumpClient } from '../sessions/routing.js';
@@ -76,9 +79,44 @@ export class SiteApi {
     );
   }
 
+  consoleBuilds(ticket: string) {
+    return this.call<{
+      siteVersion: string;
+      builds: { version: string; size: number; sha256: string; current: boolean }[];
+    }>('GET', '/api/client/console/builds', undefined, ticket);
+  }
+
+  /** Stream the console build of the site's version into `file`; returns its version header. */
+  async downloadConsoleBuild(ticket: string, file: string): Promise<string | undefined> {
+    const res = await this.http.call<Readable>('GET', '/api/client/console/build', {
+      auth: 'none',
+      headers: { authorization: `Bearer ${ticket}` },
+      stream: true,
+    });
+    if (res.status !== 200) {
+      const text = await streamText(res.body);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      throw toError({ ...res, body });
+    }
+    await pipeline(res.body, createWriteStream(file, { mode: 0o600 }));
+    const version = res.headers['x-gatehouse-version'];
+    return typeof version === 'string' ? version : undefined;
+  }
+
   close(): Promise<void> {
     return this.http.close();
   }
+}
+
+async function streamText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Where to open relay connections: the relay the site named, else the site itself. */

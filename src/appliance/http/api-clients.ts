@@ -26,7 +26,8 @@ const Version = z
   .regex(/^\d+\.\d+\.\d+$/, 'must be a version such as 1.4.0')
   .optional();
 
-function ticketOf<K extends TicketKind>(appliance: Appliance, req: FastifyRequest, kind: K) {
+/** The checked claims of the client ticket a request bears (Authorization: Bearer). */
+export function ticketOf<K extends TicketKind>(appliance: Appliance, req: FastifyRequest, kind: K) {
   const h = req.headers.authorization;
   return verifyTicket(
     appliance.interApplianceKey.get(),

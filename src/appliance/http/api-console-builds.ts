@@ -1,0 +1,88 @@
+import { createReadStream } from 'node:fs';
+import { GatehouseError } from '../../shared/errors.js';
+import { compareVersions } from '../../shared/version.js';
+import type { Appliance } from '../context.js';
+import { ticketOf } from './api-clients.js';
+import { defineOperation, type Operation } from './operations.js';
+
+/**
+ * Console builds (S12, S13): a console follows the site, so it downloads the signed product
+ * package of the version the site runs. Product packages stay staged after they are installed,
+ * so the builds of earlier versions remain available too (old installers are kept).
+ */
+function productBuilds(appliance: Appliance) {
+  return appliance.updates
+    .staged()
+    .filter((s) => s.kind === 'product')
+    .sort((a, b) => compareVersions(b.version, a.version));
+}
+
+function siteConsoleBuild(appliance: Appliance) {
+  const build = productBuilds(appliance).find((s) => s.version === appliance.productVersion);
+  if (!build)
+    throw new GatehouseError(
+      'CONSOLE_BUILD_NOT_AVAILABLE',
+      404,
+      `The site runs ${appliance.productVersion} but holds no product package of that version to give consoles. An appliance administrator should upload the product package ${appliance.productVersion} on /appliance > Updates (Manual Installation); it is kept as the console build.`,
+    );
+  return build;
+}
+
+export const consoleBuildOperations: Operation[] = [
+  defineOperation({
+    id: 'consoleBuilds',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
+    method: 'GET',
+    path: '/api/client/console/builds',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      "The site's version and the console builds it holds (the signed product packages kept on the appliance), newest first",
+    response: { status: 200, description: 'Console builds' },
+    handler: ({ appliance, req }) => {
+      ticketOf(appliance, req, 'console');
+      return {
+        siteVersion: appliance.productVersion,
+        builds: productBuilds(appliance).map((s) => ({
+          version: s.version,
+          size: s.size,
+          sha256: s.sha256,
+          current: s.version === appliance.productVersion,
+        })),
+      };
+    },
+  }),
+  defineOperation({
+    id: 'consoleBuild',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
+    method: 'GET',
+    path: '/api/client/console/build',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      'Download the console build of the version the site runs: its signed product package, which the console verifies with its release keys before it installs it (S12)',
+    response: {
+      status: 200,
+      description: 'Signed product package',
+      contentType: 'application/octet-stream',
+    },
+    handler: ({ appliance, req, reply }) => {
+      const user = ticketOf(appliance, req, 'console');
+      const build = siteConsoleBuild(appliance);
+      appliance.events.record(
+        { area: 'login', name: user.sub, ip: req.ip },
+        'console.build-downloaded',
+        build.version,
+      );
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(build.size))
+        .header('x-gatehouse-version', build.version)
+        .header(
+          'content-disposition',
+          `attachment; filename="gatehouse-console-${build.version}.ghpkg"`,
+        )
+        .send(createReadStream(appliance.updates.stagedFile(build.id)));
+    },
+  }),
+];
