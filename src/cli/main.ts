@@ -21,6 +21,7 @@ program.addCommand((await import('./nat-forwarder.js')).natForwarderCommand());
 const clients = await import('./clients.js');
 program.addCommand(clients.jumpClientCommand());
 program.addCommand(clients.consoleCommand());
+program.addCommand((await import('./upgrade.js')).upgradeCommand());
 program.addCommand((await import('./integration.js')).integrationCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,376 @@
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+import { compareVersions } from '../shared/version.js';
+import { until } from '../shared/until.js';
+import type { Endpoint } from '../clients/tunnel.js';
+import type { Deployment } from './deployment.js';
+import { credentialsOf } from './inventory.js';
+import { compareIntegrity, finalRoles, type Snapshot } from './integrity-check.js';
+import type { Action, Plan, PlannedPackage } from './plan-types.js';
+import { verifySession } from './prober.js';
+
+export interface ExecContext {
+  deployment: Deployment;
+  plan: Plan;
+  /** Where backups, integrity snapshots and probe data of this run are kept. */
+  workDir: string;
+  echo: string;
+  log: (line: string) => void;
+}
+
+const INSTALL_DEADLINE_MS = 300_000;
+
+/** Every appliance the plan touches. */
+export const inScope = (plan: Plan) => [
+  ...new Set([
+    plan.topology.primary,
+    ...(plan.topology.backup ? [plan.topology.backup] : []),
+    ...plan.topology.trafficNodes.map((n) => n.name),
+  ]),
+];
+
+/** The site as clients reach it: its address, trusting every appliance of the inventory. */
+export function siteEndpoint(d: Deployment): Endpoint {
+  const [host, port] = [
+    d.inventory.site.address.slice(0, d.inventory.site.address.lastIndexOf(':')),
+    Number(d.inventory.site.address.slice(d.inventory.site.address.lastIndexOf(':') + 1)),
+  ];
+  const fps = d.inventory.appliances.map((a) => a.fingerprint);
+  return {
+    host: host.replace(/^\[|\]$/g, ''),
+    port,
+    fingerprint: fps[0]!,
+    alsoTrust: fps.slice(1),
+  };
+}
+
+async function stagedIds(d: Deployment, name: string): Promise<Set<string>> {
+  const s = await d.call<{ staged: { id: string }[] }>(name, 'GET', '/api/appliance/updates');
+  return new Set(s.staged.map((p) => p.id));
+}
+
+async function stage(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
+  const have = await stagedIds(ctx.deployment, name);
+  const staged: string[] = [];
+  for (const p of pkgs) {
+    if (have.has(p.id)) continue;
+    if (p.file) {
+      const res = await ctx.deployment.call<{ id: string }>(
+        name,
+        'POST',
+        '/api/appliance/updates/upload',
+        undefined,
+        { raw: readFileSync(p.file) },
+      );
+      if (res.id !== p.id)
+        throw new GatehouseError(
+          'UPGRADE_PACKAGE_CHANGED',
+          409,
+          `${p.file} changed since the plan was made (sha256 ${res.id}, planned ${p.id}). Plan again.`,
+        );
+    } else {
+      await ctx.deployment.call(name, 'POST', '/api/appliance/updates/check', {});
+      await ctx.deployment.call(
+        name,
+        'POST',
+        `/api/appliance/updates/available/${p.id}/download`,
+        {},
+      );
+    }
+    staged.push(`${p.kind} ${p.version}`);
+  }
+  return { staged };
+}
+
+/** Install each package in order unless the appliance already runs it; wait until it serves it. */
+async function install(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
+  const d = ctx.deployment;
+  const installed: string[] = [];
+  for (const p of pkgs) {
+    const h = await d.health(name);
+    const running = p.kind === 'base' ? h.baseVersion : h.productVersion;
+    if (compareVersions(running, p.version) >= 0 && !h.update) continue;
+    if (!(await stagedIds(d, name)).has(p.id)) await stage(ctx, name, [p]);
+    if (!h.update) await d.call(name, 'POST', `/api/appliance/updates/staged/${p.id}/install`, {});
+    ctx.log(`  ${name}: installing ${p.kind} ${p.version}…`);
+    await until(
+      async () => {
+        const now = await d.health(name).catch(() => undefined);
+        if (!now || now.status !== 200 || now.update) return false;
+        const v = p.kind === 'base' ? now.baseVersion : now.productVersion;
+        if (v === p.version) return true;
+        // Running, not installing, still the old version: the install failed or was rolled back.
+        const s = await d.call<{
+          install: { phase: string } | null;
+          lastResult: { ok: boolean; reason?: string } | null;
+        }>(name, 'GET', '/api/appliance/updates');
+        if (!s.install && s.lastResult && !s.lastResult.ok)
+          throw new GatehouseError(
+            'UPGRADE_INSTALL_ROLLED_BACK',
+            502,
+            `${name}: ${p.kind} ${p.version} did not pass its health check and was rolled back (${s.lastResult.reason ?? 'no reason given'}); ${name} runs ${v} again.`,
+          );
+        return false;
+      },
+      INSTALL_DEADLINE_MS,
+      `${name} to run ${p.kind} ${p.version}`,
+      250,
+    ).catch((e: unknown) => {
+      throw e instanceof GatehouseError
+        ? e
+        : new GatehouseError('UPGRADE_INSTALL_TIMEOUT', 504, (e as Error).message);
+    });
+    installed.push(`${p.kind} ${p.version}`);
+  }
+  return { installed };
+}
+
+async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) {
+  const d = ctx.deployment;
+  const target = ctx.plan.target.product;
+  for (const name of a.appliances) {
+    const h = await d.health(name);
+    if (h.status !== 200 || !h.ready)
+      throw new GatehouseError(
+        'VERIFY_UNHEALTHY',
+        502,
+        `${name} is not healthy (HTTP ${h.status}).`,
+      );
+    if (target && h.productVersion !== target)
+      throw new GatehouseError(
+        'VERIFY_WRONG_VERSION',
+        502,
+        `${name} runs ${h.productVersion}, not ${target}.`,
+      );
+  }
+  const creds = credentialsOf(d.inventory, d.entry(a.via)).login;
+  const jumpKey = (await d.call<{ key: string }>(a.via, 'GET', '/api/login/jump-clients/key')).key;
+  const direct = d.entry(a.via);
+  const endpoint: Endpoint = a.site
+    ? siteEndpoint(d)
+    : { ...d.address(a.via), fingerprint: direct.fingerprint, alsoTrust: [] };
+  const session = await verifySession(
+    endpoint,
+    { ...creds, jumpKey },
+    ctx.echo,
+    `orchestrator-verify-${Date.now()}`,
+  );
+  // Consoles follow the site (S12): the site must hand out its own build.
+  return { versions: target, session };
+}
+
+async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
+  const d = ctx.deployment;
+  const names = inScope(ctx.plan);
+  const snaps: Record<string, Snapshot> = {};
+  for (const n of names)
+    snaps[n] = await d.call<Snapshot>(n, 'GET', '/api/login/integrity?ids=true');
+  mkdirSync(ctx.workDir, { recursive: true });
+  writeFileSync(path.join(ctx.workDir, `integrity-${phase}.json`), JSON.stringify(snaps));
+  if (phase === 'before') return { appliances: names.length };
+  const before = JSON.parse(
+    readFileSync(path.join(ctx.workDir, 'integrity-before.json'), 'utf8'),
+  ) as Record<string, Snapshot>;
+  const { finalPrimary, copies } = finalRoles(ctx.plan);
+  const result = compareIntegrity(before, snaps, finalPrimary, copies);
+  if (result.lost.length || result.mismatched.length)
+    throw new GatehouseError(
+      'UPGRADE_DATA_LOST',
+      500,
+      `Integrity check failed: ${[...result.lost, ...result.mismatched].join('; ')}. The backups taken before the upgrade are in ${ctx.workDir}/backups.`,
+    );
+  return result;
+}
+
+/** Carry out one step. Each is idempotent: it looks at the appliance first and does only what is missing. */
+export async function execute(ctx: ExecContext, action: Action): Promise<unknown> {
+  const d = ctx.deployment;
+  const pkgs = ctx.plan.packages;
+  switch (action.type) {
+    case 'integrity':
+      return integrity(ctx, action.phase);
+    case 'backup': {
+      const dir = path.join(ctx.workDir, 'backups');
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(
+        dir,
+        `${action.appliance}-${new Date().toISOString().replace(/[:.]/g, '-')}.ghbackup`,
+      );
+      const body = await d.call<Readable>(
+        action.appliance,
+        'GET',
+        '/api/appliance/backup',
+        undefined,
+        { stream: true },
+      );
+      await pipeline(body, createWriteStream(file, { mode: 0o600 }));
+      return { file };
+    }
+    case 'sync': {
+      const f = await d.call<{ relationship: unknown }>(
+        action.primary,
+        'GET',
+        '/api/login/failover',
+      );
+      if (!f.relationship)
+        throw new GatehouseError(
+          'UPGRADE_NOT_PAIRED',
+          409,
+          `${action.primary} has no failover relationship to sync.`,
+        );
+      return d.call(action.primary, 'POST', '/api/login/failover/sync');
+    }
+    case 'break': {
+      const f = await d.call<{ relationship: unknown }>(
+        action.primary,
+        'GET',
+        '/api/login/failover',
+      );
+      if (!f.relationship) return { alreadyBroken: true };
+      return d.call(action.primary, 'POST', '/api/login/failover/break');
+    }
+    case 'stage':
+      return stage(ctx, action.appliance, pkgs);
+    case 'distribute': {
+      const results = [];
+      for (const p of pkgs) {
+        const r = await d.call<{ results: { node: string; ok: boolean; error?: string }[] }>(
+          action.primary,
+          'POST',
+          `/api/appliance/updates/${p.id}/distribute`,
+        );
+        const failed = r.results.filter((x) => !x.ok);
+        if (failed.length)
+          throw new GatehouseError(
+            'UPGRADE_DISTRIBUTE_FAILED',
+            502,
+            `${p.kind} ${p.version} did not reach ${failed.map((f) => `${f.node} (${f.error})`).join(', ')}.`,
+          );
+        results.push(...r.results);
+      }
+      return { nodes: results.length };
+    }
+    case 'install':
+      return install(ctx, action.appliance, pkgs);
+    case 'set-accepting':
+      for (const n of action.nodes)
+        await d.call(action.primary, 'PATCH', `/api/login/cluster/nodes/${encodeURIComponent(n)}`, {
+          accepting: action.accepting,
+        });
+      return { nodes: action.nodes, accepting: action.accepting };
+    case 'wait-drained': {
+      const deadline = Date.now() + ctx.plan.options.drainTimeoutMs;
+      const left: Record<string, number> = {};
+      for (const n of action.nodes) {
+        const r = await d.call<{ drained: boolean; connectedClients: number }>(
+          action.primary,
+          'POST',
+          `/api/login/cluster/nodes/${encodeURIComponent(n)}/wait-drained`,
+          {
+            timeoutSeconds: Math.max(0, Math.ceil((deadline - Date.now()) / 1000)),
+          },
+        );
+        if (!r.drained) left[n] = r.connectedClients;
+      }
+      if (Object.keys(left).length && ctx.plan.options.onDrainTimeout === 'abort')
+        throw new GatehouseError(
+          'UPGRADE_DRAIN_TIMEOUT',
+          504,
+          `${Object.entries(left)
+            .map(([n, c]) => `${n} still has ${c} connected clients`)
+            .join(
+              '; ',
+            )} after ${Math.round(ctx.plan.options.drainTimeoutMs / 1000)} s. Nothing was installed on them. Wait for those sessions to end and run \`gatehouse upgrade resume\`, or plan again with --on-drain-timeout proceed to install anyway (their sessions are cut).`,
+        );
+      return { stillConnected: left };
+    }
+    case 'become-backup': {
+      if ((await d.health(action.appliance)).role === 'backup') return { already: true };
+      return d.call(action.appliance, 'POST', '/api/login/failover/become-backup', { force: true });
+    }
+    case 'become-primary': {
+      if ((await d.health(action.appliance)).role === 'primary') return { already: true };
+      return d.call(action.appliance, 'POST', '/api/login/failover/become-primary', {
+        force: true,
+      });
+    }
+    case 'backup-operations':
+      return d.call(action.appliance, 'PUT', '/api/login/failover/backup-operations', {
+        enabled: action.enabled,
+      });
+    case 'switch-traffic':
+      return switchTraffic(ctx, action.from, action.to);
+    case 'cluster-sync': {
+      const r = await d.call<{ results: { node: string; ok: boolean; error?: string }[] }>(
+        action.primary,
+        'POST',
+        '/api/login/cluster/sync',
+      );
+      const failed = r.results.filter((x) => !x.ok);
+      if (failed.length)
+        throw new GatehouseError(
+          'UPGRADE_CLUSTER_SYNC_FAILED',
+          502,
+          `Cluster Sync Now failed for ${failed.map((f) => `${f.node}: ${f.error}`).join('; ')}.`,
+        );
+      return r;
+    }
+    case 'establish': {
+      const f = await d.call<{ relationship: { role: string; peer: { name: string } } | null }>(
+        action.primary,
+        'GET',
+        '/api/login/failover',
+      );
+      if (f.relationship?.role === 'primary' && f.relationship.peer.name === action.backup)
+        return { already: true };
+      const b = d.address(action.backup);
+      const p = d.address(action.primary);
+      return d.call(action.primary, 'POST', '/api/login/failover/establish', {
+        backupHost: b.host,
+        backupPort: b.port,
+        reverseHost: p.host,
+        reversePort: p.port,
+        firstSyncAfterSeconds: 60,
+      });
+    }
+    case 'verify':
+      return verify(ctx, action);
+    case 'pause':
+      return { paused: true };
+  }
+}
+
+/** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
+async function switchTraffic(ctx: ExecContext, from: string, to: string) {
+  const d = ctx.deployment;
+  if (d.inventory.trafficSwitch.method !== 'shared-ip')
+    return d.call(to, 'POST', '/api/appliance/traffic/point-here', {});
+  type Status = { addresses: { address: string; kind: string; enabled: boolean }[] };
+  const shared = (s: Status) => s.addresses.filter((a) => a.kind === 'shared');
+  const [sf, st] = await Promise.all([
+    d.call<Status>(from, 'GET', '/api/appliance/status'),
+    d.call<Status>(to, 'GET', '/api/appliance/status'),
+  ]);
+  const addresses = [...new Set([...shared(sf), ...shared(st)].map((a) => a.address))];
+  if (!addresses.length)
+    throw new GatehouseError(
+      'UPGRADE_NO_SHARED_IP',
+      409,
+      `Neither ${from} nor ${to} has a shared address; the inventory's traffic switch is shared-ip. Configure it under /appliance > Networking, or change trafficSwitch.method.`,
+    );
+  for (const a of shared(sf).filter((x) => x.enabled))
+    await d.call(
+      from,
+      'PATCH',
+      `/api/appliance/network/addresses/${encodeURIComponent(a.address)}`,
+      { enabled: false },
+    );
+  for (const a of addresses)
+    await d.call(to, 'PATCH', `/api/appliance/network/addresses/${encodeURIComponent(a)}`, {
+      enabled: true,
+    });
+  return { moved: addresses, from, to };
+}

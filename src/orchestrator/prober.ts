@@ -1,0 +1,204 @@
+import { appendFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { RepresentativeConsole } from '../clients/console.js';
+import { JumpClient } from '../clients/jump-client.js';
+import type { Endpoint } from '../clients/tunnel.js';
+import { GatehouseError } from '../shared/errors.js';
+import { until } from '../shared/until.js';
+
+/** One look at the site: could a new client connect and get a healthy answer? */
+export interface ProbeSample {
+  t: number;
+  ok: boolean;
+  ms: number;
+  /** The certificate that answered, by appliance name. */
+  who?: string;
+  error?: string;
+}
+
+const PROBE_EVERY_MS = 50;
+const PROBE_TIMEOUT_MS = 1_000;
+
+/**
+ * Hits the site every 50 ms as a new client would: a TLS handshake to the site address and
+ * GET /health, accepted from any appliance of the inventory. Samples are appended to a file,
+ * so the report covers a run that was interrupted and resumed.
+ */
+export class SiteProber {
+  private timer: NodeJS.Timeout | undefined;
+  private buffer: ProbeSample[] = [];
+  private inflight = false;
+
+  constructor(
+    private readonly site: { host: string; port: number },
+    private readonly names: Map<string, string>,
+    private readonly file: string,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.probe(), PROBE_EVERY_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await until(() => !this.inflight, 2_000, 'the last probe').catch(() => undefined);
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.buffer.length) return;
+    appendFileSync(this.file, this.buffer.map((s) => JSON.stringify(s)).join('\n') + '\n');
+    this.buffer = [];
+  }
+
+  private async probe(): Promise<void> {
+    if (this.inflight) return;
+    this.inflight = true;
+    const t = Date.now();
+    try {
+      const who = await this.once();
+      this.buffer.push({ t, ok: true, ms: Date.now() - t, who });
+    } catch (e) {
+      this.buffer.push({ t, ok: false, ms: Date.now() - t, error: (e as Error).message });
+    } finally {
+      this.inflight = false;
+      if (this.buffer.length >= 20) this.flush();
+    }
+  }
+
+  private once(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        host: this.site.host,
+        port: this.site.port,
+        rejectUnauthorized: false,
+      });
+      const fail = (why: string) => {
+        socket.destroy();
+        reject(new Error(why));
+      };
+      socket.setTimeout(PROBE_TIMEOUT_MS, () => fail('timeout'));
+      socket.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+      socket.once('secureConnect', () => {
+        const who = this.names.get(socket.getPeerCertificate().fingerprint256);
+        if (!who) return fail('a certificate of no appliance of the inventory');
+        socket.write(
+          `GET /health HTTP/1.1\r\nHost: ${this.site.host}\r\nConnection: close\r\n\r\n`,
+        );
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => (text += d));
+        socket.once('end', () => {
+          const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+          if (status === 200) resolve(who);
+          else fail(`HTTP ${status || 'no answer'}`);
+        });
+      });
+    });
+  }
+}
+
+/** Downtime as clients saw it: the time from each failed probe to the next success. */
+export function downtimeOf(samples: ProbeSample[]): {
+  totalMs: number;
+  outages: { from: number; to: number }[];
+} {
+  const sorted = [...samples].sort((a, b) => a.t - b.t);
+  const outages: { from: number; to: number }[] = [];
+  let start: number | undefined;
+  for (const s of sorted) {
+    if (!s.ok && start === undefined) start = s.t;
+    if (s.ok && start !== undefined) {
+      outages.push({ from: start, to: s.t });
+      start = undefined;
+    }
+  }
+  if (start !== undefined) outages.push({ from: start, to: sorted.at(-1)!.t + PROBE_EVERY_MS });
+  return { totalMs: outages.reduce((n, o) => n + (o.to - o.from), 0), outages };
+}
+
+/** A local echo target for probe sessions. */
+export async function startEcho(): Promise<{ target: string; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    target: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/**
+ * A real session through an appliance (or the site): a Jump Client of the orchestrator
+ * registers there, a console signs in there, and bytes go through and come back (S12).
+ */
+export async function verifySession(
+  endpoint: Endpoint,
+  creds: { username: string; password: string; jumpKey: string },
+  echo: string,
+  name: string,
+): Promise<{ ms: number; relayedBy: string }> {
+  const started = Date.now();
+  const jump = new JumpClient({
+    site: endpoint,
+    name,
+    group: 'orchestrator',
+    key: creds.jumpKey,
+    allow: [echo],
+  });
+  let rep: RepresentativeConsole | undefined;
+  try {
+    jump.start();
+    await until(
+      () => jump.state === 'connected',
+      15_000,
+      `probe Jump Client at ${endpoint.host}:${endpoint.port}`,
+    ).catch(() => {
+      throw new GatehouseError(
+        'VERIFY_SESSION_FAILED',
+        502,
+        `No Jump Client could connect at ${endpoint.host}:${endpoint.port}: ${jump.lastError ?? 'no answer'}.`,
+      );
+    });
+    rep = await RepresentativeConsole.signIn(endpoint, creds.username, creds.password);
+    await until(
+      async () => (await rep!.jumpClients()).some((j) => j.name === name),
+      10_000,
+      'the site to list the probe Jump Client',
+    );
+    const { socket } = await rep.openSession(name, echo);
+    const payload = Buffer.from(`gatehouse upgrade verification ${started}\n`);
+    const back = await new Promise<Buffer>((resolve, reject) => {
+      const got: Buffer[] = [];
+      let n = 0;
+      socket.on('data', (d: Buffer) => {
+        got.push(d);
+        n += d.length;
+        if (n >= payload.length) resolve(Buffer.concat(got));
+      });
+      socket.once('error', reject);
+      socket.setTimeout(10_000, () => reject(new Error('no echo within 10 s')));
+      socket.write(payload);
+    });
+    socket.end();
+    if (!back.equals(payload))
+      throw new GatehouseError(
+        'VERIFY_SESSION_FAILED',
+        502,
+        'The session returned other bytes than were sent.',
+      );
+    return { ms: Date.now() - started, relayedBy: jump.connectedTo ?? '?' };
+  } finally {
+    await rep?.close();
+    await jump.stop();
+  }
+}

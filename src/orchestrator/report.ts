@@ -1,0 +1,199 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { IntegrityResult } from './integrity-check.js';
+import type { Journal } from './journal.js';
+import { downtimeOf, type ProbeSample } from './prober.js';
+import type { SessionStats } from './session-load.js';
+
+export interface UpgradeReport {
+  strategy: string;
+  target: { product?: string; base?: string };
+  outcome: 'finished' | 'paused' | 'failed' | 'running';
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  predicted: { siteDowntimeMs: number; withoutFailoverMs: number; totalMs: number };
+  downtime: {
+    totalMs: number;
+    outages: { from: number; to: number }[];
+    probes: number;
+    failedProbes: number;
+  };
+  sessions: SessionStats | null;
+  /** From breaking failover to restoring it, as it happened (interim period included). */
+  withoutFailoverMs: number;
+  steps: {
+    id: string;
+    title: string;
+    s: string[];
+    window: number;
+    status: string;
+    start?: number;
+    end?: number;
+    error?: string;
+  }[];
+  integrity: IntegrityResult | null;
+  samples: { t: number; ok: boolean; who?: string }[];
+}
+
+const readLines = <T>(file: string): T[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as T];
+          } catch {
+            return [];
+          }
+        })
+    : [];
+
+/** The report of a run, from its journal, probe samples, session counts and integrity check. */
+export function buildReport(journal: Journal, workDir: string): UpgradeReport {
+  const plan = journal.plan();
+  const { entries, finished, paused, failed } = journal.state();
+  const times = entries.map((e) => Date.parse(e.at));
+  const steps = plan.steps.map((s) => {
+    const mine = entries.filter((e) => e.type === 'step' && e.id === s.id) as Extract<
+      (typeof entries)[number],
+      { type: 'step' }
+    >[];
+    const start = mine.find((e) => e.status === 'started');
+    const last = mine.at(-1);
+    return {
+      id: s.id,
+      title: s.title,
+      s: s.s,
+      window: s.window,
+      status: entries.some((e) => e.type === 'paused' && e.step === s.id)
+        ? 'paused'
+        : (last?.status ?? 'pending'),
+      start: start ? Date.parse(start.at) : undefined,
+      end: last && last.status !== 'started' ? Date.parse(last.at) : undefined,
+      error: last?.error?.message,
+    };
+  });
+  const samples = readLines<ProbeSample>(path.join(workDir, 'probe.ndjson'));
+  const down = downtimeOf(samples);
+  const sessionsFile = path.join(workDir, 'sessions.json');
+  const integrityStep = [...entries]
+    .reverse()
+    .find(
+      (e) =>
+        e.type === 'step' &&
+        e.status === 'done' &&
+        e.id.startsWith('integrity-') &&
+        (e.detail as IntegrityResult)?.lost,
+    );
+  const brokeAt = steps.find(
+    (s) =>
+      s.id.startsWith('break-') ||
+      (plan.strategy === 'cluster' &&
+        s.title.startsWith('Install') &&
+        s.title.endsWith(` on ${plan.topology.backup}`)),
+  )?.end;
+  const restoredAt = [...steps]
+    .reverse()
+    .find(
+      (s) => s.id.startsWith('establish-') || s.title.includes('enable backup operations again'),
+    )?.end;
+  return {
+    strategy: plan.strategy,
+    target: plan.target,
+    outcome: finished ? 'finished' : paused ? 'paused' : failed ? 'failed' : 'running',
+    startedAt: new Date(Math.min(...times)).toISOString(),
+    endedAt: new Date(Math.max(...times)).toISOString(),
+    durationMs: Math.max(...times) - Math.min(...times),
+    predicted: plan.predicted,
+    downtime: {
+      ...down,
+      probes: samples.length,
+      failedProbes: samples.filter((s) => !s.ok).length,
+    },
+    sessions: existsSync(sessionsFile)
+      ? (JSON.parse(readFileSync(sessionsFile, 'utf8')) as SessionStats)
+      : null,
+    withoutFailoverMs:
+      plan.topology.backup && brokeAt ? (restoredAt ?? Math.max(...times)) - brokeAt : 0,
+    steps,
+    integrity:
+      integrityStep && integrityStep.type === 'step'
+        ? (integrityStep.detail as IntegrityResult)
+        : null,
+    samples: samples.map((s) => ({ t: s.t, ok: s.ok, who: s.who })),
+  };
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+export function renderText(r: UpgradeReport): string {
+  const lines = [
+    '',
+    `Upgrade report — ${r.strategy} to ${[r.target.base && `base ${r.target.base}`, r.target.product && `product ${r.target.product}`].filter(Boolean).join(', ')}: ${r.outcome}`,
+    `  duration                 ${secs(r.durationMs)} (predicted ${secs(r.predicted.totalMs)} of work)`,
+    `  client-visible downtime  ${secs(r.downtime.totalMs)} in ${r.downtime.outages.length} outage(s), ${r.downtime.failedProbes} of ${r.downtime.probes} probes failed (predicted ${secs(r.predicted.siteDowntimeMs)})`,
+  ];
+  if (r.sessions)
+    lines.push(
+      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
+    );
+  if (r.withoutFailoverMs) lines.push(`  without failover         ${secs(r.withoutFailoverMs)}`);
+  if (r.integrity)
+    lines.push(
+      `  data integrity           ${r.integrity.lost.length || r.integrity.mismatched.length ? 'PROBLEMS: ' + [...r.integrity.lost, ...r.integrity.mismatched].join('; ') : `nothing lost; every copy equals ${r.integrity.primary}'s`}`,
+    );
+  return lines.join('\n') + '\n';
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A self-contained HTML page: the figures, a timeline of steps and probes, integrity per appliance. */
+export function renderHtml(r: UpgradeReport): string {
+  const t0 = Date.parse(r.startedAt);
+  const span = Math.max(1, Date.parse(r.endedAt) - t0);
+  const W = 1000;
+  const x = (t: number) => (((t - t0) / span) * W).toFixed(1);
+  const rows = r.steps.filter((s) => s.start);
+  const H = 40 + rows.length * 18;
+  const probeMarks = r.samples
+    .filter((s) => !s.ok)
+    .map(
+      (s) =>
+        `<rect x="${x(s.t)}" y="4" width="2" height="20" fill="#c0392b"><title>probe failed</title></rect>`,
+    )
+    .join('');
+  const bars = rows
+    .map((s, i) => {
+      const end = s.end ?? Date.parse(r.endedAt);
+      const colour = s.status === 'failed' ? '#c0392b' : s.status === 'paused' ? '#999' : '#2e86c1';
+      return `<rect x="${x(s.start!)}" y="${34 + i * 18}" width="${Math.max(2, Number(x(end)) - Number(x(s.start!)))}" height="14" fill="${colour}"><title>${esc(s.title)} (${((end - s.start!) / 1000).toFixed(2)} s)</title></rect><text x="${Math.min(W - 300, Number(x(end)) + 4)}" y="${45 + i * 18}" font-size="11">${esc(s.title)}</text>`;
+    })
+    .join('');
+  const integrityRows = r.integrity
+    ? Object.entries(r.integrity.counts)
+        .map(
+          ([name, t]) =>
+            `<tr><td>${esc(name)}</td>${Object.entries(t)
+              .map(([k, v]) => `<td>${esc(k)}: ${v.before} → ${v.after}</td>`)
+              .join('')}</tr>`,
+        )
+        .join('')
+    : '';
+  return `<!doctype html><html lang="en"><meta charset="utf-8"><title>Gatehouse upgrade report</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.bad{color:#c0392b}.ok{color:#1e8449}</style>
+<h1>Upgrade report: ${esc(r.strategy)} → ${esc(r.target.product ?? '')}</h1>
+<p>Outcome: <strong>${esc(r.outcome)}</strong>, ${esc(r.startedAt)} – ${esc(r.endedAt)}</p>
+<table id="figures">
+<tr><th>Duration</th><td>${secs(r.durationMs)}</td></tr>
+<tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)})</td></tr>
+<tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
+<tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
+<tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}</td></tr>
+</table>
+<h2>Timeline</h2>
+<svg id="timeline" width="${W + 320}" height="${H}" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="4" width="${W}" height="20" fill="#d5f5e3"/>${probeMarks}<text x="${W + 6}" y="18" font-size="11">site probes (red: failed)</text>${bars}</svg>
+<h2>Counts per appliance (before → after)</h2><table>${integrityRows}</table>
+</html>`;
+}

@@ -1,0 +1,193 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { GatehouseError, isGatehouseError } from '../shared/errors.js';
+import type { Deployment } from './deployment.js';
+import { execute, siteEndpoint } from './executor.js';
+import { credentialsOf } from './inventory.js';
+import type { Journal } from './journal.js';
+import type { Plan, Step } from './plan-types.js';
+import { SiteProber, startEcho } from './prober.js';
+import { buildReport, renderHtml, renderText } from './report.js';
+import { SessionLoad } from './session-load.js';
+
+export interface RunOptions {
+  journal: Journal;
+  workDir: string;
+  /** Machine-readable event stream instead of the live step list. */
+  json: boolean;
+  write: (text: string) => void;
+  command: string;
+}
+
+export type RunOutcome = 'finished' | 'paused' | 'failed';
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** What an operator can do after a failed step: resume after fixing, or the safe way back. */
+function advice(plan: Plan, step: Step): string {
+  const lines = [
+    'Fix the cause, then run `gatehouse upgrade resume` to retry this step and go on.',
+  ];
+  if (step.rollbackSafe) {
+    lines.push(
+      `Rollback is still safe: the site has not been switched. ${plan.topology.primary} still serves${plan.topology.backup ? `; re-establish failover from it with ${plan.topology.backup} as backup (its data is then overwritten by the primary's)` : ''}. An install that failed its health check has already rolled itself back.`,
+    );
+  } else lines.push('The site was already switched: going forward (resume) is the safe path.');
+  return lines.join('\n');
+}
+
+/**
+ * Run (or resume) a journaled plan: every step in order, each recorded before and after, the
+ * site probed every 50 ms and live sessions kept running the whole time. Stops at the interim
+ * pause (S4), at a failed step, or at the end, writing the report each time.
+ */
+export async function runPlan(deployment: Deployment, opts: RunOptions): Promise<RunOutcome> {
+  const { journal } = opts;
+  const plan = journal.plan();
+  let state = journal.state();
+  mkdirSync(opts.workDir, { recursive: true });
+  const emit = (event: Record<string, unknown>, text: string) =>
+    opts.write(
+      opts.json ? JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n' : text + '\n',
+    );
+  if (state.finished) {
+    emit(
+      { type: 'finished', already: true },
+      'This upgrade has already finished; the report is in ' + opts.workDir,
+    );
+    return 'finished';
+  }
+  journal.append({
+    type: 'run',
+    at: new Date().toISOString(),
+    pid: process.pid,
+    command: opts.command,
+  });
+
+  const names = new Map(
+    deployment.inventory.appliances.map((a) => [a.fingerprint.toUpperCase(), a.name]),
+  );
+  const site = siteEndpoint(deployment);
+  const prober = new SiteProber(
+    { host: site.host, port: site.port },
+    names,
+    path.join(opts.workDir, 'probe.ndjson'),
+  );
+  const echo = await startEcho();
+  prober.start();
+  let load: SessionLoad | undefined;
+  const startLoad = async () => {
+    try {
+      const creds = credentialsOf(
+        deployment.inventory,
+        deployment.entry(plan.topology.primary),
+      ).login;
+      const jumpKey = (
+        await deployment.call<{ key: string }>(
+          plan.topology.primary,
+          'GET',
+          '/api/login/jump-clients/key',
+        )
+      ).key;
+      load = new SessionLoad(
+        site,
+        { ...creds, jumpKey },
+        echo.target,
+        path.join(opts.workDir, 'sessions.json'),
+      );
+      await load.start();
+    } catch (e) {
+      emit(
+        { type: 'warning', message: (e as Error).message },
+        `! live sessions not started: ${(e as Error).message}`,
+      );
+    }
+  };
+  await startLoad();
+
+  const finish = async (outcome: RunOutcome) => {
+    await load?.stop();
+    await prober.stop();
+    await echo.close();
+    const report = buildReport(journal, opts.workDir);
+    writeFileSync(path.join(opts.workDir, 'report.json'), JSON.stringify(report, null, 2));
+    writeFileSync(path.join(opts.workDir, 'report.html'), renderHtml(report));
+    if (outcome !== 'paused' || !opts.json)
+      emit({ type: 'report', outcome, report: opts.json ? report : undefined }, renderText(report));
+    return outcome;
+  };
+
+  const total = plan.steps.length;
+  for (const [i, step] of plan.steps.entries()) {
+    const tag = `[${String(i + 1).padStart(2)}/${total}]`;
+    if (state.done.has(step.id)) {
+      emit(
+        { type: 'step', id: step.id, status: 'done-earlier' },
+        `${tag} ✓ ${step.title} (done earlier)`,
+      );
+      continue;
+    }
+    if (step.action.type === 'pause') {
+      journal.append({ type: 'paused', at: new Date().toISOString(), step: step.id });
+      emit(
+        { type: 'paused', id: step.id },
+        `${tag} ⏸ ${step.title}\nThe first maintenance window is complete; the deployment runs without failover until the second. When the new version is confirmed, run: gatehouse upgrade continue`,
+      );
+      return finish('paused');
+    }
+    emit(
+      { type: 'step', id: step.id, status: 'started', title: step.title, s: step.s },
+      `${tag} ▶ ${step.title} (${step.s.join(', ')})`,
+    );
+    journal.append({ type: 'step', at: new Date().toISOString(), id: step.id, status: 'started' });
+    const t0 = Date.now();
+    try {
+      const detail = await execute(
+        {
+          deployment,
+          plan,
+          workDir: opts.workDir,
+          echo: echo.target,
+          log: (l) => (opts.json ? undefined : opts.write(l + '\n')),
+        },
+        step.action,
+      );
+      journal.append({
+        type: 'step',
+        at: new Date().toISOString(),
+        id: step.id,
+        status: 'done',
+        detail,
+      });
+      emit(
+        { type: 'step', id: step.id, status: 'done', ms: Date.now() - t0, detail },
+        `${tag} ✓ ${step.title} — ${secs(Date.now() - t0)}`,
+      );
+    } catch (e) {
+      const err = isGatehouseError(e)
+        ? e
+        : new GatehouseError('UPGRADE_STEP_FAILED', 500, (e as Error).message);
+      journal.append({
+        type: 'step',
+        at: new Date().toISOString(),
+        id: step.id,
+        status: 'failed',
+        error: { code: err.code, message: err.message },
+      });
+      emit(
+        {
+          type: 'step',
+          id: step.id,
+          status: 'failed',
+          error: { code: err.code, message: err.message },
+          rollbackSafe: step.rollbackSafe,
+        },
+        `${tag} ✗ ${step.title}\n  [${err.code}] ${err.message}\n${advice(plan, step)}`,
+      );
+      return finish('failed');
+    }
+    state = journal.state();
+  }
+  journal.append({ type: 'finished', at: new Date().toISOString() });
+  return finish('finished');
+}

@@ -1,0 +1,162 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
+import { RepresentativeConsole } from '../clients/console.js';
+import { JumpClient } from '../clients/jump-client.js';
+import type { Endpoint } from '../clients/tunnel.js';
+
+export interface SessionStats {
+  newStarted: number;
+  newFailed: number;
+  longOpened: number;
+  /** Long sessions that broke while the upgrade ran. */
+  dropped: number;
+  failures: { t: number; what: string; error: string }[];
+}
+
+const EMPTY: SessionStats = {
+  newStarted: 0,
+  newFailed: 0,
+  longOpened: 0,
+  dropped: 0,
+  failures: [],
+};
+
+/**
+ * Live sessions while the upgrade runs, through the site as operators use it: a Jump Client
+ * and a console of the orchestrator, a new short session every second (new sessions that
+ * fail) and two long sessions that echo twice a second (sessions dropped). Counts add up over
+ * an interrupted and resumed run (kept in a file).
+ */
+export class SessionLoad {
+  stats: SessionStats;
+  private jump: JumpClient | undefined;
+  private rep: RepresentativeConsole | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private long: (TLSSocket | undefined)[] = [undefined, undefined];
+  private readonly opening = new Set<number>();
+  private stopped = false;
+
+  constructor(
+    private readonly site: Endpoint,
+    private readonly creds: { username: string; password: string; jumpKey: string },
+    private readonly echo: string,
+    private readonly file: string,
+  ) {
+    try {
+      this.stats = { ...EMPTY, ...(JSON.parse(readFileSync(file, 'utf8')) as SessionStats) };
+    } catch {
+      this.stats = { ...EMPTY, failures: [] };
+    }
+  }
+
+  private fail(what: string, e: unknown): void {
+    this.stats.failures.push({ t: Date.now(), what, error: (e as Error).message });
+    if (this.stats.failures.length > 200) this.stats.failures.shift();
+  }
+
+  async start(): Promise<void> {
+    this.jump = new JumpClient({
+      site: this.site,
+      name: 'orchestrator-load',
+      group: 'orchestrator',
+      key: this.creds.jumpKey,
+      allow: [this.echo],
+    });
+    this.jump.start();
+    this.timers.push(setInterval(() => void this.newSession(), 1_000));
+    this.timers.push(setInterval(() => void this.tickLong(), 500));
+    this.timers.push(setInterval(() => this.save(), 1_000));
+  }
+
+  private async console(): Promise<RepresentativeConsole> {
+    if (!this.rep)
+      this.rep = await RepresentativeConsole.signIn(
+        this.site,
+        this.creds.username,
+        this.creds.password,
+      );
+    return this.rep;
+  }
+
+  private async open(): Promise<TLSSocket> {
+    try {
+      return (await (await this.console()).openSession('orchestrator-load', this.echo)).socket;
+    } catch (e) {
+      // A console ticket outlives a failover (same key); a sign-in is redone only if refused.
+      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') this.rep = undefined;
+      throw e;
+    }
+  }
+
+  private async newSession(): Promise<void> {
+    if (this.stopped || (this.jump?.state !== 'connected' && this.stats.newStarted === 0)) return;
+    this.stats.newStarted++;
+    try {
+      const s = await this.open();
+      await echoOnce(s, Buffer.from('new session\n'));
+      s.end();
+    } catch (e) {
+      this.stats.newFailed++;
+      this.fail('new session', e);
+    }
+  }
+
+  private async tickLong(): Promise<void> {
+    if (this.stopped || (this.jump?.state !== 'connected' && this.stats.longOpened === 0)) return;
+    for (let i = 0; i < this.long.length; i++) {
+      const s = this.long[i];
+      if (this.opening.has(i)) continue;
+      if (!s) {
+        this.opening.add(i);
+        try {
+          const opened = await this.open();
+          this.stats.longOpened++;
+          opened.on('error', () => undefined);
+          opened.once('close', () => {
+            if (this.stopped) return;
+            this.stats.dropped++;
+            this.fail('long session', new Error('closed by the site'));
+            this.long[i] = undefined;
+          });
+          this.long[i] = opened;
+        } catch (e) {
+          this.fail('long session open', e);
+        } finally {
+          this.opening.delete(i);
+        }
+        continue;
+      }
+      if (s.writable) s.write('.');
+    }
+  }
+
+  private save(): void {
+    writeFileSync(this.file, JSON.stringify(this.stats));
+  }
+
+  async stop(): Promise<SessionStats> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.long) s?.destroy();
+    await this.rep?.close();
+    await this.jump?.stop();
+    this.save();
+    return this.stats;
+  }
+}
+
+function echoOnce(socket: TLSSocket, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    socket.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n >= data.length) resolve();
+    });
+    socket.once('error', reject);
+    socket.once('close', () =>
+      n >= data.length ? resolve() : reject(new Error('closed before the echo')),
+    );
+    socket.setTimeout(5_000, () => reject(new Error('no echo within 5 s')));
+    socket.write(data);
+  });
+}
