@@ -21,5 +21,6 @@ program.addCommand((await import('./nat-forwarder.js')).natForwarderCommand());
 const clients = await import('./clients.js');
 program.addCommand(clients.jumpClientCommand());
 program.addCommand(clients.consoleCommand());
+program.addCommand((await import('./lab.js')).labCommand());
 
 await program.parseAsync(process.argv);
