@@ -41,7 +41,9 @@ export class SharedAddressListeners {
     for (const [address, listener] of this.bound) {
       if (wanted.has(address)) continue;
       this.bound.delete(address);
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      // close() releases the address at once; its callback would wait for every connection
+      // made through it to end, which long-lived Jump Client connections never do.
+      listener.close();
     }
     const failed: { address: string; reason: string }[] = [];
     for (const address of wanted) {

@@ -23,5 +23,6 @@ program.addCommand(clients.jumpClientCommand());
 program.addCommand(clients.consoleCommand());
 program.addCommand((await import('./upgrade.js')).upgradeCommand());
 program.addCommand((await import('./integration.js')).integrationCommand());
+program.addCommand((await import('./lab.js')).labCommand());
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApplianceClient, toError, type ApiResponse } from '../clients/admin-client.js';
+import { until } from '../shared/until.js';
+import { ADDRESSES, SITE_HOSTNAME } from './plan.js';
+import { readLabSecret } from './secrets.js';
+import { labUrl, type LabAppliance, type LabState } from './state.js';
+
+const SETUP_MS = 30_000;
+
+/** A client of one lab appliance, signed in to both admin areas. */
+export async function adminClient(state: LabState, a: LabAppliance): Promise<ApplianceClient> {
+  const certPem = readFileSync(path.join(a.dataDir, 'tls', 'cert.pem'), 'utf8');
+  const api = new ApplianceClient(labUrl(a.host, a.port), { certPem }, { connections: 2 });
+  const { appliance, login } = state.credentials;
+  await api.signIn(
+    'appliance',
+    appliance.username,
+    readLabSecret(state.dir, appliance.passwordFile),
+  );
+  await api.signIn('login', login.username, readLabSecret(state.dir, login.passwordFile));
+  return api;
+}
+
+async function ok<T>(res: Promise<ApiResponse<T>>): Promise<T> {
+  const r = await res;
+  if (r.status >= 300) throw toError(r);
+  return r.body;
+}
+
+type Clients = Map<string, ApplianceClient>;
+
+/** Every appliance checks the lab's update server (pinned) for updates. */
+export async function pointAtUpdateServer(state: LabState, apis: Clients): Promise<void> {
+  const { url, fingerprint } = state.updateServer!;
+  await Promise.all(
+    [...apis.values()].map((api) =>
+      ok(api.call('PUT', '/api/appliance/updates/server', { json: { url, fingerprint } })),
+    ),
+  );
+}
+
+/** The site's traffic switch on the appliances that can hold the site (primary and backup). */
+export async function configureSwitch(state: LabState, apis: Clients): Promise<void> {
+  const holders = state.appliances.filter((a) => a.role !== 'traffic-node');
+  const method = state.site.switch;
+  for (const a of holders) {
+    const api = apis.get(a.name)!;
+    const primary = a.role !== 'backup';
+    if (method === 'shared-ip')
+      await ok(
+        api.call('POST', '/api/appliance/network/addresses', {
+          json: { address: ADDRESSES.site, kind: 'shared', enabled: primary },
+        }),
+      );
+    if (method === 'hosts-file')
+      await ok(
+        api.call('PUT', '/api/appliance/traffic', {
+          json: { provider: 'hosts-file', file: state.site.hostsFile, hostname: SITE_HOSTNAME },
+        }),
+      );
+    if (method === 'nat-forwarder') {
+      const nat = state.natForwarder!;
+      await ok(
+        api.call('PUT', '/api/appliance/traffic', {
+          json: {
+            provider: 'nat-forwarder',
+            control: nat.control,
+            fingerprint: nat.fingerprint,
+            token: readFileSync(path.join(nat.dataDir, 'control-token'), 'utf8').trim(),
+          },
+        }),
+      );
+    }
+  }
+  const primary = holders.find((a) => a.role !== 'backup')!;
+  if (method === 'hosts-file' || method === 'nat-forwarder')
+    await ok(
+      apis.get(primary.name)!.call('POST', '/api/appliance/traffic/point-here', { json: {} }),
+    );
+}
+
+/** The synthetic sessions' representative, and the site's Jump Client key. */
+export async function prepareSite(
+  state: LabState,
+  primary: ApplianceClient,
+): Promise<{ jumpClientKey: string }> {
+  const rep = state.credentials.representative;
+  await ok(
+    primary.call('POST', '/api/login/users', {
+      json: {
+        username: rep.username,
+        displayName: 'Lab Representative',
+        password: readLabSecret(state.dir, rep.passwordFile),
+      },
+    }),
+  );
+  const { key } = await ok(primary.call<{ key: string }>('GET', '/api/login/jump-clients/key'));
+  return { jumpClientKey: key };
+}
+
+/** Add every traffic node to the primary node in its region; wait until all are eligible. */
+export async function formCluster(state: LabState, primary: ApplianceClient): Promise<void> {
+  const key = readLabSecret(state.dir, state.interApplianceKeyFile);
+  const nodes = state.appliances.filter((a) => a.role === 'traffic-node');
+  for (const n of nodes)
+    await ok(
+      primary.call('POST', '/api/login/cluster/nodes', {
+        json: { host: n.host, port: n.port, region: n.region, key },
+      }),
+    );
+  await until(
+    async () => {
+      const c = await ok(
+        primary.call<{ nodes: { eligible: boolean }[] }>('GET', '/api/login/cluster'),
+      );
+      return c.nodes.filter((n) => n.eligible).length === nodes.length;
+    },
+    SETUP_MS,
+    'every traffic node to be eligible',
+    100,
+  );
+}
+
+/** Establish failover from the primary, sync once, and wait until both report their roles. */
+export async function establishFailover(state: LabState, apis: Clients): Promise<void> {
+  const primary = state.appliances.find((a) => a.role === 'primary')!;
+  const backup = state.appliances.find((a) => a.role === 'backup')!;
+  const api = apis.get(primary.name)!;
+  await ok(
+    api.call('POST', '/api/login/failover/establish', {
+      json: {
+        backupHost: backup.host,
+        backupPort: backup.port,
+        reverseHost: primary.host,
+        reversePort: primary.port,
+        firstSyncAfterSeconds: 5,
+      },
+    }),
+  );
+  await ok(api.call('POST', '/api/login/failover/sync'));
+  for (const a of [primary, backup])
+    await until(
+      async () =>
+        (await apis.get(a.name)!.call<{ role: string }>('GET', '/health')).body.role === a.role,
+      SETUP_MS,
+      `${a.name} to report the ${a.role} role`,
+      100,
+    );
+}

@@ -1,0 +1,161 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ApplianceClient } from '../clients/admin-client.js';
+import { GatehouseError } from '../shared/errors.js';
+import {
+  adminClient,
+  configureSwitch,
+  establishFailover,
+  formCluster,
+  pointAtUpdateServer,
+  prepareSite,
+} from './configure.js';
+import { writeInventory } from './inventory.js';
+import { ADDRESSES, planAppliances, SITE_HOSTNAME, type LabOptions } from './plan.js';
+import { createSecrets, saveJumpClientKey } from './secrets.js';
+import { stopGroups } from './spawn.js';
+import {
+  choosePorts,
+  inBatches,
+  initAppliances,
+  startAgent,
+  startAppliance,
+  startNatForwarder,
+  startUpdateServer,
+} from './start.js';
+import { groupAlive, readState, statsFile, writeState, type LabState } from './state.js';
+
+function refuseExisting(dir: string): void {
+  const existing = readState(dir);
+  if (existing?.processes.some((p) => groupAlive(p.pgid)))
+    throw new GatehouseError(
+      'LAB_RUNNING',
+      409,
+      `--dir ${dir}: a lab is already running there. Run \`gatehouse lab down --dir ${dir}\` first, or give another --dir.`,
+      { fields: [{ field: '--dir', message: 'a lab runs there' }] },
+    );
+  if (existing || (existsSync(dir) && readdirSync(dir).length > 0))
+    throw new GatehouseError(
+      'LAB_DIR_NOT_EMPTY',
+      409,
+      `--dir ${dir}: the directory already holds ${existing ? 'a stopped lab' : 'other files'}. Run \`gatehouse lab down --dir ${dir} --purge\` to remove ${existing ? 'it' : 'a lab there'}, or give another --dir.`,
+      { fields: [{ field: '--dir', message: 'is not empty' }] },
+    );
+}
+
+/** Agent ready: every Jump Client connected and a first stats file written. */
+function agentReady(state: LabState, jumpClients: number) {
+  return async () => {
+    try {
+      const s = JSON.parse(readFileSync(statsFile(state.dir), 'utf8')) as {
+        jumpClients: { connected: number };
+      };
+      return s.jumpClients.connected >= jumpClients;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
+ * `gatehouse lab up`: a whole deployment on loopback from embedded defaults. Every process it
+ * starts is recorded in DIR/lab.json as soon as it has a pid, so a failure part-way stops
+ * what was started and `lab down` can always clean up.
+ */
+export async function labUp(
+  dirArg: string,
+  o: LabOptions,
+  log: (line: string) => void,
+): Promise<LabState> {
+  const dir = path.resolve(dirArg);
+  refuseExisting(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const plan = planAppliances(o);
+  const state: LabState = {
+    version: 1,
+    dir,
+    topology: o.topology,
+    createdAt: new Date().toISOString(),
+    state: 'starting',
+    options: { trafficNodes: o.trafficNodes, regions: o.regions, jumpClients: o.jumpClients },
+    site: { hostname: SITE_HOSTNAME, host: ADDRESSES.primary, port: 0, switch: o.switchMethod },
+    ...createSecrets(dir),
+    appliances: [],
+    processes: [],
+    inventory: 'inventory.yaml',
+  };
+  const started = (p: LabState['processes'][number]) => {
+    state.processes.push(p);
+    writeState(state);
+  };
+  writeState(state);
+  const apis = new Map<string, ApplianceClient>();
+  const t0 = Date.now();
+  const step = (s: string) => log(`▸ ${s} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  try {
+    step(`${o.topology}: ${plan.length} appliance(s) on ${ADDRESSES.primary}…, lab in ${dir}`);
+    state.updateServer = await startUpdateServer(state, started);
+    step(`update server ready at ${state.updateServer.url}`);
+    await initAppliances(state, plan);
+    step(`initialised ${plan.map((a) => a.name).join(', ')}`);
+    const ports = await choosePorts(plan);
+    state.appliances = await inBatches(
+      plan.map((a, i) => ({ a, port: ports[i]! })),
+      3,
+      async ({ a, port }) => {
+        const ready = await startAppliance(state, a, port, started);
+        step(`${a.name} ready at ${ready.urls.login.replace(/\/login$/, '')}`);
+        return ready;
+      },
+    );
+    const primary = state.appliances[0]!;
+    state.site.port = primary.port;
+    if (o.switchMethod === 'shared-ip') {
+      state.site.host = ADDRESSES.site;
+      state.site.sharedAddress = ADDRESSES.site;
+    }
+    if (o.switchMethod === 'hosts-file') state.site.hostsFile = path.join(dir, 'hosts');
+    if (o.switchMethod === 'nat-forwarder') {
+      state.natForwarder = await startNatForwarder(state, primary.port, primary, started);
+      state.site.host = ADDRESSES.site;
+      step(`NAT forwarder on ${state.natForwarder.listen} → ${primary.name}`);
+    }
+    writeState(state);
+    for (const a of state.appliances) apis.set(a.name, await adminClient(state, a));
+    const primaryApi = apis.get(primary.name)!;
+    await pointAtUpdateServer(state, apis);
+    const { jumpClientKey } = await prepareSite(state, primaryApi);
+    state.jumpClientKeyFile = saveJumpClientKey(dir, jumpClientKey);
+    if (o.trafficNodes > 0) {
+      await formCluster(state, primaryApi);
+      step(`cluster formed: ${o.trafficNodes} traffic node(s) in ${o.regions} region(s)`);
+    }
+    if (state.appliances.some((a) => a.role === 'backup')) {
+      await establishFailover(state, apis);
+      step('failover established and synchronised');
+    }
+    await configureSwitch(state, apis);
+    if (o.switchMethod !== 'none')
+      step(`traffic switch (${o.switchMethod}) points at ${primary.name}`);
+    await writeInventory(state);
+    state.agent = {
+      statsFile: path.basename(statsFile(dir)),
+      sessionRate: o.sessionRate,
+      longSessions: o.longSessions,
+    };
+    writeState(state);
+    await startAgent(state, started, agentReady(state, o.jumpClients));
+    step(`agent: ${o.jumpClients} Jump Client(s) connected, synthetic sessions running`);
+    state.state = 'running';
+    writeState(state);
+    return state;
+  } catch (e) {
+    log(`lab up failed; stopping what it started (logs stay in ${path.join(dir, 'logs')})`);
+    await stopGroups(state.processes).catch(() => undefined);
+    state.state = 'failed';
+    writeState(state);
+    throw e;
+  } finally {
+    await Promise.all([...apis.values()].map((api) => api.close()));
+  }
+}

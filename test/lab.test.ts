@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { adminClient } from '../src/lab/configure.js';
+import type { LabStatus } from '../src/lab/lifecycle.js';
+import type { AgentStats } from '../src/lab/agent.js';
+import { GATEHOUSE_BIN } from '../src/lab/processes.js';
+import { groupAlive, readState, type LabState } from '../src/lab/state.js';
+import { loadInventory } from '../src/orchestrator/inventory.js';
+import { tempDir, until } from './support/appliance.js';
+
+const exec = promisify(execFile);
+
+async function gatehouse(args: string[]) {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [GATEHOUSE_BIN, ...args], {
+      timeout: 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const stats = (dir: string) =>
+  JSON.parse(readFileSync(path.join(dir, 'agent-stats.json'), 'utf8')) as AgentStats;
+
+/** Sessions keep completing, none fails. */
+async function expectSessionsFlowing(dir: string) {
+  const before = stats(dir).sessions.completed;
+  await until(
+    () => stats(dir).sessions.completed >= before + 3,
+    20_000,
+    'synthetic sessions to complete',
+  );
+  const s = stats(dir).sessions;
+  expect(s.failed, JSON.stringify(s.recentErrors)).toBe(0);
+  expect(s.long.active).toBe(2);
+}
+
+async function expectStatusAlive(dir: string, state: LabState) {
+  const status = await gatehouse(['lab', 'status', '--dir', dir, '--json']);
+  expect(status.code).toBe(0);
+  const s = JSON.parse(status.stdout) as LabStatus;
+  expect(s.allAlive).toBe(true);
+  expect(s.processes.map((p) => p.kind).sort()).toEqual(
+    [...state.processes.map((p) => p.kind)].sort(),
+  );
+  for (const a of s.appliances) expect(a.health?.ready).toBe(true);
+}
+
+async function expectDownStopsAll(dir: string, state: LabState) {
+  const down = await gatehouse(['lab', 'down', '--dir', dir]);
+  expect(down.code).toBe(0);
+  for (const p of state.processes) expect(groupAlive(p.pgid), p.name).toBe(false);
+  expect(readState(dir)?.state).toBe('stopped');
+}
+
+let running: string | undefined;
+afterEach(async () => {
+  if (running) await gatehouse(['lab', 'down', '--dir', running]);
+  running = undefined;
+});
+
+describe('gatehouse lab', () => {
+  it('refuses an unknown topology and a cluster without traffic nodes, naming the flag and starting nothing', async () => {
+    const dir = path.join(tempDir('gh-lab-bad-'), 'lab');
+    const unknown = await gatehouse(['lab', 'up', '--topology', 'mesh', '--dir', dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--topology: "mesh" is not a topology; use standalone, pair/);
+    const noNodes = await gatehouse([
+      'lab',
+      'up',
+      '--topology',
+      'cluster',
+      '--traffic-nodes',
+      '0',
+      '--dir',
+      dir,
+    ]);
+    expect(noNodes.code).toBe(2);
+    expect(noNodes.stderr).toContain('--traffic-nodes');
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('starts a failover pair behind a shared IP with sessions flowing, then stops every process', async () => {
+    const dir = path.join(tempDir('gh-lab-pair-'), 'lab');
+    const up = await gatehouse(['lab', 'up', '--topology', 'pair', '--dir', dir]);
+    running = dir;
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stdout).toContain('/login');
+    expect(up.stdout).toContain(path.join(dir, 'secrets', 'login-admin.password'));
+    const state = readState(dir)!;
+    const password = readFileSync(path.join(dir, 'secrets', 'login-admin.password'), 'utf8');
+    expect(up.stdout).not.toContain(password.trim());
+
+    const inv = loadInventory(path.join(dir, 'inventory.yaml'));
+    expect(inv.trafficSwitch.method).toBe('shared-ip');
+    expect(inv.site.address).toBe(`127.0.1.10:${state.appliances[0]!.port}`);
+    expect(inv.appliances.map((a) => [a.name, a.role])).toEqual([
+      ['appliance-a', 'primary'],
+      ['appliance-b', 'backup'],
+    ]);
+    for (const a of state.appliances) {
+      const api = await adminClient(state, a);
+      const health = await api.call<{ role: string }>('GET', '/health');
+      expect(health.body.role).toBe(a.role);
+      await api.close();
+    }
+    await expectSessionsFlowing(dir);
+    await expectStatusAlive(dir, state);
+
+    const again = await gatehouse(['lab', 'up', '--topology', 'pair', '--dir', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('lab down');
+
+    await expectDownStopsAll(dir, state);
+    running = undefined;
+  }, 120_000);
+
+  it('starts a cluster of two traffic nodes in two regions; Jump Clients connect through the nodes', async () => {
+    const dir = path.join(tempDir('gh-lab-cluster-'), 'lab');
+    const up = await gatehouse([
+      'lab',
+      'up',
+      '--topology',
+      'cluster',
+      '--traffic-nodes',
+      '2',
+      '--regions',
+      '2',
+      '--dir',
+      dir,
+    ]);
+    running = dir;
+    expect(up.code, up.stderr).toBe(0);
+    const state = readState(dir)!;
+    const inv = loadInventory(path.join(dir, 'inventory.yaml'));
+    expect(inv.appliances.map((a) => [a.name, a.role, a.region])).toEqual([
+      ['primary-node', 'standalone', undefined],
+      ['traffic-node-1', 'traffic-node', 'region-1'],
+      ['traffic-node-2', 'traffic-node', 'region-2'],
+    ]);
+    for (const a of state.appliances) {
+      const api = await adminClient(state, a);
+      const cluster = await api.call<{ role: string }>('GET', '/api/login/cluster');
+      expect(cluster.body.role).toBe(a.role === 'traffic-node' ? 'traffic-node' : 'primary-node');
+      await api.close();
+    }
+    const clients = stats(dir).jumpClients.clients;
+    expect(clients.map((c) => [c.region, c.connectedTo])).toEqual([
+      ['region-1', 'traffic-node-1'],
+      ['region-2', 'traffic-node-2'],
+    ]);
+    await expectSessionsFlowing(dir);
+    await expectStatusAlive(dir, state);
+    await expectDownStopsAll(dir, state);
+    running = undefined;
+  }, 120_000);
+});
