@@ -113,5 +113,5 @@ describe('gatehouse upgrade: asynchronous upgrade of a failover pair with a shar
       ).toBe(NEXT_VERSION);
     expect((await b.api.call<{ role: string }>('GET', '/health')).body.role).toBe('primary');
     expect((await a.api.call<{ role: string }>('GET', '/health')).body.role).toBe('backup');
-  });
+  }, 300_000);
 });

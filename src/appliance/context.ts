@@ -223,8 +223,21 @@ export class Appliance {
    * refused with the reason.
    */
   async changeAddresses<T>(actor: Actor, change: () => T): Promise<T> {
+    const enabledBefore = new Set(
+      this.network
+        .list()
+        .filter((a) => a.kind === 'shared' && a.enabled)
+        .map((a) => a.address),
+    );
     const result = change();
     const failed = await this.sharedListeners.reconcile(this.network.list());
+    // Clients that reached the site through a released shared address reconnect to where it went.
+    for (const a of this.network.list())
+      if (a.kind === 'shared' && !a.enabled && enabledBefore.has(a.address))
+        this.clients.moveConnectedVia(
+          a.address,
+          `the shared address ${a.address} moved to another appliance`,
+        );
     if (failed.length) {
       for (const f of failed) this.network.update(actor, f.address, { enabled: false });
       throw sharedAddressError(failed);
@@ -239,6 +252,7 @@ export class Appliance {
    */
   async sharedAddressesFollow(actor: Actor, role: FailoverRole): Promise<void> {
     if (role === 'standalone') return;
+    if (role === 'backup') this.clients.moveAll('this appliance became the failover backup');
     const enabled = role === 'primary';
     const change = this.network.list().filter((a) => a.kind === 'shared' && a.enabled !== enabled);
     if (!change.length) return;

@@ -21,7 +21,7 @@ export interface ExecContext {
   log: (line: string) => void;
 }
 
-const INSTALL_DEADLINE_MS = 300_000;
+const INSTALL_DEADLINE_MS = 180_000;
 
 /** Every appliance the plan touches. */
 export const inScope = (plan: Plan) => [
@@ -90,12 +90,24 @@ async function install(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
   const d = ctx.deployment;
   const installed: string[] = [];
   for (const p of pkgs) {
-    const h = await d.health(name);
+    // A resumed run may find the appliance restarting from the install it started.
+    const h = (await until(
+      async () => {
+        const r = await d.health(name);
+        return r.status === 200 || r.update ? r : false;
+      },
+      INSTALL_DEADLINE_MS,
+      `${name} to answer`,
+      250,
+    )) as Awaited<ReturnType<typeof d.health>>;
     const running = p.kind === 'base' ? h.baseVersion : h.productVersion;
     if (compareVersions(running, p.version) >= 0 && !h.update) continue;
     if (!(await stagedIds(d, name)).has(p.id)) await stage(ctx, name, [p]);
+    const since = Date.now() - 1_000;
     if (!h.update) await d.call(name, 'POST', `/api/appliance/updates/staged/${p.id}/install`, {});
     ctx.log(`  ${name}: installing ${p.kind} ${p.version}…`);
+    // `until` retries on errors: a definite failure is kept here and ends the wait.
+    let fatal: GatehouseError | undefined;
     await until(
       async () => {
         const now = await d.health(name).catch(() => undefined);
@@ -104,25 +116,35 @@ async function install(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
         if (v === p.version) return true;
         // Running, not installing, still the old version: the install failed or was rolled back.
         const s = await d.call<{
-          install: { phase: string } | null;
-          lastResult: { ok: boolean; reason?: string } | null;
+          install: { phase: string; error?: { message: string } } | null;
+          lastResult: { ok: boolean; at?: string; reason?: string } | null;
         }>(name, 'GET', '/api/appliance/updates');
-        if (!s.install && s.lastResult && !s.lastResult.ok)
-          throw new GatehouseError(
+        if (s.install?.phase === 'failed')
+          fatal = new GatehouseError(
+            'UPGRADE_INSTALL_FAILED',
+            502,
+            `${name}: the install of ${p.kind} ${p.version} failed before switching (${s.install.error?.message ?? 'no reason given'}); ${name} still runs ${v}.`,
+          );
+        else if (
+          !s.install &&
+          s.lastResult &&
+          !s.lastResult.ok &&
+          Date.parse(s.lastResult.at ?? '') >= since
+        )
+          fatal = new GatehouseError(
             'UPGRADE_INSTALL_ROLLED_BACK',
             502,
             `${name}: ${p.kind} ${p.version} did not pass its health check and was rolled back (${s.lastResult.reason ?? 'no reason given'}); ${name} runs ${v} again.`,
           );
-        return false;
+        return !!fatal;
       },
       INSTALL_DEADLINE_MS,
       `${name} to run ${p.kind} ${p.version}`,
       250,
     ).catch((e: unknown) => {
-      throw e instanceof GatehouseError
-        ? e
-        : new GatehouseError('UPGRADE_INSTALL_TIMEOUT', 504, (e as Error).message);
+      throw new GatehouseError('UPGRADE_INSTALL_TIMEOUT', 504, (e as Error).message);
     });
+    if (fatal) throw fatal;
     installed.push(`${p.kind} ${p.version}`);
   }
   return { installed };

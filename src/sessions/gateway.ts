@@ -60,6 +60,8 @@ export interface ConnectedClient {
 
 interface Presence {
   client: ConnectedClient;
+  /** The local address the client reached (a shared address moves to the other appliance). */
+  via: string;
   channel: LineChannel<unknown>;
   lastSeen: number;
 }
@@ -206,6 +208,7 @@ export class ClientGateway {
         sessions: [],
       },
       lastSeen: Date.now(),
+      via: (socket as { localAddress?: string }).localAddress ?? '',
       channel: undefined as unknown as LineChannel<unknown>,
     };
     presence.channel = new LineChannel<FromJumpClient>(
@@ -243,6 +246,7 @@ export class ClientGateway {
         sessions: [],
       },
       lastSeen: Date.now(),
+      via: (socket as { localAddress?: string }).localAddress ?? '',
       channel: undefined as unknown as LineChannel<unknown>,
     };
     presence.channel = new LineChannel<unknown>(
@@ -434,6 +438,21 @@ export class ClientGateway {
     this.draining = true;
     for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
       if (!this.sessionsOf(p.client).length) this.move(p, 'this node is draining');
+  }
+
+  /**
+   * Ask every connected client to reconnect through the site now (this appliance became the
+   * failover backup): their sessions in progress go on, new ones go to the new primary.
+   */
+  moveAll(reason: string): void {
+    for (const p of [...this.jumpClients.values(), ...this.consoles.values()]) this.move(p, reason);
+  }
+
+  /** Clients that came in through an address this appliance just released follow the address. */
+  moveConnectedVia(address: string, reason: string): void {
+    const plain = (a: string) => a.replace(/^::ffff:/, '');
+    for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
+      if (plain(p.via) === plain(address)) this.move(p, reason);
   }
 
   undrain(): void {
