@@ -67,7 +67,9 @@ const since = (t0: number) => performance.now() - t0;
 /** Raise this process's open-file limit (children inherit it); false when not allowed. */
 function raiseFileLimit(): boolean {
   try {
-    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${NOFILE}:${NOFILE}`]);
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${NOFILE}:${NOFILE}`], {
+      stdio: 'ignore',
+    });
     return true;
   } catch {
     return false;

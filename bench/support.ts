@@ -260,7 +260,7 @@ export function figureTable(figures: Figure[]): string {
       f.figure,
       format(f.gatehouse, f.unit),
       format(f.anchor, f.unit),
-      `${(f.gatehouse / f.anchor).toFixed(2)}×`,
+      f.anchor > 0 ? `${(f.gatehouse / f.anchor).toFixed(2)}×` : '—',
       ...(goals ? [f.goal ?? ''] : []),
     ]),
   ];
