@@ -10,6 +10,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   appliance: async () => (await import('./appliance.js')).runApplianceBenchmark(),
   update: async () => (await import('./update.js')).runUpdateBenchmark(),
   sync: async () => (await import('./sync.js')).runSyncBenchmark(),
+  relay: async () => (await import('./relay.js')).runRelayBenchmark(),
 };
 
 const USAGE = `Usage: npm run bench -- [NAME...]

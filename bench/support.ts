@@ -237,25 +237,31 @@ export function median(values: number[]): number {
 
 export interface Figure {
   figure: string;
-  unit: 'ms' | 'req/s';
+  unit: 'ms' | 'req/s' | 'MB/s' | 'KiB' | '%';
   gatehouse: number;
   anchor: number;
+  /** The issue's goal for this figure and whether this run met it, e.g. "≥ 0.9×: NOT met". */
+  goal?: string;
 }
 
 const format = (value: number, unit: Figure['unit']) =>
-  unit === 'req/s'
-    ? `${Math.round(value)} req/s`
-    : `${value >= 100 ? Math.round(value) : value.toFixed(1)} ms`;
+  unit === 'req/s' || unit === 'MB/s'
+    ? `${Math.round(value)} ${unit}`
+    : unit === '%'
+      ? `${value.toFixed(2)} %`
+      : `${value >= 100 ? Math.round(value) : value.toFixed(unit === 'ms' && value < 1 ? 2 : 1)} ${unit}`;
 
-/** The figures as a Markdown table, ratio = Gatehouse / anchor. */
+/** The figures as a Markdown table, ratio = Gatehouse / anchor; a goal column if any has one. */
 export function figureTable(figures: Figure[]): string {
+  const goals = figures.some((f) => f.goal !== undefined);
   const rows = [
-    ['figure', 'Gatehouse', 'anchor', 'ratio'],
+    ['figure', 'Gatehouse', 'anchor', 'ratio', ...(goals ? ['goal'] : [])],
     ...figures.map((f) => [
       f.figure,
       format(f.gatehouse, f.unit),
       format(f.anchor, f.unit),
-      `${(f.gatehouse / f.anchor).toFixed(2)}×`,
+      f.anchor > 0 ? `${(f.gatehouse / f.anchor).toFixed(2)}×` : '—',
+      ...(goals ? [f.goal ?? ''] : []),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -5,7 +5,7 @@
  * switch of a failover pair, from Become Primary on B to the first TLS handshake on the address.
  * BENCH_SYNC_FILES and BENCH_SYNC_SIZE (bytes) set the file store (10,000 × 100 KiB = 1 GiB).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { PeerClient } from '../src/failover/peer-client.js';
 import type { SyncResult } from '../src/failover/types.js';
 import { freePort, initApplianceProcess, startApplianceProcess } from '../src/lab/processes.js';
-import { until } from '../src/shared/until.js';
+import { startSshd } from './sshd.js';
 import { Cleanup, figureTable, machine, median, writeResults } from './support.js';
 
 const KEY = 'bench-sync-key-0123456789abcdef0123456789';
@@ -42,42 +42,6 @@ async function startAppliance(root: string, name: string, host: string, port: nu
   await api.signIn('appliance', 'admin', 'Gatekeeper-Pass-1');
   await api.signIn('login', 'admin', 'Site-Operator-Pw-2');
   return { proc, api };
-}
-
-/** sshd on a free loopback port as the current user, and the `-e` command rsync uses. */
-async function startSshd(dir: string, cleanup: Cleanup): Promise<string> {
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort('127.0.0.1');
-  const hostKey = path.join(dir, 'host_key');
-  const userKey = path.join(dir, 'user_key');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', userKey]);
-  const config = path.join(dir, 'sshd_config');
-  writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${userKey}.pub`,
-      `PidFile ${path.join(dir, 'sshd.pid')}`,
-      'PasswordAuthentication no',
-      'PermitRootLogin prohibit-password',
-      'StrictModes no',
-      'UsePAM no',
-      '',
-    ].join('\n'),
-  );
-  mkdirSync('/run/sshd', { recursive: true });
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: 'ignore' });
-  cleanup.add(() => sshd.kill('SIGTERM'));
-  const ssh = `ssh -p ${port} -i ${userKey} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
-  await until(
-    () => spawnSync('sh', ['-c', `${ssh} 127.0.0.1 true`], { stdio: 'ignore' }).status === 0,
-    10_000,
-    'sshd to accept the bench key',
-  );
-  return ssh;
 }
 
 function rsync(ssh: string, src: string, dst: string): number {

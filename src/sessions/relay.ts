@@ -27,6 +27,8 @@ export function relay(
       consoleLeg.destroy();
       jumpLeg.destroy();
     };
+    // No byte goes on unrecorded once the recording cannot be written.
+    recording.onError((e) => fail(`recording failed: ${e.message}`));
     const pump = (src: Duplex, dst: Duplex, direction: Direction) => {
       let waiting = 0;
       const resume = () => {
