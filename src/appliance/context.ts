@@ -292,5 +292,6 @@ export class Appliance {
     this.ready = false;
     this.updateService.stop();
     if (this.db.open) this.db.close();
+    void this.blobs.close();
   }
 }

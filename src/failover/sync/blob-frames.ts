@@ -14,8 +14,8 @@ export const BULK_BLOBS = 100;
 const HEADER = 40;
 /** Blobs up to this size are gathered and written at once; larger ones are streamed. */
 const GATHER_UP_TO = 4 * 1024 * 1024;
-/** Small blobs of one answer being written at once. */
-const WRITES_IN_FLIGHT = 8;
+/** Small blobs of one answer handed to the writer and not yet written. */
+const WRITES_IN_FLIGHT = 32;
 
 export const bulkBlobsPath = (shas: string[]) => `/api/peer/sync/blobs?sha256=${shas.join(',')}`;
 
@@ -179,7 +179,7 @@ class FrameReader {
         this.head = 0;
       }
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = Buffer.allocUnsafeSlow(n);
       let at = 0;
       while (at < n) {
         const c = this.chunks[0]!;
@@ -219,10 +219,18 @@ class FrameReader {
     }
   }
 
-  /** The current frame's bytes in one buffer. */
+  /** The current frame's bytes in one buffer of its own (it can move to another thread). */
   async gather(size: number): Promise<Buffer> {
     if (!(await this.fill(size))) throw truncated(this.peer);
-    return size === 0 ? Buffer.alloc(0) : this.take(size);
+    const first = this.chunks[0];
+    if (size === 0) return Buffer.alloc(0);
+    if (first && first.length - this.head >= size) {
+      // Within one chunk: a copy, since the chunk's memory is shared with the frames around it.
+      const out = Buffer.allocUnsafeSlow(size);
+      this.take(size).copy(out);
+      return out;
+    }
+    return this.take(size);
   }
 
   async close(): Promise<void> {
@@ -233,8 +241,8 @@ class FrameReader {
 /**
  * Write the blobs of one bulk answer through `batch`, each checked against its digest, in the
  * order they were asked; `afterEach` runs after each blob is written (to flush now and then).
- * Small blobs are written a few at a time while the next frames are read: writing one small
- * file costs several thread-pool round trips, and waiting for each left both appliances idle.
+ * Small blobs go to the store's writer thread (hashed and written there) while the next frames
+ * are read; waiting for each write left both appliances idle.
  */
 export async function receiveBlobs(
   stream: Readable,

@@ -1,0 +1,108 @@
+import { Worker } from 'node:worker_threads';
+import { GatehouseError } from '../shared/errors.js';
+import type { BlobInfo } from './blobs.js';
+
+export type WriterRequest =
+  | { op: 'write'; id: number; bytes: Uint8Array; expectedSha256?: string }
+  | { op: 'commit'; id: number; blobs: { tmp: string; sha256: string }[] };
+
+export type WriterReply =
+  | { id: number; sha256: string; size: number; tmp: string }
+  | { id: number; mismatch: string }
+  | { id: number; error: { message: string; code?: string } }
+  | { id: number };
+
+interface Waiting {
+  resolve: (r: WriterReply) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Writes blobs held in memory on a thread of its own (blob-writer-worker.ts): a blob is
+ * hashed, checked and written to tmp/ there with three system calls and one message each way,
+ * where the event loop's file API costs a thread-pool round trip per call. `commit()` makes
+ * written blobs durable and moves them into place, as `BlobBatch.flush()` promises. One thread
+ * per blob store, started on first use, not keeping the process alive.
+ */
+export class BlobWriter {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+
+  constructor(private readonly root: string) {}
+
+  /**
+   * Hash, check and write `bytes` to tmp/ (not yet durable). The bytes are handed over: the
+   * caller must not use them afterwards (their memory moves to the writer's thread).
+   */
+  async write(bytes: Uint8Array, expectedSha256?: string): Promise<BlobInfo & { tmp: string }> {
+    const owned =
+      bytes.byteOffset === 0 &&
+      bytes.byteLength === bytes.buffer.byteLength &&
+      bytes.buffer instanceof ArrayBuffer;
+    const mine = owned ? bytes : new Uint8Array(bytes);
+    const r = await this.call(
+      { op: 'write', id: 0, bytes: mine, expectedSha256 },
+      mine.byteLength > 0 ? [mine.buffer as ArrayBuffer] : [],
+    );
+    if ('mismatch' in r)
+      throw new GatehouseError(
+        'BLOB_DIGEST_MISMATCH',
+        400,
+        `The content's sha256 is ${r.mismatch}, not the expected ${expectedSha256}; it was altered or truncated in transit.`,
+      );
+    return r as BlobInfo & { tmp: string };
+  }
+
+  /** Make the blobs written to tmp/ durable, move them into place and make that durable. */
+  async commit(blobs: { tmp: string; sha256: string }[]): Promise<void> {
+    await this.call({ op: 'commit', id: 0, blobs }, []);
+  }
+
+  private call(m: WriterRequest, transfer: ArrayBuffer[]): Promise<WriterReply> {
+    const worker = this.start();
+    const id = this.nextId++;
+    return new Promise<WriterReply>((resolve, reject) => {
+      // Keeps the process alive only while answers are awaited.
+      if (this.waiting.size === 0) worker.ref();
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...m, id }, transfer);
+    }).then((r) => {
+      if ('error' in r) {
+        const e = new Error(r.error.message) as NodeJS.ErrnoException;
+        if (r.error.code) e.code = r.error.code;
+        throw e;
+      }
+      return r;
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./blob-writer-worker.js', import.meta.url), {
+      workerData: { root: this.root },
+    });
+    worker.on('message', (r: WriterReply) => {
+      const w = this.waiting.get(r.id);
+      this.waiting.delete(r.id);
+      if (this.waiting.size === 0) worker.unref();
+      w?.resolve(r);
+    });
+    const fail = (e: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the blob writer thread exited (code ${code})`)));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+}
