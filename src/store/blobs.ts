@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';
-import { BlobWriter } from './blob-writer.js';
+import { BlobIo } from './blob-io.js';
 
 export interface BlobInfo {
   sha256: string;
@@ -21,10 +21,10 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export class BlobStore {
   private readonly pending = new Map<string, number>();
   /** Writes the blobs of batches (see `BlobBatch`) on a thread of its own. */
-  readonly writer: BlobWriter;
+  readonly io: BlobIo;
 
   constructor(readonly root: string) {
-    this.writer = new BlobWriter(root);
+    this.io = new BlobIo(root);
   }
 
   async init(): Promise<void> {
@@ -36,9 +36,9 @@ export class BlobStore {
     }
   }
 
-  /** Stop the writer thread (blobs not flushed stay in tmp/, removed by the next `init()`). */
+  /** Stop the blob thread (blobs not flushed stay in tmp/, removed by the next `init()`). */
   close(): Promise<void> {
-    return this.writer.close();
+    return this.io.close();
   }
 
   pathOf(sha256: string): string {
@@ -193,7 +193,7 @@ export class BlobStore {
  * `sync -f` is unavailable or the files are few), then renamed into place, then the directories
  * are synced. So a blob at its final path is always whole, and every blob `flush()` returned is
  * on disk: flush before committing rows that refer to them. Blobs given as bytes are hashed and
- * written on the store's writer thread (see `BlobWriter`). Blobs stay held (see
+ * written on the store's blob thread (see `BlobIo`). Blobs stay held (see
  * `BlobStore.hold`) until the caller releases them; `discard()` removes the unflushed ones.
  */
 export class BlobBatch {
@@ -212,7 +212,7 @@ export class BlobBatch {
   async put(source: Readable | Uint8Array, opts: { expectedSha256?: string } = {}) {
     const blob =
       source instanceof Uint8Array
-        ? await this.store.writer.write(source, opts.expectedSha256)
+        ? await this.store.io.write(source, opts.expectedSha256)
         : await this.store.writeTemporary(source, opts, false);
     this.store.hold(blob.sha256);
     this.written.push(blob);
@@ -233,7 +233,7 @@ export class BlobBatch {
     this.unflushedBytes = 0;
     if (blobs.length === 0) return [];
     try {
-      await this.store.writer.commit(blobs);
+      await this.store.io.commit(blobs);
     } catch (e) {
       await this.drop(blobs);
       throw e;

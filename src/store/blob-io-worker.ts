@@ -1,16 +1,26 @@
 /**
- * The blob writer's thread (see blob-writer.ts). Each small blob is hashed and written with
- * plain synchronous calls here — open, write, close — instead of a thread-pool round trip per
- * call on the appliance's event loop; a commit makes written blobs durable while later blobs
- * keep being written.
+ * The blob thread (see blob-io.ts). Each blob is hashed and written, or read, with plain
+ * synchronous calls here — open, read or write, close — instead of a thread-pool round trip
+ * per call on the appliance's event loop; a commit makes written blobs durable while later
+ * blobs keep being written.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WriterReply, WriterRequest } from './blob-writer.js';
+import type { BlobIoReply, BlobIoRequest } from './blob-io.js';
 
 const root = (workerData as { root: string }).root;
 const execFileAsync = promisify(execFile);
@@ -18,8 +28,8 @@ const execFileAsync = promisify(execFile);
 const made = new Set<string>();
 let written = 0;
 
-function reply(r: WriterReply) {
-  parentPort!.postMessage(r);
+function reply(r: BlobIoReply, transfer: ArrayBuffer[] = []) {
+  parentPort!.postMessage(r, transfer);
 }
 
 function write(id: number, bytes: Uint8Array, expected: string | undefined) {
@@ -78,22 +88,56 @@ async function commit(blobs: { tmp: string; sha256: string }[]): Promise<void> {
   await syncFiles([...dirs]);
 }
 
+const blobPath = (sha256: string) => path.join(root, 'sha256', sha256.slice(0, 2), sha256);
+
+function sizes(shas: string[]): (number | null)[] {
+  return shas.map((sha) => statSync(blobPath(sha), { throwIfNoEntry: false })?.size ?? null);
+}
+
+function read(blobs: { sha256: string; size: number }[], headroom: number): Uint8Array[] {
+  return blobs.map(({ sha256, size }) => {
+    const out = new Uint8Array(headroom + size);
+    const fd = openSync(blobPath(sha256), 'r');
+    try {
+      let at = 0;
+      while (at < size) {
+        const n = readSync(fd, out, headroom + at, size - at, at);
+        if (n === 0) break;
+        at += n;
+      }
+      // Blobs are immutable: a different size means it was removed and the answer is void.
+      if (at !== size) throw new Error(`blob ${sha256} changed size while being sent`);
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  });
+}
+
 const failure = (e: unknown) => ({
   message: e instanceof Error ? e.message : String(e),
   code: (e as NodeJS.ErrnoException).code,
 });
 
-parentPort!.on('message', (m: WriterRequest) => {
-  if (m.op === 'write') {
-    try {
-      write(m.id, m.bytes, m.expectedSha256);
-    } catch (e) {
-      reply({ id: m.id, error: failure(e) });
-    }
+parentPort!.on('message', (m: BlobIoRequest) => {
+  if (m.op === 'commit') {
+    commit(m.blobs).then(
+      () => reply({ id: m.id }),
+      (e: unknown) => reply({ id: m.id, error: failure(e) }),
+    );
     return;
   }
-  commit(m.blobs).then(
-    () => reply({ id: m.id }),
-    (e: unknown) => reply({ id: m.id, error: failure(e) }),
-  );
+  try {
+    if (m.op === 'write') write(m.id, m.bytes, m.expectedSha256);
+    else if (m.op === 'sizes') reply({ id: m.id, sizes: sizes(m.shas) });
+    else {
+      const buffers = read(m.blobs, m.headroom);
+      reply(
+        { id: m.id, buffers },
+        buffers.map((b) => b.buffer as ArrayBuffer),
+      );
+    }
+  } catch (e) {
+    reply({ id: m.id, error: failure(e) });
+  }
 });
