@@ -363,5 +363,6 @@ export class Appliance {
     this.cluster.stop();
     this.updateService.stop();
     if (this.db.open) this.db.close();
+    void this.blobs.close();
   }
 }

@@ -206,7 +206,11 @@ export function upgradeCommand(): Command {
         if (!o.json) printPlan(plan);
         const { mkdirSync, renameSync } = await import('node:fs');
         // The last finished run keeps its report, under a name with its date.
-        if (journal.exists) renameSync(workDirOf(o), `${workDirOf(o)}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
+        if (journal.exists)
+          renameSync(
+            workDirOf(o),
+            `${workDirOf(o)}.${new Date().toISOString().replace(/[:.]/g, '-')}`,
+          );
         mkdirSync(workDirOf(o), { recursive: true });
         journal.append({ type: 'plan', at: new Date().toISOString(), plan });
         await runJournal(o, 'run');

@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { GatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';
+import { BlobIo } from './blob-io.js';
 
 export interface BlobInfo {
   sha256: string;
@@ -21,8 +20,12 @@ const SHA256 = /^[0-9a-f]{64}$/;
  */
 export class BlobStore {
   private readonly pending = new Map<string, number>();
+  /** Writes the blobs of batches (see `BlobBatch`) on a thread of its own. */
+  readonly io: BlobIo;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.io = new BlobIo(root);
+  }
 
   async init(): Promise<void> {
     await fsp.mkdir(path.join(this.root, 'sha256'), { recursive: true });
@@ -31,6 +34,11 @@ export class BlobStore {
     for (const f of await fsp.readdir(path.join(this.root, 'tmp'))) {
       await fsp.rm(path.join(this.root, 'tmp', f), { force: true });
     }
+  }
+
+  /** Stop the blob thread (blobs not flushed stay in tmp/, removed by the next `init()`). */
+  close(): Promise<void> {
+    return this.io.close();
   }
 
   pathOf(sha256: string): string {
@@ -182,16 +190,15 @@ export class BlobStore {
 /**
  * Blobs written without an fsync each and made durable together by `flush()`: every file
  * written so far is synced while still in tmp/ (one `syncfs`, or an fsync per file where
- * `sync -f` is unavailable), then renamed into place, then the directories are synced. So a
- * blob at its final path is always whole, and every blob `flush()` returned is on disk: flush
- * before committing rows that refer to them. Blobs stay held (see `BlobStore.hold`) until the
- * caller releases them; `discard()` removes the unflushed ones.
+ * `sync -f` is unavailable or the files are few), then renamed into place, then the directories
+ * are synced. So a blob at its final path is always whole, and every blob `flush()` returned is
+ * on disk: flush before committing rows that refer to them. Blobs given as bytes are hashed and
+ * written on the store's blob thread (see `BlobIo`). Blobs stay held (see
+ * `BlobStore.hold`) until the caller releases them; `discard()` removes the unflushed ones.
  */
 export class BlobBatch {
   private written: (BlobInfo & { tmp: string })[] = [];
   private flushing: Promise<unknown> = Promise.resolve();
-  /** Blob directories this batch already made sure exist. */
-  private readonly made = new Set<string>();
   /** Bytes written and not yet flushed. */
   unflushedBytes = 0;
 
@@ -201,8 +208,12 @@ export class BlobBatch {
     return this.written.length;
   }
 
+  /** Write a blob (bytes given are handed over: the caller must not use them afterwards). */
   async put(source: Readable | Uint8Array, opts: { expectedSha256?: string } = {}) {
-    const blob = await this.store.writeTemporary(source, opts, false);
+    const blob =
+      source instanceof Uint8Array
+        ? await this.store.io.write(source, opts.expectedSha256)
+        : await this.store.writeTemporary(source, opts, false);
     this.store.hold(blob.sha256);
     this.written.push(blob);
     this.unflushedBytes += blob.size;
@@ -222,23 +233,7 @@ export class BlobBatch {
     this.unflushedBytes = 0;
     if (blobs.length === 0) return [];
     try {
-      await syncFiles(
-        this.store.root,
-        blobs.map((b) => b.tmp),
-      );
-      const dirs = new Set<string>();
-      await inParallel(blobs, 16, async (b) => {
-        const dest = this.store.pathOf(b.sha256);
-        const dir = path.dirname(dest);
-        dirs.add(dir);
-        if (!this.made.has(dir)) {
-          await fsp.mkdir(dir, { recursive: true });
-          this.made.add(dir);
-        }
-        await fsp.rename(b.tmp, dest);
-      });
-      dirs.add(path.join(this.store.root, 'sha256'));
-      await syncFiles(this.store.root, [...dirs]);
+      await this.store.io.commit(blobs);
     } catch (e) {
       await this.drop(blobs);
       throw e;
@@ -260,39 +255,4 @@ export class BlobBatch {
       this.store.release(b.sha256);
     }
   }
-}
-
-const execFileAsync = promisify(execFile);
-
-/**
- * Make files (or directories) durable: `syncfs` of the file system holding `root` through
- * coreutils' `sync -f` (one call, however many files), else an fsync of each, a few at a time.
- */
-const SYNCFS_FROM = 64;
-
-async function syncFiles(root: string, files: string[]): Promise<void> {
-  // A syncfs also writes back whatever else is dirty on that file system: only worth it for many.
-  if (files.length > SYNCFS_FROM)
-    try {
-      await execFileAsync('sync', ['-f', root]);
-      return;
-    } catch {
-      // No `sync -f` here: fsync one by one below.
-    }
-  await inParallel(files, 16, async (f) => {
-    const fh = await fsp.open(f, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  });
-}
-
-async function inParallel<T>(items: T[], limit: number, run: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await run(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,4 +1,4 @@
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { GatehouseError, notFound } from '../../shared/errors.js';
@@ -14,8 +14,8 @@ export const BULK_BLOBS = 100;
 const HEADER = 40;
 /** Blobs up to this size are gathered and written at once; larger ones are streamed. */
 const GATHER_UP_TO = 4 * 1024 * 1024;
-/** Small blobs of one answer being written at once. */
-const WRITES_IN_FLIGHT = 8;
+/** Small blobs of one answer handed to the writer and not yet written. */
+const WRITES_IN_FLIGHT = 32;
 
 export const bulkBlobsPath = (shas: string[]) => `/api/peer/sync/blobs?sha256=${shas.join(',')}`;
 
@@ -31,85 +31,71 @@ export const BulkBlobsQuery = z.object({
     ),
 });
 
-/** Blobs of one answer read ahead of the one being sent (small ones are read whole). */
-const READS_AHEAD = 8;
+/** Small blobs are read whole, a group of up to this many bytes at a time, two groups ahead. */
+const READ_GROUP_BYTES = 4 * 1024 * 1024;
+const READ_GROUP_BLOBS = 32;
 /** Chunk size for reading the blobs too large to read whole. */
 const READ_CHUNK = 1024 * 1024;
 
-async function inParallel<T>(
-  items: T[],
-  limit: number,
-  run: (item: T, i: number) => Promise<void>,
-) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await run(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/** A frame's 40-byte header followed by `size` bytes of room for its body. */
-function frameOf(sha: string, size: number, body: number): Buffer {
-  const frame = Buffer.allocUnsafe(HEADER + body);
+/** A frame's 40-byte header, written into the first bytes of `frame`. */
+function writeHeader(frame: Buffer, sha: string, size: number): Buffer {
   frame.write(sha, 0, 'hex');
   frame.writeBigUInt64BE(BigInt(size), 32);
   return frame;
 }
 
-/** A small blob's whole frame, header and bytes in one buffer (one chunk on the wire). */
-async function readFrame(blobs: BlobStore, sha: string, size: number): Promise<Buffer> {
-  const frame = frameOf(sha, size, size);
-  const fh = await fsp.open(blobs.pathOf(sha), 'r');
-  try {
-    let at = 0;
-    while (at < size) {
-      const { bytesRead } = await fh.read(frame, HEADER + at, size - at, at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
-    }
-    // Blobs are immutable: a different size means it was removed and the answer is void.
-    if (at !== size) throw new Error(`blob ${sha} changed size while being sent`);
-  } finally {
-    await fh.close();
-  }
-  return frame;
-}
-
 /**
  * The frames of the asked blobs; every one must be here (checked before the first byte). The
- * source does not hash them: the puller checks every blob against its digest.
+ * source does not hash them: the puller checks every blob against its digest. Small blobs are
+ * read whole on the store's blob thread, header and bytes in one buffer (one chunk on the wire).
  */
 export async function blobFrames(blobs: BlobStore, shas: string[]): Promise<Readable> {
-  const sizes: number[] = new Array<number>(shas.length);
-  await inParallel(shas, 16, async (sha, i) => {
-    try {
-      sizes[i] = (await fsp.stat(blobs.pathOf(sha))).size;
-    } catch {
-      throw notFound(`Blob ${sha}`, 'Sync again: the peer no longer needs it.');
+  const sizes = await blobs.io.sizes(shas);
+  const gone = sizes.findIndex((s) => s === null);
+  if (gone >= 0) throw notFound(`Blob ${shas[gone]}`, 'Sync again: the peer no longer needs it.');
+  // Runs of small blobs, read as one group each; a large blob is a group of its own, streamed.
+  const groups: { from: number; to: number; small: boolean }[] = [];
+  for (let i = 0; i < shas.length;) {
+    if (sizes[i]! > GATHER_UP_TO) {
+      groups.push({ from: i, to: i + 1, small: false });
+      i++;
+      continue;
     }
-  });
+    let to = i;
+    let bytes = 0;
+    while (
+      to < shas.length &&
+      sizes[to]! <= GATHER_UP_TO &&
+      to - i < READ_GROUP_BLOBS &&
+      (to === i || bytes + sizes[to]! <= READ_GROUP_BYTES)
+    )
+      bytes += sizes[to++]!;
+    groups.push({ from: i, to, small: true });
+    i = to;
+  }
+  const read = (g: { from: number; to: number; small: boolean } | undefined) => {
+    if (!g?.small) return undefined;
+    const p = blobs.io.read(
+      shas.slice(g.from, g.to).map((sha256, k) => ({ sha256, size: sizes[g.from + k]! })),
+      HEADER,
+    );
+    p.catch(() => undefined);
+    return p;
+  };
   async function* frames() {
-    // Small blobs are read a few ahead, so the thread pool works while the socket drains.
-    const ahead: (Promise<Buffer> | undefined)[] = [];
-    const start = (i: number) => {
-      if (i >= shas.length || sizes[i]! > GATHER_UP_TO) return undefined;
-      const p = readFrame(blobs, shas[i]!, sizes[i]!);
-      p.catch(() => undefined);
-      return p;
-    };
-    for (let i = 0; i < Math.min(READS_AHEAD, shas.length); i++) ahead.push(start(i));
+    // Two groups are read ahead, so the blob thread works while the socket drains.
+    const ahead = [read(groups[0]), read(groups[1])];
     try {
-      for (const [i, sha] of shas.entries()) {
+      for (const [n, g] of groups.entries()) {
         const pending = ahead.shift();
-        ahead.push(start(i + READS_AHEAD));
+        ahead.push(read(groups[n + 2]));
         if (pending) {
-          yield await pending;
+          for (const [k, frame] of (await pending).entries())
+            yield writeHeader(frame, shas[g.from + k]!, sizes[g.from + k]!);
           continue;
         }
-        yield frameOf(sha, sizes[i]!, 0);
+        const sha = shas[g.from]!;
+        yield writeHeader(Buffer.allocUnsafe(HEADER), sha, sizes[g.from]!);
         let sent = 0;
         for await (const chunk of createReadStream(blobs.pathOf(sha), {
           highWaterMark: READ_CHUNK,
@@ -117,7 +103,7 @@ export async function blobFrames(blobs: BlobStore, shas: string[]): Promise<Read
           sent += chunk.length;
           yield chunk;
         }
-        if (sent !== sizes[i]) throw new Error(`blob ${sha} changed size while being sent`);
+        if (sent !== sizes[g.from]) throw new Error(`blob ${sha} changed size while being sent`);
       }
     } finally {
       await Promise.allSettled(ahead.filter((p) => p !== undefined));
@@ -179,7 +165,7 @@ class FrameReader {
         this.head = 0;
       }
     } else {
-      out = Buffer.allocUnsafe(n);
+      out = Buffer.allocUnsafeSlow(n);
       let at = 0;
       while (at < n) {
         const c = this.chunks[0]!;
@@ -219,10 +205,18 @@ class FrameReader {
     }
   }
 
-  /** The current frame's bytes in one buffer. */
+  /** The current frame's bytes in one buffer of its own (it can move to another thread). */
   async gather(size: number): Promise<Buffer> {
     if (!(await this.fill(size))) throw truncated(this.peer);
-    return size === 0 ? Buffer.alloc(0) : this.take(size);
+    const first = this.chunks[0];
+    if (size === 0) return Buffer.alloc(0);
+    if (first && first.length - this.head >= size) {
+      // Within one chunk: a copy, since the chunk's memory is shared with the frames around it.
+      const out = Buffer.allocUnsafeSlow(size);
+      this.take(size).copy(out);
+      return out;
+    }
+    return this.take(size);
   }
 
   async close(): Promise<void> {
@@ -233,8 +227,8 @@ class FrameReader {
 /**
  * Write the blobs of one bulk answer through `batch`, each checked against its digest, in the
  * order they were asked; `afterEach` runs after each blob is written (to flush now and then).
- * Small blobs are written a few at a time while the next frames are read: writing one small
- * file costs several thread-pool round trips, and waiting for each left both appliances idle.
+ * Small blobs go to the store's writer thread (hashed and written there) while the next frames
+ * are read; waiting for each write left both appliances idle.
  */
 export async function receiveBlobs(
   stream: Readable,
