@@ -139,6 +139,8 @@ export function renderText(r: UpgradeReport): string {
     lines.push(
       `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
     );
+  for (const f of r.sessions?.failures.slice(0, 3) ?? [])
+    lines.push(`    ${new Date(f.t).toISOString().slice(11, 23)} ${f.what}: ${f.error}`);
   if (r.withoutFailoverMs) lines.push(`  without failover         ${secs(r.withoutFailoverMs)}`);
   if (r.integrity)
     lines.push(

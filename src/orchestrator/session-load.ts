@@ -13,6 +13,8 @@ export interface SessionStats {
   failures: { t: number; what: string; error: string }[];
 }
 
+const LONG_SESSION_MS = 2_000;
+
 const EMPTY: SessionStats = {
   newStarted: 0,
   newFailed: 0,
@@ -24,7 +26,8 @@ const EMPTY: SessionStats = {
 /**
  * Live sessions while the upgrade runs, through the site as operators use it: a Jump Client
  * and a console of the orchestrator, a new short session every second (new sessions that
- * fail) and two long sessions that echo twice a second (sessions dropped). Counts add up over
+ * fail) and two longer sessions of a few seconds each that echo twice a second (sessions
+ * dropped: closed by the site before their end). Counts add up over
  * an interrupted and resumed run (kept in a file).
  */
 export class SessionLoad {
@@ -118,12 +121,20 @@ export class SessionLoad {
             this.fail('long session', new Error('closed by the site'));
             this.long[i] = undefined;
           });
+          (opened as TLSSocket & { openedAt?: number }).openedAt = Date.now();
           this.long[i] = opened;
         } catch (e) {
           this.fail('long session open', e);
         } finally {
           this.opening.delete(i);
         }
+        continue;
+      }
+      // A long session lasts a few seconds, as an operator's would, so nodes can drain.
+      if ((s as TLSSocket & { openedAt?: number }).openedAt! + LONG_SESSION_MS < Date.now()) {
+        this.long[i] = undefined;
+        s.removeAllListeners('close');
+        s.end();
         continue;
       }
       if (s.writable) s.write('.');

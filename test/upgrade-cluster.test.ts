@@ -1,0 +1,222 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RepresentativeConsole } from '../src/clients/console.js';
+import { JumpClient } from '../src/clients/jump-client.js';
+import { freePort, GATEHOUSE_BIN } from '../src/lab/processes.js';
+import {
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  tempDir,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
+import { nameTestAppliance, NEXT_VERSION, writeInventory } from './support/deployment.js';
+import { startTargets } from './support/targets.js';
+import { buildTestPackage, makeReleaseKey } from './support/updates.js';
+
+const KEY = 'upgrade-cluster-key-0123456789abcdefghijk';
+
+const upgrade = (args: string[]) =>
+  new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [GATEHOUSE_BIN, 'upgrade', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+
+const healthOf = async (t: TestAppliance) => {
+  const c = t.proc.client();
+  try {
+    return (await c.call<{ productVersion: string; role: string }>('GET', '/health')).body;
+  } finally {
+    await c.close();
+  }
+};
+
+describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S29)', () => {
+  it('waits for draining with a deadline, stops when a node never drains, resumes, and upgrades everything with nothing lost', async () => {
+    const dir = tempDir('gh-upcluster-');
+    const release = makeReleaseKey(dir);
+    const packages = path.join(dir, 'packages');
+    mkdirSync(packages);
+    const port = await freePort('127.0.0.121');
+    const start = (name: string, host: string, p?: number) =>
+      startTestAppliance({
+        name,
+        host,
+        port: p,
+        interApplianceKey: KEY,
+        releaseKeyFiles: [release.pubFile],
+      }).then((t) => {
+        nameTestAppliance(t, name);
+        return t;
+      });
+    const [a, b, n1, n2, n3, n4, targets] = await Promise.all([
+      start('uc-a', '127.0.0.121', port),
+      start('uc-b', '127.0.0.122', port),
+      start('uc-node-1', '127.0.0.123'),
+      start('uc-node-2', '127.0.0.124'),
+      start('uc-node-3', '127.0.0.125'),
+      start('uc-node-4', '127.0.0.126'),
+      startTargets(),
+      buildTestPackage({
+        kind: 'product',
+        version: NEXT_VERSION,
+        keyFile: release.keyFile,
+        out: path.join(packages, `product-${NEXT_VERSION}.ghpkg`),
+      }),
+    ]);
+    const nodes = [n1, n2, n3, n4] as TestAppliance[];
+    const ok = async (
+      t: TestAppliance,
+      method: string,
+      p: string,
+      json: unknown,
+      status: number,
+    ) => {
+      const res = await t.api.call(method, p, { json });
+      expect(res.status, `${method} ${p}: ${JSON.stringify(res.body)}`).toBe(status);
+    };
+    await ok(
+      a!,
+      'POST',
+      '/api/appliance/network/addresses',
+      { address: '127.0.0.120', kind: 'shared', enabled: true },
+      201,
+    );
+    await ok(
+      b!,
+      'POST',
+      '/api/appliance/network/addresses',
+      { address: '127.0.0.120', kind: 'shared', enabled: false },
+      201,
+    );
+    for (const [i, n] of nodes.entries())
+      await ok(
+        a!,
+        'POST',
+        '/api/login/cluster/nodes',
+        { host: n.proc.host, port: n.proc.port, region: i < 2 ? 'east' : 'west', key: KEY },
+        201,
+      );
+    await ok(
+      a!,
+      'POST',
+      '/api/login/failover/establish',
+      {
+        backupHost: '127.0.0.122',
+        backupPort: port,
+        reverseHost: '127.0.0.121',
+        reversePort: port,
+        firstSyncAfterSeconds: 1,
+      },
+      201,
+    );
+    await ok(a!, 'POST', '/api/login/failover/sync', undefined, 200);
+    const inventory = await writeInventory(
+      dir,
+      [a!, b!, ...nodes],
+      `127.0.0.120:${port}`,
+      'shared-ip',
+    );
+
+    // A session that does not end holds uc-node-1 (the first east node to go offline).
+    const key = (await a!.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    await until(
+      async () =>
+        (
+          await a!.api.call<{ nodes: { eligible: boolean }[] }>('GET', '/api/login/cluster')
+        ).body.nodes.filter((n) => n.eligible).length === 4,
+      10_000,
+      'nodes eligible',
+    );
+    let holder: JumpClient | undefined;
+    for (let i = 0; i < 4 && holder?.connectedTo !== 'uc-node-1'; i++) {
+      await holder?.stop();
+      holder = new JumpClient({
+        site: { host: '127.0.0.121', port, fingerprint: a!.proc.fingerprint },
+        name: `holder-${i}`,
+        group: 'g',
+        key,
+        allow: [targets.echo],
+        region: 'east',
+      });
+      holder.start();
+      await until(() => holder!.state === 'connected', 10_000, 'the holder Jump Client');
+    }
+    expect(holder!.connectedTo).toBe('uc-node-1');
+    const rep = await RepresentativeConsole.signIn(
+      { host: '127.0.0.121', port, fingerprint: a!.proc.fingerprint },
+      'admin',
+      LOGIN_PASSWORD,
+    );
+    const jumpName = (holder as unknown as { opts: { name: string } }).opts.name;
+    await until(
+      async () => (await rep.jumpClients()).some((j) => j.name === jumpName),
+      10_000,
+      'the primary to list the holder',
+    );
+    const held = await rep.openSession(jumpName, targets.echo);
+
+    const args = [
+      '--inventory',
+      inventory,
+      '--strategy',
+      'cluster',
+      '--packages',
+      packages,
+      '--drain-timeout',
+      '3',
+    ];
+    const plan = await upgrade(['plan', ...args]);
+    expect(plan.code, plan.out).toBe(0);
+    expect(plan.out).toMatch(/Distribute to Cluster from uc-a \[S22, S30\]/);
+    expect(plan.out).toMatch(/Stop uc-node-1, uc-node-3 accepting new client connections/);
+    expect(plan.out).toMatch(/uc-a: Become Backup even if the peer cannot be contacted \[S25\]/);
+
+    const first = await upgrade(['run', ...args, '--json']);
+    expect(first.code, first.out).toBe(1);
+    const events = first.out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            type: string;
+            status?: string;
+            error?: { code: string; message: string };
+          },
+      );
+    const failed = events.find((e) => e.status === 'failed');
+    expect(failed?.error?.code).toBe('UPGRADE_DRAIN_TIMEOUT');
+    expect(failed?.error?.message).toMatch(/uc-node-1 still has \d+ connected clients/);
+    expect((await healthOf(n1!)).productVersion).not.toBe(NEXT_VERSION);
+
+    // The session ends; resume waits again, then upgrades the whole cluster.
+    held.socket.end();
+    await holder!.stop();
+    await rep.close();
+    const resumed = await upgrade(['resume', '--inventory', inventory]);
+    expect(resumed.code, resumed.out).toBe(0);
+    for (const t of [a!, b!, ...nodes])
+      expect((await healthOf(t)).productVersion, t.proc.host).toBe(NEXT_VERSION);
+    expect((await healthOf(b!)).role).toBe('primary');
+    expect((await healthOf(a!)).role).toBe('backup');
+    const report = JSON.parse(
+      readFileSync(path.join(dir, 'gatehouse-upgrade', 'report.json'), 'utf8'),
+    );
+    expect(report.outcome).toBe('finished');
+    expect(report.integrity).toMatchObject({ primary: 'uc-b', lost: [], mismatched: [] });
+    const cluster = await b!.api.call<{ nodes: { accepting: boolean; eligible: boolean }[] }>(
+      'GET',
+      '/api/login/cluster',
+    );
+    expect(cluster.body.nodes.every((n) => n.accepting)).toBe(true);
+    await targets.close();
+  }, 400_000);
+});
