@@ -184,7 +184,7 @@ describe('gatehouse CLI', () => {
   });
 
   it('runs the demo on embedded defaults end to end and cleans up', async () => {
-    const res = await gatehouse(['demo', '--exit']);
+    const res = await gatehouse(['demo', '--walkthrough', '--exit']);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('a weak password is refused (HTTP 400');
     expect(res.stdout).toContain('rep.demo is back: true');

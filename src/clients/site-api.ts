@@ -15,23 +15,41 @@ export interface SiteInfo {
 
 /** The client API of a site (`/api/client/*`), as consoles and Jump Clients call it. */
 export class SiteApi {
-  private readonly http: ApplianceClient;
+  private http: ApplianceClient;
 
   constructor(readonly endpoint: Endpoint) {
-    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-    this.http = new ApplianceClient(
-      `https://${host}:${endpoint.port}`,
-      { fingerprint: trustedFingerprints(endpoint) },
+    this.http = this.connect();
+  }
+
+  private connect(): ApplianceClient {
+    const host = this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host;
+    return new ApplianceClient(
+      `https://${host}:${this.endpoint.port}`,
+      { fingerprint: trustedFingerprints(this.endpoint) },
       { connections: 4 },
     );
   }
 
   private async call<T>(method: string, path: string, json?: unknown, ticket?: string): Promise<T> {
-    const res = await this.http.call<T>(method, path, {
-      json,
-      auth: 'none',
-      headers: ticket ? { authorization: `Bearer ${ticket}` } : {},
-    });
+    const send = () =>
+      this.http.call<T>(method, path, {
+        json,
+        auth: 'none',
+        headers: ticket ? { authorization: `Bearer ${ticket}` } : {},
+      });
+    let res = await send();
+    // A kept-alive connection may still lead to the appliance the site hostname left (it became
+    // the backup, or released the shared address): connect afresh and ask once more.
+    const moved = (res.body as { code?: string } | undefined)?.code;
+    if (
+      res.status === 503 &&
+      (moved === 'NOT_ACCEPTING_CLIENTS' || moved === 'NODE_NOT_ACCEPTING')
+    ) {
+      const old = this.http;
+      this.http = this.connect();
+      void old.close().catch(() => undefined);
+      res = await send();
+    }
     if (res.status >= 300) throw toError(res);
     return res.body;
   }
