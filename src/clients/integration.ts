@@ -5,7 +5,7 @@ import type { SessionRecord } from '../sessions/session-records.js';
 import { ApplianceClient, toError } from './admin-client.js';
 import { ExportFolder, type ExportState } from './export-folder.js';
 import { ExportDatabase } from './export-sqlite.js';
-import type { Endpoint } from './tunnel.js';
+import { trustedFingerprints, type Endpoint } from './tunnel.js';
 
 /** Records merged later (failover, S21; traffic nodes) carry old times: re-read this far back. */
 export const DEFAULT_OVERLAP_MS = 24 * 3600_000;
@@ -64,7 +64,8 @@ export class IntegrationClient {
   constructor(private readonly opts: ExportOptions) {
     this.http = new ApplianceClient(
       `https://${hostPort(opts.site)}`,
-      { fingerprint: opts.site.fingerprint },
+      // The site may have moved to its failover peer: trust every certificate of the site (S20).
+      { fingerprint: trustedFingerprints(opts.site) },
       { connections: 4 },
     );
     this.log = opts.log ?? (() => undefined);

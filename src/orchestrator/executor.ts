@@ -6,6 +6,8 @@ import { GatehouseError } from '../shared/errors.js';
 import { compareVersions } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import type { Endpoint } from '../clients/tunnel.js';
+import { RepresentativeConsole } from '../clients/console.js';
+import { IntegrationClient } from '../clients/integration.js';
 import type { Deployment } from './deployment.js';
 import { credentialsOf } from './inventory.js';
 import { compareIntegrity, finalRoles, type Snapshot } from './integrity-check.js';
