@@ -182,8 +182,32 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
     ctx.echo,
     `orchestrator-verify-${Date.now()}`,
   );
-  // Consoles follow the site (S12): the site must hand out its own build.
-  return { versions: target, session };
+  if (!a.site) return { versions: target, session };
+  // Consoles follow the site (S12): it must hand out the console build of the version it runs.
+  const rep = await RepresentativeConsole.signIn(endpoint, creds.username, creds.password);
+  try {
+    const builds = await rep.api.consoleBuilds(rep.signIn.ticket);
+    if (!builds.builds.some((b) => b.current))
+      throw new GatehouseError(
+        'VERIFY_NO_CONSOLE_BUILD',
+        502,
+        `The site runs ${builds.siteVersion} but holds no console build of it: consoles cannot follow it (S12). Upload the product package of ${builds.siteVersion} to the site's Updates page.`,
+      );
+  } finally {
+    await rep.close();
+  }
+  // The Integration Client keeps extracting data through the site after a switch (S20).
+  const exported = await new IntegrationClient({
+    site: endpoint,
+    ...creds,
+    dir: path.join(ctx.workDir, 'integration-export'),
+  }).export();
+  return {
+    versions: target,
+    session,
+    consoleBuild: target,
+    integrationExport: { sessions: exported.sessions, events: exported.events },
+  };
 }
 
 async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
