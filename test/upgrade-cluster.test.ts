@@ -171,7 +171,7 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       '--packages',
       packages,
       '--drain-timeout',
-      '3',
+      '10',
     ];
     const plan = await upgrade(['plan', ...args]);
     expect(plan.code, plan.out).toBe(0);
