@@ -1,32 +1,14 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GATEHOUSE_BIN } from '../src/lab/processes.js';
 import { PRODUCT_VERSION } from '../src/shared/version.js';
 import { until } from './support/appliance.js';
-import { NEXT_VERSION, startPairDeployment } from './support/deployment.js';
+import { NEXT_VERSION, startPairDeployment, runUpgrade } from './support/deployment.js';
 import { whoAnswers } from './support/probe.js';
 
 const KEY = 'upgrade-async-key-0123456789abcdefghijkl';
 
-/** Run `gatehouse upgrade …` as a real process; resolves with its exit code and output. */
-function upgrade(args: string[], onLine?: (line: string) => void) {
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'upgrade', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const take = (d: Buffer) => {
-    out += d.toString();
-    for (const line of d.toString().split('\n')) if (line) onLine?.(line);
-  };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, out })),
-  );
-  return { child, done };
-}
+const upgrade = runUpgrade;
 
 describe('gatehouse upgrade: asynchronous upgrade of a failover pair with a shared IP (S3, S4)', () => {
   it('plans, catches mismatched keys, runs both windows, survives a SIGKILL of the orchestrator, and loses nothing', async () => {

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import { JumpClient } from '../src/clients/jump-client.js';
-import { freePort, GATEHOUSE_BIN } from '../src/lab/processes.js';
+import { freePort } from '../src/lab/processes.js';
 import {
   LOGIN_PASSWORD,
   startTestAppliance,
@@ -12,22 +11,18 @@ import {
   until,
   type TestAppliance,
 } from './support/appliance.js';
-import { nameTestAppliance, NEXT_VERSION, writeInventory } from './support/deployment.js';
+import {
+  nameTestAppliance,
+  NEXT_VERSION,
+  writeInventory,
+  runUpgrade,
+} from './support/deployment.js';
 import { startTargets } from './support/targets.js';
 import { buildTestPackage, makeReleaseKey } from './support/updates.js';
 
 const KEY = 'upgrade-cluster-key-0123456789abcdefghijk';
 
-const upgrade = (args: string[]) =>
-  new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, [GATEHOUSE_BIN, 'upgrade', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+const upgrade = (args: string[]) => runUpgrade(args).done;
 
 const healthOf = async (t: TestAppliance) => {
   const c = t.proc.client();

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GATEHOUSE_BIN } from '../src/lab/processes.js';
 import { PRODUCT_VERSION } from '../src/shared/version.js';
 import { tempDir, type TestAppliance } from './support/appliance.js';
-import { NEXT_VERSION, startPairDeployment } from './support/deployment.js';
+import { NEXT_VERSION, startPairDeployment, runUpgrade } from './support/deployment.js';
 import { brokenProductTree } from './support/updates.js';
 
 /** /health through a new connection: the appliance restarted during the upgrade. */
@@ -20,17 +18,7 @@ const health = async (t: TestAppliance) => {
   }
 };
 
-/** `gatehouse upgrade …` as a real process (not spawnSync: the test's own clients keep running). */
-const upgrade = (args: string[]) =>
-  new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, [GATEHOUSE_BIN, 'upgrade', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+const upgrade = (args: string[]) => runUpgrade(args).done;
 
 describe('gatehouse upgrade: synchronous upgrade of a failover pair (S2, S4)', () => {
   it('upgrades the primary first, keeping its role, then the backup, and re-establishes failover with nothing lost', async () => {

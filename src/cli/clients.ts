@@ -7,7 +7,7 @@ import { writeFileAtomicSync } from '../shared/fs.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { parseListen } from './serve.js';
 import { addInstallationCommands } from './console-install.js';
-import { reportAndExit } from './errors.js';
+import { reportAndExit, run } from './errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -154,16 +154,6 @@ async function consoleOf(file: string) {
     relay: null,
   });
 }
-
-const run =
-  <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
-  async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      reportAndExit(e);
-    }
-  };
 
 export function consoleCommand(): Command {
   const cmd = new Command('console').description(

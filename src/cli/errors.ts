@@ -11,3 +11,14 @@ export function reportAndExit(e: unknown): never {
   process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 }
+
+/** A command action whose errors are reported the operator's way (see `reportAndExit`). */
+export const run =
+  <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+  async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      reportAndExit(e);
+    }
+  };

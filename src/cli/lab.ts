@@ -1,20 +1,10 @@
 import { Command } from 'commander';
-import { reportAndExit } from './errors.js';
+import { run } from './errors.js';
 
 const DIR = ['--dir <dir>', 'the lab directory', './gatehouse-lab'] as const;
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 // Progress lines go to whatever reads them; a reader that goes away must not stop `lab up` half-way.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-
-const run =
-  <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
-  async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      reportAndExit(e);
-    }
-  };
 
 export function labCommand(): Command {
   const cmd = new Command('lab').description(

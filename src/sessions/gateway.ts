@@ -194,35 +194,23 @@ export class ClientGateway {
     this.checkNewClient(info.version);
     // The same Jump Client reconnecting replaces its old connection.
     this.jumpClients.get(claims.sub)?.channel.close('replaced by a new connection');
-    acceptUpgrade(socket);
-    const presence: Presence = {
-      client: {
-        id: randomUUID(),
+    const presence = this.present(
+      socket,
+      {
         kind: 'jump-client',
         name: claims.sub,
         group: claims.group,
-        address: info.address,
-        version: info.version,
-        connectedAt: Date.now(),
-        targets: info.targets,
-        sessions: [],
+        ...info,
       },
-      lastSeen: Date.now(),
-      via: (socket as { localAddress?: string }).localAddress ?? '',
-      channel: undefined as unknown as LineChannel<unknown>,
-    };
-    presence.channel = new LineChannel<FromJumpClient>(
-      socket,
       (v) => FromJumpClient.parse(v),
       (m) => {
-        presence.lastSeen = Date.now();
         if (m.type === 'open-failed') this.openFailed(m.session, m.reason);
       },
       (reason) => {
         if (this.jumpClients.get(claims.sub) === presence) this.jumpClients.delete(claims.sub);
         this.host.log('jump client disconnected', { name: claims.sub, reason });
       },
-    ) as LineChannel<unknown>;
+    );
     this.jumpClients.set(claims.sub, presence);
     this.host.log('jump client connected', { name: claims.sub, address: info.address });
   }
@@ -233,31 +221,40 @@ export class ClientGateway {
     info: { address: string; version: string },
   ): void {
     this.checkNewClient(info.version);
+    const presence: Presence = this.present(
+      socket,
+      { kind: 'representative-console', name: claims.sub, ...info },
+      (v) => v,
+      () => undefined,
+      () => this.consoles.delete(presence.client.id),
+    );
+    this.consoles.set(presence.client.id, presence);
+  }
+
+  /** Accept a client's control connection: its presence, kept fresh by every message. */
+  private present<In>(
+    socket: Duplex,
+    client: Omit<ConnectedClient, 'id' | 'connectedAt' | 'sessions'>,
+    parse: (v: unknown) => In,
+    onMessage: (m: In) => void,
+    onClose: (reason: string) => void,
+  ): Presence {
     acceptUpgrade(socket);
-    const id = randomUUID();
-    const presence: Presence = {
-      client: {
-        id,
-        kind: 'representative-console',
-        name: claims.sub,
-        address: info.address,
-        version: info.version,
-        connectedAt: Date.now(),
-        sessions: [],
-      },
+    const presence: Omit<Presence, 'channel'> & { channel?: LineChannel<unknown> } = {
+      client: { ...client, id: randomUUID(), connectedAt: Date.now(), sessions: [] },
       lastSeen: Date.now(),
       via: (socket as { localAddress?: string }).localAddress ?? '',
-      channel: undefined as unknown as LineChannel<unknown>,
     };
-    presence.channel = new LineChannel<unknown>(
+    presence.channel = new LineChannel<In>(
       socket,
-      (v) => v,
-      () => {
+      parse,
+      (m) => {
         presence.lastSeen = Date.now();
+        onMessage(m);
       },
-      () => this.consoles.delete(id),
-    );
-    this.consoles.set(id, presence);
+      onClose,
+    ) as LineChannel<unknown>;
+    return presence as Presence;
   }
 
   /** A console asks for a session: ask the Jump Client to dial the target and connect back. */

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inventoryYaml, type Inventory } from '../../src/orchestrator/inventory.js';
-import { freePort } from '../../src/lab/processes.js';
+import { freePort, GATEHOUSE_BIN } from '../../src/lab/processes.js';
 import { PRODUCT_VERSION } from '../../src/shared/version.js';
 import {
   ADMIN_PASSWORD,
@@ -142,4 +143,25 @@ export async function startPairDeployment(opts: {
 
 export function nameTestAppliance(t: TestAppliance, name: string): void {
   names.set(t, name);
+}
+
+/**
+ * `gatehouse upgrade …` as a real process (never spawnSync: the test's own clients keep
+ * running); `done` resolves with its exit code and output, `child` can be killed.
+ */
+export function runUpgrade(args: string[], onLine?: (line: string) => void) {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'upgrade', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const take = (d: Buffer) => {
+    out += d.toString();
+    for (const line of d.toString().split('\n')) if (line) onLine?.(line);
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, out })),
+  );
+  return { child, done };
 }
