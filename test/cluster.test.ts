@@ -252,6 +252,23 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     });
   });
 
+  it('sends a client of a region without an accepting node to another region', async () => {
+    const west = Object.keys(nodeRegion).filter((n) => nodeRegion[n] === 'west');
+    for (const n of west)
+      await primary.api.call('PATCH', `/api/login/cluster/nodes/${n}`, {
+        json: { accepting: false },
+      });
+    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
+      .key;
+    const wanderer = jumpClient('jump-west-late', 'west', key);
+    await until(() => wanderer.state === 'connected', 15_000, 'the west Jump Client to connect');
+    expect(nodeRegion[wanderer.connectedTo!]).toBe('east');
+    for (const n of west)
+      await primary.api.call('PATCH', `/api/login/cluster/nodes/${n}`, {
+        json: { accepting: true },
+      });
+  });
+
   it('Cluster Sync Now pushes configuration to every node', async () => {
     const created = await primary.api.call('POST', '/api/login/users', {
       json: { username: 'cluster.rep', displayName: 'Cluster Rep', password: 'Sturdy-Pass-303' },
