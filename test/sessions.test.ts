@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
@@ -185,6 +187,14 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
     const data = randomBytes(64 * 1024);
     await echoThrough(socket, data);
     socket.on('error', () => undefined);
+    // The relay writes the recording behind the bytes (in batches): kill once both directions
+    // are in the file, as they would be a few milliseconds into any real session.
+    const file = path.join(site.dataDir, 'recordings', `${session}.rec`);
+    await until(
+      () => existsSync(file) && statSync(file).size > 2 * data.length,
+      10_000,
+      'the recording on disk',
+    );
     await site.crashAndRestart();
     const rec = await recordOf(site, session);
     expect(rec.bytesOut).toBe(data.length);
