@@ -13,25 +13,43 @@ export interface SiteInfo {
   fingerprints?: string[];
 }
 
+/** What a backup answers a client (it is no longer the site). */
+const NOT_THE_SITE = 'NOT_ACCEPTING_CLIENTS';
+
 /** The client API of a site (`/api/client/*`), as consoles and Jump Clients call it. */
 export class SiteApi {
-  private readonly http: ApplianceClient;
+  private http: ApplianceClient;
 
   constructor(readonly endpoint: Endpoint) {
-    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-    this.http = new ApplianceClient(
-      `https://${host}:${endpoint.port}`,
-      { fingerprint: trustedFingerprints(endpoint) },
+    this.http = this.connect();
+  }
+
+  private connect(): ApplianceClient {
+    const { host, port } = this.endpoint;
+    return new ApplianceClient(
+      `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      { fingerprint: trustedFingerprints(this.endpoint) },
       { connections: 4 },
     );
   }
 
   private async call<T>(method: string, path: string, json?: unknown, ticket?: string): Promise<T> {
-    const res = await this.http.call<T>(method, path, {
-      json,
-      auth: 'none',
-      headers: ticket ? { authorization: `Bearer ${ticket}` } : {},
-    });
+    const send = () =>
+      this.http.call<T>(method, path, {
+        json,
+        auth: 'none',
+        headers: ticket ? { authorization: `Bearer ${ticket}` } : {},
+      });
+    let res = await send();
+    // A kept-alive connection stays with the appliance that was the site when it opened; once
+    // that appliance has become the backup it sends clients away, and a new connection to the
+    // site's address reaches the primary (the shared IP moved, or the name points elsewhere).
+    if (res.status === 503 && (res.body as { code?: string } | undefined)?.code === NOT_THE_SITE) {
+      const stale = this.http;
+      this.http = this.connect();
+      void stale.close().catch(() => undefined);
+      res = await send();
+    }
     if (res.status >= 300) throw toError(res);
     return res.body;
   }
