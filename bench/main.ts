@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   update: async () => (await import('./update.js')).runUpdateBenchmark(),
   sync: async () => (await import('./sync.js')).runSyncBenchmark(),
   relay: async () => (await import('./relay.js')).runRelayBenchmark(),
+  upgrade: async () => (await import('./upgrade.js')).runUpgradeBenchmark(),
 };
 
 const USAGE = `Usage: npm run bench -- [NAME...]

@@ -2,7 +2,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import { compareVersions } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import type { Endpoint } from '../clients/tunnel.js';
@@ -152,6 +152,33 @@ async function install(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
   return { installed };
 }
 
+/**
+ * Install on several appliances at once. Each install is idempotent on its own, so a resumed
+ * step redoes only what is missing; the step fails after every install has ended, naming each
+ * appliance that did not make it.
+ */
+async function installMany(ctx: ExecContext, names: string[], pkgs: PlannedPackage[]) {
+  const results = await Promise.allSettled(names.map((n) => install(ctx, n, pkgs)));
+  const failed = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ name: names[i]!, error: r.reason as Error }] : [],
+  );
+  if (failed.length) {
+    const first = failed[0]!.error;
+    const done = names.filter((_, i) => results[i]!.status === 'fulfilled');
+    throw new GatehouseError(
+      isGatehouseError(first) ? first.code : 'UPGRADE_INSTALL_FAILED',
+      isGatehouseError(first) ? first.status : 502,
+      `${failed.map((f) => f.error.message).join(' ')}${done.length ? ` ${done.join(', ')} installed.` : ''}`,
+    );
+  }
+  return Object.fromEntries(
+    names.map((n, i) => [
+      n,
+      (results[i] as PromiseFulfilledResult<{ installed: string[] }>).value.installed,
+    ]),
+  );
+}
+
 async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) {
   const d = ctx.deployment;
   const target = ctx.plan.target.product;
@@ -213,9 +240,14 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
 async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
   const d = ctx.deployment;
   const names = inScope(ctx.plan);
-  const snaps: Record<string, Snapshot> = {};
-  for (const n of names)
-    snaps[n] = await d.call<Snapshot>(n, 'GET', '/api/login/integrity?ids=true');
+  const snaps: Record<string, Snapshot> = Object.fromEntries(
+    await Promise.all(
+      names.map(
+        async (n) =>
+          [n, await d.call<Snapshot>(n, 'GET', '/api/login/integrity?ids=true')] as const,
+      ),
+    ),
+  );
   mkdirSync(ctx.workDir, { recursive: true });
   writeFileSync(path.join(ctx.workDir, `integrity-${phase}.json`), JSON.stringify(snaps));
   if (phase === 'before') return { appliances: names.length };
@@ -303,13 +335,20 @@ export async function execute(ctx: ExecContext, action: Action): Promise<unknown
     }
     case 'install':
       return install(ctx, action.appliance, pkgs);
+    case 'install-many':
+      return installMany(ctx, action.appliances, pkgs);
     case 'set-accepting':
-      for (const n of action.nodes)
-        await d.call(action.primary, 'PATCH', `/api/login/cluster/nodes/${encodeURIComponent(n)}`, {
-          accepting: action.accepting,
-        });
+      await Promise.all(
+        action.nodes.map((n) =>
+          d.call(action.primary, 'PATCH', `/api/login/cluster/nodes/${encodeURIComponent(n)}`, {
+            accepting: action.accepting,
+          }),
+        ),
+      );
       return { nodes: action.nodes, accepting: action.accepting };
     case 'wait-drained': {
+      // The nodes drain at the same time (since set-accepting); these waits only observe it,
+      // one after another against a single deadline.
       const deadline = Date.now() + ctx.plan.options.drainTimeoutMs;
       const left: Record<string, number> = {};
       for (const n of action.nodes) {

@@ -23,6 +23,8 @@ export type Action =
   | { type: 'stage'; appliance: string }
   | { type: 'distribute'; primary: string }
   | { type: 'install'; appliance: string }
+  /** The same packages on several appliances at once (traffic nodes of one half, S24, S27). */
+  | { type: 'install-many'; appliances: string[] }
   | { type: 'set-accepting'; primary: string; nodes: string[]; accepting: boolean }
   | { type: 'wait-drained'; primary: string; nodes: string[] }
   | { type: 'become-backup'; appliance: string }

@@ -410,6 +410,17 @@ function clusterSteps(
       installMs(pkgs),
       impact,
     );
+  // Traffic nodes of one half do not depend on each other: they install at the same time.
+  const installAll = (names: string[], s: string[]) => {
+    if (!names.length) return;
+    add(
+      s,
+      `Install ${pkgs.map((p) => `${p.kind} ${p.version}`).join(', then ')} on ${names.join(', ')} (in parallel)`,
+      1,
+      { type: 'install-many', appliances: names },
+      installMs(pkgs),
+    );
+  };
   const drain = (names: string[], w: 0 | 1 | 2, s: string[], primary: string) => {
     if (!names.length) return;
     add(
@@ -467,7 +478,7 @@ function clusterSteps(
     );
     installOn(b, 1, ['S23', 'S9'], 'no-failover');
   }
-  for (const n of offline) installOn(n, 1, ['S24', 'S9']);
+  installAll(offline, ['S24', 'S9']);
   if (b) {
     add(
       ['S25'],
@@ -524,7 +535,7 @@ function clusterSteps(
     PREDICTED_MS.verify,
   );
   drain(rest, 1, ['S27'], p);
-  for (const n of rest) installOn(n, 1, ['S27', 'S9']);
+  installAll(rest, ['S27', 'S9']);
   if (rest.length)
     add(
       ['S27'],

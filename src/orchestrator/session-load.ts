@@ -14,6 +14,8 @@ export interface SessionStats {
 }
 
 const LONG_SESSION_MS = 2_000;
+/** Sessions start once the site lists the load's Jump Client, or after this long anyway. */
+const LISTED_DEADLINE_MS = 15_000;
 
 const EMPTY: SessionStats = {
   newStarted: 0,
@@ -38,6 +40,8 @@ export class SessionLoad {
   private long: (TLSSocket | undefined)[] = [undefined, undefined];
   private readonly opening = new Set<number>();
   private stopped = false;
+  private listed = false;
+  private startedAt = 0;
 
   constructor(
     private readonly site: Endpoint,
@@ -66,6 +70,7 @@ export class SessionLoad {
       allow: [this.echo],
     });
     this.jump.start();
+    this.startedAt = Date.now();
     this.timers.push(setInterval(() => void this.newSession(), 1_000));
     this.timers.push(setInterval(() => void this.tickLong(), 500));
     this.timers.push(setInterval(() => this.save(), 1_000));
@@ -81,6 +86,24 @@ export class SessionLoad {
     return this.rep;
   }
 
+  /**
+   * Whether to start sessions: a connected Jump Client is not yet reachable through the site
+   * until the site lists it (in a cluster the primary node learns it from the node's next
+   * status report), and a session opened before that fails for the load, not for the upgrade.
+   * A site that does not list it within the deadline gets sessions anyway, and they count.
+   */
+  private async ready(): Promise<boolean> {
+    if (this.listed || Date.now() - this.startedAt > LISTED_DEADLINE_MS) return true;
+    if (this.jump?.state !== 'connected') return false;
+    try {
+      const listed = await (await this.console()).jumpClients();
+      this.listed = listed.some((j) => j.name === 'orchestrator-load');
+    } catch {
+      // Not reachable yet: asked again on the next tick.
+    }
+    return this.listed;
+  }
+
   private async open(): Promise<TLSSocket> {
     try {
       return (await (await this.console()).openSession('orchestrator-load', this.echo)).socket;
@@ -92,7 +115,7 @@ export class SessionLoad {
   }
 
   private async newSession(): Promise<void> {
-    if (this.stopped || (this.jump?.state !== 'connected' && this.stats.newStarted === 0)) return;
+    if (this.stopped || !(await this.ready())) return;
     this.stats.newStarted++;
     try {
       const s = await this.open();
@@ -105,7 +128,7 @@ export class SessionLoad {
   }
 
   private async tickLong(): Promise<void> {
-    if (this.stopped || (this.jump?.state !== 'connected' && this.stats.longOpened === 0)) return;
+    if (this.stopped || !(await this.ready())) return;
     for (let i = 0; i < this.long.length; i++) {
       const s = this.long[i];
       if (this.opening.has(i)) continue;
