@@ -193,7 +193,7 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     expect(digest(Buffer.concat(frames.map((f) => f.data)))).toBe(digest(data));
   });
 
-  it('drains a node: its session goes on, new sessions go elsewhere, its clients reach zero', async () => {
+  it('drains a node: its clients move at once, its session goes on, new sessions go elsewhere, it reaches zero when the session ends', async () => {
     const east = jumps.find((j) => j['opts'].name === 'jump-east')!;
     const drained = east.connectedTo!;
     const old = await rep.openSession('jump-east', targets.echo);
@@ -212,7 +212,20 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     expect(late.connectedTo).not.toBe(drained);
     expect(nodeRegion[late.connectedTo!]).toBe('east');
 
-    // The session on the draining node still carries data.
+    // The Jump Client moves at once to an accepting node of its region; its session stays.
+    await until(
+      () => east.state === 'connected' && east.connectedTo !== drained,
+      15_000,
+      'the Jump Client to move',
+    );
+    expect(nodeRegion[east.connectedTo!]).toBe('east');
+    await until(
+      async () =>
+        (await rep.jumpClients()).find((j) => j.name === 'jump-east')?.node === east.connectedTo,
+      10_000,
+      'the primary to see the move',
+    );
+    // The session on the draining node still carries data, and the node is not drained yet.
     expect((await echoThrough(old.socket, Buffer.from('during drain'))).toString()).toBe(
       'during drain',
     );
@@ -231,19 +244,6 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       { json: { timeoutSeconds: 20 } },
     );
     expect(done.body.drained).toBe(true);
-    // The Jump Client moved to an accepting node of its region and serves new sessions there.
-    await until(
-      () => east.state === 'connected' && east.connectedTo !== drained,
-      15_000,
-      'the Jump Client to move',
-    );
-    expect(nodeRegion[east.connectedTo!]).toBe('east');
-    await until(
-      async () =>
-        (await rep.jumpClients()).find((j) => j.name === 'jump-east')?.node === east.connectedTo,
-      10_000,
-      'the primary to see the move',
-    );
     const fresh = await rep.openSession('jump-east', targets.echo);
     expect((await echoThrough(fresh.socket, Buffer.from('after'))).toString()).toBe('after');
     fresh.socket.end();

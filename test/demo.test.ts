@@ -18,6 +18,8 @@ describe('the main job: gatehouse demo (what npm run demo runs)', () => {
         maxBuffer: 16 * 1024 * 1024,
       },
     );
+    // The packages come from the update server the primary node checks (upgrade plan --to).
+    expect(stdout).toMatch(/primary-node's update server offers product \d+\.\d+\.\d+/);
     expect(stdout).toContain('Upgrade report — cluster to product');
     expect(stdout).toMatch(/data integrity\s+nothing lost/);
     expect(stdout).toMatch(/client-visible downtime\s+\d+\.\d+ s/);

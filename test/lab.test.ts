@@ -113,13 +113,40 @@ describe('gatehouse lab', () => {
     await expectSessionsFlowing(dir);
     await expectStatusAlive(dir, state);
 
+    // upgrade plan --to: the version must be one the primary's update server offers.
+    const inventory = path.join(dir, 'inventory.yaml');
+    const plan = (to: string) =>
+      gatehouse([
+        'upgrade',
+        'plan',
+        '--inventory',
+        inventory,
+        '--strategy',
+        'synchronous',
+        '--to',
+        to,
+      ]);
+    const notOffered = await plan('9.9.9');
+    expect(notOffered.code).toBe(2);
+    expect(notOffered.stderr).toContain(
+      '--to 9.9.9: the update server of appliance-a offers no product 9.9.9',
+    );
+    const published = await gatehouse(['lab', 'publish-next', '--dir', dir]);
+    expect(published.code, published.stderr).toBe(0);
+    const next = /product (\d+\.\d+\.\d+)/.exec(published.stdout)?.[1];
+    expect(next, published.stdout).toBeDefined();
+    const planned = await plan(next!);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`product ${next}`);
+    expect(planned.stdout).toMatch(/\[S\d+(, S\d+)*\]/);
+
     const again = await gatehouse(['lab', 'up', '--topology', 'pair', '--dir', dir]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('lab down');
 
     await expectDownStopsAll(dir, state);
     running = undefined;
-  }, 120_000);
+  }, 180_000);
 
   it('starts a cluster of two traffic nodes in two regions; Jump Clients connect through the nodes', async () => {
     const dir = path.join(tempDir('gh-lab-cluster-'), 'lab');

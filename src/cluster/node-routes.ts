@@ -58,7 +58,7 @@ export function nodeStatus(appliance: Appliance) {
     ready: appliance.ready,
     update: appliance.writeGate ?? null,
     membership: appliance.membership.get() ?? null,
-    connectedClients: clients.length,
+    connectedClients: appliance.clients.connectedCount(),
     liveSessions: appliance.clients.liveSessions().length,
     jumpClients: clients
       .filter((c) => c.kind === 'jump-client')

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Deployment } from '../orchestrator/deployment.js';
 import { loadInventory } from '../orchestrator/inventory.js';
 import { Journal } from '../orchestrator/journal.js';
-import { packagesFromDir } from '../orchestrator/packages.js';
+import { packagesFromServer } from '../orchestrator/packages.js';
 import { planUpgrade } from '../orchestrator/planner.js';
 import { runPlan } from '../orchestrator/runner.js';
 import { labDown } from './lifecycle.js';
@@ -65,16 +65,27 @@ export async function runUpgradeDemo(
     const built = await publishNext(dir, {});
     for (const b of built) o.log(`  built and published ${b.kind} ${b.version}: ${b.file}`);
 
-    step('3. The upgrade plan (gatehouse upgrade plan --strategy cluster)');
+    const target = built.find((b) => b.kind === 'product')!.version;
+    step(`3. The upgrade plan (gatehouse upgrade plan --strategy cluster --to ${target})`);
     const inventory = loadInventory(path.join(dir, 'inventory.yaml'));
     const deployment = new Deployment(inventory);
     try {
+      const appliances = await deployment.discover();
+      const primary = appliances.find(
+        (a) => a.cluster?.role === 'primary-node' && a.role !== 'backup',
+      )?.name;
+      if (!primary) throw new Error('the lab has no primary node to ask for updates');
+      // As an administrator would: the primary node checks its update server for the version.
+      const packages = await packagesFromServer(deployment, primary, target);
+      o.log(
+        `  ${primary}'s update server offers ${packages.map((p) => `${p.kind} ${p.version}`).join(', ')}`,
+      );
       const plan = planUpgrade({
         strategy: 'cluster',
         inventory: inventory.file,
         trafficSwitch: inventory.trafficSwitch.method,
-        appliances: await deployment.discover(),
-        packages: await packagesFromDir(path.join(dir, 'packages')),
+        appliances,
+        packages,
         drainTimeoutMs: 60_000,
         onDrainTimeout: 'abort',
       });

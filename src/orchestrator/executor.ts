@@ -78,7 +78,7 @@ async function stage(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
       await ctx.deployment.call(
         name,
         'POST',
-        `/api/appliance/updates/available/${p.id}/download`,
+        `/api/appliance/updates/available/${p.serverId ?? p.id}/download`,
         {},
       );
     }

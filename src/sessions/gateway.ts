@@ -405,7 +405,7 @@ export class ClientGateway {
     }
   }
 
-  /** While draining, a client whose last session ended is asked to move on. */
+  /** Not accepting (drain() already moved everyone): a client whose last session ended moves on. */
   private afterSession(session: LiveSession): void {
     if (!this.draining && this.host.acceptsNewClients()) return;
     const jump = this.jumpClients.get(session.jumpClient);
@@ -428,13 +428,30 @@ export class ClientGateway {
   }
 
   /**
-   * Stop taking new clients here and ask idle ones to reconnect through the site (which sends
-   * them to another node); clients in a session move when it ends.
+   * Stop taking new clients here and ask every connected one to reconnect through the site
+   * (which sends it to another node). Sessions in progress go on: each runs on legs of its own,
+   * not on the client's control connection. Were a Jump Client in a session kept here until it
+   * is idle, the next session for it would come here too, and a busy one would never leave.
    */
   drain(): void {
     this.draining = true;
     for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
-      if (!this.sessionsOf(p.client).length) this.move(p, 'this node is draining');
+      this.move(p, 'this node is draining');
+  }
+
+  /**
+   * Clients this node still serves: those connected here and those whose sessions still run
+   * here after they moved. Draining is over when it reaches zero.
+   */
+  connectedCount(): number {
+    const names = new Set<string>();
+    for (const p of this.jumpClients.values()) names.add(`jump-client:${p.client.name}`);
+    for (const p of this.consoles.values()) names.add(`console:${p.client.name}`);
+    for (const s of this.live.values()) {
+      names.add(`jump-client:${s.jumpClient}`);
+      names.add(`console:${s.representative}`);
+    }
+    return names.size;
   }
 
   /**
