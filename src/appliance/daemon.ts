@@ -94,7 +94,7 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     force.unref();
     // A keep-alive connection whose request finishes after close() began would stay open;
     // sweep idle connections until the server is closed.
-    await appliance.sharedListeners.closeAll();
+    appliance.sharedListeners.closeAll();
     // Sessions end here: their recordings and records are written before the database closes.
     await appliance.clients.close();
     const sweep = setInterval(() => app.server.closeIdleConnections(), 100);

@@ -1,4 +1,5 @@
 import { Agent, buildConnector, request } from 'undici';
+import type { LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
@@ -22,10 +23,13 @@ export class ApplianceClient {
   constructor(
     readonly baseUrl: string,
     trust: { certPem: string } | { fingerprint: string | string[] },
-    opts: { connections?: number } = {},
+    opts: { connections?: number; lookup?: LookupFunction } = {},
   ) {
     this.agent = new Agent({
-      connect: 'certPem' in trust ? { ca: trust.certPem } : pinnedConnector(trust.fingerprint),
+      connect:
+        'certPem' in trust
+          ? { ca: trust.certPem, ...(opts.lookup ? { lookup: opts.lookup } : {}) }
+          : pinnedConnector(trust.fingerprint, opts.lookup),
       connections: opts.connections ?? 16,
     });
   }
@@ -120,13 +124,20 @@ export function toError(res: ApiResponse): GatehouseError {
  * A connector that accepts exactly the certificate with this SHA-256 fingerprint: the way a
  * peer is pinned when there is no CA, as the appliance prints its fingerprint at start.
  */
-export function pinnedConnector(fingerprint: string | string[]): buildConnector.connector {
+export function pinnedConnector(
+  fingerprint: string | string[],
+  lookup?: LookupFunction,
+): buildConnector.connector {
   const wanted = (Array.isArray(fingerprint) ? fingerprint : [fingerprint]).map((f) =>
     f.toUpperCase(),
   );
   const want = wanted.join(' or ');
   // No TLS session resumption: a resumed session carries no certificate to compare.
-  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
+  const base = buildConnector({
+    rejectUnauthorized: false,
+    maxCachedSessions: 0,
+    ...(lookup ? { lookup } : {}),
+  });
   return (options, callback) =>
     base(options, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error('TLS connection failed'), null);

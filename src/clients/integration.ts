@@ -66,7 +66,7 @@ export class IntegrationClient {
       `https://${hostPort(opts.site)}`,
       // The site may have moved to its failover peer: trust every certificate of the site (S20).
       { fingerprint: trustedFingerprints(opts.site) },
-      { connections: 4 },
+      { connections: 4, lookup: opts.site.lookup },
     );
     this.log = opts.log ?? (() => undefined);
   }

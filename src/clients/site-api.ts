@@ -26,7 +26,7 @@ export class SiteApi {
     return new ApplianceClient(
       `https://${host}:${this.endpoint.port}`,
       { fingerprint: trustedFingerprints(this.endpoint) },
-      { connections: 4 },
+      { connections: 4, lookup: this.endpoint.lookup },
     );
   }
 

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { GatehouseError, type Problem } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
@@ -13,6 +14,11 @@ export interface Endpoint {
    * hostname may lead to any of them after a failover. Learnt from the site at sign-in.
    */
   alsoTrust?: string[];
+  /**
+   * How `host` becomes an address when it is a name (default: the system resolver). The
+   * orchestrator passes one that reads a hosts-file traffic switch's file, as clients would.
+   */
+  lookup?: LookupFunction;
 }
 
 /** Every fingerprint an endpoint accepts. */
@@ -52,6 +58,7 @@ export function openTunnel(
       port: endpoint.port,
       servername: /^[\d.]+$|:/.test(endpoint.host) ? undefined : endpoint.host,
       rejectUnauthorized: false,
+      ...(endpoint.lookup ? { lookup: endpoint.lookup } : {}),
     });
     const fail = (e: Error) => {
       clearTimeout(timer);

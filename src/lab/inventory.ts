@@ -12,7 +12,19 @@ export function labInventory(state: LabState): Inventory {
   const { appliance, login } = state.credentials;
   return {
     version: 1,
-    site: { hostname: SITE_HOSTNAME, address: `${state.site.host}:${state.site.port}` },
+    site: {
+      hostname: SITE_HOSTNAME,
+      address: `${state.site.host}:${state.site.port}`,
+      // The file the lab's clients resolve the site through: the orchestrator follows it too.
+      ...(state.site.switch === 'hosts-file' && state.site.hostsFile
+        ? {
+            hostsFile: path.relative(
+              path.dirname(path.join(state.dir, state.inventory)),
+              state.site.hostsFile,
+            ),
+          }
+        : {}),
+    },
     credentials: {
       appliance: { username: appliance.username, password: { file: appliance.passwordFile } },
       login: { username: login.username, password: { file: login.passwordFile } },

@@ -13,6 +13,7 @@ import { credentialsOf } from './inventory.js';
 import { compareIntegrity, finalRoles, type Snapshot } from './integrity-check.js';
 import type { Action, Plan, PlannedPackage } from './plan-types.js';
 import { verifySession } from './prober.js';
+import { siteEndpoint } from './site.js';
 
 export interface ExecContext {
   deployment: Deployment;
@@ -33,21 +34,6 @@ export const inScope = (plan: Plan) => [
     ...plan.topology.trafficNodes.map((n) => n.name),
   ]),
 ];
-
-/** The site as clients reach it: its address, trusting every appliance of the inventory. */
-export function siteEndpoint(d: Deployment): Endpoint {
-  const [host, port] = [
-    d.inventory.site.address.slice(0, d.inventory.site.address.lastIndexOf(':')),
-    Number(d.inventory.site.address.slice(d.inventory.site.address.lastIndexOf(':') + 1)),
-  ];
-  const fps = d.inventory.appliances.map((a) => a.fingerprint);
-  return {
-    host: host.replace(/^\[|\]$/g, ''),
-    port,
-    fingerprint: fps[0]!,
-    alsoTrust: fps.slice(1),
-  };
-}
 
 async function stagedIds(d: Deployment, name: string): Promise<Set<string>> {
   const s = await d.call<{ staged: { id: string }[] }>(name, 'GET', '/api/appliance/updates');
@@ -201,7 +187,7 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
   const jumpKey = (await d.call<{ key: string }>(a.via, 'GET', '/api/login/jump-clients/key')).key;
   const direct = d.entry(a.via);
   const endpoint: Endpoint = a.site
-    ? siteEndpoint(d)
+    ? siteEndpoint(d.inventory)
     : { ...d.address(a.via), fingerprint: direct.fingerprint, alsoTrust: [] };
   const session = await verifySession(
     endpoint,

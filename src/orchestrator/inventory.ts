@@ -61,9 +61,18 @@ export const Inventory = z
     version: z.literal(1, { message: 'must be 1' }),
     site: z
       .object({
-        hostname: z.string().optional(),
+        /** The name clients connect to; with the hosts-file or dns switch it is what is probed. */
+        hostname: z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name, e.g. support.example.com')
+          .optional(),
         /** host:port clients use (the shared IP, or what DNS/NAT points at); probed every 50 ms. */
         address: Address,
+        /**
+         * hosts-file switch: the hosts file the site's clients read (relative to the inventory).
+         * The orchestrator resolves the hostname through it, so it follows the switch as they do.
+         */
+        hostsFile: z.string().min(1).optional(),
       })
       .strict(),
     credentials: z.object({ appliance: Account, login: Account }).strict(),
@@ -74,7 +83,22 @@ export const Inventory = z
       .strict(),
     appliances: z.array(InventoryAppliance).min(1, 'must list at least one appliance'),
   })
-  .strict();
+  .strict()
+  .superRefine((inv, ctx) => {
+    const m = inv.trafficSwitch.method;
+    if ((m === 'hosts-file' || m === 'dns') && !inv.site.hostname)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['site', 'hostname'],
+        message: `is required with trafficSwitch.method ${m}: the name the switch points at`,
+      });
+    if (inv.site.hostsFile && m !== 'hosts-file')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['site', 'hostsFile'],
+        message: `is only used with trafficSwitch.method hosts-file (this inventory says ${m})`,
+      });
+  });
 export type Inventory = z.infer<typeof Inventory>;
 
 export interface LoadedInventory extends Inventory {

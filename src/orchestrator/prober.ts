@@ -27,11 +27,10 @@ const PROBE_TIMEOUT_MS = 1_000;
  */
 export class SiteProber {
   private timer: NodeJS.Timeout | undefined;
-  private buffer: ProbeSample[] = [];
   private inflight = false;
 
   constructor(
-    private readonly site: { host: string; port: number },
+    private readonly site: Pick<Endpoint, 'host' | 'port' | 'lookup'>,
     private readonly names: Map<string, string>,
     private readonly file: string,
   ) {}
@@ -43,13 +42,11 @@ export class SiteProber {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await until(() => !this.inflight, 2_000, 'the last probe').catch(() => undefined);
-    this.flush();
   }
 
-  private flush(): void {
-    if (!this.buffer.length) return;
-    appendFileSync(this.file, this.buffer.map((s) => JSON.stringify(s)).join('\n') + '\n');
-    this.buffer = [];
+  /** Each sample goes to the file at once: a SIGKILLed orchestrator loses none it took. */
+  private record(s: ProbeSample): void {
+    appendFileSync(this.file, JSON.stringify(s) + '\n');
   }
 
   private async probe(): Promise<void> {
@@ -58,12 +55,11 @@ export class SiteProber {
     const t = Date.now();
     try {
       const who = await this.once();
-      this.buffer.push({ t, ok: true, ms: Date.now() - t, who });
+      this.record({ t, ok: true, ms: Date.now() - t, who });
     } catch (e) {
-      this.buffer.push({ t, ok: false, ms: Date.now() - t, error: (e as Error).message });
+      this.record({ t, ok: false, ms: Date.now() - t, error: (e as Error).message });
     } finally {
       this.inflight = false;
-      if (this.buffer.length >= 20) this.flush();
     }
   }
 
@@ -73,6 +69,7 @@ export class SiteProber {
         host: this.site.host,
         port: this.site.port,
         rejectUnauthorized: false,
+        ...(this.site.lookup ? { lookup: this.site.lookup } : {}),
       });
       const fail = (why: string) => {
         socket.destroy();
@@ -99,15 +96,27 @@ export class SiteProber {
   }
 }
 
-/** Downtime as clients saw it: the time from each failed probe to the next success. */
+/** A pause between samples longer than this means nothing probed (orchestrator not running). */
+const UNMEASURED_GAP_MS = 1_000;
+
+/**
+ * Downtime as clients saw it: the time from each failed probe to the next success. Where no
+ * probe ran for a while (the orchestrator was killed, or paused between the windows), the gap
+ * is reported as unmeasured; an outage open when the gap began counts through it.
+ */
 export function downtimeOf(samples: ProbeSample[]): {
   totalMs: number;
   outages: { from: number; to: number }[];
+  unmeasured: { from: number; to: number }[];
 } {
   const sorted = [...samples].sort((a, b) => a.t - b.t);
   const outages: { from: number; to: number }[] = [];
+  const unmeasured: { from: number; to: number }[] = [];
   let start: number | undefined;
-  for (const s of sorted) {
+  for (const [i, s] of sorted.entries()) {
+    const prev = sorted[i - 1];
+    if (prev && s.t - prev.t > UNMEASURED_GAP_MS)
+      unmeasured.push({ from: prev.t + prev.ms, to: s.t });
     if (!s.ok && start === undefined) start = s.t;
     if (s.ok && start !== undefined) {
       outages.push({ from: start, to: s.t });
@@ -115,7 +124,7 @@ export function downtimeOf(samples: ProbeSample[]): {
     }
   }
   if (start !== undefined) outages.push({ from: start, to: sorted.at(-1)!.t + PROBE_EVERY_MS });
-  return { totalMs: outages.reduce((n, o) => n + (o.to - o.from), 0), outages };
+  return { totalMs: outages.reduce((n, o) => n + (o.to - o.from), 0), outages, unmeasured };
 }
 
 /** A local echo target for probe sessions. */

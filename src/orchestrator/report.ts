@@ -16,6 +16,8 @@ export interface UpgradeReport {
   downtime: {
     totalMs: number;
     outages: { from: number; to: number }[];
+    /** Stretches when nothing probed the site (orchestrator killed, or the interim pause). */
+    unmeasured: { from: number; to: number }[];
     probes: number;
     failedProbes: number;
   };
@@ -87,13 +89,15 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
         e.id.startsWith('integrity-') &&
         (e.detail as IntegrityResult)?.lost,
     );
-  const brokeAt = steps.find(
-    (s) =>
-      s.id.startsWith('break-') ||
-      (plan.strategy === 'cluster' &&
-        s.title.startsWith('Install') &&
-        s.title.endsWith(` on ${plan.topology.backup}`)),
-  )?.end;
+  // Failover is gone once the pair is broken, or in a cluster from the start of the install
+  // on the backup primary node (as the plan predicts it).
+  const brokeAt =
+    steps.find((s) => s.id.startsWith('break-'))?.end ??
+    (plan.strategy === 'cluster'
+      ? steps.find(
+          (s) => s.title.startsWith('Install') && s.title.endsWith(` on ${plan.topology.backup}`),
+        )?.start
+      : undefined);
   const restoredAt = [...steps]
     .reverse()
     .find(
@@ -135,6 +139,11 @@ export function renderText(r: UpgradeReport): string {
     `  duration                 ${secs(r.durationMs)} (predicted ${secs(r.predicted.totalMs)} of work)`,
     `  client-visible downtime  ${secs(r.downtime.totalMs)} in ${r.downtime.outages.length} outage(s), ${r.downtime.failedProbes} of ${r.downtime.probes} probes failed (predicted ${secs(r.predicted.siteDowntimeMs)})`,
   ];
+  const notProbed = (r.downtime.unmeasured ?? []).reduce((n, g) => n + (g.to - g.from), 0);
+  if (notProbed)
+    lines.push(
+      `  not probed               ${secs(notProbed)} in ${r.downtime.unmeasured.length} gap(s) while the orchestrator was not running (interim period, or killed and resumed)`,
+    );
   if (r.sessions)
     lines.push(
       `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
@@ -189,7 +198,7 @@ export function renderHtml(r: UpgradeReport): string {
 <p>Outcome: <strong>${esc(r.outcome)}</strong>, ${esc(r.startedAt)} – ${esc(r.endedAt)}</p>
 <table id="figures">
 <tr><th>Duration</th><td>${secs(r.durationMs)}</td></tr>
-<tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)})</td></tr>
+<tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)}${r.downtime.unmeasured?.length ? `; not probed for ${secs(r.downtime.unmeasured.reduce((n, g) => n + (g.to - g.from), 0))} while the orchestrator was not running` : ''})</td></tr>
 <tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
 <tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
 <tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}</td></tr>

@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import type { Deployment } from './deployment.js';
-import { execute, siteEndpoint } from './executor.js';
+import { execute } from './executor.js';
+import { siteEndpoint } from './site.js';
 import { credentialsOf } from './inventory.js';
 import type { Journal } from './journal.js';
 import type { Plan, Step } from './plan-types.js';
@@ -67,12 +68,8 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
   const names = new Map(
     deployment.inventory.appliances.map((a) => [a.fingerprint.toUpperCase(), a.name]),
   );
-  const site = siteEndpoint(deployment);
-  const prober = new SiteProber(
-    { host: site.host, port: site.port },
-    names,
-    path.join(opts.workDir, 'probe.ndjson'),
-  );
+  const site = siteEndpoint(deployment.inventory);
+  const prober = new SiteProber(site, names, path.join(opts.workDir, 'probe.ndjson'));
   const echo = await startEcho();
   prober.start();
   let load: SessionLoad | undefined;

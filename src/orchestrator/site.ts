@@ -1,0 +1,71 @@
+import { readFileSync, statSync } from 'node:fs';
+import dns from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import path from 'node:path';
+import type { Endpoint } from '../clients/tunnel.js';
+import type { LoadedInventory } from './inventory.js';
+
+/**
+ * A resolver that reads a hosts file (the hosts-file traffic switch's) on every lookup, as the
+ * site's clients do, so a switch is seen at once. The file is parsed again only when it
+ * changed. A name it does not hold is not found: the site is down for such a client too.
+ */
+export function hostsFileLookup(file: string): LookupFunction {
+  let cached: { mtimeMs: number; size: number; entries: Map<string, string> } | undefined;
+  const entries = (): Map<string, string> => {
+    const st = statSync(file);
+    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.entries;
+    const map = new Map<string, string>();
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [ip, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+      if (!ip) continue;
+      for (const n of names) if (!map.has(n.toLowerCase())) map.set(n.toLowerCase(), ip);
+    }
+    cached = { mtimeMs: st.mtimeMs, size: st.size, entries: map };
+    return map;
+  };
+  return ((hostname: string, options: dns.LookupOptions, callback: LookupCallback) => {
+    let ip: string | undefined;
+    try {
+      ip = entries().get(hostname.toLowerCase());
+    } catch (e) {
+      return process.nextTick(callback, e as NodeJS.ErrnoException, '', 0);
+    }
+    if (!ip) {
+      const err: NodeJS.ErrnoException = new Error(`${hostname} is not in ${file}`);
+      err.code = 'ENOTFOUND';
+      return process.nextTick(callback, err, '', 0);
+    }
+    const family = ip.includes(':') ? 6 : 4;
+    if (options?.all) return process.nextTick(callback, null, [{ address: ip, family }]);
+    process.nextTick(callback, null, ip, family);
+  }) as LookupFunction;
+}
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * The site as its clients reach it, trusting every appliance of the inventory. With a shared
+ * IP or a NAT swing that is the site address; with the hosts-file or DNS switch it is the site
+ * hostname (through the inventory's hosts file, or the system resolver for DNS) at the
+ * address's port, so the prober, the live sessions and the checks follow the switch.
+ */
+export function siteEndpoint(inv: LoadedInventory): Endpoint {
+  const { address, hostname, hostsFile } = inv.site;
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  const fps = inv.appliances.map((a) => a.fingerprint);
+  const trust = { fingerprint: fps[0]!, alsoTrust: fps.slice(1) };
+  const method = inv.trafficSwitch.method;
+  if ((method === 'hosts-file' || method === 'dns') && hostname) {
+    const lookup =
+      method === 'hosts-file' && hostsFile
+        ? hostsFileLookup(path.resolve(path.dirname(inv.file), hostsFile))
+        : undefined;
+    return { host: hostname, port, ...trust, ...(lookup ? { lookup } : {}) };
+  }
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port, ...trust };
+}
