@@ -34,7 +34,7 @@ const healthOf = async (t: TestAppliance) => {
 };
 
 describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S29)', () => {
-  it('waits for draining with a deadline, stops when a node never drains, resumes, and upgrades everything with nothing lost', async () => {
+  it('waits for draining with a deadline, stops when a node never drains, resumes with --on-drain-timeout proceed (the held session is cut, its record kept) and upgrades everything with nothing lost', async () => {
     const dir = tempDir('gh-upcluster-');
     const release = makeReleaseKey(dir);
     const packages = path.join(dir, 'packages');
@@ -192,12 +192,21 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
     expect(failed?.error?.message).toMatch(/uc-node-1 still has \d+ connected clients/);
     expect((await healthOf(n1!)).productVersion).not.toBe(NEXT_VERSION);
 
-    // The session ends; resume waits again, then upgrades the whole cluster.
-    held.socket.end();
+    expect(failed?.error?.message).toContain('resume --on-drain-timeout proceed');
+
+    // The documented choice: resume, installing anyway; the held session is cut, not lost.
+    const cut = new Promise<void>((resolve) => held.socket.once('close', () => resolve()));
+    const resumed = await upgrade([
+      'resume',
+      '--inventory',
+      inventory,
+      '--on-drain-timeout',
+      'proceed',
+    ]);
+    expect(resumed.code, resumed.out).toBe(0);
+    await cut;
     await holder!.stop();
     await rep.close();
-    const resumed = await upgrade(['resume', '--inventory', inventory]);
-    expect(resumed.code, resumed.out).toBe(0);
     for (const t of [a!, b!, ...nodes])
       expect((await healthOf(t)).productVersion, t.proc.host).toBe(NEXT_VERSION);
     expect((await healthOf(b!)).role).toBe('primary');
@@ -207,6 +216,15 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
     );
     expect(report.outcome).toBe('finished');
     expect(report.integrity).toMatchObject({ primary: 'uc-b', lost: [], mismatched: [] });
+    // The session cut on the node that did not drain left its record, which reached the primary.
+    await until(
+      async () =>
+        (
+          await b!.api.call<{ sessions: { id: string }[] }>('GET', '/api/login/sessions')
+        ).body.sessions.some((s) => s.id === held.session),
+      20_000,
+      "the cut session's record on uc-b",
+    );
     const cluster = await b!.api.call<{ nodes: { accepting: boolean; eligible: boolean }[] }>(
       'GET',
       '/api/login/cluster',

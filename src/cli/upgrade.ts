@@ -225,7 +225,13 @@ export function upgradeCommand(): Command {
     .addOption(inventory)
     .addOption(workDir)
     .option('--json', 'print a JSON event stream')
-    .action(async (o: Common) => {
+    .addOption(
+      new Option(
+        '--on-drain-timeout <choice>',
+        "change the plan's choice for traffic nodes that do not drain in time: abort (wait again) or proceed (install anyway, cutting their sessions)",
+      ).choices(['abort', 'proceed']),
+    )
+    .action(async (o: Common & { onDrainTimeout?: 'abort' | 'proceed' }) => {
       try {
         const { journal } = await open(o);
         const state = journal.state();
@@ -235,6 +241,12 @@ export function upgradeCommand(): Command {
             409,
             'The upgrade waits at the interim period between the maintenance windows (S4). Run `gatehouse upgrade continue` to start the second window.',
           );
+        if (o.onDrainTimeout && o.onDrainTimeout !== journal.plan().options.onDrainTimeout)
+          journal.append({
+            type: 'options',
+            at: new Date().toISOString(),
+            onDrainTimeout: o.onDrainTimeout,
+          });
         await runJournal(o, 'resume');
       } catch (e) {
         reportAndExit(e);

@@ -356,7 +356,7 @@ export async function execute(ctx: ExecContext, action: Action): Promise<unknown
             .map(([n, c]) => `${n} still has ${c} connected clients`)
             .join(
               '; ',
-            )} after ${Math.round(ctx.plan.options.drainTimeoutMs / 1000)} s. Nothing was installed on them. Wait for those sessions to end and run \`gatehouse upgrade resume\`, or plan again with --on-drain-timeout proceed to install anyway (their sessions are cut).`,
+            )} after ${Math.round(ctx.plan.options.drainTimeoutMs / 1000)} s. Nothing was installed on them; they still accept no new clients. Wait for those sessions to end and run \`gatehouse upgrade resume\`, or run \`gatehouse upgrade resume --on-drain-timeout proceed\` to install anyway (their sessions are cut).`,
         );
       return { stillConnected: left };
     }

@@ -15,7 +15,9 @@ export type JournalEntry =
   | { type: 'paused'; at: string; step: string }
   | { type: 'continued'; at: string }
   | { type: 'run'; at: string; pid: number; command: string }
-  | { type: 'finished'; at: string };
+  | { type: 'finished'; at: string }
+  /** An operator's choice made on resume, in force from then on (e.g. after a drain deadline). */
+  | { type: 'options'; at: string; onDrainTimeout: 'abort' | 'proceed' };
 
 /**
  * The orchestrator's journal: one JSON line per event, each made durable before the next
@@ -65,11 +67,16 @@ export class Journal {
     return entries;
   }
 
+  /** The plan, with the options chosen since on resume. */
   plan(): Plan {
-    const first = this.read().find((e) => e.type === 'plan');
+    const entries = this.read();
+    const first = entries.find((e) => e.type === 'plan');
     if (!first || first.type !== 'plan')
       throw new GatehouseError('UPGRADE_JOURNAL_DAMAGED', 500, `${this.file} holds no plan.`);
-    return first.plan;
+    let options = first.plan.options;
+    for (const e of entries)
+      if (e.type === 'options') options = { ...options, onDrainTimeout: e.onDrainTimeout };
+    return { ...first.plan, options };
   }
 
   /** Where a run stands: the steps done, whether it waits at the interim pause, whether it finished. */

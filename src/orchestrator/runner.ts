@@ -29,9 +29,14 @@ function advice(plan: Plan, step: Step): string {
   const lines = [
     'Fix the cause, then run `gatehouse upgrade resume` to retry this step and go on.',
   ];
-  if (step.rollbackSafe) {
+  const { primary, backup } = plan.topology;
+  if (step.rollbackSafe && plan.strategy === 'cluster') {
     lines.push(
-      `Rollback is still safe: the site has not been switched. ${plan.topology.primary} still serves${plan.topology.backup ? `; re-establish failover from it with ${plan.topology.backup} as backup (its data is then overwritten by the primary's)` : ''}. An install that failed its health check has already rolled itself back.`,
+      `Rollback is still safe: ${primary} is still the primary node and serves the site on its version. Traffic nodes already upgraded get no clients until the primary node runs their version; the others serve. If you stop here, let the nodes this run stopped accept new clients again (Management > Cluster, Accepting New Client Connections).`,
+    );
+  } else if (step.rollbackSafe) {
+    lines.push(
+      `Rollback is still safe: the site has not been switched. ${primary} still serves${backup ? `; re-establish failover from it with ${backup} as backup (its data is then overwritten by the primary's)` : ''}. An install that failed its health check has already rolled itself back.`,
     );
   } else lines.push('The site was already switched: going forward (resume) is the safe path.');
   return lines.join('\n');
