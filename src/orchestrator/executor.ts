@@ -241,7 +241,9 @@ async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
     readFileSync(path.join(ctx.workDir, 'integrity-before.json'), 'utf8'),
   ) as Record<string, Snapshot>;
   const { finalPrimary, copies } = finalRoles(ctx.plan);
-  const result = compareIntegrity(before, snaps, finalPrimary, copies);
+  const result = compareIntegrity(before, snaps, finalPrimary, copies, ctx.plan.topology.primary);
+  // Kept apart from the journal too, so the report shows a failed comparison in full.
+  writeFileSync(path.join(ctx.workDir, 'integrity-result.json'), JSON.stringify(result));
   if (result.lost.length || result.mismatched.length)
     throw new GatehouseError(
       'UPGRADE_DATA_LOST',

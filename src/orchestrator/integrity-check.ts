@@ -9,7 +9,10 @@ export interface Snapshot {
 export interface IntegrityResult {
   /** Where everything must be at the end. */
   primary: string;
-  /** History rows and recordings that existed somewhere before and are missing on the primary. */
+  /**
+   * History rows and recordings that existed somewhere before and are missing on the primary,
+   * and users, settings and files of the primary before that it no longer has.
+   */
   lost: string[];
   /** Copies that should equal the primary's and do not. */
   mismatched: string[];
@@ -17,6 +20,7 @@ export interface IntegrityResult {
 }
 
 const HISTORY = ['events', 'session_records'] as const;
+const REPLACED = ['users', 'site_settings', 'files'] as const;
 
 /**
  * Nothing lost: every log entry, session record and recording that any appliance held before
@@ -28,6 +32,8 @@ export function compareIntegrity(
   after: Record<string, Snapshot>,
   primary: string,
   copies: { name: string; tables: string[] }[],
+  /** The site's primary before the upgrade: the authority for users, settings and files. */
+  primaryBefore: string = primary,
 ): IntegrityResult {
   const lost: string[] = [];
   const mismatched: string[] = [];
@@ -51,6 +57,19 @@ export function compareIntegrity(
     const shas = new Set(p.recordings.sha256 ?? []);
     const missing = (snap.recordings.sha256 ?? []).filter((s) => !shas.has(s));
     if (missing.length) lost.push(`${missing.length} recordings of ${name} missing on ${primary}`);
+  }
+  // Users, settings and files are replaced, not merged: what the site's primary held before must
+  // still be on the final primary (contents may change through the upgrade; keys may not go).
+  const authority = before[primaryBefore];
+  for (const table of REPLACED) {
+    const wanted = authority?.tables[table]?.ids;
+    if (!wanted) continue;
+    const have = new Set(p.tables[table]?.ids ?? []);
+    const missing = wanted.filter((k) => !have.has(k));
+    if (missing.length)
+      lost.push(
+        `${missing.length} ${table} of ${primaryBefore} missing on ${primary} (e.g. ${missing[0]})`,
+      );
   }
   for (const c of copies) {
     const snap = after[c.name];

@@ -21,7 +21,7 @@ const appliance = (name: string, extra: Partial<ApplianceState>): ApplianceState
   ...extra,
 });
 
-const clusterPlan = () =>
+const clusterPlan = (tweak: (a: ApplianceState) => ApplianceState = (a) => a) =>
   planUpgrade({
     strategy: 'cluster',
     inventory: 'inventory.yaml',
@@ -61,7 +61,7 @@ const clusterPlan = () =>
           },
         }),
       ),
-    ],
+    ].map(tweak),
   });
 
 describe('cluster runbook', () => {
@@ -88,5 +88,70 @@ describe('cluster runbook', () => {
     expect(types.indexOf('wait-drained')).toBeLessThan(firstInstall);
     expect(types.lastIndexOf('wait-drained')).toBeLessThan(types.lastIndexOf('install-many'));
     expect(types.lastIndexOf('wait-drained')).toBeGreaterThan(firstInstall);
+  });
+});
+
+const pairPlan = (
+  strategy: 'synchronous' | 'asynchronous',
+  trafficSwitch: string,
+  shared: boolean,
+) =>
+  planUpgrade({
+    strategy,
+    inventory: 'inventory.yaml',
+    trafficSwitch,
+    drainTimeoutMs: 60_000,
+    onDrainTimeout: 'abort',
+    packages: [{ id: 'p', kind: 'product', version: '1.0.1', size: 1 }],
+    appliances: [
+      appliance('a', {
+        role: 'primary',
+        failover: {
+          peer: 'b',
+          peerAddress: { host: '127.0.0.2', port: 443 },
+          backupOperationsEnabled: true,
+          lastSync: '2026-12-02T00:00:00Z',
+          peerReachable: true,
+        },
+        sharedAddresses: [{ address: '127.0.0.50', enabled: shared }],
+      }),
+      appliance('b', { role: 'backup' }),
+    ],
+  });
+
+const failed = (plan: ReturnType<typeof planUpgrade>) =>
+  plan.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+
+describe('preconditions', () => {
+  it('an asynchronous upgrade needs a traffic switch that can move the site', () => {
+    expect(failed(pairPlan('asynchronous', 'shared-ip', true))).toEqual([]);
+    expect(failed(pairPlan('asynchronous', 'hosts-file', false))).toEqual([]);
+    expect(failed(pairPlan('asynchronous', 'none', false))).toEqual([
+      expect.stringMatching(/^traffic switch: .*set trafficSwitch.method/),
+    ]);
+    expect(failed(pairPlan('asynchronous', 'shared-ip', false))).toEqual([
+      expect.stringMatching(/^traffic switch: a has no shared address enabled/),
+    ]);
+    // The synchronous strategy never moves the site.
+    expect(failed(pairPlan('synchronous', 'none', false))).toEqual([]);
+  });
+
+  it('a cluster needs every node on its primary version and a healthy sync to its backup', () => {
+    expect(failed(clusterPlan())).toEqual([]);
+    const halfDone = clusterPlan((a) =>
+      a.name === 'node-3' ? { ...a, productVersion: '1.0.1' } : a,
+    );
+    expect(failed(halfDone)).toEqual([
+      expect.stringMatching(
+        /^traffic nodes on the primary node's version: node-3 runs 1\.0\.1, the primary node 1\.0\.0: finish the previous upgrade first/,
+      ),
+      expect.stringMatching(/^node-3 can take the packages: already runs product 1\.0\.1/),
+    ]);
+    const neverSynced = clusterPlan((a) =>
+      a.name === 'primary' ? { ...a, failover: { ...a.failover!, lastSync: null } } : a,
+    );
+    expect(failed(neverSynced)).toEqual([
+      'failover sync healthy: no sync has completed yet: run Sync Now on primary first',
+    ]);
   });
 });

@@ -86,6 +86,14 @@ export function planUpgrade(input: PlanInput): Plan {
     primaries[0];
   const backup = primary?.failover ? byName.get(primary.failover.peer) : undefined;
   const nodeNames = primary?.cluster?.nodes.map((n) => ({ name: n.name, region: n.region })) ?? [];
+  const syncHealthy = (p: ApplianceState) =>
+    check(
+      'failover sync healthy',
+      !!p.failover?.lastSync && p.failover?.peerReachable !== false,
+      p.failover?.lastSync
+        ? `last sync ${p.failover.lastSync}${p.failover.peerReachable === false ? ', but the backup does not answer now' : ''}`
+        : `no sync has completed yet: run Sync Now on ${p.name} first`,
+    );
   if (input.strategy === 'cluster') {
     check(
       'a cluster primary node',
@@ -102,6 +110,19 @@ export function planUpgrade(input: PlanInput): Plan {
         ? `add ${missing.map((n) => n.name).join(', ')} to the inventory (address, fingerprint)`
         : 'yes',
     );
+    // A node on another version than its primary node gets no clients: a previous upgrade
+    // did not finish. Finish it (gatehouse upgrade resume) before starting another.
+    const offVersion = nodeNames
+      .map((n) => byName.get(n.name))
+      .filter((n) => n?.reachable && n.productVersion !== primary?.productVersion);
+    check(
+      "traffic nodes on the primary node's version",
+      offVersion.length === 0,
+      offVersion.length
+        ? `${offVersion.map((n) => `${n!.name} runs ${n!.productVersion}`).join(', ')}, the primary node ${primary?.productVersion}: finish the previous upgrade first (gatehouse upgrade resume)`
+        : `every node runs ${primary?.productVersion ?? '?'}`,
+    );
+    if (primary && backup) syncHealthy(primary);
   } else {
     const pairOk = !!primary && primary.role === 'primary' && !!backup && backup.role === 'backup';
     check(
@@ -111,14 +132,26 @@ export function planUpgrade(input: PlanInput): Plan {
         ? `${primary!.name} is primary, ${backup!.name} its backup`
         : 'the synchronous and asynchronous strategies upgrade a primary and its backup; establish the relationship first (or use --strategy cluster)',
     );
-    if (pairOk)
+    if (pairOk) syncHealthy(primary!);
+    if (input.strategy === 'asynchronous') {
+      // The second window moves the site from the primary to the backup: it needs a switch.
+      const shared = primary?.sharedAddresses?.filter((x) => x.enabled) ?? [];
+      const ok =
+        input.trafficSwitch === 'none'
+          ? false
+          : input.trafficSwitch === 'shared-ip'
+            ? shared.length > 0
+            : true;
       check(
-        'failover sync healthy',
-        !!primary!.failover?.lastSync && primary!.failover?.peerReachable !== false,
-        primary!.failover?.lastSync
-          ? `last sync ${primary!.failover.lastSync}${primary!.failover.peerReachable === false ? ', but the backup does not answer now' : ''}`
-          : 'no sync has completed yet: run Sync Now on the primary first',
+        'traffic switch',
+        ok,
+        input.trafficSwitch === 'none'
+          ? 'the asynchronous strategy moves the site to the backup: set trafficSwitch.method (shared-ip, hosts-file, dns, nat-forwarder or nat-command) in the inventory, or use --strategy synchronous'
+          : input.trafficSwitch === 'shared-ip' && !ok
+            ? `${primary?.name ?? 'the primary'} has no shared address enabled: enable it (/appliance > Networking > IP Configuration) or name the method the site really uses`
+            : `${input.trafficSwitch}${shared.length ? ` (${shared.map((x) => x.address).join(', ')} on ${primary!.name})` : ''}`,
       );
+    }
   }
   const mismatched = all.filter((a) => {
     const want = input.declaredRoles?.[a.name];

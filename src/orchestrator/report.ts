@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IntegrityResult } from './integrity-check.js';
-import type { Journal } from './journal.js';
+import type { Journal, JournalEntry } from './journal.js';
 import { downtimeOf, type ProbeSample } from './prober.js';
 import type { SessionStats } from './session-load.js';
 
@@ -51,6 +51,17 @@ const readLines = <T>(file: string): T[] =>
           }
         })
     : [];
+
+/** A comparison that found losses fails its step; its result is kept beside the journal. */
+function failedIntegrity(entries: JournalEntry[], workDir: string): IntegrityResult | null {
+  const file = path.join(workDir, 'integrity-result.json');
+  const failed = entries.some(
+    (e) => e.type === 'step' && e.status === 'failed' && e.id.startsWith('integrity-'),
+  );
+  return failed && existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as IntegrityResult)
+    : null;
+}
 
 /** The report of a run, from its journal, probe samples, session counts and integrity check. */
 export function buildReport(journal: Journal, workDir: string): UpgradeReport {
@@ -125,7 +136,7 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
     integrity:
       integrityStep && integrityStep.type === 'step'
         ? (integrityStep.detail as IntegrityResult)
-        : null,
+        : failedIntegrity(entries, workDir),
     samples: samples.map((s) => ({ t: s.t, ok: s.ok, who: s.who })),
   };
 }

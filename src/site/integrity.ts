@@ -14,7 +14,7 @@ export interface TableIntegrity {
   count: number;
   /** sha256 over every row's canonical JSON, in key order: equal digests, equal content. */
   digest: string;
-  /** The row ids, for history tables (merged by identity): what must never disappear. */
+  /** The row keys (ids, setting keys, file names): what must never disappear. */
   ids?: string[];
 }
 
@@ -30,7 +30,6 @@ const KEYS: Record<(typeof INTEGRITY_TABLES)[number], string> = {
   events: 'id',
   session_records: 'id',
 };
-const HISTORY = new Set(['events', 'session_records']);
 /** Per-appliance state in users (lockout counters) is not the site's content. */
 const VOLATILE: Record<string, string[]> = { users: ['failed_attempts', 'locked_until'] };
 
@@ -54,13 +53,13 @@ export function integritySnapshot(db: Db, withIds: boolean): IntegritySnapshot {
       )
       .iterate() as Iterable<{ k: string; j: string }>) {
       hash.update(row.j).update('\n');
-      if (withIds && HISTORY.has(table)) ids.push(row.k);
+      if (withIds) ids.push(String(row.k));
       count++;
     }
     tables[table] = {
       count,
       digest: hash.digest('hex'),
-      ...(withIds && HISTORY.has(table) ? { ids } : {}),
+      ...(withIds ? { ids } : {}),
     };
   }
   const shas = (
