@@ -204,6 +204,13 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     });
     expect(patch.status).toBe(200);
     expect(patch.body.accepting).toBe(false);
+    // A session started while its Jump Client moves away still opens (the console waits for
+    // the site to list the Jump Client on its new node and asks again).
+    const during = await rep.openSession('jump-east', targets.echo);
+    expect((await echoThrough(during.socket, Buffer.from('while moving'))).toString()).toBe(
+      'while moving',
+    );
+    during.socket.end();
     // A new Jump Client of that region goes to the other east node.
     const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
       .key;

@@ -2,9 +2,16 @@ import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
+import { until } from '../shared/until.js';
 import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
 import type { Relay } from '../sessions/routing.js';
-import { relayEndpoint, SiteApi, siteEndpoint, type SiteInfo } from './site-api.js';
+import {
+  isConnectionError,
+  relayEndpoint,
+  SiteApi,
+  siteEndpoint,
+  type SiteInfo,
+} from './site-api.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface ConsoleSignIn {
@@ -20,6 +27,9 @@ export interface ConsoleSignIn {
  * runs sessions that carry any TCP protocol from a local port through the site to a Jump
  * Client's target.
  */
+/** How long a session start waits for a Jump Client that is moving between appliances. */
+const MOVE_WAIT_MS = 5_000;
+
 export class RepresentativeConsole {
   readonly api: SiteApi;
   private presence: LineChannel<ToConsole> | undefined;
@@ -54,20 +64,51 @@ export class RepresentativeConsole {
     return (await this.api.jumpClients(this.signIn.ticket)).jumpClients;
   }
 
-  /** Open one session: the returned socket carries the target's bytes. */
+  /**
+   * Open one session: the returned socket carries the target's bytes. Clients move while a
+   * site changes (a failover, a switch, a draining traffic node): when the appliance that
+   * answered cannot be reached for the session's leg, or no longer holds the Jump Client, the
+   * console waits a few seconds for the site to list the Jump Client somewhere else and asks
+   * once more.
+   */
   async openSession(
     jumpClient: string,
     target: string,
   ): Promise<{ session: string; socket: TLSSocket }> {
-    const s = await this.api.startSession(this.signIn.ticket, { jumpClient, target });
-    const socket = await openTunnel(
-      relayEndpoint(this.signIn.site, s.relay),
-      GATEWAY_PATHS.session,
-      s.ticket,
-      {},
-      15_000,
-    );
-    return { session: s.session, socket };
+    let triedNode: string | undefined;
+    const once = async () => {
+      const s = await this.api.startSession(this.signIn.ticket, { jumpClient, target });
+      triedNode = s.relay?.node;
+      const socket = await openTunnel(
+        relayEndpoint(this.signIn.site, s.relay),
+        GATEWAY_PATHS.session,
+        s.ticket,
+        {},
+        15_000,
+      );
+      return { session: s.session, socket };
+    };
+    try {
+      return await once();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
+      const moved = await until(
+        async () => {
+          const j = (await this.jumpClients()).find((x) => x.name === jumpClient);
+          return !!j && j.node !== triedNode;
+        },
+        MOVE_WAIT_MS,
+        `Jump Client "${jumpClient}" to be back on the site`,
+        200,
+      ).then(
+        () => true,
+        () => false,
+      );
+      // A Jump Client that is simply offline: its error, not a second one.
+      if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && triedNode === undefined) throw e;
+      return once();
+    }
   }
 
   /**

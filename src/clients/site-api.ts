@@ -13,6 +13,14 @@ export interface SiteInfo {
   fingerprints?: string[];
 }
 
+/** The connection failed or broke (not an answer of the appliance): worth one fresh try. */
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: string } | undefined)?.code ?? '';
+  return /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_CONNECT_TIMEOUT|SITE_UNREACHABLE)$/.test(
+    code,
+  );
+}
+
 /** The client API of a site (`/api/client/*`), as consoles and Jump Clients call it. */
 export class SiteApi {
   private http: ApplianceClient;
@@ -37,17 +45,29 @@ export class SiteApi {
         auth: 'none',
         headers: ticket ? { authorization: `Bearer ${ticket}` } : {},
       });
-    let res = await send();
-    // A kept-alive connection may still lead to the appliance the site hostname left (it became
-    // the backup, or released the shared address): connect afresh and ask once more.
+    const reconnect = () => {
+      const old = this.http;
+      this.http = this.connect();
+      void old.close().catch(() => undefined);
+    };
+    // A kept-alive connection may still lead to the appliance the site hostname left: it became
+    // the backup or released the shared address (it says so), or it is restarting after the
+    // site was switched away by DNS or a hosts file (the connection breaks). Either way, connect
+    // afresh — resolving the site name again — and ask once more.
+    let res;
+    try {
+      res = await send();
+    } catch (e) {
+      if (!isConnectionError(e)) throw e;
+      reconnect();
+      res = await send();
+    }
     const moved = (res.body as { code?: string } | undefined)?.code;
     if (
       res.status === 503 &&
       (moved === 'NOT_ACCEPTING_CLIENTS' || moved === 'NODE_NOT_ACCEPTING')
     ) {
-      const old = this.http;
-      this.http = this.connect();
-      void old.close().catch(() => undefined);
+      reconnect();
       res = await send();
     }
     if (res.status >= 300) throw toError(res);
