@@ -66,6 +66,15 @@ afterEach(async () => {
   running = undefined;
 });
 
+/** `lab up` with these flags in a fresh directory; stopped after the test whatever happens. */
+async function startLab(prefix: string, flags: string[]) {
+  const dir = path.join(tempDir(prefix), 'lab');
+  const up = await gatehouse(['lab', 'up', ...flags, '--dir', dir]);
+  running = dir;
+  expect(up.code, up.stderr).toBe(0);
+  return { dir, up, state: readState(dir)! };
+}
+
 describe('gatehouse lab', () => {
   it('refuses an unknown topology and a cluster without traffic nodes, naming the flag and starting nothing', async () => {
     const dir = path.join(tempDir('gh-lab-bad-'), 'lab');
@@ -88,13 +97,9 @@ describe('gatehouse lab', () => {
   });
 
   it('starts a failover pair behind a shared IP with sessions flowing, then stops every process', async () => {
-    const dir = path.join(tempDir('gh-lab-pair-'), 'lab');
-    const up = await gatehouse(['lab', 'up', '--topology', 'pair', '--dir', dir]);
-    running = dir;
-    expect(up.code, up.stderr).toBe(0);
+    const { dir, up, state } = await startLab('gh-lab-pair-', ['--topology', 'pair']);
     expect(up.stdout).toContain('/login');
     expect(up.stdout).toContain(path.join(dir, 'secrets', 'login-admin.password'));
-    const state = readState(dir)!;
     const password = readFileSync(path.join(dir, 'secrets', 'login-admin.password'), 'utf8');
     expect(up.stdout).not.toContain(password.trim());
 
@@ -150,20 +155,12 @@ describe('gatehouse lab', () => {
   }, 180_000);
 
   it('upgrades a pair behind a hosts-file switch asynchronously with --to; the orchestrator follows the hosts file', async () => {
-    const dir = path.join(tempDir('gh-lab-hosts-'), 'lab');
-    const up = await gatehouse([
-      'lab',
-      'up',
+    const { dir, state } = await startLab('gh-lab-hosts-', [
       '--topology',
       'pair',
       '--switch',
       'hosts-file',
-      '--dir',
-      dir,
     ]);
-    running = dir;
-    expect(up.code, up.stderr).toBe(0);
-    const state = readState(dir)!;
     const inv = loadInventory(path.join(dir, 'inventory.yaml'));
     expect(inv.trafficSwitch.method).toBe('hosts-file');
     expect(inv.site.hostsFile).toBe('hosts');
@@ -218,22 +215,14 @@ describe('gatehouse lab', () => {
   }, 300_000);
 
   it('starts a cluster of two traffic nodes in two regions; Jump Clients connect through the nodes', async () => {
-    const dir = path.join(tempDir('gh-lab-cluster-'), 'lab');
-    const up = await gatehouse([
-      'lab',
-      'up',
+    const { dir, state } = await startLab('gh-lab-cluster-', [
       '--topology',
       'cluster',
       '--traffic-nodes',
       '2',
       '--regions',
       '2',
-      '--dir',
-      dir,
     ]);
-    running = dir;
-    expect(up.code, up.stderr).toBe(0);
-    const state = readState(dir)!;
     const inv = loadInventory(path.join(dir, 'inventory.yaml'));
     expect(inv.appliances.map((a) => [a.name, a.role, a.region])).toEqual([
       ['primary-node', 'standalone', undefined],
