@@ -154,65 +154,71 @@ describe('gatehouse lab', () => {
     running = undefined;
   }, 180_000);
 
-  it('upgrades a pair behind a hosts-file switch asynchronously with --to; the orchestrator follows the hosts file', async () => {
-    const { dir, state } = await startLab('gh-lab-hosts-', [
-      '--topology',
-      'pair',
-      '--switch',
-      'hosts-file',
-    ]);
-    const inv = loadInventory(path.join(dir, 'inventory.yaml'));
-    expect(inv.trafficSwitch.method).toBe('hosts-file');
-    expect(inv.site.hostsFile).toBe('hosts');
-    const hostsLine = () =>
-      readFileSync(path.join(dir, 'hosts'), 'utf8')
+  it.each(['hosts-file', 'nat-forwarder'] as const)(
+    'upgrades a pair behind a %s switch asynchronously with --to; the orchestrator follows the switch',
+    async (method) => {
+      const { dir, state } = await startLab(`gh-lab-${method}-`, [
+        '--topology',
+        'pair',
+        '--switch',
+        method,
+      ]);
+      const inv = loadInventory(path.join(dir, 'inventory.yaml'));
+      expect(inv.trafficSwitch.method).toBe(method);
+      const hostsLine = () =>
+        readFileSync(path.join(dir, 'hosts'), 'utf8')
+          .split('\n')
+          .find((l) => l.includes(inv.site.hostname!));
+      const [a, b] = state.appliances;
+      if (method === 'hosts-file') {
+        expect(inv.site.hostsFile).toBe('hosts');
+        expect(hostsLine()).toContain(a!.host);
+      }
+
+      const published = await gatehouse(['lab', 'publish-next', '--dir', dir]);
+      expect(published.code, published.stderr).toBe(0);
+      const next = /product (\d+\.\d+\.\d+)/.exec(published.stdout)![1]!;
+      const inventory = path.join(dir, 'inventory.yaml');
+      const run = await gatehouse([
+        'upgrade',
+        'run',
+        '--inventory',
+        inventory,
+        '--strategy',
+        'asynchronous',
+        '--to',
+        next,
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain('upgrade continue');
+      const cont = await gatehouse(['upgrade', 'continue', '--inventory', inventory]);
+      expect(cont.code, cont.stdout + cont.stderr).toBe(0);
+
+      // Point Here on B rewrote the hosts file (or the forwarder's target): probes followed it.
+      if (method === 'hosts-file') expect(hostsLine()).toContain(b!.host);
+      const report = JSON.parse(
+        readFileSync(path.join(dir, 'gatehouse-upgrade', 'report.json'), 'utf8'),
+      ) as UpgradeReport;
+      expect(report.outcome).toBe('finished');
+      expect(report.integrity?.lost).toEqual([]);
+      const probes = readFileSync(path.join(dir, 'gatehouse-upgrade', 'probe.ndjson'), 'utf8')
+        .trim()
         .split('\n')
-        .find((l) => l.includes(inv.site.hostname!));
-    const [a, b] = state.appliances;
-    expect(hostsLine()).toContain(a!.host);
-
-    const published = await gatehouse(['lab', 'publish-next', '--dir', dir]);
-    expect(published.code, published.stderr).toBe(0);
-    const next = /product (\d+\.\d+\.\d+)/.exec(published.stdout)![1]!;
-    const inventory = path.join(dir, 'inventory.yaml');
-    const run = await gatehouse([
-      'upgrade',
-      'run',
-      '--inventory',
-      inventory,
-      '--strategy',
-      'asynchronous',
-      '--to',
-      next,
-    ]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain('upgrade continue');
-    const cont = await gatehouse(['upgrade', 'continue', '--inventory', inventory]);
-    expect(cont.code, cont.stdout + cont.stderr).toBe(0);
-
-    // Point Here on B rewrote the hosts file, and the probes followed it to B.
-    expect(hostsLine()).toContain(b!.host);
-    const report = JSON.parse(
-      readFileSync(path.join(dir, 'gatehouse-upgrade', 'report.json'), 'utf8'),
-    ) as UpgradeReport;
-    expect(report.outcome).toBe('finished');
-    expect(report.integrity?.lost).toEqual([]);
-    const probes = readFileSync(path.join(dir, 'gatehouse-upgrade', 'probe.ndjson'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { t: number; ok: boolean; who?: string });
-    const answered = probes.filter((p) => p.ok).map((p) => p.who);
-    expect(answered[0]).toBe(a!.name);
-    expect(answered.at(-1)).toBe(b!.name);
-    expect(report.downtime.totalMs).toBeLessThan(3_000);
-    expect(report.sessions?.newFailed).toBe(0);
-    for (const x of state.appliances) {
-      const api = await adminClient(state, x);
-      const health = await api.call<{ productVersion: string }>('GET', '/health');
-      expect(health.body.productVersion, x.name).toBe(next);
-      await api.close();
-    }
-  }, 300_000);
+        .map((l) => JSON.parse(l) as { t: number; ok: boolean; who?: string });
+      const answered = probes.filter((p) => p.ok).map((p) => p.who);
+      expect(answered[0]).toBe(a!.name);
+      expect(answered.at(-1)).toBe(b!.name);
+      expect(report.downtime.totalMs).toBeLessThan(3_000);
+      expect(report.sessions?.newFailed).toBe(0);
+      for (const x of state.appliances) {
+        const api = await adminClient(state, x);
+        const health = await api.call<{ productVersion: string }>('GET', '/health');
+        expect(health.body.productVersion, x.name).toBe(next);
+        await api.close();
+      }
+    },
+    300_000,
+  );
 
   it('starts a cluster of two traffic nodes in two regions; Jump Clients connect through the nodes', async () => {
     const { dir, state } = await startLab('gh-lab-cluster-', [
