@@ -59,6 +59,20 @@ describe('gatehouse upgrade: synchronous upgrade of a failover pair (S2, S4)', (
     expect(
       (await b.api.call<{ role: string; productVersion: string }>('GET', '/health')).body,
     ).toMatchObject({ role: 'backup', productVersion: NEXT_VERSION });
+    // The last verification went through the site: a session, the console build consoles will
+    // download (the new version), and the Integration Client exporting.
+    const verified = readFileSync(path.join(d.dir, 'gatehouse-upgrade', 'journal.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; id?: string; status?: string; detail?: unknown })
+      .filter((e) => e.type === 'step' && e.status === 'done' && e.id?.startsWith('verify-'))
+      .at(-1)?.detail as {
+      consoleBuild?: string;
+      integrationExport?: { events: { new: number; alreadyHad: number } };
+    };
+    expect(verified.consoleBuild).toBe(NEXT_VERSION);
+    const events = verified.integrationExport!.events;
+    expect(events.new + events.alreadyHad).toBeGreaterThan(0);
     // The report command prints the same figures.
     const printed = await upgrade(['report', '--inventory', d.inventory]);
     expect(printed.out).toContain('client-visible downtime');

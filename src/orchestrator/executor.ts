@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { until } from '../shared/until.js';
 import type { Endpoint } from '../clients/tunnel.js';
 import { RepresentativeConsole } from '../clients/console.js';
 import { IntegrationClient } from '../clients/integration.js';
+import { inspectPackage } from '../updates/package.js';
 import type { Deployment } from './deployment.js';
 import { credentialsOf } from './inventory.js';
 import { compareIntegrity, finalRoles, type Snapshot } from './integrity-check.js';
@@ -196,17 +197,37 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
     `orchestrator-verify-${Date.now()}`,
   );
   if (!a.site) return { versions: target, session };
-  // Consoles follow the site (S12): it must hand out the console build of the version it runs.
+  // Consoles follow the site (S12): download its console build through the site, as a console
+  // of the old build does, and check it is a whole package of the version the site runs. (Each
+  // console checks the signature against its own release keys before installing it.)
   const rep = await RepresentativeConsole.signIn(endpoint, creds.username, creds.password);
+  const file = path.join(ctx.workDir, `console-build-${Date.now()}.ghpkg`);
   try {
     const builds = await rep.api.consoleBuilds(rep.signIn.ticket);
-    if (!builds.builds.some((b) => b.current))
+    const current = builds.builds.find((b) => b.current);
+    if (!current)
       throw new GatehouseError(
         'VERIFY_NO_CONSOLE_BUILD',
         502,
         `The site runs ${builds.siteVersion} but holds no console build of it: consoles cannot follow it (S12). Upload the product package of ${builds.siteVersion} to the site's Updates page.`,
       );
+    mkdirSync(ctx.workDir, { recursive: true });
+    await rep.api.downloadConsoleBuild(rep.signIn.ticket, file);
+    const pkg = await inspectPackage(file).catch((e: Error) => {
+      throw new GatehouseError(
+        'VERIFY_CONSOLE_BUILD_DAMAGED',
+        502,
+        `The console build the site hands out is not a valid package (${e.message}): consoles cannot follow it (S12).`,
+      );
+    });
+    if (pkg.manifest.version !== target || pkg.sha256 !== current.sha256)
+      throw new GatehouseError(
+        'VERIFY_CONSOLE_BUILD_WRONG',
+        502,
+        `The site hands out console build ${pkg.manifest.version} (sha256 ${pkg.sha256}), not ${target} as listed (sha256 ${current.sha256}): consoles would not follow it (S12).`,
+      );
   } finally {
+    rmSync(file, { force: true });
     await rep.close();
   }
   // The Integration Client keeps extracting data through the site after a switch (S20).
