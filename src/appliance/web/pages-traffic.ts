@@ -5,6 +5,7 @@ import { html } from './html.js';
 import {
   actionButton,
   csrfInput,
+  field,
   formAlert,
   formBody,
   formErrors,
@@ -21,32 +22,205 @@ import {
 const TITLE = 'Networking > Traffic Switch';
 const PATH = '/appliance/networking/traffic';
 
-interface Values {
-  provider: string;
-  settings: string;
+type Provider = (typeof PROVIDERS)[number];
+type Kind = 'text' | 'number' | 'lines' | 'secret' | 'algorithm';
+interface Setting {
+  /** The setting's path in the configuration (`tsig.secret`); the input is `PROVIDER.path`. */
+  path: string;
+  label: string;
+  kind?: Kind;
+  help?: string;
 }
 
-/** The stored settings without the provider, as the form's JSON. */
-const settingsText = (config: Record<string, unknown> | null) => {
-  if (!config) return '{\n  "file": "/etc/hosts",\n  "hostname": "support.example.com"\n}';
-  return JSON.stringify(
-    Object.fromEntries(Object.entries(config).filter(([k]) => k !== 'provider')),
-    null,
-    2,
-  );
+/** Each method's settings, as `gatehouse traffic` and the API take them. */
+const METHODS: Record<Provider, { title: string; settings: Setting[] }> = {
+  'shared-ip': {
+    title: 'Shared IP: an address that moves between the two appliances',
+    settings: [
+      { path: 'address', label: 'Shared address', help: 'e.g. 192.0.2.10' },
+      { path: 'prefixLength', label: 'Prefix length', kind: 'number', help: '32 for IPv4' },
+      {
+        path: 'device',
+        label: 'Network device',
+        help: 'lo for a loopback address, else e.g. eth0',
+      },
+      {
+        path: 'localName',
+        label: "This appliance's name",
+        help: 'pointing here takes the address; pointing at the other appliance releases it',
+      },
+    ],
+  },
+  'hosts-file': {
+    title: 'DNS swing through a hosts file (one machine)',
+    settings: [
+      { path: 'file', label: 'Hosts file', help: 'e.g. /etc/hosts' },
+      { path: 'hostname', label: 'Site hostname', help: 'e.g. support.example.com' },
+    ],
+  },
+  rfc2136: {
+    title: 'DNS swing by RFC 2136 dynamic update (BIND, PowerDNS)',
+    settings: [
+      { path: 'server', label: 'DNS server', help: "the zone's primary server, host or address" },
+      { path: 'port', label: 'Port', kind: 'number', help: '53' },
+      { path: 'zone', label: 'Zone', help: 'e.g. example.com' },
+      { path: 'hostname', label: 'Site hostname', help: 'inside the zone' },
+      { path: 'ttl', label: 'TTL (seconds)', kind: 'number', help: '60' },
+      { path: 'tsig.name', label: 'TSIG key name' },
+      { path: 'tsig.algorithm', label: 'TSIG algorithm', kind: 'algorithm' },
+      {
+        path: 'tsig.secret',
+        label: 'TSIG secret',
+        kind: 'secret',
+        help: 'base64, as tsig-keygen prints it; leave empty to keep the one set',
+      },
+      { path: 'timeoutMs', label: 'Timeout (ms)', kind: 'number', help: '5000' },
+    ],
+  },
+  command: {
+    title: "NAT swing by a command (your firewall's tool)",
+    settings: [
+      {
+        path: 'argv',
+        label: 'Command',
+        kind: 'lines',
+        help: 'the program, then one argument per line; run without a shell, with GATEHOUSE_TARGET_NAME, GATEHOUSE_TARGET_ADDRESS and GATEHOUSE_TARGET_PORT set',
+      },
+      {
+        path: 'currentArgv',
+        label: 'Command that prints where traffic goes (optional)',
+        kind: 'lines',
+        help: 'its first line of output is the address',
+      },
+      { path: 'timeoutMs', label: 'Timeout (ms)', kind: 'number', help: '30000' },
+    ],
+  },
+  'nat-forwarder': {
+    title: 'NAT swing through the Gatehouse NAT forwarder',
+    settings: [
+      { path: 'control', label: 'Control API', help: 'HOST:PORT, e.g. 127.0.0.1:9443' },
+      {
+        path: 'fingerprint',
+        label: 'Certificate fingerprint',
+        help: 'as the forwarder printed it',
+      },
+      {
+        path: 'token',
+        label: 'Control token',
+        kind: 'secret',
+        help: 'as the forwarder printed it; leave empty to keep the one set',
+      },
+      { path: 'defaultPort', label: 'Default port', kind: 'number', help: '443' },
+      { path: 'timeoutMs', label: 'Timeout (ms)', kind: 'number', help: '10000' },
+    ],
+  },
 };
 
-async function page(ctx: PageContext, values: Values | undefined, problem: FormProblem) {
+const inputName = (provider: string, path: string) => `${provider}.${path}`;
+
+function get(obj: unknown, path: string): unknown {
+  return path
+    .split('.')
+    .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
+}
+
+function put(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+  o[keys.at(-1)!] = value;
+}
+
+/** The form's values (input name → text) of a stored configuration. Secrets are never shown. */
+function valuesOf(config: Record<string, unknown> | null): Record<string, string> {
+  const values: Record<string, string> = {};
+  if (!config) return values;
+  const provider = config.provider as Provider;
+  for (const s of METHODS[provider]?.settings ?? []) {
+    if (s.kind === 'secret') continue;
+    const v = get(config, s.path);
+    if (v === undefined) continue;
+    values[inputName(provider, s.path)] = Array.isArray(v) ? v.join('\n') : String(v);
+  }
+  return values;
+}
+
+/**
+ * The configuration the form describes for its method: numbers as numbers, one argument per
+ * line, an empty optional setting left out (its default applies), and an empty secret kept
+ * from the stored configuration of the same method.
+ */
+function configFrom(
+  provider: string,
+  body: Record<string, string | undefined>,
+  stored: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const config: Record<string, unknown> = { provider };
+  for (const s of METHODS[provider as Provider]?.settings ?? []) {
+    const raw = (body[inputName(provider, s.path)] ?? '').trim();
+    if (!raw) {
+      if (s.kind === 'secret' && stored?.provider === provider) {
+        const kept = get(stored, s.path);
+        if (kept !== undefined) put(config, s.path, kept);
+      }
+      continue;
+    }
+    if (s.kind === 'number') put(config, s.path, /^\d+$/.test(raw) ? Number(raw) : raw);
+    else if (s.kind === 'lines')
+      put(
+        config,
+        s.path,
+        raw
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter(Boolean),
+      );
+    else put(config, s.path, raw);
+  }
+  return config;
+}
+
+function settingInput(
+  provider: Provider,
+  s: Setting,
+  values: Record<string, string>,
+  errors: Record<string, string>,
+) {
+  const name = inputName(provider, s.path);
+  if (s.kind === 'lines')
+    return textarea(s.label, name, values[name] ?? '', errors, { rows: 3, help: s.help });
+  if (s.kind === 'algorithm')
+    return select(
+      s.label,
+      name,
+      ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'].map((a) => ({ value: a, label: a })),
+      values[name] ?? 'hmac-sha256',
+      errors,
+    );
+  return field(s.label, name, values[name], errors, {
+    type: s.kind === 'secret' ? 'password' : s.kind === 'number' ? 'number' : 'text',
+    help: s.help,
+    ...(s.kind === 'secret' ? { autocomplete: 'new-password' } : {}),
+  });
+}
+
+async function page(
+  ctx: PageContext,
+  form: { provider: string; values: Record<string, string> } | undefined,
+  problem: FormProblem,
+) {
   const shown = await ctx.appliance.traffic.shown();
-  const v = values ?? {
-    provider: shown.config?.provider ?? 'hosts-file',
-    settings: settingsText(shown.config as Record<string, unknown> | null),
-  };
-  // Every setting's error is listed beside the settings, named by its field.
-  const settingsError = Object.entries(problem.fields)
-    .filter(([f]) => f !== 'provider')
-    .map(([f, m]) => `${f}: ${m}`)
-    .join('; ');
+  const config = shown.config as Record<string, unknown> | null;
+  const provider = form?.provider ?? (config?.provider as string | undefined) ?? 'hosts-file';
+  const values = form?.values ?? valuesOf(config);
+  // Errors name the setting (`tsig.secret`); the inputs carry their method's prefix.
+  const errors: Record<string, string> = { provider: problem.fields.provider ?? '' };
+  if (!errors.provider) delete errors.provider;
+  for (const [f, m] of Object.entries(problem.fields))
+    if (f !== 'provider') errors[inputName(provider, f)] = m;
+  const known = METHODS[provider as Provider]
+    ? METHODS[provider as Provider].settings.map((s) => s.path)
+    : [];
   ctx.reply.code(problem.status);
   return layout(
     ctx,
@@ -55,7 +229,8 @@ async function page(ctx: PageContext, values: Values | undefined, problem: FormP
         The traffic switch makes the site hostname reach the primary (S19): a shared IP that moves
         between the appliances, a DNS swing (RFC 2136 dynamic update, or a hosts file for one
         machine) or a NAT swing (a command for a real firewall, or the Gatehouse NAT forwarder). The
-        same settings work with <code>gatehouse traffic</code>.
+        same settings work with <code>gatehouse traffic</code> and
+        <code>PUT /api/appliance/traffic</code>.
       </p>
       <dl class="facts" id="traffic-current">
         <dt>Method</dt>
@@ -64,37 +239,45 @@ async function page(ctx: PageContext, values: Values | undefined, problem: FormP
         </dd>
         <dt>Traffic goes to</dt>
         <dd id="traffic-target">
-          ${shown.current?.address ?? html`<span class="muted">${shown.currentError ?? 'unknown'}</span>`}
+          ${
+            shown.current?.address ??
+            html`<span class="muted">${shown.currentError ?? 'unknown'}</span>`
+          }
         </dd>
       </dl>
       ${shown.config ? actionButton(ctx, `${PATH}/point-here`, 'Point traffic here') : ''}
       <section>
         <h2>Method and settings</h2>
-        ${formAlert(problem, ['provider', 'settings'])}
+        ${formAlert(problem, ['provider', ...known])}
         <form method="post" action="${PATH}" id="traffic-form" class="stacked">
           ${csrfInput(ctx)}
           ${select(
             'Method',
             'provider',
             PROVIDERS.map((p) => ({ value: p, label: p })),
-            v.provider,
-            problem.fields,
+            provider,
+            errors,
           )}
-          ${textarea(
-            'Settings (JSON)',
-            'settings',
-            v.settings,
-            { ...(settingsError ? { settings: settingsError } : {}) },
-            {
-              rows: 8,
-              help: 'The method settings as `gatehouse traffic` takes them, e.g. {"file": "/etc/hosts", "hostname": "support.example.com"}',
-            },
+          <p class="help">Fill in the settings of the chosen method; the others are ignored.</p>
+          ${PROVIDERS.map(
+            (p) =>
+              html`<details class="method" id="method-${p}" ${p === provider ? html`open` : ''}>
+                <summary>${p}: ${METHODS[p].title}</summary>
+                ${METHODS[p].settings.map((s) => settingInput(p, s, values, errors))}
+              </details>`,
           )}
           <div class="buttons"><button type="submit">Save traffic switch</button></div>
         </form>
-      </section>`,
+      </section>
+      <script src="/static/traffic.js" defer></script>`,
   );
 }
+
+/** A secret typed into a form that failed is not sent back in the page. */
+const isSecretInput = (name: string) =>
+  PROVIDERS.some((p) =>
+    METHODS[p].settings.some((s) => s.kind === 'secret' && inputName(p, s.path) === name),
+  );
 
 /** Networking > Traffic Switch: method, settings and Point Here (S19). */
 export function registerTrafficPages(p: Pages, appliance: Appliance): void {
@@ -102,25 +285,18 @@ export function registerTrafficPages(p: Pages, appliance: Appliance): void {
 
   p.post(PATH, async (ctx) => {
     const b = formBody(ctx);
-    const values: Values = { provider: b.provider ?? '', settings: b.settings ?? '' };
-    let settings: unknown;
+    const provider = b.provider ?? '';
+    const values = Object.fromEntries(
+      Object.entries(b).filter(
+        ([k, v]) => k.startsWith(`${provider}.`) && v !== undefined && !isSecretInput(k),
+      ),
+    ) as Record<string, string>;
     try {
-      settings = JSON.parse(values.settings || '{}');
-    } catch (e) {
-      return page(ctx, values, {
-        fields: { settings: `is not JSON: ${(e as Error).message}` },
-        message: 'The settings are not JSON.',
-        status: 400,
-      });
-    }
-    try {
-      const config = await appliance.traffic.set(ctx.actor, {
-        ...(settings as Record<string, unknown>),
-        provider: values.provider,
-      });
+      const stored = appliance.traffic.get() as Record<string, unknown> | undefined;
+      const config = await appliance.traffic.set(ctx.actor, configFrom(provider, b, stored));
       return redirect(ctx.reply, PATH, `Traffic switch set to ${config.provider}.`);
     } catch (e) {
-      return page(ctx, values, formErrors(e));
+      return page(ctx, { provider, values }, formErrors(e));
     }
   });
 

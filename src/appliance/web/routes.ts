@@ -16,6 +16,7 @@ const asset = (name: string) =>
 const STATIC: Record<string, { type: string; body: string }> = {
   'style.css': { type: 'text/css; charset=utf-8', body: asset('style.css') },
   'information.js': { type: 'text/javascript; charset=utf-8', body: asset('information.js') },
+  'traffic.js': { type: 'text/javascript; charset=utf-8', body: asset('traffic.js') },
 };
 
 /** Only same-site paths of the right area may be a post-sign-in destination. */
