@@ -79,7 +79,15 @@ describe('/appliance > Networking > Traffic Switch in a real browser', () => {
     }>('GET', '/api/appliance/traffic');
     expect(shown.body.config.ttl).toBe(30);
     expect(shown.body.config.tsig.name).toBe('gatehouse-key');
-    expect(shown.body.config.tsig.secret).not.toBe(secret);
+    expect(JSON.stringify(shown.body)).not.toContain(secret);
+    // Another server with the secret left empty: the stored secret does not go there.
+    await page.fill('[id="f-rfc2136.server"]', '192.0.2.53');
+    expect(await save(page)).toBe(400);
+    expect(await errorBeside(page, 'rfc2136.tsig.secret')).toBe('is required');
+    expect(
+      (await t.api.call<{ config: { server: string } }>('GET', '/api/appliance/traffic')).body
+        .config.server,
+    ).toBe('127.0.0.53');
 
     // A command's arguments are one per line; an empty command is refused beside it.
     await page.selectOption('#f-provider', 'command');

@@ -95,8 +95,10 @@ export class RepresentativeConsole {
       if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
       const moved = await until(
         async () => {
-          const j = (await this.jumpClients()).find((x) => x.name === jumpClient);
-          return !!j && j.node !== triedNode;
+          // The site may still list it where it was, beside where it is now.
+          return (await this.jumpClients()).some(
+            (x) => x.name === jumpClient && x.node !== triedNode,
+          );
         },
         MOVE_WAIT_MS,
         `Jump Client "${jumpClient}" to be back on the site`,

@@ -1,4 +1,11 @@
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -220,11 +227,13 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
         `The console build the site hands out is not a valid package (${e.message}): consoles cannot follow it (S12).`,
       );
     });
-    if (pkg.manifest.version !== target || pkg.sha256 !== current.sha256)
+    // A base-only upgrade keeps the product, and so the console build, of the site.
+    const expected = target ?? builds.siteVersion;
+    if (pkg.manifest.version !== expected || pkg.sha256 !== current.sha256)
       throw new GatehouseError(
         'VERIFY_CONSOLE_BUILD_WRONG',
         502,
-        `The site hands out console build ${pkg.manifest.version} (sha256 ${pkg.sha256}), not ${target} as listed (sha256 ${current.sha256}): consoles would not follow it (S12).`,
+        `The site hands out console build ${pkg.manifest.version} (sha256 ${pkg.sha256}), not ${expected} as listed (sha256 ${current.sha256}): consoles would not follow it (S12).`,
       );
   } finally {
     rmSync(file, { force: true });
@@ -239,7 +248,7 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
   return {
     versions: target,
     session,
-    consoleBuild: target,
+    consoleBuild: target ?? 'unchanged',
     integrationExport: { sessions: exported.sessions, events: exported.events },
   };
 }
@@ -264,7 +273,9 @@ async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
   const { finalPrimary, copies } = finalRoles(ctx.plan);
   const result = compareIntegrity(before, snaps, finalPrimary, copies, ctx.plan.topology.primary);
   // Kept apart from the journal too, so the report shows a failed comparison in full.
-  writeFileSync(path.join(ctx.workDir, 'integrity-result.json'), JSON.stringify(result));
+  const resultFile = path.join(ctx.workDir, 'integrity-result.json');
+  writeFileSync(`${resultFile}.tmp`, JSON.stringify(result));
+  renameSync(`${resultFile}.tmp`, resultFile);
   if (result.lost.length || result.mismatched.length)
     throw new GatehouseError(
       'UPGRADE_DATA_LOST',

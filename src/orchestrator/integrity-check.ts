@@ -9,11 +9,16 @@ export interface Snapshot {
 export interface IntegrityResult {
   /** Where everything must be at the end. */
   primary: string;
-  /**
-   * History rows and recordings that existed somewhere before and are missing on the primary,
-   * and users, settings and files of the primary before that it no longer has.
-   */
+  /** History rows and recordings that existed somewhere before and are missing on the primary. */
   lost: string[];
+  /**
+   * Users, settings and files the primary held before that the final primary no longer has:
+   * an administrator may have deleted them in the interim period, so they are shown, not
+   * failed on. Look them up in the event log.
+   */
+  removed: string[];
+  /** What could not be compared (an appliance of an older version gave no keys for it). */
+  notCompared: string[];
   /** Copies that should equal the primary's and do not. */
   mismatched: string[];
   counts: Record<string, Record<string, { before: number; after: number }>>;
@@ -37,12 +42,16 @@ export function compareIntegrity(
 ): IntegrityResult {
   const lost: string[] = [];
   const mismatched: string[] = [];
+  const removed: string[] = [];
+  const notCompared: string[] = [];
   const p = after[primary];
   if (!p)
     return {
       primary,
       lost: [`no snapshot of ${primary} after the upgrade`],
       mismatched,
+      removed,
+      notCompared,
       counts: {},
     };
   for (const [name, snap] of Object.entries(before)) {
@@ -63,12 +72,16 @@ export function compareIntegrity(
   const authority = before[primaryBefore];
   for (const table of REPLACED) {
     const wanted = authority?.tables[table]?.ids;
-    if (!wanted) continue;
-    const have = new Set(p.tables[table]?.ids ?? []);
-    const missing = wanted.filter((k) => !have.has(k));
+    const have = p.tables[table]?.ids;
+    if (!wanted || !have) {
+      notCompared.push(`${table} (no keys in the snapshot of ${wanted ? primary : primaryBefore})`);
+      continue;
+    }
+    const now = new Set(have);
+    const missing = wanted.filter((k) => !now.has(k));
     if (missing.length)
-      lost.push(
-        `${missing.length} ${table} of ${primaryBefore} missing on ${primary} (e.g. ${missing[0]})`,
+      removed.push(
+        `${missing.length} ${table} of ${primaryBefore} no longer on ${primary} (e.g. ${missing[0]})`,
       );
   }
   for (const c of copies) {
@@ -94,7 +107,7 @@ export function compareIntegrity(
       after: after[name]?.recordings.count ?? 0,
     };
   }
-  return { primary, lost, mismatched, counts };
+  return { primary, lost, mismatched, removed, notCompared, counts };
 }
 
 /** Which appliance is primary when the plan has run, and which copies must equal it. */

@@ -115,7 +115,8 @@ export function downtimeOf(samples: ProbeSample[]): {
   let start: number | undefined;
   for (const [i, s] of sorted.entries()) {
     const prev = sorted[i - 1];
-    if (prev && s.t - prev.t > UNMEASURED_GAP_MS)
+    // A probe may take up to its timeout: the gap starts when the previous one ended.
+    if (prev && s.t - (prev.t + prev.ms) > UNMEASURED_GAP_MS)
       unmeasured.push({ from: prev.t + prev.ms, to: s.t });
     if (!s.ok && start === undefined) start = s.t;
     if (s.ok && start !== undefined) {

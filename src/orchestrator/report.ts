@@ -58,9 +58,12 @@ function failedIntegrity(entries: JournalEntry[], workDir: string): IntegrityRes
   const failed = entries.some(
     (e) => e.type === 'step' && e.status === 'failed' && e.id.startsWith('integrity-'),
   );
-  return failed && existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as IntegrityResult)
-    : null;
+  if (!failed || !existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as IntegrityResult;
+  } catch {
+    return null;
+  }
 }
 
 /** The report of a run, from its journal, probe samples, session counts and integrity check. */
@@ -165,6 +168,14 @@ export function renderText(r: UpgradeReport): string {
   if (r.integrity)
     lines.push(
       `  data integrity           ${r.integrity.lost.length || r.integrity.mismatched.length ? 'PROBLEMS: ' + [...r.integrity.lost, ...r.integrity.mismatched].join('; ') : `nothing lost; every copy equals ${r.integrity.primary}'s`}`,
+      ...(r.integrity.removed?.length
+        ? [
+            `  removed since before     ${r.integrity.removed.join('; ')} (deleted in the interim? see the event log)`,
+          ]
+        : []),
+      ...(r.integrity.notCompared?.length
+        ? [`  not compared             ${r.integrity.notCompared.join('; ')}`]
+        : []),
     );
   return lines.join('\n') + '\n';
 }
@@ -212,7 +223,7 @@ export function renderHtml(r: UpgradeReport): string {
 <tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)}${r.downtime.unmeasured?.length ? `; not probed for ${secs(r.downtime.unmeasured.reduce((n, g) => n + (g.to - g.from), 0))} while the orchestrator was not running` : ''})</td></tr>
 <tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
 <tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
-<tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}</td></tr>
+<tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}${r.integrity?.removed?.length ? ` — removed since before: ${esc(r.integrity.removed.join('; '))}` : ''}</td></tr>
 </table>
 <h2>Timeline</h2>
 <svg id="timeline" width="${W + 320}" height="${H}" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="4" width="${W}" height="20" fill="#d5f5e3"/>${probeMarks}<text x="${W + 6}" y="18" font-size="11">site probes (red: failed)</text>${bars}</svg>

@@ -11,17 +11,19 @@ import type { LoadedInventory } from './inventory.js';
  * changed. A name it does not hold is not found: the site is down for such a client too.
  */
 export function hostsFileLookup(file: string): LookupFunction {
-  let cached: { mtimeMs: number; size: number; entries: Map<string, string> } | undefined;
+  let cached: { key: string; entries: Map<string, string> } | undefined;
   const entries = (): Map<string, string> => {
     const st = statSync(file);
-    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.entries;
+    // An atomic rewrite (rename) changes the inode, an in-place one the time or the size.
+    const key = `${st.ino}:${st.mtimeMs}:${st.size}`;
+    if (cached?.key === key) return cached.entries;
     const map = new Map<string, string>();
     for (const line of readFileSync(file, 'utf8').split('\n')) {
       const [ip, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
       if (!ip) continue;
       for (const n of names) if (!map.has(n.toLowerCase())) map.set(n.toLowerCase(), ip);
     }
-    cached = { mtimeMs: st.mtimeMs, size: st.size, entries: map };
+    cached = { key, entries: map };
     return map;
   };
   return ((hostname: string, options: dns.LookupOptions, callback: LookupCallback) => {

@@ -451,6 +451,11 @@ export class ClientGateway {
       names.add(`jump-client:${s.jumpClient}`);
       names.add(`console:${s.representative}`);
     }
+    // A session being opened (its Jump Client still dialling the target) is one too.
+    for (const p of this.pending.values()) {
+      names.add(`jump-client:${p.claims.jumpClient}`);
+      names.add(`console:${p.claims.sub}`);
+    }
     return names.size;
   }
 

@@ -30,6 +30,8 @@ interface Setting {
   label: string;
   kind?: Kind;
   help?: string;
+  /** A secret: the settings that must be unchanged for an empty field to keep the stored one. */
+  sameAs?: string[];
 }
 
 /** Each method's settings, as `gatehouse traffic` and the API take them. */
@@ -72,7 +74,8 @@ const METHODS: Record<Provider, { title: string; settings: Setting[] }> = {
         path: 'tsig.secret',
         label: 'TSIG secret',
         kind: 'secret',
-        help: 'base64, as tsig-keygen prints it; leave empty to keep the one set',
+        help: 'base64, as tsig-keygen prints it; leave empty to keep the one set for this server, zone and key',
+        sameAs: ['server', 'port', 'zone', 'tsig.name'],
       },
       { path: 'timeoutMs', label: 'Timeout (ms)', kind: 'number', help: '5000' },
     ],
@@ -108,7 +111,8 @@ const METHODS: Record<Provider, { title: string; settings: Setting[] }> = {
         path: 'token',
         label: 'Control token',
         kind: 'secret',
-        help: 'as the forwarder printed it; leave empty to keep the one set',
+        help: 'as the forwarder printed it; leave empty to keep the one set for this forwarder',
+        sameAs: ['control', 'fingerprint'],
       },
       { path: 'defaultPort', label: 'Default port', kind: 'number', help: '443' },
       { path: 'timeoutMs', label: 'Timeout (ms)', kind: 'number', help: '10000' },
@@ -136,7 +140,7 @@ function valuesOf(config: Record<string, unknown> | null): Record<string, string
   const values: Record<string, string> = {};
   if (!config) return values;
   const provider = config.provider as Provider;
-  for (const s of METHODS[provider]?.settings ?? []) {
+  for (const s of Object.hasOwn(METHODS, provider) ? METHODS[provider].settings : []) {
     if (s.kind === 'secret') continue;
     const v = get(config, s.path);
     if (v === undefined) continue;
@@ -147,8 +151,9 @@ function valuesOf(config: Record<string, unknown> | null): Record<string, string
 
 /**
  * The configuration the form describes for its method: numbers as numbers, one argument per
- * line, an empty optional setting left out (its default applies), and an empty secret kept
- * from the stored configuration of the same method.
+ * line, an empty optional setting left out (its default applies). An empty secret keeps the
+ * stored one only while it goes to the same place (`sameAs` unchanged): a secret is never sent
+ * to a server or forwarder it was not typed for.
  */
 function configFrom(
   provider: string,
@@ -156,15 +161,9 @@ function configFrom(
   stored: Record<string, unknown> | undefined,
 ): Record<string, unknown> {
   const config: Record<string, unknown> = { provider };
-  for (const s of METHODS[provider as Provider]?.settings ?? []) {
+  for (const s of Object.hasOwn(METHODS, provider) ? METHODS[provider as Provider].settings : []) {
     const raw = (body[inputName(provider, s.path)] ?? '').trim();
-    if (!raw) {
-      if (s.kind === 'secret' && stored?.provider === provider) {
-        const kept = get(stored, s.path);
-        if (kept !== undefined) put(config, s.path, kept);
-      }
-      continue;
-    }
+    if (!raw) continue;
     if (s.kind === 'number') put(config, s.path, /^\d+$/.test(raw) ? Number(raw) : raw);
     else if (s.kind === 'lines')
       put(
@@ -177,6 +176,18 @@ function configFrom(
       );
     else put(config, s.path, raw);
   }
+  const same = (path: string) =>
+    String(get(config, path) ?? '').toLowerCase() === String(get(stored, path) ?? '').toLowerCase();
+  for (const s of Object.hasOwn(METHODS, provider) ? METHODS[provider as Provider].settings : [])
+    if (
+      s.kind === 'secret' &&
+      get(config, s.path) === undefined &&
+      stored?.provider === provider &&
+      (s.sameAs ?? []).every(same)
+    ) {
+      const kept = get(stored, s.path);
+      if (kept !== undefined) put(config, s.path, kept);
+    }
   return config;
 }
 
@@ -218,7 +229,7 @@ async function page(
   if (!errors.provider) delete errors.provider;
   for (const [f, m] of Object.entries(problem.fields))
     if (f !== 'provider') errors[inputName(provider, f)] = m;
-  const known = METHODS[provider as Provider]
+  const known = Object.hasOwn(METHODS, provider)
     ? METHODS[provider as Provider].settings.map((s) => s.path)
     : [];
   ctx.reply.code(problem.status);
