@@ -209,7 +209,16 @@ describe('gatehouse lab', () => {
       expect(answered[0]).toBe(a!.name);
       expect(answered.at(-1)).toBe(b!.name);
       expect(report.downtime.totalMs).toBeLessThan(3_000);
-      expect(report.sessions?.newFailed).toBe(0);
+      expect(report.sessions?.newFailed, JSON.stringify(report.sessions?.failures)).toBe(0);
+      // After Point Here on B, A's clients were sent to the site (the name now leads to B).
+      const switched = readFileSync(path.join(dir, 'gatehouse-upgrade', 'journal.ndjson'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id?: string; status?: string; detail?: unknown })
+        .find((e) => e.id?.startsWith('switch-') && e.status === 'done')?.detail as {
+        clientsSentFrom: Record<string, { asked: number }>;
+      };
+      expect(switched.clientsSentFrom[a!.name]!.asked).toBeGreaterThan(0);
       for (const x of state.appliances) {
         const api = await adminClient(state, x);
         const health = await api.call<{ productVersion: string }>('GET', '/health');

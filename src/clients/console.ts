@@ -93,6 +93,9 @@ export class RepresentativeConsole {
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
+      // The leg may have reached another appliance than the kept-alive API connection did
+      // (the site's name now leads elsewhere): ask the site afresh.
+      this.api.reconnect();
       const moved = await until(
         async () => {
           // The site may still list it where it was, beside where it is now.

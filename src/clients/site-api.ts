@@ -13,11 +13,17 @@ export interface SiteInfo {
   fingerprints?: string[];
 }
 
-/** The connection failed or broke (not an answer of the appliance): worth one fresh try. */
+/**
+ * The connection failed or broke, or the appliance cannot serve now (503: a backup, a draining
+ * node, an install in progress): worth one fresh try through the site.
+ */
 export function isConnectionError(e: unknown): boolean {
-  const code = (e as { code?: string } | undefined)?.code ?? '';
-  return /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_CONNECT_TIMEOUT|SITE_UNREACHABLE)$/.test(
-    code,
+  const { code = '', status } = (e ?? {}) as { code?: string; status?: number };
+  return (
+    status === 503 ||
+    /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_CONNECT_TIMEOUT|SITE_UNREACHABLE)$/.test(
+      code,
+    )
   );
 }
 
@@ -45,15 +51,12 @@ export class SiteApi {
         auth: 'none',
         headers: ticket ? { authorization: `Bearer ${ticket}` } : {},
       });
-    const reconnect = () => {
-      const old = this.http;
-      this.http = this.connect();
-      void old.close().catch(() => undefined);
-    };
+    const reconnect = () => this.reconnect();
     // A kept-alive connection may still lead to the appliance the site hostname left: it became
-    // the backup or released the shared address (it says so), or it is restarting after the
-    // site was switched away by DNS or a hosts file (the connection breaks). Either way, connect
-    // afresh — resolving the site name again — and ask once more.
+    // the backup or released the shared address, or it is installing an update after the site
+    // was switched away by DNS, a hosts file or NAT (it answers 503), or it is restarting (the
+    // connection breaks). Either way, connect afresh — resolving the site name again — and ask
+    // once more.
     let res;
     try {
       res = await send();
@@ -62,16 +65,19 @@ export class SiteApi {
       reconnect();
       res = await send();
     }
-    const moved = (res.body as { code?: string } | undefined)?.code;
-    if (
-      res.status === 503 &&
-      (moved === 'NOT_ACCEPTING_CLIENTS' || moved === 'NODE_NOT_ACCEPTING')
-    ) {
+    if (res.status === 503) {
       reconnect();
       res = await send();
     }
     if (res.status >= 300) throw toError(res);
     return res.body;
+  }
+
+  /** Drop the kept-alive connections: the next call connects (and resolves the site) afresh. */
+  reconnect(): void {
+    const old = this.http;
+    this.http = this.connect();
+    void old.close().catch(() => undefined);
   }
 
   signIn(body: { username: string; password: string; version: string; region?: string }) {

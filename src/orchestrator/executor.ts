@@ -453,8 +453,15 @@ export async function execute(ctx: ExecContext, action: Action): Promise<unknown
 /** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
 async function switchTraffic(ctx: ExecContext, from: string, to: string) {
   const d = ctx.deployment;
-  if (d.inventory.trafficSwitch.method !== 'shared-ip')
-    return d.call(to, 'POST', '/api/appliance/traffic/point-here', {});
+  if (d.inventory.trafficSwitch.method !== 'shared-ip') {
+    const pointed = await d.call(to, 'POST', '/api/appliance/traffic/point-here', {});
+    // The name now leads to `to`, but clients connected to `from` stay there until they
+    // reconnect (a shared IP moves them by itself): ask them to, through the site.
+    const sent = await d
+      .call<{ asked: number }>(from, 'POST', '/api/login/status/clients/reconnect', {})
+      .catch((e: Error) => ({ asked: 0, error: e.message }));
+    return { pointed, clientsSentFrom: { [from]: sent } };
+  }
   type Status = { addresses: { address: string; kind: string; enabled: boolean }[] };
   const shared = (s: Status) => s.addresses.filter((a) => a.kind === 'shared');
   const [sf, st] = await Promise.all([

@@ -245,4 +245,20 @@ export const loginOperations: Operation[] = [
       connectedClients: appliance.clients.list(),
     }),
   }),
+  defineOperation({
+    id: 'sendClientsToSite',
+    method: 'POST',
+    path: '/api/login/status/clients/reconnect',
+    area: 'login',
+    tag: 'login',
+    summary:
+      'Ask every connected client to reconnect through the site hostname (after a DNS or NAT swing away from this appliance); sessions in progress go on',
+    response: { status: 200, description: 'How many clients were asked' },
+    handler: ({ appliance, actor }) => {
+      const asked = appliance.clients.list().length;
+      appliance.clients.moveAll('an administrator sent the clients to the site');
+      appliance.events.record(actor, 'clients.sent-to-site', appliance.identity.name, { asked });
+      return { asked };
+    },
+  }),
 ];
