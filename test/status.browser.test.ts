@@ -148,4 +148,39 @@ describe('Status > Information and Jump Clients pages in a browser', () => {
       await ctx.close();
     }
   });
+
+  it('sends the clients to the site by hand: the Jump Client reconnects, a session in progress goes on', async () => {
+    const ctx = await browser!.context();
+    const { socket } = await rep.openSession('live-jump', targets.echo);
+    try {
+      const page = await signedInPage(ctx);
+      await page.goto(url('/login/status/information'));
+      type Info = { connectedClients: { name: string; connectedAt: number }[] };
+      const connectedAt = async () =>
+        (await t.api.call<Info>('GET', '/api/login/status/information')).body.connectedClients.find(
+          (c) => c.name === 'live-jump',
+        )?.connectedAt ?? 0;
+      const before = await connectedAt();
+      expect(before).toBeGreaterThan(0);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname === '/login/status/information'),
+        page.click('button:has-text("Send clients to the site")'),
+      ]);
+      expect(await page.textContent('.notice')).toMatch(/Asked [1-9]\d* clients? to reconnect/);
+      await until(
+        async () => (await connectedAt()) > before,
+        15_000,
+        'the Jump Client to reconnect through the site',
+      );
+      // The session's own connection was not touched.
+      const echoed = new Promise<string>((resolve) =>
+        socket.once('data', (d: Buffer) => resolve(d.toString())),
+      );
+      socket.write('still here');
+      expect(await echoed).toBe('still here');
+    } finally {
+      socket.end();
+      await ctx.close();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
 import { jumpClientKeyOf } from '../../sessions/tickets.js';
 import { formatBytes, formatTime, html, type SafeHtml } from './html.js';
-import { layout, type PageContext, type Pages } from './kit.js';
+import { actionButton, layout, redirect, type PageContext, type Pages } from './kit.js';
 
 const KIND: Record<string, string> = {
   'jump-client': 'Jump Client',
@@ -94,6 +94,11 @@ function informationPage(ctx: PageContext) {
           ${clientRows(clients, appliance.productVersion)}
         </tbody>
       </table>
+      ${actionButton(ctx, '/login/status/clients/reconnect', 'Send clients to the site')}
+      <p class="help">
+        After a DNS or NAT swing away from this appliance, its clients stay until they reconnect:
+        this asks each to reconnect through the site hostname. Sessions in progress go on.
+      </p>
       <h2>Live Sessions</h2>
       <table id="live-sessions" class="list">
         <thead>
@@ -197,5 +202,17 @@ function jumpClientsPage(ctx: PageContext) {
 export function registerStatusPages(p: Pages): void {
   p.get('/login/status', (ctx) => ctx.reply.redirect('/login/status/information', 303));
   p.get('/login/status/information', (ctx) => informationPage(ctx));
+  p.post('/login/status/clients/reconnect', (ctx) => {
+    const asked = ctx.appliance.clients.list().length;
+    ctx.appliance.clients.moveAll('an administrator sent the clients to the site');
+    ctx.appliance.events.record(ctx.actor, 'clients.sent-to-site', ctx.appliance.identity.name, {
+      asked,
+    });
+    return redirect(
+      ctx.reply,
+      '/login/status/information',
+      `Asked ${asked} client${asked === 1 ? '' : 's'} to reconnect through the site.`,
+    );
+  });
   p.get('/login/jump-clients', (ctx) => jumpClientsPage(ctx));
 }
