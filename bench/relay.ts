@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { RepresentativeConsole } from '../src/clients/console.js';
@@ -201,7 +202,7 @@ const jumpClientConnected = (rep: RepresentativeConsole) =>
 
 /** Three ways to the same target: a session, direct TCP, and ssh -L. */
 type Path = 'gatehouse' | 'direct' | 'ssh';
-type Opener = (target: 'echo' | 'sink') => Promise<net.Socket>;
+type Opener = (target: 'echo' | 'sink') => Promise<Duplex>;
 
 function connectTcp(hostPort: string): Promise<net.Socket> {
   const i = hostPort.lastIndexOf(':');
@@ -262,7 +263,7 @@ async function noLiveSessions(rep: RepresentativeConsole): Promise<void> {
 }
 
 /** Write a length and `bytes` bytes to a sink; milliseconds until it says it has them all. */
-async function bulk(socket: net.Socket, bytes: number, block: Buffer): Promise<number> {
+async function bulk(socket: Duplex, bytes: number, block: Buffer): Promise<number> {
   const ack = new Promise<void>((resolve, reject) => {
     socket.once('data', () => resolve());
     socket.once('error', reject);
@@ -284,7 +285,7 @@ async function bulk(socket: net.Socket, bytes: number, block: Buffer): Promise<n
 }
 
 /** Round trips of PING_SIZE bytes through an echo, one at a time; milliseconds each. */
-async function pingPong(socket: net.Socket, count: number, into: number[]): Promise<void> {
+async function pingPong(socket: Duplex, count: number, into: number[]): Promise<void> {
   const message = randomBytes(PING_SIZE);
   let got = 0;
   let back: (() => void) | undefined;
@@ -473,7 +474,7 @@ export async function runRelayBenchmark(): Promise<void> {
     const rtt: Record<Path, number[]> = { gatehouse: [], direct: [], ssh: [] };
     const echoes = Object.fromEntries(
       await Promise.all(paths.map(async (p) => [p, await open[p]('echo')] as const)),
-    ) as Record<Path, net.Socket>;
+    ) as Record<Path, Duplex>;
     for (const p of paths) await pingPong(echoes[p], 100, []);
     for (let block = 0; block < 4; block++)
       for (const p of paths) await pingPong(echoes[p], PINGS / 4, rtt[p]);

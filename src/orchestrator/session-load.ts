@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { RepresentativeConsole } from '../clients/console.js';
 import { JumpClient } from '../clients/jump-client.js';
 import type { Endpoint } from '../clients/tunnel.js';
@@ -37,7 +37,7 @@ export class SessionLoad {
   private jump: JumpClient | undefined;
   private rep: RepresentativeConsole | undefined;
   private timers: NodeJS.Timeout[] = [];
-  private long: (TLSSocket | undefined)[] = [undefined, undefined];
+  private long: (Duplex | undefined)[] = [undefined, undefined];
   private readonly opening = new Set<number>();
   private stopped = false;
   private listed = false;
@@ -104,7 +104,7 @@ export class SessionLoad {
     return this.listed;
   }
 
-  private async open(): Promise<TLSSocket> {
+  private async open(): Promise<Duplex> {
     try {
       return (await (await this.console()).openSession('orchestrator-load', this.echo)).socket;
     } catch (e) {
@@ -144,7 +144,7 @@ export class SessionLoad {
             this.fail('long session', new Error('closed by the site'));
             this.long[i] = undefined;
           });
-          (opened as TLSSocket & { openedAt?: number }).openedAt = Date.now();
+          (opened as Duplex & { openedAt?: number }).openedAt = Date.now();
           this.long[i] = opened;
         } catch (e) {
           this.fail('long session open', e);
@@ -154,7 +154,7 @@ export class SessionLoad {
         continue;
       }
       // A long session lasts a few seconds, as an operator's would, so nodes can drain.
-      if ((s as TLSSocket & { openedAt?: number }).openedAt! + LONG_SESSION_MS < Date.now()) {
+      if ((s as Duplex & { openedAt?: number }).openedAt! + LONG_SESSION_MS < Date.now()) {
         this.long[i] = undefined;
         s.removeAllListeners('close');
         s.end();
@@ -179,7 +179,7 @@ export class SessionLoad {
   }
 }
 
-function echoOnce(socket: TLSSocket, data: Buffer): Promise<void> {
+function echoOnce(socket: Duplex, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     let n = 0;
     socket.on('data', (d: Buffer) => {
@@ -190,7 +190,9 @@ function echoOnce(socket: TLSSocket, data: Buffer): Promise<void> {
     socket.once('close', () =>
       n >= data.length ? resolve() : reject(new Error('closed before the echo')),
     );
-    socket.setTimeout(5_000, () => reject(new Error('no echo within 5 s')));
+    const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5_000);
+    socket.once('data', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
     socket.write(data);
   });
 }

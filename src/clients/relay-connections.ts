@@ -1,0 +1,68 @@
+import type { Duplex } from 'node:stream';
+import { GATEWAY_PATHS } from '../sessions/protocol.js';
+import { MuxConnection } from '../sessions/mux.js';
+import { openTunnel, trustedFingerprints, type Endpoint } from './tunnel.js';
+
+/**
+ * A client's relay connections: one multiplexed connection per appliance (opened when the first
+ * session leg needs it, forgotten when it closes), each session leg a stream of it. An idle
+ * session then costs the appliance a few objects instead of a TLS connection per leg.
+ */
+export class RelayConnections {
+  private readonly connections = new Map<string, Promise<MuxConnection>>();
+  private closed = false;
+
+  /**
+   * Open one session leg (`GATEWAY_PATHS.session` or `.jumpData`) with its session ticket; the
+   * ticket also signs in the connection when there is none to this appliance yet. An appliance
+   * of the previous release (no multiplexed path) gets a connection for the leg, as before.
+   */
+  async openLeg(
+    endpoint: Endpoint,
+    path: string,
+    ticket: string,
+    timeoutMs = 15_000,
+  ): Promise<Duplex> {
+    let mux: MuxConnection;
+    try {
+      mux = await this.connection(endpoint, ticket, timeoutMs);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
+      return openTunnel(endpoint, path, ticket, {}, timeoutMs);
+    }
+    return mux.open({ path, ticket }, timeoutMs);
+  }
+
+  /** Close every connection: the sessions on them end. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.connections.values())
+      c.then((mux) => mux.close('client closed')).catch(() => undefined);
+    this.connections.clear();
+  }
+
+  private connection(
+    endpoint: Endpoint,
+    ticket: string,
+    timeoutMs: number,
+  ): Promise<MuxConnection> {
+    const key = `${endpoint.host}:${endpoint.port} ${trustedFingerprints(endpoint).join(',')}`;
+    const cached = this.connections.get(key);
+    if (cached) return cached;
+    const forget = () => {
+      if (this.connections.get(key) === opening) this.connections.delete(key);
+    };
+    const opening = openTunnel(endpoint, GATEWAY_PATHS.mux, ticket, {}, timeoutMs).then(
+      (socket) => {
+        socket.setKeepAlive(true, 10_000);
+        const mux = new MuxConnection(socket);
+        mux.once('close', forget);
+        if (this.closed) mux.close('client closed');
+        return mux;
+      },
+    );
+    opening.catch(forget);
+    this.connections.set(key, opening);
+    return opening;
+  }
+}

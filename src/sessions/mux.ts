@@ -1,0 +1,382 @@
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+
+/**
+ * Session legs as streams over one long-lived connection (the relay connection of a client to
+ * an appliance): an idle session then costs a few objects, not a TLS connection of its own.
+ *
+ * Frame: [u8 type][u32 stream id][u32 payload length] + payload. Only the client side opens
+ * streams (odd ids). Each direction of each stream has its own credit: a sender sends no more
+ * than the receiver granted (INITIAL_WINDOW, then WINDOW frames as the reader consumes), so a
+ * slow reader holds back its own stream and never makes the other side buffer without bound.
+ * Anything that breaks the protocol closes the whole connection.
+ */
+export const FRAME = { open: 1, accept: 2, data: 3, window: 4, fin: 5, reset: 6 } as const;
+const HEADER = 9;
+/** Longest frame accepted; a longer one is a protocol violation. */
+export const MAX_FRAME = 1024 * 1024;
+/** Longest DATA payload sent. */
+const MAX_DATA = 64 * 1024;
+/** Credit each direction of a stream starts with. */
+export const INITIAL_WINDOW = 256 * 1024;
+/** Credit is granted back in batches of at least this many consumed bytes. */
+const GRANT_AT = INITIAL_WINDOW / 4;
+/** The readable buffer of a stream; with GRANT_AT it stays below INITIAL_WINDOW (no stall). */
+const READ_HIGH_WATER = 64 * 1024;
+
+/** Why a stream was refused or reset, as the peer sends it (problem+json's essentials). */
+export interface MuxProblem {
+  code: string;
+  status: number;
+  detail: string;
+}
+
+const problemOf = (e: Error): MuxProblem =>
+  e instanceof GatehouseError
+    ? { code: e.code, status: e.status, detail: e.message }
+    : { code: 'STREAM_RESET', status: 502, detail: e.message };
+
+/** The connection closed under its streams: a connection error, as a reset TCP socket's. */
+const connectionLost = (why: string) =>
+  new GatehouseError('ECONNRESET', 502, `The relay connection closed: ${why}.`);
+
+export interface MuxOptions {
+  /**
+   * A stream the peer opens, with the request it sent: answer with `stream.accept()` (now or
+   * later) or `stream.refuse(error)`. Without it the peer may open nothing.
+   */
+  onOpen?: (request: unknown, stream: MuxStream) => void;
+  /**
+   * Keep a stream writable after the peer's FIN (default false: like a net.Socket, it then ends
+   * too, which is how the session legs it replaces behaved and how the relay ends a session).
+   */
+  allowHalfOpen?: boolean;
+}
+
+/** One side of a multiplexed connection over any Duplex (the upgraded TLS socket). */
+export class MuxConnection extends EventEmitter {
+  private readonly streams = new Map<number, MuxStream>();
+  private readonly opening = new Map<
+    number,
+    { resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+  private nextId = 1;
+  /** Received bytes of an incomplete frame, and how many the frame needs. */
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+  private needed = HEADER;
+  private corked = false;
+  private drainWaiters: (() => void)[] = [];
+  private needDrain = false;
+  private closedBecause: string | undefined;
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly options: MuxOptions = {},
+  ) {
+    super();
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('drain', () => {
+      this.needDrain = false;
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    });
+    socket.on('end', () => this.close('the peer ended it'));
+    socket.on('error', (e) => this.close(e.message));
+    socket.on('close', () => this.close('connection closed'));
+  }
+
+  get closed(): boolean {
+    return this.closedBecause !== undefined;
+  }
+
+  /** Streams open on this connection. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Open a stream with `request`; resolves once the peer accepts, rejects with its problem. */
+  open(request: object, timeoutMs = 15_000): Promise<MuxStream> {
+    if (this.closedBecause) return Promise.reject(connectionLost(this.closedBecause));
+    const id = this.nextId;
+    this.nextId += 2;
+    const stream = new MuxStream(this, id, this.options.allowHalfOpen);
+    this.streams.set(id, stream);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          stream.destroy(
+            new GatehouseError(
+              'SITE_UNREACHABLE',
+              504,
+              `The appliance did not answer within ${timeoutMs / 1000} s.`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.opening.set(id, { resolve, reject, timer });
+      stream.on('error', () => undefined);
+      this.send(FRAME.open, id, Buffer.from(JSON.stringify(request)));
+    });
+  }
+
+  /** Close the connection; its streams fail with a connection error. */
+  close(reason = 'closed'): void {
+    if (this.closedBecause) return;
+    this.closedBecause = reason;
+    this.socket.destroy();
+    this.drainWaiters = [];
+    for (const s of [...this.streams.values()]) s.destroy(connectionLost(reason));
+    this.emit('close', reason);
+  }
+
+  /** @internal Write one frame; writes of one tick leave together (one TLS record when small). */
+  send(type: number, id: number, payload?: Buffer): void {
+    if (this.closedBecause) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    const header = Buffer.allocUnsafe(HEADER);
+    header[0] = type;
+    header.writeUInt32BE(id, 1);
+    header.writeUInt32BE(payload?.length ?? 0, 5);
+    let ok = this.socket.write(header);
+    if (payload?.length) ok = this.socket.write(payload);
+    if (!ok) this.needDrain = true;
+  }
+
+  /** @internal Call `fn` once the connection takes more writes. */
+  whenWritable(fn: () => void): void {
+    if (this.needDrain && !this.closedBecause) this.drainWaiters.push(fn);
+    else fn();
+  }
+
+  /** @internal A stream is gone: forget it (and fail its open, if it was not accepted). */
+  forget(stream: MuxStream, error: Error | null): void {
+    this.streams.delete(stream.id);
+    const opening = this.opening.get(stream.id);
+    if (!opening) return;
+    this.opening.delete(stream.id);
+    clearTimeout(opening.timer);
+    opening.reject(error ?? connectionLost('the stream closed before it was accepted'));
+  }
+
+  private violation(what: string): void {
+    this.close(`protocol violation: ${what}`);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.partialLength) {
+      this.partial.push(chunk);
+      this.partialLength += chunk.length;
+      if (this.partialLength < this.needed) return;
+      chunk = Buffer.concat(this.partial, this.partialLength);
+      this.partial = [];
+      this.partialLength = 0;
+    }
+    let at = 0;
+    this.needed = HEADER;
+    while (chunk.length - at >= HEADER) {
+      const length = chunk.readUInt32BE(at + 5);
+      if (length > MAX_FRAME) return this.violation(`a frame of ${length} bytes`);
+      if (chunk.length - at - HEADER < length) {
+        this.needed = HEADER + length;
+        break;
+      }
+      const type = chunk[at]!;
+      const id = chunk.readUInt32BE(at + 1);
+      // A frame within one chunk is handled without a copy.
+      const payload = chunk.subarray(at + HEADER, at + HEADER + length);
+      at += HEADER + length;
+      this.frame(type, id, payload);
+      if (this.closedBecause) return;
+    }
+    if (at < chunk.length) {
+      this.partial = [chunk.subarray(at)];
+      this.partialLength = chunk.length - at;
+    }
+  }
+
+  private frame(type: number, id: number, payload: Buffer): void {
+    const stream = this.streams.get(id);
+    switch (type) {
+      case FRAME.open: {
+        if (!this.options.onOpen || id % 2 === 0 || stream)
+          return this.violation(`an unexpected open of stream ${id}`);
+        let request: unknown;
+        try {
+          request = JSON.parse(payload.toString('utf8'));
+        } catch {
+          return this.violation('an open request that is not JSON');
+        }
+        const opened = new MuxStream(this, id, this.options.allowHalfOpen);
+        this.streams.set(id, opened);
+        try {
+          this.options.onOpen(request, opened);
+        } catch (e) {
+          opened.refuse(e as Error);
+        }
+        return;
+      }
+      case FRAME.accept: {
+        const opening = this.opening.get(id);
+        if (!opening || !stream) return this.violation(`an unexpected accept of stream ${id}`);
+        this.opening.delete(id);
+        clearTimeout(opening.timer);
+        stream.removeAllListeners('error');
+        return opening.resolve(stream);
+      }
+      case FRAME.data:
+        // Frames for a stream this side already reset may still be on their way: ignored.
+        if (stream && !stream.received(payload))
+          this.violation(`stream ${id} sent more than its credit`);
+        return;
+      case FRAME.window:
+        if (payload.length !== 4) return this.violation('a window frame without its credit');
+        return stream?.credited(payload.readUInt32BE(0));
+      case FRAME.fin:
+        return stream?.finished();
+      case FRAME.reset: {
+        if (!stream) return;
+        let problem: MuxProblem | undefined;
+        try {
+          problem = payload.length
+            ? (JSON.parse(payload.toString('utf8')) as MuxProblem)
+            : undefined;
+        } catch {
+          return this.violation('a reset whose problem is not JSON');
+        }
+        return stream.wasReset(problem);
+      }
+      default:
+        return this.violation(`a frame of unknown type ${type}`);
+    }
+  }
+}
+
+/**
+ * One stream of a MuxConnection, used like a socket: `end()` half-closes (FIN), `destroy()`
+ * resets (RESET, with the error's problem), and it emits 'close' once both directions are done.
+ */
+export class MuxStream extends Duplex {
+  private sendCredit = INITIAL_WINDOW;
+  /** Bytes received and not yet granted back to the peer. */
+  private unGranted = 0;
+  private blocked: { chunk: Buffer; callback: (e?: Error | null) => void } | undefined;
+  private accepted = false;
+  private finSent = false;
+  private finReceived = false;
+  private resetReceived = false;
+  private refusal: MuxProblem | undefined;
+
+  constructor(
+    private readonly mux: MuxConnection,
+    readonly id: number,
+    allowHalfOpen = false,
+  ) {
+    super({ readableHighWaterMark: READ_HIGH_WATER, allowHalfOpen });
+  }
+
+  /** Answer the peer's open: the stream carries bytes from now on. */
+  accept(): void {
+    if (this.accepted || this.destroyed) return;
+    this.accepted = true;
+    this.mux.send(FRAME.accept, this.id);
+  }
+
+  /** Answer the peer's open (or end the stream) with a problem the peer reports. */
+  refuse(error: Error): void {
+    this.refusal = problemOf(error);
+    this.destroy();
+  }
+
+  /** @internal DATA from the peer; false when it exceeds the credit granted. */
+  received(payload: Buffer): boolean {
+    if (this.finReceived) return false;
+    this.unGranted += payload.length;
+    if (this.unGranted > INITIAL_WINDOW) return false;
+    // The payload may be a view into a larger chunk: the chunk lives until this is read.
+    this.push(payload);
+    return true;
+  }
+
+  /** @internal WINDOW from the peer. */
+  credited(bytes: number): void {
+    this.sendCredit += bytes;
+    this.flush();
+  }
+
+  /** @internal FIN from the peer. */
+  finished(): void {
+    if (this.finReceived) return;
+    this.finReceived = true;
+    this.push(null);
+  }
+
+  /** @internal RESET from the peer. */
+  wasReset(problem: MuxProblem | undefined): void {
+    this.resetReceived = true;
+    this.destroy(problem && new GatehouseError(problem.code, problem.status, problem.detail));
+  }
+
+  override _read(): void {
+    const consumed = this.unGranted - this.readableLength;
+    if (consumed < GRANT_AT) return;
+    this.unGranted -= consumed;
+    const credit = Buffer.allocUnsafe(4);
+    credit.writeUInt32BE(consumed, 0);
+    this.mux.send(FRAME.window, this.id, credit);
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (e?: Error | null) => void,
+  ): void {
+    this.blocked = { chunk, callback };
+    this.flush();
+  }
+
+  override _final(callback: (e?: Error | null) => void): void {
+    this.finSent = true;
+    this.mux.send(FRAME.fin, this.id);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (e?: Error | null) => void): void {
+    this.blocked = undefined;
+    const clean = this.finSent && this.finReceived;
+    if (!this.resetReceived && !clean && !this.mux.closed) {
+      const problem = this.refusal ?? (error ? problemOf(error) : undefined);
+      this.mux.send(
+        FRAME.reset,
+        this.id,
+        problem ? Buffer.from(JSON.stringify(problem)) : undefined,
+      );
+    }
+    this.mux.forget(this, error);
+    callback(error);
+  }
+
+  /** Send what the credit allows; the write completes once all of it is handed to the connection. */
+  private flush(): void {
+    const b = this.blocked;
+    if (!b || this.destroyed) return;
+    while (b.chunk.length && this.sendCredit > 0) {
+      const n = Math.min(b.chunk.length, this.sendCredit, MAX_DATA);
+      this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
+      this.sendCredit -= n;
+      b.chunk = b.chunk.subarray(n);
+    }
+    if (b.chunk.length) return;
+    this.blocked = undefined;
+    this.mux.whenWritable(b.callback);
+  }
+}
