@@ -5,8 +5,9 @@
  * (a) bulk throughput of BENCH_RELAY_BYTES (1 GiB) into a sink, median of BENCH_RELAY_ROUNDS;
  * (b) round trips of 64 B through an echo target (BENCH_RELAY_PINGS, 2,000);
  * (c) BENCH_RELAY_IDLE (10,000) idle sessions: RSS growth and CPU of the appliance's worker
- *     process over BENCH_RELAY_IDLE_SECONDS (30), beside a bare Node TLS server piping the same
- *     number of connection pairs (bench/relay-anchor.ts).
+ *     process over BENCH_RELAY_IDLE_SECONDS (30), beside a bare Node TLS server piping as many
+ *     connection pairs as the open-file limit allows, up to the same number
+ *     (bench/relay-anchor.ts).
  * The target (bench/relay-target.ts) and the Jump Client (`gatehouse jump-client`) are processes
  * of their own; the console runs in the benchmark process.
  */
@@ -427,11 +428,16 @@ export async function runRelayBenchmark(): Promise<void> {
     stdio: 'inherit',
   });
   const raised = raiseFileLimit();
-  // An idle session takes two sockets in the worker (both legs) and in the Jump Client (data leg
-  // and target); raising the limit needs CAP_SYS_RESOURCE beyond the hard limit.
-  const idle = Math.min(IDLE, Math.floor((openFileLimit() - FD_MARGIN) / 2));
-  if (idle < IDLE)
-    progress(`open-file limit ${openFileLimit()} (raised: ${raised}): ${idle} idle sessions`);
+  // An idle session's legs are streams of the console's and the Jump Client's one relay
+  // connection each: it takes one socket in the Jump Client (to the target) and one in the
+  // target, none in the worker. The anchor's pairs take two sockets each, in this process and in
+  // the anchor. Raising the limit needs CAP_SYS_RESOURCE beyond the hard limit.
+  const idle = Math.min(IDLE, openFileLimit() - FD_MARGIN);
+  const anchorPairs = Math.min(IDLE, Math.floor((openFileLimit() - FD_MARGIN) / 2));
+  if (idle < IDLE || anchorPairs < IDLE)
+    progress(
+      `open-file limit ${openFileLimit()} (raised: ${raised}): ${idle} idle sessions, ${anchorPairs} anchor pairs`,
+    );
 
   await new Cleanup().around(async (cleanup) => {
     const loadAverageBefore = os.loadavg()[0] ?? NaN;
@@ -486,7 +492,7 @@ export async function runRelayBenchmark(): Promise<void> {
 
     // (c) idle sessions, then the anchor's idle pairs.
     const idleGatehouse = await idleSessions(cleanup, setup, idle);
-    const idleBare = await idleAnchor(cleanup, setup.dataDir, idle);
+    const idleBare = await idleAnchor(cleanup, setup.dataDir, anchorPairs);
 
     const added = p50('gatehouse') - p50('direct');
     const cpuPercent = (f: IdleFigures) => (100 * f.cpuSeconds) / f.windowSeconds;
@@ -527,7 +533,7 @@ export async function runRelayBenchmark(): Promise<void> {
         anchor: p99('ssh'),
       },
       {
-        figure: `RSS per idle session (${idle}), anchor bare Node TLS pipe`,
+        figure: `RSS per idle session (${idle}), anchor bare Node TLS pipe (${anchorPairs} pairs)`,
         unit: 'KiB',
         gatehouse: idleGatehouse.perSessionKiB,
         anchor: idleBare.perSessionKiB,
@@ -555,7 +561,7 @@ export async function runRelayBenchmark(): Promise<void> {
     const kib = (f: IdleFigures) =>
       `${Math.round(f.baselineKiB / 1024)} → ${Math.round(f.openKiB / 1024)} → ${Math.round(f.afterWindowKiB / 1024)} MiB`;
     console.log(
-      `Worker RSS before / with ${idle} sessions open / after ${IDLE_SECONDS} s idle: ${kib(idleGatehouse)} (opened in ${idleGatehouse.openSeconds.toFixed(1)} s); anchor ${kib(idleBare)}`,
+      `Worker RSS before / with ${idle} sessions open / after ${IDLE_SECONDS} s idle: ${kib(idleGatehouse)} (opened in ${idleGatehouse.openSeconds.toFixed(1)} s); anchor (${anchorPairs} pairs) ${kib(idleBare)}`,
     );
     const gib = (ROUNDS * BYTES) / 1024 ** 3;
     console.log(
@@ -571,7 +577,14 @@ export async function runRelayBenchmark(): Promise<void> {
       benchmark: 'relay',
       date: new Date().toISOString(),
       machine: { ...env, otherProcessesCpuSeconds: others?.otherSeconds ?? null },
-      parameters: { bytes: BYTES, rounds: ROUNDS, pings: PINGS, idle, idleSeconds: IDLE_SECONDS },
+      parameters: {
+        bytes: BYTES,
+        rounds: ROUNDS,
+        pings: PINGS,
+        idle,
+        anchorPairs,
+        idleSeconds: IDLE_SECONDS,
+      },
       figures: figures.map((f) => ({ ...f, ratio: f.gatehouse / f.anchor })),
       bulkMs,
       bulkCpuSecondsPerGiB: Object.fromEntries(

@@ -121,6 +121,8 @@ export class SyntheticSessions {
   private async session(jc: { name: string; region?: string }): Promise<Duplex> {
     const { rep } = await this.console(jc.region);
     const { socket } = await rep.openSession(jc.name, this.o.target);
+    // Between echoes nothing listens: a session cut then fails at its next echo.
+    socket.on('error', () => undefined);
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
     return socket;

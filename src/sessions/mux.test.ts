@@ -94,8 +94,8 @@ describe('MuxConnection', () => {
     await new Promise((r) => setImmediate(r));
     // Blocked for credit: neither side holds more than the window and a few writes.
     expect(far!.readableLength).toBe(INITIAL_WINDOW);
-    expect(written).toBeLessThanOrEqual(INITIAL_WINDOW + 4 * chunk.length);
-    expect(stream.writableLength).toBeLessThanOrEqual(2 * chunk.length);
+    expect(written).toBeLessThanOrEqual(INITIAL_WINDOW + 128 * 1024);
+    expect(stream.writableLength).toBeLessThanOrEqual(64 * 1024 + chunk.length);
     stop = true;
     const received = collect(far!);
     far!.resume();
@@ -118,6 +118,16 @@ describe('MuxConnection', () => {
     await closed;
     await until(() => far?.closed, 5_000, 'the far side to close');
     expect(client.size).toBe(0);
+  });
+
+  it("closes at the peer's end even when nothing reads the stream, as a socket does", async () => {
+    const { client } = await pair((_request, stream) => {
+      stream.accept();
+      stream.resume();
+      stream.end();
+    });
+    const stream = await client.open({ path: '/unread' });
+    await until(() => stream.closed, 5_000, 'the stream to close');
   });
 
   it('half-closes with end() when asked to, and closes once both directions are done', async () => {
@@ -169,7 +179,7 @@ describe('MuxConnection', () => {
     expect((await error)[0]).toMatchObject({ code: 'TARGET_GONE', status: 502 });
   });
 
-  it('fails every stream and pending open when the connection is lost', async () => {
+  it('fails every stream and pending open when the connection is reset', async () => {
     let far: MuxStream | undefined;
     const { client, serverSocket } = await pair((request, stream) => {
       if ((request as { path: string }).path === '/never') return; // never answered
@@ -180,10 +190,25 @@ describe('MuxConnection', () => {
     const pending = client.open({ path: '/never' });
     await until(() => far, 5_000, 'the open');
     const error = once(stream, 'error');
-    serverSocket.destroy();
+    serverSocket.resetAndDestroy();
     expect((await error)[0]).toMatchObject({ code: 'ECONNRESET' });
     await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
     await expect(client.open({ path: '/after' })).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('closes its streams without an error when the connection ends, as sockets do', async () => {
+    const { client, appliance } = await pair((request, stream) => {
+      if ((request as { path: string }).path !== '/never') stream.accept();
+    });
+    const stream = await client.open({ path: '/a' });
+    const pending = client.open({ path: '/never' });
+    await until(() => appliance.size === 2, 5_000, 'the opens');
+    const closed = once(stream, 'close');
+    appliance.close('appliance stopping');
+    await closed;
+    expect(stream.errored).toBeNull();
+    // A session not yet started fails with a connection error: the console retries.
+    await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
   describe('closes the connection on a protocol violation', () => {

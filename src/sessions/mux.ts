@@ -24,6 +24,11 @@ export const INITIAL_WINDOW = 256 * 1024;
 const GRANT_AT = INITIAL_WINDOW / 4;
 /** The readable buffer of a stream; with GRANT_AT it stays below INITIAL_WINDOW (no stall). */
 const READ_HIGH_WATER = 64 * 1024;
+/**
+ * Bytes the connection may hold unsent before its streams' writes wait for it to drain: more
+ * than a socket's own high-water mark, so a stream is not held back for every 16 KiB.
+ */
+const CONNECTION_BUFFER = 256 * 1024;
 
 /** Why a stream was refused or reset, as the peer sends it (problem+json's essentials). */
 export interface MuxProblem {
@@ -84,7 +89,7 @@ export class MuxConnection extends EventEmitter {
       for (const w of waiters) w();
     });
     socket.on('end', () => this.close('the peer ended it'));
-    socket.on('error', (e) => this.close(e.message));
+    socket.on('error', (e) => this.close(e.message, true));
     socket.on('close', () => this.close('connection closed'));
   }
 
@@ -122,13 +127,21 @@ export class MuxConnection extends EventEmitter {
     });
   }
 
-  /** Close the connection; its streams fail with a connection error. */
-  close(reason = 'closed'): void {
+  /**
+   * Close the connection (frames already sent still leave). Its streams close as sockets do:
+   * with a connection error when the connection failed, without one when it simply ended; a
+   * stream not yet accepted always fails (a connection error, so a client can retry).
+   */
+  close(reason = 'closed', failed = false): void {
     if (this.closedBecause) return;
     this.closedBecause = reason;
-    this.socket.destroy();
+    if (this.socket.writable) {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2_000).unref();
+    } else this.socket.destroy();
     this.drainWaiters = [];
-    for (const s of [...this.streams.values()]) s.destroy(connectionLost(reason));
+    for (const s of [...this.streams.values()])
+      s.destroy(failed ? connectionLost(reason) : undefined);
     this.emit('close', reason);
   }
 
@@ -147,9 +160,9 @@ export class MuxConnection extends EventEmitter {
     header[0] = type;
     header.writeUInt32BE(id, 1);
     header.writeUInt32BE(payload?.length ?? 0, 5);
-    let ok = this.socket.write(header);
-    if (payload?.length) ok = this.socket.write(payload);
-    if (!ok) this.needDrain = true;
+    this.socket.write(header);
+    if (payload?.length) this.socket.write(payload);
+    if (this.socket.writableLength > CONNECTION_BUFFER) this.needDrain = true;
   }
 
   /** @internal Call `fn` once the connection takes more writes. */
@@ -169,7 +182,7 @@ export class MuxConnection extends EventEmitter {
   }
 
   private violation(what: string): void {
-    this.close(`protocol violation: ${what}`);
+    this.close(`protocol violation: ${what}`, true);
   }
 
   private receive(chunk: Buffer): void {
@@ -281,7 +294,11 @@ export class MuxStream extends Duplex {
     readonly id: number,
     allowHalfOpen = false,
   ) {
-    super({ readableHighWaterMark: READ_HIGH_WATER, allowHalfOpen });
+    super({
+      readableHighWaterMark: READ_HIGH_WATER,
+      writableHighWaterMark: MAX_DATA,
+      allowHalfOpen,
+    });
   }
 
   /** Answer the peer's open: the stream carries bytes from now on. */
@@ -318,6 +335,8 @@ export class MuxStream extends Duplex {
     if (this.finReceived) return;
     this.finReceived = true;
     this.push(null);
+    // As a socket does at EOF: 'end' (and so 'close') even when nobody reads (e.g. unpiped).
+    this.read(0);
   }
 
   /** @internal RESET from the peer. */
