@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../shared/errors.js';
 import { until } from '../shared/until.js';
@@ -211,6 +212,43 @@ describe('MuxConnection', () => {
     await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
+  it('parses frames however the connection splits them', async () => {
+    const frame = (type: number, id: number, payload: Buffer) => {
+      const header = Buffer.alloc(9);
+      header[0] = type;
+      header.writeUInt32BE(id, 1);
+      header.writeUInt32BE(payload.length, 5);
+      return [header, payload];
+    };
+    const data = randomBytes(200_000);
+    const wire = Buffer.concat([
+      ...frame(FRAME.open, 1, Buffer.from(JSON.stringify({ path: '/split' }))),
+      ...frame(FRAME.data, 1, data.subarray(0, 65_536)),
+      ...frame(FRAME.data, 1, data.subarray(65_536, 70_000)),
+      ...frame(FRAME.data, 1, data.subarray(70_000)),
+      ...frame(FRAME.fin, 1, Buffer.alloc(0)),
+    ]);
+    const socket = new Duplex({ read: () => undefined, write: (_c, _e, cb) => cb() });
+    let request: unknown;
+    const got = new Promise<Buffer>((resolve) => {
+      new MuxConnection(socket, {
+        allowHalfOpen: true,
+        onOpen: (r, stream) => {
+          request = r;
+          stream.accept();
+          void collect(stream).then(resolve);
+        },
+      });
+    });
+    // Pieces of 1 to 40 bytes, then of 1 to 20,000: headers and payloads split everywhere.
+    for (let at = 0; at < wire.length;) {
+      const n = 1 + Math.floor(Math.random() * (at < 300 ? 40 : 20_000));
+      socket.push(wire.subarray(at, (at += n)));
+    }
+    expect((await got).equals(data)).toBe(true);
+    expect(request).toEqual({ path: '/split' });
+  });
+
   describe('closes the connection on a protocol violation', () => {
     const frame = (type: number, id: number, payload: Buffer, length = payload.length) => {
       const header = Buffer.alloc(9);
@@ -228,7 +266,9 @@ describe('MuxConnection', () => {
         'data beyond the credit',
         () =>
           Buffer.concat(
-            Array.from({ length: 5 }, () => frame(FRAME.data, 1, Buffer.alloc(64 * 1024))),
+            Array.from({ length: INITIAL_WINDOW / 65_536 + 1 }, () =>
+              frame(FRAME.data, 1, Buffer.alloc(65_536)),
+            ),
           ),
       ],
     ];

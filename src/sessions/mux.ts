@@ -14,16 +14,21 @@ import { GatehouseError } from '../shared/errors.js';
  */
 export const FRAME = { open: 1, accept: 2, data: 3, window: 4, fin: 5, reset: 6 } as const;
 const HEADER = 9;
+const NOTHING = Buffer.alloc(0);
 /** Longest frame accepted; a longer one is a protocol violation. */
 export const MAX_FRAME = 1024 * 1024;
 /** Longest DATA payload sent. */
-const MAX_DATA = 64 * 1024;
+const MAX_DATA = 256 * 1024;
+/** A payload at least this long is not joined with the frames before it. */
+const UNCORKED_PAYLOAD = 16 * 1024;
 /** Credit each direction of a stream starts with. */
-export const INITIAL_WINDOW = 256 * 1024;
+export const INITIAL_WINDOW = 1024 * 1024;
 /** Credit is granted back in batches of at least this many consumed bytes. */
 const GRANT_AT = INITIAL_WINDOW / 4;
 /** The readable buffer of a stream; with GRANT_AT it stays below INITIAL_WINDOW (no stall). */
 const READ_HIGH_WATER = 64 * 1024;
+/** What a stream's writer may queue before write() says wait. */
+const WRITE_HIGH_WATER = 64 * 1024;
 /**
  * Bytes the connection may hold unsent before its streams' writes wait for it to drain: more
  * than a socket's own high-water mark, so a stream is not held back for every 16 KiB.
@@ -67,12 +72,17 @@ export class MuxConnection extends EventEmitter {
     { resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private nextId = 1;
-  /** Received bytes of an incomplete frame, and how many the frame needs. */
-  private partial: Buffer[] = [];
-  private partialLength = 0;
-  private needed = HEADER;
+  /** The receiving state: a header split across chunks, the rest of a frame under way. */
+  private headerPart = NOTHING;
+  private dataId = 0;
+  private dataLeft = 0;
+  private body:
+    { type: number; id: number; length: number; have: number; parts: Buffer[] } | undefined;
   private corked = false;
   private drainWaiters: (() => void)[] = [];
+  /** A large DATA payload is being written; streams with one to send wait their turn here. */
+  private writingLarge = false;
+  private readonly waitingToWrite = new Set<MuxStream>();
   private needDrain = false;
   private closedBecause: string | undefined;
 
@@ -140,18 +150,28 @@ export class MuxConnection extends EventEmitter {
       setTimeout(() => this.socket.destroy(), 2_000).unref();
     } else this.socket.destroy();
     this.drainWaiters = [];
+    this.waitingToWrite.clear();
     for (const s of [...this.streams.values()])
       s.destroy(failed ? connectionLost(reason) : undefined);
     this.emit('close', reason);
   }
 
-  /** @internal Write one frame; writes of one tick leave together (one TLS record when small). */
-  send(type: number, id: number, payload?: Buffer): void {
+  /**
+   * @internal Write one frame. Small frames of one tick leave together (one TLS record); a large
+   * payload is written on its own, as TLS would copy it to join it with anything else.
+   */
+  send(type: number, id: number, payload?: Buffer, written?: () => void): void {
     if (this.closedBecause) return;
-    if (!this.corked) {
+    if (payload && payload.length >= UNCORKED_PAYLOAD) {
+      if (this.corked) {
+        this.corked = false;
+        this.socket.uncork();
+      }
+    } else if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(() => {
+        if (!this.corked) return;
         this.corked = false;
         this.socket.uncork();
       });
@@ -161,8 +181,34 @@ export class MuxConnection extends EventEmitter {
     header.writeUInt32BE(id, 1);
     header.writeUInt32BE(payload?.length ?? 0, 5);
     this.socket.write(header);
-    if (payload?.length) this.socket.write(payload);
+    if (payload?.length) this.socket.write(payload, written);
     if (this.socket.writableLength > CONNECTION_BUFFER) this.needDrain = true;
+  }
+
+  /**
+   * @internal Whether `stream` may write a large DATA payload now. One at a time, each once the
+   * previous one left: written to an idle socket, TLS encrypts it in place, where payloads
+   * queued behind each other would be copied into one buffer first. Otherwise the stream waits
+   * its turn and is flushed again.
+   */
+  mayWriteLarge(stream: MuxStream): boolean {
+    if (!this.writingLarge) return true;
+    this.waitingToWrite.add(stream);
+    return false;
+  }
+
+  /** @internal Write a large DATA payload (after mayWriteLarge); the next one goes once it left. */
+  sendLarge(stream: MuxStream, payload: Buffer): void {
+    this.writingLarge = true;
+    this.send(FRAME.data, stream.id, payload, () => {
+      this.writingLarge = false;
+      this.waitingToWrite.add(stream);
+      for (const next of this.waitingToWrite) {
+        if (this.writingLarge) break;
+        this.waitingToWrite.delete(next);
+        next.flush();
+      }
+    });
   }
 
   /** @internal Call `fn` once the connection takes more writes. */
@@ -185,36 +231,57 @@ export class MuxConnection extends EventEmitter {
     this.close(`protocol violation: ${what}`, true);
   }
 
+  /**
+   * Parse frames as bytes come. DATA goes on to its stream in the pieces the connection
+   * delivers (TLS splits a 64 KiB frame into records): no copy however a frame is split. Only
+   * a header split across chunks and the small other frames are pieced together.
+   */
   private receive(chunk: Buffer): void {
-    if (this.partialLength) {
-      this.partial.push(chunk);
-      this.partialLength += chunk.length;
-      if (this.partialLength < this.needed) return;
-      chunk = Buffer.concat(this.partial, this.partialLength);
-      this.partial = [];
-      this.partialLength = 0;
-    }
     let at = 0;
-    this.needed = HEADER;
-    while (chunk.length - at >= HEADER) {
-      const length = chunk.readUInt32BE(at + 5);
-      if (length > MAX_FRAME) return this.violation(`a frame of ${length} bytes`);
-      if (chunk.length - at - HEADER < length) {
-        this.needed = HEADER + length;
-        break;
+    while (at < chunk.length && !this.closedBecause) {
+      if (this.dataLeft) {
+        const n = Math.min(this.dataLeft, chunk.length - at);
+        this.dataLeft -= n;
+        this.data(this.dataId, chunk.subarray(at, (at += n)));
+        continue;
       }
-      const type = chunk[at]!;
-      const id = chunk.readUInt32BE(at + 1);
-      // A frame within one chunk is handled without a copy.
-      const payload = chunk.subarray(at + HEADER, at + HEADER + length);
-      at += HEADER + length;
-      this.frame(type, id, payload);
-      if (this.closedBecause) return;
+      if (this.body) {
+        const b = this.body;
+        const n = Math.min(b.length - b.have, chunk.length - at);
+        b.parts.push(chunk.subarray(at, (at += n)));
+        b.have += n;
+        if (b.have < b.length) return;
+        this.body = undefined;
+        this.frame(b.type, b.id, Buffer.concat(b.parts, b.length));
+        continue;
+      }
+      let header: Buffer;
+      if (!this.headerPart.length && chunk.length - at >= HEADER)
+        header = chunk.subarray(at, (at += HEADER));
+      else {
+        const n = Math.min(HEADER - this.headerPart.length, chunk.length - at);
+        this.headerPart = Buffer.concat([this.headerPart, chunk.subarray(at, (at += n))]);
+        if (this.headerPart.length < HEADER) return;
+        header = this.headerPart;
+        this.headerPart = NOTHING;
+      }
+      const type = header[0]!;
+      const id = header.readUInt32BE(1);
+      const length = header.readUInt32BE(5);
+      if (length > MAX_FRAME) return this.violation(`a frame of ${length} bytes`);
+      if (type === FRAME.data) {
+        this.dataId = id;
+        this.dataLeft = length;
+      } else if (chunk.length - at >= length)
+        this.frame(type, id, chunk.subarray(at, (at += length)));
+      else this.body = { type, id, length, have: 0, parts: [] };
     }
-    if (at < chunk.length) {
-      this.partial = [chunk.subarray(at)];
-      this.partialLength = chunk.length - at;
-    }
+  }
+
+  private data(id: number, piece: Buffer): void {
+    // Data for a stream this side already reset may still be on its way: ignored.
+    const stream = this.streams.get(id);
+    if (stream && !stream.received(piece)) this.violation(`stream ${id} sent more than its credit`);
   }
 
   private frame(type: number, id: number, payload: Buffer): void {
@@ -246,11 +313,6 @@ export class MuxConnection extends EventEmitter {
         stream.removeAllListeners('error');
         return opening.resolve(stream);
       }
-      case FRAME.data:
-        // Frames for a stream this side already reset may still be on their way: ignored.
-        if (stream && !stream.received(payload))
-          this.violation(`stream ${id} sent more than its credit`);
-        return;
       case FRAME.window:
         if (payload.length !== 4) return this.violation('a window frame without its credit');
         return stream?.credited(payload.readUInt32BE(0));
@@ -296,7 +358,7 @@ export class MuxStream extends Duplex {
   ) {
     super({
       readableHighWaterMark: READ_HIGH_WATER,
-      writableHighWaterMark: MAX_DATA,
+      writableHighWaterMark: WRITE_HIGH_WATER,
       allowHalfOpen,
     });
   }
@@ -384,15 +446,25 @@ export class MuxStream extends Duplex {
     callback(error);
   }
 
-  /** Send what the credit allows; the write completes once all of it is handed to the connection. */
-  private flush(): void {
+  /**
+   * @internal Send what the credit allows; the write completes once all of it is handed to
+   * the connection.
+   */
+  flush(): void {
     const b = this.blocked;
     if (!b || this.destroyed) return;
     while (b.chunk.length && this.sendCredit > 0) {
       const n = Math.min(b.chunk.length, this.sendCredit, MAX_DATA);
-      this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
+      const large = n >= UNCORKED_PAYLOAD;
+      if (large && !this.mux.mayWriteLarge(this)) return;
+      const piece = b.chunk.subarray(0, n);
       this.sendCredit -= n;
       b.chunk = b.chunk.subarray(n);
+      if (!large) this.mux.send(FRAME.data, this.id, piece);
+      else {
+        this.mux.sendLarge(this, piece);
+        return;
+      }
     }
     if (b.chunk.length) return;
     this.blocked = undefined;
