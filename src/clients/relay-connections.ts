@@ -1,15 +1,21 @@
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { GATEWAY_PATHS } from '../sessions/protocol.js';
 import { MuxConnection } from '../sessions/mux.js';
 import { openTunnel, trustedFingerprints, type Endpoint } from './tunnel.js';
 
+/** A connection without sessions closes after this long (its appliance may have been drained). */
+const IDLE_CLOSE_MS = 60_000;
+
 /**
  * A client's relay connections: one multiplexed connection per appliance (opened when the first
  * session leg needs it, forgotten when it closes), each session leg a stream of it. An idle
- * session then costs the appliance a few objects instead of a TLS connection per leg.
+ * session then costs the appliance a few objects instead of a TLS connection per leg. As the
+ * connections per leg did, a connection keeps the process alive only while it carries sessions.
  */
 export class RelayConnections {
   private readonly connections = new Map<string, Promise<MuxConnection>>();
+  private readonly idleTimers = new WeakMap<MuxConnection, NodeJS.Timeout>();
   private closed = false;
 
   /**
@@ -30,7 +36,29 @@ export class RelayConnections {
       if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
       return openTunnel(endpoint, path, ticket, {}, timeoutMs);
     }
-    return mux.open({ path, ticket }, timeoutMs);
+    const socket = mux.socket as TLSSocket;
+    socket.ref();
+    clearTimeout(this.idleTimers.get(mux));
+    try {
+      const leg = await mux.open({ path, ticket }, timeoutMs);
+      leg.once('close', () => this.settle(mux));
+      return leg;
+    } catch (e) {
+      this.settle(mux);
+      throw e;
+    }
+  }
+
+  /** A connection whose last session ended lets the process exit, and closes after a while. */
+  private settle(mux: MuxConnection): void {
+    if (mux.size > 0 || mux.closed) return;
+    (mux.socket as TLSSocket).unref();
+    clearTimeout(this.idleTimers.get(mux));
+    const timer = setTimeout(() => {
+      if (mux.size === 0) mux.close('idle');
+    }, IDLE_CLOSE_MS);
+    timer.unref();
+    this.idleTimers.set(mux, timer);
   }
 
   /** Close every connection: the sessions on them end. */

@@ -109,7 +109,10 @@ export class SessionLoad {
       return (await (await this.console()).openSession('orchestrator-load', this.echo)).socket;
     } catch (e) {
       // A console ticket outlives a failover (same key); a sign-in is redone only if refused.
-      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') this.rep = undefined;
+      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') {
+        void this.rep?.close();
+        this.rep = undefined;
+      }
       throw e;
     }
   }
