@@ -276,6 +276,17 @@ export class Appliance {
   }
 
   /** A rollback done by the supervisor goes into the event log once this (old) code runs. */
+  /**
+   * Ask every connected client to reconnect through the site hostname (after a DNS or NAT
+   * swing away from this appliance); sessions in progress go on. Returns how many were asked.
+   */
+  sendClientsToSite(actor: Actor): number {
+    const asked = this.clients.list().length;
+    this.clients.moveAll('an administrator sent the clients to the site');
+    this.events.record(actor, 'clients.sent-to-site', this.identity.name, { asked });
+    return asked;
+  }
+
   recordUpdateOutcome(): void {
     const result = this.updates.sys.lastResult();
     if (!result || result.ok || result.recorded) return;

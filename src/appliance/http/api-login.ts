@@ -254,11 +254,6 @@ export const loginOperations: Operation[] = [
     summary:
       'Ask every connected client to reconnect through the site hostname (after a DNS or NAT swing away from this appliance); sessions in progress go on',
     response: { status: 200, description: 'How many clients were asked' },
-    handler: ({ appliance, actor }) => {
-      const asked = appliance.clients.list().length;
-      appliance.clients.moveAll('an administrator sent the clients to the site');
-      appliance.events.record(actor, 'clients.sent-to-site', appliance.identity.name, { asked });
-      return { asked };
-    },
+    handler: ({ appliance, actor }) => ({ asked: appliance.sendClientsToSite(actor) }),
   }),
 ];

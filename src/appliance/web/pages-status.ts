@@ -203,11 +203,7 @@ export function registerStatusPages(p: Pages): void {
   p.get('/login/status', (ctx) => ctx.reply.redirect('/login/status/information', 303));
   p.get('/login/status/information', (ctx) => informationPage(ctx));
   p.post('/login/status/clients/reconnect', (ctx) => {
-    const asked = ctx.appliance.clients.list().length;
-    ctx.appliance.clients.moveAll('an administrator sent the clients to the site');
-    ctx.appliance.events.record(ctx.actor, 'clients.sent-to-site', ctx.appliance.identity.name, {
-      asked,
-    });
+    const asked = ctx.appliance.sendClientsToSite(ctx.actor);
     return redirect(
       ctx.reply,
       '/login/status/information',
