@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { GatehouseError } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
@@ -12,7 +12,6 @@ import {
   siteEndpoint,
   type SiteInfo,
 } from './site-api.js';
-import { RelayConnections } from './relay-connections.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface ConsoleSignIn {
@@ -34,8 +33,6 @@ const MOVE_WAIT_MS = 5_000;
 export class RepresentativeConsole {
   readonly api: SiteApi;
   private presence: LineChannel<ToConsole> | undefined;
-  /** Session legs, multiplexed over one connection per appliance. */
-  private readonly relays = new RelayConnections();
   private stopped = false;
 
   constructor(readonly signIn: ConsoleSignIn) {
@@ -68,7 +65,7 @@ export class RepresentativeConsole {
   }
 
   /**
-   * Open one session: the returned stream carries the target's bytes. Clients move while a
+   * Open one session: the returned socket carries the target's bytes. Clients move while a
    * site changes (a failover, a switch, a draining traffic node): when the appliance that
    * answered cannot be reached for the session's leg, or no longer holds the Jump Client, the
    * console waits a few seconds for the site to list the Jump Client somewhere else and asks
@@ -77,15 +74,16 @@ export class RepresentativeConsole {
   async openSession(
     jumpClient: string,
     target: string,
-  ): Promise<{ session: string; socket: Duplex }> {
+  ): Promise<{ session: string; socket: TLSSocket }> {
     let triedNode: string | undefined;
     const once = async () => {
       const s = await this.api.startSession(this.signIn.ticket, { jumpClient, target });
       triedNode = s.relay?.node;
-      const socket = await this.relays.openLeg(
+      const socket = await openTunnel(
         relayEndpoint(this.signIn.site, s.relay),
         GATEWAY_PATHS.session,
         s.ticket,
+        {},
         15_000,
       );
       return { session: s.session, socket };
@@ -96,9 +94,8 @@ export class RepresentativeConsole {
       const code = (e as { code?: string }).code;
       if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
       // The leg may have reached another appliance than the kept-alive API connection did
-      // (the site's name now leads elsewhere): ask the site afresh, over new connections.
+      // (the site's name now leads elsewhere): ask the site afresh.
       this.api.reconnect();
-      this.relays.retireAll();
       const moved = await until(
         async () => {
           // The site may still list it where it was, beside where it is now.
@@ -133,9 +130,6 @@ export class RepresentativeConsole {
         if (m.type === 'ping') this.presence?.send({ type: 'pong' });
         if (m.type === 'move') {
           onLine?.(`asked to move: ${m.reason}`);
-          // Through the site afresh: new sessions must not go back over kept connections.
-          this.api.reconnect();
-          this.relays.retireAll();
           this.presence?.close('moved');
         }
       },
@@ -202,7 +196,6 @@ export class RepresentativeConsole {
   async close(): Promise<void> {
     this.stopped = true;
     this.presence?.close('console closed');
-    this.relays.close();
     await this.api.close();
   }
 }

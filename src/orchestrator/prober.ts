@@ -187,7 +187,6 @@ export async function verifySession(
     );
     const { socket } = await rep.openSession(name, echo);
     const payload = Buffer.from(`gatehouse upgrade verification ${started}\n`);
-    let timer: NodeJS.Timeout | undefined;
     const back = await new Promise<Buffer>((resolve, reject) => {
       const got: Buffer[] = [];
       let n = 0;
@@ -197,9 +196,9 @@ export async function verifySession(
         if (n >= payload.length) resolve(Buffer.concat(got));
       });
       socket.once('error', reject);
-      timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000);
+      socket.setTimeout(10_000, () => reject(new Error('no echo within 10 s')));
       socket.write(payload);
-    }).finally(() => clearTimeout(timer));
+    });
     socket.end();
     if (!back.equals(payload))
       throw new GatehouseError(
