@@ -7,6 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import path from 'node:path';
+import { ApplianceClient } from '../src/clients/admin-client.js';
+import { GATEHOUSE_BIN } from '../src/lab/processes.js';
 import { until } from '../src/shared/until.js';
 
 /** Things to undo, undone in reverse order even when the benchmark fails or is interrupted. */
@@ -323,4 +326,50 @@ export function otherProcessesCpu(before: CpuSnapshot | null, after: CpuSnapshot
   if (!before || !after) return null;
   const machine = after.machineBusy - before.machineBusy;
   return { machineBusySeconds: machine, otherSeconds: machine - (after.ownTree - before.ownTree) };
+}
+
+/**
+ * `gatehouse appliance start` on host:port (its data dir initialised), with an HTTPS client
+ * trusting its certificate; resolves once /health answers ready. Both stop at cleanup.
+ */
+export async function startBenchAppliance(
+  cleanup: Cleanup,
+  o: {
+    what: string;
+    dataDir: string;
+    host: string;
+    port: number;
+    timeoutMs: number;
+    pollMs: number;
+  },
+): Promise<{ proc: ServerProcess; client: ApplianceClient }> {
+  const proc = new ServerProcess(o.what, [
+    GATEHOUSE_BIN,
+    'appliance',
+    'start',
+    '--data-dir',
+    o.dataDir,
+    '--listen',
+    `${o.host}:${o.port}`,
+    '--log-level',
+    'warn',
+  ]);
+  cleanup.add(() => proc.stop());
+  const client = new ApplianceClient(
+    `https://${o.host}:${o.port}`,
+    { certPem: readFileSync(path.join(o.dataDir, 'tls', 'cert.pem'), 'utf8') },
+    { connections: 2 },
+  );
+  cleanup.add(() => client.close());
+  await until(
+    async () => {
+      if (!proc.running) throw new Error(`${o.what} exited:\n${proc.lastOutput}`);
+      const h = await client.call<{ ready: boolean }>('GET', '/health');
+      return h.status === 200 && h.body.ready;
+    },
+    o.timeoutMs,
+    `${o.what} to be healthy`,
+    o.pollMs,
+  );
+  return { proc, client };
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ApplianceClient } from '../src/clients/admin-client.js';
-import { GATEHOUSE_BIN, freePort, initApplianceProcess } from '../src/lab/processes.js';
+import { freePort, initApplianceProcess } from '../src/lab/processes.js';
 import { generateEd25519, keyId, loadPrivateKey } from '../src/shared/crypto.js';
 import { until } from '../src/shared/until.js';
 import { CODE_ROOT } from '../src/shared/version.js';
@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import {
   Cleanup,
   ServerProcess,
+  startBenchAppliance,
   figureTable,
   machine,
   median,
@@ -50,34 +51,14 @@ interface Running {
 }
 
 async function startAppliance(cleanup: Cleanup, dataDir: string, port: number): Promise<Running> {
-  const proc = new ServerProcess('gatehouse appliance start', [
-    GATEHOUSE_BIN,
-    'appliance',
-    'start',
-    '--data-dir',
+  const { proc, client } = await startBenchAppliance(cleanup, {
+    what: 'the appliance',
     dataDir,
-    '--listen',
-    `${HOST}:${port}`,
-    '--log-level',
-    'warn',
-  ]);
-  cleanup.add(() => proc.stop());
-  const client = new ApplianceClient(
-    `https://${HOST}:${port}`,
-    { certPem: readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8') },
-    { connections: 2 },
-  );
-  cleanup.add(() => client.close());
-  await until(
-    async () => {
-      if (!proc.running) throw new Error(`appliance exited:\n${proc.lastOutput}`);
-      const h = await client.call<Health>('GET', '/health');
-      return h.status === 200 && h.body.ready;
-    },
-    20_000,
-    'the appliance to be healthy',
-    POLL_MS,
-  );
+    host: HOST,
+    port,
+    timeoutMs: 20_000,
+    pollMs: POLL_MS,
+  });
   return { proc, client, dataDir };
 }
 

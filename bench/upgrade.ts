@@ -14,7 +14,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { ApplianceClient } from '../src/clients/admin-client.js';
 import { labDown } from '../src/lab/lifecycle.js';
 import { parseLabOptions } from '../src/lab/plan.js';
 import { GATEHOUSE_BIN, freePort, initApplianceProcess } from '../src/lab/processes.js';
@@ -26,7 +25,7 @@ import { CODE_ROOT, PRODUCT_VERSION } from '../src/shared/version.js';
 import { buildPackage } from '../src/updates/package.js';
 import {
   Cleanup,
-  ServerProcess,
+  startBenchAppliance,
   cpuSnapshot,
   figureTable,
   machine,
@@ -108,34 +107,15 @@ async function standaloneInstallMs(cleanup: Cleanup, root: string): Promise<numb
     releaseKeyFiles: [pubFile],
   });
   const port = await freePort(HOST);
-  const proc = new ServerProcess('anchor appliance', [
-    GATEHOUSE_BIN,
-    'appliance',
-    'start',
-    '--data-dir',
+  const { proc, client } = await startBenchAppliance(cleanup, {
+    what: 'the anchor appliance',
     dataDir,
-    '--listen',
-    `${HOST}:${port}`,
-    '--log-level',
-    'warn',
-  ]);
-  cleanup.add(() => proc.stop());
-  const client = new ApplianceClient(
-    `https://${HOST}:${port}`,
-    { certPem: readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8') },
-    { connections: 2 },
-  );
-  cleanup.add(() => client.close());
+    host: HOST,
+    port,
+    timeoutMs: 30_000,
+    pollMs: 10,
+  });
   type Health = { productVersion: string; ready: boolean; update: string | null };
-  await until(
-    async () => {
-      if (!proc.running) throw new Error(`anchor appliance exited:\n${proc.lastOutput}`);
-      return (await client.call<Health>('GET', '/health')).body.ready;
-    },
-    30_000,
-    'the anchor appliance to be healthy',
-    10,
-  );
   await client.signIn('appliance', 'admin', ADMIN);
   const up = await client.call<{ id: string }>('POST', '/api/appliance/updates/upload', {
     raw: readFileSync(pkg),
