@@ -5,8 +5,9 @@
  * (a) bulk throughput of BENCH_RELAY_BYTES (1 GiB) into a sink, median of BENCH_RELAY_ROUNDS;
  * (b) round trips of 64 B through an echo target (BENCH_RELAY_PINGS, 2,000);
  * (c) BENCH_RELAY_IDLE (10,000) idle sessions: RSS growth and CPU of the appliance's worker
- *     process over BENCH_RELAY_IDLE_SECONDS (30), beside a bare Node TLS server piping the same
- *     number of connection pairs (bench/relay-anchor.ts).
+ *     process over BENCH_RELAY_IDLE_SECONDS (30), beside a bare Node TLS server piping as many
+ *     connection pairs as the open-file limit allows, up to the same number
+ *     (bench/relay-anchor.ts).
  * The target (bench/relay-target.ts) and the Jump Client (`gatehouse jump-client`) are processes
  * of their own; the console runs in the benchmark process.
  */
@@ -18,6 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { RepresentativeConsole } from '../src/clients/console.js';
@@ -201,7 +203,7 @@ const jumpClientConnected = (rep: RepresentativeConsole) =>
 
 /** Three ways to the same target: a session, direct TCP, and ssh -L. */
 type Path = 'gatehouse' | 'direct' | 'ssh';
-type Opener = (target: 'echo' | 'sink') => Promise<net.Socket>;
+type Opener = (target: 'echo' | 'sink') => Promise<Duplex>;
 
 function connectTcp(hostPort: string): Promise<net.Socket> {
   const i = hostPort.lastIndexOf(':');
@@ -262,7 +264,7 @@ async function noLiveSessions(rep: RepresentativeConsole): Promise<void> {
 }
 
 /** Write a length and `bytes` bytes to a sink; milliseconds until it says it has them all. */
-async function bulk(socket: net.Socket, bytes: number, block: Buffer): Promise<number> {
+async function bulk(socket: Duplex, bytes: number, block: Buffer): Promise<number> {
   const ack = new Promise<void>((resolve, reject) => {
     socket.once('data', () => resolve());
     socket.once('error', reject);
@@ -284,7 +286,7 @@ async function bulk(socket: net.Socket, bytes: number, block: Buffer): Promise<n
 }
 
 /** Round trips of PING_SIZE bytes through an echo, one at a time; milliseconds each. */
-async function pingPong(socket: net.Socket, count: number, into: number[]): Promise<void> {
+async function pingPong(socket: Duplex, count: number, into: number[]): Promise<void> {
   const message = randomBytes(PING_SIZE);
   let got = 0;
   let back: (() => void) | undefined;
@@ -426,11 +428,16 @@ export async function runRelayBenchmark(): Promise<void> {
     stdio: 'inherit',
   });
   const raised = raiseFileLimit();
-  // An idle session takes two sockets in the worker (both legs) and in the Jump Client (data leg
-  // and target); raising the limit needs CAP_SYS_RESOURCE beyond the hard limit.
-  const idle = Math.min(IDLE, Math.floor((openFileLimit() - FD_MARGIN) / 2));
-  if (idle < IDLE)
-    progress(`open-file limit ${openFileLimit()} (raised: ${raised}): ${idle} idle sessions`);
+  // An idle session's legs are streams of the console's and the Jump Client's one relay
+  // connection each: it takes one socket in the Jump Client (to the target) and one in the
+  // target, none in the worker. The anchor's pairs take two sockets each, in this process and in
+  // the anchor. Raising the limit needs CAP_SYS_RESOURCE beyond the hard limit.
+  const idle = Math.min(IDLE, openFileLimit() - FD_MARGIN);
+  const anchorPairs = Math.min(IDLE, Math.floor((openFileLimit() - FD_MARGIN) / 2));
+  if (idle < IDLE || anchorPairs < IDLE)
+    progress(
+      `open-file limit ${openFileLimit()} (raised: ${raised}): ${idle} idle sessions, ${anchorPairs} anchor pairs`,
+    );
 
   await new Cleanup().around(async (cleanup) => {
     const loadAverageBefore = os.loadavg()[0] ?? NaN;
@@ -473,7 +480,7 @@ export async function runRelayBenchmark(): Promise<void> {
     const rtt: Record<Path, number[]> = { gatehouse: [], direct: [], ssh: [] };
     const echoes = Object.fromEntries(
       await Promise.all(paths.map(async (p) => [p, await open[p]('echo')] as const)),
-    ) as Record<Path, net.Socket>;
+    ) as Record<Path, Duplex>;
     for (const p of paths) await pingPong(echoes[p], 100, []);
     for (let block = 0; block < 4; block++)
       for (const p of paths) await pingPong(echoes[p], PINGS / 4, rtt[p]);
@@ -485,7 +492,7 @@ export async function runRelayBenchmark(): Promise<void> {
 
     // (c) idle sessions, then the anchor's idle pairs.
     const idleGatehouse = await idleSessions(cleanup, setup, idle);
-    const idleBare = await idleAnchor(cleanup, setup.dataDir, idle);
+    const idleBare = await idleAnchor(cleanup, setup.dataDir, anchorPairs);
 
     const added = p50('gatehouse') - p50('direct');
     const cpuPercent = (f: IdleFigures) => (100 * f.cpuSeconds) / f.windowSeconds;
@@ -526,7 +533,7 @@ export async function runRelayBenchmark(): Promise<void> {
         anchor: p99('ssh'),
       },
       {
-        figure: `RSS per idle session (${idle}), anchor bare Node TLS pipe`,
+        figure: `RSS per idle session (${idle}), anchor bare Node TLS pipe (${anchorPairs} pairs)`,
         unit: 'KiB',
         gatehouse: idleGatehouse.perSessionKiB,
         anchor: idleBare.perSessionKiB,
@@ -554,7 +561,7 @@ export async function runRelayBenchmark(): Promise<void> {
     const kib = (f: IdleFigures) =>
       `${Math.round(f.baselineKiB / 1024)} → ${Math.round(f.openKiB / 1024)} → ${Math.round(f.afterWindowKiB / 1024)} MiB`;
     console.log(
-      `Worker RSS before / with ${idle} sessions open / after ${IDLE_SECONDS} s idle: ${kib(idleGatehouse)} (opened in ${idleGatehouse.openSeconds.toFixed(1)} s); anchor ${kib(idleBare)}`,
+      `Worker RSS before / with ${idle} sessions open / after ${IDLE_SECONDS} s idle: ${kib(idleGatehouse)} (opened in ${idleGatehouse.openSeconds.toFixed(1)} s); anchor (${anchorPairs} pairs) ${kib(idleBare)}`,
     );
     const gib = (ROUNDS * BYTES) / 1024 ** 3;
     console.log(
@@ -570,7 +577,14 @@ export async function runRelayBenchmark(): Promise<void> {
       benchmark: 'relay',
       date: new Date().toISOString(),
       machine: { ...env, otherProcessesCpuSeconds: others?.otherSeconds ?? null },
-      parameters: { bytes: BYTES, rounds: ROUNDS, pings: PINGS, idle, idleSeconds: IDLE_SECONDS },
+      parameters: {
+        bytes: BYTES,
+        rounds: ROUNDS,
+        pings: PINGS,
+        idle,
+        anchorPairs,
+        idleSeconds: IDLE_SECONDS,
+      },
       figures: figures.map((f) => ({ ...f, ratio: f.gatehouse / f.anchor })),
       bulkMs,
       bulkCpuSecondsPerGiB: Object.fromEntries(

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import { JumpClient } from '../src/clients/jump-client.js';
@@ -28,7 +28,7 @@ const siteOf = (t: TestAppliance) => ({
   fingerprint: t.proc.fingerprint,
 });
 
-function echoThrough(socket: net.Socket, data: Buffer): Promise<Buffer> {
+function echoThrough(socket: Duplex, data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const got: Buffer[] = [];
     let n = 0;

@@ -3,9 +3,18 @@ import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import { JumpClient } from '../src/clients/jump-client.js';
+import { SiteApi } from '../src/clients/site-api.js';
+import { openTunnel } from '../src/clients/tunnel.js';
+import {
+  GATEWAY_PATHS,
+  LineChannel,
+  splitTarget,
+  type ToJumpClient,
+} from '../src/sessions/protocol.js';
 import { parseRecording } from '../src/sessions/recording.js';
 import {
   LOGIN_PASSWORD,
@@ -27,7 +36,7 @@ interface SessionRecord {
 }
 
 /** Send bytes through a session socket and collect as many back. */
-function echoThrough(socket: net.Socket, data: Buffer): Promise<Buffer> {
+function echoThrough(socket: Duplex, data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const got: Buffer[] = [];
     let n = 0;
@@ -180,6 +189,54 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
       headers: { authorization: 'Bearer gt1.e30.AAAA' },
     });
     expect(forged.status).toBe(401);
+  });
+
+  it('still relays a session of clients of the previous release, each leg on a connection of its own', async () => {
+    const endpoint = {
+      host: site.proc.host,
+      port: site.proc.port,
+      fingerprint: site.proc.fingerprint,
+    };
+    const api = new SiteApi(endpoint);
+    const reg = await api.register({ name: 'old-01', group: 'servers', key, version: '1.0.0' });
+    // A Jump Client as the previous release ran it: a connection per session leg.
+    const control = await openTunnel(endpoint, GATEWAY_PATHS.jumpClient, reg.ticket, {
+      'X-Gatehouse-Targets': targets.echo,
+    });
+    const channel: LineChannel<ToJumpClient> = new LineChannel<ToJumpClient>(
+      control,
+      (v) => v as ToJumpClient,
+      (m) => {
+        if (m.type === 'ping') channel.send({ type: 'pong' });
+        if (m.type !== 'open') return;
+        const target = net.connect(splitTarget(m.target));
+        void openTunnel(endpoint, GATEWAY_PATHS.jumpData, m.ticket).then((leg) => {
+          target.pipe(leg).pipe(target);
+          leg.on('close', () => target.destroy());
+          target.on('close', () => leg.destroy());
+        });
+      },
+      () => undefined,
+    );
+    try {
+      await until(
+        async () => (await rep.jumpClients()).some((j) => j.name === 'old-01'),
+        10_000,
+        'the old Jump Client to be listed',
+      );
+      const s = await api.startSession(rep.signIn.ticket, {
+        jumpClient: 'old-01',
+        target: targets.echo,
+      });
+      const socket = await openTunnel(endpoint, GATEWAY_PATHS.session, s.ticket);
+      const data = randomBytes(256 * 1024);
+      expect((await echoThrough(socket, data)).equals(data)).toBe(true);
+      socket.end();
+      expect((await recordOf(site, s.session)).bytesIn).toBe(data.length);
+    } finally {
+      channel.close('test over');
+      await api.close();
+    }
   });
 
   it('records a session cut short by a SIGKILL of the appliance, and the Jump Client comes back', async () => {

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
@@ -12,6 +12,7 @@ import {
   siteEndpoint,
   type SiteInfo,
 } from './site-api.js';
+import { RelayConnections } from './relay-connections.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface ConsoleSignIn {
@@ -33,7 +34,10 @@ const MOVE_WAIT_MS = 5_000;
 export class RepresentativeConsole {
   readonly api: SiteApi;
   private presence: LineChannel<ToConsole> | undefined;
+  /** Session legs, multiplexed over one connection per appliance. */
+  private readonly relays = new RelayConnections();
   private stopped = false;
+  private presenceRetry: NodeJS.Timeout | undefined;
 
   constructor(readonly signIn: ConsoleSignIn) {
     this.api = new SiteApi(signIn.site);
@@ -65,7 +69,7 @@ export class RepresentativeConsole {
   }
 
   /**
-   * Open one session: the returned socket carries the target's bytes. Clients move while a
+   * Open one session: the returned stream carries the target's bytes. Clients move while a
    * site changes (a failover, a switch, a draining traffic node): when the appliance that
    * answered cannot be reached for the session's leg, or no longer holds the Jump Client, the
    * console waits a few seconds for the site to list the Jump Client somewhere else and asks
@@ -74,16 +78,15 @@ export class RepresentativeConsole {
   async openSession(
     jumpClient: string,
     target: string,
-  ): Promise<{ session: string; socket: TLSSocket }> {
+  ): Promise<{ session: string; socket: Duplex }> {
     let triedNode: string | undefined;
     const once = async () => {
       const s = await this.api.startSession(this.signIn.ticket, { jumpClient, target });
       triedNode = s.relay?.node;
-      const socket = await openTunnel(
+      const socket = await this.relays.openLeg(
         relayEndpoint(this.signIn.site, s.relay),
         GATEWAY_PATHS.session,
         s.ticket,
-        {},
         15_000,
       );
       return { session: s.session, socket };
@@ -94,8 +97,9 @@ export class RepresentativeConsole {
       const code = (e as { code?: string }).code;
       if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
       // The leg may have reached another appliance than the kept-alive API connection did
-      // (the site's name now leads elsewhere): ask the site afresh.
+      // (the site's name now leads elsewhere): ask the site afresh, over new connections.
       this.api.reconnect();
+      this.relays.retireAll();
       const moved = await until(
         async () => {
           // The site may still list it where it was, beside where it is now.
@@ -121,8 +125,11 @@ export class RepresentativeConsole {
    * drains, it reconnects through the site.
    */
   async connectPresence(onLine?: (line: string) => void): Promise<void> {
+    if (this.stopped) return;
     const relay = relayEndpoint(this.signIn.site, this.signIn.relay);
     const socket = await openTunnel(relay, GATEWAY_PATHS.console, this.signIn.ticket);
+    // Closed while connecting: nothing may keep the process alive after close().
+    if (this.stopped) return void socket.destroy();
     this.presence = new LineChannel<ToConsole>(
       socket,
       (v) => v as ToConsole,
@@ -130,18 +137,30 @@ export class RepresentativeConsole {
         if (m.type === 'ping') this.presence?.send({ type: 'pong' });
         if (m.type === 'move') {
           onLine?.(`asked to move: ${m.reason}`);
+          // Through the site afresh: new sessions must not go back over kept connections.
+          this.api.reconnect();
+          this.relays.retireAll();
           this.presence?.close('moved');
         }
       },
       (reason) => {
         if (this.stopped) return;
         onLine?.(`presence closed: ${reason}; reconnecting`);
-        setTimeout(
-          () => void this.connectPresence(onLine).catch(() => undefined),
-          reason === 'moved' ? 0 : 1_000,
-        );
+        this.reconnectPresence(onLine, reason === 'moved' ? 0 : 1_000);
       },
     );
+  }
+
+  /** Try again later while not closed (the site may be restarting or moving). */
+  private reconnectPresence(onLine: ((line: string) => void) | undefined, delayMs: number): void {
+    clearTimeout(this.presenceRetry);
+    this.presenceRetry = setTimeout(() => {
+      if (this.stopped) return;
+      this.connectPresence(onLine).catch((e: Error) => {
+        onLine?.(`presence: ${e.message}; retrying`);
+        this.reconnectPresence(onLine, 1_000);
+      });
+    }, delayMs);
   }
 
   /**
@@ -195,7 +214,9 @@ export class RepresentativeConsole {
 
   async close(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.presenceRetry);
     this.presence?.close('console closed');
+    this.relays.close();
     await this.api.close();
   }
 }

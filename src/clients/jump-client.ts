@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import {
   GATEWAY_PATHS,
@@ -9,6 +9,7 @@ import {
   type ToJumpClient,
 } from '../sessions/protocol.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
+import { RelayConnections } from './relay-connections.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface JumpClientOptions {
@@ -32,8 +33,8 @@ const SILENT_LIMIT_MS = 45_000;
 /**
  * A Jump Client: keeps one outbound control connection to the site (to the node the site
  * names), reconnecting with exponential backoff, and on the site's request dials an allowed
- * local target and connects that to the session with a second outbound connection. It opens
- * nothing else and listens on no port.
+ * local target and connects that to the session as a stream of its outbound relay connection to
+ * that appliance. It opens nothing else and listens on no port.
  */
 export class JumpClient {
   state: JumpClientState = 'connecting';
@@ -48,7 +49,9 @@ export class JumpClient {
   private backoff = BACKOFF_MIN_MS;
   private retry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
-  private readonly sessions = new Set<net.Socket | TLSSocket>();
+  private readonly sessions = new Set<Duplex>();
+  /** Session legs, multiplexed over one connection per appliance. */
+  private readonly relays = new RelayConnections();
 
   constructor(private readonly opts: JumpClientOptions) {
     this.site = opts.site;
@@ -66,6 +69,8 @@ export class JumpClient {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.state = 'connecting';
+    // A new control connection may lead elsewhere (the site moved): so do the next session legs.
+    this.relays.retireAll();
     try {
       const reg = await this.api.register({
         name: this.opts.name,
@@ -101,6 +106,8 @@ export class JumpClient {
           clearTimeout(this.watchdog);
           this.connectedTo = undefined;
           this.log(`disconnected: ${reason}`);
+          // Asked to move: through the site afresh, not a kept-alive connection to this appliance.
+          if (reason === 'moved') this.api.reconnect();
           this.scheduleReconnect(reason === 'moved' ? 0 : undefined);
         },
       );
@@ -169,9 +176,9 @@ export class JumpClient {
         reason: err.code ?? err.message,
       });
     }
-    let leg: TLSSocket;
+    let leg: Duplex;
     try {
-      leg = await openTunnel(relay, GATEWAY_PATHS.jumpData, m.ticket);
+      leg = await this.relays.openLeg(relay, GATEWAY_PATHS.jumpData, m.ticket, 10_000);
     } catch (e) {
       target.destroy();
       this.log(`session ${m.session}: ${(e as Error).message}`);
@@ -205,6 +212,7 @@ export class JumpClient {
     clearTimeout(this.watchdog);
     this.channel?.close('stopped');
     for (const s of this.sessions) s.destroy();
+    this.relays.close();
     await this.api.close();
   }
 }

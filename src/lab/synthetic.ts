@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { RepresentativeConsole } from '../clients/console.js';
 import type { Endpoint } from '../clients/tunnel.js';
 import { endpointKey } from './site-endpoint.js';
@@ -25,7 +25,7 @@ export interface SyntheticOptions {
 }
 
 /** Send `data` and resolve once the echo target sent it all back, unchanged. */
-function echo(socket: TLSSocket, data: Buffer, timeoutMs: number): Promise<void> {
+function echo(socket: Duplex, data: Buffer, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const got: Buffer[] = [];
     let n = 0;
@@ -68,7 +68,7 @@ export class SyntheticSessions {
   };
   private consoles = new Map<string, Promise<{ rep: RepresentativeConsole; key: string }>>();
   private timers = new Set<NodeJS.Timeout>();
-  private open = new Set<TLSSocket>();
+  private open = new Set<Duplex>();
   private stopped = false;
   private next = 0;
 
@@ -118,9 +118,11 @@ export class SyntheticSessions {
     this.dropConsole(region);
   }
 
-  private async session(jc: { name: string; region?: string }): Promise<TLSSocket> {
+  private async session(jc: { name: string; region?: string }): Promise<Duplex> {
     const { rep } = await this.console(jc.region);
     const { socket } = await rep.openSession(jc.name, this.o.target);
+    // Between echoes nothing listens: a session cut then fails at its next echo.
+    socket.on('error', () => undefined);
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
     return socket;
@@ -135,7 +137,7 @@ export class SyntheticSessions {
     const jc = this.pick();
     this.stats.started++;
     this.stats.active++;
-    let socket: TLSSocket | undefined;
+    let socket: Duplex | undefined;
     try {
       socket = await this.session(jc);
       await echo(socket, randomBytes(512), 10_000);
@@ -154,7 +156,7 @@ export class SyntheticSessions {
     while (!this.stopped) {
       this.stats.started++;
       this.stats.long.active++;
-      let socket: TLSSocket | undefined;
+      let socket: Duplex | undefined;
       try {
         socket = await this.session(jc);
         while (!this.stopped) {

@@ -187,6 +187,7 @@ export async function verifySession(
     );
     const { socket } = await rep.openSession(name, echo);
     const payload = Buffer.from(`gatehouse upgrade verification ${started}\n`);
+    let timer: NodeJS.Timeout | undefined;
     const back = await new Promise<Buffer>((resolve, reject) => {
       const got: Buffer[] = [];
       let n = 0;
@@ -196,9 +197,9 @@ export async function verifySession(
         if (n >= payload.length) resolve(Buffer.concat(got));
       });
       socket.once('error', reject);
-      socket.setTimeout(10_000, () => reject(new Error('no echo within 10 s')));
+      timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000);
       socket.write(payload);
-    });
+    }).finally(() => clearTimeout(timer));
     socket.end();
     if (!back.equals(payload))
       throw new GatehouseError(

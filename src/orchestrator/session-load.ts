@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { RepresentativeConsole } from '../clients/console.js';
 import { JumpClient } from '../clients/jump-client.js';
 import type { Endpoint } from '../clients/tunnel.js';
@@ -37,7 +37,7 @@ export class SessionLoad {
   private jump: JumpClient | undefined;
   private rep: RepresentativeConsole | undefined;
   private timers: NodeJS.Timeout[] = [];
-  private long: (TLSSocket | undefined)[] = [undefined, undefined];
+  private long: (Duplex | undefined)[] = [undefined, undefined];
   private readonly opening = new Set<number>();
   private stopped = false;
   private listed = false;
@@ -77,12 +77,16 @@ export class SessionLoad {
   }
 
   private async console(): Promise<RepresentativeConsole> {
-    if (!this.rep)
+    if (!this.rep) {
       this.rep = await RepresentativeConsole.signIn(
         this.site,
         this.creds.username,
         this.creds.password,
       );
+      // Present on the site as an operator's console is: it follows the site when asked to
+      // move (a failover, Send clients to the site after a DNS or NAT swing, an install).
+      void this.rep.connectPresence().catch(() => undefined);
+    }
     return this.rep;
   }
 
@@ -104,12 +108,15 @@ export class SessionLoad {
     return this.listed;
   }
 
-  private async open(): Promise<TLSSocket> {
+  private async open(): Promise<Duplex> {
     try {
       return (await (await this.console()).openSession('orchestrator-load', this.echo)).socket;
     } catch (e) {
       // A console ticket outlives a failover (same key); a sign-in is redone only if refused.
-      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') this.rep = undefined;
+      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') {
+        void this.rep?.close();
+        this.rep = undefined;
+      }
       throw e;
     }
   }
@@ -144,7 +151,7 @@ export class SessionLoad {
             this.fail('long session', new Error('closed by the site'));
             this.long[i] = undefined;
           });
-          (opened as TLSSocket & { openedAt?: number }).openedAt = Date.now();
+          (opened as Duplex & { openedAt?: number }).openedAt = Date.now();
           this.long[i] = opened;
         } catch (e) {
           this.fail('long session open', e);
@@ -154,7 +161,7 @@ export class SessionLoad {
         continue;
       }
       // A long session lasts a few seconds, as an operator's would, so nodes can drain.
-      if ((s as TLSSocket & { openedAt?: number }).openedAt! + LONG_SESSION_MS < Date.now()) {
+      if ((s as Duplex & { openedAt?: number }).openedAt! + LONG_SESSION_MS < Date.now()) {
         this.long[i] = undefined;
         s.removeAllListeners('close');
         s.end();
@@ -179,7 +186,7 @@ export class SessionLoad {
   }
 }
 
-function echoOnce(socket: TLSSocket, data: Buffer): Promise<void> {
+function echoOnce(socket: Duplex, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     let n = 0;
     socket.on('data', (d: Buffer) => {
@@ -190,7 +197,9 @@ function echoOnce(socket: TLSSocket, data: Buffer): Promise<void> {
     socket.once('close', () =>
       n >= data.length ? resolve() : reject(new Error('closed before the echo')),
     );
-    socket.setTimeout(5_000, () => reject(new Error('no echo within 5 s')));
+    const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5_000);
+    socket.once('data', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
     socket.write(data);
   });
 }

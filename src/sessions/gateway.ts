@@ -10,11 +10,13 @@ import {
   FromJumpClient,
   GATEWAY_PATHS,
   LineChannel,
+  MuxOpenRequest,
   refuseUpgrade,
   UPGRADE_PROTOCOL,
   type ToConsole,
   type ToJumpClient,
 } from './protocol.js';
+import { MuxConnection, type MuxStream } from './mux.js';
 import { RecordingWriter } from './recording.js';
 import { relay } from './relay.js';
 import type { SessionRecords } from './session-records.js';
@@ -91,6 +93,8 @@ export class ClientGateway {
   private readonly consoles = new Map<string, Presence>();
   private readonly pending = new Map<string, PendingSession>();
   private readonly live = new Map<string, LiveSession>();
+  /** Clients' multiplexed connections, closed when the appliance stops. */
+  private readonly muxes = new Set<MuxConnection>();
   /** Both connections of each live session, closed when the appliance stops. */
   private readonly legs = new Map<string, [Duplex, Duplex]>();
   /** Session ids already used: a session ticket opens one session, once. */
@@ -123,18 +127,7 @@ export class ClientGateway {
           400,
           `This appliance upgrades connections only to ${UPGRADE_PROTOCOL} (Gatehouse clients).`,
         );
-      if (this.closing)
-        throw new GatehouseError(
-          'APPLIANCE_STOPPING',
-          503,
-          'The appliance is stopping. Reconnect through the site hostname.',
-        );
-      if (!this.host.acceptsClients())
-        throw new GatehouseError(
-          'NOT_ACCEPTING_CLIENTS',
-          503,
-          'This appliance is a failover backup and accepts no client connections. Connect to the site hostname, which points at the primary.',
-        );
+      this.checkAccepting();
       if (head.length) socket.unshift(head);
       const key = this.host.interApplianceKey();
       const ticket = bearer(req);
@@ -158,16 +151,61 @@ export class ClientGateway {
           return this.consoleLegArrived(verifyTicket(key, ticket, 'session'), socket);
         case GATEWAY_PATHS.jumpData:
           return this.jumpLegArrived(verifyTicket(key, ticket, 'session'), socket);
+        case GATEWAY_PATHS.mux:
+          verifyTicket(key, ticket, ['console', 'jump-client', 'session']);
+          return this.muxConnected(socket);
         default:
           throw new GatehouseError('NOT_FOUND', 404, `No client endpoint at ${url.pathname}.`);
       }
     } catch (e) {
-      const error =
-        e instanceof GatehouseError
-          ? e
-          : new GatehouseError('INTERNAL_ERROR', 500, 'The appliance could not accept the client.');
-      if (!(e instanceof GatehouseError)) this.host.log('gateway error', { err: String(e) });
-      refuseUpgrade(socket, error, url.pathname);
+      refuseUpgrade(socket, this.asProblem(e), url.pathname);
+    }
+  }
+
+  private asProblem(e: unknown): GatehouseError {
+    if (e instanceof GatehouseError) return e;
+    this.host.log('gateway error', { err: String(e) });
+    return new GatehouseError('INTERNAL_ERROR', 500, 'The appliance could not accept the client.');
+  }
+
+  private checkAccepting(): void {
+    if (this.closing)
+      throw new GatehouseError(
+        'APPLIANCE_STOPPING',
+        503,
+        'The appliance is stopping. Reconnect through the site hostname.',
+      );
+    if (!this.host.acceptsClients())
+      throw new GatehouseError(
+        'NOT_ACCEPTING_CLIENTS',
+        503,
+        'This appliance is a failover backup and accepts no client connections. Connect to the site hostname, which points at the primary.',
+      );
+  }
+
+  /**
+   * A client's multiplexed connection: each stream it opens is one session leg, with its own
+   * session ticket, handled exactly as a leg on a connection of its own.
+   */
+  private muxConnected(socket: Duplex): void {
+    acceptUpgrade(socket);
+    const mux = new MuxConnection(socket, { onOpen: (r, stream) => this.legOpened(r, stream) });
+    this.muxes.add(mux);
+    mux.once('close', () => this.muxes.delete(mux));
+  }
+
+  private legOpened(request: unknown, stream: MuxStream): void {
+    stream.on('error', () => stream.destroy());
+    try {
+      this.checkAccepting();
+      const open = MuxOpenRequest.safeParse(request);
+      if (!open.success)
+        throw new GatehouseError('NOT_FOUND', 404, 'No client endpoint for this stream.');
+      const claims = verifyTicket(this.host.interApplianceKey(), open.data.ticket, 'session');
+      if (open.data.path === GATEWAY_PATHS.session) this.consoleLegArrived(claims, stream);
+      else this.jumpLegArrived(claims, stream);
+    } catch (e) {
+      stream.refuse(this.asProblem(e));
     }
   }
 
@@ -520,6 +558,7 @@ export class ClientGateway {
     for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
       p.channel.close('appliance stopping');
     for (const legs of this.legs.values()) for (const leg of legs) leg.destroy();
+    for (const mux of this.muxes) mux.close('appliance stopping');
     await Promise.allSettled([...this.finishing]);
   }
 }

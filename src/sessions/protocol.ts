@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { GatehouseError } from '../shared/errors.js';
+import { MuxStream } from './mux.js';
 
 /**
  * The client gateway speaks on the appliance's own TLS port: a client sends an HTTP/1.1
@@ -9,6 +10,10 @@ import { GatehouseError } from '../shared/errors.js';
  * either newline-delimited JSON control messages (a Jump Client's or a console's presence) or
  * the raw bytes of one session. One port, one certificate, and the shared address of the site
  * serves clients too.
+ *
+ * Clients of this release carry every session leg as a stream of one multiplexed connection
+ * per appliance (`mux`, see mux.ts); the per-session paths stay for clients of the previous
+ * release while a site is upgraded.
  */
 export const UPGRADE_PROTOCOL = 'gatehouse-relay/1';
 export const GATEWAY_PATHS = {
@@ -20,7 +25,16 @@ export const GATEWAY_PATHS = {
   console: '/client/v1/console',
   /** A console's leg of one session. */
   session: '/client/v1/session',
+  /** A client's multiplexed connection: each stream one session leg (`session` or `jumpData`). */
+  mux: '/client/v1/mux',
 } as const;
+
+/** What opens a stream of a multiplexed connection: the leg, with its own session ticket. */
+export const MuxOpenRequest = z.object({
+  path: z.enum([GATEWAY_PATHS.session, GATEWAY_PATHS.jumpData]),
+  ticket: z.string().max(8_192),
+});
+export type MuxOpenRequest = z.infer<typeof MuxOpenRequest>;
 
 /** host:port of a TCP target, as Jump Clients allow them and consoles ask for them. */
 export const TargetAddress = z
@@ -50,15 +64,17 @@ export type FromJumpClient = z.infer<typeof FromJumpClient>;
 /** Appliance → console presence. */
 export type ToConsole = { type: 'move'; reason: string } | { type: 'ping' };
 
-/** Write the answer that turns a request into a relay connection. */
+/** Write the answer that turns a request (or a stream's open) into a relay connection. */
 export function acceptUpgrade(socket: Duplex): void {
+  if (socket instanceof MuxStream) return socket.accept();
   socket.write(
     `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${UPGRADE_PROTOCOL}\r\n\r\n`,
   );
 }
 
-/** Refuse an upgrade with a problem+json body, then close. */
+/** Refuse an upgrade with a problem+json body (a stream's open with its problem), then close. */
 export function refuseUpgrade(socket: Duplex, error: GatehouseError, instance: string): void {
+  if (socket instanceof MuxStream) return socket.refuse(error);
   const body = JSON.stringify(error.toProblem(instance));
   const reason =
     error.status === 401 ? 'Unauthorized' : error.status === 404 ? 'Not Found' : 'Error';

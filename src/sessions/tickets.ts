@@ -50,15 +50,16 @@ export function issueTicket(interApplianceKey: string, claims: TicketClaims): st
   return `gt1.${body}.${mac(interApplianceKey, body)}`;
 }
 
-/** The claims of a valid, unexpired ticket of this kind; a clear 401 otherwise. */
+/** The claims of a valid, unexpired ticket of this kind (or one of these); a clear 401 otherwise. */
 export function verifyTicket<K extends TicketKind>(
   interApplianceKey: string,
   ticket: string | undefined,
-  kind: K,
+  kind: K | readonly K[],
   now = Date.now(),
 ): Extract<TicketClaims, { kind: K }> {
   const [version, body, given] = (ticket ?? '').split('.');
-  const what = kind === 'session' ? 'session ticket' : `${kind} ticket`;
+  const kinds: readonly TicketKind[] = typeof kind === 'string' ? [kind] : kind;
+  const what = kinds.length > 1 ? 'client ticket' : `${kinds[0]} ticket`;
   if (
     version !== 'gt1' ||
     !body ||
@@ -71,7 +72,7 @@ export function verifyTicket<K extends TicketKind>(
       `The ${what} is missing or not valid on this appliance (signed on a site with another Inter-Appliance key, or altered). Sign in to the site again.`,
     );
   const parsed = TicketClaims.safeParse(JSON.parse(Buffer.from(body, 'base64url').toString()));
-  if (!parsed.success || parsed.data.kind !== kind)
+  if (!parsed.success || !kinds.includes(parsed.data.kind))
     throw new GatehouseError('CLIENT_TICKET_INVALID', 401, `This is not a ${what}. Sign in again.`);
   if (parsed.data.exp < now)
     throw new GatehouseError(

@@ -1,0 +1,122 @@
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { GATEWAY_PATHS } from '../sessions/protocol.js';
+import { MuxConnection } from '../sessions/mux.js';
+import { openTunnel, trustedFingerprints, type Endpoint } from './tunnel.js';
+
+/** A connection without sessions closes after this long (its appliance may have been drained). */
+const IDLE_CLOSE_MS = 60_000;
+
+/**
+ * A client's relay connections: one multiplexed connection per appliance (opened when the first
+ * session leg needs it, forgotten when it closes), each session leg a stream of it. An idle
+ * session then costs the appliance a few objects instead of a TLS connection per leg. As the
+ * connections per leg did, a connection keeps the process alive only while it carries sessions.
+ */
+export class RelayConnections {
+  private readonly connections = new Map<string, Promise<MuxConnection>>();
+  private readonly idleTimers = new WeakMap<MuxConnection, NodeJS.Timeout>();
+  private readonly retired = new WeakSet<MuxConnection>();
+  /** Every open connection, retired ones included: close() ends them all. */
+  private readonly open = new Set<MuxConnection>();
+  private closed = false;
+
+  /**
+   * Open one session leg (`GATEWAY_PATHS.session` or `.jumpData`) with its session ticket; the
+   * ticket also signs in the connection when there is none to this appliance yet. An appliance
+   * of the previous release (no multiplexed path) gets a connection for the leg, as before.
+   */
+  async openLeg(
+    endpoint: Endpoint,
+    path: string,
+    ticket: string,
+    timeoutMs = 15_000,
+  ): Promise<Duplex> {
+    let mux: MuxConnection;
+    try {
+      mux = await this.connection(endpoint, ticket, timeoutMs);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
+      return openTunnel(endpoint, path, ticket, {}, timeoutMs);
+    }
+    const socket = mux.socket as TLSSocket;
+    socket.ref();
+    clearTimeout(this.idleTimers.get(mux));
+    try {
+      const leg = await mux.open({ path, ticket }, timeoutMs);
+      leg.once('close', () => this.settle(mux));
+      return leg;
+    } catch (e) {
+      this.settle(mux);
+      throw e;
+    }
+  }
+
+  /**
+   * New legs go over new connections from now on; the current ones close once their sessions
+   * end. For when the site moved (a failover, a DNS or NAT swing): a kept connection would lead
+   * to the appliance the site's name no longer names.
+   */
+  retireAll(): void {
+    const current = [...this.connections.values()];
+    this.connections.clear();
+    for (const c of current)
+      c.then((mux) => {
+        this.retired.add(mux);
+        this.settle(mux);
+      }).catch(() => undefined);
+  }
+
+  /** A connection whose last session ended lets the process exit, and closes after a while. */
+  private settle(mux: MuxConnection): void {
+    if (mux.size > 0 || mux.closed) return;
+    if (this.retired.has(mux)) return mux.close('retired');
+    (mux.socket as TLSSocket).unref();
+    clearTimeout(this.idleTimers.get(mux));
+    const timer = setTimeout(() => {
+      if (mux.size === 0) mux.close('idle');
+    }, IDLE_CLOSE_MS);
+    timer.unref();
+    this.idleTimers.set(mux, timer);
+  }
+
+  /** Close every connection: the sessions on them end. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.connections.values())
+      c.then((mux) => mux.close('client closed')).catch(() => undefined);
+    this.connections.clear();
+    // Retired connections still carrying sessions would keep the process alive.
+    for (const mux of this.open) mux.close('client closed');
+    this.open.clear();
+  }
+
+  private connection(
+    endpoint: Endpoint,
+    ticket: string,
+    timeoutMs: number,
+  ): Promise<MuxConnection> {
+    const key = `${endpoint.host}:${endpoint.port} ${trustedFingerprints(endpoint).join(',')}`;
+    const cached = this.connections.get(key);
+    if (cached) return cached;
+    const forget = () => {
+      if (this.connections.get(key) === opening) this.connections.delete(key);
+    };
+    const opening = openTunnel(endpoint, GATEWAY_PATHS.mux, ticket, {}, timeoutMs).then(
+      (socket) => {
+        socket.setKeepAlive(true, 10_000);
+        const mux = new MuxConnection(socket);
+        this.open.add(mux);
+        mux.once('close', () => {
+          this.open.delete(mux);
+          forget();
+        });
+        if (this.closed) mux.close('client closed');
+        return mux;
+      },
+    );
+    opening.catch(forget);
+    this.connections.set(key, opening);
+    return opening;
+  }
+}

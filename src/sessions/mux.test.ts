@@ -1,0 +1,291 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GatehouseError } from '../shared/errors.js';
+import { until } from '../shared/until.js';
+import { FRAME, INITIAL_WINDOW, MAX_FRAME, MuxConnection, type MuxStream } from './mux.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A client and an appliance side over a real loopback TCP connection. */
+async function pair(
+  onOpen: (request: unknown, stream: MuxStream) => void,
+  options: { allowHalfOpen?: boolean } = {},
+) {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [serverSocket] = await accepted;
+  const client = new MuxConnection(socket, options);
+  const appliance = new MuxConnection(serverSocket, {
+    ...options,
+    onOpen: (request, stream) => {
+      stream.on('error', () => undefined);
+      onOpen(request, stream);
+    },
+  });
+  // Streams fail when the connection closes at the end of a test, as sockets would.
+  const open = client.open.bind(client);
+  client.open = async (request, timeoutMs) => {
+    const stream = await open(request, timeoutMs);
+    stream.on('error', () => undefined);
+    return stream;
+  };
+  cleanups.push(() => {
+    client.close();
+    appliance.close();
+    server.close();
+  });
+  return { client, appliance, socket, serverSocket };
+}
+
+const collect = async (stream: MuxStream): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await once(stream, 'end');
+  return Buffer.concat(chunks);
+};
+
+describe('MuxConnection', () => {
+  it('carries several concurrent streams byte for byte both ways', async () => {
+    const { client } = await pair((_request, stream) => {
+      stream.accept();
+      stream.pipe(stream); // echo
+    });
+    const sent = Array.from({ length: 4 }, () => randomBytes(3 * 1024 * 1024 + 17));
+    const echoed = await Promise.all(
+      sent.map(async (bytes, i) => {
+        const stream = await client.open({ path: '/echo', i });
+        const back = collect(stream);
+        for (let at = 0; at < bytes.length; at += 100_000)
+          if (!stream.write(bytes.subarray(at, at + 100_000))) await once(stream, 'drain');
+        stream.end();
+        return back;
+      }),
+    );
+    echoed.forEach((b, i) => expect(b.equals(sent[i]!)).toBe(true));
+    await until(() => client.size === 0, 5_000, 'the streams to close');
+  });
+
+  it('holds a sender back while its reader is slow, then delivers everything', async () => {
+    let far: MuxStream | undefined;
+    const { client } = await pair((_request, stream) => {
+      stream.accept();
+      stream.pause();
+      far = stream;
+    });
+    const stream = await client.open({ path: '/slow' });
+    const chunk = randomBytes(16 * 1024);
+    let written = 0;
+    let stop = false;
+    const writing = (async () => {
+      while (!stop) {
+        written += chunk.length;
+        if (!stream.write(chunk)) await once(stream, 'drain');
+      }
+    })();
+    await until(() => far && far.readableLength >= INITIAL_WINDOW, 5_000, 'the window to fill');
+    await new Promise((r) => setImmediate(r));
+    // Blocked for credit: neither side holds more than the window and a few writes.
+    expect(far!.readableLength).toBe(INITIAL_WINDOW);
+    expect(written).toBeLessThanOrEqual(INITIAL_WINDOW + 128 * 1024);
+    expect(stream.writableLength).toBeLessThanOrEqual(64 * 1024 + chunk.length);
+    stop = true;
+    const received = collect(far!);
+    far!.resume();
+    await writing;
+    stream.end();
+    expect((await received).length).toBe(written);
+  });
+
+  it("ends both directions on the peer's end(), as a socket does", async () => {
+    let far: MuxStream | undefined;
+    const { client } = await pair((_request, stream) => {
+      stream.accept();
+      far = stream;
+      stream.resume();
+    });
+    const stream = await client.open({ path: '/end' });
+    const closed = once(stream, 'close');
+    stream.resume();
+    stream.end('bye');
+    await closed;
+    await until(() => far?.closed, 5_000, 'the far side to close');
+    expect(client.size).toBe(0);
+  });
+
+  it("closes at the peer's end even when nothing reads the stream, as a socket does", async () => {
+    const { client } = await pair((_request, stream) => {
+      stream.accept();
+      stream.resume();
+      stream.end();
+    });
+    const stream = await client.open({ path: '/unread' });
+    await until(() => stream.closed, 5_000, 'the stream to close');
+  });
+
+  it('half-closes with end() when asked to, and closes once both directions are done', async () => {
+    const { client } = await pair(
+      (_request, stream) => {
+        stream.accept();
+        void collect(stream).then((got) => stream.end(`got ${got.toString()}`));
+      },
+      { allowHalfOpen: true },
+    );
+    const stream = await client.open({ path: '/half' });
+    const closed = once(stream, 'close');
+    const back = collect(stream);
+    stream.end('hello');
+    expect((await back).toString()).toBe('got hello');
+    await closed;
+    await until(() => client.size === 0, 5_000, 'the stream to be forgotten');
+  });
+
+  it("refuses an open with the appliance's problem", async () => {
+    const { client } = await pair((_request, stream) =>
+      stream.refuse(new GatehouseError('SESSION_TICKET_USED', 409, 'Ask for a new session.')),
+    );
+    await expect(client.open({ path: '/x' })).rejects.toMatchObject({
+      code: 'SESSION_TICKET_USED',
+      status: 409,
+      message: 'Ask for a new session.',
+    });
+  });
+
+  it('resets the peer on destroy, with the error when there is one', async () => {
+    const far: MuxStream[] = [];
+    const { client } = await pair((_request, stream) => {
+      stream.accept();
+      far.push(stream);
+    });
+    const plain = await client.open({ path: '/a' });
+    await until(() => far[0], 5_000, 'the open');
+    const closed = once(far[0]!, 'close');
+    plain.destroy();
+    await closed;
+    expect(far[0]!.errored).toBeNull();
+
+    const failing = await client.open({ path: '/b' });
+    await until(() => far[1], 5_000, 'the open');
+    const error = once(far[1]!, 'error');
+    failing.on('error', () => undefined);
+    failing.destroy(new GatehouseError('TARGET_GONE', 502, 'the target closed'));
+    expect((await error)[0]).toMatchObject({ code: 'TARGET_GONE', status: 502 });
+  });
+
+  it('fails every stream and pending open when the connection is reset', async () => {
+    let far: MuxStream | undefined;
+    const { client, serverSocket } = await pair((request, stream) => {
+      if ((request as { path: string }).path === '/never') return; // never answered
+      stream.accept();
+      far = stream;
+    });
+    const stream = await client.open({ path: '/a' });
+    const pending = client.open({ path: '/never' });
+    await until(() => far, 5_000, 'the open');
+    const error = once(stream, 'error');
+    serverSocket.resetAndDestroy();
+    expect((await error)[0]).toMatchObject({ code: 'ECONNRESET' });
+    await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(client.open({ path: '/after' })).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('closes its streams without an error when the connection ends, as sockets do', async () => {
+    const { client, appliance } = await pair((request, stream) => {
+      if ((request as { path: string }).path !== '/never') stream.accept();
+    });
+    const stream = await client.open({ path: '/a' });
+    const pending = client.open({ path: '/never' });
+    await until(() => appliance.size === 2, 5_000, 'the opens');
+    const closed = once(stream, 'close');
+    appliance.close('appliance stopping');
+    await closed;
+    expect(stream.errored).toBeNull();
+    // A session not yet started fails with a connection error: the console retries.
+    await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('parses frames however the connection splits them', async () => {
+    const frame = (type: number, id: number, payload: Buffer) => {
+      const header = Buffer.alloc(9);
+      header[0] = type;
+      header.writeUInt32BE(id, 1);
+      header.writeUInt32BE(payload.length, 5);
+      return [header, payload];
+    };
+    const data = randomBytes(200_000);
+    const wire = Buffer.concat([
+      ...frame(FRAME.open, 1, Buffer.from(JSON.stringify({ path: '/split' }))),
+      ...frame(FRAME.data, 1, data.subarray(0, 65_536)),
+      ...frame(FRAME.data, 1, data.subarray(65_536, 70_000)),
+      ...frame(FRAME.data, 1, data.subarray(70_000)),
+      ...frame(FRAME.fin, 1, Buffer.alloc(0)),
+    ]);
+    const socket = new Duplex({ read: () => undefined, write: (_c, _e, cb) => cb() });
+    let request: unknown;
+    const got = new Promise<Buffer>((resolve) => {
+      new MuxConnection(socket, {
+        allowHalfOpen: true,
+        onOpen: (r, stream) => {
+          request = r;
+          stream.accept();
+          void collect(stream).then(resolve);
+        },
+      });
+    });
+    // Pieces of 1 to 40 bytes, then of 1 to 20,000: headers and payloads split everywhere.
+    for (let at = 0; at < wire.length;) {
+      const n = 1 + Math.floor(Math.random() * (at < 300 ? 40 : 20_000));
+      socket.push(wire.subarray(at, (at += n)));
+    }
+    expect((await got).equals(data)).toBe(true);
+    expect(request).toEqual({ path: '/split' });
+  });
+
+  describe('closes the connection on a protocol violation', () => {
+    const frame = (type: number, id: number, payload: Buffer, length = payload.length) => {
+      const header = Buffer.alloc(9);
+      header[0] = type;
+      header.writeUInt32BE(id, 1);
+      header.writeUInt32BE(length, 5);
+      return Buffer.concat([header, payload]);
+    };
+    const cases: [string, (stream: MuxStream) => Buffer][] = [
+      ['a frame longer than the limit', () => frame(FRAME.data, 1, Buffer.alloc(0), MAX_FRAME + 1)],
+      ['a frame of unknown type', () => frame(42, 1, Buffer.alloc(0))],
+      ['an open that is not JSON', () => frame(FRAME.open, 3, Buffer.from('{nope'))],
+      ['an open with an even id', () => frame(FRAME.open, 4, Buffer.from('{}'))],
+      [
+        'data beyond the credit',
+        () =>
+          Buffer.concat(
+            Array.from({ length: INITIAL_WINDOW / 65_536 + 1 }, () =>
+              frame(FRAME.data, 1, Buffer.alloc(65_536)),
+            ),
+          ),
+      ],
+    ];
+    for (const [what, bytes] of cases)
+      it(what, async () => {
+        let far: MuxStream | undefined;
+        const { client, appliance, socket } = await pair((_request, stream) => {
+          stream.accept();
+          stream.pause();
+          far = stream;
+        });
+        await client.open({ path: '/a' });
+        await until(() => far, 5_000, 'the open');
+        const closed = once(appliance, 'close');
+        socket.write(bytes(far!));
+        expect(String((await closed)[0])).toMatch(/^protocol violation/);
+        expect(far!.destroyed).toBe(true);
+      });
+  });
+});

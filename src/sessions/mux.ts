@@ -1,0 +1,473 @@
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+
+/**
+ * Session legs as streams over one long-lived connection (the relay connection of a client to
+ * an appliance): an idle session then costs a few objects, not a TLS connection of its own.
+ *
+ * Frame: [u8 type][u32 stream id][u32 payload length] + payload. Only the client side opens
+ * streams (odd ids). Each direction of each stream has its own credit: a sender sends no more
+ * than the receiver granted (INITIAL_WINDOW, then WINDOW frames as the reader consumes), so a
+ * slow reader holds back its own stream and never makes the other side buffer without bound.
+ * Anything that breaks the protocol closes the whole connection.
+ */
+export const FRAME = { open: 1, accept: 2, data: 3, window: 4, fin: 5, reset: 6 } as const;
+const HEADER = 9;
+const NOTHING = Buffer.alloc(0);
+/** Longest frame accepted; a longer one is a protocol violation. */
+export const MAX_FRAME = 1024 * 1024;
+/** Longest DATA payload sent. */
+const MAX_DATA = 256 * 1024;
+/** A payload at least this long is not joined with the frames before it. */
+const UNCORKED_PAYLOAD = 16 * 1024;
+/** Credit each direction of a stream starts with. */
+export const INITIAL_WINDOW = 1024 * 1024;
+/** Credit is granted back in batches of at least this many consumed bytes. */
+const GRANT_AT = INITIAL_WINDOW / 4;
+/** The readable buffer of a stream; with GRANT_AT it stays below INITIAL_WINDOW (no stall). */
+const READ_HIGH_WATER = 64 * 1024;
+/** What a stream's writer may queue before write() says wait. */
+const WRITE_HIGH_WATER = 64 * 1024;
+/**
+ * Bytes the connection may hold unsent before its streams' writes wait for it to drain: more
+ * than a socket's own high-water mark, so a stream is not held back for every 16 KiB.
+ */
+const CONNECTION_BUFFER = 256 * 1024;
+
+/** Why a stream was refused or reset, as the peer sends it (problem+json's essentials). */
+export interface MuxProblem {
+  code: string;
+  status: number;
+  detail: string;
+}
+
+const problemOf = (e: Error): MuxProblem =>
+  e instanceof GatehouseError
+    ? { code: e.code, status: e.status, detail: e.message }
+    : { code: 'STREAM_RESET', status: 502, detail: e.message };
+
+/** The connection closed under its streams: a connection error, as a reset TCP socket's. */
+const connectionLost = (why: string) =>
+  new GatehouseError('ECONNRESET', 502, `The relay connection closed: ${why}.`);
+
+export interface MuxOptions {
+  /**
+   * A stream the peer opens, with the request it sent: answer with `stream.accept()` (now or
+   * later) or `stream.refuse(error)`. Without it the peer may open nothing.
+   */
+  onOpen?: (request: unknown, stream: MuxStream) => void;
+  /**
+   * Keep a stream writable after the peer's FIN (default false: like a net.Socket, it then ends
+   * too, which is how the session legs it replaces behaved and how the relay ends a session).
+   */
+  allowHalfOpen?: boolean;
+}
+
+/** One side of a multiplexed connection over any Duplex (the upgraded TLS socket). */
+export class MuxConnection extends EventEmitter {
+  private readonly streams = new Map<number, MuxStream>();
+  private readonly opening = new Map<
+    number,
+    { resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
+  private nextId = 1;
+  /** The receiving state: a header split across chunks, the rest of a frame under way. */
+  private headerPart = NOTHING;
+  private dataId = 0;
+  private dataLeft = 0;
+  private body:
+    { type: number; id: number; length: number; have: number; parts: Buffer[] } | undefined;
+  private corked = false;
+  private drainWaiters: (() => void)[] = [];
+  /** A large DATA payload is being written; streams with one to send wait their turn here. */
+  private writingLarge = false;
+  private readonly waitingToWrite = new Set<MuxStream>();
+  private needDrain = false;
+  private closedBecause: string | undefined;
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly options: MuxOptions = {},
+  ) {
+    super();
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('drain', () => {
+      this.needDrain = false;
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    });
+    socket.on('end', () => this.close('the peer ended it'));
+    socket.on('error', (e) => this.close(e.message, true));
+    socket.on('close', () => this.close('connection closed'));
+  }
+
+  get closed(): boolean {
+    return this.closedBecause !== undefined;
+  }
+
+  /** Streams open on this connection. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Open a stream with `request`; resolves once the peer accepts, rejects with its problem. */
+  open(request: object, timeoutMs = 15_000): Promise<MuxStream> {
+    if (this.closedBecause) return Promise.reject(connectionLost(this.closedBecause));
+    const id = this.nextId;
+    this.nextId += 2;
+    const stream = new MuxStream(this, id, this.options.allowHalfOpen);
+    this.streams.set(id, stream);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          stream.destroy(
+            new GatehouseError(
+              'SITE_UNREACHABLE',
+              504,
+              `The appliance did not answer within ${timeoutMs / 1000} s.`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.opening.set(id, { resolve, reject, timer });
+      stream.on('error', () => undefined);
+      this.send(FRAME.open, id, Buffer.from(JSON.stringify(request)));
+    });
+  }
+
+  /**
+   * Close the connection (frames already sent still leave). Its streams close as sockets do:
+   * with a connection error when the connection failed, without one when it simply ended; a
+   * stream not yet accepted always fails (a connection error, so a client can retry).
+   */
+  close(reason = 'closed', failed = false): void {
+    if (this.closedBecause) return;
+    this.closedBecause = reason;
+    if (this.socket.writable) {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2_000).unref();
+    } else this.socket.destroy();
+    this.drainWaiters = [];
+    this.waitingToWrite.clear();
+    for (const s of [...this.streams.values()])
+      s.destroy(failed ? connectionLost(reason) : undefined);
+    this.emit('close', reason);
+  }
+
+  /**
+   * @internal Write one frame. Small frames of one tick leave together (one TLS record); a large
+   * payload is written on its own, as TLS would copy it to join it with anything else.
+   */
+  send(type: number, id: number, payload?: Buffer, written?: () => void): void {
+    if (this.closedBecause) return;
+    if (payload && payload.length >= UNCORKED_PAYLOAD) {
+      if (this.corked) {
+        this.corked = false;
+        this.socket.uncork();
+      }
+    } else if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        if (!this.corked) return;
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    const header = Buffer.allocUnsafe(HEADER);
+    header[0] = type;
+    header.writeUInt32BE(id, 1);
+    header.writeUInt32BE(payload?.length ?? 0, 5);
+    this.socket.write(header);
+    if (payload?.length) this.socket.write(payload, written);
+    if (this.socket.writableLength > CONNECTION_BUFFER) this.needDrain = true;
+  }
+
+  /**
+   * @internal Whether `stream` may write a large DATA payload now. One at a time, each once the
+   * previous one left: written to an idle socket, TLS encrypts it in place, where payloads
+   * queued behind each other would be copied into one buffer first. Otherwise the stream waits
+   * its turn and is flushed again.
+   */
+  mayWriteLarge(stream: MuxStream): boolean {
+    if (!this.writingLarge) return true;
+    this.waitingToWrite.add(stream);
+    return false;
+  }
+
+  /** @internal Write a large DATA payload (after mayWriteLarge); the next one goes once it left. */
+  sendLarge(stream: MuxStream, payload: Buffer): void {
+    this.writingLarge = true;
+    this.send(FRAME.data, stream.id, payload, () => {
+      this.writingLarge = false;
+      this.waitingToWrite.add(stream);
+      for (const next of this.waitingToWrite) {
+        if (this.writingLarge) break;
+        this.waitingToWrite.delete(next);
+        next.flush();
+      }
+    });
+  }
+
+  /** @internal Call `fn` once the connection takes more writes. */
+  whenWritable(fn: () => void): void {
+    if (this.needDrain && !this.closedBecause) this.drainWaiters.push(fn);
+    else fn();
+  }
+
+  /** @internal A stream is gone: forget it (and fail its open, if it was not accepted). */
+  forget(stream: MuxStream, error: Error | null): void {
+    this.streams.delete(stream.id);
+    const opening = this.opening.get(stream.id);
+    if (!opening) return;
+    this.opening.delete(stream.id);
+    clearTimeout(opening.timer);
+    opening.reject(error ?? connectionLost('the stream closed before it was accepted'));
+  }
+
+  private violation(what: string): void {
+    this.close(`protocol violation: ${what}`, true);
+  }
+
+  /**
+   * Parse frames as bytes come. DATA goes on to its stream in the pieces the connection
+   * delivers (TLS splits a 64 KiB frame into records): no copy however a frame is split. Only
+   * a header split across chunks and the small other frames are pieced together.
+   */
+  private receive(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && !this.closedBecause) {
+      if (this.dataLeft) {
+        const n = Math.min(this.dataLeft, chunk.length - at);
+        this.dataLeft -= n;
+        this.data(this.dataId, chunk.subarray(at, (at += n)));
+        continue;
+      }
+      if (this.body) {
+        const b = this.body;
+        const n = Math.min(b.length - b.have, chunk.length - at);
+        b.parts.push(chunk.subarray(at, (at += n)));
+        b.have += n;
+        if (b.have < b.length) return;
+        this.body = undefined;
+        this.frame(b.type, b.id, Buffer.concat(b.parts, b.length));
+        continue;
+      }
+      let header: Buffer;
+      if (!this.headerPart.length && chunk.length - at >= HEADER)
+        header = chunk.subarray(at, (at += HEADER));
+      else {
+        const n = Math.min(HEADER - this.headerPart.length, chunk.length - at);
+        this.headerPart = Buffer.concat([this.headerPart, chunk.subarray(at, (at += n))]);
+        if (this.headerPart.length < HEADER) return;
+        header = this.headerPart;
+        this.headerPart = NOTHING;
+      }
+      const type = header[0]!;
+      const id = header.readUInt32BE(1);
+      const length = header.readUInt32BE(5);
+      if (length > MAX_FRAME) return this.violation(`a frame of ${length} bytes`);
+      if (type === FRAME.data) {
+        this.dataId = id;
+        this.dataLeft = length;
+      } else if (chunk.length - at >= length)
+        this.frame(type, id, chunk.subarray(at, (at += length)));
+      else this.body = { type, id, length, have: 0, parts: [] };
+    }
+  }
+
+  private data(id: number, piece: Buffer): void {
+    // Data for a stream this side already reset may still be on its way: ignored.
+    const stream = this.streams.get(id);
+    if (stream && !stream.received(piece)) this.violation(`stream ${id} sent more than its credit`);
+  }
+
+  private frame(type: number, id: number, payload: Buffer): void {
+    const stream = this.streams.get(id);
+    switch (type) {
+      case FRAME.open: {
+        if (!this.options.onOpen || id % 2 === 0 || stream)
+          return this.violation(`an unexpected open of stream ${id}`);
+        let request: unknown;
+        try {
+          request = JSON.parse(payload.toString('utf8'));
+        } catch {
+          return this.violation('an open request that is not JSON');
+        }
+        const opened = new MuxStream(this, id, this.options.allowHalfOpen);
+        this.streams.set(id, opened);
+        try {
+          this.options.onOpen(request, opened);
+        } catch (e) {
+          opened.refuse(e as Error);
+        }
+        return;
+      }
+      case FRAME.accept: {
+        const opening = this.opening.get(id);
+        if (!opening || !stream) return this.violation(`an unexpected accept of stream ${id}`);
+        this.opening.delete(id);
+        clearTimeout(opening.timer);
+        stream.removeAllListeners('error');
+        return opening.resolve(stream);
+      }
+      case FRAME.window:
+        if (payload.length !== 4) return this.violation('a window frame without its credit');
+        return stream?.credited(payload.readUInt32BE(0));
+      case FRAME.fin:
+        return stream?.finished();
+      case FRAME.reset: {
+        if (!stream) return;
+        let problem: MuxProblem | undefined;
+        try {
+          problem = payload.length
+            ? (JSON.parse(payload.toString('utf8')) as MuxProblem)
+            : undefined;
+        } catch {
+          return this.violation('a reset whose problem is not JSON');
+        }
+        return stream.wasReset(problem);
+      }
+      default:
+        return this.violation(`a frame of unknown type ${type}`);
+    }
+  }
+}
+
+/**
+ * One stream of a MuxConnection, used like a socket: `end()` half-closes (FIN), `destroy()`
+ * resets (RESET, with the error's problem), and it emits 'close' once both directions are done.
+ */
+export class MuxStream extends Duplex {
+  private sendCredit = INITIAL_WINDOW;
+  /** Bytes received and not yet granted back to the peer. */
+  private unGranted = 0;
+  private blocked: { chunk: Buffer; callback: (e?: Error | null) => void } | undefined;
+  private accepted = false;
+  private finSent = false;
+  private finReceived = false;
+  private resetReceived = false;
+  private refusal: MuxProblem | undefined;
+
+  constructor(
+    private readonly mux: MuxConnection,
+    readonly id: number,
+    allowHalfOpen = false,
+  ) {
+    super({
+      readableHighWaterMark: READ_HIGH_WATER,
+      writableHighWaterMark: WRITE_HIGH_WATER,
+      allowHalfOpen,
+    });
+  }
+
+  /** Answer the peer's open: the stream carries bytes from now on. */
+  accept(): void {
+    if (this.accepted || this.destroyed) return;
+    this.accepted = true;
+    this.mux.send(FRAME.accept, this.id);
+  }
+
+  /** Answer the peer's open (or end the stream) with a problem the peer reports. */
+  refuse(error: Error): void {
+    this.refusal = problemOf(error);
+    this.destroy();
+  }
+
+  /** @internal DATA from the peer; false when it exceeds the credit granted. */
+  received(payload: Buffer): boolean {
+    if (this.finReceived) return false;
+    this.unGranted += payload.length;
+    if (this.unGranted > INITIAL_WINDOW) return false;
+    // The payload may be a view into a larger chunk: the chunk lives until this is read.
+    this.push(payload);
+    return true;
+  }
+
+  /** @internal WINDOW from the peer. */
+  credited(bytes: number): void {
+    this.sendCredit += bytes;
+    this.flush();
+  }
+
+  /** @internal FIN from the peer. */
+  finished(): void {
+    if (this.finReceived) return;
+    this.finReceived = true;
+    this.push(null);
+    // As a socket does at EOF: 'end' (and so 'close') even when nobody reads (e.g. unpiped).
+    this.read(0);
+  }
+
+  /** @internal RESET from the peer. */
+  wasReset(problem: MuxProblem | undefined): void {
+    this.resetReceived = true;
+    this.destroy(problem && new GatehouseError(problem.code, problem.status, problem.detail));
+  }
+
+  override _read(): void {
+    const consumed = this.unGranted - this.readableLength;
+    if (consumed < GRANT_AT) return;
+    this.unGranted -= consumed;
+    const credit = Buffer.allocUnsafe(4);
+    credit.writeUInt32BE(consumed, 0);
+    this.mux.send(FRAME.window, this.id, credit);
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (e?: Error | null) => void,
+  ): void {
+    this.blocked = { chunk, callback };
+    this.flush();
+  }
+
+  override _final(callback: (e?: Error | null) => void): void {
+    this.finSent = true;
+    this.mux.send(FRAME.fin, this.id);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (e?: Error | null) => void): void {
+    this.blocked = undefined;
+    const clean = this.finSent && this.finReceived;
+    if (!this.resetReceived && !clean && !this.mux.closed) {
+      const problem = this.refusal ?? (error ? problemOf(error) : undefined);
+      this.mux.send(
+        FRAME.reset,
+        this.id,
+        problem ? Buffer.from(JSON.stringify(problem)) : undefined,
+      );
+    }
+    this.mux.forget(this, error);
+    callback(error);
+  }
+
+  /**
+   * @internal Send what the credit allows; the write completes once all of it is handed to
+   * the connection.
+   */
+  flush(): void {
+    const b = this.blocked;
+    if (!b || this.destroyed) return;
+    while (b.chunk.length && this.sendCredit > 0) {
+      const n = Math.min(b.chunk.length, this.sendCredit, MAX_DATA);
+      const large = n >= UNCORKED_PAYLOAD;
+      if (large && !this.mux.mayWriteLarge(this)) return;
+      const piece = b.chunk.subarray(0, n);
+      this.sendCredit -= n;
+      b.chunk = b.chunk.subarray(n);
+      if (!large) this.mux.send(FRAME.data, this.id, piece);
+      else {
+        this.mux.sendLarge(this, piece);
+        return;
+      }
+    }
+    if (b.chunk.length) return;
+    this.blocked = undefined;
+    this.mux.whenWritable(b.callback);
+  }
+}
