@@ -35,7 +35,7 @@ const EMPTY: SessionStats = {
 export class SessionLoad {
   stats: SessionStats;
   private jump: JumpClient | undefined;
-  private rep: RepresentativeConsole | undefined;
+  private rep: Promise<RepresentativeConsole> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private long: (Duplex | undefined)[] = [undefined, undefined];
   private readonly opening = new Set<number>();
@@ -76,18 +76,32 @@ export class SessionLoad {
     this.timers.push(setInterval(() => this.save(), 1_000));
   }
 
-  private async console(): Promise<RepresentativeConsole> {
-    if (!this.rep) {
-      this.rep = await RepresentativeConsole.signIn(
-        this.site,
-        this.creds.username,
-        this.creds.password,
-      );
+  /**
+   * The load's one console. Both timers ask for it in the same tick, so the sign-in is shared:
+   * a second console would be left behind with its presence connection, which reconnects and
+   * keeps the orchestrator's process from exiting.
+   */
+  private console(): Promise<RepresentativeConsole> {
+    this.rep ??= RepresentativeConsole.signIn(
+      this.site,
+      this.creds.username,
+      this.creds.password,
+    ).then((rep) => {
+      if (this.stopped) {
+        void rep.close();
+        throw new Error('the session load stopped');
+      }
       // Present on the site as an operator's console is: it follows the site when asked to
       // move (a failover, Send clients to the site after a DNS or NAT swing, an install).
-      void this.rep.connectPresence().catch(() => undefined);
-    }
-    return this.rep;
+      void rep.connectPresence().catch(() => undefined);
+      return rep;
+    });
+    const signingIn = this.rep;
+    // A failed sign-in is tried again on the next tick.
+    signingIn.catch(() => {
+      if (this.rep === signingIn) this.rep = undefined;
+    });
+    return signingIn;
   }
 
   /**
@@ -114,8 +128,9 @@ export class SessionLoad {
     } catch (e) {
       // A console ticket outlives a failover (same key); a sign-in is redone only if refused.
       if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') {
-        void this.rep?.close();
+        const refused = this.rep;
         this.rep = undefined;
+        void refused?.then((rep) => rep.close()).catch(() => undefined);
       }
       throw e;
     }
@@ -179,7 +194,7 @@ export class SessionLoad {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const s of this.long) s?.destroy();
-    await this.rep?.close();
+    await this.rep?.then((rep) => rep.close()).catch(() => undefined);
     await this.jump?.stop();
     this.save();
     return this.stats;
