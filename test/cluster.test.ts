@@ -193,8 +193,42 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     expect(digest(Buffer.concat(frames.map((f) => f.data)))).toBe(digest(data));
   });
 
+  it('sends a customer client to a node of its region; its representative reaches it through that node', async () => {
+    const issued = await rep.sessionKey();
+    const customer = new JumpClient({
+      site: siteOf(primary),
+      sessionKey: issued.key,
+      allow: [targets.echo],
+      region: 'west',
+    });
+    customer.start();
+    try {
+      await until(
+        async () => (await rep.jumpClients()).some((j) => j.name === issued.customerClient),
+        15_000,
+        'the primary to list the customer client',
+      );
+      expect(nodeRegion[customer.connectedTo!]).toBe('west');
+      expect((await rep.jumpClients()).find((j) => j.name === issued.customerClient)).toMatchObject(
+        { kind: 'customer-client', representative: 'admin', node: customer.connectedTo },
+      );
+      const { socket } = await rep.openSession(issued.customerClient, targets.echo);
+      expect((await echoThrough(socket, Buffer.from('to the customer'))).toString()).toBe(
+        'to the customer',
+      );
+      socket.end();
+    } finally {
+      await customer.stop();
+    }
+    await until(
+      async () => !(await rep.jumpClients()).some((j) => j.name === issued.customerClient),
+      10_000,
+      'the customer client to leave the list',
+    );
+  });
+
   it('drains a node: its clients move at once, its session goes on, new sessions go elsewhere, it reaches zero when the session ends', async () => {
-    const east = jumps.find((j) => j['opts'].name === 'jump-east')!;
+    const east = jumps.find((j) => j.name === 'jump-east')!;
     const drained = east.connectedTo!;
     const old = await rep.openSession('jump-east', targets.echo);
     expect((await echoThrough(old.socket, Buffer.from('before'))).toString()).toBe('before');

@@ -96,6 +96,30 @@ describe('Status > Information and Jump Clients pages in a browser', () => {
     }
   });
 
+  it("shows a customer client join live, as its representative's customer", async () => {
+    const ctx = await browser!.context();
+    const site = { host: t.proc.host, port: t.proc.port, fingerprint: t.proc.fingerprint };
+    const issued = await rep.sessionKey();
+    const customer = new JumpClient({ site, sessionKey: issued.key, allow: [targets.echo] });
+    try {
+      const page = await signedInPage(ctx);
+      await page.goto(url('/login/status/information'));
+      expect(await page.locator('#clients tbody').textContent()).not.toContain(
+        issued.customerClient,
+      );
+      customer.start();
+      const row = page.locator('#clients tbody tr', { hasText: issued.customerClient });
+      await row.waitFor({ timeout: 10_000 });
+      expect(await row.textContent()).toContain('Customer client');
+      expect(await row.textContent()).toContain(`${issued.customerClient} (customer of admin)`);
+      await customer.stop();
+      await row.waitFor({ state: 'detached', timeout: 10_000 });
+    } finally {
+      await customer.stop();
+      await ctx.close();
+    }
+  });
+
   it('lists the running session without JavaScript too', async () => {
     const ctx = await browser!.browser.newContext({
       ignoreHTTPSErrors: true,

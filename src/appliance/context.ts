@@ -22,6 +22,7 @@ import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
 import { ClientGateway } from '../sessions/gateway.js';
+import { CustomerKeys } from '../sessions/customer-keys.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
 import { ClusterNodes, NodeMembership } from '../cluster/nodes-store.js';
 import { ClusterService } from '../cluster/cluster-service.js';
@@ -57,6 +58,8 @@ export class Appliance {
   /** The client gateway: connected Jump Clients and consoles, relayed sessions. */
   readonly clients: ClientGateway;
   readonly sessionRecords: SessionRecords;
+  /** Session keys representatives gave their customers, waiting for a customer client. */
+  readonly customerKeys = new CustomerKeys();
   private readonly localRouting: ClientRouting;
   /** The cluster's traffic nodes, when this appliance is a primary node (or its backup). */
   readonly clusterNodes: ClusterNodes;

@@ -103,6 +103,82 @@ Example:
     );
 }
 
+export function customerClientCommand(): Command {
+  return new Command('customer-client')
+    .description(
+      "join a representative's session from this computer with the session key they gave you; they can then open sessions to the targets you allow, until you stop it (Ctrl-C)",
+    )
+    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port')
+    .requiredOption(
+      '--fingerprint <sha256>',
+      "the site certificate's SHA-256 fingerprint",
+      fingerprintOption,
+    )
+    .option(
+      '--key <digits>',
+      'the session key your representative gave you (else $GATEHOUSE_SESSION_KEY)',
+    )
+    .requiredOption(
+      '--allow <host:port>',
+      'a local target the representative may open (repeat for more)',
+      collect,
+    )
+    .option('--region <region>', 'prefer traffic nodes of this region')
+    .addHelpText(
+      'after',
+      `
+Your representative runs \`gatehouse console session-key\` and reads you the key; it works once,
+for 20 minutes. Example:
+  gatehouse customer-client --site support.example.com:443 --fingerprint AB:CD:… \\
+    --key 12345678 --allow 127.0.0.1:3389`,
+    )
+    .action(
+      async (o: {
+        site: string;
+        fingerprint: string;
+        key?: string;
+        allow: string[];
+        region?: string;
+      }) => {
+        try {
+          const { parseSite } = await import('../clients/tunnel.js');
+          const { TargetAddress } = await import('../sessions/protocol.js');
+          for (const a of o.allow)
+            if (!TargetAddress.safeParse(a).success)
+              throw fieldError('--allow', `"${a}" must be host:port, e.g. 127.0.0.1:3389`);
+          const sessionKey = (o.key ?? process.env.GATEHOUSE_SESSION_KEY ?? '').trim();
+          if (!/^[\d\s-]{1,32}$/.test(sessionKey))
+            throw fieldError(
+              '--key',
+              sessionKey
+                ? 'must be the digits of the session key your representative gave you, e.g. 12345678'
+                : 'is required: give --key DIGITS (your representative has it) or set $GATEHOUSE_SESSION_KEY',
+            );
+          const { JumpClient } = await import('../clients/jump-client.js');
+          const log = (line: string) =>
+            process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+          const client = new JumpClient({
+            site: { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint },
+            sessionKey,
+            allow: o.allow,
+            region: o.region,
+            log,
+            onRefused: (e) => reportAndExit(e),
+          });
+          process.stdout.write(
+            `Customer client ${PRODUCT_VERSION}: joining ${o.site}; your representative may open ${o.allow.join(', ')}. Ctrl-C leaves.\n`,
+          );
+          client.start();
+          const stop = () => void client.stop().then(() => process.exit(0));
+          process.on('SIGTERM', stop);
+          process.on('SIGINT', stop);
+        } catch (e) {
+          reportAndExit(e);
+        }
+      },
+    );
+}
+
 interface Profile {
   site: string;
   fingerprint: string;
@@ -274,8 +350,34 @@ export function consoleCommand(): Command {
           if (!list.length) return void process.stdout.write('No Jump Client is connected.\n');
           for (const j of list)
             process.stdout.write(
-              `${j.name}\tgroup ${j.group}\t${j.version}\ton ${j.node}\tsessions ${j.sessions}\tallows ${(j.targets ?? []).join(', ')}\n`,
+              `${j.name}\t${j.kind === 'customer-client' ? 'your customer' : `group ${j.group}`}\t${j.version}\ton ${j.node}\tsessions ${j.sessions}\tallows ${(j.targets ?? []).join(', ')}\n`,
             );
+        } finally {
+          await rep.close();
+        }
+      }),
+    );
+
+  cmd
+    .command('session-key')
+    .description(
+      'a session key for a customer: they join with `gatehouse customer-client --key KEY`, then it is listed among your Jump Clients',
+    )
+    .option(...profileOption)
+    .option('--json', 'print JSON')
+    .action(
+      run(async (o: { profile?: string; json?: boolean }) => {
+        const file = o.profile ?? defaultProfile();
+        const profile = readProfile(file);
+        const rep = await consoleOf(file);
+        try {
+          const k = await rep.sessionKey();
+          if (o.json) return void process.stdout.write(JSON.stringify(k) + '\n');
+          process.stdout.write(
+            `Session key ${k.key}, valid once until ${k.expiresAt}. Your customer runs:\n` +
+              `  gatehouse customer-client --site ${profile.site} --fingerprint ${profile.fingerprint} --key ${k.key} --allow 127.0.0.1:PORT\n` +
+              `Once joined it is ${k.customerClient}: gatehouse console connect --jump-client ${k.customerClient} --target 127.0.0.1:PORT --listen 127.0.0.1:0\n`,
+          );
         } finally {
           await rep.close();
         }

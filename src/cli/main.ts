@@ -20,6 +20,7 @@ program.addCommand((await import('./traffic.js')).trafficCommand());
 program.addCommand((await import('./nat-forwarder.js')).natForwarderCommand());
 const clients = await import('./clients.js');
 program.addCommand(clients.jumpClientCommand());
+program.addCommand(clients.customerClientCommand());
 program.addCommand(clients.consoleCommand());
 program.addCommand((await import('./upgrade.js')).upgradeCommand());
 program.addCommand((await import('./integration.js')).integrationCommand());

@@ -64,6 +64,11 @@ export class RepresentativeConsole {
     }
   }
 
+  /** A session key to give a customer, whose customer client joins with it (once, 20 min). */
+  sessionKey() {
+    return this.api.sessionKey(this.signIn.ticket);
+  }
+
   async jumpClients() {
     return (await this.api.jumpClients(this.signIn.ticket)).jumpClients;
   }

@@ -12,17 +12,36 @@ import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { RelayConnections } from './relay-connections.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
-export interface JumpClientOptions {
+interface CommonOptions {
   site: Endpoint;
-  name: string;
-  group: string;
-  /** The site's Jump Client key. */
-  key: string;
   /** The only targets (host:port) this Jump Client opens connections to. */
   allow: string[];
   region?: string;
   log?: (line: string) => void;
+  /**
+   * The site refused this client for good (a customer client's session key is wrong, used or
+   * expired, or its ticket expired): it has stopped.
+   */
+  onRefused?: (e: Error) => void;
 }
+
+export type JumpClientOptions = CommonOptions &
+  (
+    | {
+        name: string;
+        group: string;
+        /** The site's Jump Client key. */
+        key: string;
+      }
+    | {
+        /**
+         * A customer client: the session key a representative gave. It joins once with it and
+         * reconnects with the ticket that gave; the site names it and shows it only to that
+         * representative.
+         */
+        sessionKey: string;
+      }
+  );
 
 export type JumpClientState = 'connecting' | 'connected' | 'waiting' | 'stopped';
 
@@ -41,6 +60,9 @@ export class JumpClient {
   /** The appliance the control connection is on. */
   connectedTo: string | undefined;
   lastError: string | undefined;
+  /** A customer client's name on the site and its representative, once joined. */
+  customer: { name: string; representative: string } | undefined;
+  private customerTicket: string | undefined;
   private channel: LineChannel<ToJumpClient> | undefined;
   private api: SiteApi;
   /** The site, trusting every certificate it named at registration (its failover peer too). */
@@ -58,6 +80,11 @@ export class JumpClient {
     this.api = new SiteApi(opts.site);
   }
 
+  /** Its name on the site (a customer client's, once it joined). */
+  get name(): string | undefined {
+    return 'sessionKey' in this.opts ? this.customer?.name : this.opts.name;
+  }
+
   private log(line: string): void {
     this.opts.log?.(line);
   }
@@ -72,13 +99,7 @@ export class JumpClient {
     // A new control connection may lead elsewhere (the site moved): so do the next session legs.
     this.relays.retireAll();
     try {
-      const reg = await this.api.register({
-        name: this.opts.name,
-        group: this.opts.group,
-        key: this.opts.key,
-        version: PRODUCT_VERSION,
-        region: this.opts.region,
-      });
+      const reg = await this.register();
       const site = siteEndpoint(this.site, reg.site);
       if (site.alsoTrust!.length !== (this.site.alsoTrust ?? []).length) {
         void this.api.close();
@@ -116,8 +137,38 @@ export class JumpClient {
     } catch (e) {
       this.lastError = (e as Error).message;
       this.log(`cannot connect: ${this.lastError}`);
+      // A customer client refused (its key or ticket) would be refused again: it stops.
+      if ('sessionKey' in this.opts && (e as { status?: number }).status === 401) {
+        void this.stop();
+        this.opts.onRefused?.(e as Error);
+        return;
+      }
       this.scheduleReconnect();
     }
+  }
+
+  /** Register (a Jump Client), or join and later rejoin (a customer client). */
+  private async register() {
+    const o = this.opts;
+    if (!('sessionKey' in o))
+      return this.api.register({
+        name: o.name,
+        group: o.group,
+        key: o.key,
+        version: PRODUCT_VERSION,
+        region: o.region,
+      });
+    const reg = await this.api.joinAsCustomer(
+      this.customerTicket
+        ? { version: PRODUCT_VERSION, region: o.region }
+        : { key: o.sessionKey, version: PRODUCT_VERSION, region: o.region },
+      this.customerTicket,
+    );
+    this.customerTicket = reg.ticket;
+    if (!this.customer)
+      this.log(`joined the site as ${reg.name}, ${reg.representative}'s customer`);
+    this.customer = { name: reg.name, representative: reg.representative };
+    return reg;
   }
 
   private scheduleReconnect(delay?: number): void {

@@ -96,6 +96,28 @@ export class SiteApi {
     );
   }
 
+  /** A session key for a customer (console ticket). */
+  sessionKey(ticket: string) {
+    return this.call<{ key: string; customerClient: string; expiresAt: string }>(
+      'POST',
+      '/api/client/session-keys',
+      {},
+      ticket,
+    );
+  }
+
+  /** A customer client joins with a session key, or reconnects with the ticket it got then. */
+  joinAsCustomer(body: { key?: string; version: string; region?: string }, ticket?: string) {
+    return this.call<{
+      name: string;
+      representative: string;
+      ticket: string;
+      expiresAt: string;
+      site: SiteInfo;
+      relay: Relay | null;
+    }>('POST', '/api/client/customers/join', body, ticket);
+  }
+
   jumpClients(ticket: string) {
     return this.call<{ jumpClients: SiteJumpClient[] }>(
       'GET',

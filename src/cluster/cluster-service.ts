@@ -267,11 +267,12 @@ export class ClusterService implements ClientRouting {
   jumpClients(): SiteJumpClient[] {
     const out = this.host.gateway
       .list()
-      .filter((c) => c.kind === 'jump-client')
+      .filter((c) => c.kind !== 'representative-console')
       .map((c) => siteJumpClient(c, this.host.name));
     for (const n of this.host.nodes.list())
       for (const j of this.live.get(n.name)?.status?.jumpClients ?? [])
-        out.push({ kind: 'jump-client', ...j, node: n.name });
+        // A traffic node of the previous release reports no kind: all its clients are Jump Clients.
+        out.push({ ...j, kind: j.kind ?? 'jump-client', node: n.name });
     return out;
   }
 

@@ -61,10 +61,13 @@ export function nodeStatus(appliance: Appliance) {
     connectedClients: appliance.clients.connectedCount(),
     liveSessions: appliance.clients.liveSessions().length,
     jumpClients: clients
-      .filter((c) => c.kind === 'jump-client')
+      .filter((c) => c.kind !== 'representative-console')
       .map((c) => ({
+        // A primary node of the previous release reads every entry as a Jump Client.
+        kind: c.kind,
         name: c.name,
         group: c.group,
+        ...(c.representative ? { representative: c.representative } : {}),
         version: c.version,
         targets: c.targets,
         connectedAt: c.connectedAt,

@@ -49,9 +49,11 @@ export interface LiveSession {
 
 export interface ConnectedClient {
   id: string;
-  kind: 'representative-console' | 'jump-client';
+  kind: 'representative-console' | 'jump-client' | 'customer-client';
   name: string;
   group?: string;
+  /** A customer client's representative (who gave it its session key). */
+  representative?: string;
   address: string;
   version: string;
   connectedAt: number;
@@ -235,9 +237,12 @@ export class ClientGateway {
     const presence = this.present(
       socket,
       {
-        kind: 'jump-client',
+        // A customer client is a Jump Client its customer started with a representative's
+        // session key: the same connection, shown as what it is, and only to that representative.
+        kind: claims.representative ? 'customer-client' : 'jump-client',
         name: claims.sub,
         group: claims.group,
+        ...(claims.representative ? { representative: claims.representative } : {}),
         ...info,
       },
       (v) => FromJumpClient.parse(v),
@@ -461,7 +466,7 @@ export class ClientGateway {
 
   private sessionsOf(c: ConnectedClient): LiveSession[] {
     return [...this.live.values()].filter((s) =>
-      c.kind === 'jump-client' ? s.jumpClient === c.name : s.representative === c.name,
+      c.kind === 'representative-console' ? s.representative === c.name : s.jumpClient === c.name,
     );
   }
 

@@ -25,7 +25,7 @@ export interface ClientRouting {
   relayForNewClient(region: string | undefined): Relay | null;
   /** The appliance relaying sessions to this Jump Client; an error when it is not connected. */
   relayForJumpClient(name: string): Relay | null;
-  /** Every connected Jump Client of the site. */
+  /** Every connected Jump Client of the site, customer clients included. */
   jumpClients(): SiteJumpClient[];
 }
 
@@ -42,6 +42,7 @@ export const siteJumpClient = (c: ConnectedClient, node: string): SiteJumpClient
   kind: c.kind,
   name: c.name,
   group: c.group,
+  ...(c.representative ? { representative: c.representative } : {}),
   version: c.version,
   connectedAt: c.connectedAt,
   targets: c.targets,
@@ -68,7 +69,7 @@ export class LocalRouting implements ClientRouting {
   jumpClients(): SiteJumpClient[] {
     return this.gateway
       .list()
-      .filter((c) => c.kind === 'jump-client')
+      .filter((c) => c.kind !== 'representative-console')
       .map((c) => siteJumpClient(c, this.node));
   }
 }

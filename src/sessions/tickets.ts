@@ -22,6 +22,11 @@ export const TicketClaims = z.discriminatedUnion('kind', [
     /** The Jump Client's name; unique on the site. */
     sub: z.string(),
     group: z.string(),
+    /**
+     * A customer client's: the representative whose session key it joined with. Only that
+     * representative sees it and starts sessions through it.
+     */
+    representative: z.string().optional(),
     exp: z.number(),
   }),
   z.object({

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { constantTimeEqual } from '../../shared/crypto.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
+import { customerClientName, SESSION_KEY_MS } from '../../sessions/customer-keys.js';
 import { TargetAddress } from '../../sessions/protocol.js';
 import {
   issueTicket,
@@ -15,6 +16,8 @@ import type { Appliance } from '../context.js';
 import { defineOperation, type Operation } from './operations.js';
 
 const CONSOLE_TICKET_MS = 12 * 3600_000;
+/** A customer client stays this long at most; then its customer asks for a new session key. */
+const CUSTOMER_TICKET_MS = 12 * 3600_000;
 const JUMP_TICKET_MS = 24 * 3600_000;
 const SESSION_TICKET_MS = 60_000;
 
@@ -185,9 +188,14 @@ export const clientOperations: Operation[] = [
     summary: 'The connected Jump Clients of the site (console ticket)',
     response: { status: 200, description: 'Jump Clients' },
     handler: ({ appliance, req }) => {
-      ticketOf(appliance, req, 'console');
+      const user = ticketOf(appliance, req, 'console');
       requireSite(appliance);
-      return { jumpClients: appliance.routing.jumpClients() };
+      // Another representative's customers are not this one's to see.
+      return {
+        jumpClients: appliance.routing
+          .jumpClients()
+          .filter((j) => j.kind !== 'customer-client' || j.representative === user.sub),
+      };
     },
   }),
   defineOperation({
@@ -210,6 +218,13 @@ export const clientOperations: Operation[] = [
       requireSite(appliance);
       const relay = appliance.routing.relayForJumpClient(body.jumpClient);
       const jump = appliance.routing.jumpClients().find((j) => j.name === body.jumpClient);
+      if (jump?.kind === 'customer-client' && jump.representative !== user.sub)
+        throw new GatehouseError(
+          'CUSTOMER_NOT_YOURS',
+          403,
+          `jumpClient: "${body.jumpClient}" is the customer of another representative; only the representative who gave the session key starts sessions with it.`,
+          { fields: [{ field: 'jumpClient', message: "is another representative's customer" }] },
+        );
       if (jump?.targets && !jump.targets.includes(body.target))
         throw new GatehouseError(
           'TARGET_NOT_ALLOWED',
@@ -229,6 +244,111 @@ export const clientOperations: Operation[] = [
           exp: Date.now() + SESSION_TICKET_MS,
         }),
         relay,
+      };
+    },
+  }),
+  defineOperation({
+    id: 'consoleSessionKey',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
+    method: 'POST',
+    path: '/api/client/session-keys',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      'A session key for a customer: their customer client joins the site with it, once, within 20 minutes',
+    response: { status: 201, description: 'Session key' },
+    handler: ({ appliance, req }) => {
+      const user = ticketOf(appliance, req, 'console');
+      requireSite(appliance);
+      const names = new Set(appliance.routing.jumpClients().map((j) => j.name));
+      const issued = appliance.customerKeys.issue(user.sub, (k) =>
+        names.has(customerClientName(k)),
+      );
+      appliance.events.record(
+        { area: 'login', name: user.sub, ip: req.ip },
+        'session-key.issued',
+        customerClientName(issued.key),
+        { expiresAt: new Date(issued.expiresAt).toISOString() },
+      );
+      return {
+        key: issued.key,
+        customerClient: customerClientName(issued.key),
+        expiresAt: new Date(issued.expiresAt).toISOString(),
+        validForMs: SESSION_KEY_MS,
+      };
+    },
+  }),
+  defineOperation({
+    id: 'customerClientJoin',
+    method: 'POST',
+    path: '/api/client/customers/join',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      "A customer client joins with a representative's session key (once); returns its ticket. With its ticket (Authorization: Bearer) and no key, it reconnects",
+    body: z
+      .object({
+        key: z.string().min(1, 'is required').max(32).optional(),
+        version: Version,
+        region: z.string().max(64).optional(),
+      })
+      .strict(),
+    response: { status: 201, description: 'Joined' },
+    handler: ({ appliance, body, req }) => {
+      requireSite(appliance);
+      newerClient(appliance, body.version);
+      let claims: { sub: string; representative: string; exp: number };
+      if (body.key === undefined) {
+        // Reconnecting (the site moved, the connection broke): the ticket it joined with.
+        const t = ticketOf(appliance, req, 'jump-client');
+        if (!t.representative)
+          throw new GatehouseError(
+            'CLIENT_TICKET_INVALID',
+            401,
+            "This is a Jump Client's ticket; Jump Clients register with the site's Jump Client key.",
+          );
+        claims = { sub: t.sub, representative: t.representative, exp: t.exp };
+      } else {
+        appliance.auth.throttle.check(req.ip);
+        let redeemed;
+        try {
+          redeemed = appliance.customerKeys.redeem(body.key);
+        } catch (e) {
+          appliance.auth.throttle.fail(req.ip);
+          appliance.events.record(
+            { area: 'login', name: 'customer-client', ip: req.ip },
+            'customer-client.joined',
+            '',
+            { reason: 'unknown, used or expired session key' },
+            'denied',
+          );
+          throw e;
+        }
+        claims = {
+          sub: customerClientName(redeemed.key),
+          representative: redeemed.representative,
+          exp: Date.now() + CUSTOMER_TICKET_MS,
+        };
+        appliance.events.record(
+          { area: 'login', name: claims.sub, ip: req.ip },
+          'customer-client.joined',
+          claims.sub,
+          { representative: claims.representative },
+        );
+      }
+      return {
+        name: claims.sub,
+        representative: claims.representative,
+        ticket: issueTicket(appliance.interApplianceKey.get(), {
+          kind: 'jump-client',
+          sub: claims.sub,
+          group: 'customers',
+          representative: claims.representative,
+          exp: claims.exp,
+        }),
+        expiresAt: new Date(claims.exp).toISOString(),
+        site: site(appliance),
+        relay: appliance.routing.relayForNewClient(body.region),
       };
     },
   }),

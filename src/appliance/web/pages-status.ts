@@ -16,6 +16,10 @@ export function liveSessionsOf(clients: ConnectedClient[]): LiveSession[] {
   return [...byId.values()].sort((a, b) => a.startedAt - b.startedAt);
 }
 
+/** A customer client's name says whose customer it is (static/information.js does the same). */
+const clientName = (c: ConnectedClient) =>
+  c.representative ? `${c.name} (customer of ${c.representative})` : c.name;
+
 // static/information.js renders the same rows from GET /api/login/status/information.
 function clientRows(clients: ConnectedClient[], productVersion: string): SafeHtml {
   if (!clients.length)
@@ -26,7 +30,7 @@ function clientRows(clients: ConnectedClient[], productVersion: string): SafeHtm
     (c) =>
       html`<tr data-client="${c.id}">
         <td>${KIND[c.kind] ?? c.kind}</td>
-        <td>${c.name}</td>
+        <td>${clientName(c)}</td>
         <td><code>${c.address}</code></td>
         <td>
           <span class="tag ${c.version === productVersion ? '' : 'warn'}">${c.version}</span>

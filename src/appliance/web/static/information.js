@@ -58,7 +58,7 @@
           const row = document.createElement('tr');
           row.dataset.client = c.id;
           cell(row, KIND[c.kind] || c.kind);
-          cell(row, c.name);
+          cell(row, c.representative ? `${c.name} (customer of ${c.representative})` : c.name);
           cell(row, c.address, { wrap: 'code' });
           cell(row, c.version, {
             wrap: 'span',

@@ -1,0 +1,246 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
+import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
+import { startTargets } from './support/targets.js';
+
+const execFileP = promisify(execFile);
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGTERM');
+});
+
+function spawnCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const output: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, exited, output: () => output.join('') };
+}
+
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  execFileP(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, ...env } });
+
+interface Listed {
+  name: string;
+  kind: string;
+  representative?: string;
+}
+interface Information {
+  connectedClients: {
+    kind: string;
+    name: string;
+    representative?: string;
+    sessions: { jumpClient: string }[];
+  }[];
+}
+
+describe('gatehouse customer-client (real processes)', () => {
+  it("joins with a representative's session key, once; only that representative sees it and opens sessions through it; Status > Information shows it", async () => {
+    const [site, targets] = await Promise.all([
+      startTestAppliance({ name: 'customer-site' }),
+      startTargets(),
+    ]);
+    const siteArgs = [
+      '--site',
+      `${site.proc.host}:${site.proc.port}`,
+      '--fingerprint',
+      site.proc.fingerprint,
+    ];
+    const otherPassword = 'Green-Lantern-42';
+    expect(
+      (
+        await site.api.call('POST', '/api/login/users', {
+          json: { username: 'bo.rep', displayName: 'Bo Rep', password: otherPassword },
+        })
+      ).status,
+    ).toBe(201);
+    const profile = path.join(tempDir(), 'admin.json');
+    const otherProfile = path.join(tempDir(), 'bo.json');
+    await cli(['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile], {
+      GATEHOUSE_PASSWORD: LOGIN_PASSWORD,
+    });
+    await cli(['console', 'sign-in', ...siteArgs, '--user', 'bo.rep', '--profile', otherProfile], {
+      GATEHOUSE_PASSWORD: otherPassword,
+    });
+
+    // Bad input: no key, a key that is not digits, a key the site never gave. Each exits 2 and
+    // names --key; the wrong one is refused by the site and stops the client.
+    const noKey = spawnCli(['customer-client', ...siteArgs, '--allow', targets.echo]);
+    expect(await noKey.exited).toBe(2);
+    expect(noKey.output()).toMatch(/--key.*is required/);
+    const letters = spawnCli([
+      'customer-client',
+      ...siteArgs,
+      '--key',
+      'abc',
+      '--allow',
+      targets.echo,
+    ]);
+    expect(await letters.exited).toBe(2);
+    expect(letters.output()).toMatch(/--key.*digits/);
+    const wrong = spawnCli([
+      'customer-client',
+      ...siteArgs,
+      '--key',
+      '00000001',
+      '--allow',
+      targets.echo,
+    ]);
+    expect(await wrong.exited).toBe(2);
+    expect(wrong.output()).toContain('SESSION_KEY_WRONG');
+    expect(wrong.output()).toContain('key: is not a session key waiting on this site');
+
+    const issued = JSON.parse(
+      (await cli(['console', 'session-key', '--json', '--profile', profile])).stdout,
+    ) as { key: string; customerClient: string; expiresAt: string };
+    expect(issued.key).toMatch(/^\d{8}$/);
+    expect(Date.parse(issued.expiresAt)).toBeGreaterThan(Date.now());
+    const human = await cli(['console', 'session-key', '--profile', profile]);
+    expect(human.stdout).toMatch(/Session key \d{8}, valid once until/);
+    expect(human.stdout).toContain('gatehouse customer-client --site');
+
+    // The customer types the key with a space, as it was read out to them.
+    const spaced = `${issued.key.slice(0, 4)} ${issued.key.slice(4)}`;
+    const customer = spawnCli([
+      'customer-client',
+      ...siteArgs,
+      '--key',
+      spaced,
+      '--allow',
+      targets.echo,
+    ]);
+    let listed: Listed[] = [];
+    await until(
+      async () => {
+        listed = JSON.parse(
+          (await cli(['console', 'jump-clients', '--json', '--profile', profile])).stdout,
+        ) as Listed[];
+        return listed.some((j) => j.name === issued.customerClient);
+      },
+      15_000,
+      `the customer client to join (its output: ${customer.output()})`,
+    );
+    expect(listed.find((j) => j.name === issued.customerClient)).toMatchObject({
+      kind: 'customer-client',
+      representative: 'admin',
+    });
+    expect(customer.output()).toContain(`joined the site as ${issued.customerClient}`);
+
+    // The key worked once.
+    const again = spawnCli([
+      'customer-client',
+      ...siteArgs,
+      '--key',
+      issued.key,
+      '--allow',
+      targets.echo,
+    ]);
+    expect(await again.exited).toBe(2);
+    expect(again.output()).toContain('SESSION_KEY_WRONG');
+
+    // Another representative neither sees nor uses it.
+    const othersList = JSON.parse(
+      (await cli(['console', 'jump-clients', '--json', '--profile', otherProfile])).stdout,
+    ) as Listed[];
+    expect(othersList.some((j) => j.name === issued.customerClient)).toBe(false);
+    const othersPort = await freePort('127.0.0.1');
+    const othersFwd = spawnCli([
+      'console',
+      'connect',
+      '--jump-client',
+      issued.customerClient,
+      '--target',
+      targets.echo,
+      '--listen',
+      `127.0.0.1:${othersPort}`,
+      '--profile',
+      otherProfile,
+    ]);
+    await until(() => othersFwd.output().includes('listening on'), 15_000, 'connect to listen');
+    await new Promise<void>((resolve) => {
+      const s = net.connect(othersPort, '127.0.0.1', () => s.write('let me in\n'));
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    await until(
+      () => othersFwd.output().includes('is the customer of another representative'),
+      10_000,
+      'the other representative to be refused',
+    );
+    expect(othersFwd.output()).toContain('session not started');
+
+    // Its representative opens a session through it, byte for byte.
+    const port = await freePort('127.0.0.1');
+    const fwd = spawnCli([
+      'console',
+      'connect',
+      '--jump-client',
+      issued.customerClient,
+      '--target',
+      targets.echo,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--profile',
+      profile,
+    ]);
+    await until(() => fwd.output().includes('listening on'), 15_000, 'connect to listen');
+    const local = net.connect(port, '127.0.0.1');
+    const reply = await new Promise<string>((resolve, reject) => {
+      local.once('data', (d) => resolve(d.toString()));
+      local.on('error', reject);
+      local.write('hello from the representative\n');
+    });
+    expect(reply).toBe('hello from the representative\n');
+
+    // Status > Information lists it as a customer client, with its session, live.
+    let info: Information | undefined;
+    await until(
+      async () => {
+        info = (await site.api.call<Information>('GET', '/api/login/status/information')).body;
+        return info.connectedClients.some(
+          (c) => c.name === issued.customerClient && c.sessions.length === 1,
+        );
+      },
+      10_000,
+      'the customer client with its session on Status > Information',
+    );
+    expect(info!.connectedClients.find((c) => c.name === issued.customerClient)).toMatchObject({
+      kind: 'customer-client',
+      representative: 'admin',
+    });
+    local.end();
+
+    // Ctrl-C: the customer leaves, and the site lists it no more.
+    customer.child.kill('SIGINT');
+    expect(await customer.exited).toBe(0);
+    await until(
+      async () =>
+        !(
+          JSON.parse(
+            (await cli(['console', 'jump-clients', '--json', '--profile', profile])).stdout,
+          ) as Listed[]
+        ).some((j) => j.name === issued.customerClient),
+      10_000,
+      'the customer client to leave the site',
+    );
+    const events = (
+      await site.api.call<{ items: { action: string; outcome: string }[] }>(
+        'GET',
+        '/api/login/logs?q=customer&pageSize=100',
+      )
+    ).body.items;
+    expect(
+      events.filter((e) => e.action === 'customer-client.joined' && e.outcome === 'denied').length,
+    ).toBe(2);
+    expect(events.some((e) => e.action === 'session-key.issued')).toBe(true);
+  });
+});
