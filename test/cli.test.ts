@@ -45,8 +45,37 @@ describe('gatehouse CLI', () => {
     }
     // `--version` after a command belongs to that command (package build --version V).
     const build = await gatehouse(['package', 'build', '--version', '1.2.3']);
-    expect(build.code).not.toBe(0);
+    expect(build.code).toBe(2);
     expect(build.stderr).toContain("required option '--kind <kind>' not specified");
+    expect((await gatehouse(['--version'])).code).toBe(0);
+  });
+
+  it('exits 2 for bad command-line input, naming the option, as for any bad input', async () => {
+    const choice = await gatehouse([
+      'upgrade',
+      'plan',
+      '--inventory',
+      'x.yaml',
+      '--strategy',
+      'fast',
+    ]);
+    expect(choice.code).toBe(2);
+    expect(choice.stderr).toMatch(/--strategy.*fast.*Allowed choices/s);
+    const unknown = await gatehouse(['console', 'jump-clients', '--colour']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--colour'");
+    const fingerprint = await gatehouse([
+      'customer-client',
+      '--site',
+      '127.0.0.1:1',
+      '--fingerprint',
+      'nope',
+      '--allow',
+      '127.0.0.1:22',
+    ]);
+    expect(fingerprint.code).toBe(2);
+    expect(fingerprint.stderr).toContain('--fingerprint');
+    expect((await gatehouse(['customer-client', '--help'])).code).toBe(0);
   });
 
   it('init generates passwords when none are given, shows them once, and they work', async () => {

@@ -73,9 +73,7 @@ export function integrationCommand(): Command {
   const cmd = new Command('integration')
     .description(
       'the Integration Client: export session records, recordings and logs of a site into a folder',
-    )
-    // Bad or missing flags exit 2 like every other input error of this command.
-    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
+    );
   cmd
     .command('export')
     .description(

@@ -26,4 +26,13 @@ program.addCommand((await import('./upgrade.js')).upgradeCommand());
 program.addCommand((await import('./integration.js')).integrationCommand());
 program.addCommand((await import('./lab.js')).labCommand());
 
+// Bad input on the command line (a missing or unknown option, a value out of its choices) exits
+// 2, as bad input does everywhere else; --help and --version exit 0. Commander has printed the
+// message (naming the option) by then.
+const usageExits = (cmd: Command): void => {
+  cmd.exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
+  for (const sub of cmd.commands) usageExits(sub);
+};
+usageExits(program);
+
 await program.parseAsync(process.argv);
