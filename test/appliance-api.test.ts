@@ -60,6 +60,8 @@ describe('health and API description', () => {
     expect(publicOps.sort()).toEqual([
       'applianceSignIn',
       'consoleSignIn',
+      // Authenticated by the one-use session key a representative gave (or its ticket).
+      'customerClientJoin',
       'jumpClientRegister',
       'loginSignIn',
     ]);
