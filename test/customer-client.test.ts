@@ -103,6 +103,19 @@ describe('gatehouse customer-client (real processes)', () => {
       (await cli(['console', 'session-key', '--json', '--profile', profile])).stdout,
     ) as { key: string; customerClient: string; expiresAt: string };
     expect(issued.key).toMatch(/^\d{8}$/);
+    // Its name on the site is not the key: names are listed and logged, the key must not be.
+    expect(issued.customerClient).toMatch(/^customer-[0-9a-f]{8}$/);
+    expect(issued.customerClient).not.toContain(issued.key);
+    // No Jump Client may take a customer client's name (and so its place).
+    const jumpKey = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key'))
+      .body.key;
+    const squatter = await site.anon.call<{ code: string }>(
+      'POST',
+      '/api/client/jump-clients/register',
+      { json: { name: issued.customerClient, key: jumpKey }, auth: 'none' },
+    );
+    expect(squatter.status).toBe(400);
+    expect(squatter.body.code).toBe('JUMP_CLIENT_NAME_RESERVED');
     expect(Date.parse(issued.expiresAt)).toBeGreaterThan(Date.now());
     const human = await cli(['console', 'session-key', '--profile', profile]);
     expect(human.stdout).toMatch(/Session key \d{8}, valid once until/);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PRODUCT_VERSION } from '../shared/version.js';
@@ -63,6 +64,8 @@ export class JumpClient {
   /** A customer client's name on the site and its representative, once joined. */
   customer: { name: string; representative: string } | undefined;
   private customerTicket: string | undefined;
+  /** Sent with the join: a join repeated after its answer was lost gets the same answer. */
+  private readonly joinNonce = randomBytes(16).toString('base64url');
   private channel: LineChannel<ToJumpClient> | undefined;
   private api: SiteApi;
   /** The site, trusting every certificate it named at registration (its failover peer too). */
@@ -137,8 +140,10 @@ export class JumpClient {
     } catch (e) {
       this.lastError = (e as Error).message;
       this.log(`cannot connect: ${this.lastError}`);
-      // A customer client refused (its key or ticket) would be refused again: it stops.
-      if ('sessionKey' in this.opts && (e as { status?: number }).status === 401) {
+      // A customer client refused (its key, its ticket, its version) would be refused again: it
+      // stops. A busy site (429, 503) or a broken connection is tried again.
+      const status = (e as { status?: number }).status ?? 0;
+      if ('sessionKey' in this.opts && status >= 400 && status < 500 && status !== 429) {
         void this.stop();
         this.opts.onRefused?.(e as Error);
         return;
@@ -161,7 +166,7 @@ export class JumpClient {
     const reg = await this.api.joinAsCustomer(
       this.customerTicket
         ? { version: PRODUCT_VERSION, region: o.region }
-        : { key: o.sessionKey, version: PRODUCT_VERSION, region: o.region },
+        : { key: o.sessionKey, nonce: this.joinNonce, version: PRODUCT_VERSION, region: o.region },
       this.customerTicket,
     );
     this.customerTicket = reg.ticket;

@@ -107,7 +107,10 @@ export class SiteApi {
   }
 
   /** A customer client joins with a session key, or reconnects with the ticket it got then. */
-  joinAsCustomer(body: { key?: string; version: string; region?: string }, ticket?: string) {
+  joinAsCustomer(
+    body: { key?: string; nonce?: string; version: string; region?: string },
+    ticket?: string,
+  ) {
     return this.call<{
       name: string;
       representative: string;

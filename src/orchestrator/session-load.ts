@@ -82,13 +82,14 @@ export class SessionLoad {
    * keeps the orchestrator's process from exiting.
    */
   private console(): Promise<RepresentativeConsole> {
+    if (this.stopped) return Promise.reject(new Error('the session load stopped'));
     this.rep ??= RepresentativeConsole.signIn(
       this.site,
       this.creds.username,
       this.creds.password,
     ).then((rep) => {
       if (this.stopped) {
-        void rep.close();
+        void rep.close().catch(() => undefined);
         throw new Error('the session load stopped');
       }
       // Present on the site as an operator's console is: it follows the site when asked to
@@ -123,14 +124,15 @@ export class SessionLoad {
   }
 
   private async open(): Promise<Duplex> {
+    const signingIn = this.console();
     try {
-      return (await (await this.console()).openSession('orchestrator-load', this.echo)).socket;
+      return (await (await signingIn).openSession('orchestrator-load', this.echo)).socket;
     } catch (e) {
-      // A console ticket outlives a failover (same key); a sign-in is redone only if refused.
-      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID') {
-        const refused = this.rep;
+      // A console ticket outlives a failover (same key); a sign-in is redone only if refused,
+      // and only once however many sessions it refused.
+      if ((e as { code?: string }).code === 'CLIENT_TICKET_INVALID' && this.rep === signingIn) {
         this.rep = undefined;
-        void refused?.then((rep) => rep.close()).catch(() => undefined);
+        void signingIn.then((rep) => rep.close()).catch(() => undefined);
       }
       throw e;
     }

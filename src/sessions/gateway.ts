@@ -232,8 +232,16 @@ export class ClientGateway {
     info: { address: string; version: string; targets: string[] },
   ): void {
     this.checkNewClient(info.version);
-    // The same Jump Client reconnecting replaces its old connection.
-    this.jumpClients.get(claims.sub)?.channel.close('replaced by a new connection');
+    // The same Jump Client reconnecting replaces its old connection; a client of another kind
+    // or another representative's customer never takes its place.
+    const before = this.jumpClients.get(claims.sub);
+    if (before && before.client.representative !== claims.representative)
+      throw new GatehouseError(
+        'JUMP_CLIENT_NAME_IN_USE',
+        409,
+        `Another client named "${claims.sub}" is connected to this appliance.`,
+      );
+    before?.channel.close('replaced by a new connection');
     const presence = this.present(
       socket,
       {
@@ -320,6 +328,13 @@ export class ClientGateway {
         'JUMP_CLIENT_NOT_CONNECTED',
         404,
         `Jump Client "${claims.jumpClient}" is not connected to this appliance. List the connected ones with \`gatehouse console jump-clients\` and start the session again.`,
+      );
+    // The site checked this when it issued the ticket; the appliance relaying checks it again.
+    if (jump.client.representative && jump.client.representative !== claims.sub)
+      throw new GatehouseError(
+        'CUSTOMER_NOT_YOURS',
+        403,
+        `"${claims.jumpClient}" is the customer of another representative.`,
       );
     this.used.set(claims.session, claims.exp);
     const timer = setTimeout(

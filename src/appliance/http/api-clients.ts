@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { constantTimeEqual } from '../../shared/crypto.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
-import { customerClientName, SESSION_KEY_MS } from '../../sessions/customer-keys.js';
+import { CUSTOMER_PREFIX, SESSION_KEY_MS } from '../../sessions/customer-keys.js';
 import { TargetAddress } from '../../sessions/protocol.js';
 import {
   issueTicket,
@@ -147,6 +147,13 @@ export const clientOperations: Operation[] = [
     handler: ({ appliance, body, req }) => {
       requireSite(appliance);
       newerClient(appliance, body.version);
+      if (body.name.startsWith(CUSTOMER_PREFIX))
+        throw new GatehouseError(
+          'JUMP_CLIENT_NAME_RESERVED',
+          400,
+          `name: names starting with "${CUSTOMER_PREFIX}" are the site's names for customer clients; choose another name for this Jump Client.`,
+          { fields: [{ field: 'name', message: `must not start with "${CUSTOMER_PREFIX}"` }] },
+        );
       appliance.auth.throttle.check(req.ip);
       if (!constantTimeEqual(body.key, jumpClientKeyOf(appliance.interApplianceKey.get()))) {
         appliance.auth.throttle.fail(req.ip);
@@ -217,8 +224,9 @@ export const clientOperations: Operation[] = [
       const user = ticketOf(appliance, req, 'console');
       requireSite(appliance);
       const relay = appliance.routing.relayForJumpClient(body.jumpClient);
-      const jump = appliance.routing.jumpClients().find((j) => j.name === body.jumpClient);
-      if (jump?.kind === 'customer-client' && jump.representative !== user.sub)
+      const listed = appliance.routing.jumpClients().filter((j) => j.name === body.jumpClient);
+      const jump = listed[0];
+      if (listed.some((j) => j.kind === 'customer-client' && j.representative !== user.sub))
         throw new GatehouseError(
           'CUSTOMER_NOT_YOURS',
           403,
@@ -261,18 +269,17 @@ export const clientOperations: Operation[] = [
       const user = ticketOf(appliance, req, 'console');
       requireSite(appliance);
       const names = new Set(appliance.routing.jumpClients().map((j) => j.name));
-      const issued = appliance.customerKeys.issue(user.sub, (k) =>
-        names.has(customerClientName(k)),
-      );
+      const issued = appliance.customerKeys.issue(user.sub, (name) => names.has(name));
+      // The customer client's name, never the key: the log is searched and exported.
       appliance.events.record(
         { area: 'login', name: user.sub, ip: req.ip },
         'session-key.issued',
-        customerClientName(issued.key),
+        issued.name,
         { expiresAt: new Date(issued.expiresAt).toISOString() },
       );
       return {
         key: issued.key,
-        customerClient: customerClientName(issued.key),
+        customerClient: issued.name,
         expiresAt: new Date(issued.expiresAt).toISOString(),
         validForMs: SESSION_KEY_MS,
       };
@@ -289,6 +296,8 @@ export const clientOperations: Operation[] = [
     body: z
       .object({
         key: z.string().min(1, 'is required').max(32).optional(),
+        /** Sent again with a repeated join (its answer was lost): the same answer comes back. */
+        nonce: z.string().min(8).max(64).optional(),
         version: Version,
         region: z.string().max(64).optional(),
       })
@@ -312,9 +321,9 @@ export const clientOperations: Operation[] = [
         appliance.auth.throttle.check(req.ip);
         let redeemed;
         try {
-          redeemed = appliance.customerKeys.redeem(body.key);
+          redeemed = appliance.customerKeys.redeem(body.key, body.nonce);
         } catch (e) {
-          appliance.auth.throttle.fail(req.ip);
+          if ((e as GatehouseError).status === 401) appliance.auth.throttle.fail(req.ip);
           appliance.events.record(
             { area: 'login', name: 'customer-client', ip: req.ip },
             'customer-client.joined',
@@ -325,7 +334,7 @@ export const clientOperations: Operation[] = [
           throw e;
         }
         claims = {
-          sub: customerClientName(redeemed.key),
+          sub: redeemed.name,
           representative: redeemed.representative,
           exp: Date.now() + CUSTOMER_TICKET_MS,
         };
