@@ -155,10 +155,32 @@ export class SitePuller {
                 ),
               })),
             );
-      const fetched =
-        diffs === 'changed' || !plan
-          ? 'changed'
-          : await this.fetchRows(peer, manifest, plan, diffs);
+      let fetched: Fetched[] | 'changed' = 'changed';
+      let held: string[] = [];
+      if (diffs !== 'changed' && plan) {
+        // Blobs travel while rows still arrive: each batch of rows hands over the blobs it names.
+        const feed = new BlobFeed(BULK_BLOBS);
+        const blobs = this.fetchBlobs(
+          peer,
+          feed,
+          plan.fetch.reduce((n, f) => n + (BLOB_COLUMNS[f.table] ? f.keys.length : 0), 0),
+        );
+        blobs.catch(() => undefined);
+        try {
+          fetched = await this.fetchRows(peer, manifest, plan, diffs, (f, values) =>
+            feed.push(blobsNamed(f, values)),
+          );
+        } finally {
+          // A failed or outdated fetch of rows ends the blobs' too; they stay as garbage.
+          if (fetched === 'changed') feed.abort();
+          else feed.end();
+        }
+        held = await blobs.catch((e: unknown) => {
+          if (fetched === 'changed' && isAborted(e)) return [];
+          throw e;
+        });
+        if (fetched === 'changed') for (const sha of held) this.blobs.release(sha);
+      }
       if (fetched === 'changed') {
         if (attempt < ATTEMPTS) continue;
         throw new GatehouseError(
@@ -167,7 +189,6 @@ export class SitePuller {
           `The data on ${manifest.appliance} changed during each of ${ATTEMPTS} attempts to sync. Sync again when it is less busy.`,
         );
       }
-      const held = await this.fetchBlobs(peer, fetched);
       try {
         this.progress.phase = 'apply';
         const { rows, digest, orphans } = this.apply(manifest, mode, plan!, fetched);
@@ -234,6 +255,7 @@ export class SitePuller {
     manifest: SyncManifest,
     plan: SyncPlan,
     diffs: { diff: BucketDiff; expected: Map<string, string> }[],
+    onBatch: (f: Fetched, values: unknown[][]) => void,
   ): Promise<Fetched[] | 'changed'> {
     this.progress.phase = 'rows';
     this.progress.rows = { done: 0, total: planRowCount(plan) };
@@ -258,33 +280,42 @@ export class SitePuller {
       if (answer.rows.length !== b.keys.length) changed = true;
       const keyIndex = b.shape.columns.indexOf(b.shape.key);
       const hashes = expected.get(b.table);
-      for (const json of answer.rows) {
-        const values = JSON.parse(json) as unknown[];
-        if (hashes && hashes.get(String(values[keyIndex])) !== sha256(json)) changed = true;
-        b.out.values.push(values);
-      }
+      const values = answer.rows.map((json) => {
+        const v = JSON.parse(json) as unknown[];
+        if (hashes && hashes.get(String(v[keyIndex])) !== sha256(json)) changed = true;
+        return v;
+      });
+      b.out.values.push(...values);
       this.progress.rows.done += b.keys.length;
+      if (!changed) onBatch(b.out, values);
     });
     return changed ? 'changed' : fetched;
   }
 
-  /** Store every blob the fetched rows name that is not here yet; returns the ones held. */
-  private async fetchBlobs(peer: PeerClient, fetched: Fetched[]): Promise<string[]> {
-    this.progress.phase = 'blobs';
-    const wanted = new Set<string>();
-    for (const f of fetched) {
-      const column = BLOB_COLUMNS[f.table];
-      const index = column ? f.shape.columns.indexOf(column) : -1;
-      if (index < 0) continue;
-      for (const v of f.values) if (typeof v[index] === 'string') wanted.add(v[index]);
-    }
-    const missing: string[] = [];
-    if (wanted.size >= LIST_BLOBS_FROM) {
-      // One pass over the blob directory instead of an access() per wanted blob.
-      const here = await this.blobs.present();
-      for (const sha of wanted) if (!here.has(sha)) missing.push(sha);
-    } else for (const sha of wanted) if (!(await this.blobs.has(sha))) missing.push(sha);
-    this.progress.blobs = { done: 0, total: missing.length, bytes: 0 };
+  /**
+   * Store every blob the feed names that is not here yet, while the feed still fills; returns
+   * the ones held once the feed ended. `expectedRows` (rows naming blobs) tells whether to list
+   * the blob directory once (many) or ask about each blob.
+   */
+  private async fetchBlobs(
+    peer: PeerClient,
+    feed: BlobFeed,
+    expectedRows: number,
+  ): Promise<string[]> {
+    const listing = expectedRows >= LIST_BLOBS_FROM ? this.blobs.present() : undefined;
+    listing?.catch(() => undefined);
+    const seen = new Set<string>();
+    feed.filter = async (shas) => {
+      const fresh = shas.filter((sha) => !seen.has(sha));
+      for (const sha of fresh) seen.add(sha);
+      const here = await listing;
+      const missing: string[] = [];
+      for (const sha of fresh)
+        if (here ? !here.has(sha) : !(await this.blobs.has(sha))) missing.push(sha);
+      this.progress.blobs.total += missing.length;
+      return missing;
+    };
+    this.progress.blobs = { done: 0, total: 0, bytes: 0 };
     const held: string[] = [];
     const batch = this.blobs.batch();
     // Blobs become durable a flush at a time, so an interrupted sync keeps what was flushed.
@@ -313,20 +344,30 @@ export class SitePuller {
       );
     };
     try {
-      const requests: string[][] = [];
-      for (let i = 0; i < missing.length; i += BULK_BLOBS)
-        requests.push(missing.slice(i, i + BULK_BLOBS));
-      await inParallel(requests, BULK_REQUESTS, async (shas) => {
-        const stream = await peer.stream(bulkBlobsPath(shas));
-        await receiveBlobs(stream, shas, batch, peer.label, async () => {
-          checkFlushes();
-          if (batch.unflushedBytes < FLUSH_BYTES && batch.unflushedCount < FLUSH_BLOBS) return;
-          while (flushing) await flushing;
-          checkFlushes();
-          if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
-            startFlush();
-        });
-      });
+      const request = async () => {
+        for (let shas = await feed.next(); shas; shas = await feed.next()) {
+          if (feed.ended) this.progress.phase = 'blobs';
+          const stream = await peer.stream(bulkBlobsPath(shas));
+          await receiveBlobs(stream, shas, batch, peer.label, async () => {
+            checkFlushes();
+            if (batch.unflushedBytes < FLUSH_BYTES && batch.unflushedCount < FLUSH_BLOBS) return;
+            while (flushing) await flushing;
+            checkFlushes();
+            if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
+              startFlush();
+          });
+        }
+      };
+      // One failed request stops the others: the feed fails them at their next request.
+      await Promise.all(
+        Array.from({ length: BULK_REQUESTS }, () =>
+          request().catch((e: unknown) => {
+            feed.abort(e);
+            throw e;
+          }),
+        ),
+      );
+      this.progress.phase = 'blobs';
       while (flushing) await flushing;
       checkFlushes();
       await flush();
@@ -441,3 +482,80 @@ function shapeOf(manifest: SyncManifest, table: SyncedTable): TableShape {
 }
 
 const keyOf = (f: Fetched, v: unknown[]) => String(v[f.shape.columns.indexOf(f.shape.key)]);
+
+/** The blobs `values` (rows of `f.table`) name. */
+function blobsNamed(f: Fetched, values: unknown[][]): string[] {
+  const column = BLOB_COLUMNS[f.table];
+  const index = column ? f.shape.columns.indexOf(column) : -1;
+  if (index < 0) return [];
+  return values.flatMap((v) => (typeof v[index] === 'string' ? [v[index]] : []));
+}
+
+const ABORTED = 'the fetch of rows ended early';
+const isAborted = (e: unknown) => e instanceof Error && e.message === ABORTED;
+
+/**
+ * The blobs still to fetch, named as rows arrive (filtered to the missing ones), taken by the
+ * bulk requests `size` at a time; a short batch only once no more are coming.
+ */
+export class BlobFeed {
+  /** Which of the named blobs are to be fetched (set by the fetcher). */
+  filter: (shas: string[]) => Promise<string[]> = async (shas) => shas;
+  ended = false;
+  private readonly queue: string[] = [];
+  private filtering: Promise<void> = Promise.resolve();
+  private failed: unknown;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly size: number) {}
+
+  push(shas: string[]): void {
+    if (!shas.length) return;
+    this.filtering = this.filtering.then(async () => {
+      try {
+        this.queue.push(...(await this.filter(shas)));
+      } catch (e) {
+        this.failed ??= e;
+      }
+      this.notify();
+    });
+  }
+
+  /** No more names: what is queued goes, then the requests finish. */
+  end(): void {
+    void this.filtering.then(() => {
+      this.ended = true;
+      this.notify();
+    });
+  }
+
+  /** Stop: every request waiting or asking next fails with `e`. */
+  abort(e: unknown = new Error(ABORTED)): void {
+    this.failed ??= e;
+    this.ended = true;
+    this.notify();
+  }
+
+  /** The next batch to request; undefined once the feed ended and is empty. */
+  async next(): Promise<string[] | undefined> {
+    for (;;) {
+      if (this.failed !== undefined) throw this.failed;
+      if (this.queue.length >= this.size || (this.ended && this.queue.length))
+        return this.queue.splice(0, this.size);
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => {
+        const before = this.wake;
+        this.wake = () => {
+          before?.();
+          resolve();
+        };
+      });
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
