@@ -3,11 +3,13 @@
  * (a) a full sync of N files beside `rsync -a` of the same tree over loopback SSH; (b) the
  * incremental sync after one changed file beside rsync of the same change; (c) the shared-IP
  * switch of a failover pair, from Become Primary on B to the first TLS handshake on the address.
- * BENCH_SYNC_FILES and BENCH_SYNC_SIZE (bytes) set the file store (10,000 × 100 KiB = 1 GiB).
+ * BENCH_SYNC_FILES and BENCH_SYNC_SIZE (bytes) set the file store (10,000 × 100 KiB = 1 GiB);
+ * BENCH_SYNC_FULL_ROUNDS (4) the rounds of (a), each into a fresh backup and a fresh rsync copy,
+ * in alternating order; the figure is the median of each.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +26,7 @@ const FILES = Number(process.env.BENCH_SYNC_FILES ?? 10_000);
 const SIZE = Number(process.env.BENCH_SYNC_SIZE ?? 100 * 1024);
 const SHARED = '127.0.0.60';
 const INCREMENTAL_ROUNDS = 5;
+const FULL_ROUNDS = Math.max(1, Number(process.env.BENCH_SYNC_FULL_ROUNDS ?? 4));
 
 const ms = (t0: number) => performance.now() - t0;
 
@@ -51,6 +54,37 @@ function rsync(ssh: string, src: string, dst: string): number {
   });
   if (r.status !== 0) throw new Error(`rsync failed: ${r.stderr.toString()}`);
   return ms(t0);
+}
+
+/** Sectors written to every disk so far (/proc/diskstats), or null where there is none. */
+function sectorsWritten(): number | null {
+  try {
+    return readFileSync('/proc/diskstats', 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+)$/.test(f[2]!))
+      .reduce((n, f) => n + Number(f[9]), 0);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Flush what is waiting to be written and wait until the disks have written nothing for a
+ * second (at most 60 s): a timed copy must not pay for the write-back of the one before it.
+ */
+async function settleDisks(): Promise<void> {
+  spawnSync('sync');
+  const deadline = performance.now() + 60_000;
+  let last = sectorsWritten();
+  let quiet = 0;
+  while (last !== null && quiet < 4 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = sectorsWritten();
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
 }
 
 /** Time to the first completed TLS handshake on `host:port`, trying every 2 ms. */
@@ -84,22 +118,27 @@ export async function runSyncBenchmark(): Promise<void> {
       cleanup.add(() => x.proc.stop().catch(() => x.proc.kill()));
       cleanup.add(() => x.api.close());
     }
-    const toB = new PeerClient(
-      { host: b.proc.host, port: b.proc.port },
-      b.proc.fingerprint,
-      () => KEY,
-      'bench',
-    );
-    cleanup.add(() => toB.close());
-    const pull = () =>
-      toB.call<SyncResult>('POST', '/api/peer/sync/run', {
-        mode: 'mirror',
-        peer: {
-          name: 'bench-a',
-          address: { host: a.proc.host, port: a.proc.port },
-          fingerprint: a.proc.fingerprint,
-        },
-      });
+    const pullInto = async (backup: typeof b) => {
+      const to = new PeerClient(
+        { host: backup.proc.host, port: backup.proc.port },
+        backup.proc.fingerprint,
+        () => KEY,
+        'bench',
+      );
+      try {
+        return await to.call<SyncResult>('POST', '/api/peer/sync/run', {
+          mode: 'mirror',
+          peer: {
+            name: 'bench-a',
+            address: { host: a.proc.host, port: a.proc.port },
+            fingerprint: a.proc.fingerprint,
+          },
+        });
+      } finally {
+        await to.close();
+      }
+    };
+    const pull = () => pullInto(b);
 
     // The same N files into the primary's file store (16 uploads in flight) and a local tree.
     const tree = path.join(root, 'tree');
@@ -123,14 +162,50 @@ export async function runSyncBenchmark(): Promise<void> {
     console.log(`uploaded ${FILES} files of ${SIZE} bytes in ${(ms(t0) / 1000).toFixed(1)} s`);
     spawnSync('sync');
 
-    // (a) full sync beside rsync.
-    let t = performance.now();
-    const full = await pull();
-    const fullMs = ms(t);
-    console.log(`full sync: ${Math.round(fullMs)} ms`, full.blobs);
+    // (a) full sync beside rsync, FULL_ROUNDS times: each into a fresh backup (B itself last)
+    // and a fresh copy, the two in alternating order, each once the disks are quiet.
     const ssh = await startSshd(path.join(root, 'ssh'), cleanup);
-    spawnSync('sync');
-    const rsyncFullMs = rsync(ssh, tree, copy);
+    const fullRounds: { gatehouse: number; rsync: number }[] = [];
+    let full: SyncResult | undefined;
+    let t: number;
+    for (let round = 0; round < FULL_ROUNDS; round++) {
+      const last = round === FULL_ROUNDS - 1;
+      const backup = last
+        ? b
+        : await startAppliance(root, `bench-b${round}`, `127.0.0.${43 + round}`, port);
+      const timed: { gatehouse?: number; rsync?: number } = {};
+      const gatehouse = async () => {
+        await settleDisks();
+        const t0 = performance.now();
+        full = await pullInto(backup);
+        timed.gatehouse = ms(t0);
+      };
+      const anchor = async () => {
+        rmSync(copy, { recursive: true, force: true });
+        mkdirSync(copy);
+        await settleDisks();
+        timed.rsync = rsync(ssh, tree, copy);
+      };
+      if (round % 2 === 0) {
+        await gatehouse();
+        await anchor();
+      } else {
+        await anchor();
+        await gatehouse();
+      }
+      fullRounds.push(timed as { gatehouse: number; rsync: number });
+      console.log(
+        `full sync round ${round + 1}: gatehouse ${Math.round(timed.gatehouse!)} ms, rsync ${Math.round(timed.rsync!)} ms`,
+        full!.blobs,
+      );
+      if (!last) {
+        await backup.api.close();
+        await backup.proc.stop().catch(() => backup.proc.kill());
+        rmSync(path.join(root, `bench-b${round}`), { recursive: true, force: true });
+      }
+    }
+    const fullMs = median(fullRounds.map((r) => r.gatehouse));
+    const rsyncFullMs = median(fullRounds.map((r) => r.rsync));
 
     // (b) one changed file among N, several rounds.
     const incremental: number[] = [];
@@ -184,7 +259,7 @@ export async function runSyncBenchmark(): Promise<void> {
 
     const figures = [
       {
-        figure: `full sync, ${FILES} files × ${SIZE} B (anchor: rsync -a over ssh)`,
+        figure: `full sync, ${FILES} files × ${SIZE} B (median of ${FULL_ROUNDS}; anchor: rsync -a over ssh)`,
         unit: 'ms' as const,
         gatehouse: fullMs,
         anchor: rsyncFullMs,
@@ -209,6 +284,7 @@ export async function runSyncBenchmark(): Promise<void> {
       files: FILES,
       size: SIZE,
       figures,
+      fullRounds,
       incremental,
       rsyncIncremental,
       fullResult: full,
