@@ -156,6 +156,17 @@ export class RepresentativeConsole {
     );
   }
 
+  /**
+   * As connectPresence, but a first connection that fails is tried again every second too (the
+   * site may be restarting or moving just then), until close().
+   */
+  keepPresence(onLine?: (line: string) => void): void {
+    this.connectPresence(onLine).catch((e: Error) => {
+      onLine?.(`presence: ${e.message}; retrying`);
+      this.reconnectPresence(onLine, 1_000);
+    });
+  }
+
   /** Try again later while not closed (the site may be restarting or moving). */
   private reconnectPresence(onLine: ((line: string) => void) | undefined, delayMs: number): void {
     clearTimeout(this.presenceRetry);

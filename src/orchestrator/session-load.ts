@@ -94,7 +94,7 @@ export class SessionLoad {
       }
       // Present on the site as an operator's console is: it follows the site when asked to
       // move (a failover, Send clients to the site after a DNS or NAT swing, an install).
-      void rep.connectPresence().catch(() => undefined);
+      rep.keepPresence();
       return rep;
     });
     const signingIn = this.rep;
