@@ -76,7 +76,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   // Changes wait while an update is installed or verified (see Appliance.writeGate).
   const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
   const SIGN_IN = /^\/(api\/)?(appliance|login)\/(session|sign-in)$/;
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     if (READS.has(req.method)) return;
     // Signing in stays possible: at worst a rollback forgets the session and asks again.
     if (appliance.writeGate && !SIGN_IN.test(req.url.split('?')[0]!)) {
@@ -91,6 +91,9 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     }
     appliance.inflightWrites++;
     (req as { countedWrite?: boolean }).countedWrite = true;
+    // Whatever ends the exchange (a response sent, the client gone mid-response, the connection
+    // destroyed), the write stops counting, or an install would wait for it for ever.
+    reply.raw.once('close', () => void uncount(req));
   });
   const uncount = async (req: object) => {
     const r = req as { countedWrite?: boolean };
