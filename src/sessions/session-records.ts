@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -74,9 +73,12 @@ export class SessionRecords {
     private readonly activeDir: string,
   ) {}
 
-  /** Store a finished session: its recording durable in the blob store, then its record. */
+  /**
+   * Store a finished session: its recording durable in the blob store (linked, not copied: a
+   * gigabyte relayed is not written twice), then its record; only then is the active file gone.
+   */
   async complete(header: RecordingHeader, end: SessionEnd, recordingPath: string): Promise<void> {
-    const blob = await this.blobs.put(createReadStream(recordingPath));
+    const blob = await this.blobs.adopt(recordingPath);
     try {
       this.db.transaction(() => {
         this.db

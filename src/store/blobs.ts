@@ -95,6 +95,49 @@ export class BlobStore {
   }
 
   /**
+   * Take `file` (on the store's file system, finished: nothing writes it any more) into the
+   * store without copying it: made durable, hashed, then hard-linked into place. The file stays
+   * where it is until the caller removes it, so a crash before the caller recorded the blob
+   * leaves the file to be taken again. Where a link is not possible (another file system) the
+   * file is copied. Pass the result to `release()` as with `put`.
+   */
+  async adopt(file: string): Promise<BlobInfo> {
+    const fh = await fsp.open(file, 'r');
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await fh.sync();
+      for await (const chunk of fh.createReadStream({
+        highWaterMark: 1024 * 1024,
+        autoClose: false,
+      })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+    } finally {
+      await fh.close();
+    }
+    const sha256 = hash.digest('hex');
+    this.hold(sha256);
+    const dest = this.pathOf(sha256);
+    try {
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.link(file, dest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // EEXIST: a blob of this content is already here (blobs are immutable).
+      if (code !== 'EEXIST') {
+        this.release(sha256);
+        if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EMLINK')
+          return this.put(createReadStream(file));
+        throw e;
+      }
+    }
+    await fsyncDir(path.dirname(dest));
+    return { sha256, size };
+  }
+
+  /**
    * A writer for many blobs that makes them durable together (see `BlobBatch`): one file-system
    * sync per flush instead of two fsyncs per blob.
    */
