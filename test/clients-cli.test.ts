@@ -1,32 +1,10 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../src/lab/processes.js';
 import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
-
-const execFileP = promisify(execFile);
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) c.kill('SIGTERM');
-});
-
-function spawnCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const output: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  return { child, output: () => output.join('') };
-}
-
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  execFileP(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, ...env } });
+import { cli, spawnCli } from './support/cli.js';
 
 describe('gatehouse jump-client and gatehouse console (real processes)', () => {
   it('signs in, lists the Jump Client, forwards a port through a session and replays it', async () => {

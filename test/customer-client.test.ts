@@ -1,33 +1,10 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../src/lab/processes.js';
 import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
-
-const execFileP = promisify(execFile);
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) c.kill('SIGTERM');
-});
-
-function spawnCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const output: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { child, exited, output: () => output.join('') };
-}
-
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  execFileP(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, ...env } });
+import { cli, spawnCli } from './support/cli.js';
 
 interface Listed {
   name: string;
@@ -41,6 +18,25 @@ interface Information {
     representative?: string;
     sessions: { jumpClient: string }[];
   }[];
+}
+
+/** `gatehouse console connect` to `jumpClient`'s echo target, once it listens. */
+async function forward(jumpClient: string, target: string, profile: string) {
+  const port = await freePort('127.0.0.1');
+  const fwd = spawnCli([
+    'console',
+    'connect',
+    '--jump-client',
+    jumpClient,
+    '--target',
+    target,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--profile',
+    profile,
+  ]);
+  await until(() => fwd.output().includes('listening on'), 15_000, 'console connect to listen');
+  return { ...fwd, port };
 }
 
 describe('gatehouse customer-client (real processes)', () => {
@@ -165,22 +161,9 @@ describe('gatehouse customer-client (real processes)', () => {
       (await cli(['console', 'jump-clients', '--json', '--profile', otherProfile])).stdout,
     ) as Listed[];
     expect(othersList.some((j) => j.name === issued.customerClient)).toBe(false);
-    const othersPort = await freePort('127.0.0.1');
-    const othersFwd = spawnCli([
-      'console',
-      'connect',
-      '--jump-client',
-      issued.customerClient,
-      '--target',
-      targets.echo,
-      '--listen',
-      `127.0.0.1:${othersPort}`,
-      '--profile',
-      otherProfile,
-    ]);
-    await until(() => othersFwd.output().includes('listening on'), 15_000, 'connect to listen');
+    const othersFwd = await forward(issued.customerClient, targets.echo, otherProfile);
     await new Promise<void>((resolve) => {
-      const s = net.connect(othersPort, '127.0.0.1', () => s.write('let me in\n'));
+      const s = net.connect(othersFwd.port, '127.0.0.1', () => s.write('let me in\n'));
       s.on('error', () => resolve());
       s.on('close', () => resolve());
     });
@@ -192,21 +175,8 @@ describe('gatehouse customer-client (real processes)', () => {
     expect(othersFwd.output()).toContain('session not started');
 
     // Its representative opens a session through it, byte for byte.
-    const port = await freePort('127.0.0.1');
-    const fwd = spawnCli([
-      'console',
-      'connect',
-      '--jump-client',
-      issued.customerClient,
-      '--target',
-      targets.echo,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--profile',
-      profile,
-    ]);
-    await until(() => fwd.output().includes('listening on'), 15_000, 'connect to listen');
-    const local = net.connect(port, '127.0.0.1');
+    const fwd = await forward(issued.customerClient, targets.echo, profile);
+    const local = net.connect(fwd.port, '127.0.0.1');
     const reply = await new Promise<string>((resolve, reject) => {
       local.once('data', (d) => resolve(d.toString()));
       local.on('error', reject);

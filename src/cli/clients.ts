@@ -74,33 +74,51 @@ Example:
         region?: string;
       }) => {
         try {
-          const { parseSite } = await import('../clients/tunnel.js');
-          const { TargetAddress } = await import('../sessions/protocol.js');
-          for (const a of o.allow)
-            if (!TargetAddress.safeParse(a).success)
-              throw fieldError('--allow', `"${a}" must be host:port, e.g. 127.0.0.1:22`);
-          const { JumpClient } = await import('../clients/jump-client.js');
-          const client = new JumpClient({
-            site: { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint },
-            name: o.name,
-            group: o.group,
-            key: secretFrom('--key-file', o.keyFile, 'GATEHOUSE_JUMP_CLIENT_KEY'),
-            allow: o.allow,
-            region: o.region,
-            log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
-          });
-          process.stdout.write(
-            `Jump Client ${o.name} ${PRODUCT_VERSION}: connecting to ${o.site}; allows ${o.allow.join(', ')}\n`,
+          await runJumpClient(
+            o,
+            {
+              name: o.name,
+              group: o.group,
+              key: secretFrom('--key-file', o.keyFile, 'GATEHOUSE_JUMP_CLIENT_KEY'),
+            },
+            `Jump Client ${o.name} ${PRODUCT_VERSION}: connecting to ${o.site}; allows ${o.allow.join(', ')}`,
           );
-          client.start();
-          const stop = () => void client.stop().then(() => process.exit(0));
-          process.on('SIGTERM', stop);
-          process.on('SIGINT', stop);
         } catch (e) {
           reportAndExit(e);
         }
       },
     );
+}
+
+/**
+ * Run a Jump Client (or a customer client) until SIGTERM or SIGINT, logging each step; `--allow`
+ * is checked first. A client the site refused for good exits with the site's error.
+ */
+async function runJumpClient(
+  o: { site: string; fingerprint: string; allow: string[]; region?: string },
+  kind: { name: string; group: string; key: string } | { sessionKey: string },
+  banner: string,
+): Promise<void> {
+  const { parseSite } = await import('../clients/tunnel.js');
+  const { TargetAddress } = await import('../sessions/protocol.js');
+  for (const a of o.allow)
+    if (!TargetAddress.safeParse(a).success)
+      throw fieldError('--allow', `"${a}" must be host:port, e.g. 127.0.0.1:22`);
+  const site = { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint };
+  const { JumpClient } = await import('../clients/jump-client.js');
+  const client = new JumpClient({
+    site,
+    ...kind,
+    allow: o.allow,
+    region: o.region,
+    log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+    onRefused: (e) => reportAndExit(e),
+  });
+  process.stdout.write(banner + '\n');
+  client.start();
+  const stop = () => void client.stop().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 export function customerClientCommand(): Command {
@@ -141,11 +159,6 @@ for 20 minutes. Example:
         region?: string;
       }) => {
         try {
-          const { parseSite } = await import('../clients/tunnel.js');
-          const { TargetAddress } = await import('../sessions/protocol.js');
-          for (const a of o.allow)
-            if (!TargetAddress.safeParse(a).success)
-              throw fieldError('--allow', `"${a}" must be host:port, e.g. 127.0.0.1:3389`);
           const sessionKey = (o.key ?? process.env.GATEHOUSE_SESSION_KEY ?? '').trim();
           if (!/^[\d\s-]{1,32}$/.test(sessionKey))
             throw fieldError(
@@ -154,24 +167,11 @@ for 20 minutes. Example:
                 ? 'must be the digits of the session key your representative gave you, e.g. 12345678'
                 : 'is required: give --key DIGITS (your representative has it) or set $GATEHOUSE_SESSION_KEY',
             );
-          const { JumpClient } = await import('../clients/jump-client.js');
-          const log = (line: string) =>
-            process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-          const client = new JumpClient({
-            site: { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint },
-            sessionKey,
-            allow: o.allow,
-            region: o.region,
-            log,
-            onRefused: (e) => reportAndExit(e),
-          });
-          process.stdout.write(
-            `Customer client ${PRODUCT_VERSION}: joining ${o.site}; your representative may open ${o.allow.join(', ')}. Ctrl-C leaves.\n`,
+          await runJumpClient(
+            o,
+            { sessionKey },
+            `Customer client ${PRODUCT_VERSION}: joining ${o.site}; your representative may open ${o.allow.join(', ')}. Ctrl-C leaves.`,
           );
-          client.start();
-          const stop = () => void client.stop().then(() => process.exit(0));
-          process.on('SIGTERM', stop);
-          process.on('SIGINT', stop);
         } catch (e) {
           reportAndExit(e);
         }
