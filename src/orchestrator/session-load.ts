@@ -14,6 +14,8 @@ export interface SessionStats {
 }
 
 const LONG_SESSION_MS = 2_000;
+/** stop() waits this long at most for new sessions under way. */
+const STOP_WAIT_MS = 6_000;
 /** Sessions start once the site lists the load's Jump Client, or after this long anyway. */
 const LISTED_DEADLINE_MS = 15_000;
 
@@ -39,6 +41,8 @@ export class SessionLoad {
   private timers: NodeJS.Timeout[] = [];
   private long: (Duplex | undefined)[] = [undefined, undefined];
   private readonly opening = new Set<number>();
+  /** New sessions under way: stop() lets them finish rather than cutting them and counting it. */
+  private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
   private listed = false;
   private startedAt = 0;
@@ -71,7 +75,13 @@ export class SessionLoad {
     });
     this.jump.start();
     this.startedAt = Date.now();
-    this.timers.push(setInterval(() => void this.newSession(), 1_000));
+    this.timers.push(
+      setInterval(() => {
+        const s = this.newSession();
+        this.inFlight.add(s);
+        void s.finally(() => this.inFlight.delete(s));
+      }, 1_000),
+    );
     this.timers.push(setInterval(() => void this.tickLong(), 500));
     this.timers.push(setInterval(() => this.save(), 1_000));
   }
@@ -139,7 +149,7 @@ export class SessionLoad {
   }
 
   private async newSession(): Promise<void> {
-    if (this.stopped || !(await this.ready())) return;
+    if (this.stopped || !(await this.ready()) || this.stopped) return;
     this.stats.newStarted++;
     try {
       const s = await this.open();
@@ -195,6 +205,14 @@ export class SessionLoad {
   async stop(): Promise<SessionStats> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    // A new session started just before the stop ends on its own (its echo, or its 5 s limit):
+    // cutting it would count a failure the upgrade did not cause.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.inFlight),
+      new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
     for (const s of this.long) s?.destroy();
     await this.rep?.then((rep) => rep.close()).catch(() => undefined);
     await this.jump?.stop();
