@@ -70,10 +70,9 @@ async function runExport(o: ExportFlags): Promise<void> {
 }
 
 export function integrationCommand(): Command {
-  const cmd = new Command('integration')
-    .description(
-      'the Integration Client: export session records, recordings and logs of a site into a folder',
-    );
+  const cmd = new Command('integration').description(
+    'the Integration Client: export session records, recordings and logs of a site into a folder',
+  );
   cmd
     .command('export')
     .description(
