@@ -2,7 +2,8 @@
  * `npm run bench -- relay`: sessions relayed by one appliance on loopback (console → appliance
  * → Jump Client → target), beside direct TCP to the same target and `ssh -L` through a
  * throwaway sshd (Debian's OpenSSH), measured in the same run:
- * (a) bulk throughput of BENCH_RELAY_BYTES (1 GiB) into a sink, median of BENCH_RELAY_ROUNDS;
+ * (a) bulk throughput of BENCH_RELAY_BYTES (1 GiB) into a sink, median of BENCH_RELAY_ROUNDS, each
+ *     transfer once the last session's recording is stored and the disks are quiet;
  * (b) round trips of 64 B through an echo target (BENCH_RELAY_PINGS, 2,000);
  * (c) BENCH_RELAY_IDLE (10,000) idle sessions: RSS growth and CPU of the appliance's worker
  *     process over BENCH_RELAY_IDLE_SECONDS (30), beside a bare Node TLS server piping as many
@@ -30,6 +31,7 @@ import {
   startApplianceProcess,
   type ApplianceProcess,
 } from '../src/lab/processes.js';
+import { DataDir } from '../src/appliance/data-paths.js';
 import { until } from '../src/shared/until.js';
 import { startSshd } from './sshd.js';
 import {
@@ -41,6 +43,7 @@ import {
   median,
   otherProcessesCpu,
   percentile,
+  settleDisks,
   writeResults,
   type Figure,
 } from './support.js';
@@ -461,8 +464,20 @@ export async function runRelayBenchmark(): Promise<void> {
     const bulkMs: Record<Path, number[]> = { gatehouse: [], direct: [], ssh: [] };
     const roles = { ...setup.pids, console: process.pid };
     const bulkCpu = Object.fromEntries(Object.keys(roles).map((k) => [k, 0]));
+    // Each transfer starts with nothing left to write back of the one before (the last
+    // session's recording made durable and taken into the blob store): a session's throughput,
+    // not that of the backlog of the sessions before it.
+    const recordingsDone = () =>
+      until(
+        () => readdirSync(new DataDir(setup.dataDir).activeRecordings).length === 0,
+        120_000,
+        'the recording of the last session to be stored',
+        50,
+      );
     for (let round = 0; round < ROUNDS; round++)
       for (const p of paths) {
+        await recordingsDone();
+        await settleDisks();
         const socket = await open[p]('sink');
         const cpu0 = Object.values(roles).map(cpuSeconds);
         const ms = await bulk(socket, BYTES, block);

@@ -2,7 +2,7 @@
  * What every benchmark shares: server processes that are always stopped, a load generator with
  * per-request latencies, and the figure | Gatehouse | anchor | ratio table.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -372,4 +372,35 @@ export async function startBenchAppliance(
     o.pollMs,
   );
   return { proc, client };
+}
+
+/** Sectors written to every disk so far (/proc/diskstats), or null where there is none. */
+function sectorsWritten(): number | null {
+  try {
+    return readFileSync('/proc/diskstats', 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+)$/.test(f[2]!))
+      .reduce((n, f) => n + Number(f[9]), 0);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Flush what is waiting to be written and wait until the disks have written nothing for a
+ * second (at most 60 s): a timed copy must not pay for the write-back of the one before it.
+ */
+export async function settleDisks(): Promise<void> {
+  spawnSync('sync');
+  const deadline = performance.now() + 60_000;
+  let last = sectorsWritten();
+  let quiet = 0;
+  while (last !== null && quiet < 4 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = sectorsWritten();
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
 }

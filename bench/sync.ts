@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +19,7 @@ import { PeerClient } from '../src/failover/peer-client.js';
 import type { SyncResult } from '../src/failover/types.js';
 import { freePort, initApplianceProcess, startApplianceProcess } from '../src/lab/processes.js';
 import { startSshd } from './sshd.js';
-import { Cleanup, figureTable, machine, median, writeResults } from './support.js';
+import { Cleanup, figureTable, machine, median, settleDisks, writeResults } from './support.js';
 
 const KEY = 'bench-sync-key-0123456789abcdef0123456789';
 const FILES = Number(process.env.BENCH_SYNC_FILES ?? 10_000);
@@ -54,37 +54,6 @@ function rsync(ssh: string, src: string, dst: string): number {
   });
   if (r.status !== 0) throw new Error(`rsync failed: ${r.stderr.toString()}`);
   return ms(t0);
-}
-
-/** Sectors written to every disk so far (/proc/diskstats), or null where there is none. */
-function sectorsWritten(): number | null {
-  try {
-    return readFileSync('/proc/diskstats', 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => /^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|nvme\d+n\d+)$/.test(f[2]!))
-      .reduce((n, f) => n + Number(f[9]), 0);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Flush what is waiting to be written and wait until the disks have written nothing for a
- * second (at most 60 s): a timed copy must not pay for the write-back of the one before it.
- */
-async function settleDisks(): Promise<void> {
-  spawnSync('sync');
-  const deadline = performance.now() + 60_000;
-  let last = sectorsWritten();
-  let quiet = 0;
-  while (last !== null && quiet < 4 && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    const now = sectorsWritten();
-    quiet = now === last ? quiet + 1 : 0;
-    last = now;
-  }
 }
 
 /** Time to the first completed TLS handshake on `host:port`, trying every 2 ms. */
