@@ -103,8 +103,7 @@ export class RepresentativeConsole {
       if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
       // The leg may have reached another appliance than the kept-alive API connection did
       // (the site's name now leads elsewhere): ask the site afresh, over new connections.
-      this.api.reconnect();
-      this.relays.retireAll();
+      this.followSite();
       const moved = await until(
         async () => {
           // The site may still list it where it was, beside where it is now.
@@ -142,9 +141,7 @@ export class RepresentativeConsole {
         if (m.type === 'ping') this.presence?.send({ type: 'pong' });
         if (m.type === 'move') {
           onLine?.(`asked to move: ${m.reason}`);
-          // Through the site afresh: new sessions must not go back over kept connections.
-          this.api.reconnect();
-          this.relays.retireAll();
+          this.followSite();
           this.presence?.close('moved');
         }
       },
@@ -161,10 +158,13 @@ export class RepresentativeConsole {
    * site may be restarting or moving just then), until close().
    */
   keepPresence(onLine?: (line: string) => void): void {
-    this.connectPresence(onLine).catch((e: Error) => {
-      onLine?.(`presence: ${e.message}; retrying`);
-      this.reconnectPresence(onLine, 1_000);
-    });
+    this.reconnectPresence(onLine, 0);
+  }
+
+  /** Through the site afresh: new calls and session legs do not go back over kept connections. */
+  private followSite(): void {
+    this.api.reconnect();
+    this.relays.retireAll();
   }
 
   /** Try again later while not closed (the site may be restarting or moving). */

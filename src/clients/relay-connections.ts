@@ -83,10 +83,9 @@ export class RelayConnections {
   /** Close every connection: the sessions on them end. */
   close(): void {
     this.closed = true;
-    for (const c of this.connections.values())
-      c.then((mux) => mux.close('client closed')).catch(() => undefined);
     this.connections.clear();
-    // Retired connections still carrying sessions would keep the process alive.
+    // Every opened connection, retired ones still carrying sessions included (they would keep
+    // the process alive); one still opening closes as it opens (see connection()).
     for (const mux of this.open) mux.close('client closed');
     this.open.clear();
   }

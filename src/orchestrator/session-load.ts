@@ -93,7 +93,8 @@ export class SessionLoad {
    */
   private console(): Promise<RepresentativeConsole> {
     if (this.stopped) return Promise.reject(new Error('the session load stopped'));
-    this.rep ??= RepresentativeConsole.signIn(
+    if (this.rep) return this.rep;
+    const signingIn = RepresentativeConsole.signIn(
       this.site,
       this.creds.username,
       this.creds.password,
@@ -107,11 +108,11 @@ export class SessionLoad {
       rep.keepPresence();
       return rep;
     });
-    const signingIn = this.rep;
     // A failed sign-in is tried again on the next tick.
     signingIn.catch(() => {
       if (this.rep === signingIn) this.rep = undefined;
     });
+    this.rep = signingIn;
     return signingIn;
   }
 

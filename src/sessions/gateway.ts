@@ -150,9 +150,8 @@ export class ClientGateway {
             version,
           });
         case GATEWAY_PATHS.session:
-          return this.consoleLegArrived(verifyTicket(key, ticket, 'session'), socket);
         case GATEWAY_PATHS.jumpData:
-          return this.jumpLegArrived(verifyTicket(key, ticket, 'session'), socket);
+          return this.legArrived(url.pathname, ticket, socket);
         case GATEWAY_PATHS.mux:
           verifyTicket(key, ticket, ['console', 'jump-client', 'session']);
           return this.muxConnected(socket);
@@ -203,12 +202,17 @@ export class ClientGateway {
       const open = MuxOpenRequest.safeParse(request);
       if (!open.success)
         throw new GatehouseError('NOT_FOUND', 404, 'No client endpoint for this stream.');
-      const claims = verifyTicket(this.host.interApplianceKey(), open.data.ticket, 'session');
-      if (open.data.path === GATEWAY_PATHS.session) this.consoleLegArrived(claims, stream);
-      else this.jumpLegArrived(claims, stream);
+      this.legArrived(open.data.path, open.data.ticket, stream);
     } catch (e) {
       stream.refuse(this.asProblem(e));
     }
+  }
+
+  /** A session leg, on a connection of its own or as a stream: the console's or the Jump Client's. */
+  private legArrived(path: string, ticket: string | undefined, leg: Duplex): void {
+    const claims = verifyTicket(this.host.interApplianceKey(), ticket, 'session');
+    if (path === GATEWAY_PATHS.session) this.consoleLegArrived(claims, leg);
+    else this.jumpLegArrived(claims, leg);
   }
 
   private checkNewClient(version: string): void {

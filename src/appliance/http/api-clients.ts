@@ -63,6 +63,10 @@ function newerClient(appliance: Appliance, version: string | undefined): void {
     );
 }
 
+/** A customer client that joined with another representative's session key. */
+const othersCustomer = (j: { kind: string; representative?: string }, user: string) =>
+  j.kind === 'customer-client' && j.representative !== user;
+
 const site = (appliance: Appliance) => ({
   name: appliance.settings.get().siteName,
   appliance: appliance.identity.name,
@@ -199,9 +203,7 @@ export const clientOperations: Operation[] = [
       requireSite(appliance);
       // Another representative's customers are not this one's to see.
       return {
-        jumpClients: appliance.routing
-          .jumpClients()
-          .filter((j) => j.kind !== 'customer-client' || j.representative === user.sub),
+        jumpClients: appliance.routing.jumpClients().filter((j) => !othersCustomer(j, user.sub)),
       };
     },
   }),
@@ -226,7 +228,7 @@ export const clientOperations: Operation[] = [
       const relay = appliance.routing.relayForJumpClient(body.jumpClient);
       const listed = appliance.routing.jumpClients().filter((j) => j.name === body.jumpClient);
       const jump = listed[0];
-      if (listed.some((j) => j.kind === 'customer-client' && j.representative !== user.sub))
+      if (listed.some((j) => othersCustomer(j, user.sub)))
         throw new GatehouseError(
           'CUSTOMER_NOT_YOURS',
           403,
