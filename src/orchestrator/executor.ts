@@ -1,16 +1,10 @@
-import {
-  createWriteStream,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import { compareVersions } from '../shared/version.js';
+import { writeFileAtomicSync } from '../shared/fs.js';
 import { until } from '../shared/until.js';
 import type { Endpoint } from '../clients/tunnel.js';
 import { RepresentativeConsole } from '../clients/console.js';
@@ -273,9 +267,11 @@ async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
   const { finalPrimary, copies } = finalRoles(ctx.plan);
   const result = compareIntegrity(before, snaps, finalPrimary, copies, ctx.plan.topology.primary);
   // Kept apart from the journal too, so the report shows a failed comparison in full.
-  const resultFile = path.join(ctx.workDir, 'integrity-result.json');
-  writeFileSync(`${resultFile}.tmp`, JSON.stringify(result));
-  renameSync(`${resultFile}.tmp`, resultFile);
+  writeFileAtomicSync(
+    path.join(ctx.workDir, 'integrity-result.json'),
+    JSON.stringify(result),
+    0o644,
+  );
   if (result.lost.length || result.mismatched.length)
     throw new GatehouseError(
       'UPGRADE_DATA_LOST',
