@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
+import { pipeByTick } from '../shared/streams.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
@@ -204,7 +205,7 @@ export class RepresentativeConsole {
             onEvent(`session ${session} ended`);
           });
           local.pipe(socket);
-          socket.pipe(local);
+          pipeByTick(socket, local);
           local.resume();
         },
         (e: Error) => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
+import { tickCorker } from '../shared/streams.js';
 
 /**
  * Session legs as streams over one long-lived connection (the relay connection of a client to
@@ -19,8 +20,6 @@ const NOTHING = Buffer.alloc(0);
 export const MAX_FRAME = 1024 * 1024;
 /** Longest DATA payload sent. */
 const MAX_DATA = 256 * 1024;
-/** A payload at least this long is not joined with the frames before it. */
-const UNCORKED_PAYLOAD = 16 * 1024;
 /** Credit each direction of a stream starts with. */
 export const INITIAL_WINDOW = 1024 * 1024;
 /** Credit is granted back in batches of at least this many consumed bytes. */
@@ -78,11 +77,9 @@ export class MuxConnection extends EventEmitter {
   private dataLeft = 0;
   private body:
     { type: number; id: number; length: number; have: number; parts: Buffer[] } | undefined;
-  private corked = false;
+  /** Frames of one tick leave in one write (one TLS record and system call, not two per frame). */
+  private readonly hold: () => void;
   private drainWaiters: (() => void)[] = [];
-  /** A large DATA payload is being written; streams with one to send wait their turn here. */
-  private writingLarge = false;
-  private readonly waitingToWrite = new Set<MuxStream>();
   private needDrain = false;
   private closedBecause: string | undefined;
 
@@ -91,6 +88,7 @@ export class MuxConnection extends EventEmitter {
     private readonly options: MuxOptions = {},
   ) {
     super();
+    this.hold = tickCorker(socket);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('drain', () => {
       this.needDrain = false;
@@ -150,65 +148,22 @@ export class MuxConnection extends EventEmitter {
       setTimeout(() => this.socket.destroy(), 2_000).unref();
     } else this.socket.destroy();
     this.drainWaiters = [];
-    this.waitingToWrite.clear();
     for (const s of [...this.streams.values()])
       s.destroy(failed ? connectionLost(reason) : undefined);
     this.emit('close', reason);
   }
 
-  /**
-   * @internal Write one frame. Small frames of one tick leave together (one TLS record); a large
-   * payload is written on its own, as TLS would copy it to join it with anything else.
-   */
-  send(type: number, id: number, payload?: Buffer, written?: () => void): void {
+  /** @internal Write one frame; the frames of one tick leave together (see tickCorker). */
+  send(type: number, id: number, payload?: Buffer): void {
     if (this.closedBecause) return;
-    if (payload && payload.length >= UNCORKED_PAYLOAD) {
-      if (this.corked) {
-        this.corked = false;
-        this.socket.uncork();
-      }
-    } else if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        if (!this.corked) return;
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.hold();
     const header = Buffer.allocUnsafe(HEADER);
     header[0] = type;
     header.writeUInt32BE(id, 1);
     header.writeUInt32BE(payload?.length ?? 0, 5);
     this.socket.write(header);
-    if (payload?.length) this.socket.write(payload, written);
+    if (payload?.length) this.socket.write(payload);
     if (this.socket.writableLength > CONNECTION_BUFFER) this.needDrain = true;
-  }
-
-  /**
-   * @internal Whether `stream` may write a large DATA payload now. One at a time, each once the
-   * previous one left: written to an idle socket, TLS encrypts it in place, where payloads
-   * queued behind each other would be copied into one buffer first. Otherwise the stream waits
-   * its turn and is flushed again.
-   */
-  mayWriteLarge(stream: MuxStream): boolean {
-    if (!this.writingLarge) return true;
-    this.waitingToWrite.add(stream);
-    return false;
-  }
-
-  /** @internal Write a large DATA payload (after mayWriteLarge); the next one goes once it left. */
-  sendLarge(stream: MuxStream, payload: Buffer): void {
-    this.writingLarge = true;
-    this.send(FRAME.data, stream.id, payload, () => {
-      this.writingLarge = false;
-      this.waitingToWrite.add(stream);
-      for (const next of this.waitingToWrite) {
-        if (this.writingLarge) break;
-        this.waitingToWrite.delete(next);
-        next.flush();
-      }
-    });
   }
 
   /** @internal Call `fn` once the connection takes more writes. */
@@ -455,16 +410,9 @@ export class MuxStream extends Duplex {
     if (!b || this.destroyed) return;
     while (b.chunk.length && this.sendCredit > 0) {
       const n = Math.min(b.chunk.length, this.sendCredit, MAX_DATA);
-      const large = n >= UNCORKED_PAYLOAD;
-      if (large && !this.mux.mayWriteLarge(this)) return;
-      const piece = b.chunk.subarray(0, n);
       this.sendCredit -= n;
+      this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
       b.chunk = b.chunk.subarray(n);
-      if (!large) this.mux.send(FRAME.data, this.id, piece);
-      else {
-        this.mux.sendLarge(this, piece);
-        return;
-      }
     }
     if (b.chunk.length) return;
     this.blocked = undefined;
