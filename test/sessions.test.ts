@@ -239,6 +239,54 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
     }
   });
 
+  it('answers an open at once when the Jump Client it was sent to disconnects before opening', async () => {
+    const endpoint = {
+      host: site.proc.host,
+      port: site.proc.port,
+      fingerprint: site.proc.fingerprint,
+    };
+    const api = new SiteApi(endpoint);
+    const reg = await api.register({ name: 'leaving-01', group: 'servers', key });
+    // A Jump Client that leaves (moves to another node, say) as the open arrives.
+    const control = await openTunnel(endpoint, GATEWAY_PATHS.jumpClient, reg.ticket, {
+      'X-Gatehouse-Targets': targets.echo,
+    });
+    const channel: LineChannel<ToJumpClient> = new LineChannel<ToJumpClient>(
+      control,
+      (v) => v as ToJumpClient,
+      (m) => {
+        if (m.type === 'open') channel.close('moving');
+      },
+      () => undefined,
+    );
+    try {
+      await until(
+        async () => (await rep.jumpClients()).some((j) => j.name === 'leaving-01'),
+        10_000,
+        'the Jump Client to be listed',
+      );
+      const s = await api.startSession(rep.signIn.ticket, {
+        jumpClient: 'leaving-01',
+        target: targets.echo,
+      });
+      const t0 = Date.now();
+      const refused = await openTunnel(endpoint, GATEWAY_PATHS.session, s.ticket).then(
+        (socket) => {
+          socket.destroy();
+          throw new Error('the session opened');
+        },
+        (e: Error & { code?: string }) => e,
+      );
+      // Not the 10 s wait for a leg that will never come, and a code the console retries on.
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(refused.code).toBe('JUMP_CLIENT_NOT_CONNECTED');
+      expect(refused.message).toMatch(/disconnected from this appliance/);
+    } finally {
+      channel.close('test over');
+      await api.close();
+    }
+  });
+
   it('records a session cut short by a SIGKILL of the appliance, and the Jump Client comes back', async () => {
     const { session, socket } = await rep.openSession('web-01', targets.echo);
     const data = randomBytes(64 * 1024);

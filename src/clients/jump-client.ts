@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PRODUCT_VERSION } from '../shared/version.js';
+import { pipeByTick } from '../shared/streams.js';
 import {
   GATEWAY_PATHS,
   LineChannel,
@@ -238,7 +239,12 @@ export class JumpClient {
     } catch (e) {
       target.destroy();
       this.log(`session ${m.session}: ${(e as Error).message}`);
-      return;
+      // Said at once, where the control connection still stands: the console need not wait.
+      return this.send({
+        type: 'open-failed',
+        session: m.session,
+        reason: `its connection for the session's bytes failed: ${(e as Error).message}`,
+      });
     }
     this.sessions.add(target).add(leg);
     const done = () => {
@@ -256,7 +262,7 @@ export class JumpClient {
       done();
     });
     target.pipe(leg);
-    leg.pipe(target);
+    pipeByTick(leg, target);
   }
 
   /** Disconnect and stop reconnecting; sessions in progress are cut. */

@@ -74,6 +74,8 @@ interface PendingSession {
   claims: Extract<TicketClaims, { kind: 'session' }>;
   consoleLeg: Duplex;
   timer: NodeJS.Timeout;
+  /** The Jump Client's connection the open was sent on. */
+  via: Presence;
 }
 
 const OPEN_TIMEOUT_MS = 10_000;
@@ -264,6 +266,15 @@ export class ClientGateway {
       (reason) => {
         if (this.jumpClients.get(claims.sub) === presence) this.jumpClients.delete(claims.sub);
         this.host.log('jump client disconnected', { name: claims.sub, reason });
+        // An open sent on this connection is answered on it or not at all (the client moved
+        // to another node, or reconnects): the console hears at once and asks the site again.
+        for (const [session, p] of this.pending)
+          if (p.via === presence)
+            this.openFailed(
+              session,
+              `it disconnected from this appliance (${reason}) before opening the session`,
+              'JUMP_CLIENT_NOT_CONNECTED',
+            );
       },
     );
     this.jumpClients.set(claims.sub, presence);
@@ -349,7 +360,7 @@ export class ClientGateway {
         ),
       OPEN_TIMEOUT_MS,
     );
-    this.pending.set(claims.session, { claims, consoleLeg: socket, timer });
+    this.pending.set(claims.session, { claims, consoleLeg: socket, timer, via: jump });
     socket.once('close', () => {
       const p = this.pending.get(claims.session);
       if (p?.consoleLeg === socket) {
@@ -370,7 +381,7 @@ export class ClientGateway {
     jump.channel.send(open);
   }
 
-  private openFailed(session: string, reason: string): void {
+  private openFailed(session: string, reason: string, code = 'SESSION_OPEN_FAILED'): void {
     const p = this.pending.get(session);
     if (!p) return;
     clearTimeout(p.timer);
@@ -385,8 +396,8 @@ export class ClientGateway {
     refuseUpgrade(
       p.consoleLeg,
       new GatehouseError(
-        'SESSION_OPEN_FAILED',
-        502,
+        code,
+        code === 'JUMP_CLIENT_NOT_CONNECTED' ? 404 : 502,
         `Jump Client "${p.claims.jumpClient}" could not open ${p.claims.target}: ${reason}.`,
       ),
       GATEWAY_PATHS.session,
