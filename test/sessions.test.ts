@@ -16,6 +16,7 @@ import {
   type ToJumpClient,
 } from '../src/sessions/protocol.js';
 import { parseRecording } from '../src/sessions/recording.js';
+import { PRODUCT_VERSION } from '../src/shared/version.js';
 import {
   LOGIN_PASSWORD,
   startTestAppliance,
@@ -246,7 +247,12 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
       fingerprint: site.proc.fingerprint,
     };
     const api = new SiteApi(endpoint);
-    const reg = await api.register({ name: 'leaving-01', group: 'servers', key });
+    const reg = await api.register({
+      name: 'leaving-01',
+      group: 'servers',
+      key,
+      version: PRODUCT_VERSION,
+    });
     // A Jump Client that leaves (moves to another node, say) as the open arrives.
     const control = await openTunnel(endpoint, GATEWAY_PATHS.jumpClient, reg.ticket, {
       'X-Gatehouse-Targets': targets.echo,

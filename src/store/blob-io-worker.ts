@@ -20,9 +20,9 @@ import {
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BlobIoReply, BlobIoRequest } from './blob-io.js';
+import { SLOT_BYTES, type BlobIoReply, type BlobIoRequest } from './blob-io.js';
 
-const root = (workerData as { root: string }).root;
+const { root, slots } = workerData as { root: string; slots: SharedArrayBuffer };
 const execFileAsync = promisify(execFile);
 /** Blob directories known to exist. */
 const made = new Set<string>();
@@ -129,6 +129,8 @@ parentPort!.on('message', (m: BlobIoRequest) => {
   }
   try {
     if (m.op === 'write') write(m.id, m.bytes, m.expectedSha256);
+    else if (m.op === 'write-slot')
+      write(m.id, new Uint8Array(slots, m.slot * SLOT_BYTES, m.length), m.expectedSha256);
     else if (m.op === 'sizes') reply({ id: m.id, sizes: sizes(m.shas) });
     else {
       const buffers = read(m.blobs, m.headroom);

@@ -251,10 +251,14 @@ export class BlobBatch {
     return this.written.length;
   }
 
-  /** Write a blob (bytes given are handed over: the caller must not use them afterwards). */
-  async put(source: Readable | Uint8Array, opts: { expectedSha256?: string } = {}) {
-    const blob =
-      source instanceof Uint8Array
+  /**
+   * Write a blob: bytes given are handed over (the caller must not use them afterwards); parts
+   * (at most SLOT_BYTES together) are copied and left as they are.
+   */
+  async put(source: Readable | Uint8Array | Uint8Array[], opts: { expectedSha256?: string } = {}) {
+    const blob = Array.isArray(source)
+      ? await this.store.io.writeParts(source, opts.expectedSha256)
+      : source instanceof Uint8Array
         ? await this.store.io.write(source, opts.expectedSha256)
         : await this.store.writeTemporary(source, opts, false);
     this.store.hold(blob.sha256);

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { GatehouseError, notFound } from '../../shared/errors.js';
+import { SLOT_BYTES } from '../../store/blob-io.js';
 import type { BlobBatch, BlobStore } from '../../store/blobs.js';
 
 /**
@@ -205,6 +206,15 @@ class FrameReader {
     }
   }
 
+  /** The current frame's bytes as views of the chunks they arrived in (no copy). */
+  async parts(size: number): Promise<Buffer[]> {
+    if (!(await this.fill(size))) throw truncated(this.peer);
+    const out: Buffer[] = [];
+    for (let left = size; left > 0; left -= out[out.length - 1]!.length)
+      out.push(this.take(Math.min(left, this.chunks[0]!.length - this.head)));
+    return out;
+  }
+
   /** The current frame's bytes in one buffer of its own (it can move to another thread). */
   async gather(size: number): Promise<Buffer> {
     if (!(await this.fill(size))) throw truncated(this.peer);
@@ -244,7 +254,11 @@ export async function receiveBlobs(
       const frame = await reader.header();
       if (frame?.sha256 !== sha) throw truncated(peer);
       if (frame.size <= GATHER_UP_TO) {
-        const bytes = await reader.gather(frame.size);
+        // Up to a shared slot's size, copied once, into memory the blob thread already knows.
+        const bytes =
+          frame.size <= SLOT_BYTES
+            ? await reader.parts(frame.size)
+            : await reader.gather(frame.size);
         const written = batch.put(bytes, { expectedSha256: sha }).then(afterEach);
         // Handled here so a failure is not "unhandled" before it is awaited below.
         written.catch(() => undefined);
