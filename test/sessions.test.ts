@@ -192,91 +192,85 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
     expect(forged.status).toBe(401);
   });
 
-  it('still relays a session of clients of the previous release, each leg on a connection of its own', async () => {
+  /**
+   * A Jump Client driven by hand over the protocol (with `version`), once the site lists it;
+   * `onMessage` gets what the site sends it.
+   */
+  async function handMadeJumpClient(
+    name: string,
+    version: string,
+    onMessage: (m: ToJumpClient, channel: LineChannel<ToJumpClient>) => void,
+  ) {
     const endpoint = {
       host: site.proc.host,
       port: site.proc.port,
       fingerprint: site.proc.fingerprint,
     };
     const api = new SiteApi(endpoint);
-    const reg = await api.register({ name: 'old-01', group: 'servers', key, version: '1.0.0' });
-    // A Jump Client as the previous release ran it: a connection per session leg.
+    const reg = await api.register({ name, group: 'servers', key, version });
     const control = await openTunnel(endpoint, GATEWAY_PATHS.jumpClient, reg.ticket, {
       'X-Gatehouse-Targets': targets.echo,
     });
     const channel: LineChannel<ToJumpClient> = new LineChannel<ToJumpClient>(
       control,
       (v) => v as ToJumpClient,
-      (m) => {
-        if (m.type === 'ping') channel.send({ type: 'pong' });
-        if (m.type !== 'open') return;
-        const target = net.connect(splitTarget(m.target));
-        void openTunnel(endpoint, GATEWAY_PATHS.jumpData, m.ticket).then((leg) => {
-          target.pipe(leg).pipe(target);
-          leg.on('close', () => target.destroy());
-          target.on('close', () => leg.destroy());
-        });
-      },
+      (m) => onMessage(m, channel),
       () => undefined,
     );
+    const close = async () => {
+      channel.close('test over');
+      await api.close();
+    };
+    await until(
+      async () => (await rep.jumpClients()).some((j) => j.name === name),
+      10_000,
+      `${name} to be listed`,
+    ).catch(async (e: unknown) => {
+      await close();
+      throw e;
+    });
+    return { endpoint, api, close };
+  }
+
+  it('still relays a session of clients of the previous release, each leg on a connection of its own', async () => {
+    // A Jump Client as the previous release ran it: a connection per session leg.
+    const old = await handMadeJumpClient('old-01', '1.0.0', (m, channel) => {
+      if (m.type === 'ping') channel.send({ type: 'pong' });
+      if (m.type !== 'open') return;
+      const target = net.connect(splitTarget(m.target));
+      void openTunnel(old.endpoint, GATEWAY_PATHS.jumpData, m.ticket).then((leg) => {
+        target.pipe(leg).pipe(target);
+        leg.on('close', () => target.destroy());
+        target.on('close', () => leg.destroy());
+      });
+    });
     try {
-      await until(
-        async () => (await rep.jumpClients()).some((j) => j.name === 'old-01'),
-        10_000,
-        'the old Jump Client to be listed',
-      );
-      const s = await api.startSession(rep.signIn.ticket, {
+      const s = await old.api.startSession(rep.signIn.ticket, {
         jumpClient: 'old-01',
         target: targets.echo,
       });
-      const socket = await openTunnel(endpoint, GATEWAY_PATHS.session, s.ticket);
+      const socket = await openTunnel(old.endpoint, GATEWAY_PATHS.session, s.ticket);
       const data = randomBytes(256 * 1024);
       expect((await echoThrough(socket, data)).equals(data)).toBe(true);
       socket.end();
       expect((await recordOf(site, s.session)).bytesIn).toBe(data.length);
     } finally {
-      channel.close('test over');
-      await api.close();
+      await old.close();
     }
   });
 
   it('answers an open at once when the Jump Client it was sent to disconnects before opening', async () => {
-    const endpoint = {
-      host: site.proc.host,
-      port: site.proc.port,
-      fingerprint: site.proc.fingerprint,
-    };
-    const api = new SiteApi(endpoint);
-    const reg = await api.register({
-      name: 'leaving-01',
-      group: 'servers',
-      key,
-      version: PRODUCT_VERSION,
-    });
     // A Jump Client that leaves (moves to another node, say) as the open arrives.
-    const control = await openTunnel(endpoint, GATEWAY_PATHS.jumpClient, reg.ticket, {
-      'X-Gatehouse-Targets': targets.echo,
+    const leaving = await handMadeJumpClient('leaving-01', PRODUCT_VERSION, (m, channel) => {
+      if (m.type === 'open') channel.close('moving');
     });
-    const channel: LineChannel<ToJumpClient> = new LineChannel<ToJumpClient>(
-      control,
-      (v) => v as ToJumpClient,
-      (m) => {
-        if (m.type === 'open') channel.close('moving');
-      },
-      () => undefined,
-    );
     try {
-      await until(
-        async () => (await rep.jumpClients()).some((j) => j.name === 'leaving-01'),
-        10_000,
-        'the Jump Client to be listed',
-      );
-      const s = await api.startSession(rep.signIn.ticket, {
+      const s = await leaving.api.startSession(rep.signIn.ticket, {
         jumpClient: 'leaving-01',
         target: targets.echo,
       });
       const t0 = Date.now();
-      const refused = await openTunnel(endpoint, GATEWAY_PATHS.session, s.ticket).then(
+      const refused = await openTunnel(leaving.endpoint, GATEWAY_PATHS.session, s.ticket).then(
         (socket) => {
           socket.destroy();
           throw new Error('the session opened');
@@ -288,8 +282,7 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
       expect(refused.code).toBe('JUMP_CLIENT_NOT_CONNECTED');
       expect(refused.message).toMatch(/disconnected from this appliance/);
     } finally {
-      channel.close('test over');
-      await api.close();
+      await leaving.close();
     }
   });
 
