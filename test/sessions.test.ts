@@ -259,7 +259,7 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
     }
   });
 
-  it('answers an open at once when the Jump Client it was sent to disconnects before opening', async () => {
+  it('answers an open early, with a code the console retries on, when the Jump Client it was sent to disconnects', async () => {
     // A Jump Client that leaves (moves to another node, say) as the open arrives.
     const leaving = await handMadeJumpClient('leaving-01', PRODUCT_VERSION, (m, channel) => {
       if (m.type === 'open') channel.close('moving');
@@ -277,8 +277,8 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
         },
         (e: Error & { code?: string }) => e,
       );
-      // Not the 10 s wait for a leg that will never come, and a code the console retries on.
-      expect(Date.now() - t0).toBeLessThan(5_000);
+      // Not the full 10 s wait for a leg that will never come (a 6 s grace for one under way).
+      expect(Date.now() - t0).toBeLessThan(9_000);
       expect(refused.code).toBe('JUMP_CLIENT_NOT_CONNECTED');
       expect(refused.message).toMatch(/disconnected from this appliance/);
     } finally {

@@ -75,10 +75,12 @@ interface PendingSession {
   consoleLeg: Duplex;
   timer: NodeJS.Timeout;
   /** The Jump Client's connection the open was sent on. */
-  via: Presence;
+  sentOn: Presence;
 }
 
 const OPEN_TIMEOUT_MS = 10_000;
+/** How long an open may still be answered once the connection it was sent on closed. */
+const DISCONNECTED_GRACE_MS = 6_000;
 const PING_EVERY_MS = 15_000;
 const SILENT_LIMIT_MS = 45_000;
 
@@ -266,15 +268,22 @@ export class ClientGateway {
       (reason) => {
         if (this.jumpClients.get(claims.sub) === presence) this.jumpClients.delete(claims.sub);
         this.host.log('jump client disconnected', { name: claims.sub, reason });
-        // An open sent on this connection is answered on it or not at all (the client moved
-        // to another node, or reconnects): the console hears at once and asks the site again.
+        // An open sent on this connection may have been lost with it (or the client, moving to
+        // another node, may still be dialling and open the leg here): it gets a short grace, then
+        // fails with a code the console retries on, through the node the client is on now.
         for (const [session, p] of this.pending)
-          if (p.via === presence)
-            this.openFailed(
-              session,
-              `it disconnected from this appliance (${reason}) before opening the session`,
-              'JUMP_CLIENT_NOT_CONNECTED',
+          if (p.sentOn === presence) {
+            clearTimeout(p.timer);
+            p.timer = setTimeout(
+              () =>
+                this.openFailed(
+                  session,
+                  `it disconnected from this appliance (${reason}) and did not open the session`,
+                  'JUMP_CLIENT_NOT_CONNECTED',
+                ),
+              DISCONNECTED_GRACE_MS,
             );
+          }
       },
     );
     this.jumpClients.set(claims.sub, presence);
@@ -360,7 +369,7 @@ export class ClientGateway {
         ),
       OPEN_TIMEOUT_MS,
     );
-    this.pending.set(claims.session, { claims, consoleLeg: socket, timer, via: jump });
+    this.pending.set(claims.session, { claims, consoleLeg: socket, timer, sentOn: jump });
     socket.once('close', () => {
       const p = this.pending.get(claims.session);
       if (p?.consoleLeg === socket) {
