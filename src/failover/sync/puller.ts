@@ -66,7 +66,7 @@ const ATTEMPTS = 3;
 /** Bulk blob requests in flight at once (see blob-frames.ts): one streams while another waits. */
 const BULK_REQUESTS = 3;
 /** Written blobs are made durable together once this many bytes or blobs are waiting. */
-const FLUSH_BYTES = 256 * 1024 * 1024;
+const FLUSH_BYTES = 64 * 1024 * 1024;
 const FLUSH_BLOBS = 2000;
 /** From this many wanted blobs, list the blob directory once instead of checking each. */
 const LIST_BLOBS_FROM = 256;
