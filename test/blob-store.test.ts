@@ -34,6 +34,16 @@ describe('writing blobs given in parts (as a sync receives them)', () => {
     // (equals(), not toEqual: a deep comparison of 10 MB byte by byte takes a minute.)
     for (const b of blobs) expect(readFileSync(store.pathOf(sha(b))).equals(b)).toBe(true);
 
+    // Larger than a slot: copied into a buffer of its own instead.
+    const large = randomBytes(3 * 1024 * 1024 + 7);
+    const third = large.length / 3;
+    await batch.put([large.subarray(0, third), large.subarray(third)], {
+      expectedSha256: sha(large),
+    });
+    await batch.flush();
+    expect(readFileSync(store.pathOf(sha(large))).equals(large)).toBe(true);
+    store.release(sha(large));
+
     const damaged = randomBytes(5000);
     await expect(
       batch.put([damaged], { expectedSha256: sha(Buffer.from('something else')) }),

@@ -66,8 +66,9 @@ export class BlobIo {
   }
 
   /**
-   * As `write`, for a blob of at most SLOT_BYTES given in parts (views of the chunks it arrived
-   * in, left unchanged): copied into a shared slot, which is free again once the blob is written.
+   * As `write`, for a blob given in parts (views of the chunks it arrived in, left unchanged):
+   * copied once, into a shared slot (free again once the blob is written), or when larger than
+   * a slot into a buffer of its own that moves to the blob thread.
    */
   async writeParts(
     parts: Uint8Array[],
@@ -75,7 +76,7 @@ export class BlobIo {
   ): Promise<BlobInfo & { tmp: string }> {
     let length = 0;
     for (const p of parts) length += p.byteLength;
-    if (length > SLOT_BYTES) throw new RangeError(`a blob of ${length} bytes does not fit a slot`);
+    if (length > SLOT_BYTES) return this.write(Buffer.concat(parts, length), expectedSha256);
     const shared = this.shared;
     if (this.freeSlots.length === 0 && this.nextSlot < SLOTS) this.freeSlots.push(this.nextSlot++);
     const slot =

@@ -253,7 +253,7 @@ export class BlobBatch {
 
   /**
    * Write a blob: bytes given are handed over (the caller must not use them afterwards); parts
-   * (at most SLOT_BYTES together) are copied and left as they are.
+   * are copied and left as they are.
    */
   async put(source: Readable | Uint8Array | Uint8Array[], opts: { expectedSha256?: string } = {}) {
     const blob = Array.isArray(source)

@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { GatehouseError, notFound } from '../../shared/errors.js';
-import { SLOT_BYTES } from '../../store/blob-io.js';
 import type { BlobBatch, BlobStore } from '../../store/blobs.js';
 
 /**
@@ -121,9 +120,8 @@ const truncated = (peer: string) =>
   );
 
 /**
- * Reads the frames of a bulk answer one blob at a time. Chunks are queued as they arrive and a
- * frame's bytes are copied once (into one buffer for the blob), or not at all when the frame
- * lies within one chunk.
+ * Reads the frames of a bulk answer one blob at a time. Chunks are queued as they arrive; a
+ * frame's bytes are handed on as views of them, and the blob store copies them once.
  */
 class FrameReader {
   private readonly chunks: Buffer[] = [];
@@ -215,20 +213,6 @@ class FrameReader {
     return out;
   }
 
-  /** The current frame's bytes in one buffer of its own (it can move to another thread). */
-  async gather(size: number): Promise<Buffer> {
-    if (!(await this.fill(size))) throw truncated(this.peer);
-    const first = this.chunks[0];
-    if (size === 0) return Buffer.alloc(0);
-    if (first && first.length - this.head >= size) {
-      // Within one chunk: a copy, since the chunk's memory is shared with the frames around it.
-      const out = Buffer.allocUnsafeSlow(size);
-      this.take(size).copy(out);
-      return out;
-    }
-    return this.take(size);
-  }
-
   async close(): Promise<void> {
     await this.it.return?.();
   }
@@ -254,12 +238,8 @@ export async function receiveBlobs(
       const frame = await reader.header();
       if (frame?.sha256 !== sha) throw truncated(peer);
       if (frame.size <= GATHER_UP_TO) {
-        // Up to a shared slot's size, copied once, into memory the blob thread already knows.
-        const bytes =
-          frame.size <= SLOT_BYTES
-            ? await reader.parts(frame.size)
-            : await reader.gather(frame.size);
-        const written = batch.put(bytes, { expectedSha256: sha }).then(afterEach);
+        const parts = await reader.parts(frame.size);
+        const written = batch.put(parts, { expectedSha256: sha }).then(afterEach);
         // Handled here so a failure is not "unhandled" before it is awaited below.
         written.catch(() => undefined);
         writing.push(written);
