@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { GatehouseError, type Problem } from '../shared/errors.js';
 import { pinnedConnector } from '../clients/admin-client.js';
+import type { BlobFetch, FetchFailure } from '../store/blob-fetch.js';
 import {
   checkAnswer,
   PEER_PROOF_HEADER,
@@ -131,6 +132,50 @@ export class PeerClient {
     }
     if (res.statusCode >= 400) throw this.peerError(res.statusCode, await res.body.text());
     return res.body;
+  }
+
+  /**
+   * A signed GET for another thread to send on a connection of its own (see `BlobIo.fetch`):
+   * where to connect, the certificate to pin and the whole request. Word its failures with
+   * `fetchFailed`.
+   */
+  prepareGet(path: string): BlobFetch {
+    const signed = signPeerRequest(this.key(), this.from, { method: 'GET', path, body: '' });
+    return {
+      host: this.address.host,
+      port: this.address.port,
+      fingerprint: this.fingerprint,
+      request: [
+        `GET ${path} HTTP/1.1`,
+        `Host: ${this.label}`,
+        `${PEER_REQUEST_HEADER}: ${signed.header}`,
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    };
+  }
+
+  /** The error for a failed `prepareGet` request, as `call` and `stream` word theirs. */
+  fetchFailed(f: Exclude<FetchFailure, { kind: 'mismatch' }>): GatehouseError {
+    switch (f.kind) {
+      case 'unreachable':
+        return this.unreachable({ code: f.code });
+      case 'certificate':
+        return new GatehouseError(
+          'TLS_FINGERPRINT_MISMATCH',
+          502,
+          `The appliance at ${this.label} presented certificate ${f.presented}, not the pinned ${this.fingerprint}. Check the address, or re-pin if its certificate was replaced.`,
+        );
+      case 'refused':
+        return this.peerError(f.status, f.body);
+      case 'stream':
+        return new GatehouseError(
+          'SYNC_BLOB_STREAM',
+          502,
+          `The blobs from ${this.label} arrived truncated or out of order (${f.why}). Sync again; if it persists, check the network between the appliances.`,
+        );
+    }
   }
 
   private unreachable(e: unknown): GatehouseError {

@@ -1,11 +1,10 @@
 /**
- * The blob thread (see blob-io.ts). Each blob is hashed and written, or read, with plain
- * synchronous calls here — open, read or write, close — instead of a thread-pool round trip
- * per call on the appliance's event loop; a commit makes written blobs durable while later
- * blobs keep being written.
+ * The blob thread (see blob-io.ts). Blobs are fetched from a peer and written (blob-fetch.ts),
+ * or read, with plain synchronous calls here — open, read or write, close — instead of a
+ * thread-pool round trip per call on the appliance's event loop; a commit makes written blobs
+ * durable while later blobs keep being written.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   fsyncSync,
@@ -13,16 +12,15 @@ import {
   openSync,
   readSync,
   renameSync,
-  rmSync,
   statSync,
-  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SLOT_BYTES, type BlobIoReply, type BlobIoRequest } from './blob-io.js';
+import { fetchBlobs } from './blob-fetch.js';
+import type { BlobIoReply, BlobIoRequest } from './blob-io.js';
 
-const { root, slots } = workerData as { root: string; slots: SharedArrayBuffer };
+const { root } = workerData as { root: string };
 const execFileAsync = promisify(execFile);
 /** Blob directories known to exist. */
 const made = new Set<string>();
@@ -32,24 +30,8 @@ function reply(r: BlobIoReply, transfer: ArrayBuffer[] = []) {
   parentPort!.postMessage(r, transfer);
 }
 
-function write(id: number, bytes: Uint8Array, expected: string | undefined) {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (expected !== undefined && expected !== sha256) {
-    reply({ id, mismatch: sha256 });
-    return;
-  }
-  const tmp = path.join(root, 'tmp', `w${process.pid}-${Date.now().toString(36)}-${written++}`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  reply({ id, sha256, size: bytes.length, tmp });
-}
+const tmpFile = () =>
+  path.join(root, 'tmp', `w${process.pid}-${Date.now().toString(36)}-${written++}`);
 
 /** A syncfs of the blob store's file system covers many files at once; few are fsynced each. */
 const SYNCFS_FROM = 64;
@@ -127,11 +109,18 @@ parentPort!.on('message', (m: BlobIoRequest) => {
     );
     return;
   }
+  if (m.op === 'fetch') {
+    fetchBlobs(
+      m.fetch,
+      m.shas,
+      tmpFile,
+      (blobs) => reply({ id: m.id, blobs, more: true }),
+      (outcome) => reply({ id: m.id, ...outcome }),
+    );
+    return;
+  }
   try {
-    if (m.op === 'write') write(m.id, m.bytes, m.expectedSha256);
-    else if (m.op === 'write-slot')
-      write(m.id, new Uint8Array(slots, m.slot * SLOT_BYTES, m.length), m.expectedSha256);
-    else if (m.op === 'sizes') reply({ id: m.id, sizes: sizes(m.shas) });
+    if (m.op === 'sizes') reply({ id: m.id, sizes: sizes(m.shas) });
     else {
       const buffers = read(m.blobs, m.headroom);
       reply(

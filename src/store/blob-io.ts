@@ -1,33 +1,34 @@
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../shared/errors.js';
+import type { BlobFetch, FetchFailure } from './blob-fetch.js';
 import type { BlobInfo } from './blobs.js';
 
 export type BlobIoRequest =
-  | { op: 'write'; id: number; bytes: Uint8Array; expectedSha256?: string }
-  | { op: 'write-slot'; id: number; slot: number; length: number; expectedSha256?: string }
+  | { op: 'fetch'; id: number; fetch: BlobFetch; shas: string[] }
   | { op: 'commit'; id: number; blobs: { tmp: string; sha256: string }[] }
   | { op: 'sizes'; id: number; shas: string[] }
   | { op: 'read'; id: number; blobs: { sha256: string; size: number }[]; headroom: number };
 
 export type BlobIoReply =
-  | { id: number; sha256: string; size: number; tmp: string }
-  | { id: number; mismatch: string }
+  | { id: number; blobs: (BlobInfo & { tmp: string })[]; more?: true }
+  | { id: number; failure: FetchFailure }
   | { id: number; sizes: (number | null)[] }
   | { id: number; buffers: Uint8Array[] }
   | { id: number; error: { message: string; code?: string } }
   | { id: number };
 
-/**
- * Blobs up to this size are handed to the blob thread in a slot of memory both threads share:
- * the bytes are copied into memory touched before instead of into a fresh buffer per blob, whose
- * every page the kernel must first supply (on a virtual machine that cost more than hashing).
- */
-export const SLOT_BYTES = 1024 * 1024;
-const SLOTS = 32;
-
 interface Waiting {
   resolve: (r: BlobIoReply) => void;
   reject: (e: Error) => void;
+  /** Blobs a fetch wrote, told before its answer. */
+  written?: (blobs: (BlobInfo & { tmp: string })[]) => void;
+}
+
+/** A fetch of blobs failed; `failure` says why, for the caller to word. */
+export class BlobFetchError extends Error {
+  constructor(readonly failure: Exclude<FetchFailure, { kind: 'mismatch' }>) {
+    super(`fetching blobs failed: ${failure.kind}`);
+  }
 }
 
 /**
@@ -40,74 +41,30 @@ export class BlobIo {
   private worker: Worker | undefined;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
-  /** The shared slots (made on first use, kept for every blob thread), those free, and waiters. */
-  private slots: SharedArrayBuffer | undefined;
-  private readonly freeSlots: number[] = [];
-  private nextSlot = 0;
-  private readonly slotWaiters: ((slot: number) => void)[] = [];
-
   constructor(private readonly root: string) {}
 
   /**
-   * Hash, check and write `bytes` to tmp/ (not yet durable: see `commit`). The bytes are handed
-   * over: the caller must not use them afterwards (their memory moves to the blob thread).
+   * Fetch the blobs `shas` of a peer's bulk answer on the blob thread (see blob-fetch.ts): each
+   * is checked against its digest and written to tmp/ (not yet durable: see `commit`), and told
+   * to `written` a few at a time as the answer arrives. A blob that does not match fails the
+   * fetch with BLOB_DIGEST_MISMATCH, anything else with a BlobFetchError; a failed fetch leaves
+   * in tmp/ only the blobs already told.
    */
-  async write(bytes: Uint8Array, expectedSha256?: string): Promise<BlobInfo & { tmp: string }> {
-    const owned =
-      bytes.byteOffset === 0 &&
-      bytes.byteLength === bytes.buffer.byteLength &&
-      bytes.buffer instanceof ArrayBuffer;
-    const mine = owned ? bytes : new Uint8Array(bytes);
-    const r = await this.call(
-      { op: 'write', id: 0, bytes: mine, expectedSha256 },
-      mine.byteLength > 0 ? [mine.buffer as ArrayBuffer] : [],
-    );
-    return this.written(r, expectedSha256);
-  }
-
-  /**
-   * As `write`, for a blob given in parts (views of the chunks it arrived in, left unchanged):
-   * copied once, into a shared slot (free again once the blob is written), or when larger than
-   * a slot into a buffer of its own that moves to the blob thread.
-   */
-  async writeParts(
-    parts: Uint8Array[],
-    expectedSha256?: string,
-  ): Promise<BlobInfo & { tmp: string }> {
-    let length = 0;
-    for (const p of parts) length += p.byteLength;
-    if (length > SLOT_BYTES) return this.write(Buffer.concat(parts, length), expectedSha256);
-    const shared = this.shared;
-    if (this.freeSlots.length === 0 && this.nextSlot < SLOTS) this.freeSlots.push(this.nextSlot++);
-    const slot =
-      this.freeSlots.pop() ?? (await new Promise<number>((r) => this.slotWaiters.push(r)));
-    try {
-      const view = new Uint8Array(shared, slot * SLOT_BYTES, length);
-      let at = 0;
-      for (const p of parts) {
-        view.set(p, at);
-        at += p.byteLength;
-      }
-      return this.written(
-        await this.call({ op: 'write-slot', id: 0, slot, length, expectedSha256 }),
-        expectedSha256,
-      );
-    } finally {
-      const next = this.slotWaiters.shift();
-      if (next) next(slot);
-      else this.freeSlots.push(slot);
-    }
-  }
-
-  /** The blob thread's answer to a write: the blob, or the digest that did not match. */
-  private written(r: BlobIoReply, expectedSha256: string | undefined) {
-    if ('mismatch' in r)
+  async fetch(
+    fetch: BlobFetch,
+    shas: string[],
+    written: (blobs: (BlobInfo & { tmp: string })[]) => void,
+  ): Promise<void> {
+    const r = await this.call({ op: 'fetch', id: 0, fetch, shas }, written);
+    if ('blobs' in r) written(r.blobs);
+    if (!('failure' in r)) return;
+    if (r.failure.kind === 'mismatch')
       throw new GatehouseError(
         'BLOB_DIGEST_MISMATCH',
         400,
-        `The content's sha256 is ${r.mismatch}, not the expected ${expectedSha256}; it was altered or truncated in transit.`,
+        `The content's sha256 is ${r.failure.actual}, not the expected ${r.failure.expected}; it was altered or truncated in transit.`,
       );
-    return r as BlobInfo & { tmp: string };
+    throw new BlobFetchError(r.failure);
   }
 
   /** Make blobs written to tmp/ durable, move them into place and make that durable. */
@@ -131,18 +88,17 @@ export class BlobIo {
     return r.buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   }
 
-  private get shared(): SharedArrayBuffer {
-    return (this.slots ??= new SharedArrayBuffer(SLOT_BYTES * SLOTS));
-  }
-
-  private call(m: BlobIoRequest, transfer: ArrayBuffer[] = []): Promise<BlobIoReply> {
+  private call(
+    m: BlobIoRequest,
+    written?: (blobs: (BlobInfo & { tmp: string })[]) => void,
+  ): Promise<BlobIoReply> {
     const worker = this.start();
     const id = this.nextId++;
     return new Promise<BlobIoReply>((resolve, reject) => {
       // Keeps the process alive only while answers are awaited.
       if (this.waiting.size === 0) worker.ref();
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ ...m, id }, transfer);
+      this.waiting.set(id, { resolve, reject, written });
+      worker.postMessage({ ...m, id });
     }).then((r) => {
       if ('error' in r) {
         const e = new Error(r.error.message) as NodeJS.ErrnoException;
@@ -156,10 +112,11 @@ export class BlobIo {
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./blob-io-worker.js', import.meta.url), {
-      workerData: { root: this.root, slots: this.shared },
+      workerData: { root: this.root },
     });
     worker.on('message', (r: BlobIoReply) => {
       const w = this.waiting.get(r.id);
+      if ('more' in r) return w?.written?.(r.blobs);
       this.waiting.delete(r.id);
       if (this.waiting.size === 0) worker.unref();
       w?.resolve(r);

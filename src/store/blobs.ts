@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';
+import type { BlobFetch } from './blob-fetch.js';
 import { BlobIo } from './blob-io.js';
 
 export interface BlobInfo {
@@ -85,7 +86,7 @@ export class BlobStore {
     source: Readable | Uint8Array,
     opts: { limit?: number; expectedSha256?: string } = {},
   ): Promise<BlobInfo> {
-    const written = await this.writeTemporary(source, opts, true);
+    const written = await this.writeTemporary(source, opts);
     this.hold(written.sha256);
     const dest = this.pathOf(written.sha256);
     await fsp.mkdir(path.dirname(dest), { recursive: true });
@@ -145,11 +146,10 @@ export class BlobStore {
     return new BlobBatch(this);
   }
 
-  /** Write `source` to a file in tmp/, checking its size and digest; fsynced if `durable`. */
-  async writeTemporary(
+  /** Write `source` to a file in tmp/, checking its size and digest, and fsync it. */
+  private async writeTemporary(
     source: Readable | Uint8Array,
     opts: { limit?: number; expectedSha256?: string },
-    durable: boolean,
   ): Promise<BlobInfo & { tmp: string }> {
     const tmp = path.join(this.root, 'tmp', randomBytes(12).toString('hex'));
     const hash = createHash('sha256');
@@ -170,7 +170,7 @@ export class BlobStore {
         hash.update(chunk);
         await fh.write(chunk);
       }
-      if (durable) await fh.sync();
+      await fh.sync();
     } catch (e) {
       await fh.close();
       await fsp.rm(tmp, { force: true });
@@ -235,7 +235,7 @@ export class BlobStore {
  * written so far is synced while still in tmp/ (one `syncfs`, or an fsync per file where
  * `sync -f` is unavailable or the files are few), then renamed into place, then the directories
  * are synced. So a blob at its final path is always whole, and every blob `flush()` returned is
- * on disk: flush before committing rows that refer to them. Blobs given as bytes are hashed and
+ * on disk: flush before committing rows that refer to them. Blobs are fetched, hashed and
  * written on the store's blob thread (see `BlobIo`). Blobs stay held (see
  * `BlobStore.hold`) until the caller releases them; `discard()` removes the unflushed ones.
  */
@@ -252,19 +252,18 @@ export class BlobBatch {
   }
 
   /**
-   * Write a blob: bytes given are handed over (the caller must not use them afterwards); parts
-   * are copied and left as they are.
+   * Fetch the blobs of a peer's bulk answer into the batch, on the store's blob thread (see
+   * `BlobIo.fetch`): written, not yet flushed. `written` runs as they arrive, a few at a time.
    */
-  async put(source: Readable | Uint8Array | Uint8Array[], opts: { expectedSha256?: string } = {}) {
-    const blob = Array.isArray(source)
-      ? await this.store.io.writeParts(source, opts.expectedSha256)
-      : source instanceof Uint8Array
-        ? await this.store.io.write(source, opts.expectedSha256)
-        : await this.store.writeTemporary(source, opts, false);
-    this.store.hold(blob.sha256);
-    this.written.push(blob);
-    this.unflushedBytes += blob.size;
-    return { sha256: blob.sha256, size: blob.size };
+  async fetch(fetch: BlobFetch, shas: string[], written: () => void): Promise<void> {
+    await this.store.io.fetch(fetch, shas, (blobs) => {
+      for (const blob of blobs) {
+        this.store.hold(blob.sha256);
+        this.written.push(blob);
+        this.unflushedBytes += blob.size;
+      }
+      written();
+    });
   }
 
   /** Make every blob written so far durable; flushes run one after another. */

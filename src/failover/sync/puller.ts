@@ -4,7 +4,8 @@ import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { PeerClient } from '../peer-client.js';
-import { BULK_BLOBS, bulkBlobsPath, receiveBlobs } from './blob-frames.js';
+import { BlobFetchError } from '../../store/blob-io.js';
+import { BULK_BLOBS, bulkBlobsPath } from './blob-frames.js';
 import { planRowCount, planSync, type BucketDiff, type SyncPlan } from './plan.js';
 import {
   checkPeerVersion,
@@ -326,12 +327,9 @@ export class SitePuller {
         this.progress.blobs.bytes += blob.size;
       }
     };
-    // A flush runs while the transfer goes on; the transfer waits only when a second one is due.
+    // A flush runs while the transfer goes on; the next starts once it ended and enough waits.
     let flushing: Promise<void> | undefined;
     let flushFailed: { error: unknown } | undefined;
-    const checkFlushes = () => {
-      if (flushFailed) throw flushFailed.error;
-    };
     const startFlush = () => {
       flushing = flush().then(
         () => {
@@ -343,23 +341,25 @@ export class SitePuller {
         },
       );
     };
+    const fetched = () => {
+      if (flushing || flushFailed) return;
+      if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS) startFlush();
+    };
     try {
       const request = async () => {
         for (let shas = await feed.next(); shas; shas = await feed.next()) {
           if (feed.ended) this.progress.phase = 'blobs';
-          const stream = await peer.stream(bulkBlobsPath(shas));
-          await receiveBlobs(stream, shas, batch, peer.label, async () => {
-            checkFlushes();
-            if (batch.unflushedBytes < FLUSH_BYTES && batch.unflushedCount < FLUSH_BLOBS) return;
-            while (flushing) await flushing;
-            checkFlushes();
-            if (batch.unflushedBytes >= FLUSH_BYTES || batch.unflushedCount >= FLUSH_BLOBS)
-              startFlush();
-          });
+          if (flushFailed) throw flushFailed.error;
+          try {
+            await batch.fetch(peer.prepareGet(bulkBlobsPath(shas)), shas, fetched);
+          } catch (e) {
+            throw e instanceof BlobFetchError ? peer.fetchFailed(e.failure) : e;
+          }
         }
       };
-      // One failed request stops the others: the feed fails them at their next request.
-      await Promise.all(
+      // One failed request stops the others at their next request (the feed fails them); the
+      // blobs are discarded once none is under way.
+      const requests = await Promise.allSettled(
         Array.from({ length: BULK_REQUESTS }, () =>
           request().catch((e: unknown) => {
             feed.abort(e);
@@ -367,9 +367,11 @@ export class SitePuller {
           }),
         ),
       );
+      const failed = requests.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
       this.progress.phase = 'blobs';
       while (flushing) await flushing;
-      checkFlushes();
+      if (flushFailed) throw flushFailed.error;
       await flush();
     } catch (e) {
       while (flushing) await flushing;

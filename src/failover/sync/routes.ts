@@ -26,8 +26,15 @@ export const SYNC_ROUTES: PeerRoute[] = [
   {
     method: 'GET',
     path: '/api/peer/sync/blobs',
-    handler: ({ appliance, req }) =>
-      blobFrames(appliance.blobs, parseInput(BulkBlobsQuery, req.query, 'query').sha256),
+    handler: async ({ appliance, req, reply }) => {
+      const { frames, length } = await blobFrames(
+        appliance.blobs,
+        parseInput(BulkBlobsQuery, req.query, 'query').sha256,
+      );
+      // A length, not chunks: the puller reads the frames straight off the connection.
+      reply.header('content-length', length);
+      return frames;
+    },
   },
   {
     method: 'POST',
