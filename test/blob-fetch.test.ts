@@ -233,3 +233,45 @@ describe('fetching a bulk answer of blobs on the blob thread', () => {
     });
   });
 });
+
+describe('reading frames to send, in shared slots used again', () => {
+  it('reads more groups at once than there are slots (the rest in buffers of their own), each whole', async () => {
+    const blobs = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const bytes = randomBytes(1000 + i * 5000);
+        await store.put(bytes);
+        return bytes;
+      }),
+    );
+    const expected = (group: Buffer[]) => Buffer.concat(group.map((b) => frame(b)));
+    const groups = blobs.map((b, i) => [b, blobs[(i + 1) % blobs.length]!]);
+    // None released: 8 slots, then 4 reads in memory of their own.
+    const held = await Promise.all(
+      groups.map((g) => store.io.readFrames(g.map((b) => ({ sha256: sha(b), size: b.length })))),
+    );
+    for (const [i, r] of held.entries()) expect(r.frames.equals(expected(groups[i]!))).toBe(true);
+    const shared = held.filter((r) => r.frames.buffer instanceof SharedArrayBuffer);
+    expect(shared).toHaveLength(8);
+    for (const r of held) r.release();
+    // A released slot serves the next read; releasing twice gives nothing back twice.
+    held[0]!.release();
+    const again = await Promise.all(
+      groups.map((g) => store.io.readFrames(g.map((b) => ({ sha256: sha(b), size: b.length })))),
+    );
+    for (const [i, r] of again.entries()) expect(r.frames.equals(expected(groups[i]!))).toBe(true);
+    expect(again.filter((r) => r.frames.buffer instanceof SharedArrayBuffer)).toHaveLength(8);
+    for (const r of again) r.release();
+  });
+
+  it('fails a read whose blob is not the size given, and frees its slot', async () => {
+    const bytes = randomBytes(3000);
+    await store.put(bytes);
+    for (let i = 0; i < 10; i++)
+      await expect(
+        store.io.readFrames([{ sha256: sha(bytes), size: bytes.length + 1 }]),
+      ).rejects.toThrow(/changed size while being sent/);
+    const r = await store.io.readFrames([{ sha256: sha(bytes), size: bytes.length }]);
+    expect(r.frames.buffer).toBeInstanceOf(SharedArrayBuffer);
+    r.release();
+  });
+});

@@ -5,22 +5,15 @@
  * durable while later blobs keep being written.
  */
 import { execFile } from 'node:child_process';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  renameSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { fetchBlobs } from './blob-fetch.js';
-import type { BlobIoReply, BlobIoRequest } from './blob-io.js';
+import { FRAMES_SLOT_BYTES, type BlobIoReply, type BlobIoRequest } from './blob-io.js';
+import { FRAME_HEADER, writeFrameHeader } from './blob-stream.js';
 
-const { root } = workerData as { root: string };
+const { root, slots } = workerData as { root: string; slots: SharedArrayBuffer };
 const execFileAsync = promisify(execFile);
 /** Blob directories known to exist. */
 const made = new Set<string>();
@@ -30,8 +23,9 @@ function reply(r: BlobIoReply, transfer: ArrayBuffer[] = []) {
   parentPort!.postMessage(r, transfer);
 }
 
+/** A new file in tmp/, named apart from those of the process's other blob threads. */
 const tmpFile = () =>
-  path.join(root, 'tmp', `w${process.pid}-${Date.now().toString(36)}-${written++}`);
+  path.join(root, 'tmp', `w${process.pid}.${threadId}-${Date.now().toString(36)}-${written++}`);
 
 /** A syncfs of the blob store's file system covers many files at once; few are fsynced each. */
 const SYNCFS_FROM = 64;
@@ -76,24 +70,32 @@ function sizes(shas: string[]): (number | null)[] {
   return shas.map((sha) => statSync(blobPath(sha), { throwIfNoEntry: false })?.size ?? null);
 }
 
-function read(blobs: { sha256: string; size: number }[], headroom: number): Uint8Array[] {
-  return blobs.map(({ sha256, size }) => {
-    const out = new Uint8Array(headroom + size);
+/**
+ * The frames (see blob-stream.ts) of `blobs`, read whole into `into` one after another; a blob
+ * whose size is not the one given (it was removed meanwhile) fails the call.
+ */
+function readFrames(blobs: { sha256: string; size: number }[], into: Uint8Array): number {
+  const frames = Buffer.from(into.buffer, into.byteOffset, into.byteLength);
+  let at = 0;
+  for (const { sha256, size } of blobs) {
+    writeFrameHeader(frames.subarray(at, at + FRAME_HEADER), sha256, size);
+    at += FRAME_HEADER;
     const fd = openSync(blobPath(sha256), 'r');
     try {
-      let at = 0;
-      while (at < size) {
-        const n = readSync(fd, out, headroom + at, size - at, at);
+      let got = 0;
+      while (got < size) {
+        const n = readSync(fd, frames, at + got, size - got, got);
         if (n === 0) break;
-        at += n;
+        got += n;
       }
       // Blobs are immutable: a different size means it was removed and the answer is void.
-      if (at !== size) throw new Error(`blob ${sha256} changed size while being sent`);
+      if (got !== size) throw new Error(`blob ${sha256} changed size while being sent`);
     } finally {
       closeSync(fd);
     }
-    return out;
-  });
+    at += size;
+  }
+  return at;
 }
 
 const failure = (e: unknown) => ({
@@ -121,12 +123,13 @@ parentPort!.on('message', (m: BlobIoRequest) => {
   }
   try {
     if (m.op === 'sizes') reply({ id: m.id, sizes: sizes(m.shas) });
-    else {
-      const buffers = read(m.blobs, m.headroom);
-      reply(
-        { id: m.id, buffers },
-        buffers.map((b) => b.buffer as ArrayBuffer),
-      );
+    else if (m.slot !== null) {
+      const slot = new Uint8Array(slots, m.slot * FRAMES_SLOT_BYTES, FRAMES_SLOT_BYTES);
+      reply({ id: m.id, length: readFrames(m.blobs, slot) });
+    } else {
+      const frames = new Uint8Array(m.blobs.reduce((n, b) => n + FRAME_HEADER + b.size, 0));
+      readFrames(m.blobs, frames);
+      reply({ id: m.id, frames }, [frames.buffer]);
     }
   } catch (e) {
     reply({ id: m.id, error: failure(e) });

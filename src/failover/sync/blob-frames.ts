@@ -1,9 +1,10 @@
+import type { FastifyReply } from 'fastify';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { notFound } from '../../shared/errors.js';
 import { FRAME_HEADER as HEADER, writeFrameHeader } from '../../store/blob-stream.js';
 import type { BlobStore } from '../../store/blobs.js';
+import { FRAMES_SLOT_BYTES } from '../../store/blob-io.js';
 
 /**
  * Many blobs in one answer (`GET /api/peer/sync/blobs?sha256=a,b,…`): per blob, in the order
@@ -13,8 +14,6 @@ import type { BlobStore } from '../../store/blobs.js';
  * receives them on its blob thread (`BlobBatch.fetch`).
  */
 export const BULK_BLOBS = 100;
-/** Blobs up to this size are read whole; larger ones are streamed. */
-const GATHER_UP_TO = 4 * 1024 * 1024;
 
 export const bulkBlobsPath = (shas: string[]) => `/api/peer/sync/blobs?sha256=${shas.join(',')}`;
 
@@ -30,29 +29,33 @@ export const BulkBlobsQuery = z.object({
     ),
 });
 
-/** Small blobs are read whole, a group of up to this many bytes at a time, two groups ahead. */
-const READ_GROUP_BYTES = 4 * 1024 * 1024;
+/** Runs of small blobs are read whole, up to a slot of frames (4 MiB) at a time, two runs ahead. */
 const READ_GROUP_BLOBS = 32;
 /** Chunk size for reading the blobs too large to read whole. */
 const READ_CHUNK = 1024 * 1024;
 
 /**
- * The frames of the asked blobs and their length in bytes; every one must be here (checked
- * before the first byte). The source does not hash them: the puller checks every blob against
- * its digest. Small blobs are read whole on the store's blob thread, header and bytes in one
- * buffer (one chunk on the wire).
+ * Answer with the frames of the asked blobs, under a Content-Length; every one must be here
+ * (checked before the first byte, else NOT_FOUND). The source does not hash them: the puller
+ * checks every blob against its digest. Runs of small blobs are read whole on the store's blob
+ * thread into memory used again once the response has written it (the write's callback says
+ * so, which a stream handed to the framework would not); larger blobs are streamed. A failure
+ * after the head cuts the connection.
  */
-export async function blobFrames(
+export async function sendBlobFrames(
   blobs: BlobStore,
   shas: string[],
-): Promise<{ frames: Readable; length: number }> {
-  const sizes = await blobs.io.sizes(shas);
-  const gone = sizes.findIndex((s) => s === null);
-  if (gone >= 0) throw notFound(`Blob ${shas[gone]}`, 'Sync again: the peer no longer needs it.');
+  reply: FastifyReply,
+): Promise<void> {
+  const sizes = (await blobs.io.sizes(shas)).map((size, i) => {
+    if (size === null)
+      throw notFound(`Blob ${shas[i]}`, 'Sync again: the peer no longer needs it.');
+    return size;
+  });
   // Runs of small blobs, read as one group each; a large blob is a group of its own, streamed.
   const groups: { from: number; to: number; small: boolean }[] = [];
   for (let i = 0; i < shas.length;) {
-    if (sizes[i]! > GATHER_UP_TO) {
+    if (HEADER + sizes[i]! > FRAMES_SLOT_BYTES) {
       groups.push({ from: i, to: i + 1, small: false });
       i++;
       continue;
@@ -61,52 +64,80 @@ export async function blobFrames(
     let bytes = 0;
     while (
       to < shas.length &&
-      sizes[to]! <= GATHER_UP_TO &&
       to - i < READ_GROUP_BLOBS &&
-      (to === i || bytes + sizes[to]! <= READ_GROUP_BYTES)
+      bytes + HEADER + sizes[to]! <= FRAMES_SLOT_BYTES
     )
-      bytes += sizes[to++]!;
+      bytes += HEADER + sizes[to++]!;
     groups.push({ from: i, to, small: true });
     i = to;
   }
   const read = (g: { from: number; to: number; small: boolean } | undefined) => {
     if (!g?.small) return undefined;
-    const p = blobs.io.read(
+    const p = blobs.io.readFrames(
       shas.slice(g.from, g.to).map((sha256, k) => ({ sha256, size: sizes[g.from + k]! })),
-      HEADER,
     );
     p.catch(() => undefined);
     return p;
   };
-  async function* frames() {
-    // Two groups are read ahead, so the blob thread works while the socket drains.
-    const ahead = [read(groups[0]), read(groups[1])];
-    try {
-      for (const [n, g] of groups.entries()) {
-        const pending = ahead.shift();
-        ahead.push(read(groups[n + 2]));
-        if (pending) {
-          for (const [k, frame] of (await pending).entries())
-            yield writeFrameHeader(frame, shas[g.from + k]!, sizes[g.from + k]!);
-          continue;
+
+  const res = reply.hijack().raw;
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': sizes.reduce((n, size) => n + HEADER + size, 0),
+  });
+  // The head goes alone: written with the first frames, both would be copied into one buffer.
+  res.flushHeaders();
+  /**
+   * Write `chunk`, resolving once it is written (rejecting if the connection closed first). One
+   * write at a time: writes queued together are copied into one buffer to be encrypted.
+   */
+  const write = (chunk: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      const closed = () => reject(new Error('the peer closed the connection'));
+      if (res.destroyed) return closed();
+      res.once('close', closed);
+      res.write(chunk, (e) => {
+        res.off('close', closed);
+        if (e) reject(e);
+        else resolve();
+      });
+    });
+  // Two groups are read ahead, so the blob thread works while the socket drains.
+  const ahead = [read(groups[0]), read(groups[1])];
+  try {
+    for (const [n, g] of groups.entries()) {
+      const pending = ahead.shift();
+      ahead.push(read(groups[n + 2]));
+      if (pending) {
+        const { frames, release } = await pending;
+        try {
+          await write(frames);
+        } finally {
+          release();
         }
-        const sha = shas[g.from]!;
-        yield writeFrameHeader(Buffer.allocUnsafe(HEADER), sha, sizes[g.from]!);
-        let sent = 0;
-        for await (const chunk of createReadStream(blobs.pathOf(sha), {
-          highWaterMark: READ_CHUNK,
-        }) as AsyncIterable<Buffer>) {
-          sent += chunk.length;
-          yield chunk;
-        }
-        if (sent !== sizes[g.from]) throw new Error(`blob ${sha} changed size while being sent`);
+        continue;
       }
-    } finally {
-      await Promise.allSettled(ahead.filter((p) => p !== undefined));
+      const sha = shas[g.from]!;
+      await write(writeFrameHeader(Buffer.allocUnsafe(HEADER), sha, sizes[g.from]!));
+      let sent = 0;
+      for await (const chunk of createReadStream(blobs.pathOf(sha), {
+        highWaterMark: READ_CHUNK,
+      }) as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        await write(chunk);
+      }
+      if (sent !== sizes[g.from]) throw new Error(`blob ${sha} changed size while being sent`);
     }
+    res.end();
+  } catch (e) {
+    // The connection is cut: the puller sees a truncated answer.
+    res.destroy(e as Error);
+  } finally {
+    // Groups read ahead and never written.
+    for (const p of ahead)
+      p?.then(
+        ({ release }) => release(),
+        () => undefined,
+      );
   }
-  return {
-    frames: Readable.from(frames(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 }),
-    length: sizes.reduce((n: number, size) => n + HEADER + size!, 0),
-  };
 }

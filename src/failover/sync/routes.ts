@@ -1,6 +1,6 @@
 import { parseInput } from '../../appliance/http/operations.js';
 import type { PeerRoute } from '../peer-server.js';
-import { blobFrames, BulkBlobsQuery } from './blob-frames.js';
+import { BulkBlobsQuery, sendBlobFrames } from './blob-frames.js';
 import { BucketsRequest, ManifestRequest, RowsRequest, RunRequest } from './protocol.js';
 
 /** Inter-appliance endpoints of the synchronisation (see protocol.ts). */
@@ -26,15 +26,8 @@ export const SYNC_ROUTES: PeerRoute[] = [
   {
     method: 'GET',
     path: '/api/peer/sync/blobs',
-    handler: async ({ appliance, req, reply }) => {
-      const { frames, length } = await blobFrames(
-        appliance.blobs,
-        parseInput(BulkBlobsQuery, req.query, 'query').sha256,
-      );
-      // A length, not chunks: the puller reads the frames straight off the connection.
-      reply.header('content-length', length);
-      return frames;
-    },
+    handler: ({ appliance, req, reply }) =>
+      sendBlobFrames(appliance.blobs, parseInput(BulkBlobsQuery, req.query, 'query').sha256, reply),
   },
   {
     method: 'POST',
