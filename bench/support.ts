@@ -3,7 +3,7 @@
  * per-request latencies, and the figure | Gatehouse | anchor | ratio table.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -240,7 +240,7 @@ export function median(values: number[]): number {
 
 export interface Figure {
   figure: string;
-  unit: 'ms' | 'req/s' | 'MB/s' | 'KiB' | '%';
+  unit: 'ms' | 'req/s' | 'MB/s' | 'KiB' | '%' | 'CPU-s';
   gatehouse: number;
   anchor: number;
   /** The issue's goal for this figure and whether this run met it, e.g. "≥ 0.9×: NOT met". */
@@ -316,6 +316,37 @@ export function cpuSnapshot(): CpuSnapshot | null {
   } catch {
     return null;
   }
+}
+
+/** The fields of /proc/PID/stat after the command name (the state is field 0). */
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/** This process's process group (the one its children without a group of their own are in). */
+export const ownProcessGroup = (): number => Number(statFields('self')?.[2]);
+
+/**
+ * User + system CPU seconds used so far by every process of the process groups `pgids`, with
+ * the children they reaped (a process that ends is counted in its parent once reaped);
+ * `exceptSelf` leaves out this process's own time, not its children's.
+ */
+export function groupsCpuSeconds(pgids: number[], exceptSelf = false): number {
+  let ticks = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = statFields(Number(d));
+    if (!f || !pgids.includes(Number(f[2]))) continue;
+    // utime stime cutime cstime: fields 14-17 of /proc/PID/stat, 11-14 after the state.
+    const own = Number(f[11]) + Number(f[12]);
+    ticks += (exceptSelf && Number(d) === process.pid ? 0 : own) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks / TICKS;
 }
 
 /**

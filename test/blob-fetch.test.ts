@@ -133,14 +133,19 @@ describe('fetching a bulk answer of blobs on the blob thread', () => {
     expect(tmpFiles()).toEqual([]);
   });
 
-  it('tells of written blobs while a long answer still arrives, every 16 MiB', async () => {
-    const blobs = Array.from({ length: 40 }, () => randomBytes(1024 * 1024));
+  it('tells of written blobs while a long answer still arrives, every 16 MiB, and flushes many with one file-system sync', async () => {
+    const blobs = Array.from({ length: 80 }, () => randomBytes(512 * 1024));
     const batch = new BlobBatch(store);
     answer = withLength(Buffer.concat(blobs.map((b) => frame(b))), 256 * 1024);
     await fetchInto(batch, blobs.map(sha));
-    expect(told).toEqual([16, 32, 40]);
-    await batch.flush();
-    for (const b of blobs) store.release(sha(b));
+    expect(told).toEqual([32, 64, 80]);
+    // More than 64 files: made durable by `sync -f` of the file system, from the resident shell.
+    expect(await batch.flush()).toHaveLength(80);
+    for (const b of blobs) {
+      expect(readFileSync(store.pathOf(sha(b))).equals(b)).toBe(true);
+      store.release(sha(b));
+    }
+    expect(tmpFiles()).toEqual([]);
   });
 
   it('refuses a blob whose bytes do not match its digest, keeping nothing of the answer', async () => {

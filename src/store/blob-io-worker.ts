@@ -4,17 +4,16 @@
  * thread-pool round trip per call on the appliance's event loop; a commit makes written blobs
  * durable while later blobs keep being written.
  */
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { fetchBlobs } from './blob-fetch.js';
 import { FRAMES_SLOT_BYTES, type BlobIoReply, type BlobIoRequest } from './blob-io.js';
 import { FRAME_HEADER, writeFrameHeader } from './blob-stream.js';
 
 const { root, slots } = workerData as { root: string; slots: SharedArrayBuffer };
-const execFileAsync = promisify(execFile);
 /** Blob directories known to exist. */
 const made = new Set<string>();
 let written = 0;
@@ -30,14 +29,55 @@ const tmpFile = () =>
 /** A syncfs of the blob store's file system covers many files at once; few are fsynced each. */
 const SYNCFS_FROM = 64;
 
+/**
+ * `sync -f` of the blob store's file system, run by a shell started once and asked a line at a
+ * time: spawning it from the appliance process copied the process's page tables each time
+ * (about 35 ms of CPU on a virtual machine, two per flush). The shell ends when this thread
+ * does (its input closes). Resolves false where `sync -f` fails or there is no shell.
+ */
+class FileSystemSync {
+  private shell: ChildProcessByStdio<Writable, Readable, null> | undefined;
+  private readonly answers: ((ok: boolean) => void)[] = [];
+  private pending = '';
+
+  run(): Promise<boolean> {
+    const shell = this.start();
+    return new Promise((resolve) => {
+      this.answers.push(resolve);
+      shell.stdin.write('\n');
+    });
+  }
+
+  private start() {
+    if (this.shell) return this.shell;
+    const shell = spawn(
+      'sh',
+      ['-c', 'while read -r _; do if sync -f "$0"; then echo ok; else echo failed; fi; done', root],
+      { stdio: ['pipe', 'pipe', 'ignore'] },
+    );
+    shell.stdout.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (this.pending + d).split('\n');
+      this.pending = lines.pop()!;
+      for (const line of lines) this.answers.shift()?.(line === 'ok');
+    });
+    const gone = () => {
+      if (this.shell !== shell) return;
+      this.shell = undefined;
+      for (const answer of this.answers.splice(0)) answer(false);
+    };
+    shell.on('error', gone);
+    shell.on('exit', gone);
+    shell.stdin.on('error', gone);
+    this.shell = shell;
+    return shell;
+  }
+}
+
+const fileSystemSync = new FileSystemSync();
+
 async function syncFiles(files: string[]): Promise<void> {
-  if (files.length > SYNCFS_FROM)
-    try {
-      await execFileAsync('sync', ['-f', root]);
-      return;
-    } catch {
-      // No `sync -f` here: fsync one by one below.
-    }
+  // No `sync -f` here: fsync one by one below.
+  if (files.length > SYNCFS_FROM && (await fileSystemSync.run())) return;
   for (const f of files) {
     const fd = openSync(f, 'r');
     try {

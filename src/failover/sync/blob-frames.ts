@@ -131,6 +131,7 @@ export async function sendBlobFrames(
     res.end();
   } catch (e) {
     // The connection is cut: the puller sees a truncated answer.
+    reply.log.warn(`A bulk answer of blobs to the peer was cut: ${(e as Error).message}`);
     res.destroy(e as Error);
   } finally {
     // Groups read ahead and never written.
