@@ -145,8 +145,12 @@ export async function runSyncBenchmark(): Promise<void> {
     // and a fresh copy, the two in alternating order, each once the disks are quiet.
     const ssh = await startSshd(path.join(root, 'ssh'), cleanup);
     /** Per round: time (ms) and CPU seconds of each side (both appliances; rsync, ssh, sshd). */
-    const fullRounds: { gatehouse: number; rsync: number; gatehouseCpu: number; rsyncCpu: number }[] =
-      [];
+    const fullRounds: {
+      gatehouse: number;
+      rsync: number;
+      gatehouseCpu: number;
+      rsyncCpu: number;
+    }[] = [];
     let full: SyncResult | undefined;
     let t: number;
     for (let round = 0; round < FULL_ROUNDS; round++) {
