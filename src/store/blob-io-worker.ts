@@ -76,8 +76,8 @@ class FileSystemSync {
 const fileSystemSync = new FileSystemSync();
 
 async function syncFiles(files: string[]): Promise<void> {
-  // No `sync -f` here: fsync one by one below.
   if (files.length > SYNCFS_FROM && (await fileSystemSync.run())) return;
+  // Few files, or no `sync -f` here: an fsync each.
   for (const f of files) {
     const fd = openSync(f, 'r');
     try {
