@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -195,6 +195,16 @@ describe('fetching a bulk answer of blobs on the blob thread', () => {
       kind: 'stream',
       why: 'not an HTTP/1.1 answer: "SSH-2.0-OpenSSH_9.2"',
     });
+
+    // A frame whose size cannot be: not a stream of frames.
+    const impossible = Buffer.alloc(FRAME_HEADER);
+    impossible.write(sha(blobs[0]!), 0, 'hex');
+    impossible.writeBigUInt64BE(2n ** 63n, 32);
+    answer = withLength(impossible);
+    expect(await failureOf(fetchInto(batch, blobs.map(sha)))).toMatchObject({
+      kind: 'stream',
+      why: 'a frame claims 9223372036854775808 bytes',
+    });
     expect(batch.unflushedCount).toBe(0);
     expect(tmpFiles()).toEqual([]);
   });
@@ -236,6 +246,43 @@ describe('fetching a bulk answer of blobs on the blob thread', () => {
       kind: 'unreachable',
       code: 'ECONNREFUSED',
     });
+  });
+
+  it('says unreachable when a peer takes the connection but never completes the handshake', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const at = (silent.address() as AddressInfo).port;
+    try {
+      const e = await new BlobBatch(store)
+        .fetch(
+          { host: '127.0.0.1', port: at, fingerprint, request, connectTimeoutMs: 300 },
+          [sha(randomBytes(4))],
+          () => expect.fail('nothing was written'),
+        )
+        .catch((e: unknown) => e);
+      expect((e as InstanceType<typeof BlobFetchError>).failure).toEqual({
+        kind: 'unreachable',
+        code: 'ETIMEDOUT',
+      });
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('fails a fetch still under way when the store is closed, instead of leaving it waiting', async () => {
+    const other = new BlobStore(path.join(root, 'closing'));
+    await other.init();
+    let answered: (() => void) | undefined;
+    const asked = new Promise<void>((r) => (answered = r));
+    answer = () => answered?.(); // the request is read and never answered
+    const pending = new BlobBatch(other)
+      .fetch({ host: '127.0.0.1', port, fingerprint, request }, [sha(randomBytes(4))], () =>
+        expect.fail('nothing was written'),
+      )
+      .catch((e: unknown) => e);
+    await asked;
+    await other.close();
+    expect(await pending).toMatchObject({ message: 'the blob store was closed' });
   });
 });
 

@@ -11,7 +11,7 @@ import type { OnReadOpts } from 'node:net';
 import tls from 'node:tls';
 import { HttpResponseError, ResponseDecoder } from '../shared/http1.js';
 import type { BlobInfo } from './blobs.js';
-import { FrameDecoder } from './blob-stream.js';
+import { FrameDecoder, FrameError } from './blob-stream.js';
 
 /** Where a bulk answer comes from: the peer, the certificate it must present, the request. */
 export interface BlobFetch {
@@ -21,6 +21,8 @@ export interface BlobFetch {
   fingerprint: string;
   /** The whole request to send (a signed GET), head and all. */
   request: string;
+  /** How long the TCP connection and TLS handshake may take (10 s when not given). */
+  connectTimeoutMs?: number;
 }
 
 /** Why a fetch failed, for the caller to word (it knows the peer). */
@@ -31,8 +33,9 @@ export type FetchFailure =
   | { kind: 'stream'; why: string }
   | { kind: 'mismatch'; expected: string; actual: string };
 
-/** With no byte from the peer for this long, the fetch fails. */
+/** With no byte from the peer for this long once connected, the fetch fails. */
 const IDLE_MS = 60_000;
+const CONNECT_MS = 10_000;
 /** An error answer's body is kept up to this size (it is a problem document). */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -94,8 +97,12 @@ export function fetchBlobs(
     socket.destroy();
     gatherBuffers.push(gather);
     if (!failure) return done({ blobs: unreported });
-    if (blob?.fd !== undefined) closeSync(blob.fd);
-    for (const b of blob ? [...unreported, blob] : unreported) rmSync(b.tmp, { force: true });
+    try {
+      if (blob?.fd !== undefined) closeSync(blob.fd);
+      for (const b of blob ? [...unreported, blob] : unreported) rmSync(b.tmp, { force: true });
+    } catch {
+      // What is left in tmp/ is removed by the store's next start.
+    }
     done({ failure });
   };
 
@@ -177,7 +184,8 @@ export function fetchBlobs(
       run();
     } catch (e) {
       if (e instanceof Failed) finish(e.failure);
-      else if (e instanceof HttpResponseError) finish({ kind: 'stream', why: e.message });
+      else if (e instanceof HttpResponseError || e instanceof FrameError)
+        finish({ kind: 'stream', why: e.message });
       else finish({ kind: 'stream', why: `writing a blob failed: ${(e as Error).message}` });
     }
   };
@@ -198,14 +206,19 @@ export function fetchBlobs(
     },
   };
   const socket = tls.connect(options);
-  socket.setTimeout(IDLE_MS, () =>
-    finish({ kind: 'stream', why: `it sent nothing for ${IDLE_MS / 1000} s` }),
+  socket.setTimeout(fetch.connectTimeoutMs ?? CONNECT_MS, () =>
+    finish(
+      connected
+        ? { kind: 'stream', why: `it sent nothing for ${IDLE_MS / 1000} s` }
+        : { kind: 'unreachable', code: 'ETIMEDOUT' },
+    ),
   );
   socket.once('secureConnect', () => {
     const presented = socket.getPeerCertificate().fingerprint256;
     if (presented?.toUpperCase() !== wanted)
       return finish({ kind: 'certificate', presented: presented ?? '(none)' });
     connected = true;
+    socket.setTimeout(IDLE_MS);
     socket.write(fetch.request);
   });
   socket.once('end', () => step(() => response.end()));

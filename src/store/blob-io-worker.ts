@@ -36,40 +36,43 @@ const SYNCFS_FROM = 64;
  * does (its input closes). Resolves false where `sync -f` fails or there is no shell.
  */
 class FileSystemSync {
-  private shell: ChildProcessByStdio<Writable, Readable, null> | undefined;
-  private readonly answers: ((ok: boolean) => void)[] = [];
-  private pending = '';
+  /** The shell, and the requests it has not answered yet (each shell answers only its own). */
+  private current:
+    | { shell: ChildProcessByStdio<Writable, Readable, null>; answers: ((ok: boolean) => void)[] }
+    | undefined;
 
   run(): Promise<boolean> {
-    const shell = this.start();
+    const current = this.start();
     return new Promise((resolve) => {
-      this.answers.push(resolve);
-      shell.stdin.write('\n');
+      current.answers.push(resolve);
+      current.shell.stdin.write('\n');
     });
   }
 
   private start() {
-    if (this.shell) return this.shell;
+    if (this.current) return this.current;
     const shell = spawn(
       'sh',
       ['-c', 'while read -r _; do if sync -f "$0"; then echo ok; else echo failed; fi; done', root],
       { stdio: ['pipe', 'pipe', 'ignore'] },
     );
+    const current = { shell, answers: [] as ((ok: boolean) => void)[] };
+    let pending = '';
     shell.stdout.setEncoding('utf8').on('data', (d: string) => {
-      const lines = (this.pending + d).split('\n');
-      this.pending = lines.pop()!;
-      for (const line of lines) this.answers.shift()?.(line === 'ok');
+      const lines = (pending + d).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) current.answers.shift()?.(line === 'ok');
     });
+    // Once gone, what it did not answer fails (and is fsynced file by file instead).
     const gone = () => {
-      if (this.shell !== shell) return;
-      this.shell = undefined;
-      for (const answer of this.answers.splice(0)) answer(false);
+      if (this.current === current) this.current = undefined;
+      for (const answer of current.answers.splice(0)) answer(false);
     };
     shell.on('error', gone);
-    shell.on('exit', gone);
+    shell.on('close', gone);
     shell.stdin.on('error', gone);
-    this.shell = shell;
-    return shell;
+    this.current = current;
+    return current;
   }
 }
 
@@ -152,13 +155,20 @@ parentPort!.on('message', (m: BlobIoRequest) => {
     return;
   }
   if (m.op === 'fetch') {
-    fetchBlobs(
-      m.fetch,
-      m.shas,
-      tmpFile,
-      (blobs) => reply({ id: m.id, blobs, more: true }),
-      (outcome) => reply({ id: m.id, ...outcome }),
-    );
+    try {
+      fetchBlobs(
+        m.fetch,
+        m.shas,
+        tmpFile,
+        (blobs) => reply({ id: m.id, blobs, more: true }),
+        (outcome) => reply({ id: m.id, ...outcome }),
+      );
+    } catch (e) {
+      reply({
+        id: m.id,
+        failure: { kind: 'unreachable', code: failure(e).code ?? failure(e).message },
+      });
+    }
     return;
   }
   try {

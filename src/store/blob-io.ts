@@ -216,9 +216,13 @@ class BlobThread {
     return worker;
   }
 
+  /** Stop the thread; what it had not answered fails. */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    const stopped = new Error('the blob store was closed');
+    for (const w of this.waiting.values()) w.reject(stopped);
+    this.waiting.clear();
     await worker?.terminate();
   }
 }

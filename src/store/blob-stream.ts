@@ -11,6 +11,9 @@ export function writeFrameHeader(frame: Buffer, sha256: string, size: number): B
   return frame;
 }
 
+/** The stream is not made of frames. */
+export class FrameError extends Error {}
+
 export interface FrameHandler {
   start(sha256: string, size: number): void;
   /** Bytes of the current blob: a view of the bytes pushed, valid only during the call. */
@@ -43,7 +46,8 @@ export class FrameDecoder {
         if (this.headerBytes < FRAME_HEADER) return;
         this.headerBytes = 0;
         const size = this.header.readBigUInt64BE(32);
-        if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`a frame claims ${size} bytes`);
+        if (size > BigInt(Number.MAX_SAFE_INTEGER))
+          throw new FrameError(`a frame claims ${size} bytes`);
         this.left = Number(size);
         this.on.start(this.header.toString('hex', 0, 32), this.left);
       } else {

@@ -327,13 +327,15 @@ export class SitePuller {
         this.progress.blobs.bytes += blob.size;
       }
     };
-    // A flush runs while the transfer goes on; the next starts once it ended and enough waits.
+    // A flush runs while the transfer goes on; the next starts once it ended and enough waits
+    // (checked when it ends and as fetched blobs are told).
     let flushing: Promise<void> | undefined;
     let flushFailed: { error: unknown } | undefined;
     const startFlush = () => {
       flushing = flush().then(
         () => {
           flushing = undefined;
+          fetched();
         },
         (error: unknown) => {
           flushing = undefined;
