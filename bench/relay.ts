@@ -42,6 +42,7 @@ import {
   machine,
   median,
   otherProcessesCpu,
+  statFields,
   percentile,
   settleDisks,
   writeResults,
@@ -96,8 +97,7 @@ function rssKiB(pid: number): number {
 
 /** User + system CPU seconds of a process. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const f = statFields(pid)!;
   // utime and stime are fields 14 and 15 of /proc/PID/stat, 11 and 12 after the state.
   return (Number(f[11]) + Number(f[12])) / 100;
 }
@@ -107,8 +107,7 @@ function workerOf(supervisorPid: number): number | undefined {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(statFields(Number(d))?.[1]);
       if (ppid === supervisorPid && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('run'))
         return Number(d);
     } catch {

@@ -299,32 +299,28 @@ export interface CpuSnapshot {
 /** Linux clock ticks per second (USER_HZ), as in /proc. */
 const TICKS = 100;
 
+/** The fields of /proc/PID/stat after the command name (the state is field 0). */
+export function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
 /** Null where /proc is not there (not Linux). */
 export function cpuSnapshot(): CpuSnapshot | null {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
     // cpu user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
     const busy = [1, 2, 3, 6, 7, 8].reduce((sum, i) => sum + (cpu[i] ?? 0), 0);
-    const self = readFileSync('/proc/self/stat', 'utf8');
-    const fields = self
-      .slice(self.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
+    const fields = statFields('self')!.map(Number);
     // utime stime cutime cstime: fields 14-17 of /proc/self/stat, 11-14 after the state field.
     const own = [11, 12, 13, 14].reduce((sum, i) => sum + (fields[i] ?? 0), 0);
     return { machineBusy: busy / TICKS, ownTree: own / TICKS };
   } catch {
     return null;
-  }
-}
-
-/** The fields of /proc/PID/stat after the command name (the state is field 0). */
-function statFields(pid: number | 'self'): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined; // gone meanwhile
   }
 }
 

@@ -145,17 +145,21 @@ export function pinnedConnector(
       if (!wanted.includes(got)) {
         socket.destroy();
         return callback(
-          new GatehouseError(
-            'TLS_FINGERPRINT_MISMATCH',
-            502,
-            `The appliance at ${options.hostname}:${options.port} presented certificate ${got}, not the pinned ${want}. Check the address, or re-pin if its certificate was replaced.`,
-          ),
+          fingerprintMismatch(`${options.hostname}:${options.port}`, got, want),
           null,
         );
       }
       callback(null, socket);
     });
 }
+
+/** An appliance at `where` presented a certificate other than the one pinned. */
+export const fingerprintMismatch = (where: string, presented: string, pinned: string) =>
+  new GatehouseError(
+    'TLS_FINGERPRINT_MISMATCH',
+    502,
+    `The appliance at ${where} presented certificate ${presented}, not the pinned ${pinned}. Check the address, or re-pin if its certificate was replaced.`,
+  );
 
 /** SHA-256 fingerprint of a PEM certificate, as shown at appliance start. */
 export const fingerprintOf = (certPem: string) => new X509Certificate(certPem).fingerprint256;

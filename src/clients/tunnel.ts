@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { GatehouseError, type Problem } from '../shared/errors.js';
+import { fingerprintMismatch } from './admin-client.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { UPGRADE_PROTOCOL } from '../sessions/protocol.js';
 
@@ -89,13 +90,7 @@ export function openTunnel(
     socket.once('secureConnect', () => {
       const got = socket.getPeerCertificate().fingerprint256;
       if (!trustedFingerprints(endpoint).includes(got))
-        return fail(
-          new GatehouseError(
-            'TLS_FINGERPRINT_MISMATCH',
-            502,
-            `The appliance at ${where} presented certificate ${got}, not the pinned ${endpoint.fingerprint}. Check the address, or re-pin if its certificate was replaced.`,
-          ),
-        );
+        return fail(fingerprintMismatch(where, got, endpoint.fingerprint));
       const lines = [
         `GET ${path} HTTP/1.1`,
         `Host: ${where}`,

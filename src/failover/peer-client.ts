@@ -2,7 +2,7 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { GatehouseError, type Problem } from '../shared/errors.js';
-import { pinnedConnector } from '../clients/admin-client.js';
+import { fingerprintMismatch, pinnedConnector } from '../clients/admin-client.js';
 import type { BlobFetch, FetchFailure } from '../store/blob-fetch.js';
 import {
   checkAnswer,
@@ -162,11 +162,7 @@ export class PeerClient {
       case 'unreachable':
         return this.unreachable({ code: f.code });
       case 'certificate':
-        return new GatehouseError(
-          'TLS_FINGERPRINT_MISMATCH',
-          502,
-          `The appliance at ${this.label} presented certificate ${f.presented}, not the pinned ${this.fingerprint}. Check the address, or re-pin if its certificate was replaced.`,
-        );
+        return fingerprintMismatch(this.label, f.presented, this.fingerprint);
       case 'refused':
         return this.peerError(f.status, f.body);
       case 'stream':

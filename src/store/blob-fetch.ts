@@ -10,7 +10,7 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { OnReadOpts } from 'node:net';
 import tls from 'node:tls';
 import { HttpResponseError, ResponseDecoder } from '../shared/http1.js';
-import type { BlobInfo } from './blobs.js';
+import type { TmpBlob } from './blobs.js';
 import { FrameDecoder, FrameError } from './blob-stream.js';
 
 /** Where a bulk answer comes from: the peer, the certificate it must present, the request. */
@@ -63,8 +63,6 @@ const stream = (why: string) => new Failed({ kind: 'stream', why });
 /** Written blobs are reported once this many bytes of them wait (and at the end). */
 const REPORT_BYTES = 16 * 1024 * 1024;
 
-type Written = BlobInfo & { tmp: string };
-
 /**
  * Fetch the blobs `shas` (in that order) as `fetch` asks for them: each one written to a file
  * `tmpFile()` names and checked against its digest, and reported to `progress` a few at a time
@@ -75,12 +73,12 @@ export function fetchBlobs(
   fetch: BlobFetch,
   shas: string[],
   tmpFile: () => string,
-  progress: (blobs: Written[]) => void,
-  done: (outcome: { blobs: Written[] } | { failure: FetchFailure }) => void,
+  progress: (blobs: TmpBlob[]) => void,
+  done: (outcome: { blobs: TmpBlob[] } | { failure: FetchFailure }) => void,
 ): void {
   /** How many blobs were written, and those not yet reported (with their bytes). */
   let count = 0;
-  let unreported: Written[] = [];
+  let unreported: TmpBlob[] = [];
   let unreportedBytes = 0;
   const gather = gatherBuffers.pop() ?? Buffer.allocUnsafe(GATHER_BYTES);
   let blob:

@@ -164,10 +164,8 @@ parentPort!.on('message', (m: BlobIoRequest) => {
         (outcome) => reply({ id: m.id, ...outcome }),
       );
     } catch (e) {
-      reply({
-        id: m.id,
-        failure: { kind: 'unreachable', code: failure(e).code ?? failure(e).message },
-      });
+      const { code, message } = failure(e);
+      reply({ id: m.id, failure: { kind: 'unreachable', code: code ?? message } });
     }
     return;
   }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../shared/errors.js';
 import type { BlobFetch, FetchFailure } from './blob-fetch.js';
-import type { BlobInfo } from './blobs.js';
+import type { TmpBlob } from './blobs.js';
 import { FRAME_HEADER } from './blob-stream.js';
 
 export type BlobIoRequest =
@@ -11,7 +11,7 @@ export type BlobIoRequest =
   | { op: 'read'; id: number; blobs: { sha256: string; size: number }[]; slot: number | null };
 
 export type BlobIoReply =
-  | { id: number; blobs: (BlobInfo & { tmp: string })[]; more?: true }
+  | { id: number; blobs: TmpBlob[]; more?: true }
   | { id: number; failure: FetchFailure }
   | { id: number; sizes: (number | null)[] }
   | { id: number; length: number }
@@ -23,7 +23,7 @@ interface Waiting {
   resolve: (r: BlobIoReply) => void;
   reject: (e: Error) => void;
   /** Blobs a fetch wrote, told before its answer. */
-  written?: (blobs: (BlobInfo & { tmp: string })[]) => void;
+  written?: (blobs: TmpBlob[]) => void;
 }
 
 /**
@@ -82,7 +82,7 @@ export class BlobIo {
   async fetch(
     fetch: BlobFetch,
     shas: string[],
-    written: (blobs: (BlobInfo & { tmp: string })[]) => void,
+    written: (blobs: TmpBlob[]) => void,
   ): Promise<void> {
     const thread = this.nextFetch++ % FETCH_THREADS;
     const r = await this.call({ op: 'fetch', id: 0, fetch, shas }, written, thread);
@@ -141,7 +141,7 @@ export class BlobIo {
   /** On the first thread (reads, sizes, commits) or a given one (fetches). */
   private call(
     m: BlobIoRequest,
-    written?: (blobs: (BlobInfo & { tmp: string })[]) => void,
+    written?: (blobs: TmpBlob[]) => void,
     thread = 0,
   ): Promise<BlobIoReply> {
     this.threads[thread] ??= new BlobThread(this.root, this.slots);
@@ -176,10 +176,7 @@ class BlobThread {
     private readonly slots: SharedArrayBuffer,
   ) {}
 
-  call(
-    m: BlobIoRequest,
-    written?: (blobs: (BlobInfo & { tmp: string })[]) => void,
-  ): Promise<BlobIoReply> {
+  call(m: BlobIoRequest, written?: (blobs: TmpBlob[]) => void): Promise<BlobIoReply> {
     const worker = this.start();
     const id = this.nextId++;
     return new Promise<BlobIoReply>((resolve, reject) => {

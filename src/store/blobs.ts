@@ -12,6 +12,9 @@ export interface BlobInfo {
   size: number;
 }
 
+/** A blob written to a file in tmp/, not yet moved into place. */
+export type TmpBlob = BlobInfo & { tmp: string };
+
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
@@ -150,7 +153,7 @@ export class BlobStore {
   private async writeTemporary(
     source: Readable | Uint8Array,
     opts: { limit?: number; expectedSha256?: string },
-  ): Promise<BlobInfo & { tmp: string }> {
+  ): Promise<TmpBlob> {
     const tmp = path.join(this.root, 'tmp', randomBytes(12).toString('hex'));
     const hash = createHash('sha256');
     let size = 0;
@@ -240,7 +243,7 @@ export class BlobStore {
  * `BlobStore.hold`) until the caller releases them; `discard()` removes the unflushed ones.
  */
 export class BlobBatch {
-  private written: (BlobInfo & { tmp: string })[] = [];
+  private written: TmpBlob[] = [];
   private flushing: Promise<unknown> = Promise.resolve();
   /** Bytes written and not yet flushed. */
   unflushedBytes = 0;
@@ -295,7 +298,7 @@ export class BlobBatch {
     await this.drop(blobs);
   }
 
-  private async drop(blobs: (BlobInfo & { tmp: string })[]): Promise<void> {
+  private async drop(blobs: TmpBlob[]): Promise<void> {
     for (const b of blobs) {
       await fsp.rm(b.tmp, { force: true });
       this.store.release(b.sha256);
