@@ -14,6 +14,7 @@ import {
 } from '../src/lab/processes.js';
 import { generateEd25519, keyId, loadPrivateKey } from '../src/shared/crypto.js';
 import { isGatehouseError } from '../src/shared/errors.js';
+import { until } from '../src/shared/until.js';
 import { CODE_ROOT } from '../src/shared/version.js';
 import { createDownloadKey } from '../src/updates/download-key.js';
 import { buildPackage } from '../src/updates/package.js';
@@ -326,6 +327,53 @@ describe('update server', () => {
     expect(await codeOf(client.download(pkg, dest))).toBe('UPDATE_DOWNLOAD_CORRUPT');
     expect(existsSync(`${dest}.part`)).toBe(false);
     expect(existsSync(dest)).toBe(false);
+  });
+
+  it('a package damaged on its disk is refused and not counted, named at start, by list and verify, and repaired by publishing it again', async () => {
+    const a = appliance('appliance-damaged');
+    const client = clientFor(a);
+    const pkg = (await client.check()).find((p) => p.version === '1.2.0')!;
+    const stored = path.join(dataDir, 'packages', `${pkg.sha256}.ghpkg`);
+    const bytes = readFileSync(stored);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(stored, bytes);
+    const dest = path.join(root, 'damaged', 'p120.ghpkg');
+    const refused = await client.download(pkg, dest).catch((e: Error) => e);
+    expect(isGatehouseError(refused) && refused.code).toBe('PACKAGE_DAMAGED_ON_UPDATE_SERVER');
+    expect((refused as Error).message).toMatch(/update-server publish FILE/);
+    expect(existsSync(dest)).toBe(false);
+    // A refused download is not a download (S11): still offered, nothing listed as downloaded.
+    expect(versions(await client.check())).toContain('product 1.2.0');
+    const listed = await gatehouse(['update-server', 'list', '--data-dir', dataDir]);
+    expect(listed.stdout).toMatch(/product 1\.2\.0 .*DAMAGED: .* has sha256 [0-9a-f]{64}, not /);
+    expect(listed.stdout).toMatch(/To repair: publish the good package file again/);
+    expect(listed.stdout).not.toMatch(/appliance-damaged\s+product/);
+    const verify = await gatehouse(['update-server', 'verify', '--data-dir', dataDir]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(
+      /UPDATE_SERVER_PACKAGES_DAMAGED.*1 of 3 stored package\(s\)[\s\S]*product 1\.2\.0 .*damaged/,
+    );
+    // Said at start too.
+    await server.stop();
+    server = await startUpdateServerProcess(dataDir, { port: server.port });
+    await until(
+      () => server.output.some((l) => /stored package not as published: product 1\.2\.0/.test(l)),
+      10_000,
+      'the damage logged at start',
+    );
+    const repaired = await gatehouse([
+      'update-server',
+      'publish',
+      pkgs.p120,
+      '--data-dir',
+      dataDir,
+    ]);
+    expect(repaired.stdout).toMatch(/^Repaired .*: product 1\.2\.0/);
+    const ok = await gatehouse(['update-server', 'verify', '--data-dir', dataDir]);
+    expect(ok.stdout).toBe('All 3 stored package(s) are as published.\n');
+    await client.download(pkg, dest);
+    expect(sha256File(dest)).toBe(pkg.sha256);
+    expect(versions(await client.check())).not.toContain('product 1.2.0');
   });
 
   it('the download-key page lists the packages of a valid key with working links (S10)', async () => {

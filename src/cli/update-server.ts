@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { fieldError } from '../shared/errors.js';
+import { fieldError, GatehouseError } from '../shared/errors.js';
 import { serveCommand } from './serve.js';
-import { reportAndExit } from './errors.js';
+import { reportAndExit, run } from './errors.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -152,9 +152,18 @@ export function updateServerCommand(): Command {
       try {
         const { publishPackage } = await import('../updates/server/publish.js');
         await withStore(o.dataDir, async ({ dir, store }) => {
-          const { package: p, added } = await publishPackage(dir, store, path.resolve(file));
+          const {
+            package: p,
+            added,
+            repaired,
+          } = await publishPackage(dir, store, path.resolve(file));
+          const verb = added
+            ? 'Published'
+            : repaired
+              ? 'Repaired (the stored copy was damaged; replaced by this file)'
+              : 'Already published';
           process.stdout.write(
-            `${added ? 'Published' : 'Already published'}: ${p.kind} ${p.version}${p.requires.base ? ` (requires base ${p.requires.base})` : ''}, ${p.size} bytes, sha256 ${p.sha256}\n`,
+            `${verb}: ${p.kind} ${p.version}${p.requires.base ? ` (requires base ${p.requires.base})` : ''}, ${p.size} bytes, sha256 ${p.sha256}\n`,
           );
         });
       } catch (e) {
@@ -169,8 +178,14 @@ export function updateServerCommand(): Command {
     .option('--json', 'print JSON instead of text')
     .action(async (o) => {
       try {
-        await withStore(o.dataDir, ({ store }) => {
-          const packages = store.packages();
+        const { PackageIntegrity, REPAIR_ADVICE } = await import('../updates/server/integrity.js');
+        await withStore(o.dataDir, async ({ dir, store }) => {
+          const stored = await new PackageIntegrity(dir).checkAll(store.packages());
+          const packages = stored.map((s) => ({
+            ...s.package,
+            state: s.state,
+            problem: s.problem,
+          }));
           const appliances = store.appliances();
           const downloads = store.downloads();
           if (o.json) {
@@ -184,8 +199,9 @@ export function updateServerCommand(): Command {
           if (packages.length === 0) lines.push('  (none published)');
           for (const p of packages)
             lines.push(
-              `  ${p.kind.padEnd(7)} ${p.version.padEnd(9)} ${String(p.size).padStart(11)} B  ${p.sha256}${p.requires.base ? `  requires base ${p.requires.base}` : ''}`,
+              `  ${p.kind.padEnd(7)} ${p.version.padEnd(9)} ${String(p.size).padStart(11)} B  ${p.sha256}${p.requires.base ? `  requires base ${p.requires.base}` : ''}${p.state === 'ok' ? '' : `  ${p.state.toUpperCase()}: ${p.problem}`}`,
             );
+          if (packages.some((p) => p.state !== 'ok')) lines.push(`  To repair: ${REPAIR_ADVICE}`);
           lines.push('Appliances:');
           if (appliances.length === 0) lines.push('  (none yet)');
           for (const a of appliances)
@@ -202,6 +218,30 @@ export function updateServerCommand(): Command {
         reportAndExit(e);
       }
     });
+
+  cmd
+    .command('verify')
+    .description(
+      'check that every stored package still has the bytes that were published; names the damaged ones',
+    )
+    .requiredOption(DATA_DIR, DATA_DIR_HELP)
+    .action(
+      run(async (o: { dataDir: string }) => {
+        const { PackageIntegrity, describeDamage, REPAIR_ADVICE } =
+          await import('../updates/server/integrity.js');
+        await withStore(o.dataDir, async ({ dir, store }) => {
+          const stored = await new PackageIntegrity(dir).checkAll(store.packages());
+          const damaged = describeDamage(stored);
+          if (damaged.length > 0)
+            throw new GatehouseError(
+              'UPDATE_SERVER_PACKAGES_DAMAGED',
+              500,
+              `${damaged.length} of ${stored.length} stored package(s) are not as published:\n  ${damaged.join('\n  ')}\nTo repair: ${REPAIR_ADVICE}.`,
+            );
+          process.stdout.write(`All ${stored.length} stored package(s) are as published.\n`);
+        });
+      }),
+    );
 
   cmd
     .command('reset')

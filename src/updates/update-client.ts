@@ -106,7 +106,7 @@ export class UpdateServerClient {
       throw new GatehouseError(
         'UPDATE_DOWNLOAD_CORRUPT',
         502,
-        `The downloaded ${pkg.kind} package ${pkg.version} has sha256 ${digest}, not ${pkg.sha256}: it was damaged on the way. The partial file was removed; download it again.`,
+        `The downloaded ${pkg.kind} package ${pkg.version} has sha256 ${digest}, not ${pkg.sha256}: it was damaged on the way or on the update server's disk. The file was removed and it does not count as downloaded: download it again. If it is refused again, the update server's copy is damaged: its operator runs \`gatehouse update-server verify\` and publishes the good file again.`,
       );
     }
     await fsp.rename(part, destFile);
@@ -123,7 +123,9 @@ export class UpdateServerClient {
     from: number,
     onProgress?: (received: number, total: number) => void,
   ): Promise<void> {
-    const res = await this.send('GET', pkg.url, from > 0 ? { range: `bytes=${from}-` } : {});
+    // Always a range: within the server's resume grace, a download refused here (damaged on the
+    // way) may then be fetched again from byte 0 without the operator (S11).
+    const res = await this.send('GET', pkg.url, { range: `bytes=${from}-` });
     let offset: number;
     if (res.statusCode === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));

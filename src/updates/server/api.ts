@@ -5,6 +5,8 @@ import { APPLIANCE_AUTH_SCHEME, tokenFromAuthorization } from '../download-key.j
 import { availableFor, contactAppliance, describePackage, packageFileName } from './catalogue.js';
 import type { UpdateServer } from './http.js';
 import { parseRange } from './range.js';
+import { damagedOnServer } from './integrity.js';
+import type { PublishedPackage } from './store.js';
 import { checkTicket } from './tickets.js';
 
 /**
@@ -89,6 +91,12 @@ export function registerApi(app: FastifyInstance, server: UpdateServer): void {
         `Appliance "${done.appliance}" already downloaded ${pkg.kind} ${pkg.version} (at ${new Date(done.at).toISOString()}). To download it again, ask the operator of this update server to reset that download (Reset on /admin, or \`gatehouse update-server reset --appliance ${done.appliance} --version ${pkg.version}\`).`,
       );
     }
+    // A damaged stored copy would be refused by the appliance: send nothing, count nothing.
+    const stored = await server.integrity.check(pkg);
+    if (stored.state !== 'ok') {
+      req.log.error({ package: pkg.sha256, problem: stored.problem }, 'stored package damaged');
+      throw damagedOnServer(stored);
+    }
     const range = parseRange(rangeHeader, pkg.size);
     const start = range?.start ?? 0;
     const end = range?.end ?? pkg.size - 1;
@@ -100,21 +108,34 @@ export function registerApi(app: FastifyInstance, server: UpdateServer): void {
       .header('content-length', String(end - start + 1))
       .type('application/octet-stream');
     if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${pkg.size}`);
-    // The download counts once the last byte has been handed over in full (S11).
+    // The download counts once the last byte has been handed over in full (S11), and only if
+    // the file sent was still the published package (a refused download is not a download).
     if (req.method === 'GET' && end === pkg.size - 1) {
       reply.raw.once('finish', () => {
-        try {
-          server.store.recordDownload(who.keyId, pkg.sha256, who.via, Date.now());
-          req.log.info(
-            { keyId: who.keyId, package: pkg.sha256, via: who.via },
-            'download recorded',
-          );
-        } catch (err) {
-          // E.g. the operator forgot the appliance meanwhile: nothing left to record it against.
-          req.log.warn({ err, keyId: who.keyId, package: pkg.sha256 }, 'download not recorded');
-        }
+        void recordIfIntact(server, req, who, pkg);
       });
     }
     return reply.send(createReadStream(server.dir.packageFile(id), { start, end }));
   });
+}
+
+/** Record a completed download, unless the stored file stopped being the published package. */
+async function recordIfIntact(
+  server: UpdateServer,
+  req: FastifyRequest,
+  who: { keyId: string; via: 'api' | 'download-key' },
+  pkg: PublishedPackage,
+): Promise<void> {
+  try {
+    const after = await server.integrity.check(pkg);
+    if (after.state !== 'ok') {
+      req.log.error({ package: pkg.sha256, problem: after.problem }, 'download not recorded');
+      return;
+    }
+    server.store.recordDownload(who.keyId, pkg.sha256, who.via, Date.now());
+    req.log.info({ keyId: who.keyId, package: pkg.sha256, via: who.via }, 'download recorded');
+  } catch (err) {
+    // E.g. the operator forgot the appliance meanwhile: nothing left to record it against.
+    req.log.warn({ err, keyId: who.keyId, package: pkg.sha256 }, 'download not recorded');
+  }
 }

@@ -3,6 +3,7 @@ import { certificateFingerprint } from '../../appliance/tls.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logging.js';
 import { UpdateServerDir } from './data-dir.js';
+import { describeDamage, REPAIR_ADVICE } from './integrity.js';
 import { buildUpdateServer, UpdateServer } from './http.js';
 import { UpdateStore } from './store.js';
 
@@ -21,7 +22,8 @@ export async function startUpdateServer(opts: StartUpdateServerOptions): Promise
   dir.requireInitialised();
   const store = UpdateStore.open(dir.database);
   const logger = createLogger({ name: 'update-server', level: opts.logLevel });
-  const app = await buildUpdateServer(new UpdateServer(dir, store), logger);
+  const server = new UpdateServer(dir, store);
+  const app = await buildUpdateServer(server, logger);
   try {
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
   } catch (e) {
@@ -38,6 +40,9 @@ export async function startUpdateServer(opts: StartUpdateServerOptions): Promise
     throw e;
   }
   const address = app.server.address();
+  // Said at start, so that an operator reads it before an appliance is refused a download.
+  for (const line of describeDamage(await server.integrity.checkAll(store.packages())))
+    logger.error(`stored package not as published: ${line}. To repair: ${REPAIR_ADVICE}`);
   const port = typeof address === 'object' && address ? address.port : opts.listen.port;
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   const url = `https://${host}:${port}`;

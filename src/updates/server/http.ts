@@ -8,6 +8,7 @@ import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import { AdminAuth } from './admin-auth.js';
 import { registerApi } from './api.js';
 import type { UpdateServerDir } from './data-dir.js';
+import { PackageIntegrity } from './integrity.js';
 import { page, STYLE } from './page.js';
 import { registerAdminPages } from './pages-admin.js';
 import { registerDownloadKeyPages } from './pages-download-key.js';
@@ -16,12 +17,14 @@ import type { UpdateStore } from './store.js';
 /** What the routes of one update server share. */
 export class UpdateServer {
   readonly auth: AdminAuth;
+  readonly integrity: PackageIntegrity;
 
   constructor(
     readonly dir: UpdateServerDir,
     readonly store: UpdateStore,
   ) {
     this.auth = new AdminAuth(store);
+    this.integrity = new PackageIntegrity(dir);
   }
 
   get ticketSecret(): string {

@@ -6,6 +6,7 @@ import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import { fsyncDir } from '../../shared/fs.js';
 import { checkPayload, verifyPackage, type InspectedPackage, type ReleaseKey } from '../package.js';
 import type { UpdateServerDir } from './data-dir.js';
+import { PackageIntegrity } from './integrity.js';
 import { loadReleaseKeys } from '../release-keys.js';
 import type { PublishedPackage, UpdateStore } from './store.js';
 
@@ -13,6 +14,8 @@ export interface PublishResult {
   package: PublishedPackage;
   /** False when this very file was already published (publishing is idempotent). */
   added: boolean;
+  /** True when the stored copy was damaged or missing and this file replaced it. */
+  repaired: boolean;
 }
 
 /**
@@ -39,8 +42,8 @@ export async function publishPackage(
   await checkPayload(pkg);
   const { manifest } = pkg;
   const existing = store.package(pkg.sha256);
-  if (existing && existsSync(dir.packageFile(pkg.sha256)))
-    return { package: existing, added: false };
+  if (existing && (await new PackageIntegrity(dir).check(existing)).state === 'ok')
+    return { package: existing, added: false, repaired: false };
   const sameVersion = store.packageByVersion(manifest.kind, manifest.version);
   if (sameVersion && sameVersion.sha256 !== pkg.sha256) {
     throw new GatehouseError(
@@ -62,7 +65,7 @@ export async function publishPackage(
     publishedAt: now,
   };
   if (!existing) store.addPackage(published);
-  return { package: existing ?? published, added: !existing };
+  return { package: existing ?? published, added: !existing, repaired: !!existing };
 }
 
 async function verifyForServer(file: string, trusted: ReleaseKey[]): Promise<InspectedPackage> {
