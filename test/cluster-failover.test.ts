@@ -14,6 +14,22 @@ const clusterOf = async (t: TestAppliance) =>
     }>('GET', '/api/login/cluster')
   ).body;
 
+const enableAutomaticUpdates = (t: TestAppliance) =>
+  t.api.call('PUT', '/api/appliance/updates/automatic', { json: { enabled: true } });
+
+/** S5: never in a failover relationship, never in a cluster; the refusal says where it stands. */
+async function expectAutomaticUpdatesRefused(t: TestAppliance, where: RegExp) {
+  const res = await enableAutomaticUpdates(t);
+  expect(res.status).toBe(409);
+  expect(res.body).toMatchObject({ code: 'UPDATE_AUTOMATIC_NOT_STANDALONE' });
+  expect((res.body as { detail: string }).detail).toMatch(where);
+  const now = await t.api.call<{ automatic: { enabled: boolean } }>(
+    'GET',
+    '/api/appliance/updates',
+  );
+  expect(now.body.automatic.enabled).toBe(false);
+}
+
 describe('a failover backup of a primary node (S17)', () => {
   const jumps: JumpClient[] = [];
   afterAll(async () => {
@@ -31,6 +47,17 @@ describe('a failover backup of a primary node (S17)', () => {
       json: { host: node.proc.host, port: node.proc.port, region: 'east', key: KEY },
     });
     expect(added.status).toBe(201);
+    // S5: a primary node and its traffic node refuse automatic updates; a standalone accepts.
+    await expectAutomaticUpdatesRefused(a, /primary node of a cluster/);
+    await expectAutomaticUpdatesRefused(node, /traffic node of a cluster/);
+    expect((await enableAutomaticUpdates(b)).status).toBe(200);
+    expect(
+      (
+        await b.api.call('PUT', '/api/appliance/updates/automatic', {
+          json: { enabled: false },
+        })
+      ).status,
+    ).toBe(200);
     const est = await a.api.call('POST', '/api/login/failover/establish', {
       json: {
         backupHost: b.proc.host,
@@ -56,6 +83,8 @@ describe('a failover backup of a primary node (S17)', () => {
     const onBackup = await clusterOf(b);
     expect(onBackup.nodes.map((n) => n.name)).toEqual(['cf-node']);
     expect(onBackup.nodes[0]!.eligible).toBe(false);
+    await expectAutomaticUpdatesRefused(b, /backup primary node of a cluster/);
+    await expectAutomaticUpdatesRefused(a, /primary node of a cluster/);
     const refused = await b.api.call('POST', '/api/login/cluster/sync');
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ code: 'CLUSTER_ON_BACKUP' });

@@ -9,7 +9,7 @@ import { SYSTEM } from '../site/actor.js';
 import { UpdateInstaller } from '../updates/installer.js';
 import type { PackageKind } from '../updates/package.js';
 import { applianceReleaseKeysDir, loadReleaseKeys } from '../updates/release-keys.js';
-import { UpdateSettings } from '../updates/update-settings.js';
+import { UpdateSettings, type Standing } from '../updates/update-settings.js';
 import { UpdateService } from '../updates/update-service.js';
 import { EventLog } from '../site/events.js';
 import { FileStore } from '../site/files.js';
@@ -217,7 +217,7 @@ export class Appliance {
       identityKey: loadPrivateKey(readFileSync(dir.identityKey, 'utf8')),
       publicKeyPem,
       running: { product: PRODUCT_VERSION, base: BASE_VERSION },
-      role: () => this.role,
+      standing: () => this.standing,
       settings: this.updateSettings,
       installer: this.updates,
       events: this.events,
@@ -337,6 +337,18 @@ export class Appliance {
   /** standalone, or primary / backup of a failover relationship. */
   get role(): Role {
     return this.failover.role;
+  }
+
+  /** Its failover role and its place in a cluster, as the running code knows them (S5, S17). */
+  get standing(): Standing {
+    return {
+      failover: this.role,
+      cluster: this.membership.get()
+        ? 'traffic-node'
+        : this.clusterNodes.list().length
+          ? 'primary-node'
+          : 'none',
+    };
   }
 
   /**

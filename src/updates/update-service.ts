@@ -9,7 +9,13 @@ import { createDownloadKey, REQUEST_TOKEN_TTL_MS } from './download-key.js';
 import type { UpdateInstaller, StagedPackage } from './installer.js';
 // The HTTP client (undici) loads on first use: most appliance starts never need it.
 import type { UpdateServerClient, AvailablePackage } from './update-client.js';
-import { automaticUpdateDue, type UpdateSettings } from './update-settings.js';
+import {
+  automaticUpdateDue,
+  describeStanding,
+  isStandalone,
+  type Standing,
+  type UpdateSettings,
+} from './update-settings.js';
 
 export interface DownloadProgress {
   id: string;
@@ -38,7 +44,7 @@ export class UpdateService {
       identityKey: KeyObject;
       publicKeyPem: string;
       running: { product: string; base: string };
-      role: () => string;
+      standing: () => Standing;
       settings: UpdateSettings;
       installer: UpdateInstaller;
       events: EventLog;
@@ -177,8 +183,10 @@ export class UpdateService {
       const now = new Date();
       if (!automaticUpdateDue(this.opts.settings.automatic(), now, lastRunDay)) return;
       lastRunDay = now.toDateString();
-      if (this.opts.role() !== 'standalone') {
-        log(`automatic update skipped: the appliance is ${this.opts.role()} (S5)`);
+      if (!isStandalone(this.opts.standing())) {
+        log(
+          `automatic update skipped: the appliance is ${describeStanding(this.opts.standing())} (S5)`,
+        );
         return;
       }
       void (async () => {

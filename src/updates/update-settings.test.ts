@@ -1,16 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { automaticUpdateDue, automaticUpdatesRefusal } from './update-settings.js';
+import { automaticUpdateDue, automaticUpdatesRefusal, type Standing } from './update-settings.js';
 
 describe('automatic updates (S5)', () => {
+  const at = (failover: Standing['failover'], cluster: Standing['cluster']) => ({
+    failover,
+    cluster,
+  });
   it('may be enabled on a standalone appliance only', () => {
-    expect(automaticUpdatesRefusal(true, 'standalone')).toBeUndefined();
-    expect(automaticUpdatesRefusal(true, 'primary')).toMatch(/failover relationship/);
-    expect(automaticUpdatesRefusal(true, 'backup')).toMatch(/failover relationship/);
-    expect(automaticUpdatesRefusal(true, 'traffic-node')).toMatch(/cluster/);
+    expect(automaticUpdatesRefusal(true, at('standalone', 'none'))).toBeUndefined();
+    expect(automaticUpdatesRefusal(true, at('primary', 'none'))).toMatch(
+      /the primary of a failover relationship/,
+    );
+    expect(automaticUpdatesRefusal(true, at('backup', 'none'))).toMatch(
+      /the backup of a failover relationship/,
+    );
+    expect(automaticUpdatesRefusal(true, at('standalone', 'primary-node'))).toMatch(
+      /is the primary node of a cluster\./,
+    );
+    expect(automaticUpdatesRefusal(true, at('primary', 'primary-node'))).toMatch(
+      /primary node of a cluster, in a failover relationship/,
+    );
+    expect(automaticUpdatesRefusal(true, at('backup', 'primary-node'))).toMatch(
+      /the backup primary node of a cluster/,
+    );
+    expect(automaticUpdatesRefusal(true, at('standalone', 'traffic-node'))).toMatch(
+      /a traffic node of a cluster/,
+    );
   });
 
   it('may always be disabled', () => {
-    expect(automaticUpdatesRefusal(false, 'primary')).toBeUndefined();
+    expect(automaticUpdatesRefusal(false, at('primary', 'primary-node'))).toBeUndefined();
+    expect(automaticUpdatesRefusal(false, at('standalone', 'traffic-node'))).toBeUndefined();
   });
 });
 

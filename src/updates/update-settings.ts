@@ -91,10 +91,16 @@ export class UpdateSettings {
   }
 
   /** S5: automatic updates are for standalone appliances only. */
-  setAutomatic(actor: Actor, value: AutomaticUpdates, role: string): void {
-    const problem = automaticUpdatesRefusal(value.enabled, role);
+  setAutomatic(actor: Actor, value: AutomaticUpdates, standing: Standing): void {
+    const problem = automaticUpdatesRefusal(value.enabled, standing);
     if (problem) {
-      this.events.record(actor, 'updates.automatic-refused', role, { reason: problem }, 'denied');
+      this.events.record(
+        actor,
+        'updates.automatic-refused',
+        describeStanding(standing),
+        { reason: problem },
+        'denied',
+      );
       throw new GatehouseError('UPDATE_AUTOMATIC_NOT_STANDALONE', 409, problem, {
         fields: [{ field: 'enabled', message: problem }],
       });
@@ -115,11 +121,33 @@ export class UpdateSettings {
   }
 }
 
-/** Why automatic updates may not be enabled for an appliance in this role (S5), or undefined. */
-export function automaticUpdatesRefusal(enabling: boolean, role: string): string | undefined {
-  if (!enabling || role === 'standalone') return undefined;
-  const where = role.includes('node') ? 'a cluster' : 'a failover relationship';
-  return `Automatic updates cannot be enabled: this appliance is in ${where} (role ${role}). Appliances in a failover pair or a cluster are upgraded by the runbook (or \`gatehouse upgrade\`) so that both sides stay compatible; leave automatic updates off.`;
+/**
+ * Where an appliance stands: its failover role and its place in a cluster (a backup that holds
+ * the cluster's nodes is the backup primary node, S17).
+ */
+export interface Standing {
+  failover: 'standalone' | 'primary' | 'backup';
+  cluster: 'none' | 'primary-node' | 'traffic-node';
+}
+
+export const isStandalone = (s: Standing): boolean =>
+  s.failover === 'standalone' && s.cluster === 'none';
+
+/** The standing in the document's words, e.g. "the backup primary node of a cluster". */
+export function describeStanding(s: Standing): string {
+  if (s.cluster === 'traffic-node') return 'a traffic node of a cluster';
+  if (s.cluster === 'primary-node')
+    return s.failover === 'backup'
+      ? 'the backup primary node of a cluster'
+      : `the primary node of a cluster${s.failover === 'primary' ? ', in a failover relationship' : ''}`;
+  if (s.failover !== 'standalone') return `the ${s.failover} of a failover relationship`;
+  return 'a standalone appliance';
+}
+
+/** Why automatic updates may not be enabled for an appliance standing so (S5), or undefined. */
+export function automaticUpdatesRefusal(enabling: boolean, s: Standing): string | undefined {
+  if (!enabling || isStandalone(s)) return undefined;
+  return `Automatic updates cannot be enabled: this appliance is ${describeStanding(s)}. Appliances in a failover pair or a cluster are upgraded by the runbook (or \`gatehouse upgrade\`) so that every member stays compatible; leave automatic updates off.`;
 }
 
 /** Whether the daily automatic update should run now (once a day, in the set minute). */

@@ -26,11 +26,7 @@ export function clusterView(appliance: Appliance) {
   const membership = appliance.membership.get();
   return {
     appliance: appliance.identity.name,
-    role: membership
-      ? 'traffic-node'
-      : appliance.clusterNodes.list().length
-        ? 'primary-node'
-        : 'none',
+    role: appliance.standing.cluster,
     productVersion: appliance.productVersion,
     membership: membership ?? null,
     nodes: appliance.cluster.view(),

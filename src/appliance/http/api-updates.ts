@@ -120,7 +120,7 @@ export const updateOperations: Operation[] = [
     body: AutomaticUpdates,
     response: { status: 200, description: 'Saved' },
     handler: ({ appliance, actor, body }) => {
-      appliance.updateSettings.setAutomatic(actor, body, appliance.role);
+      appliance.updateSettings.setAutomatic(actor, body, appliance.standing);
       return appliance.updateSettings.automatic();
     },
   }),

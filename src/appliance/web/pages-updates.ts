@@ -227,7 +227,7 @@ export function registerUpdatesPages(p: Pages, appliance: Appliance): void {
           { enabled: ticked(values.enabled), dailyAt: values.dailyAt || undefined },
           'body',
         );
-        appliance.updateSettings.setAutomatic(ctx.actor, auto, appliance.role);
+        appliance.updateSettings.setAutomatic(ctx.actor, auto, appliance.standing);
         return auto.enabled
           ? `Automatic updates are on, daily at ${auto.dailyAt}.`
           : 'Automatic updates are off.';
