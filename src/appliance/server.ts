@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
+import { registerFormBody } from '../shared/form-body.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from './http/api-updates.js';
@@ -54,7 +54,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   }) as unknown as FastifyInstance;
 
   await app.register(cookie);
-  await app.register(formbody);
+  registerFormBody(app);
   await app.register(multipart, {
     limits: { fields: 20, files: 1, fileSize: 64 * 1024 * 1024 * 1024 },
   });

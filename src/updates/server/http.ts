@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
 import type { Logger } from 'pino';
 import { html } from '../../appliance/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
+import { registerFormBody } from '../../shared/form-body.js';
 import { AdminAuth } from './admin-auth.js';
 import { registerApi } from './api.js';
 import type { UpdateServerDir } from './data-dir.js';
@@ -52,7 +52,7 @@ export async function buildUpdateServer(
   }) as unknown as FastifyInstance;
 
   await app.register(cookie);
-  await app.register(formbody);
+  registerFormBody(app);
 
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('strict-transport-security', 'max-age=31536000');
