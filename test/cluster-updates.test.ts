@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JumpClient } from '../src/clients/jump-client.js';
@@ -121,6 +123,53 @@ describe('updating a cluster: Distribute to Cluster, versions and accepting (S22
     // On a traffic node there is nothing to distribute to.
     const onNode = await nodeA.api.call('POST', `/api/appliance/updates/${up.body.id}/distribute`);
     expect(onNode.status).toBe(409);
+  });
+
+  it('replaces a damaged staged copy when distributing again, and removes one that fails its install, saying what to do on that node', async () => {
+    const id = (
+      await nodeB.api.call<UpdatesStatus>('GET', '/api/appliance/updates')
+    ).body.staged.find((p) => p.version === NEXT)!.id;
+    const file = path.join(nodeB.dataDir, 'system', 'staging', `${id}.ghpkg`);
+    const damage = () => {
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 100]! ^= 0xff;
+      writeFileSync(file, bytes);
+    };
+    const digest = () => createHash('sha256').update(readFileSync(file)).digest('hex');
+    damage();
+    const again = await primary.api.call<{ results: { node: string; ok: boolean }[] }>(
+      'POST',
+      `/api/appliance/updates/${id}/distribute`,
+    );
+    expect(again.body.results.every((r) => r.ok)).toBe(true);
+    expect(digest()).toBe(id);
+
+    damage();
+    const started = await nodeB.api.call('POST', `/api/appliance/updates/staged/${id}/install`, {
+      json: {},
+    });
+    expect(started.status).toBe(202);
+    const failed = (await until(
+      async () => {
+        const s = (await nodeB.api.call<UpdatesStatus>('GET', '/api/appliance/updates')).body;
+        return s.install?.phase === 'failed' ? s : false;
+      },
+      30_000,
+      'the install on node B to fail',
+    )) as UpdatesStatus;
+    expect(failed.install!.error!.message).toMatch(
+      /The damaged staged copy of product .* was removed, nothing was installed\. This is a traffic node: on its primary node \(cu-primary\), Distribute to Cluster again/,
+    );
+    expect(failed.install!.error!.message).not.toMatch(/from the update server/);
+    expect(failed.staged.map((p) => p.id)).not.toContain(id);
+    expect(existsSync(file)).toBe(false);
+    expect(
+      (await nodeB.proc.client().call<{ productVersion: string }>('GET', '/health')).body
+        .productVersion,
+    ).toBe(PRODUCT_VERSION);
+    // Distributing again stages it whole.
+    await primary.api.call('POST', `/api/appliance/updates/${id}/distribute`);
+    expect(digest()).toBe(id);
   });
 
   it('sends no clients to a node on another version; installing on the primary node stops every node accepting (S23)', async () => {

@@ -6,6 +6,7 @@ import { BASE_VERSION, CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import { GatehouseError } from '../shared/errors.js';
 import { SYSTEM } from '../site/actor.js';
+import { RESTAGE_ADVICE } from '../updates/staged-damage.js';
 import { UpdateInstaller } from '../updates/installer.js';
 import type { PackageKind } from '../updates/package.js';
 import { applianceReleaseKeysDir, loadReleaseKeys } from '../updates/release-keys.js';
@@ -210,6 +211,13 @@ export class Appliance {
       installStarting: (actor) => {
         if (this.clusterNodes.list().length && !this.membership.get())
           this.cluster.stopAllAccepting(actor);
+      },
+      // A traffic node's packages come from its primary node, not from the update server.
+      restageAdvice: () => {
+        const m = this.membership.get();
+        return m
+          ? `This is a traffic node: on its primary node (${m.primary}), Distribute to Cluster again (\`gatehouse upgrade resume\` does it), which replaces the copy; then install again.`
+          : RESTAGE_ADVICE;
       },
     });
     this.updateService = new UpdateService({

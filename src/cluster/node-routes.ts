@@ -215,8 +215,8 @@ export const CLUSTER_NODE_ROUTES: PeerRoute[] = [
     handler: async ({ appliance, from, body }) => {
       member(appliance);
       const { id, primary } = parseInput(FetchPackage, body, 'body');
-      const existing = appliance.updates.staged().find((p) => p.id === id);
-      if (existing) return existing;
+      // A staged copy whose bytes differ (damaged on this node's disk) is replaced.
+      if (await appliance.updates.stagedIntact(id)) return appliance.updates.get(id);
       const client = new PeerClient(
         { host: primary.host, port: primary.port },
         primary.fingerprint,

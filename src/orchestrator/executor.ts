@@ -75,6 +75,36 @@ async function stage(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
   return { staged };
 }
 
+/**
+ * Stage a package that is missing (e.g. a damaged copy the appliance removed): a traffic node
+ * gets it the runbook's way, by Distribute to Cluster from the primary node that holds it.
+ */
+async function restage(ctx: ExecContext, name: string, p: PlannedPackage) {
+  const { topology } = ctx.plan;
+  if (!topology.trafficNodes.some((n) => n.name === name)) return stage(ctx, name, [p]);
+  const d = ctx.deployment;
+  const primaries = [topology.primary, ...(topology.backup ? [topology.backup] : [])];
+  for (const primary of primaries) {
+    const h = await d.health(primary).catch(() => undefined);
+    if (h?.role !== 'primary' || !(await stagedIds(d, primary)).has(p.id)) continue;
+    const r = await d.call<{ results: { node: string; ok: boolean; error?: string }[] }>(
+      primary,
+      'POST',
+      `/api/appliance/updates/${p.id}/distribute`,
+    );
+    const mine = r.results.find((x) => x.node === name);
+    if (mine && !mine.ok)
+      throw new GatehouseError(
+        'UPGRADE_DISTRIBUTE_FAILED',
+        502,
+        `${p.kind} ${p.version} did not reach ${name} from ${primary} (${mine.error}).`,
+      );
+    ctx.log(`  ${name}: ${p.kind} ${p.version} distributed to it again from ${primary}`);
+    return { staged: [`${p.kind} ${p.version}`] };
+  }
+  return stage(ctx, name, [p]);
+}
+
 /** Install each package in order unless the appliance already runs it; wait until it serves it. */
 async function install(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
   const d = ctx.deployment;
@@ -92,7 +122,7 @@ async function install(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
     )) as Awaited<ReturnType<typeof d.health>>;
     const running = p.kind === 'base' ? h.baseVersion : h.productVersion;
     if (compareVersions(running, p.version) >= 0 && !h.update) continue;
-    if (!(await stagedIds(d, name)).has(p.id)) await stage(ctx, name, [p]);
+    if (!(await stagedIds(d, name)).has(p.id)) await restage(ctx, name, p);
     const since = Date.now() - 1_000;
     if (!h.update) await d.call(name, 'POST', `/api/appliance/updates/staged/${p.id}/install`, {});
     ctx.log(`  ${name}: installing ${p.kind} ${p.version}…`);

@@ -22,6 +22,7 @@ import type { Db } from '../store/db.js';
 import {
   BASE_MARKER,
   checkPayload,
+  fileDigest,
   extractPackage,
   verifyPackage,
   type InspectedPackage,
@@ -29,6 +30,7 @@ import {
   type ReleaseKey,
 } from './package.js';
 import { DEFAULT_TRIAL_DEADLINE_MS, SystemDir, type SlotName } from './slots.js';
+import { damagedStaged, isStagedDamage } from './staged-damage.js';
 
 /** A package waiting in system/staging (downloaded or uploaded), verified when it arrived. */
 export interface StagedPackage {
@@ -96,6 +98,8 @@ export interface InstallHost {
   reserveMiB(): number;
   /** Told once a package passed its checks and the install begins (a primary node stops its traffic nodes accepting, S23). */
   installStarting?(actor: Actor): void;
+  /** How this appliance gets a staged package again once a damaged copy was removed. */
+  restageAdvice?(): string;
 }
 
 const MiB = 1024 * 1024;
@@ -223,8 +227,30 @@ export class UpdateInstaller {
         'UPDATE_IN_PROGRESS',
         'This package is being installed; it can be removed when the install has finished.',
       );
+    await this.dropStaged(id);
+  }
+
+  /** Whether a staged file still has its bytes (its id is its sha256); a damaged one is removed. */
+  async stagedIntact(id: string): Promise<boolean> {
+    const staged = this.staged().find((p) => p.id === id);
+    if (!staged) return false;
+    const { sha256 } = await fileDigest(this.stagedFile(id));
+    if (sha256 === id) return true;
+    await this.dropStaged(id);
+    return false;
+  }
+
+  /** A staged package that failed verification can never install: it goes at once. */
+  private async damaged(e: unknown, staged: StagedPackage): Promise<unknown> {
+    if (!isStagedDamage(e)) return e;
+    await this.dropStaged(staged.id);
+    return damagedStaged(e, `${staged.kind} ${staged.version}`, this.host.restageAdvice?.());
+  }
+
+  private async dropStaged(id: string): Promise<void> {
     await fsp.rm(this.stagedFile(id), { force: true });
     await fsp.rm(path.join(this.sys.staging, `${id}.json`), { force: true });
+    await fsyncDir(this.sys.staging);
   }
 
   /**
@@ -340,7 +366,7 @@ export class UpdateInstaller {
       this.check(pkg, { force: !!opts.force, expectKind: opts.expectKind });
     } catch (e) {
       this.progress = undefined;
-      const err = e as GatehouseError;
+      const err = (await this.damaged(e, staged)) as GatehouseError;
       this.host.events.record(
         actor,
         'update.refused',
@@ -348,14 +374,15 @@ export class UpdateInstaller {
         { code: err.code, reason: err.message },
         'denied',
       );
-      throw e;
+      throw err;
     }
     this.host.events.record(actor, 'update.install-started', `${staged.kind} ${staged.version}`, {
       from: { product: this.host.running.product, base: this.host.running.base },
       force: !!opts.force,
     });
     this.host.installStarting?.(actor);
-    void this.run(pkg, progress, actor).catch((e: unknown) => {
+    void this.run(pkg, progress, actor).catch(async (failure: unknown) => {
+      const e = await this.damaged(failure, staged).catch(() => failure);
       const err =
         e instanceof GatehouseError
           ? e

@@ -73,7 +73,7 @@ export function releaseKeyFromPem(pem: string): ReleaseKey {
   return { keyId: keyId(publicKey), publicKey };
 }
 
-async function fileDigest(file: string): Promise<{ size: number; sha256: string }> {
+export async function fileDigest(file: string): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of createReadStream(file)) {
