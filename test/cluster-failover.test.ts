@@ -1,6 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { JumpClient } from '../src/clients/jump-client.js';
-import { startTestAppliance, until, type TestAppliance } from './support/appliance.js';
+import {
+  establishPair,
+  startTestAppliance,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
 import { startTargets } from './support/targets.js';
 
 const KEY = 'cluster-failover-key-0123456789abcdefghi';
@@ -58,15 +63,7 @@ describe('a failover backup of a primary node (S17)', () => {
         })
       ).status,
     ).toBe(200);
-    const est = await a.api.call('POST', '/api/login/failover/establish', {
-      json: {
-        backupHost: b.proc.host,
-        backupPort: b.proc.port,
-        reverseHost: a.proc.host,
-        reversePort: a.proc.port,
-        firstSyncAfterSeconds: 1,
-      },
-    });
+    const est = await establishPair(a, b);
     expect(est.status).toBe(201);
     expect((await a.api.call('POST', '/api/login/failover/sync')).status).toBe(200);
 

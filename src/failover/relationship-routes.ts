@@ -27,4 +27,9 @@ export const RELATIONSHIP_PEER_ROUTES: PeerRoute[] = [
     path: '/api/peer/failover/become-backup',
     handler: ({ appliance, from, body }) => appliance.failover.acceptRole(from, 'backup', body),
   },
+  {
+    method: 'POST',
+    path: '/api/peer/failover/sync-interval',
+    handler: ({ appliance, from, body }) => appliance.failover.acceptSyncInterval(from, body),
+  },
 ];

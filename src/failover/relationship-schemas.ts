@@ -25,6 +25,16 @@ export const PeerPort = z.coerce
 
 export const PeerAddressSchema = z.object({ host: PeerHost, port: PeerPort }).strict();
 
+/** How often the backup syncs after the first (S15). */
+const SyncIntervalSeconds = z.coerce
+  .number({ message: 'must be a number of seconds' })
+  .int('must be a whole number')
+  .min(5, 'must be 5 or more')
+  .max(86_400, 'must be at most 86400 (a day)');
+
+/** Change the sync interval of an established pair; both appliances keep it (S15). */
+export const SyncIntervalInput = z.object({ syncIntervalSeconds: SyncIntervalSeconds }).strict();
+
 /**
  * Establish Relationship (S14), on the intended primary: how this appliance reaches the new
  * backup, and the reverse connection details the backup is given to reach this primary.
@@ -41,12 +51,7 @@ export const EstablishInput = z
       .min(1, 'must be 1 or more')
       .max(86_400, 'must be at most 86400 (a day)')
       .default(60),
-    syncIntervalSeconds: z.coerce
-      .number({ message: 'must be a number of seconds' })
-      .int('must be a whole number')
-      .min(5, 'must be 5 or more')
-      .max(86_400, 'must be at most 86400 (a day)')
-      .default(300),
+    syncIntervalSeconds: SyncIntervalSeconds.default(300),
   })
   .strict();
 export type EstablishInput = z.infer<typeof EstablishInput>;
@@ -97,6 +102,11 @@ export const PeerClaim = z.object({
   generation: z.number().int().nonnegative(),
 });
 export type PeerClaim = z.infer<typeof PeerClaim>;
+
+/** A changed sync interval, told to the peer so that whichever is backup uses it. */
+export const SyncIntervalMessage = PeerClaim.extend({
+  intervalMs: z.number().int().min(5_000).max(86_400_000),
+});
 
 export const JoinMessage = z.object({
   /** How the primary reaches the backup (the backup's own address, as the primary knows it). */

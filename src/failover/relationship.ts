@@ -7,6 +7,7 @@ import {
   JoinMessage,
   PeerClaim,
   RoleRequest,
+  SyncIntervalMessage,
   type AutomaticFailover,
   type EstablishInput,
 } from './relationship-schemas.js';
@@ -501,6 +502,51 @@ export class FailoverRelationship {
     );
     void this.follow(SYSTEM, 'primary');
     return true;
+  }
+
+  /**
+   * The sync interval (S15), changed on either appliance: the peer is told first (whichever is
+   * backup pulls on it, and roles swap), so an unreachable peer changes nothing.
+   */
+  async setSyncInterval(actor: Actor, seconds: number): Promise<RelationshipView> {
+    return this.exclusive('changing the sync interval', async () => {
+      const rel = this.paired();
+      const intervalMs = seconds * 1000;
+      if (rel.sync.intervalMs === intervalMs) return rel;
+      try {
+        await this.callPeer(
+          rel,
+          '/api/peer/failover/sync-interval',
+          { intervalMs },
+          BEST_EFFORT_MS,
+        );
+      } catch (e) {
+        const err = asAdminError(e);
+        throw new GatehouseError(
+          err.code,
+          err.status,
+          `${err.message} The sync interval was not changed: both appliances keep it, so change it when "${rel.peer.name}" answers.`,
+        );
+      }
+      return this.writeSyncInterval(actor, rel, intervalMs);
+    });
+  }
+
+  acceptSyncInterval(from: string, body: unknown): PeerAnswer {
+    const msg = SyncIntervalMessage.parse(body);
+    this.observe(from, msg);
+    this.writeSyncInterval(
+      { area: 'system', name: `peer:${from}` },
+      this.peerOf(from),
+      msg.intervalMs,
+    );
+    return this.claim();
+  }
+
+  private writeSyncInterval(actor: Actor, rel: RelationshipView, intervalMs: number) {
+    const next = { ...rel, sync: { ...rel.sync, intervalMs } };
+    this.store.write(actor, 'failover.sync-interval', next, { seconds: intervalMs / 1000 });
+    return next;
   }
 
   setBackupOperations(actor: Actor, enabled: boolean): RelationshipView {

@@ -94,3 +94,21 @@ export async function startTestAppliance(
   });
   return t;
 }
+
+/** Establish a failover relationship from `primary` (S14), first sync after a second. */
+export function establishPair(
+  primary: TestAppliance,
+  backup: TestAppliance,
+  extra: Record<string, unknown> = {},
+) {
+  return primary.api.call('POST', '/api/login/failover/establish', {
+    json: {
+      backupHost: backup.proc.host,
+      backupPort: backup.proc.port,
+      reverseHost: primary.proc.host,
+      reversePort: primary.proc.port,
+      firstSyncAfterSeconds: 1,
+      ...extra,
+    },
+  });
+}

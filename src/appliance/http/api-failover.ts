@@ -3,6 +3,7 @@ import {
   BackupOperationsInput,
   EstablishInput,
   RoleChangeInput,
+  SyncIntervalInput,
 } from '../../failover/relationship-schemas.js';
 import type { Appliance } from '../context.js';
 import { defineOperation, type Operation } from './operations.js';
@@ -66,6 +67,19 @@ export const failoverOperations: Operation[] = [
       "Sync Now: the backup pulls the primary's site data now; answers when the sync has completed, with its result (rows, blobs, digest)",
     response: { status: 200, description: 'The completed sync' },
     handler: ({ appliance, actor }) => appliance.failover.syncNow(actor),
+  }),
+  defineOperation({
+    id: 'setFailoverSyncInterval',
+    method: 'PUT',
+    path: '/api/login/failover/sync-interval',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'How often the backup syncs after the first sync (seconds, 5 to 86400); both appliances keep it, so the peer must answer',
+    body: SyncIntervalInput,
+    response: { status: 200, description: 'The relationship after the change' },
+    handler: ({ appliance, actor, body }) =>
+      appliance.failover.setSyncInterval(actor, body.syncIntervalSeconds),
   }),
   defineOperation({
     id: 'breakFailover',

@@ -4,6 +4,7 @@ import { peerLabel } from '../../failover/peer-client.js';
 import {
   AutomaticFailoverSchema,
   EstablishInput,
+  SyncIntervalInput,
   type AutomaticFailover,
 } from '../../failover/relationship-schemas.js';
 import type { RelationshipView } from '../../failover/types.js';
@@ -31,7 +32,12 @@ import {
 
 type Status = Awaited<ReturnType<typeof failoverStatus>>;
 type EstablishValues = Record<
-  'backupHost' | 'backupPort' | 'reverseHost' | 'reversePort' | 'firstSyncAfterSeconds',
+  | 'backupHost'
+  | 'backupPort'
+  | 'reverseHost'
+  | 'reversePort'
+  | 'firstSyncAfterSeconds'
+  | 'syncIntervalSeconds',
   string
 >;
 interface AutomaticValues {
@@ -44,9 +50,11 @@ interface Forms {
   establish?: { values: EstablishValues; problem: FormProblem };
   automatic?: { values: AutomaticValues; problem: FormProblem };
   role?: FormProblem;
+  interval?: { value: string; problem: FormProblem };
 }
 
 const ESTABLISH_FIELDS = ['backupHost', 'backupPort', 'reverseHost', 'reversePort'];
+const SYNC_FIELDS = ['firstSyncAfterSeconds', 'syncIntervalSeconds'] as const;
 
 function establishDefaults(ctx: PageContext): EstablishValues {
   const socket = ctx.req.socket;
@@ -56,6 +64,7 @@ function establishDefaults(ctx: PageContext): EstablishValues {
     reverseHost: socket.localAddress?.replace(/^::ffff:/, '') ?? '',
     reversePort: String(socket.localPort ?? ''),
     firstSyncAfterSeconds: '60',
+    syncIntervalSeconds: '300',
   };
 }
 
@@ -68,7 +77,7 @@ function establishForm(ctx: PageContext, v: EstablishValues, problem: FormProble
       need the same Inter-Appliance key (Management > Security); the key itself never leaves either
       appliance.
     </p>
-    ${formAlert(problem, [...ESTABLISH_FIELDS, 'firstSyncAfterSeconds'])}
+    ${formAlert(problem, [...ESTABLISH_FIELDS, ...SYNC_FIELDS])}
     <form method="post" action="/login/failover/establish" id="establish-form" class="stacked">
       ${csrfInput(ctx)}
       <fieldset>
@@ -82,6 +91,7 @@ function establishForm(ctx: PageContext, v: EstablishValues, problem: FormProble
         ${field('Primary TLS port', 'reversePort', v.reversePort, e, { type: 'number', required: true })}
       </fieldset>
       ${field('First sync after (seconds)', 'firstSyncAfterSeconds', v.firstSyncAfterSeconds, e, { type: 'number', help: 'About 60 s by default; Sync Now starts one at any time' })}
+      ${field('Then sync every (seconds)', 'syncIntervalSeconds', v.syncIntervalSeconds, e, { type: 'number', help: 'Changeable later on this page' })}
       <div class="buttons"><button type="submit">Establish Relationship</button></div>
     </form>
   </section>`;
@@ -125,7 +135,21 @@ const SYNC_RUNNING = new Set(['manifest', 'rows', 'blobs', 'apply']);
 /** Whether the backup is in the middle of a sync (the page then reloads itself). */
 const syncRunning = (s: Status) => SYNC_RUNNING.has(s.sync?.progress?.phase ?? 'idle');
 
-function syncSection(ctx: PageContext, s: Status): SafeHtml {
+/** The sync interval, changeable at any time (S15): both appliances of the pair keep it. */
+function intervalForm(ctx: PageContext, value: string, problem: FormProblem): SafeHtml {
+  return html`${formAlert(problem, ['syncIntervalSeconds'])}
+    <form method="post" action="/login/failover/sync-interval" id="sync-interval-form">
+      ${csrfInput(ctx)}
+      ${field('Sync every (seconds)', 'syncIntervalSeconds', value, problem.fields, { type: 'number', required: true, help: 'How often the backup copies the primary after the first sync (5 to 86400)' })}
+      <div class="buttons"><button type="submit" class="secondary">Save interval</button></div>
+    </form>`;
+}
+
+function syncSection(
+  ctx: PageContext,
+  s: Status,
+  interval: { value: string; problem: FormProblem },
+): SafeHtml {
   const sync = s.sync;
   const p = sync?.progress;
   const last = sync?.lastResult ?? s.lastSync;
@@ -169,6 +193,7 @@ function syncSection(ctx: PageContext, s: Status): SafeHtml {
       ${csrfInput(ctx)}
       <div class="buttons"><button type="submit">Sync Now</button></div>
     </form>
+    ${intervalForm(ctx, interval.value, interval.problem)}
   </section>`;
 }
 
@@ -231,7 +256,8 @@ function automaticForm(ctx: PageContext, v: AutomaticValues, problem: FormProble
 }
 
 async function page(ctx: PageContext, forms: Forms = {}) {
-  const status = forms.establish?.problem ?? forms.automatic?.problem ?? forms.role;
+  const status =
+    forms.establish?.problem ?? forms.automatic?.problem ?? forms.role ?? forms.interval?.problem;
   ctx.reply.code(status?.status ?? 200);
   const s = await failoverStatus(ctx.appliance);
   const rel = s.relationship;
@@ -240,7 +266,12 @@ async function page(ctx: PageContext, forms: Forms = {}) {
     problem: NO_PROBLEM,
   };
   const body = rel
-    ? html`${relationshipFacts(s, rel)} ${syncSection(ctx, s)}
+    ? html`${relationshipFacts(s, rel)}
+      ${syncSection(
+        ctx,
+        s,
+        forms.interval ?? { value: String(rel.sync.intervalMs / 1000), problem: NO_PROBLEM },
+      )}
       ${roleForms(ctx, rel, forms.role ?? NO_PROBLEM)}
       ${automaticForm(ctx, automatic.values, automatic.problem)}`
     : html`<p id="failover-role">
@@ -315,12 +346,16 @@ export function registerFailoverPages(app: FastifyInstance, p: Pages, appliance:
   p.post('/login/failover/establish', async (ctx) => {
     const b = formBody(ctx);
     const values = Object.fromEntries(
-      [...ESTABLISH_FIELDS, 'firstSyncAfterSeconds'].map((k) => [k, (b[k] ?? '').trim()]),
+      [...ESTABLISH_FIELDS, ...SYNC_FIELDS].map((k) => [k, (b[k] ?? '').trim()]),
     ) as EstablishValues;
     try {
       const input = parseInput(
         EstablishInput,
-        { ...values, firstSyncAfterSeconds: values.firstSyncAfterSeconds || undefined },
+        {
+          ...values,
+          firstSyncAfterSeconds: values.firstSyncAfterSeconds || undefined,
+          syncIntervalSeconds: values.syncIntervalSeconds || undefined,
+        },
         'body',
       );
       const rel = await appliance.failover.establish(ctx.actor, input);
@@ -345,6 +380,21 @@ export function registerFailoverPages(app: FastifyInstance, p: Pages, appliance:
       );
     } catch (e) {
       return page(ctx, { role: formErrors(e) });
+    }
+  });
+
+  p.post('/login/failover/sync-interval', async (ctx) => {
+    const value = (formBody(ctx).syncIntervalSeconds ?? '').trim();
+    try {
+      const input = parseInput(SyncIntervalInput, { syncIntervalSeconds: value }, 'body');
+      await appliance.failover.setSyncInterval(ctx.actor, input.syncIntervalSeconds);
+      return redirect(
+        ctx.reply,
+        '/login/failover',
+        `The backup now syncs every ${input.syncIntervalSeconds} s after the first sync.`,
+      );
+    } catch (e) {
+      return page(ctx, { interval: { value, problem: formErrors(e) } });
     }
   });
 
