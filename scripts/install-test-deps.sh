@@ -2,7 +2,9 @@
 # Installs the Debian packages the tests need when they are missing: Chromium for the web
 # console tests (driven by playwright-core; never a browser download of its own); BIND (`named`)
 # and PowerDNS, the real DNS servers the RFC 2136 traffic switch is tested against; arping for
-# the shared-IP switch's gratuitous ARP.
+# the shared-IP switch's gratuitous ARP; Prometheus (and promtool) and rsyslog with its TLS driver,
+# the real servers the metrics, alert rules and syslog forwarding are tested against;
+# systemd-analyze to verify the service unit `appliance install-service` writes.
 set -euo pipefail
 
 need=()
@@ -11,6 +13,10 @@ need=()
 [ -x /usr/sbin/pdns_server ] || need+=(pdns-server)
 [ -e /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql ] || need+=(pdns-backend-sqlite3)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,4 +1,5 @@
 import { readFileSync, statfsSync } from 'node:fs';
+import path from 'node:path';
 import { BlobStore } from '../store/blobs.js';
 import { migrate, openDatabase, type Db } from '../store/db.js';
 import { loadPrivateKey } from '../shared/crypto.js';
@@ -13,6 +14,10 @@ import { applianceReleaseKeysDir, loadReleaseKeys } from '../updates/release-key
 import { UpdateSettings, type Standing } from '../updates/update-settings.js';
 import { UpdateService } from '../updates/update-service.js';
 import { EventLog } from '../site/events.js';
+import { ScrapeTokens } from '../monitoring/scrape-tokens.js';
+import { SyslogForwarder } from '../syslog/forwarder.js';
+import { SyslogSettings } from '../syslog/settings.js';
+import { SyslogSpool } from '../syslog/spool.js';
 import { FileStore } from '../site/files.js';
 import { InterApplianceKey } from '../site/security.js';
 import { SiteSettingsService } from '../site/settings.js';
@@ -80,6 +85,11 @@ export class Appliance {
   readonly updateService: UpdateService;
   readonly sync: SyncService;
   readonly traffic: TrafficSwitchSettings;
+  /** Bearer tokens of GET /metrics (src/monitoring). */
+  readonly scrapeTokens: ScrapeTokens;
+  /** /login > Management > Syslog, and the forwarder the daemon starts (src/syslog). */
+  readonly syslogSettings: SyslogSettings;
+  syslog: SyslogForwarder | undefined;
   ready = false;
   /**
    * While set, requests that change anything are refused with 503: during an install (so the
@@ -118,6 +128,8 @@ export class Appliance {
       port: () => this.sharedListeners.listenPort,
     });
     this.admins = new ApplianceAdmins(db, this.events);
+    this.scrapeTokens = new ScrapeTokens(db, this.events);
+    this.syslogSettings = new SyslogSettings(db, this.events);
     this.auth = new Authenticator(
       db,
       this.events,
@@ -395,8 +407,23 @@ export class Appliance {
     };
   }
 
+  /** Forward the event log to the configured syslog collector (messages wait in DATA_DIR/syslog). */
+  startSyslog(): void {
+    this.syslog = new SyslogForwarder({
+      events: this.events,
+      config: () => (this.db.open ? this.syslogSettings.get() : undefined),
+      spool: new SyslogSpool(
+        path.join(this.dir.root, 'syslog', 'spool.db'),
+        () => (this.db.open ? this.syslogSettings.get()?.spoolMaxMessages : undefined) ?? 100_000,
+      ),
+      log: (msg, fields) => this.log(msg, fields),
+    });
+    this.syslog.start();
+  }
+
   close(): void {
     this.ready = false;
+    this.syslog?.stop();
     this.clients.stop();
     this.cluster.stop();
     this.updateService.stop();

@@ -65,6 +65,7 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     logger.warn({ address: f.address }, `shared address not served: ${f.reason}`);
   appliance.listenAddress = { host: opts.listen.host, port };
   appliance.ready = true;
+  appliance.startSyslog();
   appliance.cluster.start();
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   appliance.events.record(SYSTEM, 'appliance.started', appliance.identity.name, {

@@ -15,6 +15,10 @@ import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
 import { consoleBuildOperations } from './http/api-console-builds.js';
 import { clusterOperations } from './http/api-cluster.js';
+import { monitoringOperations, syslogOperations } from './http/api-monitoring.js';
+import { createMetrics } from '../monitoring/metrics.js';
+import { registerMonitoring } from '../monitoring/plugin.js';
+import { monitoredAppliance } from './monitoring.js';
 import { requireApiSession } from './http/auth.js';
 import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
 import { registerWebConsole } from './web/routes.js';
@@ -33,6 +37,8 @@ export const API_OPERATIONS: Operation[] = [
   ...clientOperations,
   ...consoleBuildOperations,
   ...clusterOperations,
+  ...monitoringOperations,
+  ...syslogOperations,
 ];
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */
@@ -201,6 +207,10 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     return document;
   });
 
+  registerMonitoring(app, {
+    metrics: createMetrics(monitoredAppliance(appliance)),
+    tokens: appliance.scrapeTokens,
+  });
   registerOperations(app, appliance, API_OPERATIONS);
   await registerPeerRoutes(app, appliance, [
     ...PEER_ROUTES,

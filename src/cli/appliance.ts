@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { fieldError } from '../shared/errors.js';
-import { reportAndExit } from './errors.js';
-import { serveCommand } from './serve.js';
+import { reportAndExit, run } from './errors.js';
+import { parseListen, serveCommand } from './serve.js';
+import { metricsTokenCommand } from './metrics-token.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -156,6 +157,48 @@ export function applianceCommand(): Command {
       serve: async (o) => (await import('../appliance/daemon.js')).runAppliance(o),
     }),
   );
+  cmd.addCommand(metricsTokenCommand());
+  cmd
+    .command('install-service')
+    .description(
+      'write a hardened systemd unit that runs this appliance (own user, least capabilities, read-only system but the data directory)',
+    )
+    .requiredOption('--data-dir <dir>', dataDirHelp)
+    .requiredOption('--listen <host:port>', 'HTTPS listen address, e.g. 0.0.0.0:443', parseListen)
+    .option('--user <name>', 'the system user it runs as (create it first)', 'gatehouse')
+    .option('--shared-ip', 'allow the shared-IP traffic switch (CAP_NET_ADMIN, CAP_NET_RAW)', false)
+    .option('--output <file>', 'write the unit here (default: print it)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gatehouse appliance install-service --data-dir /var/lib/gatehouse --listen 0.0.0.0:443 \\\n    --output /etc/systemd/system/gatehouse.service',
+    )
+    .action(
+      run(
+        async (o: {
+          dataDir: string;
+          listen: { host: string; port: number };
+          user: string;
+          sharedIp: boolean;
+          output?: string;
+        }) => {
+          const { serviceUnit } = await import('../appliance/service-unit.js');
+          const { CODE_ROOT } = await import('../shared/version.js');
+          const unit = serviceUnit({
+            dataDir: path.resolve(o.dataDir),
+            listen: o.listen,
+            user: o.user,
+            sharedIp: o.sharedIp,
+            node: process.execPath,
+            entry: path.join(CODE_ROOT, 'bin', 'gatehouse.js'),
+          });
+          if (!o.output) return void process.stdout.write(unit);
+          writeFileSync(o.output, unit, { mode: 0o644 });
+          process.stdout.write(
+            `Wrote ${o.output}. Then: systemctl daemon-reload && systemctl enable --now ${path.basename(o.output)}\n`,
+          );
+        },
+      ),
+    );
 
   return cmd;
 }

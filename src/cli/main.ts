@@ -25,6 +25,7 @@ program.addCommand(clients.consoleCommand());
 program.addCommand((await import('./upgrade.js')).upgradeCommand());
 program.addCommand((await import('./integration.js')).integrationCommand());
 program.addCommand((await import('./lab.js')).labCommand());
+program.addCommand((await import('./syslog.js')).syslogCommand());
 
 // Bad input on the command line (a missing or unknown option, a value out of its choices) exits
 // 2, as bad input does everywhere else; --help and --version exit 0. Commander has printed the

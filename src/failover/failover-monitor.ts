@@ -35,6 +35,8 @@ export class FailoverMonitor {
   private lastWithheld: string | undefined;
   private running = false;
   last: PeerState | undefined;
+  /** When the peer last answered a heartbeat (for monitoring). */
+  lastReachableAt: number | undefined;
 
   constructor(
     private readonly relationship: FailoverRelationship,
@@ -80,6 +82,7 @@ export class FailoverMonitor {
     this.last = state;
     if (state.reachable) {
       this.lastContactAt = now();
+      this.lastReachableAt = this.lastContactAt;
       this.lastWithheld = undefined;
       return;
     }

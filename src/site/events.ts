@@ -29,8 +29,11 @@ export interface EventQuery {
  * change it describes. Ids are globally unique so that logs from two appliances merge by
  * identity. Never put a secret in `details`.
  */
+export type EventListener = (event: EventRecord) => void;
+
 export class EventLog {
   private readonly insert;
+  private readonly listeners = new Set<EventListener>();
 
   constructor(
     private readonly db: Db,
@@ -61,7 +64,39 @@ export class EventLog {
       details: actor.ip ? { ...details, ip: actor.ip } : details,
     };
     this.insert.run({ ...event, details: JSON.stringify(event.details) });
+    // After the caller's code: a listener (metrics, syslog) never fails or slows the change.
+    if (this.listeners.size) setImmediate(() => this.notify(event));
     return event;
+  }
+
+  /** Hear every event this appliance records from now on (not those merged from peers). */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(event: EventRecord): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own (it counts and logs it); the others still hear.
+      }
+    }
+  }
+
+  /** The newest event of this appliance with one of `actions`, if any. */
+  latest(actions: string[]): EventRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM events WHERE appliance = ? AND action IN (${actions.map(() => '?').join(', ')})
+         ORDER BY ts DESC, id DESC LIMIT 1`,
+      )
+      .get(this.appliance, ...actions) as
+      (Omit<EventRecord, 'details'> & { details: string }) | undefined;
+    return row
+      ? { ...row, details: JSON.parse(row.details) as Record<string, unknown> }
+      : undefined;
   }
 
   search(query: EventQuery): {

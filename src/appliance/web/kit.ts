@@ -26,6 +26,7 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
     { href: '/appliance/networking/traffic', label: 'Networking > Traffic Switch' },
     { href: '/appliance/updates', label: 'Updates' },
     { href: '/appliance/backup', label: 'Backup' },
+    { href: '/appliance/monitoring', label: 'Monitoring' },
   ],
   login: [
     { href: '/login/users', label: 'Users' },
@@ -36,6 +37,7 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
     { href: '/login/management/security', label: 'Management > Security' },
     { href: '/login/failover', label: 'Management > Failover' },
     { href: '/login/management/cluster', label: 'Management > Cluster' },
+    { href: '/login/management/syslog', label: 'Management > Syslog' },
     { href: '/login/status/information', label: 'Status' },
   ],
 };

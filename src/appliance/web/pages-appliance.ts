@@ -3,6 +3,7 @@ import type { Appliance } from '../context.js';
 import { formatBytes, formatTime, html } from './html.js';
 import { layout, pages } from './kit.js';
 import { registerBackupPages } from './pages-backup.js';
+import { registerMonitoringPages } from './pages-monitoring.js';
 import { registerNetworkingPages } from './pages-networking.js';
 import { registerTrafficPages } from './pages-traffic.js';
 import { registerUpdatesPages } from './pages-updates.js';
@@ -47,4 +48,5 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
   registerTrafficPages(p, appliance);
   registerUpdatesPages(p, appliance);
   registerBackupPages(p, appliance);
+  registerMonitoringPages(p);
 }

@@ -26,6 +26,7 @@ import { registerFilePages } from './pages-files.js';
 import { registerLogPages } from './pages-logs.js';
 import { registerStatusPages } from './pages-status.js';
 import { registerUserPages } from './pages-users.js';
+import { registerSyslogPages } from './pages-syslog.js';
 
 const SetKey = z.object({ key: InterApplianceKeyValue }).strict();
 
@@ -116,4 +117,5 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerStatusPages(p);
   registerFailoverPages(app, p, appliance);
   registerClusterPages(p, appliance);
+  registerSyslogPages(p);
 }
