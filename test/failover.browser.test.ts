@@ -9,6 +9,7 @@ import {
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 
 const KEY = 'failover-page-key-0123456789abcdefghijkl';
+const SHARED = '127.0.0.142';
 
 interface FailoverView {
   role: string;
@@ -23,8 +24,8 @@ describe('/login > Management > Failover in a real browser', () => {
   let browser: TestBrowser;
   let page: Page;
 
-  const signIn = async (t: TestAppliance) => {
-    await page.goto(`${t.proc.url}/login/sign-in`);
+  const signIn = async (t: TestAppliance, host = t.proc.host) => {
+    await page.goto(`https://${host}:${t.proc.port}/login/sign-in`);
     await page.fill('#f-username', 'admin');
     await page.fill('#f-password', LOGIN_PASSWORD);
     await Promise.all([
@@ -42,11 +43,48 @@ describe('/login > Management > Failover in a real browser', () => {
       launchBrowser(),
     ]);
     page = await (await browser.context()).newPage();
-    const est = await establishPair(a, b);
-    expect(est.status).toBe(201);
+    const shared = await a.api.call('POST', '/api/appliance/network/addresses', {
+      json: { address: SHARED, kind: 'shared', enabled: true },
+    });
+    expect(shared.status).toBe(201);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
+  });
+
+  it('establishes with the reverse details defaulting to the unique address, refusing an address that moves (S14)', async () => {
+    // Opened through the shared address, the page still offers the appliance's own address.
+    await signIn(a, SHARED);
+    await page.goto(`https://${SHARED}:${a.proc.port}/login/failover`);
+    expect(await page.inputValue('#f-reverseHost')).toBe(a.proc.host);
+    expect(await page.inputValue('#f-reversePort')).toBe(String(a.proc.port));
+    expect(await page.textContent('#establish')).toContain('unique address of each appliance');
+
+    await page.fill('#f-backupHost', b.proc.host);
+    await page.fill('#f-backupPort', String(b.proc.port));
+    await page.fill('#f-reverseHost', SHARED);
+    await page.fill('#f-firstSyncAfterSeconds', '1');
+    await submit('#establish-form');
+    expect(await page.textContent('#error-reverseHost')).toMatch(
+      /127\.0\.0\.142 is a shared address.*moves to whichever appliance is primary/,
+    );
+    expect((await failoverOf(a)).role).toBe('standalone');
+    expect((await failoverOf(b)).role).toBe('standalone');
+
+    // The site hostname is refused too, over the API, naming the field.
+    const byName = await establishPair(a, b, { backupHost: 'site.gatehouse.test' });
+    expect(byName.status).toBe(400);
+    expect(byName.body).toMatchObject({
+      code: 'FAILOVER_ADDRESS_MOVES',
+      errors: [{ field: 'backupHost' }],
+    });
+    expect(JSON.stringify(byName.body)).toContain('site hostname');
+
+    await page.fill('#f-reverseHost', a.proc.host);
+    await submit('#establish-form');
+    expect(await page.textContent('.notice')).toContain('"fp-b" is now the backup');
+    expect((await failoverOf(b)).relationship!.self.address.host).toBe(b.proc.host);
+    expect((await failoverOf(a)).relationship!.self.address.host).toBe(a.proc.host);
   });
 
   it('changes the sync interval of an established pair on both appliances (S15), refusing a bad value beside its field', async () => {

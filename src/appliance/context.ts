@@ -168,6 +168,7 @@ export class Appliance {
       sync: () => (this as unknown as { sync?: SyncHook }).sync,
       active: () => this.ready && this.db.open,
       followRole: (actor, role) => this.sharedAddressesFollow(actor, role),
+      movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
     });
     this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);
     this.clients = new ClientGateway({

@@ -9,6 +9,7 @@ import {
   type TrafficSwitchConfig,
   type TrafficTarget,
 } from '../traffic/switch.js';
+import type { MovingAddress } from '../failover/relationship-addresses.js';
 import type { NetworkConfig } from './network.js';
 
 const KEY = 'traffic.switch';
@@ -39,6 +40,36 @@ export class TrafficSwitchSettings {
     private readonly network: NetworkConfig,
     private readonly self: { name: string; port: () => number | undefined },
   ) {}
+
+  /**
+   * The addresses that follow the primary role (S14, S19): shared addresses, the site
+   * hostnames and whatever the traffic switch moves.
+   */
+  movingAddresses(siteHostnames: string[]): MovingAddress[] {
+    const moving: MovingAddress[] = this.network
+      .list()
+      .filter((a) => a.kind === 'shared')
+      .map((a) => ({
+        address: a.address,
+        why: 'a shared address, which moves to whichever appliance is primary',
+      }));
+    const hostname = (h: string) => ({
+      address: h,
+      why: 'the site hostname, which resolves to whichever appliance is primary (S1)',
+    });
+    moving.push(...siteHostnames.map(hostname));
+    const c = this.get();
+    if (c?.provider === 'shared-ip')
+      moving.push({ address: c.address, why: "the traffic switch's shared address" });
+    if (c?.provider === 'hosts-file' || c?.provider === 'rfc2136')
+      moving.push(hostname(c.hostname));
+    return moving;
+  }
+
+  /** The appliance's own first unique address (never moved by a switch), if it has one. */
+  uniqueAddress(): string | undefined {
+    return this.network.list().find((a) => a.kind === 'unique' && a.enabled)?.address;
+  }
 
   get(): TrafficSwitchConfig | undefined {
     const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as

@@ -12,6 +12,7 @@ import {
   type EstablishInput,
 } from './relationship-schemas.js';
 import { RelationshipStore } from './relationship-store.js';
+import { refuseMovingAddresses, type MovingAddress } from './relationship-addresses.js';
 import { asAdminError, BEST_EFFORT_MS, withTimeout } from './relationship-errors.js';
 import { checkReverseDetails, joinBackup, type PeerHello } from './relationship-join.js';
 import { checkPrimaryVersion, isNewer, ownVersions } from './version-skew.js';
@@ -67,6 +68,8 @@ export interface RelationshipDeps {
    * change, and before giving up the primary role so that the peer can take over the address.
    */
   followRole?: (actor: Actor, role: FailoverRole) => Promise<void>;
+  /** Addresses that follow the primary role here: never connection details (S14). */
+  movingAddresses?: () => MovingAddress[];
 }
 
 /** What this appliance answers to every relationship call: who it is and what it believes. */
@@ -248,6 +251,7 @@ export class FailoverRelationship {
         );
       const backup: PeerAddress = { host: input.backupHost, port: input.backupPort };
       const reverse: PeerAddress = { host: input.reverseHost, port: input.reversePort };
+      refuseMovingAddresses(input, this.deps.movingAddresses?.() ?? []);
       try {
         const rel = await joinBackup(
           { name: this.deps.name, fingerprint: this.deps.fingerprint, key: this.deps.key },

@@ -56,13 +56,17 @@ interface Forms {
 const ESTABLISH_FIELDS = ['backupHost', 'backupPort', 'reverseHost', 'reversePort'];
 const SYNC_FIELDS = ['firstSyncAfterSeconds', 'syncIntervalSeconds'] as const;
 
+/**
+ * The reverse details default to this appliance's own unique address and port (S14), not the
+ * address the browser used: that may be the shared address, which moves with the primary role.
+ */
 function establishDefaults(ctx: PageContext): EstablishValues {
-  const socket = ctx.req.socket;
+  const { appliance, req } = ctx;
   return {
     backupHost: '',
     backupPort: '',
-    reverseHost: socket.localAddress?.replace(/^::ffff:/, '') ?? '',
-    reversePort: String(socket.localPort ?? ''),
+    reverseHost: appliance.traffic.uniqueAddress() ?? '',
+    reversePort: String(appliance.sharedListeners.listenPort ?? req.socket.localPort ?? ''),
     firstSyncAfterSeconds: '60',
     syncIntervalSeconds: '300',
   };
@@ -76,6 +80,11 @@ function establishForm(ctx: PageContext, v: EstablishValues, problem: FormProble
       Establish the relationship here, on the appliance intended to be the primary. Both appliances
       need the same Inter-Appliance key (Management > Security); the key itself never leaves either
       appliance.
+    </p>
+    <p class="note" id="establish-unique-advice">
+      Use the unique address of each appliance, for the backup and for the reverse details: a shared
+      address or the site hostname moves to whichever appliance is primary, so after a switch it
+      would reach the other appliance (refused).
     </p>
     ${formAlert(problem, [...ESTABLISH_FIELDS, ...SYNC_FIELDS])}
     <form method="post" action="/login/failover/establish" id="establish-form" class="stacked">
