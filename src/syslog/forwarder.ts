@@ -14,7 +14,8 @@ export interface ForwarderDeps {
 }
 
 const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 30_000;
+// A reconnect attempt is cheap; a collector back after maintenance gets its backlog soon.
+const RETRY_MAX_MS = 5_000;
 const BATCH = 200;
 
 export interface ForwarderStatus {
