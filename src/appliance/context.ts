@@ -180,6 +180,8 @@ export class Appliance {
       records: this.sessionRecords,
       events: this.events,
       activeRecordingsDir: dir.activeRecordings,
+      // Tests shorten the resume window to see a session end when it passes.
+      resumeWindowMs: Number(process.env.GATEHOUSE_RESUME_WINDOW_MS) || undefined,
       log: (msg, fields) => this.log(msg, fields),
     });
     this.localRouting = new LocalRouting(this.clients, identity.name);

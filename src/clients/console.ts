@@ -5,6 +5,7 @@ import { pipeByTick } from '../shared/streams.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
+import type { MuxStream } from '../sessions/mux.js';
 import type { Relay } from '../sessions/routing.js';
 import {
   isConnectionError,
@@ -14,6 +15,7 @@ import {
   type SiteInfo,
 } from './site-api.js';
 import { RelayConnections } from './relay-connections.js';
+import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 export interface ConsoleSignIn {
@@ -39,6 +41,9 @@ export class RepresentativeConsole {
   private readonly relays = new RelayConnections();
   private stopped = false;
   private presenceRetry: NodeJS.Timeout | undefined;
+  /** How long a broken session leg tries to resume (default 120 s), and where that is told. */
+  resumeWindowMs: number | undefined;
+  log: ((line: string) => void) | undefined;
 
   constructor(readonly signIn: ConsoleSignIn) {
     this.api = new SiteApi(signIn.site);
@@ -94,8 +99,9 @@ export class RepresentativeConsole {
         GATEWAY_PATHS.session,
         s.ticket,
         15_000,
+        { received: 0, pausedMs: 0 },
       );
-      return { session: s.session, socket };
+      return { session: s.session, socket: this.resumable(s.session, jumpClient, socket) };
     };
     try {
       return await once();
@@ -123,6 +129,27 @@ export class RepresentativeConsole {
       if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && triedNode === undefined) throw e;
       return once();
     }
+  }
+
+  /**
+   * The leg as a resumable one when the appliance offered it (an appliance of the previous
+   * release did not): after a break it is taken up again where the site now relays the
+   * session, the appliance holding its Jump Client.
+   */
+  private resumable(session: string, jumpClient: string, leg: Duplex): Duplex {
+    if (!resumeAnswerOf(leg)) return leg;
+    return new ResumableLeg(
+      leg as MuxStream,
+      session,
+      async (token, resume, timeoutMs) => {
+        // Through the site afresh: the appliance the kept connection led to may be gone.
+        this.api.reconnect();
+        const { relay } = await this.api.resumeRelay(this.signIn.ticket, session, jumpClient);
+        const endpoint = relayEndpoint(this.signIn.site, relay);
+        return this.relays.openLeg(endpoint, GATEWAY_PATHS.session, token, timeoutMs, resume);
+      },
+      { windowMs: this.resumeWindowMs, log: this.log },
+    );
   }
 
   /**
@@ -197,7 +224,10 @@ export class RepresentativeConsole {
           onEvent(
             `session ${session} started: ${local.remoteAddress}:${local.remotePort} → ${jumpClient} → ${target}`,
           );
-          socket.on('error', () => local.destroy());
+          socket.on('error', (e) => {
+            onEvent(`session ${session} ended: ${e.message}`);
+            local.destroy();
+          });
           local.on('error', () => socket.destroy());
           local.on('close', () => socket.end());
           socket.on('close', () => {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+import { until } from '../shared/until.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
+import type { MuxStream } from '../sessions/mux.js';
 import { pipeByTick } from '../shared/streams.js';
 import {
   GATEWAY_PATHS,
@@ -12,6 +15,7 @@ import {
 } from '../sessions/protocol.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { RelayConnections } from './relay-connections.js';
+import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 
 interface CommonOptions {
@@ -25,6 +29,8 @@ interface CommonOptions {
    * expired, or its ticket expired): it has stopped.
    */
   onRefused?: (e: Error) => void;
+  /** How long a broken session leg tries to resume (default 120 s). */
+  resumeWindowMs?: number;
 }
 
 export type JumpClientOptions = CommonOptions &
@@ -61,6 +67,8 @@ export class JumpClient {
   state: JumpClientState = 'connecting';
   /** The appliance the control connection is on. */
   connectedTo: string | undefined;
+  /** Where its session legs go now: the appliance of its control connection. */
+  private relayNow: Endpoint | undefined;
   lastError: string | undefined;
   /** A customer client's name on the site and its representative, once joined. */
   customer: { name: string; representative: string } | undefined;
@@ -121,6 +129,7 @@ export class JumpClient {
       this.lastError = undefined;
       this.connectedTo = reg.relay?.node ?? reg.site.appliance;
       this.log(`connected to ${this.connectedTo} (${relay.host}:${relay.port})`);
+      this.relayNow = relay;
       const channel = new LineChannel<ToJumpClient>(
         socket,
         (v) => v as ToJumpClient,
@@ -128,6 +137,7 @@ export class JumpClient {
         (reason) => {
           if (this.channel !== channel) return;
           this.channel = undefined;
+          this.relayNow = undefined;
           clearTimeout(this.watchdog);
           this.connectedTo = undefined;
           this.log(`disconnected: ${reason}`);
@@ -235,7 +245,15 @@ export class JumpClient {
     }
     let leg: Duplex;
     try {
-      leg = await this.relays.openLeg(relay, GATEWAY_PATHS.jumpData, m.ticket, 10_000);
+      leg = await this.relays.openLeg(relay, GATEWAY_PATHS.jumpData, m.ticket, 10_000, {
+        received: 0,
+        pausedMs: 0,
+      });
+      if (resumeAnswerOf(leg))
+        leg = new ResumableLeg(leg as MuxStream, m.session, (t, r, ms) => this.reopen(t, r, ms), {
+          windowMs: this.opts.resumeWindowMs,
+          log: (line) => this.log(line),
+        });
     } catch (e) {
       target.destroy();
       this.log(`session ${m.session}: ${(e as Error).message}`);
@@ -252,7 +270,11 @@ export class JumpClient {
       this.sessions.delete(leg);
     };
     target.on('error', () => leg.destroy());
-    leg.on('error', () => target.destroy());
+    leg.on('error', (e) => {
+      // A resumable session that could not resume says why, on both clients.
+      this.log(`session ${m.session} ended: ${e.message}`);
+      target.destroy();
+    });
     target.on('close', () => {
       leg.end();
       done();
@@ -263,6 +285,23 @@ export class JumpClient {
     });
     target.pipe(leg);
     pipeByTick(leg, target);
+  }
+
+  /** A resumable leg goes back to the appliance this client is connected to now, once it is. */
+  private async reopen(
+    token: string,
+    resume: { received: number; pausedMs: number },
+    timeoutMs: number,
+  ): Promise<Duplex> {
+    // A session waits: the next try to reconnect is now, not after the backoff grown meanwhile.
+    if (this.state === 'waiting') {
+      clearTimeout(this.retry);
+      this.backoff = BACKOFF_MIN_MS;
+      this.scheduleReconnect(0);
+    }
+    await until(() => this.relayNow !== undefined || this.stopped, timeoutMs, 'the site', 50);
+    if (!this.relayNow) throw new GatehouseError('SESSION_ENDED', 410, 'The Jump Client stopped.');
+    return this.relays.openLeg(this.relayNow, GATEWAY_PATHS.jumpData, token, timeoutMs, resume);
   }
 
   /** Disconnect and stop reconnecting; sessions in progress are cut. */

@@ -25,17 +25,20 @@ export class RelayConnections {
    * Open one session leg (`GATEWAY_PATHS.session` or `.jumpData`) with its session ticket; the
    * ticket also signs in the connection when there is none to this appliance yet. An appliance
    * of the previous release (no multiplexed path) gets a connection for the leg, as before.
+   * With `resume` the leg asks to be resumable (or resumes, with a resume token as `ticket`).
    */
   async openLeg(
     endpoint: Endpoint,
     path: string,
     ticket: string,
     timeoutMs = 15_000,
+    resume?: { received: number; pausedMs: number },
   ): Promise<Duplex> {
     let mux: MuxConnection;
     try {
-      mux = await this.connection(endpoint, ticket, timeoutMs);
+      mux = await this.connection(endpoint, ticket, Math.min(timeoutMs, 15_000));
     } catch (e) {
+      // A resume token sent this way is refused (CLIENT_TICKET_INVALID): the session ends.
       if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
       return openTunnel(endpoint, path, ticket, {}, timeoutMs);
     }
@@ -43,7 +46,7 @@ export class RelayConnections {
     socket.ref();
     clearTimeout(this.idleTimers.get(mux));
     try {
-      const leg = await mux.open({ path, ticket }, timeoutMs);
+      const leg = await mux.open(resume ? { path, ticket, resume } : { path, ticket }, timeoutMs);
       leg.once('close', () => this.settle(mux));
       return leg;
     } catch (e) {

@@ -139,6 +139,16 @@ export class SiteApi {
     );
   }
 
+  /** Where a resumable session's console leg goes now (its Jump Client's appliance). */
+  resumeRelay(ticket: string, session: string, jumpClient: string) {
+    return this.call<{ relay: Relay | null }>(
+      'POST',
+      `/api/client/sessions/${encodeURIComponent(session)}/relay`,
+      { jumpClient },
+      ticket,
+    );
+  }
+
   async recording(ticket: string, session: string): Promise<Buffer> {
     return this.call<Buffer>(
       'GET',

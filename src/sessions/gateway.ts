@@ -16,10 +16,11 @@ import {
   type ToConsole,
   type ToJumpClient,
 } from './protocol.js';
-import { MuxConnection, type MuxStream } from './mux.js';
+import { MuxConnection, MuxStream } from './mux.js';
 import { RecordingWriter } from './recording.js';
 import { relay } from './relay.js';
-import type { SessionRecords } from './session-records.js';
+import { SessionResumption, type SessionIdentity, type SessionPart } from './resume.js';
+import type { SessionEnd, SessionRecords } from './session-records.js';
 import { issueTicket, verifyTicket, type TicketClaims } from './tickets.js';
 
 /** What the gateway needs of the appliance it runs in. */
@@ -34,8 +35,13 @@ export interface GatewayHost {
   records: SessionRecords;
   events: EventLog;
   activeRecordingsDir: string;
+  /** How long a paused resumable session waits for its legs (default 120 s). */
+  resumeWindowMs?: number;
   log(msg: string, fields?: Record<string, unknown>): void;
 }
+
+/** Default resume window: long enough for an appliance to restart after an install. */
+export const RESUME_WINDOW_MS = 120_000;
 
 export interface LiveSession {
   id: string;
@@ -45,6 +51,9 @@ export interface LiveSession {
   startedAt: number;
   bytesIn: number;
   bytesOut: number;
+  /** A resumable session: the times it moved (resumed) and its total pause so far. */
+  moves?: number;
+  pausedMs?: number;
 }
 
 export interface ConnectedClient {
@@ -76,6 +85,8 @@ interface PendingSession {
   timer: NodeJS.Timeout;
   /** The Jump Client's connection the open was sent on. */
   sentOn: Presence;
+  /** The console's leg asked to be resumable. */
+  resumable: boolean;
 }
 
 const OPEN_TIMEOUT_MS = 10_000;
@@ -109,9 +120,24 @@ export class ClientGateway {
   private draining = false;
   private closing = false;
   /** Resolves the finishing of sessions, so a stop can wait for their records. */
-  private readonly finishing = new Set<Promise<void>>();
+  private readonly finishing = new Set<Promise<unknown>>();
+
+  private readonly resumption: SessionResumption;
 
   constructor(private readonly host: GatewayHost) {
+    this.resumption = new SessionResumption({
+      interApplianceKey: () => host.interApplianceKey(),
+      windowMs: host.resumeWindowMs ?? RESUME_WINDOW_MS,
+      runPart: (id, c, j, part) => this.run(id, c, j, part),
+      refused: (id, name, reason) =>
+        host.events.record(
+          { area: 'login', name: id?.representative ?? 'unknown' },
+          name,
+          id?.session ?? '',
+          { reason, ...(id ? { jumpClient: id.jumpClient, target: id.target } : {}) },
+          'failed',
+        ),
+    });
     this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
     this.pinger.unref();
   }
@@ -157,7 +183,7 @@ export class ClientGateway {
         case GATEWAY_PATHS.jumpData:
           return this.legArrived(url.pathname, ticket, socket);
         case GATEWAY_PATHS.mux:
-          verifyTicket(key, ticket, ['console', 'jump-client', 'session']);
+          verifyTicket(key, ticket, ['console', 'jump-client', 'session', 'resume']);
           return this.muxConnected(socket);
         default:
           throw new GatehouseError('NOT_FOUND', 404, `No client endpoint at ${url.pathname}.`);
@@ -206,17 +232,49 @@ export class ClientGateway {
       const open = MuxOpenRequest.safeParse(request);
       if (!open.success)
         throw new GatehouseError('NOT_FOUND', 404, 'No client endpoint for this stream.');
-      this.legArrived(open.data.path, open.data.ticket, stream);
+      this.legArrived(open.data.path, open.data.ticket, stream, open.data.resume);
     } catch (e) {
       stream.refuse(this.asProblem(e));
     }
   }
 
-  /** A session leg, on a connection of its own or as a stream: the console's or the Jump Client's. */
-  private legArrived(path: string, ticket: string | undefined, leg: Duplex): void {
-    const claims = verifyTicket(this.host.interApplianceKey(), ticket, 'session');
-    if (path === GATEWAY_PATHS.session) this.consoleLegArrived(claims, leg);
-    else this.jumpLegArrived(claims, leg);
+  /**
+   * A session leg, on a connection of its own or as a stream: the console's or the Jump
+   * Client's, opening a session (session ticket) or taking a broken leg up (resume token).
+   */
+  private legArrived(
+    path: string,
+    ticket: string | undefined,
+    leg: Duplex,
+    resume?: MuxOpenRequest['resume'],
+  ): void {
+    const side = path === GATEWAY_PATHS.session ? 'console' : 'jump';
+    let claims: TicketClaims;
+    try {
+      claims = verifyTicket(this.host.interApplianceKey(), ticket, ['session', 'resume']);
+    } catch (e) {
+      if (resume && ticket?.length)
+        this.host.events.record(
+          { area: 'login', name: 'unknown' },
+          'session.resume.refused',
+          '',
+          { reason: (e as Error).message, side },
+          'failed',
+        );
+      throw e;
+    }
+    if (claims.kind === 'resume') {
+      if (!resume || !(leg instanceof MuxStream))
+        throw new GatehouseError(
+          'VALIDATION_FAILED',
+          400,
+          'A resume token opens only a resumable leg of a multiplexed connection.',
+        );
+      return this.resumption.returned(claims, side, leg, resume.received, resume.pausedMs);
+    }
+    const resumable = resume !== undefined && leg instanceof MuxStream;
+    if (side === 'console') this.consoleLegArrived(claims, leg, resumable);
+    else this.jumpLegArrived(claims, leg, resumable);
   }
 
   private checkNewClient(version: string): void {
@@ -333,7 +391,11 @@ export class ClientGateway {
   }
 
   /** A console asks for a session: ask the Jump Client to dial the target and connect back. */
-  private consoleLegArrived(claims: Extract<TicketClaims, { kind: 'session' }>, socket: Duplex) {
+  private consoleLegArrived(
+    claims: Extract<TicketClaims, { kind: 'session' }>,
+    socket: Duplex,
+    resumable: boolean,
+  ) {
     if (claims.sub.startsWith('jump-client:'))
       throw new GatehouseError(
         'CLIENT_TICKET_INVALID',
@@ -369,7 +431,13 @@ export class ClientGateway {
         ),
       OPEN_TIMEOUT_MS,
     );
-    this.pending.set(claims.session, { claims, consoleLeg: socket, timer, sentOn: jump });
+    this.pending.set(claims.session, {
+      claims,
+      consoleLeg: socket,
+      timer,
+      sentOn: jump,
+      resumable,
+    });
     socket.once('close', () => {
       const p = this.pending.get(claims.session);
       if (p?.consoleLeg === socket) {
@@ -413,7 +481,11 @@ export class ClientGateway {
     );
   }
 
-  private jumpLegArrived(claims: Extract<TicketClaims, { kind: 'session' }>, socket: Duplex) {
+  private jumpLegArrived(
+    claims: Extract<TicketClaims, { kind: 'session' }>,
+    socket: Duplex,
+    resumable: boolean,
+  ) {
     const p = this.pending.get(claims.session);
     if (!p || claims.sub !== `jump-client:${p.claims.jumpClient}`)
       throw new GatehouseError(
@@ -423,36 +495,69 @@ export class ClientGateway {
       );
     clearTimeout(p.timer);
     this.pending.delete(claims.session);
+    const id: SessionIdentity = {
+      session: claims.session,
+      representative: p.claims.sub,
+      jumpClient: p.claims.jumpClient,
+      target: p.claims.target,
+    };
+    // Both ends keep what the other has not acknowledged: the session outlives its legs.
+    if (
+      resumable &&
+      p.resumable &&
+      p.consoleLeg instanceof MuxStream &&
+      socket instanceof MuxStream
+    )
+      return this.resumption.start(id, p.consoleLeg, socket);
     acceptUpgrade(socket);
     acceptUpgrade(p.consoleLeg);
-    const done = this.run(p.claims, p.consoleLeg, socket);
-    this.finishing.add(done);
-    void done.finally(() => this.finishing.delete(done));
+    void this.run(id, p.consoleLeg, socket);
   }
 
-  private async run(
-    claims: Extract<TicketClaims, { kind: 'session' }>,
+  /**
+   * Relay and record a session, or one part of a resumable one (`part`: its record is
+   * `<session>.<part>` from the second part on, its recording header says where its bytes
+   * start); resolves with how it ended, once its record is written.
+   */
+  private run(
+    id: SessionIdentity,
     consoleLeg: Duplex,
     jumpLeg: Duplex,
-  ): Promise<void> {
+    part?: SessionPart,
+  ): Promise<SessionEnd | undefined> {
+    const done = this.relayed(id, consoleLeg, jumpLeg, part);
+    this.finishing.add(done);
+    void done.finally(() => this.finishing.delete(done));
+    return done;
+  }
+
+  private async relayed(
+    id: SessionIdentity,
+    consoleLeg: Duplex,
+    jumpLeg: Duplex,
+    part?: SessionPart,
+  ): Promise<SessionEnd | undefined> {
     const session: LiveSession = {
-      id: claims.session,
-      representative: claims.sub,
-      jumpClient: claims.jumpClient,
-      target: claims.target,
+      id: id.session,
+      representative: id.representative,
+      jumpClient: id.jumpClient,
+      target: id.target,
       startedAt: Date.now(),
       bytesIn: 0,
       bytesOut: 0,
+      ...(part ? { moves: part.moves, pausedMs: part.pausedMs } : {}),
     };
+    const recordId = part && part.part > 1 ? `${id.session}.${part.part}` : id.session;
     const header = {
-      session: session.id,
+      session: recordId,
       appliance: this.host.name,
       representative: session.representative,
       jumpClient: session.jumpClient,
       target: session.target,
       startedAt: session.startedAt,
+      ...(part ? { resumeOf: id.session, ...part } : {}),
     };
-    const file = path.join(this.host.activeRecordingsDir, `${session.id}.rec`);
+    const file = path.join(this.host.activeRecordingsDir, `${recordId}.rec`);
     let recording: RecordingWriter;
     try {
       recording = new RecordingWriter(file, header);
@@ -460,7 +565,7 @@ export class ClientGateway {
       consoleLeg.destroy();
       jumpLeg.destroy();
       this.host.log('session not started: recording could not be created', { err: String(e) });
-      return;
+      return undefined;
     }
     this.live.set(session.id, session);
     this.legs.set(session.id, [consoleLeg, jumpLeg]);
@@ -468,9 +573,14 @@ export class ClientGateway {
       { area: 'login', name: session.representative },
       'session.started',
       session.id,
-      { jumpClient: session.jumpClient, target: session.target, appliance: this.host.name },
+      {
+        jumpClient: session.jumpClient,
+        target: session.target,
+        appliance: this.host.name,
+        ...(part ? { part: part.part, moves: part.moves, pausedMs: part.pausedMs } : {}),
+      },
     );
-    const end = await relay(consoleLeg, jumpLeg, recording, session);
+    const end = await relay(consoleLeg, jumpLeg, recording, session, part !== undefined);
     try {
       await recording.finish();
       await this.host.records.complete(header, end, file);
@@ -485,6 +595,7 @@ export class ClientGateway {
       this.legs.delete(session.id);
       this.afterSession(session);
     }
+    return end;
   }
 
   /** Not accepting (drain() already moved everyone): a client whose last session ended moves on. */
@@ -594,6 +705,7 @@ export class ClientGateway {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.pinger);
+    this.resumption.close();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.consoleLeg.destroy();

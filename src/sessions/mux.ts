@@ -13,7 +13,7 @@ import { tickCorker } from '../shared/streams.js';
  * slow reader holds back its own stream and never makes the other side buffer without bound.
  * Anything that breaks the protocol closes the whole connection.
  */
-export const FRAME = { open: 1, accept: 2, data: 3, window: 4, fin: 5, reset: 6 } as const;
+export const FRAME = { open: 1, accept: 2, data: 3, window: 4, fin: 5, reset: 6, ack: 7 } as const;
 const HEADER = 9;
 const NOTHING = Buffer.alloc(0);
 /** Longest frame accepted; a longer one is a protocol violation. */
@@ -266,6 +266,13 @@ export class MuxConnection extends EventEmitter {
         this.opening.delete(id);
         clearTimeout(opening.timer);
         stream.removeAllListeners('error');
+        if (payload.length) {
+          try {
+            stream.acceptInfo = JSON.parse(payload.toString('utf8'));
+          } catch {
+            return this.violation('an accept whose answer is not JSON');
+          }
+        }
         return opening.resolve(stream);
       }
       case FRAME.window:
@@ -273,6 +280,9 @@ export class MuxConnection extends EventEmitter {
         return stream?.credited(payload.readUInt32BE(0));
       case FRAME.fin:
         return stream?.finished();
+      case FRAME.ack:
+        if (payload.length !== 8) return this.violation('an ack frame without its offset');
+        return void stream?.emit('ack', Number(payload.readBigUInt64BE(0)));
       case FRAME.reset: {
         if (!stream) return;
         let problem: MuxProblem | undefined;
@@ -305,6 +315,8 @@ export class MuxStream extends Duplex {
   private finReceived = false;
   private resetReceived = false;
   private refusal: MuxProblem | undefined;
+  /** What the peer answered with its ACCEPT (a resumable leg's token and offsets), if anything. */
+  acceptInfo: unknown;
 
   constructor(
     private readonly mux: MuxConnection,
@@ -318,11 +330,23 @@ export class MuxStream extends Duplex {
     });
   }
 
-  /** Answer the peer's open: the stream carries bytes from now on. */
-  accept(): void {
+  /** Answer the peer's open (with `info` for it, as JSON): the stream carries bytes from now on. */
+  accept(info?: object): void {
     if (this.accepted || this.destroyed) return;
     this.accepted = true;
-    this.mux.send(FRAME.accept, this.id);
+    this.mux.send(FRAME.accept, this.id, info && Buffer.from(JSON.stringify(info)));
+  }
+
+  /**
+   * Tell the peer how many bytes of the session this side holds (a resumable leg, see
+   * docs/clients.md): an ACK frame, emitted as 'ack' on the peer's stream. Sent only on legs
+   * whose open negotiated resumption: a peer of the previous release closes on an unknown type.
+   */
+  ack(offset: number): void {
+    if (this.destroyed) return;
+    const payload = Buffer.allocUnsafe(8);
+    payload.writeBigUInt64BE(BigInt(offset), 0);
+    this.mux.send(FRAME.ack, this.id, payload);
   }
 
   /** Answer the peer's open (or end the stream) with a problem the peer reports. */

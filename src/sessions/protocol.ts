@@ -32,7 +32,19 @@ export const GATEWAY_PATHS = {
 /** What opens a stream of a multiplexed connection: the leg, with its own session ticket. */
 export const MuxOpenRequest = z.object({
   path: z.enum([GATEWAY_PATHS.session, GATEWAY_PATHS.jumpData]),
+  /** A session ticket, or a resume token to take a broken leg up again. */
   ticket: z.string().max(8_192),
+  /**
+   * The client keeps its unacknowledged bytes and resumes (docs/clients.md): `received` is what
+   * it holds of the other side's stream, `pausedMs` how long it has been reconnecting. An
+   * appliance of the previous release ignores it and answers a plain ACCEPT.
+   */
+  resume: z
+    .object({
+      received: z.number().int().min(0),
+      pausedMs: z.number().min(0).max(86_400_000).default(0),
+    })
+    .optional(),
 });
 export type MuxOpenRequest = z.infer<typeof MuxOpenRequest>;
 
@@ -49,6 +61,19 @@ export function splitTarget(target: string): { host: string; port: number } {
   const i = target.lastIndexOf(':');
   return { host: target.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(target.slice(i + 1)) };
 }
+
+/** What a resumable leg's ACCEPT carries (its absence: the leg is not resumable). */
+export const ResumeAnswer = z.object({
+  resume: z.object({
+    session: z.string(),
+    /** The token to resume this leg with next time (the next generation). */
+    token: z.string(),
+    /** Bytes of this side's stream the other side holds: send again from there. */
+    peerReceived: z.number().int().min(0),
+    part: z.number().int().min(1),
+  }),
+});
+export type ResumeAnswer = z.infer<typeof ResumeAnswer>;
 
 /** Appliance → Jump Client. */
 export type ToJumpClient =

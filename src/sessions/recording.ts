@@ -25,6 +25,15 @@ export const RecordingHeader = z.object({
   jumpClient: z.string(),
   target: z.string(),
   startedAt: z.number(),
+  /**
+   * A part of a resumable session (docs/clients.md): the session it belongs to, its number,
+   * where its bytes start in each direction, and the moves and pause before it.
+   */
+  resumeOf: z.string().optional(),
+  part: z.number().int().min(1).optional(),
+  offsets: z.object({ toTarget: z.number(), fromTarget: z.number() }).optional(),
+  moves: z.number().int().min(0).optional(),
+  pausedMs: z.number().min(0).optional(),
 });
 export type RecordingHeader = z.infer<typeof RecordingHeader>;
 

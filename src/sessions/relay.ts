@@ -1,4 +1,6 @@
 import type { Duplex } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+import { MuxStream } from './mux.js';
 import type { Direction, RecordingWriter } from './recording.js';
 import type { SessionEnd } from './session-records.js';
 
@@ -7,30 +9,49 @@ export interface RelayCounters {
   bytesOut: number;
 }
 
+/** The reason of a part of a resumable session that ended because a leg broke. */
+export const PAUSED = 'paused: a leg broke; the clients resume it';
+
+/** Sent to the leg that still stands when the other broke: its client resumes (not final). */
+const pausedError = () =>
+  new GatehouseError('SESSION_PAUSED', 503, 'The other side of the session is reconnecting.');
+
 /**
  * Relay one session: bytes flow both ways unchanged, each chunk also appended to the
  * recording. A slow reader (either side, or the disk under the recording) pauses the sender
  * instead of buffering without bound. The session ends when either side closes or fails; the
  * other side is then closed too.
+ *
+ * A resumable session's legs (`resumable`) also carry each end's acknowledgements, passed on
+ * to the other end, and a leg that closes without its FIN broke: the other leg is reset with
+ * SESSION_PAUSED (its client resumes too) and the part ends with the reason PAUSED.
  */
 export function relay(
   consoleLeg: Duplex,
   jumpLeg: Duplex,
   recording: RecordingWriter,
   counters: RelayCounters,
+  resumable = false,
 ): Promise<SessionEnd> {
   return new Promise((resolve) => {
     let reason: string | undefined;
     let closed = 0;
-    const fail = (why: string) => {
+    const fail = (why: string, final = true) => {
       reason ??= why;
-      consoleLeg.destroy();
-      jumpLeg.destroy();
+      // A resumable session's clients are told whether to resume or to end (not a bare reset).
+      const error = !resumable
+        ? undefined
+        : final
+          ? new GatehouseError('SESSION_ENDED', 502, `The session ended: ${why}.`)
+          : pausedError();
+      consoleLeg.destroy(error);
+      jumpLeg.destroy(error);
     };
     // No byte goes on unrecorded once the recording cannot be written.
     recording.onError((e) => fail(`recording failed: ${e.message}`));
     const pump = (src: Duplex, dst: Duplex, direction: Direction) => {
       let waiting = 0;
+      let ended = false;
       const resume = () => {
         if (--waiting === 0) src.resume();
       };
@@ -47,10 +68,16 @@ export function relay(
         }
         if (waiting) src.pause();
       });
+      src.on('end', () => (ended = true));
+      if (resumable && src instanceof MuxStream && dst instanceof MuxStream)
+        src.on('ack', (offset: number) => dst.ack(offset));
       src.on('error', (e) =>
-        fail(`${direction === 'to-target' ? 'console' : 'remote'} side failed: ${e.message}`),
+        resumable
+          ? fail(PAUSED, false)
+          : fail(`${direction === 'to-target' ? 'console' : 'remote'} side failed: ${e.message}`),
       );
       src.on('close', () => {
+        if (resumable && !ended && reason === undefined) fail(PAUSED, false);
         reason ??= 'closed';
         // What this side sent is still delivered to the other, which then closes too.
         dst.end();

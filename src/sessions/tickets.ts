@@ -38,6 +38,24 @@ export const TicketClaims = z.discriminatedUnion('kind', [
     target: z.string(),
     exp: z.number(),
   }),
+  z.object({
+    /**
+     * Resumes one leg of a resumable session after its connection broke, at any appliance of
+     * the site (they share the Inter-Appliance key): issued to each end with every ACCEPT, one
+     * generation per part of the session; an older generation is a replay (docs/clients.md).
+     */
+    kind: z.literal('resume'),
+    /** The console's user, or `jump-client:<name>` for the Jump Client's leg. */
+    sub: z.string(),
+    representative: z.string(),
+    session: z.string(),
+    jumpClient: z.string(),
+    target: z.string(),
+    gen: z.number().int().min(1),
+    /** Milliseconds the session was paused before this generation's part began. */
+    paused: z.number().min(0),
+    exp: z.number(),
+  }),
 ]);
 export type TicketClaims = z.infer<typeof TicketClaims>;
 export type TicketKind = TicketClaims['kind'];

@@ -208,6 +208,25 @@ export const clientOperations: Operation[] = [
     },
   }),
   defineOperation({
+    id: 'consoleResumeRelay',
+    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
+    method: 'POST',
+    path: '/api/client/sessions/:id/relay',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      'Where a resumable session is relayed now (the appliance holding its Jump Client): the console resumes its leg there',
+    params: z.object({ id: z.uuid('must be a session id') }).strict(),
+    body: z.object({ jumpClient: Name }).strict(),
+    response: { status: 200, description: 'The relay, or null for the site itself' },
+    handler: ({ appliance, body, req }) => {
+      ticketOf(appliance, req, 'console');
+      requireSite(appliance);
+      // The resume token is checked where the leg arrives; this only says where to go.
+      return { relay: appliance.routing.relayForJumpClient(body.jumpClient) };
+    },
+  }),
+  defineOperation({
     id: 'consoleStartSession',
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
     method: 'POST',

@@ -41,10 +41,14 @@ function clientRows(clients: ConnectedClient[], productVersion: string): SafeHtm
   )}`;
 }
 
+/** A resumable session's moves and total pause ("2 (3.4 s)"), 0 for one that never moved. */
+const movedText = (s: LiveSession) =>
+  s.moves ? `${s.moves} (${((s.pausedMs ?? 0) / 1000).toFixed(1)} s)` : '0';
+
 function sessionRows(sessions: LiveSession[]): SafeHtml {
   if (!sessions.length)
     return html`<tr class="empty">
-      <td colspan="6">No session is running.</td>
+      <td colspan="7">No session is running.</td>
     </tr>`;
   return html`${sessions.map(
     (s) =>
@@ -55,6 +59,7 @@ function sessionRows(sessions: LiveSession[]): SafeHtml {
         <td><code>${s.target}</code></td>
         <td class="num">${formatBytes(s.bytesOut)}</td>
         <td class="num">${formatBytes(s.bytesIn)}</td>
+        <td class="num">${movedText(s)}</td>
       </tr>`,
   )}`;
 }
@@ -113,6 +118,7 @@ function informationPage(ctx: PageContext) {
             <th>Target</th>
             <th>Bytes to target</th>
             <th>Bytes from target</th>
+            <th>Moved (paused)</th>
           </tr>
         </thead>
         <tbody>

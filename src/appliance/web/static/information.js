@@ -72,7 +72,7 @@
     const byId = new Map();
     for (const c of clients) for (const s of c.sessions) byId.set(s.id, s);
     const sessions = [...byId.values()].sort((a, b) => a.startedAt - b.startedAt);
-    if (!sessions.length) empty(sessionsBody, 6, 'No session is running.');
+    if (!sessions.length) empty(sessionsBody, 7, 'No session is running.');
     else
       sessionsBody.replaceChildren(
         ...sessions.map((s) => {
@@ -84,6 +84,9 @@
           cell(row, s.target, { wrap: 'code' });
           cell(row, bytes(s.bytesOut), { className: 'num' });
           cell(row, bytes(s.bytesIn), { className: 'num' });
+          // A resumable session's moves and total pause (src/pages-status.ts says the same).
+          const moved = s.moves ? `${s.moves} (${((s.pausedMs ?? 0) / 1000).toFixed(1)} s)` : '0';
+          cell(row, moved, { className: 'num' });
           return row;
         }),
       );

@@ -1,0 +1,275 @@
+import { Duplex } from 'node:stream';
+import { GatehouseError } from '../shared/errors.js';
+import type { MuxStream } from '../sessions/mux.js';
+import { ResumeAnswer } from '../sessions/protocol.js';
+
+/**
+ * Bytes a side keeps that the other end has not acknowledged. Past it the leg's writer waits
+ * (its pipe stops reading the local socket): backpressure, never a dropped byte.
+ */
+export const RESUME_BUFFER = 8 * 1024 * 1024;
+/** Acknowledge at once past this many bytes received, else within ACK_DELAY_MS. */
+const ACK_AT = 512 * 1024;
+const ACK_DELAY_MS = 20;
+/** Each end acknowledges at least this often; the other end hears it through the relay. */
+export const KEEPALIVE_MS = 5_000;
+/** A leg silent this long (no byte, no acknowledgement) broke: a cut link, a frozen relay. */
+export const SILENT_MS = 15_000;
+/** Codes after which trying again cannot help: the session is over. */
+const FINAL = new Set([
+  'SESSION_ENDED',
+  'SESSION_RESUME_EXPIRED',
+  'RESUME_TOKEN_REPLAYED',
+  'CLIENT_TICKET_INVALID',
+  'CLIENT_TICKET_EXPIRED',
+  'VALIDATION_FAILED',
+]);
+
+/** Open the leg again with the resume token: where the session now is (the site decides). */
+export type Reopen = (
+  token: string,
+  resume: { received: number; pausedMs: number },
+  timeoutMs: number,
+) => Promise<Duplex>;
+
+export interface ResumableLegOptions {
+  /** How long to keep trying after a break before the session ends (default 120 s). */
+  windowMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The answer of a resumable ACCEPT, or undefined when the appliance did not offer one. */
+export function resumeAnswerOf(leg: Duplex): ResumeAnswer['resume'] | undefined {
+  const parsed = ResumeAnswer.safeParse((leg as Partial<MuxStream>).acceptInfo);
+  return parsed.success ? parsed.data.resume : undefined;
+}
+
+/**
+ * One end of a resumable session leg, used as the socket the leg was: the bytes written are
+ * kept until the other END acknowledges them (the relay in between keeps nothing), and when the
+ * leg breaks it is opened again through the site with the resume token, the bytes the other
+ * end lacks are sent again, and reading goes on where it stopped. The application on either
+ * side sees one stream, nothing lost, duplicated or reordered.
+ */
+export class ResumableLeg extends Duplex {
+  /** Sent bytes not yet acknowledged, oldest first; `base` is the offset of the first. */
+  private unacked: Buffer[] = [];
+  private base = 0;
+  private sent = 0;
+  private received = 0;
+  private acked = 0;
+  private leg: MuxStream | undefined;
+  private token: string;
+  private heard = Date.now();
+  private writeWaiting: (() => void) | undefined;
+  private legFull = false;
+  private finWritten = false;
+  private finReceived = false;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private readonly keepalive: NodeJS.Timeout;
+  private detach: (() => void) | undefined;
+  /** Times this leg resumed, and how long it was paused in total. */
+  moves = 0;
+  pausedMs = 0;
+
+  constructor(
+    first: MuxStream,
+    readonly session: string,
+    private readonly reopen: Reopen,
+    private readonly opts: ResumableLegOptions = {},
+  ) {
+    super({ allowHalfOpen: false, autoDestroy: false });
+    this.token = resumeAnswerOf(first)!.token;
+    this.attach(first);
+    this.keepalive = setInterval(() => this.beat(), KEEPALIVE_MS);
+    this.keepalive.unref();
+  }
+
+  private get window(): number {
+    return this.opts.windowMs ?? 120_000;
+  }
+
+  private attach(leg: MuxStream): void {
+    this.leg = leg;
+    this.heard = Date.now();
+    this.legFull = false;
+    const onData = (chunk: Buffer) => {
+      this.heard = Date.now();
+      this.received += chunk.length;
+      if (!this.push(chunk)) leg.pause();
+      if (this.received - this.acked >= ACK_AT) this.ack();
+      else this.ackTimer ??= setTimeout(() => this.ack(), ACK_DELAY_MS);
+    };
+    const onAck = (offset: number) => {
+      this.heard = Date.now();
+      this.acknowledged(offset);
+    };
+    const onEnd = () => {
+      this.finReceived = true;
+      this.push(null);
+    };
+    const onDrain = () => {
+      this.legFull = false;
+      this.release();
+    };
+    let failure: Error | undefined;
+    const onError = (e: Error) => (failure = e);
+    const onClose = () => {
+      this.detach?.();
+      this.leg = undefined;
+      if (this.destroyed) return;
+      // Both ends done: close once the application read everything (destroy would drop it).
+      if (this.finReceived)
+        return void (this.readableEnded ? this.destroy() : this.once('end', () => this.destroy()));
+      const code = (failure as { code?: string } | undefined)?.code;
+      if (code && FINAL.has(code)) return void this.destroy(failure);
+      void this.takeUp(failure?.message ?? 'the relay connection closed');
+    };
+    const listeners: [string, (arg: never) => void][] = [
+      ['data', onData],
+      ['ack', onAck],
+      ['end', onEnd],
+      ['drain', onDrain],
+      ['error', onError],
+      ['close', onClose],
+    ];
+    for (const [event, fn] of listeners) leg.on(event, fn as (arg: unknown) => void);
+    this.detach = () => {
+      for (const [event, fn] of listeners) leg.off(event, fn as (arg: unknown) => void);
+      this.detach = undefined;
+    };
+  }
+
+  /** The leg broke: reopen it through the site until the resume window passes. */
+  private async takeUp(why: string): Promise<void> {
+    const pausedAt = Date.now();
+    const deadline = pausedAt + this.window;
+    this.opts.log?.(`session ${this.session}: leg broke (${why}); resuming`);
+    let wait = 250;
+    while (!this.destroyed) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      try {
+        const leg = await this.reopen(
+          this.token,
+          { received: this.received, pausedMs: Date.now() - pausedAt },
+          left,
+        );
+        const answer = resumeAnswerOf(leg);
+        if (this.destroyed || !answer) {
+          leg.destroy();
+          if (!answer) break;
+          return;
+        }
+        this.resumed(leg as MuxStream, answer);
+        this.moves++;
+        this.pausedMs += Date.now() - pausedAt;
+        this.opts.log?.(
+          `session ${this.session}: resumed after ${Date.now() - pausedAt} ms (part ${answer.part})`,
+        );
+        return;
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code && FINAL.has(code)) return void this.destroy(e as Error);
+        await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, left))));
+        wait = Math.min(2_000, wait * 2);
+      }
+    }
+    this.destroy(
+      new GatehouseError(
+        'SESSION_RESUME_EXPIRED',
+        410,
+        `The session ended: it could not resume within ${Math.round(this.window / 1000)} s.`,
+      ),
+    );
+  }
+
+  /** Back on a new leg: send again what the other end lacks, then go on as before. */
+  private resumed(leg: MuxStream, answer: NonNullable<ReturnType<typeof resumeAnswerOf>>): void {
+    this.token = answer.token;
+    if (answer.peerReceived < this.base || answer.peerReceived > this.sent) {
+      leg.destroy();
+      return void this.destroy(
+        new GatehouseError(
+          'SESSION_RESUME_GAP',
+          502,
+          `The other end holds ${answer.peerReceived} bytes of this side's ${this.sent}, which this side no longer has: the session cannot go on.`,
+        ),
+      );
+    }
+    this.acknowledged(answer.peerReceived);
+    this.attach(leg);
+    for (const chunk of this.unacked) if (!leg.write(chunk)) this.legFull = true;
+    if (this.finWritten) leg.end();
+    if (this.readableLength >= this.readableHighWaterMark) leg.pause();
+    this.ack();
+  }
+
+  private acknowledged(offset: number): void {
+    while (this.unacked.length && this.base + this.unacked[0]!.length <= offset) {
+      this.base += this.unacked.shift()!.length;
+    }
+    const first = this.unacked[0];
+    if (first && offset > this.base) {
+      this.unacked[0] = first.subarray(offset - this.base);
+      this.base = offset;
+    }
+    this.release();
+  }
+
+  private ack(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.acked = this.received;
+    this.leg?.ack(this.received);
+  }
+
+  /** Keepalive: acknowledge (the other end hears it), and give up on a leg gone silent. */
+  private beat(): void {
+    if (!this.leg) return;
+    if (Date.now() - this.heard > SILENT_MS)
+      return void this.leg.destroy(new Error(`nothing heard for ${SILENT_MS / 1000} s`));
+    this.ack();
+  }
+
+  /** A write waits while the other end lacks too much, or the leg's own buffer is full. */
+  private release(): void {
+    if (!this.writeWaiting || this.legFull || this.sent - this.base > RESUME_BUFFER) return;
+    const done = this.writeWaiting;
+    this.writeWaiting = undefined;
+    done();
+  }
+
+  override _write(chunk: Buffer, _e: BufferEncoding, callback: (e?: Error | null) => void): void {
+    this.unacked.push(chunk);
+    this.sent += chunk.length;
+    if (this.leg && !this.leg.write(chunk)) this.legFull = true;
+    this.writeWaiting = () => callback();
+    this.release();
+  }
+
+  override _final(callback: (e?: Error | null) => void): void {
+    this.finWritten = true;
+    this.leg?.end();
+    callback();
+  }
+
+  override _read(): void {
+    this.leg?.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (e?: Error | null) => void): void {
+    clearInterval(this.keepalive);
+    clearTimeout(this.ackTimer);
+    this.detach?.();
+    const leg = this.leg;
+    this.leg = undefined;
+    if (leg && !leg.destroyed) {
+      // A clean end (both FINs) lets the leg close by itself; anything else resets it.
+      if (this.finReceived && this.finWritten) leg.end();
+      else leg.destroy(error ?? undefined);
+    }
+    this.unacked = [];
+    callback(error);
+  }
+}

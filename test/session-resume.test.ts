@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepresentativeConsole } from '../src/clients/console.js';
+import { JumpClient } from '../src/clients/jump-client.js';
+import { openTunnel } from '../src/clients/tunnel.js';
+import { MuxConnection } from '../src/sessions/mux.js';
+import { GATEWAY_PATHS } from '../src/sessions/protocol.js';
+import { issueTicket } from '../src/sessions/tickets.js';
+import {
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
+import { interactive, receiveAll, startSource, type Source } from './support/resume-load.js';
+import { startTargets, type Targets } from './support/targets.js';
+
+const KEY = 'resume-test-inter-appliance-key-0123456789';
+/** The copy of the issue's kill case; GATEHOUSE_RESUME_COPY_MIB makes it smaller or larger. */
+const COPY_BYTES = Number(process.env.GATEHOUSE_RESUME_COPY_MIB ?? 256) * 1024 * 1024;
+
+interface Ended {
+  items: { target: string; action: string; details: Record<string, unknown> }[];
+}
+
+describe('resumable sessions: the relaying appliance SIGKILLed under a copy and an interactive session', () => {
+  let site: TestAppliance;
+  let targets: Targets;
+  let source: Source;
+  let jump: JumpClient;
+  let rep: RepresentativeConsole;
+  const jumpLog: string[] = [];
+  const endpoint = () => ({
+    host: site.proc.host,
+    port: site.proc.port,
+    fingerprint: site.proc.fingerprint,
+  });
+
+  beforeAll(async () => {
+    [site, targets, source] = await Promise.all([
+      startTestAppliance({ name: 'resume-site', interApplianceKey: KEY }),
+      startTargets(),
+      startSource(COPY_BYTES),
+    ]);
+    const key = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
+      .key;
+    jump = new JumpClient({
+      site: endpoint(),
+      name: 'db-01',
+      group: 'servers',
+      key,
+      allow: [targets.echo, source.address],
+      log: (line) => jumpLog.push(line),
+    });
+    jump.start();
+    rep = await RepresentativeConsole.signIn(endpoint(), 'admin', LOGIN_PASSWORD);
+    await until(
+      async () => (await rep.jumpClients()).some((j) => j.name === 'db-01'),
+      10_000,
+      'the Jump Client to register',
+    );
+  });
+  afterAll(async () => {
+    await rep?.close();
+    await jump?.stop();
+    await targets?.close();
+    await source?.close();
+  });
+
+  it('loses, duplicates and reorders nothing, and records both parts under one session', async () => {
+    const copy = await rep.openSession('db-01', source.address);
+    const chat = await rep.openSession('db-01', targets.echo);
+    const echo = interactive(chat.socket);
+    let got = 0;
+    const received = receiveAll(copy.socket, (n) => (got = n));
+    await until(() => got > COPY_BYTES / 4 && echo.rounds() > 5, 60_000, 'a quarter of the copy');
+    const t0 = Date.now();
+    await site.crashAndRestart();
+    const restartMs = Date.now() - t0;
+    const roundsAtKill = echo.rounds();
+    await until(() => echo.rounds() > roundsAtKill + 5, 60_000, 'the echo to go on');
+    const pause = echo.longestWaitMs();
+    const [sent, arrived] = await Promise.all([source.sent, received]);
+    echo.stop();
+    expect(arrived.error).toBeUndefined();
+    expect(arrived.bytes).toBe(sent.bytes);
+    expect(arrived.sha256).toBe(sent.sha256);
+    expect(echo.problems).toEqual([]);
+    console.log(
+      `kill: appliance back in ${restartMs} ms; longest echo wait ${pause} ms; copy ${COPY_BYTES / 1048576} MiB intact`,
+    );
+
+    // The first part was cut by the kill (recovered as interrupted), the second goes on
+    // under the same session, with the move and the pause in its record's event.
+    const started = await site.api.call<Ended>(
+      'GET',
+      '/api/login/logs?action=session.started&pageSize=100',
+    );
+    const parts = started.body.items.filter((e) => e.target === copy.session);
+    expect(parts.map((e) => e.details.part).sort()).toEqual([1, 2]);
+    expect(parts.find((e) => e.details.part === 2)?.details.moves).toBe(1);
+    await until(
+      async () => {
+        const r = await site.api.call<{ sessions: { id: string }[] }>('GET', '/api/login/sessions');
+        const ids = r.body.sessions.map((s) => s.id);
+        return ids.includes(copy.session) && ids.includes(`${copy.session}.2`);
+      },
+      20_000,
+      'both parts recorded',
+    );
+  });
+
+  it('refuses a wrong, expired, replayed or other-site resume token, and logs each', async () => {
+    const chat = await rep.openSession('db-01', targets.echo);
+    const echo = interactive(chat.socket);
+    await until(() => echo.rounds() > 2, 10_000, 'the session to run');
+    const claims = {
+      kind: 'resume' as const,
+      representative: 'admin',
+      sub: 'admin',
+      session: chat.session,
+      jumpClient: 'db-01',
+      target: targets.echo,
+      paused: 0,
+    };
+    // Each token goes over a connection signed in with the console's ticket, as a leg's open.
+    const resume = async (ticket: string) => {
+      const mux = new MuxConnection(
+        await openTunnel(endpoint(), GATEWAY_PATHS.mux, rep.signIn.ticket),
+      );
+      const open = { path: GATEWAY_PATHS.session, ticket, resume: { received: 0, pausedMs: 0 } };
+      try {
+        return await mux.open(open, 5_000).then(
+          () => 'accepted',
+          (e: { code?: string }) => e.code,
+        );
+      } finally {
+        mux.close();
+      }
+    };
+    try {
+      expect(await resume('gt1.not-a-token.at-all')).toBe('CLIENT_TICKET_INVALID');
+      expect(await resume(issueTicket(KEY, { ...claims, gen: 1, exp: Date.now() - 1_000 }))).toBe(
+        'CLIENT_TICKET_EXPIRED',
+      );
+      expect(
+        await resume(
+          issueTicket('another-site-key-0123456789abcdef', {
+            ...claims,
+            gen: 1,
+            exp: Date.now() + 60_000,
+          }),
+        ),
+      ).toBe('CLIENT_TICKET_INVALID');
+      // The session's first part gave generation 1 tokens; break it so that part 2 begins
+      // (generation 2): a generation 1 token is then a replay.
+      await site.restart();
+      await until(() => echo.rounds() > 10, 60_000, 'the echo to resume after a restart');
+      const replayed = await resume(
+        issueTicket(KEY, { ...claims, gen: 1, exp: Date.now() + 60_000 }),
+      );
+      expect(replayed).toBe('RESUME_TOKEN_REPLAYED');
+    } finally {
+      echo.stop();
+    }
+    expect(echo.problems).toEqual([]);
+    const refused = await site.api.call<Ended>(
+      'GET',
+      '/api/login/logs?action=session.resume.refused&pageSize=100',
+    );
+    expect(refused.body.items.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(refused.body.items)).toMatch(/RESUME_TOKEN_REPLAYED/);
+  });
+});
