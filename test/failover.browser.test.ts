@@ -24,7 +24,10 @@ describe('/login > Management > Failover in a real browser', () => {
   let browser: TestBrowser;
   let page: Page;
 
+  /** Sign in with a fresh context (own cookies), as a new visitor of that address. */
   const signIn = async (t: TestAppliance, host = t.proc.host) => {
+    await page?.context().close();
+    page = await (await browser.context()).newPage();
     await page.goto(`https://${host}:${t.proc.port}/login/sign-in`);
     await page.fill('#f-username', 'admin');
     await page.fill('#f-password', LOGIN_PASSWORD);
@@ -42,7 +45,6 @@ describe('/login > Management > Failover in a real browser', () => {
       startTestAppliance({ name: 'fp-b', host: '127.0.0.141', interApplianceKey: KEY }),
       launchBrowser(),
     ]);
-    page = await (await browser.context()).newPage();
     const shared = await a.api.call('POST', '/api/appliance/network/addresses', {
       json: { address: SHARED, kind: 'shared', enabled: true },
     });
@@ -103,5 +105,36 @@ describe('/login > Management > Failover in a real browser', () => {
     expect(await page.inputValue('#f-syncIntervalSeconds')).toBe('120');
     for (const t of [a, b])
       expect((await failoverOf(t)).relationship!.sync.intervalMs).toBe(120_000);
+  });
+
+  it('shows on the backup only the sections that belong to it (S15): its logs, security, failover and status', async () => {
+    const navOf = async () =>
+      page.$$eval('nav.side a', (links) => links.map((l) => l.getAttribute('href')));
+    await signIn(a);
+    const all = await navOf();
+    await signIn(b);
+    expect(await navOf()).toEqual([
+      '/login/logs',
+      '/login/management/security',
+      '/login/failover',
+      '/login/status/information',
+    ]);
+    expect(all.length).toBeGreaterThan(4);
+    const note = (await page.textContent('#nav-backup-note'))!.replace(/\s+/g, ' ');
+    expect(note).toContain(
+      'Users, Configuration, File Store, Jump Clients, Management > Cluster and Management > Syslog are hidden',
+    );
+    expect(note).toContain('backup of "fp-a"');
+
+    // A hidden section's address leads to the Failover page, saying why.
+    for (const hidden of [
+      '/login/jump-clients',
+      '/login/management/cluster',
+      '/login/management/syslog',
+    ]) {
+      await page.goto(`${b.proc.url}${hidden}`);
+      expect(new URL(page.url()).pathname).toBe('/login/failover');
+      expect(await page.textContent('.notice')).toContain('backup of "fp-a"');
+    }
   });
 });

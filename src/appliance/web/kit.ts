@@ -42,8 +42,27 @@ const NAV: Record<Area, { href: string; label: string }[]> = {
   ],
 };
 
-/** Sections a backup does not show: the primary's copy overwrites them at every sync (S15). */
-const BACKUP_HIDDEN = new Set(['/login/users', '/login/configuration', '/login/files']);
+/**
+ * What a backup shows of /login (S15: "extraneous tabs are removed from the backup site"). Shown:
+ * Logs (its own history, sync and role changes, merged with the primary's), Management >
+ * Security (its own Inter-Appliance key, which the pair needs), Failover, Status (this
+ * appliance). Hidden: what the primary manages and synchronisation overwrites or what a backup
+ * does not do: users, configuration, file store, syslog forwarding (site settings), Jump Clients
+ * (a backup accepts no clients) and the cluster (the primary node manages it; the backup takes
+ * it over when it becomes primary, S17).
+ */
+export const BACKUP_HIDDEN = new Set([
+  '/login/users',
+  '/login/configuration',
+  '/login/files',
+  '/login/jump-clients',
+  '/login/management/cluster',
+  '/login/management/syslog',
+]);
+
+/** "A, B and C". */
+const listed = (items: string[]) =>
+  items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : (items[0] ?? '');
 
 /** The link of the page: the longest one the path starts with. */
 const active = (path: string, href: string, links: { href: string }[]) =>
@@ -54,6 +73,7 @@ function navigation(ctx: PageContext, path: string): SafeHtml {
   const area = ctx.auth.area;
   const backup = area === 'login' && ctx.appliance.role === 'backup';
   const links = NAV[area].filter((n) => !(backup && BACKUP_HIDDEN.has(n.href)));
+  const hidden = NAV.login.filter((n) => BACKUP_HIDDEN.has(n.href)).map((n) => n.label);
   const primary = ctx.appliance.failover.view()?.peer.name ?? 'the primary';
   return html`<nav class="side">
     ${links.map(
@@ -65,8 +85,8 @@ function navigation(ctx: PageContext, path: string): SafeHtml {
     ${
       backup
         ? html`<p class="muted small" id="nav-backup-note">
-            Users, Configuration and File Store are hidden: this appliance is the backup of
-            "${primary}", which manages them and copies them here.
+            ${listed(hidden)} are hidden: this appliance is the backup of "${primary}", which
+            manages them (and copies the site's data here).
           </p>`
         : ''
     }

@@ -14,6 +14,7 @@ import { requireApiSession } from '../http/auth.js';
 import { parseInput } from '../http/operations.js';
 import { html, type SafeHtml } from './html.js';
 import {
+  BACKUP_HIDDEN,
   checkbox,
   csrfInput,
   field,
@@ -313,8 +314,10 @@ function parseCheckAddresses(text: string): { host: string; port: string }[] {
     });
 }
 
-const READ_ONLY_PAGES = /^\/login\/(users|configuration|files)(\/|$)/;
-const READ_ONLY_API = /^\/api\/login\/(users|settings|files)(\/|$)/;
+/** A /login page the backup does not show (kit.ts says which and why), or one below it. */
+const hiddenOnBackup = (path: string) =>
+  [...BACKUP_HIDDEN].some((h) => path === h || path.startsWith(`${h}/`));
+const READ_ONLY_API = /^\/api\/login\/(users|settings|files|management\/syslog)(\/|$)/;
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -327,8 +330,8 @@ function guardBackupSections(app: FastifyInstance, appliance: Appliance): void {
     if (appliance.role !== 'backup') return;
     const path = req.url.split('?')[0]!;
     const primary = appliance.failover.view()?.peer.name ?? 'the primary';
-    if (READ_ONLY_PAGES.test(path)) {
-      const notice = `This appliance is the backup of "${primary}": users, configuration and the file store are managed on the primary and copied here by synchronisation.`;
+    if (hiddenOnBackup(path)) {
+      const notice = `This appliance is the backup of "${primary}": that section is managed on the primary (site data is copied here by synchronisation; clients and the cluster go to the primary).`;
       return redirect(reply, '/login/failover', notice);
     }
     if (READ_ONLY_API.test(path) && !SAFE.has(req.method)) {
