@@ -4,6 +4,7 @@ import {
   establishPair,
   LOGIN_PASSWORD,
   startTestAppliance,
+  until,
   type TestAppliance,
 } from './support/appliance.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
@@ -136,5 +137,65 @@ describe('/login > Management > Failover in a real browser', () => {
       expect(new URL(page.url()).pathname).toBe('/login/failover');
       expect(await page.textContent('.notice')).toContain('backup of "fp-a"');
     }
+  });
+
+  it('with Enable Backup Operations off, the backup neither syncs nor takes over (S25)', async () => {
+    const usersOf = async (t: TestAppliance) =>
+      (
+        await t.api.call<{ users: { username: string }[] }>('GET', '/api/login/users')
+      ).body.users.map((u) => u.username);
+    const interval = await a.api.call('PUT', '/api/login/failover/sync-interval', {
+      json: { syncIntervalSeconds: 5 },
+    });
+    expect(interval.status).toBe(200);
+    await signIn(b);
+    await page.goto(`${b.proc.url}/login/failover`);
+    await page.uncheck('#backup-operations-form input[name=enabled]');
+    await submit('#backup-operations-form');
+    expect(await page.textContent('.notice')).toContain('Backup operations disabled');
+
+    const created = await a.api.call('POST', '/api/login/users', {
+      json: { username: 's25.user', displayName: 'S25 User', password: 'Sturdy-Pass-2525' },
+    });
+    expect(created.status).toBe(201);
+    // Two sync intervals and more pass without the backup copying the change.
+    const watchUntil = Date.now() + 11_000;
+    await until(
+      async () => {
+        expect(await usersOf(b)).not.toContain('s25.user');
+        return Date.now() > watchUntil;
+      },
+      20_000,
+      'two sync intervals to pass',
+    );
+    // Enabled again, the next periodic sync copies it: the change was waiting for the toggle.
+    await page.check('#backup-operations-form input[name=enabled]');
+    await submit('#backup-operations-form');
+    await until(async () => (await usersOf(b)).includes('s25.user'), 15_000, 'the periodic sync');
+
+    // Disabled, a backup whose primary is gone does not take over, and says why.
+    await page.uncheck('#backup-operations-form input[name=enabled]');
+    await submit('#backup-operations-form');
+    const auto = await b.api.call('PUT', '/api/login/failover/automatic', {
+      json: {
+        enabled: true,
+        unreachableForSeconds: 1,
+        checkAddresses: [{ host: b.proc.host, port: b.proc.port }],
+      },
+    });
+    expect(auto.status).toBe(200);
+    await a.proc.stop();
+    await until(
+      async () =>
+        (
+          await b.api.call<{ items: { details: { reason: string } }[] }>(
+            'GET',
+            '/api/login/logs?action=failover.automatic-takeover-withheld',
+          )
+        ).body.items.some((e) => e.details.reason.includes('backup operations are disabled')),
+      20_000,
+      'the takeover withheld',
+    );
+    expect((await failoverOf(b)).role).toBe('backup');
   });
 });
