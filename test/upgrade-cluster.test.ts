@@ -4,15 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import { JumpClient } from '../src/clients/jump-client.js';
 import { freePort } from '../src/lab/processes.js';
+import { LOGIN_PASSWORD, tempDir, until, type TestAppliance } from './support/appliance.js';
 import {
-  LOGIN_PASSWORD,
-  startTestAppliance,
-  tempDir,
-  until,
-  type TestAppliance,
-} from './support/appliance.js';
-import {
-  nameTestAppliance,
+  startNamedAppliance,
   NEXT_VERSION,
   writeInventory,
   runUpgrade,
@@ -41,15 +35,12 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
     mkdirSync(packages);
     const port = await freePort('127.0.0.121');
     const start = (name: string, host: string, p?: number) =>
-      startTestAppliance({
+      startNamedAppliance({
         name,
         host,
         port: p,
         interApplianceKey: KEY,
-        releaseKeyFiles: [release.pubFile],
-      }).then((t) => {
-        nameTestAppliance(t, name);
-        return t;
+        releasePub: release.pubFile,
       });
     const [a, b, n1, n2, n3, n4, targets] = await Promise.all([
       start('uc-a', '127.0.0.121', port),

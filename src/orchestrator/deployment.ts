@@ -1,6 +1,7 @@
 import { ApplianceClient, toError } from '../clients/admin-client.js';
 import { GatehouseError } from '../shared/errors.js';
 import { credentialsOf, type InventoryAppliance, type LoadedInventory } from './inventory.js';
+import type { Plan } from './plan-types.js';
 
 /** One appliance as the orchestrator finds it through its API. */
 export interface ApplianceState {
@@ -222,4 +223,18 @@ export class Deployment {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
     this.clients.clear();
   }
+}
+
+/** The appliance acting as the cluster's primary node now (the roles swap mid-run, S25). */
+export async function actingPrimary(
+  d: Deployment,
+  plan: Pick<Plan, 'topology'>,
+): Promise<string | undefined> {
+  const { primary, backup } = plan.topology;
+  for (const name of [primary, ...(backup ? [backup] : [])]) {
+    const h = await d.health(name).catch(() => undefined);
+    // Without failover the primary node is standalone as far as failover goes.
+    if (h?.status === 200 && h.role !== 'backup') return name;
+  }
+  return undefined;
 }

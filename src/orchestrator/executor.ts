@@ -10,7 +10,7 @@ import type { Endpoint } from '../clients/tunnel.js';
 import { RepresentativeConsole } from '../clients/console.js';
 import { IntegrationClient } from '../clients/integration.js';
 import { inspectPackage } from '../updates/package.js';
-import type { Deployment } from './deployment.js';
+import { actingPrimary, type Deployment } from './deployment.js';
 import { credentialsOf } from './inventory.js';
 import { compareIntegrity, finalRoles, type Snapshot } from './integrity-check.js';
 import type { Action, Plan, PlannedPackage } from './plan-types.js';
@@ -80,13 +80,11 @@ async function stage(ctx: ExecContext, name: string, pkgs: PlannedPackage[]) {
  * gets it the runbook's way, by Distribute to Cluster from the primary node that holds it.
  */
 async function restage(ctx: ExecContext, name: string, p: PlannedPackage) {
-  const { topology } = ctx.plan;
-  if (!topology.trafficNodes.some((n) => n.name === name)) return stage(ctx, name, [p]);
   const d = ctx.deployment;
-  const primaries = [topology.primary, ...(topology.backup ? [topology.backup] : [])];
-  for (const primary of primaries) {
-    const h = await d.health(primary).catch(() => undefined);
-    if (h?.role !== 'primary' || !(await stagedIds(d, primary)).has(p.id)) continue;
+  const primary = ctx.plan.topology.trafficNodes.some((n) => n.name === name)
+    ? await actingPrimary(d, ctx.plan)
+    : undefined;
+  if (primary && (await stagedIds(d, primary)).has(p.id)) {
     const r = await d.call<{ results: { node: string; ok: boolean; error?: string }[] }>(
       primary,
       'POST',

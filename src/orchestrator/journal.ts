@@ -1,5 +1,6 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { GatehouseError } from '../shared/errors.js';
+import type { NodeState } from './node-states.js';
 import type { Plan } from './plan-types.js';
 
 export type JournalEntry =
@@ -16,6 +17,8 @@ export type JournalEntry =
   | { type: 'continued'; at: string }
   | { type: 'run'; at: string; pid: number; command: string }
   | { type: 'finished'; at: string }
+  /** The traffic nodes as a failed run left them (after setting the healthy ones accepting). */
+  | { type: 'nodes'; at: string; nodes: NodeState[] }
   /** An operator's choice made on resume, in force from then on (e.g. after a drain deadline). */
   | { type: 'options'; at: string; onDrainTimeout: 'abort' | 'proceed' };
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IntegrityResult } from './integrity-check.js';
 import type { Journal, JournalEntry } from './journal.js';
+import { describeNodes, type NodeState } from './node-states.js';
 import { downtimeOf, type ProbeSample } from './prober.js';
 import type { SessionStats } from './session-load.js';
 
@@ -35,6 +36,8 @@ export interface UpgradeReport {
     error?: string;
   }[];
   integrity: IntegrityResult | null;
+  /** The traffic nodes as the failed run left them; absent when the run did not stop on a failure. */
+  nodes?: NodeState[];
   samples: { t: number; ok: boolean; who?: string }[];
 }
 
@@ -140,8 +143,14 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
       integrityStep && integrityStep.type === 'step'
         ? (integrityStep.detail as IntegrityResult)
         : failedIntegrity(entries, workDir),
+    nodes: failed ? lastNodes(entries) : undefined,
     samples: samples.map((s) => ({ t: s.t, ok: s.ok, who: s.who })),
   };
+}
+
+function lastNodes(entries: JournalEntry[]): NodeState[] | undefined {
+  const last = [...entries].reverse().find((e) => e.type === 'nodes');
+  return last?.type === 'nodes' ? last.nodes : undefined;
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -164,6 +173,8 @@ export function renderText(r: UpgradeReport): string {
     );
   for (const f of r.sessions?.failures.slice(0, 3) ?? [])
     lines.push(`    ${new Date(f.t).toISOString().slice(11, 23)} ${f.what}: ${f.error}`);
+  if (r.nodes?.length)
+    lines.push('  traffic nodes as left', ...describeNodes(r.nodes).map((l) => `    ${l}`));
   if (r.withoutFailoverMs) lines.push(`  without failover         ${secs(r.withoutFailoverMs)}`);
   if (r.integrity)
     lines.push(
@@ -227,6 +238,13 @@ export function renderHtml(r: UpgradeReport): string {
 </table>
 <h2>Timeline</h2>
 <svg id="timeline" width="${W + 320}" height="${H}" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="4" width="${W}" height="20" fill="#d5f5e3"/>${probeMarks}<text x="${W + 6}" y="18" font-size="11">site probes (red: failed)</text>${bars}</svg>
+${
+  r.nodes?.length
+    ? `<h2>Traffic nodes as the run left them</h2><ul id="nodes">${describeNodes(r.nodes)
+        .map((l) => `<li>${esc(l)}</li>`)
+        .join('')}</ul>`
+    : ''
+}
 <h2>Counts per appliance (before → after)</h2><table>${integrityRows}</table>
 </html>`;
 }

@@ -6,6 +6,7 @@ import { execute } from './executor.js';
 import { siteEndpoint } from './site.js';
 import { credentialsOf } from './inventory.js';
 import type { Journal } from './journal.js';
+import { describeNodes, reapplyDraining, restoreAccepting, type NodeState } from './node-states.js';
 import type { Plan, Step } from './plan-types.js';
 import { SiteProber, startEcho } from './prober.js';
 import { buildReport, renderHtml, renderText } from './report.js';
@@ -22,23 +23,31 @@ export interface RunOptions {
 
 export type RunOutcome = 'finished' | 'paused' | 'failed';
 
+/** Steps after whose failure the healthy traffic nodes are set accepting again. */
+const INSTALLS = new Set(['install', 'install-many']);
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** What an operator can do after a failed step: resume after fixing, or the safe way back. */
-function advice(plan: Plan, step: Step): string {
+function advice(plan: Plan, step: Step, nodes: NodeState[]): string {
   const lines = [
     'Fix the cause, then run `gatehouse upgrade resume` to retry this step and go on.',
   ];
   const { primary, backup } = plan.topology;
   if (step.rollbackSafe && plan.strategy === 'cluster') {
     lines.push(
-      `Rollback is still safe: ${primary} is still the primary node and serves the site on its version. Traffic nodes already upgraded get no clients until the primary node runs their version; the others serve. If you stop here, let the nodes this run stopped accept new clients again (Management > Cluster, Accepting New Client Connections).`,
+      `Rollback is still safe: ${primary} is still the primary node and serves the site on its version. Traffic nodes already upgraded get no clients until the primary node runs their version; the others serve.${nodes.length ? '' : ' If you stop here, let the nodes this run stopped accept new clients again (Management > Cluster, Accepting New Client Connections).'}`,
     );
   } else if (step.rollbackSafe) {
     lines.push(
       `Rollback is still safe: the site has not been switched. ${primary} still serves${backup ? `; re-establish failover from it with ${backup} as backup (its data is then overwritten by the primary's)` : ''}. An install that failed its health check has already rolled itself back.`,
     );
   } else lines.push('The site was already switched: going forward (resume) is the safe path.');
+  if (nodes.length)
+    lines.push(
+      'Traffic nodes now (every healthy one accepts new clients while the run is stopped; resume drains again those the next steps need drained):',
+      ...describeNodes(nodes).map((l) => `  ${l}`),
+    );
   return lines.join('\n');
 }
 
@@ -120,6 +129,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
   };
 
   const total = plan.steps.length;
+  let resuming = !!state.failed;
   for (const [i, step] of plan.steps.entries()) {
     const tag = `[${String(i + 1).padStart(2)}/${total}]`;
     if (state.done.has(step.id)) {
@@ -143,17 +153,17 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
     );
     journal.append({ type: 'step', at: new Date().toISOString(), id: step.id, status: 'started' });
     const t0 = Date.now();
+    const ctx = {
+      deployment,
+      plan,
+      workDir: opts.workDir,
+      echo: echo.target,
+      log: (l: string) => (opts.json ? undefined : opts.write(l + '\n')),
+    };
     try {
-      const detail = await execute(
-        {
-          deployment,
-          plan,
-          workDir: opts.workDir,
-          echo: echo.target,
-          log: (l) => (opts.json ? undefined : opts.write(l + '\n')),
-        },
-        step.action,
-      );
+      if (resuming) await reapplyDraining(ctx, i);
+      resuming = false;
+      const detail = await execute(ctx, step.action);
       journal.append({
         type: 'step',
         at: new Date().toISOString(),
@@ -176,6 +186,10 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
         status: 'failed',
         error: { code: err.code, message: err.message },
       });
+      const nodes = INSTALLS.has(step.action.type)
+        ? await restoreAccepting(deployment, plan).catch(() => [])
+        : [];
+      if (nodes.length) journal.append({ type: 'nodes', at: new Date().toISOString(), nodes });
       emit(
         {
           type: 'step',
@@ -183,8 +197,9 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
           status: 'failed',
           error: { code: err.code, message: err.message },
           rollbackSafe: step.rollbackSafe,
+          nodes,
         },
-        `${tag} ✗ ${step.title}\n  [${err.code}] ${err.message}\n${advice(plan, step)}`,
+        `${tag} ✗ ${step.title}\n  [${err.code}] ${err.message}\n${advice(plan, step, nodes)}`,
       );
       return finish('failed');
     }

@@ -145,6 +145,25 @@ export function nameTestAppliance(t: TestAppliance, name: string): void {
   names.set(t, name);
 }
 
+/** An appliance of a deployment under test: named for the inventory, trusting `releasePub`. */
+export async function startNamedAppliance(opts: {
+  name: string;
+  host: string;
+  port?: number;
+  interApplianceKey: string;
+  releasePub: string;
+}): Promise<TestAppliance> {
+  const t = await startTestAppliance({
+    name: opts.name,
+    host: opts.host,
+    port: opts.port,
+    interApplianceKey: opts.interApplianceKey,
+    releaseKeyFiles: [opts.releasePub],
+  });
+  nameTestAppliance(t, opts.name);
+  return t;
+}
+
 /**
  * `gatehouse upgrade …` as a real process (never spawnSync: the test's own clients keep
  * running); `done` resolves with its exit code and output, `child` can be killed.
