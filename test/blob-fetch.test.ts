@@ -6,7 +6,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateFingerprint, generateSelfSignedCertificate } from '../src/appliance/tls.js';
+import { certificateFingerprint, generateSelfSignedCertificate } from '../src/shared/tls.js';
 import { FRAME_HEADER, writeFrameHeader } from '../src/store/blob-stream.js';
 
 // The blob store's thread runs compiled code (dist/, built before the tests), as in the appliance.

@@ -37,7 +37,7 @@ import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
 import { TrafficSwitchSettings } from './traffic-settings.js';
 import type { Actor } from '../site/actor.js';
-import { certificateFingerprint } from './tls.js';
+import { certificateFingerprint } from '../shared/tls.js';
 import {
   FailoverRelationship,
   type FailoverRole,

@@ -5,7 +5,7 @@ import { GatehouseError } from '../shared/errors.js';
 import { DataDir, notInitialised } from './data-paths.js';
 import { generateEd25519, randomToken } from '../shared/crypto.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
-import { generateSelfSignedCertificate, splitHostsAndIps } from './tls.js';
+import { generateSelfSignedCertificate, splitHostsAndIps } from '../shared/tls.js';
 
 export { DataDir, notInitialised } from './data-paths.js';
 

@@ -20,7 +20,7 @@ import { createMetrics } from '../monitoring/metrics.js';
 import { registerMonitoring } from '../monitoring/plugin.js';
 import { monitoredAppliance } from './monitoring.js';
 import { requireApiSession } from './http/auth.js';
-import { openApiDocument, registerOperations, type Operation } from './http/operations.js';
+import { openApiDocument, registerOperations, type Operation } from '../shared/http/operations.js';
 import { registerWebConsole } from './web/routes.js';
 import { registerPeerRoutes } from '../failover/peer-server.js';
 import { PEER_ROUTES } from '../failover/routes.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Appliance } from '../appliance/context.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { PeerRoute } from '../failover/peer-server.js';
-import { parseInput } from '../appliance/http/operations.js';
+import { parseInput } from '../shared/http/operations.js';
 import { PeerClient } from '../failover/peer-client.js';
 import { RegionName } from './nodes-store.js';
 

@@ -12,7 +12,7 @@ import type { EventLog } from '../../site/events.js';
 import type { SiteSettingsService } from '../../site/settings.js';
 import type { UserDirectory } from '../../site/users.js';
 import type { ApplianceAdmins } from './accounts.js';
-import { LoginThrottle } from './throttle.js';
+import { LoginThrottle } from '../../shared/throttle.js';
 
 export type Area = 'appliance' | 'login';
 

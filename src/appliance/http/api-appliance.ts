@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 const AddressParams = z.object({ address: IpAddress });
 const BackupQuery = z

@@ -13,7 +13,7 @@ import {
   type TicketKind,
 } from '../../sessions/tickets.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 const CONSOLE_TICKET_MS = 12 * 3600_000;
 /** A customer client stays this long at most; then its customer asks for a new session key. */

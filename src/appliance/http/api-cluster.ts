@@ -3,7 +3,7 @@ import { GatehouseError } from '../../shared/errors.js';
 import { RegionName } from '../../cluster/nodes-store.js';
 import { integritySnapshot } from '../../site/integrity.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 const NodeParams = z.object({ name: z.string().min(1).max(64) }).strict();
 

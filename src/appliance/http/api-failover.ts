@@ -6,7 +6,7 @@ import {
   SyncIntervalInput,
 } from '../../failover/relationship-schemas.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 /**
  * What the Failover page shows: role, peer, state (the peer contacted now), last sync,

@@ -3,7 +3,7 @@ import { FileName } from '../../site/files.js';
 import { InterApplianceKeyValue } from '../../site/security.js';
 import { SiteSettingsPatch } from '../../site/settings.js';
 import { NewUserInput, UserPatch, Username } from '../../site/users.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 const UserParams = z.object({ username: Username });
 const FileParams = z.object({ name: FileName });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Area } from '../auth/authenticator.js';
 import { clearSessionCookie, setSessionCookie, sessionCookie } from './auth.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 const Credentials = z
   .object({

@@ -1,5 +1,5 @@
 import { PointHereInput } from '../traffic-settings.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 /** /appliance > Networking > Traffic Switch (S19): the method that moves the site's traffic. */
 export const trafficOperations: Operation[] = [

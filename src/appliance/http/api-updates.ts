@@ -7,7 +7,7 @@ import {
   UpdateServerConfig,
 } from '../../updates/update-settings.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type Operation } from '../../shared/http/operations.js';
 
 const IdParams = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/, 'must be the package id (its sha256, 64 hex digits)'),

@@ -6,7 +6,7 @@ import type { Actor } from '../../site/actor.js';
 import type { Appliance } from '../context.js';
 import type { Area, AuthSession } from '../auth/authenticator.js';
 import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../../shared/web/html.js';
 
 /** What a page handler gets: the signed-in administrator and the appliance. */
 export interface PageContext {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Appliance } from '../context.js';
-import { formatBytes, formatTime, html } from './html.js';
+import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 import { layout, pages } from './kit.js';
 import { registerBackupPages } from './pages-backup.js';
 import { registerMonitoringPages } from './pages-monitoring.js';

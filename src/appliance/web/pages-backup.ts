@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import type { Appliance } from '../context.js';
 import type { RestoreResult } from '../backup/backup.js';
-import { parseInput } from '../http/operations.js';
-import { html } from './html.js';
+import { parseInput } from '../../shared/http/operations.js';
+import { html } from '../../shared/web/html.js';
 import {
   checkbox,
   csrfInput,

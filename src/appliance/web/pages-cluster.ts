@@ -1,6 +1,6 @@
 import type { NodeView } from '../../cluster/cluster-service.js';
 import type { Appliance } from '../context.js';
-import { html } from './html.js';
+import { html } from '../../shared/web/html.js';
 import {
   actionButton,
   csrfInput,

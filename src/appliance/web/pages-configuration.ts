@@ -1,7 +1,7 @@
 import type { Appliance } from '../context.js';
-import { parseInput } from '../http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import { SiteSettingsPatch, SiteSettingsSchema, type SiteSettings } from '../../site/settings.js';
-import { html } from './html.js';
+import { html } from '../../shared/web/html.js';
 import {
   csrfInput,
   field,

@@ -11,8 +11,8 @@ import type { RelationshipView } from '../../failover/types.js';
 import type { Appliance } from '../context.js';
 import { failoverStatus } from '../http/api-failover.js';
 import { requireApiSession } from '../http/auth.js';
-import { parseInput } from '../http/operations.js';
-import { html, type SafeHtml } from './html.js';
+import { parseInput } from '../../shared/http/operations.js';
+import { html, type SafeHtml } from '../../shared/web/html.js';
 import {
   BACKUP_HIDDEN,
   checkbox,

@@ -1,7 +1,7 @@
 import type { Appliance } from '../context.js';
-import { parseInput } from '../http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import { FileName } from '../../site/files.js';
-import { formatBytes, formatTime, html } from './html.js';
+import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 import {
   actionButton,
   csrfInput,

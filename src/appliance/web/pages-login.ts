@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { registerClusterPages } from './pages-cluster.js';
 import { z } from 'zod';
 import type { Appliance } from '../context.js';
-import { parseInput } from '../http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import { InterApplianceKeyValue } from '../../site/security.js';
-import { html } from './html.js';
+import { html } from '../../shared/web/html.js';
 import {
   actionButton,
   csrfInput,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Appliance } from '../context.js';
-import { parseInput } from '../http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import type { EventRecord } from '../../site/events.js';
-import { formatTime, html, type SafeHtml } from './html.js';
+import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import {
   field,
   formErrors,

@@ -1,7 +1,7 @@
 import type { Appliance } from '../context.js';
 import { NewAddressInput } from '../network.js';
-import { parseInput } from '../http/operations.js';
-import { html } from './html.js';
+import { parseInput } from '../../shared/http/operations.js';
+import { html } from '../../shared/web/html.js';
 import {
   actionButton,
   checkbox,

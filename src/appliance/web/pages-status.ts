@@ -1,6 +1,6 @@
 import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
 import { jumpClientKeyOf } from '../../sessions/tickets.js';
-import { formatBytes, formatTime, html, type SafeHtml } from './html.js';
+import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import { actionButton, layout, redirect, type PageContext, type Pages } from './kit.js';
 
 const KIND: Record<string, string> = {

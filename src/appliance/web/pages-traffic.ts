@@ -1,7 +1,7 @@
 import { isGatehouseError } from '../../shared/errors.js';
 import { PROVIDERS } from '../../traffic/switch.js';
 import type { Appliance } from '../context.js';
-import { html } from './html.js';
+import { html } from '../../shared/web/html.js';
 import {
   actionButton,
   csrfInput,

@@ -1,6 +1,6 @@
 import type { Appliance } from '../context.js';
 import type { updatesStatus } from '../http/api-updates.js';
-import { formatBytes, formatTime, html } from './html.js';
+import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 
 // The install part of the Updates page: progress, last result, history, pre-update backups.
 

@@ -1,5 +1,5 @@
 import { updatesStatus } from '../http/api-updates.js';
-import { formatBytes, html, type SafeHtml } from './html.js';
+import { formatBytes, html, type SafeHtml } from '../../shared/web/html.js';
 import {
   actionButton,
   checkbox,

@@ -7,7 +7,7 @@ import {
 } from '../../updates/update-settings.js';
 import type { Appliance } from '../context.js';
 import { KeyBody as DownloadKeyBody } from '../http/api-updates.js';
-import { parseInput } from '../http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import { formBody, formErrors, redirect, ticked, type PageContext, type Pages } from './kit.js';
 import { readUpload } from './multipart.js';
 import { updatesPage, type UpdatesForm } from './pages-updates-view.js';

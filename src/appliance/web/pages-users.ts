@@ -1,7 +1,7 @@
 import type { Appliance } from '../context.js';
-import { parseInput } from '../http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import { NewUserInput, UserPatch, type User } from '../../site/users.js';
-import { formatTime, html } from './html.js';
+import { formatTime, html } from '../../shared/web/html.js';
 import {
   actionButton,
   checkbox,

@@ -5,7 +5,7 @@ import { isGatehouseError } from '../../shared/errors.js';
 import type { Appliance } from '../context.js';
 import type { Area } from '../auth/authenticator.js';
 import { clearSessionCookie, sessionCookie, setSessionCookie } from '../http/auth.js';
-import { html } from './html.js';
+import { html } from '../../shared/web/html.js';
 import { checkPreSessionToken, preSessionToken } from './kit.js';
 import { registerAppliancePages } from './pages-appliance.js';
 import { registerLoginPages } from './pages-login.js';

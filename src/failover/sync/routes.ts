@@ -1,4 +1,4 @@
-import { parseInput } from '../../appliance/http/operations.js';
+import { parseInput } from '../../shared/http/operations.js';
 import type { PeerRoute } from '../peer-server.js';
 import { BulkBlobsQuery, sendBlobFrames } from './blob-frames.js';
 import { BucketsRequest, ManifestRequest, RowsRequest, RunRequest } from './protocol.js';

@@ -54,7 +54,7 @@ const files = (dataDir: string) => ({
 async function loadOrCreateTls(dataDir: string, control: HostPort) {
   const f = files(dataDir);
   if (!(await exists(f.cert))) {
-    const { generateSelfSignedCertificate } = await import('../../appliance/tls.js');
+    const { generateSelfSignedCertificate } = await import('../../shared/tls.js');
     const ips = net.isIP(control.host) ? [control.host] : [];
     const tls = await generateSelfSignedCertificate({
       commonName: 'gatehouse-nat-forwarder',
@@ -249,7 +249,7 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
     forwarder.close();
     throw e;
   }
-  const { certificateFingerprint } = await import('../../appliance/tls.js');
+  const { certificateFingerprint } = await import('../../shared/tls.js');
   return {
     listen: listenAt,
     control: controlAt,

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { LoginThrottle } from '../../appliance/auth/throttle.js';
+import { LoginThrottle } from '../../shared/throttle.js';
 import {
   DUMMY_PASSWORD_HASH,
   constantTimeEqual,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { certificateFingerprint } from '../../appliance/tls.js';
+import { certificateFingerprint } from '../../shared/tls.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logging.js';
 import { UpdateServerDir } from './data-dir.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import type { Logger } from 'pino';
-import { html } from '../../appliance/web/html.js';
+import { html } from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import { registerFormBody } from '../../shared/form-body.js';
 import { AdminAuth } from './admin-auth.js';

@@ -3,7 +3,7 @@ import {
   generateSelfSignedCertificate,
   certificateFingerprint,
   splitHostsAndIps,
-} from '../../appliance/tls.js';
+} from '../../shared/tls.js';
 import { hashPassword, randomToken } from '../../shared/crypto.js';
 import { GatehouseError, fieldError } from '../../shared/errors.js';
 import { writeFileAtomicSync } from '../../shared/fs.js';

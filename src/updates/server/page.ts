@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
-import { html, type SafeHtml } from '../../appliance/web/html.js';
+import { html, type SafeHtml } from '../../shared/web/html.js';
 
 /** The appliance console's stylesheet: the update server's pages look like the appliance's. */
 export const STYLE = readFileSync(

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formatBytes, formatTime, html, type SafeHtml } from '../../appliance/web/html.js';
+import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
 import type { UpdateServer } from './http.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { formatBytes, html } from '../../appliance/web/html.js';
+import { formatBytes, html } from '../../shared/web/html.js';
 import { isGatehouseError, type GatehouseError } from '../../shared/errors.js';
 import type { DownloadKeyClaims } from '../download-key.js';
 import { availableFor, contactAppliance, packageFileName } from './catalogue.js';

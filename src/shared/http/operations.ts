@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodType } from 'zod';
-import { validationError } from '../../shared/errors.js';
+import { validationError } from '../errors.js';
 import type { Actor } from '../../site/actor.js';
-import type { Appliance } from '../context.js';
-import type { Area, AuthSession } from '../auth/authenticator.js';
-import { requireApiSession } from './auth.js';
+import type { Appliance } from '../../appliance/context.js';
+import type { Area, AuthSession } from '../../appliance/auth/authenticator.js';
+import { requireApiSession } from '../../appliance/http/auth.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

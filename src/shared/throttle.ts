@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../shared/errors.js';
+import { GatehouseError } from './errors.js';
 
 /**
  * Per-address sign-in throttle: after `limit` failures within `windowMs`, further attempts from

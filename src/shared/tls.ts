@@ -1,6 +1,6 @@
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
-import { colonHex } from '../shared/crypto.js';
+import { colonHex } from './crypto.js';
 
 /**
  * The certificate generator is loaded only when a certificate is made (init): it costs a
