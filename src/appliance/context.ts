@@ -6,7 +6,7 @@ import { loadPrivateKey } from '../shared/crypto.js';
 import { BASE_VERSION, CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import { GatehouseError } from '../shared/errors.js';
-import { SYSTEM } from '../site/actor.js';
+import { SYSTEM } from '../shared/actor.js';
 import { RESTAGE_ADVICE } from '../updates/staged-damage.js';
 import { UpdateInstaller } from '../updates/installer.js';
 import type { PackageKind } from '../updates/package.js';
@@ -36,7 +36,7 @@ import { SessionRecords } from '../sessions/session-records.js';
 import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
 import { TrafficSwitchSettings } from './traffic-settings.js';
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
 import {
   FailoverRelationship,

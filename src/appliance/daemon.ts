@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { GatehouseError } from '../shared/errors.js';
 import { createLogger } from '../shared/logging.js';
-import { SYSTEM } from '../site/actor.js';
+import { SYSTEM } from '../shared/actor.js';
 import { Appliance } from './context.js';
 import { buildServer } from './server.js';
 import { DataDir, readIdentity } from './datadir.js';

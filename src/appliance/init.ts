@@ -3,7 +3,7 @@ import { randomToken } from '../shared/crypto.js';
 import { passwordProblem } from '../site/users.js';
 import { DEFAULT_SITE_SETTINGS } from '../site/settings.js';
 import { fieldError } from '../shared/errors.js';
-import { SYSTEM } from '../site/actor.js';
+import { SYSTEM } from '../shared/actor.js';
 import {
   applianceReleaseKeysDir,
   parseReleaseKey,

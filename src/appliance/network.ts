@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import { conflict, GatehouseError, notFound } from '../shared/errors.js';
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 
 export const IpAddress = z

@@ -1,4 +1,4 @@
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';

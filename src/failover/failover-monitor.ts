@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { SYSTEM } from '../site/actor.js';
+import { SYSTEM } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import { peerLabel, type PeerAddress } from './peer-client.js';
 import type { FailoverRelationship, PeerState } from './relationship.js';

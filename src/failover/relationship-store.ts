@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.js';
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog, EventRecord } from '../site/events.js';
 import {
   AutomaticFailoverSchema,

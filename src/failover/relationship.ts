@@ -1,5 +1,5 @@
 import { GatehouseError, conflict, isGatehouseError } from '../shared/errors.js';
-import { SYSTEM, type Actor } from '../site/actor.js';
+import { SYSTEM, type Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 import { PeerClient, peerLabel, type PeerAddress } from './peer-client.js';

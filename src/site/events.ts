@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import type { Actor } from './actor.js';
+import type { Actor } from '../shared/actor.js';
 
 export interface EventRecord {
   id: string;

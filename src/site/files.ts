@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { BlobStore } from '../store/blobs.js';
 import { notFound } from '../shared/errors.js';
-import type { Actor } from './actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from './events.js';
 
 export const FileName = z

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
-import type { Actor } from './actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from './events.js';
 
 export const InterApplianceKeyValue = z

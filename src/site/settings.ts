@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import type { Actor } from './actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from './events.js';
 
 /** The /login configuration settings of a site, with their defaults and limits. */

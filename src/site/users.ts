@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import { conflict, fieldError, GatehouseError, notFound } from '../shared/errors.js';
 import { hashPassword } from '../shared/crypto.js';
-import type { Actor } from './actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from './events.js';
 import type { SiteSettingsService } from './settings.js';
 

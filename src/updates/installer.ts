@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { GatehouseError, conflict } from '../shared/errors.js';
 import { compareVersions } from '../shared/version.js';
 import { fsyncDir } from '../shared/fs.js';
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 import {

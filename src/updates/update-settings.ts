@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import { GatehouseError } from '../shared/errors.js';
 

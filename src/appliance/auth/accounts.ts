@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.js';
 import { hashPassword, verifyPassword } from '../../shared/crypto.js';
 import { fieldError } from '../../shared/errors.js';
-import type { Actor } from '../../site/actor.js';
+import type { Actor } from '../../shared/actor.js';
 import type { EventLog } from '../../site/events.js';
 import { passwordProblem } from '../../site/users.js';
 

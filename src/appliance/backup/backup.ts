@@ -14,7 +14,7 @@ import type { BlobStore } from '../../store/blobs.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions, PRODUCT_VERSION } from '../../shared/version.js';
 import { keyId } from '../../shared/crypto.js';
-import type { Actor } from '../../site/actor.js';
+import type { Actor } from '../../shared/actor.js';
 import type { EventLog } from '../../site/events.js';
 import { readArchive, writeArchive, type BackupHeader } from './archive.js';
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { randomToken } from '../../shared/crypto.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
-import type { Actor } from '../../site/actor.js';
+import type { Actor } from '../../shared/actor.js';
 import type { Appliance } from '../context.js';
 import type { Area, AuthSession } from '../auth/authenticator.js';
 import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';

@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.js';
 import type { BlobStore } from '../../store/blobs.js';
 import { GatehouseError } from '../../shared/errors.js';
-import { SYSTEM } from '../../site/actor.js';
+import { SYSTEM } from '../../shared/actor.js';
 import type { EventLog } from '../../site/events.js';
 import { PeerClient, type PeerAddress } from '../peer-client.js';
 import type { RelationshipView, SyncResult } from '../types.js';

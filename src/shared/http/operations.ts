@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodType } from 'zod';
 import { validationError } from '../errors.js';
-import type { Actor } from '../../site/actor.js';
+import type { Actor } from '../actor.js';
 import type { Appliance } from '../../appliance/context.js';
 import type { Area, AuthSession } from '../../appliance/auth/authenticator.js';
 import { requireApiSession } from '../../appliance/http/auth.js';
