@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { GatehouseError } from '../shared/errors.js';
+import { listenOrExplain } from '../shared/http/server.js';
 import { createLogger } from '../shared/logging.js';
 import { SYSTEM } from '../shared/actor.js';
 import { Appliance } from './context.js';
@@ -41,21 +41,10 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
   if (recovered) logger.warn({ recovered }, 'sessions cut short by the last stop were recorded');
   const app = await buildServer(appliance, logger);
   appliance.clients.attach(app.server);
-  try {
-    await app.listen({ host: opts.listen.host, port: opts.listen.port });
-  } catch (e) {
+  await listenOrExplain(app, opts.listen, () => {
     appliance.close();
     unlock();
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
-      throw new GatehouseError(
-        'LISTEN_FAILED',
-        400,
-        `--listen ${opts.listen.host}:${opts.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : 'the address is not on this machine'}. Choose another address or port.`,
-      );
-    }
-    throw e;
-  }
+  });
   const onTrial = process.env.GATEHOUSE_TRIAL === '1';
   if (onTrial) appliance.writeGate = 'verifying';
   const address = app.server.address();

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
-import cookie from '@fastify/cookie';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { Logger } from 'pino';
-import { GatehouseError, isGatehouseError } from '../shared/errors.js';
-import { registerFormBody } from '../shared/form-body.js';
+import { GatehouseError } from '../shared/errors.js';
+import { createHttpsServer } from '../shared/http/server.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from './http/api-updates.js';
@@ -20,13 +18,14 @@ import { createMetrics } from '../monitoring/metrics.js';
 import { registerMonitoring } from '../monitoring/plugin.js';
 import { monitoredAppliance } from './monitoring.js';
 import { requireApiSession } from './http/auth.js';
-import { openApiDocument, registerOperations, type Operation } from '../shared/http/operations.js';
+import { openApiDocument, registerOperations } from '../shared/http/operations.js';
+import type { ApplianceOperation } from './http/operation.js';
 import { registerWebConsole } from './web/routes.js';
 import { registerPeerRoutes } from '../failover/peer-server.js';
 import { PEER_ROUTES } from '../failover/routes.js';
 import { CLUSTER_NODE_ROUTES, CLUSTER_PRIMARY_ROUTES } from '../cluster/node-routes.js';
 
-export const API_OPERATIONS: Operation[] = [
+export const API_OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
   ...trafficOperations,
@@ -43,24 +42,20 @@ export const API_OPERATIONS: Operation[] = [
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */
 export async function buildServer(appliance: Appliance, logger: Logger): Promise<FastifyInstance> {
-  // The HTTPS server's types differ from the plain one only in the raw server; routes do not care.
-  const app = Fastify({
-    https: {
-      key: readFileSync(appliance.dir.tlsKey),
-      cert: readFileSync(appliance.dir.tlsCert),
-      minVersion: 'TLSv1.2',
-    },
-    loggerInstance: logger,
-    // One line per request, written by the onResponse hook below.
-    logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+  const app = await createHttpsServer({
+    tlsKeyFile: appliance.dir.tlsKey,
+    tlsCertFile: appliance.dir.tlsCert,
+    logger,
     bodyLimit: 1024 * 1024,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-  }) as unknown as FastifyInstance;
-
-  await app.register(cookie);
-  registerFormBody(app);
+    referrerPolicy: 'same-origin',
+    contentSecurityPolicy:
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+    serverName: 'The appliance',
+    logsWhere: 'in the appliance log',
+    notFoundHint: 'The API is described at /api/openapi.json.',
+    errorPage,
+    explain: explainBodyError,
+  });
   await app.register(multipart, {
     limits: { fields: 20, files: 1, fileSize: 64 * 1024 * 1024 * 1024 },
   });
@@ -69,16 +64,6 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     done(null, payload),
   );
 
-  app.addHook('onRequest', async (_req, reply) => {
-    reply.header('strict-transport-security', 'max-age=31536000');
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'same-origin');
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'",
-    );
-  });
   // Changes wait while an update is installed or verified (see Appliance.writeGate).
   const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
   const SIGN_IN = /^\/(api\/)?(appliance|login)\/(session|sign-in)$/;
@@ -109,79 +94,6 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   };
   app.addHook('onResponse', uncount);
   app.addHook('onRequestAbort', uncount);
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info(
-      {
-        method: req.method,
-        url: req.routeOptions.url ?? req.url.split('?')[0],
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-      },
-      'request',
-    );
-  });
-
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    let error: GatehouseError;
-    if (isGatehouseError(err)) error = err;
-    else if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
-      error = new GatehouseError(
-        'BODY_NOT_JSON',
-        400,
-        'body: is not valid JSON. Send a JSON object with Content-Type: application/json.',
-        { fields: [{ field: 'body', message: 'is not valid JSON' }] },
-      );
-    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      error = new GatehouseError(
-        'BODY_TOO_LARGE',
-        413,
-        'body: is larger than 1 MiB. Send uploads as application/octet-stream to the upload endpoints.',
-      );
-    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      error = new GatehouseError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        415,
-        `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here. Send application/json, or application/octet-stream for uploads.`,
-      );
-    } else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      error = new GatehouseError('BODY_EMPTY', 400, 'body: is empty. Send a JSON object.', {
-        fields: [{ field: 'body', message: 'is empty' }],
-      });
-    } else if (typeof err.statusCode === 'number' && err.statusCode < 500) {
-      error = new GatehouseError(err.code ?? 'BAD_REQUEST', err.statusCode, err.message);
-    } else {
-      req.log.error({ err }, 'unhandled error');
-      error = new GatehouseError(
-        'INTERNAL_ERROR',
-        500,
-        'The appliance could not complete the request; nothing was changed. Details are in the appliance log.',
-      );
-    }
-    if (error.status >= 500 && isGatehouseError(err))
-      req.log.error({ code: error.code, msg: error.message }, 'request failed');
-    if (
-      req.url.startsWith('/api/') ||
-      req.url === '/health' ||
-      !req.headers.accept?.includes('text/html')
-    ) {
-      reply
-        .code(error.status)
-        .headers(error.headers)
-        .type('application/problem+json')
-        .send(error.toProblem(req.url.split('?')[0]));
-      return;
-    }
-    reply.code(error.status).headers(error.headers).type('text/html').send(errorPage(error));
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const error = new GatehouseError(
-      'NOT_FOUND',
-      404,
-      `Nothing is at ${req.method} ${req.url.split('?')[0]}. The API is described at /api/openapi.json.`,
-    );
-    reply.code(404).type('application/problem+json').send(error.toProblem());
-  });
-
   app.get('/health', async (_req, reply) => {
     const body = {
       name: appliance.identity.name,
@@ -211,14 +123,54 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     metrics: createMetrics(monitoredAppliance(appliance)),
     tokens: appliance.scrapeTokens,
   });
-  registerOperations(app, appliance, API_OPERATIONS);
-  await registerPeerRoutes(app, appliance, [
+  registerOperations(
+    app,
+    { context: appliance, authenticate: (area, req) => requireApiSession(appliance, area, req) },
+    API_OPERATIONS,
+  );
+  const peerHost = {
+    context: appliance,
+    interApplianceKey: () => appliance.interApplianceKey.get(),
+  };
+  await registerPeerRoutes(app, peerHost, [
     ...PEER_ROUTES,
     ...CLUSTER_NODE_ROUTES,
     ...CLUSTER_PRIMARY_ROUTES,
   ]);
   registerWebConsole(app, appliance);
   return app;
+}
+
+/** The request bodies the appliance cannot read, in words that say what to send instead. */
+function explainBodyError(err: FastifyError, req: FastifyRequest): GatehouseError | undefined {
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+    return new GatehouseError(
+      'BODY_NOT_JSON',
+      400,
+      'body: is not valid JSON. Send a JSON object with Content-Type: application/json.',
+      { fields: [{ field: 'body', message: 'is not valid JSON' }] },
+    );
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new GatehouseError(
+      'BODY_TOO_LARGE',
+      413,
+      'body: is larger than 1 MiB. Send uploads as application/octet-stream to the upload endpoints.',
+    );
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new GatehouseError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      415,
+      `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here. Send application/json, or application/octet-stream for uploads.`,
+    );
+  }
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return new GatehouseError('BODY_EMPTY', 400, 'body: is empty. Send a JSON object.', {
+      fields: [{ field: 'body', message: 'is empty' }],
+    });
+  }
+  return undefined;
 }
 
 function errorPage(error: GatehouseError): string {

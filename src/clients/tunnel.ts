@@ -1,7 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { GatehouseError, type Problem } from '../shared/errors.js';
-import { fingerprintMismatch } from './admin-client.js';
+import { fingerprintMismatch } from '../shared/pinned-tls.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { UPGRADE_PROTOCOL } from '../sessions/protocol.js';
 

@@ -1,11 +1,41 @@
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
-import type { Appliance } from '../appliance/context.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { PeerRoute } from '../failover/peer-server.js';
 import { parseInput } from '../shared/http/operations.js';
 import { PeerClient } from '../failover/peer-client.js';
-import { RegionName } from './nodes-store.js';
+import type { FailoverRole } from '../failover/relationship.js';
+import type { ClientGateway } from '../sessions/gateway.js';
+import type { EventLog } from '../site/events.js';
+import type { InterApplianceKey } from '../site/security.js';
+import type { BlobStore } from '../store/blobs.js';
+import type { Db } from '../store/db.js';
+import type { UpdateInstaller } from '../updates/installer.js';
+import { RegionName, type ClusterNodes, type NodeMembership } from './nodes-store.js';
+
+/** What the cluster's inter-appliance endpoints need of the appliance that serves them. */
+export interface ClusterPeerHost {
+  readonly identity: { readonly name: string };
+  readonly productVersion: string;
+  readonly baseVersion: string;
+  readonly ready: boolean;
+  readonly writeGate: 'installing' | 'verifying' | undefined;
+  readonly role: FailoverRole;
+  readonly db: Db;
+  readonly events: EventLog;
+  readonly blobs: Pick<BlobStore, 'read'>;
+  readonly membership: NodeMembership;
+  readonly clusterNodes: Pick<ClusterNodes, 'list'>;
+  readonly clients: Pick<
+    ClientGateway,
+    'list' | 'connectedCount' | 'liveSessions' | 'drain' | 'undrain'
+  >;
+  readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
+  readonly updates: Pick<
+    UpdateInstaller,
+    'staged' | 'stagedIntact' | 'stageUpload' | 'get' | 'stagedFile'
+  >;
+}
 
 /** Tables whose history flows from traffic nodes back to the primary node. */
 export const HISTORY_TABLES = ['session_records', 'events'] as const;
@@ -34,7 +64,7 @@ const FetchPackage = z
   })
   .strict();
 
-function member(appliance: Appliance) {
+function member(appliance: ClusterPeerHost) {
   const m = appliance.membership.get();
   if (!m)
     throw new GatehouseError(
@@ -46,7 +76,7 @@ function member(appliance: Appliance) {
 }
 
 /** What a traffic node reports to its primary node (polled every second). */
-export function nodeStatus(appliance: Appliance) {
+export function nodeStatus(appliance: ClusterPeerHost) {
   const clients = appliance.clients.list();
   const maxRowid = (t: string) =>
     (appliance.db.prepare(`SELECT COALESCE(MAX(rowid), 0) AS m FROM ${t}`).get() as { m: number })
@@ -79,7 +109,7 @@ export function nodeStatus(appliance: Appliance) {
 export type NodeStatus = ReturnType<typeof nodeStatus>;
 
 /** The inter-appliance endpoints of a traffic node, called by its primary node. */
-export const CLUSTER_NODE_ROUTES: PeerRoute[] = [
+export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
   {
     method: 'POST',
     path: '/api/peer/cluster/join',
@@ -244,7 +274,7 @@ export const CLUSTER_NODE_ROUTES: PeerRoute[] = [
 ];
 
 /** Served by the primary node: a staged package, fetched by its traffic nodes (Distribute to Cluster). */
-export const CLUSTER_PRIMARY_ROUTES: PeerRoute[] = [
+export const CLUSTER_PRIMARY_ROUTES: PeerRoute<ClusterPeerHost>[] = [
   {
     method: 'GET',
     path: '/api/peer/cluster/packages/:id',

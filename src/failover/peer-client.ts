@@ -2,7 +2,7 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { GatehouseError, type Problem } from '../shared/errors.js';
-import { fingerprintMismatch, pinnedConnector } from '../clients/admin-client.js';
+import { fingerprintMismatch, pinnedConnector } from '../shared/pinned-tls.js';
 import type { BlobFetch, FetchFailure } from '../store/blob-fetch.js';
 import {
   checkAnswer,

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import type { Appliance } from '../appliance/context.js';
 import {
   proveAnswer,
   PEER_PROOF_HEADER,
@@ -8,8 +7,9 @@ import {
   verifyPeerRequest,
 } from './peer-auth.js';
 
-export interface PeerRequest {
-  appliance: Appliance;
+/** `appliance` is the serving appliance as the route's owner declares it (a narrow interface). */
+export interface PeerRequest<C> {
+  appliance: C;
   /** The calling appliance's name (proven by the key, not by itself). */
   from: string;
   /** The JSON body, parsed (undefined when empty). */
@@ -19,11 +19,11 @@ export interface PeerRequest {
 }
 
 /** One inter-appliance endpoint. A Readable result is streamed (blobs: checked by sha256). */
-export interface PeerRoute {
+export interface PeerRoute<C = never> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Under /api/peer, e.g. `/api/peer/sync/manifest`. */
   path: string;
-  handler: (input: PeerRequest) => Promise<unknown> | unknown;
+  handler: (input: PeerRequest<C>) => Promise<unknown> | unknown;
 }
 
 /**
@@ -31,11 +31,19 @@ export interface PeerRoute {
  * what the HMAC covers), every request is verified with this appliance's Inter-Appliance key
  * before its handler runs, and every JSON answer carries its proof.
  */
-export async function registerPeerRoutes(
+export interface PeerHost<C> {
+  /** What the routes receive as `appliance`. */
+  context: C;
+  /** This appliance's Inter-Appliance key: it verifies requests and proves answers. */
+  interApplianceKey: () => string;
+}
+
+export async function registerPeerRoutes<C>(
   app: FastifyInstance,
-  appliance: Appliance,
-  routes: PeerRoute[],
+  host: PeerHost<C>,
+  routes: PeerRoute<C>[],
 ): Promise<void> {
+  const appliance = host.context;
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
       done(null, body),
@@ -46,7 +54,7 @@ export async function registerPeerRoutes(
         url: route.path,
         handler: async (req, reply) => {
           const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const key = appliance.interApplianceKey.get();
+          const key = host.interApplianceKey();
           const { from, nonce } = verifyPeerRequest(
             key,
             req.headers[PEER_REQUEST_HEADER] as string,

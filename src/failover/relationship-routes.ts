@@ -1,7 +1,16 @@
 import type { PeerRoute } from './peer-server.js';
+import type { FailoverRelationship } from './relationship.js';
+
+/** What the relationship's endpoints need of the appliance that serves them. */
+export interface RelationshipPeerHost {
+  readonly failover: Pick<
+    FailoverRelationship,
+    'acceptJoin' | 'acceptHeartbeat' | 'acceptBreak' | 'acceptRole' | 'acceptSyncInterval'
+  >;
+}
 
 /** The relationship's inter-appliance endpoints (every call is signed, see peer-server.ts). */
-export const RELATIONSHIP_PEER_ROUTES: PeerRoute[] = [
+export const RELATIONSHIP_PEER_ROUTES: PeerRoute<RelationshipPeerHost>[] = [
   {
     method: 'POST',
     path: '/api/peer/failover/join',

@@ -1,10 +1,23 @@
 import { SCHEMA_VERSION } from '../store/migrations.js';
 import type { PeerRoute } from './peer-server.js';
-import { SYNC_ROUTES } from './sync/routes.js';
-import { RELATIONSHIP_PEER_ROUTES } from './relationship-routes.js';
+import { SYNC_ROUTES, type SyncPeerHost } from './sync/routes.js';
+import { RELATIONSHIP_PEER_ROUTES, type RelationshipPeerHost } from './relationship-routes.js';
+import type { FailoverRole } from './relationship.js';
+
+/** Who this appliance is, as its first answer to a peer tells. */
+export interface HelloHost {
+  readonly identity: { readonly name: string };
+  readonly role: FailoverRole;
+  readonly productVersion: string;
+  readonly baseVersion: string;
+  readonly certificateFingerprint: string;
+}
+
+/** What every failover endpoint together needs of the appliance that serves them. */
+export type FailoverPeerHost = HelloHost & RelationshipPeerHost & SyncPeerHost;
 
 /** What a peer learns of this appliance before anything else: who it is and what it runs. */
-const hello: PeerRoute = {
+const hello: PeerRoute<HelloHost> = {
   method: 'POST',
   path: '/api/peer/hello',
   handler: ({ appliance }) => ({
@@ -18,4 +31,8 @@ const hello: PeerRoute = {
 };
 
 /** Every inter-appliance endpoint (failover relationship and synchronisation add theirs here). */
-export const PEER_ROUTES: PeerRoute[] = [hello, ...RELATIONSHIP_PEER_ROUTES, ...SYNC_ROUTES];
+export const PEER_ROUTES: PeerRoute<FailoverPeerHost>[] = [
+  hello,
+  ...RELATIONSHIP_PEER_ROUTES,
+  ...SYNC_ROUTES,
+];

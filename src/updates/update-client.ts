@@ -5,7 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { pinnedConnector } from '../clients/admin-client.js';
+import { pinnedConnector } from '../shared/pinned-tls.js';
 import { colonHex } from '../shared/crypto.js';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';

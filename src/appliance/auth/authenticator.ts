@@ -13,15 +13,7 @@ import type { SiteSettingsService } from '../../site/settings.js';
 import type { UserDirectory } from '../../site/users.js';
 import type { ApplianceAdmins } from './accounts.js';
 import { LoginThrottle } from '../../shared/throttle.js';
-
-export type Area = 'appliance' | 'login';
-
-export interface AuthSession {
-  area: Area;
-  principal: string;
-  csrfToken: string;
-  expiresAt: number;
-}
+import type { Area, AuthSession } from '../../shared/http/operations.js';
 
 const ABSOLUTE_LIFETIME_MS = 12 * 3600_000;
 const TOUCH_EVERY_MS = 60_000;

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const AddressParams = z.object({ address: IpAddress });
 const BackupQuery = z
@@ -24,7 +24,7 @@ const RestoreQuery = z
   .strict();
 
 /** /appliance area: status, networking, updates, backup. */
-export const applianceOperations: Operation[] = [
+export const applianceOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'applianceStatus',
     method: 'GET',

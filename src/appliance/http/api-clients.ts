@@ -13,7 +13,7 @@ import {
   type TicketKind,
 } from '../../sessions/tickets.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const CONSOLE_TICKET_MS = 12 * 3600_000;
 /** A customer client stays this long at most; then its customer asks for a new session key. */
@@ -84,7 +84,7 @@ const site = (appliance: Appliance) => ({
  * tickets and recordings. Clients authenticate with tickets (src/sessions/tickets.ts), which
  * every appliance of the site can check.
  */
-export const clientOperations: Operation[] = [
+export const clientOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'consoleSignIn',
     method: 'POST',

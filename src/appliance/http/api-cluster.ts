@@ -3,7 +3,7 @@ import { GatehouseError } from '../../shared/errors.js';
 import { RegionName } from '../../cluster/nodes-store.js';
 import { integritySnapshot } from '../../site/integrity.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const NodeParams = z.object({ name: z.string().min(1).max(64) }).strict();
 
@@ -34,7 +34,7 @@ export function clusterView(appliance: Appliance) {
 }
 
 /** /login > Management > Cluster: traffic nodes, Accepting New Client Connections, Sync Now. */
-export const clusterOperations: Operation[] = [
+export const clusterOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'integritySnapshot',
     method: 'GET',

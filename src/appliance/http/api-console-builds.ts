@@ -3,7 +3,7 @@ import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
 import type { Appliance } from '../context.js';
 import { ticketOf } from './api-clients.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 /**
  * Console builds (S12, S13): a console follows the site, so it downloads the signed product
@@ -28,7 +28,7 @@ function siteConsoleBuild(appliance: Appliance) {
   return build;
 }
 
-export const consoleBuildOperations: Operation[] = [
+export const consoleBuildOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'consoleBuilds',
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),

@@ -6,7 +6,7 @@ import {
   SyncIntervalInput,
 } from '../../failover/relationship-schemas.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 /**
  * What the Failover page shows: role, peer, state (the peer contacted now), last sync,
@@ -31,7 +31,7 @@ export async function failoverStatus(appliance: Appliance, contact = true) {
 }
 
 /** /login > Management > Failover: the relationship (S14, S7, S25) and automatic failover. */
-export const failoverOperations: Operation[] = [
+export const failoverOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'getFailover',
     method: 'GET',

@@ -3,7 +3,7 @@ import { FileName } from '../../site/files.js';
 import { InterApplianceKeyValue } from '../../site/security.js';
 import { SiteSettingsPatch } from '../../site/settings.js';
 import { NewUserInput, UserPatch, Username } from '../../site/users.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const UserParams = z.object({ username: Username });
 const FileParams = z.object({ name: FileName });
@@ -41,7 +41,7 @@ const LogQuery = z
   .strict();
 
 /** /login area: users, configuration, file store, logs, security, status. */
-export const loginOperations: Operation[] = [
+export const loginOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'listUsers',
     method: 'GET',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Area } from '../auth/authenticator.js';
+import type { Area } from '../../shared/http/operations.js';
 import { clearSessionCookie, setSessionCookie, sessionCookie } from './auth.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const Credentials = z
   .object({
@@ -24,7 +24,7 @@ const SessionResponse = z.object({
 });
 
 /** Sign-in and sign-out for one admin area. */
-export function sessionOperations(area: Area): Operation[] {
+export function sessionOperations(area: Area): ApplianceOperation[] {
   return [
     defineOperation({
       id: `${area}SignIn`,

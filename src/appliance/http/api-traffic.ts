@@ -1,8 +1,8 @@
 import { PointHereInput } from '../traffic-settings.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 /** /appliance > Networking > Traffic Switch (S19): the method that moves the site's traffic. */
-export const trafficOperations: Operation[] = [
+export const trafficOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'getTrafficSwitch',
     method: 'GET',

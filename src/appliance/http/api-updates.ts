@@ -7,7 +7,7 @@ import {
   UpdateServerConfig,
 } from '../../updates/update-settings.js';
 import type { Appliance } from '../context.js';
-import { defineOperation, type Operation } from '../../shared/http/operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const IdParams = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/, 'must be the package id (its sha256, 64 hex digits)'),
@@ -74,7 +74,7 @@ export function updatesStatus(appliance: Appliance) {
 const op = { area: 'appliance' as const, tag: 'updates' };
 
 /** /appliance > Updates (S8–S11, S13). */
-export const updateOperations: Operation[] = [
+export const updateOperations: ApplianceOperation[] = [
   defineOperation({
     ...op,
     id: 'updatesStatus',

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatehouseError } from '../../shared/errors.js';
 import type { Appliance } from '../context.js';
-import type { Area, AuthSession } from '../auth/authenticator.js';
+import type { Area, AuthSession } from '../../shared/http/operations.js';
 
 export const sessionCookie = (area: Area) => `__Host-gh-${area}`;
 export const PRE_SESSION_COOKIE = '__Host-gh-pre';

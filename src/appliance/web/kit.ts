@@ -4,7 +4,7 @@ import { randomToken } from '../../shared/crypto.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { Actor } from '../../shared/actor.js';
 import type { Appliance } from '../context.js';
-import type { Area, AuthSession } from '../auth/authenticator.js';
+import type { Area, AuthSession } from '../../shared/http/operations.js';
 import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';
 import { html, type SafeHtml } from '../../shared/web/html.js';
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { isGatehouseError } from '../../shared/errors.js';
 import type { Appliance } from '../context.js';
-import type { Area } from '../auth/authenticator.js';
+import type { Area } from '../../shared/http/operations.js';
 import { clearSessionCookie, sessionCookie, setSessionCookie } from '../http/auth.js';
 import { html } from '../../shared/web/html.js';
 import { checkPreSessionToken, preSessionToken } from './kit.js';

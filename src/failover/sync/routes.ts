@@ -1,10 +1,18 @@
 import { parseInput } from '../../shared/http/operations.js';
+import type { BlobStore } from '../../store/blobs.js';
 import type { PeerRoute } from '../peer-server.js';
 import { BulkBlobsQuery, sendBlobFrames } from './blob-frames.js';
+import type { SyncService } from './service.js';
 import { BucketsRequest, ManifestRequest, RowsRequest, RunRequest } from './protocol.js';
 
+/** What the synchronisation's endpoints need of the appliance that serves them. */
+export interface SyncPeerHost {
+  readonly sync: Pick<SyncService, 'source' | 'runRequested' | 'progress' | 'lastResult'>;
+  readonly blobs: BlobStore;
+}
+
 /** Inter-appliance endpoints of the synchronisation (see protocol.ts). */
-export const SYNC_ROUTES: PeerRoute[] = [
+export const SYNC_ROUTES: PeerRoute<SyncPeerHost>[] = [
   {
     method: 'POST',
     path: '/api/peer/sync/manifest',

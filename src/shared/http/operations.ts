@@ -1,20 +1,31 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodType } from 'zod';
-import { validationError } from '../errors.js';
 import type { Actor } from '../actor.js';
-import type { Appliance } from '../../appliance/context.js';
-import type { Area, AuthSession } from '../../appliance/auth/authenticator.js';
-import { requireApiSession } from '../../appliance/http/auth.js';
+import { validationError } from '../errors.js';
+
+/** The two signed-in areas: /appliance (the appliance's own administrators) and /login (the site's). */
+export type Area = 'appliance' | 'login';
+
+export interface AuthSession {
+  area: Area;
+  principal: string;
+  csrfToken: string;
+  expiresAt: number;
+}
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-export interface OperationInput<B, Q, P> {
+/**
+ * What a handler receives. `appliance` is the appliance as the operation's owner sees it: the
+ * whole context for operations wired in src/appliance/, a narrow interface for a domain's own.
+ */
+export interface OperationInput<B, Q, P, C> {
   body: B;
   query: Q;
   params: P;
   auth: AuthSession | null;
   actor: Actor;
-  appliance: Appliance;
+  appliance: C;
   req: FastifyRequest;
   reply: FastifyReply;
 }
@@ -24,13 +35,13 @@ export interface OperationInput<B, Q, P> {
  * its documentation. The same definition registers the route, validates requests and writes
  * the OpenAPI document, so the three cannot drift apart.
  */
-export interface Operation<B = unknown, Q = unknown, P = unknown> {
+export interface Operation<B = unknown, Q = unknown, P = unknown, C = never> {
   id: string;
   method: Method;
   path: string;
   area: Area | 'public';
   /** A public route that checks a client ticket itself (src/sessions/tickets.ts), before its input. */
-  clientTicket?: (appliance: Appliance, req: FastifyRequest) => void;
+  clientTicket?: (appliance: C, req: FastifyRequest) => void;
   summary: string;
   tag: string;
   body?: ZodType<B>;
@@ -39,13 +50,28 @@ export interface Operation<B = unknown, Q = unknown, P = unknown> {
   /** A raw (streamed) request body instead of JSON, e.g. a file upload. */
   rawBody?: { contentType: string; description: string };
   response: { status: number; description: string; schema?: ZodType; contentType?: string };
-  handler: (input: OperationInput<B, Q, P>) => Promise<unknown> | unknown;
+  handler: (input: OperationInput<B, Q, P, C>) => Promise<unknown> | unknown;
 }
 
-export function defineOperation<B = undefined, Q = undefined, P = undefined>(
-  op: Operation<B, Q, P>,
-): Operation {
-  return op as unknown as Operation;
+/** Any operation, whatever its context: what the route table and the OpenAPI document read. */
+export type AnyOperation = Operation<unknown, unknown, unknown, never>;
+
+/**
+ * The `defineOperation` of one context: `const defineOperation = operationsOf<Appliance>()`.
+ * Each definition keeps its own input types; the list of them shares the context.
+ */
+export function operationsOf<C>() {
+  return <B = undefined, Q = undefined, P = undefined>(
+    op: Operation<B, Q, P, C>,
+  ): Operation<unknown, unknown, unknown, C> =>
+    op as unknown as Operation<unknown, unknown, unknown, C>;
+}
+
+/** How the server that registers operations checks sessions and reaches their context. */
+export interface OperationHost<C> {
+  context: C;
+  /** The session of `area` the request carries, or throws AUTH_REQUIRED/CSRF_TOKEN_INVALID. */
+  authenticate: (area: Area, req: FastifyRequest) => AuthSession;
 }
 
 /** Turn zod issues into field errors that name the field and say what to do. */
@@ -69,17 +95,18 @@ export function parseInput<T>(schema: ZodType<T>, value: unknown, prefix: string
   );
 }
 
-export function registerOperations(
+export function registerOperations<C>(
   app: FastifyInstance,
-  appliance: Appliance,
-  ops: Operation[],
+  host: OperationHost<C>,
+  ops: Operation<unknown, unknown, unknown, C>[],
 ): void {
+  const appliance = host.context;
   for (const op of ops) {
     app.route({
       method: op.method,
       url: op.path,
       handler: async (req, reply) => {
-        const auth = op.area === 'public' ? null : requireApiSession(appliance, op.area, req);
+        const auth = op.area === 'public' ? null : host.authenticate(op.area, req);
         op.clientTicket?.(appliance, req);
         const actor: Actor = auth
           ? { area: auth.area, name: auth.principal, ip: req.ip }
@@ -111,7 +138,7 @@ const jsonSchema = (schema: ZodType, io: 'input' | 'output') => {
 };
 
 /** The OpenAPI 3.1 document of every operation. */
-export function openApiDocument(ops: Operation[], version: string) {
+export function openApiDocument(ops: AnyOperation[], version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of ops) {
     const path = op.path.replace(/:([A-Za-z]+)/g, '{$1}');

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { pinnedConnector } from '../../clients/admin-client.js';
+import { pinnedConnector } from '../../shared/pinned-tls.js';
 import { GatehouseError, type Problem } from '../../shared/errors.js';
 import { trafficError, type NatForwarderConfig, type TrafficSwitchProvider } from '../switch.js';
 import { ForwarderTarget } from './forwarder.js';

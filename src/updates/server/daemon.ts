@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { certificateFingerprint } from '../../shared/tls.js';
-import { GatehouseError } from '../../shared/errors.js';
+import { listenOrExplain } from '../../shared/http/server.js';
 import { createLogger } from '../../shared/logging.js';
 import { UpdateServerDir } from './data-dir.js';
 import { describeDamage, REPAIR_ADVICE } from './integrity.js';
@@ -24,21 +24,7 @@ export async function startUpdateServer(opts: StartUpdateServerOptions): Promise
   const logger = createLogger({ name: 'update-server', level: opts.logLevel });
   const server = new UpdateServer(dir, store);
   const app = await buildUpdateServer(server, logger);
-  try {
-    await app.listen({ host: opts.listen.host, port: opts.listen.port });
-  } catch (e) {
-    store.close();
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL' || err.code === 'EACCES') {
-      throw new GatehouseError(
-        'LISTEN_FAILED',
-        400,
-        `--listen ${opts.listen.host}:${opts.listen.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use by another process' : err.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : 'the address is not on this machine'}. Choose another address or port.`,
-        { fields: [{ field: 'listen', message: 'cannot listen there' }] },
-      );
-    }
-    throw e;
-  }
+  await listenOrExplain(app, opts.listen, () => store.close());
   const address = app.server.address();
   // Said at start, so that an operator reads it before an appliance is refused a download.
   for (const line of describeDamage(await server.integrity.checkAll(store.packages())))
