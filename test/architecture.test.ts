@@ -1,0 +1,120 @@
+/**
+ * The direction of dependencies between the top-level folders of src/ (docs/architecture.md):
+ * each folder imports only from folders in layers below its own, never from its own layer's
+ * other folders, so there is no loop. Unit tests beside their module are left out: a test may
+ * start the real appliance, which its module may not.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/** Lowest first. Folders in one layer do not import each other. */
+const LAYERS: string[][] = [
+  // Platform pieces with no domain words: errors, TLS, pinned connections, the HTTPS server
+  // base, the operation definition, the HTML kit, throttles.
+  ['shared'],
+  ['store'],
+  ['site'],
+  ['sessions', 'failover', 'traffic', 'updates'],
+  // Traffic nodes talk to each other over the failover peer protocol and route sessions.
+  ['cluster'],
+  // The clients of an appliance (console, Jump Client, admin API client); they speak its
+  // protocols, they never start it in-process.
+  ['clients'],
+  ['orchestrator'],
+  // Local deployments start appliances as processes (the `gatehouse` binary), not by import.
+  ['lab'],
+  // The one place that wires the domains into a running appliance.
+  ['appliance'],
+  ['cli'],
+];
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
+const IMPORT =
+  /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+
+interface Edge {
+  from: string;
+  to: string;
+  where: string;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const topFolder = (file: string) => path.relative(SRC, file).split(path.sep)[0]!;
+
+/** Every import from one top-level folder of src/ into another, with file and line. */
+function folderImports(): Edge[] {
+  const edges: Edge[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(IMPORT)) {
+      const target = path.resolve(path.dirname(file), m[1] ?? m[2]!);
+      if (path.relative(SRC, target).startsWith('..')) continue;
+      const from = topFolder(file);
+      const to = topFolder(target);
+      if (from === to) continue;
+      const line = text.slice(0, m.index).split('\n').length;
+      edges.push({ from, to, where: `${path.relative(SRC, file)}:${line}` });
+    }
+  }
+  return edges;
+}
+
+const layerOf = (folder: string) => LAYERS.findIndex((l) => l.includes(folder));
+
+/** The loops of the folder graph, each as a path that comes back to its start. */
+function loops(edges: Edge[]): string[][] {
+  const next = new Map<string, Set<string>>();
+  for (const e of edges) next.set(e.from, (next.get(e.from) ?? new Set()).add(e.to));
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const visit = (node: string, trail: string[]) => {
+    const at = trail.indexOf(node);
+    if (at >= 0) return void found.push([...trail.slice(at), node]);
+    if (done.has(node)) return;
+    for (const n of next.get(node) ?? []) visit(n, [...trail, node]);
+    done.add(node);
+  };
+  for (const node of next.keys()) visit(node, []);
+  return found;
+}
+
+describe('the direction of dependencies in src/', () => {
+  const edges = folderImports();
+
+  it('knows the layer of every top-level folder of src/', () => {
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+    expect(folders.filter((f) => layerOf(f) < 0)).toEqual([]);
+    expect(edges.length).toBeGreaterThan(0);
+  });
+
+  it('imports only from folders in lower layers', () => {
+    const against = edges
+      .filter((e) => layerOf(e.to) >= layerOf(e.from))
+      .map((e) => `${e.where} imports ${e.to}/ (${e.from}/ may not)`);
+    expect(against).toEqual([]);
+  });
+
+  it('has no loop between top-level folders', () => {
+    expect(loops(edges).map((l) => l.join(' -> '))).toEqual([]);
+  });
+
+  it('finds an import that runs against the order and a loop, when there is one', () => {
+    const wrong: Edge[] = [
+      { from: 'failover', to: 'appliance', where: 'failover/x.ts:1' },
+      { from: 'appliance', to: 'failover', where: 'appliance/y.ts:1' },
+    ];
+    expect(wrong.filter((e) => layerOf(e.to) >= layerOf(e.from))).toHaveLength(1);
+    expect(loops(wrong)).toEqual([['failover', 'appliance', 'failover']]);
+  });
+});
