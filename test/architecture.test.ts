@@ -16,7 +16,7 @@ const LAYERS: string[][] = [
   ['shared'],
   ['store'],
   ['site'],
-  ['sessions', 'failover', 'traffic', 'updates'],
+  ['sessions', 'failover', 'traffic', 'updates', 'monitoring', 'syslog'],
   // Traffic nodes talk to each other over the failover peer protocol and route sessions.
   ['cluster'],
   // The clients of an appliance (console, Jump Client, admin API client); they speak its

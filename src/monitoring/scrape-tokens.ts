@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { constantTimeEqual, randomToken, sha256Hex } from '../shared/crypto.js';
 import { GatehouseError, validationError } from '../shared/errors.js';
-import type { Actor } from '../site/actor.js';
+import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { SyslogConfigInput } from '../../syslog/settings.js';
-import { defineOperation, type Operation } from './operations.js';
+import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const TokenParams = z.object({ id: z.uuid({ message: 'must be the id of a scrape token' }) });
 
 /** /appliance > Monitoring: the scrape tokens of GET /metrics (src/monitoring). */
-export const monitoringOperations: Operation[] = [
+export const monitoringOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'listScrapeTokens',
     method: 'GET',
@@ -47,7 +47,7 @@ export const monitoringOperations: Operation[] = [
 ];
 
 /** /login > Management > Syslog: forwarding of the event log (src/syslog). */
-export const syslogOperations: Operation[] = [
+export const syslogOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'getSyslog',
     method: 'GET',

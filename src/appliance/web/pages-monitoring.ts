@@ -1,4 +1,4 @@
-import { html } from './html.js';
+import { html } from '../../shared/web/html.js';
 import {
   actionButton,
   csrfInput,

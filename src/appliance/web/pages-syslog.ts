@@ -1,6 +1,6 @@
 import { SyslogConfigInput } from '../../syslog/settings.js';
-import { parseInput } from '../http/operations.js';
-import { html } from './html.js';
+import { parseInput } from '../../shared/http/operations.js';
+import { html } from '../../shared/web/html.js';
 import {
   checkbox,
   csrfInput,
