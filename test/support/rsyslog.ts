@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { generateSelfSignedCertificate } from '../../src/appliance/tls.js';
+import { generateSelfSignedCertificate } from '../../src/shared/tls.js';
 import { fingerprintOf } from '../../src/clients/admin-client.js';
 import { freePort } from '../../src/shared/ports.js';
 import { until } from '../../src/shared/until.js';
