@@ -4,7 +4,8 @@
 # and PowerDNS, the real DNS servers the RFC 2136 traffic switch is tested against; arping for
 # the shared-IP switch's gratuitous ARP; Prometheus (and promtool) and rsyslog with its TLS driver,
 # the real servers the metrics, alert rules and syslog forwarding are tested against;
-# systemd-analyze to verify the service unit `appliance install-service` writes.
+# HAProxy in front of a pair, checking /health/primary; systemd-analyze to verify the service
+# unit `appliance install-service` writes.
 set -euo pipefail
 
 need=()
@@ -15,6 +16,7 @@ need=()
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 

@@ -94,18 +94,27 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   };
   app.addHook('onResponse', uncount);
   app.addHook('onRequestAbort', uncount);
-  app.get('/health', async (_req, reply) => {
-    const body = {
-      name: appliance.identity.name,
-      role: appliance.role,
-      productVersion: appliance.productVersion,
-      baseVersion: appliance.baseVersion,
-      ready: appliance.ready,
-      update: appliance.writeGate ?? null,
-      uptimeSeconds: Math.round((Date.now() - appliance.startedAt) / 1000),
-    };
-    return reply.code(appliance.ready ? 200 : 503).send(body);
+  const health = () => ({
+    name: appliance.identity.name,
+    role: appliance.role,
+    productVersion: appliance.productVersion,
+    baseVersion: appliance.baseVersion,
+    ready: appliance.ready,
+    update: appliance.writeGate ?? null,
+    uptimeSeconds: Math.round((Date.now() - appliance.startedAt) / 1000),
   });
+  app.get('/health', async (_req, reply) => reply.code(appliance.ready ? 200 : 503).send(health()));
+  // For a load balancer as the traffic switch (as Patroni's /primary and /replica): 200 only
+  // where the site's clients belong (the primary, or a standalone appliance that is not a
+  // traffic node), and on the backup; 503 elsewhere and while not ready.
+  app.get('/health/primary', async (_req, reply) => {
+    const s = appliance.standing;
+    const primary = s.failover !== 'backup' && s.cluster !== 'traffic-node';
+    return reply.code(appliance.ready && primary ? 200 : 503).send(health());
+  });
+  app.get('/health/backup', async (_req, reply) =>
+    reply.code(appliance.ready && appliance.role === 'backup' ? 200 : 503).send(health()),
+  );
 
   const document = openApiDocument(API_OPERATIONS, appliance.productVersion);
   // Like every route but sign-in, health and static assets, the API description needs a
