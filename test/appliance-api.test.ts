@@ -219,21 +219,23 @@ describe('sign-in security', () => {
     expect(withCsrf.status).toBe(200);
   });
 
-  it('locks an account after repeated failures and says for how long', async () => {
+  it('slows a guessed-at account by backoff and says for how long', async () => {
     await t.api.call('POST', '/api/login/users', {
       json: { username: 'lockme', displayName: 'L', password: 'Right-Pass-123x', isAdmin: true },
     });
-    for (let i = 0; i < 5; i++) {
+    // Five free failures, then each attempt doubles the wait (5, 10, 20… s).
+    for (let i = 0; i < 9; i++) {
       const bad = await t.anon.call<Problem>('POST', '/api/login/session', {
         json: { username: 'lockme', password: `wrong-${i}` },
       });
-      expect(bad.status).toBe(401);
+      expect(bad.status).toBe(i < 5 ? 401 : 429);
     }
+    // This address never signed in to lockme: the right password waits too.
     const locked = await t.anon.call<Problem>('POST', '/api/login/session', {
       json: { username: 'lockme', password: 'Right-Pass-123x' },
     });
-    expect(locked.status).toBe(423);
-    expect(locked.body.code).toBe('AUTH_ACCOUNT_LOCKED');
+    expect(locked.status).toBe(429);
+    expect(locked.body.code).toBe('AUTH_THROTTLED');
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
     // A password reset by an administrator unlocks it.
     expect(

@@ -137,6 +137,31 @@ export function applianceCommand(): Command {
     });
 
   const dataDirHelp = 'the appliance data directory made by `appliance init`';
+  cmd
+    .command('unlock')
+    .description(
+      'lift the sign-in backoff of accounts and addresses at once (works while the appliance runs)',
+    )
+    .requiredOption('--data-dir <dir>', dataDirHelp)
+    .addOption(
+      new Option('--area <area>', 'only accounts of this area (default: both)').choices([
+        'appliance',
+        'login',
+      ]),
+    )
+    .option('--user <name>', 'only this account (default: every account)')
+    .action(async (o: { dataDir: string; area?: 'appliance' | 'login'; user?: string }) => {
+      try {
+        const { unlockDataDir } = await import('../appliance/auth/unlock-data-dir.js');
+        const lifted = unlockDataDir(path.resolve(o.dataDir), { area: o.area, username: o.user });
+        process.stdout.write(
+          `Lifted the sign-in backoff of ${lifted.join(' and ')}, and of every address.\n`,
+        );
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
   cmd.addCommand(
     serveCommand({
       name: 'start',

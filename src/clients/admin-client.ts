@@ -23,9 +23,11 @@ export class ApplianceClient {
   constructor(
     readonly baseUrl: string,
     trust: { certPem: string } | { fingerprint: string | string[] },
-    opts: { connections?: number; lookup?: LookupFunction } = {},
+    opts: { connections?: number; lookup?: LookupFunction; localAddress?: string } = {},
   ) {
     this.agent = new Agent({
+      // The source address: tests speak as several machines from one loopback (127.0.0.0/8).
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       connect:
         'certPem' in trust
           ? { ca: trust.certPem, ...(opts.lookup ? { lookup: opts.lookup } : {}) }

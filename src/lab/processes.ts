@@ -96,7 +96,7 @@ export class ApplianceProcess {
     return fingerprintOf(this.certPem);
   }
 
-  client(opts: { connections?: number } = {}): ApplianceClient {
+  client(opts: { connections?: number; localAddress?: string } = {}): ApplianceClient {
     return new ApplianceClient(this.url, { certPem: this.certPem }, opts);
   }
 

@@ -58,7 +58,6 @@ export interface User {
   email: string;
   isAdmin: boolean;
   disabled: boolean;
-  lockedUntil: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -71,8 +70,6 @@ interface UserRow {
   password_hash: string;
   is_admin: number;
   disabled: number;
-  failed_attempts: number;
-  locked_until: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -84,7 +81,6 @@ const toUser = (r: UserRow): User => ({
   email: r.email ?? '',
   isAdmin: r.is_admin === 1,
   disabled: r.disabled === 1,
-  lockedUntil: r.locked_until && r.locked_until > Date.now() ? r.locked_until : null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -230,7 +226,8 @@ export class UserDirectory {
         params.push(patch.disabled ? 1 : 0);
       }
       if (hash !== undefined) {
-        sets.push('password_hash = ?', 'failed_attempts = 0', 'locked_until = NULL');
+        // A new password also lifts the sign-in backoff of the account (see SignInGuard).
+        sets.push('password_hash = ?');
         params.push(hash);
       }
       if (sets.length === 0) return;

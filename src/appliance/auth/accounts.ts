@@ -28,8 +28,7 @@ export class ApplianceAdmins {
     | {
         username: string;
         password_hash: string;
-        failed_attempts: number;
-        locked_until: number | null;
+        updated_at: number;
       }
     | undefined {
     return this.db

@@ -14,6 +14,7 @@ import type { UserDirectory } from '../../site/users.js';
 import type { ApplianceAdmins } from './accounts.js';
 import { LoginThrottle } from '../../shared/throttle.js';
 import type { Area, AuthSession } from '../../shared/http/operations.js';
+import { SignInGuard, signInThrottled } from './sign-in-guard.js';
 
 const ABSOLUTE_LIFETIME_MS = 12 * 3600_000;
 const TOUCH_EVERY_MS = 60_000;
@@ -31,7 +32,9 @@ const badCredentials = () =>
  * need no storage and die with the session.
  */
 export class Authenticator {
+  /** Per-address throttle of the client keys (Jump Client key, session keys). */
   readonly throttle = new LoginThrottle();
+  private readonly guard: SignInGuard;
 
   constructor(
     private readonly db: Db,
@@ -40,12 +43,16 @@ export class Authenticator {
     private readonly users: UserDirectory,
     private readonly settings: SiteSettingsService,
     private readonly csrfSecret: string,
-  ) {}
+  ) {
+    this.guard = new SignInGuard(db, settings, csrfSecret);
+  }
 
   /**
-   * Check a sign-in: throttling, lockout, password, and for the /login area an enabled account
-   * (an administrator, unless a representative console signs in). Failures are logged and
-   * counted towards the lockout; success resets the count.
+   * Check a sign-in: the backoff of the account and the address (see SignInGuard), the
+   * password, and for the /login area an enabled account (an administrator, unless a
+   * representative console signs in). Every answer costs one password hash, and a username
+   * without an account is answered exactly like a wrong password. Success returns a device
+   * token that lets this browser pass the account's backoff next time.
    */
   async checkCredentials(
     area: Area,
@@ -53,38 +60,28 @@ export class Authenticator {
     password: string,
     ip: string,
     needs: 'administrator' | 'representative',
-  ): Promise<{ username: string }> {
-    this.throttle.check(ip);
+    device?: string,
+  ): Promise<{ username: string; device: { token: string; expiresAt: number } }> {
     const account = area === 'appliance' ? this.admins.row(username) : this.users.row(username);
-    const table = area === 'appliance' ? 'appliance_admins' : 'users';
+    const attempt = { area, username, ip, device };
     const actor = { area, name: username, ip } as const;
     const now = Date.now();
-    if (account?.locked_until && account.locked_until > now) {
-      await verifyPassword(password, DUMMY_PASSWORD_HASH);
-      this.events.record(actor, 'auth.login', area, { reason: 'locked' }, 'denied');
-      const seconds = Math.ceil((account.locked_until - now) / 1000);
-      throw new GatehouseError(
-        'AUTH_ACCOUNT_LOCKED',
-        423,
-        `This account is locked after too many failed sign-ins. Try again in ${Math.ceil(seconds / 60)} minute(s), or ask an administrator to reset its password.`,
-        { headers: { 'retry-after': String(seconds) } },
-      );
-    }
+    const blockedUntil = this.guard.blockedUntil(attempt, account, now);
     const ok = await verifyPassword(password, account?.password_hash ?? DUMMY_PASSWORD_HASH);
-    if (!account || !ok) {
-      this.throttle.fail(ip);
-      if (account) {
-        const { loginMaxFailures, lockoutMinutes } = this.settings.get();
-        const failures = account.failed_attempts + 1;
-        const lock = failures >= loginMaxFailures;
-        this.db
-          .prepare(`UPDATE ${table} SET failed_attempts = ?, locked_until = ? WHERE username = ?`)
-          .run(lock ? 0 : failures, lock ? now + lockoutMinutes * 60_000 : null, account.username);
-        if (lock)
-          this.events.record(actor, 'auth.locked', area, { minutes: lockoutMinutes }, 'denied');
-      }
-      this.events.record(actor, 'auth.login', area, { reason: 'bad credentials' }, 'denied');
-      throw badCredentials();
+    if (blockedUntil > now || !account || !ok) {
+      // An attempt during the backoff counts whatever its password: counting only wrong ones
+      // would tell by the answer's time whether the password was right.
+      if (this.guard.failed(attempt, account, now))
+        this.events.record(actor, 'auth.backoff', area, {}, 'denied');
+      const blocked = blockedUntil > now;
+      this.events.record(
+        actor,
+        'auth.login',
+        area,
+        { reason: blocked ? 'backoff' : 'bad credentials' },
+        'denied',
+      );
+      throw blocked ? signInThrottled(blockedUntil - now) : badCredentials();
     }
     if (area === 'login') {
       const user = this.users.get(username);
@@ -105,10 +102,7 @@ export class Authenticator {
         );
       }
     }
-    this.db
-      .prepare(`UPDATE ${table} SET failed_attempts = 0, locked_until = NULL WHERE username = ?`)
-      .run(account.username);
-    return { username: account.username };
+    return { username: account.username, device: this.guard.succeeded(attempt, account, now) };
   }
 
   async login(
@@ -116,8 +110,16 @@ export class Authenticator {
     username: string,
     password: string,
     ip: string,
-  ): Promise<AuthSession & { token: string }> {
-    const account = await this.checkCredentials(area, username, password, ip, 'administrator');
+    device?: string,
+  ): Promise<AuthSession & { token: string; device: { token: string; expiresAt: number } }> {
+    const account = await this.checkCredentials(
+      area,
+      username,
+      password,
+      ip,
+      'administrator',
+      device,
+    );
     const now = Date.now();
     const actor = { area, name: username, ip } as const;
     const token = randomToken(32);
@@ -131,7 +133,14 @@ export class Authenticator {
       this.db.prepare('DELETE FROM auth_sessions WHERE expires_at < ?').run(now);
       this.events.record({ ...actor, name: account.username }, 'auth.login', area);
     })();
-    return { token, area, principal: account.username, csrfToken: this.csrfFor(token), expiresAt };
+    return {
+      token,
+      area,
+      principal: account.username,
+      csrfToken: this.csrfFor(token),
+      expiresAt,
+      device: account.device,
+    };
   }
 
   /** The session a token belongs to, or null if it is unknown, expired, idle too long or revoked. */

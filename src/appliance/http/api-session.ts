@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Area } from '../../shared/http/operations.js';
-import { clearSessionCookie, setSessionCookie, sessionCookie } from './auth.js';
+import { clearSessionCookie, signInWithCookies, sessionCookie } from './auth.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const Credentials = z
@@ -36,8 +36,7 @@ export function sessionOperations(area: Area): ApplianceOperation[] {
       body: Credentials,
       response: { status: 201, description: 'Signed in', schema: SessionResponse },
       handler: async ({ body, appliance, req, reply }) => {
-        const session = await appliance.auth.login(area, body.username, body.password, req.ip);
-        setSessionCookie(reply, area, session.token, session.expiresAt);
+        const session = await signInWithCookies(appliance, area, body, req, reply);
         return {
           token: session.token,
           csrfToken: session.csrfToken,

@@ -5,6 +5,8 @@ import type { Area, AuthSession } from '../../shared/http/operations.js';
 
 export const sessionCookie = (area: Area) => `__Host-gh-${area}`;
 export const PRE_SESSION_COOKIE = '__Host-gh-pre';
+/** The browser's proof that it signed in to an account before (see KnownDevices). */
+export const deviceCookie = (area: Area) => `__Host-gh-device-${area}`;
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -76,5 +78,38 @@ export function clearSessionCookie(reply: FastifyReply, area: Area): void {
     httpOnly: true,
     secure: true,
     sameSite: 'strict',
+  });
+}
+
+/**
+ * Sign in to an area from a request (API or web form): the browser's device cookie lets it
+ * pass the account's backoff; the session and a fresh device cookie are set on the reply.
+ */
+export async function signInWithCookies(
+  appliance: Appliance,
+  area: Area,
+  credentials: { username: string; password: string },
+  req: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const { username, password } = credentials;
+  const device = req.cookies[deviceCookie(area)];
+  const session = await appliance.auth.login(area, username, password, req.ip, device);
+  setSessionCookie(reply, area, session.token, session.expiresAt);
+  setDeviceCookie(reply, area, session.device);
+  return session;
+}
+
+function setDeviceCookie(
+  reply: FastifyReply,
+  area: Area,
+  device: { token: string; expiresAt: number },
+): void {
+  reply.setCookie(deviceCookie(area), device.token, {
+    path: '/',
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+    expires: new Date(device.expiresAt),
   });
 }

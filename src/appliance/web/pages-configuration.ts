@@ -44,8 +44,8 @@ function page(ctx: PageContext, v: Values, problem: FormProblem) {
         <fieldset>
           <legend>Accounts and sessions</legend>
           ${num('Minimum password length', 'passwordMinLength', 'Characters', 8, 128)}
-          ${num('Failed sign-ins before lockout', 'loginMaxFailures', 'Attempts', 3, 50)}
-          ${num('Lockout duration', 'lockoutMinutes', 'Minutes', 1, 1440)}
+          ${num('Failed sign-ins before backoff', 'loginMaxFailures', 'Attempts', 3, 50)}
+          ${num('Longest backoff', 'lockoutMinutes', 'Minutes', 1, 1440)}
           ${num('Idle session timeout', 'sessionIdleMinutes', 'Minutes', 5, 1440)}
         </fieldset>
         <fieldset>

@@ -38,7 +38,6 @@ function listPage(ctx: PageContext) {
             <th>E-mail</th>
             <th>Admin</th>
             <th>Disabled</th>
-            <th>Locked</th>
             <th></th>
           </tr>
         </thead>
@@ -51,9 +50,6 @@ function listPage(ctx: PageContext) {
                 <td>${u.email}</td>
                 <td>${yes(u.isAdmin, 'Admin')}</td>
                 <td>${u.disabled ? html`<span class="tag off">Disabled</span>` : ''}</td>
-                <td>
-                  ${u.lockedUntil ? html`<span class="tag warn" title="until ${formatTime(u.lockedUntil)}">Locked</span>` : ''}
-                </td>
                 <td class="actions"><a href="${userPath(u.username)}">Edit</a></td>
               </tr>`,
           )}
@@ -110,14 +106,6 @@ function editPage(ctx: PageContext, user: User, values: EditValues, problem: For
         <dd>${formatTime(user.createdAt)}</dd>
         <dt>Last changed</dt>
         <dd>${formatTime(user.updatedAt)}</dd>
-        ${
-          user.lockedUntil
-            ? html`<dt>Locked</dt>
-                <dd id="locked-until">
-                  until ${formatTime(user.lockedUntil)} (setting a new password unlocks)
-                </dd>`
-            : ''
-        }
       </dl>
       <form method="post" action="${userPath(user.username)}" id="user-form" class="stacked">
         ${csrfInput(ctx)}

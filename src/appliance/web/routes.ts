@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { isGatehouseError } from '../../shared/errors.js';
 import type { Appliance } from '../context.js';
 import type { Area } from '../../shared/http/operations.js';
-import { clearSessionCookie, sessionCookie, setSessionCookie } from '../http/auth.js';
+import { clearSessionCookie, sessionCookie, signInWithCookies } from '../http/auth.js';
 import { html } from '../../shared/web/html.js';
 import { checkPreSessionToken, preSessionToken } from './kit.js';
 import { registerAppliancePages } from './pages-appliance.js';
@@ -134,8 +134,8 @@ export function registerWebConsole(app: FastifyInstance, appliance: Appliance): 
       if (!body.username || !body.password)
         return again(400, 'Enter both a username and a password.');
       try {
-        const session = await appliance.auth.login(area, body.username, body.password, req.ip);
-        setSessionCookie(reply, area, session.token, session.expiresAt);
+        const { username, password } = body;
+        await signInWithCookies(appliance, area, { username, password }, req, reply);
         return reply.redirect(next, 303);
       } catch (e) {
         if (!isGatehouseError(e)) throw e;
