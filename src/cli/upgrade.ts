@@ -7,6 +7,7 @@ interface Common {
   inventory: string;
   workDir?: string;
   json?: boolean;
+  metricsTextfile?: string;
 }
 interface PlanOptions extends Common {
   strategy: 'synchronous' | 'asynchronous' | 'cluster';
@@ -112,6 +113,10 @@ function requireChecks(plan: Awaited<ReturnType<typeof makePlan>>['plan']): void
 async function runJournal(o: Common, command: string): Promise<void> {
   const { deployment, journal } = await open(o);
   const { runPlan } = await import('../orchestrator/runner.js');
+  const textfile = o.metricsTextfile
+    ? await import('../orchestrator/metrics-textfile.js')
+    : undefined;
+  if (textfile) await textfile.writeUpgradeTextfile(o.metricsTextfile!, undefined);
   try {
     const outcome = await runPlan(deployment, {
       journal,
@@ -122,6 +127,10 @@ async function runJournal(o: Common, command: string): Promise<void> {
     });
     process.exitCode = outcome === 'failed' ? 1 : 0;
   } finally {
+    if (textfile) {
+      const { buildReport } = await import('../orchestrator/report.js');
+      await textfile.writeUpgradeTextfile(o.metricsTextfile!, buildReport(journal, workDirOf(o)));
+    }
     await deployment.close();
   }
 }
@@ -137,6 +146,10 @@ export function upgradeCommand(): Command {
   const workDir = new Option(
     '--work-dir <dir>',
     'journal, backups, probe data and report (default: gatehouse-upgrade beside the inventory)',
+  );
+  const metricsTextfile = new Option(
+    '--metrics-textfile <file>',
+    "write the run's results for Prometheus (node_exporter textfile collector, *.prom) at start and end",
   );
   const withPlanOptions = (c: Command) =>
     c
@@ -192,6 +205,7 @@ export function upgradeCommand(): Command {
       ),
   )
     .addOption(workDir)
+    .addOption(metricsTextfile)
     .action(async (o: PlanOptions) => {
       try {
         const { plan, deployment, journal } = await makePlan(o);
@@ -224,6 +238,7 @@ export function upgradeCommand(): Command {
     .description('continue a run after the orchestrator was interrupted or a step failed')
     .addOption(inventory)
     .addOption(workDir)
+    .addOption(metricsTextfile)
     .option('--json', 'print a JSON event stream')
     .addOption(
       new Option(
@@ -258,6 +273,7 @@ export function upgradeCommand(): Command {
     .description('end the interim period (S4) and run the second maintenance window')
     .addOption(inventory)
     .addOption(workDir)
+    .addOption(metricsTextfile)
     .option('--json', 'print a JSON event stream')
     .action(async (o: Common) => {
       try {

@@ -47,23 +47,21 @@ export function clientMetrics(registry: Registry, appliance: MonitoredAppliance)
       this.set(appliance.activeSessions());
     },
   });
-  const sessionEvents: Record<string, Counter> = {
-    'session.started': new Counter({
-      name: 'gatehouse_sessions_started_total',
-      help: 'Sessions started on this appliance',
-      registers,
-    }),
-    'session.refused': new Counter({
-      name: 'gatehouse_sessions_failed_total',
-      help: 'Sessions that could not be opened on this appliance',
-      registers,
-    }),
-    'session.resumed': new Counter({
-      name: 'gatehouse_sessions_resumed_total',
-      help: 'Sessions resumed on this appliance after their relay moved',
-      registers,
-    }),
-  };
+  const started = new Counter({
+    name: 'gatehouse_sessions_started_total',
+    help: 'Sessions started on this appliance',
+    registers,
+  });
+  const failed = new Counter({
+    name: 'gatehouse_sessions_failed_total',
+    help: 'Sessions that could not be opened, or resumed, on this appliance',
+    registers,
+  });
+  const resumed = new Counter({
+    name: 'gatehouse_sessions_resumed_total',
+    help: 'Sessions taken up again on this appliance after a leg broke (a part after the first)',
+    registers,
+  });
   const signIns = new Counter({
     name: 'gatehouse_sign_ins_total',
     help: 'Administrator sign-ins, by area and outcome',
@@ -71,7 +69,12 @@ export function clientMetrics(registry: Registry, appliance: MonitoredAppliance)
     registers,
   });
   appliance.events.subscribe((e: EventRecord) => {
-    sessionEvents[e.action]?.inc();
+    if (e.action === 'session.started') {
+      // A resumable session's later parts are `session.started` with part 2, 3…
+      if (Number(e.details.part ?? 1) > 1) resumed.inc();
+      else started.inc();
+    } else if (e.action === 'session.refused' || e.action === 'session.resume.refused')
+      failed.inc();
     if (e.action === 'auth.login' && (e.area === 'login' || e.area === 'appliance'))
       signIns.inc({ area: e.area, outcome: e.outcome });
   });
