@@ -100,6 +100,11 @@ export class FailoverMonitor {
       return this.withhold(
         `the primary ${peer} has been unreachable for ${since}, but backup operations are disabled on this appliance`,
       );
+    const stale = this.relationship.staleness();
+    if (stale)
+      return this.withhold(
+        `the primary ${peer} has been unreachable for ${since}, but ${stale}: promoting this backup would roll the site back`,
+      );
     const checks = await Promise.all(
       auto.checkAddresses.map(async (a) => ({ a: peerLabel(a), ok: await tcpReachable(a) })),
     );

@@ -77,6 +77,17 @@ export const AutomaticFailoverSchema = z
     checkAddresses: z
       .array(PeerAddressSchema, { message: 'must be a list of {host, port}' })
       .max(10, 'at most 10 check addresses'),
+    /**
+     * A backup whose last sync is older than this is not promoted (automatic takeover, or
+     * Become Primary without force), as Patroni's maximum_lag_on_failover; null: no limit.
+     */
+    maximumSyncAgeSeconds: z.coerce
+      .number({ message: 'must be a number of seconds' })
+      .int('must be a whole number')
+      .min(5, 'must be 5 or more')
+      .max(2_592_000, 'must be at most 2592000 (30 days)')
+      .nullable()
+      .default(null),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -94,6 +105,7 @@ export const DEFAULT_AUTOMATIC_FAILOVER: AutomaticFailover = {
   enabled: false,
   unreachableForSeconds: 60,
   checkAddresses: [],
+  maximumSyncAgeSeconds: null,
 };
 
 /** What every relationship call between the two appliances carries about its sender. */

@@ -408,11 +408,20 @@ export class FailoverRelationship {
     });
   }
 
-  /** Become Primary. Without `force` the peer must step down to backup first. */
+  /**
+   * Become Primary. Without `force` the peer must step down to backup first, and a backup whose
+   * last sync is older than the set maximum is refused (its data would roll the site back).
+   */
   async becomePrimary(actor: Actor, force: boolean): Promise<RoleChange> {
     return this.exclusive('becoming the primary', async () => {
       const rel = this.paired();
       if (rel.role === 'primary') return unchanged(rel, 'This appliance is already the primary.');
+      const stale = this.staleness();
+      if (stale && !force)
+        throw conflict(
+          'FAILOVER_BACKUP_STALE',
+          `This backup is stale: ${stale}. Sync Now first; to promote it anyway, tick "even if the peer site cannot be contacted" (force).`,
+        );
       return this.changeRole(actor, rel, 'primary', force, '/api/peer/failover/become-backup');
     });
   }
@@ -487,6 +496,16 @@ export class FailoverRelationship {
     );
     await this.follow(actor, role);
     return this.claim();
+  }
+
+  /** Why this backup is too stale to promote (maximum sync age), or undefined. */
+  staleness(now = Date.now()): string | undefined {
+    const max = this.store.automatic().maximumSyncAgeSeconds;
+    if (max === null || this.store.get()?.role !== 'backup') return undefined;
+    const last = this.lastSync()?.finishedAt;
+    if (!last) return `no sync has completed here, and the maximum sync age is ${max} s`;
+    if (now - Date.parse(last) <= max * 1000) return undefined;
+    return `its last sync completed at ${last}, longer ago than the maximum sync age of ${max} s`;
   }
 
   /** Automatic failover: the backup takes the primary role on its own, with the reason. */

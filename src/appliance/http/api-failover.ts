@@ -27,6 +27,8 @@ export async function failoverStatus(appliance: Appliance, contact = true) {
     sync,
     lastSync: sync?.lastResult ?? f.lastSync(),
     automatic: f.automatic(),
+    /** Why this backup is too stale to promote (maximum sync age), or null. */
+    stale: f.staleness() ?? null,
   };
 }
 

@@ -45,6 +45,7 @@ interface AutomaticValues {
   enabled: boolean;
   unreachableForSeconds: string;
   checkAddresses: string;
+  maximumSyncAgeSeconds: string;
 }
 
 interface Forms {
@@ -129,7 +130,8 @@ function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
     </dd>
     <dt>Last sync</dt>
     <dd id="failover-last-sync">
-      ${s.lastSync ? `${s.lastSync.finishedAt} from ${s.lastSync.from}` : html`<span class="muted">none yet</span>`}
+      ${s.lastSync ? `${s.lastSync.finishedAt} from ${s.lastSync.from}, ${ageOf(s.lastSync.finishedAt)} ago` : html`<span class="muted">none yet</span>`}
+      ${s.stale ? html`<span class="tag warn" id="failover-stale">stale: ${s.stale}</span>` : ''}
     </dd>
     <dt>Established</dt>
     <dd>${rel.establishedAt}</dd>
@@ -138,6 +140,12 @@ function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
       ${s.acceptsClients ? 'accepted' : 'not accepted (clients connect to the primary)'}
     </dd>
   </dl>`;
+}
+
+/** How long ago, in the largest whole unit: "42 s", "3 min", "2 h". */
+function ageOf(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }
 
 const SYNC_RUNNING = new Set(['manifest', 'rows', 'blobs', 'apply']);
@@ -244,6 +252,7 @@ const automaticValues = (a: AutomaticFailover): AutomaticValues => ({
   enabled: a.enabled,
   unreachableForSeconds: String(a.unreachableForSeconds),
   checkAddresses: a.checkAddresses.map(peerLabel).join('\n'),
+  maximumSyncAgeSeconds: a.maximumSyncAgeSeconds === null ? '' : String(a.maximumSyncAgeSeconds),
 });
 
 function automaticForm(ctx: PageContext, v: AutomaticValues, problem: FormProblem): SafeHtml {
@@ -255,11 +264,12 @@ function automaticForm(ctx: PageContext, v: AutomaticValues, problem: FormProble
       time and at least one check address (e.g. the gateway) still answers; otherwise it may be the
       one cut off, and it does not take over.
     </p>
-    ${formAlert(problem, ['enabled', 'unreachableForSeconds', 'checkAddresses'])}
+    ${formAlert(problem, ['enabled', 'unreachableForSeconds', 'checkAddresses', 'maximumSyncAgeSeconds'])}
     <form method="post" action="/login/failover/automatic" id="automatic-form" class="stacked">
       ${csrfInput(ctx)} ${checkbox('Enable automatic failover', 'enabled', v.enabled, e)}
       ${field('Primary unreachable for (seconds)', 'unreachableForSeconds', v.unreachableForSeconds, e, { type: 'number', required: true })}
       ${textarea('Check addresses', 'checkAddresses', v.checkAddresses, e, { help: 'One host:port per line, reached by TCP' })}
+      ${field('Maximum sync age (seconds)', 'maximumSyncAgeSeconds', v.maximumSyncAgeSeconds, e, { type: 'number', help: 'A backup whose last sync is older is not promoted, automatically or by Become Primary without force; empty: no limit' })}
       <div class="buttons"><button type="submit">Save automatic failover</button></div>
     </form>
   </section>`;
@@ -465,6 +475,7 @@ export function registerFailoverPages(app: FastifyInstance, p: Pages, appliance:
       enabled: ticked(b.enabled),
       unreachableForSeconds: (b.unreachableForSeconds ?? '').trim(),
       checkAddresses: (b.checkAddresses ?? '').replace(/\r\n/g, '\n'),
+      maximumSyncAgeSeconds: (b.maximumSyncAgeSeconds ?? '').trim(),
     };
     try {
       const input = parseInput(
@@ -473,6 +484,7 @@ export function registerFailoverPages(app: FastifyInstance, p: Pages, appliance:
           enabled: values.enabled,
           unreachableForSeconds: values.unreachableForSeconds,
           checkAddresses: parseCheckAddresses(values.checkAddresses),
+          maximumSyncAgeSeconds: values.maximumSyncAgeSeconds || null,
         },
         'body',
       );
