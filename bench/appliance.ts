@@ -26,6 +26,7 @@ import {
   type LoadResult,
   type LoadSpec,
 } from './support.js';
+import { metricsCost } from './metrics-cost.js';
 
 const HOST = '127.0.0.1';
 const COLD_START_RUNS = 5;
@@ -144,6 +145,7 @@ async function coldStarts(appliance: Launch, anchor: Launch, tls: Tls): Promise<
 interface AdminApiLoads {
   read: Record<'gatehouse' | 'anchor', LoadResult>;
   write: Record<'gatehouse' | 'anchor', LoadResult>;
+  metrics: Figure[];
 }
 
 /**
@@ -156,6 +158,7 @@ async function adminApiLoads(
   dataDir: string,
   tls: Tls,
   loginPassword: string,
+  adminPassword: string,
 ): Promise<AdminApiLoads> {
   const gatehouse = await startAndTime(launchAppliance(cleanup, dataDir), tls);
   const api = new ApplianceClient(gatehouse.origin, { certPem: tls.certPem });
@@ -203,7 +206,14 @@ async function adminApiLoads(
       { warmupMs: WARMUP_MS, rounds: ROUNDS, roundMs: ROUND_MS },
     );
   };
-  const loads = { read: await both(read), write: await both(write) };
+  const loads = { read: await both(read), write: await both(write), metrics: [] as Figure[] };
+  progress('the cost of metrics: the read load scraped every second, and one scrape');
+  await api.signIn('appliance', 'admin', adminPassword);
+  loads.metrics = await metricsCost(
+    api,
+    { ...read, origin: gatehouse.origin },
+    { warmupMs: WARMUP_MS, rounds: ROUNDS, roundMs: ROUND_MS },
+  );
   await Promise.all([gatehouse.proc.stop(), anchor.proc.stop()]);
   return loads;
 }
@@ -231,6 +241,7 @@ function figuresOf(cold: ColdStarts, loads: AdminApiLoads): Figure[] {
       { figure: `${what} p50`, unit: 'ms', gatehouse: l.gatehouse.p50Ms, anchor: l.anchor.p50Ms },
       { figure: `${what} p99`, unit: 'ms', gatehouse: l.gatehouse.p99Ms, anchor: l.anchor.p99Ms },
     ]),
+    ...loads.metrics,
   ];
 }
 
@@ -243,12 +254,13 @@ export async function runApplianceBenchmark(): Promise<void> {
     cleanup.add(() => rmSync(root, { recursive: true, force: true }));
     const dataDir = path.join(root, 'appliance');
     const loginPassword = `Bench-${randomToken(9)}-2b`;
+    const adminPassword = `Bench-${randomToken(9)}-1a`;
     progress(`initialising an appliance in ${dataDir}`);
     await initApplianceProcess({
       dataDir,
       name: 'appliance-bench',
       host: HOST,
-      adminPassword: `Bench-${randomToken(9)}-1a`,
+      adminPassword,
       loginPassword,
     });
     const tls: Tls = {
@@ -262,7 +274,7 @@ export async function runApplianceBenchmark(): Promise<void> {
       launchAnchor(cleanup, tls),
       tls,
     );
-    const loads = await adminApiLoads(cleanup, dataDir, tls, loginPassword);
+    const loads = await adminApiLoads(cleanup, dataDir, tls, loginPassword, adminPassword);
     const figures = figuresOf(cold, loads);
 
     // Every server has exited by now, so their CPU time is in this process's own tree.

@@ -146,7 +146,7 @@ export interface LoadResult {
  * Closed-loop load on one server: `connections` workers, each on its own keep-alive connection
  * (pipelining 1), send the next request as soon as the last is answered.
  */
-class LoadGenerator {
+export class LoadGenerator {
   private readonly pool: Pool;
   private readonly latencies: number[] = [];
   private measuredMs = 0;
