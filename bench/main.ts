@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   sync: async () => (await import('./sync.js')).runSyncBenchmark(),
   relay: async () => (await import('./relay.js')).runRelayBenchmark(),
   upgrade: async () => (await import('./upgrade.js')).runUpgradeBenchmark(),
+  resume: async () => (await import('./resume.js')).runResumeBenchmark(),
 };
 
 const USAGE = `Usage: npm run bench -- [NAME...]

@@ -147,6 +147,8 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       10_000,
       'the primary to list the holder',
     );
+    // A console of the previous release (no resumable legs): its session stays on the node.
+    rep.offerResume = false;
     const held = await rep.openSession(jumpName, targets.echo);
 
     const args = [

@@ -211,7 +211,8 @@ export class Appliance {
         this.writeGate = reason;
         // Its clients reconnect through the site now rather than when it restarts: after a
         // DNS, hosts-file or NAT switch the site is already elsewhere, and a console sent there
-        // must find its Jump Clients there too. Sessions in progress go on until the restart.
+        // must find its Jump Clients there too. Sessions in progress go on until the restart
+        // (resumable ones then resume where the site leads).
         this.clients.moveAll('this appliance is installing a software update');
         await until(() => this.inflightWrites === 0, 30_000, 'changes in progress to finish');
       },

@@ -41,6 +41,11 @@ export class RepresentativeConsole {
   private readonly relays = new RelayConnections();
   private stopped = false;
   private presenceRetry: NodeJS.Timeout | undefined;
+  /**
+   * Offer resumable legs (true): false opens sessions as a console of the previous release did,
+   * cut with their relay (tests hold a node with one).
+   */
+  offerResume = true;
   /** How long a broken session leg tries to resume (default 120 s), and where that is told. */
   resumeWindowMs: number | undefined;
   log: ((line: string) => void) | undefined;
@@ -99,7 +104,7 @@ export class RepresentativeConsole {
         GATEWAY_PATHS.session,
         s.ticket,
         15_000,
-        { received: 0, pausedMs: 0 },
+        this.offerResume ? { received: 0, pausedMs: 0 } : undefined,
       );
       return { session: s.session, socket: this.resumable(s.session, jumpClient, socket) };
     };
@@ -142,6 +147,8 @@ export class RepresentativeConsole {
       leg as MuxStream,
       session,
       async (token, resume, timeoutMs) => {
+        // A closed console opens nothing more (a new API client would keep the process alive).
+        if (this.stopped) throw new GatehouseError('SESSION_ENDED', 410, 'The console closed.');
         // Through the site afresh: the appliance the kept connection led to may be gone.
         this.api.reconnect();
         const { relay } = await this.api.resumeRelay(this.signIn.ticket, session, jumpClient);

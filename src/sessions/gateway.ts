@@ -90,6 +90,8 @@ interface PendingSession {
 }
 
 const OPEN_TIMEOUT_MS = 10_000;
+/** A planned move pauses the sessions this long after telling their clients to move. */
+const MOVE_AFTER_MS = 1_000;
 /** How long an open may still be answered once the connection it was sent on closed. */
 const DISCONNECTED_GRACE_MS = 6_000;
 const PING_EVERY_MS = 15_000;
@@ -264,6 +266,13 @@ export class ClientGateway {
       throw e;
     }
     if (claims.kind === 'resume') {
+      // A node sending its clients away takes no session back: the client tries elsewhere.
+      if (this.draining || !this.host.acceptsNewClients())
+        throw new GatehouseError(
+          'NODE_NOT_ACCEPTING',
+          503,
+          'This appliance is sending its sessions to another one. Resume through the site.',
+        );
       if (!resume || !(leg instanceof MuxStream))
         throw new GatehouseError(
           'VALIDATION_FAILED',
@@ -622,14 +631,31 @@ export class ClientGateway {
 
   /**
    * Stop taking new clients here and ask every connected one to reconnect through the site
-   * (which sends it to another node). Sessions in progress go on: each runs on legs of its own,
-   * not on the client's control connection. Were a Jump Client in a session kept here until it
+   * (which sends it to another node). Resumable sessions follow a second later (they pause and
+   * resume there); others go on: each runs on legs of its own, not the control connection. Were a Jump Client in a session kept here until it
    * is idle, the next session for it would come here too, and a busy one would never leave.
    */
   drain(): void {
     this.draining = true;
     for (const p of [...this.jumpClients.values(), ...this.consoles.values()])
       this.move(p, 'this node is draining');
+    this.moveSessionsSoon('this node is draining');
+  }
+
+  /**
+   * A drain: once the clients had a moment to reconnect through the site (MOVE_AFTER_MS),
+   * every resumable session here is paused (both legs reset with SESSION_PAUSED) and its clients
+   * resume it where the site now sends them. Sessions of previous-release clients go on here.
+   */
+  private moveSessionsSoon(reason: string): void {
+    setTimeout(() => {
+      for (const [id, legs] of this.legs) {
+        const live = this.live.get(id);
+        if (live?.moves === undefined) continue;
+        const paused = new GatehouseError('SESSION_PAUSED', 503, `The session moves: ${reason}.`);
+        for (const leg of legs) leg.destroy(paused);
+      }
+    }, MOVE_AFTER_MS).unref();
   }
 
   /**

@@ -20,6 +20,13 @@ const CONSOLE_TICKET_MS = 12 * 3600_000;
 const CUSTOMER_TICKET_MS = 12 * 3600_000;
 const JUMP_TICKET_MS = 24 * 3600_000;
 const SESSION_TICKET_MS = 60_000;
+/** A session record's id: the session's, or `<session>.<part>` for a resumed part (part ≥ 2). */
+const SessionRecordId = z
+  .string()
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.[1-9][0-9]{0,5})?$/i,
+    'must be a session id (or a session id and a part number, <id>.<n>)',
+  );
 
 const Name = z
   .string({ message: 'is required' })
@@ -390,7 +397,7 @@ export const clientOperations: ApplianceOperation[] = [
     area: 'public',
     tag: 'clients',
     summary: "Download the recording of one of the console user's own sessions",
-    params: z.object({ id: z.uuid('must be a session id') }).strict(),
+    params: z.object({ id: SessionRecordId }).strict(),
     response: { status: 200, description: 'Recording', contentType: 'application/octet-stream' },
     handler: ({ appliance, params, req, reply }) => {
       const user = ticketOf(appliance, req, 'console');
@@ -434,7 +441,7 @@ export const clientOperations: ApplianceOperation[] = [
     area: 'login',
     tag: 'login',
     summary: 'Download the recording of a session',
-    params: z.object({ id: z.uuid('must be a session id') }).strict(),
+    params: z.object({ id: SessionRecordId }).strict(),
     response: { status: 200, description: 'Recording', contentType: 'application/octet-stream' },
     handler: ({ appliance, params, reply }) => {
       const { record, stream } = appliance.sessionRecords.recording(params.id);
