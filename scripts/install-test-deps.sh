@@ -5,7 +5,7 @@
 # the shared-IP switch's gratuitous ARP; Prometheus (and promtool) and rsyslog with its TLS driver,
 # the real servers the metrics, alert rules and syslog forwarding are tested against;
 # HAProxy in front of a pair, checking /health/primary; systemd-analyze to verify the service
-# unit `appliance install-service` writes.
+# unit `appliance install-service` writes; what the netns lab runs (below).
 set -euo pipefail
 
 need=()
@@ -19,6 +19,16 @@ command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# The netns lab (docs/lab.md): namespaces, bridges and veths, nftables NAT and faults, conntrack
+# flushes, BIND's tools for the DNS swing, keepalived as the failover benchmark's anchor.
+[ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+command -v conntrack >/dev/null 2>&1 || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
+command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+[ -x /usr/sbin/keepalived ] || need+=(keepalived)
+# Latency faults: iptables' NFQUEUE target and scripts/lab-delayer.py (no netem in every kernel).
+command -v iptables-nft >/dev/null 2>&1 || [ -x /usr/sbin/iptables-nft ] || need+=(iptables)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -261,7 +261,29 @@ export class Appliance {
         .map((a) => a.address),
     );
     const result = change();
-    const failed = await this.sharedListeners.reconcile(this.network.list());
+    const shared = this.network.list().filter((a) => a.kind === 'shared');
+    const carried: { address: string; reason: string }[] = [];
+    for (const a of shared.filter((x) => x.enabled))
+      await this.traffic
+        .carryShared(a.address, true)
+        .catch((e: Error) => carried.push({ address: a.address, reason: e.message }));
+    const bindFailed = await this.sharedListeners.reconcile(this.network.list());
+    const failed = [
+      ...carried,
+      ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
+    ];
+    for (const a of shared.filter((x) => !x.enabled))
+      await this.traffic.carryShared(a.address, false).catch((e: Error) =>
+        this.events.record(
+          actor,
+          'network.shared-release-failed',
+          a.address,
+          {
+            reason: e.message,
+          },
+          'failed',
+        ),
+      );
     // Clients that reached the site through a released shared address reconnect to where it went.
     for (const a of this.network.list())
       if (a.kind === 'shared' && !a.enabled && enabledBefore.has(a.address))

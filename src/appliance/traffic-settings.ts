@@ -130,6 +130,19 @@ export class TrafficSwitchSettings {
     return config;
   }
 
+  /**
+   * A shared address that the shared-IP switch carries on a real interface (S19) is put on the
+   * interface here (with gratuitous ARP) before its listener binds, and taken off after the
+   * listener closes, so the other appliance can take it. Any other address needs nothing.
+   */
+  async carryShared(address: string, enabled: boolean): Promise<void> {
+    const c = this.get();
+    if (c?.provider !== 'shared-ip' || c.address !== address) return;
+    const { assignSharedAddress, releaseSharedAddress } = await import('../traffic/shared-ip.js');
+    if (enabled) await assignSharedAddress(c);
+    else await releaseSharedAddress(c);
+  }
+
   /** This appliance as a traffic target: the given address or its first enabled unique one. */
   target(address?: string): TrafficTarget {
     const own = this.network.list().find((a) => a.kind === 'unique' && a.enabled)?.address;

@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import path from 'node:path';
 import { run } from './errors.js';
+import { addNetnsCommands } from './lab-netns.js';
 
 const DIR = ['--dir <dir>', 'the lab directory', './gatehouse-lab'] as const;
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -19,12 +21,16 @@ export function labCommand(): Command {
     .option('--regions <n>', 'clusters: regions the traffic nodes are spread over (default 2)')
     .option(
       '--switch <method>',
-      'traffic switch: shared-ip, hosts-file, nat-forwarder or none (default shared-ip for pair and cluster-failover, else none)',
+      'traffic switch: shared-ip, hosts-file, nat-forwarder, nat or dns (netns), none (default shared-ip for pair and cluster-failover, else none)',
     )
     .option('--jump-clients <n>', 'Jump Clients (default 2, or one per region if more)')
     .option('--session-rate <n>', 'new short synthetic sessions per second (default 1)')
     .option('--long-sessions <n>', 'long-lived synthetic sessions kept open (default 2)')
     .option(...DIR)
+    .option(
+      '--network <mode>',
+      'loopback (default: 127.0.1.x, no root) or netns (root, Linux: a network namespace per host, real VIP, NAT and DNS)',
+    )
     .option('--json', 'print lab.json instead of text')
     .action(
       run(async (o: Record<string, string | undefined> & { dir: string; json?: boolean }) => {
@@ -37,6 +43,7 @@ export function labCommand(): Command {
           jumpClients: o.jumpClients,
           sessionRate: o.sessionRate,
           longSessions: o.longSessions,
+          network: o.network,
         });
         const { labUp } = await import('../lab/up.js');
         const log = o.json ? (l: string) => process.stderr.write(`${l}\n`) : out;
@@ -56,6 +63,9 @@ export function labCommand(): Command {
     .option('--json', 'print JSON')
     .action(
       run(async (o: { dir: string; json?: boolean }) => {
+        const { rerunInAdmin } = await import('../lab/up-netns.js');
+        const args = ['lab', 'status', '--dir', path.resolve(o.dir), ...(o.json ? ['--json'] : [])];
+        if (await rerunInAdmin(o.dir, args, out)) return;
         const { labStatus, formatStatus } = await import('../lab/lifecycle.js');
         const s = await labStatus(o.dir);
         if (o.json) return out(JSON.stringify(s, null, 2));
@@ -75,6 +85,7 @@ export function labCommand(): Command {
         out(
           `Stopped ${r.stopped.length} process(es)${r.killed.length ? `; killed after the deadline: ${r.killed.join(', ')}` : ''}.`,
         );
+        if (r.namespaces.length) out(`Removed ${r.namespaces.length} network namespace(s).`);
         out(r.purged ? `Removed ${o.dir}.` : `Data kept in ${o.dir} (remove it with --purge).`);
       }),
     );
@@ -92,6 +103,11 @@ export function labCommand(): Command {
     )
     .action(
       run(async (o: { dir: string; version?: string; base?: string }) => {
+        const { rerunInAdmin } = await import('../lab/up-netns.js');
+        const args = ['lab', 'publish-next', '--dir', path.resolve(o.dir)];
+        if (o.version) args.push('--version', o.version);
+        if (o.base) args.push('--base', o.base);
+        if (await rerunInAdmin(o.dir, args, out)) return;
         const { publishNext } = await import('../lab/publish.js');
         for (const p of await publishNext(o.dir, { version: o.version, base: o.base }))
           out(`Published ${p.kind} ${p.version} (${p.file})`);
@@ -109,5 +125,6 @@ export function labCommand(): Command {
         process.exit(0);
       }),
     );
+  addNetnsCommands(cmd, out);
   return cmd;
 }

@@ -47,10 +47,18 @@ export async function configureSwitch(state: LabState, apis: Clients): Promise<v
   for (const a of holders) {
     const api = apis.get(a.name)!;
     const primary = a.role !== 'backup';
+    const address = state.site.sharedAddress ?? ADDRESSES.site;
+    // netns: the address is real, on eth0; the switch puts it there and announces it by ARP.
+    if (method === 'shared-ip' && state.network)
+      await ok(
+        api.call('PUT', '/api/appliance/traffic', {
+          json: { provider: 'shared-ip', address, device: 'eth0', localName: a.name },
+        }),
+      );
     if (method === 'shared-ip')
       await ok(
         api.call('POST', '/api/appliance/network/addresses', {
-          json: { address: ADDRESSES.site, kind: 'shared', enabled: primary },
+          json: { address, kind: 'shared', enabled: primary },
         }),
       );
     if (method === 'hosts-file')

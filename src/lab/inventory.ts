@@ -29,7 +29,7 @@ export function labInventory(state: LabState): Inventory {
       appliance: { username: appliance.username, password: { file: appliance.passwordFile } },
       login: { username: login.username, password: { file: login.passwordFile } },
     },
-    trafficSwitch: { method: state.site.switch },
+    trafficSwitch: { method: state.site.switch === 'nat' ? 'nat-command' : state.site.switch },
     appliances: state.appliances.map((a) => ({
       name: a.name,
       address: `${a.host}:${a.port}`,

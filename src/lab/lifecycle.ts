@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentStats } from './agent.js';
+import { destroyNetwork } from './netns.js';
 import { healthOf, stopGroups } from './spawn.js';
 import {
   groupAlive,
@@ -25,6 +26,8 @@ export interface LabStatus {
     health: { role: string; productVersion: string; ready: boolean } | null;
   }[];
   agent: (AgentStats & { ageSeconds: number }) | null;
+  /** netns lab: each host's namespace and address. */
+  hosts?: { name: string; ns: string; address: string; segment: string }[];
 }
 
 /** `gatehouse lab status`: each process alive?, each appliance's /health, the agent's counts. */
@@ -70,11 +73,33 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
     processes,
     appliances,
     agent,
+    ...(state.network
+      ? {
+          hosts: [
+            {
+              name: 'router',
+              ns: state.network.routerNs,
+              address: 'every segment .1',
+              segment: '',
+            },
+            ...state.network.hosts.map(({ name, ns, address, segment }) => ({
+              name,
+              ns,
+              address,
+              segment,
+            })),
+          ],
+        }
+      : {}),
   };
 }
 
 export function formatStatus(s: LabStatus): string[] {
   const lines = [`Lab ${s.dir}: ${s.topology}, ${s.state}`];
+  for (const h of s.hosts ?? [])
+    lines.push(
+      `  host ${h.name}: ${h.address}${h.segment ? ` on ${h.segment}` : ''} (netns ${h.ns})`,
+    );
   for (const p of s.processes)
     lines.push(`  ${p.alive ? 'running' : 'STOPPED'}  ${p.name} (pid ${p.pid})`);
   for (const a of s.appliances)
@@ -97,9 +122,16 @@ export function formatStatus(s: LabStatus): string[] {
 export async function labDown(
   dirArg: string,
   opts: { purge: boolean; graceMs?: number },
-): Promise<{ stopped: string[]; killed: string[]; purged: boolean }> {
+): Promise<{ stopped: string[]; killed: string[]; purged: boolean; namespaces: string[] }> {
   const state = requireState(path.resolve(dirArg));
-  const order: LabProcess['kind'][] = ['agent', 'nat-forwarder', 'appliance', 'update-server'];
+  const order: LabProcess['kind'][] = [
+    'agent',
+    'nat-forwarder',
+    'appliance',
+    'update-server',
+    'dns-server',
+    'delayer',
+  ];
   const killed: string[] = [];
   for (const kind of order)
     killed.push(
@@ -108,10 +140,16 @@ export async function labDown(
         opts.graceMs ?? 15_000,
       )),
     );
+  const namespaces = state.network ? await destroyNetwork(state.network) : [];
   if (opts.purge) rmSync(state.dir, { recursive: true, force: true });
   else {
     state.state = 'stopped';
     writeState(state);
   }
-  return { stopped: state.processes.map((p) => p.name), killed, purged: opts.purge };
+  return {
+    stopped: state.processes.map((p) => p.name),
+    killed,
+    purged: opts.purge,
+    namespaces,
+  };
 }

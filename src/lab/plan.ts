@@ -1,8 +1,9 @@
 import { GatehouseError } from '../shared/errors.js';
+import { NETWORKS, type NetworkMode } from './network-plan.js';
 
 export const TOPOLOGIES = ['standalone', 'pair', 'cluster', 'cluster-failover'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
-export const SWITCHES = ['shared-ip', 'hosts-file', 'nat-forwarder', 'none'] as const;
+export const SWITCHES = ['shared-ip', 'hosts-file', 'nat-forwarder', 'nat', 'dns', 'none'] as const;
 export type SwitchMethod = (typeof SWITCHES)[number];
 
 /** The lab's loopback block: 127.0.1.x, which no test of this repository uses. */
@@ -22,6 +23,8 @@ const MAX_NODES = 60;
 
 export interface LabOptions {
   topology: Topology;
+  /** loopback (default, no root) or netns (a namespace per host, real VIP, NAT and DNS). */
+  network: NetworkMode;
   trafficNodes: number;
   regions: number;
   switchMethod: SwitchMethod;
@@ -69,7 +72,11 @@ export function parseLabOptions(raw: {
   jumpClients?: string;
   sessionRate?: string;
   longSessions?: string;
+  network?: string;
 }): LabOptions {
+  const network = (raw.network ?? 'loopback') as NetworkMode;
+  if (!NETWORKS.includes(network))
+    throw badInput('--network', `"${raw.network}" is not a network; use ${NETWORKS.join(', ')}.`);
   const topology = (raw.topology ?? 'standalone') as Topology;
   if (!TOPOLOGIES.includes(topology))
     throw badInput(
@@ -92,6 +99,13 @@ export function parseLabOptions(raw: {
   const switchMethod = (raw.switch ?? (hasPair(topology) ? 'shared-ip' : 'none')) as SwitchMethod;
   if (!SWITCHES.includes(switchMethod))
     throw badInput('--switch', `"${raw.switch}" is not a method; use ${SWITCHES.join(', ')}.`);
+  if ((switchMethod === 'nat' || switchMethod === 'dns') && network !== 'netns')
+    throw badInput(
+      '--switch',
+      `${switchMethod} needs the real network: add --network netns (or use nat-forwarder or hosts-file on loopback).`,
+    );
+  if (switchMethod === 'nat-forwarder' && network === 'netns')
+    throw badInput('--switch', 'the netns lab swings NAT in its router: use --switch nat.');
   const jumpClients = count('--jump-clients', raw.jumpClients, Math.max(2, regions), 0, 50);
   let sessionRate = 1;
   if (raw.sessionRate !== undefined) {
@@ -108,7 +122,16 @@ export function parseLabOptions(raw: {
       '--jump-clients',
       'synthetic sessions need a Jump Client; give at least 1, or --session-rate 0 --long-sessions 0.',
     );
-  return { topology, trafficNodes, regions, switchMethod, jumpClients, sessionRate, longSessions };
+  return {
+    topology,
+    network,
+    trafficNodes,
+    regions,
+    switchMethod,
+    jumpClients,
+    sessionRate,
+    longSessions,
+  };
 }
 
 export const regionName = (i: number) => `region-${i + 1}`;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ApplianceClient } from '../clients/admin-client.js';
 import { GatehouseError } from '../shared/errors.js';
 import { until } from '../shared/until.js';
+import { nsExec } from './netns.js';
 import { GATEHOUSE_BIN } from './processes.js';
 import { groupAlive, type LabProcess } from './state.js';
 
@@ -16,15 +17,26 @@ export function spawnDaemon(
   kind: LabProcess['kind'],
   args: string[],
   logFile: string,
+  /** netns lab: the namespace to run it in (`ip netns exec` execs it: the pid stays). */
+  ns?: string,
+) {
+  const argv = [process.execPath, GATEHOUSE_BIN, ...args];
+  return spawnProgram(name, kind, ns ? nsExec(ns, argv) : argv, logFile);
+}
+
+/** Start any program the way `spawnDaemon` starts gatehouse (own group, output to a log). */
+export function spawnProgram(
+  name: string,
+  kind: LabProcess['kind'],
+  argv: string[],
+  logFile: string,
 ): { proc: LabProcess; exited: () => number | null | undefined } {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a', 0o600);
   let exitCode: number | null | undefined;
   try {
-    const child = spawn(process.execPath, [GATEHOUSE_BIN, ...args], {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-    });
+    const [file, ...rest] = argv;
+    const child = spawn(file!, rest, { detached: true, stdio: ['ignore', fd, fd] });
     child.once('exit', (code) => (exitCode = code));
     child.unref();
     if (!child.pid)

@@ -8,9 +8,11 @@ import { GatehouseError } from '../shared/errors.js';
 import { freePort } from '../shared/ports.js';
 import { GATEHOUSE_BIN, initApplianceProcess } from './processes.js';
 import type { PlannedAppliance } from './plan.js';
+import { addressOf, nsOf } from './network-plan.js';
 import { ADDRESSES, SITE_HOSTNAME } from './plan.js';
 import { readLabSecret } from './secrets.js';
 import { healthOf, spawnDaemon, waitReady } from './spawn.js';
+import { NETNS_PORT } from './up-netns.js';
 import { labUrl, type LabAppliance, type LabProcess, type LabState } from './state.js';
 
 const execFileP = promisify(execFile);
@@ -53,6 +55,7 @@ export async function startUpdateServer(
   started: (p: LabProcess) => void,
 ): Promise<NonNullable<LabState['updateServer']>> {
   const dataDir = path.join(state.dir, 'update-server');
+  const host = addressOf(state.network, 'updates', ADDRESSES.updateServer);
   await gatehouse([
     'update-server',
     'init',
@@ -63,24 +66,18 @@ export async function startUpdateServer(
     '--admin-password-file',
     path.join(state.dir, state.credentials.updateServer.passwordFile),
     '--address',
-    ADDRESSES.updateServer,
+    host,
   ]);
-  const port = await freePort(ADDRESSES.updateServer);
+  const port = state.network ? NETNS_PORT : await freePort(host);
   const daemon = spawnDaemon(
     'update-server',
     'update-server',
-    [
-      'update-server',
-      'start',
-      '--data-dir',
-      dataDir,
-      '--listen',
-      `${ADDRESSES.updateServer}:${port}`,
-    ],
+    ['update-server', 'start', '--data-dir', dataDir, '--listen', `${host}:${port}`],
     path.join(state.dir, 'logs', 'update-server.log'),
+    nsOf(state.network, 'updates'),
   );
   started(daemon.proc);
-  const url = labUrl(ADDRESSES.updateServer, port);
+  const url = labUrl(host, port);
   const cert = readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8');
   await waitReady(
     daemon,
@@ -124,6 +121,7 @@ export async function startAppliance(
     'appliance',
     ['appliance', 'start', '--data-dir', dataDir, '--listen', `${a.host}:${port}`],
     path.join(state.dir, 'logs', `${a.name}.log`),
+    nsOf(state.network, a.name),
   );
   started(daemon.proc);
   const url = labUrl(a.host, port);
@@ -201,6 +199,7 @@ export async function startAgent(
     'agent',
     ['lab', 'agent', '--dir', state.dir],
     path.join(state.dir, 'logs', 'agent.log'),
+    nsOf(state.network, 'agent'),
   );
   started(daemon.proc);
   await waitReady(daemon, ready, READY_MS);

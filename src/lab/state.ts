@@ -2,12 +2,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatehouseError } from '../shared/errors.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
-import type { PlannedRole, SwitchMethod, Topology } from './plan.js';
+import type { LabNetwork } from './network-plan.js';
+import type { LabOptions, PlannedRole, SwitchMethod, Topology } from './plan.js';
 
 /** One process the lab started: its own process group (pgid = pid), its log file. */
 export interface LabProcess {
   name: string;
-  kind: 'appliance' | 'update-server' | 'nat-forwarder' | 'agent';
+  kind: 'appliance' | 'update-server' | 'nat-forwarder' | 'agent' | 'dns-server' | 'delayer';
   pid: number;
   pgid: number;
   log: string;
@@ -32,6 +33,10 @@ export interface LabState {
   createdAt: string;
   state: 'starting' | 'running' | 'stopped' | 'failed';
   options: { trafficNodes: number; regions: number; jumpClients: number };
+  /** Every option of `lab up`, so a netns lab can go on starting inside its admin namespace. */
+  labOptions?: LabOptions;
+  /** netns mode: the namespaces, links and addresses, recorded before they are created. */
+  network?: LabNetwork;
   site: {
     hostname: string;
     /** Where clients connect (shared address, forwarder, or the primary). */

@@ -11,8 +11,11 @@ import {
   prepareSite,
 } from './configure.js';
 import { writeInventory } from './inventory.js';
+import { checkNetnsPrerequisites } from './netns.js';
+import { addressOf, planNetwork } from './network-plan.js';
 import { ADDRESSES, planAppliances, SITE_HOSTNAME, type LabOptions } from './plan.js';
 import { createSecrets, saveJumpClientKey } from './secrets.js';
+import { NETNS_PORT, upInNamespaces } from './up-netns.js';
 import { stopGroups } from './spawn.js';
 import {
   choosePorts,
@@ -23,7 +26,14 @@ import {
   startNatForwarder,
   startUpdateServer,
 } from './start.js';
-import { groupAlive, readState, statsFile, writeState, type LabState } from './state.js';
+import {
+  groupAlive,
+  readState,
+  requireState,
+  statsFile,
+  writeState,
+  type LabState,
+} from './state.js';
 
 function refuseExisting(dir: string): void {
   const existing = readState(dir);
@@ -58,8 +68,9 @@ function agentReady(state: LabState, jumpClients: number) {
 }
 
 /**
- * `gatehouse lab up`: a whole deployment on loopback from embedded defaults. Every process it
- * starts is recorded in DIR/lab.json as soon as it has a pid, so a failure part-way stops
+ * `gatehouse lab up`: a whole deployment from embedded defaults, on loopback or (netns) each
+ * host in its own network namespace. Every process it starts is recorded in DIR/lab.json as
+ * soon as it has a pid, and every namespace before it is created, so a failure part-way stops
  * what was started and `lab down` can always clean up.
  */
 export async function labUp(
@@ -68,6 +79,8 @@ export async function labUp(
   log: (line: string) => void,
 ): Promise<LabState> {
   const dir = path.resolve(dirArg);
+  // Refused before anything exists: no namespace, no directory.
+  if (o.network === 'netns') checkNetnsPrerequisites(o.switchMethod);
   refuseExisting(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const plan = planAppliances(o);
@@ -78,27 +91,48 @@ export async function labUp(
     createdAt: new Date().toISOString(),
     state: 'starting',
     options: { trafficNodes: o.trafficNodes, regions: o.regions, jumpClients: o.jumpClients },
+    labOptions: o,
     site: { hostname: SITE_HOSTNAME, host: ADDRESSES.primary, port: 0, switch: o.switchMethod },
     ...createSecrets(dir),
     appliances: [],
     processes: [],
     inventory: 'inventory.yaml',
   };
+  if (o.network === 'netns') {
+    state.network = planNetwork(plan, o.regions);
+    writeState(state);
+    return upInNamespaces(state, log);
+  }
+  writeState(state);
+  return startLab(state, o, log);
+}
+
+/**
+ * Start every process of a lab whose state (and, netns, network) exists: the update server,
+ * the appliances, the switch, the agent. A netns lab runs this inside its admin namespace.
+ */
+export async function startLab(
+  state: LabState,
+  o: LabOptions,
+  log: (line: string) => void,
+): Promise<LabState> {
+  const dir = state.dir;
+  const net = state.network;
+  const plan = planAppliances(o).map((a) => ({ ...a, host: addressOf(net, a.name, a.host) }));
   const started = (p: LabState['processes'][number]) => {
     state.processes.push(p);
     writeState(state);
   };
-  writeState(state);
   const apis = new Map<string, ApplianceClient>();
   const t0 = Date.now();
   const step = (s: string) => log(`▸ ${s} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   try {
-    step(`${o.topology}: ${plan.length} appliance(s) on ${ADDRESSES.primary}…, lab in ${dir}`);
+    step(`${o.topology}: ${plan.length} appliance(s) on ${plan[0]!.host}…, lab in ${dir}`);
     state.updateServer = await startUpdateServer(state, started);
     step(`update server ready at ${state.updateServer.url}`);
     await initAppliances(state, plan);
     step(`initialised ${plan.map((a) => a.name).join(', ')}`);
-    const ports = await choosePorts(plan);
+    const ports = net ? plan.map(() => NETNS_PORT) : await choosePorts(plan);
     state.appliances = await inBatches(
       plan.map((a, i) => ({ a, port: ports[i]! })),
       3,
@@ -110,9 +144,10 @@ export async function labUp(
     );
     const primary = state.appliances[0]!;
     state.site.port = primary.port;
+    state.site.host = primary.host;
     if (o.switchMethod === 'shared-ip') {
-      state.site.host = ADDRESSES.site;
-      state.site.sharedAddress = ADDRESSES.site;
+      state.site.host = net ? net.vip : ADDRESSES.site;
+      state.site.sharedAddress = state.site.host;
     }
     if (o.switchMethod === 'hosts-file') state.site.hostsFile = path.join(dir, 'hosts');
     if (o.switchMethod === 'nat-forwarder') {
@@ -158,4 +193,16 @@ export async function labUp(
   } finally {
     await Promise.all([...apis.values()].map((api) => api.close()));
   }
+}
+
+/** `lab start-inside`: the netns lab's processes, started from its admin namespace. */
+export async function startLabInside(dirArg: string, log: (line: string) => void): Promise<void> {
+  const state = requireState(path.resolve(dirArg));
+  if (!state.network || !state.labOptions || state.state !== 'starting')
+    throw new GatehouseError(
+      'LAB_NOT_STARTING',
+      409,
+      `--dir ${dirArg}: no netns lab is starting there; \`gatehouse lab up --network netns\` runs this itself.`,
+    );
+  await startLab(state, state.labOptions, log);
 }
