@@ -33,7 +33,16 @@ export const PointHereInput = z
  * IP, DNS swing, NAT swing) with its settings, kept in appliance_settings (each appliance its
  * own: never synchronised), and Point Here, which sends the site's traffic to this appliance.
  */
+/** How long the answer of a method's `current` is shown before it is asked again. */
+const CURRENT_FOR_MS = 30_000;
+
 export class TrafficSwitchSettings {
+  private asked?: {
+    key: string;
+    at: number;
+    answer: Promise<{ current: { address: string } | null; currentError?: string }>;
+  };
+
   constructor(
     private readonly db: Db,
     private readonly events: EventLog,
@@ -96,20 +105,29 @@ export class TrafficSwitchSettings {
           ? { ...c, token: SECRET }
           : c;
     const provider = await providerFor(c);
-    try {
-      return {
-        config,
-        description: provider.describe(),
-        current: (await provider.current()) ?? null,
-      };
-    } catch (e) {
-      return {
-        config,
-        description: provider.describe(),
-        current: null,
-        currentError: (e as Error).message,
-      };
+    const current = await this.currentOf(c, provider);
+    return { config, description: provider.describe(), ...current };
+  }
+
+  /**
+   * Where traffic goes now, asked of the method at most once per CURRENT_FOR_MS and once at a
+   * time: a `command` method runs the administrator's program to tell, and every GET of the
+   * page or API running it again would let a reader of the page keep it busy.
+   */
+  private async currentOf(
+    config: TrafficSwitchConfig,
+    provider: { current(): Promise<{ address: string } | undefined> },
+  ): Promise<{ current: { address: string } | null; currentError?: string }> {
+    const key = JSON.stringify(config);
+    const now = Date.now();
+    if (this.asked?.key !== key || now - this.asked.at > CURRENT_FOR_MS) {
+      const answer = provider.current().then(
+        (current) => ({ current: current ?? null }),
+        (e: unknown) => ({ current: null, currentError: (e as Error).message }),
+      );
+      this.asked = { key, at: now, answer };
     }
+    return this.asked.answer;
   }
 
   /** Validate (field errors name each setting) and store, with the event; nothing on error. */
@@ -178,6 +196,7 @@ export class TrafficSwitchSettings {
       );
       throw e;
     }
+    this.asked = undefined;
     this.events.record(actor, 'traffic.pointed', target.address, {
       provider: config.provider,
       name: target.name,

@@ -23,6 +23,14 @@ describe('inter-appliance request proofs', () => {
     );
   });
 
+  it('refuses a request signed before this process started: its nonce may have been seen by the last one', () => {
+    // Within the clock window, but older than this process: after a restart, a captured request.
+    const captured = signPeerRequest(KEY, 'appliance-a', req, Date.now() - 30_000).header;
+    expect(() => verifyPeerRequest(KEY, captured, req)).toThrow(
+      /signed before this appliance started/,
+    );
+  });
+
   it('binds an answer to the request nonce and body', () => {
     const proof = proveAnswer(KEY, 'n1', 200, '{"ok":true}');
     expect(() => checkAnswer(KEY, 'n1', 200, '{"ok":true}', proof, 'peer')).not.toThrow();

@@ -47,6 +47,12 @@ export function signPeerRequest(
 }
 
 const seenNonces = new Map<string, number>();
+/**
+ * The nonces seen are forgotten when the process ends, so a request signed before this process
+ * started could be a replay of one it can no longer recognise: such requests are refused. (A
+ * peer whose clock lags by d is refused for d after a restart; its next tries are signed anew.)
+ */
+const STARTED_AT = Date.now();
 
 function rememberNonce(nonce: string, now: number): boolean {
   for (const [n, at] of seenNonces) if (now - at > 2 * PEER_WINDOW_MS) seenNonces.delete(n);
@@ -94,6 +100,12 @@ export function verifyPeerRequest(
       'FAILOVER_KEY_MISMATCH',
       401,
       `"${from}" and this appliance have different Inter-Appliance keys. Copy the key from one appliance's /login > Management > Security page to the other's, then try again.`,
+    );
+  if (Number(ts) < STARTED_AT)
+    throw new GatehouseError(
+      'PEER_REPLAY',
+      401,
+      `This inter-appliance request from "${from}" was signed before this appliance started (${new Date(STARTED_AT).toISOString()}), so it cannot be told from a replay. The sending appliance signs a new one when it tries again; if this repeats, synchronise both appliances' clocks (NTP).`,
     );
   if (!rememberNonce(nonce, now))
     throw new GatehouseError('PEER_REPLAY', 401, 'This inter-appliance request was already used.');

@@ -6,7 +6,12 @@ export const SESSION_KEY_MS = 20 * 60_000;
 /** Keys waiting per representative: an old one is dropped for a new one beyond this. */
 const PER_REPRESENTATIVE = 20;
 const DIGITS = 8;
-/** Wrong keys the whole site takes per minute, whatever their addresses; then it refuses all. */
+/** Wrong keys one address may send per minute. */
+const ADDRESS_FAILURES_PER_MINUTE = 10;
+/**
+ * Wrong keys the whole site takes per minute; beyond it, only addresses that sent a wrong key
+ * within the minute are refused, so guessers from many addresses cannot lock every customer out.
+ */
 const SITE_FAILURES_PER_MINUTE = 60;
 /** A join repeated with the same nonce (its answer was lost) gets the same result this long. */
 const REPEAT_MS = 60_000;
@@ -36,7 +41,8 @@ interface Waiting {
  */
 export class CustomerKeys {
   private readonly keys = new Map<string, Waiting>();
-  private failures: number[] = [];
+  /** Times of wrong keys within the last minute, by address. */
+  private readonly failures = new Map<string, number[]>();
 
   /**
    * A new key for `representative`. `taken` tells whether a name is already in use on the
@@ -66,20 +72,15 @@ export class CustomerKeys {
   redeem(
     given: string,
     nonce: string | undefined,
+    ip: string,
     now = Date.now(),
   ): { representative: string; name: string } {
     this.prune(now);
-    this.failures = this.failures.filter((t) => t > now - 60_000);
-    if (this.failures.length >= SITE_FAILURES_PER_MINUTE)
-      throw new GatehouseError(
-        'SESSION_KEYS_THROTTLED',
-        429,
-        'This site has refused too many wrong session keys in the last minute; try again in a minute.',
-      );
+    this.refuseGuesser(ip, now);
     const found = this.keys.get(normalise(given));
     const repeat = found?.used && nonce && found.used.nonce === nonce && found.used.until > now;
     if (!found || (found.used && !repeat)) {
-      this.failures.push(now);
+      this.failures.set(ip, [...(this.failures.get(ip) ?? []), now]);
       throw new GatehouseError(
         'SESSION_KEY_WRONG',
         401,
@@ -94,6 +95,27 @@ export class CustomerKeys {
 
   private prune(now: number): void {
     for (const [k, v] of this.keys) if (v.expiresAt <= now) this.keys.delete(k);
+    for (const [ip, times] of this.failures) {
+      const recent = times.filter((t) => t > now - 60_000);
+      if (recent.length) this.failures.set(ip, recent);
+      else this.failures.delete(ip);
+    }
+  }
+
+  /** A 429 for an address that sent too many wrong keys, or any wrong key while the site is under a flood of them. */
+  private refuseGuesser(ip: string, now: number): void {
+    const mine = this.failures.get(ip)?.length ?? 0;
+    if (mine === 0) return;
+    let site = 0;
+    for (const times of this.failures.values()) site += times.length;
+    if (mine < ADDRESS_FAILURES_PER_MINUTE && site < SITE_FAILURES_PER_MINUTE) return;
+    const retry = Math.max(1, Math.ceil((this.failures.get(ip)![0]! + 60_000 - now) / 1000));
+    throw new GatehouseError(
+      'SESSION_KEYS_THROTTLED',
+      429,
+      `Too many wrong session keys from ${ip}${mine < ADDRESS_FAILURES_PER_MINUTE ? ' while this site refuses many from elsewhere' : ''}; try again in ${retry} s.`,
+      { headers: { 'retry-after': String(retry) } },
+    );
   }
 }
 

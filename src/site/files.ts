@@ -12,7 +12,13 @@ export const FileName = z
   .max(255, 'must be at most 255 characters')
   // eslint-disable-next-line no-control-regex
   .regex(/^[^/\\\x00-\x1f\x7f]+$/, "must not contain '/', '\\' or control characters")
-  .refine((n) => n !== '.' && n !== '..', "must not be '.' or '..'");
+  .refine((n) => n !== '.' && n !== '..', "must not be '.' or '..'")
+  // Bidirectional controls make a name display as another ("invoice\u202Efdp.exe" shows as
+  // "invoiceexe.pdf"): refused rather than stripped, so the name stored is the name given.
+  .refine(
+    (n) => !/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(n),
+    'must not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): they make a name read as another; rename the file without them',
+  );
 
 export interface StoredFile {
   name: string;

@@ -1,15 +1,21 @@
 import type { Db } from '../../store/db.js';
-import { hashPassword, verifyPassword } from '../../shared/crypto.js';
-import { fieldError } from '../../shared/errors.js';
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../../shared/crypto.js';
+import { fieldError, GatehouseError } from '../../shared/errors.js';
+import { StrikeTable } from './strikes.js';
 import type { Actor } from '../../shared/actor.js';
 import type { EventLog } from '../../site/events.js';
 import { passwordProblem } from '../../site/users.js';
+
+/** Five wrong current passwords, then 5 s, 10 s… up to 15 minutes between tries. */
+const WRONG_CURRENT_POLICY = { free: 5, capMs: 15 * 60_000 };
 
 /**
  * The /appliance administrator accounts. They belong to this appliance alone (not synchronised,
  * not in backups), apart from the /login users of the site.
  */
 export class ApplianceAdmins {
+  private readonly wrongCurrent = new StrikeTable();
+
   constructor(
     private readonly db: Db,
     private readonly events: EventLog,
@@ -36,15 +42,33 @@ export class ApplianceAdmins {
       .get(username) as never;
   }
 
-  /** Change an administrator's own password; the current one must be given. */
+  /**
+   * Change an administrator's own password; the current one must be given. Wrong current
+   * passwords are slowed like sign-ins (a stolen session must not become a password oracle),
+   * and the change ends every other /appliance session of the administrator.
+   */
   async changePassword(
     actor: Actor,
     current: string,
     next: string,
     minLength: number,
+    sessionId: string,
   ): Promise<void> {
+    const now = Date.now();
+    const blockedUntil = this.wrongCurrent.get(actor.name, now)?.blockedUntil ?? 0;
     const row = this.row(actor.name);
-    if (!row || !(await verifyPassword(current, row.password_hash))) {
+    const ok = await verifyPassword(current, row?.password_hash ?? DUMMY_PASSWORD_HASH);
+    if (blockedUntil > now) {
+      const seconds = Math.ceil((blockedUntil - now) / 1000);
+      throw new GatehouseError(
+        'AUTH_THROTTLED',
+        429,
+        `Too many wrong current passwords for "${actor.name}". Wait ${seconds} s and try again.`,
+        { headers: { 'retry-after': String(seconds) } },
+      );
+    }
+    if (!row || !ok) {
+      this.wrongCurrent.fail(actor.name, WRONG_CURRENT_POLICY, now);
       throw fieldError(
         'currentPassword',
         'is not your current password',
@@ -58,7 +82,15 @@ export class ApplianceAdmins {
       this.db
         .prepare('UPDATE appliance_admins SET password_hash = ?, updated_at = ? WHERE username = ?')
         .run(hash, Date.now(), actor.name);
-      this.events.record(actor, 'appliance.admin.password_changed', actor.name);
+      const ended = this.db
+        .prepare(
+          `DELETE FROM auth_sessions WHERE area = 'appliance' AND principal = ? AND token_hash <> ?`,
+        )
+        .run(actor.name, sessionId).changes;
+      this.events.record(actor, 'appliance.admin.password_changed', actor.name, {
+        endedSessions: ended,
+      });
     })();
+    this.wrongCurrent.clear(actor.name);
   }
 }

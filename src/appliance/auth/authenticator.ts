@@ -134,6 +134,7 @@ export class Authenticator {
       this.events.record({ ...actor, name: account.username }, 'auth.login', area);
     })();
     return {
+      id: sha256Hex(token),
       token,
       area,
       principal: account.username,
@@ -168,6 +169,7 @@ export class Authenticator {
         .run(now, row.token_hash);
     }
     return {
+      id: row.token_hash,
       area,
       principal: row.principal,
       csrfToken: this.csrfFor(token),

@@ -41,7 +41,8 @@ export const applianceOperations: ApplianceOperation[] = [
     path: '/api/appliance/account/password',
     area: 'appliance',
     tag: 'appliance',
-    summary: "Change the signed-in /appliance administrator's own password",
+    summary:
+      "Change the signed-in /appliance administrator's own password; ends the administrator's other /appliance sessions",
     body: z
       .object({
         currentPassword: z.string({ message: 'is required' }).min(1, 'is required'),
@@ -51,12 +52,13 @@ export const applianceOperations: ApplianceOperation[] = [
       })
       .strict(),
     response: { status: 204, description: 'Changed' },
-    handler: async ({ appliance, actor, body }) => {
+    handler: async ({ appliance, actor, auth, body }) => {
       await appliance.admins.changePassword(
         actor,
         body.currentPassword,
         body.newPassword,
         appliance.settings.get().passwordMinLength,
+        auth!.id,
       );
     },
   }),

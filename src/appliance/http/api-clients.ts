@@ -346,12 +346,10 @@ export const clientOperations: ApplianceOperation[] = [
           );
         claims = { sub: t.sub, representative: t.representative, exp: t.exp };
       } else {
-        appliance.auth.throttle.check(req.ip);
         let redeemed;
         try {
-          redeemed = appliance.customerKeys.redeem(body.key, body.nonce);
+          redeemed = appliance.customerKeys.redeem(body.key, body.nonce, req.ip);
         } catch (e) {
-          if ((e as GatehouseError).status === 401) appliance.auth.throttle.fail(req.ip);
           appliance.events.record(
             { area: 'login', name: 'customer-client', ip: req.ip },
             'customer-client.joined',

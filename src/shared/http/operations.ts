@@ -7,6 +7,8 @@ import { validationError } from '../errors.js';
 export type Area = 'appliance' | 'login';
 
 export interface AuthSession {
+  /** The sha256 of the session token: names the session without being a credential. */
+  id: string;
   area: Area;
   principal: string;
   csrfToken: string;
