@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Appliance } from '../context.js';
 import { formatBytes, formatTime, html } from '../../shared/web/html.js';
-import { layout, pages } from './kit.js';
+import { layout } from '../../shared/web/kit.js';
+import { pages } from './page-host.js';
 import { registerBackupPages } from './pages-backup.js';
 import { registerMonitoringPages } from './pages-monitoring.js';
 import { registerNetworkingPages } from './pages-networking.js';

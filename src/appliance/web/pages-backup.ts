@@ -16,9 +16,8 @@ import {
   redirect,
   ticked,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 import { readUpload } from './multipart.js';
 
 const RestoreFields = z

@@ -12,9 +12,8 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 const TITLE = 'Management > Cluster';
 const PATH = '/login/management/cluster';

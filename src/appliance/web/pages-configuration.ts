@@ -13,9 +13,8 @@ import {
   redirect,
   textarea,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 type Values = Record<keyof SiteSettings, string>;
 const KEYS = Object.keys(SiteSettingsSchema.shape) as (keyof SiteSettings)[];

@@ -14,7 +14,6 @@ import { requireApiSession } from '../http/auth.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { html, type SafeHtml } from '../../shared/web/html.js';
 import {
-  BACKUP_HIDDEN,
   checkbox,
   csrfInput,
   field,
@@ -27,9 +26,8 @@ import {
   textarea,
   ticked,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { BACKUP_HIDDEN, type PageContext, type Pages } from './page-host.js';
 
 type Status = Awaited<ReturnType<typeof failoverStatus>>;
 type EstablishValues = Record<

@@ -12,9 +12,8 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 import { readUpload } from './multipart.js';
 
 const filePath = (name: string) => `/login/files/${encodeURIComponent(name)}`;

@@ -14,12 +14,10 @@ import {
   formErrors,
   layout,
   NO_PROBLEM,
-  pages,
   redirect,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { pages, type PageContext, type Pages } from './page-host.js';
 import { registerConfigurationPages } from './pages-configuration.js';
 import { registerFailoverPages } from './pages-failover.js';
 import { registerFilePages } from './pages-files.js';

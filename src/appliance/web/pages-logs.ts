@@ -10,9 +10,8 @@ import {
   NO_PROBLEM,
   select,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 const PAGE_SIZE = 50;
 const DETAILS_SHOWN = 100;

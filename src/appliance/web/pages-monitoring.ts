@@ -10,9 +10,8 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 function page(ctx: PageContext, problem: FormProblem, created?: { label: string; token: string }) {
   ctx.reply.code(problem.status);

@@ -16,9 +16,8 @@ import {
   select,
   ticked,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 const TITLE = 'Networking > IP Configuration';
 const ADD_FIELDS = ['address', 'kind', 'label', 'enabled'];

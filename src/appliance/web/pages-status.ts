@@ -1,7 +1,8 @@
 import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
 import { jumpClientKeyOf } from '../../sessions/tickets.js';
 import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
-import { actionButton, layout, redirect, type PageContext, type Pages } from './kit.js';
+import { actionButton, layout, redirect } from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 const KIND: Record<string, string> = {
   'jump-client': 'Jump Client',

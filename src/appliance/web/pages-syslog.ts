@@ -14,9 +14,8 @@ import {
   textarea,
   ticked,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 type Values = Record<string, string | undefined>;
 

@@ -15,9 +15,8 @@ import {
   select,
   textarea,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 const TITLE = 'Networking > Traffic Switch';
 const PATH = '/appliance/networking/traffic';

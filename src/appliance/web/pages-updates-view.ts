@@ -7,8 +7,8 @@ import {
   field,
   layout,
   type FormProblem,
-  type PageContext,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext } from './page-host.js';
 import {
   installBusy,
   progressSection,

@@ -8,7 +8,8 @@ import {
 import type { Appliance } from '../context.js';
 import { KeyBody as DownloadKeyBody } from '../http/api-updates.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { formBody, formErrors, redirect, ticked, type PageContext, type Pages } from './kit.js';
+import { formBody, formErrors, redirect, ticked } from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 import { readUpload } from './multipart.js';
 import { updatesPage, type UpdatesForm } from './pages-updates-view.js';
 

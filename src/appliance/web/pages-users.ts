@@ -15,9 +15,8 @@ import {
   redirect,
   ticked,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 const userPath = (username: string) => `/login/users/${encodeURIComponent(username)}`;
 const yes = (v: boolean, label = 'Yes') => (v ? html`<span class="tag">${label}</span>` : '');

@@ -6,7 +6,7 @@ import type { Appliance } from '../context.js';
 import type { Area } from '../../shared/http/operations.js';
 import { clearSessionCookie, sessionCookie, signInWithCookies } from '../http/auth.js';
 import { html } from '../../shared/web/html.js';
-import { checkPreSessionToken, preSessionToken } from './kit.js';
+import { checkPreSessionToken, preSessionToken } from './page-host.js';
 import { registerAppliancePages } from './pages-appliance.js';
 import { registerLoginPages } from './pages-login.js';
 

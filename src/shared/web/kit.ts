@@ -1,16 +1,38 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
-import { randomToken } from '../../shared/crypto.js';
-import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
-import type { Actor } from '../../shared/actor.js';
-import type { Appliance } from '../context.js';
-import type { Area, AuthSession } from '../../shared/http/operations.js';
-import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';
-import { html, type SafeHtml } from '../../shared/web/html.js';
+import { GatehouseError, isGatehouseError } from '../errors.js';
+import type { Actor } from '../actor.js';
+import type { Area, AuthSession } from '../http/operations.js';
+import { html, type SafeHtml } from './html.js';
 
-/** What a page handler gets: the signed-in administrator and the appliance. */
-export interface PageContext {
-  appliance: Appliance;
+export interface NavLink {
+  href: string;
+  label: string;
+}
+
+/** What the frame of a page shows of the server answering: its header and its navigation. */
+export interface PageFrame {
+  header(): { name: string; role: string; productVersion: string };
+  /** The side navigation of an area, and a note under it (e.g. why links are hidden). */
+  navigation(area: Area): { links: NavLink[]; note?: SafeHtml };
+}
+
+/**
+ * What the server that registers pages provides: sessions, CSRF checks and the frame. `context`
+ * is what page handlers see as `ctx.appliance`: the whole appliance for pages wired in
+ * src/appliance/, a narrow interface for a domain's own.
+ */
+export interface PageHost<C> extends PageFrame {
+  context: C;
+  /** The session of `area` the request's cookie carries, or null. */
+  authenticate(area: Area, req: FastifyRequest): AuthSession | null;
+  checkCsrf(expected: string, given: string | undefined): boolean;
+}
+
+/** What a page handler gets: the signed-in administrator and the context of its owner. */
+export interface PageContext<C = unknown> {
+  appliance: C;
+  frame: PageFrame;
   auth: AuthSession;
   actor: Actor;
   req: FastifyRequest;
@@ -19,62 +41,13 @@ export interface PageContext {
 
 export type FieldErrors = Record<string, string>;
 
-const NAV: Record<Area, { href: string; label: string }[]> = {
-  appliance: [
-    { href: '/appliance/status', label: 'Status' },
-    { href: '/appliance/networking', label: 'Networking' },
-    { href: '/appliance/networking/traffic', label: 'Networking > Traffic Switch' },
-    { href: '/appliance/updates', label: 'Updates' },
-    { href: '/appliance/backup', label: 'Backup' },
-    { href: '/appliance/monitoring', label: 'Monitoring' },
-  ],
-  login: [
-    { href: '/login/users', label: 'Users' },
-    { href: '/login/configuration', label: 'Configuration' },
-    { href: '/login/files', label: 'File Store' },
-    { href: '/login/logs', label: 'Logs' },
-    { href: '/login/jump-clients', label: 'Jump Clients' },
-    { href: '/login/management/security', label: 'Management > Security' },
-    { href: '/login/failover', label: 'Management > Failover' },
-    { href: '/login/management/cluster', label: 'Management > Cluster' },
-    { href: '/login/management/syslog', label: 'Management > Syslog' },
-    { href: '/login/status/information', label: 'Status' },
-  ],
-};
-
-/**
- * What a backup shows of /login (S15: "extraneous tabs are removed from the backup site"). Shown:
- * Logs (its own history, sync and role changes, merged with the primary's), Management >
- * Security (its own Inter-Appliance key, which the pair needs), Failover, Status (this
- * appliance). Hidden: what the primary manages and synchronisation overwrites or what a backup
- * does not do: users, configuration, file store, syslog forwarding (site settings), Jump Clients
- * (a backup accepts no clients) and the cluster (the primary node manages it; the backup takes
- * it over when it becomes primary, S17).
- */
-export const BACKUP_HIDDEN = new Set([
-  '/login/users',
-  '/login/configuration',
-  '/login/files',
-  '/login/jump-clients',
-  '/login/management/cluster',
-  '/login/management/syslog',
-]);
-
-/** "A, B and C". */
-const listed = (items: string[]) =>
-  items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : (items[0] ?? '');
-
 /** The link of the page: the longest one the path starts with. */
 const active = (path: string, href: string, links: { href: string }[]) =>
   path.startsWith(href) &&
   !links.some((l) => l.href.length > href.length && path.startsWith(l.href));
 
 function navigation(ctx: PageContext, path: string): SafeHtml {
-  const area = ctx.auth.area;
-  const backup = area === 'login' && ctx.appliance.role === 'backup';
-  const links = NAV[area].filter((n) => !(backup && BACKUP_HIDDEN.has(n.href)));
-  const hidden = NAV.login.filter((n) => BACKUP_HIDDEN.has(n.href)).map((n) => n.label);
-  const primary = ctx.appliance.failover.view()?.peer.name ?? 'the primary';
+  const { links, note } = ctx.frame.navigation(ctx.auth.area);
   return html`<nav class="side">
     ${links.map(
       (n) =>
@@ -82,14 +55,7 @@ function navigation(ctx: PageContext, path: string): SafeHtml {
           >${n.label}</a
         >`,
     )}
-    ${
-      backup
-        ? html`<p class="muted small" id="nav-backup-note">
-            ${listed(hidden)} are hidden: this appliance is the backup of "${primary}", which
-            manages them (and copies the site's data here).
-          </p>`
-        : ''
-    }
+    ${note ?? ''}
   </nav>`;
 }
 
@@ -104,7 +70,8 @@ export function layout(
   notice?: string,
   opts: { refreshSeconds?: number } = {},
 ): SafeHtml {
-  const { appliance, auth, req } = ctx;
+  const { auth, req } = ctx;
+  const who = ctx.frame.header();
   const path = req.url.split('?')[0]!;
   const fromQuery = (req.query as Record<string, string | undefined>).notice;
   const message = notice ?? fromQuery;
@@ -114,7 +81,7 @@ export function layout(
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         ${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}" />` : ''}
-        <title>${title} · /${auth.area} · ${appliance.identity.name}</title>
+        <title>${title} · /${auth.area} · ${who.name}</title>
         <link rel="stylesheet" href="/static/style.css" />
       </head>
       <body class="area-${auth.area}">
@@ -122,9 +89,7 @@ export function layout(
           <div class="brand">
             <span class="logo">▣</span> Gatehouse <span class="area">/${auth.area}</span>
           </div>
-          <div class="who">
-            ${appliance.identity.name} · ${appliance.role} · v${appliance.productVersion}
-          </div>
+          <div class="who">${who.name} · ${who.role} · v${who.productVersion}</div>
           <form method="post" action="/${auth.area}/sign-out" class="signout">
             <input type="hidden" name="_csrf" value="${auth.csrfToken}" />
             <span>${auth.principal}</span> <button type="submit" class="link">Sign out</button>
@@ -274,11 +239,7 @@ export function redirect(reply: FastifyReply, to: string, notice?: string) {
   );
 }
 
-function pageSession(appliance: Appliance, area: Area, req: FastifyRequest): AuthSession | null {
-  return appliance.auth.authenticate(area, req.cookies[sessionCookie(area)]);
-}
-
-type Handler = (ctx: PageContext) => Promise<unknown> | unknown;
+type Handler<C> = (ctx: PageContext<C>) => Promise<unknown> | unknown;
 
 const sendPage = (reply: FastifyReply, result: unknown) => {
   if (reply.sent) return reply;
@@ -291,24 +252,25 @@ const sendPage = (reply: FastifyReply, result: unknown) => {
  * Register signed-in pages of one area. GET pages redirect to sign-in without a session; POST
  * forms also need the CSRF token of the session (first field of multipart forms).
  */
-export function pages(app: FastifyInstance, appliance: Appliance, area: Area) {
+export function pages<C>(app: FastifyInstance, host: PageHost<C>, area: Area) {
   const guard = (req: FastifyRequest, reply: FastifyReply): AuthSession | null => {
-    const auth = pageSession(appliance, area, req);
+    const auth = host.authenticate(area, req);
     if (!auth) {
       void reply.redirect(`/${area}/sign-in?next=${encodeURIComponent(req.url)}`, 303);
       return null;
     }
     return auth;
   };
-  const ctxOf = (auth: AuthSession, req: FastifyRequest, reply: FastifyReply): PageContext => ({
-    appliance,
+  const ctxOf = (auth: AuthSession, req: FastifyRequest, reply: FastifyReply): PageContext<C> => ({
+    appliance: host.context,
+    frame: host,
     auth,
     actor: { area, name: auth.principal, ip: req.ip },
     req,
     reply,
   });
   return {
-    get(path: string, handler: Handler) {
+    get(path: string, handler: Handler<C>) {
       app.get(path, async (req, reply) => {
         const auth = guard(req, reply);
         if (!auth) return reply;
@@ -316,19 +278,19 @@ export function pages(app: FastifyInstance, appliance: Appliance, area: Area) {
       });
     },
     /** A urlencoded form post. */
-    post(path: string, handler: Handler) {
+    post(path: string, handler: Handler<C>) {
       app.post(path, async (req, reply) => {
         const auth = guard(req, reply);
         if (!auth) return reply;
         const body = (req.body ?? {}) as Record<string, string>;
-        if (!appliance.auth.checkCsrf(auth.csrfToken, body._csrf)) throw csrfRefused();
+        if (!host.checkCsrf(auth.csrfToken, body._csrf)) throw csrfRefused();
         return sendPage(reply, await handler(ctxOf(auth, req, reply)));
       });
     },
     /** A multipart form post whose `_csrf` field precedes the file; the handler reads the parts. */
     upload(
       path: string,
-      handler: (ctx: PageContext, parts: AsyncIterableIterator<Multipart>) => Promise<unknown>,
+      handler: (ctx: PageContext<C>, parts: AsyncIterableIterator<Multipart>) => Promise<unknown>,
     ) {
       app.post(path, async (req, reply) => {
         const auth = guard(req, reply);
@@ -345,7 +307,7 @@ export function pages(app: FastifyInstance, appliance: Appliance, area: Area) {
           !first.done && first.value.type === 'field' && first.value.fieldname === '_csrf'
             ? String(first.value.value)
             : undefined;
-        if (!appliance.auth.checkCsrf(auth.csrfToken, token)) throw csrfRefused();
+        if (!host.checkCsrf(auth.csrfToken, token)) throw csrfRefused();
         return sendPage(reply, await handler(ctxOf(auth, req, reply), parts));
       });
     },
@@ -360,33 +322,5 @@ function csrfRefused() {
   );
 }
 
-/** Pre-session CSRF for the sign-in forms: a random cookie and the HMAC of it in the form. */
-export function preSessionToken(
-  appliance: Appliance,
-  req: FastifyRequest,
-  reply: FastifyReply,
-): string {
-  let pre = req.cookies[PRE_SESSION_COOKIE];
-  if (!pre || pre.length < 20) {
-    pre = randomToken(24);
-    reply.setCookie(PRE_SESSION_COOKIE, pre, {
-      path: '/',
-      httpOnly: true,
-      secure: true,
-      sameSite: 'strict',
-    });
-  }
-  return appliance.auth.preSessionCsrf(pre);
-}
-
-export function checkPreSessionToken(
-  appliance: Appliance,
-  req: FastifyRequest,
-  given: string | undefined,
-): boolean {
-  const pre = req.cookies[PRE_SESSION_COOKIE];
-  return !!pre && appliance.auth.checkCsrf(appliance.auth.preSessionCsrf(pre), given);
-}
-
 /** The page registrar of one area, as returned by `pages`. */
-export type Pages = ReturnType<typeof pages>;
+export type Pages<C> = ReturnType<typeof pages<C>>;
