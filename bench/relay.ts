@@ -159,7 +159,11 @@ async function startSite(cleanup: Cleanup, root: string): Promise<Setup> {
 
   const api = appliance.client();
   await api.signIn('login', 'admin', LOGIN_PASSWORD);
-  const key = (await api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+  const token = (
+    await api.call<{ token: string }>('POST', '/api/login/jump-clients/tokens', {
+      json: { uses: 1, name: JUMP },
+    })
+  ).body.token;
   await api.close();
   const jump = new ServerProcess(
     'gatehouse jump-client',
@@ -176,8 +180,10 @@ async function startSite(cleanup: Cleanup, root: string): Promise<Setup> {
       echo,
       '--allow',
       sink,
+      '--identity',
+      path.join(root, 'jump-client.json'),
     ],
-    { ...process.env, GATEHOUSE_JUMP_CLIENT_KEY: key },
+    { ...process.env, GATEHOUSE_JUMP_CLIENT_TOKEN: token },
   );
   cleanup.add(() => jump.stop());
   const site = { host: HOST, port, fingerprint: appliance.fingerprint };

@@ -5,6 +5,7 @@ import { freePort } from '../src/lab/processes.js';
 import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
 import { cli, spawnCli } from './support/cli.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 describe('gatehouse jump-client and gatehouse console (real processes)', () => {
   it('signs in, lists the Jump Client, forwards a port through a session and replays it', async () => {
@@ -12,8 +13,7 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
       startTestAppliance({ name: 'cli-site' }),
       startTargets(),
     ]);
-    const key = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
+    const token = await enrolmentToken(site.api);
     const siteArgs = [
       '--site',
       `${site.proc.host}:${site.proc.port}`,
@@ -23,8 +23,19 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
     const profile = path.join(tempDir(), 'console.json');
 
     const jump = spawnCli(
-      ['jump-client', ...siteArgs, '--name', 'cli-jump', '--group', 'lab', '--allow', targets.echo],
-      { GATEHOUSE_JUMP_CLIENT_KEY: key },
+      [
+        'jump-client',
+        ...siteArgs,
+        '--name',
+        'cli-jump',
+        '--group',
+        'lab',
+        '--allow',
+        targets.echo,
+        '--identity',
+        path.join(tempDir(), 'cli-jump.json'),
+      ],
+      { GATEHOUSE_JUMP_CLIENT_TOKEN: token },
     );
     const signIn = await cli(
       ['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
@@ -114,7 +125,7 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
     });
     await expect(
       cli(['jump-client', ...siteArgs, '--name', 'x', '--allow', 'not-a-target'], {
-        GATEHOUSE_JUMP_CLIENT_KEY: key,
+        GATEHOUSE_JUMP_CLIENT_TOKEN: token,
       }),
     ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--allow') });
     await targets.close();

@@ -7,6 +7,7 @@ import {
   type TestAppliance,
 } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const KEY = 'cluster-failover-key-0123456789abcdefghi';
 
@@ -100,12 +101,12 @@ describe('a failover backup of a primary node (S17)', () => {
     );
 
     // Clients of the site now go through the new primary to the traffic node.
-    const key = (await b.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    const token = await enrolmentToken(b.api);
     const j = new JumpClient({
       site: { host: b.proc.host, port: b.proc.port, fingerprint: b.proc.fingerprint },
       name: 'cf-jump',
       group: 'g',
-      key,
+      token,
       allow: [targets.echo],
     });
     jumps.push(j);
@@ -113,8 +114,8 @@ describe('a failover backup of a primary node (S17)', () => {
     await until(() => j.state === 'connected', 15_000, 'the Jump Client to connect');
     expect(j.connectedTo).toBe('cf-node');
     // The old primary, now the backup, takes no clients.
-    const toOld = await a.anon.call('POST', '/api/client/jump-clients/register', {
-      json: { name: 'x', key, version: '0.0.1' },
+    const toOld = await a.anon.call('POST', '/api/client/jump-clients/enrol', {
+      json: { name: 'x', token, publicKey: 'unused', version: '0.0.1' },
     });
     expect(toOld.status).toBe(503);
     expect(toOld.body).toMatchObject({ code: 'NOT_ACCEPTING_CLIENTS' });

@@ -13,6 +13,7 @@ import {
   waitForSoftware,
   type UpdatesStatus,
 } from './support/updates.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const KEY = 'cluster-updates-key-0123456789abcdefghij';
 const NEXT = PRODUCT_VERSION.replace(/(\d+)$/, (n) => String(Number(n) + 1));
@@ -35,8 +36,7 @@ describe('updating a cluster: Distribute to Cluster, versions and accepting (S22
   const view = async () =>
     (await primary.api.call<{ nodes: NodeView[] }>('GET', '/api/login/cluster')).body.nodes;
   const connectJump = async (name: string) => {
-    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
+    const token = await enrolmentToken(primary.api);
     const j = new JumpClient({
       site: {
         host: primary.proc.host,
@@ -45,7 +45,7 @@ describe('updating a cluster: Distribute to Cluster, versions and accepting (S22
       },
       name,
       group: 'g',
-      key,
+      token,
       allow: [targets.echo],
       region: 'east',
     });

@@ -12,6 +12,7 @@ import {
 } from './support/appliance.js';
 import { interactive } from './support/resume-load.js';
 import { startTargets, type Targets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const KEY = 'cluster-test-key-0123456789abcdefghijkl';
 
@@ -58,12 +59,12 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
 
   const cluster = async () =>
     (await primary.api.call<{ role: string; nodes: NodeView[] }>('GET', '/api/login/cluster')).body;
-  const jumpClient = (name: string, region: string, key: string) => {
+  const jumpClient = (name: string, region: string, token: string) => {
     const j = new JumpClient({
       site: siteOf(primary),
       name,
       group: region,
-      key,
+      token,
       allow: [targets.echo],
       region,
     });
@@ -149,10 +150,9 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
   });
 
   it('sends each client to an accepting node of its region, and relays sessions byte for byte', async () => {
-    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
-    const east = jumpClient('jump-east', 'east', key);
-    const west = jumpClient('jump-west', 'west', key);
+    const token = await enrolmentToken(primary.api);
+    const east = jumpClient('jump-east', 'east', token);
+    const west = jumpClient('jump-west', 'west', token);
     await until(
       () => east.state === 'connected' && west.state === 'connected',
       15_000,
@@ -251,9 +251,8 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     );
     during.socket.end();
     // A new Jump Client of that region goes to the other east node.
-    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
-    const late = jumpClient('jump-east-2', 'east', key);
+    const token = await enrolmentToken(primary.api);
+    const late = jumpClient('jump-east-2', 'east', token);
     await until(() => late.state === 'connected', 15_000, 'the new Jump Client to connect');
     expect(late.connectedTo).not.toBe(drained);
     expect(nodeRegion[late.connectedTo!]).toBe('east');
@@ -302,9 +301,8 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       await primary.api.call('PATCH', `/api/login/cluster/nodes/${n}`, {
         json: { accepting: false },
       });
-    const key = (await primary.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
-    const wanderer = jumpClient('jump-west-late', 'west', key);
+    const token = await enrolmentToken(primary.api);
+    const wanderer = jumpClient('jump-west-late', 'west', token);
     await until(() => wanderer.state === 'connected', 15_000, 'the west Jump Client to connect');
     expect(nodeRegion[wanderer.connectedTo!]).toBe('east');
     for (const n of west)

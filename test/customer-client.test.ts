@@ -5,6 +5,8 @@ import { freePort } from '../src/lab/processes.js';
 import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
 import { cli, spawnCli } from './support/cli.js';
+import { enrolmentToken } from './support/jump-clients.js';
+import { generateEd25519 } from '../src/shared/crypto.js';
 
 interface Listed {
   name: string;
@@ -103,12 +105,17 @@ describe('gatehouse customer-client (real processes)', () => {
     expect(issued.customerClient).toMatch(/^customer-[0-9a-f]{8}$/);
     expect(issued.customerClient).not.toContain(issued.key);
     // No Jump Client may take a customer client's name (and so its place).
-    const jumpKey = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key'))
-      .body.key;
     const squatter = await site.anon.call<{ code: string }>(
       'POST',
-      '/api/client/jump-clients/register',
-      { json: { name: issued.customerClient, key: jumpKey }, auth: 'none' },
+      '/api/client/jump-clients/enrol',
+      {
+        json: {
+          name: issued.customerClient,
+          token: await enrolmentToken(site.api),
+          publicKey: generateEd25519().publicKeyPem,
+        },
+        auth: 'none',
+      },
     );
     expect(squatter.status).toBe(400);
     expect(squatter.body.code).toBe('JUMP_CLIENT_NAME_RESERVED');

@@ -17,6 +17,7 @@ import {
   type TestAppliance,
 } from './support/appliance.js';
 import { startTargets, type Targets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const execFileP = promisify(execFile);
 const HOSTNAME = `site-export-${process.pid}.gatehouse.test`;
@@ -123,13 +124,12 @@ describe('gatehouse integration export (real appliance, Jump Client, console and
       port: site.proc.port,
       fingerprint: site.proc.fingerprint,
     };
-    const key = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
+    const token = await enrolmentToken(site.api);
     jump = new JumpClient({
       site: endpoint,
       name: 'export-jump',
       group: 'default',
-      key,
+      token,
       allow: [targets.echo],
     });
     jump.start();

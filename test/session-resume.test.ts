@@ -13,6 +13,7 @@ import {
 } from './support/appliance.js';
 import { interactive, receiveAll, startSource, type Source } from './support/resume-load.js';
 import { startTargets, type Targets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const KEY = 'resume-test-inter-appliance-key-0123456789';
 /** The copy of the issue's kill case; GATEHOUSE_RESUME_COPY_MIB makes it smaller or larger. */
@@ -41,13 +42,12 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       startTargets(),
       startSource(COPY_BYTES),
     ]);
-    const key = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body
-      .key;
+    const token = await enrolmentToken(site.api);
     jump = new JumpClient({
       site: endpoint(),
       name: 'db-01',
       group: 'servers',
-      key,
+      token,
       allow: [targets.echo, source.address],
       log: (line) => jumpLog.push(line),
     });

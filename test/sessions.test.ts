@@ -24,6 +24,7 @@ import {
   type TestAppliance,
 } from './support/appliance.js';
 import { startTargets, type Targets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 interface SessionRecord {
   id: string;
@@ -70,19 +71,19 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
   let targets: Targets;
   let jump: JumpClient;
   let rep: RepresentativeConsole;
-  let key: string;
+  let token: string;
 
   beforeAll(async () => {
     [site, targets] = await Promise.all([
       startTestAppliance({ name: 'relay-site' }),
       startTargets(),
     ]);
-    key = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    token = await enrolmentToken(site.api);
     jump = new JumpClient({
       site: { host: site.proc.host, port: site.proc.port, fingerprint: site.proc.fingerprint },
       name: 'web-01',
       group: 'servers',
-      key,
+      token,
       allow: [targets.echo, targets.http],
     });
     jump.start();
@@ -207,7 +208,17 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
       fingerprint: site.proc.fingerprint,
     };
     const api = new SiteApi(endpoint);
-    const reg = await api.register({ name, group: 'servers', key, version });
+    // As the previous release registered: with the site-wide key, which a site upgraded from it
+    // accepts while its upgrade window is open.
+    await site.api.call('PUT', '/api/login/jump-clients/legacy-key', { json: { open: true } });
+    const { key } = (await site.api.call<{ key: string }>('GET', '/api/login/jump-clients/key'))
+      .body;
+    const reg = (
+      await site.anon.call<{ ticket: string }>('POST', '/api/client/jump-clients/register', {
+        json: { name, group: 'servers', key, version },
+        auth: 'none',
+      })
+    ).body;
     const control = await openTunnel(endpoint, GATEWAY_PATHS.jumpClient, reg.ticket, {
       'X-Gatehouse-Targets': targets.echo,
     });

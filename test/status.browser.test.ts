@@ -10,12 +10,14 @@ import {
 } from './support/appliance.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { startTargets, type Targets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
+import { generateEd25519 } from '../src/shared/crypto.js';
 
 let t: TestAppliance;
 let targets: Targets;
 let jump: JumpClient;
 let rep: RepresentativeConsole;
-let key: string;
+let token: string;
 let browser: TestBrowser | undefined;
 
 const url = (p: string) => `${t.proc.url}${p}`;
@@ -35,8 +37,8 @@ async function signedInPage(ctx: BrowserContext): Promise<Page> {
 beforeAll(async () => {
   [t, targets] = await Promise.all([startTestAppliance({ name: 'status-web' }), startTargets()]);
   const site = { host: t.proc.host, port: t.proc.port, fingerprint: t.proc.fingerprint };
-  key = (await t.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
-  jump = new JumpClient({ site, name: 'live-jump', group: 'lab', key, allow: [targets.echo] });
+  token = await enrolmentToken(t.api);
+  jump = new JumpClient({ site, name: 'live-jump', group: 'lab', token, allow: [targets.echo] });
   jump.start();
   rep = await RepresentativeConsole.signIn(site, 'admin', LOGIN_PASSWORD);
   await until(
@@ -152,10 +154,25 @@ describe('Status > Information and Jump Clients pages in a browser', () => {
         page.waitForURL((u) => u.pathname === '/login/jump-clients'),
         page.click('nav.side a[href="/login/jump-clients"]'),
       ]);
-      expect(await page.locator('#jump-client-key').textContent()).toBe(key);
-      expect(await page.locator('#jump-client-key-note').textContent()).toContain(
-        'Inter-Appliance key',
-      );
+      // The live Jump Client's installation, enrolled with its own key: revocable here.
+      expect(
+        await page.locator('#installations-list tr[data-name="live-jump"]').textContent(),
+      ).toContain('active');
+      // A new enrolment token is shown once, and works: the API enrols a key with it.
+      await page.fill('#f-uses', '1');
+      await page.fill('#f-name', 'from-the-page');
+      await Promise.all([page.waitForLoadState(), page.click('button:has-text("Create token")')]);
+      const created = (await page.locator('#new-token').textContent()) ?? '';
+      expect(created).toMatch(/^gjt1_/);
+      const enrolled = await t.anon.call('POST', '/api/client/jump-clients/enrol', {
+        json: {
+          name: 'from-the-page',
+          token: created,
+          publicKey: generateEd25519().publicKeyPem,
+        },
+        auth: 'none',
+      });
+      expect(enrolled.status).toBe(201);
       const command = (await page.locator('#jump-client-command').textContent()) ?? '';
       // Jump Clients use the site hostname (S1), on the appliance's TLS port.
       const { siteHostname } = (
@@ -165,6 +182,7 @@ describe('Status > Information and Jump Clients pages in a browser', () => {
       expect(command).toContain(`--site ${siteHostname}:${t.proc.port}`);
       expect(command).toContain(`--fingerprint ${t.proc.fingerprint}`);
       expect(command).toContain('gatehouse jump-client');
+      expect(command).toContain('--token-file');
       const row = page.locator('#jump-clients tr[data-jump-client="live-jump"]');
       expect(await row.textContent()).toContain(targets.echo);
       expect(await row.textContent()).toContain('lab');

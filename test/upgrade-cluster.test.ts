@@ -13,6 +13,7 @@ import {
 } from './support/deployment.js';
 import { startTargets } from './support/targets.js';
 import { buildTestPackage, makeReleaseKey } from './support/updates.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const KEY = 'upgrade-cluster-key-0123456789abcdefghijk';
 
@@ -112,7 +113,7 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
     );
 
     // A session that does not end holds uc-node-1 (the first east node to go offline).
-    const key = (await a!.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    const token = await enrolmentToken(a!.api);
     await until(
       async () =>
         (
@@ -128,7 +129,7 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
         site: { host: '127.0.0.121', port, fingerprint: a!.proc.fingerprint },
         name: `holder-${i}`,
         group: 'g',
-        key,
+        token,
         allow: [targets.echo],
         region: 'east',
       });

@@ -30,6 +30,8 @@ import { NetworkConfig } from './network.js';
 import { ClientGateway } from '../sessions/gateway.js';
 import { CustomerKeys } from '../sessions/customer-keys.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
+import { configChanges, JumpClientIdentities } from '../sessions/jump-client-identities.js';
+import { jumpClientKeyOf, type TicketClaims } from '../sessions/tickets.js';
 import { ClusterNodes, NodeMembership } from '../cluster/nodes-store.js';
 import { ClusterService } from '../cluster/cluster-service.js';
 import { SessionRecords } from '../sessions/session-records.js';
@@ -64,6 +66,8 @@ export class Appliance {
   /** The client gateway: connected Jump Clients and consoles, relayed sessions. */
   readonly clients: ClientGateway;
   readonly sessionRecords: SessionRecords;
+  /** Each Jump Client installation's enrolled key, bound to its name; enrolment tokens. */
+  readonly jumpClientIdentities: JumpClientIdentities;
   /** Session keys representatives gave their customers, waiting for a customer client. */
   readonly customerKeys = new CustomerKeys();
   private readonly localRouting: ClientRouting;
@@ -156,6 +160,7 @@ export class Appliance {
       name: identity.name,
       fingerprint: this.certificateFingerprint,
       interApplianceKey: () => this.interApplianceKey.get(),
+      revocations: () => configChanges(db).revocations,
     });
     this.sync.start(() => (this.ready ? this.failover.view() : undefined));
     this.failover = new FailoverRelationship({
@@ -171,12 +176,20 @@ export class Appliance {
       movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
     });
     this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);
+    this.jumpClientIdentities = new JumpClientIdentities(
+      db,
+      this.events,
+      () => this.interApplianceKey.get(),
+      () => jumpClientKeyOf(this.interApplianceKey.get()),
+    );
     this.clients = new ClientGateway({
       name: identity.name,
       version: PRODUCT_VERSION,
       interApplianceKey: () => this.interApplianceKey.get(),
       acceptsClients: () => this.acceptsClients,
       acceptsNewClients: () => this.membership.get()?.accepting ?? true,
+      checkClient: (claims) => this.checkClient(claims),
+      configVersion: () => configChanges(db).n,
       records: this.sessionRecords,
       events: this.events,
       activeRecordingsDir: dir.activeRecordings,
@@ -197,6 +210,7 @@ export class Appliance {
       events: this.events,
       nodes: this.clusterNodes,
       gateway: this.clients,
+      configVersion: () => configChanges(db).n,
       active: () => this.ready && this.db.open && this.role !== 'backup',
       log: (msg, fields) => this.log(msg, fields),
     });
@@ -246,6 +260,18 @@ export class Appliance {
       installer: this.updates,
       events: this.events,
     });
+  }
+
+  /**
+   * Whether this appliance still honours a client's ticket: its user still enabled at the
+   * ticket's generation, its Jump Client installation not revoked nor its name taken by another.
+   */
+  checkClient(claims: TicketClaims): void {
+    if (claims.kind === 'jump-client') return this.jumpClientIdentities.checkTicket(claims);
+    if (claims.sub.startsWith('jump-client:')) return;
+    // A resume token's generation counts the session's parts, not the user's tickets.
+    if (claims.kind === 'resume') return this.users.checkTicketHolder({ sub: claims.sub }, false);
+    this.users.checkTicketHolder(claims);
   }
 
   /**

@@ -11,6 +11,7 @@ import { failoverOperations } from './http/api-failover.js';
 import { trafficOperations } from './http/api-traffic.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
+import { jumpClientOperations } from './http/api-jump-clients.js';
 import { consoleBuildOperations } from './http/api-console-builds.js';
 import { clusterOperations } from './http/api-cluster.js';
 import { monitoringOperations, syslogOperations } from './http/api-monitoring.js';
@@ -34,6 +35,7 @@ export const API_OPERATIONS: ApplianceOperation[] = [
   ...loginOperations,
   ...failoverOperations,
   ...clientOperations,
+  ...jumpClientOperations,
   ...consoleBuildOperations,
   ...clusterOperations,
   ...monitoringOperations,

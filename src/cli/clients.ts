@@ -51,16 +51,25 @@ export function jumpClientCommand(): Command {
       collect,
     )
     .option(
+      '--token-file <file>',
+      'file holding the enrolment token that enrols this installation the first time (else $GATEHOUSE_JUMP_CLIENT_TOKEN)',
+    )
+    .option(
       '--key-file <file>',
-      "file holding the site's Jump Client key (else $GATEHOUSE_JUMP_CLIENT_KEY)",
+      "an upgraded installation: file holding the site's legacy Jump Client key (else $GATEHOUSE_JUMP_CLIENT_KEY), accepted once, while the site's upgrade window is open",
+    )
+    .option(
+      '--identity <file>',
+      "where this installation's key pair and enrolment are kept (default $GATEHOUSE_JUMP_CLIENT_IDENTITY or ~/.config/gatehouse/jump-clients/NAME.json)",
     )
     .option('--region <region>', 'prefer traffic nodes of this region')
     .addHelpText(
       'after',
       `
-The Jump Client key is on /login > Jump Clients (GET /api/login/jump-clients/key).
-Example:
-  GATEHOUSE_JUMP_CLIENT_KEY=… gatehouse jump-client --site support.example.com:443 \\
+The first start generates the installation's key pair (kept in --identity, mode 600) and enrols
+it with an enrolment token an administrator created on /login > Jump Clients (or with
+\`gatehouse jump-clients token create\`); later starts need no token. Example:
+  GATEHOUSE_JUMP_CLIENT_TOKEN=gjt1_… gatehouse jump-client --site support.example.com:443 \\
     --fingerprint AB:CD:… --name web-01 --group servers --allow 127.0.0.1:22 --allow 127.0.0.1:3389`,
     )
     .action(
@@ -70,16 +79,23 @@ Example:
         name: string;
         group: string;
         allow: string[];
+        tokenFile?: string;
         keyFile?: string;
+        identity?: string;
         region?: string;
       }) => {
         try {
+          const identity =
+            o.identity ??
+            process.env.GATEHOUSE_JUMP_CLIENT_IDENTITY ??
+            path.join(os.homedir(), '.config', 'gatehouse', 'jump-clients', `${o.name}.json`);
           await runJumpClient(
             o,
             {
               name: o.name,
               group: o.group,
-              key: secretFrom('--key-file', o.keyFile, 'GATEHOUSE_JUMP_CLIENT_KEY'),
+              token: await enrolmentCredential(o, identity),
+              identity,
             },
             `Jump Client ${o.name} ${PRODUCT_VERSION}: connecting to ${o.site}; allows ${o.allow.join(', ')}`,
           );
@@ -91,12 +107,32 @@ Example:
 }
 
 /**
+ * What enrols the installation: a token, or an upgraded installation's legacy key. Needed only
+ * until it is enrolled (its identity file names its installation).
+ */
+async function enrolmentCredential(
+  o: { name: string; tokenFile?: string; keyFile?: string },
+  identity: string,
+): Promise<string> {
+  const { InstallationIdentity } = await import('../clients/installation-identity.js');
+  if (o.tokenFile || process.env.GATEHOUSE_JUMP_CLIENT_TOKEN)
+    return secretFrom('--token-file', o.tokenFile, 'GATEHOUSE_JUMP_CLIENT_TOKEN');
+  if (o.keyFile || process.env.GATEHOUSE_JUMP_CLIENT_KEY)
+    return secretFrom('--key-file', o.keyFile, 'GATEHOUSE_JUMP_CLIENT_KEY');
+  if (InstallationIdentity.open(o.name, identity).installation) return '';
+  throw fieldError(
+    '--token-file',
+    `is required to enrol this installation (${identity} is not enrolled yet): give --token-file FILE or set GATEHOUSE_JUMP_CLIENT_TOKEN, with a token from /login > Jump Clients`,
+  );
+}
+
+/**
  * Run a Jump Client (or a customer client) until SIGTERM or SIGINT, logging each step; `--allow`
  * is checked first. A client the site refused for good exits with the site's error.
  */
 async function runJumpClient(
   o: { site: string; fingerprint: string; allow: string[]; region?: string },
-  kind: { name: string; group: string; key: string } | { sessionKey: string },
+  kind: { name: string; group: string; token: string; identity: string } | { sessionKey: string },
   banner: string,
 ): Promise<void> {
   const { parseSite } = await import('../clients/tunnel.js');

@@ -22,6 +22,7 @@ const clients = await import('./clients.js');
 program.addCommand(clients.jumpClientCommand());
 program.addCommand(clients.customerClientCommand());
 program.addCommand(clients.consoleCommand());
+program.addCommand((await import('./jump-clients-admin.js')).jumpClientsAdminCommand());
 program.addCommand((await import('./upgrade.js')).upgradeCommand());
 program.addCommand((await import('./integration.js')).integrationCommand());
 program.addCommand((await import('./lab.js')).labCommand());

@@ -9,11 +9,13 @@ import { pipeByTick } from '../shared/streams.js';
 import {
   GATEWAY_PATHS,
   LineChannel,
+  registrationMessage,
   splitTarget,
   type FromJumpClient,
   type ToJumpClient,
 } from '../sessions/protocol.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
+import { InstallationIdentity } from './installation-identity.js';
 import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
@@ -38,8 +40,14 @@ export type JumpClientOptions = CommonOptions &
     | {
         name: string;
         group: string;
-        /** The site's Jump Client key. */
-        key: string;
+        /**
+         * What enrols this installation the first time: an enrolment token from the site's
+         * administrator, or (on a site upgraded from the previous release, while its window is
+         * open) the site-wide legacy Jump Client key. Unused once enrolled.
+         */
+        token: string;
+        /** The file keeping this installation's key pair and id (else: for this process only). */
+        identity?: string;
       }
     | {
         /**
@@ -52,6 +60,16 @@ export type JumpClientOptions = CommonOptions &
   );
 
 export type JumpClientState = 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+/** The site will not take this installation until an administrator acts: the client stops. */
+const REFUSED_FOR_GOOD = new Set([
+  'JUMP_CLIENT_REVOKED',
+  'JUMP_CLIENT_NAME_TAKEN',
+  'JUMP_CLIENT_TOKEN_INVALID',
+  'JUMP_CLIENT_TOKEN_OTHER_NAME',
+  'JUMP_CLIENT_LEGACY_KEY_CLOSED',
+  'JUMP_CLIENT_NAME_RESERVED',
+]);
 
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
@@ -86,10 +104,14 @@ export class JumpClient {
   private readonly sessions = new Set<Duplex>();
   /** Session legs, multiplexed over one connection per appliance. */
   private readonly relays = new RelayConnections();
+  /** A Jump Client's own key pair and enrolment (a customer client has none). */
+  private readonly identity: InstallationIdentity | undefined;
 
   constructor(private readonly opts: JumpClientOptions) {
     this.site = opts.site;
     this.api = new SiteApi(opts.site);
+    if (!('sessionKey' in opts))
+      this.identity = InstallationIdentity.open(opts.name, opts.identity);
   }
 
   /** Its name on the site (a customer client's, once it joined). */
@@ -152,9 +174,15 @@ export class JumpClient {
       this.lastError = (e as Error).message;
       this.log(`cannot connect: ${this.lastError}`);
       // A customer client refused (its key, its ticket, its version) would be refused again: it
-      // stops. A busy site (429, 503) or a broken connection is tried again.
+      // stops; so does a Jump Client whose installation the site will not take (revoked, its
+      // name another's, its token spent) until an administrator acts. A busy site (429, 503) or
+      // a broken connection is tried again.
       const status = (e as { status?: number }).status ?? 0;
-      if ('sessionKey' in this.opts && status >= 400 && status < 500 && status !== 429) {
+      const code = (e as { code?: string }).code ?? '';
+      if (
+        ('sessionKey' in this.opts && status >= 400 && status < 500 && status !== 429) ||
+        REFUSED_FOR_GOOD.has(code)
+      ) {
         void this.stop();
         this.opts.onRefused?.(e as Error);
         return;
@@ -166,14 +194,7 @@ export class JumpClient {
   /** Register (a Jump Client), or join and later rejoin (a customer client). */
   private async register() {
     const o = this.opts;
-    if (!('sessionKey' in o))
-      return this.api.register({
-        name: o.name,
-        group: o.group,
-        key: o.key,
-        version: PRODUCT_VERSION,
-        region: o.region,
-      });
+    if (!('sessionKey' in o)) return this.registerInstallation(o, this.identity!);
     const reg = await this.api.joinAsCustomer(
       this.customerTicket
         ? { version: PRODUCT_VERSION, region: o.region }
@@ -185,6 +206,44 @@ export class JumpClient {
       this.log(`joined the site as ${reg.name}, ${reg.representative}'s customer`);
     this.customer = { name: reg.name, representative: reg.representative };
     return reg;
+  }
+
+  /**
+   * Enrol this installation's key once (with the token), then prove it holds the key by
+   * signing the site's challenge. A site that does not know the installation (restored from an
+   * older backup) gets it enrolled again.
+   */
+  private async registerInstallation(
+    o: { name: string; group: string; token: string },
+    identity: InstallationIdentity,
+  ) {
+    if (!identity.installation) {
+      const { installation } = await this.api.enrol({
+        name: o.name,
+        group: o.group,
+        token: o.token,
+        publicKey: identity.publicKeyPem,
+        version: PRODUCT_VERSION,
+      });
+      identity.installation = installation.id;
+      this.log(`enrolled as installation ${installation.id} (key ${installation.fingerprint})`);
+    }
+    const { challenge } = await this.api.challenge(o.name);
+    try {
+      return await this.api.register({
+        name: o.name,
+        group: o.group,
+        installation: identity.installation,
+        challenge,
+        signature: identity.sign(registrationMessage(challenge)),
+        version: PRODUCT_VERSION,
+        region: this.opts.region,
+      });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'JUMP_CLIENT_NOT_ENROLLED')
+        identity.installation = undefined;
+      throw e;
+    }
   }
 
   private scheduleReconnect(delay?: number): void {

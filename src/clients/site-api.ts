@@ -88,7 +88,29 @@ export class SiteApi {
     );
   }
 
-  register(body: { name: string; group: string; key: string; version: string; region?: string }) {
+  /** Enrol this installation's public key under its name (once, with an enrolment token). */
+  enrol(body: { name: string; group: string; token: string; publicKey: string; version: string }) {
+    return this.call<{ installation: { id: string; name: string; fingerprint: string } }>(
+      'POST',
+      '/api/client/jump-clients/enrol',
+      body,
+    );
+  }
+
+  challenge(name: string) {
+    return this.call<{ challenge: string }>('POST', '/api/client/jump-clients/challenge', { name });
+  }
+
+  /** Register with the installation's signature of a challenge; returns a Jump Client ticket. */
+  register(body: {
+    name: string;
+    group: string;
+    installation: string;
+    challenge: string;
+    signature: string;
+    version: string;
+    region?: string;
+  }) {
     return this.call<{ ticket: string; expiresAt: string; site: SiteInfo; relay: Relay | null }>(
       'POST',
       '/api/client/jump-clients/register',

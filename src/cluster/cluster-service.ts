@@ -39,6 +39,8 @@ export interface ClusterHost {
   events: EventLog;
   nodes: ClusterNodes;
   gateway: ClientGateway;
+  /** Raised by every change of the configuration the nodes get (users, settings, installations). */
+  configVersion: () => number;
   /** True while this appliance acts as the primary node (not a failover backup). */
   active: () => boolean;
   log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -52,6 +54,8 @@ interface Live {
   /** Clients sent there since its last status (spreads a burst between polls). */
   assigned: number;
   pulling: boolean;
+  /** The configuration version the node last took (undefined: not pushed since this start). */
+  pushedVersion: number | undefined;
 }
 
 /**
@@ -106,6 +110,7 @@ export class ClusterService implements ClientRouting {
         lastError: null,
         assigned: 0,
         pulling: false,
+        pushedVersion: undefined,
       };
       this.live.set(node.name, l);
     }
@@ -144,7 +149,13 @@ export class ClusterService implements ClientRouting {
         );
     } catch (e) {
       l.lastError = (e as Error).message;
+      return;
     }
+    // A revocation (a user, a Jump Client installation) reaches the node within a poll.
+    if (l.pushedVersion !== this.host.configVersion())
+      await this.pushConfig(node).catch((e: unknown) =>
+        this.host.log('cluster configuration push failed', { node: node.name, err: String(e) }),
+      );
   }
 
   /** Bring the node's session records (with recordings) and log entries to this appliance. */
@@ -374,11 +385,19 @@ export class ClusterService implements ClientRouting {
     void this.pollAll();
   }
 
+  /** The configuration tables the node takes (a node of the previous release: users, settings). */
   private async pushConfig(node: TrafficNode): Promise<void> {
+    const l = this.liveOf(node);
+    const version = this.host.configVersion();
+    const takes = l.status?.configTables ?? ['users', 'site_settings'];
     const config = Object.fromEntries(
-      CONFIG_TABLES.map((t) => [t, this.host.db.prepare(`SELECT * FROM ${t}`).all()]),
+      CONFIG_TABLES.filter((t) => takes.includes(t)).map((t) => [
+        t,
+        this.host.db.prepare(`SELECT * FROM ${t}`).all(),
+      ]),
     );
-    await this.liveOf(node).client.call('POST', '/api/peer/cluster/config', config);
+    await l.client.call('POST', '/api/peer/cluster/config', config);
+    l.pushedVersion = version;
   }
 
   /** Cluster Sync Now: configuration out to every node, history back from each (S26). */

@@ -40,7 +40,7 @@ export interface ClusterPeerHost {
 /** Tables whose history flows from traffic nodes back to the primary node. */
 export const HISTORY_TABLES = ['session_records', 'events'] as const;
 /** Configuration the primary node pushes to its traffic nodes (Cluster Sync Now). */
-export const CONFIG_TABLES = ['users', 'site_settings'] as const;
+export const CONFIG_TABLES = ['users', 'site_settings', 'jump_client_installations'] as const;
 
 const Join = z.object({ name: z.string(), region: RegionName, accepting: z.boolean() }).strict();
 const Accepting = z.object({ accepting: z.boolean() }).strict();
@@ -48,6 +48,7 @@ const Config = z
   .object({
     users: z.array(z.record(z.string(), z.unknown())),
     site_settings: z.array(z.record(z.string(), z.unknown())),
+    jump_client_installations: z.array(z.record(z.string(), z.unknown())).optional(),
   })
   .strict();
 const History = z
@@ -63,6 +64,17 @@ const FetchPackage = z
     primary: z.object({ host: z.string(), port: z.number().int(), fingerprint: z.string() }),
   })
   .strict();
+
+/**
+ * Insert one pushed row with the columns both sides know: a primary node of an older release
+ * lacks newer columns, which then take their defaults.
+ */
+function insertRow(db: Db, table: string, known: string[], row: Record<string, unknown>): void {
+  const columns = known.filter((c) => c in row);
+  db.prepare(
+    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
+  ).run(Object.fromEntries(columns.map((c) => [c, row[c]])));
+}
 
 function member(appliance: ClusterPeerHost) {
   const m = appliance.membership.get();
@@ -104,6 +116,8 @@ export function nodeStatus(appliance: ClusterPeerHost) {
         sessions: c.sessions.length,
       })),
     history: Object.fromEntries(HISTORY_TABLES.map((t) => [t, maxRowid(t)])),
+    /** The configuration tables this node takes from its primary node. */
+    configTables: [...CONFIG_TABLES] as string[],
   };
 }
 export type NodeStatus = ReturnType<typeof nodeStatus>;
@@ -189,15 +203,13 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
       const db = appliance.db;
       db.transaction(() => {
         for (const table of CONFIG_TABLES) {
-          const columns = (db.pragma(`table_info(${table})`) as { name: string }[]).map(
+          const rows = config[table];
+          if (!rows) continue;
+          db.prepare(`DELETE FROM ${table}`).run();
+          const known = (db.pragma(`table_info(${table})`) as { name: string }[]).map(
             (c) => c.name,
           );
-          db.prepare(`DELETE FROM ${table}`).run();
-          const insert = db.prepare(
-            `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
-          );
-          for (const row of config[table])
-            insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+          for (const row of rows) insertRow(db, table, known, row);
         }
         appliance.events.record({ area: 'system', name: from }, 'cluster.config-applied', from, {
           users: config.users.length,

@@ -48,7 +48,7 @@ interface Managed {
 export async function runAgent(dir: string, log: (line: string) => void): Promise<void> {
   const state: LabState = requireState(path.resolve(dir));
   const targets = await startTargets(ADDRESSES.targets);
-  const key = readLabSecret(state.dir, state.jumpClientKeyFile!);
+  const token = readLabSecret(state.dir, state.jumpClientTokenFile!);
   const startedAt = new Date().toISOString();
   const managed: Managed[] = [];
   const site = () => resolveSite(state);
@@ -57,7 +57,9 @@ export async function runAgent(dir: string, log: (line: string) => void): Promis
       site: endpoint,
       name: m.name,
       group: m.region ?? 'lab',
-      key,
+      token,
+      // The same installation whenever the agent starts it again (the site moved, a restart).
+      identity: path.join(state.dir, 'jump-clients', `${m.name}.json`),
       allow: [targets.echo, targets.http],
       ...(m.region ? { region: m.region } : {}),
       log: (line) => log(`${m.name}: ${line}`),

@@ -88,11 +88,11 @@ export async function configureSwitch(state: LabState, apis: Clients): Promise<v
     );
 }
 
-/** The synthetic sessions' representative, and the site's Jump Client key. */
+/** The synthetic sessions' representative, and an enrolment token for the lab's Jump Clients. */
 export async function prepareSite(
   state: LabState,
   primary: ApplianceClient,
-): Promise<{ jumpClientKey: string }> {
+): Promise<{ jumpClientToken: string }> {
   const rep = state.credentials.representative;
   await ok(
     primary.call('POST', '/api/login/users', {
@@ -103,8 +103,13 @@ export async function prepareSite(
       },
     }),
   );
-  const { key } = await ok(primary.call<{ key: string }>('GET', '/api/login/jump-clients/key'));
-  return { jumpClientKey: key };
+  // Each Jump Client enrols its own key once (kept in the lab's directory) with this token.
+  const { token } = await ok(
+    primary.call<{ token: string }>('POST', '/api/login/jump-clients/tokens', {
+      json: { uses: 1000, expiresInHours: 720 },
+    }),
+  );
+  return { jumpClientToken: token };
 }
 
 /** Add every traffic node to the primary node in its region; wait until all are eligible. */

@@ -54,8 +54,8 @@ export function createSecrets(
   };
 }
 
-export function saveJumpClientKey(dir: string, key: string): string {
-  return writeSecret(dir, 'secrets/jump-client.key', key);
+export function saveJumpClientToken(dir: string, token: string): string {
+  return writeSecret(dir, 'secrets/jump-client.token', token);
 }
 
 /** A secret file of the lab (path relative to DIR), first line. */

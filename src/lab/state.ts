@@ -54,7 +54,7 @@ export interface LabState {
     updateServer: { username: string; passwordFile: string };
   };
   interApplianceKeyFile: string;
-  jumpClientKeyFile?: string;
+  jumpClientTokenFile?: string;
   releaseKey: { privateKey: string; publicKey: string };
   updateServer?: { url: string; fingerprint: string; dataDir: string };
   natForwarder?: { listen: string; control: string; fingerprint: string; dataDir: string };

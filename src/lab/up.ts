@@ -14,7 +14,7 @@ import { writeInventory } from './inventory.js';
 import { checkNetnsPrerequisites } from './netns.js';
 import { addressOf, planNetwork } from './network-plan.js';
 import { ADDRESSES, planAppliances, SITE_HOSTNAME, type LabOptions } from './plan.js';
-import { createSecrets, saveJumpClientKey } from './secrets.js';
+import { createSecrets, saveJumpClientToken } from './secrets.js';
 import { NETNS_PORT, upInNamespaces } from './up-netns.js';
 import { stopGroups } from './spawn.js';
 import {
@@ -159,8 +159,8 @@ export async function startLab(
     for (const a of state.appliances) apis.set(a.name, await adminClient(state, a));
     const primaryApi = apis.get(primary.name)!;
     await pointAtUpdateServer(state, apis);
-    const { jumpClientKey } = await prepareSite(state, primaryApi);
-    state.jumpClientKeyFile = saveJumpClientKey(dir, jumpClientKey);
+    const { jumpClientToken } = await prepareSite(state, primaryApi);
+    state.jumpClientTokenFile = saveJumpClientToken(dir, jumpClientToken);
     if (o.trafficNodes > 0) {
       await formCluster(state, primaryApi);
       step(`cluster formed: ${o.trafficNodes} traffic node(s) in ${o.regions} region(s)`);

@@ -214,17 +214,20 @@ async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verify' }>) 
       );
   }
   const creds = credentialsOf(d.inventory, d.entry(a.via)).login;
-  const jumpKey = (await d.call<{ key: string }>(a.via, 'GET', '/api/login/jump-clients/key')).key;
+  const name = `orchestrator-verify-${Date.now()}`;
+  // The probe's Jump Client enrols its own key, once, for this name only.
+  const jumpToken = (
+    await d.call<{ token: string }>(a.via, 'POST', '/api/login/jump-clients/tokens', {
+      uses: 1,
+      expiresInHours: 1,
+      name,
+    })
+  ).token;
   const direct = d.entry(a.via);
   const endpoint: Endpoint = a.site
     ? siteEndpoint(d.inventory)
     : { ...d.address(a.via), fingerprint: direct.fingerprint, alsoTrust: [] };
-  const session = await verifySession(
-    endpoint,
-    { ...creds, jumpKey },
-    ctx.echo,
-    `orchestrator-verify-${Date.now()}`,
-  );
+  const session = await verifySession(endpoint, { ...creds, jumpToken }, ctx.echo, name);
   if (!a.site) return { versions: target, session };
   // Consoles follow the site (S12): download its console build through the site, as a console
   // of the old build does, and check it is a whole package of the version the site runs. (Each

@@ -153,7 +153,7 @@ export async function startEcho(): Promise<{ target: string; close: () => Promis
  */
 export async function verifySession(
   endpoint: Endpoint,
-  creds: { username: string; password: string; jumpKey: string },
+  creds: { username: string; password: string; jumpToken: string },
   echo: string,
   name: string,
 ): Promise<{ ms: number; relayedBy: string }> {
@@ -162,7 +162,7 @@ export async function verifySession(
     site: endpoint,
     name,
     group: 'orchestrator',
-    key: creds.jumpKey,
+    token: creds.jumpToken,
     allow: [echo],
   });
   let rep: RepresentativeConsole | undefined;

@@ -93,16 +93,18 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
         deployment.inventory,
         deployment.entry(plan.topology.primary),
       ).login;
-      const jumpKey = (
-        await deployment.call<{ key: string }>(
+      // The load's Jump Client is a new installation each run: its token replaces the last one.
+      const jumpToken = (
+        await deployment.call<{ token: string }>(
           plan.topology.primary,
-          'GET',
-          '/api/login/jump-clients/key',
+          'POST',
+          '/api/login/jump-clients/tokens',
+          { uses: 1, expiresInHours: 1, name: SessionLoad.jumpClientName, rebind: true },
         )
-      ).key;
+      ).token;
       load = new SessionLoad(
         site,
-        { ...creds, jumpKey },
+        { ...creds, jumpToken },
         echo.target,
         path.join(opts.workDir, 'sessions.json'),
       );

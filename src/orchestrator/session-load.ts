@@ -35,6 +35,8 @@ const EMPTY: SessionStats = {
  * an interrupted and resumed run (kept in a file).
  */
 export class SessionLoad {
+  /** The name its Jump Client enrols under (a new installation each run). */
+  static readonly jumpClientName = 'orchestrator-load';
   stats: SessionStats;
   private jump: JumpClient | undefined;
   private rep: Promise<RepresentativeConsole> | undefined;
@@ -49,7 +51,7 @@ export class SessionLoad {
 
   constructor(
     private readonly site: Endpoint,
-    private readonly creds: { username: string; password: string; jumpKey: string },
+    private readonly creds: { username: string; password: string; jumpToken: string },
     private readonly echo: string,
     private readonly file: string,
   ) {
@@ -68,9 +70,9 @@ export class SessionLoad {
   async start(): Promise<void> {
     this.jump = new JumpClient({
       site: this.site,
-      name: 'orchestrator-load',
+      name: SessionLoad.jumpClientName,
       group: 'orchestrator',
-      key: this.creds.jumpKey,
+      token: this.creds.jumpToken,
       allow: [this.echo],
     });
     this.jump.start();

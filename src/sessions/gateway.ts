@@ -21,7 +21,7 @@ import { RecordingWriter } from './recording.js';
 import { relay } from './relay.js';
 import { SessionResumption, type SessionIdentity, type SessionPart } from './resume.js';
 import type { SessionEnd, SessionRecords } from './session-records.js';
-import { issueTicket, verifyTicket, type TicketClaims } from './tickets.js';
+import { issueTicket, verifyTicket, type TicketClaims, type TicketKind } from './tickets.js';
 
 /** What the gateway needs of the appliance it runs in. */
 export interface GatewayHost {
@@ -32,6 +32,14 @@ export interface GatewayHost {
   acceptsClients(): boolean;
   /** False on a traffic node that stopped accepting new client connections (S22). */
   acceptsNewClients(): boolean;
+  /**
+   * Throws when a client's ticket, though signed and unexpired, was revoked since: its user
+   * disabled, deleted or given a new password; its Jump Client installation revoked or its name
+   * bound to another installation.
+   */
+  checkClient(claims: TicketClaims): void;
+  /** Raised by every change that may revoke a client: connected ones are checked again then. */
+  configVersion(): number;
   records: SessionRecords;
   events: EventLog;
   activeRecordingsDir: string;
@@ -73,6 +81,8 @@ export interface ConnectedClient {
 
 interface Presence {
   client: ConnectedClient;
+  /** The ticket it connected with, checked again when users or installations change. */
+  claims: TicketClaims;
   /** The local address the client reached (a shared address moves to the other appliance). */
   via: string;
   channel: LineChannel<unknown>;
@@ -95,6 +105,8 @@ const MOVE_AFTER_MS = 1_000;
 /** How long an open may still be answered once the connection it was sent on closed. */
 const DISCONNECTED_GRACE_MS = 6_000;
 const PING_EVERY_MS = 15_000;
+/** How often the gateway looks whether a revocation came (a look is one small query). */
+const RECHECK_EVERY_MS = 1_000;
 const SILENT_LIMIT_MS = 45_000;
 
 const bearer = (req: IncomingMessage) => {
@@ -119,6 +131,8 @@ export class ClientGateway {
   /** Session ids already used: a session ticket opens one session, once. */
   private readonly used = new Map<string, number>();
   private readonly pinger: NodeJS.Timeout;
+  private readonly rechecker: NodeJS.Timeout;
+  private checkedVersion: number;
   private draining = false;
   private closing = false;
   /** Resolves the finishing of sessions, so a stop can wait for their records. */
@@ -142,6 +156,9 @@ export class ClientGateway {
     });
     this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
     this.pinger.unref();
+    this.checkedVersion = host.configVersion();
+    this.rechecker = setInterval(() => this.recheck(), RECHECK_EVERY_MS);
+    this.rechecker.unref();
   }
 
   /** Serve upgrades on this server (the appliance's HTTPS server, shared addresses included). */
@@ -167,9 +184,14 @@ export class ClientGateway {
       const ticket = bearer(req);
       const address = req.socket.remoteAddress ?? '';
       const version = String(req.headers['x-gatehouse-version'] ?? '');
+      const checked = <K extends TicketKind>(kind: K | K[]) => {
+        const claims = verifyTicket(key, ticket, kind);
+        this.host.checkClient(claims);
+        return claims;
+      };
       switch (url.pathname) {
         case GATEWAY_PATHS.jumpClient:
-          return this.jumpClientConnected(verifyTicket(key, ticket, 'jump-client'), socket, {
+          return this.jumpClientConnected(checked('jump-client'), socket, {
             address,
             version,
             targets: String(req.headers['x-gatehouse-targets'] ?? '')
@@ -177,7 +199,7 @@ export class ClientGateway {
               .filter(Boolean),
           });
         case GATEWAY_PATHS.console:
-          return this.consoleConnected(verifyTicket(key, ticket, 'console'), socket, {
+          return this.consoleConnected(checked('console'), socket, {
             address,
             version,
           });
@@ -185,7 +207,7 @@ export class ClientGateway {
         case GATEWAY_PATHS.jumpData:
           return this.legArrived(url.pathname, ticket, socket);
         case GATEWAY_PATHS.mux:
-          verifyTicket(key, ticket, ['console', 'jump-client', 'session', 'resume']);
+          checked(['console', 'jump-client', 'session', 'resume']);
           return this.muxConnected(socket);
         default:
           throw new GatehouseError('NOT_FOUND', 404, `No client endpoint at ${url.pathname}.`);
@@ -265,6 +287,7 @@ export class ClientGateway {
         );
       throw e;
     }
+    this.host.checkClient(claims);
     if (claims.kind === 'resume') {
       // A node sending its clients away takes no session back: the client tries elsewhere.
       if (this.draining || !this.host.acceptsNewClients())
@@ -310,7 +333,13 @@ export class ClientGateway {
     // The same Jump Client reconnecting replaces its old connection; a client of another kind
     // or another representative's customer never takes its place.
     const before = this.jumpClients.get(claims.sub);
-    if (before && before.client.representative !== claims.representative)
+    const installationOf = (c: TicketClaims) =>
+      c.kind === 'jump-client' ? c.installation : undefined;
+    if (
+      before &&
+      (before.client.representative !== claims.representative ||
+        installationOf(before.claims) !== claims.installation)
+    )
       throw new GatehouseError(
         'JUMP_CLIENT_NAME_IN_USE',
         409,
@@ -319,6 +348,7 @@ export class ClientGateway {
     before?.channel.close('replaced by a new connection');
     const presence = this.present(
       socket,
+      claims,
       {
         // A customer client is a Jump Client its customer started with a representative's
         // session key: the same connection, shown as what it is, and only to that representative.
@@ -365,6 +395,7 @@ export class ClientGateway {
     this.checkNewClient(info.version);
     const presence: Presence = this.present(
       socket,
+      claims,
       { kind: 'representative-console', name: claims.sub, ...info },
       (v) => v,
       () => undefined,
@@ -376,6 +407,7 @@ export class ClientGateway {
   /** Accept a client's control connection: its presence, kept fresh by every message. */
   private present<In>(
     socket: Duplex,
+    claims: TicketClaims,
     client: Omit<ConnectedClient, 'id' | 'connectedAt' | 'sessions'>,
     parse: (v: unknown) => In,
     onMessage: (m: In) => void,
@@ -384,6 +416,7 @@ export class ClientGateway {
     acceptUpgrade(socket);
     const presence: Omit<Presence, 'channel'> & { channel?: LineChannel<unknown> } = {
       client: { ...client, id: randomUUID(), connectedAt: Date.now(), sessions: [] },
+      claims,
       lastSeen: Date.now(),
       via: (socket as { localAddress?: string }).localAddress ?? '',
     };
@@ -722,15 +755,42 @@ export class ClientGateway {
     }
   }
 
-  /** Stop the ping timer (the appliance closes; connections go with the process). */
+  /**
+   * Users or Jump Client installations changed (here, or by a sync or a cluster push): every
+   * connected client whose ticket is no longer honoured is cut, with its sessions in progress.
+   */
+  private recheck(): void {
+    let version: number;
+    try {
+      version = this.host.configVersion();
+    } catch {
+      return; // the database is closing with the appliance
+    }
+    if (version === this.checkedVersion) return;
+    this.checkedVersion = version;
+    for (const p of [...this.jumpClients.values(), ...this.consoles.values()]) {
+      try {
+        this.host.checkClient(p.claims);
+      } catch (e) {
+        const reason = e instanceof GatehouseError ? e.code : String(e);
+        this.host.log('client revoked: connection cut', { name: p.client.name, reason });
+        for (const s of this.sessionsOf(p.client))
+          for (const leg of this.legs.get(s.id) ?? []) leg.destroy();
+        p.channel.close(`revoked (${reason})`);
+      }
+    }
+  }
+
+  /** Stop the timers (the appliance closes; connections go with the process). */
   stop(): void {
     clearInterval(this.pinger);
+    clearInterval(this.rechecker);
   }
 
   /** Close every client connection and wait for the records of the sessions cut short. */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.pinger);
+    this.stop();
     this.resumption.close();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);

@@ -165,3 +165,7 @@ export class LineChannel<In> {
     }
   }
 }
+
+/** What a Jump Client installation signs to register: the site's challenge, in this context. */
+export const registrationMessage = (challenge: string) =>
+  Buffer.from(`gatehouse-jump-client-register-v1\n${challenge}`);

@@ -10,11 +10,19 @@ import { GatehouseError } from '../shared/errors.js';
  * nodes) can check it without a database lookup. The ticket secret is derived from the key, so
  * the key itself never leaves the appliance and rotating it revokes every ticket.
  */
+/**
+ * Which user account, at which ticket generation, a console's ticket stands for. Disabling,
+ * deleting the user or changing their password raises (or ends) the generation, and every
+ * appliance refuses the older tickets. Absent in a ticket of the previous release: generation 0.
+ */
+const userBinding = { uid: z.string().optional(), gen: z.number().int().optional() };
+
 export const TicketClaims = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('console'),
     /** The site user. */
     sub: z.string(),
+    ...userBinding,
     exp: z.number(),
   }),
   z.object({
@@ -27,6 +35,11 @@ export const TicketClaims = z.discriminatedUnion('kind', [
      * representative sees it and starts sessions through it.
      */
     representative: z.string().optional(),
+    /**
+     * The Jump Client installation the site checked (its enrolled key pair); absent in a ticket
+     * from the site-wide legacy key, or in a customer client's.
+     */
+    installation: z.string().optional(),
     exp: z.number(),
   }),
   z.object({
@@ -36,6 +49,7 @@ export const TicketClaims = z.discriminatedUnion('kind', [
     session: z.string(),
     jumpClient: z.string(),
     target: z.string(),
+    ...userBinding,
     exp: z.number(),
   }),
   z.object({
@@ -60,7 +74,8 @@ export const TicketClaims = z.discriminatedUnion('kind', [
 export type TicketClaims = z.infer<typeof TicketClaims>;
 export type TicketKind = TicketClaims['kind'];
 
-const secretOf = (interApplianceKey: string, purpose: string) =>
+/** A secret for one purpose, derived from the Inter-Appliance key (which never leaves). */
+export const secretOf = (interApplianceKey: string, purpose: string) =>
   createHmac('sha256', interApplianceKey).update(`gatehouse-${purpose}-v1`).digest();
 
 const mac = (interApplianceKey: string, body: string) =>

@@ -58,6 +58,8 @@ export interface User {
   email: string;
   isAdmin: boolean;
   disabled: boolean;
+  /** Raised when the user is disabled or their password changes: older console tickets die. */
+  ticketGeneration: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -70,6 +72,7 @@ interface UserRow {
   password_hash: string;
   is_admin: number;
   disabled: number;
+  ticket_generation: number;
   created_at: number;
   updated_at: number;
 }
@@ -81,6 +84,7 @@ const toUser = (r: UserRow): User => ({
   email: r.email ?? '',
   isAdmin: r.is_admin === 1,
   disabled: r.disabled === 1,
+  ticketGeneration: r.ticket_generation,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -133,6 +137,30 @@ export class UserDirectory {
   row(username: string): UserRow | undefined {
     return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as
       UserRow | undefined;
+  }
+
+  /**
+   * Refuses a console (or session) ticket whose user was deleted, disabled, or changed password
+   * since it was issued. A ticket of the previous release names no user id nor generation: it
+   * holds while the user is enabled and still at generation 0.
+   */
+  checkTicketHolder(claims: { sub: string; uid?: string; gen?: number }, generation = true): void {
+    const row = (
+      claims.uid
+        ? this.db.prepare('SELECT * FROM users WHERE id = ?').get(claims.uid)
+        : this.row(claims.sub)
+    ) as UserRow | undefined;
+    if (
+      !row ||
+      row.disabled === 1 ||
+      row.username.toLowerCase() !== claims.sub.toLowerCase() ||
+      (generation && row.ticket_generation !== (claims.gen ?? 0))
+    )
+      throw new GatehouseError(
+        'CLIENT_TICKET_REVOKED',
+        401,
+        `The sign-in of "${claims.sub}" was revoked (the user was disabled or deleted, or their password changed). Sign in to the site again.`,
+      );
   }
 
   private checkPassword(password: string, username: string): void {
@@ -230,6 +258,9 @@ export class UserDirectory {
         sets.push('password_hash = ?');
         params.push(hash);
       }
+      // Every console ticket of the user dies with the old password or the account's disabling.
+      if (hash !== undefined || (patch.disabled === true && !fresh.disabled))
+        sets.push('ticket_generation = ticket_generation + 1');
       if (sets.length === 0) return;
       sets.push('updated_at = ?');
       params.push(Date.now(), fresh.id);

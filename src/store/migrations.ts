@@ -118,6 +118,83 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description:
+      'Jump Client installations and enrolment tokens; console ticket generations; a change counter',
+    sql: `
+      CREATE TABLE jump_client_tokens (
+        id          TEXT PRIMARY KEY,
+        token_hash  TEXT NOT NULL UNIQUE,
+        name        TEXT,
+        group_name  TEXT,
+        rebind      INTEGER NOT NULL DEFAULT 0,
+        uses_left   INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        created_by  TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE TABLE jump_client_installations (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        group_name    TEXT NOT NULL,
+        public_key    TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        enrolled_with TEXT NOT NULL,
+        enrolled_from TEXT NOT NULL,
+        enrolled_at   INTEGER NOT NULL,
+        revoked_at    INTEGER,
+        revoked_by    TEXT
+      );
+      CREATE UNIQUE INDEX jump_client_installations_name
+        ON jump_client_installations (name) WHERE revoked_at IS NULL;
+      ALTER TABLE users ADD COLUMN ticket_generation INTEGER NOT NULL DEFAULT 0;
+      -- A site that existed before this release has Jump Clients holding only the site-wide
+      -- key: they may enrol themselves once (trust on first use) until an administrator closes
+      -- that window. A new site (no user yet) starts with it closed.
+      INSERT INTO site_settings (key, value, updated_at)
+        SELECT 'jumpClients.legacyKeyEnrolment', 'true', CAST(unixepoch('subsec') * 1000 AS INTEGER)
+        WHERE EXISTS (SELECT 1 FROM users);
+      -- Raised by every change that can revoke a client (users, /login settings, Jump Client
+      -- installations), whichever way it came (an administrator, a sync, a cluster push, a
+      -- restore): the gateway re-checks its connected clients and a primary node pushes.
+      -- The revocations column counts only what takes a client's access away: a failover primary has
+      -- its backup sync at once, so a takeover cannot bring a revoked client back.
+      CREATE TABLE config_changes (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        n           INTEGER NOT NULL,
+        revocations INTEGER NOT NULL
+      );
+      INSERT INTO config_changes (id, n, revocations) VALUES (1, 0, 0);
+      CREATE TRIGGER users_revoked_delete AFTER DELETE ON users
+        BEGIN UPDATE config_changes SET revocations = revocations + 1; END;
+      CREATE TRIGGER users_revoked_generation AFTER UPDATE OF ticket_generation ON users
+        WHEN NEW.ticket_generation <> OLD.ticket_generation
+        BEGIN UPDATE config_changes SET revocations = revocations + 1; END;
+      CREATE TRIGGER installations_revoked AFTER UPDATE OF revoked_at ON jump_client_installations
+        WHEN NEW.revoked_at IS NOT NULL AND OLD.revoked_at IS NULL
+        BEGIN UPDATE config_changes SET revocations = revocations + 1; END;
+      CREATE TRIGGER users_changed_insert AFTER INSERT ON users
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER users_changed_delete AFTER DELETE ON users
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER users_changed_update AFTER UPDATE OF
+        username, display_name, email, password_hash, is_admin, disabled, ticket_generation ON users
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER site_settings_changed_insert AFTER INSERT ON site_settings
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER site_settings_changed_delete AFTER DELETE ON site_settings
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER site_settings_changed_update AFTER UPDATE ON site_settings
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER installations_changed_insert AFTER INSERT ON jump_client_installations
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER installations_changed_delete AFTER DELETE ON jump_client_installations
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+      CREATE TRIGGER installations_changed_update AFTER UPDATE ON jump_client_installations
+        BEGIN UPDATE config_changes SET n = n + 1; END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -133,13 +210,22 @@ export const SITE_TABLES = [
   'files',
   'session_records',
   'cluster_nodes',
+  'jump_client_tokens',
+  'jump_client_installations',
 ] as const;
 /**
  * Site tables whose copy is replaced whole by a restore (or a sync): the primary's state wins.
  * The cluster's nodes travel too, so a failover backup of a primary node can take over as the
  * cluster's primary node (S17).
  */
-export const REPLACED_SITE_TABLES = ['users', 'site_settings', 'files', 'cluster_nodes'] as const;
+export const REPLACED_SITE_TABLES = [
+  'users',
+  'site_settings',
+  'files',
+  'cluster_nodes',
+  'jump_client_tokens',
+  'jump_client_installations',
+] as const;
 /** Site tables that are history: merged by identity, so no record is ever lost. */
 export const MERGED_SITE_TABLES = ['events', 'session_records'] as const;
 export const APPLIANCE_TABLES = [
@@ -148,4 +234,5 @@ export const APPLIANCE_TABLES = [
   'network_addresses',
   'auth_sessions',
   'cluster_cursors',
+  'config_changes',
 ] as const;

@@ -21,7 +21,8 @@ export interface TestAppliance {
   api: ApplianceClient;
   /** A client with no session. */
   anon: ApplianceClient;
-  restart(): Promise<void>;
+  /** Stop, run `whileStopped` (e.g. change its data directory), start again. */
+  restart(whileStopped?: () => void | Promise<void>): Promise<void>;
   /** SIGKILL the whole appliance (supervisor and worker), then start it again. */
   crashAndRestart(): Promise<void>;
 }
@@ -76,10 +77,11 @@ export async function startTestAppliance(
   };
   await open(opts.port);
   t.dataDir = dataDir;
-  t.restart = async () => {
+  t.restart = async (whileStopped) => {
     const port = t.proc.port;
     await t.proc.stop();
     await Promise.all([t.api.close(), t.anon.close()]);
+    await whileStopped?.();
     await open(port);
   };
   t.crashAndRestart = async () => {

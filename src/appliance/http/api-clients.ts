@@ -1,24 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { constantTimeEqual } from '../../shared/crypto.js';
 import { GatehouseError } from '../../shared/errors.js';
-import { compareVersions } from '../../shared/version.js';
-import { CUSTOMER_PREFIX, SESSION_KEY_MS } from '../../sessions/customer-keys.js';
+import { SESSION_KEY_MS } from '../../sessions/customer-keys.js';
+import { JumpClientName } from '../../sessions/enrolment-tokens.js';
 import { TargetAddress } from '../../sessions/protocol.js';
-import {
-  issueTicket,
-  jumpClientKeyOf,
-  verifyTicket,
-  type TicketKind,
-} from '../../sessions/tickets.js';
-import type { Appliance } from '../context.js';
+import { issueTicket } from '../../sessions/tickets.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
+import { newerClient, requireSite, site, ticketOf, Version } from './client-site.js';
 
 const CONSOLE_TICKET_MS = 12 * 3600_000;
 /** A customer client stays this long at most; then its customer asks for a new session key. */
 const CUSTOMER_TICKET_MS = 12 * 3600_000;
-const JUMP_TICKET_MS = 24 * 3600_000;
 const SESSION_TICKET_MS = 60_000;
 /** A session record's id: the session's, or `<session>.<part>` for a resumed part (part ≥ 2). */
 const SessionRecordId = z
@@ -28,63 +20,15 @@ const SessionRecordId = z
     'must be a session id (or a session id and a part number, <id>.<n>)',
   );
 
-const Name = z
-  .string({ message: 'is required' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'");
-const Version = z
-  .string()
-  .regex(/^\d+\.\d+\.\d+$/, 'must be a version such as 1.4.0')
-  .optional();
-
-/** The checked claims of the client ticket a request bears (Authorization: Bearer). */
-export function ticketOf<K extends TicketKind>(appliance: Appliance, req: FastifyRequest, kind: K) {
-  const h = req.headers.authorization;
-  return verifyTicket(
-    appliance.interApplianceKey.get(),
-    h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined,
-    kind,
-  );
-}
-
-/** Clients connect to the appliance the site hostname names; a backup sends them away. */
-function requireSite(appliance: Appliance): void {
-  if (!appliance.acceptsClients)
-    throw new GatehouseError(
-      'NOT_ACCEPTING_CLIENTS',
-      503,
-      'This appliance is a failover backup and accepts no clients. Use the site hostname, which points at the primary.',
-    );
-}
-
-function newerClient(appliance: Appliance, version: string | undefined): void {
-  if (version && compareVersions(version, appliance.productVersion) > 0)
-    throw new GatehouseError(
-      'CLIENT_NEWER_THAN_SITE',
-      426,
-      `This client runs ${version}, newer than the site's ${appliance.productVersion}; it stays offline until the site runs its version.`,
-      {
-        fields: [
-          { field: 'version', message: `must not be newer than ${appliance.productVersion}` },
-        ],
-      },
-    );
-}
+/** Who a console ticket stands for: the user's id and ticket generation (see users.ts). */
+const ticketHolder = (u: { id: string; ticketGeneration: number }) => ({
+  uid: u.id,
+  gen: u.ticketGeneration,
+});
 
 /** A customer client that joined with another representative's session key. */
 const othersCustomer = (j: { kind: string; representative?: string }, user: string) =>
   j.kind === 'customer-client' && j.representative !== user;
-
-const site = (appliance: Appliance) => ({
-  name: appliance.settings.get().siteName,
-  appliance: appliance.identity.name,
-  productVersion: appliance.productVersion,
-  // The site hostname may lead to any of these after a failover: clients trust them all.
-  fingerprints: [
-    appliance.certificateFingerprint,
-    ...(appliance.failover.view() ? [appliance.failover.view()!.peer.fingerprint] : []),
-    ...appliance.clusterNodes.list().map((n) => n.fingerprint),
-  ],
-});
 
 /**
  * The site's API for clients: sign-in of consoles, registration of Jump Clients, session
@@ -111,6 +55,8 @@ export const clientOperations: ApplianceOperation[] = [
     handler: async ({ appliance, body, req }) => {
       requireSite(appliance);
       newerClient(appliance, body.version);
+      // Read before the password is checked: a change after it gives a ticket already revoked.
+      const account = appliance.users.find(body.username);
       const user = await appliance.auth.checkCredentials(
         'login',
         body.username,
@@ -129,65 +75,7 @@ export const clientOperations: ApplianceOperation[] = [
         ticket: issueTicket(appliance.interApplianceKey.get(), {
           kind: 'console',
           sub: user.username,
-          exp: expiresAt,
-        }),
-        expiresAt: new Date(expiresAt).toISOString(),
-        site: site(appliance),
-        relay: appliance.routing.relayForNewClient(body.region),
-      };
-    },
-  }),
-  defineOperation({
-    id: 'jumpClientRegister',
-    method: 'POST',
-    path: '/api/client/jump-clients/register',
-    area: 'public',
-    tag: 'clients',
-    summary:
-      "Jump Client registration with the site's Jump Client key; returns a Jump Client ticket",
-    body: z
-      .object({
-        name: Name,
-        group: Name.default('default'),
-        key: z.string({ message: 'is required' }).min(1, 'is required').max(200),
-        version: Version,
-        region: z.string().max(64).optional(),
-      })
-      .strict(),
-    response: { status: 201, description: 'Registered' },
-    handler: ({ appliance, body, req }) => {
-      requireSite(appliance);
-      newerClient(appliance, body.version);
-      if (body.name.startsWith(CUSTOMER_PREFIX))
-        throw new GatehouseError(
-          'JUMP_CLIENT_NAME_RESERVED',
-          400,
-          `name: names starting with "${CUSTOMER_PREFIX}" are the site's names for customer clients; choose another name for this Jump Client.`,
-          { fields: [{ field: 'name', message: `must not start with "${CUSTOMER_PREFIX}"` }] },
-        );
-      appliance.auth.throttle.check(req.ip);
-      if (!constantTimeEqual(body.key, jumpClientKeyOf(appliance.interApplianceKey.get()))) {
-        appliance.auth.throttle.fail(req.ip);
-        appliance.events.record(
-          { area: 'login', name: `jump-client:${body.name}`, ip: req.ip },
-          'jump-client.registered',
-          body.name,
-          { reason: 'wrong Jump Client key' },
-          'denied',
-        );
-        throw new GatehouseError(
-          'JUMP_CLIENT_KEY_WRONG',
-          401,
-          "key: is not this site's Jump Client key. Copy it from /login > Jump Clients (or GET /api/login/jump-clients/key).",
-          { fields: [{ field: 'key', message: "is not this site's Jump Client key" }] },
-        );
-      }
-      const expiresAt = Date.now() + JUMP_TICKET_MS;
-      return {
-        ticket: issueTicket(appliance.interApplianceKey.get(), {
-          kind: 'jump-client',
-          sub: body.name,
-          group: body.group,
+          ...ticketHolder(account ?? appliance.users.get(user.username)),
           exp: expiresAt,
         }),
         expiresAt: new Date(expiresAt).toISOString(),
@@ -224,7 +112,7 @@ export const clientOperations: ApplianceOperation[] = [
     summary:
       'Where a resumable session is relayed now (the appliance holding its Jump Client): the console resumes its leg there',
     params: z.object({ id: z.uuid('must be a session id') }).strict(),
-    body: z.object({ jumpClient: Name }).strict(),
+    body: z.object({ jumpClient: JumpClientName }).strict(),
     response: { status: 200, description: 'The relay, or null for the site itself' },
     handler: ({ appliance, body, req }) => {
       ticketOf(appliance, req, 'console');
@@ -243,7 +131,7 @@ export const clientOperations: ApplianceOperation[] = [
     summary: 'Start a session to a target through a Jump Client; returns a one-use session ticket',
     body: z
       .object({
-        jumpClient: Name,
+        jumpClient: JumpClientName,
         target: TargetAddress,
       })
       .strict(),
@@ -277,6 +165,8 @@ export const clientOperations: ApplianceOperation[] = [
           session,
           jumpClient: body.jumpClient,
           target: body.target,
+          ...(user.uid ? { uid: user.uid } : {}),
+          ...(user.gen !== undefined ? { gen: user.gen } : {}),
           exp: Date.now() + SESSION_TICKET_MS,
         }),
         relay,
@@ -342,7 +232,7 @@ export const clientOperations: ApplianceOperation[] = [
           throw new GatehouseError(
             'CLIENT_TICKET_INVALID',
             401,
-            "This is a Jump Client's ticket; Jump Clients register with the site's Jump Client key.",
+            "This is a Jump Client's ticket; Jump Clients register with their enrolled key (POST /api/client/jump-clients/register).",
           );
         claims = { sub: t.sub, representative: t.representative, exp: t.exp };
       } else {
@@ -448,19 +338,6 @@ export const clientOperations: ApplianceOperation[] = [
         .header('content-length', String(record.recordingSize))
         .header('etag', `"${record.recordingSha256}"`)
         .send(stream);
-    },
-  }),
-  defineOperation({
-    id: 'jumpClientKey',
-    method: 'GET',
-    path: '/api/login/jump-clients/key',
-    area: 'login',
-    tag: 'login',
-    summary: 'The Jump Client key that Jump Client installations use to register with this site',
-    response: { status: 200, description: 'The key' },
-    handler: ({ appliance, actor }) => {
-      appliance.events.record(actor, 'jump-client.key.viewed', '');
-      return { key: jumpClientKeyOf(appliance.interApplianceKey.get()) };
     },
   }),
 ];

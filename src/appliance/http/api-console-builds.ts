@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
 import type { Appliance } from '../context.js';
-import { ticketOf } from './api-clients.js';
+import { ticketOf } from './client-site.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
 
 /**

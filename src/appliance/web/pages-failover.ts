@@ -325,7 +325,7 @@ function parseCheckAddresses(text: string): { host: string; port: string }[] {
 /** A /login page the backup does not show (kit.ts says which and why), or one below it. */
 const hiddenOnBackup = (path: string) =>
   [...BACKUP_HIDDEN].some((h) => path === h || path.startsWith(`${h}/`));
-const READ_ONLY_API = /^\/api\/login\/(users|settings|files|management\/syslog)(\/|$)/;
+const READ_ONLY_API = /^\/api\/login\/(users|settings|files|management\/syslog|jump-clients)(\/|$)/;
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**

@@ -23,6 +23,7 @@ import { registerFailoverPages } from './pages-failover.js';
 import { registerFilePages } from './pages-files.js';
 import { registerLogPages } from './pages-logs.js';
 import { registerStatusPages } from './pages-status.js';
+import { registerJumpClientPages } from './pages-jump-clients.js';
 import { registerUserPages } from './pages-users.js';
 import { registerSyslogPages } from './pages-syslog.js';
 
@@ -113,6 +114,7 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerLogPages(p, appliance);
   registerManagementPages(p, appliance);
   registerStatusPages(p);
+  registerJumpClientPages(p);
   registerFailoverPages(app, p, appliance);
   registerClusterPages(p, appliance);
   registerSyslogPages(p);

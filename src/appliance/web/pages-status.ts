@@ -1,5 +1,4 @@
 import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
-import { jumpClientKeyOf } from '../../sessions/tickets.js';
 import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import { actionButton, layout, redirect } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
@@ -130,86 +129,7 @@ function informationPage(ctx: PageContext) {
   );
 }
 
-/** The address Jump Clients should use: the site hostname, else the one this page was opened at. */
-function siteAddress(ctx: PageContext): string {
-  const host = ctx.req.headers.host ?? '';
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
-  const port = m?.[2] ?? '443';
-  const name = ctx.appliance.settings.get().siteHostname || m?.[1] || 'SITE-HOSTNAME';
-  return `${name}:${port}`;
-}
-
-function jumpClientsPage(ctx: PageContext) {
-  const { appliance } = ctx;
-  const key = jumpClientKeyOf(appliance.interApplianceKey.get());
-  appliance.events.record(ctx.actor, 'jump-client.key.viewed', '');
-  const jumpClients = appliance.routing.jumpClients();
-  const command = `gatehouse jump-client --site ${siteAddress(ctx)} --fingerprint ${appliance.certificateFingerprint} --key-file jump-client.key --name "$(hostname)" --group default --allow 127.0.0.1:22`;
-  return layout(
-    ctx,
-    'Jump Clients',
-    html`<section id="jump-client-key-section">
-        <h2>Jump Client key</h2>
-        <dl class="facts">
-          <dt>Key</dt>
-          <dd><code id="jump-client-key" class="secret">${key}</code></dd>
-        </dl>
-        <p class="note" id="jump-client-key-note">
-          This key is derived from the Inter-Appliance key (Management > Security) and changes with
-          it: after regenerating or setting that key, give every Jump Client installation the new
-          Jump Client key.
-        </p>
-      </section>
-      <section id="install">
-        <h2>Install a Jump Client</h2>
-        <p>
-          On the remote computer, save the key above in <code>jump-client.key</code> (mode 600),
-          then run (one <code>--allow</code> per target sessions may open):
-        </p>
-        <pre id="jump-client-command"><code>${command}</code></pre>
-      </section>
-      <h2>Connected Jump Clients</h2>
-      <table id="jump-clients" class="list">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Group</th>
-            <th>Version</th>
-            <th>Connected to</th>
-            <th>Connected since</th>
-            <th>Allowed targets</th>
-            <th>Sessions</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            jumpClients.length === 0
-              ? html`<tr class="empty">
-                  <td colspan="7">No Jump Client is connected.</td>
-                </tr>`
-              : jumpClients.map(
-                  (j) =>
-                    html`<tr data-jump-client="${j.name}">
-                      <td>${j.name}</td>
-                      <td>${j.group ?? ''}</td>
-                      <td>
-                        <span class="tag ${j.version === appliance.productVersion ? '' : 'warn'}"
-                          >${j.version}</span
-                        >
-                      </td>
-                      <td>${j.node}</td>
-                      <td>${formatTime(j.connectedAt)}</td>
-                      <td>${(j.targets ?? []).map((t) => html`<code>${t}</code> `)}</td>
-                      <td class="num">${j.sessions}</td>
-                    </tr>`,
-                )
-          }
-        </tbody>
-      </table>`,
-  );
-}
-
-/** Status > Information (live through static/information.js) and the Jump Clients page. */
+/** Status > Information (live through static/information.js). */
 export function registerStatusPages(p: Pages): void {
   p.get('/login/status', (ctx) => ctx.reply.redirect('/login/status/information', 303));
   p.get('/login/status/information', (ctx) => informationPage(ctx));
@@ -221,5 +141,4 @@ export function registerStatusPages(p: Pages): void {
       `Asked ${asked} client${asked === 1 ? '' : 's'} to reconnect through the site.`,
     );
   });
-  p.get('/login/jump-clients', (ctx) => jumpClientsPage(ctx));
 }

@@ -125,7 +125,7 @@ export class SitePuller {
         productVersion: PRODUCT_VERSION,
         schemaVersion: SCHEMA_VERSION,
       });
-      for (const t of SYNC_TABLES.replaced) checkColumns(this.db, t, manifest.replaced[t]);
+      for (const t of replacedOf(manifest)) checkColumns(this.db, t, manifest.replaced[t]);
       for (const t of SYNC_TABLES.merged) checkColumns(this.db, t, manifest.merged[t]);
       // The peer's history up to a mark changed (pruned, restored): every id travels again.
       if (
@@ -224,7 +224,7 @@ export class SitePuller {
     localOwnShape: Record<ReplacedTable, TableHashes>,
   ): Promise<{ diff: BucketDiff; expected: Map<string, string> }[] | 'changed'> {
     const out: { diff: BucketDiff; expected: Map<string, string> }[] = [];
-    for (const table of SYNC_TABLES.replaced) {
+    for (const table of replacedOf(manifest)) {
       const remote = manifest.replaced[table];
       const shape = { key: remote.key, columns: remote.columns };
       const own = tableShape(this.db, table);
@@ -394,7 +394,7 @@ export class SitePuller {
     const orphans: string[] = [];
     const applyAll = this.db.transaction(() => {
       if (mode === 'mirror')
-        for (const t of SYNC_TABLES.replaced) {
+        for (const t of replacedOf(manifest)) {
           const gone = plan.delete.find((d) => d.table === t)?.keys ?? [];
           const touched = gone.concat(
             fetched.filter((f) => f.table === t).flatMap((f) => f.values.map((v) => keyOf(f, v))),
@@ -424,7 +424,7 @@ export class SitePuller {
         mode === 'mirror'
           ? combined(
               replacedDigest(
-                SYNC_TABLES.replaced.map((table) => ({
+                replacedOf(manifest).map((table) => ({
                   table,
                   digest: this.hasher.table(table, manifest.replaced[table]).digest,
                 })),
@@ -475,6 +475,13 @@ export class SitePuller {
         .get({ sha }) as { n: number }
     ).n > 0;
 }
+
+/**
+ * The replaced tables the peer sent. An older primary lacks the tables of a later release: those
+ * stay as they are here (the backup's own, until the primary runs this release too).
+ */
+const replacedOf = (manifest: SyncManifest): ReplacedTable[] =>
+  SYNC_TABLES.replaced.filter((t) => manifest.replaced[t] !== undefined);
 
 export const combined = (replaced: string, merged: string) => sha256(`${replaced}:${merged}`);
 

@@ -19,10 +19,14 @@ export interface SyncServiceDeps {
   name: string;
   fingerprint: string;
   interApplianceKey: () => string;
+  /** Revocations so far (users, Jump Client installations): a primary has its backup pull. */
+  revocations: () => number;
 }
 
 const LAST_RESULT_KEY = 'failover.sync.last';
 const TICK_MS = 250;
+/** A backup that could not be asked to pull a revocation is asked again this much later. */
+const REVOCATION_RETRY_MS = 2_000;
 
 const idle = (): SyncProgress => ({
   phase: 'idle',
@@ -46,6 +50,9 @@ export class SyncService {
   private getRelationship: (() => RelationshipView | undefined) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastAttemptAt = 0;
+  /** Revocations the backup has pulled (as far as this primary knows), and the last ask. */
+  private revocationsSynced: number | undefined;
+  private revocationAsk: { at: number; running: boolean } = { at: 0, running: false };
   private peer: { key: string; client: PeerClient } | undefined;
   /** Per peer fingerprint: how far its history is known to be here (see `HistoryMarks`). */
   private readonly marks = new Map<string, HistoryMarks>();
@@ -145,6 +152,7 @@ export class SyncService {
 
   private async tick(): Promise<void> {
     const rel = this.getRelationship?.();
+    if (rel?.role === 'primary') return this.propagateRevocations(rel);
     if (!rel || rel.role !== 'backup' || !rel.backupOperationsEnabled || this.running) return;
     const establishedAt = Date.parse(rel.establishedAt);
     const due =
@@ -154,6 +162,29 @@ export class SyncService {
     if (Date.now() < due) return;
     // Failures are in the event log and in `progress`; the next attempt comes at the interval.
     await this.syncNow(rel).catch(() => undefined);
+  }
+
+  /**
+   * A user disabled, deleted or given a new password, a Jump Client installation revoked: the
+   * primary has its backup pull now rather than at the next periodic sync, so a takeover within
+   * that interval does not bring the revoked client back.
+   */
+  private async propagateRevocations(rel: RelationshipView): Promise<void> {
+    const n = this.deps.revocations();
+    this.revocationsSynced ??= n;
+    const ask = this.revocationAsk;
+    if (n === this.revocationsSynced || ask.running || Date.now() < ask.at + REVOCATION_RETRY_MS)
+      return;
+    ask.running = true;
+    ask.at = Date.now();
+    try {
+      await this.syncNow(rel);
+      this.revocationsSynced = n;
+    } catch {
+      // In the event log (the backup's); asked again after REVOCATION_RETRY_MS.
+    } finally {
+      ask.running = false;
+    }
   }
 
   private peerClient(rel: RelationshipView): PeerClient {
