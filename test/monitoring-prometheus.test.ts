@@ -9,6 +9,7 @@ import {
 } from './support/appliance.js';
 import { startPrometheus, type Prometheus } from './support/prometheus.js';
 import { startTargets, type Targets } from './support/targets.js';
+import { enrolmentToken } from './support/jump-clients.js';
 
 const KEY = 'monitoring-prometheus-key-0123456789abcdef';
 
@@ -75,9 +76,15 @@ describe('a real Prometheus scraping a failover pair and a traffic node over TLS
   it('sees a session start, run and end', async () => {
     const started = (await prom.scalar('gatehouse_sessions_started_total{job="a"}')) ?? -1;
     expect(started).toBe(0);
-    const key = (await a.api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    const token = await enrolmentToken(a.api);
     const site = { host: a.proc.host, port: a.proc.port, fingerprint: a.proc.fingerprint };
-    const jump = new JumpClient({ site, name: 'mon-web', group: 'g', key, allow: [targets.echo] });
+    const jump = new JumpClient({
+      site,
+      name: 'mon-web',
+      group: 'g',
+      token,
+      allow: [targets.echo],
+    });
     jump.start();
     const rep = await RepresentativeConsole.signIn(site, 'admin', LOGIN_PASSWORD);
     try {
