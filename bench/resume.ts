@@ -83,14 +83,16 @@ export async function runResumeBenchmark(): Promise<void> {
     proc = await startApplianceProcess(dataDir, { host: HOST });
     const api = proc.client();
     await api.signIn('login', 'admin', LOGIN_PASSWORD);
-    const key = (await api.call<{ key: string }>('GET', '/api/login/jump-clients/key')).body.key;
+    const { token } = (
+      await api.call<{ token: string }>('POST', '/api/login/jump-clients/tokens', { json: {} })
+    ).body;
     await api.close();
     const site = { host: HOST, port: proc.port, fingerprint: proc.fingerprint };
     jump = new JumpClient({
       site,
       name: 'bench-jump',
       group: 'bench',
-      key,
+      token,
       allow: [targets.echo, sink.address],
     });
     jump.start();
