@@ -14,9 +14,8 @@ import {
   redirect,
   ticked,
   type FormProblem,
-  type PageContext,
-  type Pages,
-} from './kit.js';
+} from '../../shared/web/kit.js';
+import { type PageContext, type Pages } from './page-host.js';
 
 /** The address Jump Clients should use: the site hostname, else the one this page was opened at. */
 function siteAddress(ctx: PageContext): string {
