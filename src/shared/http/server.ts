@@ -9,6 +9,7 @@ import cookie from '@fastify/cookie';
 import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { registerFormBody } from '../form-body.js';
+import { recordRoutes } from './route-list.js';
 
 /**
  * What differs between Gatehouse's HTTPS servers (the appliance, the update server); the rest
@@ -51,6 +52,7 @@ export async function createHttpsServer(opts: HttpsServerOptions): Promise<Fasti
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
 
+  recordRoutes(app);
   await app.register(cookie);
   registerFormBody(app);
 
