@@ -23,12 +23,19 @@ interface Ended {
   items: { target: string; action: string; details: Record<string, unknown> }[];
 }
 
+/** A counter's value in a scrape of /metrics (0 when the series is absent). */
+function counter(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.slice(name.length + 1));
+}
+
 describe('resumable sessions: the relaying appliance SIGKILLed under a copy and an interactive session', () => {
   let site: TestAppliance;
   let targets: Targets;
   let source: Source;
   let jump: JumpClient;
   let rep: RepresentativeConsole;
+  let scrapeToken: string;
   const jumpLog: string[] = [];
   const endpoint = () => ({
     host: site.proc.host,
@@ -52,6 +59,12 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       log: (line) => jumpLog.push(line),
     });
     jump.start();
+    const created = await site.api.call<{ token: string }>(
+      'POST',
+      '/api/appliance/monitoring/tokens',
+      { json: { label: 'resume-test' } },
+    );
+    scrapeToken = created.body.token;
     rep = await RepresentativeConsole.signIn(endpoint(), 'admin', LOGIN_PASSWORD);
     await until(
       async () => (await rep.jumpClients()).some((j) => j.name === 'db-01'),
@@ -59,6 +72,18 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       'the Jump Client to register',
     );
   });
+  /** Resumed and failed session counts of the running appliance process (counters start at 0). */
+  const sessionCounts = async () => {
+    const res = await site.anon.call<string>('GET', '/metrics', {
+      headers: { authorization: `Bearer ${scrapeToken}`, accept: 'text/plain' },
+      auth: 'none',
+    });
+    expect(res.status).toBe(200);
+    return {
+      resumed: counter(res.body, 'gatehouse_sessions_resumed_total'),
+      failed: counter(res.body, 'gatehouse_sessions_failed_total'),
+    };
+  };
   afterAll(async () => {
     await rep?.close();
     await jump?.stop();
@@ -107,6 +132,8 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       20_000,
       'both parts recorded',
     );
+    // Both sessions went on as a second part on the restarted process; none was refused.
+    expect(await sessionCounts()).toEqual({ resumed: 2, failed: 0 });
   });
 
   it('refuses a wrong, expired, replayed or other-site resume token, and logs each', async () => {
@@ -137,6 +164,7 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
         mux.close();
       }
     };
+    const before = await sessionCounts();
     try {
       expect(await resume('gt1.not-a-token.at-all')).toBe('CLIENT_TICKET_INVALID');
       expect(await resume(issueTicket(KEY, { ...claims, gen: 1, exp: Date.now() - 1_000 }))).toBe(
@@ -151,6 +179,7 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
           }),
         ),
       ).toBe('CLIENT_TICKET_INVALID');
+      expect(await sessionCounts()).toEqual({ ...before, failed: before.failed + 3 });
       // The session's first part gave generation 1 tokens; break it so that part 2 begins
       // (generation 2): a generation 1 token is then a replay.
       await site.restart();
@@ -159,6 +188,8 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
         issueTicket(KEY, { ...claims, gen: 1, exp: Date.now() + 60_000 }),
       );
       expect(replayed).toBe('RESUME_TOKEN_REPLAYED');
+      // The restarted process counts from 0: the chat's resume, then the replay it refused.
+      expect(await sessionCounts()).toEqual({ resumed: 1, failed: 1 });
     } finally {
       echo.stop();
     }
