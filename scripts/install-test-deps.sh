@@ -18,6 +18,8 @@ command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || need+=(rsyslog-gnutls)
+# openssl makes the test CAs of the CA-verified syslog case.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # The netns lab (docs/lab.md): namespaces, bridges and veths, nftables NAT and faults, conntrack
 # flushes, BIND's tools for the DNS swing, keepalived as the failover benchmark's anchor.

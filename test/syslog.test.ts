@@ -6,7 +6,7 @@ import {
   type TestAppliance,
 } from './support/appliance.js';
 import { cli } from './support/cli.js';
-import { startRsyslog, type Rsyslog } from './support/rsyslog.js';
+import { makeTestCa, startRsyslog, type Rsyslog } from './support/rsyslog.js';
 
 interface Problem {
   code: string;
@@ -184,5 +184,43 @@ describe('syslog forwarding to a real rsyslog over TLS', () => {
       .map((m) => /"to":"(banner \d+)"/.exec(m.text)?.[1])
       .filter(Boolean);
     expect(banners).toEqual(Array.from({ length: 12 }, (_, i) => `banner ${i}`));
+  });
+});
+
+describe('syslog forwarding trusting a CA instead of a pin', () => {
+  it('delivers to a collector the CA signed and refuses one another CA signed', async () => {
+    const ca = makeTestCa('gatehouse-test-ca');
+    const otherCa = makeTestCa('another-test-ca');
+    const [signed, stranger] = await Promise.all([
+      startRsyslog(ca.collector),
+      startRsyslog(otherCa.collector),
+    ]);
+    const configure = (port: number) =>
+      t.api.call('PUT', '/api/login/management/syslog', {
+        json: { enabled: true, host: '127.0.0.1', port, caPem: ca.caPem },
+      });
+
+    expect((await configure(stranger.port)).status).toBe(200);
+    await until(
+      async () => /certificate/i.test((await state()).lastError ?? ''),
+      15_000,
+      'the collector of another CA refused',
+    );
+    await t.api.call('PATCH', '/api/login/settings', { json: { loginBanner: 'via the CA' } });
+    expect((await state()).queued).toBeGreaterThan(0);
+    expect(stranger.lines()).toEqual([]);
+
+    expect((await configure(signed.port)).status).toBe(200);
+    const arrived = await until(
+      () =>
+        signed
+          .lines()
+          .map(parse)
+          .find((m) => m.text.includes('via the CA')),
+      20_000,
+      'the message at the collector the CA signed',
+    );
+    expect(arrived.msgid).toBe('settings.updated');
+    expect(stranger.lines()).toEqual([]);
   });
 });
