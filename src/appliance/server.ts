@@ -6,12 +6,15 @@ import { createHttpsServer } from '../shared/http/server.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from './http/api-updates.js';
-import { loginOperations } from './http/api-login.js';
-import { failoverOperations } from './http/api-failover.js';
+import { loginOperations, siteDataOperations } from './http/api-login.js';
+import { failoverOperations } from '../failover/http/api.js';
+import { failoverHttp } from '../failover/http/plugin.js';
+import { readOnlyOnBackup } from '../failover/http/backup-guard.js';
+import type { FailoverSite } from '../failover/http/site.js';
 import { trafficOperations } from './http/api-traffic.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
-import { jumpClientOperations } from './http/api-jump-clients.js';
+import { jumpClientAdminOperations, jumpClientOperations } from './http/api-jump-clients.js';
 import { consoleBuildOperations } from './http/api-console-builds.js';
 import { clusterOperations } from './http/api-cluster.js';
 import { monitoringOperations, syslogOperations } from './http/api-monitoring.js';
@@ -19,28 +22,69 @@ import { createMetrics } from '../monitoring/metrics.js';
 import { registerMonitoring } from '../monitoring/plugin.js';
 import { monitoredAppliance } from './monitoring.js';
 import { requireApiSession } from './http/auth.js';
-import { openApiDocument, registerOperations } from '../shared/http/operations.js';
+import {
+  openApiDocument,
+  registerOperations,
+  type AnyOperation,
+  type Area,
+} from '../shared/http/operations.js';
 import type { ApplianceOperation } from './http/operation.js';
 import { registerWebConsole } from './web/routes.js';
+import { pageHost } from './web/page-host.js';
 import { registerPeerRoutes } from '../failover/peer-server.js';
 import { PEER_ROUTES } from '../failover/routes.js';
 import { CLUSTER_NODE_ROUTES, CLUSTER_PRIMARY_ROUTES } from '../cluster/node-routes.js';
 
-export const API_OPERATIONS: ApplianceOperation[] = [
+/** The site's data, changed on the primary only: a failover backup receives it by sync. */
+const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
+  ...siteDataOperations,
+  ...jumpClientAdminOperations,
+  ...syslogOperations,
+];
+
+/** Every operation, in the order of the OpenAPI document. */
+export const API_OPERATIONS: AnyOperation[] = [
+  ...sessionOperations('appliance'),
+  ...applianceOperations,
+  ...trafficOperations,
+  ...updateOperations,
+  ...sessionOperations('login'),
+  ...siteDataOperations,
+  ...loginOperations,
+  ...failoverOperations,
+  ...clientOperations,
+  ...jumpClientOperations,
+  ...jumpClientAdminOperations,
+  ...consoleBuildOperations,
+  ...clusterOperations,
+  ...monitoringOperations,
+  ...syslogOperations,
+];
+
+/** The operations wired here that need no guard (the domains register their own). */
+const OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
   ...trafficOperations,
   ...updateOperations,
   ...sessionOperations('login'),
   ...loginOperations,
-  ...failoverOperations,
   ...clientOperations,
   ...jumpClientOperations,
   ...consoleBuildOperations,
   ...clusterOperations,
   ...monitoringOperations,
-  ...syslogOperations,
 ];
+
+/** What the failover pages and admin API see of the appliance. */
+const failoverSite = (appliance: Appliance): FailoverSite => ({
+  failover: appliance.failover,
+  name: appliance.identity.name,
+  certificateFingerprint: appliance.certificateFingerprint,
+  acceptsClients: () => appliance.acceptsClients,
+  uniqueAddress: () => appliance.traffic.uniqueAddress(),
+  listenPort: () => appliance.sharedListeners.listenPort,
+});
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */
 export async function buildServer(appliance: Appliance, logger: Logger): Promise<FastifyInstance> {
@@ -134,11 +178,25 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     metrics: createMetrics(monitoredAppliance(appliance)),
     tokens: appliance.scrapeTokens,
   });
+  const authenticate = (area: Area, req: FastifyRequest) => requireApiSession(appliance, area, req);
+  registerOperations(app, { context: appliance, authenticate }, OPERATIONS);
+  const signedIn = (req: FastifyRequest) => {
+    try {
+      return !!requireApiSession(appliance, 'login', req);
+    } catch {
+      return false;
+    }
+  };
   registerOperations(
     app,
-    { context: appliance, authenticate: (area, req) => requireApiSession(appliance, area, req) },
-    API_OPERATIONS,
+    { context: appliance, authenticate },
+    SITE_DATA_OPERATIONS,
+    readOnlyOnBackup(appliance.failover, signedIn),
   );
+  await app.register(failoverHttp, {
+    pages: { ...pageHost(appliance), context: failoverSite(appliance) },
+    authenticate,
+  });
   const peerHost = {
     context: appliance,
     interApplianceKey: () => appliance.interApplianceKey.get(),

@@ -63,9 +63,8 @@ function ticketFor(
 const Id = z.object({ id: z.uuid('must be an id from the list') }).strict();
 
 /**
- * Jump Client identity: enrolment of an installation's key with a token, registration by
- * signing a challenge (src/sessions/jump-client-identities.ts), and the administrator's
- * tokens, installations and revocations.
+ * Jump Client identity: enrolment of an installation's key with a token and registration by
+ * signing a challenge (src/sessions/jump-client-identities.ts).
  */
 export const jumpClientOperations: ApplianceOperation[] = [
   defineOperation({
@@ -131,6 +130,13 @@ export const jumpClientOperations: ApplianceOperation[] = [
       return ticketFor(appliance, body, installation.id);
     },
   }),
+];
+
+/**
+ * /login > Jump Clients: enrolment tokens, installations, the site-wide key. Site data: a
+ * failover backup receives it from its primary.
+ */
+export const jumpClientAdminOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'jumpClientTokens',
     method: 'GET',

@@ -40,8 +40,8 @@ const LogQuery = z
   })
   .strict();
 
-/** /login area: users, configuration, file store, logs, security, status. */
-export const loginOperations: ApplianceOperation[] = [
+/** /login area: the site's data (users, configuration, file store), which the primary manages. */
+export const siteDataOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'listUsers',
     method: 'GET',
@@ -179,6 +179,10 @@ export const loginOperations: ApplianceOperation[] = [
       await appliance.files.delete(actor, params.name);
     },
   }),
+];
+
+/** /login area: logs, security, status. */
+export const loginOperations: ApplianceOperation[] = [
   defineOperation({
     id: 'searchLogs',
     method: 'GET',

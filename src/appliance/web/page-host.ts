@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomToken } from '../../shared/crypto.js';
-import type { Area } from '../../shared/http/operations.js';
+import type { Area, RouteGuard } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import type { NavLink, PageHost } from '../../shared/web/kit.js';
@@ -84,8 +84,12 @@ export function pageHost(appliance: Appliance): PageHost<Appliance> {
 }
 
 /** The page registrar of one area, for pages that see the whole appliance. */
-export const pages = (app: FastifyInstance, appliance: Appliance, area: Area): Pages =>
-  kit.pages(app, pageHost(appliance), area);
+export const pages = (
+  app: FastifyInstance,
+  appliance: Appliance,
+  area: Area,
+  guard?: RouteGuard,
+): Pages => kit.pages(app, pageHost(appliance), area, guard);
 
 /** Pre-session CSRF for the sign-in forms: a random cookie and the HMAC of it in the form. */
 export function preSessionToken(

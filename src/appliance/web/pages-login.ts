@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Appliance } from '../context.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { InterApplianceKeyValue } from '../../site/security.js';
+import { hiddenOnBackup } from '../../failover/http/backup-guard.js';
 import { html } from '../../shared/web/html.js';
 import {
   actionButton,
@@ -19,7 +20,6 @@ import {
 } from '../../shared/web/kit.js';
 import { pages, type PageContext, type Pages } from './page-host.js';
 import { registerConfigurationPages } from './pages-configuration.js';
-import { registerFailoverPages } from './pages-failover.js';
 import { registerFilePages } from './pages-files.js';
 import { registerLogPages } from './pages-logs.js';
 import { registerStatusPages } from './pages-status.js';
@@ -107,15 +107,16 @@ function registerManagementPages(p: Pages, appliance: Appliance): void {
 /** /login area pages: Users, Configuration, File Store, Logs, Jump Clients, Management, Status > Information. */
 export function registerLoginPages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'login');
+  // The sections a backup hides (BACKUP_HIDDEN in page-host.ts): the primary manages them.
+  const primaryOnly = pages(app, appliance, 'login', hiddenOnBackup(appliance.failover));
   app.get('/login', async (_req, reply) => reply.redirect('/login/users', 303));
-  registerUserPages(p, appliance);
-  registerConfigurationPages(p, appliance);
-  registerFilePages(p, appliance);
+  registerUserPages(primaryOnly, appliance);
+  registerConfigurationPages(primaryOnly, appliance);
+  registerFilePages(primaryOnly, appliance);
   registerLogPages(p, appliance);
   registerManagementPages(p, appliance);
   registerStatusPages(p);
-  registerJumpClientPages(p);
-  registerFailoverPages(app, p, appliance);
-  registerClusterPages(p, appliance);
-  registerSyslogPages(p);
+  registerJumpClientPages(primaryOnly);
+  registerClusterPages(primaryOnly, appliance);
+  registerSyslogPages(primaryOnly);
 }

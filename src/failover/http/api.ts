@@ -4,23 +4,27 @@ import {
   EstablishInput,
   RoleChangeInput,
   SyncIntervalInput,
-} from '../../failover/relationship-schemas.js';
-import type { Appliance } from '../context.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+} from '../relationship-schemas.js';
+import { operationsOf, type Operation } from '../../shared/http/operations.js';
+import type { FailoverSite } from './site.js';
+
+/** An operation of the failover domain: its handler sees the appliance as `FailoverSite`. */
+export type FailoverOperation = Operation<unknown, unknown, unknown, FailoverSite>;
+const defineOperation = operationsOf<FailoverSite>();
 
 /**
  * What the Failover page shows: role, peer, state (the peer contacted now), last sync,
  * automatic failover. `peerState` is absent when standalone.
  */
-export async function failoverStatus(appliance: Appliance, contact = true) {
-  const f = appliance.failover;
+export async function failoverStatus(site: FailoverSite, contact = true) {
+  const f = site.failover;
   const relationship = f.view() ?? null;
   const sync = relationship && contact ? await f.syncStatus() : null;
   return {
-    appliance: appliance.identity.name,
-    role: appliance.role,
-    acceptsClients: appliance.acceptsClients,
-    certificateFingerprint: appliance.certificateFingerprint,
+    appliance: site.name,
+    role: f.role,
+    acceptsClients: site.acceptsClients(),
+    certificateFingerprint: site.certificateFingerprint,
     relationship,
     peerState: relationship ? (contact ? await f.contactPeer() : (f.monitor.last ?? null)) : null,
     /** The backup's sync progress and last result (asked of the peer on a primary). */
@@ -33,7 +37,7 @@ export async function failoverStatus(appliance: Appliance, contact = true) {
 }
 
 /** /login > Management > Failover: the relationship (S14, S7, S25) and automatic failover. */
-export const failoverOperations: ApplianceOperation[] = [
+export const failoverOperations: FailoverOperation[] = [
   defineOperation({
     id: 'getFailover',
     method: 'GET',

@@ -97,16 +97,27 @@ export function parseInput<T>(schema: ZodType<T>, value: unknown, prefix: string
   );
 }
 
+/**
+ * A hook the owner of some routes declares on them, where they are registered: a rule of when
+ * they answer (e.g. "a failover backup accepts no site changes"), not a global URL pattern.
+ */
+export type RouteGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/** The Fastify route option of a guard, when there is one. */
+export const guardedBy = (guard: RouteGuard | undefined) => (guard ? { onRequest: guard } : {});
+
 export function registerOperations<C>(
   app: FastifyInstance,
   host: OperationHost<C>,
   ops: Operation<unknown, unknown, unknown, C>[],
+  guard?: RouteGuard,
 ): void {
   const appliance = host.context;
   for (const op of ops) {
     app.route({
       method: op.method,
       url: op.path,
+      ...guardedBy(guard),
       handler: async (req, reply) => {
         const auth = op.area === 'public' ? null : host.authenticate(op.area, req);
         op.clientTicket?.(appliance, req);

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import type { Actor } from '../actor.js';
-import type { Area, AuthSession } from '../http/operations.js';
+import { guardedBy, type Area, type AuthSession, type RouteGuard } from '../http/operations.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface NavLink {
@@ -250,9 +250,16 @@ const sendPage = (reply: FastifyReply, result: unknown) => {
 
 /**
  * Register signed-in pages of one area. GET pages redirect to sign-in without a session; POST
- * forms also need the CSRF token of the session (first field of multipart forms).
+ * forms also need the CSRF token of the session (first field of multipart forms). A `routeGuard`
+ * runs first on every page of this registrar.
  */
-export function pages<C>(app: FastifyInstance, host: PageHost<C>, area: Area) {
+export function pages<C>(
+  app: FastifyInstance,
+  host: PageHost<C>,
+  area: Area,
+  routeGuard?: RouteGuard,
+) {
+  const route = guardedBy(routeGuard);
   const guard = (req: FastifyRequest, reply: FastifyReply): AuthSession | null => {
     const auth = host.authenticate(area, req);
     if (!auth) {
@@ -271,7 +278,7 @@ export function pages<C>(app: FastifyInstance, host: PageHost<C>, area: Area) {
   });
   return {
     get(path: string, handler: Handler<C>) {
-      app.get(path, async (req, reply) => {
+      app.get(path, route, async (req, reply) => {
         const auth = guard(req, reply);
         if (!auth) return reply;
         return sendPage(reply, await handler(ctxOf(auth, req, reply)));
@@ -279,7 +286,7 @@ export function pages<C>(app: FastifyInstance, host: PageHost<C>, area: Area) {
     },
     /** A urlencoded form post. */
     post(path: string, handler: Handler<C>) {
-      app.post(path, async (req, reply) => {
+      app.post(path, route, async (req, reply) => {
         const auth = guard(req, reply);
         if (!auth) return reply;
         const body = (req.body ?? {}) as Record<string, string>;
@@ -292,7 +299,7 @@ export function pages<C>(app: FastifyInstance, host: PageHost<C>, area: Area) {
       path: string,
       handler: (ctx: PageContext<C>, parts: AsyncIterableIterator<Multipart>) => Promise<unknown>,
     ) {
-      app.post(path, async (req, reply) => {
+      app.post(path, route, async (req, reply) => {
         const auth = guard(req, reply);
         if (!auth) return reply;
         if (!req.isMultipart())

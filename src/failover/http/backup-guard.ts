@@ -1,0 +1,43 @@
+import type { FastifyRequest } from 'fastify';
+import { GatehouseError } from '../../shared/errors.js';
+import type { RouteGuard } from '../../shared/http/operations.js';
+import { redirect } from '../../shared/web/kit.js';
+import type { FailoverRelationship } from '../relationship.js';
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+const primaryOf = (failover: FailoverRelationship) => failover.view()?.peer.name ?? 'the primary';
+
+/*
+ * A backup accepts no site changes: on a backup the site's users, configuration, file store and
+ * syslog forwarding belong to the primary (synchronisation overwrites them, S15/S16), and
+ * clients and the cluster go to the primary. The routes of those sections declare these guards
+ * where they are registered.
+ */
+
+/** For the pages a backup hides: they give way to a notice on the Failover page. */
+export function hiddenOnBackup(failover: FailoverRelationship): RouteGuard {
+  return async (_req, reply) => {
+    if (failover.role !== 'backup') return;
+    const notice = `This appliance is the backup of "${primaryOf(failover)}": that section is managed on the primary (site data is copied here by synchronisation; clients and the cluster go to the primary).`;
+    return redirect(reply, '/login/failover', notice);
+  };
+}
+
+/**
+ * For the site data's API: reads stay possible, changes are refused. A request without a
+ * session (`signedIn` false) is left to the operation, which answers 401.
+ */
+export function readOnlyOnBackup(
+  failover: FailoverRelationship,
+  signedIn: (req: FastifyRequest) => boolean,
+): RouteGuard {
+  return async (req) => {
+    if (failover.role !== 'backup' || SAFE.has(req.method) || !signedIn(req)) return;
+    const primary = primaryOf(failover);
+    throw new GatehouseError(
+      'FAILOVER_BACKUP_READ_ONLY',
+      409,
+      `This appliance is the backup of "${primary}": users, site settings and the file store are changed on the primary and copied here by synchronisation. Make the change on "${primary}"; nothing was changed here.`,
+    );
+  };
+}
