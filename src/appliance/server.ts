@@ -42,26 +42,7 @@ const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
   ...syslogOperations,
 ];
 
-/** Every operation, in the order of the OpenAPI document. */
-export const API_OPERATIONS: AnyOperation[] = [
-  ...sessionOperations('appliance'),
-  ...applianceOperations,
-  ...trafficOperations,
-  ...updateOperations,
-  ...sessionOperations('login'),
-  ...siteDataOperations,
-  ...loginOperations,
-  ...failoverOperations,
-  ...clientOperations,
-  ...jumpClientOperations,
-  ...jumpClientAdminOperations,
-  ...consoleBuildOperations,
-  ...clusterOperations,
-  ...monitoringOperations,
-  ...syslogOperations,
-];
-
-/** The operations wired here that need no guard (the domains register their own). */
+/** The operations wired here that need no guard (the domains' plugins register their own). */
 const OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
@@ -74,6 +55,13 @@ const OPERATIONS: ApplianceOperation[] = [
   ...consoleBuildOperations,
   ...clusterOperations,
   ...monitoringOperations,
+];
+
+/** Every operation, as the OpenAPI document lists them. */
+export const API_OPERATIONS: AnyOperation[] = [
+  ...OPERATIONS,
+  ...SITE_DATA_OPERATIONS,
+  ...failoverOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */
