@@ -6,7 +6,8 @@
  *     transfer once the last session's recording is stored and the disks are quiet;
  * (b) round trips of 64 B through an echo target (BENCH_RELAY_PINGS, 2,000);
  * (c) BENCH_RELAY_IDLE (10,000) idle sessions: RSS growth and CPU of the appliance's worker
- *     process over BENCH_RELAY_IDLE_SECONDS (30), beside a bare Node TLS server piping as many
+ *     process over BENCH_RELAY_IDLE_SECONDS (30), and one GET /metrics beside GET /health while
+ *     they are open, beside a bare Node TLS server piping as many
  *     connection pairs as the open-file limit allows, up to the same number
  *     (bench/relay-anchor.ts).
  * The target (bench/relay-target.ts) and the Jump Client (`gatehouse jump-client`) are processes
@@ -48,6 +49,7 @@ import {
   writeResults,
   type Figure,
 } from './support.js';
+import { scrapeBesideHealth, scraper } from './metrics-cost.js';
 
 const HOST = '127.0.0.1';
 const BYTES = Number(process.env.BENCH_RELAY_BYTES ?? 1024 ** 3);
@@ -62,6 +64,8 @@ const NOFILE = 262_144;
 /** Descriptors besides the sessions' sockets (database, logs, listeners, pipes). */
 const FD_MARGIN = 200;
 const LOGIN_PASSWORD = 'Site-Operator-Pw-2';
+const ADMIN_PASSWORD = 'Gatekeeper-Pass-1';
+const SCRAPES = 15;
 const JUMP = 'bench-jump';
 const TARGET_SCRIPT = fileURLToPath(new URL('./relay-target.js', import.meta.url));
 const ANCHOR_SCRIPT = fileURLToPath(new URL('./relay-anchor.js', import.meta.url));
@@ -146,7 +150,7 @@ async function startSite(cleanup: Cleanup, root: string): Promise<Setup> {
     dataDir,
     name: 'relay-bench',
     host: HOST,
-    adminPassword: 'Gatekeeper-Pass-1',
+    adminPassword: ADMIN_PASSWORD,
     loginPassword: LOGIN_PASSWORD,
   });
   const port = await freePort(HOST);
@@ -337,6 +341,9 @@ async function openMany<T>(n: number, what: string, open: () => Promise<T>): Pro
 
 interface IdleFigures {
   sessions: number;
+  /** One GET /metrics and one GET /health with the sessions open: medians of SCRAPES. */
+  scrapeMs?: number;
+  healthMs?: number;
   baselineKiB: number;
   openKiB: number;
   afterWindowKiB: number;
@@ -399,6 +406,14 @@ async function idleSessions(cleanup: Cleanup, setup: Setup, n: number): Promise<
   });
   const live = (await setup.rep.jumpClients()).find((j) => j.name === JUMP)?.sessions;
   if (live !== n) throw new Error(`${live} sessions live on the appliance, ${n} opened`);
+  // The issue's scrape figure: each session is a row of the gateway's maps a scrape walks.
+  const api = setup.appliance.client();
+  try {
+    await api.signIn('appliance', 'admin', ADMIN_PASSWORD);
+    Object.assign(figures, await scrapeBesideHealth(api, await scraper(api), SCRAPES));
+  } finally {
+    await api.close();
+  }
   for (const s of held) s.destroy();
   // Ending 10,000 recorded sessions is not what is measured here: the power-cut stop.
   await setup.appliance.kill();
@@ -564,6 +579,12 @@ export async function runRelayBenchmark(): Promise<void> {
         unit: '%',
         gatehouse: cpuPercent(idleGatehouse),
         anchor: cpuPercent(idleBare),
+      },
+      {
+        figure: `one scrape of GET /metrics with ${idle} idle sessions (anchor: GET /health), median of ${SCRAPES}`,
+        unit: 'ms',
+        gatehouse: idleGatehouse.scrapeMs!,
+        anchor: idleGatehouse.healthMs!,
       },
     ];
 
