@@ -1,14 +1,18 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { signPeerRequest } from '../../src/failover/peer-auth.js';
-import { ROUTE_LIST_ENV } from '../../src/shared/http/route-list.js';
-import { startTestAppliance, tempDir, type TestAppliance } from '../support/appliance.js';
+import { startTestAppliance } from '../support/appliance.js';
+import {
+  FORM,
+  JSON_BAD,
+  REFUSED,
+  routeKey as key,
+  send,
+  withRouteList,
+  WRITES,
+  type Route,
+} from '../support/attack.js';
 
 const KEY = 'attack-suite-inter-appliance-key-0123456789';
-/** The refusals a probe may get (S: security by default). Anything else, and any 5xx, fails. */
-const REFUSED = new Set([400, 401, 403, 404, 405, 409, 413, 415, 426, 429]);
 
 /**
  * Routes that answer without credentials by design, each with the reason. Everything the server
@@ -36,7 +40,6 @@ const PUBLIC: Record<string, string> = {
 /** Public by prefix: the web console's static assets (stylesheet, scripts), no data in them. */
 const PUBLIC_PREFIX = 'GET /static/';
 
-type Route = { method: string; url: string };
 type Probe = {
   what: string;
   route: Route;
@@ -49,29 +52,15 @@ type Probe = {
 };
 
 const concrete = (url: string) => url.replace(/:[A-Za-z_]+/g, 'probe').replace(/\*/g, 'probe');
-const key = (r: Route) => `${r.method} ${r.url}`;
-const JSON_BAD = { 'content-type': 'application/json' };
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 describe('attack suite', () => {
   it(
     'every route refuses missing, wrong and other-area credentials, forged tickets, replayed peer requests and malformed bodies',
     { timeout: 120_000 },
     async () => {
-      const routeFile = path.join(tempDir('gh-routes-'), 'routes.jsonl');
-      process.env[ROUTE_LIST_ENV] = routeFile;
-      let a: TestAppliance;
-      try {
-        a = await startTestAppliance({ name: 'attack', interApplianceKey: KEY });
-      } finally {
-        delete process.env[ROUTE_LIST_ENV];
-      }
-      const routes = readFileSync(routeFile, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Route)
-        .filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS');
+      const [a, routes] = await withRouteList(() =>
+        startTestAppliance({ name: 'attack', interApplianceKey: KEY }),
+      );
       const doc = (await a.api.call<OpenApi>('GET', '/api/openapi.json', { auth: 'login' })).body;
       const ops = operationsOf(doc);
       const tokens = { appliance: a.api.tokenFor('appliance')!, login: a.api.tokenFor('login')! };
@@ -111,9 +100,9 @@ describe('attack suite', () => {
           headers = { ...headers, 'x-gatehouse-peer': signed.header };
           // Past the signature check, the handler answers (often 400/409: this appliance is
           // standalone); only the signature check answers 401.
-          if ((await send(a, p.route.method, url, headers)).status !== 401) replaysServed++;
+          if ((await send(a.api, p.route.method, url, headers)).status !== 401) replaysServed++;
         }
-        const res = await send(a, p.route.method, url, headers, p.body);
+        const res = await send(a.api, p.route.method, url, headers, p.body);
         const where = `${p.what}: ${p.route.method} ${url} → ${res.status}`;
         // A health route answers 503 when this appliance is not in that role: its answer, not a fault.
         const healthAnswer = p.route.url.startsWith('/health') && res.status === 503;
@@ -281,26 +270,4 @@ function peerProbes(route: Route, tokens: Record<'appliance' | 'login', string>)
       headers: { 'x-gatehouse-peer': 'replay' },
     });
   return probes;
-}
-
-async function send(
-  a: TestAppliance,
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  body?: string,
-) {
-  const res = await request(new URL(url, a.api.baseUrl), {
-    method: method as 'GET',
-    headers,
-    body: body ?? (WRITES.has(method) && !headers['content-type'] ? undefined : body),
-    dispatcher: a.api.agent,
-  });
-  const text = await res.body.text();
-  const location = res.headers.location;
-  return {
-    status: res.statusCode,
-    text,
-    location: typeof location === 'string' ? location : undefined,
-  };
 }
