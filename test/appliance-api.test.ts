@@ -62,6 +62,11 @@ describe('health and API description', () => {
       'consoleSignIn',
       // Authenticated by the one-use session key a representative gave (or its ticket).
       'customerClientJoin',
+      // Gives nothing by itself: only the bound installation's signature of it registers.
+      'jumpClientChallenge',
+      // Authenticated by the enrolment token an administrator created.
+      'jumpClientEnrol',
+      // Authenticated by the installation's signature of a one-use challenge.
       'jumpClientRegister',
       'loginSignIn',
     ]);
