@@ -54,7 +54,7 @@ export class SiteProber {
     this.inflight = true;
     const t = Date.now();
     try {
-      const who = await this.once();
+      const who = await this.answerer();
       this.record({ t, ok: true, ms: Date.now() - t, who });
     } catch (e) {
       this.record({ t, ok: false, ms: Date.now() - t, error: (e as Error).message });
@@ -63,7 +63,8 @@ export class SiteProber {
     }
   }
 
-  private once(): Promise<string> {
+  /** The appliance the site leads to now: its /health answered 200 over the site's address. */
+  answerer(): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
         host: this.site.host,

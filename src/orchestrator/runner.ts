@@ -94,9 +94,12 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
         deployment.entry(plan.topology.primary),
       ).login;
       // The load's Jump Client is a new installation each run: its token replaces the last one.
+      // It enrols where the site leads now (after the first window of an asynchronous upgrade,
+      // the other appliance, whose tables the standalone old primary no longer feeds).
+      const enrolAt = await prober.answerer().catch(() => plan.topology.primary);
       const jumpToken = (
         await deployment.call<{ token: string }>(
-          plan.topology.primary,
+          enrolAt,
           'POST',
           '/api/login/jump-clients/tokens',
           { uses: 1, expiresInHours: 1, name: SessionLoad.jumpClientName, rebind: true },
