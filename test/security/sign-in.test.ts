@@ -141,9 +141,11 @@ describe('sign-in backoff', () => {
       );
       expect(real.at(-1)!.status).toBe(429);
       const median = (s: typeof real) => s.map((x) => x.ms).sort((a, b) => a - b)[s.length >> 1]!;
-      // Both cost one password hash; a lookup that skipped it would be several times faster.
-      expect(median(ghost) / median(real), area).toBeGreaterThan(0.5);
-      expect(median(ghost) / median(real), area).toBeLessThan(2);
+      // Both cost one password hash; a lookup that skipped it answers in about a millisecond
+      // against tens for a hash, far outside these bounds. They are wide because the other
+      // test files load the same two CPUs (a factor of 2 failed so in a full run).
+      expect(median(ghost) / median(real), area).toBeGreaterThan(0.25);
+      expect(median(ghost) / median(real), area).toBeLessThan(4);
     }
   }, 120_000);
 });
