@@ -178,9 +178,16 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
           JSON.parse(l) as {
             type: string;
             status?: string;
+            line?: string;
             error?: { code: string; message: string };
           },
       );
+    // While it waits, it says who holds the node, and for how long.
+    expect(events.filter((e) => e.type === 'progress').map((e) => e.line)).toContainEqual(
+      expect.stringMatching(
+        /^uc-node-1 still has \d+ connected clients: .*jump-client holder-\d \((?:connected \d+ s|moved away), 1 session\(s\): admin → .* for \d+ s\)/,
+      ),
+    );
     const failed = events.find((e) => e.status === 'failed');
     expect(failed?.error?.code).toBe('UPGRADE_DRAIN_TIMEOUT');
     expect(failed?.error?.message).toMatch(/uc-node-1 still has \d+ connected clients/);
@@ -198,6 +205,16 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       'proceed',
     ]);
     expect(resumed.code, resumed.out).toBe(0);
+    // It proceeds at once (no second wait), its line says so, and its ✓ says what it did.
+    expect(resumed.out).toMatch(
+      /▶ Wait until uc-node-1, uc-node-3 have no connected clients \(at most 10 s, then install anyway, cutting their sessions\)/,
+    );
+    const waited =
+      /✓ Wait until uc-node-1, uc-node-3 [^\n]* — ([\d.]+) s: cut 1 session\(s\) on uc-node-1 /.exec(
+        resumed.out,
+      );
+    expect(waited, resumed.out).not.toBeNull();
+    expect(Number(waited![1])).toBeLessThan(10);
     await cut;
     await holder!.stop();
     await rep.close();
@@ -209,6 +226,7 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       readFileSync(path.join(dir, 'gatehouse-upgrade', 'report.json'), 'utf8'),
     );
     expect(report.outcome).toBe('finished');
+    expect(report.cutSessions).toEqual({ sessions: 1, nodes: ['uc-node-1'] });
     expect(report.integrity).toMatchObject({
       primary: 'uc-b',
       lost: [],

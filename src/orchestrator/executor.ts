@@ -13,6 +13,7 @@ import { inspectPackage } from '../updates/package.js';
 import { actingPrimary, type Deployment } from './deployment.js';
 import { credentialsOf } from './inventory.js';
 import { compareIntegrity, finalRoles, type Snapshot } from './integrity-check.js';
+import { waitDrained } from './drain.js';
 import type { Action, Plan, PlannedPackage } from './plan-types.js';
 import { verifySession } from './prober.js';
 import { siteEndpoint } from './site.js';
@@ -24,6 +25,8 @@ export interface ExecContext {
   workDir: string;
   echo: string;
   log: (line: string) => void;
+  /** This step already ran into its drain deadline once (a resume). */
+  waitedBefore?: boolean;
 }
 
 const INSTALL_DEADLINE_MS = 180_000;
@@ -393,34 +396,8 @@ export async function execute(ctx: ExecContext, action: Action): Promise<unknown
         ),
       );
       return { nodes: action.nodes, accepting: action.accepting };
-    case 'wait-drained': {
-      // The nodes drain at the same time (since set-accepting); these waits only observe it,
-      // one after another against a single deadline.
-      const deadline = Date.now() + ctx.plan.options.drainTimeoutMs;
-      const left: Record<string, number> = {};
-      for (const n of action.nodes) {
-        const r = await d.call<{ drained: boolean; connectedClients: number }>(
-          action.primary,
-          'POST',
-          `/api/login/cluster/nodes/${encodeURIComponent(n)}/wait-drained`,
-          {
-            timeoutSeconds: Math.max(0, Math.ceil((deadline - Date.now()) / 1000)),
-          },
-        );
-        if (!r.drained) left[n] = r.connectedClients;
-      }
-      if (Object.keys(left).length && ctx.plan.options.onDrainTimeout === 'abort')
-        throw new GatehouseError(
-          'UPGRADE_DRAIN_TIMEOUT',
-          504,
-          `${Object.entries(left)
-            .map(([n, c]) => `${n} still has ${c} connected clients`)
-            .join(
-              '; ',
-            )} after ${Math.round(ctx.plan.options.drainTimeoutMs / 1000)} s. Nothing was installed on them; they still accept no new clients. Wait for those sessions to end and run \`gatehouse upgrade resume\`, or run \`gatehouse upgrade resume --on-drain-timeout proceed\` to install anyway (their sessions are cut).`,
-        );
-      return { stillConnected: left };
-    }
+    case 'wait-drained':
+      return waitDrained(ctx, action.nodes, !!ctx.waitedBefore);
     case 'become-backup': {
       if ((await d.health(action.appliance)).role === 'backup') return { already: true };
       return d.call(action.appliance, 'POST', '/api/login/failover/become-backup', { force: true });

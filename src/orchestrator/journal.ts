@@ -1,5 +1,6 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { GatehouseError } from '../shared/errors.js';
+import { drainTitle } from './drain.js';
 import type { NodeState } from './node-states.js';
 import type { Plan } from './plan-types.js';
 
@@ -79,7 +80,13 @@ export class Journal {
     let options = first.plan.options;
     for (const e of entries)
       if (e.type === 'options') options = { ...options, onDrainTimeout: e.onDrainTimeout };
-    return { ...first.plan, options };
+    // A step's line says what it will do with the options now in force.
+    const steps = first.plan.steps.map((st) =>
+      st.action.type === 'wait-drained'
+        ? { ...st, title: drainTitle(st.action.nodes, options) }
+        : st,
+    );
+    return { ...first.plan, options, steps };
   }
 
   /** Where a run stands: the steps done, whether it waits at the interim pause, whether it finished. */

@@ -1,3 +1,4 @@
+import { drainTitle } from './drain.js';
 import { compareVersions } from '../shared/version.js';
 import type { ApplianceState } from './deployment.js';
 import type { Action, Check, Plan, PlannedPackage, Step, Strategy } from './plan-types.js';
@@ -465,7 +466,7 @@ function clusterSteps(
     );
     add(
       s,
-      `Wait until ${names.join(', ')} have no connected clients (at most ${Math.round(input.drainTimeoutMs / 1000)} s, then ${input.onDrainTimeout})`,
+      drainTitle(names, input),
       w,
       { type: 'wait-drained', primary, nodes: names },
       PREDICTED_MS.drain,

@@ -23,6 +23,8 @@ export interface UpgradeReport {
     failedProbes: number;
   };
   sessions: SessionStats | null;
+  /** Sessions on traffic nodes that had not drained by the deadline, cut by their install. */
+  cutSessions: { sessions: number; nodes: string[] };
   /** From breaking failover to restoring it, as it happened (interim period included). */
   withoutFailoverMs: number;
   steps: {
@@ -144,8 +146,21 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
         ? (integrityStep.detail as IntegrityResult)
         : failedIntegrity(entries, workDir),
     nodes: failed ? lastNodes(entries) : undefined,
+    cutSessions: cutSessions(entries),
     samples: samples.map((s) => ({ t: s.t, ok: s.ok, who: s.who })),
   };
+}
+
+function cutSessions(entries: JournalEntry[]) {
+  const out = { sessions: 0, nodes: [] as string[] };
+  for (const e of entries) {
+    if (e.type !== 'step' || e.status !== 'done') continue;
+    const cut = (e.detail as { cut?: { sessions: number; nodes: string[] } } | undefined)?.cut;
+    if (!cut) continue;
+    out.sessions += cut.sessions;
+    out.nodes.push(...cut.nodes.filter((n) => !out.nodes.includes(n)));
+  }
+  return out;
 }
 
 function lastNodes(entries: JournalEntry[]): NodeState[] | undefined {
@@ -170,6 +185,10 @@ export function renderText(r: UpgradeReport): string {
   if (r.sessions)
     lines.push(
       `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
+    );
+  if (r.cutSessions?.sessions)
+    lines.push(
+      `  cut by the drain choice  ${r.cutSessions.sessions} session(s) on ${r.cutSessions.nodes.join(', ')} (--on-drain-timeout proceed)`,
     );
   for (const f of r.sessions?.failures.slice(0, 3) ?? [])
     lines.push(`    ${new Date(f.t).toISOString().slice(11, 23)} ${f.what}: ${f.error}`);
@@ -233,6 +252,7 @@ export function renderHtml(r: UpgradeReport): string {
 <tr><th>Duration</th><td>${secs(r.durationMs)}</td></tr>
 <tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)}${r.downtime.unmeasured?.length ? `; not probed for ${secs(r.downtime.unmeasured.reduce((n, g) => n + (g.to - g.from), 0))} while the orchestrator was not running` : ''})</td></tr>
 <tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
+<tr><th>Sessions cut by the drain choice</th><td id="cut">${r.cutSessions?.sessions ? `${r.cutSessions.sessions} on ${esc(r.cutSessions.nodes.join(', '))}` : 'none'}</td></tr>
 <tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
 <tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}${r.integrity?.removed?.length ? ` — removed since before: ${esc(r.integrity.removed.join('; '))}` : ''}</td></tr>
 </table>

@@ -26,6 +26,12 @@ export type RunOutcome = 'finished' | 'paused' | 'failed';
 /** Steps after whose failure the healthy traffic nodes are set accepting again. */
 const INSTALLS = new Set(['install', 'install-many']);
 
+/** What a step did, when it says so (e.g. the sessions a drain that proceeded cut). */
+const summaryOf = (detail: unknown) => {
+  const summary = (detail as { summary?: unknown } | undefined)?.summary;
+  return typeof summary === 'string' ? `: ${summary}` : '';
+};
+
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** What an operator can do after a failed step: resume after fixing, or the safe way back. */
@@ -163,7 +169,14 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
       plan,
       workDir: opts.workDir,
       echo: echo.target,
-      log: (l: string) => (opts.json ? undefined : opts.write(l + '\n')),
+      log: (l: string) => emit({ type: 'progress', id: step.id, line: l.trim() }, l),
+      waitedBefore: state.entries.some(
+        (e) =>
+          e.type === 'step' &&
+          e.id === step.id &&
+          e.status === 'failed' &&
+          e.error?.code === 'UPGRADE_DRAIN_TIMEOUT',
+      ),
     };
     try {
       if (resuming) await reapplyDraining(ctx, i);
@@ -178,7 +191,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
       });
       emit(
         { type: 'step', id: step.id, status: 'done', ms: Date.now() - t0, detail },
-        `${tag} ✓ ${step.title} — ${secs(Date.now() - t0)}`,
+        `${tag} ✓ ${step.title} — ${secs(Date.now() - t0)}${summaryOf(detail)}`,
       );
     } catch (e) {
       const err = isGatehouseError(e)
