@@ -2,7 +2,7 @@ import { GatehouseError, isGatehouseError, type FieldError } from '../shared/err
 import { fetchPeerFingerprint, PeerClient, peerLabel, type PeerAddress } from './peer-client.js';
 import { asAdminError, reverseError } from './relationship-errors.js';
 import type { EstablishInput, JoinMessage } from './relationship-schemas.js';
-import type { PeerAnswer } from './relationship.js';
+import type { PeerAnswer } from './relationship-types.js';
 import type { RelationshipView } from './types.js';
 import { ownVersions } from './version-skew.js';
 

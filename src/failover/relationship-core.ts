@@ -1,0 +1,116 @@
+import { conflict } from '../shared/errors.js';
+import { SYSTEM, type Actor } from '../shared/actor.js';
+import { PeerClient, type PeerAddress } from './peer-client.js';
+import type { PeerClaim } from './relationship-schemas.js';
+import { RelationshipStore } from './relationship-store.js';
+import { withTimeout } from './relationship-errors.js';
+import { judgeClaim } from './generations.js';
+import type { FailoverRole, PeerAnswer, RelationshipDeps } from './relationship-types.js';
+import type { RelationshipView } from './types.js';
+
+/**
+ * What every part of the relationship (pairing, roles, generations) shares: the stored view,
+ * the one-change-at-a-time lock, signed calls to the peer and learning from its answers.
+ */
+export class RelationshipCore {
+  readonly store: RelationshipStore;
+  busy: string | undefined;
+
+  constructor(readonly deps: RelationshipDeps) {
+    this.store = new RelationshipStore(deps.db, deps.events);
+  }
+
+  /** This appliance's answer to every relationship call. */
+  claim(): PeerAnswer {
+    const rel = this.store.get();
+    return {
+      name: this.deps.name,
+      role: rel?.role ?? 'standalone',
+      generation: rel?.generation ?? 0,
+    };
+  }
+
+  follow(actor: Actor, role: FailoverRole): Promise<void> {
+    return this.deps.followRole?.(actor, role) ?? Promise.resolve();
+  }
+
+  client(address: PeerAddress, fingerprint: string): PeerClient {
+    return new PeerClient(address, fingerprint, this.deps.key, this.deps.name);
+  }
+
+  paired(): RelationshipView {
+    const rel = this.store.get();
+    if (!rel)
+      throw conflict(
+        'FAILOVER_NOT_PAIRED',
+        'This appliance is not in a failover relationship. Establish one first, on the appliance intended to be the primary.',
+      );
+    return rel;
+  }
+
+  /** The relationship, if `from` is its peer; refused otherwise. */
+  peerOf(from: string): RelationshipView {
+    const rel = this.store.get();
+    if (!rel || rel.peer.name !== from)
+      throw conflict(
+        'FAILOVER_NOT_PEER',
+        rel
+          ? `"${this.deps.name}" is in a failover relationship with "${rel.peer.name}", not with "${from}".`
+          : `"${this.deps.name}" is not in a failover relationship (it was broken here). Establish it again from the primary.`,
+      );
+    return rel;
+  }
+
+  /** One administrative change at a time: a second one is refused, never interleaved. */
+  async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busy)
+      throw conflict(
+        'FAILOVER_BUSY',
+        `This appliance is already busy with "${this.busy}". Wait until it has finished, then try again.`,
+      );
+    this.busy = what;
+    try {
+      return await fn();
+    } finally {
+      this.busy = undefined;
+    }
+  }
+
+  /** A signed call to the peer of the relationship; its answer teaches us its generation. */
+  async callPeer<T extends PeerAnswer>(
+    rel: RelationshipView,
+    path: string,
+    body: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<T> {
+    const client = this.client(rel.peer.address, rel.peer.fingerprint);
+    try {
+      const claim = { role: rel.role, generation: rel.generation };
+      const call = client.call<T>('POST', path, { ...body, ...claim });
+      return await (timeoutMs ? withTimeout(call, timeoutMs, client.label) : call);
+    } finally {
+      void client.close();
+    }
+  }
+
+  /** Learn from what the peer claims (generations.ts decides); step down if replaced. */
+  observe(from: string, claim: PeerClaim): void {
+    const outcome = judgeClaim(this.store.get(), from, claim);
+    if (outcome.kind === 'step-down') {
+      this.store.write(SYSTEM, 'failover.stepped-down', outcome.next, {
+        from: 'primary',
+        generation: claim.generation,
+        reason: outcome.reason,
+      });
+      void this.follow(SYSTEM, 'backup');
+    } else if (outcome.kind === 'learn') {
+      this.store.write(SYSTEM, 'failover.generation-learned', outcome.next, {
+        generation: claim.generation,
+        peerRole: claim.role,
+      });
+    }
+  }
+}
+
+/** The actor of a change the peer asked for. */
+export const peerActor = (from: string): Actor => ({ area: 'system', name: `peer:${from}` });
