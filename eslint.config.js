@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'src/appliance/web/static/'] },
+  { ignores: ['dist/', 'node_modules/', 'src/**/static/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

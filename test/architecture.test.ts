@@ -87,6 +87,35 @@ function loops(edges: Edge[]): string[][] {
   return found;
 }
 
+/**
+ * The URL prefixes of each domain that owns its HTTP surface (a Fastify plugin in its folder):
+ * its admin API and its pages are registered there, none in src/appliance/.
+ */
+const OWNED_SURFACES: Record<string, string[]> = {
+  failover: ['/api/login/failover', '/login/failover'],
+  traffic: ['/api/appliance/traffic', '/appliance/networking/traffic'],
+};
+
+/**
+ * A route registered in a file, as the code writes them: an operation's `path:`, a page's
+ * `.get(`/`.post(`/`.upload(`, or a constant (`const PATH = '/…'`) that one of those uses.
+ */
+const ROUTE =
+  /(?:path:\s*|\.(?:get|post|put|patch|delete|upload|route)\(\s*|const [A-Z_]+\s*=\s*)['"`](\/[^'"`$]*)/g;
+
+/** Every route template a file of `folder` registers, with file and line. */
+function routesUnder(folder: string): { url: string; where: string }[] {
+  return sourceFiles(path.join(SRC, folder)).flatMap((file) => {
+    const text = readFileSync(file, 'utf8');
+    return [...text.matchAll(ROUTE)].map((m) => ({
+      url: m[1]!,
+      where: `${path.relative(SRC, file)}:${text.slice(0, m.index).split('\n').length}`,
+    }));
+  });
+}
+
+const within = (url: string, prefix: string) => url === prefix || url.startsWith(`${prefix}/`);
+
 describe('the direction of dependencies in src/', () => {
   const edges = folderImports();
 
@@ -107,6 +136,20 @@ describe('the direction of dependencies in src/', () => {
 
   it('has no loop between top-level folders', () => {
     expect(loops(edges).map((l) => l.join(' -> '))).toEqual([]);
+  });
+
+  it('registers each owned surface in its domain, none of it in src/appliance/', () => {
+    const wired = routesUnder('appliance');
+    for (const [domain, prefixes] of Object.entries(OWNED_SURFACES)) {
+      const own = routesUnder(domain);
+      for (const prefix of prefixes) {
+        expect(
+          own.filter((r) => within(r.url, prefix)).length,
+          `${domain}: ${prefix}`,
+        ).toBeGreaterThan(0);
+        expect(wired.filter((r) => within(r.url, prefix)).map((r) => r.where)).toEqual([]);
+      }
+    }
   });
 
   it('finds an import that runs against the order and a loop, when there is one', () => {

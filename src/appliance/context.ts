@@ -37,7 +37,7 @@ import { ClusterService } from '../cluster/cluster-service.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
-import { TrafficSwitchSettings } from './traffic-settings.js';
+import { TrafficSwitchSettings } from '../traffic/settings.js';
 import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
 import {

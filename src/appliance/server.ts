@@ -11,7 +11,8 @@ import { failoverOperations } from '../failover/http/api.js';
 import { failoverHttp } from '../failover/http/plugin.js';
 import { readOnlyOnBackup } from '../failover/http/backup-guard.js';
 import type { FailoverSite } from '../failover/http/site.js';
-import { trafficOperations } from './http/api-traffic.js';
+import { trafficOperations } from '../traffic/http/api.js';
+import { trafficHttp } from '../traffic/http/plugin.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
 import { jumpClientAdminOperations, jumpClientOperations } from './http/api-jump-clients.js';
@@ -46,7 +47,6 @@ const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
 const OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
-  ...trafficOperations,
   ...updateOperations,
   ...sessionOperations('login'),
   ...loginOperations,
@@ -62,6 +62,7 @@ export const API_OPERATIONS: AnyOperation[] = [
   ...OPERATIONS,
   ...SITE_DATA_OPERATIONS,
   ...failoverOperations,
+  ...trafficOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */
@@ -183,6 +184,10 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   );
   await app.register(failoverHttp, {
     pages: { ...pageHost(appliance), context: failoverSite(appliance) },
+    authenticate,
+  });
+  await app.register(trafficHttp, {
+    pages: { ...pageHost(appliance), context: { traffic: appliance.traffic } },
     authenticate,
   });
   const peerHost = {

@@ -1,23 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { isGatehouseError } from '../../shared/errors.js';
 import type { Appliance } from '../context.js';
 import type { Area } from '../../shared/http/operations.js';
 import { clearSessionCookie, sessionCookie, signInWithCookies } from '../http/auth.js';
 import { html } from '../../shared/web/html.js';
+import { serveStatic, serveStylesheet } from '../../shared/web/static.js';
 import { checkPreSessionToken, preSessionToken } from './page-host.js';
 import { registerAppliancePages } from './pages-appliance.js';
 import { registerLoginPages } from './pages-login.js';
-
-const asset = (name: string) =>
-  readFileSync(fileURLToPath(new URL(`./static/${name}`, import.meta.url)), 'utf8');
-/** The web console's static assets: the stylesheet and the scripts that keep pages live. */
-const STATIC: Record<string, { type: string; body: string }> = {
-  'style.css': { type: 'text/css; charset=utf-8', body: asset('style.css') },
-  'information.js': { type: 'text/javascript; charset=utf-8', body: asset('information.js') },
-  'traffic.js': { type: 'text/javascript; charset=utf-8', body: asset('traffic.js') },
-};
 
 /** Only same-site paths of the right area may be a post-sign-in destination. */
 function safeNext(area: Area, next: unknown): string {
@@ -92,10 +82,9 @@ function signInPage(
 }
 
 export function registerWebConsole(app: FastifyInstance, appliance: Appliance): void {
-  for (const [name, { type, body }] of Object.entries(STATIC))
-    app.get(`/static/${name}`, async (_req, reply) =>
-      reply.type(type).header('cache-control', 'max-age=300').send(body),
-    );
+  serveStylesheet(app);
+  // The script that keeps Status > Information live.
+  serveStatic(app, new URL('./static/', import.meta.url), ['information.js']);
   app.get('/', async (_req, reply) => reply.redirect('/login', 303));
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 

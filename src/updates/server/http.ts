@@ -6,7 +6,8 @@ import { AdminAuth } from './admin-auth.js';
 import { registerApi } from './api.js';
 import type { UpdateServerDir } from './data-dir.js';
 import { PackageIntegrity } from './integrity.js';
-import { page, STYLE } from './page.js';
+import { page } from './page.js';
+import { serveStylesheet } from '../../shared/web/static.js';
 import { registerAdminPages } from './pages-admin.js';
 import { registerDownloadKeyPages } from './pages-download-key.js';
 import type { UpdateStore } from './store.js';
@@ -53,9 +54,8 @@ export async function buildUpdateServer(
           <p><a href="/">Back to the download page</a></p>`,
       ).value,
   });
-  app.get('/static/style.css', async (_req, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(STYLE),
-  );
+  // The appliance console's stylesheet: the update server's pages look like the appliance's.
+  serveStylesheet(app);
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 
   registerApi(app, server);

@@ -1,13 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
 import { html, type SafeHtml } from '../../shared/web/html.js';
-
-/** The appliance console's stylesheet: the update server's pages look like the appliance's. */
-export const STYLE = readFileSync(
-  fileURLToPath(new URL('../../appliance/web/static/style.css', import.meta.url)),
-  'utf8',
-);
 
 /** The frame of every update server page. */
 export function page(title: string, body: SafeHtml, opts: { nav?: SafeHtml } = {}): SafeHtml {

@@ -1,8 +1,13 @@
-import { PointHereInput } from '../traffic-settings.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { operationsOf, type Operation } from '../../shared/http/operations.js';
+import { PointHereInput } from '../settings.js';
+import type { TrafficSite } from './site.js';
+
+/** An operation of the traffic domain: its handler sees the appliance as `TrafficSite`. */
+export type TrafficOperation = Operation<unknown, unknown, unknown, TrafficSite>;
+const defineOperation = operationsOf<TrafficSite>();
 
 /** /appliance > Networking > Traffic Switch (S19): the method that moves the site's traffic. */
-export const trafficOperations: ApplianceOperation[] = [
+export const trafficOperations: TrafficOperation[] = [
   defineOperation({
     id: 'getTrafficSwitch',
     method: 'GET',

@@ -8,9 +8,7 @@ import {
   providerFor,
   type TrafficSwitchConfig,
   type TrafficTarget,
-} from '../traffic/switch.js';
-import type { MovingAddress } from '../failover/relationship-addresses.js';
-import type { NetworkConfig } from './network.js';
+} from './switch.js';
 
 const KEY = 'traffic.switch';
 const SECRET = '(set: enter it again to change it)';
@@ -28,14 +26,29 @@ export const PointHereInput = z
   })
   .strict();
 
+/** An address that follows the primary role, and what moves it (S14, S19). */
+export interface MovingAddress {
+  address: string;
+  why: string;
+}
+
+/**
+ * What the traffic switch needs of the appliance's IP configuration (Networking > IP
+ * Configuration): its unique addresses, which traffic is sent to, and its shared ones, which
+ * move with the primary role.
+ */
+export interface OwnAddresses {
+  list(): { address: string; kind: 'unique' | 'shared'; enabled: boolean }[];
+}
+
+/** How long the answer of a method's `current` is shown before it is asked again. */
+const CURRENT_FOR_MS = 30_000;
+
 /**
  * /appliance > Networking > Traffic Switch (S19): which method moves the site's traffic (shared
  * IP, DNS swing, NAT swing) with its settings, kept in appliance_settings (each appliance its
  * own: never synchronised), and Point Here, which sends the site's traffic to this appliance.
  */
-/** How long the answer of a method's `current` is shown before it is asked again. */
-const CURRENT_FOR_MS = 30_000;
-
 export class TrafficSwitchSettings {
   private asked?: {
     key: string;
@@ -46,7 +59,7 @@ export class TrafficSwitchSettings {
   constructor(
     private readonly db: Db,
     private readonly events: EventLog,
-    private readonly network: NetworkConfig,
+    private readonly network: OwnAddresses,
     private readonly self: { name: string; port: () => number | undefined },
   ) {}
 
@@ -156,7 +169,7 @@ export class TrafficSwitchSettings {
   async carryShared(address: string, enabled: boolean): Promise<void> {
     const c = this.get();
     if (c?.provider !== 'shared-ip' || c.address !== address) return;
-    const { assignSharedAddress, releaseSharedAddress } = await import('../traffic/shared-ip.js');
+    const { assignSharedAddress, releaseSharedAddress } = await import('./shared-ip.js');
     if (enabled) await assignSharedAddress(c);
     else await releaseSharedAddress(c);
   }

@@ -1,6 +1,5 @@
 import { isGatehouseError } from '../../shared/errors.js';
-import { PROVIDERS } from '../../traffic/switch.js';
-import type { Appliance } from '../context.js';
+import { PROVIDERS } from '../switch.js';
 import { html } from '../../shared/web/html.js';
 import {
   actionButton,
@@ -15,8 +14,12 @@ import {
   select,
   textarea,
   type FormProblem,
+  type PageContext,
+  type Pages,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { TrafficSite } from './site.js';
+
+type Ctx = PageContext<TrafficSite>;
 
 const TITLE = 'Networking > Traffic Switch';
 const PATH = '/appliance/networking/traffic';
@@ -215,7 +218,7 @@ function settingInput(
 }
 
 async function page(
-  ctx: PageContext,
+  ctx: Ctx,
   form: { provider: string; values: Record<string, string> } | undefined,
   problem: FormProblem,
 ) {
@@ -290,7 +293,7 @@ const isSecretInput = (name: string) =>
   );
 
 /** Networking > Traffic Switch: method, settings and Point Here (S19). */
-export function registerTrafficPages(p: Pages, appliance: Appliance): void {
+export function registerTrafficPages(p: Pages<TrafficSite>): void {
   p.get(PATH, (ctx) => page(ctx, undefined, NO_PROBLEM));
 
   p.post(PATH, async (ctx) => {
@@ -302,8 +305,8 @@ export function registerTrafficPages(p: Pages, appliance: Appliance): void {
       ),
     ) as Record<string, string>;
     try {
-      const stored = appliance.traffic.get() as Record<string, unknown> | undefined;
-      const config = await appliance.traffic.set(ctx.actor, configFrom(provider, b, stored));
+      const stored = ctx.appliance.traffic.get() as Record<string, unknown> | undefined;
+      const config = await ctx.appliance.traffic.set(ctx.actor, configFrom(provider, b, stored));
       return redirect(ctx.reply, PATH, `Traffic switch set to ${config.provider}.`);
     } catch (e) {
       return page(ctx, { provider, values }, formErrors(e));
@@ -312,7 +315,7 @@ export function registerTrafficPages(p: Pages, appliance: Appliance): void {
 
   p.post(`${PATH}/point-here`, async (ctx) => {
     try {
-      const r = await appliance.traffic.pointHere(ctx.actor);
+      const r = await ctx.appliance.traffic.pointHere(ctx.actor);
       return redirect(
         ctx.reply,
         PATH,
