@@ -257,7 +257,41 @@ describe('gatehouse lab', () => {
     ]);
     await expectSessionsFlowing(dir);
     await expectStatusAlive(dir, state);
+
+    // lab status: each traffic node accepting or draining, and its connected clients.
+    const nodeStatus = async () => {
+      const r = await gatehouse(['lab', 'status', '--dir', dir, '--json']);
+      const text = await gatehouse(['lab', 'status', '--dir', dir]);
+      const s = JSON.parse(r.stdout) as LabStatus;
+      return { text: text.stdout, node: (n: string) => s.appliances.find((a) => a.name === n) };
+    };
+    const before = await nodeStatus();
+    for (const c of clients) {
+      const t = before.node(c.connectedTo!)?.traffic;
+      expect(t?.accepting).toBe(true);
+      expect(t?.clients.map((x) => x.name)).toContain(c.name);
+    }
+    expect(before.text).toMatch(
+      new RegExp(
+        `traffic-node-1 at .*\\(traffic node; accepting, \\d+ connected client\\(s\\): .*jump-client ${clients[0]!.name}`,
+      ),
+    );
+    const primary = await adminClient(state, state.appliances[0]!);
+    const stop = await primary.call('PATCH', '/api/login/cluster/nodes/traffic-node-1', {
+      json: { accepting: false },
+    });
+    expect(stop.status).toBe(200);
+    await until(
+      async () => (await nodeStatus()).node('traffic-node-1')?.traffic?.accepting === false,
+      20_000,
+      'lab status to show traffic-node-1 draining',
+    );
+    expect((await nodeStatus()).text).toMatch(
+      /traffic-node-1 at .*\(traffic node; draining \(accepts no new clients\), \d+ connected client/,
+    );
+    expect((await nodeStatus()).node('traffic-node-2')?.traffic?.accepting).toBe(true);
+    await primary.close();
     await expectDownStopsAll(dir, state);
     running = undefined;
-  }, 120_000);
+  }, 150_000);
 });

@@ -57,7 +57,7 @@ export function labCommand(): Command {
   cmd
     .command('status')
     .description(
-      'whether each process runs, each appliance’s role and version, the agent’s sessions',
+      'whether each process runs, each appliance’s role and version, each traffic node accepting or draining and its connected clients, the agent’s sessions',
     )
     .option(...DIR)
     .option('--json', 'print JSON')

@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentStats } from './agent.js';
 import { destroyNetwork } from './netns.js';
+import { describeTraffic, nodeTraffic, type NodeTraffic } from './node-traffic.js';
 import { healthOf, stopGroups } from './spawn.js';
 import {
   groupAlive,
@@ -24,6 +25,8 @@ export interface LabStatus {
     address: string;
     expectedRole: string;
     health: { role: string; productVersion: string; ready: boolean } | null;
+    /** A traffic node: accepting or draining, and its connected clients (null: no answer). */
+    traffic?: NodeTraffic | null;
   }[];
   agent: (AgentStats & { ageSeconds: number }) | null;
   /** netns lab: each host's namespace and address. */
@@ -55,6 +58,9 @@ export async function labStatus(dirArg: string): Promise<LabStatus> {
         health: h
           ? { role: h.body.role, productVersion: h.body.productVersion, ready: h.body.ready }
           : null,
+        ...(a.role === 'traffic-node'
+          ? { traffic: h ? ((await nodeTraffic(state, a)) ?? null) : null }
+          : {}),
       };
     }),
   );
@@ -104,7 +110,7 @@ export function formatStatus(s: LabStatus): string[] {
     lines.push(`  ${p.alive ? 'running' : 'STOPPED'}  ${p.name} (pid ${p.pid})`);
   for (const a of s.appliances)
     lines.push(
-      `  ${a.name} at ${a.address}: ${a.health ? `${a.health.role}, ${a.health.productVersion}${a.health.ready ? '' : ', not ready'}` : 'not answering'}${a.expectedRole === 'traffic-node' ? ' (traffic node)' : ''}`,
+      `  ${a.name} at ${a.address}: ${a.health ? `${a.health.role}, ${a.health.productVersion}${a.health.ready ? '' : ', not ready'}` : 'not answering'}${a.expectedRole === 'traffic-node' ? ` (traffic node${a.traffic ? `; ${describeTraffic(a.traffic)}` : ''})` : ''}`,
     );
   if (s.agent) {
     const x = s.agent.sessions;
