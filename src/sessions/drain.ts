@@ -1,0 +1,77 @@
+import { GatehouseError } from '../shared/errors.js';
+import type { GatewayState, LiveSession } from './gateway-state.js';
+import { moveClient } from './presence.js';
+
+/** A planned move pauses the sessions this long after telling their clients to move. */
+const MOVE_AFTER_MS = 1_000;
+
+/**
+ * Draining a node (S22): it stops taking new clients, asks the connected ones to reconnect
+ * through the site (which sends them to another node), and moves resumable sessions after them.
+ */
+export class GatewayDrain {
+  constructor(private readonly state: GatewayState) {}
+
+  /**
+   * Stop taking new clients here and ask every connected one to reconnect through the site
+   * (which sends it to another node). Resumable sessions follow a second later (they pause and
+   * resume there); others go on: each runs on legs of its own, not the control connection. Were
+   * a Jump Client in a session kept here until it is idle, the next session for it would come
+   * here too, and a busy one would never leave.
+   */
+  drain(): void {
+    this.state.draining = true;
+    for (const p of this.state.presences()) moveClient(p, 'this node is draining');
+    this.moveSessionsSoon('this node is draining');
+  }
+
+  undrain(): void {
+    this.state.draining = false;
+  }
+
+  /**
+   * A drain: once the clients had a moment to reconnect through the site (MOVE_AFTER_MS),
+   * every resumable session here is paused (both legs reset with SESSION_PAUSED) and its clients
+   * resume it where the site now sends them. Sessions of previous-release clients go on here.
+   */
+  private moveSessionsSoon(reason: string): void {
+    setTimeout(() => {
+      for (const [id, legs] of this.state.legs) {
+        const live = this.state.live.get(id);
+        if (live?.moves === undefined) continue;
+        const paused = new GatehouseError('SESSION_PAUSED', 503, `The session moves: ${reason}.`);
+        for (const leg of legs) leg.destroy(paused);
+      }
+    }, MOVE_AFTER_MS).unref();
+  }
+
+  /** Not accepting (drain() already moved everyone): a client whose last session ended moves on. */
+  sessionEnded(session: LiveSession): void {
+    const state = this.state;
+    if (state.accepting()) return;
+    const jump = state.jumpClients.get(session.jumpClient);
+    if (jump && !state.sessionsOf(jump.client).length) moveClient(jump, 'this node is draining');
+    for (const c of state.consoles.values())
+      if (!state.sessionsOf(c.client).length) moveClient(c, 'this node is draining');
+  }
+
+  /**
+   * Clients this node still serves: those connected here and those whose sessions still run
+   * here after they moved. Draining is over when it reaches zero.
+   */
+  connectedCount(): number {
+    const names = new Set<string>();
+    for (const p of this.state.jumpClients.values()) names.add(`jump-client:${p.client.name}`);
+    for (const p of this.state.consoles.values()) names.add(`console:${p.client.name}`);
+    for (const s of this.state.live.values()) {
+      names.add(`jump-client:${s.jumpClient}`);
+      names.add(`console:${s.representative}`);
+    }
+    // A session being opened (its Jump Client still dialling the target) is one too.
+    for (const p of this.state.pending.values()) {
+      names.add(`jump-client:${p.claims.jumpClient}`);
+      names.add(`console:${p.claims.sub}`);
+    }
+    return names.size;
+  }
+}
