@@ -11,7 +11,14 @@ import {
   until,
   type TestAppliance,
 } from './support/appliance.js';
-import { interactive, receiveAll, startSource, type Source } from './support/resume-load.js';
+import {
+  interactive,
+  receiveAll,
+  startHalfCloseTarget,
+  startSource,
+  type HalfCloseTarget,
+  type Source,
+} from './support/resume-load.js';
 import { startTargets, type Targets } from './support/targets.js';
 import { enrolmentToken } from './support/jump-clients.js';
 
@@ -20,7 +27,7 @@ const KEY = 'resume-test-inter-appliance-key-0123456789';
 const COPY_BYTES = Number(process.env.GATEHOUSE_RESUME_COPY_MIB ?? 256) * 1024 * 1024;
 
 interface Ended {
-  items: { target: string; action: string; details: Record<string, unknown> }[];
+  items: { target: string; action: string; outcome: string; details: Record<string, unknown> }[];
 }
 
 /** A counter's value in a scrape of /metrics (0 when the series is absent). */
@@ -33,6 +40,7 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
   let site: TestAppliance;
   let targets: Targets;
   let source: Source;
+  let answering: HalfCloseTarget;
   let jump: JumpClient;
   let rep: RepresentativeConsole;
   let scrapeToken: string;
@@ -44,10 +52,11 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
   });
 
   beforeAll(async () => {
-    [site, targets, source] = await Promise.all([
+    [site, targets, source, answering] = await Promise.all([
       startTestAppliance({ name: 'resume-site', interApplianceKey: KEY }),
       startTargets(),
       startSource(COPY_BYTES),
+      startHalfCloseTarget(),
     ]);
     const token = await enrolmentToken(site.api);
     jump = new JumpClient({
@@ -55,7 +64,7 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       name: 'db-01',
       group: 'servers',
       token,
-      allow: [targets.echo, source.address],
+      allow: [targets.echo, source.address, answering.address],
       log: (line) => jumpLog.push(line),
     });
     jump.start();
@@ -89,6 +98,51 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
     await jump?.stop();
     await targets?.close();
     await source?.close();
+    await answering?.close();
+  });
+
+  it('ends cleanly: the console ends its side, the target answers and ends its own; both see the end', async () => {
+    const { session, socket } = await rep.openSession('db-01', answering.address);
+    let text = '';
+    let ended = false;
+    let closed = false;
+    let failure: Error | undefined;
+    socket.on('data', (c: Buffer) => (text += c.toString()));
+    socket.on('end', () => (ended = true));
+    socket.on('close', () => (closed = true));
+    socket.on('error', (e) => (failure = e));
+    socket.end('the question');
+    await until(() => ended && closed, 20_000, "the console's leg to end and close");
+    expect(failure).toBeUndefined();
+    // The answer was sent after the console's end: the half-close went through whole.
+    expect(text).toBe('answer to the question');
+    expect(answering.ended).toEqual(['the question']);
+    await until(() => answering.closed() === 1, 10_000, "the target's connection to close");
+    const record = await until(
+      async () => {
+        const r = await site.api.call<Ended>(
+          'GET',
+          '/api/login/logs?action=session.ended&pageSize=100',
+        );
+        return r.body.items.find((e) => e.target === session);
+      },
+      10_000,
+      'the session record',
+    );
+    expect(record.details.reason).toBe('closed');
+    expect(record.outcome).toBe('ok');
+    // Status > Information no longer lists it once its record is written.
+    await until(
+      async () => {
+        const info = await site.api.call<{ connectedClients: { sessions: { id: string }[] }[] }>(
+          'GET',
+          '/api/login/status/information',
+        );
+        return !info.body.connectedClients.some((c) => c.sessions.some((s) => s.id === session));
+      },
+      10_000,
+      'the session to leave Status > Information',
+    );
   });
 
   it('loses, duplicates and reorders nothing, and records both parts under one session', async () => {
@@ -183,7 +237,13 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       // The session's first part gave generation 1 tokens; break it so that part 2 begins
       // (generation 2): a generation 1 token is then a replay.
       await site.restart();
-      await until(() => echo.rounds() > 10, 60_000, 'the echo to resume after a restart');
+      // Echoes counted once the restart returned came through the second part.
+      const atRestart = echo.rounds();
+      await until(
+        () => echo.rounds() > atRestart + 3,
+        60_000,
+        'the echo to resume after a restart',
+      );
       const replayed = await resume(
         issueTicket(KEY, { ...claims, gen: 1, exp: Date.now() + 60_000 }),
       );

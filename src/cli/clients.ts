@@ -456,10 +456,6 @@ export function consoleCommand(): Command {
             throw e;
           }
           await rep.connectPresence(log);
-          // A forwarded connection's clean end (the local client's FIN, then the target's) does
-          // not yet close a resumable leg: the session would never end. Until it does, the
-          // port forward opens sessions as the previous release did.
-          rep.offerResume = false;
           const server = await rep.forward(o.jumpClient, o.target, o.listen, log);
           const a = server.address() as { address: string; port: number };
           log(`listening on ${a.address}:${a.port} → ${o.jumpClient} → ${o.target}`);

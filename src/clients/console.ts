@@ -89,11 +89,13 @@ export class RepresentativeConsole {
    * site changes (a failover, a switch, a draining traffic node): when the appliance that
    * answered cannot be reached for the session's leg, or no longer holds the Jump Client, the
    * console waits a few seconds for the site to list the Jump Client somewhere else and asks
-   * once more.
+   * once more. With `allowHalfOpen` a resumable session stays writable after the target ended
+   * its side (as a socket with that option does); by default this side then ends too.
    */
   async openSession(
     jumpClient: string,
     target: string,
+    opts: { allowHalfOpen?: boolean } = {},
   ): Promise<{ session: string; socket: Duplex }> {
     let triedNode: string | undefined;
     const once = async () => {
@@ -106,7 +108,8 @@ export class RepresentativeConsole {
         15_000,
         this.offerResume ? { received: 0, pausedMs: 0 } : undefined,
       );
-      return { session: s.session, socket: this.resumable(s.session, jumpClient, socket) };
+      const leg = this.resumable(s.session, jumpClient, socket, opts.allowHalfOpen);
+      return { session: s.session, socket: leg };
     };
     try {
       return await once();
@@ -141,7 +144,12 @@ export class RepresentativeConsole {
    * release did not): after a break it is taken up again where the site now relays the
    * session, the appliance holding its Jump Client.
    */
-  private resumable(session: string, jumpClient: string, leg: Duplex): Duplex {
+  private resumable(
+    session: string,
+    jumpClient: string,
+    leg: Duplex,
+    allowHalfOpen = false,
+  ): Duplex {
     if (!resumeAnswerOf(leg)) return leg;
     return new ResumableLeg(
       leg as MuxStream,
@@ -155,7 +163,7 @@ export class RepresentativeConsole {
         const endpoint = relayEndpoint(this.signIn.site, relay);
         return this.relays.openLeg(endpoint, GATEWAY_PATHS.session, token, timeoutMs, resume);
       },
-      { windowMs: this.resumeWindowMs, log: this.log },
+      { windowMs: this.resumeWindowMs, allowHalfOpen, log: this.log },
     );
   }
 
@@ -224,33 +232,37 @@ export class RepresentativeConsole {
     listen: { host: string; port: number },
     onEvent: (line: string) => void = () => undefined,
   ): Promise<net.Server> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (local) => {
-      local.on('error', () => undefined);
-      this.openSession(jumpClient, target).then(
-        ({ session, socket }) => {
-          onEvent(
-            `session ${session} started: ${local.remoteAddress}:${local.remotePort} → ${jumpClient} → ${target}`,
-          );
-          socket.on('error', (e) => {
-            onEvent(`session ${session} ended: ${e.message}`);
+    // Half-open: the target's answer after the local client's FIN still reaches it.
+    const server = net.createServer(
+      { noDelay: true, pauseOnConnect: true, allowHalfOpen: true },
+      (local) => {
+        local.on('error', () => undefined);
+        this.openSession(jumpClient, target, { allowHalfOpen: true }).then(
+          ({ session, socket }) => {
+            onEvent(
+              `session ${session} started: ${local.remoteAddress}:${local.remotePort} → ${jumpClient} → ${target}`,
+            );
+            socket.on('error', (e) => {
+              onEvent(`session ${session} ended: ${e.message}`);
+              local.destroy();
+            });
+            local.on('error', () => socket.destroy());
+            local.on('close', () => socket.end());
+            socket.on('close', () => {
+              local.end();
+              onEvent(`session ${session} ended`);
+            });
+            local.pipe(socket);
+            pipeByTick(socket, local);
+            local.resume();
+          },
+          (e: Error) => {
+            onEvent(`session not started: ${e.message}`);
             local.destroy();
-          });
-          local.on('error', () => socket.destroy());
-          local.on('close', () => socket.end());
-          socket.on('close', () => {
-            local.end();
-            onEvent(`session ${session} ended`);
-          });
-          local.pipe(socket);
-          pipeByTick(socket, local);
-          local.resume();
-        },
-        (e: Error) => {
-          onEvent(`session not started: ${e.message}`);
-          local.destroy();
-        },
-      );
-    });
+          },
+        );
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(

@@ -311,6 +311,8 @@ export class JumpClient {
       if (resumeAnswerOf(leg))
         leg = new ResumableLeg(leg as MuxStream, m.session, (t, r, ms) => this.reopen(t, r, ms), {
           windowMs: this.opts.resumeWindowMs,
+          // The target may answer after the console's end: its connection says when it ends.
+          allowHalfOpen: true,
           log: (line) => this.log(line),
         });
     } catch (e) {

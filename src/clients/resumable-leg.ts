@@ -35,6 +35,11 @@ export type Reopen = (
 export interface ResumableLegOptions {
   /** How long to keep trying after a break before the session ends (default 120 s). */
   windowMs?: number;
+  /**
+   * Keep writing after the other end ended its side (a half-close, as a Jump Client's target
+   * connection or a forwarded port needs). Default false, as a socket: this side then ends too.
+   */
+  allowHalfOpen?: boolean;
   log?: (line: string) => void;
 }
 
@@ -50,6 +55,13 @@ export function resumeAnswerOf(leg: Duplex): ResumeAnswer['resume'] | undefined 
  * leg breaks it is opened again through the site with the resume token, the bytes the other
  * end lacks are sent again, and reading goes on where it stopped. The application on either
  * side sees one stream, nothing lost, duplicated or reordered.
+ *
+ * Half-close is part of that stream: ending the writable side sends an EOF frame naming where
+ * this side's bytes end, and that end takes one place in the sequence (as TCP's FIN does), so
+ * it is acknowledged, sent again after a resumption until it is, and delivered to the other
+ * application only once every byte before it was. The session is over when both ends are
+ * delivered and acknowledged; only then do the ends close the leg itself (its FIN), which the
+ * relay takes as the session's clean end.
  */
 export class ResumableLeg extends Duplex {
   /** Sent bytes not yet acknowledged, oldest first; `base` is the offset of the first. */
@@ -57,6 +69,7 @@ export class ResumableLeg extends Duplex {
   private base = 0;
   private sent = 0;
   private received = 0;
+  /** The last place in the other end's sequence this side acknowledged. */
   private acked = 0;
   private leg: MuxStream | undefined;
   private token: string;
@@ -64,6 +77,9 @@ export class ResumableLeg extends Duplex {
   private writeWaiting: (() => void) | undefined;
   private legFull = false;
   private finWritten = false;
+  private finAcked = false;
+  /** Where the other end's bytes end, once its EOF came (delivered when `received` gets there). */
+  private finAt: number | undefined;
   private finReceived = false;
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly keepalive: NodeJS.Timeout;
@@ -78,7 +94,7 @@ export class ResumableLeg extends Duplex {
     private readonly reopen: Reopen,
     private readonly opts: ResumableLegOptions = {},
   ) {
-    super({ allowHalfOpen: false, autoDestroy: false });
+    super({ allowHalfOpen: opts.allowHalfOpen ?? false, autoDestroy: false });
     this.token = resumeAnswerOf(first)!.token;
     this.attach(first);
     this.keepalive = setInterval(() => this.beat(), KEEPALIVE_MS);
@@ -89,6 +105,16 @@ export class ResumableLeg extends Duplex {
     return this.opts.windowMs ?? 120_000;
   }
 
+  /** This side's place in the other end's sequence: its bytes, +1 for its end once delivered. */
+  private get receivedSeq(): number {
+    return this.received + (this.finReceived ? 1 : 0);
+  }
+
+  /** Both ends delivered and acknowledged: nothing is left to send again. */
+  private get done(): boolean {
+    return this.finAcked && this.finReceived && this.acked === this.receivedSeq;
+  }
+
   private attach(leg: MuxStream): void {
     this.leg = leg;
     this.heard = Date.now();
@@ -96,17 +122,24 @@ export class ResumableLeg extends Duplex {
     const onData = (chunk: Buffer) => {
       this.heard = Date.now();
       this.received += chunk.length;
+      if (this.finAt !== undefined && this.received > this.finAt)
+        return void leg.destroy(new Error('bytes after the end of the stream'));
       if (!this.push(chunk)) leg.pause();
       if (this.received - this.acked >= ACK_AT) this.ack();
       else this.ackTimer ??= setTimeout(() => this.ack(), ACK_DELAY_MS);
+      this.deliverEnd();
+    };
+    const onEof = (offset: number) => {
+      this.heard = Date.now();
+      if (this.finReceived) return; // sent again after a resumption
+      if (offset < this.received)
+        return void leg.destroy(new Error(`an end at ${offset}, before ${this.received}`));
+      this.finAt = offset;
+      this.deliverEnd();
     };
     const onAck = (offset: number) => {
       this.heard = Date.now();
       this.acknowledged(offset);
-    };
-    const onEnd = () => {
-      this.finReceived = true;
-      this.push(null);
     };
     const onDrain = () => {
       this.legFull = false;
@@ -118,8 +151,8 @@ export class ResumableLeg extends Duplex {
       this.detach?.();
       this.leg = undefined;
       if (this.destroyed) return;
-      // Both ends done: close once the application read everything (destroy would drop it).
-      if (this.finReceived)
+      // Over: close once the application read everything (destroy would drop it).
+      if (this.done)
         return void (this.readableEnded ? this.destroy() : this.once('end', () => this.destroy()));
       const code = (failure as { code?: string } | undefined)?.code;
       if (code && FINAL.has(code)) return void this.destroy(failure);
@@ -127,8 +160,8 @@ export class ResumableLeg extends Duplex {
     };
     const listeners: [string, (arg: never) => void][] = [
       ['data', onData],
+      ['eof', onEof],
       ['ack', onAck],
-      ['end', onEnd],
       ['drain', onDrain],
       ['error', onError],
       ['close', onClose],
@@ -138,6 +171,19 @@ export class ResumableLeg extends Duplex {
       for (const [event, fn] of listeners) leg.off(event, fn as (arg: unknown) => void);
       this.detach = undefined;
     };
+  }
+
+  /** Every byte before the other end's EOF arrived: the application reads the end, at once acknowledged. */
+  private deliverEnd(): void {
+    if (this.finReceived || this.finAt === undefined || this.received !== this.finAt) return;
+    this.finReceived = true;
+    this.push(null);
+    this.ack();
+  }
+
+  /** The session is over when both ends are acknowledged: close the leg (the relay's clean end). */
+  private closeWhenDone(): void {
+    if (this.done && this.leg && !this.leg.writableEnded) this.leg.end();
   }
 
   /** The leg broke: reopen it through the site until the resume window passes. */
@@ -152,7 +198,7 @@ export class ResumableLeg extends Duplex {
       try {
         const leg = await this.reopen(
           this.token,
-          { received: this.received, pausedMs: Date.now() - pausedAt },
+          { received: this.receivedSeq, pausedMs: Date.now() - pausedAt },
           left,
         );
         const answer = resumeAnswerOf(leg);
@@ -185,10 +231,11 @@ export class ResumableLeg extends Duplex {
     );
   }
 
-  /** Back on a new leg: send again what the other end lacks, then go on as before. */
+  /** Back on a new leg: send again what the other end lacks (its end too), then go on as before. */
   private resumed(leg: MuxStream, answer: NonNullable<ReturnType<typeof resumeAnswerOf>>): void {
     this.token = answer.token;
-    if (answer.peerReceived < this.base || answer.peerReceived > this.sent) {
+    const sentSeq = this.sent + (this.finWritten ? 1 : 0);
+    if (answer.peerReceived < this.base || answer.peerReceived > sentSeq) {
       leg.destroy();
       return void this.destroy(
         new GatehouseError(
@@ -201,12 +248,15 @@ export class ResumableLeg extends Duplex {
     this.acknowledged(answer.peerReceived);
     this.attach(leg);
     for (const chunk of this.unacked) if (!leg.write(chunk)) this.legFull = true;
-    if (this.finWritten) leg.end();
+    if (this.finWritten && !this.finAcked) leg.eof(this.sent);
     if (this.readableLength >= this.readableHighWaterMark) leg.pause();
     this.ack();
   }
 
+  /** The other end holds this side's sequence up to `offset` (past `sent`: its end too). */
   private acknowledged(offset: number): void {
+    if (offset > this.sent && this.finWritten) this.finAcked = true;
+    offset = Math.min(offset, this.sent);
     while (this.unacked.length && this.base + this.unacked[0]!.length <= offset) {
       this.base += this.unacked.shift()!.length;
     }
@@ -216,13 +266,15 @@ export class ResumableLeg extends Duplex {
       this.base = offset;
     }
     this.release();
+    this.closeWhenDone();
   }
 
   private ack(): void {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
-    this.acked = this.received;
-    this.leg?.ack(this.received);
+    this.acked = this.receivedSeq;
+    this.leg?.ack(this.acked);
+    this.closeWhenDone();
   }
 
   /** Keepalive: acknowledge (the other end hears it), and give up on a leg gone silent. */
@@ -251,7 +303,7 @@ export class ResumableLeg extends Duplex {
 
   override _final(callback: (e?: Error | null) => void): void {
     this.finWritten = true;
-    this.leg?.end();
+    this.leg?.eof(this.sent);
     callback();
   }
 
@@ -266,9 +318,18 @@ export class ResumableLeg extends Duplex {
     const leg = this.leg;
     this.leg = undefined;
     if (leg && !leg.destroyed) {
-      // A clean end (both FINs) lets the leg close by itself; anything else resets it.
-      if (this.finReceived && this.finWritten) leg.end();
-      else leg.destroy(error ?? undefined);
+      // Over: the leg closes by itself. Else this application let go of the session: the
+      // relay ends it (SESSION_ENDED, not a break the other end would wait to resume).
+      leg.on('error', () => undefined); // its listeners left with detach()
+      if (this.done) leg.end();
+      else
+        leg.destroy(
+          new GatehouseError(
+            'SESSION_ENDED',
+            410,
+            `The other end closed the session${error ? ` (${error.message})` : ''}.`,
+          ),
+        );
     }
     this.unacked = [];
     callback(error);

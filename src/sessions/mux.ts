@@ -13,7 +13,16 @@ import { tickCorker } from '../shared/streams.js';
  * slow reader holds back its own stream and never makes the other side buffer without bound.
  * Anything that breaks the protocol closes the whole connection.
  */
-export const FRAME = { open: 1, accept: 2, data: 3, window: 4, fin: 5, reset: 6, ack: 7 } as const;
+export const FRAME = {
+  open: 1,
+  accept: 2,
+  data: 3,
+  window: 4,
+  fin: 5,
+  reset: 6,
+  ack: 7,
+  eof: 8,
+} as const;
 const HEADER = 9;
 const NOTHING = Buffer.alloc(0);
 /** Longest frame accepted; a longer one is a protocol violation. */
@@ -281,8 +290,12 @@ export class MuxConnection extends EventEmitter {
       case FRAME.fin:
         return stream?.finished();
       case FRAME.ack:
-        if (payload.length !== 8) return this.violation('an ack frame without its offset');
-        return void stream?.emit('ack', Number(payload.readBigUInt64BE(0)));
+      case FRAME.eof:
+        if (payload.length !== 8) return this.violation('an ack or eof frame without its offset');
+        return void stream?.emit(
+          type === FRAME.ack ? 'ack' : 'eof',
+          Number(payload.readBigUInt64BE(0)),
+        );
       case FRAME.reset: {
         if (!stream) return;
         let problem: MuxProblem | undefined;
@@ -343,10 +356,24 @@ export class MuxStream extends Duplex {
    * whose open negotiated resumption: a peer of the previous release closes on an unknown type.
    */
   ack(offset: number): void {
+    this.sendOffset(FRAME.ack, offset);
+  }
+
+  /**
+   * Tell the peer that this side's stream of the session ends at `offset` (a resumable leg's
+   * half-close): an EOF frame, emitted as 'eof' on the peer's stream. Unlike FIN it does not end
+   * the stream: the session's end must survive a resumption (the FIN of a leg does not), so the
+   * end is a place in the session's bytes the receiver reaches, and acknowledges, as any byte.
+   */
+  eof(offset: number): void {
+    this.sendOffset(FRAME.eof, offset);
+  }
+
+  private sendOffset(type: number, offset: number): void {
     if (this.destroyed) return;
     const payload = Buffer.allocUnsafe(8);
     payload.writeBigUInt64BE(BigInt(offset), 0);
-    this.mux.send(FRAME.ack, this.id, payload);
+    this.mux.send(type, this.id, payload);
   }
 
   /** Answer the peer's open (or end the stream) with a problem the peer reports. */

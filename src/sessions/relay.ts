@@ -22,9 +22,12 @@ const pausedError = () =>
  * instead of buffering without bound. The session ends when either side closes or fails; the
  * other side is then closed too.
  *
- * A resumable session's legs (`resumable`) also carry each end's acknowledgements, passed on
- * to the other end, and a leg that closes without its FIN broke: the other leg is reset with
- * SESSION_PAUSED (its client resumes too) and the part ends with the reason PAUSED.
+ * A resumable session's legs (`resumable`) also carry each end's acknowledgements and the end
+ * of each direction (EOF, a half-close), passed on to the other end. Their clients close a leg
+ * (FIN) only once both directions ended and were acknowledged: the session's clean end. A leg
+ * that closes without its FIN broke: the other leg is reset with SESSION_PAUSED (its client
+ * resumes too) and the part ends with the reason PAUSED; one reset with SESSION_ENDED was let
+ * go of by its client, and the session ends.
  */
 export function relay(
   consoleLeg: Duplex,
@@ -69,12 +72,16 @@ export function relay(
         if (waiting) src.pause();
       });
       src.on('end', () => (ended = true));
-      if (resumable && src instanceof MuxStream && dst instanceof MuxStream)
+      if (resumable && src instanceof MuxStream && dst instanceof MuxStream) {
         src.on('ack', (offset: number) => dst.ack(offset));
+        src.on('eof', (offset: number) => dst.eof(offset));
+      }
+      const side = direction === 'to-target' ? 'console' : 'remote';
       src.on('error', (e) =>
-        resumable
+        // A resumable leg's client that let go of the session says so: it ends, not pauses.
+        resumable && (e as { code?: string }).code !== 'SESSION_ENDED'
           ? fail(PAUSED, false)
-          : fail(`${direction === 'to-target' ? 'console' : 'remote'} side failed: ${e.message}`),
+          : fail(`${side} side failed: ${e.message}`),
       );
       src.on('close', () => {
         if (resumable && !ended && reason === undefined) fail(PAUSED, false);
