@@ -9,7 +9,7 @@ import { updateOperations } from './http/api-updates.js';
 import { loginOperations, siteDataOperations } from './http/api-login.js';
 import { failoverOperations } from '../failover/http/api.js';
 import { failoverHttp } from '../failover/http/plugin.js';
-import { readOnlyOnBackup } from '../failover/http/backup-guard.js';
+import { hiddenOnBackup, readOnlyOnBackup } from '../failover/http/backup-guard.js';
 import type { FailoverSite } from '../failover/http/site.js';
 import { trafficOperations } from '../traffic/http/api.js';
 import { trafficHttp } from '../traffic/http/plugin.js';
@@ -17,7 +17,9 @@ import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
 import { jumpClientAdminOperations, jumpClientOperations } from './http/api-jump-clients.js';
 import { consoleBuildOperations } from './http/api-console-builds.js';
-import { clusterOperations } from './http/api-cluster.js';
+import { clusterOperations } from '../cluster/http/api.js';
+import { clusterHttp } from '../cluster/http/plugin.js';
+import { integrityOperations } from './http/api-integrity.js';
 import { monitoringOperations, syslogOperations } from './http/api-monitoring.js';
 import { createMetrics } from '../monitoring/metrics.js';
 import { registerMonitoring } from '../monitoring/plugin.js';
@@ -34,7 +36,6 @@ import { registerWebConsole } from './web/routes.js';
 import { pageHost } from './web/page-host.js';
 import { registerPeerRoutes } from '../failover/peer-server.js';
 import { PEER_ROUTES } from '../failover/routes.js';
-import { CLUSTER_NODE_ROUTES, CLUSTER_PRIMARY_ROUTES } from '../cluster/node-routes.js';
 
 /** The site's data, changed on the primary only: a failover backup receives it by sync. */
 const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
@@ -53,7 +54,7 @@ const OPERATIONS: ApplianceOperation[] = [
   ...clientOperations,
   ...jumpClientOperations,
   ...consoleBuildOperations,
-  ...clusterOperations,
+  ...integrityOperations,
   ...monitoringOperations,
 ];
 
@@ -63,6 +64,7 @@ export const API_OPERATIONS: AnyOperation[] = [
   ...SITE_DATA_OPERATIONS,
   ...failoverOperations,
   ...trafficOperations,
+  ...clusterOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */
@@ -194,11 +196,13 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     context: appliance,
     interApplianceKey: () => appliance.interApplianceKey.get(),
   };
-  await registerPeerRoutes(app, peerHost, [
-    ...PEER_ROUTES,
-    ...CLUSTER_NODE_ROUTES,
-    ...CLUSTER_PRIMARY_ROUTES,
-  ]);
+  await registerPeerRoutes(app, peerHost, PEER_ROUTES);
+  await app.register(clusterHttp, {
+    pages: pageHost(appliance),
+    authenticate,
+    pageGuard: hiddenOnBackup(appliance.failover),
+    peer: peerHost,
+  });
   registerWebConsole(app, appliance);
   return app;
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { registerClusterPages } from './pages-cluster.js';
 import { z } from 'zod';
 import type { Appliance } from '../context.js';
 import { parseInput } from '../../shared/http/operations.js';
@@ -117,6 +116,5 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerManagementPages(p, appliance);
   registerStatusPages(p);
   registerJumpClientPages(primaryOnly);
-  registerClusterPages(primaryOnly, appliance);
   registerSyslogPages(primaryOnly);
 }

@@ -1,5 +1,5 @@
-import type { NodeView } from '../../cluster/cluster-service.js';
-import type { Appliance } from '../context.js';
+import type { NodeView } from '../cluster-service.js';
+import { RegionName } from '../nodes-store.js';
 import { html } from '../../shared/web/html.js';
 import {
   actionButton,
@@ -12,8 +12,12 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
+  type PageContext as Context,
+  type Pages,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { ClusterSite } from './site.js';
+
+type PageContext = Context<ClusterSite>;
 
 const TITLE = 'Management > Cluster';
 const PATH = '/login/management/cluster';
@@ -146,7 +150,7 @@ function page(ctx: PageContext, values: AddValues | undefined, problem: FormProb
 }
 
 /** /login > Management > Cluster: traffic nodes, accepting, Sync Now. */
-export function registerClusterPages(p: Pages, appliance: Appliance): void {
+export function registerClusterPages(p: Pages<ClusterSite>): void {
   p.get(PATH, (ctx) => page(ctx, undefined, NO_PROBLEM));
 
   p.post(`${PATH}/nodes`, async (ctx) => {
@@ -160,7 +164,6 @@ export function registerClusterPages(p: Pages, appliance: Appliance): void {
           message: 'port: must be a TLS port between 1 and 65535',
           status: 400,
         });
-      const { RegionName } = await import('../../cluster/nodes-store.js');
       const region = RegionName.safeParse(values.region);
       if (!region.success)
         return page(ctx, values, {
@@ -168,7 +171,7 @@ export function registerClusterPages(p: Pages, appliance: Appliance): void {
           message: `region: ${region.error.issues[0]!.message}`,
           status: 400,
         });
-      const node = await appliance.cluster.addNode(ctx.actor, {
+      const node = await ctx.appliance.cluster.addNode(ctx.actor, {
         host: values.host.trim(),
         port,
         region: region.data,
@@ -191,20 +194,20 @@ export function registerClusterPages(p: Pages, appliance: Appliance): void {
       }
     });
   nodeAction('stop-accepting', async (ctx, name) => {
-    await appliance.cluster.setAccepting(ctx.actor, name, false);
+    await ctx.appliance.cluster.setAccepting(ctx.actor, name, false);
     return `${name} accepts no new clients; its sessions go on until they end.`;
   });
   nodeAction('accept', async (ctx, name) => {
-    await appliance.cluster.setAccepting(ctx.actor, name, true);
+    await ctx.appliance.cluster.setAccepting(ctx.actor, name, true);
     return `${name} accepts new clients again.`;
   });
   nodeAction('remove', async (ctx, name) => {
-    await appliance.cluster.removeNode(ctx.actor, name);
+    await ctx.appliance.cluster.removeNode(ctx.actor, name);
     return `Removed ${name} from the cluster.`;
   });
 
   p.post(`${PATH}/sync`, async (ctx) => {
-    const { results } = await appliance.cluster.syncNow(ctx.actor);
+    const { results } = await ctx.appliance.cluster.syncNow(ctx.actor);
     const failed = results.filter((r) => !r.ok);
     return redirect(
       ctx.reply,

@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
-import { RegionName } from '../../cluster/nodes-store.js';
-import { integritySnapshot } from '../../site/integrity.js';
-import type { Appliance } from '../context.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { operationsOf, type Operation } from '../../shared/http/operations.js';
+import { RegionName } from '../nodes-store.js';
+import type { ClusterSite } from './site.js';
+
+/** An operation of the cluster domain: its handler sees the appliance as `ClusterSite`. */
+export type ClusterOperation = Operation<unknown, unknown, unknown, ClusterSite>;
+const defineOperation = operationsOf<ClusterSite>();
 
 const NodeParams = z.object({ name: z.string().min(1).max(64) }).strict();
 
-function requirePrimaryNode(appliance: Appliance, what: string): void {
+function requirePrimaryNode(appliance: ClusterSite, what: string): void {
   if (appliance.role === 'backup')
     throw new GatehouseError(
       'CLUSTER_ON_BACKUP',
@@ -22,7 +25,7 @@ function requirePrimaryNode(appliance: Appliance, what: string): void {
     );
 }
 
-export function clusterView(appliance: Appliance) {
+export function clusterView(appliance: ClusterSite) {
   const membership = appliance.membership.get();
   return {
     appliance: appliance.identity.name,
@@ -34,23 +37,7 @@ export function clusterView(appliance: Appliance) {
 }
 
 /** /login > Management > Cluster: traffic nodes, Accepting New Client Connections, Sync Now. */
-export const clusterOperations: ApplianceOperation[] = [
-  defineOperation({
-    id: 'integritySnapshot',
-    method: 'GET',
-    path: '/api/login/integrity',
-    area: 'login',
-    tag: 'login',
-    summary:
-      "Counts and digests of the site's data (users, settings, files, logs, session records, recordings); with ids=true the ids of history rows and recordings",
-    query: z.object({ ids: z.enum(['true', 'false']).optional() }).strict(),
-    response: { status: 200, description: 'The snapshot' },
-    handler: ({ appliance, query }) => ({
-      appliance: appliance.identity.name,
-      takenAt: new Date().toISOString(),
-      ...integritySnapshot(appliance.db, query.ids === 'true'),
-    }),
-  }),
+export const clusterOperations: ClusterOperation[] = [
   defineOperation({
     id: 'getCluster',
     method: 'GET',
