@@ -32,6 +32,7 @@ interface ExportFlags {
   since?: string;
   overlapHours: string;
   sqlite?: string;
+  requirePrimary?: boolean;
   json?: boolean;
 }
 
@@ -51,6 +52,7 @@ async function runExport(o: ExportFlags): Promise<void> {
     since,
     overlapMs,
     sqlite: o.sqlite && path.resolve(o.sqlite),
+    requirePrimary: o.requirePrimary,
     // Progress goes to stderr so that --json leaves stdout to the summary.
     log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   });
@@ -62,7 +64,8 @@ async function runExport(o: ExportFlags): Promise<void> {
         `  sessions:   ${s.sessions.new} new, ${s.sessions.alreadyHad} already had (since ${new Date(s.since.sessions).toISOString()})\n` +
         `  recordings: ${s.recordings.downloaded} downloaded, ${s.recordings.bytes} bytes, sha256 verified\n` +
         `  events:     ${s.events.new} new, ${s.events.alreadyHad} already had (since ${new Date(s.since.events).toISOString()})\n` +
-        (s.sqlite ? `  SQLite:     ${s.sqlite} updated\n` : ''),
+        (s.sqlite ? `  SQLite:     ${s.sqlite} updated\n` : '') +
+        (s.primary.primary === true ? '' : `  WARNING:    ${s.primary.why}\n`),
     );
   } finally {
     await client.close();
@@ -97,6 +100,10 @@ export function integrationCommand(): Command {
       '24',
     )
     .option('--sqlite <file>', 'also upsert the rows into this SQLite file')
+    .option(
+      '--require-primary',
+      "fail (exit 2, nothing exported) unless the appliance read is the site's primary; without it, a warning",
+    )
     .option('--json', 'print the summary as JSON (progress stays on stderr)')
     .addHelpText(
       'after',

@@ -15,6 +15,34 @@ export interface ExportState {
   lastRun: { at: string; site: string; appliance: string } | null;
 }
 
+/**
+ * An event as exported: `scope` says whether it is the site's history (users, settings,
+ * sessions, Jump Clients, cluster) or one an appliance logged about itself (its start and
+ * stop, software updates, addresses, traffic switch, failover role and syncs, backups, syslog,
+ * monitoring, sign-ins to its /appliance area), which describes that appliance only.
+ */
+export type ExportedEvent = EventRecord & { scope: 'site' | 'appliance' };
+
+const APPLIANCE_ACTIONS = new Set([
+  'appliance',
+  'update',
+  'updates',
+  'network',
+  'traffic',
+  'failover',
+  'backup',
+  'syslog',
+  'monitoring',
+]);
+
+export const scopeOf = (e: EventRecord): ExportedEvent['scope'] =>
+  APPLIANCE_ACTIONS.has(e.action.split('.')[0]!) ||
+  // A traffic node applying the configuration its primary pushed: about that node too.
+  e.action === 'cluster.config-applied' ||
+  (e.area === 'appliance' && e.action.startsWith('auth.'))
+    ? 'appliance'
+    : 'site';
+
 const EMPTY_STATE: ExportState = {
   format: 1,
   cursor: { sessionsEndedAt: null, eventsTs: null },
@@ -144,8 +172,8 @@ export class ExportFolder {
   }
 
   /** Add events to their day files; an id already there is not written twice. */
-  async addEvents(events: EventRecord[]): Promise<{ added: EventRecord[]; had: number }> {
-    const added: EventRecord[] = [];
+  async addEvents(events: ExportedEvent[]): Promise<{ added: ExportedEvent[]; had: number }> {
+    const added: ExportedEvent[] = [];
     const touched = new Set<string>();
     for (const e of events) {
       const day = await this.day(dayOf(e.ts));

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { GatehouseError } from '../shared/errors.js';
-import type { EventRecord } from '../site/events.js';
+import type { ExportedEvent } from './export-folder.js';
 import type { SessionRecord } from '../sessions/session-records.js';
 
 const SCHEMA = `
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS events (
   action TEXT NOT NULL,
   target TEXT NOT NULL,
   outcome TEXT NOT NULL,
-  details TEXT NOT NULL
+  details TEXT NOT NULL,
+  scope TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS session_records_ended ON session_records (ended_at);
@@ -48,6 +49,10 @@ export class ExportDatabase {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.exec(SCHEMA);
+      // A file from an export of a previous release has no scope column yet.
+      const columns = this.db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'scope'))
+        this.db.exec('ALTER TABLE events ADD COLUMN scope TEXT');
     } catch (e) {
       throw new GatehouseError(
         'EXPORT_SQLITE_UNUSABLE',
@@ -69,11 +74,12 @@ export class ExportDatabase {
          recording_file = excluded.recording_file`,
     );
     this.upsertEvent = this.db.prepare(
-      `INSERT INTO events (id, ts, appliance, area, actor, action, target, outcome, details)
-       VALUES (@id, @ts, @appliance, @area, @actor, @action, @target, @outcome, @details)
+      `INSERT INTO events (id, ts, appliance, area, actor, action, target, outcome, details, scope)
+       VALUES (@id, @ts, @appliance, @area, @actor, @action, @target, @outcome, @details, @scope)
        ON CONFLICT (id) DO UPDATE SET ts = excluded.ts, appliance = excluded.appliance,
          area = excluded.area, actor = excluded.actor, action = excluded.action,
-         target = excluded.target, outcome = excluded.outcome, details = excluded.details`,
+         target = excluded.target, outcome = excluded.outcome, details = excluded.details,
+         scope = excluded.scope`,
     );
   }
 
@@ -84,7 +90,7 @@ export class ExportDatabase {
     })();
   }
 
-  events(rows: EventRecord[]): void {
+  events(rows: ExportedEvent[]): void {
     this.db.transaction(() => {
       for (const e of rows) this.upsertEvent.run({ ...e, details: JSON.stringify(e.details) });
     })();

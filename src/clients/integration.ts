@@ -3,8 +3,9 @@ import { GatehouseError, isGatehouseError, type Problem } from '../shared/errors
 import type { EventRecord } from '../site/events.js';
 import type { SessionRecord } from '../sessions/session-records.js';
 import { ApplianceClient, toError } from './admin-client.js';
-import { ExportFolder, type ExportState } from './export-folder.js';
+import { ExportFolder, scopeOf, type ExportedEvent, type ExportState } from './export-folder.js';
 import { ExportDatabase } from './export-sqlite.js';
+import { checkPrimary, type ApplianceStanding, type PrimaryCheck } from './site-primary.js';
 import { trustedFingerprints, type Endpoint } from './tunnel.js';
 
 /** Records merged later (failover, S21; traffic nodes) carry old times: re-read this far back. */
@@ -22,6 +23,8 @@ export interface ExportOptions {
   since?: number;
   overlapMs?: number;
   sqlite?: string;
+  /** Refuse to export from an appliance that is not (or cannot be shown to be) the primary. */
+  requirePrimary?: boolean;
   log?: (line: string) => void;
 }
 
@@ -35,6 +38,8 @@ export interface ExportSummary {
   events: { new: number; alreadyHad: number };
   cursor: ExportState['cursor'];
   sqlite: string | null;
+  /** Whether the appliance read is the site's primary (a backup's copy may lag or differ). */
+  primary: PrimaryCheck;
 }
 
 const hostPort = (e: Endpoint) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
@@ -73,22 +78,24 @@ export class IntegrationClient {
 
   async export(): Promise<ExportSummary> {
     const { opts } = this;
-    const folder = new ExportFolder(opts.dir);
-    await folder.open();
-    const state = await folder.readState();
     try {
       await this.http.signIn('login', opts.username, opts.password);
     } catch (e) {
       throw unreachable(opts.site, e);
     }
-    const info = await this.get<{ appliance: string; role: string; productVersion: string }>(
-      '/api/login/status/information',
-    );
-    this.log(
-      `signed in to ${info.appliance} (${info.role}, ${info.productVersion}) at ${hostPort(opts.site)} as ${opts.username}`,
-    );
-    const db = opts.sqlite ? new ExportDatabase(opts.sqlite) : undefined;
+    let db: ExportDatabase | undefined;
     try {
+      const info = await this.get<ApplianceStanding & { productVersion: string }>(
+        '/api/login/status/information',
+      );
+      this.log(
+        `signed in to ${info.appliance} (${info.role}, ${info.productVersion}) at ${hostPort(opts.site)} as ${opts.username}`,
+      );
+      const primary = await this.checkPrimary(info);
+      const folder = new ExportFolder(opts.dir);
+      await folder.open();
+      const state = await folder.readState();
+      db = opts.sqlite ? new ExportDatabase(opts.sqlite) : undefined;
       const overlap = opts.overlapMs ?? DEFAULT_OVERLAP_MS;
       const start = (cursor: number | null) =>
         opts.since ?? (cursor === null ? 0 : Math.max(0, cursor - overlap));
@@ -124,11 +131,32 @@ export class IntegrationClient {
         events: { new: events.new, alreadyHad: events.had },
         cursor: next.cursor,
         sqlite: opts.sqlite ?? null,
+        primary,
       };
     } finally {
       db?.close();
       await this.http.call('DELETE', '/api/login/session').catch(() => undefined);
     }
+  }
+
+  /** Warn (or, with requirePrimary, refuse before writing anything) off the site's primary. */
+  private async checkPrimary(info: ApplianceStanding): Promise<PrimaryCheck> {
+    const check = await checkPrimary(info, this.opts.site);
+    if (check.primary === true) return check;
+    const fix = info.siteHostname
+      ? `give --site ${info.siteHostname}:${this.opts.site.port}`
+      : 'give --site the site hostname and port';
+    if (this.opts.requirePrimary)
+      throw new GatehouseError(
+        'EXPORT_NOT_PRIMARY',
+        409,
+        `--require-primary: ${check.why}; nothing was exported. The site's records are the primary's: ${fix}, or leave out --require-primary to export from this appliance anyway.`,
+        { fields: [{ field: '--site', message: "is not the site's primary" }] },
+      );
+    this.log(
+      `warning: ${check.why}; ${check.primary === false ? 'it is not' : 'it may not be'} the site's primary, whose records are the site's (${fix}; --require-primary makes this an error)`,
+    );
+    return check;
   }
 
   private async get<T>(path: string): Promise<T> {
@@ -212,9 +240,10 @@ export class IntegrationClient {
   private async events(folder: ExportFolder, db: ExportDatabase | undefined, since: number) {
     const out = { new: 0, had: 0, newest: null as number | null };
     for (let page = 1; ; page++) {
-      const { items } = await this.get<{ items: EventRecord[] }>(
+      const read = await this.get<{ items: EventRecord[] }>(
         `/api/login/logs?since=${since}&page=${page}&pageSize=${EVENTS_PAGE}`,
       );
+      const items: ExportedEvent[] = read.items.map((e) => ({ ...e, scope: scopeOf(e) }));
       for (const e of items) out.newest = Math.max(out.newest ?? e.ts, e.ts);
       const { added, had } = await folder.addEvents(items);
       db?.events(items);

@@ -245,6 +245,10 @@ export const loginOperations: ApplianceOperation[] = [
     handler: ({ appliance }) => ({
       appliance: appliance.identity.name,
       role: appliance.role,
+      // A reader (the Integration Client) tells from these whether it reads the site's primary.
+      cluster: appliance.standing.cluster,
+      siteHostname: appliance.settings.get().siteHostname || null,
+      fingerprint: appliance.certificateFingerprint,
       productVersion: appliance.productVersion,
       connectedClients: appliance.clients.list(),
     }),
