@@ -130,6 +130,15 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     appliance.inflightWrites--;
   };
   app.addHook('onResponse', uncount);
+  // A primary with a witness acknowledges a change of site data once its backup has it and it
+  // still may serve (src/failover/replication.ts); else the change is answered as not made.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!(req as { siteWrite?: boolean }).siteWrite || reply.statusCode >= 400) return payload;
+    const refused = await appliance.failover.acknowledgeWrite();
+    if (!refused) return payload;
+    void reply.code(refused.status).type('application/problem+json');
+    return JSON.stringify(refused.toProblem(req.url));
+  });
   app.addHook('onRequestAbort', uncount);
   const health = () => ({
     name: appliance.identity.name,
@@ -146,7 +155,8 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   // traffic node), and on the backup; 503 elsewhere and while not ready.
   app.get('/health/primary', async (_req, reply) => {
     const s = appliance.standing;
-    const primary = s.failover !== 'backup' && s.cluster !== 'traffic-node';
+    const primary =
+      s.failover !== 'backup' && s.cluster !== 'traffic-node' && !appliance.failover.fenced();
     return reply.code(appliance.ready && primary ? 200 : 503).send(health());
   });
   app.get('/health/backup', async (_req, reply) =>

@@ -18,6 +18,7 @@ const program = new Command('gatehouse')
   .addCommand((await import('./update-server.js')).updateServerCommand());
 program.addCommand((await import('./traffic.js')).trafficCommand());
 program.addCommand((await import('./nat-forwarder.js')).natForwarderCommand());
+program.addCommand((await import('./witness.js')).witnessCommand());
 const clients = await import('./clients.js');
 program.addCommand(clients.jumpClientCommand());
 program.addCommand(clients.customerClientCommand());

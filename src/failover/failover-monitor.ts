@@ -1,7 +1,10 @@
 import net from 'node:net';
 import { SYSTEM } from '../shared/actor.js';
+import { Repeating } from '../shared/repeat.js';
 import type { EventLog } from '../site/events.js';
+import { isGatehouseError } from '../shared/errors.js';
 import { peerLabel, type PeerAddress } from './peer-client.js';
+import type { RelationshipView } from './types.js';
 import type { FailoverRelationship, PeerState } from './relationship.js';
 
 /** How often each side contacts the other when automatic failover does not ask for more. */
@@ -30,10 +33,12 @@ export function tcpReachable(addr: PeerAddress, timeoutMs = 2_000): Promise<bool
  * Every decision is written to the event log once per outage.
  */
 export class FailoverMonitor {
-  private timer: NodeJS.Timeout | undefined;
   private lastContactAt = Date.now();
   private lastWithheld: string | undefined;
-  private running = false;
+  private readonly loop = new Repeating(
+    () => this.tick(),
+    () => (this.active() ? this.interval() : 250),
+  );
   last: PeerState | undefined;
   /** When the peer last answered a heartbeat (for monitoring). */
   lastReachableAt: number | undefined;
@@ -46,30 +51,21 @@ export class FailoverMonitor {
   ) {}
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   stop(): void {
-    this.running = false;
-    clearTimeout(this.timer);
+    this.loop.stop();
   }
 
   private interval(): number {
     const auto = this.relationship.automatic();
     if (!auto.enabled) return HEARTBEAT_MS;
-    return Math.min(HEARTBEAT_MS, Math.max(250, (auto.unreachableForSeconds * 1000) / 4));
-  }
-
-  private schedule(ms: number): void {
-    if (!this.running) return;
-    this.timer = setTimeout(() => {
-      this.tick()
-        .catch(() => undefined)
-        .finally(() => this.schedule(this.active() ? this.interval() : 250));
-    }, ms);
-    this.timer.unref();
+    const quarter = (auto.unreachableForSeconds * 1000) / 4;
+    // With a witness the backup's promises ride on the heartbeats: a quarter lease apart.
+    if (auto.witness)
+      return Math.max(50, Math.min(HEARTBEAT_MS, quarter, (auto.witness.leaseSeconds * 1000) / 4));
+    return Math.min(HEARTBEAT_MS, Math.max(250, quarter));
   }
 
   /** One round: contact the peer, then decide about automatic failover. */
@@ -105,6 +101,7 @@ export class FailoverMonitor {
       return this.withhold(
         `the primary ${peer} has been unreachable for ${since}, but ${stale}: promoting this backup would roll the site back`,
       );
+    if (auto.witness) return this.askWitness(rel, peer, since, state, auto.checkAddresses);
     const checks = await Promise.all(
       auto.checkAddresses.map(async (a) => ({ a: peerLabel(a), ok: await tcpReachable(a) })),
     );
@@ -117,9 +114,52 @@ export class FailoverMonitor {
     if (this.relationship.takeOver(reason)) this.lastWithheld = undefined;
   }
 
+  /**
+   * With a witness, the witness breaks the tie: its lease goes to this backup only once the
+   * primary has stopped renewing it for a whole lease (dead, frozen or cut off from the
+   * witness too); a primary cut off from this backup alone keeps renewing it, and serves on.
+   * Check addresses, if any, must answer as well.
+   */
+  private async askWitness(
+    rel: RelationshipView,
+    peer: string,
+    since: string,
+    state: PeerState,
+    checkAddresses: PeerAddress[],
+  ): Promise<void> {
+    const head = `the primary ${peer} has been unreachable for ${since}`;
+    const promised = this.relationship.quorum.promiseLeft();
+    if (promised > 0)
+      return this.withhold(
+        `${head}, but this backup promised it, ${Math.round(promised)} ms ago at most, not to take over for a lease length`,
+      );
+    for (const a of checkAddresses)
+      if (!(await tcpReachable(a)))
+        return this.withhold(
+          `${head}, but the check address ${peerLabel(a)} does not answer: this backup may be the one cut off (split-brain guard)`,
+        );
+    const generation = rel.generation + 1;
+    let answer;
+    try {
+      answer = await this.relationship.quorum.ask(rel, generation);
+    } catch (e) {
+      return this.withhold(
+        `${head}, but the witness does not answer either (${isGatehouseError(e) ? e.code : String(e)}): this backup may be the one cut off, so it does not take over (split-brain guard)`,
+      );
+    }
+    if (!answer.granted)
+      return this.withhold(
+        `${head}, but the witness refused this backup the lease: ${answer.reason ?? 'no reason given'} Only the link between the appliances is cut, so the primary serves on (split-brain guard).`,
+      );
+    const reason = `${head} (at least ${this.relationship.automatic().unreachableForSeconds} s; last error: ${state.error?.code ?? 'none'}) and the witness granted this backup the lease at generation ${generation}: the primary stopped renewing it`;
+    if (this.relationship.takeOver(reason, generation)) this.lastWithheld = undefined;
+  }
+
   private withhold(reason: string): void {
-    if (this.lastWithheld === reason.replace(/\d+ s,/, '')) return;
-    this.lastWithheld = reason.replace(/\d+ s,/, '');
+    // Once per outage and cause: the figures in a reason change from round to round.
+    const key = reason.replace(/\d+/g, '#');
+    if (this.lastWithheld === key) return;
+    this.lastWithheld = key;
     this.events.record(SYSTEM, 'failover.automatic-takeover-withheld', 'automatic-failover', {
       reason,
     });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { conflict } from '../shared/errors.js';
 import { SYSTEM, type Actor } from '../shared/actor.js';
 import { PeerClient, type PeerAddress } from './peer-client.js';
@@ -5,6 +6,7 @@ import type { PeerClaim } from './relationship-schemas.js';
 import { RelationshipStore } from './relationship-store.js';
 import { withTimeout } from './relationship-errors.js';
 import { judgeClaim } from './generations.js';
+import { Quorum } from './quorum.js';
 import type { FailoverRole, PeerAnswer, RelationshipDeps } from './relationship-types.js';
 import type { RelationshipView } from './types.js';
 
@@ -14,10 +16,41 @@ import type { RelationshipView } from './types.js';
  */
 export class RelationshipCore {
   readonly store: RelationshipStore;
+  /** With a witness: which votes this appliance holds (docs/failover.md, "The witness"). */
+  readonly quorum: Quorum;
   busy: string | undefined;
 
   constructor(readonly deps: RelationshipDeps) {
     this.store = new RelationshipStore(deps.db, deps.events);
+    this.quorum = new Quorum({
+      name: deps.name,
+      key: deps.key,
+      view: () => this.store.get(),
+      active: deps.active,
+      witness: () => {
+        // A CLI command that opened the store closes it while the timers still run.
+        if (!deps.db.open) return null;
+        const auto = this.store.automatic();
+        return auto.enabled ? auto.witness : null;
+      },
+      changed: (serving, reason, since) => this.servingChanged(serving, reason, since),
+    });
+    this.quorum.start();
+  }
+
+  /**
+   * A primary with a witness that holds no vote besides its own accepts no changes (the
+   * site-data guard asks `fenced`) and gives up its shared addresses until it holds one again.
+   */
+  private servingChanged(serving: boolean, reason: string, since?: string): void {
+    const rel = this.store.get();
+    this.deps.events.record(
+      SYSTEM,
+      serving ? 'failover.serving' : 'failover.fenced',
+      rel?.peer.name ?? '',
+      { reason, generation: rel?.generation ?? 0, ...(since ? { since } : {}) },
+    );
+    void this.follow(SYSTEM, serving ? 'primary' : 'backup');
   }
 
   /** This appliance's answer to every relationship call. */
@@ -27,6 +60,7 @@ export class RelationshipCore {
       name: this.deps.name,
       role: rel?.role ?? 'standalone',
       generation: rel?.generation ?? 0,
+      ...(rel?.role === 'backup' ? this.quorum.promise() : {}),
     };
   }
 
@@ -84,10 +118,13 @@ export class RelationshipCore {
     timeoutMs?: number,
   ): Promise<T> {
     const client = this.client(rel.peer.address, rel.peer.fingerprint);
+    const sentAt = performance.now();
     try {
       const claim = { role: rel.role, generation: rel.generation };
       const call = client.call<T>('POST', path, { ...body, ...claim });
-      return await (timeoutMs ? withTimeout(call, timeoutMs, client.label) : call);
+      const answer = await (timeoutMs ? withTimeout(call, timeoutMs, client.label) : call);
+      this.quorum.noteAnswer(sentAt, answer);
+      return answer;
     } finally {
       void client.close();
     }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { GatehouseError, conflict } from '../shared/errors.js';
 import { SYSTEM, type Actor } from '../shared/actor.js';
 import { RoleRequest, SyncIntervalMessage } from './relationship-schemas.js';
@@ -61,7 +62,12 @@ export class RelationshipRoles {
       const answer = await core.callPeer(
         rel,
         peerPath,
-        { newGeneration: generation, finalSync: !force && role === 'backup' },
+        {
+          newGeneration: generation,
+          finalSync: !force && role === 'backup',
+          // Handing the role over: this appliance will not take it back for a lease length.
+          ...(role === 'backup' ? core.quorum.promise() : {}),
+        },
         force ? BEST_EFFORT_MS : undefined,
       );
       generation = settledGeneration(generation, answer.generation);
@@ -92,6 +98,7 @@ export class RelationshipRoles {
   /** The peer asks this appliance to take the role it gives up (after a final sync if asked). */
   async acceptRole(from: string, role: 'primary' | 'backup', body: unknown): Promise<PeerAnswer> {
     const core = this.core;
+    const receivedAt = performance.now();
     const req = RoleRequest.parse(body);
     core.observe(from, req);
     let rel = core.peerOf(from);
@@ -108,6 +115,7 @@ export class RelationshipRoles {
       { ...rel, role, generation },
       { from: rel.role, generation, askedBy: from, finalSync: req.finalSync },
     );
+    if (role === 'primary') core.quorum.noteHandover(receivedAt, req.promiseMs);
     await core.follow(actor, role);
     return core.claim();
   }
@@ -128,10 +136,14 @@ export class RelationshipRoles {
   }
 
   /** Automatic failover: the backup takes the primary role on its own, with the reason. */
-  takeOver(reason: string): boolean {
+  takeOver(reason: string, granted?: number): boolean {
     const rel = this.core.store.get();
     if (!rel || rel.role !== 'backup' || this.core.busy) return false;
     const generation = nextGeneration(rel);
+    // With a witness: the lease was granted for this generation, and no promise to the primary
+    // runs (one given in an answer since the monitor looked would be broken by taking over).
+    if (granted !== undefined && (granted !== generation || this.core.quorum.promiseLeft()))
+      return false;
     this.core.store.write(
       SYSTEM,
       'failover.automatic-takeover',

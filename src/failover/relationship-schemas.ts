@@ -65,14 +65,38 @@ export const BackupOperationsInput = z
   .object({ enabled: z.boolean({ message: 'must be true or false' }) })
   .strict();
 
+/**
+ * A witness (`gatehouse witness` on a third host): the appliance pins its certificate, and
+ * the primary serves only while it holds the witness's lease or the backup's promise.
+ */
+export const WitnessSchema = z
+  .object({
+    host: PeerHost,
+    port: PeerPort,
+    fingerprint: z
+      .string({ message: 'is required' })
+      .trim()
+      .regex(
+        /^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/,
+        'must be the SHA-256 fingerprint the witness printed at its first start (AB:CD:…, 32 pairs)',
+      )
+      .transform((f) => f.toUpperCase()),
+    leaseSeconds: z.coerce
+      .number({ message: 'must be a number of seconds' })
+      .min(0.2, 'must be 0.2 or more')
+      .max(600, 'must be at most 600 (ten minutes)')
+      .default(10),
+  })
+  .strict();
+export type WitnessConfig = z.infer<typeof WitnessSchema>;
+
 /** Optional automatic failover: off by default; check addresses guard against split brain. */
 export const AutomaticFailoverSchema = z
   .object({
     enabled: z.boolean({ message: 'must be true or false' }),
     unreachableForSeconds: z.coerce
       .number({ message: 'must be a number of seconds' })
-      .int('must be a whole number')
-      .min(1, 'must be 1 or more')
+      .min(0.2, 'must be 0.2 or more')
       .max(3_600, 'must be at most 3600 (an hour)'),
     checkAddresses: z
       .array(PeerAddressSchema, { message: 'must be a list of {host, port}' })
@@ -88,15 +112,17 @@ export const AutomaticFailoverSchema = z
       .max(2_592_000, 'must be at most 2592000 (30 days)')
       .nullable()
       .default(null),
+    /** The third vote that breaks the tie when only the link between the appliances fails. */
+    witness: WitnessSchema.nullable().default(null),
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.enabled && v.checkAddresses.length === 0)
+    if (v.enabled && v.checkAddresses.length === 0 && !v.witness)
       ctx.addIssue({
         code: 'custom',
         path: ['checkAddresses'],
         message:
-          'needs at least one address (host:port) the backup must still reach before it takes over, e.g. the default gateway or a DNS server: it tells a dead primary from a network split',
+          'needs at least one address (host:port) the backup must still reach before it takes over, e.g. the default gateway or a DNS server, or a witness: it tells a dead primary from a network split',
       });
   });
 export type AutomaticFailover = z.infer<typeof AutomaticFailoverSchema>;
@@ -106,12 +132,18 @@ export const DEFAULT_AUTOMATIC_FAILOVER: AutomaticFailover = {
   unreachableForSeconds: 60,
   checkAddresses: [],
   maximumSyncAgeSeconds: null,
+  witness: null,
 };
 
 /** What every relationship call between the two appliances carries about its sender. */
 export const PeerClaim = z.object({
   role: z.enum(['standalone', 'primary', 'backup']),
   generation: z.number().int().nonnegative(),
+  /**
+   * A backup with a witness promises, for this long from when it sends it, not to take over:
+   * the primary may serve on it while the witness cannot be reached (docs/failover.md).
+   */
+  promiseMs: z.number().int().positive().optional(),
 });
 export type PeerClaim = z.infer<typeof PeerClaim>;
 

@@ -12,7 +12,7 @@ export type FailoverRole = 'standalone' | 'primary' | 'backup';
  * stay apart: the final sync before a planned role change, and the last result for the page.
  */
 export interface SyncHook {
-  syncNow(rel: RelationshipView): Promise<SyncResult>;
+  syncNow(rel: RelationshipView, fresh?: boolean): Promise<SyncResult>;
   /** Pull only the history (logs, session records, recordings) of a peer: S21 at establish. */
   pullFrom(peer: PeerClient, mode: 'merge-history-only'): Promise<SyncResult>;
   readonly lastResult?: SyncResult | null;
@@ -63,6 +63,8 @@ export interface PeerAnswer {
   name: string;
   role: FailoverRole;
   generation: number;
+  /** A backup with a witness: its promise not to take over (see quorum.ts). */
+  promiseMs?: number;
 }
 
 export interface PeerState {

@@ -1,4 +1,4 @@
-import { conflict, isGatehouseError } from '../shared/errors.js';
+import { conflict, isGatehouseError, type GatehouseError } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import { PeerClaim, type AutomaticFailover, type EstablishInput } from './relationship-schemas.js';
 import type { RelationshipStore } from './relationship-store.js';
@@ -6,6 +6,8 @@ import { RelationshipCore } from './relationship-core.js';
 import { acceptBreak, acceptJoin, breakRelationship, establish } from './relationship-pairing.js';
 import { RelationshipRoles } from './relationship-roles.js';
 import { FailoverMonitor } from './failover-monitor.js';
+import type { Quorum } from './quorum.js';
+import { acknowledgement, SyncBarrier } from './replication.js';
 import type {
   FailoverRole,
   PairSyncStatus,
@@ -34,6 +36,11 @@ export class FailoverRelationship {
   readonly monitor: FailoverMonitor;
   private readonly core: RelationshipCore;
   private readonly roles: RelationshipRoles;
+  /** With a witness, a change is acknowledged once a sync that started after it completed. */
+  private readonly barrier = new SyncBarrier(async () => {
+    const rel = this.store.get();
+    if (rel?.role === 'primary') await this.deps.sync()?.syncNow(rel, true);
+  });
 
   constructor(private readonly deps: RelationshipDeps) {
     this.core = new RelationshipCore(deps);
@@ -41,6 +48,30 @@ export class FailoverRelationship {
     this.roles = new RelationshipRoles(this.core);
     this.monitor = new FailoverMonitor(this, deps.events, deps.active);
     this.monitor.start();
+  }
+
+  get quorum(): Quorum {
+    return this.core.quorum;
+  }
+
+  /** A primary with a witness that holds neither its lease nor the backup's promise. */
+  fenced(): boolean {
+    return !this.core.quorum.mayServe();
+  }
+
+  /**
+   * Whether a change of site data just made may be acknowledged (replication.ts): with a
+   * witness, once the backup has it and while this primary still may serve.
+   */
+  acknowledgeWrite(): Promise<GatehouseError | undefined> {
+    return acknowledgement({
+      waits: () => this.role === 'primary' && this.core.quorum.configured(),
+      backupReachable: () => this.monitor.last?.reachable !== false,
+      fenced: () => this.fenced(),
+      waitMs: () => this.core.quorum.leaseLength(),
+      barrier: this.barrier,
+      peer: () => this.store.get()?.peer.name ?? 'the backup',
+    });
   }
 
   get role(): FailoverRole {
@@ -147,8 +178,9 @@ export class FailoverRelationship {
     return this.roles.staleness(now);
   }
 
-  takeOver(reason: string): boolean {
-    return this.roles.takeOver(reason);
+  /** With a witness, `granted` is the generation the witness granted the lease for. */
+  takeOver(reason: string, granted?: number): boolean {
+    return this.roles.takeOver(reason, granted);
   }
 
   setSyncInterval(actor: Actor, seconds: number): Promise<RelationshipView> {

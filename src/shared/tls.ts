@@ -1,6 +1,9 @@
 import { X509Certificate, webcrypto } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { colonHex } from './crypto.js';
+import { exists, writeFileAtomic } from './fs.js';
 
 /**
  * The certificate generator is loaded only when a certificate is made (init): it costs a
@@ -77,3 +80,28 @@ export function splitHostsAndIps(values: string[]): { dnsNames: string[]; ipAddr
 }
 
 export { colonHex };
+
+/**
+ * The certificate of a small server of ours (NAT forwarder, witness) in DIR/tls, made at its
+ * first start for the address it listens on; clients pin its fingerprint.
+ */
+export async function loadOrCreateServerTls(
+  dir: string,
+  host: string,
+  commonName: string,
+): Promise<{ key: string; cert: string }> {
+  const cert = path.join(dir, 'tls', 'cert.pem');
+  const key = path.join(dir, 'tls', 'key.pem');
+  if (!(await exists(cert))) {
+    const ips = isIP(host) ? [host] : [];
+    const made = await generateSelfSignedCertificate({
+      commonName,
+      dnsNames: ['localhost', ...(ips.length ? [] : [host])],
+      ipAddresses: [...new Set(['127.0.0.1', ...ips])].filter((a) => a !== '0.0.0.0' && a !== '::'),
+    });
+    await fsp.mkdir(path.dirname(cert), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(key, made.keyPem, 0o600);
+    await writeFileAtomic(cert, made.certPem, 0o644);
+  }
+  return { key: await fsp.readFile(key, 'utf8'), cert: await fsp.readFile(cert, 'utf8') };
+}

@@ -142,7 +142,7 @@ export const failoverOperations: FailoverOperation[] = [
     area: 'login',
     tag: 'failover',
     summary:
-      'Automatic failover (off by default): the backup takes over when the primary has been unreachable for the set time and a check address still answers',
+      'Automatic failover (off by default): the backup takes over when the primary has been unreachable for the set time and a check address still answers, or the witness grants it the lease',
     body: AutomaticFailoverSchema,
     response: { status: 200, description: 'The settings after the change' },
     handler: ({ appliance, actor, body }) => appliance.failover.setAutomatic(actor, body),

@@ -32,7 +32,18 @@ export function readOnlyOnBackup(
   signedIn: (req: FastifyRequest) => boolean,
 ): RouteGuard {
   return async (req) => {
-    if (failover.role !== 'backup' || SAFE.has(req.method) || !signedIn(req)) return;
+    if (SAFE.has(req.method) || !signedIn(req)) return;
+    if (failover.role === 'primary' && failover.fenced())
+      throw new GatehouseError(
+        'FAILOVER_PRIMARY_FENCED',
+        503,
+        `This primary holds neither its witness's lease nor the backup's promise (it may be cut off, or "${primaryOf(failover)}" may be taking over), so it accepts no changes for now: nothing was changed. Try again in a moment, on whichever appliance is primary.`,
+      );
+    if (failover.role !== 'backup') {
+      // Acknowledged only once `acknowledgeWrite` agrees (the appliance's onSend hook asks).
+      (req as { siteWrite?: boolean }).siteWrite = true;
+      return;
+    }
     const primary = primaryOf(failover);
     throw new GatehouseError(
       'FAILOVER_BACKUP_READ_ONLY',

@@ -214,6 +214,8 @@ export function registerFailoverPages(app: FastifyInstance, host: PageHost<Failo
           unreachableForSeconds: values.unreachableForSeconds,
           checkAddresses: parseCheckAddresses(values.checkAddresses),
           maximumSyncAgeSeconds: values.maximumSyncAgeSeconds || null,
+          // The witness is set through the API (docs/failover.md); the form keeps it.
+          witness: site.failover.automatic().witness,
         },
         'body',
       );

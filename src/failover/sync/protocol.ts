@@ -75,6 +75,11 @@ export interface RowsAnswer {
 
 export const RunRequest = z.object({
   mode: z.enum(['mirror', 'merge-history-only']).default('mirror'),
+  /**
+   * Start a pull after any that runs now, rather than join it: the primary waits for one that
+   * saw the change it is about to acknowledge (writes wait for the backup, docs/failover.md).
+   */
+  fresh: z.boolean().default(false),
   /** The appliance to pull from (the caller), as it is reached from here. */
   peer: z.object({
     name: z.string().min(1),

@@ -79,20 +79,21 @@ export class SyncService {
    * Sync Now. On the backup: pull from the primary. On the primary: ask the backup to pull
    * now and wait for its result.
    */
-  async syncNow(rel: RelationshipView): Promise<SyncResult> {
+  async syncNow(rel: RelationshipView, fresh = false): Promise<SyncResult> {
     const peer = this.peerClient(rel);
-    if (rel.role === 'backup') return this.pullFrom(peer, 'mirror');
+    if (rel.role === 'backup') return this.pullFrom(peer, 'mirror', fresh);
     const request: RunRequest = {
       mode: 'mirror',
+      fresh,
       peer: { name: rel.self.name, address: rel.self.address, fingerprint: this.deps.fingerprint },
     };
     return peer.call<SyncResult>('POST', '/api/peer/sync/run', request);
   }
 
   /** Pull from a peer; a second request for the same pull while it runs waits for it. */
-  async pullFrom(peer: PeerClient, mode: SyncMode): Promise<SyncResult> {
+  async pullFrom(peer: PeerClient, mode: SyncMode, fresh = false): Promise<SyncResult> {
     const key = `${mode} ${peer.label} ${peer.fingerprint}`;
-    if (this.running?.key === key) return this.running.promise;
+    if (this.running?.key === key && !fresh) return this.running.promise;
     while (this.running) await this.running.promise.catch(() => undefined);
     const promise = this.run(peer, mode);
     this.running = { key, promise };
@@ -120,7 +121,7 @@ export class SyncService {
         409,
         `"${from}" asked this appliance to take its site data, but this appliance is ${rel.role === 'backup' ? `the backup of ${rel.peer.name}` : 'the primary'}. Sync from the primary of this appliance's relationship.`,
       );
-    if (req.mode === 'mirror' && rel) return this.syncNow(rel);
+    if (req.mode === 'mirror' && rel) return this.syncNow(rel, req.fresh);
     const peer = new PeerClient(
       req.peer.address,
       req.peer.fingerprint,

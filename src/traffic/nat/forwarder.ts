@@ -45,28 +45,9 @@ export interface RunningForwarder {
 }
 
 const files = (dataDir: string) => ({
-  cert: path.join(dataDir, 'tls', 'cert.pem'),
-  key: path.join(dataDir, 'tls', 'key.pem'),
   token: path.join(dataDir, 'control-token'),
   target: path.join(dataDir, 'target.json'),
 });
-
-async function loadOrCreateTls(dataDir: string, control: HostPort) {
-  const f = files(dataDir);
-  if (!(await exists(f.cert))) {
-    const { generateSelfSignedCertificate } = await import('../../shared/tls.js');
-    const ips = net.isIP(control.host) ? [control.host] : [];
-    const tls = await generateSelfSignedCertificate({
-      commonName: 'gatehouse-nat-forwarder',
-      dnsNames: ['localhost', ...(ips.length ? [] : [control.host])],
-      ipAddresses: [...new Set(['127.0.0.1', ...ips])].filter((a) => a !== '0.0.0.0' && a !== '::'),
-    });
-    await fsp.mkdir(path.dirname(f.cert), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(f.key, tls.keyPem, 0o600);
-    await writeFileAtomic(f.cert, tls.certPem, 0o644);
-  }
-  return { key: await fsp.readFile(f.key, 'utf8'), cert: await fsp.readFile(f.cert, 'utf8') };
-}
 
 async function loadOrCreateToken(dataDir: string): Promise<{ token: string; created: boolean }> {
   const file = files(dataDir).token;
@@ -148,7 +129,12 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
       { field: 'target' },
     );
   await fsp.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  const tls = await loadOrCreateTls(opts.dataDir, opts.control);
+  const { loadOrCreateServerTls } = await import('../../shared/tls.js');
+  const tls = await loadOrCreateServerTls(
+    opts.dataDir,
+    opts.control.host,
+    'gatehouse-nat-forwarder',
+  );
   const { token, created } = await loadOrCreateToken(opts.dataDir);
   const tokenDigest = digest(token);
   let target = (await loadTarget(opts.dataDir)) ?? initial.data;

@@ -1,0 +1,204 @@
+import { performance } from 'node:perf_hooks';
+import { isGatehouseError } from '../shared/errors.js';
+import { Repeating } from '../shared/repeat.js';
+import { PeerClient, peerLabel } from './peer-client.js';
+import { withTimeout } from './relationship-errors.js';
+import type { PeerClaim, WitnessConfig } from './relationship-schemas.js';
+import type { RelationshipView } from './types.js';
+import { WITNESS_LEASE_PATH, type LeaseAnswer } from './witness-leases.js';
+
+/**
+ * A lease is trusted locally for this share of its length, counted from when it was asked for:
+ * the rest covers clock rate drift between the hosts (well under 1 %) and the time a write
+ * that passed the check takes to be acknowledged.
+ */
+export const LEASE_TRUST = 0.8;
+
+export interface QuorumDeps {
+  name: string;
+  key: () => string;
+  view: () => RelationshipView | undefined;
+  /** The witness, when automatic failover is on and has one: else no lease rules apply. */
+  witness: () => WitnessConfig | null;
+  active: () => boolean;
+  /** The primary started or stopped serving (with the reason and, stopping, since when). */
+  changed: (serving: boolean, reason: string, since?: string) => void;
+}
+
+const now = () => performance.now();
+const wallClockOf = (at: number) => new Date(Date.now() - (now() - at)).toISOString();
+
+/**
+ * Three votes decide which appliance of a pair serves: the two appliances and a witness
+ * (docs/failover.md). A primary serves only while it holds one vote besides its own: the
+ * witness's lease, or the backup's promise not to take over (given in its answers to the
+ * primary's heartbeats). A backup takes over only with the witness's lease, which the witness
+ * grants to no one else while the primary renews it, and never while its own promise runs.
+ */
+export class Quorum {
+  private witnessUntil = 0;
+  private peerUntil = 0;
+  private promisedUntil = 0;
+  private serving: boolean | undefined;
+  private readonly loop = new Repeating(
+    () => this.round(),
+    () => this.next(),
+  );
+  private client: { key: string; client: PeerClient } | undefined;
+  /** Why the last renewal failed (for the reason of a fence). */
+  private lastFailure = 'no renewal yet';
+
+  constructor(private readonly deps: QuorumDeps) {}
+
+  private leaseMs(): number | undefined {
+    const w = this.deps.witness();
+    return w ? Math.round(w.leaseSeconds * 1000) : undefined;
+  }
+
+  configured(): boolean {
+    return this.leaseMs() !== undefined;
+  }
+
+  /** The lease length (ms), or 0 without a witness. */
+  leaseLength(): number {
+    return this.leaseMs() ?? 0;
+  }
+
+  /** Whether this appliance may accept changes as primary now (always, without a witness). */
+  mayServe(at = now()): boolean {
+    if (this.leaseMs() === undefined || this.deps.view()?.role !== 'primary') return true;
+    return this.witnessUntil > at || this.peerUntil > at;
+  }
+
+  /** On a backup: promise the primary not to take over for a lease length from now. */
+  promise(): Pick<PeerClaim, 'promiseMs'> {
+    const ms = this.leaseMs();
+    if (ms === undefined) return {};
+    this.promisedUntil = Math.max(this.promisedUntil, now() + ms);
+    return { promiseMs: ms };
+  }
+
+  /** On a backup: how long its promise to the primary still runs (ms, 0 when none). */
+  promiseLeft(): number {
+    return Math.max(0, this.promisedUntil - now());
+  }
+
+  /** An answer of the peer to a call sent at `sentAt`: a backup's promise counts from then. */
+  noteAnswer(sentAt: number, claim: PeerClaim): void {
+    if (claim.role === 'backup' && claim.promiseMs)
+      this.peerUntil = Math.max(this.peerUntil, sentAt + claim.promiseMs * LEASE_TRUST);
+  }
+
+  /**
+   * The old primary handed this appliance the role and promised, when it sent the request,
+   * not to take it back: counted from when the request arrived, so a request that took more
+   * than the untrusted share of the lease to arrive would be unsafe (docs/failover.md).
+   */
+  noteHandover(receivedAt: number, promiseMs: number | undefined): void {
+    if (promiseMs) this.peerUntil = Math.max(this.peerUntil, receivedAt + promiseMs * LEASE_TRUST);
+  }
+
+  private witnessClient(w: WitnessConfig): PeerClient {
+    const key = `${w.host}:${w.port} ${w.fingerprint}`;
+    if (this.client?.key !== key) {
+      void this.client?.client.close();
+      this.client = {
+        key,
+        client: new PeerClient(
+          { host: w.host, port: w.port },
+          w.fingerprint,
+          this.deps.key,
+          this.deps.name,
+        ),
+      };
+    }
+    return this.client.client;
+  }
+
+  /**
+   * Ask the witness for the lease at `generation` (renewing it, or taking it over). A grant
+   * makes this appliance's lease valid for LEASE_TRUST of its length from when it asked.
+   */
+  async ask(rel: RelationshipView, generation: number): Promise<LeaseAnswer> {
+    const w = this.deps.witness();
+    const ms = this.leaseMs();
+    if (!w || ms === undefined) throw new Error('no witness is configured');
+    const client = this.witnessClient(w);
+    const sentAt = now();
+    const answer = await withTimeout(
+      client.call<LeaseAnswer>('POST', WITNESS_LEASE_PATH, {
+        pair: [rel.self.name, rel.peer.name],
+        generation,
+        leaseMs: ms,
+      }),
+      Math.max(50, ms / 4),
+      `the witness ${peerLabel(w)}`,
+    );
+    if (answer.granted) this.witnessUntil = sentAt + ms * LEASE_TRUST;
+    return answer;
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+    void this.client?.client.close();
+  }
+
+  /** Renew every quarter lease, and look again the moment the votes held run out. */
+  private next(): number {
+    const ms = this.leaseMs();
+    if (ms === undefined) return 1_000;
+    const expiry = Math.max(this.witnessUntil, this.peerUntil) - now();
+    return Math.max(10, Math.min(ms / 4, expiry > 0 ? expiry + 1 : ms / 4));
+  }
+
+  /** One round on a primary with a witness: renew the lease, then see whether it may serve. */
+  async round(): Promise<void> {
+    const rel = this.deps.view();
+    if (!this.deps.active() || rel?.role !== 'primary' || this.leaseMs() === undefined) {
+      this.serving = undefined;
+      return;
+    }
+    await this.renew(rel);
+    this.check();
+  }
+
+  private async renew(rel: RelationshipView): Promise<void> {
+    try {
+      const answer = await this.ask(rel, rel.generation);
+      if (answer.granted) return;
+      // A newer holder is learnt from the peer itself (its heartbeats): a backup whose takeover
+      // was called off holds the lease at a higher generation without being primary.
+      this.lastFailure = `the witness refused: ${answer.reason ?? 'no reason given'}`;
+    } catch (e) {
+      this.lastFailure = `the witness did not answer (${isGatehouseError(e) ? e.code : String(e)})`;
+    }
+  }
+
+  /** Log and act on a change between serving and not (the first round only logs a loss). */
+  private check(): void {
+    const serving = this.mayServe();
+    if (serving === this.serving) return;
+    const was = this.serving;
+    this.serving = serving;
+    if (serving) {
+      if (was === false)
+        this.deps.changed(
+          true,
+          this.witnessUntil > now()
+            ? 'the witness granted this primary its lease again'
+            : 'the backup promised again not to take over',
+        );
+      return;
+    }
+    const since = wallClockOf(Math.max(this.witnessUntil, this.peerUntil));
+    this.deps.changed(
+      false,
+      `this primary holds neither the witness's lease (${this.lastFailure}) nor the backup's promise: it may be the one cut off, or the backup may take over, so it accepts no changes until it holds one again (split-brain guard)`,
+      since,
+    );
+  }
+}

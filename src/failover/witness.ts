@@ -1,0 +1,124 @@
+import { promises as fsp } from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { GatehouseError, isGatehouseError } from '../shared/errors.js';
+import { exists, writeFileAtomic } from '../shared/fs.js';
+import { certificateFingerprint, loadOrCreateServerTls } from '../shared/tls.js';
+import {
+  PEER_PROOF_HEADER,
+  PEER_REQUEST_HEADER,
+  proveAnswer,
+  verifyPeerRequest,
+} from './peer-auth.js';
+import {
+  LeaseRequest,
+  WITNESS_LEASE_PATH,
+  WitnessLeases,
+  type HeldLease,
+} from './witness-leases.js';
+
+export interface WitnessOptions {
+  listen: { host: string; port: number };
+  dataDir: string;
+  /** The pair's Inter-Appliance key: requests are signed with it, answers proven. */
+  key: () => string;
+  log?: (line: string) => void;
+}
+
+export interface RunningWitness {
+  address: { host: string; port: number };
+  fingerprint: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 4_096;
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_BODY) {
+        reject(new GatehouseError('WITNESS_BODY_TOO_LARGE', 413, 'A lease request is tiny.'));
+        req.destroy();
+      } else parts.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * `gatehouse witness`: the third vote of a failover pair (docs/failover.md, "The witness").
+ * It grants each pair's lease to one appliance at a time (src/failover/witness-leases.ts) over
+ * HTTPS with a self-signed certificate the appliances pin; requests and answers carry the
+ * Inter-Appliance key's HMAC as between appliances. Every grant to a new holder and every
+ * refusal is logged with its reason; who holds each lease is kept on disk across restarts.
+ */
+export async function startWitness(opts: WitnessOptions): Promise<RunningWitness> {
+  const log = opts.log ?? (() => undefined);
+  const file = path.join(opts.dataDir, 'leases.json');
+  await fsp.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const held = (await exists(file))
+    ? (JSON.parse(await fsp.readFile(file, 'utf8')) as Record<string, HeldLease>)
+    : {};
+  const leases = new WitnessLeases(held, () => performance.now());
+  const tls = await loadOrCreateServerTls(opts.dataDir, opts.listen.host, 'gatehouse-witness');
+  let lastRefusal = '';
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const raw = await readBody(req);
+    if (req.method !== 'POST' || req.url !== WITNESS_LEASE_PATH)
+      throw new GatehouseError('WITNESS_NOT_FOUND', 404, `Use POST ${WITNESS_LEASE_PATH}.`);
+    const key = opts.key();
+    const { from, nonce } = verifyPeerRequest(key, req.headers[PEER_REQUEST_HEADER] as string, {
+      method: req.method,
+      path: req.url,
+      body: raw,
+    });
+    const parsed = LeaseRequest.safeParse(JSON.parse(raw.toString('utf8') || '{}'));
+    if (!parsed.success)
+      throw new GatehouseError('VALIDATION_FAILED', 400, parsed.error.issues[0]!.message);
+    const { changed, ...answer } = leases.request(from, parsed.data);
+    if (changed) {
+      await writeFileAtomic(file, JSON.stringify(leases.held()) + '\n', 0o600);
+      log(JSON.stringify({ at: new Date().toISOString(), event: 'granted', to: from, ...answer }));
+    } else if (!answer.granted && answer.reason !== lastRefusal)
+      log(JSON.stringify({ at: new Date().toISOString(), event: 'refused', to: from, ...answer }));
+    lastRefusal = answer.granted ? '' : (answer.reason ?? '');
+    const text = JSON.stringify(answer);
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      [PEER_PROOF_HEADER]: proveAnswer(key, nonce, 200, text),
+    });
+    res.end(text);
+  };
+
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const err = isGatehouseError(e)
+        ? e
+        : new GatehouseError('WITNESS_FAILED', 500, `The witness failed: ${String(e)}`);
+      if (res.headersSent) return res.destroy();
+      res.writeHead(err.status, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ code: err.code, status: err.status, detail: err.message }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listen.port, opts.listen.host, () => resolve());
+  });
+  return {
+    address: { host: opts.listen.host, port: (server.address() as AddressInfo).port },
+    fingerprint: certificateFingerprint(tls.cert),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

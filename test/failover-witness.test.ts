@@ -1,0 +1,166 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, GATEHOUSE_BIN } from '../src/lab/processes.js';
+import {
+  establishPair,
+  startTestAppliance,
+  tempDir,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
+
+const KEY = 'failover-witness-key-0123456789abcdef012345';
+
+interface Problem {
+  code: string;
+  detail: string;
+  errors?: { field: string; message: string }[];
+}
+interface Event {
+  action: string;
+  ts: number;
+  details: Record<string, unknown>;
+}
+
+let a: TestAppliance;
+let b: TestAppliance;
+let witness: { child: ChildProcess; host: string; port: number; fingerprint: string };
+let dir: string;
+
+/** `gatehouse witness` as a real process; resolves once it printed its fingerprint. */
+async function startWitness(port?: number) {
+  const host = '127.0.0.47';
+  const at = port ?? (await freePort(host));
+  const child = spawn(
+    process.execPath,
+    [
+      GATEHOUSE_BIN,
+      'witness',
+      '--listen',
+      `${host}:${at}`,
+      '--data-dir',
+      path.join(dir, 'witness'),
+      '--key-file',
+      path.join(dir, 'key'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await until(() => /fingerprint: (\S+)/.test(out), 20_000, `the witness to start: ${out}`);
+  return { child, host, port: at, fingerprint: /fingerprint: (\S+)/.exec(out)![1]! };
+}
+
+const health = async (t: TestAppliance) =>
+  (await t.anon.call<{ role: string }>('GET', '/health')).body.role;
+const events = async (t: TestAppliance, action: string) =>
+  (
+    await t.api.call<{ items: Event[] }>(
+      'GET',
+      `/api/login/logs?action=${encodeURIComponent(action)}`,
+    )
+  ).body.items;
+const addUser = (t: TestAppliance, username: string) =>
+  t.api.call<Problem>('POST', '/api/login/users', {
+    json: { username, displayName: username, password: 'Long-Enough-Pw-1' },
+  });
+const hasUser = async (t: TestAppliance, username: string) =>
+  (await t.api.call<{ users: { username: string }[] }>('GET', '/api/login/users')).body.users.some(
+    (u) => u.username === username,
+  );
+const automatic = (t: TestAppliance, w = witness) =>
+  t.api.call<Problem>('PUT', '/api/login/failover/automatic', {
+    json: {
+      enabled: true,
+      unreachableForSeconds: 1,
+      checkAddresses: [],
+      witness: { host: w.host, port: w.port, fingerprint: w.fingerprint, leaseSeconds: 1 },
+    },
+  });
+
+beforeAll(async () => {
+  dir = tempDir('gh-witness-');
+  writeFileSync(path.join(dir, 'key'), `${KEY}\n`, { mode: 0o600 });
+  [a, b, witness] = await Promise.all([
+    startTestAppliance({ name: 'wit-a', host: '127.0.0.45', interApplianceKey: KEY }),
+    startTestAppliance({ name: 'wit-b', host: '127.0.0.46', interApplianceKey: KEY }),
+    startWitness(),
+  ]);
+  expect((await establishPair(a, b)).status).toBe(201);
+}, 120_000);
+
+afterAll(() => {
+  witness?.child.kill('SIGKILL');
+  for (const t of [a, b])
+    try {
+      process.kill(-t.proc.child.pid!, 'SIGCONT');
+    } catch {
+      // Stopped already.
+    }
+});
+
+describe('automatic failover with a witness (the tie-breaker of a pair)', () => {
+  it('refuses a witness without a valid fingerprint, naming the field, and changes nothing', async () => {
+    const bad = await a.api.call<Problem>('PUT', '/api/login/failover/automatic', {
+      json: {
+        enabled: true,
+        unreachableForSeconds: 1,
+        checkAddresses: [],
+        witness: { host: witness.host, port: witness.port, fingerprint: 'AB:CD' },
+      },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors?.map((e) => e.field)).toEqual(['witness.fingerprint']);
+    const now = await a.api.call<{ enabled: boolean }>('GET', '/api/login/failover');
+    expect(JSON.stringify(now.body)).not.toContain('"witness":{');
+  });
+
+  it('acknowledges a change on the primary only once the backup has it', async () => {
+    expect((await automatic(a)).status).toBe(200);
+    expect((await automatic(b)).status).toBe(200);
+    await until(async () => (await addUser(a, 'before-faults')).status === 201, 20_000, 'a write');
+    // No sync interval passed: the acknowledgement waited for the backup's pull.
+    expect(await hasUser(b, 'before-faults')).toBe(true);
+  });
+
+  it('a frozen primary loses its lease; the backup takes over with the witness; the thawed one accepts nothing and steps down', async () => {
+    const frozenAt = Date.now();
+    process.kill(-a.proc.child.pid!, 'SIGSTOP');
+    try {
+      await until(async () => (await health(b)) === 'primary', 30_000, 'the takeover');
+    } finally {
+      process.kill(-a.proc.child.pid!, 'SIGCONT');
+    }
+    const takeover = (await events(b, 'failover.automatic-takeover'))[0]!;
+    expect(takeover.details.reason).toMatch(/witness granted this backup the lease/);
+    expect(takeover.ts - frozenAt).toBeGreaterThanOrEqual(1_000);
+    await until(async () => (await health(a)) === 'backup', 20_000, 'the old primary to step down');
+    // Its fence began when its lease ran out: before the takeover.
+    const fenced = (await events(a, 'failover.fenced'))[0];
+    if (fenced) expect(Date.parse(String(fenced.details.since))).toBeLessThan(takeover.ts);
+    expect((await addUser(a, 'on-the-old-primary')).body.code).toBe('FAILOVER_BACKUP_READ_ONLY');
+    expect((await addUser(b, 'after-takeover')).status).toBe(201);
+    expect(await hasUser(a, 'after-takeover')).toBe(true);
+  }, 90_000);
+
+  it('with only the witness down the primary serves on the backup’s promise; the backup alone does not take over', async () => {
+    witness.child.kill('SIGKILL');
+    const started = Date.now();
+    // Longer than a lease: the primary's witness lease has run out, the promise carries it.
+    await until(() => Date.now() - started > 2_500, 5_000, 'a lease length to pass');
+    expect((await addUser(b, 'witness-down')).status).toBe(201);
+    await b.proc.kill();
+    await until(
+      async () =>
+        (await events(a, 'failover.automatic-takeover-withheld')).some((e) =>
+          /witness does not answer/.test(String(e.details.reason)),
+        ),
+      30_000,
+      'the takeover to be withheld',
+    );
+    expect(await health(a)).toBe('backup');
+  }, 90_000);
+});
