@@ -1,5 +1,5 @@
 import { GatehouseError } from '../shared/errors.js';
-import type { ExecContext } from './executor.js';
+import type { ExecContext } from './exec-context.js';
 import type { Plan } from './plan-types.js';
 
 /** How often the wait says who still holds a node. */

@@ -1,0 +1,126 @@
+import { GatehouseError } from '../shared/errors.js';
+import type { Action } from './plan-types.js';
+import type { ExecContext } from './exec-context.js';
+
+/**
+ * Steps that change who does what: failover (sync, break, establish, roles, backup
+ * operations), traffic nodes (accepting, Cluster Sync Now) and the site's traffic switch.
+ */
+
+type Step<K extends Action['type']> = Extract<Action, { type: K }>;
+
+/** The primary's failover relationship (null when it has none). */
+const relationshipOf = (ctx: ExecContext, primary: string) =>
+  ctx.deployment.call<{ relationship: { role: string; peer: { name: string } } | null }>(
+    primary,
+    'GET',
+    '/api/login/failover',
+  );
+
+export async function sync(ctx: ExecContext, a: Step<'sync'>) {
+  if (!(await relationshipOf(ctx, a.primary)).relationship)
+    throw new GatehouseError(
+      'UPGRADE_NOT_PAIRED',
+      409,
+      `${a.primary} has no failover relationship to sync.`,
+    );
+  return ctx.deployment.call(a.primary, 'POST', '/api/login/failover/sync');
+}
+
+export async function breakPair(ctx: ExecContext, a: Step<'break'>) {
+  if (!(await relationshipOf(ctx, a.primary)).relationship) return { alreadyBroken: true };
+  return ctx.deployment.call(a.primary, 'POST', '/api/login/failover/break');
+}
+
+export async function establish(ctx: ExecContext, a: Step<'establish'>) {
+  const d = ctx.deployment;
+  const f = await relationshipOf(ctx, a.primary);
+  if (f.relationship?.role === 'primary' && f.relationship.peer.name === a.backup)
+    return { already: true };
+  const b = d.address(a.backup);
+  const p = d.address(a.primary);
+  return d.call(a.primary, 'POST', '/api/login/failover/establish', {
+    backupHost: b.host,
+    backupPort: b.port,
+    reverseHost: p.host,
+    reversePort: p.port,
+    firstSyncAfterSeconds: 60,
+  });
+}
+
+/** Become Backup or Become Primary (forced: the runbook has synced first), unless already. */
+export async function becomeRole(ctx: ExecContext, appliance: string, role: 'backup' | 'primary') {
+  const d = ctx.deployment;
+  if ((await d.health(appliance)).role === role) return { already: true };
+  return d.call(appliance, 'POST', `/api/login/failover/become-${role}`, { force: true });
+}
+
+export function backupOperations(ctx: ExecContext, a: Step<'backup-operations'>) {
+  return ctx.deployment.call(a.appliance, 'PUT', '/api/login/failover/backup-operations', {
+    enabled: a.enabled,
+  });
+}
+
+export async function setAccepting(ctx: ExecContext, a: Step<'set-accepting'>) {
+  await Promise.all(
+    a.nodes.map((n) =>
+      ctx.deployment.call(a.primary, 'PATCH', `/api/login/cluster/nodes/${encodeURIComponent(n)}`, {
+        accepting: a.accepting,
+      }),
+    ),
+  );
+  return { nodes: a.nodes, accepting: a.accepting };
+}
+
+export async function clusterSync(ctx: ExecContext, a: Step<'cluster-sync'>) {
+  const r = await ctx.deployment.call<{
+    results: { node: string; ok: boolean; error?: string }[];
+  }>(a.primary, 'POST', '/api/login/cluster/sync');
+  const failed = r.results.filter((x) => !x.ok);
+  if (failed.length)
+    throw new GatehouseError(
+      'UPGRADE_CLUSTER_SYNC_FAILED',
+      502,
+      `Cluster Sync Now failed for ${failed.map((f) => `${f.node}: ${f.error}`).join('; ')}.`,
+    );
+  return r;
+}
+
+/** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
+export async function switchTraffic(ctx: ExecContext, from: string, to: string) {
+  const d = ctx.deployment;
+  if (d.inventory.trafficSwitch.method !== 'shared-ip') {
+    const pointed = await d.call(to, 'POST', '/api/appliance/traffic/point-here', {});
+    // The name now leads to `to`, but clients connected to `from` stay there until they
+    // reconnect (a shared IP moves them by itself): ask them to, through the site.
+    const sent = await d
+      .call<{ asked: number }>(from, 'POST', '/api/login/status/clients/reconnect', {})
+      .catch((e: Error) => ({ asked: 0, error: e.message }));
+    return { pointed, clientsSentFrom: { [from]: sent } };
+  }
+  type Status = { addresses: { address: string; kind: string; enabled: boolean }[] };
+  const shared = (s: Status) => s.addresses.filter((a) => a.kind === 'shared');
+  const [sf, st] = await Promise.all([
+    d.call<Status>(from, 'GET', '/api/appliance/status'),
+    d.call<Status>(to, 'GET', '/api/appliance/status'),
+  ]);
+  const addresses = [...new Set([...shared(sf), ...shared(st)].map((a) => a.address))];
+  if (!addresses.length)
+    throw new GatehouseError(
+      'UPGRADE_NO_SHARED_IP',
+      409,
+      `Neither ${from} nor ${to} has a shared address; the inventory's traffic switch is shared-ip. Configure it under /appliance > Networking, or change trafficSwitch.method.`,
+    );
+  for (const a of shared(sf).filter((x) => x.enabled))
+    await d.call(
+      from,
+      'PATCH',
+      `/api/appliance/network/addresses/${encodeURIComponent(a.address)}`,
+      { enabled: false },
+    );
+  for (const a of addresses)
+    await d.call(to, 'PATCH', `/api/appliance/network/addresses/${encodeURIComponent(a)}`, {
+      enabled: true,
+    });
+  return { moved: addresses, from, to };
+}
