@@ -95,6 +95,12 @@ const OWNED_SURFACES: Record<string, string[]> = {
   failover: ['/api/login/failover', '/login/failover'],
   traffic: ['/api/appliance/traffic', '/appliance/networking/traffic'],
   cluster: ['/api/login/cluster', '/login/management/cluster'],
+  updates: [
+    '/api/appliance/updates',
+    '/appliance/updates',
+    '/api/client/console/build',
+    '/api/client/console/builds',
+  ],
 };
 
 /**

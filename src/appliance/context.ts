@@ -1,5 +1,6 @@
 import { readFileSync, statfsSync } from 'node:fs';
 import path from 'node:path';
+import type { FastifyRequest } from 'fastify';
 import { BlobStore } from '../store/blobs.js';
 import { migrate, openDatabase, type Db } from '../store/db.js';
 import { loadPrivateKey } from '../shared/crypto.js';
@@ -27,6 +28,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
+import { ticketOf } from './http/client-site.js';
 import { ClientGateway } from '../sessions/gateway.js';
 import { CustomerKeys } from '../sessions/customer-keys.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
@@ -272,6 +274,11 @@ export class Appliance {
     // A resume token's generation counts the session's parts, not the user's tickets.
     if (claims.kind === 'resume') return this.users.checkTicketHolder({ sub: claims.sub }, false);
     this.users.checkTicketHolder(claims);
+  }
+
+  /** The checked claims of the console ticket a request bears (the console builds need one). */
+  consoleTicket(req: FastifyRequest): TicketClaims {
+    return ticketOf(this, req, 'console');
   }
 
   /**

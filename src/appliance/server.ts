@@ -5,7 +5,9 @@ import { GatehouseError } from '../shared/errors.js';
 import { createHttpsServer } from '../shared/http/server.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
-import { updateOperations } from './http/api-updates.js';
+import { updateOperations } from '../updates/http/api.js';
+import { consoleBuildOperations } from '../updates/http/api-console-builds.js';
+import { updatesHttp } from '../updates/http/plugin.js';
 import { loginOperations, siteDataOperations } from './http/api-login.js';
 import { failoverOperations } from '../failover/http/api.js';
 import { failoverHttp } from '../failover/http/plugin.js';
@@ -16,7 +18,6 @@ import { trafficHttp } from '../traffic/http/plugin.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
 import { jumpClientAdminOperations, jumpClientOperations } from './http/api-jump-clients.js';
-import { consoleBuildOperations } from './http/api-console-builds.js';
 import { clusterOperations } from '../cluster/http/api.js';
 import { clusterHttp } from '../cluster/http/plugin.js';
 import { integrityOperations } from './http/api-integrity.js';
@@ -48,12 +49,10 @@ const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
 const OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
-  ...updateOperations,
   ...sessionOperations('login'),
   ...loginOperations,
   ...clientOperations,
   ...jumpClientOperations,
-  ...consoleBuildOperations,
   ...integrityOperations,
   ...monitoringOperations,
 ];
@@ -65,6 +64,8 @@ export const API_OPERATIONS: AnyOperation[] = [
   ...failoverOperations,
   ...trafficOperations,
   ...clusterOperations,
+  ...updateOperations,
+  ...consoleBuildOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */
@@ -202,6 +203,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     pages: { ...pageHost(appliance), context: { traffic: appliance.traffic } },
     authenticate,
   });
+  await app.register(updatesHttp, { pages: pageHost(appliance), authenticate });
   const peerHost = {
     context: appliance,
     interApplianceKey: () => appliance.interApplianceKey.get(),

@@ -6,7 +6,6 @@ import { pages } from './page-host.js';
 import { registerBackupPages } from './pages-backup.js';
 import { registerMonitoringPages } from './pages-monitoring.js';
 import { registerNetworkingPages } from './pages-networking.js';
-import { registerUpdatesPages } from './pages-updates.js';
 
 /** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup. */
 export function registerAppliancePages(app: FastifyInstance, appliance: Appliance): void {
@@ -45,7 +44,6 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
   });
 
   registerNetworkingPages(p, appliance);
-  registerUpdatesPages(p, appliance);
   registerBackupPages(p, appliance);
   registerMonitoringPages(p);
 }

@@ -18,7 +18,7 @@ import {
   type FormProblem,
 } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
-import { readUpload } from './multipart.js';
+import { readUpload } from '../../shared/web/multipart.js';
 
 const RestoreFields = z
   .object({

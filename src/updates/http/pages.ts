@@ -1,17 +1,21 @@
 import { createReadStream } from 'node:fs';
 import { GatehouseError } from '../../shared/errors.js';
-import {
-  AutomaticUpdates,
-  InstallSafety,
-  UpdateServerConfig,
-} from '../../updates/update-settings.js';
-import type { Appliance } from '../context.js';
-import { KeyBody as DownloadKeyBody } from '../http/api-updates.js';
+import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
+import { KeyBody as DownloadKeyBody } from './api.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { formBody, formErrors, redirect, ticked } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
-import { readUpload } from './multipart.js';
-import { updatesPage, type UpdatesForm } from './pages-updates-view.js';
+import {
+  formBody,
+  formErrors,
+  redirect,
+  ticked,
+  type PageContext as Context,
+  type Pages,
+} from '../../shared/web/kit.js';
+import { readUpload } from '../../shared/web/multipart.js';
+import { updatesPage, type UpdatesForm } from './pages-view.js';
+import type { UpdatesSite } from './site.js';
+
+type PageContext = Context<UpdatesSite>;
 
 const PAGE = '/appliance/updates';
 const CLIENTS = ['console', 'jump-client'];
@@ -45,7 +49,7 @@ const installing = (p: { kind: string; version: string }) =>
  * /appliance > Updates (S8, S10, S11, S13): the same domain calls as the Updates API, as forms.
  * Every route needs the /appliance session; every form its CSRF token.
  */
-export function registerUpdatesPages(p: Pages, appliance: Appliance): void {
+export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSite): void {
   p.get(PAGE, (ctx) => updatesPage(ctx));
 
   // S8: Check for updates, Available Updates, Install This Update.

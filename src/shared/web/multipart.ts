@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Multipart } from '@fastify/multipart';
-import { repeatedFieldError } from '../../shared/form-body.js';
+import { repeatedFieldError } from '../form-body.js';
 
 /** The file of a form: its name as the browser gave it, and its content as it arrives. */
 export interface UploadedFile {

@@ -1,23 +1,22 @@
 import { createReadStream } from 'node:fs';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
-import type { Appliance } from '../context.js';
-import { ticketOf } from './client-site.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { defineOperation, type UpdatesOperation } from './api.js';
+import type { UpdatesSite } from './site.js';
 
 /**
  * Console builds (S12, S13): a console follows the site, so it downloads the signed product
  * package of the version the site runs. Product packages stay staged after they are installed,
  * so the builds of earlier versions remain available too (old installers are kept).
  */
-function productBuilds(appliance: Appliance) {
+function productBuilds(appliance: UpdatesSite) {
   return appliance.updates
     .staged()
     .filter((s) => s.kind === 'product')
     .sort((a, b) => compareVersions(b.version, a.version));
 }
 
-function siteConsoleBuild(appliance: Appliance) {
+function siteConsoleBuild(appliance: UpdatesSite) {
   const build = productBuilds(appliance).find((s) => s.version === appliance.productVersion);
   if (!build)
     throw new GatehouseError(
@@ -28,10 +27,10 @@ function siteConsoleBuild(appliance: Appliance) {
   return build;
 }
 
-export const consoleBuildOperations: ApplianceOperation[] = [
+export const consoleBuildOperations: UpdatesOperation[] = [
   defineOperation({
     id: 'consoleBuilds',
-    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
+    clientTicket: (appliance, req) => void appliance.consoleTicket(req),
     method: 'GET',
     path: '/api/client/console/builds',
     area: 'public',
@@ -40,7 +39,7 @@ export const consoleBuildOperations: ApplianceOperation[] = [
       "The site's version and the console builds it holds (the signed product packages kept on the appliance), newest first",
     response: { status: 200, description: 'Console builds' },
     handler: ({ appliance, req }) => {
-      ticketOf(appliance, req, 'console');
+      appliance.consoleTicket(req);
       return {
         siteVersion: appliance.productVersion,
         builds: productBuilds(appliance).map((s) => ({
@@ -54,7 +53,7 @@ export const consoleBuildOperations: ApplianceOperation[] = [
   }),
   defineOperation({
     id: 'consoleBuild',
-    clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
+    clientTicket: (appliance, req) => void appliance.consoleTicket(req),
     method: 'GET',
     path: '/api/client/console/build',
     area: 'public',
@@ -67,7 +66,7 @@ export const consoleBuildOperations: ApplianceOperation[] = [
       contentType: 'application/octet-stream',
     },
     handler: ({ appliance, req, reply }) => {
-      const user = ticketOf(appliance, req, 'console');
+      const user = appliance.consoleTicket(req);
       const build = siteConsoleBuild(appliance);
       appliance.events.record(
         { area: 'login', name: user.sub, ip: req.ip },

@@ -1,5 +1,5 @@
-import type { Appliance } from '../context.js';
-import type { updatesStatus } from '../http/api-updates.js';
+import type { updatesStatus } from './api.js';
+import type { UpdatesSite } from './site.js';
 import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 
 // The install part of the Updates page: progress, last result, history, pre-update backups.
@@ -12,7 +12,7 @@ export const when = (iso: string | undefined) => (iso ? formatTime(Date.parse(is
 const versions = (v: Version | undefined) => (v ? `product ${v.product} / base ${v.base}` : '—');
 
 /** Whether an install runs or new software is on trial: installs wait, the page refreshes. */
-export function installBusy(appliance: Appliance, s: Status): boolean {
+export function installBusy(appliance: UpdatesSite, s: Status): boolean {
   return (!!s.install && s.install.phase !== 'failed') || !!appliance.writeGate;
 }
 
@@ -20,7 +20,7 @@ export function installBusy(appliance: Appliance, s: Status): boolean {
 const refresh = (seconds: number) =>
   html`<meta http-equiv="refresh" content="${seconds}; url=/appliance/updates" />`;
 
-export function progressSection(appliance: Appliance, s: Status) {
+export function progressSection(appliance: UpdatesSite, s: Status) {
   const p = s.install;
   if (p) {
     const failed = p.phase === 'failed';

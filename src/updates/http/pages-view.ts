@@ -1,4 +1,4 @@
-import { updatesStatus } from '../http/api-updates.js';
+import { updatesStatus } from './api.js';
 import { formatBytes, html, type SafeHtml } from '../../shared/web/html.js';
 import {
   actionButton,
@@ -7,15 +7,18 @@ import {
   field,
   layout,
   type FormProblem,
+  type PageContext as Context,
 } from '../../shared/web/kit.js';
-import { type PageContext } from './page-host.js';
 import {
   installBusy,
   progressSection,
   resultsSection,
   when,
   type Status,
-} from './pages-updates-install.js';
+} from './pages-install.js';
+import type { UpdatesSite } from './site.js';
+
+type PageContext = Context<UpdatesSite>;
 
 /** The forms of the Updates page; a failed one shows its error above it and beside its fields. */
 export type UpdatesForm =

@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
-import {
-  AutomaticUpdates,
-  InstallSafety,
-  UpdateServerConfig,
-} from '../../updates/update-settings.js';
-import type { Appliance } from '../context.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
+import { operationsOf, type Operation } from '../../shared/http/operations.js';
+import type { UpdatesSite } from './site.js';
+
+/** An operation of the updates domain: its handler sees the appliance as `UpdatesSite`. */
+export type UpdatesOperation = Operation<unknown, unknown, unknown, UpdatesSite>;
+export const defineOperation = operationsOf<UpdatesSite>();
 
 const IdParams = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/, 'must be the package id (its sha256, 64 hex digits)'),
@@ -36,7 +36,7 @@ export const KeyBody = z
 const BackupParams = z.object({ name: z.string().max(200) });
 
 /** Everything the Updates page shows. */
-export function updatesStatus(appliance: Appliance) {
+export function updatesStatus(appliance: UpdatesSite) {
   const svc = appliance.updateService;
   const staged = appliance.updates.staged();
   return {
@@ -74,7 +74,7 @@ export function updatesStatus(appliance: Appliance) {
 const op = { area: 'appliance' as const, tag: 'updates' };
 
 /** /appliance > Updates (S8–S11, S13). */
-export const updateOperations: ApplianceOperation[] = [
+export const updateOperations: UpdatesOperation[] = [
   defineOperation({
     ...op,
     id: 'updatesStatus',
