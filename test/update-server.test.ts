@@ -16,10 +16,10 @@ import { generateEd25519, keyId, loadPrivateKey } from '../src/shared/crypto.js'
 import { isGatehouseError } from '../src/shared/errors.js';
 import { until } from '../src/shared/until.js';
 import { CODE_ROOT } from '../src/shared/version.js';
-import { createDownloadKey } from '../src/updates/download-key.js';
 import { buildPackage } from '../src/updates/package.js';
 import { UpdateServerClient, type AvailablePackage } from '../src/updates/update-client.js';
 import { tempDir } from './support/appliance.js';
+import { selfMadeAppliance } from './support/updates.js';
 
 const exec = promisify(execFile);
 const OPERATOR_PASSWORD = 'Catalogue-Keeper-42';
@@ -36,20 +36,7 @@ async function gatehouse(args: string[]) {
 
 const sha256File = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-/** An appliance as the update server sees it: a name, an identity key, what it runs. */
-function appliance(name: string, runs = { product: '1.0.0', base: '1.0.0' }) {
-  const pair = generateEd25519();
-  const token = (ttlMs = 300_000, now = Date.now()) =>
-    createDownloadKey({
-      appliance: name,
-      identityKey: loadPrivateKey(pair.privateKeyPem),
-      publicKeyPem: pair.publicKeyPem,
-      ...runs,
-      ttlMs,
-      now,
-    });
-  return { name, keyId: keyId(pair.publicKeyPem), token };
-}
+const appliance = selfMadeAppliance;
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -84,6 +71,27 @@ describe('update server', () => {
     return c;
   };
   const versions = (list: AvailablePackage[]) => list.map((p) => `${p.kind} ${p.version}`);
+  /** The operator's proof for one appliance (finding 4): a registration token from the CLI. */
+  const registrationToken = async (name: string) => {
+    const res = await gatehouse([
+      'update-server',
+      'token',
+      'create',
+      '--data-dir',
+      dataDir,
+      '--appliance',
+      name,
+      '--json',
+    ]);
+    expect(res.stderr).toBe('');
+    return (JSON.parse(res.stdout) as { token: string }).token;
+  };
+  /** A client of an appliance enrolled with a token at its first check, and that check. */
+  const enrolled = async (a: ReturnType<typeof appliance>) => {
+    const client = clientFor(a);
+    const first = await client.check(await registrationToken(a.name));
+    return { client, first };
+  };
 
   beforeAll(async () => {
     root = tempDir('gh-updsrv-');
@@ -167,7 +175,7 @@ describe('update server', () => {
 
   it('lists packages newer than what the appliance runs, base first (install order)', async () => {
     const a = appliance('appliance-order');
-    const available = await clientFor(a).check();
+    const available = (await enrolled(a)).first;
     expect(versions(available)).toEqual(['base 1.1.0', 'product 1.1.0', 'product 1.2.0']);
     const p110 = available[1]!;
     expect(p110).toMatchObject({
@@ -179,7 +187,7 @@ describe('update server', () => {
       url: `/api/v1/packages/${sha256File(pkgs.p110)}`,
     });
     const newer = appliance('appliance-newer', { product: '1.1.0', base: '1.1.0' });
-    expect(versions(await clientFor(newer).check())).toEqual(['product 1.2.0']);
+    expect(versions((await enrolled(newer)).first)).toEqual(['product 1.2.0']);
   });
 
   it('publishing the same file again changes nothing', async () => {
@@ -225,8 +233,8 @@ describe('update server', () => {
 
   it('a downloaded package leaves the list until the operator resets it (S11)', async () => {
     const a = appliance('appliance-s11');
-    const client = clientFor(a);
-    const p120 = (await client.check()).find((p) => p.version === '1.2.0')!;
+    const { client, first } = await enrolled(a);
+    const p120 = first.find((p) => p.version === '1.2.0')!;
     const dest = path.join(root, 's11', 'p120.ghpkg');
     await client.download(p120, dest);
     expect(sha256File(dest)).toBe(p120.sha256);
@@ -268,13 +276,13 @@ describe('update server', () => {
       'nobody',
     ]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/APPLIANCE_UNKNOWN.*appliance: "nobody" is not known here/);
+    expect(unknown.stderr).toMatch(/APPLIANCE_UNKNOWN.*appliance: "nobody" is not enrolled here/);
   });
 
   it('resumes an interrupted download with Range and checks the whole file', async () => {
     const a = appliance('appliance-resume');
-    const client = clientFor(a);
-    const pkg = (await client.check()).find((p) => p.version === '1.1.0' && p.kind === 'product')!;
+    const { client, first } = await enrolled(a);
+    const pkg = first.find((p) => p.version === '1.1.0' && p.kind === 'product')!;
     const dest = path.join(root, 'resume', 'p110.ghpkg');
     mkdirSync(path.dirname(dest), { recursive: true });
     const cut = Math.floor(pkg.size / 3);
@@ -319,8 +327,8 @@ describe('update server', () => {
 
   it('removes a download whose bytes do not match the package digest', async () => {
     const a = appliance('appliance-corrupt');
-    const client = clientFor(a);
-    const pkg = (await client.check())[0]!;
+    const { client, first } = await enrolled(a);
+    const pkg = first[0]!;
     const dest = path.join(root, 'corrupt', 'base.ghpkg');
     mkdirSync(path.dirname(dest), { recursive: true });
     writeFileSync(`${dest}.part`, Buffer.alloc(100, 0x41));
@@ -331,8 +339,8 @@ describe('update server', () => {
 
   it('a package damaged on its disk is refused and not counted, named at start, by list and verify, and repaired by publishing it again', async () => {
     const a = appliance('appliance-damaged');
-    const client = clientFor(a);
-    const pkg = (await client.check()).find((p) => p.version === '1.2.0')!;
+    const { client, first } = await enrolled(a);
+    const pkg = first.find((p) => p.version === '1.2.0')!;
     const stored = path.join(dataDir, 'packages', `${pkg.sha256}.ghpkg`);
     const bytes = readFileSync(stored);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
@@ -380,7 +388,15 @@ describe('update server', () => {
     const a = appliance('appliance-airgap');
     const start = await http.call<string>('GET', '/', { headers: { accept: 'text/html' } });
     expect(start.body).toContain('name="downloadKey"');
-    const res = await http.call<string>('POST', '/', form({ downloadKey: a.token(3_600_000) }));
+    // First use of an air-gapped appliance: the operator's registration token beside the key.
+    const res = await http.call<string>(
+      'POST',
+      '/',
+      form({
+        downloadKey: a.token(3_600_000),
+        registrationToken: await registrationToken('appliance-airgap'),
+      }),
+    );
     expect(res.status).toBe(200);
     expect(res.body).toContain('Updates for appliance-airgap');
     const rows = [...res.body.matchAll(/data-kind="(\w+)" data-version="([\d.]+)"/g)].map(
@@ -418,7 +434,7 @@ describe('update server', () => {
 
   it('refuses expired, altered and other appliances’ keys with what to do', async () => {
     const a = appliance('appliance-keys');
-    await clientFor(a).check();
+    await enrolled(a);
     const expired = a.token(3_600_000, Date.now() - 7_200_000);
     const good = a.token();
     const altered = good.slice(0, 20) + (good[20] === 'x' ? 'y' : 'x') + good.slice(21);
@@ -435,7 +451,7 @@ describe('update server', () => {
         impostor.token(),
         403,
         'DOWNLOAD_KEY_OTHER_APPLIANCE',
-        /Generate the key on the appliance &quot;appliance-keys&quot; itself.*update-server forget/,
+        /Generate the key on the appliance &quot;appliance-keys&quot; itself.*update-server approve --key [0-9a-f]{64} --rekey/,
       ],
       ['not a key', 400, 'DOWNLOAD_KEY_MALFORMED', /not a valid Appliance Download Key/],
     ];
@@ -460,8 +476,8 @@ describe('update server', () => {
 
   it('the operator pages need sign-in, and Reset makes a download available again', async () => {
     const a = appliance('appliance-admin');
-    const client = clientFor(a);
-    const p120 = (await client.check()).find((p) => p.version === '1.2.0')!;
+    const { client, first } = await enrolled(a);
+    const p120 = first.find((p) => p.version === '1.2.0')!;
     await client.download(p120, path.join(root, 'admin', 'p120.ghpkg'));
 
     const anon = await http.call('GET', '/admin', { headers: { accept: 'text/html' } });

@@ -96,14 +96,29 @@ describe('updates from an update server', () => {
     const down = await t.api.call<{ code: string }>('POST', '/api/appliance/updates/check');
     expect(down.body.code).toBe('UPDATE_SERVER_UNREACHABLE');
 
-    const ok = await t.api.call('PUT', '/api/appliance/updates/server', {
-      json: { url: server.url, fingerprint: server.fingerprint },
+    // The update server's operator vouches for this appliance once (issue 18, finding 4).
+    const { stdout } = await gatehouse([
+      ...['update-server', 'token', 'create', '--json', '--appliance', 'online-a'],
+      ...['--data-dir', path.join(dir, 'server')],
+    ]);
+    const registrationToken = (JSON.parse(stdout) as { token: string }).token;
+    const ok = await t.api.call<Record<string, unknown>>('PUT', '/api/appliance/updates/server', {
+      json: { url: server.url, fingerprint: server.fingerprint, registrationToken },
     });
     expect(ok.status).toBe(200);
+    // The token is never shown back, only that one waits to be used.
+    expect(ok.body.registrationTokenPending).toBe(true);
+    expect(JSON.stringify(ok.body)).not.toContain(registrationToken);
   });
 
   it('lists what applies in order; a downloaded package leaves the list until the operator resets it (S11)', async () => {
     expect((await check()).map((p) => p.version)).toEqual(['1.1.0', '1.2.0']);
+    // The first check enrolled it with the token, which is spent and forgotten.
+    const status = await t.api.call<{ server: { registrationTokenPending: boolean } }>(
+      'GET',
+      '/api/appliance/updates',
+    );
+    expect(status.body.server.registrationTokenPending).toBe(false);
     const first = (await check())[0]!;
     const dl = await t.api.call<{ version: string }>(
       'POST',

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { fieldError, GatehouseError } from '../shared/errors.js';
 import { serveCommand } from './serve.js';
+import { enrolmentCommands } from './update-server-enrolment.js';
+import { DATA_DIR, DATA_DIR_HELP, withStore } from './update-server-store.js';
 import { reportAndExit, run } from './errors.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -20,29 +22,6 @@ function readFileFor(flag: string, file: string): string {
     );
   }
 }
-
-/** Open an initialised data directory's database for one command, and close it after. */
-async function withStore<T>(
-  dataDir: string,
-  fn: (ctx: {
-    dir: import('../updates/server/data-dir.js').UpdateServerDir;
-    store: import('../updates/server/store.js').UpdateStore;
-  }) => Promise<T> | T,
-): Promise<T> {
-  const { UpdateServerDir } = await import('../updates/server/data-dir.js');
-  const { UpdateStore } = await import('../updates/server/store.js');
-  const dir = new UpdateServerDir(path.resolve(dataDir));
-  dir.requireInitialised();
-  const store = UpdateStore.open(dir.database);
-  try {
-    return await fn({ dir, store });
-  } finally {
-    store.close();
-  }
-}
-
-const DATA_DIR = '--data-dir <dir>';
-const DATA_DIR_HELP = 'the update server data directory made by `update-server init`';
 
 export function updateServerCommand(): Command {
   const cmd = new Command('update-server').description(
@@ -188,9 +167,11 @@ export function updateServerCommand(): Command {
           }));
           const appliances = store.appliances();
           const downloads = store.downloads();
+          const pending = store.enrolment.pendingKeys().map(({ publicKey: _, ...p }) => p);
+          const tokens = store.enrolment.tokens();
           if (o.json) {
             process.stdout.write(
-              JSON.stringify({ packages, appliances, downloads }, null, 2) + '\n',
+              JSON.stringify({ packages, appliances, pending, tokens, downloads }, null, 2) + '\n',
             );
             return;
           }
@@ -203,10 +184,16 @@ export function updateServerCommand(): Command {
             );
           if (packages.some((p) => p.state !== 'ok')) lines.push(`  To repair: ${REPAIR_ADVICE}`);
           lines.push('Appliances:');
-          if (appliances.length === 0) lines.push('  (none yet)');
+          if (appliances.length === 0) lines.push('  (none enrolled)');
           for (const a of appliances)
             lines.push(
-              `  ${a.name}  key ${a.keyId.slice(0, 16)}…  product ${a.product}  base ${a.base}  last seen ${iso(a.lastSeenAt)}`,
+              `  ${a.name}  key ${a.keyId}  enrolled by ${a.enrolledVia === 'before-proof' ? 'nothing (before proof was required): review, then confirm or revoke' : a.enrolledVia}  product ${a.product}  base ${a.base}  last seen ${iso(a.lastSeenAt)}`,
+            );
+          lines.push('Waiting for approval:');
+          if (pending.length === 0) lines.push('  (none)');
+          for (const p of pending)
+            lines.push(
+              `  ${p.name}  key ${p.keyId}  from ${p.address}  last asked ${iso(p.lastSeenAt)}${store.appliance(p.name) ? '  (name enrolled with another key: approve with --rekey)' : ''}`,
             );
           lines.push('Downloads:');
           if (downloads.length === 0) lines.push('  (none recorded)');
@@ -279,7 +266,7 @@ export function updateServerCommand(): Command {
         await withStore(o.dataDir, ({ store }) => {
           forgetAppliance(store, o.appliance);
           process.stdout.write(
-            `Forgot ${o.appliance}: the next download key naming it binds the name again.\n`,
+            `Forgot ${o.appliance}: it must be enrolled again (registration token or approval).\n`,
           );
         });
       } catch (e) {
@@ -287,5 +274,6 @@ export function updateServerCommand(): Command {
       }
     });
 
+  enrolmentCommands(cmd);
   return cmd;
 }

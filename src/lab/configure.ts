@@ -30,13 +30,34 @@ async function ok<T>(res: Promise<ApiResponse<T>>): Promise<T> {
 
 type Clients = Map<string, ApplianceClient>;
 
-/** Every appliance checks the lab's update server (pinned) for updates. */
+/**
+ * Every appliance checks the lab's update server (pinned) for updates. The lab is the server's
+ * operator: it creates one registration token per appliance in the server's data directory
+ * (also while the server runs) and each appliance enrols with it at a first check.
+ */
 export async function pointAtUpdateServer(state: LabState, apis: Clients): Promise<void> {
-  const { url, fingerprint } = state.updateServer!;
+  const { url, fingerprint, dataDir } = state.updateServer!;
+  const { UpdateServerDir } = await import('../updates/server/data-dir.js');
+  const { UpdateStore } = await import('../updates/server/store.js');
+  const { createRegistrationToken } = await import('../updates/server/enrolment.js');
+  const store = UpdateStore.open(new UpdateServerDir(dataDir).database);
+  const tokens = new Map<string, string>();
+  try {
+    for (const name of apis.keys())
+      tokens.set(name, createRegistrationToken(store, { appliance: name, ttlHours: 1 }).token);
+  } finally {
+    store.close();
+  }
   await Promise.all(
-    [...apis.values()].map((api) =>
-      ok(api.call('PUT', '/api/appliance/updates/server', { json: { url, fingerprint } })),
-    ),
+    [...apis].map(async ([name, api]) => {
+      const registrationToken = tokens.get(name)!;
+      await ok(
+        api.call('PUT', '/api/appliance/updates/server', {
+          json: { url, fingerprint, registrationToken },
+        }),
+      );
+      await ok(api.call('POST', '/api/appliance/updates/check'));
+    }),
   );
 }
 

@@ -74,9 +74,17 @@ export class UpdateServerClient {
     this.agent = new Agent({ connect: pinnedConnector(this.fingerprint), connections: 4 });
   }
 
-  /** The packages this appliance may install, in install order. */
-  async check(): Promise<AvailablePackage[]> {
-    const res = await this.send('POST', '/api/v1/check', {});
+  /**
+   * The packages this appliance may install, in install order. A registration token from the
+   * server's operator enrols this appliance's key first (needed once).
+   */
+  async check(registrationToken?: string): Promise<AvailablePackage[]> {
+    const res = await this.send(
+      'POST',
+      '/api/v1/check',
+      { 'content-type': 'application/json' },
+      JSON.stringify(registrationToken ? { registrationToken } : {}),
+    );
     if (res.statusCode !== 200) throw await this.failure(res);
     const parsed = CheckAnswer.safeParse(await this.json(res));
     if (!parsed.success) throw this.protocolError('its answer to a check for updates is malformed');
@@ -167,6 +175,7 @@ export class UpdateServerClient {
     method: 'GET' | 'POST',
     pathOrUrl: string,
     headers: Record<string, string>,
+    body?: string,
   ): Promise<Dispatcher.ResponseData> {
     const url = new URL(pathOrUrl, this.base);
     if (url.origin !== this.base.origin)
@@ -179,6 +188,7 @@ export class UpdateServerClient {
           authorization: `${APPLIANCE_AUTH_SCHEME} ${this.opts.token()}`,
           ...headers,
         },
+        body,
         dispatcher: this.agent,
       });
     } catch (e) {

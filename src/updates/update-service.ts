@@ -5,6 +5,7 @@ import { GatehouseError, conflict } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import { SYSTEM } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
+import { keyId } from '../shared/crypto.js';
 import { createDownloadKey, REQUEST_TOKEN_TTL_MS } from './download-key.js';
 import type { UpdateInstaller, StagedPackage } from './installer.js';
 // The HTTP client (undici) loads on first use: most appliance starts never need it.
@@ -101,10 +102,26 @@ export class UpdateService {
     }
   }
 
-  /** S8 Check for updates: what applies to what this appliance runs, in install order. */
+  /** The fingerprint the update server's operator compares before approving this appliance. */
+  get identityFingerprint(): string {
+    return keyId(this.opts.publicKeyPem);
+  }
+
+  /**
+   * S8 Check for updates: what applies to what this appliance runs, in install order. A
+   * registration token in the settings enrols this appliance with the server first; it is
+   * forgotten once the server accepted it (one use).
+   */
   async check(actor: Actor): Promise<AvailablePackage[]> {
+    const registrationToken = this.opts.settings.server()?.registrationToken;
     try {
-      this.available = await this.withClient((c) => c.check());
+      this.available = await this.withClient((c) => c.check(registrationToken));
+      if (registrationToken) {
+        this.opts.settings.forgetRegistrationToken();
+        this.opts.events.record(actor, 'updates.enrolled', this.opts.appliance, {
+          fingerprint: this.identityFingerprint,
+        });
+      }
       this.lastCheck = { at: new Date().toISOString() };
       this.opts.events.record(actor, 'updates.checked', this.opts.appliance, {
         available: this.available.map((p) => `${p.kind} ${p.version}`),

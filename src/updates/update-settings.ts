@@ -21,9 +21,23 @@ export const UpdateServerConfig = z
         (s) => /^[0-9a-f]{64}$/.test(s),
         "must be the update server's SHA-256 certificate fingerprint (64 hex digits, colons allowed), as printed by `gatehouse update-server start`",
       ),
+    // Enrols this appliance at its next check (issue 18, finding 4); spent then, and forgotten.
+    registrationToken: z
+      .string()
+      .trim()
+      .regex(
+        /^ghrt1\.[A-Za-z0-9_-]{43}$/,
+        'must be a registration token from the update server\'s operator (it starts with "ghrt1."), or empty',
+      )
+      .optional()
+      .or(z.literal('').transform(() => undefined)),
   })
   .strict();
 export type UpdateServerConfig = z.infer<typeof UpdateServerConfig>;
+/** What the appliance shows of its update server settings: never the token itself. */
+export type UpdateServerView = Omit<UpdateServerConfig, 'registrationToken'> & {
+  registrationTokenPending: boolean;
+};
 
 export const AutomaticUpdates = z
   .object({
@@ -79,11 +93,28 @@ export class UpdateSettings {
     return this.read<UpdateServerConfig>(KEYS.server);
   }
 
+  serverView(): UpdateServerView | undefined {
+    const config = this.server();
+    if (!config) return undefined;
+    const { registrationToken, ...rest } = config;
+    return { ...rest, registrationTokenPending: !!registrationToken };
+  }
+
   setServer(actor: Actor, config: UpdateServerConfig): void {
     this.write(KEYS.server, config);
     this.events.record(actor, 'updates.server-set', config.url, {
       fingerprint: config.fingerprint,
+      registrationToken: config.registrationToken ? 'given' : 'none',
     });
+  }
+
+  /** The registration token was spent: keep the server, forget the token. */
+  forgetRegistrationToken(): void {
+    const config = this.server();
+    if (!config?.registrationToken) return;
+    const spent: UpdateServerConfig = { ...config };
+    delete spent.registrationToken;
+    this.write(KEYS.server, spent);
   }
 
   automatic(): AutomaticUpdates {

@@ -29,7 +29,7 @@ const PUBLIC: Record<string, string> = {
   'POST /admin/sign-in': 'signing in',
   'GET /': 'the download-key page for air-gapped sites (S10)',
   'POST /':
-    'takes a download key; finding 4 (docs/security.md) is that a self-made one binds a name',
+    'takes a download key; lists packages only for an enrolled key (finding 4, test/security/update-server-enrolment.test.ts)',
 };
 
 /** A syntactically plausible download key whose signature is garbage. */

@@ -26,3 +26,14 @@ export function spawnCli(args: string[], env: Record<string, string> = {}) {
 /** Run `gatehouse` to its end; rejects on a non-zero exit. */
 export const cli = (args: string[], env: Record<string, string> = {}) =>
   execFileP(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, ...env } });
+
+/** Run `gatehouse` to its end and give its exit code and output, whatever the code. */
+export async function cliResult(args: string[]) {
+  try {
+    const { stdout, stderr } = await cli(args);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}

@@ -6,6 +6,7 @@ import { CODE_ROOT } from '../../src/shared/version.js';
 import { buildPackage, type PackageKind } from '../../src/updates/package.js';
 import type { ApplianceClient } from '../../src/clients/admin-client.js';
 import { until } from '../../src/shared/until.js';
+import { createDownloadKey } from '../../src/updates/download-key.js';
 
 /** A release signing key pair written to `dir` (key and key.pub), as `package keygen` does. */
 export function makeReleaseKey(dir: string, name = 'release.key') {
@@ -127,3 +128,22 @@ export async function waitForSoftware(
     50,
   );
 }
+
+/**
+ * An appliance as the update server sees it: a name, an identity key pair (made here, as an
+ * attacker or a real appliance would), what it runs, and download keys signed with that key.
+ */
+export function selfMadeAppliance(name: string, runs = { product: '1.0.0', base: '1.0.0' }) {
+  const pair = generateEd25519();
+  const token = (ttlMs = 300_000, now = Date.now()) =>
+    createDownloadKey({
+      appliance: name,
+      identityKey: loadPrivateKey(pair.privateKeyPem),
+      publicKeyPem: pair.publicKeyPem,
+      ...runs,
+      ttlMs,
+      now,
+    });
+  return { name, keyId: keyId(pair.publicKeyPem), token };
+}
+export type SelfMadeAppliance = ReturnType<typeof selfMadeAppliance>;

@@ -46,7 +46,8 @@ export function updatesStatus(appliance: UpdatesSite) {
       slot: appliance.updates.activeSlot(),
     },
     role: appliance.role,
-    server: appliance.updateSettings.server() ?? null,
+    server: appliance.updateSettings.serverView() ?? null,
+    identityFingerprint: svc.identityFingerprint,
     automatic: appliance.updateSettings.automatic(),
     reserveMiB: appliance.updateSettings.reserveMiB(),
     releaseKeys: appliance.updates.releaseKeyIds(),
@@ -102,12 +103,13 @@ export const updateOperations: UpdatesOperation[] = [
     id: 'setUpdateServer',
     method: 'PUT',
     path: '/api/appliance/updates/server',
-    summary: "Set the update server's URL and pinned certificate fingerprint",
+    summary:
+      "Set the update server's URL, pinned certificate fingerprint and (once) the registration token its operator gave",
     body: UpdateServerConfig,
     response: { status: 200, description: 'Saved' },
     handler: ({ appliance, actor, body }) => {
       appliance.updateSettings.setServer(actor, body);
-      return appliance.updateSettings.server();
+      return appliance.updateSettings.serverView();
     },
   }),
   defineOperation({

@@ -292,11 +292,16 @@ function settingsSection(ctx: PageContext, s: Status, view: UpdatesView) {
   const standalone = s.role === 'standalone';
   return html`<section id="settings">
     <h2>Update server</h2>
-    ${alertFor(view, 'server', ['url', 'fingerprint'])}
+    ${alertFor(view, 'server', ['url', 'fingerprint', 'registrationToken'])}
+    <p class="note">
+      This appliance's identity key fingerprint, which the update server's operator compares before
+      approving it: <code id="identity-fingerprint">${s.identityFingerprint}</code>
+    </p>
     <form method="post" action="/appliance/updates/server" id="update-server-form" class="stacked">
       ${csrfInput(ctx)}
       ${field('URL', 'url', value(view, 'url', s.server?.url), fieldsOf(view, 'server'), { required: true, help: 'e.g. https://updates.example.com:8444' })}
       ${field('Certificate fingerprint (SHA-256)', 'fingerprint', value(view, 'fingerprint', s.server?.fingerprint), fieldsOf(view, 'server'), { required: true, help: 'As printed by `gatehouse update-server start`' })}
+      ${field('Registration token (once)', 'registrationToken', '', fieldsOf(view, 'server'), { help: s.server?.registrationTokenPending ? 'A token is saved: the next check enrols this appliance with it' : 'From the update server operator (ghrt1.…); not needed once enrolled, or if the operator approves the fingerprint above' })}
       <div class="buttons"><button type="submit">Save update server</button></div>
     </form>
     <h2>Automatic updates</h2>

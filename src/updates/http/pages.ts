@@ -205,8 +205,12 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
 
   // Settings: the same schemas as the API, so the errors name the same fields.
   p.post(`${PAGE}/server`, (ctx) => {
-    const { url, fingerprint } = formBody(ctx);
-    const values = { url: url?.trim(), fingerprint: fingerprint?.trim() };
+    const { url, fingerprint, registrationToken } = formBody(ctx);
+    const values = {
+      url: url?.trim(),
+      fingerprint: fingerprint?.trim(),
+      registrationToken: registrationToken?.trim() || undefined,
+    };
     return act(
       ctx,
       'server',
@@ -217,7 +221,8 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
         );
         return `Saved the update server ${values.url}.`;
       },
-      { values },
+      // The token is not echoed back into the form.
+      { values: { ...values, registrationToken: undefined } },
     );
   });
   p.post(`${PAGE}/automatic`, (ctx) => {

@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatehouseError } from '../../shared/errors.js';
 import { APPLIANCE_AUTH_SCHEME, tokenFromAuthorization } from '../download-key.js';
-import { availableFor, contactAppliance, describePackage, packageFileName } from './catalogue.js';
+import { availableFor, describePackage, packageFileName } from './catalogue.js';
+import { contactAppliance } from './enrolment.js';
 import type { UpdateServer } from './http.js';
 import { parseRange } from './range.js';
 import { damagedOnServer } from './integrity.js';
@@ -31,7 +32,11 @@ function applianceOf(
   ticketFor?: string,
 ): { keyId: string; via: 'api' | 'download-key' } {
   const token = tokenFromAuthorization(req.headers.authorization);
-  if (token) return { keyId: contactAppliance(server.store, token).keyId, via: 'api' };
+  if (token)
+    return {
+      keyId: contactAppliance(server.store, token, { address: req.ip, log: req.log }).keyId,
+      via: 'api',
+    };
   const ticket = (req.query as Record<string, unknown>).ticket;
   if (ticketFor && typeof ticket === 'string') {
     const { keyId } = checkTicket(server.ticketSecret, ticket, ticketFor);
@@ -39,7 +44,7 @@ function applianceOf(
       throw new GatehouseError(
         'DOWNLOAD_TICKET_INVALID',
         401,
-        'The appliance this download link was made for is no longer known to this update server (its operator forgot it). Paste the Appliance Download Key on the download page again.',
+        'The appliance this download link was made for is no longer enrolled with this update server (its operator revoked or forgot it). Paste the Appliance Download Key on the download page again.',
       );
     return { keyId, via: 'download-key' };
   }
@@ -52,7 +57,14 @@ export function registerApi(app: FastifyInstance, server: UpdateServer): void {
   app.post('/api/v1/check', async (req) => {
     const token = tokenFromAuthorization(req.headers.authorization);
     if (!token) throw authRequired();
-    const claims = contactAppliance(server.store, token);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const registrationToken =
+      typeof body.registrationToken === 'string' ? body.registrationToken : undefined;
+    const claims = contactAppliance(server.store, token, {
+      address: req.ip,
+      log: req.log,
+      registrationToken,
+    });
     const available = availableFor(server.store, claims).map(describePackage);
     req.log.info(
       {

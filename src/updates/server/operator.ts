@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../shared/errors.js';
-import type { UpdateStore } from './store.js';
+import type { KnownAppliance, UpdateStore } from './store.js';
 
 /** What the operator may do, from the CLI or the /admin page alike. */
 
@@ -10,8 +10,8 @@ function knownAppliance(store: UpdateStore, name: string) {
     throw new GatehouseError(
       'APPLIANCE_UNKNOWN',
       404,
-      `appliance: "${name}" is not known here: it has never checked for updates or used a download key with this server. Known appliances: ${known.join(', ') || 'none yet'}.`,
-      { fields: [{ field: 'appliance', message: `"${name}" is not known here` }] },
+      `appliance: "${name}" is not enrolled here. Enrolled appliances: ${known.join(', ') || 'none yet'}.`,
+      { fields: [{ field: 'appliance', message: `"${name}" is not enrolled here` }] },
     );
   }
   return appliance;
@@ -45,8 +45,74 @@ export function resetDownloads(
   return { reset: store.resetDownloads(appliance.keyId, opts.sha256) };
 }
 
-/** Forget an appliance (it was re-installed with a new identity key): the name binds again. */
+/**
+ * Forget an appliance and its downloads without distrusting its key (e.g. it was retired): the
+ * name can be enrolled again, with a registration token or the operator's approval.
+ */
 export function forgetAppliance(store: UpdateStore, name: string): void {
   knownAppliance(store, name);
   store.forgetAppliance(name);
+}
+
+/**
+ * Revoke an appliance's key: it is refused from now on, whatever it presents (a registration
+ * token included), and the name is free to enrol again with another key.
+ */
+export function revokeAppliance(
+  store: UpdateStore,
+  name: string,
+  now = Date.now(),
+): KnownAppliance {
+  const appliance = knownAppliance(store, name);
+  store.enrolment.revoke(appliance.keyId, appliance.name, now);
+  return appliance;
+}
+
+/** Keep an appliance enrolled before proof was required, after reviewing its fingerprint. */
+export function confirmAppliance(store: UpdateStore, name: string): KnownAppliance {
+  const appliance = knownAppliance(store, name);
+  if (!store.confirmAppliance(name))
+    throw new GatehouseError(
+      'APPLIANCE_ALREADY_CONFIRMED',
+      409,
+      `appliance: "${name}" was enrolled with proof (${appliance.enrolledVia}); nothing to review.`,
+      { fields: [{ field: 'appliance', message: 'needs no review' }] },
+    );
+  return appliance;
+}
+
+/**
+ * Approve a waiting key by its fingerprint (the full 64 hex digits, or a unique prefix of at
+ * least 16, colons allowed), as the appliance's Updates page shows it. A name already enrolled
+ * with another key is re-keyed only when `rekey` says so.
+ */
+export function approveKey(
+  store: UpdateStore,
+  opts: { key: string; rekey?: boolean; now?: number },
+): { appliance: string; keyId: string; rekeyed: boolean } {
+  const hex = opts.key.replace(/:/g, '').toLowerCase();
+  const pending = store.enrolment.pendingKeys();
+  const matches = /^[0-9a-f]{16,64}$/.test(hex)
+    ? pending.filter((p) => p.keyId.startsWith(hex))
+    : [];
+  if (matches.length !== 1) {
+    const waiting = pending.map((p) => `${p.keyId} (${p.name}, from ${p.address})`);
+    throw new GatehouseError(
+      'PENDING_KEY_NOT_FOUND',
+      404,
+      `key: ${matches.length > 1 ? `"${opts.key}" matches ${matches.length} waiting keys; give more digits` : `no waiting key has fingerprint "${opts.key}" (the appliance shows it on its Updates page; it waits here after the appliance's first check)`}. Waiting: ${waiting.join('; ') || 'none'}.`,
+      { fields: [{ field: 'key', message: 'matches no single waiting key' }] },
+    );
+  }
+  const key = matches[0]!;
+  const current = store.appliance(key.name);
+  if (current && !opts.rekey)
+    throw new GatehouseError(
+      'APPLIANCE_NAME_ENROLLED',
+      409,
+      `key: "${key.name}" is enrolled with another identity key (${current.keyId.slice(0, 16)}…). Approving ${key.keyId.slice(0, 16)}… (from ${key.address}) would re-key it: do so only if that appliance was re-installed and shows this fingerprint (--rekey, or Re-key on /admin).`,
+      { fields: [{ field: 'key', message: `"${key.name}" is enrolled with another key` }] },
+    );
+  store.enrolAppliance(key, 'approval', opts.now ?? Date.now());
+  return { appliance: key.name, keyId: key.keyId, rekeyed: !!current };
 }

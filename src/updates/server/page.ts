@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { html, type SafeHtml } from '../../shared/web/html.js';
+import type { AdminSession } from './admin-auth.js';
 
 /** The frame of every update server page. */
 export function page(title: string, body: SafeHtml, opts: { nav?: SafeHtml } = {}): SafeHtml {
@@ -28,3 +29,22 @@ export function page(title: string, body: SafeHtml, opts: { nav?: SafeHtml } = {
 
 export const sendPage = (reply: FastifyReply, content: SafeHtml, status = 200) =>
   reply.code(status).type('text/html; charset=utf-8').send(content.value);
+
+/** After an operator's action: back to /admin with what happened. */
+export const notice = (reply: FastifyReply, text: string) =>
+  reply.redirect(`/admin?notice=${encodeURIComponent(text)}`, 303);
+
+/** A one-button form of the operator's pages (hidden fields and the session's CSRF token). */
+export function button(
+  session: AdminSession,
+  action: string,
+  fields: Record<string, string>,
+  label: string,
+  cls = 'secondary',
+): SafeHtml {
+  return html`<form method="post" action="${action}" class="inline">
+    <input type="hidden" name="_csrf" value="${session.csrfToken}" />${Object.entries(fields).map(
+      ([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`,
+    )}<button type="submit" class="${cls}">${label}</button>
+  </form>`;
+}

@@ -1,10 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
 import type { UpdateServer } from './http.js';
-import { page, sendPage } from './page.js';
+import { button, notice, page, sendPage } from './page.js';
 import { forgetAppliance, resetDownloads } from './operator.js';
+import {
+  enrolmentCells,
+  enrolmentSections,
+  registerEnrolmentPages,
+  revokeButton,
+} from './pages-enrolment.js';
 
 /**
  * The operator's pages: sign-in, the published packages, the appliances met and their download
@@ -86,10 +92,15 @@ export function registerAdminPages(app: FastifyInstance, server: UpdateServer): 
     guarded((_session, req, reply) => {
       const name = ((req.body ?? {}) as Record<string, string | undefined>).appliance ?? '';
       forgetAppliance(server.store, name);
-      req.log.info({ appliance: name }, 'appliance forgotten');
-      return notice(reply, `${name} forgotten: its next download key binds the name again.`);
+      req.log.info({ appliance: name, ip: req.ip }, 'appliance forgotten');
+      return notice(
+        reply,
+        `${name} forgotten: it must be enrolled again (registration token or approval).`,
+      );
     }),
   );
+
+  registerEnrolmentPages(app, server, guarded);
 
   app.post(
     '/admin/sign-out',
@@ -100,9 +111,6 @@ export function registerAdminPages(app: FastifyInstance, server: UpdateServer): 
     }),
   );
 }
-
-const notice = (reply: FastifyReply, text: string) =>
-  reply.redirect(`/admin?notice=${encodeURIComponent(text)}`, 303);
 
 const formExpired = () =>
   new GatehouseError(
@@ -130,20 +138,6 @@ function signInPage(csrf: string, error?: string) {
         <button type="submit">Sign in</button>
       </form>`,
   );
-}
-
-function button(
-  session: AdminSession,
-  action: string,
-  fields: Record<string, string>,
-  label: string,
-  cls = 'secondary',
-): SafeHtml {
-  return html`<form method="post" action="${action}" class="inline">
-    <input type="hidden" name="_csrf" value="${session.csrfToken}" />${Object.entries(fields).map(
-      ([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`,
-    )}<button type="submit" class="${cls}">${label}</button>
-  </form>`;
 }
 
 function adminPage(server: UpdateServer, session: AdminSession, message: string) {
@@ -196,7 +190,8 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
         <thead>
           <tr>
             <th>Appliance</th>
-            <th>Identity key</th>
+            <th>Enrolled by</th>
+            <th>Identity key fingerprint</th>
             <th>Runs</th>
             <th>Last seen</th>
             <th class="actions"></th>
@@ -206,17 +201,18 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
           ${
             appliances.length === 0
               ? html`<tr class="empty">
-                  <td colspan="5">No appliance has checked for updates yet.</td>
+                  <td colspan="6">No appliance is enrolled yet.</td>
                 </tr>`
               : appliances.map(
                   (a) =>
                     html`<tr data-appliance="${a.name}">
                       <td>${a.name}</td>
-                      <td><code class="small">${a.keyId.slice(0, 16)}…</code></td>
+                      ${enrolmentCells(session, a)}
                       <td>product ${a.product}, base ${a.base}</td>
                       <td class="nowrap">${formatTime(a.lastSeenAt)}</td>
                       <td class="actions">
                         ${button(session, '/admin/reset', { appliance: a.name }, 'Reset all downloads')}
+                        ${revokeButton(session, a)}
                         ${button(session, '/admin/forget', { appliance: a.name }, 'Forget', 'danger')}
                       </td>
                     </tr>`,
@@ -224,6 +220,7 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
           }
         </tbody>
       </table>
+      ${enrolmentSections(server, session)}
       <h2>Downloads</h2>
       <p class="note">
         A downloaded update is no longer offered to that appliance. Reset makes it available again.

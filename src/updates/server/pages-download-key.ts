@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { formatBytes, html } from '../../shared/web/html.js';
 import { isGatehouseError, type GatehouseError } from '../../shared/errors.js';
 import type { DownloadKeyClaims } from '../download-key.js';
-import { availableFor, contactAppliance, packageFileName } from './catalogue.js';
+import { availableFor, packageFileName } from './catalogue.js';
+import { contactAppliance } from './enrolment.js';
 import type { UpdateServer } from './http.js';
 import { page, sendPage } from './page.js';
 import type { PublishedPackage } from './store.js';
@@ -19,9 +20,17 @@ export function registerDownloadKeyPages(app: FastifyInstance, server: UpdateSer
   app.post('/', async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = typeof body.downloadKey === 'string' ? body.downloadKey : '';
+    const registrationToken =
+      typeof body.registrationToken === 'string' && body.registrationToken.trim()
+        ? body.registrationToken
+        : undefined;
     let claims: DownloadKeyClaims;
     try {
-      claims = contactAppliance(server.store, token);
+      claims = contactAppliance(server.store, token, {
+        address: req.ip,
+        log: req.log,
+        registrationToken,
+      });
     } catch (e) {
       if (!isGatehouseError(e)) throw e;
       return sendPage(reply, formPage(token, e), e.status);
@@ -72,6 +81,14 @@ function formPage(value: string, error?: GatehouseError) {
           >
 ${value}</textarea>
           <small class="help">It starts with "ghdk1." and is valid for a limited time.</small>
+        </label>
+        <label class="field ${error?.code === 'REGISTRATION_TOKEN_INVALID' ? 'has-error' : ''}"
+          ><span>Registration token (first use of an appliance only)</span>
+          <input name="registrationToken" id="f-registrationToken" autocomplete="off" />
+          <small class="help"
+            >From this update server's operator; starts with "ghrt1.". Not needed once the appliance
+            is enrolled, or if the operator approves its key fingerprint instead.</small
+          >
         </label>
         <div class="buttons"><button type="submit">Show available updates</button></div>
       </form>

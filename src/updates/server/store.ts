@@ -1,10 +1,11 @@
 import { GatehouseError } from '../../shared/errors.js';
 import { openDatabase, type Db } from '../../store/db.js';
 import type { PackageKind } from '../package.js';
+import { EnrolmentStore } from './enrolment-store.js';
 
 /**
- * The update server's database: the published catalogue, the appliances it has met (a name is
- * bound to an identity key on first contact) and which appliance downloaded which package
+ * The update server's database: the published catalogue, the enrolled appliances (a name bound
+ * to an identity key the operator vouched for) and which appliance downloaded which package
  * (S11). WAL with synchronous=FULL, so `publish` and `reset` from the CLI work while the server
  * runs, and an acknowledged change survives a crash.
  */
@@ -46,6 +47,34 @@ const MIGRATIONS = [
      created_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // Enrolment proven by the operator (issue 18, finding 4). Appliances bound before this change
+  // stay enrolled, marked 'before-proof' for the operator to review.
+  `ALTER TABLE appliances ADD COLUMN enrolled_via TEXT NOT NULL DEFAULT 'before-proof'
+     CHECK (enrolled_via IN ('before-proof', 'token', 'approval'));
+   CREATE TABLE pending_keys (
+     key_id        TEXT PRIMARY KEY,
+     name          TEXT NOT NULL,
+     public_key    TEXT NOT NULL,
+     product       TEXT NOT NULL,
+     base          TEXT NOT NULL,
+     address       TEXT NOT NULL,
+     first_seen_at INTEGER NOT NULL,
+     last_seen_at  INTEGER NOT NULL
+   );
+   CREATE TABLE registration_tokens (
+     id          TEXT PRIMARY KEY,
+     token_hash  TEXT NOT NULL UNIQUE,
+     appliance   TEXT,
+     created_at  INTEGER NOT NULL,
+     expires_at  INTEGER NOT NULL,
+     used_at     INTEGER,
+     used_by     TEXT
+   );
+   CREATE TABLE revoked_keys (
+     key_id     TEXT PRIMARY KEY,
+     name       TEXT NOT NULL,
+     revoked_at INTEGER NOT NULL
+   );`,
 ];
 
 export interface PublishedPackage {
@@ -61,9 +90,13 @@ export interface PublishedPackage {
   publishedAt: number;
 }
 
+/** How an appliance's key came to be enrolled. */
+export type EnrolledVia = 'before-proof' | 'token' | 'approval';
+
 export interface KnownAppliance {
   name: string;
   keyId: string;
+  enrolledVia: EnrolledVia;
   product: string;
   base: string;
   firstSeenAt: number;
@@ -107,6 +140,7 @@ const toPackage = (r: PackageRow): PublishedPackage => ({
 interface ApplianceRow {
   name: string;
   key_id: string;
+  enrolled_via: EnrolledVia;
   product: string;
   base: string;
   first_seen_at: number;
@@ -116,6 +150,7 @@ interface ApplianceRow {
 const toAppliance = (r: ApplianceRow): KnownAppliance => ({
   name: r.name,
   keyId: r.key_id,
+  enrolledVia: r.enrolled_via,
   product: r.product,
   base: r.base,
   firstSeenAt: r.first_seen_at,
@@ -123,7 +158,12 @@ const toAppliance = (r: ApplianceRow): KnownAppliance => ({
 });
 
 export class UpdateStore {
-  private constructor(readonly db: Db) {}
+  /** Pending keys, registration tokens and revoked keys (enrolment-store.ts). */
+  readonly enrolment: EnrolmentStore;
+
+  private constructor(readonly db: Db) {
+    this.enrolment = new EnrolmentStore(db);
+  }
 
   static open(file: string): UpdateStore {
     const db = openDatabase(file);
@@ -226,31 +266,48 @@ export class UpdateStore {
     return row && toAppliance(row);
   }
 
+  /** Record a contact from an enrolled appliance: what it runs now, when it was last seen. */
+  touchAppliance(a: { keyId: string; product: string; base: string }, now: number): void {
+    this.db
+      .prepare('UPDATE appliances SET product = ?, base = ?, last_seen_at = ? WHERE key_id = ?')
+      .run(a.product, a.base, now, a.keyId);
+  }
+
   /**
-   * Record a contact from the appliance holding `keyId`: the first one binds `name` to that key;
-   * a later one under a new name (a renamed appliance) moves the binding, its downloads with it.
-   * The caller has already refused a name bound to another key.
+   * Bind `name` to a key the operator vouched for. A name bound to another key is re-keyed: the
+   * new key takes over its download records (the same appliance, re-installed).
    */
-  touchAppliance(
+  enrolAppliance(
     a: { name: string; keyId: string; publicKey: string; product: string; base: string },
+    via: Exclude<EnrolledVia, 'before-proof'>,
     now: number,
   ): void {
     this.db.transaction(() => {
-      const byKey = this.applianceByKey(a.keyId);
-      if (byKey) {
+      if (this.appliance(a.name))
         this.db
           .prepare(
-            'UPDATE appliances SET name = ?, product = ?, base = ?, last_seen_at = ? WHERE key_id = ?',
+            'UPDATE appliances SET key_id = ?, public_key = ?, product = ?, base = ?, enrolled_via = ?, last_seen_at = ? WHERE name = ?',
           )
-          .run(a.name, a.product, a.base, now, a.keyId);
-      } else {
+          .run(a.keyId, a.publicKey, a.product, a.base, via, now, a.name);
+      else
         this.db
           .prepare(
-            'INSERT INTO appliances (name, key_id, public_key, product, base, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            'INSERT INTO appliances (name, key_id, public_key, product, base, first_seen_at, last_seen_at, enrolled_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
           )
-          .run(a.name, a.keyId, a.publicKey, a.product, a.base, now, now);
-      }
+          .run(a.name, a.keyId, a.publicKey, a.product, a.base, now, now, via);
+      this.db.prepare('DELETE FROM pending_keys WHERE key_id = ?').run(a.keyId);
     })();
+  }
+
+  /** The operator reviewed an appliance enrolled before proof was required and keeps it. */
+  confirmAppliance(name: string): boolean {
+    return (
+      this.db
+        .prepare(
+          "UPDATE appliances SET enrolled_via = 'approval' WHERE name = ? AND enrolled_via = 'before-proof'",
+        )
+        .run(name).changes > 0
+    );
   }
 
   /** Forget an appliance's key binding and its download records. */
