@@ -140,7 +140,14 @@ export class ApplianceProcess {
   }
 }
 
-type StartOptions = { host?: string; port?: number; readyTimeoutMs?: number; logLevel?: string };
+type StartOptions = {
+  host?: string;
+  port?: number;
+  readyTimeoutMs?: number;
+  logLevel?: string;
+  /** Options of Node for the supervisor, which its worker inherits (a benchmark's profile). */
+  nodeArgs?: string[];
+};
 
 /**
  * Start `gatehouse <command> start` as a real process in its own process group (a supervisor
@@ -159,6 +166,7 @@ async function startServer<P extends ApplianceProcess>(
   const child = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       GATEHOUSE_BIN,
       command,
       'start',
