@@ -92,9 +92,15 @@ function loops(edges: Edge[]): string[][] {
  * its admin API and its pages are registered there, none in src/appliance/.
  */
 const OWNED_SURFACES: Record<string, string[]> = {
-  failover: ['/api/login/failover', '/login/failover'],
+  failover: [
+    '/api/login/failover',
+    '/login/failover',
+    '/api/peer/hello',
+    '/api/peer/failover',
+    '/api/peer/sync',
+  ],
   traffic: ['/api/appliance/traffic', '/appliance/networking/traffic'],
-  cluster: ['/api/login/cluster', '/login/management/cluster'],
+  cluster: ['/api/login/cluster', '/login/management/cluster', '/api/peer/cluster'],
   updates: [
     '/api/appliance/updates',
     '/appliance/updates',

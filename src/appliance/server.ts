@@ -35,8 +35,6 @@ import {
 import type { ApplianceOperation } from './http/operation.js';
 import { registerWebConsole } from './web/routes.js';
 import { pageHost } from './web/page-host.js';
-import { registerPeerRoutes } from '../failover/peer-server.js';
-import { PEER_ROUTES } from '../failover/routes.js';
 
 /** The site's data, changed on the primary only: a failover backup receives it by sync. */
 const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
@@ -195,20 +193,20 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     SITE_DATA_OPERATIONS,
     readOnlyOnBackup(appliance.failover, signedIn),
   );
+  const peerHost = {
+    context: appliance,
+    interApplianceKey: () => appliance.interApplianceKey.get(),
+  };
   await app.register(failoverHttp, {
     pages: { ...pageHost(appliance), context: failoverSite(appliance) },
     authenticate,
+    peer: peerHost,
   });
   await app.register(trafficHttp, {
     pages: { ...pageHost(appliance), context: { traffic: appliance.traffic } },
     authenticate,
   });
   await app.register(updatesHttp, { pages: pageHost(appliance), authenticate });
-  const peerHost = {
-    context: appliance,
-    interApplianceKey: () => appliance.interApplianceKey.get(),
-  };
-  await registerPeerRoutes(app, peerHost, PEER_ROUTES);
   await app.register(clusterHttp, {
     pages: pageHost(appliance),
     authenticate,

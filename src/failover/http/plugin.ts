@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
 import type { PageHost } from '../../shared/web/kit.js';
+import { registerPeerRoutes, type PeerHost } from '../peer-server.js';
+import { PEER_ROUTES, type FailoverPeerHost } from '../routes.js';
 import { failoverOperations } from './api.js';
 import { registerFailoverPages } from './pages.js';
 import type { FailoverSite } from './site.js';
@@ -10,14 +12,17 @@ export interface FailoverHttpOptions {
   pages: PageHost<FailoverSite>;
   /** How the admin API checks sessions (the appliance's /login accounts). */
   authenticate: OperationHost<FailoverSite>['authenticate'];
+  /** The peer side: what the pair's endpoints see, and the key that proves each call. */
+  peer: PeerHost<FailoverPeerHost>;
 }
 
 /**
- * The administrators' side of failover: the /api/login/failover operations and Management >
- * Failover. (The peer protocol between the two appliances is registered by peer-server.ts.)
+ * Failover's whole HTTP surface: the /api/login/failover operations, Management > Failover,
+ * and the peer protocol between the two appliances of a pair (hello, relationship, sync).
  */
 export const failoverHttp: FastifyPluginAsync<FailoverHttpOptions> = async (app, opts) => {
   const site = opts.pages.context;
   registerOperations(app, { context: site, authenticate: opts.authenticate }, failoverOperations);
   registerFailoverPages(app, opts.pages);
+  await registerPeerRoutes(app, opts.peer, PEER_ROUTES);
 };
