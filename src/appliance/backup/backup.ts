@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { openDatabase, integrityCheck, migrate, schemaVersion, type Db } from '../../store/db.js';
+import { keepRevocations } from './keep-revocations.js';
 import {
   APPLIANCE_TABLES,
   MERGED_SITE_TABLES,
@@ -194,6 +195,7 @@ export class BackupService {
       this.db.prepare('ATTACH DATABASE ? AS restore_src').run(snapshotFile);
       try {
         this.db.transaction(() => {
+          const reapply = keepRevocations(this.db, Date.parse(header.createdAt));
           for (const t of REPLACED_SITE_TABLES) {
             this.db.exec(`DELETE FROM main.${t}`);
             this.db.exec(`INSERT INTO main.${t} SELECT * FROM restore_src.${t}`);
@@ -201,6 +203,7 @@ export class BackupService {
           // History is never rolled back: events and session records since the backup stay.
           for (const t of MERGED_SITE_TABLES)
             this.db.exec(`INSERT OR IGNORE INTO main.${t} SELECT * FROM restore_src.${t}`);
+          reapply();
           for (const t of SITE_TABLES)
             counts[t] = (
               this.db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }
