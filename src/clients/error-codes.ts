@@ -1,0 +1,49 @@
+import type { ErrorCatalogue } from '../shared/error-codes.js';
+
+/** The error codes clients/ throws: HTTP status and the fix (src/shared/error-codes.ts). */
+export const CLIENTS_ERRORS = {
+  CONSOLE_BUILD_NOT_PRODUCT: {
+    status: 400,
+    fix: "Upload the product package of the site's version; a console build is a product package.",
+  },
+  CONSOLE_BUILD_WRONG_VERSION: {
+    status: 400,
+    fix: 'Ask an appliance administrator to check the staged product packages.',
+  },
+  CONSOLE_NOT_INSTALLED: {
+    status: 400,
+    fix: 'Install one with `gatehouse console install --dir … --release-key KEY.pub`.',
+  },
+  CONSOLE_NO_RELEASE_KEYS: {
+    status: 400,
+    fix: 'Reinstall with `gatehouse console install --dir … --release-key KEY.pub`.',
+  },
+  CONSOLE_RESTART_FAILED: { status: 500, fix: 'Run the command again.' },
+  CONSOLE_VERSION_RUNNING: {
+    status: 409,
+    fix: 'Nothing to do: the console already runs that version.',
+  },
+  EXPORT_NOT_PRIMARY: {
+    status: 409,
+    fix: "The site's records are the primary's: …, or leave out --require-primary to export from this appliance anyway.",
+  },
+  EXPORT_PAGE_STUCK: { status: 502, fix: 'Report this to Gatehouse support.' },
+  EXPORT_SQLITE_UNUSABLE: {
+    status: 400,
+    fix: "Give a new file name or an earlier export's database.",
+  },
+  EXPORT_STATE_UNREADABLE: {
+    status: 400,
+    fix: 'Remove it to export from --since again; files already exported are kept and not duplicated.',
+  },
+  JUMP_CLIENT_IDENTITY_OTHER_NAME: {
+    status: 400,
+    fix: 'Give each Jump Client its own identity file.',
+  },
+  JUMP_CLIENT_IDENTITY_UNREADABLE: { status: 400, fix: 'Check its owner and mode (600).' },
+  RECORDING_DIGEST_MISMATCH: {
+    status: 502,
+    fix: "Nothing was kept; run the export again, and if it repeats, check the appliance's blob store.",
+  },
+  SESSION_RESUME_GAP: { status: 502, fix: 'Start a new session; this one cannot go on.' },
+} as const satisfies ErrorCatalogue;

@@ -1,0 +1,217 @@
+/**
+ * The error-code catalogue (src/shared/error-codes.ts, one `error-codes.ts` per domain): every
+ * code thrown in src/ as `new GatehouseError('CODE', status, …)`, `conflict('CODE', …)` or
+ * `fieldError(…, 'CODE')` is in exactly one catalogue, with the status it is thrown with and a
+ * fix; no catalogue keeps a code nothing throws; docs/errors.md lists them all. After adding a
+ * code to a catalogue, regenerate the page:
+ *   GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run test/error-codes.test.ts
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { format, resolveConfig } from 'prettier';
+import { describe, expect, it } from 'vitest';
+import type { ErrorCatalogue } from '../src/shared/error-codes.js';
+import { SHARED_ERRORS } from '../src/shared/error-codes.js';
+import { STORE_ERRORS } from '../src/store/error-codes.js';
+import { SITE_ERRORS } from '../src/site/error-codes.js';
+import { SESSIONS_ERRORS } from '../src/sessions/error-codes.js';
+import { FAILOVER_ERRORS } from '../src/failover/error-codes.js';
+import { TRAFFIC_ERRORS } from '../src/traffic/error-codes.js';
+import { UPDATES_ERRORS } from '../src/updates/error-codes.js';
+import { MONITORING_ERRORS } from '../src/monitoring/error-codes.js';
+import { CLUSTER_ERRORS } from '../src/cluster/error-codes.js';
+import { CLIENTS_ERRORS } from '../src/clients/error-codes.js';
+import { ORCHESTRATOR_ERRORS } from '../src/orchestrator/error-codes.js';
+import { LAB_ERRORS } from '../src/lab/error-codes.js';
+import { APPLIANCE_ERRORS } from '../src/appliance/error-codes.js';
+import { CLI_ERRORS } from '../src/cli/error-codes.js';
+
+const CATALOGUES: Record<string, ErrorCatalogue> = {
+  shared: SHARED_ERRORS,
+  store: STORE_ERRORS,
+  site: SITE_ERRORS,
+  sessions: SESSIONS_ERRORS,
+  failover: FAILOVER_ERRORS,
+  traffic: TRAFFIC_ERRORS,
+  updates: UPDATES_ERRORS,
+  monitoring: MONITORING_ERRORS,
+  cluster: CLUSTER_ERRORS,
+  clients: CLIENTS_ERRORS,
+  orchestrator: ORCHESTRATOR_ERRORS,
+  lab: LAB_ERRORS,
+  appliance: APPLIANCE_ERRORS,
+  cli: CLI_ERRORS,
+};
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SRC = path.join(ROOT, 'src');
+const DOC = path.join(ROOT, 'docs', 'errors.md');
+
+interface Thrown {
+  code: string;
+  status: number;
+  where: string;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const THROWS: [RegExp, number | undefined][] = [
+  [/new GatehouseError\(\s*'([A-Z][A-Z0-9_]*)',\s*(\d{3})/g, undefined],
+  [/\bconflict\(\s*'([A-Z][A-Z0-9_]*)'/g, 409],
+];
+
+/** The arguments of a call whose opening parenthesis ends at `from`, to its closing one. */
+function argumentsAt(text: string, from: number): string {
+  let depth = 1;
+  let i = from;
+  for (; i < text.length && depth; i++) depth += text[i] === '(' ? 1 : text[i] === ')' ? -1 : 0;
+  return text.slice(from, i - 1);
+}
+
+/** Every code thrown with a literal code in src/, with its status and place. */
+function thrownCodes(files: { name: string; text: string }[]): Thrown[] {
+  return files.flatMap(({ name, text }) => {
+    const at = (index: number) => `${name}:${text.slice(0, index).split('\n').length}`;
+    const direct = THROWS.flatMap(([rx, status]) =>
+      [...text.matchAll(rx)].map((m) => ({
+        code: m[1]!,
+        status: status ?? Number(m[2]),
+        where: at(m.index),
+      })),
+    );
+    // fieldError(field, message, 'CODE'): a 400 whose code is its last argument.
+    const fields = [...text.matchAll(/\bfieldError\(/g)].flatMap((m) => {
+      const code = /,\s*'([A-Z][A-Z0-9_]*)'\s*,?\s*$/.exec(
+        argumentsAt(text, m.index + m[0].length),
+      )?.[1];
+      return code ? [{ code, status: 400, where: at(m.index) }] : [];
+    });
+    return [...direct, ...fields];
+  });
+}
+
+/** What is wrong between the throw sites and the catalogues, one line each. */
+function mismatches(thrown: Thrown[], catalogues: Record<string, ErrorCatalogue>): string[] {
+  const problems: string[] = [];
+  const owners = new Map<string, string[]>();
+  for (const [domain, cat] of Object.entries(catalogues))
+    for (const code of Object.keys(cat)) owners.set(code, [...(owners.get(code) ?? []), domain]);
+  for (const [code, domains] of owners)
+    if (domains.length > 1)
+      problems.push(`${code} is in several catalogues: ${domains.join(', ')}`);
+  for (const t of thrown) {
+    const domain = owners.get(t.code)?.[0];
+    const entry = domain ? catalogues[domain]![t.code]! : undefined;
+    if (!entry)
+      problems.push(
+        `${t.where} throws ${t.code} (${t.status}), in no catalogue: add it to the error-codes.ts of its folder`,
+      );
+    else if (entry.status !== t.status && !entry.also?.includes(t.status))
+      problems.push(
+        `${t.where} throws ${t.code} with ${t.status}; its catalogue says ${entry.status}`,
+      );
+  }
+  const used = new Set(thrown.map((t) => t.code));
+  for (const [code, domains] of owners) {
+    const entry = catalogues[domains[0]!]![code]!;
+    if (!used.has(code)) problems.push(`${code} (${domains[0]}) is thrown nowhere: remove it`);
+    if (!entry.fix.trim()) problems.push(`${code} (${domains[0]}) has no fix text`);
+  }
+  return problems;
+}
+
+/** docs/errors.md: one table per catalogue. */
+function render(catalogues: Record<string, ErrorCatalogue>): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const sections = Object.entries(catalogues).map(([domain, cat]) => {
+    const rows = Object.entries(cat)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([code, e]) => {
+        const status = [e.status, ...(e.also ?? [])].join(', ');
+        return `| \`${code}\` | ${status} | ${cell(e.fix)} |`;
+      });
+    const file = `src/${domain}/error-codes.ts`;
+    return [
+      `## ${domain} (\`${file}\`)`,
+      '',
+      '| code | HTTP status | fix |',
+      '| --- | --- | --- |',
+      ...rows,
+    ].join('\n');
+  });
+  return [
+    '# Error codes',
+    '',
+    'Every failure an operator can see is a `GatehouseError` with a stable code, an HTTP status and',
+    'a message that says what to do (`src/shared/errors.ts`). Each domain declares its codes in its',
+    '`error-codes.ts`; this page is generated from them and `test/error-codes.test.ts` keeps both',
+    'in sync with the code (regenerate: `GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run',
+    'test/error-codes.test.ts`). "…" stands for a name or value the message gives.',
+    '',
+    ...sections.flatMap((s) => [s, '']),
+  ].join('\n');
+}
+
+describe('the error-code catalogue', () => {
+  const files = sourceFiles(SRC).map((f) => ({
+    name: path.relative(ROOT, f),
+    text: readFileSync(f, 'utf8'),
+  }));
+  const thrown = thrownCodes(files);
+
+  it('has every code thrown in src/, once, with its status and a fix, and nothing else', () => {
+    expect(thrown.length).toBeGreaterThan(200);
+    expect(mismatches(thrown, CATALOGUES)).toEqual([]);
+  });
+
+  it('has a catalogue for every top-level folder of src/', () => {
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+    const throwing = new Set(thrown.map((t) => t.where.split('/')[1]!));
+    expect([...throwing].filter((f) => folders.includes(f) && !CATALOGUES[f])).toEqual([]);
+  });
+
+  it('finds an unknown code, a wrong status, a duplicate and a stale entry', () => {
+    const cats: Record<string, ErrorCatalogue> = {
+      a: { KNOWN: { status: 409, fix: 'Do this.' }, STALE: { status: 400, fix: 'x' } },
+      b: { KNOWN: { status: 409, fix: 'Do that.' } },
+    };
+    const sample = thrownCodes([
+      {
+        name: 'src/a/x.ts',
+        text: "throw new GatehouseError('UNKNOWN', 400, 'm');\nthrow conflict('KNOWN', 'm');\nthrow new GatehouseError('KNOWN', 500, 'm');\nthrow fieldError('name', `bad; (really)`, 'FIELD_CODE');",
+      },
+    ]);
+    expect(sample.map((t) => `${t.code} ${t.status}`)).toEqual([
+      'UNKNOWN 400',
+      'KNOWN 500',
+      'KNOWN 409',
+      'FIELD_CODE 400',
+    ]);
+    const found = mismatches(sample, cats);
+    expect(found).toHaveLength(5);
+    expect(found.join('\n')).toMatch(/FIELD_CODE \(400\), in no catalogue/);
+    expect(found.join('\n')).toMatch(/UNKNOWN \(400\), in no catalogue/);
+    expect(found.join('\n')).toMatch(/KNOWN with 500; its catalogue says 409/);
+    expect(found.join('\n')).toMatch(/KNOWN is in several catalogues: a, b/);
+    expect(found.join('\n')).toMatch(/STALE \(a\) is thrown nowhere/);
+  });
+
+  it('is listed whole in docs/errors.md', async () => {
+    // Formatted as `npm run lint` wants it, so the page passes prettier --check as written.
+    const page = await format(render(CATALOGUES), {
+      ...(await resolveConfig(DOC)),
+      filepath: DOC,
+    });
+    if (process.env.GATEHOUSE_WRITE_ERROR_DOCS) writeFileSync(DOC, page);
+    expect(readFileSync(DOC, 'utf8')).toBe(page);
+  });
+});
