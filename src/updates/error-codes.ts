@@ -2,6 +2,34 @@ import type { ErrorCatalogue } from '../shared/error-codes.js';
 
 /** The error codes updates/ throws: HTTP status and the fix (src/shared/error-codes.ts). */
 export const UPDATES_ERRORS = {
+  APPLIANCE_NAME_ENROLLED: {
+    status: 409,
+    fix: 'Re-key it (--rekey, or Re-key on /admin) only if that appliance was re-installed and shows this fingerprint.',
+  },
+  REGISTRATION_TOKEN_INVALID: {
+    status: 403,
+    fix: "Ask the update server's operator for a new registration token (/admin, or `gatehouse update-server token create`).",
+  },
+  APPLIANCE_KEY_REVOKED: {
+    status: 403,
+    fix: 'Nothing is listed or downloaded for it; ask the operator.',
+  },
+  APPLIANCE_NAME_MISMATCH: {
+    status: 403,
+    fix: "If the appliance was renamed, ask the update server's operator to revoke the old name and enrol it again under its new name.",
+  },
+  APPLIANCE_NOT_ENROLLED: {
+    status: 403,
+    fix: "Ask the update server's operator for a registration token and enter it with the update server settings on the appliance's Updates page, or ask the operator to approve the appliance's identity key fingerprint on /admin.",
+  },
+  APPLIANCE_ALREADY_CONFIRMED: {
+    status: 409,
+    fix: 'Nothing to review: the appliance was enrolled with proof.',
+  },
+  PENDING_KEY_NOT_FOUND: {
+    status: 404,
+    fix: 'Approve one of the keys waiting (listed on /admin and in the message).',
+  },
   ADMIN_INVALID_PASSWORD: {
     status: 401,
     fix: 'It was set (or generated and printed) by `gatehouse update-server init`.',
