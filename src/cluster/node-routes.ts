@@ -28,7 +28,7 @@ export interface ClusterPeerHost {
   readonly clusterNodes: Pick<ClusterNodes, 'list'>;
   readonly clients: Pick<
     ClientGateway,
-    'list' | 'connectedCount' | 'liveSessions' | 'drain' | 'undrain'
+    'list' | 'connectedCount' | 'liveSessions' | 'drain' | 'undrain' | 'moveAll'
   >;
   readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
   readonly updates: Pick<
@@ -248,6 +248,8 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
       if (appliance.membership.get())
         appliance.membership.set({ area: 'system', name: from }, undefined, 'cluster.left');
       appliance.clients.undrain();
+      // The site no longer leads here: its clients, and their resumable sessions, go on where it does.
+      appliance.clients.moveAll('this node left the cluster');
       return { left: true };
     },
   },

@@ -184,7 +184,7 @@ export function renderText(r: UpgradeReport): string {
     );
   if (r.sessions)
     lines.push(
-      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
+      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
     );
   if (r.cutSessions?.sessions)
     lines.push(
@@ -251,7 +251,7 @@ export function renderHtml(r: UpgradeReport): string {
 <table id="figures">
 <tr><th>Duration</th><td>${secs(r.durationMs)}</td></tr>
 <tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)}${r.downtime.unmeasured?.length ? `; not probed for ${secs(r.downtime.unmeasured.reduce((n, g) => n + (g.to - g.from), 0))} while the orchestrator was not running` : ''})</td></tr>
-<tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions; ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
+<tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
 <tr><th>Sessions cut by the drain choice</th><td id="cut">${r.cutSessions?.sessions ? `${r.cutSessions.sessions} on ${esc(r.cutSessions.nodes.join(', '))}` : 'none'}</td></tr>
 <tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
 <tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}${r.integrity?.removed?.length ? ` — removed since before: ${esc(r.integrity.removed.join('; '))}` : ''}</td></tr>

@@ -10,6 +10,11 @@ export interface SessionStats {
   longOpened: number;
   /** Long sessions that broke while the upgrade ran. */
   dropped: number;
+  /**
+   * The longest a long session waited for its echo (or its end): the pause a resumable session
+   * saw while the appliance under it restarted or moved. Absent in a file of an older run.
+   */
+  longestPauseMs?: number;
   failures: { t: number; what: string; error: string }[];
 }
 
@@ -24,6 +29,7 @@ const EMPTY: SessionStats = {
   newFailed: 0,
   longOpened: 0,
   dropped: 0,
+  longestPauseMs: 0,
   failures: [],
 };
 
@@ -175,6 +181,7 @@ export class SessionLoad {
           const opened = await this.open();
           this.stats.longOpened++;
           opened.on('error', () => undefined);
+          this.measurePauses(opened);
           opened.once('close', () => {
             if (this.stopped) return;
             this.stats.dropped++;
@@ -199,6 +206,21 @@ export class SessionLoad {
       }
       if (s.writable) s.write('.');
     }
+  }
+
+  /**
+   * A long session writes every 500 ms and its echo comes back at once: a longer wait for the
+   * next echo, or for the end after its own, is a pause (a resumable session resuming).
+   */
+  private measurePauses(s: Duplex): void {
+    let heard = Date.now();
+    const pause = () => {
+      const now = Date.now();
+      this.stats.longestPauseMs = Math.max(this.stats.longestPauseMs ?? 0, now - heard);
+      heard = now;
+    };
+    s.on('data', pause);
+    s.once('end', pause);
   }
 
   private save(): void {

@@ -4,6 +4,14 @@ import { moveClient } from './presence.js';
 
 /** A planned move pauses the sessions this long after telling their clients to move. */
 const MOVE_AFTER_MS = 1_000;
+/** How often, and how long, a planned move looks whether a session's Jump Client left. */
+const FOLLOW_EVERY_MS = 100;
+const FOLLOW_FOR_MS = 30_000;
+
+const pauseLegs = (legs: Iterable<{ destroy(e: Error): void }>, reason: string) => {
+  const paused = new GatehouseError('SESSION_PAUSED', 503, `The session moves: ${reason}.`);
+  for (const leg of legs) leg.destroy(paused);
+};
 
 /**
  * Draining a node (S22): it stops taking new clients, asks the connected ones to reconnect
@@ -36,13 +44,32 @@ export class GatewayDrain {
    */
   private moveSessionsSoon(reason: string): void {
     setTimeout(() => {
+      for (const [id, legs] of this.state.legs)
+        if (this.state.live.get(id)?.moves !== undefined) pauseLegs(legs, reason);
+    }, MOVE_AFTER_MS).unref();
+  }
+
+  /**
+   * Any other planned move (an install, Become Backup, a released shared address): the clients
+   * were just asked to reconnect through the site. Each resumable session here follows its
+   * Jump Client: paused as soon as that client is connected here no more (it reconnected where
+   * the site leads now), so both legs resume there at once instead of at this appliance's stop.
+   * A session whose Jump Client came back here (the site still leads here: a lone appliance
+   * installing) goes on, and pauses only for the restart. Looks for FOLLOW_FOR_MS at most.
+   */
+  sessionsFollowClients(reason: string): void {
+    const until = Date.now() + FOLLOW_FOR_MS;
+    const timer = setInterval(() => {
+      let waiting = 0;
       for (const [id, legs] of this.state.legs) {
         const live = this.state.live.get(id);
         if (live?.moves === undefined) continue;
-        const paused = new GatehouseError('SESSION_PAUSED', 503, `The session moves: ${reason}.`);
-        for (const leg of legs) leg.destroy(paused);
+        if (this.state.jumpClients.has(live.jumpClient)) waiting++;
+        else pauseLegs(legs, reason);
       }
-    }, MOVE_AFTER_MS).unref();
+      if (!waiting || Date.now() > until) clearInterval(timer);
+    }, FOLLOW_EVERY_MS);
+    timer.unref();
   }
 
   /** Not accepting (drain() already moved everyone): a client whose last session ended moves on. */

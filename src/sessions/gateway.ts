@@ -279,16 +279,19 @@ export class ClientGateway {
   }
 
   /**
-   * Ask every connected client to reconnect through the site now (this appliance became the
-   * failover backup): their sessions in progress go on, new ones go to the new primary.
+   * Ask every connected client to reconnect through the site now (this appliance installs or
+   * became the failover backup): new sessions go where the site leads, and resumable sessions
+   * follow their Jump Client there; those of previous-release clients go on here.
    */
   moveAll(reason: string): void {
     this.presence.moveAll(reason);
+    this.drainer.sessionsFollowClients(reason);
   }
 
   /** Clients that came in through an address this appliance just released follow the address. */
   moveConnectedVia(address: string, reason: string): void {
     this.presence.moveConnectedVia(address, reason);
+    this.drainer.sessionsFollowClients(reason);
   }
 
   /** Connected clients with their live sessions (Status > Information). */
