@@ -158,6 +158,15 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
     const roundsAtKill = echo.rounds();
     await until(() => echo.rounds() > roundsAtKill + 5, 60_000, 'the echo to go on');
     const pause = echo.longestWaitMs();
+    // Status > Information shows the running session's move and its pause so far.
+    const info = await site.api.call<{
+      connectedClients: { sessions: { id: string; moves?: number; pausedMs?: number }[] }[];
+    }>('GET', '/api/login/status/information');
+    const live = info.body.connectedClients
+      .flatMap((c) => c.sessions)
+      .find((x) => x.id === chat.session);
+    expect(live?.moves).toBe(1);
+    expect(live?.pausedMs).toBeGreaterThan(0);
     const [sent, arrived] = await Promise.all([source.sent, received]);
     echo.stop();
     expect(arrived.error).toBeUndefined();
@@ -177,15 +186,21 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
     const parts = started.body.items.filter((e) => e.target === copy.session);
     expect(parts.map((e) => e.details.part).sort()).toEqual([1, 2]);
     expect(parts.find((e) => e.details.part === 2)?.details.moves).toBe(1);
-    await until(
+    type Record = { id: string; moves: number; pausedMs: number };
+    const records = await until(
       async () => {
-        const r = await site.api.call<{ sessions: { id: string }[] }>('GET', '/api/login/sessions');
-        const ids = r.body.sessions.map((s) => s.id);
-        return ids.includes(copy.session) && ids.includes(`${copy.session}.2`);
+        const r = await site.api.call<{ sessions: Record[] }>('GET', '/api/login/sessions');
+        const mine = r.body.sessions.filter((x) => x.id.startsWith(copy.session));
+        return mine.length === 2 ? mine : undefined;
       },
       20_000,
       'both parts recorded',
     );
+    // The second part's record says the session moved once, and for how long it was paused.
+    const second = records.find((x) => x.id === `${copy.session}.2`)!;
+    expect(second.moves).toBe(1);
+    expect(second.pausedMs).toBeGreaterThan(0);
+    expect(records.find((x) => x.id === copy.session)!.moves).toBe(0);
     // Both sessions went on as a second part on the restarted process; none was refused.
     expect(await sessionCounts()).toEqual({ resumed: 2, failed: 0 });
   });

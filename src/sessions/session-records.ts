@@ -22,6 +22,9 @@ export interface SessionRecord {
   bytesOut: number;
   recordingSha256: string | null;
   recordingSize: number | null;
+  /** A resumable session's part: the times the session moved before it, and its total pause. */
+  moves: number;
+  pausedMs: number;
 }
 
 interface Row {
@@ -36,6 +39,8 @@ interface Row {
   bytes_out: number;
   recording_sha256: string | null;
   recording_size: number | null;
+  moves: number;
+  paused_ms: number;
 }
 
 const toRecord = (r: Row): SessionRecord => ({
@@ -50,6 +55,8 @@ const toRecord = (r: Row): SessionRecord => ({
   bytesOut: r.bytes_out,
   recordingSha256: r.recording_sha256,
   recordingSize: r.recording_size,
+  moves: r.moves,
+  pausedMs: r.paused_ms,
 });
 
 export interface SessionEnd {
@@ -84,8 +91,9 @@ export class SessionRecords {
         this.db
           .prepare(
             `INSERT OR IGNORE INTO session_records (id, appliance, representative, jump_client, target,
-               started_at, ended_at, bytes_in, bytes_out, recording_sha256, recording_size)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               started_at, ended_at, bytes_in, bytes_out, recording_sha256, recording_size, moves,
+               paused_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             header.session,
@@ -99,6 +107,8 @@ export class SessionRecords {
             end.bytesOut,
             blob.sha256,
             blob.size,
+            header.moves ?? 0,
+            Math.round(header.pausedMs ?? 0),
           );
         this.events.record(
           { area: 'login', name: header.representative },
@@ -111,6 +121,9 @@ export class SessionRecords {
             bytesOut: end.bytesOut,
             seconds: Math.round((end.endedAt - header.startedAt) / 1000),
             reason: end.reason,
+            ...(header.part
+              ? { part: header.part, moves: header.moves, pausedMs: header.pausedMs }
+              : {}),
           },
           end.reason === 'closed' ? 'ok' : 'failed',
         );

@@ -195,6 +195,16 @@ export const MIGRATIONS: Migration[] = [
         BEGIN UPDATE config_changes SET n = n + 1; END;
     `,
   },
+  {
+    version: 4,
+    description: 'session records: the moves and total pause of a resumable session',
+    sql: `
+      -- A resumable session is recorded in parts (<session>.<n>): each part's record says how
+      -- many times the session moved before it and how long it was paused in total.
+      ALTER TABLE session_records ADD COLUMN moves INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE session_records ADD COLUMN paused_ms INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
