@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   relay: async () => (await import('./relay.js')).runRelayBenchmark(),
   upgrade: async () => (await import('./upgrade.js')).runUpgradeBenchmark(),
   resume: async () => (await import('./resume.js')).runResumeBenchmark(),
+  'sign-in': async () => (await import('./sign-in.js')).runSignInBenchmark(),
 };
 
 const USAGE = `Usage: npm run bench -- [NAME...]

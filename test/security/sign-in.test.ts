@@ -112,26 +112,38 @@ describe('sign-in backoff', () => {
 
   it('answers alike, in similar time, for an existing and an unknown username', async () => {
     const t = await startTestAppliance({ name: 'enumerate' });
-    const answers = async (c: ApplianceClient, area: 'appliance' | 'login', username: string) => {
-      const seen: { status: number; code: string; detail: string; ms: number }[] = [];
-      for (let i = 0; i < 8; i++) {
-        const started = performance.now();
-        const res = await signIn(c, area, username, `guess-${i}`);
-        seen.push({
-          status: res.status,
-          code: res.body.code,
-          // The wait in seconds may differ by one between two runs.
-          detail: res.body.detail.replace(/\d+ s\b/, 'N s'),
-          ms: performance.now() - started,
-        });
-      }
-      return seen;
+    type Seen = { status: number; code: string; detail: string; ms: number };
+    const attempt = async (
+      c: ApplianceClient,
+      area: 'appliance' | 'login',
+      u: string,
+      i: number,
+    ) => {
+      const started = performance.now();
+      const res = await signIn(c, area, u, `guess-${i}`);
+      return {
+        status: res.status,
+        code: res.body.code,
+        // The wait in seconds may differ by one between two runs.
+        detail: res.body.detail.replace(/\d+ s\b/, 'N s'),
+        ms: performance.now() - started,
+      };
     };
     for (const area of ['appliance', 'login'] as const) {
-      const real = await answers(from(t, '127.0.0.20'), area, 'admin');
-      const ghost = await answers(from(t, '127.0.0.21'), area, 'nobody-here');
-      const shape = (s: typeof real) =>
-        s.map(({ status, code, detail }) => ({ status, code, detail }));
+      const [realClient, ghostClient] = [from(t, '127.0.0.20'), from(t, '127.0.0.21')];
+      const real: Seen[] = [];
+      const ghost: Seen[] = [];
+      // Asked alternately, each going first in turn: a load that drifts while the other test
+      // files run falls on both alike (measured one after the other, one full run saw 3.75x).
+      for (let i = 0; i < 8; i++) {
+        const pair = [
+          () => attempt(realClient, area, 'admin', i).then((s) => real.push(s)),
+          () => attempt(ghostClient, area, 'nobody-here', i).then((s) => ghost.push(s)),
+        ];
+        if (i % 2) pair.reverse();
+        for (const ask of pair) await ask();
+      }
+      const shape = (s: Seen[]) => s.map(({ status, code, detail }) => ({ status, code, detail }));
       // The same answers: five refusals of the password, then the backoff (where it starts may
       // move by an attempt when a loaded machine takes longer than a second per attempt).
       expect(shape(ghost).slice(0, 5), area).toEqual(shape(real).slice(0, 5));
@@ -140,13 +152,13 @@ describe('sign-in backoff', () => {
         new Set(shape(real).map((x) => JSON.stringify(x))),
       );
       expect(real.at(-1)!.status).toBe(429);
-      const median = (s: typeof real) => s.map((x) => x.ms).sort((a, b) => a - b)[s.length >> 1]!;
-      // Both cost one password hash; a lookup that skipped it answers in about a millisecond
-      // against tens for a hash, far outside these bounds. They are wide because the other
-      // test files load the same two CPUs: one full run measured 3.75 here (under investigation;
-      // the equal-time claim belongs to a benchmark on a quiet machine).
-      expect(median(ghost) / median(real), area).toBeGreaterThan(0.25);
-      expect(median(ghost) / median(real), area).toBeLessThan(10);
+      const median = (s: Seen[]) => s.map((x) => x.ms).sort((a, b) => a - b)[s.length >> 1]!;
+      // Both cost one password hash (same parameters: DUMMY_PASSWORD_HASH): a lookup that
+      // skipped it answers in about a millisecond against tens for a hash. `npm run bench --
+      // sign-in` measured 1.12x and 0.93x on the shared machine at load 20-30
+      // (docs/benchmarks.md); the bounds leave room for 8 samples on a loaded machine.
+      expect(median(ghost) / median(real), area).toBeGreaterThan(0.4);
+      expect(median(ghost) / median(real), area).toBeLessThan(2.5);
     }
   }, 120_000);
 });
