@@ -101,6 +101,7 @@ const OWNED_SURFACES: Record<string, string[]> = {
   ],
   traffic: ['/api/appliance/traffic', '/appliance/networking/traffic'],
   cluster: ['/api/login/cluster', '/login/management/cluster', '/api/peer/cluster'],
+  sessions: ['/api/login/jump-clients', '/login/jump-clients'],
   updates: [
     '/api/appliance/updates',
     '/appliance/updates',

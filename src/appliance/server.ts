@@ -17,7 +17,9 @@ import { trafficOperations } from '../traffic/http/api.js';
 import { trafficHttp } from '../traffic/http/plugin.js';
 import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from './http/api-clients.js';
-import { jumpClientAdminOperations, jumpClientOperations } from './http/api-jump-clients.js';
+import { jumpClientOperations } from './http/api-jump-clients.js';
+import { jumpClientAdminOperations } from '../sessions/http/api-jump-clients.js';
+import { jumpClientsHttp } from '../sessions/http/plugin.js';
 import { clusterOperations } from '../cluster/http/api.js';
 import { clusterHttp } from '../cluster/http/plugin.js';
 import { integrityOperations } from './http/api-integrity.js';
@@ -37,11 +39,7 @@ import { registerWebConsole } from './web/routes.js';
 import { pageHost } from './web/page-host.js';
 
 /** The site's data, changed on the primary only: a failover backup receives it by sync. */
-const SITE_DATA_OPERATIONS: ApplianceOperation[] = [
-  ...siteDataOperations,
-  ...jumpClientAdminOperations,
-  ...syslogOperations,
-];
+const SITE_DATA_OPERATIONS: ApplianceOperation[] = [...siteDataOperations, ...syslogOperations];
 
 /** The operations wired here that need no guard (the domains' plugins register their own). */
 const OPERATIONS: ApplianceOperation[] = [
@@ -64,6 +62,7 @@ export const API_OPERATIONS: AnyOperation[] = [
   ...clusterOperations,
   ...updateOperations,
   ...consoleBuildOperations,
+  ...jumpClientAdminOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */
@@ -193,6 +192,12 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     SITE_DATA_OPERATIONS,
     readOnlyOnBackup(appliance.failover, signedIn),
   );
+  await app.register(jumpClientsHttp, {
+    pages: pageHost(appliance),
+    authenticate,
+    apiGuard: readOnlyOnBackup(appliance.failover, signedIn),
+    pageGuard: hiddenOnBackup(appliance.failover),
+  });
   const peerHost = {
     context: appliance,
     interApplianceKey: () => appliance.interApplianceKey.get(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { JumpClientName, NewEnrolmentToken } from '../../sessions/enrolment-tokens.js';
-import { issueTicket, jumpClientKeyOf } from '../../sessions/tickets.js';
+import { JumpClientName } from '../../sessions/enrolment-tokens.js';
+import { issueTicket } from '../../sessions/tickets.js';
 import type { Appliance } from '../context.js';
 import { newerClient, requireSite, site, Version } from './client-site.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
@@ -59,8 +59,6 @@ function ticketFor(
     relay: appliance.routing.relayForNewClient(body.region),
   };
 }
-
-const Id = z.object({ id: z.uuid('must be an id from the list') }).strict();
 
 /**
  * Jump Client identity: enrolment of an installation's key with a token and registration by
@@ -128,107 +126,6 @@ export const jumpClientOperations: ApplianceOperation[] = [
       }
       const installation = throttled(appliance, req.ip, () => ids.register(body, req.ip));
       return ticketFor(appliance, body, installation.id);
-    },
-  }),
-];
-
-/**
- * /login > Jump Clients: enrolment tokens, installations, the site-wide key. Site data: a
- * failover backup receives it from its primary.
- */
-export const jumpClientAdminOperations: ApplianceOperation[] = [
-  defineOperation({
-    id: 'jumpClientTokens',
-    method: 'GET',
-    path: '/api/login/jump-clients/tokens',
-    area: 'login',
-    tag: 'login',
-    summary: 'Enrolment tokens that can still enrol Jump Client installations (never the tokens)',
-    response: { status: 200, description: 'Tokens' },
-    handler: ({ appliance }) => ({ tokens: appliance.jumpClientIdentities.tokens.list() }),
-  }),
-  defineOperation({
-    id: 'createJumpClientToken',
-    method: 'POST',
-    path: '/api/login/jump-clients/tokens',
-    area: 'login',
-    tag: 'login',
-    summary:
-      'Create an enrolment token (uses, hours, optionally one name; shown once): a Jump Client installation enrols its key with it',
-    body: NewEnrolmentToken,
-    response: { status: 201, description: 'The token, shown once' },
-    handler: ({ appliance, actor, body }) =>
-      appliance.jumpClientIdentities.tokens.create(actor, body),
-  }),
-  defineOperation({
-    id: 'deleteJumpClientToken',
-    method: 'DELETE',
-    path: '/api/login/jump-clients/tokens/:id',
-    area: 'login',
-    tag: 'login',
-    summary: 'Delete an enrolment token before it is used up',
-    params: Id,
-    response: { status: 204, description: 'Deleted' },
-    handler: ({ appliance, actor, params }) => {
-      appliance.jumpClientIdentities.tokens.delete(actor, params.id);
-    },
-  }),
-  defineOperation({
-    id: 'jumpClientInstallations',
-    method: 'GET',
-    path: '/api/login/jump-clients/installations',
-    area: 'login',
-    tag: 'login',
-    summary: 'Every enrolled Jump Client installation (name, key fingerprint, revoked or not)',
-    response: { status: 200, description: 'Installations' },
-    handler: ({ appliance }) => ({
-      installations: appliance.jumpClientIdentities.list(),
-      legacyKeyEnrolment: appliance.jumpClientIdentities.legacyKeyOpen(),
-    }),
-  }),
-  defineOperation({
-    id: 'revokeJumpClientInstallation',
-    method: 'POST',
-    path: '/api/login/jump-clients/installations/:id/revoke',
-    area: 'login',
-    tag: 'login',
-    summary:
-      'Revoke one Jump Client installation: every appliance of the site refuses it within seconds and cuts its connection',
-    params: Id,
-    response: { status: 200, description: 'Revoked' },
-    handler: ({ appliance, actor, params }) =>
-      appliance.jumpClientIdentities.revoke(actor, params.id),
-  }),
-  defineOperation({
-    id: 'setJumpClientLegacyKey',
-    method: 'PUT',
-    path: '/api/login/jump-clients/legacy-key',
-    area: 'login',
-    tag: 'login',
-    summary:
-      'Open or close the upgrade window in which installations holding only the legacy site key enrol themselves (trust on first use)',
-    body: z.object({ open: z.boolean({ message: 'must be true or false' }) }).strict(),
-    response: { status: 200, description: 'The window' },
-    handler: ({ appliance, actor, body }) => {
-      appliance.jumpClientIdentities.setLegacyKeyOpen(actor, body.open);
-      return { open: appliance.jumpClientIdentities.legacyKeyOpen() };
-    },
-  }),
-  defineOperation({
-    id: 'jumpClientKey',
-    method: 'GET',
-    path: '/api/login/jump-clients/key',
-    area: 'login',
-    tag: 'login',
-    summary:
-      "The previous release's site-wide Jump Client key (for installations not yet enrolled, while the legacy window is open)",
-    response: { status: 200, description: 'The key' },
-    handler: ({ appliance, actor }) => {
-      appliance.events.record(actor, 'jump-client.key.viewed', '');
-      return {
-        key: jumpClientKeyOf(appliance.interApplianceKey.get()),
-        open: appliance.jumpClientIdentities.legacyKeyOpen(),
-      };
     },
   }),
 ];

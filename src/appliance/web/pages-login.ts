@@ -22,7 +22,6 @@ import { registerConfigurationPages } from './pages-configuration.js';
 import { registerFilePages } from './pages-files.js';
 import { registerLogPages } from './pages-logs.js';
 import { registerStatusPages } from './pages-status.js';
-import { registerJumpClientPages } from './pages-jump-clients.js';
 import { registerUserPages } from './pages-users.js';
 import { registerSyslogPages } from './pages-syslog.js';
 
@@ -115,6 +114,5 @@ export function registerLoginPages(app: FastifyInstance, appliance: Appliance): 
   registerLogPages(p, appliance);
   registerManagementPages(p, appliance);
   registerStatusPages(p);
-  registerJumpClientPages(primaryOnly);
   registerSyslogPages(primaryOnly);
 }

@@ -1,4 +1,4 @@
-import { NewEnrolmentToken } from '../../sessions/enrolment-tokens.js';
+import { NewEnrolmentToken } from '../enrolment-tokens.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import {
@@ -14,8 +14,12 @@ import {
   redirect,
   ticked,
   type FormProblem,
+  type PageContext as Context,
+  type Pages,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { JumpClientsSite } from './site.js';
+
+type PageContext = Context<JumpClientsSite>;
 
 /** The address Jump Clients should use: the site hostname, else the one this page was opened at. */
 function siteAddress(ctx: PageContext): string {
@@ -221,7 +225,7 @@ function jumpClientsPage(
 }
 
 /** /login > Jump Clients: enrolment tokens, installations (revoke), connected Jump Clients. */
-export function registerJumpClientPages(p: Pages): void {
+export function registerJumpClientPages(p: Pages<JumpClientsSite>): void {
   p.get('/login/jump-clients', (ctx) => jumpClientsPage(ctx));
   p.post('/login/jump-clients/tokens', (ctx) => {
     const b = formBody(ctx);
