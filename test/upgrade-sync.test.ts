@@ -60,6 +60,13 @@ describe('gatehouse upgrade: synchronous upgrade of a failover pair (S2, S4)', (
     // wait for the clients connected through the shared address to hang up (it waited 30 s).
     expect(report.downtime.totalMs).toBeGreaterThan(0);
     expect(report.downtime.totalMs).toBeLessThan(10_000);
+    // The live load's long sessions paused for the install (no other appliance served the site
+    // meanwhile) and resumed: none dropped.
+    expect(report.sessions.longOpened).toBeGreaterThan(0);
+    expect(report.sessions.dropped, JSON.stringify(report.sessions.failures)).toBe(0);
+    console.log(
+      `synchronous runbook: longest pause of a long session ${report.sessions.longestPauseMs} ms; downtime ${report.downtime.totalMs} ms`,
+    );
     // The primary kept its role: no failover event (S2).
     expect((await a.api.call<{ role: string }>('GET', '/health')).body.role).toBe('primary');
     expect(
