@@ -17,7 +17,8 @@ const exec = promisify(execFile);
 async function gatehouse(args: string[]) {
   try {
     const { stdout, stderr } = await exec(process.execPath, [GATEHOUSE_BIN, ...args], {
-      timeout: 120_000,
+      // An upgrade run takes minutes on a loaded machine (2 CPUs shared by the suite).
+      timeout: 240_000,
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -226,7 +227,7 @@ describe('gatehouse lab', () => {
         await api.close();
       }
     },
-    300_000,
+    480_000,
   );
 
   it('starts a cluster of two traffic nodes in two regions; Jump Clients connect through the nodes', async () => {

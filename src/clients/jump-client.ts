@@ -33,6 +33,8 @@ interface CommonOptions {
   onRefused?: (e: Error) => void;
   /** How long a broken session leg tries to resume (default 120 s). */
   resumeWindowMs?: number;
+  /** A client started again after losing the site: since when it has been away, and why. */
+  disconnected?: { since: number; reason: string };
 }
 
 export type JumpClientOptions = CommonOptions &
@@ -88,6 +90,10 @@ export class JumpClient {
   /** Where its session legs go now: the appliance of its control connection. */
   private relayNow: Endpoint | undefined;
   lastError: string | undefined;
+  /** Disconnections it came back from, and their total length (what it told the site). */
+  readonly reconnections = { count: 0, downMs: 0 };
+  /** Since when, and why, it has been without a control connection (after having one). */
+  private down: { since: number; reason: string } | undefined;
   /** A customer client's name on the site and its representative, once joined. */
   customer: { name: string; representative: string } | undefined;
   private customerTicket: string | undefined;
@@ -109,9 +115,15 @@ export class JumpClient {
 
   constructor(private readonly opts: JumpClientOptions) {
     this.site = opts.site;
+    this.down = opts.disconnected;
     this.api = new SiteApi(opts.site);
     if (!('sessionKey' in opts))
       this.identity = InstallationIdentity.open(opts.name, opts.identity);
+  }
+
+  /** Since when, and why, it has been away from the site; undefined while connected. */
+  get disconnectedSince(): { since: number; reason: string } | undefined {
+    return this.down;
   }
 
   /** Its name on the site (a customer client's, once it joined). */
@@ -141,9 +153,19 @@ export class JumpClient {
         this.site = site;
       }
       const relay = relayEndpoint(this.site, reg.relay);
+      const down = this.down;
       const socket = await openTunnel(relay, GATEWAY_PATHS.jumpClient, reg.ticket, {
         'X-Gatehouse-Targets': this.opts.allow.join(','),
+        // The site records how long this client was away, and why (the upgrade report sums it).
+        ...(down
+          ? { 'X-Gatehouse-Disconnected': `${Date.now() - down.since}; ${down.reason}` }
+          : {}),
       });
+      if (down) {
+        this.reconnections.count++;
+        this.reconnections.downMs += Date.now() - down.since;
+      }
+      this.down = undefined;
       if (this.stopped) return void socket.destroy();
       socket.setKeepAlive(true, 10_000);
       this.backoff = BACKOFF_MIN_MS;
@@ -163,6 +185,7 @@ export class JumpClient {
           clearTimeout(this.watchdog);
           this.connectedTo = undefined;
           this.log(`disconnected: ${reason}`);
+          this.down = { since: Date.now(), reason: reason.replace(/[^\x20-\x7e]/g, ' ') };
           // Asked to move: through the site afresh, not a kept-alive connection to this appliance.
           if (reason === 'moved') this.api.reconnect();
           this.scheduleReconnect(reason === 'moved' ? 0 : undefined);

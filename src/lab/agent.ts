@@ -24,6 +24,9 @@ export interface AgentStats {
       state: string;
       connectedTo?: string;
       lastError?: string;
+      /** Disconnections it came back from, and their total length (as it told the site). */
+      reconnections: number;
+      downMs: number;
     }[];
   };
   sessions: SessionStats;
@@ -38,6 +41,8 @@ interface Managed {
   client: JumpClient;
   endpoint: string;
   downSince?: number;
+  /** The reconnections of the clients it replaced (the site moved). */
+  before: { count: number; downMs: number };
 }
 
 /**
@@ -52,7 +57,11 @@ export async function runAgent(dir: string, log: (line: string) => void): Promis
   const startedAt = new Date().toISOString();
   const managed: Managed[] = [];
   const site = () => resolveSite(state);
-  const makeClient = (m: { name: string; region?: string }, endpoint: Endpoint) => {
+  const makeClient = (
+    m: { name: string; region?: string },
+    endpoint: Endpoint,
+    disconnected?: { since: number; reason: string },
+  ) => {
     const client = new JumpClient({
       site: endpoint,
       name: m.name,
@@ -63,6 +72,7 @@ export async function runAgent(dir: string, log: (line: string) => void): Promis
       allow: [targets.echo, targets.http],
       ...(m.region ? { region: m.region } : {}),
       log: (line) => log(`${m.name}: ${line}`),
+      ...(disconnected ? { disconnected } : {}),
     });
     client.start();
     return client;
@@ -70,7 +80,12 @@ export async function runAgent(dir: string, log: (line: string) => void): Promis
   const first = await site();
   for (let i = 0; i < state.options.jumpClients; i++) {
     const m = { name: `lab-jump-${i + 1}`, region: jumpClientRegion(state.options, i) };
-    managed.push({ ...m, client: makeClient(m, first), endpoint: endpointKey(first) });
+    managed.push({
+      ...m,
+      client: makeClient(m, first),
+      endpoint: endpointKey(first),
+      before: { count: 0, downMs: 0 },
+    });
   }
   let stopping = false;
   const follow = async (m: Managed) => {
@@ -81,7 +96,11 @@ export async function runAgent(dir: string, log: (line: string) => void): Promis
     if (!now || endpointKey(now) === m.endpoint) return;
     log(`${m.name}: the site moved to ${now.host}:${now.port}; reconnecting there`);
     await m.client.stop();
-    m.client = makeClient(m, now);
+    // The new client tells the site how long this one was away: one disconnection, not two.
+    const away = m.client.disconnectedSince;
+    m.before.count += m.client.reconnections.count;
+    m.before.downMs += m.client.reconnections.downMs;
+    m.client = makeClient(m, now, away);
     m.endpoint = endpointKey(now);
     m.downSince = undefined;
   };
@@ -117,6 +136,8 @@ export async function runAgent(dir: string, log: (line: string) => void): Promis
           state: m.client.state,
           ...(m.client.connectedTo ? { connectedTo: m.client.connectedTo } : {}),
           ...(m.client.lastError ? { lastError: m.client.lastError } : {}),
+          reconnections: m.before.count + m.client.reconnections.count,
+          downMs: m.before.downMs + m.client.reconnections.downMs,
         })),
       },
       sessions: synthetic.stats,

@@ -4,7 +4,9 @@ import type { IntegrityResult } from './integrity-check.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { describeNodes, type NodeState } from './node-states.js';
 import { downtimeOf, type ProbeSample } from './prober.js';
+import { renderTimeline, type Attempt } from './report-timeline.js';
 import type { SessionStats } from './session-load.js';
+import { describeSiteRecords, disagreement, type SiteClientRecords } from './site-records.js';
 
 export interface UpgradeReport {
   strategy: string;
@@ -23,6 +25,10 @@ export interface UpgradeReport {
     failedProbes: number;
   };
   sessions: SessionStats | null;
+  /** What the site's own records say its clients went through in the run's window. */
+  siteRecords: SiteClientRecords | null;
+  /** Why the "nothing dropped" of the probes is not the truth, when the site's records disagree. */
+  disagreement?: string;
   /** Sessions on traffic nodes that had not drained by the deadline, cut by their install. */
   cutSessions: { sessions: number; nodes: string[] };
   /** From breaking failover to restoring it, as it happened (interim period included). */
@@ -36,6 +42,8 @@ export interface UpgradeReport {
     start?: number;
     end?: number;
     error?: string;
+    /** Each try: a failed one, then its resume. */
+    attempts: Attempt[];
   }[];
   integrity: IntegrityResult | null;
   /** The traffic nodes as the failed run left them; absent when the run did not stop on a failure. */
@@ -94,11 +102,19 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
       start: start ? Date.parse(start.at) : undefined,
       end: last && last.status !== 'started' ? Date.parse(last.at) : undefined,
       error: last?.error?.message,
+      attempts: attemptsOf(mine),
     };
   });
   const samples = readLines<ProbeSample>(path.join(workDir, 'probe.ndjson'));
   const down = downtimeOf(samples);
   const sessionsFile = path.join(workDir, 'sessions.json');
+  const sessions = existsSync(sessionsFile)
+    ? (JSON.parse(readFileSync(sessionsFile, 'utf8')) as SessionStats)
+    : null;
+  const recordsFile = path.join(workDir, 'site-records.json');
+  const siteRecords = existsSync(recordsFile)
+    ? (JSON.parse(readFileSync(recordsFile, 'utf8')) as SiteClientRecords)
+    : null;
   const integrityStep = [...entries]
     .reverse()
     .find(
@@ -135,9 +151,9 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
       probes: samples.length,
       failedProbes: samples.filter((s) => !s.ok).length,
     },
-    sessions: existsSync(sessionsFile)
-      ? (JSON.parse(readFileSync(sessionsFile, 'utf8')) as SessionStats)
-      : null,
+    sessions,
+    siteRecords,
+    disagreement: disagreement(sessions, siteRecords),
     withoutFailoverMs:
       plan.topology.backup && brokeAt ? (restoredAt ?? Math.max(...times)) - brokeAt : 0,
     steps,
@@ -149,6 +165,22 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
     cutSessions: cutSessions(entries),
     samples: samples.map((s) => ({ t: s.t, ok: s.ok, who: s.who })),
   };
+}
+
+/** A step's journal entries as attempts: each `started` opens one, its done or failed ends it. */
+function attemptsOf(mine: Extract<JournalEntry, { type: 'step' }>[]): Attempt[] {
+  const out: Attempt[] = [];
+  for (const e of mine) {
+    const at = Date.parse(e.at);
+    if (e.status === 'started') out.push({ start: at, status: 'running' });
+    else if (out.length && out.at(-1)!.end === undefined)
+      Object.assign(out.at(-1)!, {
+        end: at,
+        status: e.status,
+        ...(e.error ? { error: e.error.message } : {}),
+      });
+  }
+  return out;
 }
 
 function cutSessions(entries: JournalEntry[]) {
@@ -184,8 +216,10 @@ export function renderText(r: UpgradeReport): string {
     );
   if (r.sessions)
     lines.push(
-      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed`,
+      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed${r.disagreement ? ' — NOT the whole truth: see the site records' : ''}`,
     );
+  if (r.siteRecords) lines.push(...describeSiteRecords(r.siteRecords));
+  if (r.disagreement) lines.push(`  nothing dropped          FAILED: ${r.disagreement}`);
   if (r.cutSessions?.sessions)
     lines.push(
       `  cut by the drain choice  ${r.cutSessions.sessions} session(s) on ${r.cutSessions.nodes.join(', ')} (--on-drain-timeout proceed)`,
@@ -214,26 +248,13 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 /** A self-contained HTML page: the figures, a timeline of steps and probes, integrity per appliance. */
 export function renderHtml(r: UpgradeReport): string {
-  const t0 = Date.parse(r.startedAt);
-  const span = Math.max(1, Date.parse(r.endedAt) - t0);
-  const W = 1000;
-  const x = (t: number) => (((t - t0) / span) * W).toFixed(1);
-  const rows = r.steps.filter((s) => s.start);
-  const H = 40 + rows.length * 18;
-  const probeMarks = r.samples
-    .filter((s) => !s.ok)
-    .map(
-      (s) =>
-        `<rect x="${x(s.t)}" y="4" width="2" height="20" fill="#c0392b"><title>probe failed</title></rect>`,
-    )
-    .join('');
-  const bars = rows
-    .map((s, i) => {
-      const end = s.end ?? Date.parse(r.endedAt);
-      const colour = s.status === 'failed' ? '#c0392b' : s.status === 'paused' ? '#999' : '#2e86c1';
-      return `<rect x="${x(s.start!)}" y="${34 + i * 18}" width="${Math.max(2, Number(x(end)) - Number(x(s.start!)))}" height="14" fill="${colour}"><title>${esc(s.title)} (${((end - s.start!) / 1000).toFixed(2)} s)</title></rect><text x="${Math.min(W - 300, Number(x(end)) + 4)}" y="${45 + i * 18}" font-size="11">${esc(s.title)}</text>`;
-    })
-    .join('');
+  const timeline = renderTimeline({
+    t0: Date.parse(r.startedAt),
+    t1: Date.parse(r.endedAt),
+    steps: r.steps.map((s) => ({ title: s.title, attempts: s.attempts ?? [] })),
+    outages: r.downtime.outages,
+    clientEvents: r.siteRecords?.events ?? [],
+  });
   const integrityRows = r.integrity
     ? Object.entries(r.integrity.counts)
         .map(
@@ -252,12 +273,21 @@ export function renderHtml(r: UpgradeReport): string {
 <tr><th>Duration</th><td>${secs(r.durationMs)}</td></tr>
 <tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)}${r.downtime.unmeasured?.length ? `; not probed for ${secs(r.downtime.unmeasured.reduce((n, g) => n + (g.to - g.from), 0))} while the orchestrator was not running` : ''})</td></tr>
 <tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
+<tr><th>Site records</th><td id="site-records" class="${r.disagreement ? 'bad' : 'ok'}">${
+    r.siteRecords
+      ? esc(
+          describeSiteRecords(r.siteRecords)
+            .map((l) => l.trim().replace(/^site records\s+/, ''))
+            .join(' '),
+        )
+      : 'not read'
+  }${r.disagreement ? ` — ${esc(r.disagreement)}` : ''}</td></tr>
 <tr><th>Sessions cut by the drain choice</th><td id="cut">${r.cutSessions?.sessions ? `${r.cutSessions.sessions} on ${esc(r.cutSessions.nodes.join(', '))}` : 'none'}</td></tr>
 <tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
 <tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}${r.integrity?.removed?.length ? ` — removed since before: ${esc(r.integrity.removed.join('; '))}` : ''}</td></tr>
 </table>
 <h2>Timeline</h2>
-<svg id="timeline" width="${W + 320}" height="${H}" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="4" width="${W}" height="20" fill="#d5f5e3"/>${probeMarks}<text x="${W + 6}" y="18" font-size="11">site probes (red: failed)</text>${bars}</svg>
+${timeline}
 ${
   r.nodes?.length
     ? `<h2>Traffic nodes as the run left them</h2><ul id="nodes">${describeNodes(r.nodes)

@@ -10,6 +10,7 @@ import { describeNodes, reapplyDraining, restoreAccepting, type NodeState } from
 import type { Plan, Step } from './plan-types.js';
 import { SiteProber, startEcho } from './prober.js';
 import { buildReport, renderHtml, renderText } from './report.js';
+import { readSiteRecords } from './site-records.js';
 import { SessionLoad } from './session-load.js';
 
 export interface RunOptions {
@@ -33,6 +34,18 @@ const summaryOf = (detail: unknown) => {
 };
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * What the site recorded of its clients from the run's first journal entry to now, kept beside
+ * the journal for the report.
+ */
+async function writeSiteRecords(deployment: Deployment, journal: Journal, workDir: string) {
+  const first = journal.state().entries[0];
+  if (!first) return;
+  // An appliance that cannot be read is named in the records' `unread`; it fails nothing.
+  const records = await readSiteRecords(deployment, Date.parse(first.at), Date.now());
+  writeFileSync(path.join(workDir, 'site-records.json'), JSON.stringify(records, null, 2));
+}
 
 /** What an operator can do after a failed step: resume after fixing, or the safe way back. */
 function advice(plan: Plan, step: Step, nodes: NodeState[]): string {
@@ -131,6 +144,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
     await load?.stop();
     await prober.stop();
     await echo.close();
+    await writeSiteRecords(deployment, journal, opts.workDir);
     const report = buildReport(journal, opts.workDir);
     writeFileSync(path.join(opts.workDir, 'report.json'), JSON.stringify(report, null, 2));
     writeFileSync(path.join(opts.workDir, 'report.html'), renderHtml(report));

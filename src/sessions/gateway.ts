@@ -23,6 +23,7 @@ import { ClientPresence } from './presence.js';
 import { SessionPairing } from './pairing.js';
 import { SessionRunner } from './session-runner.js';
 import { GatewayDrain } from './drain.js';
+import { ClientRecords, parseDisconnected } from './client-records.js';
 
 export {
   RESUME_WINDOW_MS,
@@ -30,6 +31,14 @@ export {
   type GatewayHost,
   type LiveSession,
 } from './gateway-state.js';
+
+/** Which client a refused upgrade was, by the endpoint it asked for. */
+const kindOf = (pathname: string) =>
+  pathname === GATEWAY_PATHS.jumpClient
+    ? 'jump-client'
+    : pathname === GATEWAY_PATHS.console
+      ? 'representative-console'
+      : 'session-leg';
 
 const bearer = (req: IncomingMessage) => {
   const h = req.headers.authorization;
@@ -54,9 +63,12 @@ export class ClientGateway {
   private readonly resumption: SessionResumption;
   /** Clients' multiplexed connections, closed when the appliance stops. */
   private readonly muxes = new Set<MuxConnection>();
+  /** What the clients went through: refusals, reconnections (the upgrade report sums them). */
+  readonly records: ClientRecords;
 
   constructor(private readonly host: GatewayHost) {
     this.state = new GatewayState(host);
+    this.records = new ClientRecords(host.events);
     this.drainer = new GatewayDrain(this.state);
     this.runner = new SessionRunner(this.state, (s) => this.drainer.sessionEnded(s));
     this.resumption = new SessionResumption({
@@ -111,20 +123,27 @@ export class ClientGateway {
         this.host.checkClient(claims);
         return claims;
       };
+      const back = parseDisconnected(req.headers['x-gatehouse-disconnected']);
       switch (url.pathname) {
-        case GATEWAY_PATHS.jumpClient:
-          return this.jumpClientConnected(checked('jump-client'), socket, {
+        case GATEWAY_PATHS.jumpClient: {
+          const claims = checked('jump-client');
+          this.jumpClientConnected(claims, socket, {
             address,
             version,
             targets: String(req.headers['x-gatehouse-targets'] ?? '')
               .split(',')
               .filter(Boolean),
           });
-        case GATEWAY_PATHS.console:
-          return this.consoleConnected(checked('console'), socket, {
-            address,
-            version,
-          });
+          if (back) this.records.reconnected(claims.sub, 'jump-client', back.ms, back.reason);
+          return;
+        }
+        case GATEWAY_PATHS.console: {
+          const claims = checked('console');
+          this.consoleConnected(claims, socket, { address, version });
+          if (back)
+            this.records.reconnected(claims.sub, 'representative-console', back.ms, back.reason);
+          return;
+        }
         case GATEWAY_PATHS.session:
         case GATEWAY_PATHS.jumpData:
           return this.legArrived(url.pathname, ticket, socket);
@@ -135,7 +154,9 @@ export class ClientGateway {
           throw new GatehouseError('NOT_FOUND', 404, `No client endpoint at ${url.pathname}.`);
       }
     } catch (e) {
-      refuseUpgrade(socket, this.asProblem(e), url.pathname);
+      const problem = this.asProblem(e);
+      this.records.refused(problem.code, kindOf(url.pathname));
+      refuseUpgrade(socket, problem, url.pathname);
     }
   }
 
@@ -180,7 +201,9 @@ export class ClientGateway {
         throw new GatehouseError('NOT_FOUND', 404, 'No client endpoint for this stream.');
       this.legArrived(open.data.path, open.data.ticket, stream, open.data.resume);
     } catch (e) {
-      stream.refuse(this.asProblem(e));
+      const problem = this.asProblem(e);
+      this.records.refused(problem.code, 'session-leg');
+      stream.refuse(problem);
     }
   }
 
@@ -310,6 +333,7 @@ export class ClientGateway {
   /** Stop the timers (the appliance closes; connections go with the process). */
   stop(): void {
     this.presence.stop();
+    this.records.stop();
   }
 
   /** Close every client connection and wait for the records of the sessions cut short. */

@@ -53,7 +53,7 @@ export const clientOperations: ApplianceOperation[] = [
       .strict(),
     response: { status: 201, description: 'Signed in' },
     handler: async ({ appliance, body, req }) => {
-      requireSite(appliance);
+      requireSite(appliance, 'representative-console');
       newerClient(appliance, body.version);
       // Read before the password is checked: a change after it gives a ticket already revoked.
       const account = appliance.users.find(body.username);
@@ -95,7 +95,7 @@ export const clientOperations: ApplianceOperation[] = [
     response: { status: 200, description: 'Jump Clients' },
     handler: ({ appliance, req }) => {
       const user = ticketOf(appliance, req, 'console');
-      requireSite(appliance);
+      requireSite(appliance, 'representative-console');
       // Another representative's customers are not this one's to see.
       return {
         jumpClients: appliance.routing.jumpClients().filter((j) => !othersCustomer(j, user.sub)),
@@ -116,7 +116,7 @@ export const clientOperations: ApplianceOperation[] = [
     response: { status: 200, description: 'The relay, or null for the site itself' },
     handler: ({ appliance, body, req }) => {
       ticketOf(appliance, req, 'console');
-      requireSite(appliance);
+      requireSite(appliance, 'session-leg');
       // The resume token is checked where the leg arrives; this only says where to go.
       return { relay: appliance.routing.relayForJumpClient(body.jumpClient) };
     },
@@ -138,7 +138,7 @@ export const clientOperations: ApplianceOperation[] = [
     response: { status: 201, description: 'Session ticket' },
     handler: ({ appliance, body, req }) => {
       const user = ticketOf(appliance, req, 'console');
-      requireSite(appliance);
+      requireSite(appliance, 'representative-console');
       const relay = appliance.routing.relayForJumpClient(body.jumpClient);
       const listed = appliance.routing.jumpClients().filter((j) => j.name === body.jumpClient);
       const jump = listed[0];
@@ -185,7 +185,7 @@ export const clientOperations: ApplianceOperation[] = [
     response: { status: 201, description: 'Session key' },
     handler: ({ appliance, req }) => {
       const user = ticketOf(appliance, req, 'console');
-      requireSite(appliance);
+      requireSite(appliance, 'representative-console');
       const names = new Set(appliance.routing.jumpClients().map((j) => j.name));
       const issued = appliance.customerKeys.issue(user.sub, (name) => names.has(name));
       // The customer client's name, never the key: the log is searched and exported.
@@ -222,7 +222,7 @@ export const clientOperations: ApplianceOperation[] = [
       .strict(),
     response: { status: 201, description: 'Joined' },
     handler: ({ appliance, body, req }) => {
-      requireSite(appliance);
+      requireSite(appliance, 'customer-client');
       newerClient(appliance, body.version);
       let claims: { sub: string; representative: string; exp: number };
       if (body.key === undefined) {

@@ -27,13 +27,15 @@ export function ticketOf<K extends TicketKind>(appliance: Appliance, req: Fastif
 }
 
 /** Clients connect to the appliance the site hostname names; a backup sends them away. */
-export function requireSite(appliance: Appliance): void {
-  if (!appliance.acceptsClients)
+export function requireSite(appliance: Appliance, kind = 'jump-client'): void {
+  if (!appliance.acceptsClients) {
+    appliance.clients.records.refused('NOT_ACCEPTING_CLIENTS', kind);
     throw new GatehouseError(
       'NOT_ACCEPTING_CLIENTS',
       503,
       'This appliance is a failover backup and accepts no clients. Use the site hostname, which points at the primary.',
     );
+  }
 }
 
 export function newerClient(appliance: Appliance, version: string | undefined): void {
