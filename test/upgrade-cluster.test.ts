@@ -226,6 +226,10 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       readFileSync(path.join(dir, 'gatehouse-upgrade', 'report.json'), 'utf8'),
     );
     expect(report.outcome).toBe('finished');
+    // The live load's long sessions (resumable legs) followed the drains and installs: none
+    // dropped (the held session above is a previous-release console's, not the load's).
+    expect(report.sessions.longOpened).toBeGreaterThan(0);
+    expect(report.sessions.dropped, JSON.stringify(report.sessions.failures)).toBe(0);
     expect(report.cutSessions).toEqual({ sessions: 1, nodes: ['uc-node-1'] });
     expect(report.integrity).toMatchObject({
       primary: 'uc-b',
