@@ -553,8 +553,10 @@ async function canListen(host: string): Promise<boolean> {
   });
 }
 
-const ipLines = async (dev: string) =>
-  (await execFileP('ip', ['-o', 'addr', 'show', 'dev', dev])).stdout;
+/** Exits 0 when it can listen on the address given (inside whatever namespace runs it). */
+const LISTEN = `const s = require('node:net').createServer();
+s.once('error', () => process.exit(3));
+s.listen(0, process.argv[1], () => s.close(() => process.exit(0)));`;
 
 describe('shared IP', () => {
   it('needs no configuration for a loopback address: binding it just works', async () => {
@@ -568,38 +570,88 @@ describe('shared IP', () => {
   });
 
   // Adding addresses and sending ARP needs root (CAP_NET_ADMIN, CAP_NET_RAW): CI runs as root.
+  // It all happens in a network namespace of the test's own (198.18.0.0/15, a veth pair inside
+  // it), through the CLI run there: the host's interfaces are never touched.
   it.skipIf(process.getuid?.() !== 0)(
     'takes and releases a real address on a device with ip addr and gratuitous ARP',
     async () => {
-      const dev = `ghv${randomBytes(3).toString('hex')}`;
-      await execFileP('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`]);
+      const ns = `gh-${randomBytes(3).toString('hex')}-traffic`;
+      const inNs = (argv: string[]) =>
+        execFileP('ip', ['netns', 'exec', ns, ...argv]).then(
+          (r) => ({ code: 0, ...r }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+      const ipLines = async () =>
+        String((await inNs(['ip', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout);
+      const listens = async () =>
+        (await inNs([process.execPath, '-e', LISTEN, '198.18.200.77'])).code === 0;
+      const shared = ['--method', 'shared-ip', '--shared-address', '198.18.200.77'];
+      const opts = [...shared, '--prefix-length', '32', '--device', 'eth0'];
+      const point = (name: string, address: string, device = 'eth0') =>
+        inNs([
+          process.execPath,
+          GATEHOUSE_BIN,
+          'traffic',
+          'point',
+          ...opts.slice(0, -1),
+          device,
+          '--local-name',
+          'appliance-b',
+          '--to-name',
+          name,
+          '--to-address',
+          address,
+        ]);
+      const show = async () =>
+        String(
+          (
+            await inNs([
+              process.execPath,
+              GATEHOUSE_BIN,
+              'traffic',
+              'show',
+              ...opts,
+              '--local-name',
+              'appliance-b',
+            ])
+          ).stdout,
+        );
+      await execFileP('ip', ['netns', 'add', ns]);
       try {
-        await execFileP('ip', ['link', 'set', dev, 'up']);
-        await execFileP('ip', ['link', 'set', `${dev}p`, 'up']);
-        const config = {
-          provider: 'shared-ip' as const,
-          address: '198.51.100.77',
-          prefixLength: 32,
-          device: dev,
-        };
-        const b = await providerFor({ ...config, localName: 'appliance-b' });
-        await b.pointAt({ name: 'appliance-b', address: '192.0.2.11' });
-        expect(await ipLines(dev)).toMatch(/inet 198\.51\.100\.77\/32/);
-        expect(await canListen('198.51.100.77')).toBe(true);
-        expect(await b.current()).toEqual({ address: '192.0.2.11' });
-        await b.pointAt({ name: 'appliance-b', address: '192.0.2.11' }); // again: no error
+        await execFileP('ip', [
+          '-n',
+          ns,
+          'link',
+          'add',
+          'eth0',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          'peer0',
+        ]);
+        for (const dev of ['lo', 'eth0', 'peer0'])
+          await execFileP('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+        expect(await listens()).toBe(false);
+        expect((await point('appliance-b', '198.18.200.11')).code).toBe(0);
+        expect(await ipLines()).toMatch(/inet 198\.18\.200\.77\/32/);
+        expect(await listens()).toBe(true);
+        // A new process knows only that it holds the shared address.
+        expect(await show()).toContain('Traffic goes to 198.18.200.77');
+        expect((await point('appliance-b', '198.18.200.11')).code).toBe(0); // again: no error
 
-        await b.pointAt({ name: 'appliance-a', address: '192.0.2.10' });
-        expect(await ipLines(dev)).not.toMatch(/198\.51\.100\.77/);
-        expect(await b.current()).toBeUndefined();
-        await b.pointAt({ name: 'appliance-a', address: '192.0.2.10' }); // not held: no error
+        expect((await point('appliance-a', '198.18.200.10')).code).toBe(0);
+        expect(await ipLines()).not.toMatch(/198\.18\.200\.77/);
+        expect(await listens()).toBe(false);
+        expect(await show()).toContain('No target is set');
+        expect((await point('appliance-a', '198.18.200.10')).code).toBe(0); // not held: no error
 
-        const nowhere = await providerFor({ ...config, device: 'ghnone0', localName: 'b' });
-        const e = await rejection(nowhere.pointAt({ name: 'b', address: '192.0.2.11' }));
-        expect(e.code).toBe('TRAFFIC_SHARED_IP_FAILED');
-        expect(e.message).toMatch(/ghnone0/);
+        const nowhere = await point('appliance-b', '198.18.200.11', 'ghnone0');
+        expect(nowhere.code).toBe(1);
+        expect(nowhere.stderr).toMatch(/TRAFFIC_SHARED_IP_FAILED/);
+        expect(nowhere.stderr).toMatch(/ghnone0/);
       } finally {
-        await execFileP('ip', ['link', 'del', dev]).catch(() => undefined);
+        await execFileP('ip', ['netns', 'delete', ns]).catch(() => undefined);
       }
     },
   );
