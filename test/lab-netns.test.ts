@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabStatus } from '../src/lab/lifecycle.js';
+import { LAB_REGISTRY, OWNER_ENV, sweepOrphanLabs } from '../src/lab/registry.js';
 import { groupAlive, readState } from '../src/lab/state.js';
 import { tempDir, until } from './support/appliance.js';
 import {
@@ -91,6 +93,8 @@ describe('netns lab: a namespace per host, nothing left on the host', () => {
       expect(JSON.parse(health.stdout)).toMatchObject({ name: 'appliance-a', role: 'primary' });
       // The host has no route to the lab: its addresses are only inside the lab's namespaces.
       expect((await hostNetwork()).links).toEqual(before.links);
+      // A lab whose owner (this test) lives is nobody's orphan.
+      expect((await sweepOrphanLabs()).map((r) => r.prefix)).not.toContain(net.prefix);
 
       // Faults: a partition cuts one pair of hosts only; latency holds every packet that
       // crosses the region's leg of the router (both ways: +2 × 80 ms on a connect); heal
@@ -147,5 +151,33 @@ describe('netns lab: a namespace per host, nothing left on the host', () => {
     expect(down.code, down.stderr).toBe(0);
     for (const p of readState(dir)!.processes) expect(groupAlive(p.pgid), p.name).toBe(false);
     await expectHostAsBefore(before, state.network!.prefix);
+  }, 180_000);
+
+  it('sweeps the lab of a killed owner before the next lab starts: processes, namespaces, /etc/netns', async () => {
+    const dir = path.join(tempDir('gh-netns-orphan-'), 'lab');
+    dirs.push(dir);
+    // The owner stands for a test process that gets SIGKILLed with the lab up it started.
+    const owner = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const up = spawnLabUp(dir, ['--topology', 'pair', '--switch', 'dns'], {
+      ...process.env,
+      [OWNER_ENV]: String(owner.pid),
+    });
+    await until(() => (readState(dir)?.processes.length ?? 0) > 0, 120_000, 'a first process');
+    owner.kill('SIGKILL');
+    process.kill(-up.pid!, 'SIGKILL');
+    const state = readState(dir)!;
+    const prefix = state.network!.prefix;
+    expect(existsSync(path.join(LAB_REGISTRY, `${state.network!.id}.json`))).toBe(true);
+    expect((await hostNetwork()).netns.filter((n) => n.startsWith(prefix)).length).toBeGreaterThan(
+      5,
+    );
+    expect(readdirSync('/etc/netns').filter((n) => n.startsWith(prefix))).not.toEqual([]);
+
+    const swept = await sweepOrphanLabs();
+    expect(swept).toContainEqual({ prefix, why: `its owner (pid ${owner.pid}) is gone` });
+    for (const p of state.processes) expect(groupAlive(p.pgid), p.name).toBe(false);
+    await expectHostAsBefore(before, prefix);
+    expect(readdirSync('/etc/netns').filter((n) => n.startsWith(prefix))).toEqual([]);
+    expect(existsSync(path.join(LAB_REGISTRY, `${state.network!.id}.json`))).toBe(false);
   }, 180_000);
 });

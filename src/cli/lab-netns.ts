@@ -45,4 +45,19 @@ export function addNetnsCommands(cmd: Command, out: (line: string) => void): voi
         out(`${r.at} ${r.fault} ${r.args.join(' ')}`.trim());
       }),
     );
+
+  cmd
+    .command('nat-point', { hidden: true })
+    .description(
+      'netns lab, --switch nat: the `command` traffic-switch provider run by the appliances; points the router’s DNAT at GATEHOUSE_TARGET_ADDRESS:PORT (--show prints where it points)',
+    )
+    .option(...DIR)
+    .option('--show', 'print the address the DNAT points at now')
+    .action(
+      run(async (o: { dir: string; show?: boolean }) => {
+        const { natSwing } = await import('../lab/switch-netns.js');
+        const current = await natSwing(o.dir, o.show ? undefined : process.env);
+        if (current) out(current);
+      }),
+    );
 }

@@ -4,6 +4,8 @@ import { ApplianceClient, toError, type ApiResponse } from '../clients/admin-cli
 import { until } from '../shared/until.js';
 import { ADDRESSES, SITE_HOSTNAME } from './plan.js';
 import { readLabSecret } from './secrets.js';
+import { DNS_TSIG_SECRET, dnsSwitchConfig } from './dns-netns.js';
+import { natCommand } from './switch-netns.js';
 import { labUrl, type LabAppliance, type LabState } from './state.js';
 
 const SETUP_MS = 30_000;
@@ -88,6 +90,14 @@ export async function configureSwitch(state: LabState, apis: Clients): Promise<v
           json: { provider: 'hosts-file', file: state.site.hostsFile, hostname: SITE_HOSTNAME },
         }),
       );
+    if (method === 'nat')
+      await ok(api.call('PUT', '/api/appliance/traffic', { json: natCommand(state) }));
+    if (method === 'dns')
+      await ok(
+        api.call('PUT', '/api/appliance/traffic', {
+          json: dnsSwitchConfig(state, readLabSecret(state.dir, DNS_TSIG_SECRET)),
+        }),
+      );
     if (method === 'nat-forwarder') {
       const nat = state.natForwarder!;
       await ok(
@@ -103,7 +113,7 @@ export async function configureSwitch(state: LabState, apis: Clients): Promise<v
     }
   }
   const primary = holders.find((a) => a.role !== 'backup')!;
-  if (method === 'hosts-file' || method === 'nat-forwarder')
+  if (method !== 'shared-ip' && method !== 'none')
     await ok(
       apis.get(primary.name)!.call('POST', '/api/appliance/traffic/point-here', { json: {} }),
     );

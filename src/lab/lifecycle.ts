@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { AgentStats } from './agent.js';
 import { destroyNetwork } from './netns.js';
 import { describeTraffic, nodeTraffic, type NodeTraffic } from './node-traffic.js';
+import { unregisterLab } from './registry.js';
 import { healthOf, stopGroups } from './spawn.js';
 import {
   groupAlive,
@@ -147,6 +148,7 @@ export async function labDown(
       )),
     );
   const namespaces = state.network ? await destroyNetwork(state.network) : [];
+  if (state.network) unregisterLab(state.network.id);
   if (opts.purge) rmSync(state.dir, { recursive: true, force: true });
   else {
     state.state = 'stopped';

@@ -63,6 +63,8 @@ const OUTSIDE_HOSTS: [string, number][] = [
   ['updates', 5],
   ['client', 6],
   ['dns', 53],
+  // The site's recursive resolver: it caches answers for their TTL, as a real site's does.
+  ['resolver', 54],
 ];
 const PRIMARY_OCTET = 11;
 const BACKUP_OCTET = 12;

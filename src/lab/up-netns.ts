@@ -2,8 +2,10 @@ import path from 'node:path';
 import { GatehouseError } from '../shared/errors.js';
 import { createNetwork, destroyNetwork, runIn } from './netns.js';
 import { hostOf } from './network-plan.js';
+import { unregisterLab } from './registry.js';
 import { GATEHOUSE_BIN } from './processes.js';
 import { stopGroups } from './spawn.js';
+import { prepareSwitch } from './switch-netns.js';
 import { readState, requireState, writeState, type LabState } from './state.js';
 
 /** Set in the commands a netns lab runs in its admin namespace: they are there already. */
@@ -62,6 +64,7 @@ export async function upInNamespaces(
   const net = state.network!;
   try {
     await createNetwork(net);
+    await prepareSwitch(state);
     log(
       `▸ network: ${net.namespaces.length} namespaces ${net.prefix}*, ${net.segments.map((s) => `${s.name} ${s.cidr}`).join(', ')}`,
     );
@@ -72,6 +75,7 @@ export async function upInNamespaces(
     const now = readState(state.dir) ?? state;
     await stopGroups(now.processes).catch(() => undefined);
     await destroyNetwork(net).catch(() => undefined);
+    unregisterLab(net.id);
     now.state = 'failed';
     writeState(now);
     throw e;

@@ -14,8 +14,10 @@ import { writeInventory } from './inventory.js';
 import { checkNetnsPrerequisites } from './netns.js';
 import { addressOf, planNetwork } from './network-plan.js';
 import { ADDRESSES, planAppliances, SITE_HOSTNAME, type LabOptions } from './plan.js';
+import { registerLab, sweepOrphanLabs } from './registry.js';
 import { createSecrets, saveJumpClientToken } from './secrets.js';
 import { NETNS_PORT, upInNamespaces } from './up-netns.js';
+import { SITE_ZONE, startDnsServers } from './dns-netns.js';
 import { stopGroups } from './spawn.js';
 import {
   choosePorts,
@@ -99,8 +101,13 @@ export async function labUp(
     inventory: 'inventory.yaml',
   };
   if (o.network === 'netns') {
+    // Namespaces are the machine's: labs nobody will stop (a killed test's) go first.
+    for (const r of await sweepOrphanLabs())
+      log(`removed the orphaned lab ${r.prefix}* (${r.why})`);
     state.network = planNetwork(plan, o.regions);
+    // lab.json first: a record whose lab.json does not name it is an orphan's.
     writeState(state);
+    registerLab(state.network.id, state.network.prefix, dir);
     return upInNamespaces(state, log);
   }
   writeState(state);
@@ -130,6 +137,12 @@ export async function startLab(
     step(`${o.topology}: ${plan.length} appliance(s) on ${plan[0]!.host}…, lab in ${dir}`);
     state.updateServer = await startUpdateServer(state, started);
     step(`update server ready at ${state.updateServer.url}`);
+    if (net && o.switchMethod === 'dns') {
+      await startDnsServers(state, plan[0]!.host, started);
+      step(
+        `DNS (BIND): ${SITE_ZONE} at ${addressOf(net, 'dns', '')}, caching resolver at ${addressOf(net, 'resolver', '')}`,
+      );
+    }
     await initAppliances(state, plan);
     step(`initialised ${plan.map((a) => a.name).join(', ')}`);
     const ports = net ? plan.map(() => NETNS_PORT) : await choosePorts(plan);
@@ -149,6 +162,8 @@ export async function startLab(
       state.site.host = net ? net.vip : ADDRESSES.site;
       state.site.sharedAddress = state.site.host;
     }
+    if (net && o.switchMethod === 'nat') state.site.host = net.natAddress;
+    if (net && o.switchMethod === 'dns') state.site.host = SITE_HOSTNAME;
     if (o.switchMethod === 'hosts-file') state.site.hostsFile = path.join(dir, 'hosts');
     if (o.switchMethod === 'nat-forwarder') {
       state.natForwarder = await startNatForwarder(state, primary.port, primary, started);

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import { labDown } from '../../src/lab/lifecycle.js';
 import { sweepNamespaces } from '../../src/lab/netns.js';
+import { OWNER_ENV, sweepOrphanLabs } from '../../src/lab/registry.js';
 import { GATEHOUSE_BIN } from '../../src/lab/processes.js';
 import { readState, type LabState } from '../../src/lab/state.js';
 import { tempDir } from './appliance.js';
@@ -11,11 +12,12 @@ import { tempDir } from './appliance.js';
 const exec = promisify(execFile);
 
 /** `gatehouse ARGS` as a real process: exit code and output, never throws. */
-export async function gatehouse(args: string[], timeoutMs = 240_000) {
+export async function gatehouse(args: string[], timeoutMs = 240_000, env = process.env) {
   try {
     const { stdout, stderr } = await exec(process.execPath, [GATEHOUSE_BIN, ...args], {
       timeout: timeoutMs,
       maxBuffer: 8 << 20,
+      env,
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -40,8 +42,8 @@ export async function hostNetwork(): Promise<{ netns: string[]; links: string[] 
 }
 
 /**
- * The host is as before: the same links, every namespace it had, none of the lab's prefix
- * (other namespaces may come and go: other tests of this machine make their own).
+ * The host is as before: the same links, none of the lab's prefix, every namespace it had but
+ * other labs (other tests of this machine make their own; a lab up sweeps orphaned ones).
  */
 export async function expectHostAsBefore(
   before: Awaited<ReturnType<typeof hostNetwork>>,
@@ -50,7 +52,8 @@ export async function expectHostAsBefore(
   const now = await hostNetwork();
   expect(now.links).toEqual(before.links);
   expect(now.netns.filter((n) => n.startsWith(prefix))).toEqual([]);
-  expect(before.netns.filter((n) => !now.netns.includes(n))).toEqual([]);
+  const lab = /^gh-[0-9a-f]{6}-/;
+  expect(before.netns.filter((n) => !lab.test(n) && !now.netns.includes(n))).toEqual([]);
 }
 
 export interface NetnsLab {
@@ -62,10 +65,14 @@ export interface NetnsLab {
   down: () => Promise<void>;
 }
 
+/** The lab belongs to this test process: if it is killed, the next lab up sweeps the lab. */
+export const ownedByThisTest = () => ({ ...process.env, [OWNER_ENV]: String(process.pid) });
+
 /**
- * Start a netns lab (`lab up --network netns ARGS`) as a real process; fails with its output.
- * Call `down()` in afterAll: it stops every process and removes every namespace even when the
- * test failed half-way (and when `lab up` itself failed).
+ * Start a netns lab (`lab up --network netns ARGS`) as a real process owned by this test
+ * process, after sweeping the labs of killed tests; fails with its output. Call `down()` in
+ * afterAll: it stops every process and removes every namespace even when the test failed
+ * half-way (and when `lab up` itself failed).
  */
 export async function upNetnsLab(args: string[]): Promise<NetnsLab> {
   const dir = path.join(tempDir('gh-netns-'), 'lab');
@@ -76,7 +83,12 @@ export async function upNetnsLab(args: string[]): Promise<NetnsLab> {
       gatehouse(['lab', 'exec', host, '--dir', dir, '--', ...argv], timeoutMs),
     down: () => downNetnsLab(dir),
   };
-  const up = await gatehouse(['lab', 'up', '--network', 'netns', '--dir', dir, ...args]);
+  await sweepOrphanLabs();
+  const up = await gatehouse(
+    ['lab', 'up', '--network', 'netns', '--dir', dir, ...args],
+    240_000,
+    ownedByThisTest(),
+  );
   if (up.code !== 0) {
     await lab.down();
     throw new Error(`lab up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
@@ -93,10 +105,10 @@ export async function downNetnsLab(dir: string): Promise<void> {
 }
 
 /** Start `lab up` in the background (its own process group, so the test can kill it all). */
-export function spawnLabUp(dir: string, args: string[]) {
+export function spawnLabUp(dir: string, args: string[], env = ownedByThisTest()) {
   return spawn(
     process.execPath,
     [GATEHOUSE_BIN, 'lab', 'up', '--network', 'netns', '--dir', dir, ...args],
-    { detached: true, stdio: 'ignore' },
+    { detached: true, stdio: 'ignore', env },
   );
 }
