@@ -20,6 +20,8 @@ export interface RunOptions {
   json: boolean;
   write: (text: string) => void;
   command: string;
+  /** The prober's period (default 50 ms). */
+  probeEveryMs?: number;
 }
 
 export type RunOutcome = 'finished' | 'paused' | 'failed';
@@ -72,7 +74,7 @@ function advice(plan: Plan, step: Step, nodes: NodeState[]): string {
 
 /**
  * Run (or resume) a journaled plan: every step in order, each recorded before and after, the
- * site probed every 50 ms and live sessions kept running the whole time. Stops at the interim
+ * site probed every 50 ms (or opts.probeEveryMs) and live sessions kept running the whole time. Stops at the interim
  * pause (S4), at a failed step, or at the end, writing the report each time.
  */
 export async function runPlan(deployment: Deployment, opts: RunOptions): Promise<RunOutcome> {
@@ -102,7 +104,12 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
     deployment.inventory.appliances.map((a) => [a.fingerprint.toUpperCase(), a.name]),
   );
   const site = siteEndpoint(deployment.inventory);
-  const prober = new SiteProber(site, names, path.join(opts.workDir, 'probe.ndjson'));
+  const prober = new SiteProber(
+    site,
+    names,
+    path.join(opts.workDir, 'probe.ndjson'),
+    opts.probeEveryMs,
+  );
   const echo = await startEcho();
   prober.start();
   let load: SessionLoad | undefined;

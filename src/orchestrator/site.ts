@@ -1,8 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import dns from 'node:dns';
+import tls from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../clients/tunnel.js';
+import { GatehouseError } from '../shared/errors.js';
+import { until } from '../shared/until.js';
 import type { LoadedInventory } from './inventory.js';
 
 /**
@@ -70,4 +73,50 @@ export function siteEndpoint(inv: LoadedInventory): Endpoint {
     return { host: hostname, port, ...trust, ...(lookup ? { lookup } : {}) };
   }
   return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port, ...trust };
+}
+
+/** The certificate fingerprint the site presents to a new client now (undefined: no answer). */
+function presentedBy(site: Endpoint): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = tls.connect({
+      host: site.host,
+      port: site.port,
+      rejectUnauthorized: false,
+      ...(site.lookup ? { lookup: site.lookup } : {}),
+    });
+    const done = (fp: string | undefined) => {
+      s.destroy();
+      resolve(fp);
+    };
+    s.setTimeout(1_000, () => done(undefined));
+    s.once('error', () => done(undefined));
+    s.once('secureConnect', () => done(s.getPeerCertificate().fingerprint256));
+  });
+}
+
+/**
+ * Wait until the site leads new clients to the appliance with FINGERPRINT: at once after a
+ * shared IP or NAT swing, up to the record's TTL after a DNS swing (resolvers keep the old
+ * answer that long). Returns how long it took.
+ */
+export async function untilSiteLeadsTo(
+  site: Endpoint,
+  fingerprint: string,
+  name: string,
+  deadlineMs: number,
+): Promise<number> {
+  const t0 = Date.now();
+  await until(
+    async () => (await presentedBy(site))?.toUpperCase() === fingerprint.toUpperCase(),
+    deadlineMs,
+    `the site to lead to ${name}`,
+    100,
+  ).catch(() => {
+    throw new GatehouseError(
+      'UPGRADE_SITE_NOT_SWITCHED',
+      504,
+      `${site.host}:${site.port} still does not lead to ${name} ${Math.round(deadlineMs / 1000)} s after the switch: check the traffic switch (a DNS record's TTL above that, a NAT rule not rewritten), then resume.`,
+    );
+  });
+  return Date.now() - t0;
 }

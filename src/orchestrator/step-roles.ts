@@ -1,6 +1,7 @@
 import { GatehouseError } from '../shared/errors.js';
 import type { Action } from './plan-types.js';
 import type { ExecContext } from './exec-context.js';
+import { siteEndpoint, untilSiteLeadsTo } from './site.js';
 
 /**
  * Steps that change who does what: failover (sync, break, establish, roles, backup
@@ -86,17 +87,28 @@ export async function clusterSync(ctx: ExecContext, a: Step<'cluster-sync'>) {
   return r;
 }
 
+/** How long a switch may take to reach new clients: a DNS TTL of up to 5 min (resolvers cache). */
+const SITE_FOLLOWS_MS = 5 * 60_000;
+
 /** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
 export async function switchTraffic(ctx: ExecContext, from: string, to: string) {
   const d = ctx.deployment;
   if (d.inventory.trafficSwitch.method !== 'shared-ip') {
     const pointed = await d.call(to, 'POST', '/api/appliance/traffic/point-here', {});
-    // The name now leads to `to`, but clients connected to `from` stay there until they
+    // Resolvers keep a DNS answer for its TTL: until the name leads new clients to `to`,
+    // clients asked to reconnect would come back to `from`. (The NAT and hosts file: at once.)
+    const siteLedThereAfterMs = await untilSiteLeadsTo(
+      siteEndpoint(d.inventory),
+      d.entry(to).fingerprint,
+      to,
+      SITE_FOLLOWS_MS,
+    );
+    // The site now leads to `to`, but clients connected to `from` stay there until they
     // reconnect (a shared IP moves them by itself): ask them to, through the site.
     const sent = await d
       .call<{ asked: number }>(from, 'POST', '/api/login/status/clients/reconnect', {})
       .catch((e: Error) => ({ asked: 0, error: e.message }));
-    return { pointed, clientsSentFrom: { [from]: sent } };
+    return { pointed, siteLedThereAfterMs, clientsSentFrom: { [from]: sent } };
   }
   type Status = { addresses: { address: string; kind: string; enabled: boolean }[] };
   const shared = (s: Status) => s.addresses.filter((a) => a.kind === 'shared');
