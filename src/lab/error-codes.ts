@@ -18,6 +18,10 @@ export const LAB_ERRORS = {
     status: 409,
     fix: 'Run `gatehouse lab down --dir … --purge` to remove …, or give another --dir.',
   },
+  LAB_NAT_BAD_TARGET: {
+    status: 400,
+    fix: 'Point the NAT at an appliance of the lab: GATEHOUSE_TARGET_ADDRESS must be in 198.18.0.0/15.',
+  },
   LAB_NETNS_UNAVAILABLE: {
     status: 412,
     fix: 'Install the Debian packages named in the message (or run scripts/install-test-deps.sh).',

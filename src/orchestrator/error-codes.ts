@@ -45,6 +45,10 @@ export const ORCHESTRATOR_ERRORS = {
     fix: 'Configure it under /appliance > Networking, or change trafficSwitch.method.',
   },
   UPGRADE_PACKAGE_CHANGED: { status: 409, fix: 'Plan again.' },
+  UPGRADE_SITE_NOT_SWITCHED: {
+    status: 504,
+    fix: "Check the traffic switch (a DNS record's TTL above 5 min, a NAT rule not rewritten), then `gatehouse upgrade resume`.",
+  },
   UPGRADE_STEP_FAILED: {
     status: 500,
     fix: 'Read the step error in the journal, fix the cause, then `gatehouse upgrade resume`.',
