@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,8 +30,14 @@ describe('RecordingWriter', () => {
       // As the relay does: wait when the writer asks to.
       if (!writer.append(direction, data)) await new Promise<void>((r) => writer.onDrain(r));
     }
-    await writer.finish();
-    const { header: read, frames, truncated } = parseRecording(readFileSync(file));
+    const written = await writer.finish();
+    // Hashed as written, so storing it need not read it back: the file's own hash and size.
+    const onDisk = readFileSync(file);
+    expect(written).toEqual({
+      sha256: createHash('sha256').update(onDisk).digest('hex'),
+      size: onDisk.length,
+    });
+    const { header: read, frames, truncated } = parseRecording(onDisk);
     expect(read).toEqual(header);
     expect(truncated).toBe(false);
     const got = frames.map((f) =>
@@ -45,7 +51,8 @@ describe('RecordingWriter', () => {
   it('leaves the header alone for a session that carried no bytes', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'recording-'));
     const file = path.join(dir, 's-1.rec');
-    await new RecordingWriter(file, header).finish();
+    const written = await new RecordingWriter(file, header).finish();
+    expect(written.size).toBe(readFileSync(file).length);
     expect(parseRecording(readFileSync(file))).toMatchObject({ frames: [], truncated: false });
   });
 });

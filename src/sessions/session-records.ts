@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import type { EventLog } from '../site/events.js';
-import type { BlobStore } from '../store/blobs.js';
+import type { BlobInfo, BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';
 import { parseRecording, type RecordingHeader } from './recording.js';
 
@@ -83,9 +83,15 @@ export class SessionRecords {
   /**
    * Store a finished session: its recording durable in the blob store (linked, not copied: a
    * gigabyte relayed is not written twice), then its record; only then is the active file gone.
+   * `written`: the recording's hash and size as its writer made it durable (not read again).
    */
-  async complete(header: RecordingHeader, end: SessionEnd, recordingPath: string): Promise<void> {
-    const blob = await this.blobs.adopt(recordingPath);
+  async complete(
+    header: RecordingHeader,
+    end: SessionEnd,
+    recordingPath: string,
+    written?: BlobInfo,
+  ): Promise<void> {
+    const blob = await this.blobs.adopt(recordingPath, written);
     try {
       this.db.transaction(() => {
         this.db

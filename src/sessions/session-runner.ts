@@ -88,8 +88,8 @@ export class SessionRunner {
     );
     const end = await relay(consoleLeg, jumpLeg, recording, session, part !== undefined);
     try {
-      await recording.finish();
-      await host.records.complete(header, end, file);
+      const written = await recording.finish();
+      await host.records.complete(header, end, file, written);
     } catch (e) {
       // The recording stays in the active directory; the next start turns it into a record.
       host.log('session record not written; kept for recovery at next start', {

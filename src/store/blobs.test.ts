@@ -31,4 +31,18 @@ describe('adopting a finished file into the blob store', () => {
     expect(again).toEqual(blob);
     await store.close();
   });
+
+  it('takes the digest its writer made as it wrote, and links the file under it', async () => {
+    const store = new BlobStore(path.join(root, 'store-known'));
+    await store.init();
+    const file = path.join(root, 'hashed-as-written.rec');
+    const bytes = Buffer.from('a recording hashed as it was written\n'.repeat(100));
+    writeFileSync(file, bytes, { mode: 0o600 });
+    const known = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+    const blob = await store.adopt(file, known);
+    store.release(blob.sha256);
+    expect(blob).toEqual(known);
+    expect(statSync(store.pathOf(known.sha256)).ino).toBe(statSync(file).ino);
+    await store.close();
+  });
 });

@@ -103,25 +103,11 @@ export class BlobStore {
    * store without copying it: made durable, hashed, then hard-linked into place. The file stays
    * where it is until the caller removes it, so a crash before the caller recorded the blob
    * leaves the file to be taken again. Where a link is not possible (another file system) the
-   * file is copied. Pass the result to `release()` as with `put`.
+   * file is copied. Pass the result to `release()` as with `put`. `known`: the file is already
+   * durable and its writer hashed it as it wrote (a session recording), so it is not read again.
    */
-  async adopt(file: string): Promise<BlobInfo> {
-    const fh = await fsp.open(file, 'r');
-    const hash = createHash('sha256');
-    let size = 0;
-    try {
-      await fh.sync();
-      for await (const chunk of fh.createReadStream({
-        highWaterMark: 1024 * 1024,
-        autoClose: false,
-      })) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
-      }
-    } finally {
-      await fh.close();
-    }
-    const sha256 = hash.digest('hex');
+  async adopt(file: string, known?: BlobInfo): Promise<BlobInfo> {
+    const { sha256, size } = known ?? (await this.hashDurable(file));
     this.hold(sha256);
     const dest = this.pathOf(sha256);
     try {
@@ -139,6 +125,26 @@ export class BlobStore {
     }
     await fsyncDir(path.dirname(dest));
     return { sha256, size };
+  }
+
+  /** Make a file durable and hash it. */
+  private async hashDurable(file: string): Promise<BlobInfo> {
+    const fh = await fsp.open(file, 'r');
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await fh.sync();
+      for await (const chunk of fh.createReadStream({
+        highWaterMark: 1024 * 1024,
+        autoClose: false,
+      })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+    } finally {
+      await fh.close();
+    }
+    return { sha256: hash.digest('hex'), size };
   }
 
   /**
