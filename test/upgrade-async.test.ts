@@ -81,6 +81,9 @@ describe('gatehouse upgrade: asynchronous upgrade of a failover pair with a shar
     expect(report.outcome).toBe('finished');
     expect(report.integrity.lost).toEqual([]);
     expect(report.integrity.mismatched).toEqual([]);
+    // The live load's long sessions (resumable legs) moved with the site: none dropped.
+    expect(report.sessions.longOpened).toBeGreaterThan(0);
+    expect(report.sessions.dropped, JSON.stringify(report.sessions.failures)).toBe(0);
     expect(report.downtime.probes).toBeGreaterThan(20);
     expect(report.downtime.totalMs).toBeLessThan(3_000);
     expect(
