@@ -70,6 +70,12 @@ export class Quorum {
     return this.witnessUntil > at || this.peerUntil > at;
   }
 
+  /** When a primary with a witness stopped holding a vote (wall clock), if it holds none now. */
+  ranOutAt(): string | undefined {
+    if (this.mayServe()) return undefined;
+    return wallClockOf(Math.max(this.witnessUntil, this.peerUntil));
+  }
+
   /** On a backup: promise the primary not to take over for a lease length from now. */
   promise(): Pick<PeerClaim, 'promiseMs'> {
     const ms = this.leaseMs();
@@ -180,6 +186,12 @@ export class Quorum {
 
   /** Log and act on a change between serving and not (the first round only logs a loss). */
   private check(): void {
+    // The role may have changed while the renewal was under way (a step-down): only a primary
+    // starts or stops serving.
+    if (this.deps.view()?.role !== 'primary' || !this.configured()) {
+      this.serving = undefined;
+      return;
+    }
     const serving = this.mayServe();
     if (serving === this.serving) return;
     const was = this.serving;

@@ -134,10 +134,13 @@ export class RelationshipCore {
   observe(from: string, claim: PeerClaim): void {
     const outcome = judgeClaim(this.store.get(), from, claim);
     if (outcome.kind === 'step-down') {
+      // A primary frozen or cut off past its votes learns it only now: it stopped serving then.
+      const fencedSince = this.quorum.ranOutAt();
       this.store.write(SYSTEM, 'failover.stepped-down', outcome.next, {
         from: 'primary',
         generation: claim.generation,
         reason: outcome.reason,
+        ...(fencedSince ? { fencedSince } : {}),
       });
       void this.follow(SYSTEM, 'backup');
     } else if (outcome.kind === 'learn') {
