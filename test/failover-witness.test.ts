@@ -50,7 +50,7 @@ async function startWitness(port?: number) {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await until(() => /fingerprint: (\S+)/.test(out), 20_000, `the witness to start: ${out}`);
+  await until(() => /fingerprint: (\S+)/.test(out), 60_000, `the witness to start: ${out}`);
   return { child, host, port: at, fingerprint: /fingerprint: (\S+)/.exec(out)![1]! };
 }
 
