@@ -31,6 +31,9 @@ command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 # Latency faults: iptables' NFQUEUE target and scripts/lab-delayer.py (no netem in every kernel).
 command -v iptables-nft >/dev/null 2>&1 || [ -x /usr/sbin/iptables-nft ] || need+=(iptables)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The relay and sync benchmarks' anchors (ssh -L, rsync over SSH; also scripts/install-bench-deps.sh).
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
