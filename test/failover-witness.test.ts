@@ -28,6 +28,7 @@ let a: TestAppliance;
 let b: TestAppliance;
 let witness: { child: ChildProcess; host: string; port: number; fingerprint: string };
 let dir: string;
+const spawned: ChildProcess[] = [];
 
 /** `gatehouse witness` as a real process; resolves once it printed its fingerprint. */
 async function startWitness(port?: number) {
@@ -47,6 +48,8 @@ async function startWitness(port?: number) {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // Killed after the file even when it never printed its fingerprint (a start timed out).
+  spawned.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -93,7 +96,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(() => {
-  witness?.child.kill('SIGKILL');
+  for (const child of spawned) child.kill('SIGKILL');
   for (const t of [a, b])
     try {
       process.kill(-t.proc.child.pid!, 'SIGCONT');
