@@ -271,8 +271,13 @@ export class Appliance {
   checkClient(claims: TicketClaims): void {
     if (claims.kind === 'jump-client') return this.jumpClientIdentities.checkTicket(claims);
     if (claims.sub.startsWith('jump-client:')) return;
-    // A resume token's generation counts the session's parts, not the user's tickets.
-    if (claims.kind === 'resume') return this.users.checkTicketHolder({ sub: claims.sub }, false);
+    // A resume token's `gen` counts the session's parts; `ugen` is the user's ticket generation
+    // (absent in a token of the previous release, which is checked for the user alone).
+    if (claims.kind === 'resume')
+      return this.users.checkTicketHolder(
+        { sub: claims.sub, uid: claims.uid, gen: claims.ugen },
+        claims.ugen !== undefined,
+      );
     this.users.checkTicketHolder(claims);
   }
 

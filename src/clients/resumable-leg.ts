@@ -22,6 +22,9 @@ const FINAL = new Set([
   'RESUME_TOKEN_REPLAYED',
   'CLIENT_TICKET_INVALID',
   'CLIENT_TICKET_EXPIRED',
+  // The user was disabled, deleted or given a new password, or the installation revoked.
+  'CLIENT_TICKET_REVOKED',
+  'JUMP_CLIENT_REVOKED',
   'VALIDATION_FAILED',
 ]);
 

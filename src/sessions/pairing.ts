@@ -149,6 +149,8 @@ export class SessionPairing {
       representative: p.claims.sub,
       jumpClient: p.claims.jumpClient,
       target: p.claims.target,
+      uid: p.claims.uid,
+      ugen: p.claims.gen,
     };
     // Both ends keep what the other has not acknowledged: the session outlives its legs.
     if (

@@ -10,6 +10,9 @@ export interface SessionIdentity {
   representative: string;
   jumpClient: string;
   target: string;
+  /** The representative's user account and ticket generation at the session's start. */
+  uid?: string;
+  ugen?: number;
 }
 
 /** One part of a resumable session, as the appliance relaying it records it. */
@@ -94,6 +97,8 @@ export class SessionResumption {
       representative: claims.representative,
       jumpClient: claims.jumpClient,
       target: claims.target,
+      uid: claims.uid,
+      ugen: claims.ugen,
     };
     const expected =
       side === 'console' ? claims.representative : `jump-client:${claims.jumpClient}`;

@@ -66,6 +66,12 @@ export const TicketClaims = z.discriminatedUnion('kind', [
     jumpClient: z.string(),
     target: z.string(),
     gen: z.number().int().min(1),
+    /**
+     * The console's user account and its ticket generation when the session opened: a password
+     * change, like a disable, ends the right to resume (absent in a token of the previous release).
+     */
+    uid: z.string().optional(),
+    ugen: z.number().int().optional(),
     /** Milliseconds the session was paused before this generation's part began. */
     paused: z.number().min(0),
     exp: z.number(),
