@@ -171,6 +171,8 @@ describe('Jump Client identity through an upgrade from the site-wide key', () =>
         DROP TABLE config_changes; DROP TABLE jump_client_installations;
         DROP TABLE jump_client_tokens; ALTER TABLE users DROP COLUMN ticket_generation;
         DELETE FROM site_settings WHERE key = 'jumpClients.legacyKeyEnrolment';
+        ALTER TABLE session_records DROP COLUMN moves;
+        ALTER TABLE session_records DROP COLUMN paused_ms;
         PRAGMA user_version = 2;`);
       db.close();
     });
