@@ -29,7 +29,7 @@ import { ServerProcess, type Cleanup } from './support.js';
 export const HOST = '127.0.0.1';
 export const JUMP = 'bench-jump';
 export const ADMIN_PASSWORD = 'Gatekeeper-Pass-1';
-const LOGIN_PASSWORD = 'Site-Operator-Pw-2';
+export const LOGIN_PASSWORD = 'Site-Operator-Pw-2';
 const OPEN_CONCURRENCY = 64;
 const TARGET_SCRIPT = fileURLToPath(new URL('./relay-target.js', import.meta.url));
 const ANCHOR_SCRIPT = fileURLToPath(new URL('./relay-anchor.js', import.meta.url));
@@ -228,6 +228,10 @@ export async function startSshForward(
 export interface BarePipe {
   /** The relaying process. */
   pid: number;
+  /** Where it listens (a console names its target by the TLS server name `console.TARGET`). */
+  port: number;
+  /** The bare Jump Client's process. */
+  jumpPid: number;
   open: Opener;
   /** A TLS connection paired with another such one (idle pairs, no Jump Client). */
   connect: () => Promise<tls.TLSSocket>;
@@ -259,6 +263,8 @@ export async function startBarePipe(cleanup: Cleanup, setup: Setup): Promise<Bar
   };
   return {
     pid: anchor.child.pid!,
+    port,
+    jumpPid: jump.child.pid!,
     open: (t) => connect(`console.${t}`),
     connect: () => connect(),
   };

@@ -10,6 +10,7 @@
  * (c) BENCH_RELAY_ACTIVE (1,000) interactive sessions, 200 B every 100 ms both ways for
  *     BENCH_RELAY_ACTIVE_SECONDS (60): round trips and the relaying process's CPU, through the
  *     appliance and the bare pipe; then BENCH_RELAY_ACTIVE_MORE (5,000; 0 skips) the same way;
+ *     the load from BENCH_RELAY_GENERATORS (4) processes of its own;
  * (d) the bulk of (a) with recording off (the test-only hook of bench/no-recording.ts);
  * (e) BENCH_RELAY_IDLE (10,000) idle sessions for BENCH_RELAY_IDLE_SECONDS (30): RSS and CPU of
  *     the worker, one GET /metrics beside GET /health, beside the bare pipe's idle pairs.
@@ -28,7 +29,9 @@ import { idlePairs, idleSessions } from './relay-idle.js';
 import { raiseFileLimit, openFileLimit } from './relay-proc.js';
 import { relayFigures } from './relay-figures.js';
 import {
+  HOST,
   JUMP,
+  LOGIN_PASSWORD,
   connectTcp,
   progress,
   restartAppliance,
@@ -56,6 +59,7 @@ const IDLE_SECONDS = env('BENCH_RELAY_IDLE_SECONDS', 30);
 const ACTIVE = env('BENCH_RELAY_ACTIVE', 1_000);
 const ACTIVE_MORE = env('BENCH_RELAY_ACTIVE_MORE', 5_000);
 const ACTIVE_SECONDS = env('BENCH_RELAY_ACTIVE_SECONDS', 60);
+const GENERATORS = env('BENCH_RELAY_GENERATORS', 4);
 const PROFILE = process.env.BENCH_RELAY_PROFILE;
 /** Descriptors besides the sessions' sockets (database, logs, listeners, pipes). */
 const FD_MARGIN = 200;
@@ -112,14 +116,25 @@ export async function runRelayBenchmark(): Promise<void> {
       const gatehouse = await activeSessions(
         `${n} active sessions`,
         setup.pids.worker,
-        () => open.gatehouse('echo'),
+        { 'Jump Client': setup.pids.jumpClient, target: setup.pids.target },
+        {
+          kind: 'gatehouse',
+          site: { host: HOST, port: setup.port, fingerprint: setup.appliance.fingerprint },
+          username: 'admin',
+          password: LOGIN_PASSWORD,
+          jumpClient: JUMP,
+          target: setup.targets.echo,
+        },
         activeLoad(n),
+        GENERATORS,
       );
       const pipe = await activeSessions(
         `${n} active pipe pairs`,
         bare.pid,
-        () => open.bare('echo'),
+        { 'bare Jump Client': bare.jumpPid, target: setup.pids.target },
+        { kind: 'bare', host: HOST, port: bare.port, servername: 'console.echo' },
         activeLoad(n),
+        GENERATORS,
       );
       active.push({ gatehouse, bare: pipe });
     }
