@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SITE_TABLES } from '../src/store/migrations.js';
 
 /** Lowest first. Folders in one layer do not import each other. */
 const LAYERS: string[][] = [
@@ -128,6 +129,45 @@ function routesUnder(folder: string): { url: string; where: string }[] {
   });
 }
 
+/**
+ * Who may write each site table (`SITE_TABLES`, src/store/migrations.ts): the domain service
+ * that owns its rows, and the one site-data copier (src/site/site-data.ts with the restore's
+ * rule, keep-revocations.ts), through which every copy from elsewhere goes: restore, failover
+ * sync, the cluster's configuration push and history pull. Settings of other domains are keys
+ * of `site_settings` written by their own settings module.
+ */
+const SITE_COPIER = ['site/site-data.ts', 'site/keep-revocations.ts'];
+const SITE_TABLE_WRITERS: Record<string, string[]> = {
+  users: ['site/users.ts'],
+  site_settings: ['site/settings.ts', 'syslog/settings.ts', 'sessions/jump-client-identities.ts'],
+  events: ['site/events.ts'],
+  files: ['site/files.ts'],
+  session_records: ['sessions/session-records.ts'],
+  cluster_nodes: ['cluster/nodes-store.ts'],
+  jump_client_tokens: ['sessions/enrolment-tokens.ts'],
+  jump_client_installations: ['sessions/jump-client-identities.ts'],
+};
+/** Files whose SQL writes no appliance store: the schema itself, and a client's export file. */
+const NOT_THE_STORE = ['store/migrations.ts', 'clients/export-sqlite.ts'];
+
+/** SQL that writes a table: the table as written (a `${…}` where the code chooses it). */
+const SQL_WRITE = /\b(?:INTO|DELETE\s+FROM|UPDATE)\s+((?:main\.)?[\w"$.{}()]+)/g;
+
+/** Each write of a site table (or of a table the code chooses) by a file that may not. */
+function siteWritesOutsideOwners(files: { file: string; text: string }[]): string[] {
+  return files.flatMap(({ file, text }) => {
+    if (SITE_COPIER.includes(file) || NOT_THE_STORE.includes(file)) return [];
+    return [...text.matchAll(SQL_WRITE)].flatMap((m) => {
+      const table = m[1]!.replace(/^main\./, '').replace(/"/g, '');
+      const chosen = table.includes('${');
+      if (!chosen && !SITE_TABLE_WRITERS[table]?.length) return [];
+      if (!chosen && SITE_TABLE_WRITERS[table]!.includes(file)) return [];
+      const line = text.slice(0, m.index).split('\n').length;
+      return [`src/${file}:${line} writes ${table} (only ${SITE_COPIER[0]} may copy site data)`];
+    });
+  });
+}
+
 const within = (url: string, prefix: string) => url === prefix || url.startsWith(`${prefix}/`);
 
 describe('the direction of dependencies in src/', () => {
@@ -166,6 +206,28 @@ describe('the direction of dependencies in src/', () => {
       ]);
     });
     expect(wrong).toEqual([]);
+  });
+
+  it('writes site tables only in their domain service and the one site-data copier', () => {
+    const files = sourceFiles(SRC).map((f) => ({
+      file: path.relative(SRC, f).split(path.sep).join('/'),
+      text: readFileSync(f, 'utf8'),
+    }));
+    expect(Object.keys(SITE_TABLE_WRITERS).sort()).toEqual([...SITE_TABLES].sort());
+    expect(siteWritesOutsideOwners(files)).toEqual([]);
+  });
+
+  it('finds SQL that writes a site table outside its owners, when there is some', () => {
+    const wrong = siteWritesOutsideOwners([
+      { file: 'cluster/x.ts', text: 'db.prepare(`DELETE FROM users`)' },
+      { file: 'failover/y.ts', text: 'db.prepare(`INSERT OR REPLACE INTO ${table} VALUES (?)`)' },
+      { file: 'site/users.ts', text: "db.prepare('UPDATE users SET disabled = 1')" },
+      { file: 'appliance/z.ts', text: "db.prepare('UPDATE appliance_settings SET value = 1')" },
+    ]);
+    expect(wrong).toEqual([
+      'src/cluster/x.ts:1 writes users (only site/site-data.ts may copy site data)',
+      'src/failover/y.ts:1 writes ${table} (only site/site-data.ts may copy site data)',
+    ]);
   });
 
   it('finds an import that runs against the order and a loop, when there is one', () => {

@@ -2,6 +2,7 @@ import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';
+import { mergeRecords } from '../site/site-data.js';
 import { GatehouseError } from '../shared/errors.js';
 import { until } from '../shared/until.js';
 import { fetchPeerFingerprint, PeerClient, peerLabel } from '../failover/peer-client.js';
@@ -166,12 +167,6 @@ export class ClusterService implements ClientRouting {
     let pulled = 0;
     try {
       for (const table of HISTORY_TABLES) {
-        const columns = (this.host.db.pragma(`table_info(${table})`) as { name: string }[]).map(
-          (c) => c.name,
-        );
-        const insert = this.host.db.prepare(
-          `INSERT OR IGNORE INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
-        );
         for (;;) {
           const after = this.host.nodes.cursor(node.name, table);
           const { rows } = await l.client.call<{ rows: Record<string, unknown>[] }>(
@@ -195,8 +190,7 @@ export class ClusterService implements ClientRouting {
               }
             }
             this.host.db.transaction(() => {
-              for (const row of rows)
-                insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+              mergeRecords(this.host.db, table, rows);
               this.host.nodes.setCursor(node.name, table, Number(rows.at(-1)!._rowid));
             })();
           } finally {

@@ -8,6 +8,7 @@ import type { FailoverRole } from '../failover/relationship.js';
 import type { ClientGateway } from '../sessions/gateway.js';
 import type { EventLog } from '../site/events.js';
 import type { InterApplianceKey } from '../site/security.js';
+import { replaceTable } from '../site/site-data.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';
 import type { UpdateInstaller } from '../updates/installer.js';
@@ -64,17 +65,6 @@ const FetchPackage = z
     primary: z.object({ host: z.string(), port: z.number().int(), fingerprint: z.string() }),
   })
   .strict();
-
-/**
- * Insert one pushed row with the columns both sides know: a primary node of an older release
- * lacks newer columns, which then take their defaults.
- */
-function insertRow(db: Db, table: string, known: string[], row: Record<string, unknown>): void {
-  const columns = known.filter((c) => c in row);
-  db.prepare(
-    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
-  ).run(Object.fromEntries(columns.map((c) => [c, row[c]])));
-}
 
 function member(appliance: ClusterPeerHost) {
   const m = appliance.membership.get();
@@ -204,12 +194,7 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
       db.transaction(() => {
         for (const table of CONFIG_TABLES) {
           const rows = config[table];
-          if (!rows) continue;
-          db.prepare(`DELETE FROM ${table}`).run();
-          const known = (db.pragma(`table_info(${table})`) as { name: string }[]).map(
-            (c) => c.name,
-          );
-          for (const row of rows) insertRow(db, table, known, row);
+          if (rows) replaceTable(db, table, rows);
         }
         appliance.events.record({ area: 'system', name: from }, 'cluster.config-applied', from, {
           users: config.users.length,

@@ -8,7 +8,7 @@ const PASSWORD = 'Restore-Proof-Pass-31';
 
 /**
  * Issue 18: a backup taken before a revocation, restored after it, must not bring the revoked
- * credential back (src/appliance/backup/keep-revocations.ts). Before that rule, the restore put
+ * credential back (src/site/keep-revocations.ts). Before that rule, the restore put
  * back the users' ticket generations, their enabled flag, the installation's unrevoked row and
  * the deleted enrolment token: every assertion marked "revoked" below failed.
  */

@@ -3,14 +3,8 @@ import path from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { openDatabase, integrityCheck, migrate, schemaVersion, type Db } from '../../store/db.js';
-import { keepRevocations } from './keep-revocations.js';
-import {
-  APPLIANCE_TABLES,
-  MERGED_SITE_TABLES,
-  REPLACED_SITE_TABLES,
-  SCHEMA_VERSION,
-  SITE_TABLES,
-} from '../../store/migrations.js';
+import { SCHEMA_VERSION } from '../../store/migrations.js';
+import { keepSiteDataOnly, restoreSiteData } from '../../site/site-data.js';
 import type { BlobStore } from '../../store/blobs.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions, PRODUCT_VERSION } from '../../shared/version.js';
@@ -72,7 +66,7 @@ export class BackupService {
       let blobs: string[];
       try {
         snap.pragma('journal_mode = DELETE');
-        for (const t of APPLIANCE_TABLES) snap.exec(`DELETE FROM ${t}`);
+        keepSiteDataOnly(snap);
         const rows = snap
           .prepare(
             opts.includeRecordings
@@ -191,33 +185,14 @@ export class BackupService {
         const blob = await this.blobs.put(createReadStream(src), { expectedSha256: e.sha256 });
         this.blobs.release(blob.sha256);
       }
-      const counts: Record<string, number> = {};
-      this.db.prepare('ATTACH DATABASE ? AS restore_src').run(snapshotFile);
-      try {
-        this.db.transaction(() => {
-          const reapply = keepRevocations(this.db, Date.parse(header.createdAt));
-          for (const t of REPLACED_SITE_TABLES) {
-            this.db.exec(`DELETE FROM main.${t}`);
-            this.db.exec(`INSERT INTO main.${t} SELECT * FROM restore_src.${t}`);
-          }
-          // History is never rolled back: events and session records since the backup stay.
-          for (const t of MERGED_SITE_TABLES)
-            this.db.exec(`INSERT OR IGNORE INTO main.${t} SELECT * FROM restore_src.${t}`);
-          reapply();
-          for (const t of SITE_TABLES)
-            counts[t] = (
-              this.db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }
-            ).n;
-          this.db.exec(`DELETE FROM auth_sessions WHERE area = 'login'`);
-          this.events.record(actor, 'backup.restored', header.appliance, {
-            createdAt: header.createdAt,
-            productVersion: header.productVersion,
-            counts,
-          });
-        })();
-      } finally {
-        this.db.exec('DETACH DATABASE restore_src');
-      }
+      const counts = restoreSiteData(this.db, snapshotFile, Date.parse(header.createdAt), (n) => {
+        this.db.exec(`DELETE FROM auth_sessions WHERE area = 'login'`);
+        this.events.record(actor, 'backup.restored', header.appliance, {
+          createdAt: header.createdAt,
+          productVersion: header.productVersion,
+          counts: n,
+        });
+      });
       return {
         appliance: header.appliance,
         createdAt: header.createdAt,

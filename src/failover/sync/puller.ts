@@ -20,7 +20,6 @@ import {
   bucketDigest,
   checkColumns,
   missingIds,
-  quoteIdentifier as q,
   replacedDigest,
   sha256,
   tableShape,
@@ -31,6 +30,7 @@ import {
   type TableShape,
 } from './snapshot.js';
 import type { RowHasher } from './row-hasher.js';
+import { deleteRows, putRows } from '../../site/site-data.js';
 
 /**
  * What a puller remembers of one peer between syncs: per history table, the peer's rowid up to
@@ -400,23 +400,11 @@ export class SitePuller {
             fetched.filter((f) => f.table === t).flatMap((f) => f.values.map((v) => keyOf(f, v))),
           );
           if (t === 'files') orphans.push(...this.blobsOfFiles(touched));
-          const del = this.db.prepare(
-            `DELETE FROM ${q(t)} WHERE ${q(manifest.replaced[t].key)} = ?`,
-          );
-          for (const k of gone) del.run(k);
+          deleteRows(this.db, t, gone);
           rows[t] = gone.length;
         }
-      for (const f of fetched) {
-        const verb = (SYNC_TABLES.merged as readonly string[]).includes(f.table)
-          ? 'INSERT OR IGNORE'
-          : 'INSERT OR REPLACE';
-        const insert = this.db.prepare(
-          `${verb} INTO ${q(f.table)} (${f.shape.columns.map(q).join(', ')}) VALUES (${f.shape.columns.map(() => '?').join(', ')})`,
-        );
-        let n = 0;
-        for (const v of f.values) n += insert.run(...v).changes;
-        rows[f.table] = (rows[f.table] ?? 0) + n;
-      }
+      for (const f of fetched)
+        rows[f.table] = (rows[f.table] ?? 0) + putRows(this.db, f.table, f.shape.columns, f.values);
       const lacking = SYNC_TABLES.merged.flatMap((t) =>
         missingIds(this.db, t, manifest.merged[t].key, manifest.merged[t].ids),
       );

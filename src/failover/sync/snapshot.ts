@@ -1,26 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../store/db.js';
 import { GatehouseError } from '../../shared/errors.js';
-import { MERGED_SITE_TABLES, REPLACED_SITE_TABLES } from '../../store/migrations.js';
+import {
+  quoteIdentifier as quote,
+  tableShape,
+  type MergedTable,
+  type ReplacedTable,
+  type TableShape,
+} from '../../site/site-data.js';
 
-export type ReplacedTable = (typeof REPLACED_SITE_TABLES)[number];
-export type MergedTable = (typeof MERGED_SITE_TABLES)[number];
+export type { MergedTable, ReplacedTable, TableShape };
+export { tableShape };
 export type SyncedTable = ReplacedTable | MergedTable;
-
-/** A table as the sync sees it: its primary key and its columns in declared order. */
-export interface TableShape {
-  key: string;
-  columns: string[];
-}
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
-export function tableShape(db: Db, table: SyncedTable): TableShape {
-  const info = db.pragma(`table_info(${quote(table)})`) as { name: string; pk: number }[];
-  const key = info.find((c) => c.pk === 1)?.name;
-  if (!key) throw new Error(`site table ${table} has no primary key`);
-  return { key, columns: info.map((c) => c.name) };
-}
 
 /**
  * The peer's columns must all exist here: a primary runs the same schema or an older one (the

@@ -1,4 +1,4 @@
-import type { Db } from '../../store/db.js';
+import type { Db } from '../store/db.js';
 
 /**
  * A restore puts back the site's users, Jump Client installations and enrolment tokens as they
