@@ -1,14 +1,6 @@
 import { isIP } from 'node:net';
 import { fieldError } from '../shared/errors.js';
-
-/**
- * An address that follows the primary role, and what moves it (S14, S19): the traffic switch
- * lists them (`movingAddresses`, src/traffic/settings.ts) and the appliance passes them here.
- */
-export interface MovingAddress {
-  address: string;
-  why: string;
-}
+import type { MovingAddress } from '../site/moving-address.js';
 
 const same = (a: string, b: string) =>
   isIP(a) && isIP(b)

@@ -2,7 +2,7 @@ import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 import type { PeerClient } from './peer-client.js';
-import type { MovingAddress } from './relationship-addresses.js';
+import type { MovingAddress } from '../site/moving-address.js';
 import type { RelationshipView, SyncResult } from './types.js';
 
 export type FailoverRole = 'standalone' | 'primary' | 'backup';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { conflict } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
+import type { MovingAddress } from '../site/moving-address.js';
 import type { Db } from '../store/db.js';
 import {
   parseTrafficSwitchConfig,
@@ -25,12 +26,6 @@ export const PointHereInput = z
       .optional(),
   })
   .strict();
-
-/** An address that follows the primary role, and what moves it (S14, S19). */
-export interface MovingAddress {
-  address: string;
-  why: string;
-}
 
 /**
  * What the traffic switch needs of the appliance's IP configuration (Networking > IP
