@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlobFeed } from './puller.js';
+import { BlobFeed } from './blob-feed.js';
 
 describe('the blob feed between rows arriving and bulk blob requests', () => {
   it('hands out full batches while rows arrive and the rest once they ended', async () => {
