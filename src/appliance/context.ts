@@ -4,16 +4,14 @@ import type { FastifyRequest } from 'fastify';
 import { BlobStore } from '../store/blobs.js';
 import { migrate, openDatabase, type Db } from '../store/db.js';
 import { loadPrivateKey } from '../shared/crypto.js';
-import { BASE_VERSION, CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
-import { until } from '../shared/until.js';
+import { BASE_VERSION, PRODUCT_VERSION } from '../shared/version.js';
 import { GatehouseError } from '../shared/errors.js';
 import { SYSTEM } from '../shared/actor.js';
-import { RESTAGE_ADVICE } from '../updates/staged-damage.js';
-import { UpdateInstaller } from '../updates/installer.js';
 import type { PackageKind } from '../updates/package.js';
-import { applianceReleaseKeysDir, loadReleaseKeys } from '../updates/release-keys.js';
-import { UpdateSettings, type Standing } from '../updates/update-settings.js';
-import { UpdateService } from '../updates/update-service.js';
+import type { UpdateInstaller } from '../updates/installer.js';
+import type { Standing, UpdateSettings } from '../updates/update-settings.js';
+import type { UpdateService } from '../updates/update-service.js';
+import { updateParts } from './update-parts.js';
 import { EventLog } from '../site/events.js';
 import { ScrapeTokens } from '../monitoring/scrape-tokens.js';
 import { SyslogForwarder } from '../syslog/forwarder.js';
@@ -38,7 +36,8 @@ import { ClusterNodes, NodeMembership } from '../cluster/nodes-store.js';
 import { ClusterService } from '../cluster/cluster-service.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { SyncService } from '../failover/sync/service.js';
-import { SharedAddressListeners, sharedAddressError } from './shared-listeners.js';
+import { SharedAddressListeners } from './shared-listeners.js';
+import { SharedAddresses } from './shared-addresses.js';
 import { TrafficSwitchSettings } from '../traffic/settings.js';
 import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
@@ -83,6 +82,8 @@ export class Appliance {
   /** Set by the daemon once its logger exists. */
   log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined;
   readonly sharedListeners = new SharedAddressListeners();
+  /** Shared addresses: change them, have them follow the primary role (S19). */
+  readonly addresses: SharedAddresses;
   readonly certificateFingerprint: string;
   /** The failover relationship (src/failover/relationship.ts): the role comes from it. */
   readonly failover: FailoverRelationship;
@@ -174,7 +175,7 @@ export class Appliance {
       // The synchronisation service, once this appliance has one (src/failover/sync).
       sync: () => (this as unknown as { sync?: SyncHook }).sync,
       active: () => this.ready && this.db.open,
-      followRole: (actor, role) => this.sharedAddressesFollow(actor, role),
+      followRole: (actor, role) => this.addresses.followRole(actor, role),
       movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
     });
     this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);
@@ -199,6 +200,13 @@ export class Appliance {
       resumeWindowMs: Number(process.env.GATEHOUSE_RESUME_WINDOW_MS) || undefined,
       log: (msg, fields) => this.log(msg, fields),
     });
+    this.addresses = new SharedAddresses({
+      network: this.network,
+      traffic: this.traffic,
+      listeners: this.sharedListeners,
+      clients: this.clients,
+      events: this.events,
+    });
     this.localRouting = new LocalRouting(this.clients, identity.name);
     this.clusterNodes = new ClusterNodes(db, this.events);
     this.membership = new NodeMembership(db, this.events);
@@ -216,52 +224,10 @@ export class Appliance {
       active: () => this.ready && this.db.open && this.role !== 'backup',
       log: (msg, fields) => this.log(msg, fields),
     });
-    this.updateSettings = new UpdateSettings(db, this.events);
-    this.updates = new UpdateInstaller({
-      dataDir: dir.root,
-      db,
-      events: this.events,
-      releaseKeys: () => loadReleaseKeys(applianceReleaseKeysDir(dir.root)),
-      running: { product: PRODUCT_VERSION, base: BASE_VERSION, tree: CODE_ROOT },
-      holdWrites: async (reason) => {
-        this.writeGate = reason;
-        // Its clients reconnect through the site now rather than when it restarts: after a
-        // DNS, hosts-file or NAT switch the site is already elsewhere, and a console sent there
-        // must find its Jump Clients there too. Sessions in progress go on until the restart
-        // (resumable ones then resume where the site leads).
-        this.clients.moveAll('this appliance is installing a software update');
-        await until(() => this.inflightWrites === 0, 30_000, 'changes in progress to finish');
-      },
-      releaseWrites: () => {
-        this.writeGate = undefined;
-      },
-      createBackup: (actor) => this.backups.create(actor, { includeRecordings: false }),
-      requestRestart: (kind) => this.onRestartRequested(kind),
-      reserveMiB: () => this.updateSettings.reserveMiB(),
-      // A primary node, or its failover backup (the backup primary node), marks every traffic
-      // node as not accepting new clients when it installs (S23).
-      installStarting: (actor) => {
-        if (this.clusterNodes.list().length && !this.membership.get())
-          this.cluster.stopAllAccepting(actor);
-      },
-      // A traffic node's packages come from its primary node, not from the update server.
-      restageAdvice: () => {
-        const m = this.membership.get();
-        return m
-          ? `This is a traffic node: on its primary node (${m.primary}), Distribute to Cluster again (\`gatehouse upgrade resume\` does it), which replaces the copy; then install again.`
-          : RESTAGE_ADVICE;
-      },
-    });
-    this.updateService = new UpdateService({
-      appliance: identity.name,
-      identityKey: loadPrivateKey(readFileSync(dir.identityKey, 'utf8')),
-      publicKeyPem,
-      running: { product: PRODUCT_VERSION, base: BASE_VERSION },
-      standing: () => this.standing,
-      settings: this.updateSettings,
-      installer: this.updates,
-      events: this.events,
-    });
+    const updates = updateParts(this, publicKeyPem);
+    this.updateSettings = updates.settings;
+    this.updates = updates.installer;
+    this.updateService = updates.service;
   }
 
   /**
@@ -287,83 +253,6 @@ export class Appliance {
   }
 
   /**
-   * Change addresses, then bind or release the shared ones (S19). A shared address that
-   * cannot be bound (still held by the other appliance) is disabled again and the change is
-   * refused with the reason.
-   */
-  async changeAddresses<T>(actor: Actor, change: () => T): Promise<T> {
-    const enabledBefore = new Set(
-      this.network
-        .list()
-        .filter((a) => a.kind === 'shared' && a.enabled)
-        .map((a) => a.address),
-    );
-    const result = change();
-    const shared = this.network.list().filter((a) => a.kind === 'shared');
-    const carried: { address: string; reason: string }[] = [];
-    for (const a of shared.filter((x) => x.enabled))
-      await this.traffic
-        .carryShared(a.address, true)
-        .catch((e: Error) => carried.push({ address: a.address, reason: e.message }));
-    const bindFailed = await this.sharedListeners.reconcile(this.network.list());
-    const failed = [
-      ...carried,
-      ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
-    ];
-    for (const a of shared.filter((x) => !x.enabled))
-      await this.traffic.carryShared(a.address, false).catch((e: Error) =>
-        this.events.record(
-          actor,
-          'network.shared-release-failed',
-          a.address,
-          {
-            reason: e.message,
-          },
-          'failed',
-        ),
-      );
-    // Clients that reached the site through a released shared address reconnect to where it went.
-    for (const a of this.network.list())
-      if (a.kind === 'shared' && !a.enabled && enabledBefore.has(a.address))
-        this.clients.moveConnectedVia(
-          a.address,
-          `the shared address ${a.address} moved to another appliance`,
-        );
-    if (failed.length) {
-      for (const f of failed) this.network.update(actor, f.address, { enabled: false });
-      throw sharedAddressError(failed);
-    }
-    return result;
-  }
-
-  /**
-   * Shared addresses follow the primary role (S19): enabled (bound) on the primary, disabled
-   * (released) on the backup. A failure does not undo the role change: it is logged with the
-   * reason, and the address can be enabled by hand once the other appliance released it.
-   */
-  async sharedAddressesFollow(actor: Actor, role: FailoverRole): Promise<void> {
-    if (role === 'standalone') return;
-    if (role === 'backup') this.clients.moveAll('this appliance became the failover backup');
-    const enabled = role === 'primary';
-    const change = this.network.list().filter((a) => a.kind === 'shared' && a.enabled !== enabled);
-    if (!change.length) return;
-    try {
-      await this.changeAddresses(actor, () => {
-        for (const a of change) this.network.update(actor, a.address, { enabled });
-      });
-    } catch (e) {
-      this.events.record(
-        actor,
-        'failover.shared-addresses-failed',
-        change.map((a) => a.address).join(', '),
-        { role, reason: (e as Error).message },
-        'failed',
-      );
-    }
-  }
-
-  /** A rollback done by the supervisor goes into the event log once this (old) code runs. */
-  /**
    * Ask every connected client to reconnect through the site hostname (after a DNS or NAT
    * swing away from this appliance); sessions in progress go on. Returns how many were asked.
    */
@@ -374,6 +263,7 @@ export class Appliance {
     return asked;
   }
 
+  /** A rollback done by the supervisor goes into the event log once this (old) code runs. */
   recordUpdateOutcome(): void {
     const result = this.updates.sys.lastResult();
     if (!result || result.ok || result.recorded) return;

@@ -82,7 +82,7 @@ export const applianceOperations: ApplianceOperation[] = [
     body: NewAddressInput,
     response: { status: 201, description: 'Added' },
     handler: ({ appliance, actor, body }) =>
-      appliance.changeAddresses(actor, () => appliance.network.add(actor, body)),
+      appliance.addresses.change(actor, () => appliance.network.add(actor, body)),
   }),
   defineOperation({
     id: 'updateAddress',
@@ -95,7 +95,9 @@ export const applianceOperations: ApplianceOperation[] = [
     body: AddressPatch,
     response: { status: 200, description: 'Updated' },
     handler: ({ appliance, actor, params, body }) =>
-      appliance.changeAddresses(actor, () => appliance.network.update(actor, params.address, body)),
+      appliance.addresses.change(actor, () =>
+        appliance.network.update(actor, params.address, body),
+      ),
   }),
   defineOperation({
     id: 'removeAddress',
@@ -107,7 +109,7 @@ export const applianceOperations: ApplianceOperation[] = [
     params: AddressParams,
     response: { status: 204, description: 'Removed' },
     handler: ({ appliance, actor, params }) => {
-      return appliance.changeAddresses(actor, () => {
+      return appliance.addresses.change(actor, () => {
         appliance.network.remove(actor, params.address);
       });
     },

@@ -139,7 +139,7 @@ export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
     };
     try {
       const input = parseInput(NewAddressInput, values, 'body');
-      const added = await appliance.changeAddresses(ctx.actor, () =>
+      const added = await appliance.addresses.change(ctx.actor, () =>
         appliance.network.add(ctx.actor, input),
       );
       return redirect(
@@ -156,7 +156,7 @@ export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
     p.post(`/appliance/networking/addresses/:address/${verb}`, async (ctx) => {
       const { address } = ctx.req.params as { address: string };
       try {
-        const done = await appliance.changeAddresses(ctx.actor, () => act(ctx, address));
+        const done = await appliance.addresses.change(ctx.actor, () => act(ctx, address));
         return redirect(ctx.reply, '/appliance/networking', done);
       } catch (e) {
         // A row's error is about that row, not about the fields of the add form below.

@@ -1,0 +1,102 @@
+import type { Actor } from '../shared/actor.js';
+import type { FailoverRole } from '../failover/relationship.js';
+import type { ClientGateway } from '../sessions/gateway.js';
+import type { EventLog } from '../site/events.js';
+import type { TrafficSwitchSettings } from '../traffic/settings.js';
+import type { NetworkConfig } from './network.js';
+import { sharedAddressError, type SharedAddressListeners } from './shared-listeners.js';
+
+/**
+ * This appliance's shared addresses as one thing (S19): the IP configuration that lists them,
+ * the traffic switch that carries a shared IP onto the interface, the listeners that serve
+ * them, and the clients that reached the site through one that moves away.
+ */
+export class SharedAddresses {
+  constructor(
+    private readonly parts: {
+      network: NetworkConfig;
+      traffic: Pick<TrafficSwitchSettings, 'carryShared'>;
+      listeners: SharedAddressListeners;
+      clients: Pick<ClientGateway, 'moveAll' | 'moveConnectedVia'>;
+      events: EventLog;
+    },
+  ) {}
+
+  /**
+   * Change addresses, then bind or release the shared ones (S19). A shared address that
+   * cannot be bound (still held by the other appliance) is disabled again and the change is
+   * refused with the reason.
+   */
+  async change<T>(actor: Actor, change: () => T): Promise<T> {
+    const { network, traffic, listeners, clients, events } = this.parts;
+    const enabledBefore = new Set(
+      network
+        .list()
+        .filter((a) => a.kind === 'shared' && a.enabled)
+        .map((a) => a.address),
+    );
+    const result = change();
+    const shared = network.list().filter((a) => a.kind === 'shared');
+    const carried: { address: string; reason: string }[] = [];
+    for (const a of shared.filter((x) => x.enabled))
+      await traffic
+        .carryShared(a.address, true)
+        .catch((e: Error) => carried.push({ address: a.address, reason: e.message }));
+    const bindFailed = await listeners.reconcile(network.list());
+    const failed = [
+      ...carried,
+      ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
+    ];
+    for (const a of shared.filter((x) => !x.enabled))
+      await traffic
+        .carryShared(a.address, false)
+        .catch((e: Error) =>
+          events.record(
+            actor,
+            'network.shared-release-failed',
+            a.address,
+            { reason: e.message },
+            'failed',
+          ),
+        );
+    // Clients that reached the site through a released shared address reconnect to where it went.
+    for (const a of network.list())
+      if (a.kind === 'shared' && !a.enabled && enabledBefore.has(a.address))
+        clients.moveConnectedVia(
+          a.address,
+          `the shared address ${a.address} moved to another appliance`,
+        );
+    if (failed.length) {
+      for (const f of failed) network.update(actor, f.address, { enabled: false });
+      throw sharedAddressError(failed);
+    }
+    return result;
+  }
+
+  /**
+   * Shared addresses follow the primary role (S19): enabled (bound) on the primary, disabled
+   * (released) on the backup. A failure does not undo the role change: it is logged with the
+   * reason, and the address can be enabled by hand once the other appliance released it.
+   */
+  async followRole(actor: Actor, role: FailoverRole): Promise<void> {
+    const { network, clients, events } = this.parts;
+    if (role === 'standalone') return;
+    if (role === 'backup') clients.moveAll('this appliance became the failover backup');
+    const enabled = role === 'primary';
+    const change = network.list().filter((a) => a.kind === 'shared' && a.enabled !== enabled);
+    if (!change.length) return;
+    try {
+      await this.change(actor, () => {
+        for (const a of change) network.update(actor, a.address, { enabled });
+      });
+    } catch (e) {
+      events.record(
+        actor,
+        'failover.shared-addresses-failed',
+        change.map((a) => a.address).join(', '),
+        { role, reason: (e as Error).message },
+        'failed',
+      );
+    }
+  }
+}
