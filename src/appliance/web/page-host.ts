@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomToken } from '../../shared/crypto.js';
-import type { Area, RouteGuard } from '../../shared/http/operations.js';
+import type { Area } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
-import type { NavLink, PageHost } from '../../shared/web/kit.js';
+import type { PageHost } from '../../shared/web/kit.js';
 import type { Appliance } from '../context.js';
 import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';
 
@@ -11,46 +11,21 @@ import { PRE_SESSION_COOKIE, sessionCookie } from '../http/auth.js';
 export type PageContext = kit.PageContext<Appliance>;
 export type Pages = kit.Pages<Appliance>;
 
-const NAV: Record<Area, NavLink[]> = {
-  appliance: [
-    { href: '/appliance/status', label: 'Status' },
-    { href: '/appliance/networking', label: 'Networking' },
-    { href: '/appliance/networking/traffic', label: 'Networking > Traffic Switch' },
-    { href: '/appliance/updates', label: 'Updates' },
-    { href: '/appliance/backup', label: 'Backup' },
-    { href: '/appliance/monitoring', label: 'Monitoring' },
-  ],
-  login: [
-    { href: '/login/users', label: 'Users' },
-    { href: '/login/configuration', label: 'Configuration' },
-    { href: '/login/files', label: 'File Store' },
-    { href: '/login/logs', label: 'Logs' },
-    { href: '/login/jump-clients', label: 'Jump Clients' },
-    { href: '/login/management/security', label: 'Management > Security' },
-    { href: '/login/failover', label: 'Management > Failover' },
-    { href: '/login/management/cluster', label: 'Management > Cluster' },
-    { href: '/login/management/syslog', label: 'Management > Syslog' },
-    { href: '/login/status/information', label: 'Status' },
-  ],
-};
-
 /**
- * What a backup shows of /login (S15: "extraneous tabs are removed from the backup site"). Shown:
- * Logs (its own history, sync and role changes, merged with the primary's), Management >
- * Security (its own Inter-Appliance key, which the pair needs), Failover, Status (this
- * appliance). Hidden: what the primary manages and synchronisation overwrites or what a backup
- * does not do: users, configuration, file store, syslog forwarding (site settings), Jump Clients
+ * What a backup shows of /login (S15: "extraneous tabs are removed from the backup site"): the
+ * pages registered with `hiddenOnBackup` (src/failover/http/backup-guard.ts) take their links
+ * with them: users, configuration, file store, syslog forwarding (site settings), Jump Clients
  * (a backup accepts no clients) and the cluster (the primary node manages it; the backup takes
- * it over when it becomes primary, S17).
+ * it over when it becomes primary, S17). Shown: Logs (its own history, merged with the
+ * primary's), Management > Security (its own Inter-Appliance key, which the pair needs),
+ * Failover, Status (this appliance).
  */
-export const BACKUP_HIDDEN = new Set([
-  '/login/users',
-  '/login/configuration',
-  '/login/files',
-  '/login/jump-clients',
-  '/login/management/cluster',
-  '/login/management/syslog',
-]);
+const navigations = new WeakMap<Appliance, kit.Navigation>();
+const navigationOf = (appliance: Appliance) => {
+  let nav = navigations.get(appliance);
+  if (!nav) navigations.set(appliance, (nav = new kit.Navigation()));
+  return nav;
+};
 
 /** "A, B and C". */
 const listed = (items: string[]) =>
@@ -68,17 +43,16 @@ export function pageHost(appliance: Appliance): PageHost<Appliance> {
       role: appliance.role,
       productVersion: appliance.productVersion,
     }),
+    nav: navigationOf(appliance),
     navigation(area) {
-      const backup = area === 'login' && appliance.role === 'backup';
-      const links = NAV[area].filter((n) => !(backup && BACKUP_HIDDEN.has(n.href)));
-      if (!backup) return { links };
-      const hidden = NAV.login.filter((n) => BACKUP_HIDDEN.has(n.href)).map((n) => n.label);
+      const { shown, hidden } = navigationOf(appliance).of(area);
+      if (!hidden.length) return { links: shown };
       const primary = appliance.failover.view()?.peer.name ?? 'the primary';
       const note = html`<p class="muted small" id="nav-backup-note">
-        ${listed(hidden)} are hidden: this appliance is the backup of "${primary}", which manages
-        them (and copies the site's data here).
+        ${listed(hidden.map((n) => n.label))} are hidden: this appliance is the backup of
+        "${primary}", which manages them (and copies the site's data here).
       </p>`;
-      return { links, note };
+      return { links: shown, note };
     },
   };
 }
@@ -88,7 +62,7 @@ export const pages = (
   app: FastifyInstance,
   appliance: Appliance,
   area: Area,
-  guard?: RouteGuard,
+  guard?: kit.PageGuard,
 ): Pages => kit.pages(app, pageHost(appliance), area, guard);
 
 /** Pre-session CSRF for the sign-in forms: a random cookie and the HMAC of it in the form. */

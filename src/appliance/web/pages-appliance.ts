@@ -10,6 +10,11 @@ import { registerNetworkingPages } from './pages-networking.js';
 /** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup. */
 export function registerAppliancePages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'appliance');
+  // Between Networking (20) and Updates (40) come the traffic and update plugins' links.
+  p.link('/appliance/status', 'Status', 10);
+  p.link('/appliance/networking', 'Networking', 20);
+  p.link('/appliance/backup', 'Backup', 50);
+  p.link('/appliance/monitoring', 'Monitoring', 60);
 
   app.get('/appliance', async (_req, reply) => reply.redirect('/appliance/status', 303));
 

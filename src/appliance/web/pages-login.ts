@@ -105,8 +105,16 @@ function registerManagementPages(p: Pages, appliance: Appliance): void {
 /** /login area pages: Users, Configuration, File Store, Logs, Jump Clients, Management, Status > Information. */
 export function registerLoginPages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'login');
-  // The sections a backup hides (BACKUP_HIDDEN in page-host.ts): the primary manages them.
+  // The sections a backup hides (their links too): the primary manages them. Jump Clients (50),
+  // Failover (70) and Cluster (80) are their domains' plugins' links.
   const primaryOnly = pages(app, appliance, 'login', hiddenOnBackup(appliance.failover));
+  primaryOnly.link('/login/users', 'Users', 10);
+  primaryOnly.link('/login/configuration', 'Configuration', 20);
+  primaryOnly.link('/login/files', 'File Store', 30);
+  p.link('/login/logs', 'Logs', 40);
+  p.link('/login/management/security', 'Management > Security', 60);
+  primaryOnly.link('/login/management/syslog', 'Management > Syslog', 90);
+  p.link('/login/status/information', 'Status', 100);
   app.get('/login', async (_req, reply) => reply.redirect('/login/users', 303));
   registerUserPages(primaryOnly, appliance);
   registerConfigurationPages(primaryOnly, appliance);

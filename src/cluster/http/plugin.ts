@@ -1,11 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { registerPeerRoutes, type PeerHost } from '../../failover/peer-server.js';
-import {
-  registerOperations,
-  type OperationHost,
-  type RouteGuard,
-} from '../../shared/http/operations.js';
-import { pages, type PageHost } from '../../shared/web/kit.js';
+import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
+import { pages, type PageGuard, type PageHost } from '../../shared/web/kit.js';
 import {
   CLUSTER_NODE_ROUTES,
   CLUSTER_PRIMARY_ROUTES,
@@ -21,7 +17,7 @@ export interface ClusterHttpOptions {
   /** How the admin API checks sessions (the appliance's accounts of both areas). */
   authenticate: OperationHost<ClusterSite>['authenticate'];
   /** When Management > Cluster gives way (a failover backup hides it: the primary manages it). */
-  pageGuard?: RouteGuard;
+  pageGuard?: PageGuard;
   /** The peer side: what a node's and a primary node's endpoints see, and the key that proves calls. */
   peer: PeerHost<ClusterPeerHost>;
 }
@@ -37,6 +33,8 @@ export const clusterHttp: FastifyPluginAsync<ClusterHttpOptions> = async (app, o
     { context: opts.pages.context, authenticate: opts.authenticate },
     clusterOperations,
   );
-  registerClusterPages(pages(app, opts.pages, 'login', opts.pageGuard));
+  const p = pages(app, opts.pages, 'login', opts.pageGuard);
+  p.link('/login/management/cluster', 'Management > Cluster', 80);
+  registerClusterPages(p);
   await registerPeerRoutes(app, opts.peer, [...CLUSTER_NODE_ROUTES, ...CLUSTER_PRIMARY_ROUTES]);
 };

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { GatehouseError } from '../../shared/errors.js';
 import type { RouteGuard } from '../../shared/http/operations.js';
-import { redirect } from '../../shared/web/kit.js';
+import { redirect, type PageGuard } from '../../shared/web/kit.js';
 import type { FailoverRelationship } from '../relationship.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -14,13 +14,18 @@ const primaryOf = (failover: FailoverRelationship) => failover.view()?.peer.name
  * where they are registered.
  */
 
-/** For the pages a backup hides: they give way to a notice on the Failover page. */
-export function hiddenOnBackup(failover: FailoverRelationship): RouteGuard {
-  return async (_req, reply) => {
-    if (failover.role !== 'backup') return;
+/**
+ * For the pages a backup hides: they give way to a notice on the Failover page, and their links
+ * leave the navigation.
+ */
+export function hiddenOnBackup(failover: FailoverRelationship): PageGuard {
+  const hides = () => failover.role === 'backup';
+  const guard: RouteGuard = async (_req, reply) => {
+    if (!hides()) return;
     const notice = `This appliance is the backup of "${primaryOf(failover)}": that section is managed on the primary (site data is copied here by synchronisation; clients and the cluster go to the primary).`;
     return redirect(reply, '/login/failover', notice);
   };
+  return Object.assign(guard, { hides });
 }
 
 /**

@@ -90,6 +90,7 @@ function parseCheckAddresses(text: string): { host: string; port: string }[] {
 /** Management > Failover (S14, S7, S25) and the backup's read-only sections. */
 export function registerFailoverPages(app: FastifyInstance, host: PageHost<FailoverSite>): void {
   const p = pages(app, host, 'login');
+  p.link('/login/failover', 'Management > Failover', 70);
   const site = host.context;
   p.get('/login/management/failover', (ctx) => ctx.reply.redirect('/login/failover', 303));
   p.get('/login/failover', (ctx) => page(ctx));

@@ -4,7 +4,7 @@ import {
   type OperationHost,
   type RouteGuard,
 } from '../../shared/http/operations.js';
-import { pages, type PageHost } from '../../shared/web/kit.js';
+import { pages, type PageGuard, type PageHost } from '../../shared/web/kit.js';
 import { jumpClientAdminOperations } from './api-jump-clients.js';
 import { registerJumpClientPages } from './pages-jump-clients.js';
 import type { JumpClientsSite } from './site.js';
@@ -17,7 +17,7 @@ export interface JumpClientsHttpOptions {
   /** When the admin API refuses changes (site data: a failover backup receives it by sync). */
   apiGuard?: RouteGuard;
   /** When the page gives way (a failover backup hides it: the primary manages it). */
-  pageGuard?: RouteGuard;
+  pageGuard?: PageGuard;
 }
 
 /**
@@ -32,5 +32,7 @@ export const jumpClientsHttp: FastifyPluginAsync<JumpClientsHttpOptions> = async
     jumpClientAdminOperations,
     opts.apiGuard,
   );
-  registerJumpClientPages(pages(app, opts.pages, 'login', opts.pageGuard));
+  const p = pages(app, opts.pages, 'login', opts.pageGuard);
+  p.link('/login/jump-clients', 'Jump Clients', 50);
+  registerJumpClientPages(p);
 };

@@ -2,13 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import type { Actor } from '../actor.js';
-import { guardedBy, type Area, type AuthSession, type RouteGuard } from '../http/operations.js';
+import { guardedBy, type Area, type AuthSession } from '../http/operations.js';
 import { html, type SafeHtml } from './html.js';
+import type { NavLink, Navigation, PageGuard } from './navigation.js';
 
-export interface NavLink {
-  href: string;
-  label: string;
-}
+export type { NavLink, PageGuard } from './navigation.js';
+export { Navigation } from './navigation.js';
 
 /** What the frame of a page shows of the server answering: its header and its navigation. */
 export interface PageFrame {
@@ -27,6 +26,8 @@ export interface PageHost<C> extends PageFrame {
   /** The session of `area` the request's cookie carries, or null. */
   authenticate(area: Area, req: FastifyRequest): AuthSession | null;
   checkCsrf(expected: string, given: string | undefined): boolean;
+  /** The side navigation the registered pages put their links in (`Pages.link`). */
+  nav: Navigation;
 }
 
 /** What a page handler gets: the signed-in administrator and the context of its owner. */
@@ -251,13 +252,14 @@ const sendPage = (reply: FastifyReply, result: unknown) => {
 /**
  * Register signed-in pages of one area. GET pages redirect to sign-in without a session; POST
  * forms also need the CSRF token of the session (first field of multipart forms). A `routeGuard`
- * runs first on every page of this registrar.
+ * runs first on every page of this registrar; the links it puts in the navigation are hidden
+ * whenever the guard hides its pages.
  */
 export function pages<C>(
   app: FastifyInstance,
   host: PageHost<C>,
   area: Area,
-  routeGuard?: RouteGuard,
+  routeGuard?: PageGuard,
 ) {
   const route = guardedBy(routeGuard);
   const guard = (req: FastifyRequest, reply: FastifyReply): AuthSession | null => {
@@ -277,6 +279,10 @@ export function pages<C>(
     reply,
   });
   return {
+    /** A link to one of these pages in the area's side navigation, placed by `order`. */
+    link(href: string, label: string, order: number) {
+      host.nav.add(area, { href, label }, order, routeGuard?.hides);
+    },
     get(path: string, handler: Handler<C>) {
       app.get(path, route, async (req, reply) => {
         const auth = guard(req, reply);

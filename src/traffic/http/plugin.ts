@@ -23,6 +23,8 @@ export const trafficHttp: FastifyPluginAsync<TrafficHttpOptions> = async (app, o
     { context: opts.pages.context, authenticate: opts.authenticate },
     trafficOperations,
   );
-  registerTrafficPages(pages(app, opts.pages, 'appliance'));
+  const p = pages(app, opts.pages, 'appliance');
+  p.link('/appliance/networking/traffic', 'Networking > Traffic Switch', 30);
+  registerTrafficPages(p);
   serveStatic(app, new URL('./static/', import.meta.url), ['traffic.js']);
 };

@@ -24,5 +24,7 @@ export const updatesHttp: FastifyPluginAsync<UpdatesHttpOptions> = async (app, o
     ...updateOperations,
     ...consoleBuildOperations,
   ]);
-  registerUpdatesPages(pages(app, opts.pages, 'appliance'), site);
+  const p = pages(app, opts.pages, 'appliance');
+  p.link('/appliance/updates', 'Updates', 40);
+  registerUpdatesPages(p, site);
 };
