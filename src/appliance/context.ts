@@ -26,7 +26,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
-import { ticketOf } from './http/client-site.js';
+import { ticketOf } from '../sessions/http/client-site.js';
 import { ClientGateway } from '../sessions/gateway.js';
 import { CustomerKeys } from '../sessions/customer-keys.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';

@@ -8,7 +8,13 @@ import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from '../updates/http/api.js';
 import { consoleBuildOperations } from '../updates/http/api-console-builds.js';
 import { updatesHttp } from '../updates/http/plugin.js';
-import { loginOperations, siteDataOperations } from './http/api-login.js';
+import { loginOperations } from './http/api-login.js';
+import { siteDataOperations, siteOperations } from '../site/http/api.js';
+import { siteHttp } from '../site/http/plugin.js';
+import type { SiteDataSite } from '../site/http/site.js';
+import { syslogOperations } from '../syslog/http/api.js';
+import { syslogHttp } from '../syslog/http/plugin.js';
+import type { SyslogSite } from '../syslog/http/site.js';
 import { failoverOperations } from '../failover/http/api.js';
 import { failoverHttp } from '../failover/http/plugin.js';
 import { hiddenOnBackup, readOnlyOnBackup } from '../failover/http/backup-guard.js';
@@ -16,14 +22,14 @@ import type { FailoverSite } from '../failover/http/site.js';
 import { trafficOperations } from '../traffic/http/api.js';
 import { trafficHttp } from '../traffic/http/plugin.js';
 import { sessionOperations } from './http/api-session.js';
-import { clientOperations } from './http/api-clients.js';
-import { jumpClientOperations } from './http/api-jump-clients.js';
+import { clientOperations } from '../sessions/http/client-api.js';
+import { jumpClientOperations } from '../sessions/http/client-api-jump-clients.js';
+import { clientsHttp } from '../sessions/http/clients-plugin.js';
 import { jumpClientAdminOperations } from '../sessions/http/api-jump-clients.js';
 import { jumpClientsHttp } from '../sessions/http/plugin.js';
 import { clusterOperations } from '../cluster/http/api.js';
 import { clusterHttp } from '../cluster/http/plugin.js';
-import { integrityOperations } from './http/api-integrity.js';
-import { monitoringOperations, syslogOperations } from './http/api-monitoring.js';
+import { monitoringOperations } from './http/api-monitoring.js';
 import { createMetrics } from '../monitoring/metrics.js';
 import { registerMonitoring } from '../monitoring/plugin.js';
 import { monitoredAppliance } from './monitoring.js';
@@ -38,25 +44,23 @@ import type { ApplianceOperation } from './http/operation.js';
 import { registerWebConsole } from './web/routes.js';
 import { pageHost } from './web/page-host.js';
 
-/** The site's data, changed on the primary only: a failover backup receives it by sync. */
-const SITE_DATA_OPERATIONS: ApplianceOperation[] = [...siteDataOperations, ...syslogOperations];
-
 /** The operations wired here that need no guard (the domains' plugins register their own). */
 const OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('appliance'),
   ...applianceOperations,
   ...sessionOperations('login'),
   ...loginOperations,
-  ...clientOperations,
-  ...jumpClientOperations,
-  ...integrityOperations,
   ...monitoringOperations,
 ];
 
 /** Every operation, as the OpenAPI document lists them. */
 export const API_OPERATIONS: AnyOperation[] = [
   ...OPERATIONS,
-  ...SITE_DATA_OPERATIONS,
+  ...clientOperations,
+  ...jumpClientOperations,
+  ...siteDataOperations,
+  ...siteOperations,
+  ...syslogOperations,
   ...failoverOperations,
   ...trafficOperations,
   ...clusterOperations,
@@ -73,6 +77,25 @@ const failoverSite = (appliance: Appliance): FailoverSite => ({
   acceptsClients: () => appliance.acceptsClients,
   uniqueAddress: () => appliance.traffic.uniqueAddress(),
   listenPort: () => appliance.sharedListeners.listenPort,
+});
+
+/** What the site's own sections see of the appliance. */
+const siteDataSite = (appliance: Appliance): SiteDataSite => ({
+  name: appliance.identity.name,
+  db: appliance.db,
+  users: appliance.users,
+  settings: appliance.settings,
+  files: appliance.files,
+  events: appliance.events,
+  interApplianceKey: appliance.interApplianceKey,
+});
+
+/** What Management > Syslog sees: the forwarder exists once the daemon started it. */
+const syslogSite = (appliance: Appliance): SyslogSite => ({
+  syslogSettings: appliance.syslogSettings,
+  get syslog() {
+    return appliance.syslog;
+  },
 });
 
 /** Build the HTTPS server of one appliance: health, OpenAPI, the API and the web console. */
@@ -186,12 +209,20 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
       return false;
     }
   };
-  registerOperations(
-    app,
-    { context: appliance, authenticate },
-    SITE_DATA_OPERATIONS,
-    readOnlyOnBackup(appliance.failover, signedIn),
-  );
+  await app.register(clientsHttp, { site: appliance, authenticate });
+  // The site's data is changed on the primary only: a failover backup receives it by sync.
+  await app.register(siteHttp, {
+    pages: { ...pageHost(appliance), context: siteDataSite(appliance) },
+    authenticate,
+    apiGuard: readOnlyOnBackup(appliance.failover, signedIn),
+    pageGuard: hiddenOnBackup(appliance.failover),
+  });
+  await app.register(syslogHttp, {
+    pages: { ...pageHost(appliance), context: syslogSite(appliance) },
+    authenticate,
+    apiGuard: readOnlyOnBackup(appliance.failover, signedIn),
+    pageGuard: hiddenOnBackup(appliance.failover),
+  });
   await app.register(jumpClientsHttp, {
     pages: pageHost(appliance),
     authenticate,

@@ -1,126 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { Appliance } from '../context.js';
-import { parseInput } from '../../shared/http/operations.js';
-import { InterApplianceKeyValue } from '../../site/security.js';
-import { hiddenOnBackup } from '../../failover/http/backup-guard.js';
-import { html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  type FormProblem,
-} from '../../shared/web/kit.js';
-import { pages, type PageContext, type Pages } from './page-host.js';
-import { registerConfigurationPages } from './pages-configuration.js';
-import { registerFilePages } from './pages-files.js';
-import { registerLogPages } from './pages-logs.js';
+import { pages } from './page-host.js';
 import { registerStatusPages } from './pages-status.js';
-import { registerUserPages } from './pages-users.js';
-import { registerSyslogPages } from './pages-syslog.js';
 
-const SetKey = z.object({ key: InterApplianceKeyValue }).strict();
-
-function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) {
-  ctx.reply.code(problem.status);
-  const key = ctx.appliance.interApplianceKey;
-  return layout(
-    ctx,
-    'Management > Security',
-    html`<section id="inter-appliance">
-        <h2>Inter-Appliance key</h2>
-        <p class="note">
-          Two appliances talk to each other (failover, cluster) only when their Inter-Appliance keys
-          match.
-        </p>
-        <dl class="facts">
-          <dt>Key</dt>
-          <dd><code id="inter-appliance-key" class="secret">${key.get()}</code></dd>
-          <dt>Fingerprint</dt>
-          <dd><code id="inter-appliance-fingerprint">${key.fingerprint()}</code></dd>
-        </dl>
-        <div class="toolbar">
-          ${actionButton(ctx, '/login/management/security/regenerate', 'Regenerate', 'secondary')}
-          <span class="muted"
-            >A new key breaks the link to every appliance that has the old one until they get the
-            new key too.</span
-          >
-        </div>
-      </section>
-      <section id="set-key">
-        <h2>Set key</h2>
-        <p class="note">
-          To join this appliance to another, paste the key shown on that appliance's Management >
-          Security page.
-        </p>
-        ${formAlert(problem, ['key'])}
-        <form
-          method="post"
-          action="/login/management/security/key"
-          id="set-key-form"
-          class="stacked"
-        >
-          ${csrfInput(ctx)}
-          ${field('Inter-Appliance key', 'key', keyValue, problem.fields, { required: true })}
-          <div class="buttons"><button type="submit">Set key</button></div>
-        </form>
-      </section>`,
-  );
-}
-
-function registerManagementPages(p: Pages, appliance: Appliance): void {
-  p.get('/login/management', (ctx) => ctx.reply.redirect('/login/management/security', 303));
-  p.get('/login/management/security', (ctx) => securityPage(ctx, '', NO_PROBLEM));
-
-  p.post('/login/management/security/regenerate', (ctx) => {
-    appliance.interApplianceKey.regenerate(ctx.actor);
-    return redirect(
-      ctx.reply,
-      '/login/management/security',
-      `Generated a new Inter-Appliance key (fingerprint ${appliance.interApplianceKey.fingerprint()}).`,
-    );
-  });
-
-  p.post('/login/management/security/key', (ctx) => {
-    const keyValue = (formBody(ctx).key ?? '').trim();
-    try {
-      appliance.interApplianceKey.set(ctx.actor, parseInput(SetKey, { key: keyValue }, 'body').key);
-      return redirect(
-        ctx.reply,
-        '/login/management/security',
-        `Set the Inter-Appliance key (fingerprint ${appliance.interApplianceKey.fingerprint()}).`,
-      );
-    } catch (e) {
-      return securityPage(ctx, keyValue, formErrors(e));
-    }
-  });
-}
-
-/** /login area pages: Users, Configuration, File Store, Logs, Jump Clients, Management, Status > Information. */
+/**
+ * The /login pages wired here: the area's entry and Status > Information. The site's sections
+ * are the site's plugin's (src/site/http/), the others their domains'.
+ */
 export function registerLoginPages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'login');
-  // The sections a backup hides (their links too): the primary manages them. Jump Clients (50),
-  // Failover (70) and Cluster (80) are their domains' plugins' links.
-  const primaryOnly = pages(app, appliance, 'login', hiddenOnBackup(appliance.failover));
-  primaryOnly.link('/login/users', 'Users', 10);
-  primaryOnly.link('/login/configuration', 'Configuration', 20);
-  primaryOnly.link('/login/files', 'File Store', 30);
-  p.link('/login/logs', 'Logs', 40);
-  p.link('/login/management/security', 'Management > Security', 60);
-  primaryOnly.link('/login/management/syslog', 'Management > Syslog', 90);
   p.link('/login/status/information', 'Status', 100);
   app.get('/login', async (_req, reply) => reply.redirect('/login/users', 303));
-  registerUserPages(primaryOnly, appliance);
-  registerConfigurationPages(primaryOnly, appliance);
-  registerFilePages(primaryOnly, appliance);
-  registerLogPages(p, appliance);
-  registerManagementPages(p, appliance);
   registerStatusPages(p);
-  registerSyslogPages(primaryOnly);
 }

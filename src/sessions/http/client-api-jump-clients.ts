@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { JumpClientName } from '../../sessions/enrolment-tokens.js';
-import { issueTicket } from '../../sessions/tickets.js';
-import type { Appliance } from '../context.js';
-import { newerClient, requireSite, site, Version } from './client-site.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { JumpClientName } from '../enrolment-tokens.js';
+import { issueTicket } from '../tickets.js';
+import { newerClient, requireSite, site, Version, type ClientSite } from './client-site.js';
+import { operationsOf, type Operation } from '../../shared/http/operations.js';
+
+type ClientOperation = Operation<unknown, unknown, unknown, ClientSite>;
+const defineOperation = operationsOf<ClientSite>();
 
 const JUMP_TICKET_MS = 24 * 3600_000;
 
@@ -30,7 +32,7 @@ const Legacy = z
   .strict();
 
 /** A failed enrolment or registration counts toward the caller address's sign-in throttle. */
-function throttled<T>(appliance: Appliance, ip: string, run: () => T): T {
+function throttled<T>(appliance: ClientSite, ip: string, run: () => T): T {
   appliance.auth.throttle.check(ip);
   try {
     return run();
@@ -41,7 +43,7 @@ function throttled<T>(appliance: Appliance, ip: string, run: () => T): T {
 }
 
 function ticketFor(
-  appliance: Appliance,
+  appliance: ClientSite,
   body: { name: string; group: string; region?: string },
   installation?: string,
 ) {
@@ -64,7 +66,7 @@ function ticketFor(
  * Jump Client identity: enrolment of an installation's key with a token and registration by
  * signing a challenge (src/sessions/jump-client-identities.ts).
  */
-export const jumpClientOperations: ApplianceOperation[] = [
+export const jumpClientOperations: ClientOperation[] = [
   defineOperation({
     id: 'jumpClientEnrol',
     method: 'POST',

@@ -1,6 +1,5 @@
-import type { Appliance } from '../context.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { FileName } from '../../site/files.js';
+import { FileName } from '../files.js';
 import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 import {
   actionButton,
@@ -12,9 +11,14 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
+  type PageContext as Ctx,
+  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { SiteDataSite } from './site.js';
 import { readUpload } from '../../shared/web/multipart.js';
+
+type PageContext = Ctx<SiteDataSite>;
+type Pages = Registrar<SiteDataSite>;
 
 const filePath = (name: string) => `/login/files/${encodeURIComponent(name)}`;
 
@@ -78,7 +82,7 @@ function page(ctx: PageContext, problem: FormProblem) {
 }
 
 /** File Store: list, upload, download and delete the site's files. */
-export function registerFilePages(p: Pages, appliance: Appliance): void {
+export function registerFilePages(p: Pages, appliance: SiteDataSite): void {
   p.get('/login/files', (ctx) => page(ctx, NO_PROBLEM));
 
   p.upload('/login/files', async (ctx, parts) => {

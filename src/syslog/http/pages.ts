@@ -1,4 +1,4 @@
-import { SyslogConfigInput } from '../../syslog/settings.js';
+import { SyslogConfigInput } from '../settings.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
 import {
@@ -14,8 +14,13 @@ import {
   textarea,
   ticked,
   type FormProblem,
+  type PageContext as Ctx,
+  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { SyslogSite } from './site.js';
+
+type PageContext = Ctx<SyslogSite>;
+type Pages = Registrar<SyslogSite>;
 
 type Values = Record<string, string | undefined>;
 

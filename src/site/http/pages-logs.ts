@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Appliance } from '../context.js';
 import { parseInput } from '../../shared/http/operations.js';
-import type { EventRecord } from '../../site/events.js';
+import type { EventRecord } from '../events.js';
 import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import {
   field,
@@ -10,8 +9,13 @@ import {
   NO_PROBLEM,
   select,
   type FormProblem,
+  type PageContext as Ctx,
+  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { SiteDataSite } from './site.js';
+
+type PageContext = Ctx<SiteDataSite>;
+type Pages = Registrar<SiteDataSite>;
 
 const PAGE_SIZE = 50;
 const DETAILS_SHOWN = 100;
@@ -58,7 +62,7 @@ function row(e: EventRecord) {
   </tr>`;
 }
 
-function results(search: LogSearch, found: ReturnType<Appliance['events']['search']>) {
+function results(search: LogSearch, found: ReturnType<SiteDataSite['events']['search']>) {
   if (found.total === 0) return html`<p class="empty" id="no-events">No events match.</p>`;
   const first = (found.page - 1) * found.pageSize + 1;
   const last = Math.min(found.total, found.page * found.pageSize);
@@ -118,7 +122,7 @@ function page(
 }
 
 /** Logs: search the event log, newest first, a page at a time. */
-export function registerLogPages(p: Pages, appliance: Appliance): void {
+export function registerLogPages(p: Pages, appliance: SiteDataSite): void {
   p.get('/login/logs', (ctx) => {
     const query = ctx.req.query as Record<string, string | undefined>;
     const values = { q: query.q ?? '', area: query.area ?? '' };

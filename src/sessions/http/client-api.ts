@@ -1,12 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
-import { SESSION_KEY_MS } from '../../sessions/customer-keys.js';
-import { JumpClientName } from '../../sessions/enrolment-tokens.js';
-import { TargetAddress } from '../../sessions/protocol.js';
-import { issueTicket } from '../../sessions/tickets.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
-import { newerClient, requireSite, site, ticketOf, Version } from './client-site.js';
+import { SESSION_KEY_MS } from '../customer-keys.js';
+import { JumpClientName } from '../enrolment-tokens.js';
+import { TargetAddress } from '../protocol.js';
+import { issueTicket } from '../tickets.js';
+import { operationsOf, type Operation } from '../../shared/http/operations.js';
+import {
+  newerClient,
+  requireSite,
+  site,
+  ticketOf,
+  Version,
+  type ClientSite,
+} from './client-site.js';
+
+type ClientOperation = Operation<unknown, unknown, unknown, ClientSite>;
+const defineOperation = operationsOf<ClientSite>();
 
 const CONSOLE_TICKET_MS = 12 * 3600_000;
 /** A customer client stays this long at most; then its customer asks for a new session key. */
@@ -35,7 +45,7 @@ const othersCustomer = (j: { kind: string; representative?: string }, user: stri
  * tickets and recordings. Clients authenticate with tickets (src/sessions/tickets.ts), which
  * every appliance of the site can check.
  */
-export const clientOperations: ApplianceOperation[] = [
+export const clientOperations: ClientOperation[] = [
   defineOperation({
     id: 'consoleSignIn',
     method: 'POST',

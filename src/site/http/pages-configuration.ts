@@ -1,6 +1,5 @@
-import type { Appliance } from '../context.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { SiteSettingsPatch, SiteSettingsSchema, type SiteSettings } from '../../site/settings.js';
+import { SiteSettingsPatch, SiteSettingsSchema, type SiteSettings } from '../settings.js';
 import { html } from '../../shared/web/html.js';
 import {
   csrfInput,
@@ -13,8 +12,13 @@ import {
   redirect,
   textarea,
   type FormProblem,
+  type PageContext as Ctx,
+  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { SiteDataSite } from './site.js';
+
+type PageContext = Ctx<SiteDataSite>;
+type Pages = Registrar<SiteDataSite>;
 
 type Values = Record<keyof SiteSettings, string>;
 const KEYS = Object.keys(SiteSettingsSchema.shape) as (keyof SiteSettings)[];
@@ -60,7 +64,7 @@ const asValues = (s: SiteSettings): Values =>
   Object.fromEntries(KEYS.map((k) => [k, String(s[k])])) as Values;
 
 /** Configuration: every site setting in one form. */
-export function registerConfigurationPages(p: Pages, appliance: Appliance): void {
+export function registerConfigurationPages(p: Pages, appliance: SiteDataSite): void {
   p.get('/login/configuration', (ctx) => page(ctx, asValues(appliance.settings.get()), NO_PROBLEM));
 
   p.post('/login/configuration', (ctx) => {

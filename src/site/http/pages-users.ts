@@ -1,6 +1,5 @@
-import type { Appliance } from '../context.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { NewUserInput, UserPatch, type User } from '../../site/users.js';
+import { NewUserInput, UserPatch, type User } from '../users.js';
 import { formatTime, html } from '../../shared/web/html.js';
 import {
   actionButton,
@@ -15,8 +14,13 @@ import {
   redirect,
   ticked,
   type FormProblem,
+  type PageContext as Ctx,
+  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import { type PageContext, type Pages } from './page-host.js';
+import type { SiteDataSite } from './site.js';
+
+type PageContext = Ctx<SiteDataSite>;
+type Pages = Registrar<SiteDataSite>;
 
 const userPath = (username: string) => `/login/users/${encodeURIComponent(username)}`;
 const yes = (v: boolean, label = 'Yes') => (v ? html`<span class="tag">${label}</span>` : '');
@@ -133,7 +137,7 @@ const editValues = (u: User): EditValues => ({
 });
 
 /** Users: the /login accounts. */
-export function registerUserPages(p: Pages, appliance: Appliance): void {
+export function registerUserPages(p: Pages, appliance: SiteDataSite): void {
   p.get('/login/users', (ctx) => listPage(ctx));
 
   p.get('/login/users/new', (ctx) =>

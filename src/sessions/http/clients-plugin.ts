@@ -1,0 +1,24 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
+import { clientOperations } from './client-api.js';
+import { jumpClientOperations } from './client-api-jump-clients.js';
+import type { ClientSite } from './client-site.js';
+
+export interface ClientsHttpOptions {
+  /** The appliance as the clients' API sees it. */
+  site: ClientSite;
+  /** How operations check sessions (the clients' API checks tickets instead; none needs one). */
+  authenticate: OperationHost<ClientSite>['authenticate'];
+}
+
+/**
+ * The clients' API (/api/client/*): console sign-in, the site's Jump Clients, session tickets,
+ * customer clients, recordings, and Jump Client enrolment and registration. Clients prove
+ * themselves with tickets (src/sessions/tickets.ts), which every appliance of the site checks.
+ */
+export const clientsHttp: FastifyPluginAsync<ClientsHttpOptions> = async (app, opts) => {
+  registerOperations(app, { context: opts.site, authenticate: opts.authenticate }, [
+    ...clientOperations,
+    ...jumpClientOperations,
+  ]);
+};
