@@ -7,6 +7,9 @@ import { openTunnel, trustedFingerprints, type Endpoint } from './tunnel.js';
 /** A connection without sessions closes after this long (its appliance may have been drained). */
 const IDLE_CLOSE_MS = 60_000;
 
+const keyOf = (endpoint: Endpoint) =>
+  `${endpoint.host}:${endpoint.port} ${trustedFingerprints(endpoint).join(',')}`;
+
 /**
  * A client's relay connections: one multiplexed connection per appliance (opened when the first
  * session leg needs it, forgotten when it closes), each session leg a stream of it. An idle
@@ -34,9 +37,29 @@ export class RelayConnections {
     timeoutMs = 15_000,
     resume?: { received: number; pausedMs: number },
   ): Promise<Duplex> {
-    let mux: MuxConnection;
     try {
-      mux = await this.connection(endpoint, ticket, Math.min(timeoutMs, 15_000));
+      return await this.openLegOnce(endpoint, path, ticket, timeoutMs, resume);
+    } catch (e) {
+      // A kept connection may lead to an appliance the site's address left: it became the
+      // backup or released the shared address (a connection outlives the address's release),
+      // or it stops taking clients; it answers 503. The stream's open was refused and the
+      // connection retired: ask once more over a fresh one, which goes where the address leads.
+      if ((e as { status?: number }).status !== 503) throw e;
+      return this.openLegOnce(endpoint, path, ticket, timeoutMs, resume);
+    }
+  }
+
+  private async openLegOnce(
+    endpoint: Endpoint,
+    path: string,
+    ticket: string,
+    timeoutMs: number,
+    resume: { received: number; pausedMs: number } | undefined,
+  ): Promise<Duplex> {
+    let mux: MuxConnection;
+    const opening = this.connection(endpoint, ticket, Math.min(timeoutMs, 15_000));
+    try {
+      mux = await opening;
     } catch (e) {
       // A resume token sent this way is refused (CLIENT_TICKET_INVALID): the session ends.
       if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
@@ -50,6 +73,12 @@ export class RelayConnections {
       leg.once('close', () => this.settle(mux));
       return leg;
     } catch (e) {
+      if ((e as { status?: number }).status === 503) {
+        // New legs to this endpoint go over a new connection; this one closes once idle.
+        if (this.connections.get(keyOf(endpoint)) === opening)
+          this.connections.delete(keyOf(endpoint));
+        this.retired.add(mux);
+      }
       this.settle(mux);
       throw e;
     }
@@ -98,7 +127,7 @@ export class RelayConnections {
     ticket: string,
     timeoutMs: number,
   ): Promise<MuxConnection> {
-    const key = `${endpoint.host}:${endpoint.port} ${trustedFingerprints(endpoint).join(',')}`;
+    const key = keyOf(endpoint);
     const cached = this.connections.get(key);
     if (cached) return cached;
     const forget = () => {

@@ -220,6 +220,7 @@ export class ResumableLeg extends Duplex {
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code && FINAL.has(code)) return void this.destroy(e as Error);
+        this.opts.log?.(`session ${this.session}: not resumed yet (${(e as Error).message})`);
         // Not a reason to keep the process alive: the leg's owner decides that.
         await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, left))).unref());
         wait = Math.min(2_000, wait * 2);

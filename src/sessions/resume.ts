@@ -122,6 +122,9 @@ export class SessionResumption {
       // The session went on elsewhere since this appliance saw it: older arrivals are stale.
       state.gen = claims.gen;
       state.pausedMs = claims.paused;
+      // Its pause began where it last ran (the client says how long ago), not when it left here.
+      state.pausedAt = undefined;
+      this.expireLater(state);
       for (const s of ['console', 'jump'] as const)
         if (state.waiting[s] && state.waiting[s].gen < claims.gen) this.drop(state, s);
     }
