@@ -167,6 +167,12 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
       .find((x) => x.id === chat.session);
     expect(live?.moves).toBe(1);
     expect(live?.pausedMs).toBeGreaterThan(0);
+    // And so does the page (as rendered without JavaScript): moved once, the pause in seconds.
+    const page = await site.anon.call<string>('GET', '/login/status/information', {
+      headers: { accept: 'text/html', cookie: `__Host-gh-login=${site.api.tokenFor('login')}` },
+    });
+    const row = new RegExp(`data-session="${chat.session}"[\\s\\S]*?</tr>`).exec(page.body)?.[0];
+    expect(row).toContain(`>1 (${(live!.pausedMs! / 1000).toFixed(1)} s)</td>`);
     const [sent, arrived] = await Promise.all([source.sent, received]);
     echo.stop();
     expect(arrived.error).toBeUndefined();

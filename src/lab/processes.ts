@@ -147,6 +147,8 @@ type StartOptions = {
   logLevel?: string;
   /** Options of Node for the supervisor, which its worker inherits (a benchmark's profile). */
   nodeArgs?: string[];
+  /** Variables added to this process's environment (e.g. GATEHOUSE_RESUME_WINDOW_MS). */
+  env?: Record<string, string>;
 };
 
 /**
@@ -177,7 +179,7 @@ async function startServer<P extends ApplianceProcess>(
       '--log-level',
       opts.logLevel ?? 'info',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...opts.env } },
   );
   const proc = make(host, port, child);
   const client = proc.client();

@@ -64,6 +64,8 @@ export interface ResumptionHost {
 
 /** How long a resume token is honoured: the longest a session may run and still resume. */
 const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
+/** Sessions ended here by their resume window, remembered so a leg back late is told at once. */
+const ENDED_KEPT = 1_000;
 
 /**
  * The resumable sessions of one appliance. A session is relayed as parts: the first when both
@@ -75,6 +77,8 @@ const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
  */
 export class SessionResumption {
   private readonly states = new Map<string, State>();
+  /** Why each session whose resume window passed here ended (the latest ENDED_KEPT). */
+  private readonly ended = new Map<string, string>();
   private closing = false;
 
   constructor(private readonly host: ResumptionHost) {}
@@ -109,6 +113,10 @@ export class SessionResumption {
         401,
         `This resume token is not for the ${side === 'console' ? "console's" : "Jump Client's"} leg.`,
       );
+    const gone = this.ended.get(claims.session);
+    // Logged when its window passed; the leg that comes back late learns why, not waits again.
+    if (gone)
+      throw new GatehouseError('SESSION_RESUME_EXPIRED', 410, `The session ended: ${gone}.`);
     const known = this.states.get(claims.session);
     if (known && claims.gen < known.gen)
       throw this.refusal(
@@ -186,11 +194,15 @@ export class SessionResumption {
     this.states.delete(state.id.session);
     const reason = `the other side did not come back within ${Math.round(this.host.windowMs / 1000)} s`;
     const waiting = Object.values(state.waiting);
+    // Nothing came back here: the session went on elsewhere (or is over), not ended here.
+    if (!waiting.length) return;
     for (const w of waiting)
       w.leg.refuse(
         new GatehouseError('SESSION_RESUME_EXPIRED', 410, `The session ended: ${reason}.`),
       );
-    if (waiting.length) this.host.refused(state.id, 'session.resume.expired', reason);
+    this.host.refused(state.id, 'session.resume.expired', reason);
+    this.ended.set(state.id.session, reason);
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
   }
 
   private pair(state: State): void {

@@ -52,6 +52,8 @@ export async function startTestAppliance(
     port?: number;
     interApplianceKey?: string;
     releaseKeyFiles?: string[];
+    /** Variables for the appliance process (e.g. GATEHOUSE_RESUME_WINDOW_MS). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<TestAppliance> {
   const root = tempDir();
@@ -69,7 +71,7 @@ export async function startTestAppliance(
   });
   const t = {} as TestAppliance;
   const open = async (port?: number) => {
-    t.proc = await startApplianceProcess(dataDir, { host, port });
+    t.proc = await startApplianceProcess(dataDir, { host, port, env: opts.env });
     t.api = t.proc.client();
     t.anon = t.proc.client();
     await t.api.signIn('appliance', 'admin', ADMIN_PASSWORD);
