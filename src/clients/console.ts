@@ -163,7 +163,8 @@ export class RepresentativeConsole {
         const endpoint = relayEndpoint(this.signIn.site, relay);
         return this.relays.openLeg(endpoint, GATEWAY_PATHS.session, token, timeoutMs, resume);
       },
-      { windowMs: this.resumeWindowMs, allowHalfOpen, log: this.log },
+      // Read when a line comes: a log set after the session opened gets its lines too.
+      { windowMs: this.resumeWindowMs, allowHalfOpen, log: (line) => this.log?.(line) },
     );
   }
 

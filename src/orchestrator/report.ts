@@ -216,7 +216,7 @@ export function renderText(r: UpgradeReport): string {
     );
   if (r.sessions)
     lines.push(
-      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed${r.disagreement ? ' — NOT the whole truth: see the site records' : ''}`,
+      `  sessions                 ${r.sessions.dropped} dropped of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms, in total ${r.sessions.totalPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed${r.disagreement ? ' — NOT the whole truth: see the site records' : ''}`,
     );
   if (r.siteRecords) lines.push(...describeSiteRecords(r.siteRecords));
   if (r.disagreement) lines.push(`  nothing dropped          FAILED: ${r.disagreement}`);
@@ -272,7 +272,7 @@ export function renderHtml(r: UpgradeReport): string {
 <table id="figures">
 <tr><th>Duration</th><td>${secs(r.durationMs)}</td></tr>
 <tr><th>Client-visible downtime</th><td id="downtime">${secs(r.downtime.totalMs)} (${r.downtime.outages.length} outages; ${r.downtime.failedProbes}/${r.downtime.probes} probes failed; predicted ${secs(r.predicted.siteDowntimeMs)}${r.downtime.unmeasured?.length ? `; not probed for ${secs(r.downtime.unmeasured.reduce((n, g) => n + (g.to - g.from), 0))} while the orchestrator was not running` : ''})</td></tr>
-<tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
+<tr><th>Sessions dropped</th><td id="sessions">${r.sessions ? `${r.sessions.dropped} of ${r.sessions.longOpened} long sessions (longest pause ${r.sessions.longestPauseMs ?? 0} ms, in total ${r.sessions.totalPauseMs ?? 0} ms); ${r.sessions.newFailed} of ${r.sessions.newStarted} new sessions failed` : 'not measured'}</td></tr>
 <tr><th>Site records</th><td id="site-records" class="${r.disagreement ? 'bad' : 'ok'}">${
     r.siteRecords
       ? esc(

@@ -15,10 +15,19 @@ export interface SessionStats {
    * saw while the appliance under it restarted or moved. Absent in a file of an older run.
    */
   longestPauseMs?: number;
+  /**
+   * The pauses of every long session added up (each wait for an echo beyond the load's 500 ms
+   * rhythm, once it passes PAUSE_FROM_MS): what the sessions went through in total.
+   */
+  totalPauseMs?: number;
   failures: { t: number; what: string; error: string }[];
 }
 
 const LONG_SESSION_MS = 2_000;
+/** A long session writes this often; its echo comes back at once. */
+const LONG_TICK_MS = 500;
+/** A wait for an echo longer than this is a pause (not the rhythm with some load on it). */
+const PAUSE_FROM_MS = 1_000;
 /** stop() waits this long at most for new sessions under way. */
 const STOP_WAIT_MS = 6_000;
 /** Sessions start once the site lists the load's Jump Client, or after this long anyway. */
@@ -30,6 +39,7 @@ const EMPTY: SessionStats = {
   longOpened: 0,
   dropped: 0,
   longestPauseMs: 0,
+  totalPauseMs: 0,
   failures: [],
 };
 
@@ -90,7 +100,7 @@ export class SessionLoad {
         void s.finally(() => this.inFlight.delete(s));
       }, 1_000),
     );
-    this.timers.push(setInterval(() => void this.tickLong(), 500));
+    this.timers.push(setInterval(() => void this.tickLong(), LONG_TICK_MS));
     this.timers.push(setInterval(() => this.save(), 1_000));
   }
 
@@ -217,6 +227,8 @@ export class SessionLoad {
     const pause = () => {
       const now = Date.now();
       this.stats.longestPauseMs = Math.max(this.stats.longestPauseMs ?? 0, now - heard);
+      if (now - heard > PAUSE_FROM_MS)
+        this.stats.totalPauseMs = (this.stats.totalPauseMs ?? 0) + now - heard - LONG_TICK_MS;
       heard = now;
     };
     s.on('data', pause);
