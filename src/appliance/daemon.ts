@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { listenOrExplain } from '../shared/http/server.js';
+import { closeGracefully, listenOrExplain } from '../shared/http/server.js';
 import { createLogger } from '../shared/logging.js';
 import { SYSTEM } from '../shared/actor.js';
 import { Appliance } from './context.js';
@@ -76,20 +76,11 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     appliance.ready = false;
-    logger.info({ signal }, 'stopping: finishing in-flight requests');
-    const force = setTimeout(() => {
-      logger.warn('in-flight requests did not finish within 30 s; closing anyway');
-      process.exit(1);
-    }, 30_000);
-    force.unref();
-    // A keep-alive connection whose request finishes after close() began would stay open;
-    // sweep idle connections until the server is closed.
-    appliance.sharedListeners.closeAll();
-    // Sessions end here: their recordings and records are written before the database closes.
-    await appliance.clients.close();
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
-    await app.close();
-    clearInterval(sweep);
+    await closeGracefully(app, logger, signal, async () => {
+      appliance.sharedListeners.closeAll();
+      // Sessions end here: their recordings and records are written before the database closes.
+      await appliance.clients.close();
+    });
     appliance.events.record(SYSTEM, 'appliance.stopped', appliance.identity.name, { signal });
     appliance.close();
     unlock();

@@ -60,7 +60,8 @@ export interface OpenedBundle {
   payloadOffset: number;
 }
 
-async function digestFile(file: string): Promise<{ size: number; sha256: string }> {
+/** A file's size and SHA-256, read as a stream. */
+export async function fileDigest(file: string): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of createReadStream(file)) {
@@ -82,7 +83,7 @@ export async function writeBundle(
   for (const s of sources) {
     entries.push({
       name: s.name,
-      ...(await digestFile(s.file)),
+      ...(await fileDigest(s.file)),
       ...(s.mode !== undefined ? { mode: s.mode } : {}),
     });
   }

@@ -1,5 +1,5 @@
-import { createHash, type KeyObject } from 'node:crypto';
-import { createReadStream, promises as fsp, readFileSync, existsSync, realpathSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { promises as fsp, readFileSync, existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../shared/errors.js';
@@ -9,6 +9,7 @@ import {
   BundleEntry,
   checkBundleEntries,
   extractBundle,
+  fileDigest,
   openBundle,
   writeBundle,
   type BundleKind,
@@ -71,16 +72,6 @@ export interface InspectedPackage {
 export function releaseKeyFromPem(pem: string): ReleaseKey {
   const publicKey = loadPublicKey(pem);
   return { keyId: keyId(publicKey), publicKey };
-}
-
-export async function fileDigest(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file)) {
-    size += (chunk as Buffer).length;
-    hash.update(chunk as Buffer);
-  }
-  return { size, sha256: hash.digest('hex') };
 }
 
 /** Read a package's structure and manifest without trusting it (no signature decision). */

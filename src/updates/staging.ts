@@ -4,13 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';
-import {
-  BASE_MARKER,
-  checkPayload,
-  fileDigest,
-  verifyPackage,
-  type InspectedPackage,
-} from './package.js';
+import { fileDigest } from '../shared/signed-bundle.js';
+import { BASE_MARKER, checkPayload, verifyPackage, type InspectedPackage } from './package.js';
 import type { SystemDir } from './slots.js';
 import { damagedStaged, isStagedDamage } from './staged-damage.js';
 import { contentKind, installOrder, mib } from './install-order.js';

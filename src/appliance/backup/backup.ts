@@ -2,6 +2,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { z } from 'zod';
 import { openDatabase, integrityCheck, migrate, schemaVersion, type Db } from '../../store/db.js';
 import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { keepSiteDataOnly, restoreSiteData } from '../../site/site-data.js';
@@ -16,6 +17,19 @@ import { readArchive, writeArchive, type BackupHeader } from './archive.js';
 export interface BackupOptions {
   includeRecordings: boolean;
 }
+
+/** What a restore is asked beside the archive, as the API's query and the page's form give it. */
+export const RestoreOptions = z
+  .object({
+    trustedSigner: z
+      .string()
+      .regex(
+        /^[0-9a-f]{64}$/,
+        "must be the 64-hex-digit key id shown on the signing appliance's Backup page",
+      )
+      .optional(),
+  })
+  .strict();
 
 export interface RestoreResult {
   appliance: string;

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
+import { RestoreOptions } from '../backup/backup.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
 
 const AddressParams = z.object({ address: IpAddress });
@@ -9,17 +10,6 @@ const BackupQuery = z
     includeRecordings: z
       .enum(['true', 'false'], { message: "must be 'true' or 'false'" })
       .default('false'),
-  })
-  .strict();
-const RestoreQuery = z
-  .object({
-    trustedSigner: z
-      .string()
-      .regex(
-        /^[0-9a-f]{64}$/,
-        "must be the 64-hex-digit key id shown on the signing appliance's Backup page",
-      )
-      .optional(),
   })
   .strict();
 
@@ -161,7 +151,7 @@ export const applianceOperations: ApplianceOperation[] = [
     area: 'appliance',
     tag: 'appliance',
     summary: 'Restore a backup archive: verified whole before anything changes',
-    query: RestoreQuery,
+    query: RestoreOptions,
     rawBody: {
       contentType: 'application/octet-stream',
       description: 'The archive downloaded from GET /api/appliance/backup',

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { z } from 'zod';
 import type { Appliance } from '../context.js';
-import type { RestoreResult } from '../backup/backup.js';
+import { RestoreOptions, type RestoreResult } from '../backup/backup.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
 import {
@@ -19,18 +18,6 @@ import {
 } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 import { readUpload } from '../../shared/web/multipart.js';
-
-const RestoreFields = z
-  .object({
-    trustedSigner: z
-      .string()
-      .regex(
-        /^[0-9a-f]{64}$/,
-        "must be the 64-hex-digit key id shown on the signing appliance's Backup page",
-      )
-      .optional(),
-  })
-  .strict();
 
 function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
   ctx.reply.code(problem.status);
@@ -116,7 +103,7 @@ export function registerBackupPages(p: Pages, appliance: Appliance): void {
   p.upload('/appliance/backup/restore', async (ctx, parts) => {
     const signerOf = (fields: Record<string, string>) =>
       parseInput(
-        RestoreFields,
+        RestoreOptions,
         { trustedSigner: fields.trustedSigner?.trim() || undefined },
         'body',
       ).trustedSigner;

@@ -160,3 +160,27 @@ export async function listenOrExplain(
     throw e;
   }
 }
+
+/**
+ * Close a server and let its in-flight requests finish: after 30 s the process exits 1 rather
+ * than wait for ever. `first` runs before the server closes (listeners that feed it, sessions
+ * to end). A keep-alive connection whose request finishes after close() began would stay open,
+ * so idle connections are swept until the server is closed.
+ */
+export async function closeGracefully(
+  app: FastifyInstance,
+  logger: Logger,
+  signal: string,
+  first?: () => Promise<void>,
+): Promise<void> {
+  logger.info({ signal }, 'stopping: finishing in-flight requests');
+  const force = setTimeout(() => {
+    logger.warn('in-flight requests did not finish within 30 s; closing anyway');
+    process.exit(1);
+  }, 30_000);
+  force.unref();
+  await first?.();
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+  await app.close();
+  clearInterval(sweep);
+}

@@ -5,6 +5,8 @@ import { integritySnapshot } from '../integrity.js';
 import { InterApplianceKeyValue } from '../security.js';
 import { SiteSettingsPatch } from '../settings.js';
 import { NewUserInput, UserPatch, Username } from '../users.js';
+import { sendStoredFile } from './download.js';
+import { LOG_SEARCH_FIELDS } from './log-search.js';
 import type { SiteDataSite } from './site.js';
 
 type SiteOperation = Operation<unknown, unknown, unknown, SiteDataSite>;
@@ -14,12 +16,7 @@ const UserParams = z.object({ username: Username });
 const FileParams = z.object({ name: FileName });
 const LogQuery = z
   .object({
-    q: z.string().max(200, 'must be at most 200 characters').optional(),
-    area: z
-      .enum(['appliance', 'login', 'system'], {
-        message: "must be 'appliance', 'login' or 'system'",
-      })
-      .optional(),
+    ...LOG_SEARCH_FIELDS,
     action: z.string().max(100, 'must be at most 100 characters').optional(),
     since: z.coerce
       .number({ message: 'must be a time in milliseconds since 1970' })
@@ -31,11 +28,6 @@ const LogQuery = z
       .int()
       .nonnegative()
       .optional(),
-    page: z.coerce
-      .number({ message: 'must be a page number from 1' })
-      .int('must be a whole number')
-      .min(1, 'must be 1 or more')
-      .default(1),
     pageSize: z.coerce
       .number({ message: 'must be a whole number' })
       .int('must be a whole number')
@@ -159,16 +151,7 @@ export const siteDataOperations: SiteOperation[] = [
     params: FileParams,
     response: { status: 200, description: 'File content', contentType: 'application/octet-stream' },
     handler: ({ appliance, params, reply }) => {
-      const { file, stream } = appliance.files.open(params.name);
-      return reply
-        .header('content-type', file.contentType)
-        .header('content-length', String(file.size))
-        .header('etag', `"${file.sha256}"`)
-        .header(
-          'content-disposition',
-          `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
-        )
-        .send(stream);
+      return sendStoredFile(reply, appliance.files.open(params.name));
     },
   }),
   defineOperation({

@@ -12,13 +12,8 @@ import {
   redirect,
   textarea,
   type FormProblem,
-  type PageContext as Ctx,
-  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import type { SiteDataSite } from './site.js';
-
-type PageContext = Ctx<SiteDataSite>;
-type Pages = Registrar<SiteDataSite>;
+import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 type Values = Record<keyof SiteSettings, string>;
 const KEYS = Object.keys(SiteSettingsSchema.shape) as (keyof SiteSettings)[];

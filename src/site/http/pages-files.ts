@@ -11,14 +11,10 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
-  type PageContext as Ctx,
-  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import type { SiteDataSite } from './site.js';
+import { sendStoredFile } from './download.js';
+import type { PageContext, Pages, SiteDataSite } from './site.js';
 import { readUpload } from '../../shared/web/multipart.js';
-
-type PageContext = Ctx<SiteDataSite>;
-type Pages = Registrar<SiteDataSite>;
 
 const filePath = (name: string) => `/login/files/${encodeURIComponent(name)}`;
 
@@ -109,16 +105,7 @@ export function registerFilePages(p: Pages, appliance: SiteDataSite): void {
 
   p.get('/login/files/:name/download', (ctx) => {
     const name = parseInput(FileName, (ctx.req.params as { name: string }).name, 'name');
-    const { file, stream } = appliance.files.open(name);
-    return ctx.reply
-      .header('content-type', file.contentType)
-      .header('content-length', String(file.size))
-      .header('etag', `"${file.sha256}"`)
-      .header(
-        'content-disposition',
-        `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
-      )
-      .send(stream);
+    return sendStoredFile(ctx.reply, appliance.files.open(name));
   });
 
   p.post('/login/files/:name/delete', async (ctx) => {

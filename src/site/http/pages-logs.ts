@@ -9,28 +9,15 @@ import {
   NO_PROBLEM,
   select,
   type FormProblem,
-  type PageContext as Ctx,
-  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import type { SiteDataSite } from './site.js';
-
-type PageContext = Ctx<SiteDataSite>;
-type Pages = Registrar<SiteDataSite>;
+import { LOG_SEARCH_FIELDS } from './log-search.js';
+import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 const PAGE_SIZE = 50;
 const DETAILS_SHOWN = 100;
 
-const LogSearch = z.object({
-  q: z.string().max(200, 'must be at most 200 characters').optional(),
-  area: z
-    .enum(['appliance', 'login', 'system'], { message: "must be 'appliance', 'login' or 'system'" })
-    .optional(),
-  page: z.coerce
-    .number({ message: 'must be a page number from 1' })
-    .int('must be a whole number')
-    .min(1, 'must be 1 or more')
-    .default(1),
-});
+// The page's search: the API's fields a person fills in (src/site/http/log-search.ts).
+const LogSearch = z.object(LOG_SEARCH_FIELDS);
 type LogSearch = z.infer<typeof LogSearch>;
 
 const AREAS = [

@@ -12,14 +12,9 @@ import {
   NO_PROBLEM,
   redirect,
   type FormProblem,
-  type PageContext as Ctx,
-  type Pages as Registrar,
 } from '../../shared/web/kit.js';
 import { InterApplianceKeyValue } from '../security.js';
-import type { SiteDataSite } from './site.js';
-
-type PageContext = Ctx<SiteDataSite>;
-type Pages = Registrar<SiteDataSite>;
+import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 const SetKey = z.object({ key: InterApplianceKeyValue }).strict();
 

@@ -14,13 +14,8 @@ import {
   redirect,
   ticked,
   type FormProblem,
-  type PageContext as Ctx,
-  type Pages as Registrar,
 } from '../../shared/web/kit.js';
-import type { SiteDataSite } from './site.js';
-
-type PageContext = Ctx<SiteDataSite>;
-type Pages = Registrar<SiteDataSite>;
+import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 const userPath = (username: string) => `/login/users/${encodeURIComponent(username)}`;
 const yes = (v: boolean, label = 'Yes') => (v ? html`<span class="tag">${label}</span>` : '');

@@ -1,3 +1,4 @@
+import type { PageContext as Context, Pages as Registrar } from '../../shared/web/kit.js';
 import type { Db } from '../../store/db.js';
 import type { EventLog } from '../events.js';
 import type { FileStore } from '../files.js';
@@ -19,3 +20,7 @@ export interface SiteDataSite {
   readonly events: EventLog;
   readonly interApplianceKey: InterApplianceKey;
 }
+
+/** A page of the site's sections, and their registrar. */
+export type PageContext = Context<SiteDataSite>;
+export type Pages = Registrar<SiteDataSite>;

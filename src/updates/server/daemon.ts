@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { certificateFingerprint } from '../../shared/tls.js';
-import { listenOrExplain } from '../../shared/http/server.js';
+import { closeGracefully, listenOrExplain } from '../../shared/http/server.js';
 import { createLogger } from '../../shared/logging.js';
 import { UpdateServerDir } from './data-dir.js';
 import { describeDamage, REPAIR_ADVICE } from './integrity.js';
@@ -42,15 +42,7 @@ export async function startUpdateServer(opts: StartUpdateServerOptions): Promise
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: finishing in-flight requests');
-    const force = setTimeout(() => {
-      logger.warn('in-flight requests did not finish within 30 s; closing anyway');
-      process.exit(1);
-    }, 30_000);
-    force.unref();
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
-    await app.close();
-    clearInterval(sweep);
+    await closeGracefully(app, logger, signal);
     store.close();
     logger.info('stopped');
     logger.flush();
