@@ -129,6 +129,36 @@ describe('automatic failover with a witness (the tie-breaker of a pair)', () => 
     expect(await hasUser(b, 'before-faults')).toBe(true);
   });
 
+  it('a backup that has not pulled what the primary acknowledged alone does not take over; once it has, it may', async () => {
+    const freeze = (t: TestAppliance) => process.kill(-t.proc.child.pid!, 'SIGSTOP');
+    const thaw = (t: TestAppliance) => process.kill(-t.proc.child.pid!, 'SIGCONT');
+    freeze(b);
+    try {
+      // The backup is cut off: the primary acknowledges alone, once the witness kept the change.
+      await until(async () => (await addUser(a, 'acked-alone')).status === 201, 20_000, 'a write');
+      freeze(a);
+      thaw(b);
+      await until(
+        async () =>
+          (await events(b, 'failover.automatic-takeover-withheld')).some((e) =>
+            /acknowledged changes up to its change \d+ while its backup was cut off/.test(
+              String(e.details.reason),
+            ),
+          ),
+        30_000,
+        'the witness to refuse the backup that lacks the change',
+      );
+      expect(await health(b)).toBe('backup');
+      expect(await events(b, 'failover.automatic-takeover')).toEqual([]);
+    } finally {
+      thaw(a);
+      thaw(b);
+    }
+    // The primary returns, serves on, and has the backup pull what it acknowledged alone.
+    await until(() => hasUser(b, 'acked-alone'), 30_000, 'the backup to catch up');
+    expect(await health(a)).toBe('primary');
+  }, 90_000);
+
   it('a frozen primary loses its lease; the backup takes over with the witness; the thawed one accepts nothing and steps down', async () => {
     const frozenAt = Date.now();
     process.kill(-a.proc.child.pid!, 'SIGSTOP');

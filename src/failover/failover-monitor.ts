@@ -80,6 +80,7 @@ export class FailoverMonitor {
       this.lastContactAt = now();
       this.lastReachableAt = this.lastContactAt;
       this.lastWithheld = undefined;
+      this.relationship.catchUp();
       return;
     }
     await this.considerTakeover(now() - this.lastContactAt, state);
@@ -147,6 +148,10 @@ export class FailoverMonitor {
         `${head}, but the witness does not answer either (${isGatehouseError(e) ? e.code : String(e)}): this backup may be the one cut off, so it does not take over (split-brain guard)`,
       );
     }
+    if (answer.refusal === 'behind')
+      return this.withhold(
+        `${head}, but the witness refused this backup the lease: ${answer.reason} (no acknowledged change is lost)`,
+      );
     if (!answer.granted)
       return this.withhold(
         `${head}, but the witness refused this backup the lease: ${answer.reason ?? 'no reason given'} Only the link between the appliances is cut, so the primary serves on (split-brain guard).`,

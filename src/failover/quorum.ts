@@ -4,6 +4,7 @@ import { Repeating } from '../shared/repeat.js';
 import { PeerClient, peerLabel } from './peer-client.js';
 import { withTimeout } from './relationship-errors.js';
 import type { PeerClaim, WitnessConfig } from './relationship-schemas.js';
+import type { SyncedPosition } from './sync/positions.js';
 import type { RelationshipView } from './types.js';
 import { WITNESS_LEASE_PATH, type LeaseAnswer } from './witness-leases.js';
 
@@ -21,6 +22,8 @@ export interface QuorumDeps {
   /** The witness, when automatic failover is on and has one: else no lease rules apply. */
   witness: () => WitnessConfig | null;
   active: () => boolean;
+  /** How far this appliance has mirrored its primary (shown to the witness when it asks). */
+  synced: () => SyncedPosition | undefined;
   /** The primary started or stopped serving (with the reason and, stopping, since when). */
   changed: (serving: boolean, reason: string, since?: string) => void;
 }
@@ -47,6 +50,8 @@ export class Quorum {
   private client: { key: string; client: PeerClient } | undefined;
   /** Why the last renewal failed (for the reason of a fence). */
   private lastFailure = 'no renewal yet';
+  /** As primary at `generation`: the highest change acknowledged while the backup was cut off. */
+  private alone: { generation: number; change: number } | undefined;
 
   constructor(private readonly deps: QuorumDeps) {}
 
@@ -131,17 +136,37 @@ export class Quorum {
     if (!w || ms === undefined) throw new Error('no witness is configured');
     const client = this.witnessClient(w);
     const sentAt = now();
+    const synced = this.deps.synced();
+    const alone = this.alone?.generation === generation ? this.alone.change : undefined;
     const answer = await withTimeout(
       client.call<LeaseAnswer>('POST', WITNESS_LEASE_PATH, {
         pair: [rel.self.name, rel.peer.name],
         generation,
         leaseMs: ms,
+        ...(alone ? { alone } : {}),
+        ...(synced ? { synced } : {}),
       }),
       Math.max(50, ms / 4),
       `the witness ${peerLabel(w)}`,
     );
     if (answer.granted) this.witnessUntil = sentAt + ms * LEASE_TRUST;
     return answer;
+  }
+
+  /**
+   * On a primary whose backup is cut off: have the witness keep `change` as acknowledged alone
+   * (it then grants the lease to no backup that has not synced that far). Returns why not, if
+   * the witness did not keep it: then the change must not be acknowledged.
+   */
+  async keepAlone(rel: RelationshipView, change: number): Promise<string | undefined> {
+    const held = this.alone?.generation === rel.generation ? this.alone.change : 0;
+    this.alone = { generation: rel.generation, change: Math.max(held, change) };
+    try {
+      const answer = await this.ask(rel, rel.generation);
+      return answer.granted ? undefined : `the witness refused: ${answer.reason ?? 'no reason'}`;
+    } catch (e) {
+      return `the witness did not answer (${isGatehouseError(e) ? e.code : String(e)})`;
+    }
   }
 
   start(): void {

@@ -27,6 +27,7 @@ export class RelationshipCore {
       key: deps.key,
       view: () => this.store.get(),
       active: deps.active,
+      synced: () => deps.sync()?.syncedThrough(),
       witness: () => {
         // A CLI command that opened the store closes it while the timers still run.
         if (!deps.db.open) return null;

@@ -3,6 +3,7 @@ import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 import type { PeerClient } from './peer-client.js';
 import type { MovingAddress } from '../site/moving-address.js';
+import type { SyncedPosition } from './sync/positions.js';
 import type { RelationshipView, SyncResult } from './types.js';
 
 export type FailoverRole = 'standalone' | 'primary' | 'backup';
@@ -17,6 +18,10 @@ export interface SyncHook {
   pullFrom(peer: PeerClient, mode: 'merge-history-only'): Promise<SyncResult>;
   readonly lastResult?: SyncResult | null;
   readonly progress?: SyncProgressView;
+  /** Number a change of site data just made on this primary (sync/positions.ts). */
+  countChange(): number;
+  /** How far this appliance has mirrored its primary's changes (sync/positions.ts). */
+  syncedThrough(): SyncedPosition | undefined;
 }
 
 /** A sync's progress as the Failover page shows it (src/failover/sync reports it). */

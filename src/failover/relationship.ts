@@ -42,6 +42,10 @@ export class FailoverRelationship {
     if (rel?.role === 'primary') await this.deps.sync()?.syncNow(rel, true);
   });
 
+  /** The highest change acknowledged while the backup was cut off, until it pulled it (or 0). */
+  private unpulled = 0;
+  private catchingUp = false;
+
   constructor(private readonly deps: RelationshipDeps) {
     this.core = new RelationshipCore(deps);
     this.store = this.core.store;
@@ -65,13 +69,37 @@ export class FailoverRelationship {
    */
   acknowledgeWrite(): Promise<GatehouseError | undefined> {
     return acknowledgement({
-      waits: () => this.role === 'primary' && this.core.quorum.configured(),
+      waits: () => this.role === 'primary' && this.core.quorum.configured() && !!this.deps.sync(),
+      count: () => this.deps.sync()!.countChange(),
       backupReachable: () => this.monitor.last?.reachable !== false,
+      keepAlone: (change) => {
+        const rel = this.core.paired();
+        this.unpulled = Math.max(this.unpulled, change);
+        return this.core.quorum.keepAlone(rel, change);
+      },
       fenced: () => this.fenced(),
       waitMs: () => this.core.quorum.leaseLength(),
       barrier: this.barrier,
       peer: () => this.store.get()?.peer.name ?? 'the backup',
     });
+  }
+
+  /**
+   * The backup answers again after changes were acknowledged without it: have it pull them
+   * now, so it may take over (the witness refuses it until it has them) sooner than at its
+   * next periodic sync.
+   */
+  catchUp(): void {
+    if (!this.unpulled || this.catchingUp || this.role !== 'primary') return;
+    const upTo = this.unpulled;
+    this.catchingUp = true;
+    this.barrier
+      .after()
+      .then(() => {
+        if (this.unpulled <= upTo) this.unpulled = 0;
+      })
+      .catch(() => undefined) // the next heartbeat answered tries again
+      .finally(() => (this.catchingUp = false));
   }
 
   get role(): FailoverRole {

@@ -34,8 +34,12 @@ export class SyncBarrier {
 export interface AcknowledgeDeps {
   /** The primary with a witness waits for its backup (else changes are acknowledged at once). */
   waits: () => boolean;
+  /** Number the change just made (the primary's change count, sync/positions.ts). */
+  count: () => number;
   /** Whether the backup answered the last heartbeat. */
   backupReachable: () => boolean;
+  /** Have the witness keep the change as acknowledged alone; why not, if it did not. */
+  keepAlone: (change: number) => Promise<string | undefined>;
   fenced: () => boolean;
   /** How long to wait for the backup: the lease length. */
   waitMs: () => number;
@@ -45,24 +49,35 @@ export interface AcknowledgeDeps {
 
 /**
  * Before a primary with a witness acknowledges a change of site data: the backup has pulled it
- * (so a takeover cannot lose it), unless the backup is unreachable (it cannot take over
- * without the witness's lease, which this primary renews); and the primary still may serve (a
- * primary frozen or cut off past its lease acknowledges nothing: the backup may have taken
- * over). Returns the error to answer instead of the acknowledgement, or undefined.
+ * (so a takeover cannot lose it); or, when the backup is unreachable, the witness has kept the
+ * change as acknowledged alone (it grants the lease to no backup that has not synced that far,
+ * docs/failover.md); and the primary still may serve (a primary frozen or cut off past its
+ * lease acknowledges nothing: the backup may have taken over). Returns the error to answer
+ * instead of the acknowledgement, or undefined.
  */
 export async function acknowledgement(d: AcknowledgeDeps): Promise<GatehouseError | undefined> {
   if (!d.waits()) return undefined;
+  const change = d.count();
+  let pulled = false;
   if (d.backupReachable())
     try {
       await withTimeout(d.barrier.after(), d.waitMs(), d.peer());
+      pulled = true;
     } catch (e) {
       if (d.backupReachable())
-        return new GatehouseError(
-          'FAILOVER_NOT_REPLICATED',
-          503,
-          `The change was made on this primary, but the backup "${d.peer()}" has not confirmed it has it (${isGatehouseError(e) ? e.code : String(e)}): it is not acknowledged, and it may be lost if the backup takes over before its next sync. Check whether it is there before trying again.`,
+        return notReplicated(
+          d.peer(),
+          `the backup "${d.peer()}" has not confirmed it has it (${isGatehouseError(e) ? e.code : String(e)})`,
         );
     }
+  if (!pulled) {
+    const why = await d.keepAlone(change);
+    if (why)
+      return notReplicated(
+        d.peer(),
+        `the backup "${d.peer()}" is unreachable and the witness did not keep it as acknowledged alone (${why})`,
+      );
+  }
   if (d.fenced())
     return new GatehouseError(
       'FAILOVER_PRIMARY_FENCED',
@@ -71,3 +86,10 @@ export async function acknowledgement(d: AcknowledgeDeps): Promise<GatehouseErro
     );
   return undefined;
 }
+
+const notReplicated = (peer: string, why: string) =>
+  new GatehouseError(
+    'FAILOVER_NOT_REPLICATED',
+    503,
+    `The change was made on this primary, but ${why}: it is not acknowledged, and it may be lost if the backup "${peer}" takes over before its next sync. Check whether it is there before trying again.`,
+  );

@@ -69,6 +69,12 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
   const leases = new WitnessLeases(held, () => performance.now());
   const tls = await loadOrCreateServerTls(opts.dataDir, opts.listen.host, 'gatehouse-witness');
   let lastRefusal = '';
+  // Writes one after another, each of the state when it starts: the last one kept is the newest.
+  let writing = Promise.resolve();
+  const persist = () =>
+    (writing = writing
+      .catch(() => undefined)
+      .then(() => writeFileAtomic(file, JSON.stringify(leases.held()) + '\n', 0o600)));
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const raw = await readBody(req);
@@ -83,11 +89,12 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
     const parsed = LeaseRequest.safeParse(JSON.parse(raw.toString('utf8') || '{}'));
     if (!parsed.success)
       throw new GatehouseError('VALIDATION_FAILED', 400, parsed.error.issues[0]!.message);
-    const { changed, ...answer } = leases.request(from, parsed.data);
-    if (changed) {
-      await writeFileAtomic(file, JSON.stringify(leases.held()) + '\n', 0o600);
+    const { changed, newHolder, ...answer } = leases.request(from, parsed.data);
+    // On disk before the answer: a primary acknowledges changes alone only once this is kept.
+    if (changed) await persist();
+    if (newHolder)
       log(JSON.stringify({ at: new Date().toISOString(), event: 'granted', to: from, ...answer }));
-    } else if (!answer.granted && answer.reason !== lastRefusal)
+    else if (!answer.granted && answer.reason !== lastRefusal)
       log(JSON.stringify({ at: new Date().toISOString(), event: 'refused', to: from, ...answer }));
     lastRefusal = answer.granted ? '' : (answer.reason ?? '');
     const text = JSON.stringify(answer);

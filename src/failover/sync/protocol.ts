@@ -31,6 +31,8 @@ export interface SyncManifest {
   merged: Record<MergedTable, TableShape & HistoryIds>;
   /** Digests of this snapshot (see snapshot.ts): what the puller must reach. */
   digests: { replaced: string; merged: string };
+  /** The appliance's change count in this snapshot (positions.ts; older versions send none). */
+  changes?: number;
 }
 
 export const ManifestRequest = z

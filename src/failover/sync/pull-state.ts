@@ -1,5 +1,6 @@
 import { SYNC_TABLES, type SyncManifest, type SyncMode } from './protocol.js';
 import type { MergedTable, ReplacedTable, SyncedTable, TableShape } from './snapshot.js';
+import type { SyncedPosition } from './positions.js';
 
 // What one pull of site data (src/failover/sync/puller.ts) carries between its steps.
 
@@ -27,6 +28,8 @@ export interface PullOutcome {
   rows: Record<string, number>;
   blobs: { fetched: number; bytes: number };
   digest: string;
+  /** The peer's change count this sync reached (positions.ts), when the peer sent one. */
+  through?: SyncedPosition;
 }
 
 /** Rows asked for, or looked up, at a time. */

@@ -160,7 +160,16 @@ export class SitePuller {
           };
         for (const sha of orphans)
           await this.blobs.removeIfUnreferenced(sha, this.applier.referenced);
-        return { rows, blobs: { fetched: held.length, bytes: this.progress.blobs.bytes }, digest };
+        const through =
+          manifest.changes === undefined
+            ? undefined
+            : { from: manifest.appliance, changes: manifest.changes };
+        return {
+          rows,
+          blobs: { fetched: held.length, bytes: this.progress.blobs.bytes },
+          digest,
+          ...(through ? { through } : {}),
+        };
       } finally {
         for (const sha of held) this.blobs.release(sha);
       }

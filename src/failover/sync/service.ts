@@ -7,6 +7,7 @@ import { PeerClient, type PeerAddress } from '../peer-client.js';
 import type { RelationshipView, SyncResult } from '../types.js';
 import type { RunRequest, SyncMode } from './protocol.js';
 import { SitePuller, type HistoryMarks, type SyncProgress } from './puller.js';
+import { putSetting, SyncPositions, type SyncedPosition } from './positions.js';
 import { HistoryHasher } from './history-hasher.js';
 import { RowHasher } from './row-hasher.js';
 import { SyncSource } from './source.js';
@@ -43,6 +44,8 @@ const idle = (): SyncProgress => ({
  */
 export class SyncService {
   readonly source: SyncSource;
+  /** This appliance's change count (as a primary) and how far it synced (as a backup). */
+  readonly positions: SyncPositions;
   private readonly hasher: RowHasher;
   private state: SyncProgress = idle();
   private last: SyncResult | undefined;
@@ -59,7 +62,10 @@ export class SyncService {
 
   constructor(private readonly deps: SyncServiceDeps) {
     this.hasher = new RowHasher(deps.db);
-    this.source = new SyncSource(deps.db, this.hasher, new HistoryHasher(deps.db), deps.name);
+    this.positions = new SyncPositions(deps.db);
+    this.source = new SyncSource(deps.db, this.hasher, new HistoryHasher(deps.db), deps.name, () =>
+      this.positions.changes(),
+    );
     const row = deps.db
       .prepare('SELECT value FROM appliance_settings WHERE key = ?')
       .get(LAST_RESULT_KEY) as { value: string } | undefined;
@@ -73,6 +79,16 @@ export class SyncService {
 
   get lastResult(): SyncResult | undefined {
     return this.last;
+  }
+
+  /** Number a change of site data just made here (a primary's; see positions.ts). */
+  countChange(): number {
+    return this.positions.countChange();
+  }
+
+  /** How far this appliance has mirrored a primary's changes. */
+  syncedThrough(): SyncedPosition | undefined {
+    return this.positions.syncedThrough();
   }
 
   /**
@@ -233,12 +249,8 @@ export class SyncService {
           ...outcome,
           ms: result.ms,
         });
-        this.deps.db
-          .prepare(
-            `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-          )
-          .run(LAST_RESULT_KEY, JSON.stringify(result), finished);
+        putSetting(this.deps.db, LAST_RESULT_KEY, result);
+        if (mode === 'mirror' && outcome.through) this.positions.synced(outcome.through);
       })();
       this.last = result;
       return result;

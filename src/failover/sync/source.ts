@@ -21,6 +21,8 @@ export class SyncSource {
     private readonly hasher: RowHasher,
     private readonly history: HistoryHasher,
     private readonly appliance: string,
+    /** This appliance's change count (positions.ts), read in the manifest's snapshot. */
+    private readonly changes: () => number,
   ) {}
 
   manifest(req: ManifestRequest = { have: {}, since: {} }): SyncManifest {
@@ -47,6 +49,7 @@ export class SyncSource {
         appliance: this.appliance,
         productVersion: PRODUCT_VERSION,
         schemaVersion: SCHEMA_VERSION,
+        changes: this.changes(),
         replaced,
         merged,
         digests: {
