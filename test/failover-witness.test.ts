@@ -129,13 +129,48 @@ describe('automatic failover with a witness (the tie-breaker of a pair)', () => 
     expect(await hasUser(b, 'before-faults')).toBe(true);
   });
 
+  it('shows the witness on the Failover page: answering, the lease holder, the last contact', async () => {
+    const status = await b.api.call<{ witness: Record<string, unknown> }>(
+      'GET',
+      '/api/login/failover',
+    );
+    expect(status.body.witness).toMatchObject({
+      address: `${witness.host}:${witness.port}`,
+      reachable: true,
+      holder: 'wit-a',
+      holdsLease: false,
+    });
+    expect(Date.now() - Date.parse(String(status.body.witness.lastContactAt))).toBeLessThan(10_000);
+    const page = await a.anon.call<string>('GET', '/login/failover', {
+      headers: { accept: 'text/html', cookie: `__Host-gh-login=${a.api.tokenFor('login')!}` },
+    });
+    expect(page.body).toMatch(/id="failover-witness-lease">lease held by wit-a at generation \d+/);
+    expect(page.body).toMatch(/last answered \S+, \d+ s ago/);
+  });
+
   it('a backup that has not pulled what the primary acknowledged alone does not take over; once it has, it may', async () => {
     const freeze = (t: TestAppliance) => process.kill(-t.proc.child.pid!, 'SIGSTOP');
     const thaw = (t: TestAppliance) => process.kill(-t.proc.child.pid!, 'SIGCONT');
+    let acked = '';
+    let tries = 0;
     freeze(b);
     try {
       // The backup is cut off: the primary acknowledges alone, once the witness kept the change.
-      await until(async () => (await addUser(a, 'acked-alone')).status === 201, 20_000, 'a write');
+      // Until the primary sees the backup gone, a change waits for it and is not acknowledged
+      // (it stays made: each try is a new user).
+      let last = '';
+      await until(
+        async () => {
+          acked = `acked-alone-${++tries}`;
+          const r = await addUser(a, acked);
+          last = JSON.stringify(r.body);
+          return r.status === 201;
+        },
+        20_000,
+        'a write',
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: ${last}`);
+      });
       freeze(a);
       thaw(b);
       await until(
@@ -155,7 +190,7 @@ describe('automatic failover with a witness (the tie-breaker of a pair)', () => 
       thaw(b);
     }
     // The primary returns, serves on, and has the backup pull what it acknowledged alone.
-    await until(() => hasUser(b, 'acked-alone'), 30_000, 'the backup to catch up');
+    await until(() => hasUser(b, acked), 30_000, 'the backup to catch up');
     expect(await health(a)).toBe('primary');
   }, 90_000);
 

@@ -16,7 +16,7 @@ import { syslogOperations } from '../syslog/http/api.js';
 import { syslogHttp } from '../syslog/http/plugin.js';
 import type { SyslogSite } from '../syslog/http/site.js';
 import { failoverOperations } from '../failover/http/api.js';
-import { failoverHttp } from '../failover/http/plugin.js';
+import { failoverAcknowledgement, failoverHttp } from '../failover/http/plugin.js';
 import { hiddenOnBackup, readOnlyOnBackup } from '../failover/http/backup-guard.js';
 import type { FailoverSite } from '../failover/http/site.js';
 import { trafficOperations } from '../traffic/http/api.js';
@@ -151,15 +151,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     appliance.inflightWrites--;
   };
   app.addHook('onResponse', uncount);
-  // A primary with a witness acknowledges a change of site data once its backup has it and it
-  // still may serve (src/failover/replication.ts); else the change is answered as not made.
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (!(req as { siteWrite?: boolean }).siteWrite || reply.statusCode >= 400) return payload;
-    const refused = await appliance.failover.acknowledgeWrite();
-    if (!refused) return payload;
-    void reply.code(refused.status).type('application/problem+json');
-    return JSON.stringify(refused.toProblem(req.url));
-  });
+  await app.register(failoverAcknowledgement, { failover: appliance.failover });
   app.addHook('onRequestAbort', uncount);
   const health = () => ({
     name: appliance.identity.name,

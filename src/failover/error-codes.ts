@@ -84,4 +84,8 @@ export const FAILOVER_ERRORS = {
     fix: 'Read the witness log for the cause; the pair keeps its roles meanwhile.',
   },
   WITNESS_NOT_FOUND: { status: 404, fix: 'Send lease requests to the path the error names.' },
+  WITNESS_NOT_OF_PAIR: {
+    status: 403,
+    fix: 'Ask about a pair this appliance belongs to: name this appliance and its peer.',
+  },
 } as const satisfies ErrorCatalogue;

@@ -6,7 +6,12 @@ import { withTimeout } from './relationship-errors.js';
 import type { PeerClaim, WitnessConfig } from './relationship-schemas.js';
 import type { SyncedPosition } from './sync/positions.js';
 import type { RelationshipView } from './types.js';
-import { WITNESS_LEASE_PATH, type LeaseAnswer } from './witness-leases.js';
+import {
+  WITNESS_LEASE_PATH,
+  WITNESS_STATUS_PATH,
+  type LeaseAnswer,
+  type LeaseStatus,
+} from './witness-leases.js';
 
 /**
  * A lease is trusted locally for this share of its length, counted from when it was asked for:
@@ -26,6 +31,17 @@ export interface QuorumDeps {
   synced: () => SyncedPosition | undefined;
   /** The primary started or stopped serving (with the reason and, stopping, since when). */
   changed: (serving: boolean, reason: string, since?: string) => void;
+}
+
+/** The witness as the Failover page shows it: whether it answers and who holds the lease. */
+export interface WitnessView extends Partial<LeaseStatus> {
+  address: string;
+  reachable: boolean;
+  /** When the witness last answered this appliance (ISO), if it ever did. */
+  lastContactAt: string | null;
+  /** Whether this appliance holds the lease now (a primary, by its own clock). */
+  holdsLease: boolean;
+  error?: string;
 }
 
 const now = () => performance.now();
@@ -52,6 +68,7 @@ export class Quorum {
   private lastFailure = 'no renewal yet';
   /** As primary at `generation`: the highest change acknowledged while the backup was cut off. */
   private alone: { generation: number; change: number } | undefined;
+  private lastContactAt: number | undefined;
 
   constructor(private readonly deps: QuorumDeps) {}
 
@@ -149,8 +166,31 @@ export class Quorum {
       Math.max(50, ms / 4),
       `the witness ${peerLabel(w)}`,
     );
+    this.lastContactAt = Date.now();
     if (answer.granted) this.witnessUntil = sentAt + ms * LEASE_TRUST;
     return answer;
+  }
+
+  /** Ask the witness who holds the pair's lease (nothing changes); null without a witness. */
+  async witnessView(rel: RelationshipView): Promise<WitnessView | null> {
+    const w = this.deps.witness();
+    if (!w) return null;
+    const base = { address: peerLabel(w), holdsLease: this.witnessUntil > now() };
+    const seen = () => (this.lastContactAt ? new Date(this.lastContactAt).toISOString() : null);
+    try {
+      const status = await withTimeout(
+        this.witnessClient(w).call<LeaseStatus>('POST', WITNESS_STATUS_PATH, {
+          pair: [rel.self.name, rel.peer.name],
+        }),
+        2_000,
+        `the witness ${peerLabel(w)}`,
+      );
+      this.lastContactAt = Date.now();
+      return { ...base, ...status, reachable: true, lastContactAt: seen() };
+    } catch (e) {
+      const error = isGatehouseError(e) ? e.message : String(e);
+      return { ...base, reachable: false, lastContactAt: seen(), error };
+    }
   }
 
   /**

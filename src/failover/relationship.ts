@@ -6,7 +6,7 @@ import { RelationshipCore } from './relationship-core.js';
 import { acceptBreak, acceptJoin, breakRelationship, establish } from './relationship-pairing.js';
 import { RelationshipRoles } from './relationship-roles.js';
 import { FailoverMonitor } from './failover-monitor.js';
-import type { Quorum } from './quorum.js';
+import type { Quorum, WitnessView } from './quorum.js';
 import { acknowledgement, SyncBarrier } from './replication.js';
 import type {
   FailoverRole,
@@ -100,6 +100,12 @@ export class FailoverRelationship {
       })
       .catch(() => undefined) // the next heartbeat answered tries again
       .finally(() => (this.catchingUp = false));
+  }
+
+  /** The witness, asked now: whether it answers and who holds the lease (null without one). */
+  witnessView(): Promise<WitnessView | null> {
+    const rel = this.store.get();
+    return rel ? this.core.quorum.witnessView(rel) : Promise.resolve(null);
   }
 
   get role(): FailoverRole {

@@ -19,7 +19,9 @@ describe('the witness keeps what a primary acknowledged alone', () => {
     now = 5_000; // the holder stopped renewing
     const none = leases.request('b', ask(2));
     expect(none).toMatchObject({ granted: false, refusal: 'behind' });
-    expect(none.reason).toMatch(/"a" acknowledged changes up to its change 7 .* "b" has shown no sync from "a"/);
+    expect(none.reason).toMatch(
+      /"a" acknowledged changes up to its change 7 .* "b" has shown no sync from "a"/,
+    );
     const short = leases.request('b', ask(2, { synced: { from: 'a', changes: 6 } }));
     expect(short).toMatchObject({ granted: false, refusal: 'behind' });
     expect(short.reason).toMatch(/synced only up to its change 6/);
@@ -48,6 +50,8 @@ describe('the witness keeps what a primary acknowledged alone', () => {
     const restarted = new WitnessLeases(first.held(), () => now);
     now = 2_000;
     expect(restarted.request('b', ask(2)).refusal).toBe('behind');
-    expect(restarted.request('b', ask(2, { synced: { from: 'a', changes: 4 } })).granted).toBe(true);
+    expect(restarted.request('b', ask(2, { synced: { from: 'a', changes: 4 } })).granted).toBe(
+      true,
+    );
   });
 });

@@ -3,16 +3,31 @@ import { z } from 'zod';
 /** Where appliances ask the witness for their pair's lease (signed like every peer call). */
 export const WITNESS_LEASE_PATH = '/api/witness/lease';
 
+/** Where appliances read their pair's lease without asking for it (the Failover page). */
+export const WITNESS_STATUS_PATH = '/api/witness/status';
+
+const Pair = z
+  .array(z.string().min(1).max(200))
+  .length(2, 'must name both appliances of the pair')
+  .transform((p) => [...p].sort());
+
+export const StatusRequest = z.object({ pair: Pair }).strict();
+
+/** Who holds a pair's lease, for how much longer, and the holder's mark (see LeaseRequest.alone). */
+export interface LeaseStatus {
+  holder: string | null;
+  generation: number;
+  remainingMs: number;
+  alone: number | null;
+}
+
 /**
  * What an appliance asks the witness: the lease of its pair (both names, so one witness can
  * serve several pairs), for the generation it is primary at (or will be, when it takes over).
  */
 export const LeaseRequest = z
   .object({
-    pair: z
-      .array(z.string().min(1).max(200))
-      .length(2, 'must name both appliances of the pair')
-      .transform((p) => [...p].sort()),
+    pair: Pair,
     generation: z.number().int().nonnegative(),
     leaseMs: z.number().int().min(100).max(600_000),
     /**
@@ -138,6 +153,17 @@ export class WitnessLeases {
       remainingMs: req.leaseMs,
       changed,
       newHolder,
+    };
+  }
+
+  /** Who holds the pair's lease now (nothing changes). */
+  status(pair: string[]): LeaseStatus {
+    const cur = this.leases.get(pair.join(' + '));
+    return {
+      holder: cur?.holder ?? null,
+      generation: cur?.generation ?? 0,
+      remainingMs: cur ? Math.max(0, Math.round(cur.expiresAt - this.now())) : 0,
+      alone: cur?.alone ?? null,
     };
   }
 

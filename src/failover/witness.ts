@@ -15,7 +15,9 @@ import {
 } from './peer-auth.js';
 import {
   LeaseRequest,
+  StatusRequest,
   WITNESS_LEASE_PATH,
+  WITNESS_STATUS_PATH,
   WitnessLeases,
   type HeldLease,
 } from './witness-leases.js';
@@ -76,17 +78,9 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
       .catch(() => undefined)
       .then(() => writeFileAtomic(file, JSON.stringify(leases.held()) + '\n', 0o600)));
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const raw = await readBody(req);
-    if (req.method !== 'POST' || req.url !== WITNESS_LEASE_PATH)
-      throw new GatehouseError('WITNESS_NOT_FOUND', 404, `Use POST ${WITNESS_LEASE_PATH}.`);
-    const key = opts.key();
-    const { from, nonce } = verifyPeerRequest(key, req.headers[PEER_REQUEST_HEADER] as string, {
-      method: req.method,
-      path: req.url,
-      body: raw,
-    });
-    const parsed = LeaseRequest.safeParse(JSON.parse(raw.toString('utf8') || '{}'));
+  /** A lease request: granted, renewed or refused, kept on disk before the answer. */
+  const lease = async (from: string, body: unknown) => {
+    const parsed = LeaseRequest.safeParse(body);
     if (!parsed.success)
       throw new GatehouseError('VALIDATION_FAILED', 400, parsed.error.issues[0]!.message);
     const { changed, newHolder, ...answer } = leases.request(from, parsed.data);
@@ -97,7 +91,41 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
     else if (!answer.granted && answer.reason !== lastRefusal)
       log(JSON.stringify({ at: new Date().toISOString(), event: 'refused', to: from, ...answer }));
     lastRefusal = answer.granted ? '' : (answer.reason ?? '');
-    const text = JSON.stringify(answer);
+    return answer;
+  };
+  const status = (from: string, body: unknown) => {
+    const parsed = StatusRequest.safeParse(body);
+    if (!parsed.success)
+      throw new GatehouseError('VALIDATION_FAILED', 400, parsed.error.issues[0]!.message);
+    if (!parsed.data.pair.includes(from))
+      throw new GatehouseError(
+        'WITNESS_NOT_OF_PAIR',
+        403,
+        `"${from}" is not one of the pair ${parsed.data.pair.join(' + ')}: only its appliances see its lease.`,
+      );
+    return leases.status(parsed.data.pair);
+  };
+  const routes: Record<string, (from: string, body: unknown) => unknown> = {
+    [WITNESS_LEASE_PATH]: lease,
+    [WITNESS_STATUS_PATH]: status,
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const raw = await readBody(req);
+    const route = req.method === 'POST' ? routes[req.url ?? ''] : undefined;
+    if (!route)
+      throw new GatehouseError(
+        'WITNESS_NOT_FOUND',
+        404,
+        `Use POST ${WITNESS_LEASE_PATH} or POST ${WITNESS_STATUS_PATH}.`,
+      );
+    const key = opts.key();
+    const { from, nonce } = verifyPeerRequest(key, req.headers[PEER_REQUEST_HEADER] as string, {
+      method: 'POST',
+      path: req.url!,
+      body: raw,
+    });
+    const text = JSON.stringify(await route(from, JSON.parse(raw.toString('utf8') || '{}')));
     res.writeHead(200, {
       'content-type': 'application/json',
       [PEER_PROOF_HEADER]: proveAnswer(key, nonce, 200, text),

@@ -31,6 +31,8 @@ export async function failoverStatus(site: FailoverSite, contact = true) {
     sync,
     lastSync: sync?.lastResult ?? f.lastSync(),
     automatic: f.automatic(),
+    /** The witness (asked now): whether it answers, who holds the lease, the last contact. */
+    witness: relationship && contact ? await f.witnessView() : null,
     /** Why this backup is too stale to promote (maximum sync age), or null. */
     stale: f.staleness() ?? null,
   };

@@ -121,6 +121,8 @@ export function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
       ${s.lastSync ? `${s.lastSync.finishedAt} from ${s.lastSync.from}, ${ageOf(s.lastSync.finishedAt)} ago` : html`<span class="muted">none yet</span>`}
       ${s.stale ? html`<span class="tag warn" id="failover-stale">stale: ${s.stale}</span>` : ''}
     </dd>
+    <dt>Witness</dt>
+    <dd id="failover-witness">${witnessFacts(s.witness)}</dd>
     <dt>Established</dt>
     <dd>${rel.establishedAt}</dd>
     <dt>Client connections</dt>
@@ -128,6 +130,25 @@ export function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
       ${s.acceptsClients ? 'accepted' : 'not accepted (clients connect to the primary)'}
     </dd>
   </dl>`;
+}
+
+/** The witness: whether it answers, who holds the lease (and the mark it keeps), last contact. */
+function witnessFacts(w: Status['witness']): SafeHtml {
+  if (!w) return html`<span class="muted">none (automatic failover without a witness)</span>`;
+  const contact = w.lastContactAt
+    ? `last answered ${w.lastContactAt}, ${ageOf(w.lastContactAt)} ago`
+    : 'never answered this appliance';
+  if (!w.reachable)
+    return html`<code>${w.address}</code> <span class="tag warn">unreachable</span> ${w.error ?? ''}
+      (${contact})`;
+  const lease = w.holder
+    ? `lease held by ${w.holder} at generation ${w.generation ?? 0}, ${w.remainingMs ?? 0} ms left`
+    : 'no lease granted yet';
+  const alone = w.alone
+    ? `; ${w.holder} acknowledged changes alone up to its change ${w.alone}: no backup takes over without them`
+    : '';
+  return html`<code>${w.address}</code> <span class="tag ok">reachable</span>
+    <span id="failover-witness-lease">${lease}${alone}</span> (${contact})`;
 }
 
 /** How long ago, in the largest whole unit: "42 s", "3 min", "2 h". */

@@ -1,7 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
 import type { PageHost } from '../../shared/web/kit.js';
 import { registerPeerRoutes, type PeerHost } from '../peer-server.js';
+import type { FailoverRelationship } from '../relationship.js';
 import { PEER_ROUTES, type FailoverPeerHost } from '../routes.js';
 import { failoverOperations } from './api.js';
 import { registerFailoverPages } from './pages.js';
@@ -26,3 +27,23 @@ export const failoverHttp: FastifyPluginAsync<FailoverHttpOptions> = async (app,
   registerFailoverPages(app, opts.pages);
   await registerPeerRoutes(app, opts.peer, PEER_ROUTES);
 };
+
+/**
+ * A primary with a witness acknowledges a change of site data once its backup has it, or the
+ * witness kept it as acknowledged alone, and while it still may serve (replication.ts); else
+ * the change is answered as not made. The site data's guards (backup-guard.ts) mark the writes,
+ * wherever their routes are: so this hook is the appliance's, not encapsulated in a plugin.
+ */
+export const failoverAcknowledgement: FastifyPluginAsync<{ failover: FailoverRelationship }> =
+  Object.assign(
+    async (app: FastifyInstance, opts: { failover: FailoverRelationship }) => {
+      app.addHook('onSend', async (req, reply, payload) => {
+        if (!(req as { siteWrite?: boolean }).siteWrite || reply.statusCode >= 400) return payload;
+        const refused = await opts.failover.acknowledgeWrite();
+        if (!refused) return payload;
+        void reply.code(refused.status).type('application/problem+json');
+        return JSON.stringify(refused.toProblem(req.url));
+      });
+    },
+    { [Symbol.for('skip-override')]: true },
+  );

@@ -19,8 +19,7 @@ const SYNCED_KEY = 'failover.synced-through';
 
 function read<T>(db: Db, key: string): T | undefined {
   const row = db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   return row ? (JSON.parse(row.value) as T) : undefined;
 }
 
