@@ -123,7 +123,10 @@ describe('split brain, Jepsen-style, over a real network with a witness', () => 
       const random = seeded(seed);
       console.log(`split-brain seed ${seed} (GATEHOUSE_SPLITBRAIN_SEED=${seed} repeats it)`);
       const applied: string[] = [];
-      const writers = ['client', 'prober'].map((h) => startWriter(state, h, password));
+      // Names of their own per seed: the writes of earlier seeds are still there.
+      const writers = ['client', 'prober'].map((h) =>
+        startWriter(state, h, password, `${h}-${seed}`),
+      );
       const schedule = FAULTS.flatMap((f) => Array.from({ length: RUNS }, () => f)).sort(
         () => random() - 0.5,
       );
@@ -161,8 +164,20 @@ describe('split brain, Jepsen-style, over a real network with a witness', () => 
 
   /** After a final sync, every acknowledged write is on both appliances. */
   async function expectNoneLost(primary: Target, acks: Ack[]): Promise<void> {
-    const synced = await call(primary, 'POST', '/api/login/failover/sync');
-    expect(synced.status, JSON.stringify(synced.body)).toBe(200);
+    // A sync asked while the backup's own runs may outlast the client's timeout: asked again.
+    let last = '';
+    await until(
+      async () => {
+        const r = await call(primary, 'POST', '/api/login/failover/sync');
+        last = JSON.stringify(r.body);
+        return r.status === 200;
+      },
+      90_000,
+      'a final sync that succeeds',
+      500,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last answer ${last}`);
+    });
     for (const t of [a, b]) {
       const users = await call(t, 'GET', '/api/login/users');
       const files = await call(t, 'GET', '/api/login/files');

@@ -21,14 +21,19 @@ export interface RoleEvent {
   details: Record<string, unknown>;
 }
 
-/** A writer in a host's namespace; `stop` ends it and returns every acknowledgement it printed. */
+/**
+ * A writer in a host's namespace, naming what it writes `CLIENT-N` (CLIENT: the host, or
+ * `client` when several writers run there one after another); `stop` ends it and returns
+ * every acknowledgement it printed.
+ */
 export function startWriter(
   state: LabState,
   host: string,
   password: string,
+  client = host,
 ): { stop: () => Promise<{ acks: Ack[]; refused: Record<string, number> }> } {
   const ns = hostOf(state.network!, host)!.ns;
-  const cfg = { client: host, appliances: targets(state), password };
+  const cfg = { client, appliances: targets(state), password };
   const [file, ...args] = nsExec(ns, [process.execPath, LAB_CLIENT, 'write', JSON.stringify(cfg)]);
   const child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const acks: Ack[] = [];
