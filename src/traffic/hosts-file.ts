@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../shared/fs.js';
-import { trafficError, type HostsFileConfig, type TrafficSwitchProvider } from './switch.js';
+import { trafficError, type HostsFileConfig, type TrafficSwitchProvider } from './switch-config.js';
 
 interface HostsLine {
   address: string;

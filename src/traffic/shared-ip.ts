@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
-import { trafficError, type SharedIpConfig, type TrafficSwitchProvider } from './switch.js';
+import { trafficError, type SharedIpConfig, type TrafficSwitchProvider } from './switch-config.js';
 
 export interface SharedAddress {
   address: string;

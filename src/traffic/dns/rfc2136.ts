@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { trafficError, type Rfc2136Config, type TrafficSwitchProvider } from '../switch.js';
+import { trafficError, type Rfc2136Config, type TrafficSwitchProvider } from '../switch-config.js';
 import { signRequest, verifyResponse, TSIG_ERRORS, type TsigKeyMaterial } from './tsig.js';
 import { exchange, type DnsServer } from './transport.js';
 import {

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { trafficError } from '../switch.js';
+import { trafficError } from '../switch-config.js';
 import { isTruncated } from './wire.js';
 
 export interface DnsServer {

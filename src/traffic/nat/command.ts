@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
-import { trafficError, type CommandConfig, type TrafficSwitchProvider } from '../switch.js';
+import { trafficError, type CommandConfig, type TrafficSwitchProvider } from '../switch-config.js';
 
 const TAIL = 2_000;
 

@@ -1,7 +1,11 @@
 import { Agent, request } from 'undici';
 import { pinnedConnector } from '../../shared/pinned-tls.js';
 import { GatehouseError, type Problem } from '../../shared/errors.js';
-import { trafficError, type NatForwarderConfig, type TrafficSwitchProvider } from '../switch.js';
+import {
+  trafficError,
+  type NatForwarderConfig,
+  type TrafficSwitchProvider,
+} from '../switch-config.js';
 import { ForwarderTarget } from './forwarder.js';
 
 /**

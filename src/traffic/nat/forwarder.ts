@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
 import { exists, writeFileAtomic } from '../../shared/fs.js';
-import { IpAddress, Port, trafficError } from '../switch.js';
+import { IpAddress, Port, trafficError } from '../switch-config.js';
 
 /**
  * `gatehouse nat-forwarder`: the NAT swing for one machine. A TCP forwarder sends each new

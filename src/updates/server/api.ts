@@ -4,7 +4,7 @@ import { GatehouseError } from '../../shared/errors.js';
 import { APPLIANCE_AUTH_SCHEME, tokenFromAuthorization } from '../download-key.js';
 import { availableFor, describePackage, packageFileName } from './catalogue.js';
 import { contactAppliance } from './enrolment.js';
-import type { UpdateServer } from './http.js';
+import type { UpdateServer } from './update-server.js';
 import { parseRange } from './range.js';
 import { damagedOnServer } from './integrity.js';
 import type { PublishedPackage } from './store.js';

@@ -4,7 +4,8 @@ import { closeGracefully, listenOrExplain } from '../../shared/http/server.js';
 import { createLogger } from '../../shared/logging.js';
 import { UpdateServerDir } from './data-dir.js';
 import { describeDamage, REPAIR_ADVICE } from './integrity.js';
-import { buildUpdateServer, UpdateServer } from './http.js';
+import { buildUpdateServer } from './http.js';
+import { UpdateServer } from './update-server.js';
 import { UpdateStore } from './store.js';
 
 export interface StartUpdateServerOptions {

@@ -2,33 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { html } from '../../shared/web/html.js';
 import { createHttpsServer } from '../../shared/http/server.js';
-import { AdminAuth } from './admin-auth.js';
 import { registerApi } from './api.js';
-import type { UpdateServerDir } from './data-dir.js';
-import { PackageIntegrity } from './integrity.js';
 import { page } from './page.js';
 import { serveStylesheet } from '../../shared/web/static.js';
 import { registerAdminPages } from './pages-admin.js';
 import { registerDownloadKeyPages } from './pages-download-key.js';
-import type { UpdateStore } from './store.js';
-
-/** What the routes of one update server share. */
-export class UpdateServer {
-  readonly auth: AdminAuth;
-  readonly integrity: PackageIntegrity;
-
-  constructor(
-    readonly dir: UpdateServerDir,
-    readonly store: UpdateStore,
-  ) {
-    this.auth = new AdminAuth(store);
-    this.integrity = new PackageIntegrity(dir);
-  }
-
-  get ticketSecret(): string {
-    return this.store.setting('ticket_secret')!;
-  }
-}
+import type { UpdateServer } from './update-server.js';
 
 /** The HTTPS server: health, the appliance API, the download-key page and the operator's pages. */
 export async function buildUpdateServer(

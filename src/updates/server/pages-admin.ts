@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
-import type { UpdateServer } from './http.js';
+import type { UpdateServer } from './update-server.js';
 import { button, notice, page, sendPage } from './page.js';
 import { forgetAppliance, resetDownloads } from './operator.js';
 import {

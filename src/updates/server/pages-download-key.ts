@@ -4,7 +4,7 @@ import { isGatehouseError, type GatehouseError } from '../../shared/errors.js';
 import type { DownloadKeyClaims } from '../download-key.js';
 import { availableFor, packageFileName } from './catalogue.js';
 import { contactAppliance } from './enrolment.js';
-import type { UpdateServer } from './http.js';
+import type { UpdateServer } from './update-server.js';
 import { page, sendPage } from './page.js';
 import type { PublishedPackage } from './store.js';
 import { issueTicket, TICKET_TTL_MS } from './tickets.js';

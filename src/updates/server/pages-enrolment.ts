@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import type { AdminSession } from './admin-auth.js';
 import { createRegistrationToken, DEFAULT_TOKEN_TTL_HOURS } from './enrolment.js';
-import type { UpdateServer } from './http.js';
+import type { UpdateServer } from './update-server.js';
 import { approveKey, confirmAppliance, revokeAppliance } from './operator.js';
 import { button, notice, page, sendPage } from './page.js';
 import type { KnownAppliance } from './store.js';
