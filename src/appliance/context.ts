@@ -41,6 +41,7 @@ import { SharedAddresses } from './shared-addresses.js';
 import { TrafficSwitchSettings } from '../traffic/settings.js';
 import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
+import { SiteIdentity } from '../site/site-identity.js';
 import {
   FailoverRelationship,
   type FailoverRole,
@@ -85,6 +86,8 @@ export class Appliance {
   /** Shared addresses: change them, have them follow the primary role (S19). */
   readonly addresses: SharedAddresses;
   readonly certificateFingerprint: string;
+  /** The site certificate authority and this appliance's certificate issued by it (S20). */
+  readonly siteIdentity: SiteIdentity;
   /** The failover relationship (src/failover/relationship.ts): the role comes from it. */
   readonly failover: FailoverRelationship;
   readonly updateSettings: UpdateSettings;
@@ -156,6 +159,22 @@ export class Appliance {
       publicKeyPem,
     );
     this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
+    this.siteIdentity = new SiteIdentity(
+      { ca: dir.siteCa, cert: dir.siteCert, tlsKey: dir.tlsKey },
+      this.events,
+      () => ({
+        commonName: identity.hostnames[0] ?? identity.name,
+        names: [
+          ...identity.hostnames,
+          ...identity.addresses,
+          ...this.network
+            .list()
+            .filter((a) => a.kind === 'shared')
+            .map((a) => a.address),
+          this.settings.get().siteHostname,
+        ].filter(Boolean),
+      }),
+    );
     this.sync = new SyncService({
       db,
       blobs,
@@ -177,6 +196,7 @@ export class Appliance {
       active: () => this.ready && this.db.open,
       followRole: (actor, role) => this.addresses.followRole(actor, role),
       movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
+      siteCa: this.siteIdentity,
     });
     this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);
     this.jumpClientIdentities = new JumpClientIdentities(
@@ -215,6 +235,7 @@ export class Appliance {
       version: PRODUCT_VERSION,
       host: () => ({ ...this.listenAddress, fingerprint: this.certificateFingerprint }),
       key: () => this.interApplianceKey.get(),
+      siteCa: this.siteIdentity,
       db,
       blobs,
       events: this.events,
@@ -287,7 +308,9 @@ export class Appliance {
       migrate(db);
       const blobs = new BlobStore(dir.blobs);
       await blobs.init();
-      return new Appliance(dir, identity, db, blobs);
+      const appliance = new Appliance(dir, identity, db, blobs);
+      await appliance.siteIdentity.ensure(SYSTEM);
+      return appliance;
     } catch (e) {
       db.close();
       throw e;
@@ -300,7 +323,9 @@ export class Appliance {
     migrate(db);
     const blobs = new BlobStore(dir.blobs);
     await blobs.init();
-    return new Appliance(dir, identity, db, blobs);
+    const appliance = new Appliance(dir, identity, db, blobs);
+    await appliance.siteIdentity.ensure(SYSTEM);
+    return appliance;
   }
 
   /** Where the site sends clients: a traffic node of its cluster, or this appliance. */

@@ -13,6 +13,14 @@ export class DataDir {
   get tlsCert() {
     return path.join(this.root, 'tls', 'cert.pem');
   }
+  /** The site certificate authority's key and certificate (src/site/site-identity.ts). */
+  get siteCa() {
+    return path.join(this.root, 'keys', 'site-ca.pem');
+  }
+  /** This appliance's certificate issued by the site certificate authority. */
+  get siteCert() {
+    return path.join(this.root, 'tls', 'site-cert.pem');
+  }
   get identityKey() {
     return path.join(this.root, 'keys', 'identity.key');
   }

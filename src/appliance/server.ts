@@ -113,6 +113,8 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     notFoundHint: 'The API is described at /api/openapi.json.',
     errorPage,
     explain: explainBodyError,
+    // Clients that pin the site certificate authority ask for its name (S20).
+    contextFor: (name) => appliance.siteIdentity.contextFor(name),
   });
   await app.register(multipart, {
     limits: { fields: 20, files: 1, fileSize: 64 * 1024 * 1024 * 1024 },

@@ -8,7 +8,7 @@ import { PRODUCT_VERSION } from '../shared/version.js';
 import { parseListen } from './serve.js';
 import { addInstallationCommands } from './console-install.js';
 import { run } from './errors.js';
-import { fingerprintOption, secretFrom } from './options.js';
+import { pinOf, pinOptions, secretFrom, type PinFlags } from './options.js';
 
 /** `gatehouse console`: a representative's console (sign-in, Jump Clients, sessions, replay). */
 
@@ -17,6 +17,8 @@ interface Profile {
   fingerprint: string;
   /** The site's other certificates (failover peer, traffic nodes), learnt at sign-in. */
   alsoTrust?: string[];
+  /** The site certificate authority (S20), given or learnt at sign-in. */
+  siteCa?: string;
   username: string;
   ticket: string;
   expiresAt: string;
@@ -56,6 +58,7 @@ async function consoleOf(file: string) {
       ...parseSite(profile.site),
       fingerprint: profile.fingerprint,
       alsoTrust: profile.alsoTrust ?? [],
+      ...(profile.siteCa ? { siteCa: profile.siteCa } : {}),
     },
     ticket: profile.ticket,
     expiresAt: profile.expiresAt,
@@ -73,33 +76,30 @@ export function consoleCommand(): Command {
     'where the sign-in is kept (default $GATEHOUSE_CONSOLE_PROFILE or ~/.config/gatehouse/console.json)',
   ] as const;
 
-  cmd
+  const signIn = cmd
     .command('sign-in')
     .description(
       'sign in with a site user; the console ticket is kept in the profile file (mode 600)',
     )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port')
-    .requiredOption(
-      '--fingerprint <sha256>',
-      "the site certificate's SHA-256 fingerprint",
-      fingerprintOption,
-    )
+    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
+  pinOptions(signIn)
     .requiredOption('--user <name>', 'the site user')
     .option('--password-file <file>', 'file holding the password (else $GATEHOUSE_PASSWORD)')
     .option(...profileOption)
     .action(
       run(
-        async (o: {
-          site: string;
-          fingerprint: string;
-          user: string;
-          passwordFile?: string;
-          profile?: string;
-        }) => {
+        async (
+          o: PinFlags & {
+            site: string;
+            user: string;
+            passwordFile?: string;
+            profile?: string;
+          },
+        ) => {
           const { parseSite } = await import('../clients/tunnel.js');
           const { RepresentativeConsole } = await import('../clients/console.js');
           const rep = await RepresentativeConsole.signIn(
-            { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint },
+            { ...parseSite(o.site, '--site'), ...pinOf(o) },
             o.user,
             secretFrom('--password-file', o.passwordFile, 'GATEHOUSE_PASSWORD'),
           );
@@ -122,7 +122,8 @@ export function consoleCommand(): Command {
           mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
           const profile: Profile = {
             site: o.site,
-            fingerprint: o.fingerprint,
+            fingerprint: o.fingerprint ?? '',
+            ...(rep.signIn.site.siteCa ? { siteCa: rep.signIn.site.siteCa } : {}),
             username: o.user,
             ticket: rep.signIn.ticket,
             expiresAt: rep.signIn.expiresAt,

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { fieldError } from '../shared/errors.js';
-import { fingerprintOption, secretFrom } from './clients.js';
+import { secretFrom } from './clients.js';
+import { pinOf, pinOptions, type PinFlags } from './options.js';
 import { reportAndExit } from './errors.js';
 
 /** `--since`: an ISO 8601 time (2024-05-01, 2024-05-01T12:00:00Z) or milliseconds since 1970. */
@@ -23,9 +24,8 @@ function parseOverlap(value: string): number {
   return Math.round(hours * 3600_000);
 }
 
-interface ExportFlags {
+interface ExportFlags extends PinFlags {
   site: string;
-  fingerprint: string;
   user: string;
   passwordFile?: string;
   out: string;
@@ -38,7 +38,7 @@ interface ExportFlags {
 
 async function runExport(o: ExportFlags): Promise<void> {
   const { parseSite } = await import('../clients/tunnel.js');
-  const site = { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint };
+  const site = { ...parseSite(o.site, '--site'), ...pinOf(o) };
   const since = o.since === undefined ? undefined : parseSince(o.since);
   const overlapMs = parseOverlap(o.overlapHours);
   const password = secretFrom('--password-file', o.passwordFile, 'GATEHOUSE_PASSWORD');
@@ -76,17 +76,13 @@ export function integrationCommand(): Command {
   const cmd = new Command('integration').description(
     'the Integration Client: export session records, recordings and logs of a site into a folder',
   );
-  cmd
+  const exportCmd = cmd
     .command('export')
     .description(
       'pull what is new since the last run (state.json in --out) into --out; re-runs never duplicate',
     )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port')
-    .requiredOption(
-      '--fingerprint <sha256>',
-      "the site certificate's SHA-256 fingerprint",
-      fingerprintOption,
-    )
+    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
+  pinOptions(exportCmd)
     .requiredOption('--user <name>', 'a /login user (an API account)')
     .option('--password-file <file>', 'file holding the password (else $GATEHOUSE_PASSWORD)')
     .requiredOption('--out <dir>', 'the export folder (created if missing)')
@@ -111,7 +107,9 @@ export function integrationCommand(): Command {
 Layout of --out: sessions/<id>.json, recordings/<id>.rec, logs/YYYY-MM-DD.ndjson, state.json
 (docs/clients.md). Example:
   GATEHOUSE_PASSWORD=… gatehouse integration export --site support.example.com:443 \\
-    --fingerprint AB:CD:… --user integration --out /srv/gatehouse-export --sqlite /srv/export.db`,
+    --site-ca AB:CD:… --user integration --out /srv/gatehouse-export --sqlite /srv/export.db
+Pin the site CA (--site-ca): the same command keeps working after a failover or traffic switch,
+by hostname or address. A folder exported with --fingerprint learns the site CA at its first run.`,
     )
     .action(async (o: ExportFlags) => {
       try {

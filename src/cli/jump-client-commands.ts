@@ -4,21 +4,17 @@ import { Command } from 'commander';
 import { fieldError } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { reportAndExit } from './errors.js';
-import { collect, fingerprintOption, secretFrom } from './options.js';
+import { collect, pinOf, pinOptions, secretFrom, type PinFlags } from './options.js';
 
 /** `gatehouse jump-client` and `gatehouse customer-client`: the Jump Client and the customer client. */
 
 export function jumpClientCommand(): Command {
-  return new Command('jump-client')
+  const cmd = new Command('jump-client')
     .description(
       'run a Jump Client on this (remote) computer: keeps an outbound TLS connection to the site and opens sessions only to the targets it allows',
     )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port')
-    .requiredOption(
-      '--fingerprint <sha256>',
-      "the site certificate's SHA-256 fingerprint",
-      fingerprintOption,
-    )
+    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
+  return pinOptions(cmd)
     .requiredOption('--name <name>', "this Jump Client's name, unique on the site")
     .option('--group <group>', 'the Jump Client group', 'default')
     .requiredOption(
@@ -46,20 +42,21 @@ The first start generates the installation's key pair (kept in --identity, mode 
 it with an enrolment token an administrator created on /login > Jump Clients (or with
 \`gatehouse jump-clients token create\`); later starts need no token. Example:
   GATEHOUSE_JUMP_CLIENT_TOKEN=gjt1_… gatehouse jump-client --site support.example.com:443 \\
-    --fingerprint AB:CD:… --name web-01 --group servers --allow 127.0.0.1:22 --allow 127.0.0.1:3389`,
+    --site-ca AB:CD:… --name web-01 --group servers --allow 127.0.0.1:22 --allow 127.0.0.1:3389`,
     )
     .action(
-      async (o: {
-        site: string;
-        fingerprint: string;
-        name: string;
-        group: string;
-        allow: string[];
-        tokenFile?: string;
-        keyFile?: string;
-        identity?: string;
-        region?: string;
-      }) => {
+      async (
+        o: PinFlags & {
+          site: string;
+          name: string;
+          group: string;
+          allow: string[];
+          tokenFile?: string;
+          keyFile?: string;
+          identity?: string;
+          region?: string;
+        },
+      ) => {
         try {
           const identity =
             o.identity ??
@@ -107,7 +104,7 @@ async function enrolmentCredential(
  * is checked first. A client the site refused for good exits with the site's error.
  */
 async function runJumpClient(
-  o: { site: string; fingerprint: string; allow: string[]; region?: string },
+  o: PinFlags & { site: string; allow: string[]; region?: string },
   kind: { name: string; group: string; token: string; identity: string } | { sessionKey: string },
   banner: string,
 ): Promise<void> {
@@ -116,7 +113,7 @@ async function runJumpClient(
   for (const a of o.allow)
     if (!TargetAddress.safeParse(a).success)
       throw fieldError('--allow', `"${a}" must be host:port, e.g. 127.0.0.1:22`);
-  const site = { ...parseSite(o.site, '--site'), fingerprint: o.fingerprint };
+  const site = { ...parseSite(o.site, '--site'), ...pinOf(o) };
   const { JumpClient } = await import('../clients/jump-client.js');
   const client = new JumpClient({
     site,
@@ -134,16 +131,12 @@ async function runJumpClient(
 }
 
 export function customerClientCommand(): Command {
-  return new Command('customer-client')
+  const cmd = new Command('customer-client')
     .description(
       "join a representative's session from this computer with the session key they gave you; they can then open sessions to the targets you allow, until you stop it (Ctrl-C)",
     )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port')
-    .requiredOption(
-      '--fingerprint <sha256>',
-      "the site certificate's SHA-256 fingerprint",
-      fingerprintOption,
-    )
+    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
+  return pinOptions(cmd)
     .option(
       '--key <digits>',
       'the session key your representative gave you (else $GATEHOUSE_SESSION_KEY)',
@@ -159,17 +152,18 @@ export function customerClientCommand(): Command {
       `
 Your representative runs \`gatehouse console session-key\` and reads you the key; it works once,
 for 20 minutes. Example:
-  gatehouse customer-client --site support.example.com:443 --fingerprint AB:CD:… \\
+  gatehouse customer-client --site support.example.com:443 --site-ca AB:CD:… \\
     --key 12345678 --allow 127.0.0.1:3389`,
     )
     .action(
-      async (o: {
-        site: string;
-        fingerprint: string;
-        key?: string;
-        allow: string[];
-        region?: string;
-      }) => {
+      async (
+        o: PinFlags & {
+          site: string;
+          key?: string;
+          allow: string[];
+          region?: string;
+        },
+      ) => {
         try {
           const sessionKey = (o.key ?? process.env.GATEHOUSE_SESSION_KEY ?? '').trim();
           if (!/^[\d\s-]{1,32}$/.test(sessionKey))

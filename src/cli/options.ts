@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { fieldError } from '../shared/errors.js';
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -23,4 +23,36 @@ export function secretFrom(flag: string, file: string | undefined, envName: stri
   const env = process.env[envName];
   if (env) return env;
   throw fieldError(flag, `is required: give ${flag} FILE or set ${envName}`);
+}
+
+/**
+ * `--fingerprint` and `--site-ca`: what a client of a site pins, at least one of them. The site
+ * certificate authority (S20) trusts every appliance of the site, whichever the site leads to.
+ */
+export function pinOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--fingerprint <sha256>',
+      "an appliance certificate's SHA-256 fingerprint (printed at its start)",
+      fingerprintOption,
+    )
+    .option(
+      '--site-ca <sha256>',
+      "the site certificate authority's SHA-256 fingerprint (/login > Status > Information): trusts every appliance of the site",
+      fingerprintOption,
+    );
+}
+
+export interface PinFlags {
+  fingerprint?: string;
+  siteCa?: string;
+}
+
+export function pinOf(o: PinFlags): { fingerprint: string; siteCa?: string } {
+  if (!o.fingerprint && !o.siteCa)
+    throw fieldError(
+      '--site-ca',
+      "is required unless --fingerprint is given: give the site certificate authority's fingerprint (/login > Status > Information), or one appliance's certificate fingerprint with --fingerprint",
+    );
+  return { fingerprint: o.fingerprint ?? '', ...(o.siteCa ? { siteCa: o.siteCa } : {}) };
 }

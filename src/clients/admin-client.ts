@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { LookupFunction } from 'node:net';
-import { pinnedConnector } from '../shared/pinned-tls.js';
+import { pinnedConnector, type PinnedTrust } from '../shared/pinned-tls.js';
 import type { Readable } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { GatehouseError, type Problem } from '../shared/errors.js';
@@ -22,7 +22,7 @@ export class ApplianceClient {
 
   constructor(
     readonly baseUrl: string,
-    trust: { certPem: string } | { fingerprint: string | string[] },
+    trust: { certPem: string } | { fingerprint: string | string[] | PinnedTrust },
     opts: { connections?: number; lookup?: LookupFunction; localAddress?: string } = {},
   ) {
     this.agent = new Agent({

@@ -13,6 +13,11 @@ export interface ExportState {
   format: 1;
   cursor: { sessionsEndedAt: number | null; eventsTs: number | null };
   lastRun: { at: string; site: string; appliance: string } | null;
+  /**
+   * The site certificate authority learnt at the first run (S20): later runs trust whichever
+   * appliance of the site answers, though only one appliance's certificate was pinned.
+   */
+  siteCa?: string;
 }
 
 /**

@@ -6,7 +6,7 @@ import { ApplianceClient, toError } from './admin-client.js';
 import { ExportFolder, scopeOf, type ExportedEvent, type ExportState } from './export-folder.js';
 import { ExportDatabase } from './export-sqlite.js';
 import { checkPrimary, type ApplianceStanding, type PrimaryCheck } from './site-primary.js';
-import { trustedFingerprints, type Endpoint } from './tunnel.js';
+import { endpointTrust, type Endpoint } from './tunnel.js';
 
 /** Records merged later (failover, S21; traffic nodes) carry old times: re-read this far back. */
 export const DEFAULT_OVERLAP_MS = 24 * 3600_000;
@@ -40,6 +40,8 @@ export interface ExportSummary {
   sqlite: string | null;
   /** Whether the appliance read is the site's primary (a backup's copy may lag or differ). */
   primary: PrimaryCheck;
+  /** The site certificate authority trusted from now on (null: a site of the previous release). */
+  siteCa: string | null;
 }
 
 const hostPort = (e: Endpoint) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`;
@@ -63,38 +65,49 @@ function unreachable(site: Endpoint, e: unknown): GatehouseError {
  * or address: the certificate is pinned by fingerprint, so only the name resolution differs.
  */
 export class IntegrationClient {
-  private readonly http: ApplianceClient;
+  private http: ApplianceClient | undefined;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: ExportOptions) {
-    this.http = new ApplianceClient(
-      `https://${hostPort(opts.site)}`,
-      // The site may have moved to its failover peer: trust every certificate of the site (S20).
-      { fingerprint: trustedFingerprints(opts.site) },
-      { connections: 4, lookup: opts.site.lookup },
-    );
     this.log = opts.log ?? (() => undefined);
+  }
+
+  /**
+   * The site may have moved to its failover peer or another node: trust every certificate of the
+   * site given, and what its certificate authority issued (given, or learnt at an earlier run).
+   */
+  private connect(siteCa: string | undefined): ApplianceClient {
+    const site = { ...this.opts.site, ...(siteCa ? { siteCa } : {}) };
+    return new ApplianceClient(
+      `https://${hostPort(site)}`,
+      { fingerprint: endpointTrust(site) },
+      { connections: 4, lookup: site.lookup },
+    );
   }
 
   async export(): Promise<ExportSummary> {
     const { opts } = this;
+    const folder = new ExportFolder(opts.dir);
+    const state = await folder.readState();
+    const http = (this.http = this.connect(opts.site.siteCa ?? state.siteCa));
     try {
-      await this.http.signIn('login', opts.username, opts.password);
+      await http.signIn('login', opts.username, opts.password);
     } catch (e) {
       throw unreachable(opts.site, e);
     }
     let db: ExportDatabase | undefined;
     try {
-      const info = await this.get<ApplianceStanding & { productVersion: string }>(
+      const info = await this.get<ApplianceStanding & { productVersion: string; siteCa?: string }>(
         '/api/login/status/information',
       );
       this.log(
         `signed in to ${info.appliance} (${info.role}, ${info.productVersion}) at ${hostPort(opts.site)} as ${opts.username}`,
       );
       const primary = await this.checkPrimary(info);
-      const folder = new ExportFolder(opts.dir);
+      // Learnt over this pinned connection, kept for the next runs (the migration from a pin of
+      // one appliance's certificate to the site's identity).
+      const siteCa = opts.site.siteCa ?? state.siteCa ?? info.siteCa;
       await folder.open();
-      const state = await folder.readState();
       db = opts.sqlite ? new ExportDatabase(opts.sqlite) : undefined;
       const overlap = opts.overlapMs ?? DEFAULT_OVERLAP_MS;
       const start = (cursor: number | null) =>
@@ -118,6 +131,7 @@ export class IntegrationClient {
           site: hostPort(opts.site),
           appliance: info.appliance,
         },
+        ...(siteCa ? { siteCa } : {}),
       };
       // Last: a run killed before this point is simply done again, skipping what it wrote.
       await folder.writeState(next);
@@ -132,10 +146,11 @@ export class IntegrationClient {
         cursor: next.cursor,
         sqlite: opts.sqlite ?? null,
         primary,
+        siteCa: siteCa ?? null,
       };
     } finally {
       db?.close();
-      await this.http.call('DELETE', '/api/login/session').catch(() => undefined);
+      await http.call('DELETE', '/api/login/session').catch(() => undefined);
     }
   }
 
@@ -160,7 +175,7 @@ export class IntegrationClient {
   }
 
   private async get<T>(path: string): Promise<T> {
-    const res = await this.http.call<T>('GET', path);
+    const res = await this.http!.call<T>('GET', path);
     if (res.status !== 200) throw toError(res);
     return res.body;
   }
@@ -216,7 +231,7 @@ export class IntegrationClient {
   }
 
   private async recording(id: string): Promise<Readable> {
-    const res = await this.http.call<Readable>(
+    const res = await this.http!.call<Readable>(
       'GET',
       `/api/login/sessions/${encodeURIComponent(id)}/recording`,
       { stream: true, headers: { accept: 'application/octet-stream' } },
@@ -255,7 +270,7 @@ export class IntegrationClient {
     return out;
   }
 
-  close(): Promise<void> {
-    return this.http.close();
+  async close(): Promise<void> {
+    await this.http?.close();
   }
 }

@@ -147,7 +147,10 @@ export class JumpClient {
     try {
       const reg = await this.register();
       const site = siteEndpoint(this.site, reg.site);
-      if (site.alsoTrust!.length !== (this.site.alsoTrust ?? []).length) {
+      if (
+        site.alsoTrust!.length !== (this.site.alsoTrust ?? []).length ||
+        site.siteCa !== this.site.siteCa
+      ) {
         void this.api.close();
         this.api = new SiteApi(site);
         this.site = site;

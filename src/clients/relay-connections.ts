@@ -8,7 +8,7 @@ import { openTunnel, trustedFingerprints, type Endpoint } from './tunnel.js';
 const IDLE_CLOSE_MS = 60_000;
 
 const keyOf = (endpoint: Endpoint) =>
-  `${endpoint.host}:${endpoint.port} ${trustedFingerprints(endpoint).join(',')}`;
+  `${endpoint.host}:${endpoint.port} ${trustedFingerprints(endpoint).join(',')} ${endpoint.siteCa ?? ''}`;
 
 /**
  * A client's relay connections: one multiplexed connection per appliance (opened when the first

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApplianceClient, toError } from './admin-client.js';
-import { trustedFingerprints, type Endpoint } from './tunnel.js';
+import { endpointTrust, type Endpoint } from './tunnel.js';
 import type { Relay, SiteJumpClient } from '../sessions/routing.js';
 
 export interface SiteInfo {
@@ -11,6 +11,8 @@ export interface SiteInfo {
   productVersion: string;
   /** Certificates of every appliance of the site (failover peer, traffic nodes). */
   fingerprints?: string[];
+  /** The site certificate authority's fingerprint (S20); a site of the previous release has none. */
+  siteCa?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export class SiteApi {
     const host = this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host;
     return new ApplianceClient(
       `https://${host}:${this.endpoint.port}`,
-      { fingerprint: trustedFingerprints(this.endpoint) },
+      { fingerprint: endpointTrust(this.endpoint) },
       { connections: 4, lookup: this.endpoint.lookup },
     );
   }
@@ -222,10 +224,21 @@ async function streamText(body: Readable): Promise<string> {
 
 /** Where to open relay connections: the relay the site named, else the site itself. */
 export const relayEndpoint = (site: Endpoint, relay: Relay | null): Endpoint =>
-  relay ? { host: relay.host, port: relay.port, fingerprint: relay.fingerprint } : site;
+  relay
+    ? {
+        host: relay.host,
+        port: relay.port,
+        fingerprint: relay.fingerprint,
+        ...(site.siteCa ? { siteCa: site.siteCa } : {}),
+      }
+    : site;
 
-/** The site endpoint, trusting every certificate the site named (it may fail over to them). */
+/**
+ * The site endpoint, trusting every certificate the site named (it may fail over to them) and
+ * the site's certificate authority, learnt over this pinned connection when not given.
+ */
 export const siteEndpoint = (site: Endpoint, info: SiteInfo): Endpoint => ({
   ...site,
   alsoTrust: [...new Set([...(site.alsoTrust ?? []), ...(info.fingerprints ?? [])])],
+  ...((site.siteCa ?? info.siteCa) ? { siteCa: site.siteCa ?? info.siteCa } : {}),
 });

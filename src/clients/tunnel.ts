@@ -1,7 +1,14 @@
 import type { LookupFunction } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { GatehouseError, type Problem } from '../shared/errors.js';
-import { fingerprintMismatch } from '../shared/pinned-tls.js';
+import {
+  describeTrust,
+  fingerprintMismatch,
+  trustOf,
+  untrustedPresented,
+  SITE_IDENTITY_SERVERNAME,
+  type PinnedTrust,
+} from '../shared/pinned-tls.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { UPGRADE_PROTOCOL } from '../sessions/protocol.js';
 
@@ -16,6 +23,11 @@ export interface Endpoint {
    */
   alsoTrust?: string[];
   /**
+   * The SHA-256 fingerprint of the site certificate authority: every appliance of the site
+   * presents a certificate it issued when asked (S20). Given, or learnt from the site at sign-in.
+   */
+  siteCa?: string;
+  /**
    * How `host` becomes an address when it is a name (default: the system resolver). The
    * orchestrator passes one that reads a hosts-file traffic switch's file, as clients would.
    */
@@ -24,7 +36,11 @@ export interface Endpoint {
 
 /** Every fingerprint an endpoint accepts. */
 export const trustedFingerprints = (e: Endpoint) =>
-  [e.fingerprint, ...(e.alsoTrust ?? [])].map((f) => f.toUpperCase());
+  [e.fingerprint, ...(e.alsoTrust ?? [])].filter(Boolean).map((f) => f.toUpperCase());
+
+/** What an endpoint trusts: its certificates, and the site authority when it knows it. */
+export const endpointTrust = (e: Endpoint): PinnedTrust =>
+  trustOf({ fingerprints: trustedFingerprints(e), ...(e.siteCa ? { siteCa: e.siteCa } : {}) });
 
 /** Parse HOST:PORT (IPv6 in brackets) of a `--site` option. */
 export function parseSite(value: string, field = 'site'): { host: string; port: number } {
@@ -54,10 +70,15 @@ export function openTunnel(
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const where = `${endpoint.host}:${endpoint.port}`;
+    const trust = endpointTrust(endpoint);
     const socket = tls.connect({
       host: endpoint.host,
       port: endpoint.port,
-      servername: /^[\d.]+$|:/.test(endpoint.host) ? undefined : endpoint.host,
+      servername: trust.siteCa
+        ? SITE_IDENTITY_SERVERNAME
+        : /^[\d.]+$|:/.test(endpoint.host)
+          ? undefined
+          : endpoint.host,
       rejectUnauthorized: false,
       ...(endpoint.lookup ? { lookup: endpoint.lookup } : {}),
     });
@@ -88,9 +109,8 @@ export function openTunnel(
       ),
     );
     socket.once('secureConnect', () => {
-      const got = socket.getPeerCertificate().fingerprint256;
-      if (!trustedFingerprints(endpoint).includes(got))
-        return fail(fingerprintMismatch(where, got, endpoint.fingerprint));
+      const presented = untrustedPresented(socket, trust);
+      if (presented) return fail(fingerprintMismatch(where, presented, describeTrust(trust)));
       const lines = [
         `GET ${path} HTTP/1.1`,
         `Host: ${where}`,

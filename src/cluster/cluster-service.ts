@@ -81,6 +81,7 @@ export class ClusterService implements ClientRouting {
       l.lastError = (e as Error).message;
       return;
     }
+    if (this.copy.siteCaDiffers(node)) await this.copy.pushSiteCa(node);
     // A revocation (a user, a Jump Client installation) reaches the node within a poll.
     if (!this.copy.configCurrent(node))
       await this.copy

@@ -12,7 +12,10 @@ import type { TrafficNode } from './nodes-store.js';
  */
 export class NodeCopy {
   constructor(
-    private readonly host: Pick<ClusterHost, 'db' | 'blobs' | 'nodes' | 'configVersion'>,
+    private readonly host: Pick<
+      ClusterHost,
+      'db' | 'blobs' | 'nodes' | 'configVersion' | 'siteCa' | 'log'
+    >,
     private readonly links: NodeLinks,
   ) {}
 
@@ -42,6 +45,30 @@ export class NodeCopy {
     );
     await l.client.call('POST', '/api/peer/cluster/config', config);
     l.pushedVersion = version;
+  }
+
+  /** Whether the node holds another site certificate authority (one of the previous release: none). */
+  siteCaDiffers(node: TrafficNode): boolean {
+    const held = this.links.get(node.name)?.status?.siteCa;
+    return held !== undefined && held !== this.host.siteCa.fingerprint;
+  }
+
+  /**
+   * The site's identity (S20) to a node that holds another, within a poll of its joining: the
+   * key travels only in this key-proven, pinned peer channel.
+   */
+  async pushSiteCa(node: TrafficNode): Promise<void> {
+    const l = this.links.of(node);
+    try {
+      const taken = await l.client.call<{ siteCa: string }>(
+        'POST',
+        '/api/peer/cluster/site-ca',
+        this.host.siteCa.bundle(),
+      );
+      if (l.status) l.status.siteCa = taken.siteCa;
+    } catch (e) {
+      this.host.log('cluster site CA push failed', { node: node.name, err: String(e) });
+    }
   }
 
   /** Bring the node's session records (with recordings) and log entries to this appliance. */

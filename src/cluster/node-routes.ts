@@ -8,6 +8,7 @@ import type { FailoverRole } from '../failover/relationship.js';
 import type { ClientGateway } from '../sessions/gateway.js';
 import type { EventLog } from '../site/events.js';
 import type { InterApplianceKey } from '../site/security.js';
+import type { SiteIdentity } from '../site/site-identity.js';
 import { replaceTable } from '../site/site-data.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';
@@ -32,6 +33,7 @@ export interface ClusterPeerHost {
     'list' | 'connectedCount' | 'liveSessions' | 'drain' | 'undrain' | 'moveAll'
   >;
   readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
+  readonly siteIdentity: Pick<SiteIdentity, 'fingerprint' | 'adopt'>;
   readonly updates: Pick<
     UpdateInstaller,
     'staged' | 'stagedIntact' | 'stageUpload' | 'get' | 'stagedFile'
@@ -108,6 +110,8 @@ export function nodeStatus(appliance: ClusterPeerHost) {
     history: Object.fromEntries(HISTORY_TABLES.map((t) => [t, maxRowid(t)])),
     /** The configuration tables this node takes from its primary node. */
     configTables: [...CONFIG_TABLES] as string[],
+    /** The site certificate authority it holds: the primary node pushes its own when they differ. */
+    siteCa: appliance.siteIdentity.fingerprint,
   };
 }
 export type NodeStatus = ReturnType<typeof nodeStatus>;
@@ -150,6 +154,16 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
         'cluster.joined',
       );
       return nodeStatus(appliance);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/peer/cluster/site-ca',
+    // The site's identity is the primary node's (S20): sent only inside this key-proven channel.
+    handler: async ({ appliance, from, body }) => {
+      member(appliance);
+      await appliance.siteIdentity.adopt({ area: 'system', name: from }, body, from);
+      return { siteCa: appliance.siteIdentity.fingerprint };
     },
   },
   {

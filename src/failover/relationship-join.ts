@@ -19,7 +19,12 @@ export interface PeerHello {
  * merge, S21), then ask it to join as backup.
  */
 export async function joinBackup(
-  self: { name: string; fingerprint: string; key: () => string },
+  self: {
+    name: string;
+    fingerprint: string;
+    key: () => string;
+    siteCa?: () => JoinMessage['siteCa'];
+  },
   backup: PeerAddress,
   reverse: PeerAddress,
   input: EstablishInput,
@@ -63,6 +68,8 @@ export async function joinBackup(
         intervalMs: input.syncIntervalSeconds * 1000,
       },
       ...ownVersions(),
+      // Only now: the backup has proven it holds the Inter-Appliance key (hello).
+      ...(self.siteCa ? { siteCa: self.siteCa() } : {}),
     };
     const answer = await client
       .call<PeerAnswer>('POST', '/api/peer/failover/join', {

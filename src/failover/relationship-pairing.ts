@@ -30,7 +30,12 @@ export function establish(
     refuseMovingAddresses(input, deps.movingAddresses?.() ?? []);
     try {
       const rel = await joinBackup(
-        { name: deps.name, fingerprint: deps.fingerprint, key: deps.key },
+        {
+          name: deps.name,
+          fingerprint: deps.fingerprint,
+          key: deps.key,
+          siteCa: deps.siteCa && (() => deps.siteCa!.bundle()),
+        },
         backup,
         reverse,
         input,
@@ -116,6 +121,8 @@ export async function acceptJoin(
     );
   await checkReverseDetails(from, msg);
   const generation = joinGeneration(msg.generation, existing);
+  // The site's identity is the primary's: clients pinning its authority trust this backup too.
+  if (msg.siteCa !== undefined) await deps.siteCa?.adopt(peerActor(from), msg.siteCa, from);
   const rel: RelationshipView = {
     role: 'backup',
     generation,

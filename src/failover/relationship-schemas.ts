@@ -163,6 +163,8 @@ export const JoinMessage = z.object({
   /** What the primary runs: a backup refuses a newer primary (its data would not be understood). */
   productVersion: z.string().min(1).optional(),
   schemaVersion: z.number().int().nonnegative().optional(),
+  /** The site certificate authority the backup adopts (S20); checked by the backup. */
+  siteCa: z.unknown().optional(),
 });
 export type JoinMessage = z.infer<typeof JoinMessage>;
 

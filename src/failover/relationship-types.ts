@@ -5,6 +5,7 @@ import type { PeerClient } from './peer-client.js';
 import type { MovingAddress } from '../site/moving-address.js';
 import type { SyncedPosition } from './sync/positions.js';
 import type { RelationshipView, SyncResult } from './types.js';
+import type { SiteCaBundle } from '../site/site-identity.js';
 
 export type FailoverRole = 'standalone' | 'primary' | 'backup';
 
@@ -61,6 +62,14 @@ export interface RelationshipDeps {
   followRole?: (actor: Actor, role: FailoverRole) => Promise<void>;
   /** Addresses that follow the primary role here: never connection details (S14). */
   movingAddresses?: () => MovingAddress[];
+  /**
+   * The site certificate authority (S20): a primary hands it to the backup that joins, over
+   * the pinned and key-proven peer channel; the backup adopts it.
+   */
+  siteCa?: {
+    bundle(): SiteCaBundle;
+    adopt(actor: Actor, value: unknown, from: string): Promise<void>;
+  };
 }
 
 /** What this appliance answers to every relationship call: who it is and what it believes. */

@@ -9,7 +9,7 @@ import { exists, writeFileAtomic } from './fs.js';
  * The certificate generator is loaded only when a certificate is made (init): it costs a
  * quarter of a second at every start otherwise.
  */
-async function loadX509() {
+export async function loadX509() {
   await import('reflect-metadata');
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -41,9 +41,7 @@ export async function generateSelfSignedCertificate(opts: {
     ...opts.ipAddresses.map((value) => ({ type: 'ip' as const, value })),
   ];
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
-      .toString('hex')
-      .replace(/^[89a-f]/, '1'),
+    serialNumber: randomSerial(),
     name: `CN=${opts.commonName.replace(/[,=+<>#;"\\]/g, '_')}, O=Gatehouse appliance`,
     notBefore,
     notAfter,
@@ -59,13 +57,23 @@ export async function generateSelfSignedCertificate(opts: {
       new x509.SubjectAlternativeNameExtension(names),
     ],
   });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8)
+  return { keyPem: await privateKeyPem(keys.privateKey), certPem: cert.toString('pem') + '\n' };
+}
+
+/** A WebCrypto private key as PKCS#8 PEM. */
+export async function privateKeyPem(key: CryptoKey): Promise<string> {
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', key);
+  return `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8)
     .toString('base64')
     .match(/.{1,64}/g)!
     .join('\n')}\n-----END PRIVATE KEY-----\n`;
-  return { keyPem, certPem: cert.toString('pem') + '\n' };
 }
+
+/** A random positive serial number, as the certificate generator takes it (hex). */
+export const randomSerial = () =>
+  Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 
 /** SHA-256 fingerprint of a PEM certificate, as AB:CD:… */
 export function certificateFingerprint(certPem: string): string {

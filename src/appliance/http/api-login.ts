@@ -17,6 +17,8 @@ export const loginOperations: ApplianceOperation[] = [
       cluster: appliance.standing.cluster,
       siteHostname: appliance.settings.get().siteHostname || null,
       fingerprint: appliance.certificateFingerprint,
+      // The site's identity, the same on every appliance of the site: what clients pin (S20).
+      siteCa: appliance.siteIdentity.fingerprint,
       productVersion: appliance.productVersion,
       connectedClients: appliance.clients.list(),
     }),

@@ -83,6 +83,15 @@ function informationPage(ctx: PageContext) {
         <dd>
           ${appliance.settings.get().siteHostname || html`<span class="muted">not set (Configuration)</span>`}
         </dd>
+        <dt>Site CA fingerprint</dt>
+        <dd>
+          <code id="info-site-ca">${appliance.siteIdentity.fingerprint}</code>
+          <span class="help"
+            >Pin this in clients (<code>--site-ca</code>): every appliance of the site presents a
+            certificate it issued, so they keep trusting the site after a failover or traffic
+            switch.</span
+          >
+        </dd>
       </dl>
       <p class="muted small" id="info-refresh">
         As of ${formatTime(Date.now())}; reload the page to refresh.

@@ -24,6 +24,8 @@ export interface ClientSite {
   readonly identity: { readonly name: string };
   readonly productVersion: string;
   readonly certificateFingerprint: string;
+  /** The site certificate authority clients pin (S20). */
+  readonly siteIdentity: { readonly fingerprint: string };
   /** False on a failover backup: clients go to the primary. */
   readonly acceptsClients: boolean;
   readonly settings: Pick<SiteSettingsService, 'get'>;
@@ -109,6 +111,8 @@ export const site = (appliance: ClientSite) => ({
   name: appliance.settings.get().siteName,
   appliance: appliance.identity.name,
   productVersion: appliance.productVersion,
+  // The site's certificate authority: clients pin it from now on, whichever appliance answers.
+  siteCa: appliance.siteIdentity.fingerprint,
   // The site hostname may lead to any of these after a failover: clients trust them all.
   fingerprints: [
     appliance.certificateFingerprint,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { SecureContext } from 'node:tls';
 import Fastify, {
   LogController,
   type FastifyError,
@@ -33,6 +34,8 @@ export interface HttpsServerOptions {
   errorPage: (error: GatehouseError) => string;
   /** A framework error this server explains in its own words (e.g. a body it cannot parse). */
   explain?: (err: FastifyError, req: FastifyRequest) => GatehouseError | undefined;
+  /** The certificate for a TLS server name the client asked for; else the default above. */
+  contextFor?: (servername: string) => SecureContext | undefined;
 }
 
 export async function createHttpsServer(opts: HttpsServerOptions): Promise<FastifyInstance> {
@@ -42,6 +45,12 @@ export async function createHttpsServer(opts: HttpsServerOptions): Promise<Fasti
       key: readFileSync(opts.tlsKeyFile),
       cert: readFileSync(opts.tlsCertFile),
       minVersion: 'TLSv1.2',
+      ...(opts.contextFor
+        ? {
+            SNICallback: (name: string, cb: (e: Error | null, c?: SecureContext) => void) =>
+              cb(null, opts.contextFor!(name)),
+          }
+        : {}),
     },
     loggerInstance: opts.logger,
     // One line per request, written by the onResponse hook below.
