@@ -142,6 +142,15 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       role: 'traffic-node',
       membership: { primary: 'atlas-primary' },
     });
+    // Every node took the primary node's site certificate authority (S20): one site identity.
+    const siteCaOf = async (t: TestAppliance) =>
+      (await t.api.call<{ siteCa: string }>('GET', '/api/login/status/information')).body.siteCa;
+    const siteCa = await siteCaOf(primary);
+    await until(
+      async () => (await Promise.all(nodes.map(siteCaOf))).every((f) => f === siteCa),
+      10_000,
+      "every node to hold the primary node's site CA",
+    );
     // A node already in this cluster cannot be added twice.
     const again = await primary.api.call('POST', '/api/login/cluster/nodes', {
       json: { host: nodes[0]!.proc.host, port: nodes[0]!.proc.port, region: 'east', key: KEY },

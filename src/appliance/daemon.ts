@@ -65,10 +65,11 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
     {
       url: `https://${host}:${port}`,
       fingerprint: appliance.certificateFingerprint,
+      siteCa: appliance.siteIdentity.fingerprint,
       productVersion: appliance.productVersion,
       baseVersion: appliance.baseVersion,
     },
-    `listening on https://${host}:${port} — TLS certificate SHA-256 fingerprint ${appliance.certificateFingerprint}`,
+    `listening on https://${host}:${port} — TLS certificate SHA-256 fingerprint ${appliance.certificateFingerprint}; site CA (what clients pin) ${appliance.siteIdentity.fingerprint}`,
   );
 
   let stopping = false;

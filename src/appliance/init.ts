@@ -27,6 +27,8 @@ export interface InitOptions {
 export interface InitResult {
   identity: ApplianceIdentity;
   certificateFingerprint: string;
+  /** The site certificate authority's fingerprint: what clients of the site pin (S20). */
+  siteCaFingerprint: string;
   /** Passwords that were generated (not given); shown once, never stored in clear. */
   generatedPasswords: { area: 'appliance' | 'login'; username: string; password: string }[];
 }
@@ -96,7 +98,12 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
     const fingerprint = a.certificateFingerprint;
     a.close();
     writeIdentity(dir, identity);
-    return { identity, certificateFingerprint: fingerprint, generatedPasswords };
+    return {
+      identity,
+      certificateFingerprint: fingerprint,
+      siteCaFingerprint: a.siteIdentity.fingerprint,
+      generatedPasswords,
+    };
   } catch (e) {
     appliance?.close();
     if (existed) {

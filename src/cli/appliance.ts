@@ -123,6 +123,7 @@ export function applianceCommand(): Command {
           [
             `Created appliance "${result.identity.name}" in ${path.resolve(o.dataDir)}`,
             `TLS certificate SHA-256 fingerprint: ${result.certificateFingerprint}`,
+            `Site CA SHA-256 fingerprint (clients pin it with --site-ca): ${result.siteCaFingerprint}`,
             ...result.generatedPasswords.map(
               (g) =>
                 `Generated /${g.area} password for "${g.username}" (shown once, store it now): ${g.password}`,

@@ -104,9 +104,10 @@ export class IntegrationClient {
         `signed in to ${info.appliance} (${info.role}, ${info.productVersion}) at ${hostPort(opts.site)} as ${opts.username}`,
       );
       const primary = await this.checkPrimary(info);
-      // Learnt over this pinned connection, kept for the next runs (the migration from a pin of
-      // one appliance's certificate to the site's identity).
-      const siteCa = opts.site.siteCa ?? state.siteCa ?? info.siteCa;
+      // Learnt over this trusted connection, kept for the next runs (the migration from a pin
+      // of one appliance's certificate to the site's identity); an appliance that joined another
+      // site since tells its new one.
+      const siteCa = opts.site.siteCa ?? info.siteCa ?? state.siteCa;
       await folder.open();
       db = opts.sqlite ? new ExportDatabase(opts.sqlite) : undefined;
       const overlap = opts.overlapMs ?? DEFAULT_OVERLAP_MS;

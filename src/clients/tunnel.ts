@@ -3,6 +3,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { GatehouseError, type Problem } from '../shared/errors.js';
 import {
   describeTrust,
+  fallsBack,
   fingerprintMismatch,
   trustOf,
   untrustedPresented,
@@ -67,6 +68,22 @@ export function openTunnel(
   ticket: string,
   headers: Record<string, string> = {},
   timeoutMs = 10_000,
+): Promise<TLSSocket> {
+  const first = openTunnelOnce(endpoint, path, ticket, headers, timeoutMs);
+  if (!fallsBack(endpointTrust(endpoint))) return first;
+  // The appliance's own certificate, when pinned, is asked for when the site's is not trusted.
+  return first.catch((e: unknown) => {
+    if ((e as GatehouseError).code !== 'TLS_FINGERPRINT_MISMATCH') throw e;
+    return openTunnelOnce({ ...endpoint, siteCa: undefined }, path, ticket, headers, timeoutMs);
+  });
+}
+
+function openTunnelOnce(
+  endpoint: Endpoint,
+  path: string,
+  ticket: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const where = `${endpoint.host}:${endpoint.port}`;

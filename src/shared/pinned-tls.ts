@@ -91,24 +91,28 @@ export function pinnedConnector(
     maxCachedSessions: 0,
     ...(lookup ? { lookup } : {}),
   });
-  return (options, callback) =>
-    base({ ...options, ...servernameFor(trust) }, (err, socket) => {
-      if (err || !socket) return callback(err ?? new Error('TLS connection failed'), null);
-      const presented = untrustedPresented(socket as TLSSocket, trust);
-      if (presented) {
+  const where = (o: { hostname: string; port: string }) => `${o.hostname}:${o.port}`;
+  return (options, callback) => {
+    const attempt = (t: PinnedTrust, fallBack: boolean) =>
+      base({ ...options, ...servernameFor(t) }, (err, socket) => {
+        if (err || !socket) return callback(err ?? new Error('TLS connection failed'), null);
+        const presented = untrustedPresented(socket as TLSSocket, t);
+        if (!presented) return callback(null, socket);
         socket.destroy();
-        return callback(
-          fingerprintMismatch(
-            `${options.hostname}:${options.port}`,
-            presented,
-            describeTrust(trust),
-          ),
-          null,
-        );
-      }
-      callback(null, socket);
-    });
+        if (fallBack) return attempt(withoutSiteCa(t), false);
+        callback(fingerprintMismatch(where(options), presented, describeTrust(trust)), null);
+      });
+    attempt(trust, fallsBack(trust));
+  };
 }
+
+/**
+ * A client that pins both the site's authority and certificates asks for the site's certificate
+ * first; when that is not the pinned authority's (the appliance joined another site since), it
+ * asks again for the appliance's own certificate, which may be pinned itself.
+ */
+export const fallsBack = (t: PinnedTrust) => !!t.siteCa && t.fingerprints.length > 0;
+export const withoutSiteCa = (t: PinnedTrust): PinnedTrust => ({ fingerprints: t.fingerprints });
 
 /** An appliance at `where` presented a certificate other than the one pinned. */
 export const fingerprintMismatch = (where: string, presented: string, pinned: string) =>

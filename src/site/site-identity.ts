@@ -149,7 +149,8 @@ export class SiteIdentity {
   /** Issue this appliance's certificate again when the authority or its names changed. */
   private async issueIfStale(): Promise<void> {
     const { commonName, names } = this.names();
-    const wanted = [...new Set(names)].filter((n) => n !== '0.0.0.0' && n !== '::');
+    const named = [...new Set(names)].filter((n) => n !== '0.0.0.0' && n !== '::');
+    const wanted = named.length ? named : [commonName];
     let cert = existsSync(this.files.cert) ? readFileSync(this.files.cert, 'utf8') : '';
     const current =
       cert &&
