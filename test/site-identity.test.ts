@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
-import { GATEHOUSE_BIN } from '../src/lab/processes.js';
 import { LOGIN_PASSWORD, tempDir } from './support/appliance.js';
 import { NEXT_VERSION, runUpgrade, startPairDeployment } from './support/deployment.js';
 import { whoAnswers } from './support/probe.js';
+import { cliResult } from './support/cli.js';
 
-const execFileP = promisify(execFile);
 const KEY = 'site-identity-key-0123456789abcdefghijklmn';
 const SHARED = '127.0.0.210';
 const HOSTNAME = `site-identity-${process.pid}.gatehouse.test`;
@@ -62,29 +59,22 @@ describe('site identity: clients pin the site certificate authority (S20)', () =
 
     const root = tempDir('gh-siteid-');
     const exportFrom = async (host: string, pin: string[], out: string) => {
-      try {
-        const r = await execFileP(
-          process.execPath,
-          [
-            GATEHOUSE_BIN,
-            'integration',
-            'export',
-            '--site',
-            `${host}:${port}`,
-            ...pin,
-            '--user',
-            'admin',
-            '--out',
-            path.join(root, out),
-            '--json',
-          ],
-          { env: { ...process.env, GATEHOUSE_PASSWORD: LOGIN_PASSWORD } },
-        );
-        return { code: 0, summary: JSON.parse(r.stdout) as Summary, stderr: r.stderr };
-      } catch (e) {
-        const err = e as { code: number; stderr: string };
-        return { code: err.code, summary: undefined, stderr: err.stderr };
-      }
+      const r = await cliResult(
+        [
+          'integration',
+          'export',
+          '--site',
+          `${host}:${port}`,
+          ...pin,
+          '--user',
+          'admin',
+          '--out',
+          path.join(root, out),
+          '--json',
+        ],
+        { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
+      );
+      return { ...r, summary: r.code === 0 ? (JSON.parse(r.stdout) as Summary) : undefined };
     };
     const byCa = ['--site-ca', siteCa];
     const byA = ['--fingerprint', a.proc.fingerprint];

@@ -28,9 +28,9 @@ export const cli = (args: string[], env: Record<string, string> = {}) =>
   execFileP(process.execPath, [GATEHOUSE_BIN, ...args], { env: { ...process.env, ...env } });
 
 /** Run `gatehouse` to its end and give its exit code and output, whatever the code. */
-export async function cliResult(args: string[]) {
+export async function cliResult(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await cli(args);
+    const { stdout, stderr } = await cli(args, env);
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
