@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
 import { RestoreOptions } from '../backup/backup.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
+import { sendBackup } from '../backup/send-backup.js';
 
 const AddressParams = z.object({ address: IpAddress });
 const BackupQuery = z
@@ -118,20 +118,13 @@ export const applianceOperations: ApplianceOperation[] = [
       contentType: 'application/octet-stream',
     },
     handler: async ({ appliance, actor, query, reply }) => {
-      const backup = await appliance.backups.create(actor, {
-        includeRecordings: query.includeRecordings === 'true',
-      });
-      const stamp = backup.header.createdAt.replace(/[:.]/g, '-');
-      const stream = createReadStream(backup.file);
-      stream.on('close', () => void backup.cleanup());
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header(
-          'content-disposition',
-          `attachment; filename="${appliance.identity.name}-${stamp}.ghbackup"`,
-        )
-        .header('x-gatehouse-backup-signer', backup.header.signer.keyId)
-        .send(stream);
+      return sendBackup(
+        reply,
+        appliance.backups,
+        appliance.identity.name,
+        actor,
+        query.includeRecordings === 'true',
+      );
     },
   }),
   defineOperation({

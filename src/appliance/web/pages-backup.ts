@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import type { Appliance } from '../context.js';
 import { RestoreOptions, type RestoreResult } from '../backup/backup.js';
 import { parseInput } from '../../shared/http/operations.js';
@@ -18,6 +17,7 @@ import {
 } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 import { readUpload } from '../../shared/web/multipart.js';
+import { sendBackup } from '../backup/send-backup.js';
 
 function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
   ctx.reply.code(problem.status);
@@ -84,20 +84,13 @@ export function registerBackupPages(p: Pages, appliance: Appliance): void {
   p.get('/appliance/backup', (ctx) => page(ctx, '', NO_PROBLEM));
 
   p.post('/appliance/backup/download', async (ctx) => {
-    const backup = await appliance.backups.create(ctx.actor, {
-      includeRecordings: ticked(formBody(ctx).includeRecordings),
-    });
-    const stamp = backup.header.createdAt.replace(/[:.]/g, '-');
-    const stream = createReadStream(backup.file);
-    stream.on('close', () => void backup.cleanup());
-    return ctx.reply
-      .header('content-type', 'application/octet-stream')
-      .header(
-        'content-disposition',
-        `attachment; filename="${appliance.identity.name}-${stamp}.ghbackup"`,
-      )
-      .header('x-gatehouse-backup-signer', backup.header.signer.keyId)
-      .send(stream);
+    return sendBackup(
+      ctx.reply,
+      appliance.backups,
+      appliance.identity.name,
+      ctx.actor,
+      ticked(formBody(ctx).includeRecordings),
+    );
   });
 
   p.upload('/appliance/backup/restore', async (ctx, parts) => {
