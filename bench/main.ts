@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   upgrade: async () => (await import('./upgrade.js')).runUpgradeBenchmark(),
   resume: async () => (await import('./resume.js')).runResumeBenchmark(),
   'sign-in': async () => (await import('./sign-in.js')).runSignInBenchmark(),
+  network: async () => (await import('./network.js')).runNetworkBenchmark(),
 };
 
 const USAGE = `Usage: npm run bench -- [NAME...]
