@@ -11,14 +11,7 @@
  *   anchor: keepalived's priority change (SIGHUP with a higher priority on the backup).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import {
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -242,38 +235,56 @@ export async function runNetworkBenchmark(): Promise<void> {
           '--checkers_pid',
           pid('checkers'),
         ]);
-        const p = spawn(file!, args, { stdio: ['ignore', logTo(`ka-${t.name}`), logTo(`ka-${t.name}`)] });
+        const log = logTo(`ka-${t.name}`);
+        const p = spawn(file!, args, { stdio: ['ignore', log, log] });
         procs.push(p);
         return { conf, p };
       };
-      const kaA = ka(a, 150);
-      const kaB = ka(b, 100);
-      cleanup.add(() => procs.forEach((p) => p.kill('SIGKILL')));
-      const unplanned: number[] = [];
-      const planned: number[] = [];
-      for (let i = 0; i < REPS; i++) {
+      /**
+       * Each measurement starts keepalived afresh, A the master (priority 150), B the backup:
+       * a master that stayed master through a cut sends no gratuitous ARP when it wins again,
+       * so the router would keep B's address for the VIP until its neighbour entry expired.
+       */
+      const fresh = async () => {
+        const pair = { a: ka(a, 150), b: ka(b, 100) };
         const prober = new Prober(state, KA_VIP, KA_PORT);
         cleanup.add(() => prober.stop());
         await prober.firstBy(a.fingerprint, Date.now(), 60_000).catch((e: Error) => {
           throw new Error(`keepalived's VIP: ${e.message}\n${logs()}`);
         });
+        const stop = async () => {
+          prober.stop();
+          for (const k of [pair.a.p, pair.b.p]) {
+            k.kill('SIGTERM'); // keepalived removes its VIP as it stops
+            await until(
+              () => k.exitCode !== null || k.signalCode !== null,
+              10_000,
+              'keepalived to stop',
+            );
+          }
+        };
+        return { ...pair, prober, stop };
+      };
+      cleanup.add(() => procs.forEach((p) => p.kill('SIGKILL')));
+      const unplanned: number[] = [];
+      const planned: number[] = [];
+      for (let i = 0; i < REPS; i++) {
+        const cut = await fresh();
         const t0 = Date.now();
         await faults.isolate(a.name);
-        unplanned.push(await prober.firstBy(b.fingerprint, t0));
+        unplanned.push(await cut.prober.firstBy(b.fingerprint, t0));
         await faults.heal({ all: true });
-        await prober.firstBy(a.fingerprint, Date.now(), 60_000);
+        await cut.stop();
         // Planned: the backup's priority above the master's, applied by a reload (SIGHUP).
+        const move = await fresh();
         const t1 = Date.now();
-        writeFileSync(kaB.conf, kaConfig(200, advert));
-        kaB.p.kill('SIGHUP');
-        await prober.firstBy(b.fingerprint, t1);
+        writeFileSync(move.b.conf, kaConfig(200, advert));
+        move.b.p.kill('SIGHUP');
+        await move.prober.firstBy(b.fingerprint, t1);
         await until(() => Date.now() > t1 + 1_000, 5_000, 'a second after the switch');
-        planned.push(prober.longestGap(t1, Date.now()));
-        writeFileSync(kaB.conf, kaConfig(100, advert));
-        kaB.p.kill('SIGHUP');
-        prober.stop();
+        planned.push(move.prober.longestGap(t1, Date.now()));
+        await move.stop();
       }
-      void kaA;
       procs.forEach((p) => p.kill('SIGKILL'));
       return { unplanned, planned };
     };
