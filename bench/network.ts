@@ -87,8 +87,9 @@ class Prober {
   }
 }
 
+/** Sub-second adverts need VRRP version 3 (version 2, the default, rounds them up to 1 s). */
 const kaConfig = (priority: number, advert: number) => `vrrp_instance gatehouse_bench {
-  state BACKUP
+  state BACKUP${advert < 1 ? '\n  version 3' : ''}
   interface eth0
   virtual_router_id 51
   priority ${priority}
