@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabStatus } from '../src/lab/lifecycle.js';
@@ -179,5 +179,27 @@ describe('netns lab: a namespace per host, nothing left on the host', () => {
     await expectHostAsBefore(before, prefix);
     expect(readdirSync('/etc/netns').filter((n) => n.startsWith(prefix))).toEqual([]);
     expect(existsSync(path.join(LAB_REGISTRY, `${state.network!.id}.json`))).toBe(false);
+  }, 180_000);
+
+  it('lab down removes a lab whose record was lost, from lab.json: namespaces, processes, /etc/netns', async () => {
+    const dir = path.join(tempDir('gh-netns-lost-'), 'lab');
+    dirs.push(dir);
+    const up = spawnLabUp(dir, ['--topology', 'pair', '--switch', 'dns']);
+    await until(() => (readState(dir)?.processes.length ?? 0) > 0, 120_000, 'a first process');
+    process.kill(-up.pid!, 'SIGKILL');
+    const state = readState(dir)!;
+    const { prefix, id } = state.network!;
+    // Lost: its record in the machine's registry. The sweep cannot tell it from a lab up at
+    // work for half an hour (the age of an unrecorded namespace is its nsfs file's, which no
+    // one can set back: utimes gives EPERM), so this test does not wait for the sweep.
+    rmSync(path.join(LAB_REGISTRY, `${id}.json`));
+    expect((await sweepOrphanLabs()).map((r) => r.prefix)).not.toContain(prefix);
+    expect((await hostNetwork()).netns.filter((n) => n.startsWith(prefix))).not.toEqual([]);
+    const down = await gatehouse(['lab', 'down', '--dir', dir]);
+    expect(down.code, down.stderr).toBe(0);
+    for (const p of state.processes) expect(groupAlive(p.pgid), p.name).toBe(false);
+    await expectHostAsBefore(before, prefix);
+    const etc = existsSync('/etc/netns') ? readdirSync('/etc/netns') : [];
+    expect(etc.filter((n) => n.startsWith(prefix))).toEqual([]);
   }, 180_000);
 });
