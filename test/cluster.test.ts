@@ -56,6 +56,8 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
   const jumps: JumpClient[] = [];
   let rep: RepresentativeConsole;
   const nodeRegion: Record<string, string> = {};
+  /** Each Jump Client's log lines. */
+  const logs: Record<string, string[]> = {};
 
   const cluster = async () =>
     (await primary.api.call<{ role: string; nodes: NodeView[] }>('GET', '/api/login/cluster')).body;
@@ -67,6 +69,7 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       token,
       allow: [targets.echo],
       region,
+      log: (line) => (logs[name] ??= []).push(line),
     });
     jumps.push(j);
     j.start();
@@ -273,6 +276,18 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       'the Jump Client to move',
     );
     expect(nodeRegion[east.connectedTo!]).toBe('east');
+    // The draining node said where to go (an accepting node of the region, named by the
+    // primary node) and the Jump Client went straight there: its first try connected.
+    const lines = logs['jump-east']!;
+    const asked = lines
+      .map((l) => l.startsWith('asked to move: this node is draining'))
+      .lastIndexOf(true);
+    const to = /\(to ([\w-]+)\)$/.exec(lines[asked] ?? '')?.[1];
+    expect(to, lines.join('\n')).toBe(east.connectedTo);
+    expect(
+      lines.slice(asked + 1).find((l) => /^(connected to|cannot connect)/.test(l)),
+      lines.join('\n'),
+    ).toMatch(new RegExp(`^connected to ${to} `));
     await until(
       async () =>
         (await rep.jumpClients()).find((j) => j.name === 'jump-east')?.node === east.connectedTo,

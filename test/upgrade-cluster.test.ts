@@ -230,6 +230,13 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
     // dropped (the held session above is a previous-release console's, not the load's).
     expect(report.sessions.longOpened).toBeGreaterThan(0);
     expect(report.sessions.dropped, JSON.stringify(report.sessions.failures)).toBe(0);
+    // `upgrade resume` printed the report: the long sessions' pause, the longest and in total.
+    const paused = /long sessions \(longest pause (\d+) ms, in total (\d+) ms\)/.exec(resumed.out);
+    expect(paused, resumed.out).not.toBeNull();
+    expect(Number(paused![2])).toBe(report.sessions.totalPauseMs);
+    console.log(
+      `cluster runbook: the long sessions paused ${paused![2]} ms in total, ${paused![1]} ms at the longest`,
+    );
     expect(report.cutSessions).toEqual({ sessions: 1, nodes: ['uc-node-1'] });
     expect(report.integrity).toMatchObject({
       primary: 'uc-b',

@@ -41,6 +41,8 @@ export class RepresentativeConsole {
   private readonly relays = new RelayConnections();
   private stopped = false;
   private presenceRetry: NodeJS.Timeout | undefined;
+  /** Where the last move sent the presence (an accepting node), if the appliance said. */
+  private presenceRelay: Relay | undefined;
   /**
    * Offer resumable legs (true): false opens sessions as a console of the previous release did,
    * cut with their relay (tests hold a node with one).
@@ -174,7 +176,7 @@ export class RepresentativeConsole {
    */
   async connectPresence(onLine?: (line: string) => void): Promise<void> {
     if (this.stopped) return;
-    const relay = relayEndpoint(this.signIn.site, this.signIn.relay);
+    const relay = relayEndpoint(this.signIn.site, this.presenceRelay ?? this.signIn.relay);
     const socket = await openTunnel(relay, GATEWAY_PATHS.console, this.signIn.ticket);
     // Closed while connecting: nothing may keep the process alive after close().
     if (this.stopped) return void socket.destroy();
@@ -184,7 +186,9 @@ export class RepresentativeConsole {
       (m) => {
         if (m.type === 'ping') this.presence?.send({ type: 'pong' });
         if (m.type === 'move') {
-          onLine?.(`asked to move: ${m.reason}`);
+          onLine?.(`asked to move: ${m.reason}${m.to ? ` (to ${m.to.node})` : ''}`);
+          // Straight to the accepting node a draining one named; else where the sign-in led.
+          this.presenceRelay = m.to;
           this.followSite();
           this.presence?.close('moved');
         }
@@ -218,6 +222,7 @@ export class RepresentativeConsole {
       if (this.stopped) return;
       this.connectPresence(onLine).catch((e: Error) => {
         onLine?.(`presence: ${e.message}; retrying`);
+        this.presenceRelay = undefined;
         this.reconnectPresence(onLine, 1_000);
       });
     }, delayMs);

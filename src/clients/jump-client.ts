@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import { until } from '../shared/until.js';
@@ -10,12 +9,13 @@ import {
   GATEWAY_PATHS,
   LineChannel,
   registrationMessage,
-  splitTarget,
   type FromJumpClient,
   type ToJumpClient,
 } from '../sessions/protocol.js';
+import type { Relay } from '../sessions/routing.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { InstallationIdentity } from './installation-identity.js';
+import { connectTarget } from './target-connection.js';
 import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
@@ -89,6 +89,10 @@ export class JumpClient {
   connectedTo: string | undefined;
   /** Where its session legs go now: the appliance of its control connection. */
   private relayNow: Endpoint | undefined;
+  /** Where the appliance that asked it to move said to go (tried once, then the site). */
+  private movedTo: Relay | undefined;
+  /** The ticket of its last registration, which a move straight to another appliance reuses. */
+  private ticket: { value: string; exp: number } | undefined;
   lastError: string | undefined;
   /** Disconnections it came back from, and their total length (what it told the site). */
   readonly reconnections = { count: 0, downMs: 0 };
@@ -144,20 +148,12 @@ export class JumpClient {
     this.state = 'connecting';
     // A new control connection may lead elsewhere (the site moved): so do the next session legs.
     this.relays.retireAll();
+    const moved = this.movedTo;
+    this.movedTo = undefined;
     try {
-      const reg = await this.register();
-      const site = siteEndpoint(this.site, reg.site);
-      if (
-        site.alsoTrust!.length !== (this.site.alsoTrust ?? []).length ||
-        site.siteCa !== this.site.siteCa
-      ) {
-        void this.api.close();
-        this.api = new SiteApi(site);
-        this.site = site;
-      }
-      const relay = relayEndpoint(this.site, reg.relay);
+      const { ticket, relay, node } = await this.where(moved);
       const down = this.down;
-      const socket = await openTunnel(relay, GATEWAY_PATHS.jumpClient, reg.ticket, {
+      const socket = await openTunnel(relay, GATEWAY_PATHS.jumpClient, ticket, {
         'X-Gatehouse-Targets': this.opts.allow.join(','),
         // The site records how long this client was away, and why (the upgrade report sums it).
         ...(down
@@ -174,7 +170,7 @@ export class JumpClient {
       this.backoff = BACKOFF_MIN_MS;
       this.state = 'connected';
       this.lastError = undefined;
-      this.connectedTo = reg.relay?.node ?? reg.site.appliance;
+      this.connectedTo = node;
       this.log(`connected to ${this.connectedTo} (${relay.host}:${relay.port})`);
       this.relayNow = relay;
       const channel = new LineChannel<ToJumpClient>(
@@ -213,8 +209,36 @@ export class JumpClient {
         this.opts.onRefused?.(e as Error);
         return;
       }
-      this.scheduleReconnect();
+      // Where the moving appliance sent it did not take it: the site is asked at once.
+      this.scheduleReconnect(moved ? 0 : undefined);
     }
+  }
+
+  /**
+   * Where to connect now, with which ticket: straight to the appliance a move named (with the
+   * ticket it holds, while it lasts), else where the site's registration leads.
+   */
+  private async where(moved: Relay | undefined) {
+    if (moved && this.ticket && this.ticket.exp - Date.now() > 60_000) {
+      return {
+        ticket: this.ticket.value,
+        relay: relayEndpoint(this.site, moved),
+        node: moved.node,
+      };
+    }
+    const reg = await this.register();
+    this.ticket = { value: reg.ticket, exp: Date.parse(reg.expiresAt) };
+    const site = siteEndpoint(this.site, reg.site);
+    if (
+      site.alsoTrust!.length !== (this.site.alsoTrust ?? []).length ||
+      site.siteCa !== this.site.siteCa
+    ) {
+      void this.api.close();
+      this.api = new SiteApi(site);
+      this.site = site;
+    }
+    const relay = relayEndpoint(this.site, reg.relay);
+    return { ticket: reg.ticket, relay, node: reg.relay?.node ?? reg.site.appliance };
   }
 
   /** Register (a Jump Client), or join and later rejoin (a customer client). */
@@ -293,7 +317,8 @@ export class JumpClient {
     this.feedWatchdog();
     if (m.type === 'ping') return this.send({ type: 'pong' });
     if (m.type === 'move') {
-      this.log(`asked to move: ${m.reason}`);
+      this.log(`asked to move: ${m.reason}${m.to ? ` (to ${m.to.node})` : ''}`);
+      this.movedTo = m.to;
       return this.channel?.close('moved');
     }
     if (m.type === 'open') void this.open(m, relay);
@@ -310,24 +335,10 @@ export class JumpClient {
         session: m.session,
         reason: `${m.target} is not among the targets this Jump Client allows`,
       });
-    const { host, port } = splitTarget(m.target);
-    const target = net.connect({ host, port, noDelay: true });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        target.once('connect', resolve);
-        target.once('error', reject);
-        target.setTimeout(5_000, () => reject(new Error('no answer within 5 s')));
-      });
-      target.setTimeout(0);
-    } catch (e) {
-      target.destroy();
-      const err = e as NodeJS.ErrnoException;
-      return this.send({
-        type: 'open-failed',
-        session: m.session,
-        reason: err.code ?? err.message,
-      });
-    }
+    const dialled = await connectTarget(m.target);
+    if ('reason' in dialled)
+      return this.send({ type: 'open-failed', session: m.session, reason: dialled.reason });
+    const target = dialled.socket;
     let leg: Duplex;
     try {
       leg = await this.relays.openLeg(relay, GATEWAY_PATHS.jumpData, m.ticket, 10_000, {

@@ -66,6 +66,7 @@ export class ClusterService implements ClientRouting {
       if (status.membership && status.membership.accepting !== node.accepting)
         status = await l.client.call<NodeStatus>('POST', '/api/peer/cluster/accepting', {
           accepting: node.accepting,
+          ...(node.accepting ? {} : { sendTo: this.sendTo(node.region) }),
         });
       l.status = status;
       l.lastContact = Date.now();
@@ -89,6 +90,15 @@ export class ClusterService implements ClientRouting {
         .catch((e: unknown) =>
           this.host.log('cluster configuration push failed', { node: node.name, err: String(e) }),
         );
+  }
+
+  /**
+   * Where a node that stops accepting sends its clients: an accepting node of its region (of
+   * another if none), else this primary node, which relays them itself. Straight there, not
+   * through the site's name, which may still lead to an appliance that refuses them.
+   */
+  private sendTo(region: string): Relay {
+    return this.routing.relayForNewClient(region) ?? { node: this.host.name, ...this.host.host() };
   }
 
   view(): NodeView[] {

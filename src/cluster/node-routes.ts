@@ -46,7 +46,17 @@ export const HISTORY_TABLES = ['session_records', 'events'] as const;
 export const CONFIG_TABLES = ['users', 'site_settings', 'jump_client_installations'] as const;
 
 const Join = z.object({ name: z.string(), region: RegionName, accepting: z.boolean() }).strict();
-const Accepting = z.object({ accepting: z.boolean() }).strict();
+/** An appliance clients may be sent to: an accepting node (or the primary node itself). */
+const SendTo = z
+  .object({
+    node: z.string().max(64),
+    host: z.string().max(255),
+    port: z.number().int().min(1).max(65535),
+    fingerprint: z.string().max(200),
+  })
+  .strict();
+/** `sendTo`: where a node that stops accepting sends its clients (a primary node may omit it). */
+const Accepting = z.object({ accepting: z.boolean(), sendTo: SendTo.optional() }).strict();
 const Config = z
   .object({
     users: z.array(z.record(z.string(), z.unknown())),
@@ -185,7 +195,7 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
     method: 'POST',
     path: '/api/peer/cluster/accepting',
     handler: ({ appliance, from, body }) => {
-      const { accepting } = parseInput(Accepting, body, 'body');
+      const { accepting, sendTo } = parseInput(Accepting, body, 'body');
       const m = member(appliance);
       if (m.accepting !== accepting)
         appliance.membership.set(
@@ -194,7 +204,7 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
           accepting ? 'cluster.accepting' : 'cluster.not-accepting',
         );
       if (accepting) appliance.clients.undrain();
-      else appliance.clients.drain();
+      else appliance.clients.drain(sendTo);
       return nodeStatus(appliance);
     },
   },

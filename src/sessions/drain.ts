@@ -1,6 +1,7 @@
 import { GatehouseError } from '../shared/errors.js';
 import type { GatewayState, LiveSession } from './gateway-state.js';
 import { moveClient } from './presence.js';
+import type { Relay } from './routing.js';
 
 /** A planned move pauses the sessions this long after telling their clients to move. */
 const MOVE_AFTER_MS = 1_000;
@@ -18,23 +19,28 @@ const pauseLegs = (legs: Iterable<{ destroy(e: Error): void }>, reason: string) 
  * through the site (which sends them to another node), and moves resumable sessions after them.
  */
 export class GatewayDrain {
+  /** Where the primary node said this draining node's clients go now (an accepting node). */
+  private sendTo: Relay | undefined;
+
   constructor(private readonly state: GatewayState) {}
 
   /**
-   * Stop taking new clients here and ask every connected one to reconnect through the site
-   * (which sends it to another node). Resumable sessions follow a second later (they pause and
+   * Stop taking new clients here and ask every connected one to reconnect: to `to` (an accepting
+   * node the primary node named) or else through the site (which sends it to another node). Resumable sessions follow a second later (they pause and
    * resume there); others go on: each runs on legs of its own, not the control connection. Were
    * a Jump Client in a session kept here until it is idle, the next session for it would come
    * here too, and a busy one would never leave.
    */
-  drain(): void {
+  drain(to?: Relay): void {
     this.state.draining = true;
-    for (const p of this.state.presences()) moveClient(p, 'this node is draining');
+    this.sendTo = to;
+    for (const p of this.state.presences()) moveClient(p, 'this node is draining', to);
     this.moveSessionsSoon('this node is draining');
   }
 
   undrain(): void {
     this.state.draining = false;
+    this.sendTo = undefined;
   }
 
   /**
@@ -77,9 +83,10 @@ export class GatewayDrain {
     const state = this.state;
     if (state.accepting()) return;
     const jump = state.jumpClients.get(session.jumpClient);
-    if (jump && !state.sessionsOf(jump.client).length) moveClient(jump, 'this node is draining');
+    const why = 'this node is draining';
+    if (jump && !state.sessionsOf(jump.client).length) moveClient(jump, why, this.sendTo);
     for (const c of state.consoles.values())
-      if (!state.sessionsOf(c.client).length) moveClient(c, 'this node is draining');
+      if (!state.sessionsOf(c.client).length) moveClient(c, why, this.sendTo);
   }
 
   /**

@@ -24,6 +24,7 @@ import { SessionPairing } from './pairing.js';
 import { SessionRunner } from './session-runner.js';
 import { GatewayDrain } from './drain.js';
 import { ClientRecords, parseDisconnected } from './client-records.js';
+import type { Relay } from './routing.js';
 
 export {
   RESUME_WINDOW_MS,
@@ -287,9 +288,12 @@ export class ClientGateway {
     this.presence.consoleConnected(claims, socket, info);
   }
 
-  /** Stop taking new clients; move the connected ones and their resumable sessions away. */
-  drain(): void {
-    this.drainer.drain();
+  /**
+   * Stop taking new clients; move the connected ones (to `to`, an accepting node, when the
+   * primary node named one) and their resumable sessions away.
+   */
+  drain(to?: Relay): void {
+    this.drainer.drain(to);
   }
 
   undrain(): void {

@@ -4,6 +4,7 @@ import { GatehouseError } from '../shared/errors.js';
 import { acceptUpgrade, FromJumpClient, LineChannel } from './protocol.js';
 import type { ToConsole, ToJumpClient } from './protocol.js';
 import type { ConnectedClient, GatewayState, Presence } from './gateway-state.js';
+import type { Relay } from './routing.js';
 import type { TicketClaims } from './tickets.js';
 
 const PING_EVERY_MS = 15_000;
@@ -202,9 +203,12 @@ export class ClientPresence {
   }
 }
 
-/** Tell a client to reconnect through the site, and close its connection once it had time to read. */
-export function moveClient(p: Presence, reason: string): void {
-  const message: ToJumpClient | ToConsole = { type: 'move', reason };
+/**
+ * Tell a client to reconnect (through the site, or straight to `to`), and close its connection
+ * once it had time to read.
+ */
+export function moveClient(p: Presence, reason: string, to?: Relay): void {
+  const message: ToJumpClient | ToConsole = { type: 'move', reason, ...(to ? { to } : {}) };
   p.channel.send(message);
   setTimeout(() => p.channel.close('moved'), 2_000).unref();
 }

@@ -3,6 +3,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { GatehouseError } from '../shared/errors.js';
 import { MuxStream } from './mux.js';
+import type { Relay } from './routing.js';
 
 /**
  * The client gateway speaks on the appliance's own TLS port: a client sends an HTTP/1.1
@@ -75,10 +76,16 @@ export const ResumeAnswer = z.object({
 });
 export type ResumeAnswer = z.infer<typeof ResumeAnswer>;
 
+/**
+ * Reconnect elsewhere: through the site, or straight to `to` when the appliance knows where
+ * (a draining node sends its clients to an accepting node: the site's name may still lead to an
+ * appliance that refuses them, as an old primary now a backup).
+ */
+export type MoveMessage = { type: 'move'; reason: string; to?: Relay };
 /** Appliance → Jump Client. */
 export type ToJumpClient =
   | { type: 'open'; session: string; target: string; ticket: string }
-  | { type: 'move'; reason: string }
+  | MoveMessage
   | { type: 'ping' };
 /** Jump Client → appliance. */
 export const FromJumpClient = z.discriminatedUnion('type', [
@@ -87,7 +94,7 @@ export const FromJumpClient = z.discriminatedUnion('type', [
 ]);
 export type FromJumpClient = z.infer<typeof FromJumpClient>;
 /** Appliance → console presence. */
-export type ToConsole = { type: 'move'; reason: string } | { type: 'ping' };
+export type ToConsole = MoveMessage | { type: 'ping' };
 
 /** Write the answer that turns a request (or a stream's open) into a relay connection. */
 export function acceptUpgrade(socket: Duplex): void {
