@@ -259,7 +259,7 @@ describe('a console installation follows the site (S12, S13)', () => {
     const cases: [string, string | undefined, string][] = [
       [truncated, NEXT, 'PACKAGE_TRUNCATED'],
       [altered, NEXT, 'PACKAGE_CORRUPT'],
-      [pkgs.next!, '9.9.9', 'CONSOLE_BUILD_WRONG_VERSION'],
+      [pkgs.next!, '9.9.9', 'CLIENT_BUILD_WRONG_VERSION'],
       [pkgs.foreign!, AFTER_NEXT, 'PACKAGE_UNTRUSTED_SIGNER'],
     ];
     for (const [file, expectedVersion, code] of cases) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRODUCT_VERSION } from '../src/shared/version.js';
+import { INSTALLER_MARKER } from '../src/updates/jump-client-installer.js';
 import {
   ADMIN_PASSWORD,
   startTestAppliance,
@@ -124,8 +125,12 @@ describe('/appliance > Updates in a browser', () => {
       page.waitForEvent('download'),
       row.locator('a.installer[data-client="jump-client"]').click(),
     ]);
-    expect(download.suggestedFilename()).toBe('gatehouse-jump-client-1.1.0.ghpkg');
-    expect(readFileSync(await download.path())).toEqual(readFileSync(product110));
+    // The Jump Client installer: the site it connects to, then the signed product package.
+    expect(download.suggestedFilename()).toBe('gatehouse-jump-client-1.1.0.ghjc');
+    const installer = readFileSync(await download.path());
+    const pkg = readFileSync(product110);
+    expect(installer.subarray(0, INSTALLER_MARKER.length).toString()).toBe(INSTALLER_MARKER);
+    expect(installer.subarray(installer.length - pkg.length)).toEqual(pkg);
   });
 
   it('installs it with Update Software, follows the progress and shows the commit', async () => {

@@ -26,7 +26,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { NetworkConfig } from './network.js';
-import { ticketOf } from '../sessions/http/client-site.js';
+import { site, ticketOf } from '../sessions/http/client-site.js';
 import { ClientGateway } from '../sessions/gateway.js';
 import { CustomerKeys } from '../sessions/customer-keys.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
@@ -218,6 +218,15 @@ export class Appliance {
       activeRecordingsDir: dir.activeRecordings,
       // Tests shorten the resume window to see a session end when it passes.
       resumeWindowMs: Number(process.env.GATEHOUSE_RESUME_WINDOW_MS) || undefined,
+      upgradeWaves: () => {
+        const s = this.settings.get();
+        return {
+          waveSize: s.jumpClientUpgradeWaveSize,
+          canaryGroup: s.jumpClientUpgradeCanaryGroup,
+          canarySize: s.jumpClientUpgradeCanarySize,
+          returnSeconds: s.jumpClientUpgradeReturnSeconds,
+        };
+      },
       log: (msg, fields) => this.log(msg, fields),
     });
     this.addresses = new SharedAddresses({
@@ -271,6 +280,30 @@ export class Appliance {
   /** The checked claims of the console ticket a request bears (the console builds need one). */
   consoleTicket(req: FastifyRequest): TicketClaims {
     return ticketOf(this, req, 'console');
+  }
+
+  /** The checked claims of a Jump Client's ticket (a Jump Client downloads its build, S13). */
+  jumpClientTicket(req: FastifyRequest): TicketClaims {
+    return ticketOf(this, req, 'jump-client');
+  }
+
+  /**
+   * What a Jump Client installer names (S13): the site hostname when one is set (else the
+   * address the administrator's browser used), the port, and every certificate the site may
+   * answer with.
+   */
+  installerSite(requestHost: string) {
+    const info = site(this);
+    const port = /:(\d+)$/.exec(requestHost)?.[1] ?? String(this.listenAddress.port);
+    const hostname = this.settings.get().siteHostname;
+    return {
+      name: info.name,
+      address: hostname
+        ? `${hostname}:${port}`
+        : requestHost || `${this.listenAddress.host}:${port}`,
+      fingerprints: info.fingerprints,
+      siteCa: info.siteCa,
+    };
   }
 
   /**

@@ -1,10 +1,8 @@
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { RepresentativeConsole } from '../clients/console.js';
-import { fieldError } from '../shared/errors.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+import { collect, releaseKeysFrom } from './options.js';
 
 /**
  * `console install`, `console uninstall-old` and `console download-build`: the console
@@ -32,19 +30,7 @@ export function addInstallationCommands(
     )
     .action(
       run(async (o: { dir: string; package?: string; releaseKey: string[] }) => {
-        const { parseReleaseKey } = await import('../updates/release-keys.js');
-        const keys = o.releaseKey.map((file) => {
-          let pem: string;
-          try {
-            pem = readFileSync(file, 'utf8');
-          } catch (e) {
-            throw fieldError(
-              '--release-key',
-              `${file} cannot be read (${(e as NodeJS.ErrnoException).code})`,
-            );
-          }
-          return parseReleaseKey(pem, file);
-        });
+        const keys = await releaseKeysFrom(o.releaseKey);
         const { installConsole, launcherOf } = await import('../clients/console-installation.js');
         const inst = await installConsole({ dir: o.dir, keys, packageFile: o.package });
         process.stdout.write(

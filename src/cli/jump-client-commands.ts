@@ -5,6 +5,10 @@ import { fieldError } from '../shared/errors.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { reportAndExit } from './errors.js';
 import { collect, pinOf, pinOptions, secretFrom, type PinFlags } from './options.js';
+import { addJumpClientInstallCommands } from './jump-client-install.js';
+
+/** A Jump Client that replaced itself exits so: its launcher runs the new version. */
+const EXIT_UPGRADED_STATUS = 75;
 
 /** `gatehouse jump-client` and `gatehouse customer-client`: the Jump Client and the customer client. */
 
@@ -13,13 +17,15 @@ export function jumpClientCommand(): Command {
     .description(
       'run a Jump Client on this (remote) computer: keeps an outbound TLS connection to the site and opens sessions only to the targets it allows',
     )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
-  return pinOptions(cmd)
-    .requiredOption('--name <name>', "this Jump Client's name, unique on the site")
+    // Required, but checked in the action: Commander would require them of the install
+    // subcommands too.
+    .option('--site <host:port>', 'the site hostname (or address) and TLS port (required)');
+  pinOptions(cmd)
+    .option('--name <name>', "this Jump Client's name, unique on the site (required)")
     .option('--group <group>', 'the Jump Client group', 'default')
-    .requiredOption(
+    .option(
       '--allow <host:port>',
-      'a local target sessions may open (repeat for more)',
+      'a local target sessions may open (repeat for more, required)',
       collect,
     )
     .option(
@@ -35,6 +41,10 @@ export function jumpClientCommand(): Command {
       "where this installation's key pair and enrolment are kept (default $GATEHOUSE_JUMP_CLIENT_IDENTITY or ~/.config/gatehouse/jump-clients/NAME.json)",
     )
     .option('--region <region>', 'prefer traffic nodes of this region')
+    .option(
+      '--installation <dir>',
+      "the installation this runs from (its launcher passes it): it upgrades itself to the site's build in the site's waves",
+    )
     .addHelpText(
       'after',
       `
@@ -55,8 +65,12 @@ it with an enrolment token an administrator created on /login > Jump Clients (or
           keyFile?: string;
           identity?: string;
           region?: string;
+          installation?: string;
         },
       ) => {
+        for (const flag of ['--site <host:port>', '--name <name>', '--allow <host:port>'])
+          if (o[flag.slice(2, flag.indexOf(' ')) as 'site'] === undefined)
+            cmd.error(`error: required option '${flag}' not specified`);
         try {
           const identity =
             o.identity ??
@@ -69,6 +83,15 @@ it with an enrolment token an administrator created on /login > Jump Clients (or
               group: o.group,
               token: await enrolmentCredential(o, identity),
               identity,
+              ...(o.installation
+                ? {
+                    installation: {
+                      dir: o.installation,
+                      // The launcher runs the new DIR/current when this exits so.
+                      onUpgraded: () => process.exit(EXIT_UPGRADED_STATUS),
+                    },
+                  }
+                : {}),
             },
             `Jump Client ${o.name} ${PRODUCT_VERSION}: connecting to ${o.site}; allows ${o.allow.join(', ')}`,
           );
@@ -77,6 +100,10 @@ it with an enrolment token an administrator created on /login > Jump Clients (or
         }
       },
     );
+  // `jump-client install --name …`: the subcommand's options are its own, not this command's.
+  cmd.enablePositionalOptions();
+  addJumpClientInstallCommands(cmd);
+  return cmd;
 }
 
 /**
@@ -105,7 +132,15 @@ async function enrolmentCredential(
  */
 async function runJumpClient(
   o: PinFlags & { site: string; allow: string[]; region?: string },
-  kind: { name: string; group: string; token: string; identity: string } | { sessionKey: string },
+  kind:
+    | {
+        name: string;
+        group: string;
+        token: string;
+        identity: string;
+        installation?: { dir: string; onUpgraded: () => void };
+      }
+    | { sessionKey: string },
   banner: string,
 ): Promise<void> {
   const { parseSite } = await import('../clients/tunnel.js');

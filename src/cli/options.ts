@@ -56,3 +56,20 @@ export function pinOf(o: PinFlags): { fingerprint: string; siteCa?: string } {
     );
   return { fingerprint: o.fingerprint ?? '', ...(o.siteCa ? { siteCa: o.siteCa } : {}) };
 }
+
+/** Release public keys (.pub files) given with --release-key; an unreadable one names the file. */
+export async function releaseKeysFrom(files: string[]) {
+  const { parseReleaseKey } = await import('../updates/release-keys.js');
+  return files.map((file) => {
+    let pem: string;
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw fieldError(
+        '--release-key',
+        `${file} cannot be read (${(e as NodeJS.ErrnoException).code})`,
+      );
+    }
+    return parseReleaseKey(pem, file);
+  });
+}

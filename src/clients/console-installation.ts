@@ -1,19 +1,27 @@
-import { randomBytes } from 'node:crypto';
 import {
   cpSync,
   existsSync,
   promises as fsp,
   readFileSync,
-  readdirSync,
   readlinkSync,
   realpathSync,
 } from 'node:fs';
 import path from 'node:path';
 import { GatehouseError } from '../shared/errors.js';
-import { fsyncDir, writeFileAtomic } from '../shared/fs.js';
+import { writeFileAtomic } from '../shared/fs.js';
 import { CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
-import { extractPackage, verifyPackage, type ReleaseKey } from '../updates/package.js';
+import type { ReleaseKey } from '../updates/package.js';
+import {
+  placeVersion,
+  removeOtherVersions,
+  releaseKeysDir,
+  switchCurrent,
+  unpackClientBuild,
+  versionsDir,
+} from './client-build.js';
 import { loadReleaseKeys, saveReleaseKeys } from '../updates/release-keys.js';
+
+export { releaseKeysDir, switchCurrent };
 
 /**
  * A console installation (S12, S13):
@@ -37,8 +45,6 @@ export interface ConsoleInstallation {
   current: string;
 }
 
-const versionsDir = (dir: string) => path.join(dir, 'versions');
-export const releaseKeysDir = (dir: string) => path.join(dir, 'release-keys');
 export const launcherOf = (dir: string) => path.join(dir, 'bin', 'gatehouse-console');
 
 /** The installation this code runs from (its code root is DIR/versions/<v>), if any. */
@@ -66,72 +72,17 @@ export function openInstallation(dir: string): ConsoleInstallation {
   return { dir: abs, current };
 }
 
-/** Point DIR/current at versions/<version> in one rename: a console starts old or new. */
-export async function switchCurrent(dir: string, version: string): Promise<void> {
-  const tmp = path.join(dir, `.current-${randomBytes(6).toString('hex')}`);
-  await fsp.symlink(path.join('versions', version), tmp);
-  await fsp.rename(tmp, path.join(dir, 'current'));
-  await fsyncDir(dir);
-}
-
-/**
- * Verify a console build (a signed product package) with the installation's release keys and
- * unpack it as DIR/versions/<version>, using the same verification and extraction as an
- * appliance install. Refused (unknown signer, altered, truncated, not a product, not the
- * expected version): a clear error and nothing changed.
- */
-export async function unpackConsoleBuild(
+/** Verify and unpack a console build (src/clients/client-build.ts). */
+export function unpackConsoleBuild(
   dir: string,
   file: string,
   opts: { keys: ReleaseKey[]; expectedVersion?: string; modules: string },
 ): Promise<string> {
-  if (opts.keys.length === 0)
-    throw new GatehouseError(
-      'CONSOLE_NO_RELEASE_KEYS',
-      400,
-      `${releaseKeysDir(dir)} holds no release key, so no console build can be trusted. Reinstall with \`gatehouse console install --dir ${dir} --release-key KEY.pub\`.`,
-    );
-  const pkg = await verifyPackage(file, opts.keys);
-  const { kind, version } = pkg.manifest;
-  if (kind !== 'product')
-    throw new GatehouseError(
-      'CONSOLE_BUILD_NOT_PRODUCT',
-      400,
-      `The package is a ${kind} package ${version}; a console build is a product package.`,
-    );
-  if (opts.expectedVersion && version !== opts.expectedVersion)
-    throw new GatehouseError(
-      'CONSOLE_BUILD_WRONG_VERSION',
-      400,
-      `The console build is version ${version}, not the site's ${opts.expectedVersion}. Ask an appliance administrator to check the staged product packages.`,
-    );
-  const target = path.join(versionsDir(dir), version);
-  const incoming = `${target}.incoming`;
-  await fsp.rm(incoming, { recursive: true, force: true });
-  try {
-    await extractPackage(pkg, incoming);
-    // Product packages carry no dependencies: they run on the installing tree's.
-    await fsp.symlink(opts.modules, path.join(incoming, 'node_modules'));
-  } catch (e) {
-    await fsp.rm(incoming, { recursive: true, force: true });
-    throw e;
-  }
-  await placeVersion(dir, version, incoming);
-  return version;
-}
-
-async function placeVersion(dir: string, version: string, incoming: string): Promise<void> {
-  const target = path.join(versionsDir(dir), version);
-  const current = existsSync(path.join(dir, 'current')) ? openInstallation(dir).current : undefined;
-  if (current === version)
-    throw new GatehouseError(
-      'CONSOLE_VERSION_RUNNING',
-      409,
-      `${version} is already the current version of ${dir}; nothing to do.`,
-    );
-  await fsp.rm(target, { recursive: true, force: true });
-  await fsp.rename(incoming, target);
-  await fsyncDir(versionsDir(dir));
+  return unpackClientBuild(dir, file, {
+    ...opts,
+    noun: 'console',
+    reinstall: `gatehouse console install --dir ${dir} --release-key KEY.pub`,
+  });
 }
 
 /** Copy the running code tree (package.json, bin, dist/src) as a version of the installation. */
@@ -141,7 +92,7 @@ async function copyRunningTree(dir: string, modules: string): Promise<string> {
   for (const part of ['package.json', 'bin', path.join('dist', 'src')])
     cpSync(path.join(CODE_ROOT, part), path.join(incoming, part), { recursive: true });
   await fsp.symlink(modules, path.join(incoming, 'node_modules'));
-  await placeVersion(dir, PRODUCT_VERSION, incoming);
+  await placeVersion(dir, PRODUCT_VERSION, incoming, 'console');
   return PRODUCT_VERSION;
 }
 
@@ -184,11 +135,5 @@ export async function installConsole(opts: {
 /** Remove every version's tree but the current one (and leftovers of interrupted unpacks). */
 export async function uninstallOld(dir: string): Promise<string[]> {
   const inst = openInstallation(dir);
-  const removed: string[] = [];
-  for (const name of readdirSync(versionsDir(inst.dir))) {
-    if (name === inst.current) continue;
-    await fsp.rm(path.join(versionsDir(inst.dir), name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed.sort();
+  return removeOtherVersions(inst.dir, inst.current);
 }

@@ -2,27 +2,27 @@ import type { ErrorCatalogue } from '../shared/error-codes.js';
 
 /** The error codes clients/ throws: HTTP status and the fix (src/shared/error-codes.ts). */
 export const CLIENTS_ERRORS = {
-  CONSOLE_BUILD_NOT_PRODUCT: {
+  CLIENT_BUILD_NOT_PRODUCT: {
     status: 400,
-    fix: "Upload the product package of the site's version; a console build is a product package.",
+    fix: "Upload the product package of the site's version; a client build is a product package.",
   },
-  CONSOLE_BUILD_WRONG_VERSION: {
+  CLIENT_BUILD_WRONG_VERSION: {
     status: 400,
     fix: 'Ask an appliance administrator to check the staged product packages.',
+  },
+  CLIENT_NO_RELEASE_KEYS: {
+    status: 400,
+    fix: 'Reinstall with `gatehouse console install` or `gatehouse jump-client install` and --release-key KEY.pub.',
+  },
+  CLIENT_VERSION_RUNNING: {
+    status: 409,
+    fix: 'Nothing to do: the installation already runs that version.',
   },
   CONSOLE_NOT_INSTALLED: {
     status: 400,
     fix: 'Install one with `gatehouse console install --dir … --release-key KEY.pub`.',
   },
-  CONSOLE_NO_RELEASE_KEYS: {
-    status: 400,
-    fix: 'Reinstall with `gatehouse console install --dir … --release-key KEY.pub`.',
-  },
   CONSOLE_RESTART_FAILED: { status: 500, fix: 'Run the command again.' },
-  CONSOLE_VERSION_RUNNING: {
-    status: 409,
-    fix: 'Nothing to do: the console already runs that version.',
-  },
   EXPORT_NOT_PRIMARY: {
     status: 409,
     fix: "The site's records are the primary's: …, or leave out --require-primary to export from this appliance anyway.",
@@ -35,6 +35,18 @@ export const CLIENTS_ERRORS = {
   EXPORT_STATE_UNREADABLE: {
     status: 400,
     fix: 'Remove it to export from --since again; files already exported are kept and not duplicated.',
+  },
+  JUMP_CLIENT_INSTALLED_OTHER_NAME: {
+    status: 409,
+    fix: 'Leave out --name to replace the installation in place, or install the other name in another --dir.',
+  },
+  JUMP_CLIENT_INSTALLER_OTHER_VERSION: {
+    status: 409,
+    fix: 'Use the installer of the installed version (the installation keeps a copy in DIR/installers).',
+  },
+  JUMP_CLIENT_NOT_INSTALLED: {
+    status: 400,
+    fix: 'Install one with `gatehouse jump-client install --dir … --installer FILE.ghjc --release-key KEY.pub`.',
   },
   JUMP_CLIENT_IDENTITY_OTHER_NAME: {
     status: 400,

@@ -16,6 +16,7 @@ import type { Relay } from '../sessions/routing.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { InstallationIdentity } from './installation-identity.js';
 import { connectTarget } from './target-connection.js';
+import { JumpClientSelfUpgrade } from './jump-client-upgrade.js';
 import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
@@ -50,6 +51,11 @@ export type JumpClientOptions = CommonOptions &
         token: string;
         /** The file keeping this installation's key pair and id (else: for this process only). */
         identity?: string;
+        /**
+         * The installation it runs from (src/clients/jump-client-installation.ts): it replaces
+         * itself with the site's build when its upgrade wave comes, then `onUpgraded` runs.
+         */
+        installation?: { dir: string; onUpgraded: (version: string) => void };
       }
     | {
         /**
@@ -116,13 +122,17 @@ export class JumpClient {
   private readonly relays = new RelayConnections();
   /** A Jump Client's own key pair and enrolment (a customer client has none). */
   private readonly identity: InstallationIdentity | undefined;
+  private readonly selfUpgrade: JumpClientSelfUpgrade | undefined;
 
   constructor(private readonly opts: JumpClientOptions) {
     this.site = opts.site;
     this.down = opts.disconnected;
     this.api = new SiteApi(opts.site);
-    if (!('sessionKey' in opts))
+    if (!('sessionKey' in opts)) {
       this.identity = InstallationIdentity.open(opts.name, opts.identity);
+      if (opts.installation)
+        this.selfUpgrade = new JumpClientSelfUpgrade(opts.installation.dir, (l) => this.log(l));
+    }
   }
 
   /** Since when, and why, it has been away from the site; undefined while connected. */
@@ -159,6 +169,8 @@ export class JumpClient {
         ...(down
           ? { 'X-Gatehouse-Disconnected': `${Date.now() - down.since}; ${down.reason}` }
           : {}),
+        // It can replace itself with the site's build: the site puts it in an upgrade wave.
+        ...(this.selfUpgrade ? { 'X-Gatehouse-Upgradable': 'installation' } : {}),
       });
       if (down) {
         this.reconnections.count++;
@@ -172,6 +184,7 @@ export class JumpClient {
       this.lastError = undefined;
       this.connectedTo = node;
       this.log(`connected to ${this.connectedTo} (${relay.host}:${relay.port})`);
+      this.selfUpgrade?.connected();
       this.relayNow = relay;
       const channel = new LineChannel<ToJumpClient>(
         socket,
@@ -322,6 +335,19 @@ export class JumpClient {
       return this.channel?.close('moved');
     }
     if (m.type === 'open') void this.open(m, relay);
+    if (m.type === 'upgrade') void this.upgrade(m.version);
+  }
+
+  /** Its turn in the site's upgrade wave: replace itself with the site's build (S13). */
+  private async upgrade(version: string): Promise<void> {
+    const o = this.opts;
+    if (!this.selfUpgrade || 'sessionKey' in o || !o.installation) return;
+    const done = await this.selfUpgrade.run(version, this.api, this.ticket?.value ?? '', (reason) =>
+      this.send({ type: 'upgrade-failed', reason }),
+    );
+    if (!done) return;
+    await this.stop();
+    o.installation.onUpgraded(version);
   }
 
   private send(m: FromJumpClient): void {

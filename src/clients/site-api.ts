@@ -190,8 +190,21 @@ export class SiteApi {
   }
 
   /** Stream the console build of the site's version into `file`; returns its version header. */
-  async downloadConsoleBuild(ticket: string, file: string): Promise<string | undefined> {
-    const res = await this.http.call<Readable>('GET', '/api/client/console/build', {
+  downloadConsoleBuild(ticket: string, file: string): Promise<string | undefined> {
+    return this.downloadBuild('/api/client/console/build', ticket, file);
+  }
+
+  /** Stream the Jump Client build of the site's version into `file` (S13). */
+  downloadJumpClientBuild(ticket: string, file: string): Promise<string | undefined> {
+    return this.downloadBuild('/api/client/jump-clients/build', ticket, file);
+  }
+
+  private async downloadBuild(
+    path: string,
+    ticket: string,
+    file: string,
+  ): Promise<string | undefined> {
+    const res = await this.http.call<Readable>('GET', path, {
       auth: 'none',
       headers: { authorization: `Bearer ${ticket}` },
       stream: true,

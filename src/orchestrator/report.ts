@@ -7,6 +7,7 @@ import { downtimeOf, type ProbeSample } from './prober.js';
 import { renderTimeline, type Attempt } from './report-timeline.js';
 import type { SessionStats } from './session-load.js';
 import { describeSiteRecords, disagreement, type SiteClientRecords } from './site-records.js';
+import { describeJumpClientRollouts, type JumpClientRollout } from './jump-client-rollout.js';
 
 export interface UpgradeReport {
   strategy: string;
@@ -27,6 +28,8 @@ export interface UpgradeReport {
   sessions: SessionStats | null;
   /** What the site's own records say its clients went through in the run's window. */
   siteRecords: SiteClientRecords | null;
+  /** Where the Jump Clients stand in their upgrade to the site's build (S13), per appliance. */
+  jumpClientUpgrades?: JumpClientRollout[];
   /** Why the "nothing dropped" of the probes is not the truth, when the site's records disagree. */
   disagreement?: string;
   /** Sessions on traffic nodes that had not drained by the deadline, cut by their install. */
@@ -64,6 +67,14 @@ const readLines = <T>(file: string): T[] =>
           }
         })
     : [];
+
+const readJson = <T>(file: string): T | null => {
+  try {
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+  } catch {
+    return null;
+  }
+};
 
 /** A comparison that found losses fails its step; its result is kept beside the journal. */
 function failedIntegrity(entries: JournalEntry[], workDir: string): IntegrityResult | null {
@@ -153,6 +164,8 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
     },
     sessions,
     siteRecords,
+    jumpClientUpgrades:
+      readJson<JumpClientRollout[]>(path.join(workDir, 'jump-client-upgrades.json')) ?? [],
     disagreement: disagreement(sessions, siteRecords),
     withoutFailoverMs:
       plan.topology.backup && brokeAt ? (restoredAt ?? Math.max(...times)) - brokeAt : 0,
@@ -220,6 +233,7 @@ export function renderText(r: UpgradeReport): string {
     );
   if (r.siteRecords) lines.push(...describeSiteRecords(r.siteRecords));
   if (r.disagreement) lines.push(`  nothing dropped          FAILED: ${r.disagreement}`);
+  lines.push(...describeJumpClientRollouts(r.jumpClientUpgrades ?? []));
   if (r.cutSessions?.sessions)
     lines.push(
       `  cut by the drain choice  ${r.cutSessions.sessions} session(s) on ${r.cutSessions.nodes.join(', ')} (--on-drain-timeout proceed)`,
@@ -282,6 +296,15 @@ export function renderHtml(r: UpgradeReport): string {
         )
       : 'not read'
   }${r.disagreement ? ` — ${esc(r.disagreement)}` : ''}</td></tr>
+<tr><th>Jump Client upgrades</th><td id="jump-client-upgrades" class="${(r.jumpClientUpgrades ?? []).some((u) => u.halt) ? 'bad' : 'ok'}">${
+    r.jumpClientUpgrades?.length
+      ? esc(
+          describeJumpClientRollouts(r.jumpClientUpgrades)
+            .map((l) => l.trim().replace(/^Jump Client upgrades\s+/, ''))
+            .join('; '),
+        )
+      : 'no Jump Client to upgrade'
+  }</td></tr>
 <tr><th>Sessions cut by the drain choice</th><td id="cut">${r.cutSessions?.sessions ? `${r.cutSessions.sessions} on ${esc(r.cutSessions.nodes.join(', '))}` : 'none'}</td></tr>
 <tr><th>Without failover</th><td>${secs(r.withoutFailoverMs)}</td></tr>
 <tr><th>Data integrity</th><td id="integrity" class="${r.integrity && !r.integrity.lost.length && !r.integrity.mismatched.length ? 'ok' : 'bad'}">${r.integrity ? (r.integrity.lost.length || r.integrity.mismatched.length ? esc([...r.integrity.lost, ...r.integrity.mismatched].join('; ')) : `nothing lost; every copy equals ${esc(r.integrity.primary)}'s`) : 'not checked yet'}${r.integrity?.removed?.length ? ` — removed since before: ${esc(r.integrity.removed.join('; '))}` : ''}</td></tr>

@@ -1,3 +1,4 @@
+import { readJumpClientRollouts } from './jump-client-rollout.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
@@ -47,6 +48,8 @@ async function writeSiteRecords(deployment: Deployment, journal: Journal, workDi
   // An appliance that cannot be read is named in the records' `unread`; it fails nothing.
   const records = await readSiteRecords(deployment, Date.parse(first.at), Date.now());
   writeFileSync(path.join(workDir, 'site-records.json'), JSON.stringify(records, null, 2));
+  const rollouts = await readJumpClientRollouts(deployment);
+  writeFileSync(path.join(workDir, 'jump-client-upgrades.json'), JSON.stringify(rollouts, null, 2));
 }
 
 /** What an operator can do after a failed step: resume after fixing, or the safe way back. */

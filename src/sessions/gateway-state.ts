@@ -1,3 +1,4 @@
+import type { WaveSettings } from './jump-client-upgrades.js';
 import type { Duplex } from 'node:stream';
 import type { EventLog } from '../site/events.js';
 import type { LineChannel } from './protocol.js';
@@ -26,6 +27,8 @@ export interface GatewayHost {
   activeRecordingsDir: string;
   /** How long a paused resumable session waits for its legs (default 120 s). */
   resumeWindowMs?: number;
+  /** How connected Jump Clients upgrade to this version, wave by wave (S13). */
+  upgradeWaves(): WaveSettings;
   log(msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -57,6 +60,8 @@ export interface ConnectedClient {
   connectedAt: number;
   /** Targets a Jump Client allows. */
   targets?: string[];
+  /** A Jump Client run from an installation that replaces itself with the site's build. */
+  upgradable?: boolean;
   sessions: LiveSession[];
 }
 

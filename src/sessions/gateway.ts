@@ -20,6 +20,7 @@ import {
   type LiveSession,
 } from './gateway-state.js';
 import { ClientPresence } from './presence.js';
+import { JumpClientUpgrades } from './jump-client-upgrades.js';
 import { SessionPairing } from './pairing.js';
 import { SessionRunner } from './session-runner.js';
 import { GatewayDrain } from './drain.js';
@@ -66,10 +67,32 @@ export class ClientGateway {
   private readonly muxes = new Set<MuxConnection>();
   /** What the clients went through: refusals, reconnections (the upgrade report sums them). */
   readonly records: ClientRecords;
+  /** Connected Jump Clients upgrading to this appliance's version in waves (S13). */
+  readonly upgrades: JumpClientUpgrades;
+  private readonly upgradeTicker: NodeJS.Timeout;
 
   constructor(private readonly host: GatewayHost) {
     this.state = new GatewayState(host);
     this.records = new ClientRecords(host.events);
+    this.upgrades = new JumpClientUpgrades({
+      target: () => host.version,
+      settings: () => host.upgradeWaves(),
+      connected: () =>
+        [...this.state.jumpClients.values()]
+          .filter((p) => p.client.kind === 'jump-client')
+          .map(({ client: c }) => ({
+            name: c.name,
+            group: c.group ?? 'default',
+            version: c.version,
+            upgradable: c.upgradable === true,
+          })),
+      askToUpgrade: (name, version) => this.presence.askToUpgrade(name, version),
+      event: (action, target, details) =>
+        host.events.record({ area: 'system', name: host.name }, action, target, details),
+      now: () => Date.now(),
+    });
+    this.upgradeTicker = setInterval(() => this.upgrades.tick(), 1_000);
+    this.upgradeTicker.unref();
     this.drainer = new GatewayDrain(this.state);
     this.runner = new SessionRunner(this.state, (s) => this.drainer.sessionEnded(s));
     this.resumption = new SessionResumption({
@@ -91,6 +114,7 @@ export class ClientGateway {
     });
     this.presence = new ClientPresence(this.state, {
       openFailed: (session, reason) => this.pairing.openFailed(session, reason),
+      upgradeFailed: (name, reason) => this.upgrades.upgradeFailed(name, reason),
       jumpClientLost: (p, reason) => this.pairing.jumpClientLost(p, reason),
       tick: (now) => this.pairing.sweep(now),
     });
@@ -134,6 +158,7 @@ export class ClientGateway {
             targets: String(req.headers['x-gatehouse-targets'] ?? '')
               .split(',')
               .filter(Boolean),
+            upgradable: req.headers['x-gatehouse-upgradable'] === 'installation',
           });
           if (back) this.records.reconnected(claims.sub, 'jump-client', back.ms, back.reason);
           return;
@@ -273,7 +298,7 @@ export class ClientGateway {
   private jumpClientConnected(
     claims: Extract<TicketClaims, { kind: 'jump-client' }>,
     socket: Duplex,
-    info: { address: string; version: string; targets: string[] },
+    info: { address: string; version: string; targets: string[]; upgradable: boolean },
   ): void {
     this.checkNewClient(info.version);
     this.presence.jumpClientConnected(claims, socket, info);
@@ -337,6 +362,7 @@ export class ClientGateway {
   /** Stop the timers (the appliance closes; connections go with the process). */
   stop(): void {
     this.presence.stop();
+    clearInterval(this.upgradeTicker);
     this.records.stop();
   }
 

@@ -26,6 +26,8 @@ export class ClientPresence {
     private readonly on: {
       /** A Jump Client reported that it could not open a session. */
       openFailed(session: string, reason: string): void;
+      /** A Jump Client said it could not upgrade to the site's build. */
+      upgradeFailed(name: string, reason: string): void;
       /** A Jump Client's control connection closed (the opens sent on it may be lost). */
       jumpClientLost(presence: Presence, reason: string): void;
       /** Every ping round (to sweep what expires). */
@@ -42,7 +44,7 @@ export class ClientPresence {
   jumpClientConnected(
     claims: Extract<TicketClaims, { kind: 'jump-client' }>,
     socket: Duplex,
-    info: { address: string; version: string; targets: string[] },
+    info: { address: string; version: string; targets: string[]; upgradable: boolean },
   ): void {
     const { jumpClients, host } = this.state;
     // The same Jump Client reconnecting replaces its old connection; a client of another kind
@@ -76,6 +78,7 @@ export class ClientPresence {
       (v) => FromJumpClient.parse(v),
       (m) => {
         if (m.type === 'open-failed') this.on.openFailed(m.session, m.reason);
+        if (m.type === 'upgrade-failed') this.on.upgradeFailed(claims.sub, m.reason);
       },
       (reason) => {
         if (jumpClients.get(claims.sub) === presence) jumpClients.delete(claims.sub);
@@ -142,6 +145,15 @@ export class ClientPresence {
   jumpClient(name: string): ConnectedClient | undefined {
     const p = this.state.jumpClients.get(name);
     return p && { ...p.client, sessions: this.state.sessionsOf(p.client) };
+  }
+
+  /** Ask a connected Jump Client to upgrade to the site's build; false when it is not here. */
+  askToUpgrade(name: string, version: string): boolean {
+    const p = this.state.jumpClients.get(name);
+    if (!p) return false;
+    const message: ToJumpClient = { type: 'upgrade', version };
+    p.channel.send(message);
+    return true;
   }
 
   /** Ask every connected client to reconnect through the site. */

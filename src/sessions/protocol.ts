@@ -86,11 +86,14 @@ export type MoveMessage = { type: 'move'; reason: string; to?: Relay };
 export type ToJumpClient =
   | { type: 'open'; session: string; target: string; ticket: string }
   | MoveMessage
+  /** Upgrade to the site's build now: this client's turn in the rollout (S13). */
+  | { type: 'upgrade'; version: string }
   | { type: 'ping' };
 /** Jump Client → appliance. */
 export const FromJumpClient = z.discriminatedUnion('type', [
   z.object({ type: z.literal('open-failed'), session: z.string(), reason: z.string().max(500) }),
   z.object({ type: z.literal('pong') }),
+  z.object({ type: z.literal('upgrade-failed'), reason: z.string().max(1000) }),
 ]);
 export type FromJumpClient = z.infer<typeof FromJumpClient>;
 /** Appliance → console presence. */

@@ -44,6 +44,26 @@ export const SiteSettingsSchema = z.object({
     .int('must be a whole number')
     .min(1, 'must be at least 1')
     .max(16384, 'must be at most 16384'),
+  // S13: Jump Clients upgrade themselves to the site's build in waves (src/sessions/jump-client-upgrades.ts).
+  jumpClientUpgradeWaveSize: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(0, 'must be at least 0 (0 turns automatic Jump Client upgrades off)')
+    .max(1000, 'must be at most 1000'),
+  jumpClientUpgradeCanaryGroup: z
+    .string()
+    .trim()
+    .regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a Jump Client group name, or empty'),
+  jumpClientUpgradeCanarySize: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(0, 'must be at least 0')
+    .max(100, 'must be at most 100'),
+  jumpClientUpgradeReturnSeconds: z.coerce
+    .number({ message: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(5, 'must be at least 5')
+    .max(3600, 'must be at most 3600 (an hour)'),
 });
 export type SiteSettings = z.infer<typeof SiteSettingsSchema>;
 export const SiteSettingsPatch = SiteSettingsSchema.partial().strict();
@@ -58,6 +78,10 @@ export const DEFAULT_SITE_SETTINGS: SiteSettings = {
   lockoutMinutes: 15,
   sessionIdleMinutes: 30,
   fileStoreMaxMiB: 512,
+  jumpClientUpgradeWaveSize: 10,
+  jumpClientUpgradeCanaryGroup: 'canary',
+  jumpClientUpgradeCanarySize: 1,
+  jumpClientUpgradeReturnSeconds: 300,
 };
 
 export class SiteSettingsService {

@@ -43,6 +43,10 @@ export const UPDATES_ERRORS = {
     status: 404,
     fix: 'An appliance administrator should upload the product package … on /appliance > Updates (Manual Installation); it is kept as the console build.',
   },
+  JUMP_CLIENT_INSTALLER_INVALID: {
+    status: 400,
+    fix: 'Download the Jump Client installer again from /appliance > Updates (Downloaded packages, Client installers).',
+  },
   DATA_DIR_NOT_EMPTY: {
     status: 400,
     fix: 'Choose a new directory; an existing update server is started with `gatehouse update-server start`.',

@@ -21,6 +21,8 @@ export const loginOperations: ApplianceOperation[] = [
       siteCa: appliance.siteIdentity.fingerprint,
       productVersion: appliance.productVersion,
       connectedClients: appliance.clients.list(),
+      // S13: the Jump Clients' upgrade to this version, wave by wave.
+      jumpClientUpgrades: appliance.clients.upgrades.status(),
     }),
   }),
   defineOperation({

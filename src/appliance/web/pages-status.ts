@@ -2,6 +2,8 @@ import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
 import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
 import { actionButton, layout, redirect } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
+import { upgradeWavesSection } from '../../sessions/http/upgrade-waves-view.js';
+import { resumeUpgrades } from '../../sessions/http/api-jump-client-upgrades.js';
 
 const KIND: Record<string, string> = {
   'jump-client': 'Jump Client',
@@ -134,6 +136,14 @@ function informationPage(ctx: PageContext) {
           ${sessionRows(liveSessionsOf(clients))}
         </tbody>
       </table>
+      ${upgradeWavesSection(
+        appliance.clients.upgrades.status(),
+        actionButton(
+          ctx,
+          '/login/status/jump-client-upgrades/resume',
+          'Resume Jump Client upgrades',
+        ),
+      )}
       <script src="/static/information.js" defer></script>`,
   );
 }
@@ -148,6 +158,16 @@ export function registerStatusPages(p: Pages): void {
       ctx.reply,
       '/login/status/information',
       `Asked ${asked} client${asked === 1 ? '' : 's'} to reconnect through the site.`,
+    );
+  });
+  p.post('/login/status/jump-client-upgrades/resume', (ctx) => {
+    const r = resumeUpgrades(ctx.appliance, ctx.actor);
+    return redirect(
+      ctx.reply,
+      '/login/status/information',
+      r.resumed
+        ? `Resumed the Jump Client upgrades${r.skipped.length ? ` without ${r.skipped.join(', ')}` : ''}.`
+        : 'The Jump Client upgrades were not halted.',
     );
   });
 }

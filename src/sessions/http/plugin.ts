@@ -6,6 +6,7 @@ import {
 } from '../../shared/http/operations.js';
 import { pages, type PageGuard, type PageHost } from '../../shared/web/kit.js';
 import { jumpClientAdminOperations } from './api-jump-clients.js';
+import { jumpClientUpgradeOperations } from './api-jump-client-upgrades.js';
 import { registerJumpClientPages } from './pages-jump-clients.js';
 import type { JumpClientsSite } from './site.js';
 
@@ -29,7 +30,7 @@ export const jumpClientsHttp: FastifyPluginAsync<JumpClientsHttpOptions> = async
   registerOperations(
     app,
     { context: opts.pages.context, authenticate: opts.authenticate },
-    jumpClientAdminOperations,
+    [...jumpClientAdminOperations, ...jumpClientUpgradeOperations],
     opts.apiGuard,
   );
   const p = pages(app, opts.pages, 'login', opts.pageGuard);

@@ -3,6 +3,7 @@ import type { InterApplianceKey } from '../../site/security.js';
 import type { SiteSettingsService } from '../../site/settings.js';
 import type { JumpClientIdentities } from '../jump-client-identities.js';
 import type { ClientRouting } from '../routing.js';
+import type { JumpClientUpgrades } from '../jump-client-upgrades.js';
 
 /**
  * What /login > Jump Clients and its admin API need of the appliance they run in: the Jump
@@ -19,4 +20,6 @@ export interface JumpClientsSite {
   readonly certificateFingerprint: string;
   readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
   readonly events: Pick<EventLog, 'record'>;
+  /** The Jump Clients connected here upgrading to this version in waves (S13). */
+  readonly clients: { readonly upgrades: Pick<JumpClientUpgrades, 'status' | 'resume'> };
 }

@@ -50,6 +50,13 @@ function page(ctx: PageContext, v: Values, problem: FormProblem) {
           <legend>File Store</legend>
           ${num('File store limit (MiB)', 'fileStoreMaxMiB', 'Largest file the File Store accepts', 1, 16384)}
         </fieldset>
+        <fieldset>
+          <legend>Jump Client upgrades</legend>
+          ${num('Wave size', 'jumpClientUpgradeWaveSize', 'Jump Clients upgrading at once after the site is upgraded; 0 turns automatic upgrades off', 0, 1000)}
+          ${field('Canary group', 'jumpClientUpgradeCanaryGroup', v.jumpClientUpgradeCanaryGroup, e, { help: 'The Jump Client group that upgrades first, alone' })}
+          ${num('Canary size', 'jumpClientUpgradeCanarySize', 'Without a canary group: how many Jump Clients upgrade first', 0, 100)}
+          ${num('Return deadline', 'jumpClientUpgradeReturnSeconds', "Seconds a wave's Jump Clients have to come back on the new version before the upgrade halts", 5, 3600)}
+        </fieldset>
         <div class="buttons"><button type="submit">Save changes</button></div>
       </form>`,
   );

@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs';
+import type { FastifyReply } from 'fastify';
+import type { Actor } from '../../shared/actor.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
 import { defineOperation, type UpdatesOperation } from './api.js';
@@ -22,7 +24,7 @@ function siteConsoleBuild(appliance: UpdatesSite) {
     throw new GatehouseError(
       'CONSOLE_BUILD_NOT_AVAILABLE',
       404,
-      `The site runs ${appliance.productVersion} but holds no product package of that version to give consoles. An appliance administrator should upload the product package ${appliance.productVersion} on /appliance > Updates (Manual Installation); it is kept as the console build.`,
+      `The site runs ${appliance.productVersion} but holds no product package of that version to give consoles and Jump Clients. An appliance administrator should upload the product package ${appliance.productVersion} on /appliance > Updates (Manual Installation); it is kept as the console build.`,
     );
   return build;
 }
@@ -67,21 +69,49 @@ export const consoleBuildOperations: UpdatesOperation[] = [
     },
     handler: ({ appliance, req, reply }) => {
       const user = appliance.consoleTicket(req);
-      const build = siteConsoleBuild(appliance);
-      appliance.events.record(
-        { area: 'login', name: user.sub, ip: req.ip },
-        'console.build-downloaded',
-        build.version,
-      );
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('content-length', String(build.size))
-        .header('x-gatehouse-version', build.version)
-        .header(
-          'content-disposition',
-          `attachment; filename="gatehouse-console-${build.version}.ghpkg"`,
-        )
-        .send(createReadStream(appliance.updates.stagedFile(build.id)));
+      return sendBuild(appliance, reply, 'console', { area: 'login', name: user.sub, ip: req.ip });
+    },
+  }),
+  defineOperation({
+    id: 'jumpClientBuild',
+    clientTicket: (appliance, req) => void appliance.jumpClientTicket(req),
+    method: 'GET',
+    path: '/api/client/jump-clients/build',
+    area: 'public',
+    tag: 'clients',
+    summary:
+      "Download the Jump Client build of the version the site runs (its signed product package): a Jump Client asked to upgrade in its wave verifies it with its installation's release keys and replaces itself (S13)",
+    response: {
+      status: 200,
+      description: 'Signed product package',
+      contentType: 'application/octet-stream',
+    },
+    handler: ({ appliance, req, reply }) => {
+      const client = appliance.jumpClientTicket(req);
+      return sendBuild(appliance, reply, 'jump-client', {
+        area: 'login',
+        name: `jump-client:${client.sub}`,
+        ip: req.ip,
+      });
     },
   }),
 ];
+
+function sendBuild(
+  appliance: UpdatesSite,
+  reply: FastifyReply,
+  client: 'console' | 'jump-client',
+  actor: Actor,
+) {
+  const build = siteConsoleBuild(appliance);
+  appliance.events.record(actor, `${client}.build-downloaded`, build.version);
+  return reply
+    .header('content-type', 'application/octet-stream')
+    .header('content-length', String(build.size))
+    .header('x-gatehouse-version', build.version)
+    .header(
+      'content-disposition',
+      `attachment; filename="gatehouse-${client}-${build.version}.ghpkg"`,
+    )
+    .send(createReadStream(appliance.updates.stagedFile(build.id)));
+}

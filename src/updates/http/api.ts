@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
 import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
 import type { UpdatesSite } from './site.js';
+import { CLIENTS, sendClientInstaller } from './client-installers.js';
 
 /** An operation of the updates domain: its handler sees the appliance as `UpdatesSite`. */
 export type UpdatesOperation = Operation<unknown, unknown, unknown, UpdatesSite>;
@@ -13,7 +13,7 @@ const IdParams = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/, 'must be the package id (its sha256, 64 hex digits)'),
 });
 const InstallerParams = IdParams.extend({
-  client: z.enum(['console', 'jump-client'], { message: "must be 'console' or 'jump-client'" }),
+  client: z.enum(CLIENTS, { message: "must be 'console' or 'jump-client'" }),
 });
 const InstallBody = z
   .object({
@@ -58,7 +58,7 @@ export function updatesStatus(appliance: UpdatesSite) {
       // S13: the console and Jump Client of a version not installed yet, before the upgrade.
       installers:
         s.kind === 'product'
-          ? ['console', 'jump-client'].map((c) => ({
+          ? CLIENTS.map((c) => ({
               client: c,
               url: `/api/appliance/updates/staged/${s.id}/installers/${c}`,
             }))
@@ -223,34 +223,20 @@ export const updateOperations: UpdatesOperation[] = [
     method: 'GET',
     path: '/api/appliance/updates/staged/:id/installers/:client',
     summary:
-      'S13: the console or Jump Client installer of a staged product version (the signed product build)',
+      "S13: the installer of a staged product version: the console's is the signed product package; the Jump Client's names the site before it (docs/clients.md)",
     params: InstallerParams,
     response: {
       status: 200,
       description: 'Signed installer package',
       contentType: 'application/octet-stream',
     },
-    handler: ({ appliance, actor, params, reply }) => {
-      const s = appliance.updates.get(params.id);
-      if (s.kind !== 'product')
-        throw new GatehouseError(
-          'NOT_FOUND',
-          404,
-          `id: ${s.kind} ${s.version} is a base package; client installers come with product packages.`,
-        );
-      appliance.events.record(
+    handler: ({ appliance, actor, params, reply, req }) =>
+      sendClientInstaller(appliance, reply, {
+        id: params.id,
+        client: params.client,
         actor,
-        'updates.installer-downloaded',
-        `${params.client} ${s.version}`,
-      );
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header(
-          'content-disposition',
-          `attachment; filename="gatehouse-${params.client}-${s.version}.ghpkg"`,
-        )
-        .send(createReadStream(appliance.updates.stagedFile(s.id)));
-    },
+        requestHost: req.headers.host ?? '',
+      }),
   }),
   defineOperation({
     ...op,

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { GatehouseError } from '../../shared/errors.js';
 import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
 import { KeyBody as DownloadKeyBody } from './api.js';
@@ -13,12 +12,12 @@ import {
 } from '../../shared/web/kit.js';
 import { readUpload } from '../../shared/web/multipart.js';
 import { updatesPage, type UpdatesForm } from './pages-view.js';
+import { sendClientInstaller } from './client-installers.js';
 import type { UpdatesSite } from './site.js';
 
 type PageContext = Context<UpdatesSite>;
 
 const PAGE = '/appliance/updates';
-const CLIENTS = ['console', 'jump-client'];
 
 /** A number field: blank is missing (zod says "is required"), anything else is parsed. */
 const numberOf = (s: string | undefined) => (s?.trim() ? Number(s) : undefined);
@@ -157,24 +156,14 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
     ),
   );
   // S13: the console and Jump Client of a staged version, before the appliance runs it.
-  p.get(`${PAGE}/staged/:id/installers/:client`, (ctx) => {
-    const { client } = ctx.req.params as { client: string };
-    const s = appliance.updates.get(idOf(ctx));
-    if (!CLIENTS.includes(client) || s.kind !== 'product')
-      throw new GatehouseError(
-        'NOT_FOUND',
-        404,
-        `Client installers are 'console' and 'jump-client' of a staged product package; ${s.kind} ${s.version} has no '${client}' installer.`,
-      );
-    appliance.events.record(ctx.actor, 'updates.installer-downloaded', `${client} ${s.version}`);
-    return ctx.reply
-      .header('content-type', 'application/octet-stream')
-      .header(
-        'content-disposition',
-        `attachment; filename="gatehouse-${client}-${s.version}.ghpkg"`,
-      )
-      .send(createReadStream(appliance.updates.stagedFile(s.id)));
-  });
+  p.get(`${PAGE}/staged/:id/installers/:client`, (ctx) =>
+    sendClientInstaller(appliance, ctx.reply, {
+      id: idOf(ctx),
+      client: (ctx.req.params as { client: string }).client,
+      actor: ctx.actor,
+      requestHost: ctx.req.headers.host ?? '',
+    }),
+  );
 
   // S10: the key is shown once, on the answer to the form (never in a URL).
   p.post(`${PAGE}/download-key`, (ctx) => {

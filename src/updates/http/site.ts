@@ -31,4 +31,13 @@ export interface UpdatesSite {
   };
   /** The checked claims of the console ticket a request bears; throws when it has none valid. */
   consoleTicket(req: FastifyRequest): { sub: string };
+  /** The checked claims of the Jump Client ticket a request bears (Jump Client builds). */
+  jumpClientTicket(req: FastifyRequest): { sub: string };
+  /** What a Jump Client installer names: the site, its address, the fingerprints to trust. */
+  installerSite(requestHost: string): {
+    name: string;
+    address: string;
+    fingerprints: string[];
+    siteCa?: string;
+  };
 }
