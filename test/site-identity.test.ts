@@ -114,6 +114,17 @@ describe('site identity: clients pin the site certificate authority (S20)', () =
       (await b.api.call<{ productVersion: string }>('GET', '/health')).body.productVersion,
     ).toBe(NEXT_VERSION);
     expect(await siteCaOf(b)).toBe(siteCa);
+    // Between the windows A, whose data the second window overwrites, is marked (S23).
+    const mark = await a.api.call<{ upgrade: { by: string } | null }>(
+      'GET',
+      '/api/appliance/upgrade-in-progress',
+    );
+    expect(mark.body.upgrade?.by).toBe('gatehouse upgrade');
+    const unconfirmed = await a.api.call<{ code: string }>('PATCH', '/api/login/settings', {
+      json: { siteName: 'changed on the old primary' },
+    });
+    expect(unconfirmed.status).toBe(409);
+    expect(unconfirmed.body.code).toBe('UPGRADE_CHANGE_NOT_CONFIRMED');
 
     // The same commands read B now: by address, by hostname, and at B's own address (where a
     // DNS or NAT switch leads); the folder first pinned to A's certificate too.
@@ -139,5 +150,5 @@ describe('site identity: clients pin the site certificate authority (S20)', () =
     } finally {
       await rep.close();
     }
-  }, 300_000);
+  }, 480_000);
 });

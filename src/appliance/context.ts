@@ -42,6 +42,7 @@ import { TrafficSwitchSettings } from '../traffic/settings.js';
 import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
 import { SiteIdentity } from '../site/site-identity.js';
+import { UpgradeNotice } from './upgrade-notice.js';
 import {
   FailoverRelationship,
   type FailoverRole,
@@ -88,6 +89,8 @@ export class Appliance {
   readonly certificateFingerprint: string;
   /** The site certificate authority and this appliance's certificate issued by it (S20). */
   readonly siteIdentity: SiteIdentity;
+  /** Set by the orchestrator on the old primary while its site is upgraded (S23). */
+  readonly upgradeNotice: UpgradeNotice;
   /** The failover relationship (src/failover/relationship.ts): the role comes from it. */
   readonly failover: FailoverRelationship;
   readonly updateSettings: UpdateSettings;
@@ -159,6 +162,7 @@ export class Appliance {
       publicKeyPem,
     );
     this.certificateFingerprint = certificateFingerprint(readFileSync(dir.tlsCert, 'utf8'));
+    this.upgradeNotice = new UpgradeNotice(db, this.events);
     this.siteIdentity = new SiteIdentity(
       { ca: dir.siteCa, cert: dir.siteCert, tlsKey: dir.tlsKey },
       this.events,

@@ -17,6 +17,10 @@ export const APPLIANCE_ERRORS = {
     status: 401,
     fix: 'Sign in to that area first (POST /api/<area>/session), then send the token as "Authorization: Bearer <token>".',
   },
+  UPGRADE_CHANGE_NOT_CONFIRMED: {
+    status: 409,
+    fix: 'Make the change on the new primary, or send it again with X-Gatehouse-Confirm-Overwrite: true (the web console: tick the box) knowing the next sync overwrites it.',
+  },
   BACKUP_BAD_SIGNATURE: { status: 400, fix: 'Use an unaltered copy.' },
   BACKUP_CORRUPT: {
     status: 400,

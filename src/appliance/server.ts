@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../shared/errors.js';
 import { createHttpsServer } from '../shared/http/server.js';
+import { changeNotConfirmed, isSiteChange, takeConfirmation } from './upgrade-notice.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
 import { updateOperations } from '../updates/http/api.js';
@@ -140,6 +141,14 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
         { headers: { 'retry-after': appliance.writeGate === 'installing' ? '30' : '2' } },
       );
     }
+    // S23: the old primary during an upgrade; its site data is overwritten at the next sync.
+    const upgrading = appliance.upgradeNotice.get();
+    if (
+      upgrading &&
+      isSiteChange(req.method, req.url.split('?')[0]!) &&
+      !takeConfirmation(req.headers, req.query)
+    )
+      throw changeNotConfirmed(upgrading);
     appliance.inflightWrites++;
     (req as { countedWrite?: boolean }).countedWrite = true;
     // Whatever ends the exchange (a response sent, the client gone mid-response, the connection

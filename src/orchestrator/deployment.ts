@@ -106,12 +106,13 @@ export class Deployment {
         ? 'login'
         : undefined;
     if (area && !c.tokenFor(area)) await this.signIn(name, area);
+    // The orchestrator's own changes on an appliance it marked as upgrading are meant (S23).
+    const confirm = { 'x-gatehouse-confirm-overwrite': 'true' };
     const send = () =>
       c.call<T>(method, path, {
         json,
-        ...(opts.raw
-          ? { raw: opts.raw, headers: { 'content-type': 'application/octet-stream' } }
-          : {}),
+        headers: opts.raw ? { ...confirm, 'content-type': 'application/octet-stream' } : confirm,
+        ...(opts.raw ? { raw: opts.raw } : {}),
         stream: opts.stream,
       });
     let res = await send();

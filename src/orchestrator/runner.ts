@@ -13,6 +13,7 @@ import { SiteProber, startEcho } from './prober.js';
 import { buildReport, renderHtml, renderText } from './report.js';
 import { readSiteRecords } from './site-records.js';
 import { SessionLoad } from './session-load.js';
+import { markUpgradeInProgress } from './upgrade-mark.js';
 
 export interface RunOptions {
   journal: Journal;
@@ -103,6 +104,8 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
     command: opts.command,
   });
 
+  const warn = (message: string) => emit({ type: 'warning', message }, `! ${message}`);
+  await markUpgradeInProgress(deployment, plan, true, warn);
   const names = new Map(
     deployment.inventory.appliances.map((a) => [a.fingerprint.toUpperCase(), a.name]),
   );
@@ -151,6 +154,8 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
   await startLoad();
 
   const finish = async (outcome: RunOutcome) => {
+    // Paused between the windows, the upgrade is still in progress (S4, S23).
+    if (outcome !== 'paused') await markUpgradeInProgress(deployment, plan, false, warn);
     await load?.stop();
     await prober.stop();
     await echo.close();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
 import { RestoreOptions } from '../backup/backup.js';
+import { UpgradeNoticeInput } from '../upgrade-notice.js';
 import { defineOperation, type ApplianceOperation } from './operation.js';
 import { sendBackup } from '../backup/send-backup.js';
 
@@ -156,5 +157,39 @@ export const applianceOperations: ApplianceOperation[] = [
         // An archive is bounded by the disk: keep half of the free space for the unpacked copy.
         maxBytes: Math.floor(appliance.status().disk.freeBytes / 2),
       }),
+  }),
+  defineOperation({
+    id: 'upgradeInProgress',
+    method: 'GET',
+    path: '/api/appliance/upgrade-in-progress',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'Whether this appliance is marked as the old primary of an upgrade in progress (S23)',
+    response: { status: 200, description: 'The mark, or null' },
+    handler: ({ appliance }) => ({ upgrade: appliance.upgradeNotice.get() ?? null }),
+  }),
+  defineOperation({
+    id: 'markUpgradeInProgress',
+    method: 'PUT',
+    path: '/api/appliance/upgrade-in-progress',
+    area: 'appliance',
+    tag: 'appliance',
+    summary:
+      'Mark this appliance as the old primary of an upgrade in progress: /login shows a banner and every change needs X-Gatehouse-Confirm-Overwrite: true (the orchestrator sets it)',
+    body: UpgradeNoticeInput,
+    response: { status: 200, description: 'The mark' },
+    handler: ({ appliance, actor, body }) => ({
+      upgrade: appliance.upgradeNotice.set(actor, body),
+    }),
+  }),
+  defineOperation({
+    id: 'clearUpgradeInProgress',
+    method: 'DELETE',
+    path: '/api/appliance/upgrade-in-progress',
+    area: 'appliance',
+    tag: 'appliance',
+    summary: 'The upgrade is over (finished, failed or abandoned): changes need no confirmation',
+    response: { status: 200, description: 'Whether there was a mark' },
+    handler: ({ appliance, actor }) => ({ cleared: appliance.upgradeNotice.clear(actor) }),
   }),
 ];

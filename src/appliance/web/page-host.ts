@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomToken } from '../../shared/crypto.js';
 import type { Area } from '../../shared/http/operations.js';
-import { html } from '../../shared/web/html.js';
+import { formatTime, html } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import type { PageHost } from '../../shared/web/kit.js';
 import type { Appliance } from '../context.js';
@@ -44,6 +44,7 @@ export function pageHost(appliance: Appliance): PageHost<Appliance> {
       productVersion: appliance.productVersion,
     }),
     nav: navigationOf(appliance),
+    banner: (area) => (area === 'login' ? upgradeBanner(appliance) : undefined),
     navigation(area) {
       const { shown, hidden } = navigationOf(appliance).of(area);
       if (!hidden.length) return { links: shown };
@@ -55,6 +56,19 @@ export function pageHost(appliance: Appliance): PageHost<Appliance> {
       return { links: shown, note };
     },
   };
+}
+
+/** S23: the old primary during an upgrade; static/confirm-overwrite.js asks each form to confirm. */
+function upgradeBanner(appliance: Appliance) {
+  const n = appliance.upgradeNotice.get();
+  if (!n) return undefined;
+  return html`<div class="notice warn" id="upgrade-banner" role="alert">
+      <strong>Do not make changes on this appliance: an upgrade of its site is in progress</strong>
+      (since ${formatTime(n.since)}, by ${n.by}${n.note ? html`: ${n.note}` : ''}). Its site data is
+      overwritten by the first sync after the upgrade, and so is any change made here now: make
+      changes on the new primary. Each change here asks you to confirm that.
+    </div>
+    <script src="/static/confirm-overwrite.js" defer></script>`;
 }
 
 /** The page registrar of one area, for pages that see the whole appliance. */

@@ -84,7 +84,10 @@ function signInPage(
 export function registerWebConsole(app: FastifyInstance, appliance: Appliance): void {
   serveStylesheet(app);
   // The script that keeps Status > Information live.
-  serveStatic(app, new URL('./static/', import.meta.url), ['information.js']);
+  serveStatic(app, new URL('./static/', import.meta.url), [
+    'information.js',
+    'confirm-overwrite.js',
+  ]);
   app.get('/', async (_req, reply) => reply.redirect('/login', 303));
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
 

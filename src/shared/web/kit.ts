@@ -14,6 +14,8 @@ export interface PageFrame {
   header(): { name: string; role: string; productVersion: string };
   /** The side navigation of an area, and a note under it (e.g. why links are hidden). */
   navigation(area: Area): { links: NavLink[]; note?: SafeHtml };
+  /** A warning above every page of an area (e.g. an upgrade in progress), if any. */
+  banner?(area: Area): SafeHtml | undefined;
 }
 
 /**
@@ -98,6 +100,7 @@ export function layout(
         </header>
         ${navigation(ctx, path)}
         <main>
+          ${ctx.frame.banner?.(auth.area) ?? ''}
           <h1>${title}</h1>
           ${message ? html`<p class="notice" role="status">${message}</p>` : ''} ${body}
         </main>

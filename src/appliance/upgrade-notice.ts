@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { Actor } from '../shared/actor.js';
+import { GatehouseError } from '../shared/errors.js';
+import type { EventLog } from '../site/events.js';
+import type { Db } from '../store/db.js';
+
+/**
+ * S23: "do not make changes to Appliance A during this upgrade". While an upgrade of its pair or
+ * cluster is in progress, the old primary's site data is overwritten by the first sync after
+ * it: the orchestrator marks the appliance, /login shows a banner, and every change must be
+ * confirmed (API: this header; web console: the box each form gains).
+ */
+export const CONFIRM_OVERWRITE_HEADER = 'x-gatehouse-confirm-overwrite';
+/** The same flag for a web form, added to its action by static/confirm-overwrite.js. */
+export const CONFIRM_OVERWRITE_QUERY = 'confirmOverwrite';
+
+export const UpgradeNoticeInput = z
+  .object({
+    by: z
+      .string({ message: 'is required' })
+      .min(1, 'is required')
+      .max(100, 'must be at most 100 characters'),
+    note: z.string().max(300, 'must be at most 300 characters').default(''),
+  })
+  .strict();
+export type UpgradeNoticeInput = z.infer<typeof UpgradeNoticeInput>;
+
+export interface UpgradeInProgress extends UpgradeNoticeInput {
+  since: number;
+}
+
+const KEY = 'upgrade_in_progress';
+
+/** The mark, in appliance_settings: this appliance's own, never synchronised, kept at restarts. */
+export class UpgradeNotice {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventLog,
+  ) {}
+
+  get(): UpgradeInProgress | undefined {
+    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
+      { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as UpgradeInProgress) : undefined;
+  }
+
+  set(actor: Actor, input: UpgradeNoticeInput): UpgradeInProgress {
+    const notice = { ...this.get(), ...input, since: this.get()?.since ?? Date.now() };
+    this.db
+      .prepare(
+        'INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      )
+      .run(KEY, JSON.stringify(notice), Date.now());
+    this.events.record(actor, 'appliance.upgrade-in-progress', input.by, { note: input.note });
+    return notice;
+  }
+
+  clear(actor: Actor): boolean {
+    const had = this.db.prepare('DELETE FROM appliance_settings WHERE key = ?').run(KEY).changes;
+    if (had) this.events.record(actor, 'appliance.upgrade-finished', '');
+    return had > 0;
+  }
+}
+
+const SESSION = /^\/(api\/)?login\/(session|sign-in|sign-out)$/;
+
+/** A change of site data through /login (signing in and out are not changes). */
+export const isSiteChange = (method: string, path: string) =>
+  !['GET', 'HEAD', 'OPTIONS'].includes(method) &&
+  (path.startsWith('/api/login/') || path.startsWith('/login/')) &&
+  !SESSION.test(path);
+
+/** Whether the request carries the confirmation; the query flag is taken off before routes see it. */
+export function takeConfirmation(
+  headers: Record<string, string | string[] | undefined>,
+  query: unknown,
+): boolean {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const fromQuery = q[CONFIRM_OVERWRITE_QUERY];
+  delete q[CONFIRM_OVERWRITE_QUERY];
+  return headers[CONFIRM_OVERWRITE_HEADER] === 'true' || fromQuery === 'true';
+}
+
+export const changeNotConfirmed = (n: UpgradeInProgress) =>
+  new GatehouseError(
+    'UPGRADE_CHANGE_NOT_CONFIRMED',
+    409,
+    `An upgrade of this site is in progress (since ${new Date(n.since).toISOString()}, by ${n.by}): this appliance is the old primary, and a change made here is overwritten by the first sync after the upgrade. Make it on the new primary instead; to make it here anyway, send it again with the header X-Gatehouse-Confirm-Overwrite: true. Nothing was changed.`,
+    {
+      fields: [
+        {
+          field: 'X-Gatehouse-Confirm-Overwrite',
+          message: 'must be "true": the change is overwritten at the next sync',
+        },
+      ],
+    },
+  );
