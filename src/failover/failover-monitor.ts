@@ -76,6 +76,7 @@ export class FailoverMonitor {
     }
     const state = await this.relationship.contactPeer(Math.min(3_000, this.interval() * 2));
     this.last = state;
+    if (this.relationship.view()) this.relationship.store.history.check(state);
     if (state.reachable) {
       this.lastContactAt = now();
       this.lastReachableAt = this.lastContactAt;

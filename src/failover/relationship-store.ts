@@ -7,6 +7,7 @@ import {
   type AutomaticFailover,
 } from './relationship-schemas.js';
 import type { RelationshipView } from './types.js';
+import { FailoverHistory } from './history.js';
 
 const RELATIONSHIP_KEY = 'failover.relationship';
 const AUTOMATIC_KEY = 'failover.automatic';
@@ -18,11 +19,15 @@ const AUTOMATIC_KEY = 'failover.automatic';
  */
 export class RelationshipStore {
   private cached: RelationshipView | undefined | null = null;
+  /** Peer status checks and role changes over time (Management > Failover). */
+  readonly history: FailoverHistory;
 
   constructor(
     private readonly db: Db,
     private readonly events: EventLog,
-  ) {}
+  ) {
+    this.history = new FailoverHistory(db);
+  }
 
   private read(key: string): unknown {
     const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
@@ -61,8 +66,16 @@ export class RelationshipStore {
     details: Record<string, unknown>,
     target = rel?.peer.name ?? '',
   ): EventRecord {
+    const before = this.get();
     const event = this.db.transaction(() => {
       this.put(RELATIONSHIP_KEY, rel);
+      if (before?.role !== rel?.role || before?.generation !== rel?.generation)
+        this.history.role({
+          action,
+          role: rel?.role ?? 'standalone',
+          generation: rel?.generation ?? null,
+          peer: (rel ?? before)?.peer.name ?? null,
+        });
       return this.events.record(actor, action, target, details);
     })();
     this.cached = rel;

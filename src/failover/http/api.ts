@@ -51,6 +51,17 @@ export const failoverOperations: FailoverOperation[] = [
     handler: ({ appliance }) => failoverStatus(appliance),
   }),
   defineOperation({
+    id: 'failoverHistory',
+    method: 'GET',
+    path: '/api/login/failover/history',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Failover status history: runs of peer status checks and role changes, newest first (bounded, kept across restarts)',
+    response: { status: 200, description: 'History entries' },
+    handler: ({ appliance }) => ({ entries: appliance.failover.store.history.list() }),
+  }),
+  defineOperation({
     id: 'establishFailover',
     method: 'POST',
     path: '/api/login/failover/establish',

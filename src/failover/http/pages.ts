@@ -35,6 +35,7 @@ import {
   type Forms,
 } from './pages-view.js';
 import type { FailoverSite } from './site.js';
+import { historySection } from './pages-history.js';
 
 type Ctx = PageContext<FailoverSite>;
 
@@ -56,7 +57,8 @@ async function page(ctx: Ctx, forms: Forms = {}) {
         forms.interval ?? { value: String(rel.sync.intervalMs / 1000), problem: NO_PROBLEM },
       )}
       ${roleForms(ctx, rel, forms.role ?? NO_PROBLEM)}
-      ${automaticForm(ctx, automatic.values, automatic.problem)}`
+      ${automaticForm(ctx, automatic.values, automatic.problem)}
+      ${historySection(ctx.appliance.failover.store.history.list())}`
     : html`<p id="failover-role">
           This appliance is <strong>standalone</strong>: it is in no failover relationship.
         </p>
@@ -65,7 +67,8 @@ async function page(ctx: Ctx, forms: Forms = {}) {
           forms.establish?.values ?? establishDefaults(ctx),
           forms.establish?.problem ?? NO_PROBLEM,
         )}
-        ${automaticForm(ctx, automatic.values, automatic.problem)}`;
+        ${automaticForm(ctx, automatic.values, automatic.problem)}
+        ${historySection(ctx.appliance.failover.store.history.list())}`;
   return layout(ctx, 'Management > Failover', body, undefined, {
     refreshSeconds: syncRunning(s) ? 2 : undefined,
   });
