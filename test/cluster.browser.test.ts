@@ -1,6 +1,20 @@
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOGIN_PASSWORD, startTestAppliance, until } from './support/appliance.js';
+import {
+  ADMIN_PASSWORD,
+  LOGIN_PASSWORD,
+  startTestAppliance,
+  tempDir,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
+import {
+  buildTestPackage,
+  makeReleaseKey,
+  uploadPackage,
+  type UpdatesStatus,
+} from './support/updates.js';
 
 const KEY = 'cluster-page-key-0123456789abcdefghijklmn';
 let browser: TestBrowser | undefined;
@@ -9,10 +23,24 @@ afterAll(async () => {
 });
 
 describe('/login > Management > Cluster in a real browser', () => {
+  let primary: TestAppliance;
+  let node: TestAppliance;
+  let release: { keyFile: string; pubFile: string };
+  let dir: string;
+
   it('adds a traffic node (refusing a wrong key beside its field), stops it accepting and syncs', async () => {
-    const [primary, node] = await Promise.all([
-      startTestAppliance({ name: 'page-primary', host: '127.0.0.130', interApplianceKey: KEY }),
-      startTestAppliance({ name: 'page-node', host: '127.0.0.131', interApplianceKey: KEY }),
+    dir = tempDir('gh-cluster-web-');
+    release = makeReleaseKey(dir);
+    const start = (name: string, host: string) =>
+      startTestAppliance({
+        name,
+        host,
+        interApplianceKey: KEY,
+        releaseKeyFiles: [release.pubFile],
+      });
+    [primary, node] = await Promise.all([
+      start('page-primary', '127.0.0.130'),
+      start('page-node', '127.0.0.131'),
     ]);
     browser = await launchBrowser();
     const page = await (await browser.context()).newPage();
@@ -69,5 +97,52 @@ describe('/login > Management > Cluster in a real browser', () => {
 
     await Promise.all([page.waitForLoadState(), page.click('button:has-text("Sync Now")')]);
     expect(await page.textContent('.notice')).toContain('Synced 1 traffic nodes');
+  });
+
+  it('offers Distribute to Cluster on the primary node only (S30); the button stages the package on every traffic node without installing it', async () => {
+    const version = '9.8.7';
+    const pkg = await buildTestPackage({
+      kind: 'product',
+      version,
+      keyFile: release.keyFile,
+      out: path.join(dir, `product-${version}.ghpkg`),
+    });
+    for (const t of [primary, node]) {
+      const up = await uploadPackage(t.api, pkg);
+      expect(up.status, JSON.stringify(up.body)).toBe(201);
+    }
+    // The node's copy goes: the button must bring it back.
+    const staged = async (t: TestAppliance) =>
+      (await t.api.call<UpdatesStatus>('GET', '/api/appliance/updates')).body;
+    const nodeCopy = (await staged(node)).staged.find((p) => p.version === version)!;
+    expect(
+      (await node.api.call('DELETE', `/api/appliance/updates/staged/${nodeCopy.id}`)).status,
+    ).toBe(204);
+
+    const page = await (await browser!.context()).newPage();
+    const signIn = async (t: TestAppliance) => {
+      await page.goto(`${t.proc.url}/appliance/updates`);
+      await page.fill('#f-username', 'admin');
+      await page.fill('#f-password', ADMIN_PASSWORD);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname === '/appliance/updates'),
+        page.click('button[type=submit]'),
+      ]);
+    };
+    // A traffic node is a cluster member but distributes to nobody: no button.
+    await signIn(node);
+    expect(await page.locator('button:has-text("Distribute to Cluster")').count()).toBe(0);
+    await signIn(primary);
+    const row = page.locator(`#staged tr[data-version="${version}"]`);
+    const button = row.locator('button:has-text("Distribute to Cluster")');
+    expect(await button.count()).toBe(1);
+    await Promise.all([page.waitForLoadState(), button.click()]);
+    expect(await page.textContent('.notice')).toContain(
+      `Distributed product ${version} to 1 traffic nodes`,
+    );
+    const onNode = await staged(node);
+    expect(onNode.staged.map((p) => p.version)).toContain(version);
+    expect(onNode.installed.product).not.toBe(version);
+    expect((await staged(primary)).installed.product).not.toBe(version);
   });
 });
