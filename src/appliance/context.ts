@@ -39,6 +39,7 @@ import { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners } from './shared-listeners.js';
 import { SharedAddresses } from './shared-addresses.js';
 import { TrafficSwitchSettings } from '../traffic/settings.js';
+import { LoadBalancerMembership } from '../traffic/load-balancer.js';
 import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
 import { SiteIdentity } from '../site/site-identity.js';
@@ -98,6 +99,7 @@ export class Appliance {
   readonly updateService: UpdateService;
   readonly sync: SyncService;
   readonly traffic: TrafficSwitchSettings;
+  readonly loadBalancer: LoadBalancerMembership;
   /** Bearer tokens of GET /metrics (src/monitoring). */
   readonly scrapeTokens: ScrapeTokens;
   /** /login > Management > Syslog, and the forwarder the daemon starts (src/syslog). */
@@ -139,6 +141,14 @@ export class Appliance {
     this.traffic = new TrafficSwitchSettings(db, this.events, this.network, {
       name: identity.name,
       port: () => this.sharedListeners.listenPort,
+    });
+    this.loadBalancer = new LoadBalancerMembership(db, this.events);
+    // Establishing a relationship gives the load balancer's clients to the primary and not the
+    // backup, as later role changes do (followRole); a break leaves both as they were.
+    this.events.subscribe((e) => {
+      const role = e.action === 'failover.established' ? e.details.role : undefined;
+      if (role === 'primary' || role === 'backup')
+        this.loadBalancer.set(SYSTEM, role === 'primary', `established as the failover ${role}`);
     });
     this.admins = new ApplianceAdmins(db, this.events);
     this.scrapeTokens = new ScrapeTokens(db, this.events);
@@ -198,7 +208,12 @@ export class Appliance {
       // The synchronisation service, once this appliance has one (src/failover/sync).
       sync: () => (this as unknown as { sync?: SyncHook }).sync,
       active: () => this.ready && this.db.open,
-      followRole: (actor, role) => this.addresses.followRole(actor, role),
+      followRole: (actor, role) => {
+        // The load balancer's share follows the role as shared addresses do.
+        if (role !== 'standalone')
+          this.loadBalancer.set(actor, role === 'primary', `became the failover ${role}`);
+        return this.addresses.followRole(actor, role);
+      },
       movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
       siteCa: this.siteIdentity,
     });

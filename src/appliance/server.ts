@@ -179,8 +179,13 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
   // traffic node), and on the backup; 503 elsewhere and while not ready.
   app.get('/health/primary', async (_req, reply) => {
     const s = appliance.standing;
+    // A former backup left standalone by a broken relationship gets no clients until the site
+    // is switched to it (src/traffic/load-balancer.ts).
     const primary =
-      s.failover !== 'backup' && s.cluster !== 'traffic-node' && !appliance.failover.fenced();
+      s.failover !== 'backup' &&
+      s.cluster !== 'traffic-node' &&
+      !appliance.failover.fenced() &&
+      appliance.loadBalancer.serves();
     return reply.code(appliance.ready && primary ? 200 : 503).send(health());
   });
   app.get('/health/backup', async (_req, reply) =>
@@ -242,7 +247,10 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     peer: peerHost,
   });
   await app.register(trafficHttp, {
-    pages: { ...pageHost(appliance), context: { traffic: appliance.traffic } },
+    pages: {
+      ...pageHost(appliance),
+      context: { traffic: appliance.traffic, loadBalancer: appliance.loadBalancer },
+    },
     authenticate,
   });
   await app.register(updatesHttp, { pages: pageHost(appliance), authenticate });

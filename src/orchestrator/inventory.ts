@@ -78,7 +78,16 @@ export const Inventory = z
     credentials: z.object({ appliance: Account, login: Account }).strict(),
     trafficSwitch: z
       .object({
-        method: z.enum(['shared-ip', 'hosts-file', 'dns', 'nat-forwarder', 'nat-command', 'none']),
+        method: z.enum([
+          'shared-ip',
+          'hosts-file',
+          'dns',
+          'nat-forwarder',
+          'nat-command',
+          // A load balancer checking GET /health/primary (docs/failover.md): site.address is its front.
+          'load-balancer',
+          'none',
+        ]),
       })
       .strict(),
     appliances: z.array(InventoryAppliance).min(1, 'must list at least one appliance'),

@@ -120,7 +120,7 @@ export function checkPreconditions(input: PlanInput): Preconditions {
         'traffic switch',
         ok,
         input.trafficSwitch === 'none'
-          ? 'the asynchronous strategy moves the site to the backup: set trafficSwitch.method (shared-ip, hosts-file, dns, nat-forwarder or nat-command) in the inventory, or use --strategy synchronous'
+          ? 'the asynchronous strategy moves the site to the backup: set trafficSwitch.method (shared-ip, hosts-file, dns, nat-forwarder, nat-command or load-balancer) in the inventory, or use --strategy synchronous'
           : input.trafficSwitch === 'shared-ip' && !ok
             ? `${primary?.name ?? 'the primary'} has no shared address enabled: enable it (/appliance > Networking > IP Configuration) or name the method the site really uses`
             : `${input.trafficSwitch}${shared.length ? ` (${shared.map((x) => x.address).join(', ')} on ${primary!.name})` : ''}`,

@@ -126,6 +126,8 @@ describe('preconditions', () => {
   it('an asynchronous upgrade needs a traffic switch that can move the site', () => {
     expect(failed(pairPlan('asynchronous', 'shared-ip', true))).toEqual([]);
     expect(failed(pairPlan('asynchronous', 'hosts-file', false))).toEqual([]);
+    // A load balancer follows /health/primary: the switch step moves its share, no address.
+    expect(failed(pairPlan('asynchronous', 'load-balancer', false))).toEqual([]);
     expect(failed(pairPlan('asynchronous', 'none', false))).toEqual([
       expect.stringMatching(/^traffic switch: .*set trafficSwitch.method/),
     ]);

@@ -120,3 +120,30 @@ export async function untilSiteLeadsTo(
   });
   return Date.now() - t0;
 }
+
+/**
+ * Wait until no new client is led to the appliance with FINGERPRINT (a load balancer marked it
+ * down): a switch that adds the new appliance only then never gives the site two appliances at
+ * once. Returns how long it took.
+ */
+export async function untilSiteLeaves(
+  site: Endpoint,
+  fingerprint: string,
+  name: string,
+  deadlineMs: number,
+): Promise<number> {
+  const t0 = Date.now();
+  await until(
+    async () => (await presentedBy(site))?.toUpperCase() !== fingerprint.toUpperCase(),
+    deadlineMs,
+    `the site to stop leading to ${name}`,
+    50,
+  ).catch(() => {
+    throw new GatehouseError(
+      'UPGRADE_SITE_NOT_SWITCHED',
+      504,
+      `${site.host}:${site.port} still leads to ${name} ${Math.round(deadlineMs / 1000)} s after it gave up the site: check that the load balancer checks GET /health/primary, then resume.`,
+    );
+  });
+  return Date.now() - t0;
+}

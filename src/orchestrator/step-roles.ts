@@ -1,7 +1,7 @@
 import { GatehouseError } from '../shared/errors.js';
 import type { Action } from './plan-types.js';
 import type { ExecContext } from './exec-context.js';
-import { siteEndpoint, untilSiteLeadsTo } from './site.js';
+import { siteEndpoint, untilSiteLeadsTo, untilSiteLeaves } from './site.js';
 
 /**
  * Steps that change who does what: failover (sync, break, establish, roles, backup
@@ -87,28 +87,20 @@ export async function clusterSync(ctx: ExecContext, a: Step<'cluster-sync'>) {
   return r;
 }
 
+/** How long a load balancer may take to mark an appliance down (its checks' interval × fall). */
+const LOAD_BALANCER_MS = 60_000;
+
 /** How long a switch may take to reach new clients: a DNS TTL of up to 5 min (resolvers cache). */
 const SITE_FOLLOWS_MS = 5 * 60_000;
 
 /** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
 export async function switchTraffic(ctx: ExecContext, from: string, to: string) {
   const d = ctx.deployment;
+  if (d.inventory.trafficSwitch.method === 'load-balancer')
+    return switchLoadBalancer(ctx, from, to);
   if (d.inventory.trafficSwitch.method !== 'shared-ip') {
     const pointed = await d.call(to, 'POST', '/api/appliance/traffic/point-here', {});
-    // Resolvers keep a DNS answer for its TTL: until the name leads new clients to `to`,
-    // clients asked to reconnect would come back to `from`. (The NAT and hosts file: at once.)
-    const siteLedThereAfterMs = await untilSiteLeadsTo(
-      siteEndpoint(d.inventory),
-      d.entry(to).fingerprint,
-      to,
-      SITE_FOLLOWS_MS,
-    );
-    // The site now leads to `to`, but clients connected to `from` stay there until they
-    // reconnect (a shared IP moves them by itself): ask them to, through the site.
-    const sent = await d
-      .call<{ asked: number }>(from, 'POST', '/api/login/status/clients/reconnect', {})
-      .catch((e: Error) => ({ asked: 0, error: e.message }));
-    return { pointed, siteLedThereAfterMs, clientsSentFrom: { [from]: sent } };
+    return { pointed, ...(await siteFollows(ctx, from, to)) };
   }
   type Status = { addresses: { address: string; kind: string; enabled: boolean }[] };
   const shared = (s: Status) => s.addresses.filter((a) => a.kind === 'shared');
@@ -135,4 +127,43 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
       enabled: true,
     });
   return { moved: addresses, from, to };
+}
+
+/**
+ * A load balancer checking GET /health/primary: `from` gives up the site's clients and `to`
+ * takes them (src/traffic/load-balancer.ts); the switch is done when a new connection to the
+ * site reaches `to` (the balancer's next checks), and the clients still on `from` are asked to
+ * reconnect through the site (a balancer with on-marked-down shutdown-sessions cuts them anyway).
+ */
+async function switchLoadBalancer(ctx: ExecContext, from: string, to: string) {
+  const d = ctx.deployment;
+  // One appliance at a time: `to` takes the site once the balancer stopped sending it to `from`.
+  await d.call(from, 'PUT', '/api/appliance/traffic/load-balancer', { serves: false });
+  const siteLeftAfterMs = await untilSiteLeaves(
+    siteEndpoint(d.inventory),
+    d.entry(from).fingerprint,
+    from,
+    LOAD_BALANCER_MS,
+  );
+  await d.call(to, 'PUT', '/api/appliance/traffic/load-balancer', { serves: true });
+  return { released: from, serves: to, siteLeftAfterMs, ...(await siteFollows(ctx, from, to)) };
+}
+
+/** After a switch that does not move `from`'s connections: wait for the site, then move them. */
+async function siteFollows(ctx: ExecContext, from: string, to: string) {
+  const d = ctx.deployment;
+  // Resolvers keep a DNS answer for its TTL: until the name leads new clients to `to`,
+  // clients asked to reconnect would come back to `from`. (The NAT and hosts file: at once.)
+  const siteLedThereAfterMs = await untilSiteLeadsTo(
+    siteEndpoint(d.inventory),
+    d.entry(to).fingerprint,
+    to,
+    SITE_FOLLOWS_MS,
+  );
+  // The site now leads to `to`, but clients connected to `from` stay there until they
+  // reconnect (a shared IP moves them by itself): ask them to, through the site.
+  const sent = await d
+    .call<{ asked: number }>(from, 'POST', '/api/login/status/clients/reconnect', {})
+    .catch((e: Error) => ({ asked: 0, error: e.message }));
+  return { siteLedThereAfterMs, clientsSentFrom: { [from]: sent } };
 }

@@ -1,4 +1,5 @@
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
+import { LoadBalancerInput } from '../load-balancer.js';
 import { PointHereInput } from '../settings.js';
 import type { TrafficSite } from './site.js';
 
@@ -45,5 +46,18 @@ export const trafficOperations: TrafficOperation[] = [
     response: { status: 200, description: 'Where traffic now goes' },
     handler: ({ appliance, actor, body }) =>
       appliance.traffic.pointHere(actor, body.address || undefined),
+  }),
+  defineOperation({
+    id: 'setLoadBalancerServes',
+    method: 'PUT',
+    path: '/api/appliance/traffic/load-balancer',
+    area: 'appliance',
+    tag: 'appliance',
+    summary:
+      "A load balancer as the traffic switch: whether GET /health/primary may send the site's clients here ({serves: false} on the appliance the site leaves, true on the one it goes to); it follows the primary role by itself",
+    body: LoadBalancerInput,
+    response: { status: 200, description: 'Whether it serves now' },
+    handler: ({ appliance, actor, body }) =>
+      appliance.loadBalancer.set(actor, body.serves, 'set by an administrator'),
   }),
 ];
