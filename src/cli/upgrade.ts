@@ -292,17 +292,67 @@ export function upgradeCommand(): Command {
     .addOption(metricsTextfile)
     .addOption(probeInterval)
     .option('--json', 'print a JSON event stream')
-    .action(async (o: Common) => {
+    .option(
+      '--at <time>',
+      'start the second window at this time (ISO 8601 with its zone, e.g. 2026-12-07T22:00:00Z); the process waits for it; `gatehouse upgrade cancel` cancels',
+    )
+    .action(async (o: Common & { at?: string }) => {
       try {
         const { journal } = await open(o);
-        if (!journal.state().paused)
-          throw new GatehouseError(
+        const notPaused = () =>
+          new GatehouseError(
             'UPGRADE_NOT_PAUSED',
             409,
             'The upgrade is not waiting at the interim pause; use `gatehouse upgrade resume` to go on.',
           );
+        if (!journal.state().paused) throw notPaused();
+        if (o.at !== undefined) {
+          const { parseWindowTime, waitForWindow } = await import('../orchestrator/schedule.js');
+          const runAt = parseWindowTime(o.at);
+          const say = (line: string) => process.stdout.write(line + '\n');
+          if ((await waitForWindow(journal, 'continue', runAt, say)) === 'cancelled') {
+            say('The scheduled window was cancelled; nothing was run.');
+            return;
+          }
+          if (!journal.state().paused) throw notPaused();
+        }
         journal.append({ type: 'continued', at: new Date().toISOString() });
         await runJournal(o, 'continue');
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('cancel')
+    .description('cancel the scheduled window (`continue --at`); its waiting process exits')
+    .addOption(inventory)
+    .addOption(workDir)
+    .action(async (o: Common) => {
+      try {
+        const { journal } = await open(o);
+        const { cancelSchedule } = await import('../orchestrator/schedule.js');
+        const cancelled = cancelSchedule(journal);
+        process.stdout.write(
+          `Cancelled \`gatehouse upgrade ${cancelled.command}\` scheduled for ${cancelled.runAt}.\n`,
+        );
+      } catch (e) {
+        reportAndExit(e);
+      }
+    });
+
+  cmd
+    .command('status')
+    .description('where the upgrade stands: steps done, the interim pause, a scheduled window')
+    .addOption(inventory)
+    .addOption(workDir)
+    .option('--json', 'print JSON')
+    .action(async (o: Common) => {
+      try {
+        const { journal } = await open(o);
+        const { upgradeStatus, renderStatus } = await import('../orchestrator/status.js');
+        const status = upgradeStatus(journal);
+        process.stdout.write(o.json ? JSON.stringify(status) + '\n' : renderStatus(status));
       } catch (e) {
         reportAndExit(e);
       }

@@ -39,6 +39,14 @@ export const ORCHESTRATOR_ERRORS = {
     status: 409,
     fix: 'Establish the failover relationship first, or plan with a strategy that needs no pair.',
   },
+  UPGRADE_ALREADY_SCHEDULED: {
+    status: 409,
+    fix: 'Cancel the scheduled window first with `gatehouse upgrade cancel`.',
+  },
+  UPGRADE_NOTHING_SCHEDULED: {
+    status: 409,
+    fix: '`gatehouse upgrade status` shows where the upgrade stands.',
+  },
   UPGRADE_NO_JOURNAL: { status: 400, fix: 'Start one with `gatehouse upgrade run`.' },
   UPGRADE_NO_SHARED_IP: {
     status: 409,

@@ -21,7 +21,10 @@ export type JournalEntry =
   /** The traffic nodes as a failed run left them (after setting the healthy ones accepting). */
   | { type: 'nodes'; at: string; nodes: NodeState[] }
   /** An operator's choice made on resume, in force from then on (e.g. after a drain deadline). */
-  | { type: 'options'; at: string; onDrainTimeout: 'abort' | 'proceed' };
+  | { type: 'options'; at: string; onDrainTimeout: 'abort' | 'proceed' }
+  /** A window to start at `runAt` by the process `pid`, which waits for it (`--at`). */
+  | { type: 'scheduled'; at: string; id: string; command: 'continue'; runAt: string; pid: number }
+  | { type: 'schedule-cancelled'; at: string; id: string };
 
 /**
  * The orchestrator's journal: one JSON line per event, each made durable before the next
