@@ -26,8 +26,7 @@ import { sessionOperations } from './http/api-session.js';
 import { clientOperations } from '../sessions/http/client-api.js';
 import { jumpClientOperations } from '../sessions/http/client-api-jump-clients.js';
 import { clientsHttp } from '../sessions/http/clients-plugin.js';
-import { jumpClientAdminOperations } from '../sessions/http/api-jump-clients.js';
-import { jumpClientsHttp } from '../sessions/http/plugin.js';
+import { jumpClientsHttp, jumpClientsHttpOperations } from '../sessions/http/plugin.js';
 import { clusterOperations } from '../cluster/http/api.js';
 import { clusterHttp } from '../cluster/http/plugin.js';
 import { monitoringOperations } from './http/api-monitoring.js';
@@ -67,7 +66,7 @@ export const API_OPERATIONS: AnyOperation[] = [
   ...clusterOperations,
   ...updateOperations,
   ...consoleBuildOperations,
-  ...jumpClientAdminOperations,
+  ...jumpClientsHttpOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */

@@ -10,6 +10,12 @@ import { jumpClientUpgradeOperations } from './api-jump-client-upgrades.js';
 import { registerJumpClientPages } from './pages-jump-clients.js';
 import type { JumpClientsSite } from './site.js';
 
+/** Every operation the plugin registers (the OpenAPI document lists the same). */
+export const jumpClientsHttpOperations = [
+  ...jumpClientAdminOperations,
+  ...jumpClientUpgradeOperations,
+];
+
 export interface JumpClientsHttpOptions {
   /** The page host of /login, seeing the appliance as `JumpClientsSite`. */
   pages: PageHost<JumpClientsSite>;
@@ -30,7 +36,7 @@ export const jumpClientsHttp: FastifyPluginAsync<JumpClientsHttpOptions> = async
   registerOperations(
     app,
     { context: opts.pages.context, authenticate: opts.authenticate },
-    [...jumpClientAdminOperations, ...jumpClientUpgradeOperations],
+    jumpClientsHttpOperations,
     opts.apiGuard,
   );
   const p = pages(app, opts.pages, 'login', opts.pageGuard);
