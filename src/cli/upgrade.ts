@@ -307,7 +307,8 @@ export function upgradeCommand(): Command {
           );
         if (!journal.state().paused) throw notPaused();
         if (o.at !== undefined) {
-          const { parseWindowTime, waitForWindow } = await import('../orchestrator/schedule.js');
+          const { waitForWindow } = await import('../orchestrator/schedule.js');
+          const { parseWindowTime } = await import('../shared/window-time.js');
           const runAt = parseWindowTime(o.at);
           const say = (line: string) => process.stdout.write(line + '\n');
           if ((await waitForWindow(journal, 'continue', runAt, say)) === 'cancelled') {

@@ -24,6 +24,10 @@ export const FAILOVER_ERRORS = {
     status: 409,
     fix: 'Establish one first, on the appliance intended to be the primary.',
   },
+  FAILOVER_NOTHING_SCHEDULED: {
+    status: 409,
+    fix: 'Nothing to cancel; GET /api/login/failover shows whether a switchover is scheduled.',
+  },
   FAILOVER_NOT_PEER: {
     status: 409,
     fix: 'Establish the relationship again from the primary, or break the stale one on the other appliance.',
@@ -41,10 +45,18 @@ export const FAILOVER_ERRORS = {
     status: 503,
     fix: 'Check on the primary whether it is there before trying again.',
   },
+  FAILOVER_SCHEDULE_NOT_BACKUP: {
+    status: 409,
+    fix: 'Schedule the switchover on the backup, the appliance that becomes primary at that time.',
+  },
   FAILOVER_SELF: {
     status: 400,
     also: [409],
     fix: 'Enter the address and TLS port of the other appliance, the one that becomes the backup.',
+  },
+  FAILOVER_SWITCHOVER_SCHEDULED: {
+    status: 409,
+    fix: 'Cancel the scheduled switchover first, then schedule the new time.',
   },
   FAILOVER_VERSION_NEWER: {
     status: 409,

@@ -61,6 +61,11 @@ export const RoleChangeInput = z
   .object({ force: z.boolean({ message: 'must be true or false' }).default(false) })
   .strict();
 
+/** A scheduled switchover: the time, checked by parseWindowTime (zone required, to come). */
+export const ScheduledSwitchoverInput = z
+  .object({ at: z.string({ message: 'is required: an ISO 8601 time with its zone' }) })
+  .strict();
+
 export const BackupOperationsInput = z
   .object({ enabled: z.boolean({ message: 'must be true or false' }) })
   .strict();

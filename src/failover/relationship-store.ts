@@ -11,6 +11,14 @@ import { FailoverHistory } from './history.js';
 
 const RELATIONSHIP_KEY = 'failover.relationship';
 const AUTOMATIC_KEY = 'failover.automatic';
+const SCHEDULED_KEY = 'failover.scheduled-switchover';
+
+/** A planned Become Primary this backup performs itself at `at` (scheduled-switchover.ts). */
+export interface ScheduledSwitchoverView {
+  at: string;
+  scheduledAt: string;
+  scheduledBy: string;
+}
 
 /**
  * The relationship and the automatic-failover settings of this appliance, in
@@ -96,6 +104,23 @@ export class RelationshipStore {
         unreachableForSeconds: value.unreachableForSeconds,
         checkAddresses: value.checkAddresses.map((a) => `${a.host}:${a.port}`),
       });
+    })();
+  }
+
+  scheduledSwitchover(): ScheduledSwitchoverView | undefined {
+    return this.read(SCHEDULED_KEY) as ScheduledSwitchoverView | undefined;
+  }
+
+  /** Store (or, with undefined, remove) the scheduled switchover with its event, atomically. */
+  setScheduledSwitchover(
+    actor: Actor,
+    action: string,
+    value: ScheduledSwitchoverView | undefined,
+    details: Record<string, unknown>,
+  ): void {
+    this.db.transaction(() => {
+      this.put(SCHEDULED_KEY, value);
+      this.events.record(actor, action, this.get()?.peer.name ?? '', details);
     })();
   }
 }

@@ -6,6 +6,7 @@ import { RelationshipCore } from './relationship-core.js';
 import { acceptBreak, acceptJoin, breakRelationship, establish } from './relationship-pairing.js';
 import { RelationshipRoles } from './relationship-roles.js';
 import { FailoverMonitor } from './failover-monitor.js';
+import { ScheduledSwitchover } from './scheduled-switchover.js';
 import type { Quorum, WitnessView } from './quorum.js';
 import { acknowledgement, SyncBarrier } from './replication.js';
 import type {
@@ -34,6 +35,8 @@ export type * from './relationship-types.js';
 export class FailoverRelationship {
   readonly store: RelationshipStore;
   readonly monitor: FailoverMonitor;
+  /** A planned Become Primary this backup performs itself at a set time. */
+  readonly scheduled: ScheduledSwitchover;
   private readonly core: RelationshipCore;
   private readonly roles: RelationshipRoles;
   /** With a witness, a change is acknowledged once a sync that started after it completed. */
@@ -52,6 +55,14 @@ export class FailoverRelationship {
     this.roles = new RelationshipRoles(this.core);
     this.monitor = new FailoverMonitor(this, deps.events, deps.active);
     this.monitor.start();
+    this.scheduled = new ScheduledSwitchover({
+      store: this.store,
+      events: deps.events,
+      paired: () => this.core.paired(),
+      becomePrimary: (actor, force) => this.becomePrimary(actor, force),
+      active: deps.active,
+    });
+    this.scheduled.start();
   }
 
   get quorum(): Quorum {

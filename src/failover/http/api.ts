@@ -3,6 +3,7 @@ import {
   BackupOperationsInput,
   EstablishInput,
   RoleChangeInput,
+  ScheduledSwitchoverInput,
   SyncIntervalInput,
 } from '../relationship-schemas.js';
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
@@ -35,6 +36,8 @@ export async function failoverStatus(site: FailoverSite, contact = true) {
     witness: relationship && contact ? await f.witnessView() : null,
     /** Why this backup is too stale to promote (maximum sync age), or null. */
     stale: f.staleness() ?? null,
+    /** The planned Become Primary this backup will perform itself, or null. */
+    scheduledSwitchover: f.scheduled.view() ?? null,
   };
 }
 
@@ -134,6 +137,28 @@ export const failoverOperations: FailoverOperation[] = [
     body: RoleChangeInput,
     response: { status: 200, description: 'The role change' },
     handler: ({ appliance, actor, body }) => appliance.failover.becomePrimary(actor, body.force),
+  }),
+  defineOperation({
+    id: 'scheduleSwitchover',
+    method: 'PUT',
+    path: '/api/login/failover/scheduled-switchover',
+    area: 'login',
+    tag: 'failover',
+    summary:
+      'Schedule a planned switchover, on the backup: at `at` (ISO 8601 with its zone) this appliance runs Become Primary itself (not forced; a stale backup is refused then); kept across restarts, dropped if the appliance was down at that time',
+    body: ScheduledSwitchoverInput,
+    response: { status: 200, description: 'The scheduled switchover' },
+    handler: ({ appliance, actor, body }) => appliance.failover.scheduled.schedule(actor, body.at),
+  }),
+  defineOperation({
+    id: 'cancelScheduledSwitchover',
+    method: 'DELETE',
+    path: '/api/login/failover/scheduled-switchover',
+    area: 'login',
+    tag: 'failover',
+    summary: 'Cancel the scheduled switchover: nothing happens at its time',
+    response: { status: 200, description: 'The switchover that was cancelled' },
+    handler: ({ appliance, actor }) => appliance.failover.scheduled.cancel(actor),
   }),
   defineOperation({
     id: 'setBackupOperations',

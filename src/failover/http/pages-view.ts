@@ -121,6 +121,8 @@ export function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
       ${s.lastSync ? `${s.lastSync.finishedAt} from ${s.lastSync.from}, ${ageOf(s.lastSync.finishedAt)} ago` : html`<span class="muted">none yet</span>`}
       ${s.stale ? html`<span class="tag warn" id="failover-stale">stale: ${s.stale}</span>` : ''}
     </dd>
+    <dt>Scheduled switchover</dt>
+    <dd id="failover-scheduled-switchover">${scheduledFacts(s)}</dd>
     <dt>Witness</dt>
     <dd id="failover-witness">${witnessFacts(s.witness)}</dd>
     <dt>Established</dt>
@@ -130,6 +132,15 @@ export function relationshipFacts(s: Status, rel: RelationshipView): SafeHtml {
       ${s.acceptsClients ? 'accepted' : 'not accepted (clients connect to the primary)'}
     </dd>
   </dl>`;
+}
+
+/** The planned Become Primary this backup performs itself (PUT/DELETE the API to change it). */
+function scheduledFacts(s: Status): SafeHtml {
+  const at = s.scheduledSwitchover;
+  if (!at) return html`<span class="muted">none</span>`;
+  return html`<span class="tag warn">Become Primary at ${at.at}</span> (scheduled by
+    ${at.scheduledBy} at ${at.scheduledAt}; cancel with DELETE
+    <code>/api/login/failover/scheduled-switchover</code>)`;
 }
 
 /** The witness: whether it answers, who holds the lease (and the mark it keeps), last contact. */
