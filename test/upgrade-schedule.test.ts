@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { until } from './support/appliance.js';
 import { runUpgrade, startPairDeployment } from './support/deployment.js';
 
+const SWITCHOVER = '/api/login/failover/scheduled-switchover';
+
 describe('gatehouse upgrade continue --at: a scheduled second window', () => {
   it('refuses bad times, shows and cancels a scheduled window, and starts one at its time', async () => {
     const d = await startPairDeployment({
@@ -53,6 +55,31 @@ describe('gatehouse upgrade continue --at: a scheduled second window', () => {
     expect(w2.code, w2.out).toBe(0);
     expect(w2.out).toContain(`Scheduled: \`gatehouse upgrade continue\` at ${soon}`);
     const status = await runUpgrade(['status', ...common, '--json']).done;
-    expect(JSON.parse(status.out)).toMatchObject({ state: 'finished', scheduled: null });
+    expect(JSON.parse(status.out)).toMatchObject({
+      state: 'finished',
+      scheduled: null,
+      switchovers: [],
+    });
+
+    // A planned switchover scheduled on the backup shows in status until it is cancelled.
+    const roles = await Promise.all(
+      d.appliances.map(
+        async (t) => (await t.api.call<{ role: string }>('GET', '/api/login/failover')).body.role,
+      ),
+    );
+    const backup = d.appliances[roles.indexOf('backup')]!;
+    const name = backup === d.appliances[0] ? 'pair-a' : 'pair-b';
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    const put = await backup.api.call('PUT', SWITCHOVER, { json: { at } });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const shown = await runUpgrade(['status', ...common]).done;
+    expect(shown.out).toContain(`Scheduled switchover: ${name} becomes primary at ${at}`);
+    expect(shown.out).toContain(`DELETE ${SWITCHOVER} on ${name}`);
+    const json = JSON.parse((await runUpgrade(['status', ...common, '--json']).done).out);
+    expect(json.switchovers).toMatchObject([{ appliance: name, scheduled: { at } }]);
+    expect((await backup.api.call('DELETE', SWITCHOVER)).status).toBe(200);
+    const after = await runUpgrade(['status', ...common]).done;
+    expect(after.out).toContain('Scheduled switchovers: none');
+    expect(after.out).not.toContain('becomes primary');
   }, 400_000);
 });

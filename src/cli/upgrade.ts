@@ -344,16 +344,27 @@ export function upgradeCommand(): Command {
 
   cmd
     .command('status')
-    .description('where the upgrade stands: steps done, the interim pause, a scheduled window')
+    .description(
+      'where the upgrade stands: steps done, the interim pause, a scheduled window, scheduled switchovers',
+    )
     .addOption(inventory)
     .addOption(workDir)
     .option('--json', 'print JSON')
     .action(async (o: Common) => {
       try {
-        const { journal } = await open(o);
+        const { deployment, journal } = await open(o);
         const { upgradeStatus, renderStatus } = await import('../orchestrator/status.js');
+        const { scheduledSwitchovers, renderSwitchovers } =
+          await import('../orchestrator/switchover-status.js');
         const status = upgradeStatus(journal);
-        process.stdout.write(o.json ? JSON.stringify(status) + '\n' : renderStatus(status));
+        const switchovers = await scheduledSwitchovers(deployment).finally(() =>
+          deployment.close(),
+        );
+        process.stdout.write(
+          o.json
+            ? JSON.stringify({ ...status, switchovers }) + '\n'
+            : renderStatus(status) + renderSwitchovers(switchovers),
+        );
       } catch (e) {
         reportAndExit(e);
       }
