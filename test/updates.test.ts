@@ -240,13 +240,21 @@ describe('software updates on one appliance', () => {
   });
 
   it('rolls back a new version that migrated the database but never became healthy, restoring the data', async () => {
+    // The rollback before this one is over only when no install is in progress any more (under
+    // load its result shows before that; an install then is refused as UPDATE_IN_PROGRESS).
+    await until(async () => {
+      const st = (
+        await t.api.call<UpdatesStatus>('GET', '/api/appliance/updates').catch(() => undefined)
+      )?.body;
+      return st && (st.install === null || st.install.phase === 'failed') ? st : undefined;
+    }, 60_000);
     const schemaBefore = await schemaVersion(t);
     const up = await uploadPackage(t.api, pkgs.neverHealthy!);
     expect(up.status).toBe(201);
     const res = await t.api.call('POST', `/api/appliance/updates/staged/${up.body.id}/install`, {
       json: {},
     });
-    expect(res.status).toBe(202);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
     const s: UpdatesStatus = await until(async () => {
       const st = (
         await t.api.call<UpdatesStatus>('GET', '/api/appliance/updates').catch(() => undefined)
