@@ -250,7 +250,7 @@ describe('software updates on one appliance', () => {
     }, 60_000);
     const schemaBefore = await schemaVersion(t);
     const up = await uploadPackage(t.api, pkgs.neverHealthy!);
-    expect(up.status).toBe(201);
+    expect(up.status, JSON.stringify(up.body)).toBe(201);
     const res = await t.api.call('POST', `/api/appliance/updates/staged/${up.body.id}/install`, {
       json: {},
     });
