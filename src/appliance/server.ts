@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginOptions, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../shared/errors.js';
@@ -6,28 +6,19 @@ import { createHttpsServer } from '../shared/http/server.js';
 import { changeNotConfirmed, isSiteChange, takeConfirmation } from './upgrade-notice.js';
 import type { Appliance } from './context.js';
 import { applianceOperations } from './http/api-appliance.js';
-import { updateOperations } from '../updates/http/api.js';
-import { consoleBuildOperations } from '../updates/http/api-console-builds.js';
 import { updatesHttp } from '../updates/http/plugin.js';
 import { loginOperations } from './http/api-login.js';
-import { siteDataOperations, siteOperations } from '../site/http/api.js';
 import { siteHttp } from '../site/http/plugin.js';
 import type { SiteDataSite } from '../site/http/site.js';
-import { syslogOperations } from '../syslog/http/api.js';
 import { syslogHttp } from '../syslog/http/plugin.js';
 import type { SyslogSite } from '../syslog/http/site.js';
-import { failoverOperations } from '../failover/http/api.js';
 import { failoverAcknowledgement, failoverHttp } from '../failover/http/plugin.js';
 import { hiddenOnBackup, readOnlyOnBackup } from '../failover/http/backup-guard.js';
 import type { FailoverSite } from '../failover/http/site.js';
-import { trafficOperations } from '../traffic/http/api.js';
 import { trafficHttp } from '../traffic/http/plugin.js';
 import { sessionOperations } from './http/api-session.js';
-import { clientOperations } from '../sessions/http/client-api.js';
-import { jumpClientOperations } from '../sessions/http/client-api-jump-clients.js';
 import { clientsHttp } from '../sessions/http/clients-plugin.js';
-import { jumpClientsHttp, jumpClientsHttpOperations } from '../sessions/http/plugin.js';
-import { clusterOperations } from '../cluster/http/api.js';
+import { jumpClientsHttp } from '../sessions/http/plugin.js';
 import { clusterHttp } from '../cluster/http/plugin.js';
 import { monitoringOperations } from './http/api-monitoring.js';
 import { createMetrics } from '../monitoring/metrics.js';
@@ -41,6 +32,7 @@ import {
   type Area,
 } from '../shared/http/operations.js';
 import type { ApplianceOperation } from './http/operation.js';
+import type { DomainHttp } from '../shared/web/domain-http.js';
 import { registerWebConsole } from './web/routes.js';
 import { pageHost } from './web/page-host.js';
 
@@ -51,22 +43,6 @@ const OPERATIONS: ApplianceOperation[] = [
   ...sessionOperations('login'),
   ...loginOperations,
   ...monitoringOperations,
-];
-
-/** Every operation, as the OpenAPI document lists them. */
-export const API_OPERATIONS: AnyOperation[] = [
-  ...OPERATIONS,
-  ...clientOperations,
-  ...jumpClientOperations,
-  ...siteDataOperations,
-  ...siteOperations,
-  ...syslogOperations,
-  ...failoverOperations,
-  ...trafficOperations,
-  ...clusterOperations,
-  ...updateOperations,
-  ...consoleBuildOperations,
-  ...jumpClientsHttpOperations,
 ];
 
 /** What the failover pages and admin API see of the appliance. */
@@ -191,7 +167,14 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     reply.code(appliance.ready && appliance.role === 'backup' ? 200 : 503).send(health()),
   );
 
-  const document = openApiDocument(API_OPERATIONS, appliance.productVersion);
+  // The OpenAPI document lists OPERATIONS and those of each domain plugin registered below, as
+  // the plugins declare them (DomainHttp): no second list to keep in step.
+  const described: AnyOperation[] = [...OPERATIONS];
+  const use = async <O extends FastifyPluginOptions>(plugin: DomainHttp<O>, opts: O) => {
+    described.push(...plugin.operations);
+    await app.register(plugin, opts);
+  };
+  let document: ReturnType<typeof openApiDocument> | undefined;
   // Like every route but sign-in, health and static assets, the API description needs a
   // session: of either area, since both areas' operations are in it.
   app.get('/api/openapi.json', async (req) => {
@@ -200,7 +183,7 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     } catch {
       requireApiSession(appliance, 'login', req);
     }
-    return document;
+    return (document ??= openApiDocument(described, appliance.productVersion));
   });
 
   registerMonitoring(app, {
@@ -216,21 +199,21 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
       return false;
     }
   };
-  await app.register(clientsHttp, { site: appliance, authenticate });
+  await use(clientsHttp, { site: appliance, authenticate });
   // The site's data is changed on the primary only: a failover backup receives it by sync.
-  await app.register(siteHttp, {
+  await use(siteHttp, {
     pages: { ...pageHost(appliance), context: siteDataSite(appliance) },
     authenticate,
     apiGuard: readOnlyOnBackup(appliance.failover, signedIn),
     pageGuard: hiddenOnBackup(appliance.failover),
   });
-  await app.register(syslogHttp, {
+  await use(syslogHttp, {
     pages: { ...pageHost(appliance), context: syslogSite(appliance) },
     authenticate,
     apiGuard: readOnlyOnBackup(appliance.failover, signedIn),
     pageGuard: hiddenOnBackup(appliance.failover),
   });
-  await app.register(jumpClientsHttp, {
+  await use(jumpClientsHttp, {
     pages: pageHost(appliance),
     authenticate,
     apiGuard: readOnlyOnBackup(appliance.failover, signedIn),
@@ -240,20 +223,20 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     context: appliance,
     interApplianceKey: () => appliance.interApplianceKey.get(),
   };
-  await app.register(failoverHttp, {
+  await use(failoverHttp, {
     pages: { ...pageHost(appliance), context: failoverSite(appliance) },
     authenticate,
     peer: peerHost,
   });
-  await app.register(trafficHttp, {
+  await use(trafficHttp, {
     pages: {
       ...pageHost(appliance),
       context: { traffic: appliance.traffic, loadBalancer: appliance.loadBalancer },
     },
     authenticate,
   });
-  await app.register(updatesHttp, { pages: pageHost(appliance), authenticate });
-  await app.register(clusterHttp, {
+  await use(updatesHttp, { pages: pageHost(appliance), authenticate });
+  await use(clusterHttp, {
     pages: pageHost(appliance),
     authenticate,
     pageGuard: hiddenOnBackup(appliance.failover),

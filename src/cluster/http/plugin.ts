@@ -1,7 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { registerPeerRoutes, type PeerHost } from '../../failover/peer-server.js';
-import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
-import { pages, type PageGuard, type PageHost } from '../../shared/web/kit.js';
+import { adminSurface, domainHttp, type AdminOptions } from '../../shared/web/domain-http.js';
 import {
   CLUSTER_NODE_ROUTES,
   CLUSTER_PRIMARY_ROUTES,
@@ -11,13 +9,8 @@ import { clusterOperations } from './api.js';
 import { registerClusterPages } from './pages.js';
 import type { ClusterSite } from './site.js';
 
-export interface ClusterHttpOptions {
-  /** The page host of /login, seeing the appliance as `ClusterSite`. */
-  pages: PageHost<ClusterSite>;
-  /** How the admin API checks sessions (the appliance's accounts of both areas). */
-  authenticate: OperationHost<ClusterSite>['authenticate'];
-  /** When Management > Cluster gives way (a failover backup hides it: the primary manages it). */
-  pageGuard?: PageGuard;
+/** The page host of /login seeing the appliance as `ClusterSite`; a backup hides the page. */
+export interface ClusterHttpOptions extends AdminOptions<ClusterSite> {
   /** The peer side: what a node's and a primary node's endpoints see, and the key that proves calls. */
   peer: PeerHost<ClusterPeerHost>;
 }
@@ -27,14 +20,9 @@ export interface ClusterHttpOptions {
  * /login > Management > Cluster, and the inter-appliance endpoints between a primary node and
  * its traffic nodes.
  */
-export const clusterHttp: FastifyPluginAsync<ClusterHttpOptions> = async (app, opts) => {
-  registerOperations(
-    app,
-    { context: opts.pages.context, authenticate: opts.authenticate },
-    clusterOperations,
-  );
-  const p = pages(app, opts.pages, 'login', opts.pageGuard);
+export const clusterHttp = domainHttp<ClusterHttpOptions>(clusterOperations, async (app, opts) => {
+  const p = adminSurface(app, opts, 'login', clusterOperations);
   p.link('/login/management/cluster', 'Management > Cluster', 80);
   registerClusterPages(p);
   await registerPeerRoutes(app, opts.peer, [...CLUSTER_NODE_ROUTES, ...CLUSTER_PRIMARY_ROUTES]);
-};
+});

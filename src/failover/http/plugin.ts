@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
+import { domainHttp } from '../../shared/web/domain-http.js';
 import type { PageHost } from '../../shared/web/kit.js';
 import { registerPeerRoutes, type PeerHost } from '../peer-server.js';
 import type { FailoverRelationship } from '../relationship.js';
@@ -21,12 +22,15 @@ export interface FailoverHttpOptions {
  * Failover's whole HTTP surface: the /api/login/failover operations, Management > Failover,
  * and the peer protocol between the two appliances of a pair (hello, relationship, sync).
  */
-export const failoverHttp: FastifyPluginAsync<FailoverHttpOptions> = async (app, opts) => {
-  const site = opts.pages.context;
-  registerOperations(app, { context: site, authenticate: opts.authenticate }, failoverOperations);
-  registerFailoverPages(app, opts.pages);
-  await registerPeerRoutes(app, opts.peer, PEER_ROUTES);
-};
+export const failoverHttp = domainHttp<FailoverHttpOptions>(
+  failoverOperations,
+  async (app, opts) => {
+    const site = opts.pages.context;
+    registerOperations(app, { context: site, authenticate: opts.authenticate }, failoverOperations);
+    registerFailoverPages(app, opts.pages);
+    await registerPeerRoutes(app, opts.peer, PEER_ROUTES);
+  },
+);
 
 /**
  * A primary with a witness acknowledges a change of site data once its backup has it, or the

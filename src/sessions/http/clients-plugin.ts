@@ -1,8 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { registerOperations, type OperationHost } from '../../shared/http/operations.js';
+import { domainHttp } from '../../shared/web/domain-http.js';
 import { clientOperations } from './client-api.js';
 import { jumpClientOperations } from './client-api-jump-clients.js';
 import type { ClientSite } from './client-site.js';
+
+const operations = [...clientOperations, ...jumpClientOperations];
 
 export interface ClientsHttpOptions {
   /** The appliance as the clients' API sees it. */
@@ -16,9 +18,6 @@ export interface ClientsHttpOptions {
  * customer clients, recordings, and Jump Client enrolment and registration. Clients prove
  * themselves with tickets (src/sessions/tickets.ts), which every appliance of the site checks.
  */
-export const clientsHttp: FastifyPluginAsync<ClientsHttpOptions> = async (app, opts) => {
-  registerOperations(app, { context: opts.site, authenticate: opts.authenticate }, [
-    ...clientOperations,
-    ...jumpClientOperations,
-  ]);
-};
+export const clientsHttp = domainHttp<ClientsHttpOptions>(operations, async (app, opts) => {
+  registerOperations(app, { context: opts.site, authenticate: opts.authenticate }, operations);
+});
