@@ -261,8 +261,10 @@ export class UpdateInstaller {
     return this.slots.backupFile(name);
   }
 
-  cleanUp(): Promise<void> {
-    return this.slots.cleanUp();
+  /** After a start: half-written slots, unused bases and uploads cut off by the stop. */
+  async cleanUp(): Promise<void> {
+    await this.slots.cleanUp();
+    await this.staging.dropLeftoverUploads();
   }
 
   releaseKeyIds(): string[] {

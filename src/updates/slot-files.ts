@@ -125,8 +125,5 @@ export class SlotFiles {
       if (v.endsWith('.incoming') || !used.has(path.join(realpathSync(dir), 'node_modules')))
         await fsp.rm(dir, { recursive: true, force: true });
     }
-    for (const f of readdirSync(this.sys.staging))
-      if (f.endsWith('.part') && f.startsWith('upload-'))
-        await fsp.rm(path.join(this.sys.staging, f), { force: true });
   }
 }

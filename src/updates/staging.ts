@@ -16,6 +16,9 @@ import type { InstallHost, StagedPackage } from './installer-types.js';
  * verified before it is kept under its sha256, with its manifest beside it as JSON.
  */
 export class StagingArea {
+  /** Upload files being received now: clean-up after a start must leave them alone. */
+  private readonly receiving = new Set<string>();
+
   constructor(
     private readonly sys: SystemDir,
     private readonly host: InstallHost,
@@ -48,6 +51,7 @@ export class StagingArea {
   /** Receive an upload into staging: verified before it is kept; refused uploads leave nothing. */
   async stageUpload(body: Readable, source: StagedPackage['source']): Promise<StagedPackage> {
     const part = path.join(this.sys.staging, `upload-${randomBytes(6).toString('hex')}.part`);
+    this.receiving.add(part);
     try {
       const fh = await fsp.open(part, 'w', 0o600);
       let size = 0;
@@ -80,6 +84,20 @@ export class StagingArea {
       return await this.stageFile(part, source, true);
     } finally {
       await fsp.rm(part, { force: true });
+      this.receiving.delete(part);
+    }
+  }
+
+  /**
+   * Remove what uploads cut off by a stop or a crash left behind. It runs while the appliance
+   * already serves (right after the restart that ends an install or a rollback), so an upload
+   * that began since then is not a leftover: removing its file failed it with a 500.
+   */
+  async dropLeftoverUploads(): Promise<void> {
+    for (const f of readdirSync(this.sys.staging)) {
+      const file = path.join(this.sys.staging, f);
+      if (f.startsWith('upload-') && f.endsWith('.part') && !this.receiving.has(file))
+        await fsp.rm(file, { force: true });
     }
   }
 
