@@ -2,26 +2,14 @@ import type { Appliance } from '../context.js';
 import { RestoreOptions, type RestoreResult } from '../backup/backup.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
-import {
-  checkbox,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  ticked,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 import { readUpload } from '../../shared/web/multipart.js';
 import { sendBackup } from '../backup/send-backup.js';
 
-function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
+function page(ctx: PageContext, trustedSigner: string, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     'Backup',
     html`<section id="download">
@@ -40,7 +28,7 @@ function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
           id="backup-download"
           class="stacked compact"
         >
-          ${csrfInput(ctx)} ${checkbox('Include recordings', 'includeRecordings', false)}
+          ${kit.csrfInput(ctx)} ${kit.checkbox('Include recordings', 'includeRecordings', false)}
           <div class="buttons"><button type="submit">Download backup</button></div>
         </form>
       </section>
@@ -53,7 +41,7 @@ function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
           this appliance are trusted; for a backup of another appliance, enter that appliance's key
           id.
         </p>
-        ${formAlert(problem, ['trustedSigner', 'archive'])}
+        ${kit.formAlert(problem, ['trustedSigner', 'archive'])}
         <form
           method="post"
           action="/appliance/backup/restore"
@@ -61,9 +49,9 @@ function page(ctx: PageContext, trustedSigner: string, problem: FormProblem) {
           id="backup-restore"
           class="stacked"
         >
-          ${csrfInput(ctx)}
-          ${field('Trusted signer key id (optional)', 'trustedSigner', trustedSigner, problem.fields, { help: 'Only for a backup made by another appliance' })}
-          ${field('Backup archive', 'archive', undefined, problem.fields, { type: 'file', required: true })}
+          ${kit.csrfInput(ctx)}
+          ${kit.field('Trusted signer key id (optional)', 'trustedSigner', trustedSigner, problem.fields, { help: 'Only for a backup made by another appliance' })}
+          ${kit.field('Backup archive', 'archive', undefined, problem.fields, { type: 'file', required: true })}
           <div class="buttons"><button type="submit" class="danger">Restore</button></div>
         </form>
       </section>`,
@@ -81,7 +69,7 @@ function restoredNotice(r: RestoreResult): string {
 
 /** Backup: download a signed archive of the site, restore one. */
 export function registerBackupPages(p: Pages, appliance: Appliance): void {
-  p.get('/appliance/backup', (ctx) => page(ctx, '', NO_PROBLEM));
+  p.get('/appliance/backup', (ctx) => page(ctx, '', kit.NO_PROBLEM));
 
   p.post('/appliance/backup/download', async (ctx) => {
     return sendBackup(
@@ -89,7 +77,7 @@ export function registerBackupPages(p: Pages, appliance: Appliance): void {
       appliance.backups,
       appliance.identity.name,
       ctx.actor,
-      ticked(formBody(ctx).includeRecordings),
+      kit.ticked(kit.formBody(ctx).includeRecordings),
     );
   });
 
@@ -109,13 +97,14 @@ export function registerBackupPages(p: Pages, appliance: Appliance): void {
       });
     });
     const trustedSigner = form.fields.trustedSigner ?? '';
-    if (form.result) return redirect(ctx.reply, '/appliance/backup', restoredNotice(form.result));
+    if (form.result)
+      return kit.redirect(ctx.reply, '/appliance/backup', restoredNotice(form.result));
     if (!form.chosen) {
       let fields = {};
       try {
         signerOf(form.fields);
       } catch (e) {
-        fields = formErrors(e).fields;
+        fields = kit.formErrors(e).fields;
       }
       return page(ctx, trustedSigner, {
         fields: { ...fields, archive: 'choose the backup archive to restore' },
@@ -123,7 +112,7 @@ export function registerBackupPages(p: Pages, appliance: Appliance): void {
         status: 400,
       });
     }
-    const problem = formErrors(form.error);
+    const problem = kit.formErrors(form.error);
     // Errors of the archive itself (truncated, altered, foreign, newer) belong beside its field.
     if (Object.keys(problem.fields).length === 0) problem.fields.archive = problem.message;
     return page(ctx, trustedSigner, problem);

@@ -1,22 +1,15 @@
 import { html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 
-function page(ctx: PageContext, problem: FormProblem, created?: { label: string; token: string }) {
+function page(
+  ctx: PageContext,
+  problem: kit.FormProblem,
+  created?: { label: string; token: string },
+) {
   ctx.reply.code(problem.status);
   const tokens = ctx.appliance.scrapeTokens.list();
-  return layout(
+  return kit.layout(
     ctx,
     'Monitoring',
     html`<section id="metrics">
@@ -53,7 +46,7 @@ function page(ctx: PageContext, problem: FormProblem, created?: { label: string;
                         <td>${t.createdAt}</td>
                         <td>${t.createdBy}</td>
                         <td>
-                          ${actionButton(ctx, `/appliance/monitoring/tokens/${t.id}/revoke`, 'Revoke', 'danger')}
+                          ${kit.actionButton(ctx, `/appliance/monitoring/tokens/${t.id}/revoke`, 'Revoke', 'danger')}
                         </td>
                       </tr>`,
                   )
@@ -68,10 +61,10 @@ function page(ctx: PageContext, problem: FormProblem, created?: { label: string;
       </section>
       <section id="create">
         <h2>Create a scrape token</h2>
-        ${formAlert(problem, ['label'])}
+        ${kit.formAlert(problem, ['label'])}
         <form method="post" action="/appliance/monitoring/tokens" class="stacked compact">
-          ${csrfInput(ctx)}
-          ${field('Label', 'label', undefined, problem.fields, { help: 'e.g. prometheus-1', required: true })}
+          ${kit.csrfInput(ctx)}
+          ${kit.field('Label', 'label', undefined, problem.fields, { help: 'e.g. prometheus-1', required: true })}
           <div class="buttons"><button type="submit">Create token</button></div>
         </form>
       </section>`,
@@ -80,19 +73,19 @@ function page(ctx: PageContext, problem: FormProblem, created?: { label: string;
 
 /** /appliance > Monitoring: scrape tokens of GET /metrics. */
 export function registerMonitoringPages(p: Pages): void {
-  p.get('/appliance/monitoring', (ctx) => page(ctx, NO_PROBLEM));
+  p.get('/appliance/monitoring', (ctx) => page(ctx, kit.NO_PROBLEM));
   p.post('/appliance/monitoring/tokens', (ctx) => {
     try {
-      const created = ctx.appliance.scrapeTokens.create(ctx.actor, formBody(ctx).label ?? '');
+      const created = ctx.appliance.scrapeTokens.create(ctx.actor, kit.formBody(ctx).label ?? '');
       ctx.reply.header('cache-control', 'no-store');
-      return page(ctx, { ...NO_PROBLEM, status: 201 }, created);
+      return page(ctx, { ...kit.NO_PROBLEM, status: 201 }, created);
     } catch (e) {
-      return page(ctx, formErrors(e));
+      return page(ctx, kit.formErrors(e));
     }
   });
   p.post('/appliance/monitoring/tokens/:id/revoke', (ctx) => {
     const id = (ctx.req.params as { id: string }).id;
     ctx.appliance.scrapeTokens.revoke(ctx.actor, id);
-    return redirect(ctx.reply, '/appliance/monitoring', 'Scrape token revoked.');
+    return kit.redirect(ctx.reply, '/appliance/monitoring', 'Scrape token revoked.');
   });
 }

@@ -2,21 +2,7 @@ import type { Appliance } from '../context.js';
 import { NewAddressInput } from '../network.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  checkbox,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  select,
-  ticked,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 
 const TITLE = 'Networking > IP Configuration';
@@ -34,10 +20,10 @@ const EMPTY: AddValues = { address: '', kind: 'unique', label: '', enabled: true
 const addressPath = (address: string) =>
   `/appliance/networking/addresses/${encodeURIComponent(address)}`;
 
-function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
+function page(ctx: PageContext, values: AddValues, problem: kit.FormProblem) {
   const addresses = ctx.appliance.network.list();
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     TITLE,
     html`<p class="note">
@@ -45,7 +31,7 @@ function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
         switch traffic between two appliances, disable the shared address on one and enable it on
         the other.
       </p>
-      ${formAlert(problem, ADD_FIELDS)}
+      ${kit.formAlert(problem, ADD_FIELDS)}
       <table id="addresses" class="list">
         <thead>
           <tr>
@@ -77,20 +63,20 @@ function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
                         ${
                           a.kind === 'shared'
                             ? a.enabled
-                              ? actionButton(
+                              ? kit.actionButton(
                                   ctx,
                                   `${addressPath(a.address)}/disable`,
                                   'Disable',
                                   'secondary',
                                 )
-                              : actionButton(
+                              : kit.actionButton(
                                   ctx,
                                   `${addressPath(a.address)}/enable`,
                                   'Enable',
                                   'secondary',
                                 )
                             : ''
-                        }${actionButton(ctx, `${addressPath(a.address)}/remove`, 'Remove', 'danger')}
+                        }${kit.actionButton(ctx, `${addressPath(a.address)}/remove`, 'Remove', 'danger')}
                       </td>
                     </tr>`,
                 )
@@ -105,9 +91,9 @@ function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
           id="add-address"
           class="stacked"
         >
-          ${csrfInput(ctx)}
-          ${field('Address', 'address', values.address, problem.fields, { required: true, help: 'IPv4 or IPv6, e.g. 192.0.2.10' })}
-          ${select(
+          ${kit.csrfInput(ctx)}
+          ${kit.field('Address', 'address', values.address, problem.fields, { required: true, help: 'IPv4 or IPv6, e.g. 192.0.2.10' })}
+          ${kit.select(
             'Kind',
             'kind',
             [
@@ -117,8 +103,8 @@ function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
             values.kind,
             problem.fields,
           )}
-          ${field('Label', 'label', values.label, problem.fields)}
-          ${checkbox('Enabled', 'enabled', values.enabled, problem.fields)}
+          ${kit.field('Label', 'label', values.label, problem.fields)}
+          ${kit.checkbox('Enabled', 'enabled', values.enabled, problem.fields)}
           <div class="buttons"><button type="submit">Add address</button></div>
         </form>
       </section>`,
@@ -127,28 +113,28 @@ function page(ctx: PageContext, values: AddValues, problem: FormProblem) {
 
 /** Networking > IP Configuration: unique and shared addresses. */
 export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
-  p.get('/appliance/networking', (ctx) => page(ctx, EMPTY, NO_PROBLEM));
+  p.get('/appliance/networking', (ctx) => page(ctx, EMPTY, kit.NO_PROBLEM));
 
   p.post('/appliance/networking/addresses', async (ctx) => {
-    const body = formBody(ctx);
+    const body = kit.formBody(ctx);
     const values: AddValues = {
       address: (body.address ?? '').trim(),
       kind: body.kind ?? '',
       label: body.label ?? '',
-      enabled: ticked(body.enabled),
+      enabled: kit.ticked(body.enabled),
     };
     try {
       const input = parseInput(NewAddressInput, values, 'body');
       const added = await appliance.addresses.change(ctx.actor, () =>
         appliance.network.add(ctx.actor, input),
       );
-      return redirect(
+      return kit.redirect(
         ctx.reply,
         '/appliance/networking',
         `Added ${added.kind} address ${added.address}.`,
       );
     } catch (e) {
-      return page(ctx, values, formErrors(e));
+      return page(ctx, values, kit.formErrors(e));
     }
   });
 
@@ -157,10 +143,10 @@ export function registerNetworkingPages(p: Pages, appliance: Appliance): void {
       const { address } = ctx.req.params as { address: string };
       try {
         const done = await appliance.addresses.change(ctx.actor, () => act(ctx, address));
-        return redirect(ctx.reply, '/appliance/networking', done);
+        return kit.redirect(ctx.reply, '/appliance/networking', done);
       } catch (e) {
         // A row's error is about that row, not about the fields of the add form below.
-        return page(ctx, EMPTY, { ...formErrors(e), fields: {} });
+        return page(ctx, EMPTY, { ...kit.formErrors(e), fields: {} });
       }
     });
   rowAction('enable', (ctx, address) => {

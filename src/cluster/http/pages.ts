@@ -1,23 +1,10 @@
 import type { NodeView } from '../cluster-service.js';
 import { RegionName } from '../nodes-store.js';
 import { html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  type FormProblem,
-  type PageContext as Context,
-  type Pages,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { ClusterSite } from './site.js';
 
-type PageContext = Context<ClusterSite>;
+type PageContext = kit.PageContext<ClusterSite>;
 
 const TITLE = 'Management > Cluster';
 const PATH = '/login/management/cluster';
@@ -59,22 +46,22 @@ function nodeRow(ctx: PageContext, n: NodeView) {
     <td>${ago(n.lastContact)}</td>
     <td class="accepting">${n.accepting ? 'yes' : 'no'}</td>
     <td class="actions">
-      ${actionButton(
+      ${kit.actionButton(
         ctx,
         `${PATH}/nodes/${encodeURIComponent(n.name)}/${n.accepting ? 'stop-accepting' : 'accept'}`,
         n.accepting ? 'Stop accepting' : 'Accept new clients',
       )}
-      ${actionButton(ctx, `${PATH}/nodes/${encodeURIComponent(n.name)}/remove`, 'Remove', 'danger')}
+      ${kit.actionButton(ctx, `${PATH}/nodes/${encodeURIComponent(n.name)}/remove`, 'Remove', 'danger')}
     </td>
   </tr>`;
 }
 
-function page(ctx: PageContext, values: AddValues | undefined, problem: FormProblem) {
+function page(ctx: PageContext, values: AddValues | undefined, problem: kit.FormProblem) {
   const { appliance } = ctx;
   const membership = appliance.membership.get();
   ctx.reply.code(problem.status);
   if (membership)
-    return layout(
+    return kit.layout(
       ctx,
       TITLE,
       html`<p class="note" id="cluster-member">
@@ -93,7 +80,7 @@ function page(ctx: PageContext, values: AddValues | undefined, problem: FormProb
     );
   const nodes = appliance.cluster.view();
   const v = values ?? { host: '', port: '', region: '' };
-  return layout(
+  return kit.layout(
     ctx,
     TITLE,
     html`<p class="note">
@@ -122,20 +109,20 @@ function page(ctx: PageContext, values: AddValues | undefined, problem: FormProb
                   ${nodes.map((n) => nodeRow(ctx, n))}
                 </tbody>
               </table>
-              ${actionButton(ctx, `${PATH}/sync`, 'Sync Now')}`
+              ${kit.actionButton(ctx, `${PATH}/sync`, 'Sync Now')}`
           : html`<p class="muted" id="cluster-empty">
               This appliance has no traffic nodes: it relays every client itself.
             </p>`
       }
       <section>
         <h2>Add a traffic node</h2>
-        ${formAlert(problem, ['host', 'port', 'region', 'key'])}
+        ${kit.formAlert(problem, ['host', 'port', 'region', 'key'])}
         <form method="post" action="${PATH}/nodes" id="add-node-form" class="stacked">
-          ${csrfInput(ctx)}
-          ${field('Host or IP', 'host', v.host, problem.fields, { required: true })}
-          ${field('TLS port', 'port', v.port, problem.fields, { required: true })}
-          ${field('Region', 'region', v.region, problem.fields, { required: true })}
-          ${field('Inter-Appliance key (the same on both)', 'key', '', problem.fields, {
+          ${kit.csrfInput(ctx)}
+          ${kit.field('Host or IP', 'host', v.host, problem.fields, { required: true })}
+          ${kit.field('TLS port', 'port', v.port, problem.fields, { required: true })}
+          ${kit.field('Region', 'region', v.region, problem.fields, { required: true })}
+          ${kit.field('Inter-Appliance key (the same on both)', 'key', '', problem.fields, {
             required: true,
             type: 'password',
           })}
@@ -150,11 +137,11 @@ function page(ctx: PageContext, values: AddValues | undefined, problem: FormProb
 }
 
 /** /login > Management > Cluster: traffic nodes, accepting, Sync Now. */
-export function registerClusterPages(p: Pages<ClusterSite>): void {
-  p.get(PATH, (ctx) => page(ctx, undefined, NO_PROBLEM));
+export function registerClusterPages(p: kit.Pages<ClusterSite>): void {
+  p.get(PATH, (ctx) => page(ctx, undefined, kit.NO_PROBLEM));
 
   p.post(`${PATH}/nodes`, async (ctx) => {
-    const b = formBody(ctx);
+    const b = kit.formBody(ctx);
     const values: AddValues = { host: b.host ?? '', port: b.port ?? '', region: b.region ?? '' };
     try {
       const port = Number(values.port);
@@ -178,9 +165,9 @@ export function registerClusterPages(p: Pages<ClusterSite>): void {
         key: b.key ?? '',
         accepting: true,
       });
-      return redirect(ctx.reply, PATH, `Added traffic node ${node.name} in ${node.region}.`);
+      return kit.redirect(ctx.reply, PATH, `Added traffic node ${node.name} in ${node.region}.`);
     } catch (e) {
-      return page(ctx, values, formErrors(e));
+      return page(ctx, values, kit.formErrors(e));
     }
   });
 
@@ -188,9 +175,9 @@ export function registerClusterPages(p: Pages<ClusterSite>): void {
     p.post(`${PATH}/nodes/:name/${suffix}`, async (ctx) => {
       const name = (ctx.req.params as { name: string }).name;
       try {
-        return redirect(ctx.reply, PATH, await run(ctx, name));
+        return kit.redirect(ctx.reply, PATH, await run(ctx, name));
       } catch (e) {
-        return page(ctx, undefined, { ...formErrors(e), fields: {} });
+        return page(ctx, undefined, { ...kit.formErrors(e), fields: {} });
       }
     });
   nodeAction('stop-accepting', async (ctx, name) => {
@@ -209,7 +196,7 @@ export function registerClusterPages(p: Pages<ClusterSite>): void {
   p.post(`${PATH}/sync`, async (ctx) => {
     const { results } = await ctx.appliance.cluster.syncNow(ctx.actor);
     const failed = results.filter((r) => !r.ok);
-    return redirect(
+    return kit.redirect(
       ctx.reply,
       PATH,
       failed.length

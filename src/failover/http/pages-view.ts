@@ -3,15 +3,7 @@ import { peerLabel } from '../peer-client.js';
 import type { AutomaticFailover } from '../relationship-schemas.js';
 import type { RelationshipView } from '../types.js';
 import { html, type SafeHtml } from '../../shared/web/html.js';
-import {
-  checkbox,
-  csrfInput,
-  field,
-  formAlert,
-  textarea,
-  type FormProblem,
-  type PageContext,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { failoverStatus } from './api.js';
 import type { FailoverSite } from './site.js';
 
@@ -33,10 +25,10 @@ export interface AutomaticValues {
 }
 
 export interface Forms {
-  establish?: { values: EstablishValues; problem: FormProblem };
-  automatic?: { values: AutomaticValues; problem: FormProblem };
-  role?: FormProblem;
-  interval?: { value: string; problem: FormProblem };
+  establish?: { values: EstablishValues; problem: kit.FormProblem };
+  automatic?: { values: AutomaticValues; problem: kit.FormProblem };
+  role?: kit.FormProblem;
+  interval?: { value: string; problem: kit.FormProblem };
 }
 
 export const ESTABLISH_FIELDS = ['backupHost', 'backupPort', 'reverseHost', 'reversePort'];
@@ -46,7 +38,7 @@ export const SYNC_FIELDS = ['firstSyncAfterSeconds', 'syncIntervalSeconds'] as c
  * The reverse details default to this appliance's own unique address and port (S14), not the
  * address the browser used: that may be the shared address, which moves with the primary role.
  */
-export function establishDefaults(ctx: PageContext<FailoverSite>): EstablishValues {
+export function establishDefaults(ctx: kit.PageContext<FailoverSite>): EstablishValues {
   const { appliance: site, req } = ctx;
   return {
     backupHost: '',
@@ -59,9 +51,9 @@ export function establishDefaults(ctx: PageContext<FailoverSite>): EstablishValu
 }
 
 export function establishForm(
-  ctx: PageContext,
+  ctx: kit.PageContext,
   v: EstablishValues,
-  problem: FormProblem,
+  problem: kit.FormProblem,
 ): SafeHtml {
   const e = problem.fields;
   return html`<section id="establish">
@@ -76,21 +68,21 @@ export function establishForm(
       address or the site hostname moves to whichever appliance is primary, so after a switch it
       would reach the other appliance (refused).
     </p>
-    ${formAlert(problem, [...ESTABLISH_FIELDS, ...SYNC_FIELDS])}
+    ${kit.formAlert(problem, [...ESTABLISH_FIELDS, ...SYNC_FIELDS])}
     <form method="post" action="/login/failover/establish" id="establish-form" class="stacked">
-      ${csrfInput(ctx)}
+      ${kit.csrfInput(ctx)}
       <fieldset>
         <legend>New Backup Site Connection Details</legend>
-        ${field('Backup hostname or IP', 'backupHost', v.backupHost, e, { required: true, help: 'How this appliance reaches the backup' })}
-        ${field('Backup TLS port', 'backupPort', v.backupPort, e, { type: 'number', required: true })}
+        ${kit.field('Backup hostname or IP', 'backupHost', v.backupHost, e, { required: true, help: 'How this appliance reaches the backup' })}
+        ${kit.field('Backup TLS port', 'backupPort', v.backupPort, e, { type: 'number', required: true })}
       </fieldset>
       <fieldset>
         <legend>Reverse Connection Details to this Primary Site</legend>
-        ${field('Primary hostname or IP', 'reverseHost', v.reverseHost, e, { required: true, help: 'How the backup reaches this appliance' })}
-        ${field('Primary TLS port', 'reversePort', v.reversePort, e, { type: 'number', required: true })}
+        ${kit.field('Primary hostname or IP', 'reverseHost', v.reverseHost, e, { required: true, help: 'How the backup reaches this appliance' })}
+        ${kit.field('Primary TLS port', 'reversePort', v.reversePort, e, { type: 'number', required: true })}
       </fieldset>
-      ${field('First sync after (seconds)', 'firstSyncAfterSeconds', v.firstSyncAfterSeconds, e, { type: 'number', help: 'About 60 s by default; Sync Now starts one at any time' })}
-      ${field('Then sync every (seconds)', 'syncIntervalSeconds', v.syncIntervalSeconds, e, { type: 'number', help: 'Changeable later on this page' })}
+      ${kit.field('First sync after (seconds)', 'firstSyncAfterSeconds', v.firstSyncAfterSeconds, e, { type: 'number', help: 'About 60 s by default; Sync Now starts one at any time' })}
+      ${kit.field('Then sync every (seconds)', 'syncIntervalSeconds', v.syncIntervalSeconds, e, { type: 'number', help: 'Changeable later on this page' })}
       <div class="buttons"><button type="submit">Establish Relationship</button></div>
     </form>
   </section>`;
@@ -174,19 +166,19 @@ const SYNC_RUNNING = new Set(['manifest', 'rows', 'blobs', 'apply']);
 export const syncRunning = (s: Status) => SYNC_RUNNING.has(s.sync?.progress?.phase ?? 'idle');
 
 /** The sync interval, changeable at any time (S15): both appliances of the pair keep it. */
-function intervalForm(ctx: PageContext, value: string, problem: FormProblem): SafeHtml {
-  return html`${formAlert(problem, ['syncIntervalSeconds'])}
+function intervalForm(ctx: kit.PageContext, value: string, problem: kit.FormProblem): SafeHtml {
+  return html`${kit.formAlert(problem, ['syncIntervalSeconds'])}
     <form method="post" action="/login/failover/sync-interval" id="sync-interval-form">
-      ${csrfInput(ctx)}
-      ${field('Sync every (seconds)', 'syncIntervalSeconds', value, problem.fields, { type: 'number', required: true, help: 'How often the backup copies the primary after the first sync (5 to 86400)' })}
+      ${kit.csrfInput(ctx)}
+      ${kit.field('Sync every (seconds)', 'syncIntervalSeconds', value, problem.fields, { type: 'number', required: true, help: 'How often the backup copies the primary after the first sync (5 to 86400)' })}
       <div class="buttons"><button type="submit" class="secondary">Save interval</button></div>
     </form>`;
 }
 
 export function syncSection(
-  ctx: PageContext,
+  ctx: kit.PageContext,
   s: Status,
-  interval: { value: string; problem: FormProblem },
+  interval: { value: string; problem: kit.FormProblem },
 ): SafeHtml {
   const sync = s.sync;
   const p = sync?.progress;
@@ -228,36 +220,40 @@ export function syncSection(
       </dd>
     </dl>
     <form method="post" action="/login/failover/sync" id="sync-now-form">
-      ${csrfInput(ctx)}
+      ${kit.csrfInput(ctx)}
       <div class="buttons"><button type="submit">Sync Now</button></div>
     </form>
     ${intervalForm(ctx, interval.value, interval.problem)}
   </section>`;
 }
 
-export function roleForms(ctx: PageContext, rel: RelationshipView, problem: FormProblem): SafeHtml {
+export function roleForms(
+  ctx: kit.PageContext,
+  rel: RelationshipView,
+  problem: kit.FormProblem,
+): SafeHtml {
   const change =
     rel.role === 'primary'
       ? html`<form method="post" action="/login/failover/become-backup" id="become-backup-form">
-          ${csrfInput(ctx)}
-          ${checkbox('Become backup even if the peer site cannot be contacted', 'force', false)}
+          ${kit.csrfInput(ctx)}
+          ${kit.checkbox('Become backup even if the peer site cannot be contacted', 'force', false)}
           <div class="buttons"><button type="submit">Become Backup</button></div>
         </form>`
       : html`<form method="post" action="/login/failover/become-primary" id="become-primary-form">
-          ${csrfInput(ctx)}
-          ${checkbox('Become primary even if the peer site cannot be contacted', 'force', false)}
+          ${kit.csrfInput(ctx)}
+          ${kit.checkbox('Become primary even if the peer site cannot be contacted', 'force', false)}
           <div class="buttons"><button type="submit">Become Primary</button></div>
         </form>`;
   return html`<section id="roles">
     <h2>Roles</h2>
-    ${formAlert(problem, [])} ${change}
+    ${kit.formAlert(problem, [])} ${change}
     <form method="post" action="/login/failover/backup-operations" id="backup-operations-form">
-      ${csrfInput(ctx)}
-      ${checkbox('Enable Backup Operations', 'enabled', rel.backupOperationsEnabled)}
+      ${kit.csrfInput(ctx)}
+      ${kit.checkbox('Enable Backup Operations', 'enabled', rel.backupOperationsEnabled)}
       <div class="buttons"><button type="submit" class="secondary">Save</button></div>
     </form>
     <form method="post" action="/login/failover/break" id="break-form">
-      ${csrfInput(ctx)}
+      ${kit.csrfInput(ctx)}
       <p class="note">
         Breaking the relationship leaves both appliances standalone, each with its own data.
       </p>
@@ -276,9 +272,9 @@ export const automaticValues = (a: AutomaticFailover): AutomaticValues => ({
 });
 
 export function automaticForm(
-  ctx: PageContext,
+  ctx: kit.PageContext,
   v: AutomaticValues,
-  problem: FormProblem,
+  problem: kit.FormProblem,
 ): SafeHtml {
   const e = problem.fields;
   return html`<section id="automatic">
@@ -288,12 +284,12 @@ export function automaticForm(
       time and at least one check address (e.g. the gateway) still answers; otherwise it may be the
       one cut off, and it does not take over.
     </p>
-    ${formAlert(problem, ['enabled', 'unreachableForSeconds', 'checkAddresses', 'maximumSyncAgeSeconds'])}
+    ${kit.formAlert(problem, ['enabled', 'unreachableForSeconds', 'checkAddresses', 'maximumSyncAgeSeconds'])}
     <form method="post" action="/login/failover/automatic" id="automatic-form" class="stacked">
-      ${csrfInput(ctx)} ${checkbox('Enable automatic failover', 'enabled', v.enabled, e)}
-      ${field('Primary unreachable for (seconds)', 'unreachableForSeconds', v.unreachableForSeconds, e, { type: 'number', required: true })}
-      ${textarea('Check addresses', 'checkAddresses', v.checkAddresses, e, { help: 'One host:port per line, reached by TCP' })}
-      ${field('Maximum sync age (seconds)', 'maximumSyncAgeSeconds', v.maximumSyncAgeSeconds, e, { type: 'number', help: 'A backup whose last sync is older is not promoted, automatically or by Become Primary without force; empty: no limit' })}
+      ${kit.csrfInput(ctx)} ${kit.checkbox('Enable automatic failover', 'enabled', v.enabled, e)}
+      ${kit.field('Primary unreachable for (seconds)', 'unreachableForSeconds', v.unreachableForSeconds, e, { type: 'number', required: true })}
+      ${kit.textarea('Check addresses', 'checkAddresses', v.checkAddresses, e, { help: 'One host:port per line, reached by TCP' })}
+      ${kit.field('Maximum sync age (seconds)', 'maximumSyncAgeSeconds', v.maximumSyncAgeSeconds, e, { type: 'number', help: 'A backup whose last sync is older is not promoted, automatically or by Become Primary without force; empty: no limit' })}
       <div class="buttons"><button type="submit">Save automatic failover</button></div>
     </form>
   </section>`;

@@ -1,25 +1,10 @@
 import { NewEnrolmentToken } from '../enrolment-tokens.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
-import {
-  actionButton,
-  checkbox,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  ticked,
-  type FormProblem,
-  type PageContext as Context,
-  type Pages,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { JumpClientsSite } from './site.js';
 
-type PageContext = Context<JumpClientsSite>;
+type PageContext = kit.PageContext<JumpClientsSite>;
 
 /** The address Jump Clients should use: the site hostname, else the one this page was opened at. */
 function siteAddress(ctx: PageContext): string {
@@ -35,7 +20,7 @@ const TOKEN_FIELDS = ['uses', 'expiresInHours', 'name', 'group', 'rebind'];
 function tokensSection(
   ctx: PageContext,
   created: string | undefined,
-  problem: FormProblem,
+  problem: kit.FormProblem,
   values: Record<string, string | undefined>,
 ): SafeHtml {
   const tokens = ctx.appliance.jumpClientIdentities.tokens.list();
@@ -53,16 +38,16 @@ function tokensSection(
           </p>`
         : ''
     }
-    ${formAlert(problem, TOKEN_FIELDS)}
+    ${kit.formAlert(problem, TOKEN_FIELDS)}
     <form method="post" action="/login/jump-clients/tokens" class="grid">
-      ${csrfInput(ctx)} ${field('Uses', 'uses', values.uses ?? '1', problem.fields)}
-      ${field('Valid for (hours)', 'expiresInHours', values.expiresInHours ?? '24', problem.fields)}
-      ${field('Only for the Jump Client named', 'name', values.name, problem.fields)}
-      ${field('Group', 'group', values.group, problem.fields)}
-      ${checkbox(
+      ${kit.csrfInput(ctx)} ${kit.field('Uses', 'uses', values.uses ?? '1', problem.fields)}
+      ${kit.field('Valid for (hours)', 'expiresInHours', values.expiresInHours ?? '24', problem.fields)}
+      ${kit.field('Only for the Jump Client named', 'name', values.name, problem.fields)}
+      ${kit.field('Group', 'group', values.group, problem.fields)}
+      ${kit.checkbox(
         'Replaces the installation holding that name (a reinstalled computer)',
         'rebind',
-        ticked(values.rebind),
+        kit.ticked(values.rebind),
         problem.fields,
       )}
       <button type="submit">Create token</button>
@@ -87,7 +72,9 @@ function tokensSection(
               <td class="num">${t.usesLeft}</td>
               <td>${formatTime(Date.parse(t.expiresAt))}</td>
               <td>${t.createdBy}</td>
-              <td>${actionButton(ctx, `/login/jump-clients/tokens/${t.id}/delete`, 'Delete')}</td>
+              <td>
+                ${kit.actionButton(ctx, `/login/jump-clients/tokens/${t.id}/delete`, 'Delete')}
+              </td>
             </tr>`,
         )}
       </tbody>
@@ -126,7 +113,7 @@ function installationsSection(ctx: PageContext): SafeHtml {
                 ${
                   i.revokedAt
                     ? ''
-                    : actionButton(
+                    : kit.actionButton(
                         ctx,
                         `/login/jump-clients/installations/${i.id}/revoke`,
                         'Revoke',
@@ -146,7 +133,7 @@ function installationsSection(ctx: PageContext): SafeHtml {
           : 'Closed: only enrolment tokens enrol installations.'
       }
     </p>
-    ${actionButton(
+    ${kit.actionButton(
       ctx,
       `/login/jump-clients/legacy-key/${open ? 'close' : 'open'}`,
       open ? 'Close the upgrade window' : 'Open the upgrade window',
@@ -201,14 +188,14 @@ function jumpClientsPage(
   ctx: PageContext,
   opts: {
     created?: string;
-    problem?: FormProblem;
+    problem?: kit.FormProblem;
     values?: Record<string, string | undefined>;
   } = {},
 ) {
   const command = `gatehouse jump-client --site ${siteAddress(ctx)} --fingerprint ${ctx.appliance.certificateFingerprint} --token-file jump-client.token --name "$(hostname)" --group default --allow 127.0.0.1:22`;
-  const problem = opts.problem ?? NO_PROBLEM;
+  const problem = opts.problem ?? kit.NO_PROBLEM;
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     'Jump Clients',
     html`${tokensSection(ctx, opts.created, problem, opts.values ?? {})}
@@ -225,10 +212,10 @@ function jumpClientsPage(
 }
 
 /** /login > Jump Clients: enrolment tokens, installations (revoke), connected Jump Clients. */
-export function registerJumpClientPages(p: Pages<JumpClientsSite>): void {
+export function registerJumpClientPages(p: kit.Pages<JumpClientsSite>): void {
   p.get('/login/jump-clients', (ctx) => jumpClientsPage(ctx));
   p.post('/login/jump-clients/tokens', (ctx) => {
-    const b = formBody(ctx);
+    const b = kit.formBody(ctx);
     const values = Object.fromEntries(TOKEN_FIELDS.map((k) => [k, b[k]?.trim()]));
     try {
       const input = parseInput(
@@ -238,23 +225,23 @@ export function registerJumpClientPages(p: Pages<JumpClientsSite>): void {
           expiresInHours: values.expiresInHours,
           ...(values.name ? { name: values.name } : {}),
           ...(values.group ? { group: values.group } : {}),
-          rebind: ticked(values.rebind),
+          rebind: kit.ticked(values.rebind),
         },
         'body',
       );
       const created = ctx.appliance.jumpClientIdentities.tokens.create(ctx.actor, input);
       return jumpClientsPage(ctx, { created: created.token });
     } catch (e) {
-      return jumpClientsPage(ctx, { problem: formErrors(e), values });
+      return jumpClientsPage(ctx, { problem: kit.formErrors(e), values });
     }
   });
   p.post('/login/jump-clients/tokens/:id/delete', (ctx) => {
     ctx.appliance.jumpClientIdentities.tokens.delete(ctx.actor, paramId(ctx));
-    return redirect(ctx.reply, '/login/jump-clients', 'The enrolment token was deleted.');
+    return kit.redirect(ctx.reply, '/login/jump-clients', 'The enrolment token was deleted.');
   });
   p.post('/login/jump-clients/installations/:id/revoke', (ctx) => {
     const i = ctx.appliance.jumpClientIdentities.revoke(ctx.actor, paramId(ctx));
-    return redirect(
+    return kit.redirect(
       ctx.reply,
       '/login/jump-clients',
       `The installation of "${i.name}" is revoked: every appliance of the site refuses it and cuts its connection.`,
@@ -263,7 +250,7 @@ export function registerJumpClientPages(p: Pages<JumpClientsSite>): void {
   for (const open of [true, false])
     p.post(`/login/jump-clients/legacy-key/${open ? 'open' : 'close'}`, (ctx) => {
       ctx.appliance.jumpClientIdentities.setLegacyKeyOpen(ctx.actor, open);
-      return redirect(
+      return kit.redirect(
         ctx.reply,
         '/login/jump-clients',
         `The upgrade window is ${open ? 'open' : 'closed'}.`,

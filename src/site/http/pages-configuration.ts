@@ -1,43 +1,32 @@
 import { parseInput } from '../../shared/http/operations.js';
 import { SiteSettingsPatch, SiteSettingsSchema, type SiteSettings } from '../settings.js';
 import { html } from '../../shared/web/html.js';
-import {
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  textarea,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 type Values = Record<keyof SiteSettings, string>;
 const KEYS = Object.keys(SiteSettingsSchema.shape) as (keyof SiteSettings)[];
 
-function page(ctx: PageContext, v: Values, problem: FormProblem) {
+function page(ctx: PageContext, v: Values, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
   const e = problem.fields;
   const num = (label: string, name: keyof SiteSettings, help: string, min: number, max: number) =>
-    field(label, name, v[name], e, {
+    kit.field(label, name, v[name], e, {
       type: 'number',
       required: true,
       help: `${help} (${min}–${max})`,
     });
-  return layout(
+  return kit.layout(
     ctx,
     'Configuration',
-    html`${formAlert(problem, KEYS)}
+    html`${kit.formAlert(problem, KEYS)}
       <form method="post" action="/login/configuration" id="settings" class="stacked">
-        ${csrfInput(ctx)}
+        ${kit.csrfInput(ctx)}
         <fieldset>
           <legend>Site</legend>
-          ${field('Site name', 'siteName', v.siteName, e, { required: true, help: 'Shown on the sign-in page and to clients' })}
-          ${field('Site hostname', 'siteHostname', v.siteHostname, e, { help: 'The name every client uses, e.g. support.example.com' })}
-          ${textarea('Sign-in banner', 'loginBanner', v.loginBanner, e, { help: 'Shown above the /login sign-in form; up to 2000 characters' })}
+          ${kit.field('Site name', 'siteName', v.siteName, e, { required: true, help: 'Shown on the sign-in page and to clients' })}
+          ${kit.field('Site hostname', 'siteHostname', v.siteHostname, e, { help: 'The name every client uses, e.g. support.example.com' })}
+          ${kit.textarea('Sign-in banner', 'loginBanner', v.loginBanner, e, { help: 'Shown above the /login sign-in form; up to 2000 characters' })}
         </fieldset>
         <fieldset>
           <legend>Accounts and sessions</legend>
@@ -53,7 +42,7 @@ function page(ctx: PageContext, v: Values, problem: FormProblem) {
         <fieldset>
           <legend>Jump Client upgrades</legend>
           ${num('Wave size', 'jumpClientUpgradeWaveSize', 'Jump Clients upgrading at once after the site is upgraded; 0 turns automatic upgrades off', 0, 1000)}
-          ${field('Canary group', 'jumpClientUpgradeCanaryGroup', v.jumpClientUpgradeCanaryGroup, e, { help: 'The Jump Client group that upgrades first, alone' })}
+          ${kit.field('Canary group', 'jumpClientUpgradeCanaryGroup', v.jumpClientUpgradeCanaryGroup, e, { help: 'The Jump Client group that upgrades first, alone' })}
           ${num('Canary size', 'jumpClientUpgradeCanarySize', 'Without a canary group: how many Jump Clients upgrade first', 0, 100)}
           ${num('Return deadline', 'jumpClientUpgradeReturnSeconds', "Seconds a wave's Jump Clients have to come back on the new version before the upgrade halts", 5, 3600)}
         </fieldset>
@@ -67,10 +56,12 @@ const asValues = (s: SiteSettings): Values =>
 
 /** Configuration: every site setting in one form. */
 export function registerConfigurationPages(p: Pages, appliance: SiteDataSite): void {
-  p.get('/login/configuration', (ctx) => page(ctx, asValues(appliance.settings.get()), NO_PROBLEM));
+  p.get('/login/configuration', (ctx) =>
+    page(ctx, asValues(appliance.settings.get()), kit.NO_PROBLEM),
+  );
 
   p.post('/login/configuration', (ctx) => {
-    const body = formBody(ctx);
+    const body = kit.formBody(ctx);
     const values = Object.fromEntries(KEYS.map((k) => [k, body[k] ?? ''])) as Values;
     // Browsers send a textarea's line breaks as CRLF; store them as the API would get them.
     values.loginBanner = values.loginBanner.replace(/\r\n/g, '\n');
@@ -81,13 +72,13 @@ export function registerConfigurationPages(p: Pages, appliance: SiteDataSite): v
         parseInput(SiteSettingsPatch, values, 'body'),
       );
       const changed = KEYS.filter((k) => before[k] !== after[k]).length;
-      return redirect(
+      return kit.redirect(
         ctx.reply,
         '/login/configuration',
         changed === 0 ? 'Nothing changed.' : `Saved ${changed} setting${changed === 1 ? '' : 's'}.`,
       );
     } catch (e) {
-      return page(ctx, values, formErrors(e));
+      return page(ctx, values, kit.formErrors(e));
     }
   });
 }

@@ -1,31 +1,21 @@
 import { parseInput } from '../../shared/http/operations.js';
 import { FileName } from '../files.js';
 import { formatBytes, formatTime, html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  csrfInput,
-  field,
-  formAlert,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { sendStoredFile } from './download.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
 import { readUpload } from '../../shared/web/multipart.js';
 
 const filePath = (name: string) => `/login/files/${encodeURIComponent(name)}`;
 
-function page(ctx: PageContext, problem: FormProblem) {
+function page(ctx: PageContext, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
   const files = ctx.appliance.files.list();
   const limitMiB = ctx.appliance.settings.get().fileStoreMaxMiB;
-  return layout(
+  return kit.layout(
     ctx,
     'File Store',
-    html`${formAlert(problem, ['file'])}
+    html`${kit.formAlert(problem, ['file'])}
       <table id="files" class="list">
         <thead>
           <tr>
@@ -53,7 +43,7 @@ function page(ctx: PageContext, problem: FormProblem) {
                       <td>${formatTime(f.uploadedAt)}</td>
                       <td class="actions">
                         <a href="${filePath(f.name)}/download">Download</a>
-                        ${actionButton(ctx, `${filePath(f.name)}/delete`, 'Delete', 'danger')}
+                        ${kit.actionButton(ctx, `${filePath(f.name)}/delete`, 'Delete', 'danger')}
                       </td>
                     </tr>`,
                 )
@@ -69,8 +59,8 @@ function page(ctx: PageContext, problem: FormProblem) {
           id="upload"
           class="stacked"
         >
-          ${csrfInput(ctx)}
-          ${field('File', 'file', undefined, problem.fields, { type: 'file', required: true, help: `Up to ${limitMiB} MiB (Configuration > File store limit). A file of the same name is replaced.` })}
+          ${kit.csrfInput(ctx)}
+          ${kit.field('File', 'file', undefined, problem.fields, { type: 'file', required: true, help: `Up to ${limitMiB} MiB (Configuration > File store limit). A file of the same name is replaced.` })}
           <div class="buttons"><button type="submit">Upload</button></div>
         </form>
       </section>`,
@@ -79,7 +69,7 @@ function page(ctx: PageContext, problem: FormProblem) {
 
 /** File Store: list, upload, download and delete the site's files. */
 export function registerFilePages(p: Pages, appliance: SiteDataSite): void {
-  p.get('/login/files', (ctx) => page(ctx, NO_PROBLEM));
+  p.get('/login/files', (ctx) => page(ctx, kit.NO_PROBLEM));
 
   p.upload('/login/files', async (ctx, parts) => {
     const form = await readUpload(parts, 'file', async (file) => {
@@ -89,7 +79,7 @@ export function registerFilePages(p: Pages, appliance: SiteDataSite): void {
     });
     if (form.result) {
       const f = form.result;
-      return redirect(ctx.reply, '/login/files', `Stored ${f.name} (${formatBytes(f.size)}).`);
+      return kit.redirect(ctx.reply, '/login/files', `Stored ${f.name} (${formatBytes(f.size)}).`);
     }
     if (!form.chosen) {
       return page(ctx, {
@@ -98,7 +88,7 @@ export function registerFilePages(p: Pages, appliance: SiteDataSite): void {
         status: 400,
       });
     }
-    const problem = formErrors(form.error);
+    const problem = kit.formErrors(form.error);
     if (Object.keys(problem.fields).length === 0) problem.fields.file = problem.message;
     return page(ctx, problem);
   });
@@ -112,9 +102,9 @@ export function registerFilePages(p: Pages, appliance: SiteDataSite): void {
     const { name } = ctx.req.params as { name: string };
     try {
       await appliance.files.delete(ctx.actor, name);
-      return redirect(ctx.reply, '/login/files', `Deleted ${name}.`);
+      return kit.redirect(ctx.reply, '/login/files', `Deleted ${name}.`);
     } catch (e) {
-      return page(ctx, { ...formErrors(e), fields: {} });
+      return page(ctx, { ...kit.formErrors(e), fields: {} });
     }
   });
 }

@@ -2,14 +2,7 @@ import { z } from 'zod';
 import { parseInput } from '../../shared/http/operations.js';
 import type { EventRecord } from '../events.js';
 import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
-import {
-  field,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  select,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { LOG_SEARCH_FIELDS } from './log-search.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
 
@@ -91,16 +84,16 @@ function results(search: LogSearch, found: ReturnType<SiteDataSite['events']['se
 function page(
   ctx: PageContext,
   values: { q: string; area: string },
-  problem: FormProblem,
+  problem: kit.FormProblem,
   body: SafeHtml,
 ) {
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     'Logs',
     html`<form method="get" action="/login/logs" id="log-search" class="search">
-        ${field('Search', 'q', values.q, problem.fields, { type: 'search', help: 'Matches action, actor, target and details' })}
-        ${select('Area', 'area', AREAS, values.area, problem.fields)}
+        ${kit.field('Search', 'q', values.q, problem.fields, { type: 'search', help: 'Matches action, actor, target and details' })}
+        ${kit.select('Area', 'area', AREAS, values.area, problem.fields)}
         <div class="buttons"><button type="submit">Search</button></div>
       </form>
       ${problem.fields.page ? html`<p class="error" role="alert" id="form-error">page: ${problem.fields.page}</p>` : ''}
@@ -124,9 +117,9 @@ export function registerLogPages(p: Pages, appliance: SiteDataSite): void {
         'query',
       );
       const found = appliance.events.search({ ...search, pageSize: PAGE_SIZE });
-      return page(ctx, values, NO_PROBLEM, results(search, found));
+      return page(ctx, values, kit.NO_PROBLEM, results(search, found));
     } catch (e) {
-      return page(ctx, values, formErrors(e), html``);
+      return page(ctx, values, kit.formErrors(e), html``);
     }
   });
 }

@@ -1,27 +1,16 @@
 import { z } from 'zod';
 import { parseInput } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { InterApplianceKeyValue } from '../security.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 const SetKey = z.object({ key: InterApplianceKeyValue }).strict();
 
-function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) {
+function securityPage(ctx: PageContext, keyValue: string, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
   const key = ctx.appliance.interApplianceKey;
-  return layout(
+  return kit.layout(
     ctx,
     'Management > Security',
     html`<section id="inter-appliance">
@@ -37,7 +26,7 @@ function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) 
           <dd><code id="inter-appliance-fingerprint">${key.fingerprint()}</code></dd>
         </dl>
         <div class="toolbar">
-          ${actionButton(ctx, '/login/management/security/regenerate', 'Regenerate', 'secondary')}
+          ${kit.actionButton(ctx, '/login/management/security/regenerate', 'Regenerate', 'secondary')}
           <span class="muted"
             >A new key breaks the link to every appliance that has the old one until they get the
             new key too.</span
@@ -50,15 +39,15 @@ function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) 
           To join this appliance to another, paste the key shown on that appliance's Management >
           Security page.
         </p>
-        ${formAlert(problem, ['key'])}
+        ${kit.formAlert(problem, ['key'])}
         <form
           method="post"
           action="/login/management/security/key"
           id="set-key-form"
           class="stacked"
         >
-          ${csrfInput(ctx)}
-          ${field('Inter-Appliance key', 'key', keyValue, problem.fields, { required: true })}
+          ${kit.csrfInput(ctx)}
+          ${kit.field('Inter-Appliance key', 'key', keyValue, problem.fields, { required: true })}
           <div class="buttons"><button type="submit">Set key</button></div>
         </form>
       </section>`,
@@ -68,11 +57,11 @@ function securityPage(ctx: PageContext, keyValue: string, problem: FormProblem) 
 /** Management > Security: the Inter-Appliance key. */
 export function registerSecurityPages(p: Pages, appliance: SiteDataSite): void {
   p.get('/login/management', (ctx) => ctx.reply.redirect('/login/management/security', 303));
-  p.get('/login/management/security', (ctx) => securityPage(ctx, '', NO_PROBLEM));
+  p.get('/login/management/security', (ctx) => securityPage(ctx, '', kit.NO_PROBLEM));
 
   p.post('/login/management/security/regenerate', (ctx) => {
     appliance.interApplianceKey.regenerate(ctx.actor);
-    return redirect(
+    return kit.redirect(
       ctx.reply,
       '/login/management/security',
       `Generated a new Inter-Appliance key (fingerprint ${appliance.interApplianceKey.fingerprint()}).`,
@@ -80,16 +69,16 @@ export function registerSecurityPages(p: Pages, appliance: SiteDataSite): void {
   });
 
   p.post('/login/management/security/key', (ctx) => {
-    const keyValue = (formBody(ctx).key ?? '').trim();
+    const keyValue = (kit.formBody(ctx).key ?? '').trim();
     try {
       appliance.interApplianceKey.set(ctx.actor, parseInput(SetKey, { key: keyValue }, 'body').key);
-      return redirect(
+      return kit.redirect(
         ctx.reply,
         '/login/management/security',
         `Set the Inter-Appliance key (fingerprint ${appliance.interApplianceKey.fingerprint()}).`,
       );
     } catch (e) {
-      return securityPage(ctx, keyValue, formErrors(e));
+      return securityPage(ctx, keyValue, kit.formErrors(e));
     }
   });
 }

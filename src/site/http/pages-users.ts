@@ -1,20 +1,7 @@
 import { parseInput } from '../../shared/http/operations.js';
 import { NewUserInput, UserPatch, type User } from '../users.js';
 import { formatTime, html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  checkbox,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  ticked,
-  type FormProblem,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
 
 const userPath = (username: string) => `/login/users/${encodeURIComponent(username)}`;
@@ -22,7 +9,7 @@ const yes = (v: boolean, label = 'Yes') => (v ? html`<span class="tag">${label}<
 
 function listPage(ctx: PageContext) {
   const users = ctx.appliance.users.list();
-  return layout(
+  return kit.layout(
     ctx,
     'Users',
     html`<div class="toolbar">
@@ -63,19 +50,19 @@ interface NewValues {
   isAdmin: boolean;
 }
 
-function newPage(ctx: PageContext, values: NewValues, problem: FormProblem) {
+function newPage(ctx: PageContext, values: NewValues, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     'New user',
-    html`${formAlert(problem, ['username', 'displayName', 'email', 'password', 'isAdmin'])}
+    html`${kit.formAlert(problem, ['username', 'displayName', 'email', 'password', 'isAdmin'])}
       <form method="post" action="/login/users/new" id="user-form" class="stacked">
-        ${csrfInput(ctx)}
-        ${field('Username', 'username', values.username, problem.fields, { required: true, help: "3-64 letters, digits, '.', '_' or '-'" })}
-        ${field('Display name', 'displayName', values.displayName, problem.fields, { required: true })}
-        ${field('E-mail', 'email', values.email, problem.fields, { type: 'email' })}
-        ${field('Password', 'password', '', problem.fields, { type: 'password', required: true, autocomplete: 'new-password', help: passwordHelp(ctx) })}
-        ${checkbox('Administrator', 'isAdmin', values.isAdmin, problem.fields)}
+        ${kit.csrfInput(ctx)}
+        ${kit.field('Username', 'username', values.username, problem.fields, { required: true, help: "3-64 letters, digits, '.', '_' or '-'" })}
+        ${kit.field('Display name', 'displayName', values.displayName, problem.fields, { required: true })}
+        ${kit.field('E-mail', 'email', values.email, problem.fields, { type: 'email' })}
+        ${kit.field('Password', 'password', '', problem.fields, { type: 'password', required: true, autocomplete: 'new-password', help: passwordHelp(ctx) })}
+        ${kit.checkbox('Administrator', 'isAdmin', values.isAdmin, problem.fields)}
         <div class="buttons">
           <button type="submit">Create user</button> <a href="/login/users">Cancel</a>
         </div>
@@ -93,12 +80,12 @@ interface EditValues {
   disabled: boolean;
 }
 
-function editPage(ctx: PageContext, user: User, values: EditValues, problem: FormProblem) {
+function editPage(ctx: PageContext, user: User, values: EditValues, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     `User ${user.username}`,
-    html`${formAlert(problem, ['displayName', 'email', 'password', 'isAdmin', 'disabled'])}
+    html`${kit.formAlert(problem, ['displayName', 'email', 'password', 'isAdmin', 'disabled'])}
       <dl class="facts">
         <dt>Created</dt>
         <dd>${formatTime(user.createdAt)}</dd>
@@ -106,12 +93,12 @@ function editPage(ctx: PageContext, user: User, values: EditValues, problem: For
         <dd>${formatTime(user.updatedAt)}</dd>
       </dl>
       <form method="post" action="${userPath(user.username)}" id="user-form" class="stacked">
-        ${csrfInput(ctx)}
-        ${field('Display name', 'displayName', values.displayName, problem.fields, { required: true })}
-        ${field('E-mail', 'email', values.email, problem.fields, { type: 'email' })}
-        ${field('New password', 'password', '', problem.fields, { type: 'password', autocomplete: 'new-password', help: `Leave blank to keep the current password. ${passwordHelp(ctx)}` })}
-        ${checkbox('Administrator', 'isAdmin', values.isAdmin, problem.fields)}
-        ${checkbox('Disabled (cannot sign in)', 'disabled', values.disabled, problem.fields)}
+        ${kit.csrfInput(ctx)}
+        ${kit.field('Display name', 'displayName', values.displayName, problem.fields, { required: true })}
+        ${kit.field('E-mail', 'email', values.email, problem.fields, { type: 'email' })}
+        ${kit.field('New password', 'password', '', problem.fields, { type: 'password', autocomplete: 'new-password', help: `Leave blank to keep the current password. ${passwordHelp(ctx)}` })}
+        ${kit.checkbox('Administrator', 'isAdmin', values.isAdmin, problem.fields)}
+        ${kit.checkbox('Disabled (cannot sign in)', 'disabled', values.disabled, problem.fields)}
         <div class="buttons">
           <button type="submit">Save</button> <a href="/login/users">Cancel</a>
         </div>
@@ -119,7 +106,7 @@ function editPage(ctx: PageContext, user: User, values: EditValues, problem: For
       <section class="danger-zone">
         <h2>Delete this user</h2>
         <p class="note">The account and its sessions are removed; its entries in the logs stay.</p>
-        ${actionButton(ctx, `${userPath(user.username)}/delete`, `Delete ${user.username}`, 'danger')}
+        ${kit.actionButton(ctx, `${userPath(user.username)}/delete`, `Delete ${user.username}`, 'danger')}
       </section>`,
   );
 }
@@ -136,39 +123,39 @@ export function registerUserPages(p: Pages, appliance: SiteDataSite): void {
   p.get('/login/users', (ctx) => listPage(ctx));
 
   p.get('/login/users/new', (ctx) =>
-    newPage(ctx, { username: '', displayName: '', email: '', isAdmin: false }, NO_PROBLEM),
+    newPage(ctx, { username: '', displayName: '', email: '', isAdmin: false }, kit.NO_PROBLEM),
   );
 
   p.post('/login/users/new', async (ctx) => {
-    const body = formBody(ctx);
+    const body = kit.formBody(ctx);
     const values: NewValues = {
       username: (body.username ?? '').trim(),
       displayName: body.displayName ?? '',
       email: (body.email ?? '').trim(),
-      isAdmin: ticked(body.isAdmin),
+      isAdmin: kit.ticked(body.isAdmin),
     };
     try {
       const input = parseInput(NewUserInput, { ...values, password: body.password ?? '' }, 'body');
       const user = await appliance.users.create(ctx.actor, input);
-      return redirect(ctx.reply, '/login/users', `Created user ${user.username}.`);
+      return kit.redirect(ctx.reply, '/login/users', `Created user ${user.username}.`);
     } catch (e) {
-      return newPage(ctx, values, formErrors(e));
+      return newPage(ctx, values, kit.formErrors(e));
     }
   });
 
   p.get('/login/users/:username', (ctx) => {
     const user = appliance.users.get((ctx.req.params as { username: string }).username);
-    return editPage(ctx, user, editValues(user), NO_PROBLEM);
+    return editPage(ctx, user, editValues(user), kit.NO_PROBLEM);
   });
 
   p.post('/login/users/:username', async (ctx) => {
     const user = appliance.users.get((ctx.req.params as { username: string }).username);
-    const body = formBody(ctx);
+    const body = kit.formBody(ctx);
     const values: EditValues = {
       displayName: body.displayName ?? '',
       email: (body.email ?? '').trim(),
-      isAdmin: ticked(body.isAdmin),
-      disabled: ticked(body.disabled),
+      isAdmin: kit.ticked(body.isAdmin),
+      disabled: kit.ticked(body.disabled),
     };
     try {
       const patch = parseInput(
@@ -177,9 +164,9 @@ export function registerUserPages(p: Pages, appliance: SiteDataSite): void {
         'body',
       );
       await appliance.users.update(ctx.actor, user.username, patch);
-      return redirect(ctx.reply, '/login/users', `Saved user ${user.username}.`);
+      return kit.redirect(ctx.reply, '/login/users', `Saved user ${user.username}.`);
     } catch (e) {
-      return editPage(ctx, user, values, formErrors(e));
+      return editPage(ctx, user, values, kit.formErrors(e));
     }
   });
 
@@ -187,9 +174,9 @@ export function registerUserPages(p: Pages, appliance: SiteDataSite): void {
     const user = appliance.users.get((ctx.req.params as { username: string }).username);
     try {
       appliance.users.delete(ctx.actor, user.username);
-      return redirect(ctx.reply, '/login/users', `Deleted user ${user.username}.`);
+      return kit.redirect(ctx.reply, '/login/users', `Deleted user ${user.username}.`);
     } catch (e) {
-      return editPage(ctx, user, editValues(user), formErrors(e));
+      return editPage(ctx, user, editValues(user), kit.formErrors(e));
     }
   });
 }

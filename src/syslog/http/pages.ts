@@ -1,33 +1,18 @@
 import { SyslogConfigInput } from '../settings.js';
 import { parseInput } from '../../shared/http/operations.js';
 import { html } from '../../shared/web/html.js';
-import {
-  checkbox,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  textarea,
-  ticked,
-  type FormProblem,
-  type PageContext as Ctx,
-  type Pages as Registrar,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { SyslogSite } from './site.js';
 
-type PageContext = Ctx<SyslogSite>;
-type Pages = Registrar<SyslogSite>;
+type PageContext = kit.PageContext<SyslogSite>;
+type Pages = kit.Pages<SyslogSite>;
 
 type Values = Record<string, string | undefined>;
 
-function page(ctx: PageContext, values: Values, problem: FormProblem) {
+function page(ctx: PageContext, values: Values, problem: kit.FormProblem) {
   ctx.reply.code(problem.status);
   const status = ctx.appliance.syslog?.status();
-  return layout(
+  return kit.layout(
     ctx,
     'Management > Syslog',
     html`<section id="syslog">
@@ -55,14 +40,15 @@ function page(ctx: PageContext, values: Values, problem: FormProblem) {
             </dl>`
           : ''
       }
-      ${formAlert(problem, ['host', 'port', 'fingerprint', 'caPem', 'spoolMaxMessages'])}
+      ${kit.formAlert(problem, ['host', 'port', 'fingerprint', 'caPem', 'spoolMaxMessages'])}
       <form method="post" action="/login/management/syslog" class="stacked" id="syslog-form">
-        ${csrfInput(ctx)} ${checkbox('Forward the event log', 'enabled', values.enabled === 'on')}
-        ${field('Collector host', 'host', values.host, problem.fields, { required: true })}
-        ${field('TLS port', 'port', values.port ?? '6514', problem.fields)}
-        ${field('Pinned certificate SHA-256 fingerprint', 'fingerprint', values.fingerprint, problem.fields, { help: 'AB:CD:… — or leave empty and give a CA below' })}
-        ${textarea('CA certificate (PEM)', 'caPem', values.caPem ?? '', problem.fields, { help: 'The CA that signed the collector; its name must match the host', rows: 4 })}
-        ${field('Spool size (messages)', 'spoolMaxMessages', values.spoolMaxMessages ?? '100000', problem.fields)}
+        ${kit.csrfInput(ctx)}
+        ${kit.checkbox('Forward the event log', 'enabled', values.enabled === 'on')}
+        ${kit.field('Collector host', 'host', values.host, problem.fields, { required: true })}
+        ${kit.field('TLS port', 'port', values.port ?? '6514', problem.fields)}
+        ${kit.field('Pinned certificate SHA-256 fingerprint', 'fingerprint', values.fingerprint, problem.fields, { help: 'AB:CD:… — or leave empty and give a CA below' })}
+        ${kit.textarea('CA certificate (PEM)', 'caPem', values.caPem ?? '', problem.fields, { help: 'The CA that signed the collector; its name must match the host', rows: 4 })}
+        ${kit.field('Spool size (messages)', 'spoolMaxMessages', values.spoolMaxMessages ?? '100000', problem.fields)}
         <div class="buttons"><button type="submit">Save</button></div>
       </form>
     </section>`,
@@ -84,15 +70,15 @@ function valuesOf(ctx: PageContext): Values {
 
 /** /login > Management > Syslog. */
 export function registerSyslogPages(p: Pages): void {
-  p.get('/login/management/syslog', (ctx) => page(ctx, valuesOf(ctx), NO_PROBLEM));
+  p.get('/login/management/syslog', (ctx) => page(ctx, valuesOf(ctx), kit.NO_PROBLEM));
   p.post('/login/management/syslog', (ctx) => {
-    const form = formBody(ctx);
+    const form = kit.formBody(ctx);
     const blank = (v: string | undefined) => (v?.trim() ? v : undefined);
     try {
       const config = parseInput(
         SyslogConfigInput,
         {
-          enabled: ticked(form.enabled),
+          enabled: kit.ticked(form.enabled),
           host: form.host,
           port: blank(form.port),
           fingerprint: blank(form.fingerprint),
@@ -102,9 +88,9 @@ export function registerSyslogPages(p: Pages): void {
         'body',
       );
       ctx.appliance.syslogSettings.set(ctx.actor, config);
-      return redirect(ctx.reply, '/login/management/syslog', 'Syslog forwarding saved.');
+      return kit.redirect(ctx.reply, '/login/management/syslog', 'Syslog forwarding saved.');
     } catch (e) {
-      return page(ctx, form, formErrors(e));
+      return page(ctx, form, kit.formErrors(e));
     }
   });
 }

@@ -1,25 +1,10 @@
 import { isGatehouseError } from '../../shared/errors.js';
 import { PROVIDERS } from '../switch.js';
 import { html } from '../../shared/web/html.js';
-import {
-  actionButton,
-  csrfInput,
-  field,
-  formAlert,
-  formBody,
-  formErrors,
-  layout,
-  NO_PROBLEM,
-  redirect,
-  select,
-  textarea,
-  type FormProblem,
-  type PageContext,
-  type Pages,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import type { TrafficSite } from './site.js';
 
-type Ctx = PageContext<TrafficSite>;
+type Ctx = kit.PageContext<TrafficSite>;
 
 const TITLE = 'Networking > Traffic Switch';
 const PATH = '/appliance/networking/traffic';
@@ -201,16 +186,16 @@ function settingInput(
 ) {
   const name = inputName(provider, s.path);
   if (s.kind === 'lines')
-    return textarea(s.label, name, values[name] ?? '', errors, { rows: 3, help: s.help });
+    return kit.textarea(s.label, name, values[name] ?? '', errors, { rows: 3, help: s.help });
   if (s.kind === 'algorithm')
-    return select(
+    return kit.select(
       s.label,
       name,
       ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'].map((a) => ({ value: a, label: a })),
       values[name] ?? 'hmac-sha256',
       errors,
     );
-  return field(s.label, name, values[name], errors, {
+  return kit.field(s.label, name, values[name], errors, {
     type: s.kind === 'secret' ? 'password' : s.kind === 'number' ? 'number' : 'text',
     help: s.help,
     ...(s.kind === 'secret' ? { autocomplete: 'new-password' } : {}),
@@ -220,7 +205,7 @@ function settingInput(
 async function page(
   ctx: Ctx,
   form: { provider: string; values: Record<string, string> } | undefined,
-  problem: FormProblem,
+  problem: kit.FormProblem,
 ) {
   const shown = await ctx.appliance.traffic.shown();
   const config = shown.config as Record<string, unknown> | null;
@@ -235,7 +220,7 @@ async function page(
     ? METHODS[provider as Provider].settings.map((s) => s.path)
     : [];
   ctx.reply.code(problem.status);
-  return layout(
+  return kit.layout(
     ctx,
     TITLE,
     html`<p class="note">
@@ -258,13 +243,13 @@ async function page(
           }
         </dd>
       </dl>
-      ${shown.config ? actionButton(ctx, `${PATH}/point-here`, 'Point traffic here') : ''}
+      ${shown.config ? kit.actionButton(ctx, `${PATH}/point-here`, 'Point traffic here') : ''}
       <section>
         <h2>Method and settings</h2>
-        ${formAlert(problem, ['provider', ...known])}
+        ${kit.formAlert(problem, ['provider', ...known])}
         <form method="post" action="${PATH}" id="traffic-form" class="stacked">
-          ${csrfInput(ctx)}
-          ${select(
+          ${kit.csrfInput(ctx)}
+          ${kit.select(
             'Method',
             'provider',
             PROVIDERS.map((p) => ({ value: p, label: p })),
@@ -293,11 +278,11 @@ const isSecretInput = (name: string) =>
   );
 
 /** Networking > Traffic Switch: method, settings and Point Here (S19). */
-export function registerTrafficPages(p: Pages<TrafficSite>): void {
-  p.get(PATH, (ctx) => page(ctx, undefined, NO_PROBLEM));
+export function registerTrafficPages(p: kit.Pages<TrafficSite>): void {
+  p.get(PATH, (ctx) => page(ctx, undefined, kit.NO_PROBLEM));
 
   p.post(PATH, async (ctx) => {
-    const b = formBody(ctx);
+    const b = kit.formBody(ctx);
     const provider = b.provider ?? '';
     const values = Object.fromEntries(
       Object.entries(b).filter(
@@ -307,23 +292,23 @@ export function registerTrafficPages(p: Pages<TrafficSite>): void {
     try {
       const stored = ctx.appliance.traffic.get() as Record<string, unknown> | undefined;
       const config = await ctx.appliance.traffic.set(ctx.actor, configFrom(provider, b, stored));
-      return redirect(ctx.reply, PATH, `Traffic switch set to ${config.provider}.`);
+      return kit.redirect(ctx.reply, PATH, `Traffic switch set to ${config.provider}.`);
     } catch (e) {
-      return page(ctx, { provider, values }, formErrors(e));
+      return page(ctx, { provider, values }, kit.formErrors(e));
     }
   });
 
   p.post(`${PATH}/point-here`, async (ctx) => {
     try {
       const r = await ctx.appliance.traffic.pointHere(ctx.actor);
-      return redirect(
+      return kit.redirect(
         ctx.reply,
         PATH,
         `Traffic now goes to ${r.target.address} (${r.description}).`,
       );
     } catch (e) {
       if (!isGatehouseError(e)) throw e;
-      return page(ctx, undefined, { ...formErrors(e), fields: {} });
+      return page(ctx, undefined, { ...kit.formErrors(e), fields: {} });
     }
   });
 }

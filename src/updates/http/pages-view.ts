@@ -1,14 +1,6 @@
 import { updatesStatus } from './api.js';
 import { formatBytes, html, type SafeHtml } from '../../shared/web/html.js';
-import {
-  actionButton,
-  checkbox,
-  csrfInput,
-  field,
-  layout,
-  type FormProblem,
-  type PageContext as Context,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import {
   installBusy,
   progressSection,
@@ -18,7 +10,7 @@ import {
 } from './pages-install.js';
 import type { UpdatesSite } from './site.js';
 
-type PageContext = Context<UpdatesSite>;
+type PageContext = kit.PageContext<UpdatesSite>;
 
 /** The forms of the Updates page; a failed one shows its error above it and beside its fields. */
 export type UpdatesForm =
@@ -27,7 +19,7 @@ export type UpdatesForm =
 export interface UpdatesView {
   failed?: {
     form: UpdatesForm;
-    problem: FormProblem;
+    problem: kit.FormProblem;
     /** The package (row) it concerns. */
     id?: string;
   };
@@ -77,7 +69,7 @@ function availableSection(ctx: PageContext, s: Status, view: UpdatesView, busy: 
   return html`<section id="available">
     <h2>Available Updates</h2>
     <form method="post" action="/appliance/updates/check" id="check-updates" class="toolbar">
-      ${csrfInput(ctx)}<button type="submit">Check for updates</button>
+      ${kit.csrfInput(ctx)}<button type="submit">Check for updates</button>
       <span class="muted" id="update-server"
         >${s.server ? html`Update server <code>${s.server.url}</code>` : 'No update server is configured: set one under Update server below, or install manually.'}</span
       >
@@ -117,7 +109,7 @@ function availableSection(ctx: PageContext, s: Status, view: UpdatesView, busy: 
                         action="/appliance/updates/available/${a.id}/install"
                         class="inline"
                       >
-                        ${csrfInput(ctx)}<button type="submit" ${busy ? html`disabled` : ''}>
+                        ${kit.csrfInput(ctx)}<button type="submit" ${busy ? html`disabled` : ''}>
                           Install This Update
                         </button>
                       </form>
@@ -126,7 +118,7 @@ function availableSection(ctx: PageContext, s: Status, view: UpdatesView, busy: 
                         action="/appliance/updates/available/${a.id}/download"
                         class="inline"
                       >
-                        ${csrfInput(ctx)}<button type="submit" class="secondary">
+                        ${kit.csrfInput(ctx)}<button type="submit" class="secondary">
                           Download only
                         </button>
                       </form>
@@ -189,12 +181,12 @@ function stagedRow(
         action="/appliance/updates/staged/${p.id}/install"
         class="inline compact install-staged"
       >
-        ${csrfInput(ctx)} ${checkbox('force (allow downgrade)', 'force', false, errors)}
+        ${kit.csrfInput(ctx)} ${kit.checkbox('force (allow downgrade)', 'force', false, errors)}
         <button type="submit" ${busy ? html`disabled` : ''}>Update Software</button>
       </form>
       ${
         ctx.appliance.cluster.isPrimaryNode
-          ? actionButton(
+          ? kit.actionButton(
               ctx,
               `/appliance/updates/staged/${p.id}/distribute`,
               'Distribute to Cluster',
@@ -202,7 +194,7 @@ function stagedRow(
           : ''
       }
       <form method="post" action="/appliance/updates/staged/${p.id}/remove" class="inline">
-        ${csrfInput(ctx)}<button type="submit" class="danger">Remove</button>
+        ${kit.csrfInput(ctx)}<button type="submit" class="danger">Remove</button>
       </form>
     </td>
   </tr>`;
@@ -225,8 +217,8 @@ function manualSection(ctx: PageContext, s: Status, view: UpdatesView, busy: boo
       id="upload-package"
       class="stacked"
     >
-      ${csrfInput(ctx)}
-      ${field('Package file (.ghpkg)', 'file', undefined, fieldsOf(view, 'upload'), { type: 'file', required: true, help: 'Verified against the release keys before it is kept' })}
+      ${kit.csrfInput(ctx)}
+      ${kit.field('Package file (.ghpkg)', 'file', undefined, fieldsOf(view, 'upload'), { type: 'file', required: true, help: 'Verified against the release keys before it is kept' })}
       <div class="buttons"><button type="submit">Upload</button></div>
     </form>
     <h2>Downloaded packages</h2>
@@ -267,8 +259,8 @@ function downloadKeySection(ctx: PageContext, view: UpdatesView) {
       id="download-key-form"
       class="stacked compact"
     >
-      ${csrfInput(ctx)}
-      ${field('Valid for (hours)', 'ttlHours', value(view, 'ttlHours', 72), errors, { type: 'number', help: '1 to 720 hours' })}
+      ${kit.csrfInput(ctx)}
+      ${kit.field('Valid for (hours)', 'ttlHours', value(view, 'ttlHours', 72), errors, { type: 'number', help: '1 to 720 hours' })}
       <div class="buttons"><button type="submit">Generate Appliance Download Key</button></div>
     </form>
     ${
@@ -298,19 +290,19 @@ function settingsSection(ctx: PageContext, s: Status, view: UpdatesView) {
       approving it: <code id="identity-fingerprint">${s.identityFingerprint}</code>
     </p>
     <form method="post" action="/appliance/updates/server" id="update-server-form" class="stacked">
-      ${csrfInput(ctx)}
-      ${field('URL', 'url', value(view, 'url', s.server?.url), fieldsOf(view, 'server'), { required: true, help: 'e.g. https://updates.example.com:8444' })}
-      ${field('Certificate fingerprint (SHA-256)', 'fingerprint', value(view, 'fingerprint', s.server?.fingerprint), fieldsOf(view, 'server'), { required: true, help: 'As printed by `gatehouse update-server start`' })}
-      ${field('Registration token (once)', 'registrationToken', '', fieldsOf(view, 'server'), { help: s.server?.registrationTokenPending ? 'A token is saved: the next check enrols this appliance with it' : 'From the update server operator (ghrt1.…); not needed once enrolled, or if the operator approves the fingerprint above' })}
+      ${kit.csrfInput(ctx)}
+      ${kit.field('URL', 'url', value(view, 'url', s.server?.url), fieldsOf(view, 'server'), { required: true, help: 'e.g. https://updates.example.com:8444' })}
+      ${kit.field('Certificate fingerprint (SHA-256)', 'fingerprint', value(view, 'fingerprint', s.server?.fingerprint), fieldsOf(view, 'server'), { required: true, help: 'As printed by `gatehouse update-server start`' })}
+      ${kit.field('Registration token (once)', 'registrationToken', '', fieldsOf(view, 'server'), { help: s.server?.registrationTokenPending ? 'A token is saved: the next check enrols this appliance with it' : 'From the update server operator (ghrt1.…); not needed once enrolled, or if the operator approves the fingerprint above' })}
       <div class="buttons"><button type="submit">Save update server</button></div>
     </form>
     <h2>Automatic updates</h2>
     ${standalone ? '' : html`<p class="note">This appliance's role is ${s.role}: it is upgraded by the runbook, not automatically (S5).</p>`}
     ${alertFor(view, 'automatic', ['enabled', 'dailyAt'])}
     <form method="post" action="/appliance/updates/automatic" id="automatic-form" class="stacked">
-      ${csrfInput(ctx)}
-      ${checkbox('Install updates automatically', 'enabled', view.failed?.form === 'automatic' ? view.values?.enabled === 'on' : s.automatic.enabled, fieldsOf(view, 'automatic'))}
-      ${field('Daily at (HH:MM)', 'dailyAt', value(view, 'dailyAt', s.automatic.dailyAt), fieldsOf(view, 'automatic'), { help: '24-hour, appliance clock' })}
+      ${kit.csrfInput(ctx)}
+      ${kit.checkbox('Install updates automatically', 'enabled', view.failed?.form === 'automatic' ? view.values?.enabled === 'on' : s.automatic.enabled, fieldsOf(view, 'automatic'))}
+      ${kit.field('Daily at (HH:MM)', 'dailyAt', value(view, 'dailyAt', s.automatic.dailyAt), fieldsOf(view, 'automatic'), { help: '24-hour, appliance clock' })}
       <div class="buttons"><button type="submit">Save automatic updates</button></div>
     </form>
     <h2>Install reserve</h2>
@@ -321,8 +313,8 @@ function settingsSection(ctx: PageContext, s: Status, view: UpdatesView) {
       id="reserve-form"
       class="stacked compact"
     >
-      ${csrfInput(ctx)}
-      ${field('Free disk space to keep (MiB)', 'reserveMiB', value(view, 'reserveMiB', s.reserveMiB), fieldsOf(view, 'reserve'), { type: 'number', help: 'Installs that would leave less free space are refused' })}
+      ${kit.csrfInput(ctx)}
+      ${kit.field('Free disk space to keep (MiB)', 'reserveMiB', value(view, 'reserveMiB', s.reserveMiB), fieldsOf(view, 'reserve'), { type: 'number', help: 'Installs that would leave less free space are refused' })}
       <div class="buttons"><button type="submit">Save reserve</button></div>
     </form>
   </section>`;
@@ -333,7 +325,7 @@ export function updatesPage(ctx: PageContext, view: UpdatesView = {}): SafeHtml 
   const s = updatesStatus(ctx.appliance);
   const busy = installBusy(ctx.appliance, s);
   ctx.reply.code(view.failed?.problem.status ?? 200);
-  return layout(
+  return kit.layout(
     ctx,
     'Updates',
     html`${progressSection(ctx.appliance, s)} ${installedSection(s)}

@@ -2,20 +2,13 @@ import { GatehouseError } from '../../shared/errors.js';
 import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
 import { KeyBody as DownloadKeyBody } from './api.js';
 import { parseInput } from '../../shared/http/operations.js';
-import {
-  formBody,
-  formErrors,
-  redirect,
-  ticked,
-  type PageContext as Context,
-  type Pages,
-} from '../../shared/web/kit.js';
+import * as kit from '../../shared/web/kit.js';
 import { readUpload } from '../../shared/web/multipart.js';
 import { updatesPage, type UpdatesForm } from './pages-view.js';
 import { sendClientInstaller } from './client-installers.js';
 import type { UpdatesSite } from './site.js';
 
-type PageContext = Context<UpdatesSite>;
+type PageContext = kit.PageContext<UpdatesSite>;
 
 const PAGE = '/appliance/updates';
 
@@ -32,10 +25,10 @@ async function act(
   opts: { id?: string; values?: Record<string, string | undefined> } = {},
 ) {
   try {
-    return redirect(ctx.reply, PAGE, await action());
+    return kit.redirect(ctx.reply, PAGE, await action());
   } catch (e) {
     return updatesPage(ctx, {
-      failed: { form, problem: formErrors(e), id: opts.id },
+      failed: { form, problem: kit.formErrors(e), id: opts.id },
       values: opts.values,
     });
   }
@@ -48,7 +41,7 @@ const installing = (p: { kind: string; version: string }) =>
  * /appliance > Updates (S8, S10, S11, S13): the same domain calls as the Updates API, as forms.
  * Every route needs the /appliance session; every form its CSRF token.
  */
-export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSite): void {
+export function registerUpdatesPages(p: kit.Pages<UpdatesSite>, appliance: UpdatesSite): void {
   p.get(PAGE, (ctx) => updatesPage(ctx));
 
   // S8: Check for updates, Available Updates, Install This Update.
@@ -92,14 +85,14 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
       appliance.events.record(ctx.actor, 'updates.uploaded', `${s.kind} ${s.version}`, {
         sha256: s.sha256,
       });
-      return redirect(
+      return kit.redirect(
         ctx.reply,
         PAGE,
         `Uploaded ${s.kind} ${s.version}; it is under Downloaded packages. Install it with Update Software.`,
       );
     }
     const problem = form.chosen
-      ? formErrors(form.error)
+      ? kit.formErrors(form.error)
       : {
           fields: {},
           message: 'file: choose the package file (.ghpkg) to upload',
@@ -116,7 +109,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
       async () =>
         installing(
           await appliance.updates.install(idOf(ctx), ctx.actor, {
-            force: ticked(formBody(ctx).force),
+            force: kit.ticked(kit.formBody(ctx).force),
           }),
         ),
       { id: idOf(ctx) },
@@ -167,7 +160,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
 
   // S10: the key is shown once, on the answer to the form (never in a URL).
   p.post(`${PAGE}/download-key`, (ctx) => {
-    const values = { ttlHours: formBody(ctx).ttlHours };
+    const values = { ttlHours: kit.formBody(ctx).ttlHours };
     try {
       const { ttlHours } = parseInput(
         DownloadKeyBody,
@@ -179,7 +172,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
         values: { ttlHours: String(ttlHours) },
       });
     } catch (e) {
-      return updatesPage(ctx, { failed: { form: 'key', problem: formErrors(e) }, values });
+      return updatesPage(ctx, { failed: { form: 'key', problem: kit.formErrors(e) }, values });
     }
   });
 
@@ -194,7 +187,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
 
   // Settings: the same schemas as the API, so the errors name the same fields.
   p.post(`${PAGE}/server`, (ctx) => {
-    const { url, fingerprint, registrationToken } = formBody(ctx);
+    const { url, fingerprint, registrationToken } = kit.formBody(ctx);
     const values = {
       url: url?.trim(),
       fingerprint: fingerprint?.trim(),
@@ -215,7 +208,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
     );
   });
   p.post(`${PAGE}/automatic`, (ctx) => {
-    const body = formBody(ctx);
+    const body = kit.formBody(ctx);
     const values = { enabled: body.enabled, dailyAt: body.dailyAt?.trim() };
     return act(
       ctx,
@@ -223,7 +216,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
       () => {
         const auto = parseInput(
           AutomaticUpdates,
-          { enabled: ticked(values.enabled), dailyAt: values.dailyAt || undefined },
+          { enabled: kit.ticked(values.enabled), dailyAt: values.dailyAt || undefined },
           'body',
         );
         appliance.updateSettings.setAutomatic(ctx.actor, auto, appliance.standing);
@@ -235,7 +228,7 @@ export function registerUpdatesPages(p: Pages<UpdatesSite>, appliance: UpdatesSi
     );
   });
   p.post(`${PAGE}/reserve`, (ctx) => {
-    const values = { reserveMiB: formBody(ctx).reserveMiB };
+    const values = { reserveMiB: kit.formBody(ctx).reserveMiB };
     return act(
       ctx,
       'reserve',
