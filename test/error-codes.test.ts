@@ -1,6 +1,9 @@
 /**
- * The error-code catalogue (src/shared/error-codes.ts, one `error-codes.ts` per domain): every
- * code thrown in src/ as `new GatehouseError('CODE', status, …)`, `conflict('CODE', …)` or
+ * The error-code catalogue (in the manner of Fastify's lib/errors.js): every code a
+ * `GatehouseError` is thrown with, the HTTP status it carries and what the operator does about
+ * it. Each top-level folder of src/ that throws keeps its codes in its `error-codes.json` (data,
+ * read by nothing at run time; src/shared/ has the codes of shared pieces and those several
+ * domains throw). Every code thrown in src/ as `new GatehouseError('CODE', status, …)`, `conflict('CODE', …)` or
  * `fieldError(…, 'CODE')` is in exactly one catalogue, with the status it is thrown with and a
  * fix; no catalogue keeps a code nothing throws; docs/errors.md lists them all. After adding a
  * code to a catalogue, regenerate the page:
@@ -11,42 +14,51 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { describe, expect, it } from 'vitest';
-import type { ErrorCatalogue } from '../src/shared/error-codes.js';
-import { SHARED_ERRORS } from '../src/shared/error-codes.js';
-import { STORE_ERRORS } from '../src/store/error-codes.js';
-import { SITE_ERRORS } from '../src/site/error-codes.js';
-import { SESSIONS_ERRORS } from '../src/sessions/error-codes.js';
-import { FAILOVER_ERRORS } from '../src/failover/error-codes.js';
-import { TRAFFIC_ERRORS } from '../src/traffic/error-codes.js';
-import { UPDATES_ERRORS } from '../src/updates/error-codes.js';
-import { MONITORING_ERRORS } from '../src/monitoring/error-codes.js';
-import { CLUSTER_ERRORS } from '../src/cluster/error-codes.js';
-import { CLIENTS_ERRORS } from '../src/clients/error-codes.js';
-import { ORCHESTRATOR_ERRORS } from '../src/orchestrator/error-codes.js';
-import { LAB_ERRORS } from '../src/lab/error-codes.js';
-import { APPLIANCE_ERRORS } from '../src/appliance/error-codes.js';
-import { CLI_ERRORS } from '../src/cli/error-codes.js';
-
-const CATALOGUES: Record<string, ErrorCatalogue> = {
-  shared: SHARED_ERRORS,
-  store: STORE_ERRORS,
-  site: SITE_ERRORS,
-  sessions: SESSIONS_ERRORS,
-  failover: FAILOVER_ERRORS,
-  traffic: TRAFFIC_ERRORS,
-  updates: UPDATES_ERRORS,
-  monitoring: MONITORING_ERRORS,
-  cluster: CLUSTER_ERRORS,
-  clients: CLIENTS_ERRORS,
-  orchestrator: ORCHESTRATOR_ERRORS,
-  lab: LAB_ERRORS,
-  appliance: APPLIANCE_ERRORS,
-  cli: CLI_ERRORS,
-};
+import { z } from 'zod';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = path.join(ROOT, 'src');
 const DOC = path.join(ROOT, 'docs', 'errors.md');
+
+/** One code of a catalogue: its HTTP status, others some call sites give it, and the fix. */
+const ErrorEntry = z
+  .object({
+    status: z.number().int().min(100).max(599),
+    also: z.array(z.number().int().min(100).max(599)).optional(),
+    fix: z.string(),
+  })
+  .strict();
+type ErrorCatalogue = Readonly<Record<string, z.infer<typeof ErrorEntry>>>;
+
+/** The catalogues in the order docs/errors.md lists them: shared pieces first, the CLI last. */
+const DOMAINS = [
+  'shared',
+  'store',
+  'site',
+  'sessions',
+  'failover',
+  'traffic',
+  'updates',
+  'monitoring',
+  'cluster',
+  'clients',
+  'orchestrator',
+  'lab',
+  'appliance',
+  'cli',
+];
+
+/** Each folder's error-codes.json (data only: codes, statuses and fixes). */
+const CATALOGUES: Record<string, ErrorCatalogue> = Object.fromEntries(
+  DOMAINS.map((domain) => {
+    const file = path.join(SRC, domain, 'error-codes.json');
+    const parsed = z
+      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), ErrorEntry)
+      .safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new Error(`${file}: ${parsed.error.message}`);
+    return [domain, parsed.data];
+  }),
+);
 
 interface Thrown {
   code: string;
@@ -111,7 +123,7 @@ function mismatches(thrown: Thrown[], catalogues: Record<string, ErrorCatalogue>
     const entry = domain ? catalogues[domain]![t.code]! : undefined;
     if (!entry)
       problems.push(
-        `${t.where} throws ${t.code} (${t.status}), in no catalogue: add it to the error-codes.ts of its folder`,
+        `${t.where} throws ${t.code} (${t.status}), in no catalogue: add it to the error-codes.json of its folder`,
       );
     else if (entry.status !== t.status && !entry.also?.includes(t.status))
       problems.push(
@@ -137,7 +149,7 @@ function render(catalogues: Record<string, ErrorCatalogue>): string {
         const status = [e.status, ...(e.also ?? [])].join(', ');
         return `| \`${code}\` | ${status} | ${cell(e.fix)} |`;
       });
-    const file = `src/${domain}/error-codes.ts`;
+    const file = `src/${domain}/error-codes.json`;
     return [
       `## ${domain} (\`${file}\`)`,
       '',
@@ -151,7 +163,7 @@ function render(catalogues: Record<string, ErrorCatalogue>): string {
     '',
     'Every failure an operator can see is a `GatehouseError` with a stable code, an HTTP status and',
     'a message that says what to do (`src/shared/errors.ts`). Each domain declares its codes in its',
-    '`error-codes.ts`; this page is generated from them and `test/error-codes.test.ts` keeps both',
+    '`error-codes.json`; this page is generated from them and `test/error-codes.test.ts` keeps both',
     'in sync with the code (regenerate: `GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run',
     'test/error-codes.test.ts`). "…" stands for a name or value the message gives.',
     '',
@@ -169,6 +181,15 @@ describe('the error-code catalogue', () => {
   it('has every code thrown in src/, once, with its status and a fix, and nothing else', () => {
     expect(thrown.length).toBeGreaterThan(200);
     expect(mismatches(thrown, CATALOGUES)).toEqual([]);
+  });
+
+  it('reads every error-codes.json of src/', () => {
+    const found = readdirSync(SRC, { withFileTypes: true })
+      .filter(
+        (e) => e.isDirectory() && readdirSync(path.join(SRC, e.name)).includes('error-codes.json'),
+      )
+      .map((e) => e.name);
+    expect(found.sort()).toEqual([...DOMAINS].sort());
   });
 
   it('has a catalogue for every top-level folder of src/', () => {
