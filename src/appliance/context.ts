@@ -354,7 +354,11 @@ export class Appliance {
   /** Open an initialised data directory: migrate the schema, clean interrupted writes. */
   static async open(root: string): Promise<Appliance> {
     const dir = new DataDir(root);
-    const identity = readIdentity(dir);
+    return Appliance.openForInit(dir, readIdentity(dir));
+  }
+
+  /** Open a directory with the identity given: `init` calls it before the identity file exists. */
+  static async openForInit(dir: DataDir, identity: ApplianceIdentity): Promise<Appliance> {
     const db = openDatabase(dir.database);
     try {
       migrate(db);
@@ -367,17 +371,6 @@ export class Appliance {
       db.close();
       throw e;
     }
-  }
-
-  /** Open a directory that `init` is still filling (no identity file yet). */
-  static async openForInit(dir: DataDir, identity: ApplianceIdentity): Promise<Appliance> {
-    const db = openDatabase(dir.database);
-    migrate(db);
-    const blobs = new BlobStore(dir.blobs);
-    await blobs.init();
-    const appliance = new Appliance(dir, identity, db, blobs);
-    await appliance.siteIdentity.ensure(SYSTEM);
-    return appliance;
   }
 
   /** Where the site sends clients: a traffic node of its cluster, or this appliance. */

@@ -11,17 +11,10 @@ import { GatehouseError } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs.js';
 import { CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
 import type { ReleaseKey } from '../updates/package.js';
-import {
-  placeVersion,
-  removeOtherVersions,
-  releaseKeysDir,
-  switchCurrent,
-  unpackClientBuild,
-  versionsDir,
-} from './client-build.js';
+import * as clientBuild from './client-build.js';
 import { loadReleaseKeys, saveReleaseKeys } from '../updates/release-keys.js';
 
-export { releaseKeysDir, switchCurrent };
+export { releaseKeysDir, switchCurrent } from './client-build.js';
 
 /**
  * A console installation (S12, S13):
@@ -78,7 +71,7 @@ export function unpackConsoleBuild(
   file: string,
   opts: { keys: ReleaseKey[]; expectedVersion?: string; modules: string },
 ): Promise<string> {
-  return unpackClientBuild(dir, file, {
+  return clientBuild.unpackClientBuild(dir, file, {
     ...opts,
     noun: 'console',
     reinstall: `gatehouse console install --dir ${dir} --release-key KEY.pub`,
@@ -87,12 +80,12 @@ export function unpackConsoleBuild(
 
 /** Copy the running code tree (package.json, bin, dist/src) as a version of the installation. */
 async function copyRunningTree(dir: string, modules: string): Promise<string> {
-  const incoming = path.join(versionsDir(dir), `${PRODUCT_VERSION}.incoming`);
+  const incoming = path.join(clientBuild.versionsDir(dir), `${PRODUCT_VERSION}.incoming`);
   await fsp.rm(incoming, { recursive: true, force: true });
   for (const part of ['package.json', 'bin', path.join('dist', 'src')])
     cpSync(path.join(CODE_ROOT, part), path.join(incoming, part), { recursive: true });
   await fsp.symlink(modules, path.join(incoming, 'node_modules'));
-  await placeVersion(dir, PRODUCT_VERSION, incoming, 'console');
+  await clientBuild.placeVersion(dir, PRODUCT_VERSION, incoming, 'console');
   return PRODUCT_VERSION;
 }
 
@@ -112,12 +105,12 @@ export async function installConsole(opts: {
   packageFile?: string;
 }): Promise<ConsoleInstallation> {
   const dir = path.resolve(opts.dir);
-  await fsp.mkdir(versionsDir(dir), { recursive: true });
-  saveReleaseKeys(releaseKeysDir(dir), opts.keys);
+  await fsp.mkdir(clientBuild.versionsDir(dir), { recursive: true });
+  saveReleaseKeys(clientBuild.releaseKeysDir(dir), opts.keys);
   const modules = realpathSync(path.join(CODE_ROOT, 'node_modules'));
   const version = opts.packageFile
     ? await unpackConsoleBuild(dir, opts.packageFile, {
-        keys: loadReleaseKeys(releaseKeysDir(dir)),
+        keys: loadReleaseKeys(clientBuild.releaseKeysDir(dir)),
         modules,
       })
     : await copyRunningTree(dir, modules);
@@ -128,12 +121,12 @@ export async function installConsole(opts: {
     JSON.stringify({ format: 1, installedAt: new Date().toISOString() }) + '\n',
     0o644,
   );
-  await switchCurrent(dir, version);
+  await clientBuild.switchCurrent(dir, version);
   return { dir, current: version };
 }
 
 /** Remove every version's tree but the current one (and leftovers of interrupted unpacks). */
 export async function uninstallOld(dir: string): Promise<string[]> {
   const inst = openInstallation(dir);
-  return removeOtherVersions(inst.dir, inst.current);
+  return clientBuild.removeOtherVersions(inst.dir, inst.current);
 }

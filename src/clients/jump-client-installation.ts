@@ -13,14 +13,7 @@ import {
 } from '../updates/jump-client-installer.js';
 import type { ReleaseKey } from '../updates/package.js';
 import { loadReleaseKeys, saveReleaseKeys } from '../updates/release-keys.js';
-import {
-  currentVersion,
-  removeOtherVersions,
-  releaseKeysDir,
-  switchCurrent,
-  unpackClientBuild,
-  versionsDir,
-} from './client-build.js';
+import * as clientBuild from './client-build.js';
 
 /**
  * A Jump Client installation (S13):
@@ -65,7 +58,7 @@ export function readInstallation(
   dir: string,
 ): JumpClientInstallConfig & { dir: string; current: string } {
   const abs = path.resolve(dir);
-  const current = currentVersion(abs);
+  const current = clientBuild.currentVersion(abs);
   let config: JumpClientInstallConfig | undefined;
   try {
     config = Config.parse(JSON.parse(readFileSync(path.join(abs, JUMP_CLIENT_MARKER), 'utf8')));
@@ -141,14 +134,14 @@ export async function installJumpClient(o: {
   const before = existsSync(path.join(dir, JUMP_CLIENT_MARKER)) ? readInstallation(dir) : undefined;
   const { site, packageOffset } = await readInstaller(o.installer);
   const config = configFor(before, o, site);
-  await fsp.mkdir(versionsDir(dir), { recursive: true });
-  if (o.keys.length) saveReleaseKeys(releaseKeysDir(dir), o.keys);
+  await fsp.mkdir(clientBuild.versionsDir(dir), { recursive: true });
+  if (o.keys.length) saveReleaseKeys(clientBuild.releaseKeysDir(dir), o.keys);
   const pkg = path.join(dir, `.installer-${randomBytes(6).toString('hex')}.ghpkg`);
   let version: string;
   try {
     await extractInstallerPackage(o.installer, packageOffset, pkg);
-    version = await unpackClientBuild(dir, pkg, {
-      keys: loadReleaseKeys(releaseKeysDir(dir)),
+    version = await clientBuild.unpackClientBuild(dir, pkg, {
+      keys: loadReleaseKeys(clientBuild.releaseKeysDir(dir)),
       expectedVersion: site.version,
       modules: realpathSync(path.join(CODE_ROOT, 'node_modules')),
       noun: 'Jump Client',
@@ -160,7 +153,7 @@ export async function installJumpClient(o: {
   await fsp.mkdir(installersDir(dir), { recursive: true });
   copyFileSync(o.installer, installerOf(dir, version));
   await writeConfig(dir, config);
-  await switchCurrent(dir, version);
+  await clientBuild.switchCurrent(dir, version);
   return { dir, version, replaced: before?.current, config };
 }
 
@@ -223,8 +216,8 @@ export async function upgradeInstallation(
   const file = path.join(inst.dir, `.download-${randomBytes(6).toString('hex')}.ghpkg`);
   try {
     await download(file);
-    await unpackClientBuild(inst.dir, file, {
-      keys: loadReleaseKeys(releaseKeysDir(inst.dir)),
+    await clientBuild.unpackClientBuild(inst.dir, file, {
+      keys: loadReleaseKeys(clientBuild.releaseKeysDir(inst.dir)),
       expectedVersion: version,
       modules: realpathSync(path.join(CODE_ROOT, 'node_modules')),
       noun: 'Jump Client',
@@ -251,13 +244,13 @@ export async function upgradeInstallation(
   } finally {
     await fsp.rm(file, { force: true });
   }
-  await switchCurrent(inst.dir, version);
+  await clientBuild.switchCurrent(inst.dir, version);
 }
 
 /** The replaced versions' trees (their installers stay): run by the new version once connected. */
 export async function removeReplaced(dir: string): Promise<string[]> {
   const inst = readInstallation(dir);
-  return removeOtherVersions(inst.dir, inst.current);
+  return clientBuild.removeOtherVersions(inst.dir, inst.current);
 }
 
 /**

@@ -51,5 +51,14 @@ export function builder() {
           { type: 'integrity', phase },
           PREDICTED_MS.other,
         );
-  return { steps, add, integrity };
+  /** Sync Now on the primary of a pair before its backup is taken out of the relationship (S7). */
+  const syncFirst = (primary: string, window: Step['window']) =>
+    add(
+      ['S7'],
+      `Sync Now on ${primary} and wait for it`,
+      window,
+      { type: 'sync', primary },
+      PREDICTED_MS.sync,
+    );
+  return { steps, add, integrity, syncFirst };
 }

@@ -11,7 +11,7 @@ export function clusterSteps(
   pkgs: PlannedPackage[],
   input: PlanInput,
 ): Step[] {
-  const { steps, add, integrity } = builder();
+  const { steps, add, integrity, syncFirst } = builder();
   const offline = offlineHalf(nodes);
   const rest = nodes.map((n) => n.name).filter((n) => !offline.includes(n));
   const installOn = (x: string, w: 0 | 1 | 2, s: string[], impact: Step['impact'] = 'none') =>
@@ -69,13 +69,7 @@ export function clusterSteps(
   );
   drain(offline, 0, ['S22'], a);
   if (b) {
-    add(
-      ['S7'],
-      `Sync Now on ${a} and wait for it`,
-      1,
-      { type: 'sync', primary: a },
-      PREDICTED_MS.sync,
-    );
+    syncFirst(a, 1);
     add(
       ['S10'],
       `Stage the packages on ${b}`,

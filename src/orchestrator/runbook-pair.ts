@@ -10,7 +10,7 @@ export function pairSteps(
   pkgs: PlannedPackage[],
   method: string,
 ): Step[] {
-  const { steps, add, integrity } = builder();
+  const { steps, add, integrity, syncFirst } = builder();
   const [first, second] = strategy === 'synchronous' ? [a, b] : [b, a];
   const install = (x: string, w: 1 | 2, siteDown: boolean) => {
     add(
@@ -31,13 +31,7 @@ export function pairSteps(
   };
   integrity('before', 1);
   add(['S6'], `Back up ${a}`, 1, { type: 'backup', appliance: a }, PREDICTED_MS.backup);
-  add(
-    ['S7'],
-    `Sync Now on ${a} and wait for it`,
-    1,
-    { type: 'sync', primary: a },
-    PREDICTED_MS.sync,
-  );
+  syncFirst(a, 1);
   add(
     ['S7', 'S4'],
     `Break the failover relationship (${a} ⇄ ${b})`,

@@ -105,20 +105,10 @@ export async function untilSiteLeadsTo(
   name: string,
   deadlineMs: number,
 ): Promise<number> {
-  const t0 = Date.now();
-  await until(
-    async () => (await presentedBy(site))?.toUpperCase() === fingerprint.toUpperCase(),
-    deadlineMs,
-    `the site to lead to ${name}`,
-    100,
-  ).catch(() => {
-    throw new GatehouseError(
-      'UPGRADE_SITE_NOT_SWITCHED',
-      504,
-      `${site.host}:${site.port} still does not lead to ${name} ${Math.round(deadlineMs / 1000)} s after the switch: check the traffic switch (a DNS record's TTL above that, a NAT rule not rewritten), then resume.`,
-    );
+  return untilSite(site, fingerprint, true, deadlineMs, 100, {
+    waitingFor: `the site to lead to ${name}`,
+    timedOut: `still does not lead to ${name} ${Math.round(deadlineMs / 1000)} s after the switch: check the traffic switch (a DNS record's TTL above that, a NAT rule not rewritten), then resume.`,
   });
-  return Date.now() - t0;
 }
 
 /**
@@ -132,17 +122,33 @@ export async function untilSiteLeaves(
   name: string,
   deadlineMs: number,
 ): Promise<number> {
+  return untilSite(site, fingerprint, false, deadlineMs, 50, {
+    waitingFor: `the site to stop leading to ${name}`,
+    timedOut: `still leads to ${name} ${Math.round(deadlineMs / 1000)} s after it gave up the site: check that the load balancer checks GET /health/primary, then resume.`,
+  });
+}
+
+/** Wait until the site leads (or no longer leads) to FINGERPRINT; how long it took. */
+async function untilSite(
+  site: Endpoint,
+  fingerprint: string,
+  leads: boolean,
+  deadlineMs: number,
+  everyMs: number,
+  words: { waitingFor: string; timedOut: string },
+): Promise<number> {
   const t0 = Date.now();
+  const want = fingerprint.toUpperCase();
   await until(
-    async () => (await presentedBy(site))?.toUpperCase() !== fingerprint.toUpperCase(),
+    async () => ((await presentedBy(site))?.toUpperCase() === want) === leads,
     deadlineMs,
-    `the site to stop leading to ${name}`,
-    50,
+    words.waitingFor,
+    everyMs,
   ).catch(() => {
     throw new GatehouseError(
       'UPGRADE_SITE_NOT_SWITCHED',
       504,
-      `${site.host}:${site.port} still leads to ${name} ${Math.round(deadlineMs / 1000)} s after it gave up the site: check that the load balancer checks GET /health/primary, then resume.`,
+      `${site.host}:${site.port} ${words.timedOut}`,
     );
   });
   return Date.now() - t0;

@@ -74,6 +74,12 @@ export function updatesStatus(appliance: UpdatesSite) {
 
 const op = { area: 'appliance' as const, tag: 'updates' };
 
+/** Installing restarts the appliance: the answer comes at once, progress by polling. */
+const INSTALL_STARTED = {
+  status: 202,
+  description: 'Install started; follow it with GET /api/appliance/updates',
+} as const;
+
 /** /appliance > Updates (S8–S11, S13). */
 export const updateOperations: UpdatesOperation[] = [
   defineOperation({
@@ -158,10 +164,7 @@ export const updateOperations: UpdatesOperation[] = [
     summary: 'Install This Update: download (if needed), check, install; the appliance restarts',
     params: IdParams,
     body: InstallBody,
-    response: {
-      status: 202,
-      description: 'Install started; follow it with GET /api/appliance/updates',
-    },
+    response: INSTALL_STARTED,
     handler: ({ appliance, actor, params, body }) =>
       appliance.updateService.installAvailable(actor, params.id, body.force),
   }),
@@ -196,10 +199,7 @@ export const updateOperations: UpdatesOperation[] = [
     summary: 'Update Software: install a staged package; the appliance restarts',
     params: IdParams,
     body: InstallBody,
-    response: {
-      status: 202,
-      description: 'Install started; follow it with GET /api/appliance/updates',
-    },
+    response: INSTALL_STARTED,
     handler: ({ appliance, actor, params, body }) =>
       appliance.updates.install(params.id, actor, { force: body.force, expectKind: body.kind }),
   }),

@@ -46,6 +46,32 @@ function alertFor(view: UpdatesView, form: UpdatesForm, shown: string[] = []): S
 const value = (view: UpdatesView, name: string, current: string | number | undefined) =>
   view.values && name in view.values ? view.values[name] : current;
 
+/** A table of packages: kind, version, base, size, notes, the `extra` columns, then actions. */
+function packageTable(id: string, extra: string[], empty: string, rows: SafeHtml[]): SafeHtml {
+  return html`<table id="${id}" class="list">
+    <thead>
+      <tr>
+        <th>Kind</th>
+        <th>Version</th>
+        <th>Requires base</th>
+        <th class="num">Size</th>
+        <th>Release notes</th>
+        ${extra.map((h) => html`<th>${h}</th>`)}
+        <th class="actions"></th>
+      </tr>
+    </thead>
+    <tbody>
+      ${
+        rows.length === 0
+          ? html`<tr class="empty">
+              <td colspan="${6 + extra.length}">${empty}</td>
+            </tr>`
+          : rows
+      }
+    </tbody>
+  </table>`;
+}
+
 function installedSection(s: Status) {
   return html`<section id="installed">
     <h2>Installed</h2>
@@ -76,58 +102,41 @@ function availableSection(ctx: PageContext, s: Status, view: UpdatesView, busy: 
     </form>
     ${alertFor(view, 'check')} ${alertFor(view, 'available')}
     ${check && !view.failed ? html`<p class="${check.error ? 'error' : 'muted small'}" id="last-check">Last checked ${when(check.at)}${check.error ? `: ${check.error}` : ''}</p>` : ''}
-    <table id="available-updates" class="list">
-      <thead>
-        <tr>
-          <th>Kind</th>
-          <th>Version</th>
-          <th>Requires base</th>
-          <th class="num">Size</th>
-          <th>Release notes</th>
-          <th class="actions"></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${
-          s.available.length === 0
-            ? html`<tr class="empty">
-                <td colspan="6">
-                  ${check && !check.error ? 'This appliance is up to date.' : 'No updates are listed: check for updates.'}
-                </td>
-              </tr>`
-            : s.available.map(
-                (a) =>
-                  html`<tr data-id="${a.id}" data-version="${a.version}" data-kind="${a.kind}">
-                    <td><span class="tag">${a.kind}</span></td>
-                    <td>${a.version}</td>
-                    <td>${a.requires.base ?? '—'}</td>
-                    <td class="num">${formatBytes(a.size)}</td>
-                    <td>${a.releaseNotes}</td>
-                    <td class="actions">
-                      <form
-                        method="post"
-                        action="/appliance/updates/available/${a.id}/install"
-                        class="inline"
-                      >
-                        ${kit.csrfInput(ctx)}<button type="submit" ${busy ? html`disabled` : ''}>
-                          Install This Update
-                        </button>
-                      </form>
-                      <form
-                        method="post"
-                        action="/appliance/updates/available/${a.id}/download"
-                        class="inline"
-                      >
-                        ${kit.csrfInput(ctx)}<button type="submit" class="secondary">
-                          Download only
-                        </button>
-                      </form>
-                    </td>
-                  </tr>`,
-              )
-        }
-      </tbody>
-    </table>
+    ${packageTable(
+      'available-updates',
+      [],
+      check && !check.error
+        ? 'This appliance is up to date.'
+        : 'No updates are listed: check for updates.',
+      s.available.map(
+        (a) =>
+          html`<tr data-id="${a.id}" data-version="${a.version}" data-kind="${a.kind}">
+            <td><span class="tag">${a.kind}</span></td>
+            <td>${a.version}</td>
+            <td>${a.requires.base ?? '—'}</td>
+            <td class="num">${formatBytes(a.size)}</td>
+            <td>${a.releaseNotes}</td>
+            <td class="actions">
+              <form
+                method="post"
+                action="/appliance/updates/available/${a.id}/install"
+                class="inline"
+              >
+                ${kit.csrfInput(ctx)}<button type="submit" ${busy ? html`disabled` : ''}>
+                  Install This Update
+                </button>
+              </form>
+              <form
+                method="post"
+                action="/appliance/updates/available/${a.id}/download"
+                class="inline"
+              >
+                ${kit.csrfInput(ctx)}<button type="submit" class="secondary">Download only</button>
+              </form>
+            </td>
+          </tr>`,
+      ),
+    )}
     ${s.downloads
       .filter((d) => d.state === 'failed')
       .map(
@@ -223,28 +232,12 @@ function manualSection(ctx: PageContext, s: Status, view: UpdatesView, busy: boo
     </form>
     <h2>Downloaded packages</h2>
     ${alertFor(view, 'staged')}
-    <table id="staged" class="list">
-      <thead>
-        <tr>
-          <th>Kind</th>
-          <th>Version</th>
-          <th>Requires base</th>
-          <th class="num">Size</th>
-          <th>Release notes</th>
-          <th>Client installers</th>
-          <th class="actions"></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${
-          s.staged.length === 0
-            ? html`<tr class="empty">
-                <td colspan="7">No packages are waiting to be installed.</td>
-              </tr>`
-            : s.staged.map((p) => stagedRow(ctx, s, p, view, busy))
-        }
-      </tbody>
-    </table>
+    ${packageTable(
+      'staged',
+      ['Client installers'],
+      'No packages are waiting to be installed.',
+      s.staged.map((p) => stagedRow(ctx, s, p, view, busy)),
+    )}
   </section>`;
 }
 
