@@ -208,11 +208,11 @@ export class Appliance {
       // The synchronisation service, once this appliance has one (src/failover/sync).
       sync: () => (this as unknown as { sync?: SyncHook }).sync,
       active: () => this.ready && this.db.open,
-      followRole: (actor, role) => {
+      followRole: (actor, role, clients) => {
         // The load balancer's share follows the role as shared addresses do.
         if (role !== 'standalone')
           this.loadBalancer.set(actor, role === 'primary', `became the failover ${role}`);
-        return this.addresses.followRole(actor, role);
+        return this.addresses.followRole(actor, role, clients);
       },
       movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
       siteCa: this.siteIdentity,

@@ -1,5 +1,5 @@
 import type { Actor } from '../shared/actor.js';
-import type { FailoverRole } from '../failover/relationship.js';
+import type { ClientsGo, FailoverRole } from '../failover/relationship.js';
 import type { ClientGateway } from '../sessions/gateway.js';
 import type { EventLog } from '../site/events.js';
 import type { TrafficSwitchSettings } from '../traffic/settings.js';
@@ -27,7 +27,7 @@ export class SharedAddresses {
    * cannot be bound (still held by the other appliance) is disabled again and the change is
    * refused with the reason.
    */
-  async change<T>(actor: Actor, change: () => T): Promise<T> {
+  async change<T>(actor: Actor, change: () => T, keepClients = false): Promise<T> {
     const { network, traffic, listeners, clients, events } = this.parts;
     const enabledBefore = new Set(
       network
@@ -59,8 +59,9 @@ export class SharedAddresses {
             'failed',
           ),
         );
-    // Clients that reached the site through a released shared address reconnect to where it went.
-    for (const a of network.list())
+    // Clients that reached the site through a released shared address reconnect to where it
+    // went (unless the role change sends them on itself, once the peer took the role).
+    for (const a of keepClients ? [] : network.list())
       if (a.kind === 'shared' && !a.enabled && enabledBefore.has(a.address))
         clients.moveConnectedVia(
           a.address,
@@ -78,17 +79,22 @@ export class SharedAddresses {
    * (released) on the backup. A failure does not undo the role change: it is logged with the
    * reason, and the address can be enabled by hand once the other appliance released it.
    */
-  async followRole(actor: Actor, role: FailoverRole): Promise<void> {
+  async followRole(actor: Actor, role: FailoverRole, go?: ClientsGo): Promise<void> {
     const { network, clients, events } = this.parts;
     if (role === 'standalone') return;
-    if (role === 'backup') clients.moveAll('this appliance became the failover backup');
+    if (role === 'backup' && go !== 'stay')
+      clients.moveAll('this appliance became the failover backup', go?.to);
     const enabled = role === 'primary';
     const change = network.list().filter((a) => a.kind === 'shared' && a.enabled !== enabled);
     if (!change.length) return;
     try {
-      await this.change(actor, () => {
-        for (const a of change) network.update(actor, a.address, { enabled });
-      });
+      await this.change(
+        actor,
+        () => {
+          for (const a of change) network.update(actor, a.address, { enabled });
+        },
+        go === 'stay',
+      );
     } catch (e) {
       events.record(
         actor,

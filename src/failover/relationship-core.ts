@@ -7,7 +7,12 @@ import { RelationshipStore } from './relationship-store.js';
 import { withTimeout } from './relationship-errors.js';
 import { judgeClaim } from './generations.js';
 import { Quorum } from './quorum.js';
-import type { FailoverRole, PeerAnswer, RelationshipDeps } from './relationship-types.js';
+import type {
+  ClientsGo,
+  FailoverRole,
+  PeerAnswer,
+  RelationshipDeps,
+} from './relationship-types.js';
 import type { RelationshipView } from './types.js';
 
 /**
@@ -65,8 +70,8 @@ export class RelationshipCore {
     };
   }
 
-  follow(actor: Actor, role: FailoverRole): Promise<void> {
-    return this.deps.followRole?.(actor, role) ?? Promise.resolve();
+  follow(actor: Actor, role: FailoverRole, clients?: ClientsGo): Promise<void> {
+    return this.deps.followRole?.(actor, role, clients) ?? Promise.resolve();
   }
 
   client(address: PeerAddress, fingerprint: string): PeerClient {

@@ -56,8 +56,10 @@ export class RelationshipRoles {
     let generation = nextGeneration(rel);
     let peerInformed = true;
     let reason: string | undefined;
-    // Stepping down releases what follows the primary first: the peer takes it over next.
-    if (role === 'backup') await core.follow(actor, 'backup');
+    let peerTook = false;
+    // Stepping down releases what follows the primary first: the peer takes it over next. The
+    // clients stay until it has: sent now, they would find no primary to accept them.
+    if (role === 'backup') await core.follow(actor, 'backup', 'stay');
     try {
       const answer = await core.callPeer(
         rel,
@@ -71,6 +73,7 @@ export class RelationshipRoles {
         force ? BEST_EFFORT_MS : undefined,
       );
       generation = settledGeneration(generation, answer.generation);
+      peerTook = answer.role === 'primary';
     } catch (e) {
       if (!force) {
         if (role === 'backup') await core.follow(actor, rel.role);
@@ -91,7 +94,14 @@ export class RelationshipRoles {
       next,
       { from: rel.role, generation, force, peerInformed, ...(reason ? { reason } : {}) },
     );
-    await core.follow(actor, role);
+    // The peer took the primary role: the clients go straight there (with the tickets they
+    // hold), not through the site's name, which may still lead here.
+    const { name, address, fingerprint } = rel.peer;
+    await core.follow(
+      actor,
+      role,
+      peerTook ? { to: { node: name, ...address, fingerprint } } : undefined,
+    );
     return { changed: true, role, generation, peerInformed, ...(reason ? { reason } : {}) };
   }
 

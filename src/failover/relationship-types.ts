@@ -10,6 +10,15 @@ import type { SiteCaBundle } from '../site/site-identity.js';
 export type FailoverRole = 'standalone' | 'primary' | 'backup';
 
 /**
+ * What a primary that steps down does with its connected clients: `stay` while its peer has not
+ * taken the role yet (sent now, they would reach an appliance with no primary to accept them),
+ * else straight to the peer that took it (its address and certificate), else (undefined) through
+ * the site.
+ */
+export type ClientsGo =
+  'stay' | { to: { node: string; host: string; port: number; fingerprint: string } };
+
+/**
  * What the relationship needs of the synchronisation (src/failover/sync), kept loose so the two
  * stay apart: the final sync before a planned role change, and the last result for the page.
  */
@@ -59,7 +68,7 @@ export interface RelationshipDeps {
    * What follows the role on this appliance (its shared addresses, S19): called after each role
    * change, and before giving up the primary role so that the peer can take over the address.
    */
-  followRole?: (actor: Actor, role: FailoverRole) => Promise<void>;
+  followRole?: (actor: Actor, role: FailoverRole, clients?: ClientsGo) => Promise<void>;
   /** Addresses that follow the primary role here: never connection details (S14). */
   movingAddresses?: () => MovingAddress[];
   /**

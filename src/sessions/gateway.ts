@@ -331,12 +331,14 @@ export class ClientGateway {
   }
 
   /**
-   * Ask every connected client to reconnect through the site now (this appliance installs or
-   * became the failover backup): new sessions go where the site leads, and resumable sessions
-   * follow their Jump Client there; those of previous-release clients go on here.
+   * Ask every connected client to reconnect now (this appliance installs, became the failover
+   * backup or left the cluster): straight to `to` (an appliance that accepts them: the peer that
+   * took the primary role, an accepting node) when this appliance knows one, else through the
+   * site. New sessions go where they went, and resumable sessions follow their Jump Client
+   * there; those of previous-release clients go on here.
    */
-  moveAll(reason: string): void {
-    this.presence.moveAll(reason);
+  moveAll(reason: string, to?: Relay): void {
+    this.presence.moveAll(reason, to);
     this.drainer.sessionsFollowClients(reason);
   }
 

@@ -156,9 +156,9 @@ export class ClientPresence {
     return true;
   }
 
-  /** Ask every connected client to reconnect through the site. */
-  moveAll(reason: string): void {
-    for (const p of this.state.presences()) moveClient(p, reason);
+  /** Ask every connected client to reconnect: to `to` when given, else through the site. */
+  moveAll(reason: string, to?: Relay): void {
+    for (const p of this.state.presences()) moveClient(p, reason, to);
   }
 
   /** Clients that came in through an address this appliance just released follow the address. */
