@@ -11,10 +11,17 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { RepresentativeConsole } from '../src/clients/console.js';
-import type { ActiveLoad } from './relay-active.js';
 import { pingPong } from './relay-traffic.js';
 
 /** How a generator reaches the echo: through the appliance or through the bare pipe. */
+/** The load of the active-sessions benchmark: sessions, for how long, what each sends how often. */
+export interface ActiveLoad {
+  sessions: number;
+  seconds: number;
+  messageBytes: number;
+  intervalMs: number;
+}
+
 export type ActivePath =
   | {
       kind: 'gatehouse';

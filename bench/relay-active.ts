@@ -10,7 +10,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { ActivePath, GeneratorJob, GeneratorMessage } from './relay-active-generator.js';
+import type {
+  ActiveLoad,
+  ActivePath,
+  GeneratorJob,
+  GeneratorMessage,
+} from './relay-active-generator.js';
 import { cpuSeconds } from './relay-proc.js';
 import { progress, since } from './relay-site.js';
 import { percentile } from './support.js';
@@ -19,12 +24,7 @@ const GENERATOR = fileURLToPath(new URL('./relay-active-generator.js', import.me
 /** Sessions are opened slowly enough by a whole generator: give each a minute per 1,000. */
 const OPEN_MS_PER_SESSION = 60;
 
-export interface ActiveLoad {
-  sessions: number;
-  seconds: number;
-  messageBytes: number;
-  intervalMs: number;
-}
+export type { ActiveLoad } from './relay-active-generator.js';
 
 export interface ActiveFigures {
   sessions: number;

@@ -5,7 +5,25 @@ import type { EventLog } from '../site/events.js';
 import { isGatehouseError } from '../shared/errors.js';
 import { peerLabel, type PeerAddress } from './peer-client.js';
 import type { RelationshipView } from './types.js';
-import type { FailoverRelationship, PeerState } from './relationship.js';
+import type { AutomaticFailover } from './relationship-schemas.js';
+import type { RelationshipStore } from './relationship-store.js';
+import type { Quorum } from './quorum.js';
+import type { PeerState } from './relationship-types.js';
+
+/**
+ * What the monitor uses of the relationship that owns it (relationship.ts): declared here, so
+ * that the relationship builds its monitor without the two files importing each other.
+ */
+export interface MonitoredRelationship {
+  readonly store: Pick<RelationshipStore, 'history'>;
+  readonly quorum: Quorum;
+  view(): RelationshipView | undefined;
+  automatic(): AutomaticFailover;
+  catchUp(): void;
+  staleness(now?: number): string | undefined;
+  takeOver(reason: string, granted?: number): boolean;
+  contactPeer(timeoutMs?: number): Promise<PeerState>;
+}
 
 /** How often each side contacts the other when automatic failover does not ask for more. */
 export const HEARTBEAT_MS = 5_000;
@@ -44,7 +62,7 @@ export class FailoverMonitor {
   lastReachableAt: number | undefined;
 
   constructor(
-    private readonly relationship: FailoverRelationship,
+    private readonly relationship: MonitoredRelationship,
     private readonly events: EventLog,
     /** Only a serving appliance (the daemon's) acts; CLI commands that open it do not. */
     private readonly active: () => boolean,

@@ -3,7 +3,6 @@ import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { GatehouseError } from '../shared/errors.js';
 import { MuxStream } from './mux.js';
-import type { Relay } from './routing.js';
 
 /**
  * The client gateway speaks on the appliance's own TLS port: a client sends an HTTP/1.1
@@ -75,6 +74,14 @@ export const ResumeAnswer = z.object({
   }),
 });
 export type ResumeAnswer = z.infer<typeof ResumeAnswer>;
+
+/** Where a client should open its connections: another appliance, pinned by fingerprint. */
+export interface Relay {
+  node: string;
+  host: string;
+  port: number;
+  fingerprint: string;
+}
 
 /**
  * Reconnect elsewhere: through the site, or straight to `to` when the appliance knows where

@@ -1,13 +1,8 @@
 import { GatehouseError } from '../shared/errors.js';
-import type { ClientGateway, ConnectedClient } from './gateway.js';
+import type { ConnectedClient } from './gateway-state.js';
+import type { Relay } from './protocol.js';
 
-/** Where a client should open its connections: another appliance, pinned by fingerprint. */
-export interface Relay {
-  node: string;
-  host: string;
-  port: number;
-  fingerprint: string;
-}
+export type { Relay } from './protocol.js';
 
 export interface SiteJumpClient extends Omit<ConnectedClient, 'sessions' | 'id' | 'address'> {
   /** The appliance it is connected to. */
@@ -50,10 +45,16 @@ export const siteJumpClient = (c: ConnectedClient, node: string): SiteJumpClient
   sessions: c.sessions.length,
 });
 
+/** What LocalRouting reads of this appliance's gateway (gateway.ts): its connected clients. */
+interface ConnectedClients {
+  jumpClient(name: string): ConnectedClient | undefined;
+  list(): ConnectedClient[];
+}
+
 /** This appliance relays every client itself. */
 export class LocalRouting implements ClientRouting {
   constructor(
-    private readonly gateway: ClientGateway,
+    private readonly gateway: ConnectedClients,
     private readonly node: string,
   ) {}
 

@@ -10,7 +10,7 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { OnReadOpts } from 'node:net';
 import tls from 'node:tls';
 import { HttpResponseError, ResponseDecoder } from '../shared/http1.js';
-import type { TmpBlob } from './blobs.js';
+import type { TmpBlob } from './blob-types.js';
 import { FrameDecoder, FrameError } from './blob-stream.js';
 
 /** Where a bulk answer comes from: the peer, the certificate it must present, the request. */

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../shared/errors.js';
 import type { BlobFetch, FetchFailure } from './blob-fetch.js';
-import type { TmpBlob } from './blobs.js';
+import type { TmpBlob } from './blob-types.js';
 import { FRAME_HEADER } from './blob-stream.js';
 
 export type BlobIoRequest =

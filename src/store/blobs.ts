@@ -6,14 +6,9 @@ import { GatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';
 import type { BlobFetch } from './blob-fetch.js';
 import { BlobIo } from './blob-io.js';
+import type { BlobInfo, TmpBlob } from './blob-types.js';
 
-export interface BlobInfo {
-  sha256: string;
-  size: number;
-}
-
-/** A blob written to a file in tmp/, not yet moved into place. */
-export type TmpBlob = BlobInfo & { tmp: string };
+export type { BlobInfo, TmpBlob } from './blob-types.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
