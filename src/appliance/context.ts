@@ -55,6 +55,9 @@ export type Role = FailoverRole;
 /**
  * Everything one running appliance is made of, opened from its data directory. Routes and
  * pages receive this and call the domain services on it; they hold no state of their own.
+ * Over 400 lines as one concept: the composition root, whose constructor wires the domains in
+ * the order they depend on each other (wiring that stands alone is in shared-addresses.ts and
+ * update-parts.ts); the behaviour is in the domains, each method here a few lines that join two.
  */
 export class Appliance {
   readonly startedAt = Date.now();

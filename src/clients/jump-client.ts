@@ -8,13 +8,13 @@ import { pipeByTick } from '../shared/streams.js';
 import {
   GATEWAY_PATHS,
   LineChannel,
-  registrationMessage,
   type FromJumpClient,
   type ToJumpClient,
 } from '../sessions/protocol.js';
 import type { Relay } from '../sessions/routing.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { InstallationIdentity } from './installation-identity.js';
+import { registerInstallation } from './installation-registration.js';
 import { connectTarget } from './target-connection.js';
 import { JumpClientSelfUpgrade } from './jump-client-upgrade.js';
 import { RelayConnections } from './relay-connections.js';
@@ -257,7 +257,10 @@ export class JumpClient {
   /** Register (a Jump Client), or join and later rejoin (a customer client). */
   private async register() {
     const o = this.opts;
-    if (!('sessionKey' in o)) return this.registerInstallation(o, this.identity!);
+    if (!('sessionKey' in o))
+      return registerInstallation(this.api, o, this.identity!, this.opts.region, (m) =>
+        this.log(m),
+      );
     const reg = await this.api.joinAsCustomer(
       this.customerTicket
         ? { version: PRODUCT_VERSION, region: o.region }
@@ -269,44 +272,6 @@ export class JumpClient {
       this.log(`joined the site as ${reg.name}, ${reg.representative}'s customer`);
     this.customer = { name: reg.name, representative: reg.representative };
     return reg;
-  }
-
-  /**
-   * Enrol this installation's key once (with the token), then prove it holds the key by
-   * signing the site's challenge. A site that does not know the installation (restored from an
-   * older backup) gets it enrolled again.
-   */
-  private async registerInstallation(
-    o: { name: string; group: string; token: string },
-    identity: InstallationIdentity,
-  ) {
-    if (!identity.installation) {
-      const { installation } = await this.api.enrol({
-        name: o.name,
-        group: o.group,
-        token: o.token,
-        publicKey: identity.publicKeyPem,
-        version: PRODUCT_VERSION,
-      });
-      identity.installation = installation.id;
-      this.log(`enrolled as installation ${installation.id} (key ${installation.fingerprint})`);
-    }
-    const { challenge } = await this.api.challenge(o.name);
-    try {
-      return await this.api.register({
-        name: o.name,
-        group: o.group,
-        installation: identity.installation,
-        challenge,
-        signature: identity.sign(registrationMessage(challenge)),
-        version: PRODUCT_VERSION,
-        region: this.opts.region,
-      });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'JUMP_CLIENT_NOT_ENROLLED')
-        identity.installation = undefined;
-      throw e;
-    }
   }
 
   private scheduleReconnect(delay?: number): void {
