@@ -15,7 +15,7 @@ export class SharedAddresses {
   constructor(
     private readonly parts: {
       network: NetworkConfig;
-      traffic: Pick<TrafficSwitchSettings, 'carryShared'>;
+      traffic: Pick<TrafficSwitchSettings, 'carryShared' | 'announceShared'>;
       listeners: SharedAddressListeners;
       clients: Pick<ClientGateway, 'moveAll' | 'moveConnectedVia'>;
       events: EventLog;
@@ -47,6 +47,11 @@ export class SharedAddresses {
       ...carried,
       ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
     ];
+    // Announced only now, listening: clients that follow the announcement are answered at once.
+    for (const a of shared.filter((x) => x.enabled && !failed.some((f) => f.address === x.address)))
+      await traffic
+        .announceShared(actor, a.address)
+        .catch((e: Error) => failed.push({ address: a.address, reason: e.message }));
     for (const a of shared.filter((x) => !x.enabled))
       await traffic
         .carryShared(a.address, false)

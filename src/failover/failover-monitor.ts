@@ -53,6 +53,9 @@ export function tcpReachable(addr: PeerAddress, timeoutMs = 2_000): Promise<bool
 export class FailoverMonitor {
   private lastContactAt = Date.now();
   private lastWithheld: string | undefined;
+  /** A takeover withheld only until a promise or the primary's lease runs out, tried again then. */
+  private retry: NodeJS.Timeout | undefined;
+  private deciding = false;
   private readonly loop = new Repeating(
     () => this.tick(),
     () => (this.active() ? this.interval() : 250),
@@ -74,6 +77,7 @@ export class FailoverMonitor {
 
   stop(): void {
     this.loop.stop();
+    clearTimeout(this.retry);
   }
 
   private interval(): number {
@@ -96,13 +100,41 @@ export class FailoverMonitor {
     this.last = state;
     if (this.relationship.view()) this.relationship.store.history.check(state);
     if (state.reachable) {
+      clearTimeout(this.retry);
       this.lastContactAt = now();
       this.lastReachableAt = this.lastContactAt;
       this.lastWithheld = undefined;
       this.relationship.catchUp();
       return;
     }
-    await this.considerTakeover(now() - this.lastContactAt, state);
+    await this.decide(now() - this.lastContactAt, state);
+  }
+
+  /** One decision at a time: a retry and a heartbeat's round may both come to decide. */
+  private async decide(unreachableMs: number, state: PeerState): Promise<void> {
+    if (this.deciding) return;
+    this.deciding = true;
+    try {
+      await this.considerTakeover(unreachableMs, state);
+    } finally {
+      this.deciding = false;
+    }
+  }
+
+  /**
+   * Try the takeover again in `ms`, the moment what withheld it runs out, rather than at the
+   * end of a heartbeat that waits out its timeout on a primary that does not answer: the
+   * failover then takes the lease length plus a round trip to the witness, not up to a
+   * heartbeat more. Every rule is checked again then.
+   */
+  private retryIn(ms: number): void {
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      const last = this.last;
+      if (this.active() && last && !last.reachable)
+        void this.decide(Date.now() - this.lastContactAt, last);
+    }, ms + 1);
+    this.retry.unref();
   }
 
   private async considerTakeover(unreachableMs: number, state: PeerState): Promise<void> {
@@ -149,10 +181,12 @@ export class FailoverMonitor {
   ): Promise<void> {
     const head = `the primary ${peer} has been unreachable for ${since}`;
     const promised = this.relationship.quorum.promiseLeft();
-    if (promised > 0)
+    if (promised > 0) {
+      this.retryIn(promised);
       return this.withhold(
         `${head}, but this backup promised it, ${Math.round(promised)} ms ago at most, not to take over for a lease length`,
       );
+    }
     for (const a of checkAddresses)
       if (!(await tcpReachable(a)))
         return this.withhold(
@@ -171,10 +205,12 @@ export class FailoverMonitor {
       return this.withhold(
         `${head}, but the witness refused this backup the lease: ${answer.reason} (no acknowledged change is lost)`,
       );
-    if (!answer.granted)
+    if (!answer.granted) {
+      if (answer.refusal === 'held') this.retryIn(answer.remainingMs);
       return this.withhold(
         `${head}, but the witness refused this backup the lease: ${answer.reason ?? 'no reason given'} Only the link between the appliances is cut, so the primary serves on (split-brain guard).`,
       );
+    }
     const reason = `${head} (at least ${this.relationship.automatic().unreachableForSeconds} s; last error: ${state.error?.code ?? 'none'}) and the witness granted this backup the lease at generation ${generation}: the primary stopped renewing it`;
     if (this.relationship.takeOver(reason, generation)) this.lastWithheld = undefined;
   }

@@ -158,15 +158,41 @@ export class TrafficSwitchSettings {
 
   /**
    * A shared address that the shared-IP switch carries on a real interface (S19) is put on the
-   * interface here (with gratuitous ARP) before its listener binds, and taken off after the
-   * listener closes, so the other appliance can take it. Any other address needs nothing.
+   * interface here before its listener binds, and taken off after the listener closes, so the
+   * other appliance can take it. Any other address needs nothing.
    */
   async carryShared(address: string, enabled: boolean): Promise<void> {
-    const c = this.get();
-    if (c?.provider !== 'shared-ip' || c.address !== address) return;
-    const { assignSharedAddress, releaseSharedAddress } = await import('./shared-ip.js');
-    if (enabled) await assignSharedAddress(c);
+    const c = this.carried(address);
+    if (!c) return;
+    const { addSharedAddress, releaseSharedAddress } = await import('./shared-ip.js');
+    if (enabled) await addSharedAddress(c);
     else await releaseSharedAddress(c);
+  }
+
+  /**
+   * Once its listener is bound: announce a carried shared address by gratuitous ARP, so the
+   * first client that follows the announcement finds the appliance listening. It does not wait
+   * for arping beyond its start; a failure then is logged with the reason (neighbours learn the
+   * address when their entries expire).
+   */
+  async announceShared(actor: Actor, address: string): Promise<void> {
+    const c = this.carried(address);
+    if (!c) return;
+    const { announceSharedAddress } = await import('./shared-ip.js');
+    await announceSharedAddress(c, (e) =>
+      this.events.record(
+        actor,
+        'traffic.announce-failed',
+        address,
+        { reason: e.message },
+        'failed',
+      ),
+    );
+  }
+
+  private carried(address: string) {
+    const c = this.get();
+    return c?.provider === 'shared-ip' && c.address === address ? c : undefined;
   }
 
   /** This appliance as a traffic target: the given address or its first enabled unique one. */

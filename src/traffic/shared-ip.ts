@@ -55,39 +55,56 @@ function commandError(what: string, file: string, err: unknown) {
 const ARPING_START_MS = 250;
 
 /**
- * Gratuitous ARP (`arping -U -c 3`): arping sends one a second, so waiting for all three would
- * hold a switch for 3 s. The first one is out once arping has not failed at start; the repeats
- * go on in the background.
+ * Gratuitous ARP, sent at once and repeated twice a second apart (a lost one would leave a
+ * neighbour on the old appliance until its entry expired; iputils' arping takes whole seconds
+ * between packets). `started` resolves once arping runs
+ * (its first announcement goes out at once); `done` when it has sent them all, or rejects with
+ * the reason it could not (no device, no permission).
  */
-function announce(addr: SharedAddress): Promise<void> {
+function arping(addr: SharedAddress): { started: Promise<void>; done: Promise<void> } {
   const args = ['-U', '-c', '3', '-I', addr.device, addr.address];
   const what = `announce ${addr.address} by gratuitous ARP on ${addr.device} (the address is assigned; neighbours learn it when their ARP entries expire)`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('arping', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.unref();
-      resolve();
-    }, ARPING_START_MS);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(commandError(what, 'arping', err));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(commandError(what, 'arping', Object.assign(new Error(stderr), { stderr })));
-    });
+  const child = spawn('arping', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const started = new Promise<void>((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', (err) => reject(commandError(what, 'arping', err)));
   });
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', (err) => reject(commandError(what, 'arping', err)));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(commandError(what, 'arping', Object.assign(new Error(stderr), { stderr }))),
+    );
+  });
+  // A caller that only waits for the start hears of a later failure through `done`.
+  done.catch(() => undefined);
+  return { started, done };
 }
 
 /**
- * Take the shared address on this machine (S19): `ip addr add`, then gratuitous ARP so that
- * neighbours forget the other appliance's MAC at once. Nothing to do for a loopback address.
- * Returns whether anything was configured.
+ * Announce the shared address (IPv4; for IPv6 the kernel sends unsolicited neighbour
+ * advertisements for a new address itself). Resolves as soon as the first announcement is out;
+ * `failed` hears why, if arping then fails.
  */
-export async function assignSharedAddress(addr: SharedAddress): Promise<boolean> {
+export async function announceSharedAddress(
+  addr: SharedAddress,
+  failed: (e: Error) => void,
+): Promise<void> {
+  if (isLoopback(addr.address) || !isIPv4(addr.address)) return;
+  const a = arping(addr);
+  await a.started;
+  a.done.catch(failed);
+}
+
+/**
+ * Put the shared address on the device (`ip addr add`), not yet announced: an appliance binds
+ * its listener on it first, then announces it, so the first client that follows the
+ * announcement finds it listening. Returns whether anything was configured.
+ */
+export async function addSharedAddress(addr: SharedAddress): Promise<boolean> {
   if (isLoopback(addr.address)) return false;
   const cidr = `${addr.address}/${addr.prefixLength}`;
   try {
@@ -97,8 +114,21 @@ export async function assignSharedAddress(addr: SharedAddress): Promise<boolean>
     if (!/File exists|already assigned/i.test((e as { stderr?: string }).stderr ?? ''))
       throw commandError(`add ${cidr} to ${addr.device}`, 'ip', e);
   }
-  if (isIPv4(addr.address)) await announce(addr);
-  // IPv6: the kernel sends unsolicited neighbour advertisements for a new address itself.
+  return true;
+}
+
+/**
+ * Take the shared address on this machine (S19): `ip addr add`, then gratuitous ARP so that
+ * neighbours forget the other appliance's MAC at once, waiting long enough for arping to have
+ * failed at start if it does (the CLI reports it). Nothing to do for a loopback address.
+ * Returns whether anything was configured.
+ */
+export async function assignSharedAddress(addr: SharedAddress): Promise<boolean> {
+  if (!(await addSharedAddress(addr))) return false;
+  if (!isIPv4(addr.address)) return true;
+  const a = arping(addr);
+  await a.started;
+  await Promise.race([a.done, new Promise((r) => setTimeout(r, ARPING_START_MS).unref())]);
   return true;
 }
 
