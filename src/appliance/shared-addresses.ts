@@ -42,16 +42,8 @@ export class SharedAddresses {
       await traffic
         .carryShared(a.address, true)
         .catch((e: Error) => carried.push({ address: a.address, reason: e.message }));
-    const bindFailed = await listeners.reconcile(network.list());
-    const failed = [
-      ...carried,
-      ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
-    ];
-    // Announced only now, listening: clients that follow the announcement are answered at once.
-    for (const a of shared.filter((x) => x.enabled && !failed.some((f) => f.address === x.address)))
-      await traffic
-        .announceShared(actor, a.address)
-        .catch((e: Error) => failed.push({ address: a.address, reason: e.message }));
+    // Off the interface before the listener closes: until the address leaves, clients that
+    // still reach it here are answered (as through any address that moves), not refused.
     for (const a of shared.filter((x) => !x.enabled))
       await traffic
         .carryShared(a.address, false)
@@ -64,6 +56,16 @@ export class SharedAddresses {
             'failed',
           ),
         );
+    const bindFailed = await listeners.reconcile(network.list());
+    const failed = [
+      ...carried,
+      ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
+    ];
+    // Announced only now, listening: clients that follow the announcement are answered at once.
+    for (const a of shared.filter((x) => x.enabled && !failed.some((f) => f.address === x.address)))
+      await traffic
+        .announceShared(actor, a.address)
+        .catch((e: Error) => failed.push({ address: a.address, reason: e.message }));
     // Clients that reached the site through a released shared address reconnect to where it
     // went (unless the role change sends them on itself, once the peer took the role).
     for (const a of keepClients ? [] : network.list())

@@ -158,8 +158,9 @@ export class TrafficSwitchSettings {
 
   /**
    * A shared address that the shared-IP switch carries on a real interface (S19) is put on the
-   * interface here before its listener binds, and taken off after the listener closes, so the
-   * other appliance can take it. Any other address needs nothing.
+   * interface here before its listener binds, and taken off before the listener closes (until
+   * it leaves, clients that reach it here are answered), so the other appliance can take it.
+   * Any other address needs nothing.
    */
   async carryShared(address: string, enabled: boolean): Promise<void> {
     const c = this.carried(address);
