@@ -1,6 +1,7 @@
 import { GatehouseError } from '../shared/errors.js';
 import type { Action } from './plan-types.js';
 import type { ExecContext } from './exec-context.js';
+import { isLoopback } from '../traffic/shared-ip.js';
 import { siteEndpoint, untilSiteLeadsTo, untilSiteLeaves } from './site.js';
 
 /**
@@ -115,17 +116,32 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
       409,
       `Neither ${from} nor ${to} has a shared address; the inventory's traffic switch is shared-ip. Configure it under /appliance > Networking, or change trafficSwitch.method.`,
     );
-  for (const a of shared(sf).filter((x) => x.enabled))
-    await d.call(
-      from,
-      'PATCH',
-      `/api/appliance/network/addresses/${encodeURIComponent(a.address)}`,
-      { enabled: false },
-    );
-  for (const a of addresses)
-    await d.call(to, 'PATCH', `/api/appliance/network/addresses/${encodeURIComponent(a)}`, {
-      enabled: true,
-    });
+  const release = async () => {
+    for (const a of shared(sf).filter((x) => x.enabled))
+      await d.call(
+        from,
+        'PATCH',
+        `/api/appliance/network/addresses/${encodeURIComponent(a.address)}`,
+        { enabled: false },
+      );
+  };
+  const take = async () => {
+    for (const a of addresses)
+      await d.call(to, 'PATCH', `/api/appliance/network/addresses/${encodeURIComponent(a)}`, {
+        enabled: true,
+      });
+  };
+  // On two hosts the new holder takes the address and announces it before the old one lets it
+  // go (make before break, as keepalived's planned switch): a client's packet never reaches a
+  // host that no longer has the address, to be dropped and sent again a second later. On one
+  // kernel (loopback addresses) the old holder must release it before the new one can bind it.
+  if (addresses.some(isLoopback)) {
+    await release();
+    await take();
+  } else {
+    await take();
+    await release();
+  }
   return { moved: addresses, from, to };
 }
 
