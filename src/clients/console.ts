@@ -98,11 +98,12 @@ export class RepresentativeConsole {
     jumpClient: string,
     target: string,
     opts: { allowHalfOpen?: boolean } = {},
-  ): Promise<{ session: string; socket: Duplex }> {
+  ): Promise<{ session: string; socket: Duplex; node?: string }> {
     let triedNode: string | undefined;
     const once = async () => {
       const s = await this.api.startSession(this.signIn.ticket, { jumpClient, target });
       triedNode = s.relay?.node;
+      this.log?.(`session ${s.session}: relayed by ${triedNode ?? 'the site'}`);
       const socket = await this.relays.openLeg(
         relayEndpoint(this.signIn.site, s.relay),
         GATEWAY_PATHS.session,
@@ -111,13 +112,16 @@ export class RepresentativeConsole {
         this.offerResume ? { received: 0, pausedMs: 0 } : undefined,
       );
       const leg = this.resumable(s.session, jumpClient, socket, opts.allowHalfOpen);
-      return { session: s.session, socket: leg };
+      return { session: s.session, socket: leg, node: triedNode };
     };
     try {
       return await once();
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
+      this.log?.(
+        `session start through ${triedNode ?? 'the site'} failed: ${(e as Error).message}`,
+      );
       // The leg may have reached another appliance than the kept-alive API connection did
       // (the site's name now leads elsewhere): ask the site afresh, over new connections.
       this.followSite();

@@ -120,7 +120,7 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
   const down = downtimeOf(samples);
   const sessionsFile = path.join(workDir, 'sessions.json');
   const sessions = existsSync(sessionsFile)
-    ? (JSON.parse(readFileSync(sessionsFile, 'utf8')) as SessionStats)
+    ? withSteps(JSON.parse(readFileSync(sessionsFile, 'utf8')) as SessionStats, steps)
     : null;
   const recordsFile = path.join(workDir, 'site-records.json');
   const siteRecords = existsSync(recordsFile)
@@ -177,6 +177,24 @@ export function buildReport(journal: Journal, workDir: string): UpgradeReport {
     nodes: failed ? lastNodes(entries) : undefined,
     cutSessions: cutSessions(entries),
     samples: samples.map((s) => ({ t: s.t, ok: s.ok, who: s.who })),
+  };
+}
+
+/** Each failed session names the steps that ran while it did: where in the run it failed. */
+function withSteps(
+  sessions: SessionStats,
+  steps: { title: string; attempts: Attempt[] }[],
+): SessionStats {
+  const during = (from: number, to: number) =>
+    steps
+      .filter((s) => s.attempts.some((a) => a.start <= to && (a.end ?? Infinity) >= from))
+      .map((s) => s.title);
+  return {
+    ...sessions,
+    failures: sessions.failures.map((f) => {
+      const running = during(f.startedAt ?? f.t, f.t);
+      return { ...f, steps: running.length ? running : ['between steps'] };
+    }),
   };
 }
 
@@ -238,8 +256,14 @@ export function renderText(r: UpgradeReport): string {
     lines.push(
       `  cut by the drain choice  ${r.cutSessions.sessions} session(s) on ${r.cutSessions.nodes.join(', ')} (--on-drain-timeout proceed)`,
     );
-  for (const f of r.sessions?.failures.slice(0, 3) ?? [])
-    lines.push(`    ${new Date(f.t).toISOString().slice(11, 23)} ${f.what}: ${f.error}`);
+  for (const f of r.sessions?.failures.slice(0, 3) ?? []) {
+    const where = [f.node && `relayed by ${f.node}`, f.steps && `during ${f.steps.join('; ')}`]
+      .filter(Boolean)
+      .join(', ');
+    lines.push(
+      `    ${new Date(f.t).toISOString().slice(11, 23)} ${f.what}: ${f.error}${where ? ` (${where})` : ''}`,
+    );
+  }
   if (r.nodes?.length)
     lines.push('  traffic nodes as left', ...describeNodes(r.nodes).map((l) => `    ${l}`));
   if (r.withoutFailoverMs) lines.push(`  without failover         ${secs(r.withoutFailoverMs)}`);

@@ -20,8 +20,30 @@ export interface SessionStats {
    * rhythm, once it passes PAUSE_FROM_MS): what the sessions went through in total.
    */
   totalPauseMs?: number;
-  failures: { t: number; what: string; error: string }[];
+  failures: SessionFailure[];
 }
+
+/** A session that failed, with what it went through: where it was relayed, what its clients saw. */
+export interface SessionFailure {
+  t: number;
+  what: string;
+  error: string;
+  /** When it started, its id and the node that relayed it (a new session's). */
+  startedAt?: number;
+  session?: string;
+  node?: string;
+  /** How long the site took to open it (both legs paired), before its echo was awaited. */
+  openMs?: number;
+  /** The load's console and Jump Client lines from just before it started to its failure. */
+  trail?: string[];
+  /** The orchestrator's steps running meanwhile (the report adds them). */
+  steps?: string[];
+}
+
+/** Lines kept for the trail of a failure: the clients' last moves, resumptions, reconnections. */
+const TRAIL_KEEP = 300;
+/** A failure's trail starts this long before its session did. */
+const TRAIL_BEFORE_MS = 3_000;
 
 const LONG_SESSION_MS = 2_000;
 /** A long session writes this often; its echo comes back at once. */
@@ -64,6 +86,7 @@ export class SessionLoad {
   private stopped = false;
   private listed = false;
   private startedAt = 0;
+  private readonly lines: { t: number; line: string }[] = [];
 
   constructor(
     private readonly site: Endpoint,
@@ -78,9 +101,26 @@ export class SessionLoad {
     }
   }
 
-  private fail(what: string, e: unknown): void {
-    this.stats.failures.push({ t: Date.now(), what, error: (e as Error).message });
+  private fail(what: string, e: unknown, session?: Partial<SessionFailure>): void {
+    const t = Date.now();
+    const from = (session?.startedAt ?? t) - TRAIL_BEFORE_MS;
+    const trail = session?.startedAt
+      ? this.lines.filter((l) => l.t >= from).map((l) => `${l.t - session.startedAt!} ms ${l.line}`)
+      : undefined;
+    this.stats.failures.push({
+      t,
+      what,
+      error: (e as Error).message,
+      ...session,
+      ...(trail ? { trail } : {}),
+    });
     if (this.stats.failures.length > 200) this.stats.failures.shift();
+  }
+
+  /** A line of the load's console or Jump Client, kept a while for the trail of a failure. */
+  private note(who: string, line: string): void {
+    this.lines.push({ t: Date.now(), line: `${who}: ${line}` });
+    if (this.lines.length > TRAIL_KEEP) this.lines.shift();
   }
 
   async start(): Promise<void> {
@@ -90,6 +130,7 @@ export class SessionLoad {
       group: 'orchestrator',
       token: this.creds.jumpToken,
       allow: [this.echo],
+      log: (line) => this.note('jump client', line),
     });
     this.jump.start();
     this.startedAt = Date.now();
@@ -124,6 +165,7 @@ export class SessionLoad {
       // Present on the site as an operator's console is: it follows the site when asked to
       // move (a failover, Send clients to the site after a DNS or NAT swing, an install).
       rep.keepPresence();
+      rep.log = (line) => this.note('console', line);
       return rep;
     });
     // A failed sign-in is tried again on the next tick.
@@ -152,10 +194,10 @@ export class SessionLoad {
     return this.listed;
   }
 
-  private async open(): Promise<Duplex> {
+  private async open(): Promise<{ socket: Duplex; session: string; node?: string }> {
     const signingIn = this.console();
     try {
-      return (await (await signingIn).openSession('orchestrator-load', this.echo)).socket;
+      return await (await signingIn).openSession('orchestrator-load', this.echo);
     } catch (e) {
       // A console ticket outlives a failover (same key); a sign-in is redone only if refused,
       // and only once however many sessions it refused.
@@ -170,13 +212,15 @@ export class SessionLoad {
   private async newSession(): Promise<void> {
     if (this.stopped || !(await this.ready()) || this.stopped) return;
     this.stats.newStarted++;
+    const seen: Partial<SessionFailure> = { startedAt: Date.now() };
     try {
-      const s = await this.open();
-      await echoOnce(s, Buffer.from('new session\n'));
-      s.end();
+      const { socket, session, node } = await this.open();
+      Object.assign(seen, { session, node, openMs: Date.now() - seen.startedAt! });
+      await echoOnce(socket, Buffer.from('new session\n'));
+      socket.end();
     } catch (e) {
       this.stats.newFailed++;
-      this.fail('new session', e);
+      this.fail('new session', e, seen);
     }
   }
 
@@ -188,7 +232,7 @@ export class SessionLoad {
       if (!s) {
         this.opening.add(i);
         try {
-          const opened = await this.open();
+          const opened = (await this.open()).socket;
           this.stats.longOpened++;
           opened.on('error', () => undefined);
           this.measurePauses(opened);
