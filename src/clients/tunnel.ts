@@ -1,5 +1,6 @@
-import type { LookupFunction } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
+import { dialTcp } from '../shared/dial.js';
 import { GatehouseError, type Problem } from '../shared/errors.js';
 import {
   describeTrust,
@@ -78,7 +79,43 @@ export function openTunnel(
   });
 }
 
-function openTunnelOnce(
+const notAnswered = (where: string, timeoutMs: number) =>
+  new GatehouseError(
+    'SITE_UNREACHABLE',
+    504,
+    `${where} did not answer within ${timeoutMs / 1000} s. Check the site address and that the appliance runs.`,
+  );
+
+const cannotReach = (where: string, e: NodeJS.ErrnoException) =>
+  new GatehouseError(
+    'SITE_UNREACHABLE',
+    502,
+    `Cannot reach ${where}: ${e.code ?? e.message}. Check the site address and that the appliance runs.`,
+  );
+
+/** TLS over a TCP connection dialled with staggered attempts (the site address may be moving). */
+async function openTunnelOnce(
+  endpoint: Endpoint,
+  path: string,
+  ticket: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<TLSSocket> {
+  const where = `${endpoint.host}:${endpoint.port}`;
+  const started = Date.now();
+  const tcp = await dialTcp({
+    host: endpoint.host,
+    port: endpoint.port,
+    timeoutMs,
+    ...(endpoint.lookup ? { lookup: endpoint.lookup } : {}),
+  }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ETIMEDOUT' ? notAnswered(where, timeoutMs) : cannotReach(where, e);
+  });
+  return upgradeOver(tcp, endpoint, path, ticket, headers, timeoutMs - (Date.now() - started));
+}
+
+function upgradeOver(
+  tcp: Socket,
   endpoint: Endpoint,
   path: string,
   ticket: string,
@@ -89,42 +126,23 @@ function openTunnelOnce(
     const where = `${endpoint.host}:${endpoint.port}`;
     const trust = endpointTrust(endpoint);
     const socket = tls.connect({
-      host: endpoint.host,
-      port: endpoint.port,
+      socket: tcp,
       servername: trust.siteCa
         ? SITE_IDENTITY_SERVERNAME
         : /^[\d.]+$|:/.test(endpoint.host)
           ? undefined
           : endpoint.host,
       rejectUnauthorized: false,
-      ...(endpoint.lookup ? { lookup: endpoint.lookup } : {}),
     });
     const fail = (e: Error) => {
       clearTimeout(timer);
       socket.destroy();
+      tcp.destroy();
       reject(e);
     };
-    const timer = setTimeout(
-      () =>
-        fail(
-          new GatehouseError(
-            'SITE_UNREACHABLE',
-            504,
-            `${where} did not answer within ${timeoutMs / 1000} s. Check the site address and that the appliance runs.`,
-          ),
-        ),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => fail(notAnswered(where, timeoutMs)), Math.max(1, timeoutMs));
     socket.setNoDelay(true);
-    socket.once('error', (e: NodeJS.ErrnoException) =>
-      fail(
-        new GatehouseError(
-          'SITE_UNREACHABLE',
-          502,
-          `Cannot reach ${where}: ${e.code ?? e.message}. Check the site address and that the appliance runs.`,
-        ),
-      ),
-    );
+    socket.once('error', (e: NodeJS.ErrnoException) => fail(cannotReach(where, e)));
     socket.once('secureConnect', () => {
       const presented = untrustedPresented(socket, trust);
       if (presented) return fail(fingerprintMismatch(where, presented, describeTrust(trust)));

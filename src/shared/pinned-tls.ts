@@ -1,8 +1,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { buildConnector } from 'undici';
-import type { LookupFunction } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { colonHex } from './crypto.js';
+import { dialTcp } from './dial.js';
 import { GatehouseError } from './errors.js';
 
 /**
@@ -93,9 +94,23 @@ export function pinnedConnector(
   });
   const where = (o: { hostname: string; port: string }) => `${o.hostname}:${o.port}`;
   return (options, callback) => {
+    // TLS over a TCP connection dialled with staggered attempts (a site address that moves).
     const attempt = (t: PinnedTrust, fallBack: boolean) =>
-      base({ ...options, ...servernameFor(t) }, (err, socket) => {
-        if (err || !socket) return callback(err ?? new Error('TLS connection failed'), null);
+      void dialTcp({
+        host: options.hostname,
+        port: Number(options.port) || 443,
+        ...(lookup ? { lookup } : {}),
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      }).then(
+        (tcp) => secure(t, fallBack, tcp),
+        (e: Error) => callback(e, null),
+      );
+    const secure = (t: PinnedTrust, fallBack: boolean, tcp: Socket) =>
+      base({ ...options, ...servernameFor(t), httpSocket: tcp }, (err, socket) => {
+        if (err || !socket) {
+          tcp.destroy();
+          return callback(err ?? new Error('TLS connection failed'), null);
+        }
         const presented = untrustedPresented(socket as TLSSocket, t);
         if (!presented) return callback(null, socket);
         socket.destroy();
