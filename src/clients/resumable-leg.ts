@@ -15,6 +15,13 @@ const ACK_DELAY_MS = 20;
 export const KEEPALIVE_MS = 5_000;
 /** A leg silent this long (no byte, no acknowledgement) broke: a cut link, a frozen relay. */
 export const SILENT_MS = 15_000;
+/**
+ * The site answered that the session's Jump Client is on no appliance yet (it is moving): asked
+ * again this often, not after a growing wait, for the first FOLLOW_FOR_MS of a pause, so the leg
+ * resumes as soon as the Jump Client is back rather than up to 2 s later.
+ */
+const FOLLOW_EVERY_MS = 250;
+const FOLLOW_FOR_MS = 15_000;
 /** Codes after which trying again cannot help: the session is over. */
 const FINAL = new Set([
   'SESSION_ENDED',
@@ -221,9 +228,12 @@ export class ResumableLeg extends Duplex {
         const code = (e as { code?: string }).code;
         if (code && FINAL.has(code)) return void this.destroy(e as Error);
         this.opts.log?.(`session ${this.session}: not resumed yet (${(e as Error).message})`);
+        const following =
+          code === 'JUMP_CLIENT_NOT_CONNECTED' && Date.now() - pausedAt < FOLLOW_FOR_MS;
         // Not a reason to keep the process alive: the leg's owner decides that.
-        await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, left))).unref());
-        wait = Math.min(2_000, wait * 2);
+        const pause = following ? FOLLOW_EVERY_MS : wait;
+        await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, left))).unref());
+        if (!following) wait = Math.min(2_000, wait * 2);
       }
     }
     this.destroy(
