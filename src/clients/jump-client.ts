@@ -81,6 +81,15 @@ const REFUSED_FOR_GOOD = new Set([
 
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/**
+ * Asked to move, it tries again this often for FOLLOW_MS, not after a growing backoff: the
+ * site is changing hands (a failover's Become Backup, an install), its sessions pause until it
+ * is back, and the new appliance may take the site address any moment.
+ */
+const FOLLOW_RETRY_MS = 250;
+const FOLLOW_MS = 30_000;
+/** How long a connection straight to where a move named may take before the site is asked. */
+const MOVED_TRY_MS = 4_000;
 const SILENT_LIMIT_MS = 45_000;
 
 /**
@@ -115,6 +124,8 @@ export class JumpClient {
   private site: Endpoint;
   private stopped = false;
   private backoff = BACKOFF_MIN_MS;
+  /** Until when it follows a move: tries again at once, without backoff. */
+  private followUntil = 0;
   private retry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly sessions = new Set<Duplex>();
@@ -163,15 +174,22 @@ export class JumpClient {
     try {
       const { ticket, relay, node } = await this.where(moved);
       const down = this.down;
-      const socket = await openTunnel(relay, GATEWAY_PATHS.jumpClient, ticket, {
-        'X-Gatehouse-Targets': this.opts.allow.join(','),
-        // The site records how long this client was away, and why (the upgrade report sums it).
-        ...(down
-          ? { 'X-Gatehouse-Disconnected': `${Date.now() - down.since}; ${down.reason}` }
-          : {}),
-        // It can replace itself with the site's build: the site puts it in an upgrade wave.
-        ...(this.selfUpgrade ? { 'X-Gatehouse-Upgradable': 'installation' } : {}),
-      });
+      const socket = await openTunnel(
+        relay,
+        GATEWAY_PATHS.jumpClient,
+        ticket,
+        {
+          'X-Gatehouse-Targets': this.opts.allow.join(','),
+          // The site records how long this client was away, and why (the upgrade report sums it).
+          ...(down
+            ? { 'X-Gatehouse-Disconnected': `${Date.now() - down.since}; ${down.reason}` }
+            : {}),
+          // It can replace itself with the site's build: the site puts it in an upgrade wave.
+          ...(this.selfUpgrade ? { 'X-Gatehouse-Upgradable': 'installation' } : {}),
+        },
+        // Where a move named may be unreachable from here: the site is asked soon instead.
+        moved ? MOVED_TRY_MS : undefined,
+      );
       if (down) {
         this.reconnections.count++;
         this.reconnections.downMs += Date.now() - down.since;
@@ -180,6 +198,7 @@ export class JumpClient {
       if (this.stopped) return void socket.destroy();
       socket.setKeepAlive(true, 10_000);
       this.backoff = BACKOFF_MIN_MS;
+      this.followUntil = 0;
       this.state = 'connected';
       this.lastError = undefined;
       this.connectedTo = node;
@@ -199,7 +218,10 @@ export class JumpClient {
           this.log(`disconnected: ${reason}`);
           this.down = { since: Date.now(), reason: reason.replace(/[^\x20-\x7e]/g, ' ') };
           // Asked to move: through the site afresh, not a kept-alive connection to this appliance.
-          if (reason === 'moved') this.api.reconnect();
+          if (reason === 'moved') {
+            this.api.reconnect();
+            this.followUntil = Date.now() + FOLLOW_MS;
+          }
           this.scheduleReconnect(reason === 'moved' ? 0 : undefined);
         },
       );
@@ -222,7 +244,13 @@ export class JumpClient {
         this.opts.onRefused?.(e as Error);
         return;
       }
-      // Where the moving appliance sent it did not take it: the site is asked at once.
+      // Where the moving appliance sent it says "not yet" (the failover peer it named is still
+      // taking the primary role): asked again shortly while following the move. Else the site
+      // is asked at once.
+      if (moved && code === 'NOT_ACCEPTING_CLIENTS' && Date.now() < this.followUntil) {
+        this.movedTo = moved;
+        return this.scheduleReconnect(FOLLOW_RETRY_MS);
+      }
       this.scheduleReconnect(moved ? 0 : undefined);
     }
   }
@@ -277,8 +305,11 @@ export class JumpClient {
   private scheduleReconnect(delay?: number): void {
     if (this.stopped) return;
     this.state = 'waiting';
-    const wait = delay ?? this.backoff * (0.75 + Math.random() * 0.5);
-    if (delay === undefined) this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+    const following = Date.now() < this.followUntil;
+    const wait =
+      delay ?? (following ? FOLLOW_RETRY_MS : this.backoff * (0.75 + Math.random() * 0.5));
+    if (delay === undefined && !following)
+      this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
     this.retry = setTimeout(() => void this.connect(), wait);
   }
 
