@@ -33,6 +33,8 @@ export interface ConsoleSignIn {
  */
 /** How long a session start waits for a Jump Client that is moving between appliances. */
 const MOVE_WAIT_MS = 5_000;
+/** How long a session start keeps asking again while its Jump Client moves (once or more). */
+const START_WAIT_MS = 15_000;
 
 export class RepresentativeConsole {
   readonly api: SiteApi;
@@ -91,7 +93,7 @@ export class RepresentativeConsole {
    * site changes (a failover, a switch, a draining traffic node): when the appliance that
    * answered cannot be reached for the session's leg, or no longer holds the Jump Client, the
    * console waits a few seconds for the site to list the Jump Client somewhere else and asks
-   * once more. With `allowHalfOpen` a resumable session stays writable after the target ended
+   * again (for START_WAIT_MS at most: a client may move twice in a row). With `allowHalfOpen` a resumable session stays writable after the target ended
    * its side (as a socket with that option does); by default this side then ends too.
    */
   async openSession(
@@ -114,34 +116,39 @@ export class RepresentativeConsole {
       const leg = this.resumable(s.session, jumpClient, socket, opts.allowHalfOpen);
       return { session: s.session, socket: leg, node: triedNode };
     };
-    try {
-      return await once();
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
-      this.log?.(
-        `session start through ${triedNode ?? 'the site'} failed: ${(e as Error).message}`,
-      );
-      // The leg may have reached another appliance than the kept-alive API connection did
-      // (the site's name now leads elsewhere): ask the site afresh, over new connections.
-      this.followSite();
-      const moved = await until(
-        async () => {
-          // The site may still list it where it was, beside where it is now.
-          return (await this.jumpClients()).some(
-            (x) => x.name === jumpClient && x.node !== triedNode,
-          );
-        },
-        MOVE_WAIT_MS,
-        `Jump Client "${jumpClient}" to be back on the site`,
-        200,
-      ).then(
-        () => true,
-        () => false,
-      );
-      // A Jump Client that is simply offline: its error, not a second one.
-      if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && triedNode === undefined) throw e;
-      return once();
+    // A Jump Client moving twice (both nodes of a region draining at once) may still be listed
+    // where it just left: the console asks again each time it is listed somewhere new.
+    const deadline = Date.now() + START_WAIT_MS;
+    for (;;) {
+      triedNode = undefined;
+      try {
+        return await once();
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
+        if (Date.now() > deadline) throw e;
+        this.log?.(
+          `session start through ${triedNode ?? 'the site'} failed: ${(e as Error).message}`,
+        );
+        // The leg may have reached another appliance than the kept-alive API connection did
+        // (the site's name now leads elsewhere): ask the site afresh, over new connections.
+        this.followSite();
+        const left = triedNode;
+        const moved = await until(
+          async () => {
+            // The site may still list it where it was, beside where it is now.
+            return (await this.jumpClients()).some((x) => x.name === jumpClient && x.node !== left);
+          },
+          Math.min(MOVE_WAIT_MS, Math.max(0, deadline - Date.now())),
+          `Jump Client "${jumpClient}" to be back on the site`,
+          200,
+        ).then(
+          () => true,
+          () => false,
+        );
+        // A Jump Client that is simply offline: its error, not a second one.
+        if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && left === undefined) throw e;
+      }
     }
   }
 
