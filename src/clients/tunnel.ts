@@ -111,15 +111,15 @@ async function openTunnelOnce(
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'ETIMEDOUT' ? notAnswered(where, timeoutMs) : cannotReach(where, e);
   });
-  return upgradeOver(tcp, endpoint, path, ticket, headers, timeoutMs - (Date.now() - started));
+  const left = timeoutMs - (Date.now() - started);
+  return upgradeOver(tcp, endpoint, { path, ticket, headers }, left);
 }
 
+/** TLS over `tcp`, the appliance's certificate checked, then the HTTP upgrade with the ticket. */
 function upgradeOver(
   tcp: Socket,
   endpoint: Endpoint,
-  path: string,
-  ticket: string,
-  headers: Record<string, string>,
+  { path, ticket, headers }: { path: string; ticket: string; headers: Record<string, string> },
   timeoutMs: number,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
