@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SITE_TABLES } from '../src/store/migrations.js';
+import { sourceFiles } from './support/source-files.js';
 
 /** Lowest first. Folders in one layer do not import each other. */
 const LAYERS: string[][] = [
@@ -39,14 +40,6 @@ interface Edge {
   from: string;
   to: string;
   where: string;
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(p);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
-  });
 }
 
 const topFolder = (file: string) => path.relative(SRC, file).split(path.sep)[0]!;

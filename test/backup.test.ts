@@ -8,6 +8,7 @@ import {
   startTestAppliance,
   tempDir,
   type TestAppliance,
+  siteState,
 } from './support/appliance.js';
 
 interface Problem {
@@ -19,21 +20,6 @@ interface Problem {
 let a: TestAppliance;
 let b: TestAppliance;
 let archive: Buffer;
-
-/** Everything a backup promises to carry, as the API shows it. */
-async function siteState(t: TestAppliance) {
-  const users = (
-    await t.api.call<{ users: { username: string; displayName: string }[] }>(
-      'GET',
-      '/api/login/users',
-    )
-  ).body.users.map((u) => `${u.username}:${u.displayName}`);
-  const settings = (await t.api.call('GET', '/api/login/settings')).body;
-  const files = (
-    await t.api.call<{ files: { name: string; sha256: string }[] }>('GET', '/api/login/files')
-  ).body.files.map((f) => `${f.name}:${f.sha256}`);
-  return { users, settings, files };
-}
 
 /** Restore, then sign in to /login again: a restore revokes the site's sessions. */
 async function restore(t: TestAppliance, body: Buffer, query = '') {

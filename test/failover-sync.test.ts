@@ -8,7 +8,7 @@ import type { SyncProgress } from '../src/failover/sync/service.js';
 import type { SyncResult } from '../src/failover/types.js';
 import { BlobStore } from '../src/store/blobs.js';
 import { openDatabase } from '../src/store/db.js';
-import { startTestAppliance, until, type TestAppliance } from './support/appliance.js';
+import { siteState, startTestAppliance, until, type TestAppliance } from './support/appliance.js';
 
 const KEY = 'failover-sync-test-key-0123456789abcdef';
 
@@ -29,21 +29,6 @@ const pull = (to: PeerClient, from: TestAppliance, name: string, mode = 'mirror'
   to.call<SyncResult>('POST', '/api/peer/sync/run', { mode, peer: peerOf(from, name) });
 
 const manifest = (c: PeerClient) => c.call<SyncManifest>('POST', '/api/peer/sync/manifest', {});
-
-/** The replaced site data as the API shows it. */
-async function siteState(t: TestAppliance) {
-  const users = (
-    await t.api.call<{ users: { username: string; displayName: string }[] }>(
-      'GET',
-      '/api/login/users',
-    )
-  ).body.users.map((u) => `${u.username}:${u.displayName}`);
-  const settings = (await t.api.call('GET', '/api/login/settings')).body;
-  const files = (
-    await t.api.call<{ files: { name: string; sha256: string }[] }>('GET', '/api/login/files')
-  ).body.files.map((f) => `${f.name}:${f.sha256}`);
-  return { users, settings, files };
-}
 
 async function putFiles(t: TestAppliance, names: string[], size: number) {
   let next = 0;

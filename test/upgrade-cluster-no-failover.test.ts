@@ -1,25 +1,17 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir, type TestAppliance } from './support/appliance.js';
+import { tempDir } from './support/appliance.js';
 import {
   NEXT_VERSION,
   runUpgrade,
   startNamedAppliance,
   writeInventory,
+  healthOf,
 } from './support/deployment.js';
 import { buildTestPackage, makeReleaseKey } from './support/updates.js';
 
 const KEY = 'cluster-no-failover-key-0123456789abcdefg';
-
-const healthOf = async (t: TestAppliance) => {
-  const c = t.proc.client();
-  try {
-    return (await c.call<{ productVersion: string; role: string }>('GET', '/health')).body;
-  } finally {
-    await c.close();
-  }
-};
 
 describe('gatehouse upgrade: a cluster without failover (S30)', () => {
   it('runs the cluster runbook with the single primary node end to end: half the nodes, the primary node (the site goes down), the rest; the report says so, with nothing lost', async () => {

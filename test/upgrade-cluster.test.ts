@@ -10,6 +10,8 @@ import {
   NEXT_VERSION,
   writeInventory,
   runUpgrade,
+  callExpecting,
+  healthOf,
 } from './support/deployment.js';
 import { startTargets } from './support/targets.js';
 import { buildTestPackage, makeReleaseKey } from './support/updates.js';
@@ -18,15 +20,6 @@ import { enrolmentToken } from './support/jump-clients.js';
 const KEY = 'upgrade-cluster-key-0123456789abcdefghijk';
 
 const upgrade = (args: string[]) => runUpgrade(args).done;
-
-const healthOf = async (t: TestAppliance) => {
-  const c = t.proc.client();
-  try {
-    return (await c.call<{ productVersion: string; role: string }>('GET', '/health')).body;
-  } finally {
-    await c.close();
-  }
-};
 
 describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S29)', () => {
   it('waits for draining with a deadline, stops when a node never drains, resumes with --on-drain-timeout proceed (the held session is cut, its record kept) and upgrades everything with nothing lost', async () => {
@@ -59,24 +52,14 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       }),
     ]);
     const nodes = [n1, n2, n3, n4] as TestAppliance[];
-    const ok = async (
-      t: TestAppliance,
-      method: string,
-      p: string,
-      json: unknown,
-      status: number,
-    ) => {
-      const res = await t.api.call(method, p, { json });
-      expect(res.status, `${method} ${p}: ${JSON.stringify(res.body)}`).toBe(status);
-    };
-    await ok(
+    await callExpecting(
       a!,
       'POST',
       '/api/appliance/network/addresses',
       { address: '127.0.0.120', kind: 'shared', enabled: true },
       201,
     );
-    await ok(
+    await callExpecting(
       b!,
       'POST',
       '/api/appliance/network/addresses',
@@ -84,14 +67,14 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       201,
     );
     for (const [i, n] of nodes.entries())
-      await ok(
+      await callExpecting(
         a!,
         'POST',
         '/api/login/cluster/nodes',
         { host: n.proc.host, port: n.proc.port, region: i < 2 ? 'east' : 'west', key: KEY },
         201,
       );
-    await ok(
+    await callExpecting(
       a!,
       'POST',
       '/api/login/failover/establish',
@@ -104,7 +87,7 @@ describe('gatehouse upgrade: a cluster with a backup primary node (S17, S22–S2
       },
       201,
     );
-    await ok(a!, 'POST', '/api/login/failover/sync', undefined, 200);
+    await callExpecting(a!, 'POST', '/api/login/failover/sync', undefined, 200);
     const inventory = await writeInventory(
       dir,
       [a!, b!, ...nodes],

@@ -116,3 +116,18 @@ export function establishPair(
     },
   });
 }
+
+/** The site data a backup carries and a sync replaces (users, settings, files), as the API shows it. */
+export async function siteState(t: TestAppliance) {
+  const users = (
+    await t.api.call<{ users: { username: string; displayName: string }[] }>(
+      'GET',
+      '/api/login/users',
+    )
+  ).body.users.map((u) => `${u.username}:${u.displayName}`);
+  const settings = (await t.api.call('GET', '/api/login/settings')).body;
+  const files = (
+    await t.api.call<{ files: { name: string; sha256: string }[] }>('GET', '/api/login/files')
+  ).body.files.map((f) => `${f.name}:${f.sha256}`);
+  return { users, settings, files };
+}

@@ -98,32 +98,21 @@ export async function startPairDeployment(opts: {
   ]);
   names.set(a!, 'pair-a');
   names.set(b!, 'pair-b');
-  const call = async (
-    t: TestAppliance,
-    method: string,
-    p: string,
-    json: unknown,
-    status: number,
-  ) => {
-    const res = await t.api.call(method, p, { json });
-    if (res.status !== status)
-      throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`);
-  };
-  await call(
+  await callExpecting(
     a!,
     'POST',
     '/api/appliance/network/addresses',
     { address: opts.shared, kind: 'shared', enabled: true },
     201,
   );
-  await call(
+  await callExpecting(
     b!,
     'POST',
     '/api/appliance/network/addresses',
     { address: opts.shared, kind: 'shared', enabled: false },
     201,
   );
-  await call(
+  await callExpecting(
     a!,
     'POST',
     '/api/login/failover/establish',
@@ -136,7 +125,7 @@ export async function startPairDeployment(opts: {
     },
     201,
   );
-  await call(a!, 'POST', '/api/login/failover/sync', undefined, 200);
+  await callExpecting(a!, 'POST', '/api/login/failover/sync', undefined, 200);
   const inventory = await writeInventory(dir, [a!, b!], `${opts.shared}:${port}`, 'shared-ip');
   return { dir, inventory, packages, release, appliances: [a!, b!] };
 }
@@ -183,4 +172,27 @@ export function runUpgrade(args: string[], onLine?: (line: string) => void) {
     child.on('exit', (code) => resolve({ code, out })),
   );
   return { child, done };
+}
+
+/** Call an appliance's API; fail, with what it answered, unless it answers `status`. */
+export async function callExpecting(
+  t: TestAppliance,
+  method: string,
+  p: string,
+  json: unknown,
+  status: number,
+): Promise<void> {
+  const res = await t.api.call(method, p, { json });
+  if (res.status !== status)
+    throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** An appliance's /health: its version and role (a fresh client: it may have restarted). */
+export async function healthOf(t: TestAppliance) {
+  const c = t.proc.client();
+  try {
+    return (await c.call<{ productVersion: string; role: string }>('GET', '/health')).body;
+  } finally {
+    await c.close();
+  }
 }
