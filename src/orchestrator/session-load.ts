@@ -294,12 +294,28 @@ export class SessionLoad {
       new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS))),
     ]);
     clearTimeout(timer);
-    for (const s of this.long) s?.destroy();
+    // The long sessions end as an operator ends one (the site records them ended, not failed);
+    // cut with the console, each was a session ended abnormally in the site's records.
+    await Promise.all(this.long.map((s) => s && endSession(s)));
     await this.rep?.then((rep) => rep.close()).catch(() => undefined);
     await this.jump?.stop();
     this.save();
     return this.stats;
   }
+}
+
+/** End a session from this side and wait until it closed (at most STOP_WAIT_MS, then cut it). */
+function endSession(s: Duplex): Promise<void> {
+  s.removeAllListeners('close');
+  if (s.closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => s.destroy(), STOP_WAIT_MS);
+    s.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    s.end();
+  });
 }
 
 function echoOnce(socket: Duplex, data: Buffer): Promise<void> {
