@@ -81,14 +81,9 @@ export function clusterSteps(
   }
   installAll(offline, ['S24', 'S9']);
   if (b) {
-    add(
-      ['S25'],
-      `${a}: Become Backup even if the peer cannot be contacted`,
-      1,
-      { type: 'become-backup', appliance: a },
-      PREDICTED_MS.roleChange,
-      'site-down',
-    );
+    // The name leads to b first, then a hands the role over (b takes it in the same call): a
+    // client's kept-alive connection to a is served until then, and its next connection finds
+    // b primary. The other way round, every connection in between found no primary.
     if (input.trafficSwitch !== 'shared-ip')
       add(
         ['S19'],
@@ -98,6 +93,14 @@ export function clusterSteps(
         PREDICTED_MS.switch,
         'site-down',
       );
+    add(
+      ['S25'],
+      `${a}: Become Backup even if the peer cannot be contacted`,
+      1,
+      { type: 'become-backup', appliance: a },
+      PREDICTED_MS.roleChange,
+      'site-down',
+    );
     add(
       ['S25'],
       `${b}: Become Primary`,

@@ -25,6 +25,7 @@ import { SessionPairing } from './pairing.js';
 import { SessionRunner } from './session-runner.js';
 import { GatewayDrain } from './drain.js';
 import { ClientRecords, parseDisconnected } from './client-records.js';
+import { ClientApiConnections } from './api-connections.js';
 import type { Relay } from './routing.js';
 
 export {
@@ -67,6 +68,8 @@ export class ClientGateway {
   private readonly muxes = new Set<MuxConnection>();
   /** What the clients went through: refusals, reconnections (the upgrade report sums them). */
   readonly records: ClientRecords;
+  /** Clients' kept-alive connections to the clients' API, closed when idle as they move. */
+  readonly apiConnections = new ClientApiConnections();
   /** Connected Jump Clients upgrading to this appliance's version in waves (S13). */
   readonly upgrades: JumpClientUpgrades;
   private readonly upgradeTicker: NodeJS.Timeout;
@@ -335,10 +338,12 @@ export class ClientGateway {
    * backup or left the cluster): straight to `to` (an appliance that accepts them: the peer that
    * took the primary role, an accepting node) when this appliance knows one, else through the
    * site. New sessions go where they went, and resumable sessions follow their Jump Client
-   * there; those of previous-release clients go on here.
+   * there; those of previous-release clients go on here. Consoles' idle kept-alive connections
+   * to the clients' API are closed: their next call connects where the site's name leads now.
    */
   moveAll(reason: string, to?: Relay): void {
     this.presence.moveAll(reason, to);
+    this.apiConnections.closeIdle();
     this.drainer.sessionsFollowClients(reason);
   }
 

@@ -33,7 +33,7 @@ export interface ClientSite {
   readonly events: Pick<EventLog, 'record'>;
   readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
   readonly routing: ClientRouting;
-  readonly clients: Pick<ClientGateway, 'records' | 'liveSessions'>;
+  readonly clients: Pick<ClientGateway, 'records' | 'liveSessions' | 'apiConnections'>;
   readonly customerKeys: CustomerKeys;
   readonly sessionRecords: SessionRecords;
   readonly jumpClientIdentities: JumpClientIdentities;

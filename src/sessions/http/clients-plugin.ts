@@ -19,5 +19,13 @@ export interface ClientsHttpOptions {
  * themselves with tickets (src/sessions/tickets.ts), which every appliance of the site checks.
  */
 export const clientsHttp = domainHttp<ClientsHttpOptions>(operations, async (app, opts) => {
+  // Each client's kept-alive connection, idle or serving (closed when the clients move).
+  const connections = opts.site.clients.apiConnections;
+  app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/api/client/')) connections.started(req.raw.socket);
+  });
+  app.addHook('onResponse', async (req) => {
+    if (req.url.startsWith('/api/client/')) connections.finished(req.raw.socket);
+  });
   registerOperations(app, { context: opts.site, authenticate: opts.authenticate }, operations);
 });

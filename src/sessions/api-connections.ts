@@ -1,0 +1,34 @@
+import type { Socket } from 'node:net';
+
+/**
+ * The kept-alive connections of clients to the clients' API (/api/client/*), with the requests
+ * each is serving. A kept-alive connection outlives the site's name: after a traffic switch
+ * or a role change a console's next call would still reach this appliance, which may refuse it
+ * (a backup now) or serve a site the name no longer leads to. When the clients are asked to
+ * move, the idle ones are closed, so each next call connects afresh where the name leads.
+ */
+export class ClientApiConnections {
+  private readonly serving = new Map<Socket, number>();
+
+  /** A request arrived on `socket` (`finished` when its answer was sent). */
+  started(socket: Socket): void {
+    if (!this.serving.has(socket)) socket.once('close', () => this.serving.delete(socket));
+    this.serving.set(socket, (this.serving.get(socket) ?? 0) + 1);
+  }
+
+  finished(socket: Socket): void {
+    const n = this.serving.get(socket);
+    if (n !== undefined) this.serving.set(socket, Math.max(0, n - 1));
+  }
+
+  /** Close every connection that serves no request now (one that does closes after it). */
+  closeIdle(): number {
+    let closed = 0;
+    for (const [socket, n] of this.serving)
+      if (n === 0) {
+        socket.end();
+        closed++;
+      }
+    return closed;
+  }
+}
