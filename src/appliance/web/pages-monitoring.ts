@@ -1,4 +1,4 @@
-import { html } from '../../shared/web/html.js';
+import { html, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 
@@ -28,14 +28,7 @@ function page(
             : ''
         }
         <table id="scrape-tokens">
-          <thead>
-            <tr>
-              <th>Label</th>
-              <th>Created</th>
-              <th>By</th>
-              <th></th>
-            </tr>
-          </thead>
+          ${tableHead(['Label', 'Created', 'By', ''])}
           <tbody>
             ${
               tokens.length

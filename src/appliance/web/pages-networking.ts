@@ -1,7 +1,7 @@
 import type { Appliance } from '../context.js';
 import { NewAddressInput } from '../network.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { html } from '../../shared/web/html.js';
+import { html, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 
@@ -33,15 +33,7 @@ function page(ctx: PageContext, values: AddValues, problem: kit.FormProblem) {
       </p>
       ${kit.formAlert(problem, ADD_FIELDS)}
       <table id="addresses" class="list">
-        <thead>
-          <tr>
-            <th>Address</th>
-            <th>Kind</th>
-            <th>Label</th>
-            <th>Enabled</th>
-            <th class="actions">Actions</th>
-          </tr>
-        </thead>
+        ${tableHead(['Address', 'Kind', 'Label', 'Enabled', ['Actions', 'actions']])}
         <tbody>
           ${
             addresses.length === 0

@@ -1,5 +1,5 @@
 import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
-import { formatBytes, formatTime, html, type SafeHtml } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
 import { actionButton, layout, redirect } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 import { upgradeWavesSection } from '../../sessions/http/upgrade-waves-view.js';
@@ -100,16 +100,7 @@ function informationPage(ctx: PageContext) {
       </p>
       <h2>Connected Clients</h2>
       <table id="clients" class="list" data-product-version="${appliance.productVersion}">
-        <thead>
-          <tr>
-            <th>Kind</th>
-            <th>Name</th>
-            <th>Address</th>
-            <th>Version</th>
-            <th>Connected since</th>
-            <th>Sessions</th>
-          </tr>
-        </thead>
+        ${tableHead(['Kind', 'Name', 'Address', 'Version', 'Connected since', 'Sessions'])}
         <tbody>
           ${clientRows(clients, appliance.productVersion)}
         </tbody>
@@ -121,17 +112,7 @@ function informationPage(ctx: PageContext) {
       </p>
       <h2>Live Sessions</h2>
       <table id="live-sessions" class="list">
-        <thead>
-          <tr>
-            <th>Started</th>
-            <th>Representative</th>
-            <th>Jump Client</th>
-            <th>Target</th>
-            <th>Bytes to target</th>
-            <th>Bytes from target</th>
-            <th>Moved (paused)</th>
-          </tr>
-        </thead>
+        ${tableHead(['Started', 'Representative', 'Jump Client', 'Target', 'Bytes to target', 'Bytes from target', 'Moved (paused)'])}
         <tbody>
           ${sessionRows(liveSessionsOf(clients))}
         </tbody>

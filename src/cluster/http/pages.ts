@@ -1,6 +1,6 @@
 import type { NodeView } from '../cluster-service.js';
 import { RegionName } from '../nodes-store.js';
-import { html } from '../../shared/web/html.js';
+import { html, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import type { ClusterSite } from './site.js';
 
@@ -92,19 +92,7 @@ function page(ctx: PageContext, values: AddValues | undefined, problem: kit.Form
       ${
         nodes.length
           ? html`<table id="cluster-nodes" class="list">
-                <thead>
-                  <tr>
-                    <th>Node</th>
-                    <th>Region</th>
-                    <th>Address</th>
-                    <th>Version</th>
-                    <th>State</th>
-                    <th>Clients</th>
-                    <th>Last contact</th>
-                    <th>Accepting</th>
-                    <th></th>
-                  </tr>
-                </thead>
+                ${tableHead(['Node', 'Region', 'Address', 'Version', 'State', 'Clients', 'Last contact', 'Accepting', ''])}
                 <tbody>
                   ${nodes.map((n) => nodeRow(ctx, n))}
                 </tbody>

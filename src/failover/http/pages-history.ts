@@ -1,4 +1,4 @@
-import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
+import { formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
 import type { HistoryEntry } from '../history.js';
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
@@ -37,14 +37,7 @@ export function historySection(entries: HistoryEntry[]): SafeHtml {
       saw the same thing; the last ${entries.length} entries are kept, also across restarts.
     </p>
     <table id="failover-history" class="list">
-      <thead>
-        <tr>
-          <th>Since</th>
-          <th>What</th>
-          <th>Outcome</th>
-          <th>Detail</th>
-        </tr>
-      </thead>
+      ${tableHead(['Since', 'What', 'Outcome', 'Detail'])}
       <tbody>
         ${
           entries.length

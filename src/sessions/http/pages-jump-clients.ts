@@ -1,6 +1,6 @@
 import { NewEnrolmentToken } from '../enrolment-tokens.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
+import { formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import type { JumpClientsSite } from './site.js';
 
@@ -53,16 +53,7 @@ function tokensSection(
       <button type="submit">Create token</button>
     </form>
     <table id="tokens" class="list">
-      <thead>
-        <tr>
-          <th>Id</th>
-          <th>For</th>
-          <th>Uses left</th>
-          <th>Expires</th>
-          <th>Created by</th>
-          <th></th>
-        </tr>
-      </thead>
+      ${tableHead(['Id', 'For', 'Uses left', 'Expires', 'Created by', ''])}
       <tbody>
         ${tokens.map(
           (t) =>
@@ -88,17 +79,7 @@ function installationsSection(ctx: PageContext): SafeHtml {
   return html`<section id="installations">
     <h2>Installations</h2>
     <table id="installations-list" class="list">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Group</th>
-          <th>Key fingerprint</th>
-          <th>Enrolled</th>
-          <th>With</th>
-          <th>State</th>
-          <th></th>
-        </tr>
-      </thead>
+      ${tableHead(['Name', 'Group', 'Key fingerprint', 'Enrolled', 'With', 'State', ''])}
       <tbody>
         ${ids.list().map(
           (i) =>
@@ -146,17 +127,7 @@ function connectedSection(ctx: PageContext): SafeHtml {
   const jumpClients = appliance.routing.jumpClients();
   return html`<h2>Connected Jump Clients</h2>
     <table id="jump-clients" class="list">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Group</th>
-          <th>Version</th>
-          <th>Connected to</th>
-          <th>Connected since</th>
-          <th>Allowed targets</th>
-          <th>Sessions</th>
-        </tr>
-      </thead>
+      ${tableHead(['Name', 'Group', 'Version', 'Connected to', 'Connected since', 'Allowed targets', 'Sessions'])}
       <tbody>
         ${
           jumpClients.length === 0

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../shared/web/html.js';
+import { html, type SafeHtml, tableHead } from '../../shared/web/html.js';
 import type { RolloutStatus } from '../jump-client-upgrades.js';
 
 const STATE: Record<RolloutStatus['state'], string> = {
@@ -47,15 +47,7 @@ export function upgradeWavesSection(s: RolloutStatus, resume: SafeHtml): SafeHtm
         : ''
     }
     <table id="jump-client-waves" class="list">
-      <thead>
-        <tr>
-          <th>Wave</th>
-          <th>Jump Clients</th>
-          <th>Came back</th>
-          <th>Started</th>
-          <th>Outcome</th>
-        </tr>
-      </thead>
+      ${tableHead(['Wave', 'Jump Clients', 'Came back', 'Started', 'Outcome'])}
       <tbody>
         ${
           s.waves.length

@@ -50,3 +50,14 @@ export const formatTime = (ms: number) =>
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC');
+
+/** A table's head row: each column a title, or [title, class] (e.g. ['Size', 'num']). */
+export function tableHead(columns: (string | [string, string])[]): SafeHtml {
+  const cell = (c: string | [string, string]) =>
+    typeof c === 'string' ? html`<th>${c}</th>` : html`<th class="${c[1]}">${c[0]}</th>`;
+  return html`<thead>
+    <tr>
+      ${columns.map(cell)}
+    </tr>
+  </thead>`;
+}

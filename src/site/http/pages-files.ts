@@ -1,6 +1,6 @@
 import { parseInput } from '../../shared/http/operations.js';
 import { FileName } from '../files.js';
-import { formatBytes, formatTime, html } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import { sendStoredFile } from './download.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
@@ -17,16 +17,7 @@ function page(ctx: PageContext, problem: kit.FormProblem) {
     'File Store',
     html`${kit.formAlert(problem, ['file'])}
       <table id="files" class="list">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th class="num">Size</th>
-            <th>SHA-256</th>
-            <th>Uploaded by</th>
-            <th>Uploaded at</th>
-            <th class="actions">Actions</th>
-          </tr>
-        </thead>
+        ${tableHead(['Name', ['Size', 'num'], 'SHA-256', 'Uploaded by', 'Uploaded at', ['Actions', 'actions']])}
         <tbody>
           ${
             files.length === 0

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseInput } from '../../shared/http/operations.js';
 import type { EventRecord } from '../events.js';
-import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
+import { formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import { LOG_SEARCH_FIELDS } from './log-search.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
@@ -51,17 +51,7 @@ function results(search: LogSearch, found: ReturnType<SiteDataSite['events']['se
       Events ${first}–${last} of ${found.total}, newest first.
     </p>
     <table id="events" class="list">
-      <thead>
-        <tr>
-          <th>Time</th>
-          <th>Area</th>
-          <th>Actor</th>
-          <th>Action</th>
-          <th>Target</th>
-          <th>Outcome</th>
-          <th>Details</th>
-        </tr>
-      </thead>
+      ${tableHead(['Time', 'Area', 'Actor', 'Action', 'Target', 'Outcome', 'Details'])}
       <tbody>
         ${found.items.map(row)}
       </tbody>

@@ -1,6 +1,6 @@
 import { parseInput } from '../../shared/http/operations.js';
 import { NewUserInput, UserPatch, type User } from '../users.js';
-import { formatTime, html } from '../../shared/web/html.js';
+import { formatTime, html, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
 
@@ -16,16 +16,7 @@ function listPage(ctx: PageContext) {
         <a class="button" href="/login/users/new" id="new-user">New user</a>
       </div>
       <table id="users" class="list">
-        <thead>
-          <tr>
-            <th>Username</th>
-            <th>Display name</th>
-            <th>E-mail</th>
-            <th>Admin</th>
-            <th>Disabled</th>
-            <th></th>
-          </tr>
-        </thead>
+        ${tableHead(['Username', 'Display name', 'E-mail', 'Admin', 'Disabled', ''])}
         <tbody>
           ${users.map(
             (u) =>

@@ -1,6 +1,6 @@
 import type { updatesStatus } from './api.js';
 import type { UpdatesSite } from './site.js';
-import { formatBytes, formatTime, html } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, tableHead } from '../../shared/web/html.js';
 
 // The install part of the Updates page: progress, last result, history, pre-update backups.
 
@@ -71,16 +71,7 @@ export function resultsSection(s: Status) {
     }
     <h2>History</h2>
     <table id="history" class="list">
-      <thead>
-        <tr>
-          <th>At</th>
-          <th>Event</th>
-          <th>From</th>
-          <th>To</th>
-          <th>Details</th>
-          <th>By</th>
-        </tr>
-      </thead>
+      ${tableHead(['At', 'Event', 'From', 'To', 'Details', 'By'])}
       <tbody>
         ${
           s.history.length === 0
@@ -106,13 +97,7 @@ export function resultsSection(s: Status) {
     </table>
     <h2>Pre-update backups</h2>
     <table id="backups" class="list">
-      <thead>
-        <tr>
-          <th>Backup</th>
-          <th class="num">Size</th>
-          <th>Saved</th>
-        </tr>
-      </thead>
+      ${tableHead(['Backup', ['Size', 'num'], 'Saved'])}
       <tbody>
         ${
           s.backups.length === 0

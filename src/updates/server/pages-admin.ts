@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formatBytes, formatTime, html } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, tableHead } from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
 import type { UpdateServer } from './update-server.js';
@@ -152,16 +152,7 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
     'Published updates',
     html`${message ? html`<p class="notice" role="status">${message}</p>` : ''}
       <table class="list" id="published">
-        <thead>
-          <tr>
-            <th>Update</th>
-            <th>Version</th>
-            <th>Requires</th>
-            <th>Size</th>
-            <th>SHA-256</th>
-            <th>Published</th>
-          </tr>
-        </thead>
+        ${tableHead(['Update', 'Version', 'Requires', 'Size', 'SHA-256', 'Published'])}
         <tbody>
           ${
             packages.length === 0
@@ -187,16 +178,7 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
       </table>
       <h2>Appliances</h2>
       <table class="list" id="appliances">
-        <thead>
-          <tr>
-            <th>Appliance</th>
-            <th>Enrolled by</th>
-            <th>Identity key fingerprint</th>
-            <th>Runs</th>
-            <th>Last seen</th>
-            <th class="actions"></th>
-          </tr>
-        </thead>
+        ${tableHead(['Appliance', 'Enrolled by', 'Identity key fingerprint', 'Runs', 'Last seen', ['', 'actions']])}
         <tbody>
           ${
             appliances.length === 0
@@ -226,15 +208,7 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
         A downloaded update is no longer offered to that appliance. Reset makes it available again.
       </p>
       <table class="list" id="downloads">
-        <thead>
-          <tr>
-            <th>Appliance</th>
-            <th>Update</th>
-            <th>Via</th>
-            <th>Downloaded</th>
-            <th class="actions"></th>
-          </tr>
-        </thead>
+        ${tableHead(['Appliance', 'Update', 'Via', 'Downloaded', ['', 'actions']])}
         <tbody>
           ${
             downloads.length === 0

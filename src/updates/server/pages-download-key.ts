@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { formatBytes, html } from '../../shared/web/html.js';
+import { formatBytes, html, tableHead } from '../../shared/web/html.js';
 import { isGatehouseError, type GatehouseError } from '../../shared/errors.js';
 import type { DownloadKeyClaims } from '../download-key.js';
 import { availableFor, packageFileName } from './catalogue.js';
@@ -126,18 +126,7 @@ function packagesPage(
                 links work until ${new Date(linksExpireAt).toISOString()}.
               </p>
               <table class="list" id="packages">
-                <thead>
-                  <tr>
-                    <th>#</th>
-                    <th>Update</th>
-                    <th>Version</th>
-                    <th>Requires</th>
-                    <th>Size</th>
-                    <th>SHA-256</th>
-                    <th>Release notes</th>
-                    <th></th>
-                  </tr>
-                </thead>
+                ${tableHead(['#', 'Update', 'Version', 'Requires', 'Size', 'SHA-256', 'Release notes', ''])}
                 <tbody>
                   ${packages.map(
                     (p, i) =>

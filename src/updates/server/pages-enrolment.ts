@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formatTime, html, type SafeHtml } from '../../shared/web/html.js';
+import { formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
 import type { AdminSession } from './admin-auth.js';
 import { createRegistrationToken, DEFAULT_TOKEN_TTL_HOURS } from './enrolment.js';
 import type { UpdateServer } from './update-server.js';
@@ -116,15 +116,7 @@ export function enrolmentSections(server: UpdateServer, session: AdminSession): 
       page shows the same identity key fingerprint.
     </p>
     <table class="list" id="pending-keys">
-      <thead>
-        <tr>
-          <th>Appliance</th>
-          <th>Identity key fingerprint</th>
-          <th>From</th>
-          <th>Last asked</th>
-          <th class="actions"></th>
-        </tr>
-      </thead>
+      ${tableHead(['Appliance', 'Identity key fingerprint', 'From', 'Last asked', ['', 'actions']])}
       <tbody>
         ${
           pending.length === 0
@@ -165,14 +157,7 @@ export function enrolmentSections(server: UpdateServer, session: AdminSession): 
       <div class="buttons"><button type="submit">Create registration token</button></div>
     </form>
     <table class="list" id="registration-tokens">
-      <thead>
-        <tr>
-          <th>Token</th>
-          <th>For</th>
-          <th>Expires</th>
-          <th>Used</th>
-        </tr>
-      </thead>
+      ${tableHead(['Token', 'For', 'Expires', 'Used'])}
       <tbody>
         ${tokens.map(
           (t) =>
