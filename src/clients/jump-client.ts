@@ -20,6 +20,7 @@ import { JumpClientSelfUpgrade } from './jump-client-upgrade.js';
 import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
+import { jittered } from '../shared/jitter.js';
 
 interface CommonOptions {
   site: Endpoint;
@@ -84,7 +85,8 @@ const BACKOFF_MAX_MS = 30_000;
 /**
  * Asked to move, it tries again this often for FOLLOW_MS, not after a growing backoff: the
  * site is changing hands (a failover's Become Backup, an install), its sessions pause until it
- * is back, and the new appliance may take the site address any moment.
+ * is back, and the new appliance may take the site address any moment. Spread at random
+ * (125-375 ms) so that a site's Jump Clients, all moved at once, do not knock in step.
  */
 const FOLLOW_RETRY_MS = 250;
 const FOLLOW_MS = 30_000;
@@ -249,7 +251,7 @@ export class JumpClient {
       // is asked at once.
       if (moved && code === 'NOT_ACCEPTING_CLIENTS' && Date.now() < this.followUntil) {
         this.movedTo = moved;
-        return this.scheduleReconnect(FOLLOW_RETRY_MS);
+        return this.scheduleReconnect(jittered(FOLLOW_RETRY_MS, 1));
       }
       this.scheduleReconnect(moved ? 0 : undefined);
     }
@@ -306,8 +308,7 @@ export class JumpClient {
     if (this.stopped) return;
     this.state = 'waiting';
     const following = Date.now() < this.followUntil;
-    const wait =
-      delay ?? (following ? FOLLOW_RETRY_MS : this.backoff * (0.75 + Math.random() * 0.5));
+    const wait = delay ?? (following ? jittered(FOLLOW_RETRY_MS, 1) : jittered(this.backoff));
     if (delay === undefined && !following)
       this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
     this.retry = setTimeout(() => void this.connect(), wait);

@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import type { MuxStream } from '../sessions/mux.js';
 import { ResumeAnswer } from '../sessions/protocol.js';
+import { jittered } from '../shared/jitter.js';
 
 /**
  * Bytes a side keeps that the other end has not acknowledged. Past it the leg's writer waits
@@ -18,7 +19,8 @@ export const SILENT_MS = 15_000;
 /**
  * The site answered that the session's Jump Client is on no appliance yet (it is moving): asked
  * again this often, not after a growing wait, for the first FOLLOW_FOR_MS of a pause, so the leg
- * resumes as soon as the Jump Client is back rather than up to 2 s later.
+ * resumes as soon as the Jump Client is back rather than up to 2 s later. Spread at random
+ * (125-375 ms), so that every session paused by one move does not ask in step.
  */
 const FOLLOW_EVERY_MS = 250;
 const FOLLOW_FOR_MS = 15_000;
@@ -231,7 +233,7 @@ export class ResumableLeg extends Duplex {
         const following =
           code === 'JUMP_CLIENT_NOT_CONNECTED' && Date.now() - pausedAt < FOLLOW_FOR_MS;
         // Not a reason to keep the process alive: the leg's owner decides that.
-        const pause = following ? FOLLOW_EVERY_MS : wait;
+        const pause = following ? jittered(FOLLOW_EVERY_MS, 1) : wait;
         await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, left))).unref());
         if (!following) wait = Math.min(2_000, wait * 2);
       }
