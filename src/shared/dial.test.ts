@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialTcp } from './dial.js';
+import { dialTcp, MAX_LIVE_ATTEMPTS } from './dial.js';
 
 /**
  * A listener that takes one connection into its accept queue and never accepts it: the kernel
@@ -55,5 +55,39 @@ describe('dialTcp', () => {
       dialTcp({ host: '127.0.0.1', port, timeoutMs: 1_200, redialMs: 400 }),
     ).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1_150);
+  });
+
+  it('fails a bad port at once and leaves no timer behind to throw later', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await expect(dialTcp({ host: '127.0.0.1', port: 70_000, redialMs: 20 })).rejects.toMatchObject({
+      code: 'ERR_SOCKET_BAD_PORT',
+    });
+    // A redial timer left running would call net.connect again: an uncaught exception.
+    expect(timers()).toBe(before);
+  });
+
+  it('keeps at most MAX_LIVE_ATTEMPTS attempts alive while none is answered', async () => {
+    const port = await heldListener();
+    const sockets = () =>
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    let done = false;
+    // Settled to its error at once: a rejection awaited only after the loop is unhandled.
+    const dial = dialTcp({ host: '127.0.0.1', port, timeoutMs: 600, redialMs: 40 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    void dial.finally(() => (done = true));
+    let most = 0;
+    while (!done) {
+      most = Math.max(most, sockets() - before);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await dial).toMatchObject({ code: 'ETIMEDOUT' });
+    // Uncapped, 600/40 ms would keep ~15 alive; a dropped attempt's handle may still be
+    // closing for one turn of the loop beside its replacement, hence the one extra.
+    expect(most).toBeGreaterThanOrEqual(MAX_LIVE_ATTEMPTS);
+    expect(most).toBeLessThanOrEqual(MAX_LIVE_ATTEMPTS + 1);
   });
 });
