@@ -24,11 +24,11 @@ export class SharedAddresses {
 
   /**
    * Change addresses, then bind or release the shared ones (S19). A shared address that
-   * cannot be bound (still held by the other appliance) is disabled again and the change is
-   * refused with the reason.
+   * cannot be taken (still held by the other appliance) is disabled again and given up (off
+   * the interface, listener closed), and the change is refused with the reason.
    */
   async change<T>(actor: Actor, change: () => T, keepClients = false): Promise<T> {
-    const { network, traffic, listeners, clients, events } = this.parts;
+    const { network, traffic, listeners, clients } = this.parts;
     const enabledBefore = new Set(
       network
         .list()
@@ -44,28 +44,17 @@ export class SharedAddresses {
         .catch((e: Error) => carried.push({ address: a.address, reason: e.message }));
     // Off the interface before the listener closes: until the address leaves, clients that
     // still reach it here are answered (as through any address that moves), not refused.
-    for (const a of shared.filter((x) => !x.enabled))
-      await traffic
-        .carryShared(a.address, false)
-        .catch((e: Error) =>
-          events.record(
-            actor,
-            'network.shared-release-failed',
-            a.address,
-            { reason: e.message },
-            'failed',
-          ),
-        );
+    for (const a of shared.filter((x) => !x.enabled)) await this.release(actor, a.address);
     const bindFailed = await listeners.reconcile(network.list());
     const failed = [
       ...carried,
       ...bindFailed.filter((f) => !carried.some((c) => c.address === f.address)),
     ];
+    if (failed.length) await this.undo(actor, failed);
     // Announced only now, listening: clients that follow the announcement are answered at once.
+    // A failed announcement is logged by announceShared, not a refusal: the address is held.
     for (const a of shared.filter((x) => x.enabled && !failed.some((f) => f.address === x.address)))
-      await traffic
-        .announceShared(actor, a.address)
-        .catch((e: Error) => failed.push({ address: a.address, reason: e.message }));
+      await traffic.announceShared(actor, a.address);
     // Clients that reached the site through a released shared address reconnect to where it
     // went (unless the role change sends them on itself, once the peer took the role).
     for (const a of keepClients ? [] : network.list())
@@ -74,11 +63,34 @@ export class SharedAddresses {
           a.address,
           `the shared address ${a.address} moved to another appliance`,
         );
-    if (failed.length) {
-      for (const f of failed) network.update(actor, f.address, { enabled: false });
-      throw sharedAddressError(failed);
-    }
+    if (failed.length) throw sharedAddressError(failed);
     return result;
+  }
+
+  /**
+   * Shared addresses that could not be taken are disabled in the configuration and really given
+   * up: off the interface and their listeners closed, so that what this appliance holds is what
+   * its configuration says (not left held until some later, unrelated change releases them).
+   */
+  private async undo(actor: Actor, failed: { address: string }[]): Promise<void> {
+    const { network, listeners } = this.parts;
+    for (const f of failed) network.update(actor, f.address, { enabled: false });
+    for (const f of failed) await this.release(actor, f.address);
+    await listeners.reconcile(network.list());
+  }
+
+  /** Take a shared address off the interface; a failure is logged with the reason. */
+  private release(actor: Actor, address: string): Promise<void> {
+    const { traffic, events } = this.parts;
+    return traffic.carryShared(address, false).catch((e: Error) => {
+      events.record(
+        actor,
+        'network.shared-release-failed',
+        address,
+        { reason: e.message },
+        'failed',
+      );
+    });
   }
 
   /**

@@ -173,22 +173,23 @@ export class TrafficSwitchSettings {
   /**
    * Once its listener is bound: announce a carried shared address by gratuitous ARP, so the
    * first client that follows the announcement finds the appliance listening. It does not wait
-   * for arping beyond its start; a failure then is logged with the reason (neighbours learn the
-   * address when their entries expire).
+   * for arping beyond its start. It never throws: the address is held and served by then, so a
+   * failure (arping missing or not permitted, at start or later) is a warning logged with the
+   * reason, not a refused takeover (neighbours learn the address when their entries expire).
    */
   async announceShared(actor: Actor, address: string): Promise<void> {
     const c = this.carried(address);
     if (!c) return;
     const { announceSharedAddress } = await import('./shared-ip.js');
-    await announceSharedAddress(c, (e) =>
+    const warn = (e: Error) =>
       this.events.record(
         actor,
         'traffic.announce-failed',
         address,
         { reason: e.message },
         'failed',
-      ),
-    );
+      );
+    await announceSharedAddress(c, warn).catch(warn);
   }
 
   private carried(address: string) {
