@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { GatehouseError } from '../shared/errors.js';
 import type { Action } from './plan-types.js';
 import type { ExecContext } from './exec-context.js';
@@ -116,33 +117,70 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
       409,
       `Neither ${from} nor ${to} has a shared address; the inventory's traffic switch is shared-ip. Configure it under /appliance > Networking, or change trafficSwitch.method.`,
     );
-  const release = async () => {
-    for (const a of shared(sf).filter((x) => x.enabled))
-      await d.call(
-        from,
-        'PATCH',
-        `/api/appliance/network/addresses/${encodeURIComponent(a.address)}`,
-        { enabled: false },
-      );
-  };
-  const take = async () => {
-    for (const a of addresses)
-      await d.call(to, 'PATCH', `/api/appliance/network/addresses/${encodeURIComponent(a)}`, {
-        enabled: true,
+  await moveSharedIp(
+    ctx,
+    { from, to },
+    addresses,
+    shared(sf)
+      .filter((x) => x.enabled)
+      .map((x) => x.address),
+  );
+  return { moved: addresses, from, to };
+}
+
+/** The shared addresses from `from` (which holds `held` of them) to `to`. */
+async function moveSharedIp(
+  ctx: ExecContext,
+  { from, to }: { from: string; to: string },
+  addresses: string[],
+  held: string[],
+) {
+  const d = ctx.deployment;
+  const patch = async (name: string, enabled: boolean, list: string[]) => {
+    for (const a of list)
+      await d.call(name, 'PATCH', `/api/appliance/network/addresses/${encodeURIComponent(a)}`, {
+        enabled,
       });
   };
-  // On two hosts the new holder takes the address and announces it before the old one lets it
-  // go (make before break, as keepalived's planned switch): a client's packet never reaches a
-  // host that no longer has the address, to be dropped and sent again a second later. On one
-  // kernel (loopback addresses) the old holder must release it before the new one can bind it.
-  if (addresses.some(isLoopback)) {
+  const release = () => patch(from, false, held);
+  const take = () => patch(to, true, addresses);
+  // One kernel (loopback) cannot bind an address twice, and an IPv6 address added without
+  // nodad fails duplicate address detection against its old holder: release, then take.
+  if (addresses.some((a) => isLoopback(a) || !isIPv4(a))) {
     await release();
     await take();
-  } else {
-    await take();
-    await release();
+    return;
   }
-  return { moved: addresses, from, to };
+  // IPv4 on two hosts: the new holder takes and announces the address before the old one lets
+  // it go (make before break, as keepalived's planned switch), so a client's packet never
+  // reaches a host that no longer has it, to be dropped and sent again a second later.
+  await take();
+  try {
+    await retryUntil(RELEASE_RETRY_MS, release);
+  } catch (e) {
+    // Never leave both hosts holding it: `to` gives it up again and `from` keeps it.
+    await patch(to, false, addresses);
+    throw e;
+  }
+  // Enabling again on `to` announces it once more (gratuitous ARP): a neighbour that asked
+  // during the overlap and heard the old host's MAC learns the new one now, not on expiry.
+  await take();
+}
+
+/** How long the old holder of a shared IPv4 address is asked to release it, once the new one took it. */
+const RELEASE_RETRY_MS = 5_000;
+
+/** `fn` again, half a second apart, until it succeeds or `ms` have passed (then its last error). */
+async function retryUntil(ms: number, fn: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /**
