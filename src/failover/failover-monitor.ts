@@ -28,6 +28,9 @@ export interface MonitoredRelationship {
 /** How often each side contacts the other when automatic failover does not ask for more. */
 export const HEARTBEAT_MS = 5_000;
 
+/** How much later a lease may seem to end between two answers without having been renewed (round trips). */
+const RENEWED_SLACK_MS = 250;
+
 /** Whether a TCP connection to `addr` opens within `timeoutMs`. */
 export function tcpReachable(addr: PeerAddress, timeoutMs = 2_000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -56,6 +59,13 @@ export class FailoverMonitor {
   /** A takeover withheld only until a promise or the primary's lease runs out, tried again then. */
   private retry: NodeJS.Timeout | undefined;
   private deciding = false;
+  /** A retry or a round came to decide while a decision was under way: decide once more after it. */
+  private decideAgain = false;
+  /**
+   * When the witness last said the primary's lease runs out (refusal 'held'): an answer further
+   * out means the primary renewed it since, so it is alive and asked again only each heartbeat.
+   */
+  private heldUntil: number | undefined;
   private readonly loop = new Repeating(
     () => this.tick(),
     () => (this.active() ? this.interval() : 250),
@@ -101,6 +111,7 @@ export class FailoverMonitor {
     if (this.relationship.view()) this.relationship.store.history.check(state);
     if (state.reachable) {
       clearTimeout(this.retry);
+      this.heldUntil = undefined;
       this.lastContactAt = now();
       this.lastReachableAt = this.lastContactAt;
       this.lastWithheld = undefined;
@@ -110,15 +121,27 @@ export class FailoverMonitor {
     await this.decide(now() - this.lastContactAt, state);
   }
 
-  /** One decision at a time: a retry and a heartbeat's round may both come to decide. */
+  /**
+   * One decision at a time: a retry and a heartbeat's round may both come to decide. One that
+   * comes while another is under way is not dropped (a retry timed to a lease's end would then
+   * wait a whole heartbeat): the decision is made again, with what is known then, once it ends.
+   */
   private async decide(unreachableMs: number, state: PeerState): Promise<void> {
-    if (this.deciding) return;
+    if (this.deciding) {
+      this.decideAgain = true;
+      return;
+    }
     this.deciding = true;
     try {
       await this.considerTakeover(unreachableMs, state);
     } finally {
       this.deciding = false;
     }
+    if (!this.decideAgain) return;
+    this.decideAgain = false;
+    const last = this.last;
+    if (this.active() && last && !last.reachable)
+      await this.decide(Date.now() - this.lastContactAt, last);
   }
 
   /**
@@ -135,6 +158,19 @@ export class FailoverMonitor {
         void this.decide(Date.now() - this.lastContactAt, last);
     }, ms + 1);
     this.retry.unref();
+  }
+
+  /**
+   * Ask the witness again when the primary's lease runs out, unless the primary renewed it since
+   * the last answer: with only the link between the appliances cut, it renews for the whole
+   * outage, and the witness is then asked once a heartbeat, not each time a renewed lease would
+   * have run out. A lease not renewed since is retried at its end (the failover is not delayed).
+   */
+  private retryAtLeaseEnd(remainingMs: number): void {
+    const until = Date.now() + remainingMs;
+    const renewed = this.heldUntil !== undefined && until > this.heldUntil + RENEWED_SLACK_MS;
+    this.heldUntil = until;
+    if (!renewed) this.retryIn(remainingMs);
   }
 
   private async considerTakeover(unreachableMs: number, state: PeerState): Promise<void> {
@@ -206,7 +242,7 @@ export class FailoverMonitor {
         `${head}, but the witness refused this backup the lease: ${answer.reason} (no acknowledged change is lost)`,
       );
     if (!answer.granted) {
-      if (answer.refusal === 'held') this.retryIn(answer.remainingMs);
+      if (answer.refusal === 'held') this.retryAtLeaseEnd(answer.remainingMs);
       return this.withhold(
         `${head}, but the witness refused this backup the lease: ${answer.reason ?? 'no reason given'} Only the link between the appliances is cut, so the primary serves on (split-brain guard).`,
       );
