@@ -24,6 +24,11 @@ export const clientsHttp = domainHttp<ClientsHttpOptions>(operations, async (app
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/api/client/')) connections.started(req.raw.socket);
   });
+  // A connection busy when the clients moved closes with its answer (see closeIdle).
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/api/client/') && connections.closesAfterAnswer(req.raw.socket))
+      reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (req) => {
     if (req.url.startsWith('/api/client/')) connections.finished(req.raw.socket);
   });
