@@ -81,7 +81,7 @@ export class SessionLoad {
   private timers: NodeJS.Timeout[] = [];
   private long: (Duplex | undefined)[] = [undefined, undefined];
   private readonly opening = new Set<number>();
-  /** New sessions under way: stop() lets them finish rather than cutting them and counting it. */
+  /** Sessions opening: stop() lets them finish rather than cutting them and counting it. */
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
   private listed = false;
@@ -134,15 +134,15 @@ export class SessionLoad {
     });
     this.jump.start();
     this.startedAt = Date.now();
-    this.timers.push(
-      setInterval(() => {
-        const s = this.newSession();
-        this.inFlight.add(s);
-        void s.finally(() => this.inFlight.delete(s));
-      }, 1_000),
-    );
-    this.timers.push(setInterval(() => void this.tickLong(), LONG_TICK_MS));
+    this.timers.push(setInterval(() => this.track(this.newSession()), 1_000));
+    this.timers.push(setInterval(() => this.track(this.tickLong()), LONG_TICK_MS));
     this.timers.push(setInterval(() => this.save(), 1_000));
+  }
+
+  /** Work that `stop` waits for: a session opening or ending when the load stops. */
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
   }
 
   /**
@@ -226,7 +226,7 @@ export class SessionLoad {
 
   private async tickLong(): Promise<void> {
     if (this.stopped || !(await this.ready())) return;
-    for (let i = 0; i < this.long.length; i++) {
+    for (let i = 0; i < this.long.length && !this.stopped; i++) {
       const s = this.long[i];
       if (this.opening.has(i)) continue;
       if (!s) {
@@ -234,6 +234,11 @@ export class SessionLoad {
         try {
           const opened = (await this.open()).socket;
           this.stats.longOpened++;
+          // Opened after the stop, which ends only the stored ones: end it now, as they end.
+          if (this.stopped) {
+            await endSession(opened);
+            return;
+          }
           opened.on('error', () => undefined);
           this.measurePauses(opened);
           opened.once('close', () => {
