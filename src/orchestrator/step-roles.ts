@@ -216,8 +216,7 @@ async function siteFollows(ctx: ExecContext, from: string, to: string) {
   );
   // `to` is still the backup (the cluster runbook switches before the handover): `from` is
   // the primary until its Become Backup, which sends its clients straight to `to` once primary.
-  if ((await d.health(to)).role === 'backup')
-    return { siteLedThereAfterMs, clientsSentFrom: {}, clientsMoveAtHandover: from };
+  if ((await d.health(to)).role === 'backup') return { siteLedThereAfterMs, clientsSentFrom: {} };
   // The site now leads to `to`, but clients connected to `from` stay there until they
   // reconnect (a shared IP moves them by itself): ask them to, through the site.
   const sent = await d
