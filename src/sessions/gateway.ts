@@ -338,8 +338,9 @@ export class ClientGateway {
    * backup or left the cluster): straight to `to` (an appliance that accepts them: the peer that
    * took the primary role, an accepting node) when this appliance knows one, else through the
    * site. New sessions go where they went, and resumable sessions follow their Jump Client
-   * there; those of previous-release clients go on here. Consoles' idle kept-alive connections
-   * to the clients' API are closed: their next call connects where the site's name leads now.
+   * there; those of previous-release clients go on here. Consoles' kept-alive connections to
+   * the clients' API close (a busy one after its answer): their next call connects where the
+   * site's name leads now.
    */
   moveAll(reason: string, to?: Relay): void {
     this.presence.moveAll(reason, to);
