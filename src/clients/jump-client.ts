@@ -8,10 +8,11 @@ import { pipeByTick } from '../shared/streams.js';
 import {
   GATEWAY_PATHS,
   LineChannel,
+  Relay,
   type FromJumpClient,
+  type MoveMessage,
   type ToJumpClient,
 } from '../sessions/protocol.js';
-import type { Relay } from '../sessions/routing.js';
 import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { InstallationIdentity } from './installation-identity.js';
 import { registerInstallation } from './installation-registration.js';
@@ -327,12 +328,27 @@ export class JumpClient {
     this.feedWatchdog();
     if (m.type === 'ping') return this.send({ type: 'pong' });
     if (m.type === 'move') {
-      this.log(`asked to move: ${m.reason}${m.to ? ` (to ${m.to.node})` : ''}`);
-      this.movedTo = m.to;
+      this.movedTo = this.moveTarget(m);
       return this.channel?.close('moved');
     }
     if (m.type === 'open') void this.open(m, relay);
     if (m.type === 'upgrade') void this.upgrade(m.version);
+  }
+
+  /** Where a move sends it: undefined (ask the site) when none is named or it is unusable. */
+  private moveTarget(m: MoveMessage): Relay | undefined {
+    const reason = String(m.reason).slice(0, 200);
+    if (m.to === undefined) return void this.log(`asked to move: ${reason}`);
+    const to = Relay.safeParse(m.to);
+    if (to.success) {
+      this.log(`asked to move: ${reason} (to ${to.data.node})`);
+      return to.data;
+    }
+    const issue = to.error.issues[0]!;
+    this.log(
+      `asked to move: ${reason}, to an unusable place (${issue.path.join('.')}: ${issue.message}): asking the site`,
+    );
+    return undefined;
   }
 
   /** Its turn in the site's upgrade wave: replace itself with the site's build (S13). */

@@ -75,13 +75,17 @@ export const ResumeAnswer = z.object({
 });
 export type ResumeAnswer = z.infer<typeof ResumeAnswer>;
 
-/** Where a client should open its connections: another appliance, pinned by fingerprint. */
-export interface Relay {
-  node: string;
-  host: string;
-  port: number;
-  fingerprint: string;
-}
+/**
+ * Where a client should open its connections: another appliance, pinned by fingerprint. A
+ * client checks one it is sent (a port out of range makes net.connect throw).
+ */
+export const Relay = z.object({
+  node: z.string().min(1).max(253),
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65_535),
+  fingerprint: z.string().min(1).max(200),
+});
+export type Relay = z.infer<typeof Relay>;
 
 /**
  * Reconnect elsewhere: through the site, or straight to `to` when the appliance knows where
