@@ -118,6 +118,10 @@ export function toError(res: ApiResponse): GatehouseError {
     p?.detail ?? `The appliance answered HTTP ${res.status}.`,
     {
       fields: p?.errors ?? [],
+      // A busy appliance's "come back in" (429, 503): the client waits as long.
+      ...(typeof res.headers['retry-after'] === 'string'
+        ? { headers: { 'retry-after': res.headers['retry-after'] } }
+        : {}),
     },
   );
 }

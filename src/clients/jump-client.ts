@@ -13,7 +13,7 @@ import {
   type MoveMessage,
   type ToJumpClient,
 } from '../sessions/protocol.js';
-import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
+import { isConnectionError, relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { InstallationIdentity } from './installation-identity.js';
 import { registerInstallation } from './installation-registration.js';
 import { connectTarget } from './target-connection.js';
@@ -81,6 +81,13 @@ const REFUSED_FOR_GOOD = new Set([
   'JUMP_CLIENT_NAME_RESERVED',
 ]);
 
+/** 503s of a move in progress (a backup, a draining or stopping node), not of a busy site. */
+const NOT_THIS_NODE = new Set([
+  'NOT_ACCEPTING_CLIENTS',
+  'NODE_NOT_ACCEPTING',
+  'APPLIANCE_STOPPING',
+]);
+
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 /**
@@ -90,6 +97,8 @@ const BACKOFF_MAX_MS = 30_000;
  * (125-375 ms) so that a site's Jump Clients, all moved at once, do not knock in step.
  */
 const FOLLOW_RETRY_MS = 250;
+/** The first reconnect after a move waits 0 to this long: a site's clients do not go in step. */
+const MOVE_SPREAD_MS = 250;
 const FOLLOW_MS = 30_000;
 /** How long a connection straight to where a move named may take before the site is asked. */
 const MOVED_TRY_MS = 4_000;
@@ -127,6 +136,8 @@ export class JumpClient {
   private site: Endpoint;
   private stopped = false;
   private backoff = BACKOFF_MIN_MS;
+  /** Not to reconnect before this (a busy site's Retry-After), even for a waiting session. */
+  private notBefore = 0;
   /** Until when it follows a move: tries again at once, without backoff. */
   private followUntil = 0;
   private retry: NodeJS.Timeout | undefined;
@@ -225,7 +236,8 @@ export class JumpClient {
             this.api.reconnect();
             this.followUntil = Date.now() + FOLLOW_MS;
           }
-          this.scheduleReconnect(reason === 'moved' ? 0 : undefined);
+          // Every client of a moved appliance goes at once: spread over 0-250 ms, not in step.
+          this.scheduleReconnect(reason === 'moved' ? jittered(MOVE_SPREAD_MS / 2, 2) : undefined);
         },
       );
       this.channel = channel;
@@ -254,7 +266,15 @@ export class JumpClient {
         this.movedTo = moved;
         return this.scheduleReconnect(jittered(FOLLOW_RETRY_MS, 1));
       }
-      this.scheduleReconnect(moved ? 0 : undefined);
+      // A site shedding load (429, a 503 other than "not this node") is not followed at the
+      // fast beat: it is given the time it asks for (Retry-After), else the backoff; so is any
+      // other refusal. Only a broken connection (the address between appliances) or a node
+      // that is not the one to take clients is tried again at the fast beat.
+      if (status === 429 || (status === 503 && !NOT_THIS_NODE.has(code)))
+        return this.scheduleReconnect(this.busyWait(e));
+      if (moved) return this.scheduleReconnect(0);
+      const fast = isConnectionError(e) || NOT_THIS_NODE.has(code);
+      this.scheduleReconnect(fast ? undefined : this.nextBackoff());
     }
   }
 
@@ -309,10 +329,23 @@ export class JumpClient {
     if (this.stopped) return;
     this.state = 'waiting';
     const following = Date.now() < this.followUntil;
-    const wait = delay ?? (following ? jittered(FOLLOW_RETRY_MS, 1) : jittered(this.backoff));
-    if (delay === undefined && !following)
-      this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+    const wait = delay ?? (following ? jittered(FOLLOW_RETRY_MS, 1) : this.nextBackoff());
     this.retry = setTimeout(() => void this.connect(), wait);
+  }
+
+  private nextBackoff(): number {
+    const wait = jittered(this.backoff);
+    this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+    return wait;
+  }
+
+  /** How long a busy site asked to be left alone (Retry-After, in seconds), else the backoff. */
+  private busyWait(e: unknown): number {
+    const after = Number((e as { headers?: Record<string, string> }).headers?.['retry-after']);
+    const wait =
+      after > 0 ? Math.min(BACKOFF_MAX_MS, jittered(after * 1_000, 0.2)) : this.nextBackoff();
+    this.notBefore = Date.now() + wait;
+    return wait;
   }
 
   private feedWatchdog(): void {
@@ -434,7 +467,10 @@ export class JumpClient {
     if (this.state === 'waiting') {
       clearTimeout(this.retry);
       this.backoff = BACKOFF_MIN_MS;
-      this.scheduleReconnect(0);
+      // Spread (as after a move) and never before a busy site said to come back.
+      this.scheduleReconnect(
+        Math.max(jittered(MOVE_SPREAD_MS / 2, 2), this.notBefore - Date.now()),
+      );
     }
     await until(() => this.relayNow !== undefined || this.stopped, timeoutMs, 'the site', 50);
     if (!this.relayNow) throw new GatehouseError('SESSION_ENDED', 410, 'The Jump Client stopped.');

@@ -182,11 +182,13 @@ function upgradeOver(
         } catch {
           // Not one of ours: described by status below.
         }
+        const retryAfter = /^retry-after: *(\S+)/im.exec(head)?.[1];
         fail(
           new GatehouseError(
             problem.code ?? `HTTP_${status}`,
             status || 502,
             problem.detail ?? `${where} refused the connection (HTTP ${status}).`,
+            retryAfter ? { headers: { 'retry-after': retryAfter } } : {},
           ),
         );
       };
