@@ -4,6 +4,7 @@ import { GatehouseError } from '../shared/errors.js';
 import { pipeByTick } from '../shared/streams.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
+import { jittered } from '../shared/jitter.js';
 import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
 import type { MuxStream } from '../sessions/mux.js';
 import type { Relay } from '../sessions/routing.js';
@@ -35,6 +36,10 @@ export interface ConsoleSignIn {
 const MOVE_WAIT_MS = 5_000;
 /** How long a session start keeps asking again while its Jump Client moves (once or more). */
 const START_WAIT_MS = 15_000;
+/** The least pause between two session starts for a moving Jump Client (spread ±25 %). */
+const START_PAUSE_MS = 250;
+/** How many times a session start is tried while its Jump Client moves. */
+const START_TRIES = 8;
 
 export class RepresentativeConsole {
   readonly api: SiteApi;
@@ -119,37 +124,59 @@ export class RepresentativeConsole {
     // A Jump Client moving twice (both nodes of a region draining at once) may still be listed
     // where it just left: the console asks again each time it is listed somewhere new.
     const deadline = Date.now() + START_WAIT_MS;
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       triedNode = undefined;
       try {
         return await once();
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
-        if (Date.now() > deadline) throw e;
+        if (Date.now() > deadline || tries >= START_TRIES) throw e;
         this.log?.(
           `session start through ${triedNode ?? 'the site'} failed: ${(e as Error).message}`,
         );
         // The leg may have reached another appliance than the kept-alive API connection did
         // (the site's name now leads elsewhere): ask the site afresh, over new connections.
         this.followSite();
-        const left = triedNode;
-        const moved = await until(
-          async () => {
-            // The site may still list it where it was, beside where it is now.
-            return (await this.jumpClients()).some((x) => x.name === jumpClient && x.node !== left);
-          },
-          Math.min(MOVE_WAIT_MS, Math.max(0, deadline - Date.now())),
-          `Jump Client "${jumpClient}" to be back on the site`,
-          200,
-        ).then(
-          () => true,
-          () => false,
-        );
+        const moved = await this.listedAnew(jumpClient, triedNode, deadline);
         // A Jump Client that is simply offline: its error, not a second one.
-        if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && left === undefined) throw e;
+        if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && triedNode === undefined) throw e;
       }
     }
+  }
+
+  /**
+   * Whether the site lists the Jump Client anew within the move wait: somewhere else than the
+   * node it was tried on, or (no node tried: the start failed before one was named) anywhere
+   * other than where it was listed at the failure. Never at once: each pass pauses a little
+   * (spread, so that consoles do not ask in step), or a listing that still names the old place
+   * would send the console round again without a pause until START_WAIT_MS.
+   */
+  private async listedAnew(jumpClient: string, left: string | undefined, deadline: number) {
+    const listed = async () =>
+      (await this.jumpClients())
+        .filter((x) => x.name === jumpClient)
+        .map((x) => x.node)
+        .sort()
+        .join(',');
+    const before = left === undefined ? await listed().catch(() => undefined) : undefined;
+    await new Promise((r) => setTimeout(r, jittered(START_PAUSE_MS)));
+    return until(
+      async () => {
+        if (left !== undefined)
+          // The site may still list it where it was, beside where it is now.
+          return (await this.jumpClients()).some((x) => x.name === jumpClient && x.node !== left);
+        const now = await listed();
+        return now !== '' && now !== before;
+      },
+      Math.min(MOVE_WAIT_MS, Math.max(0, deadline - Date.now())),
+      `Jump Client "${jumpClient}" to be back on the site`,
+      200,
+    ).then(
+      () => true,
+      // Listed all along where it was (the site's listing lags): tried again, not offline.
+      async () => left === undefined && !!before && (await listed().catch(() => '')) !== '',
+    );
   }
 
   /**
