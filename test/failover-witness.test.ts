@@ -204,14 +204,20 @@ describe('automatic failover with a witness (the tie-breaker of a pair)', () => 
     }
     const takeover = (await events(b, 'failover.automatic-takeover'))[0]!;
     expect(takeover.details.reason).toMatch(/witness granted this backup the lease/);
-    expect(takeover.ts - frozenAt).toBeGreaterThanOrEqual(1_000);
+    // Not before the frozen primary's lease (1 s) ran out. It runs from its last renewal, up to
+    // a renewal period (a quarter lease) before the freeze, and the takeover is now tried the
+    // moment it runs out: 969 ms after the freeze was seen.
+    expect(takeover.ts - frozenAt).toBeGreaterThanOrEqual(750);
     await until(async () => (await health(a)) === 'backup', 20_000, 'the old primary to step down');
     // Its fence began when its lease ran out: before the takeover.
     const fenced = (await events(a, 'failover.fenced'))[0];
     if (fenced) expect(Date.parse(String(fenced.details.since))).toBeLessThan(takeover.ts);
     expect((await addUser(a, 'on-the-old-primary')).body.code).toBe('FAILOVER_BACKUP_READ_ONLY');
     expect((await addUser(b, 'after-takeover')).status).toBe(201);
-    expect(await hasUser(a, 'after-takeover')).toBe(true);
+    // The new primary acknowledges alone until it counts the old one as its backup again (the
+    // witness keeps the change meanwhile): the old primary then pulls it. Checked at once, this
+    // failed in 2 of 3 runs side by side, with the takeover fast enough to come first.
+    await until(() => hasUser(a, 'after-takeover'), 30_000, 'the old primary to pull the change');
   }, 90_000);
 
   it('with only the witness down the primary serves on the backup’s promise; the backup alone does not take over', async () => {
