@@ -98,8 +98,9 @@ export class RepresentativeConsole {
    * site changes (a failover, a switch, a draining traffic node): when the appliance that
    * answered cannot be reached for the session's leg, or no longer holds the Jump Client, the
    * console waits a few seconds for the site to list the Jump Client somewhere else and asks
-   * again (for START_WAIT_MS at most: a client may move twice in a row). With `allowHalfOpen` a resumable session stays writable after the target ended
-   * its side (as a socket with that option does); by default this side then ends too.
+   * again (for START_WAIT_MS and START_TRIES at most: a client may move twice in a row).
+   * With `allowHalfOpen` a resumable session stays writable after the target ended its side
+   * (as a socket with that option does); by default this side then ends too.
    */
   async openSession(
     jumpClient: string,
