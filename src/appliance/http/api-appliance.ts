@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
 import { RestoreOptions } from '../backup/backup.js';
 import { UpgradeNoticeInput } from '../upgrade-notice.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { applianceOperationsOf, type ApplianceOperation } from './operation.js';
 import { sendBackup } from '../backup/send-backup.js';
+
+const op = applianceOperationsOf({ area: 'appliance', tag: 'appliance' });
 
 const AddressParams = z.object({ address: IpAddress });
 const BackupQuery = z
@@ -16,22 +18,12 @@ const BackupQuery = z
 
 /** /appliance area: status, networking, updates, backup. */
 export const applianceOperations: ApplianceOperation[] = [
-  defineOperation({
-    id: 'applianceStatus',
-    method: 'GET',
-    path: '/api/appliance/status',
-    area: 'appliance',
-    tag: 'appliance',
+  op('applianceStatus', 'GET /api/appliance/status', {
     summary: 'Status: name, versions, uptime, addresses, disk',
     response: { status: 200, description: 'Appliance status' },
     handler: ({ appliance }) => appliance.status(),
   }),
-  defineOperation({
-    id: 'changeAppliancePassword',
-    method: 'PUT',
-    path: '/api/appliance/account/password',
-    area: 'appliance',
-    tag: 'appliance',
+  op('changeAppliancePassword', 'PUT /api/appliance/account/password', {
     summary:
       "Change the signed-in /appliance administrator's own password; ends the administrator's other /appliance sessions",
     body: z
@@ -53,34 +45,19 @@ export const applianceOperations: ApplianceOperation[] = [
       );
     },
   }),
-  defineOperation({
-    id: 'listAddresses',
-    method: 'GET',
-    path: '/api/appliance/network/addresses',
-    area: 'appliance',
-    tag: 'appliance',
+  op('listAddresses', 'GET /api/appliance/network/addresses', {
     summary: 'Networking > IP Configuration: unique and shared addresses',
     response: { status: 200, description: 'Addresses' },
     handler: ({ appliance }) => ({ addresses: appliance.network.list() }),
   }),
-  defineOperation({
-    id: 'addAddress',
-    method: 'POST',
-    path: '/api/appliance/network/addresses',
-    area: 'appliance',
-    tag: 'appliance',
+  op('addAddress', 'POST /api/appliance/network/addresses', {
     summary: 'Add a unique or shared address',
     body: NewAddressInput,
     response: { status: 201, description: 'Added' },
     handler: ({ appliance, actor, body }) =>
       appliance.addresses.change(actor, () => appliance.network.add(actor, body)),
   }),
-  defineOperation({
-    id: 'updateAddress',
-    method: 'PATCH',
-    path: '/api/appliance/network/addresses/:address',
-    area: 'appliance',
-    tag: 'appliance',
+  op('updateAddress', 'PATCH /api/appliance/network/addresses/:address', {
     summary: 'Enable or disable a shared address, or relabel an address',
     params: AddressParams,
     body: AddressPatch,
@@ -90,12 +67,7 @@ export const applianceOperations: ApplianceOperation[] = [
         appliance.network.update(actor, params.address, body),
       ),
   }),
-  defineOperation({
-    id: 'removeAddress',
-    method: 'DELETE',
-    path: '/api/appliance/network/addresses/:address',
-    area: 'appliance',
-    tag: 'appliance',
+  op('removeAddress', 'DELETE /api/appliance/network/addresses/:address', {
     summary: 'Remove an address',
     params: AddressParams,
     response: { status: 204, description: 'Removed' },
@@ -105,12 +77,7 @@ export const applianceOperations: ApplianceOperation[] = [
       });
     },
   }),
-  defineOperation({
-    id: 'downloadBackup',
-    method: 'GET',
-    path: '/api/appliance/backup',
-    area: 'appliance',
-    tag: 'appliance',
+  op('downloadBackup', 'GET /api/appliance/backup', {
     summary: 'Download a signed backup archive of the site (recordings optional)',
     query: BackupQuery,
     response: {
@@ -128,22 +95,12 @@ export const applianceOperations: ApplianceOperation[] = [
       );
     },
   }),
-  defineOperation({
-    id: 'backupSigner',
-    method: 'GET',
-    path: '/api/appliance/backup/signer',
-    area: 'appliance',
-    tag: 'appliance',
+  op('backupSigner', 'GET /api/appliance/backup/signer', {
     summary: "This appliance's backup signing key id (to trust its backups elsewhere)",
     response: { status: 200, description: 'Key id' },
     handler: ({ appliance }) => ({ keyId: appliance.backups.signerKeyId }),
   }),
-  defineOperation({
-    id: 'restoreBackup',
-    method: 'POST',
-    path: '/api/appliance/backup/restore',
-    area: 'appliance',
-    tag: 'appliance',
+  op('restoreBackup', 'POST /api/appliance/backup/restore', {
     summary: 'Restore a backup archive: verified whole before anything changes',
     query: RestoreOptions,
     rawBody: {
@@ -158,22 +115,12 @@ export const applianceOperations: ApplianceOperation[] = [
         maxBytes: Math.floor(appliance.status().disk.freeBytes / 2),
       }),
   }),
-  defineOperation({
-    id: 'upgradeInProgress',
-    method: 'GET',
-    path: '/api/appliance/upgrade-in-progress',
-    area: 'appliance',
-    tag: 'appliance',
+  op('upgradeInProgress', 'GET /api/appliance/upgrade-in-progress', {
     summary: 'Whether this appliance is marked as the old primary of an upgrade in progress (S23)',
     response: { status: 200, description: 'The mark, or null' },
     handler: ({ appliance }) => ({ upgrade: appliance.upgradeNotice.get() ?? null }),
   }),
-  defineOperation({
-    id: 'markUpgradeInProgress',
-    method: 'PUT',
-    path: '/api/appliance/upgrade-in-progress',
-    area: 'appliance',
-    tag: 'appliance',
+  op('markUpgradeInProgress', 'PUT /api/appliance/upgrade-in-progress', {
     summary:
       'Mark this appliance as the old primary of an upgrade in progress: /login shows a banner and every change needs X-Gatehouse-Confirm-Overwrite: true (the orchestrator sets it)',
     body: UpgradeNoticeInput,
@@ -182,12 +129,7 @@ export const applianceOperations: ApplianceOperation[] = [
       upgrade: appliance.upgradeNotice.set(actor, body),
     }),
   }),
-  defineOperation({
-    id: 'clearUpgradeInProgress',
-    method: 'DELETE',
-    path: '/api/appliance/upgrade-in-progress',
-    area: 'appliance',
-    tag: 'appliance',
+  op('clearUpgradeInProgress', 'DELETE /api/appliance/upgrade-in-progress', {
     summary: 'The upgrade is over (finished, failed or abandoned): changes need no confirmation',
     response: { status: 200, description: 'Whether there was a mark' },
     handler: ({ appliance, actor }) => ({ cleared: appliance.upgradeNotice.clear(actor) }),

@@ -1,13 +1,10 @@
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { applianceOperationsOf, type ApplianceOperation } from './operation.js';
+
+const op = applianceOperationsOf({ area: 'login', tag: 'login' });
 
 /** /login > Status: connected clients, and sending them to the site. */
 export const loginOperations: ApplianceOperation[] = [
-  defineOperation({
-    id: 'statusInformation',
-    method: 'GET',
-    path: '/api/login/status/information',
-    area: 'login',
-    tag: 'login',
+  op('statusInformation', 'GET /api/login/status/information', {
     summary: 'Status > Information: connected clients and their sessions',
     response: { status: 200, description: 'Connected clients' },
     handler: ({ appliance }) => ({
@@ -25,12 +22,7 @@ export const loginOperations: ApplianceOperation[] = [
       jumpClientUpgrades: appliance.clients.upgrades.status(),
     }),
   }),
-  defineOperation({
-    id: 'sendClientsToSite',
-    method: 'POST',
-    path: '/api/login/status/clients/reconnect',
-    area: 'login',
-    tag: 'login',
+  op('sendClientsToSite', 'POST /api/login/status/clients/reconnect', {
     summary:
       'Ask every connected client to reconnect through the site hostname (after a DNS or NAT swing away from this appliance); sessions in progress go on',
     response: { status: 200, description: 'How many clients were asked' },

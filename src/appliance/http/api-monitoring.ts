@@ -1,27 +1,19 @@
 import { z } from 'zod';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { applianceOperationsOf, type ApplianceOperation } from './operation.js';
+
+const op = applianceOperationsOf({ area: 'appliance', tag: 'monitoring' });
 
 const TokenParams = z.object({ id: z.uuid({ message: 'must be the id of a scrape token' }) });
 
 /** /appliance > Monitoring: the scrape tokens of GET /metrics (src/monitoring). */
 export const monitoringOperations: ApplianceOperation[] = [
-  defineOperation({
-    id: 'listScrapeTokens',
-    method: 'GET',
-    path: '/api/appliance/monitoring/tokens',
-    area: 'appliance',
-    tag: 'monitoring',
+  op('listScrapeTokens', 'GET /api/appliance/monitoring/tokens', {
     summary:
       'Scrape tokens that may read GET /metrics (the tokens themselves are never shown again)',
     response: { status: 200, description: 'Tokens' },
     handler: ({ appliance }) => ({ tokens: appliance.scrapeTokens.list() }),
   }),
-  defineOperation({
-    id: 'createScrapeToken',
-    method: 'POST',
-    path: '/api/appliance/monitoring/tokens',
-    area: 'appliance',
-    tag: 'monitoring',
+  op('createScrapeToken', 'POST /api/appliance/monitoring/tokens', {
     summary:
       'Create a scrape token for a Prometheus server; the answer is the only time it is shown',
     body: z
@@ -30,12 +22,7 @@ export const monitoringOperations: ApplianceOperation[] = [
     response: { status: 201, description: 'The token, shown once' },
     handler: ({ appliance, actor, body }) => appliance.scrapeTokens.create(actor, body.label),
   }),
-  defineOperation({
-    id: 'revokeScrapeToken',
-    method: 'DELETE',
-    path: '/api/appliance/monitoring/tokens/:id',
-    area: 'appliance',
-    tag: 'monitoring',
+  op('revokeScrapeToken', 'DELETE /api/appliance/monitoring/tokens/:id', {
     summary: 'Revoke a scrape token: its next scrape is refused',
     params: TokenParams,
     response: { status: 204, description: 'Revoked' },

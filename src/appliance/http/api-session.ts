@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Area } from '../../shared/http/operations.js';
 import { clearSessionCookie, signInWithCookies, sessionCookie } from './auth.js';
-import { defineOperation, type ApplianceOperation } from './operation.js';
+import { applianceOperationsOf, type ApplianceOperation } from './operation.js';
 
 const Credentials = z
   .object({
@@ -25,13 +25,11 @@ const SessionResponse = z.object({
 
 /** Sign-in and sign-out for one admin area. */
 export function sessionOperations(area: Area): ApplianceOperation[] {
+  const tag = area === 'appliance' ? 'appliance' : 'login';
+  const signIn = applianceOperationsOf({ area: 'public', tag });
+  const signedIn = applianceOperationsOf({ area, tag });
   return [
-    defineOperation({
-      id: `${area}SignIn`,
-      method: 'POST',
-      path: `/api/${area}/session`,
-      area: 'public',
-      tag: area === 'appliance' ? 'appliance' : 'login',
+    signIn(`${area}SignIn`, `POST /api/${area}/session`, {
       summary: `Sign in to the /${area} area; returns a bearer token and sets the session cookie`,
       body: Credentials,
       response: { status: 201, description: 'Signed in', schema: SessionResponse },
@@ -45,12 +43,7 @@ export function sessionOperations(area: Area): ApplianceOperation[] {
         };
       },
     }),
-    defineOperation({
-      id: `${area}SignOut`,
-      method: 'DELETE',
-      path: `/api/${area}/session`,
-      area,
-      tag: area === 'appliance' ? 'appliance' : 'login',
+    signedIn(`${area}SignOut`, `DELETE /api/${area}/session`, {
       summary: `Sign out of the /${area} area`,
       response: { status: 204, description: 'Signed out' },
       handler: ({ appliance, req, reply }) => {

@@ -6,7 +6,8 @@ import type { ClusterSite } from './site.js';
 
 /** An operation of the cluster domain: its handler sees the appliance as `ClusterSite`. */
 export type ClusterOperation = Operation<unknown, unknown, unknown, ClusterSite>;
-const defineOperation = operationsOf<ClusterSite>();
+const op = operationsOf<ClusterSite>({ area: 'login', tag: 'cluster' });
+const updatesOp = operationsOf<ClusterSite>({ area: 'appliance', tag: 'updates' });
 
 const NodeParams = z.object({ name: z.string().min(1).max(64) }).strict();
 
@@ -38,23 +39,13 @@ export function clusterView(appliance: ClusterSite) {
 
 /** /login > Management > Cluster: traffic nodes, Accepting New Client Connections, Sync Now. */
 export const clusterOperations: ClusterOperation[] = [
-  defineOperation({
-    id: 'getCluster',
-    method: 'GET',
-    path: '/api/login/cluster',
-    area: 'login',
-    tag: 'cluster',
+  op('getCluster', 'GET /api/login/cluster', {
     summary:
       "The cluster: this appliance's role and each traffic node's version, state, clients and last contact",
     response: { status: 200, description: 'The cluster' },
     handler: ({ appliance }) => clusterView(appliance),
   }),
-  defineOperation({
-    id: 'addClusterNode',
-    method: 'POST',
-    path: '/api/login/cluster/nodes',
-    area: 'login',
-    tag: 'cluster',
+  op('addClusterNode', 'POST /api/login/cluster/nodes', {
     summary:
       'Add a traffic node (its address, TLS port, region and the shared Inter-Appliance key)',
     body: z
@@ -76,12 +67,7 @@ export const clusterOperations: ClusterOperation[] = [
       return appliance.cluster.addNode(actor, body);
     },
   }),
-  defineOperation({
-    id: 'setClusterNode',
-    method: 'PATCH',
-    path: '/api/login/cluster/nodes/:name',
-    area: 'login',
-    tag: 'cluster',
+  op('setClusterNode', 'PATCH /api/login/cluster/nodes/:name', {
     summary:
       'Set Accepting New Client Connections of a traffic node (false drains it: sessions go on, idle clients move)',
     params: NodeParams,
@@ -92,12 +78,7 @@ export const clusterOperations: ClusterOperation[] = [
       return appliance.cluster.setAccepting(actor, params.name, body.accepting);
     },
   }),
-  defineOperation({
-    id: 'waitClusterNodeDrained',
-    method: 'POST',
-    path: '/api/login/cluster/nodes/:name/wait-drained',
-    area: 'login',
-    tag: 'cluster',
+  op('waitClusterNodeDrained', 'POST /api/login/cluster/nodes/:name/wait-drained', {
     summary:
       "Wait until a node's connected clients reach zero, or the deadline; answers drained true or false",
     params: NodeParams,
@@ -106,12 +87,7 @@ export const clusterOperations: ClusterOperation[] = [
     handler: ({ appliance, params, body }) =>
       appliance.cluster.waitDrained(params.name, body.timeoutSeconds * 1000),
   }),
-  defineOperation({
-    id: 'removeClusterNode',
-    method: 'DELETE',
-    path: '/api/login/cluster/nodes/:name',
-    area: 'login',
-    tag: 'cluster',
+  op('removeClusterNode', 'DELETE /api/login/cluster/nodes/:name', {
     summary:
       'Remove a traffic node (its history is pulled first; it goes on as a standalone appliance)',
     params: NodeParams,
@@ -121,12 +97,7 @@ export const clusterOperations: ClusterOperation[] = [
       await appliance.cluster.removeNode(actor, params.name);
     },
   }),
-  defineOperation({
-    id: 'clusterSyncNow',
-    method: 'POST',
-    path: '/api/login/cluster/sync',
-    area: 'login',
-    tag: 'cluster',
+  op('clusterSyncNow', 'POST /api/login/cluster/sync', {
     summary:
       'Cluster Sync Now: push configuration to every traffic node and pull their records back',
     response: { status: 200, description: 'Per-node results' },
@@ -135,12 +106,7 @@ export const clusterOperations: ClusterOperation[] = [
       return appliance.cluster.syncNow(actor);
     },
   }),
-  defineOperation({
-    id: 'distributeToCluster',
-    method: 'POST',
-    path: '/api/appliance/updates/:id/distribute',
-    area: 'appliance',
-    tag: 'updates',
+  updatesOp('distributeToCluster', 'POST /api/appliance/updates/:id/distribute', {
     summary:
       'Distribute to Cluster: every traffic node fetches this staged package, without installing it',
     params: z

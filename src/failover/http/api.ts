@@ -11,7 +11,7 @@ import type { FailoverSite } from './site.js';
 
 /** An operation of the failover domain: its handler sees the appliance as `FailoverSite`. */
 export type FailoverOperation = Operation<unknown, unknown, unknown, FailoverSite>;
-const defineOperation = operationsOf<FailoverSite>();
+const op = operationsOf<FailoverSite>({ area: 'login', tag: 'failover' });
 
 /**
  * What the Failover page shows: role, peer, state (the peer contacted now), last sync,
@@ -43,33 +43,18 @@ export async function failoverStatus(site: FailoverSite, contact = true) {
 
 /** /login > Management > Failover: the relationship (S14, S7, S25) and automatic failover. */
 export const failoverOperations: FailoverOperation[] = [
-  defineOperation({
-    id: 'getFailover',
-    method: 'GET',
-    path: '/api/login/failover',
-    area: 'login',
-    tag: 'failover',
+  op('getFailover', 'GET /api/login/failover', {
     summary: 'Failover: role, peer, whether the peer answers now, last sync, automatic failover',
     response: { status: 200, description: 'The relationship as this appliance sees it' },
     handler: ({ appliance }) => failoverStatus(appliance),
   }),
-  defineOperation({
-    id: 'failoverHistory',
-    method: 'GET',
-    path: '/api/login/failover/history',
-    area: 'login',
-    tag: 'failover',
+  op('failoverHistory', 'GET /api/login/failover/history', {
     summary:
       'Failover status history: runs of peer status checks and role changes, newest first (bounded, kept across restarts)',
     response: { status: 200, description: 'History entries' },
     handler: ({ appliance }) => ({ entries: appliance.failover.store.history.list() }),
   }),
-  defineOperation({
-    id: 'establishFailover',
-    method: 'POST',
-    path: '/api/login/failover/establish',
-    area: 'login',
-    tag: 'failover',
+  op('establishFailover', 'POST /api/login/failover/establish', {
     summary:
       'Establish Relationship, on the intended primary: backup connection details and the reverse connection details (how the backup reaches this primary); the Inter-Appliance keys must match',
     body: EstablishInput,
@@ -79,23 +64,13 @@ export const failoverOperations: FailoverOperation[] = [
       return failoverStatus(appliance, false);
     },
   }),
-  defineOperation({
-    id: 'syncFailoverNow',
-    method: 'POST',
-    path: '/api/login/failover/sync',
-    area: 'login',
-    tag: 'failover',
+  op('syncFailoverNow', 'POST /api/login/failover/sync', {
     summary:
       "Sync Now: the backup pulls the primary's site data now; answers when the sync has completed, with its result (rows, blobs, digest)",
     response: { status: 200, description: 'The completed sync' },
     handler: ({ appliance, actor }) => appliance.failover.syncNow(actor),
   }),
-  defineOperation({
-    id: 'setFailoverSyncInterval',
-    method: 'PUT',
-    path: '/api/login/failover/sync-interval',
-    area: 'login',
-    tag: 'failover',
+  op('setFailoverSyncInterval', 'PUT /api/login/failover/sync-interval', {
     summary:
       'How often the backup syncs after the first sync (seconds, 5 to 86400); both appliances keep it, so the peer must answer',
     body: SyncIntervalInput,
@@ -103,69 +78,39 @@ export const failoverOperations: FailoverOperation[] = [
     handler: ({ appliance, actor, body }) =>
       appliance.failover.setSyncInterval(actor, body.syncIntervalSeconds),
   }),
-  defineOperation({
-    id: 'breakFailover',
-    method: 'POST',
-    path: '/api/login/failover/break',
-    area: 'login',
-    tag: 'failover',
+  op('breakFailover', 'POST /api/login/failover/break', {
     summary:
       'Break Failover Relationship: both appliances go on alone with their data (the peer is told when it can be reached)',
     response: { status: 200, description: 'Broken; whether the peer was told' },
     handler: ({ appliance, actor }) => appliance.failover.break(actor),
   }),
-  defineOperation({
-    id: 'becomeBackup',
-    method: 'POST',
-    path: '/api/login/failover/become-backup',
-    area: 'login',
-    tag: 'failover',
+  op('becomeBackup', 'POST /api/login/failover/become-backup', {
     summary:
       'Become Backup: the peer runs a final sync and becomes primary; force = even if the peer site cannot be contacted',
     body: RoleChangeInput,
     response: { status: 200, description: 'The role change' },
     handler: ({ appliance, actor, body }) => appliance.failover.becomeBackup(actor, body.force),
   }),
-  defineOperation({
-    id: 'becomePrimary',
-    method: 'POST',
-    path: '/api/login/failover/become-primary',
-    area: 'login',
-    tag: 'failover',
+  op('becomePrimary', 'POST /api/login/failover/become-primary', {
     summary:
       'Become Primary: the peer steps down to backup; force = even if the peer cannot be contacted (it steps down when it returns)',
     body: RoleChangeInput,
     response: { status: 200, description: 'The role change' },
     handler: ({ appliance, actor, body }) => appliance.failover.becomePrimary(actor, body.force),
   }),
-  defineOperation({
-    id: 'scheduleSwitchover',
-    method: 'PUT',
-    path: '/api/login/failover/scheduled-switchover',
-    area: 'login',
-    tag: 'failover',
+  op('scheduleSwitchover', 'PUT /api/login/failover/scheduled-switchover', {
     summary:
       'Schedule a planned switchover, on the backup: at `at` (ISO 8601 with its zone) this appliance runs Become Primary itself (not forced; a stale backup is refused then); kept across restarts, dropped if the appliance was down at that time',
     body: ScheduledSwitchoverInput,
     response: { status: 200, description: 'The scheduled switchover' },
     handler: ({ appliance, actor, body }) => appliance.failover.scheduled.schedule(actor, body.at),
   }),
-  defineOperation({
-    id: 'cancelScheduledSwitchover',
-    method: 'DELETE',
-    path: '/api/login/failover/scheduled-switchover',
-    area: 'login',
-    tag: 'failover',
+  op('cancelScheduledSwitchover', 'DELETE /api/login/failover/scheduled-switchover', {
     summary: 'Cancel the scheduled switchover: nothing happens at its time',
     response: { status: 200, description: 'The switchover that was cancelled' },
     handler: ({ appliance, actor }) => appliance.failover.scheduled.cancel(actor),
   }),
-  defineOperation({
-    id: 'setBackupOperations',
-    method: 'PUT',
-    path: '/api/login/failover/backup-operations',
-    area: 'login',
-    tag: 'failover',
+  op('setBackupOperations', 'PUT /api/login/failover/backup-operations', {
     summary:
       'Enable Backup Operations: while disabled, this appliance as backup neither syncs nor takes over',
     body: BackupOperationsInput,
@@ -173,12 +118,7 @@ export const failoverOperations: FailoverOperation[] = [
     handler: ({ appliance, actor, body }) =>
       appliance.failover.setBackupOperations(actor, body.enabled),
   }),
-  defineOperation({
-    id: 'setAutomaticFailover',
-    method: 'PUT',
-    path: '/api/login/failover/automatic',
-    area: 'login',
-    tag: 'failover',
+  op('setAutomaticFailover', 'PUT /api/login/failover/automatic', {
     summary:
       'Automatic failover (off by default): the backup takes over when the primary has been unreachable for the set time and a check address still answers, or the witness grants it the lease',
     body: AutomaticFailoverSchema,

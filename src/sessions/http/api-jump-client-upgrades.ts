@@ -2,7 +2,7 @@ import type { Actor } from '../../shared/actor.js';
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
 import type { JumpClientsSite } from './site.js';
 
-const defineOperation = operationsOf<JumpClientsSite>();
+const op = operationsOf<JumpClientsSite>({ area: 'login', tag: 'login' });
 
 /** Resume a halted upgrade (the API and the Status page's button), logged with who did it. */
 export function resumeUpgrades(
@@ -20,23 +20,13 @@ export function resumeUpgrades(
  */
 export const jumpClientUpgradeOperations: Operation<unknown, unknown, unknown, JumpClientsSite>[] =
   [
-    defineOperation({
-      id: 'jumpClientUpgrades',
-      method: 'GET',
-      path: '/api/login/jump-clients/upgrades',
-      area: 'login',
-      tag: 'login',
+    op('jumpClientUpgrades', 'GET /api/login/jump-clients/upgrades', {
       summary:
         "Jump Client upgrades to the site's build: the waves so far, who waits, who came back, and why a halted upgrade halted",
       response: { status: 200, description: 'Rollout status' },
       handler: ({ appliance }) => appliance.clients.upgrades.status(),
     }),
-    defineOperation({
-      id: 'resumeJumpClientUpgrades',
-      method: 'POST',
-      path: '/api/login/jump-clients/upgrades/resume',
-      area: 'login',
-      tag: 'login',
+    op('resumeJumpClientUpgrades', 'POST /api/login/jump-clients/upgrades/resume', {
       summary:
         'Resume a halted Jump Client upgrade: the next wave starts; the clients missing from the halted wave are left out',
       response: { status: 200, description: 'Resumed, and who was left out' },

@@ -6,7 +6,7 @@ import type { JumpClientsSite } from './site.js';
 
 /** An operation of the sessions domain: its handler sees the appliance as `JumpClientsSite`. */
 export type JumpClientsOperation = Operation<unknown, unknown, unknown, JumpClientsSite>;
-const defineOperation = operationsOf<JumpClientsSite>();
+const op = operationsOf<JumpClientsSite>({ area: 'login', tag: 'login' });
 
 const Id = z.object({ id: z.uuid('must be an id from the list') }).strict();
 
@@ -15,22 +15,12 @@ const Id = z.object({ id: z.uuid('must be an id from the list') }).strict();
  * failover backup receives it from its primary.
  */
 export const jumpClientAdminOperations: JumpClientsOperation[] = [
-  defineOperation({
-    id: 'jumpClientTokens',
-    method: 'GET',
-    path: '/api/login/jump-clients/tokens',
-    area: 'login',
-    tag: 'login',
+  op('jumpClientTokens', 'GET /api/login/jump-clients/tokens', {
     summary: 'Enrolment tokens that can still enrol Jump Client installations (never the tokens)',
     response: { status: 200, description: 'Tokens' },
     handler: ({ appliance }) => ({ tokens: appliance.jumpClientIdentities.tokens.list() }),
   }),
-  defineOperation({
-    id: 'createJumpClientToken',
-    method: 'POST',
-    path: '/api/login/jump-clients/tokens',
-    area: 'login',
-    tag: 'login',
+  op('createJumpClientToken', 'POST /api/login/jump-clients/tokens', {
     summary:
       'Create an enrolment token (uses, hours, optionally one name; shown once): a Jump Client installation enrols its key with it',
     body: NewEnrolmentToken,
@@ -38,12 +28,7 @@ export const jumpClientAdminOperations: JumpClientsOperation[] = [
     handler: ({ appliance, actor, body }) =>
       appliance.jumpClientIdentities.tokens.create(actor, body),
   }),
-  defineOperation({
-    id: 'deleteJumpClientToken',
-    method: 'DELETE',
-    path: '/api/login/jump-clients/tokens/:id',
-    area: 'login',
-    tag: 'login',
+  op('deleteJumpClientToken', 'DELETE /api/login/jump-clients/tokens/:id', {
     summary: 'Delete an enrolment token before it is used up',
     params: Id,
     response: { status: 204, description: 'Deleted' },
@@ -51,12 +36,7 @@ export const jumpClientAdminOperations: JumpClientsOperation[] = [
       appliance.jumpClientIdentities.tokens.delete(actor, params.id);
     },
   }),
-  defineOperation({
-    id: 'jumpClientInstallations',
-    method: 'GET',
-    path: '/api/login/jump-clients/installations',
-    area: 'login',
-    tag: 'login',
+  op('jumpClientInstallations', 'GET /api/login/jump-clients/installations', {
     summary: 'Every enrolled Jump Client installation (name, key fingerprint, revoked or not)',
     response: { status: 200, description: 'Installations' },
     handler: ({ appliance }) => ({
@@ -64,12 +44,7 @@ export const jumpClientAdminOperations: JumpClientsOperation[] = [
       legacyKeyEnrolment: appliance.jumpClientIdentities.legacyKeyOpen(),
     }),
   }),
-  defineOperation({
-    id: 'revokeJumpClientInstallation',
-    method: 'POST',
-    path: '/api/login/jump-clients/installations/:id/revoke',
-    area: 'login',
-    tag: 'login',
+  op('revokeJumpClientInstallation', 'POST /api/login/jump-clients/installations/:id/revoke', {
     summary:
       'Revoke one Jump Client installation: every appliance of the site refuses it within seconds and cuts its connection',
     params: Id,
@@ -77,12 +52,7 @@ export const jumpClientAdminOperations: JumpClientsOperation[] = [
     handler: ({ appliance, actor, params }) =>
       appliance.jumpClientIdentities.revoke(actor, params.id),
   }),
-  defineOperation({
-    id: 'setJumpClientLegacyKey',
-    method: 'PUT',
-    path: '/api/login/jump-clients/legacy-key',
-    area: 'login',
-    tag: 'login',
+  op('setJumpClientLegacyKey', 'PUT /api/login/jump-clients/legacy-key', {
     summary:
       'Open or close the upgrade window in which installations holding only the legacy site key enrol themselves (trust on first use)',
     body: z.object({ open: z.boolean({ message: 'must be true or false' }) }).strict(),
@@ -92,12 +62,7 @@ export const jumpClientAdminOperations: JumpClientsOperation[] = [
       return { open: appliance.jumpClientIdentities.legacyKeyOpen() };
     },
   }),
-  defineOperation({
-    id: 'jumpClientKey',
-    method: 'GET',
-    path: '/api/login/jump-clients/key',
-    area: 'login',
-    tag: 'login',
+  op('jumpClientKey', 'GET /api/login/jump-clients/key', {
     summary:
       "The previous release's site-wide Jump Client key (for installations not yet enrolled, while the legacy window is open)",
     response: { status: 200, description: 'The key' },

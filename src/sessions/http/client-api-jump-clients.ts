@@ -5,7 +5,7 @@ import { newerClient, requireSite, site, Version, type ClientSite } from './clie
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
 
 type ClientOperation = Operation<unknown, unknown, unknown, ClientSite>;
-const defineOperation = operationsOf<ClientSite>();
+const op = operationsOf<ClientSite>({ area: 'public', tag: 'clients' });
 
 const JUMP_TICKET_MS = 24 * 3600_000;
 
@@ -67,12 +67,7 @@ function ticketFor(
  * signing a challenge (src/sessions/jump-client-identities.ts).
  */
 export const jumpClientOperations: ClientOperation[] = [
-  defineOperation({
-    id: 'jumpClientEnrol',
-    method: 'POST',
-    path: '/api/client/jump-clients/enrol',
-    area: 'public',
-    tag: 'clients',
+  op('jumpClientEnrol', 'POST /api/client/jump-clients/enrol', {
     summary:
       "Enrol a Jump Client installation's Ed25519 public key under its name, with an enrolment token (or, while the window is open after an upgrade, the legacy site key)",
     body: z
@@ -94,12 +89,7 @@ export const jumpClientOperations: ClientOperation[] = [
       return { installation };
     },
   }),
-  defineOperation({
-    id: 'jumpClientChallenge',
-    method: 'POST',
-    path: '/api/client/jump-clients/challenge',
-    area: 'public',
-    tag: 'clients',
+  op('jumpClientChallenge', 'POST /api/client/jump-clients/challenge', {
     summary: 'A one-use challenge (valid a minute) the Jump Client signs to register',
     body: z.object({ name: JumpClientName }).strict(),
     response: { status: 201, description: 'Challenge' },
@@ -108,12 +98,7 @@ export const jumpClientOperations: ClientOperation[] = [
       return appliance.jumpClientIdentities.challenge(body.name);
     },
   }),
-  defineOperation({
-    id: 'jumpClientRegister',
-    method: 'POST',
-    path: '/api/client/jump-clients/register',
-    area: 'public',
-    tag: 'clients',
+  op('jumpClientRegister', 'POST /api/client/jump-clients/register', {
     summary:
       "Jump Client registration: the installation's signature of a challenge (or the previous release's legacy key); returns a Jump Client ticket",
     body: z.union([Signed, Legacy]),

@@ -16,7 +16,8 @@ import {
 } from './client-site.js';
 
 type ClientOperation = Operation<unknown, unknown, unknown, ClientSite>;
-const defineOperation = operationsOf<ClientSite>();
+const clientOp = operationsOf<ClientSite>({ area: 'public', tag: 'clients' });
+const loginOp = operationsOf<ClientSite>({ area: 'login', tag: 'login' });
 
 const CONSOLE_TICKET_MS = 12 * 3600_000;
 /** A customer client stays this long at most; then its customer asks for a new session key. */
@@ -46,12 +47,7 @@ const othersCustomer = (j: { kind: string; representative?: string }, user: stri
  * every appliance of the site can check.
  */
 export const clientOperations: ClientOperation[] = [
-  defineOperation({
-    id: 'consoleSignIn',
-    method: 'POST',
-    path: '/api/client/console/sign-in',
-    area: 'public',
-    tag: 'clients',
+  clientOp('consoleSignIn', 'POST /api/client/console/sign-in', {
     summary: 'Representative console sign-in with a site user; returns a console ticket',
     body: z
       .object({
@@ -94,13 +90,8 @@ export const clientOperations: ClientOperation[] = [
       };
     },
   }),
-  defineOperation({
-    id: 'consoleJumpClients',
+  clientOp('consoleJumpClients', 'GET /api/client/jump-clients', {
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
-    method: 'GET',
-    path: '/api/client/jump-clients',
-    area: 'public',
-    tag: 'clients',
     summary: 'The connected Jump Clients of the site (console ticket)',
     response: { status: 200, description: 'Jump Clients' },
     handler: ({ appliance, req }) => {
@@ -112,13 +103,8 @@ export const clientOperations: ClientOperation[] = [
       };
     },
   }),
-  defineOperation({
-    id: 'consoleResumeRelay',
+  clientOp('consoleResumeRelay', 'POST /api/client/sessions/:id/relay', {
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
-    method: 'POST',
-    path: '/api/client/sessions/:id/relay',
-    area: 'public',
-    tag: 'clients',
     summary:
       'Where a resumable session is relayed now (the appliance holding its Jump Client): the console resumes its leg there',
     params: z.object({ id: z.uuid('must be a session id') }).strict(),
@@ -131,13 +117,8 @@ export const clientOperations: ClientOperation[] = [
       return { relay: appliance.routing.relayForJumpClient(body.jumpClient) };
     },
   }),
-  defineOperation({
-    id: 'consoleStartSession',
+  clientOp('consoleStartSession', 'POST /api/client/sessions', {
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
-    method: 'POST',
-    path: '/api/client/sessions',
-    area: 'public',
-    tag: 'clients',
     summary: 'Start a session to a target through a Jump Client; returns a one-use session ticket',
     body: z
       .object({
@@ -183,13 +164,8 @@ export const clientOperations: ClientOperation[] = [
       };
     },
   }),
-  defineOperation({
-    id: 'consoleSessionKey',
+  clientOp('consoleSessionKey', 'POST /api/client/session-keys', {
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
-    method: 'POST',
-    path: '/api/client/session-keys',
-    area: 'public',
-    tag: 'clients',
     summary:
       'A session key for a customer: their customer client joins the site with it, once, within 20 minutes',
     response: { status: 201, description: 'Session key' },
@@ -213,12 +189,7 @@ export const clientOperations: ClientOperation[] = [
       };
     },
   }),
-  defineOperation({
-    id: 'customerClientJoin',
-    method: 'POST',
-    path: '/api/client/customers/join',
-    area: 'public',
-    tag: 'clients',
+  clientOp('customerClientJoin', 'POST /api/client/customers/join', {
     summary:
       "A customer client joins with a representative's session key (once); returns its ticket. With its ticket (Authorization: Bearer) and no key, it reconnects",
     body: z
@@ -287,13 +258,8 @@ export const clientOperations: ClientOperation[] = [
       };
     },
   }),
-  defineOperation({
-    id: 'consoleRecording',
+  clientOp('consoleRecording', 'GET /api/client/sessions/:id/recording', {
     clientTicket: (appliance, req) => void ticketOf(appliance, req, 'console'),
-    method: 'GET',
-    path: '/api/client/sessions/:id/recording',
-    area: 'public',
-    tag: 'clients',
     summary: "Download the recording of one of the console user's own sessions",
     params: z.object({ id: SessionRecordId }).strict(),
     response: { status: 200, description: 'Recording', contentType: 'application/octet-stream' },
@@ -312,12 +278,7 @@ export const clientOperations: ClientOperation[] = [
         .send(stream);
     },
   }),
-  defineOperation({
-    id: 'sessionRecords',
-    method: 'GET',
-    path: '/api/login/sessions',
-    area: 'login',
-    tag: 'login',
+  loginOp('sessionRecords', 'GET /api/login/sessions', {
     summary:
       'Session records completed since a time (ms since 1970, ended at or after), oldest first; and the sessions running now',
     query: z
@@ -332,12 +293,7 @@ export const clientOperations: ClientOperation[] = [
       live: appliance.clients.liveSessions(),
     }),
   }),
-  defineOperation({
-    id: 'sessionRecording',
-    method: 'GET',
-    path: '/api/login/sessions/:id/recording',
-    area: 'login',
-    tag: 'login',
+  loginOp('sessionRecording', 'GET /api/login/sessions/:id/recording', {
     summary: 'Download the recording of a session',
     params: z.object({ id: SessionRecordId }).strict(),
     response: { status: 200, description: 'Recording', contentType: 'application/octet-stream' },

@@ -58,15 +58,43 @@ export interface Operation<B = unknown, Q = unknown, P = unknown, C = never> {
 /** Any operation, whatever its context: what the route table and the OpenAPI document read. */
 export type AnyOperation = Operation<unknown, unknown, unknown, never>;
 
+/** What the operations of one group share: who may call them and their OpenAPI tag. */
+export interface OperationGroup {
+  area: Area | 'public';
+  tag: string;
+}
+
+/** An operation's method and path as one string: `'PUT /api/login/failover/automatic'`. */
+export type Route = `${Method} /${string}`;
+
+/** What a declaration names itself; its group gives the rest. */
+export type OperationFields<B, Q, P, C> = Omit<
+  Operation<B, Q, P, C>,
+  'id' | 'method' | 'path' | 'area' | 'tag'
+>;
+
 /**
- * The `defineOperation` of one context: `const defineOperation = operationsOf<Appliance>()`.
- * Each definition keeps its own input types; the list of them shares the context.
+ * The declarer of one group of operations of one context:
+ * `const op = operationsOf<FailoverSite>({ area: 'login', tag: 'failover' })`, then
+ * `op('breakFailover', 'POST /api/login/failover/break', { summary, response, handler })`.
+ * Each declaration keeps its own input types; the list of them shares the context.
  */
-export function operationsOf<C>() {
+export function operationsOf<C>(group: OperationGroup) {
   return <B = undefined, Q = undefined, P = undefined>(
-    op: Operation<B, Q, P, C>,
-  ): Operation<unknown, unknown, unknown, C> =>
-    op as unknown as Operation<unknown, unknown, unknown, C>;
+    id: string,
+    route: Route,
+    fields: OperationFields<B, Q, P, C>,
+  ): Operation<unknown, unknown, unknown, C> => {
+    const space = route.indexOf(' ');
+    const op: Operation<B, Q, P, C> = {
+      id,
+      method: route.slice(0, space) as Method,
+      path: route.slice(space + 1),
+      ...group,
+      ...fields,
+    };
+    return op as unknown as Operation<unknown, unknown, unknown, C>;
+  };
 }
 
 /** How the server that registers operations checks sessions and reaches their context. */

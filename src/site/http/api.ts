@@ -10,7 +10,7 @@ import { LOG_SEARCH_FIELDS } from './log-search.js';
 import type { SiteDataSite } from './site.js';
 
 type SiteOperation = Operation<unknown, unknown, unknown, SiteDataSite>;
-const defineOperation = operationsOf<SiteDataSite>();
+const op = operationsOf<SiteDataSite>({ area: 'login', tag: 'login' });
 
 const UserParams = z.object({ username: Username });
 const FileParams = z.object({ name: FileName });
@@ -39,44 +39,24 @@ const LogQuery = z
 
 /** /login area: the site's data (users, configuration, file store), which the primary manages. */
 export const siteDataOperations: SiteOperation[] = [
-  defineOperation({
-    id: 'listUsers',
-    method: 'GET',
-    path: '/api/login/users',
-    area: 'login',
-    tag: 'login',
+  op('listUsers', 'GET /api/login/users', {
     summary: 'List user accounts',
     response: { status: 200, description: 'Users' },
     handler: ({ appliance }) => ({ users: appliance.users.list() }),
   }),
-  defineOperation({
-    id: 'createUser',
-    method: 'POST',
-    path: '/api/login/users',
-    area: 'login',
-    tag: 'login',
+  op('createUser', 'POST /api/login/users', {
     summary: 'Create a user (password rules apply)',
     body: NewUserInput,
     response: { status: 201, description: 'Created' },
     handler: ({ appliance, actor, body }) => appliance.users.create(actor, body),
   }),
-  defineOperation({
-    id: 'getUser',
-    method: 'GET',
-    path: '/api/login/users/:username',
-    area: 'login',
-    tag: 'login',
+  op('getUser', 'GET /api/login/users/:username', {
     summary: 'One user',
     params: UserParams,
     response: { status: 200, description: 'The user' },
     handler: ({ appliance, params }) => appliance.users.get(params.username),
   }),
-  defineOperation({
-    id: 'updateUser',
-    method: 'PATCH',
-    path: '/api/login/users/:username',
-    area: 'login',
-    tag: 'login',
+  op('updateUser', 'PATCH /api/login/users/:username', {
     summary: 'Edit, disable/enable or reset the password of a user',
     params: UserParams,
     body: UserPatch,
@@ -84,12 +64,7 @@ export const siteDataOperations: SiteOperation[] = [
     handler: ({ appliance, actor, params, body }) =>
       appliance.users.update(actor, params.username, body),
   }),
-  defineOperation({
-    id: 'deleteUser',
-    method: 'DELETE',
-    path: '/api/login/users/:username',
-    area: 'login',
-    tag: 'login',
+  op('deleteUser', 'DELETE /api/login/users/:username', {
     summary: 'Delete a user',
     params: UserParams,
     response: { status: 204, description: 'Deleted' },
@@ -97,43 +72,23 @@ export const siteDataOperations: SiteOperation[] = [
       appliance.users.delete(actor, params.username);
     },
   }),
-  defineOperation({
-    id: 'getSettings',
-    method: 'GET',
-    path: '/api/login/settings',
-    area: 'login',
-    tag: 'login',
+  op('getSettings', 'GET /api/login/settings', {
     summary: 'Configuration: site settings',
     response: { status: 200, description: 'Settings' },
     handler: ({ appliance }) => appliance.settings.get(),
   }),
-  defineOperation({
-    id: 'updateSettings',
-    method: 'PATCH',
-    path: '/api/login/settings',
-    area: 'login',
-    tag: 'login',
+  op('updateSettings', 'PATCH /api/login/settings', {
     summary: 'Change site settings (only the fields given)',
     body: SiteSettingsPatch,
     response: { status: 200, description: 'Settings after the change' },
     handler: ({ appliance, actor, body }) => appliance.settings.update(actor, body),
   }),
-  defineOperation({
-    id: 'listFiles',
-    method: 'GET',
-    path: '/api/login/files',
-    area: 'login',
-    tag: 'login',
+  op('listFiles', 'GET /api/login/files', {
     summary: 'File Store: list files',
     response: { status: 200, description: 'Files' },
     handler: ({ appliance }) => ({ files: appliance.files.list() }),
   }),
-  defineOperation({
-    id: 'putFile',
-    method: 'PUT',
-    path: '/api/login/files/:name',
-    area: 'login',
-    tag: 'login',
+  op('putFile', 'PUT /api/login/files/:name', {
     summary: 'Upload (or replace) a file; durable when answered',
     params: FileParams,
     rawBody: { contentType: 'application/octet-stream', description: 'File content' },
@@ -141,12 +96,7 @@ export const siteDataOperations: SiteOperation[] = [
     handler: ({ appliance, actor, params, req }) =>
       appliance.files.put(actor, params.name, 'application/octet-stream', req.body as never),
   }),
-  defineOperation({
-    id: 'getFile',
-    method: 'GET',
-    path: '/api/login/files/:name',
-    area: 'login',
-    tag: 'login',
+  op('getFile', 'GET /api/login/files/:name', {
     summary: 'Download a file',
     params: FileParams,
     response: { status: 200, description: 'File content', contentType: 'application/octet-stream' },
@@ -154,12 +104,7 @@ export const siteDataOperations: SiteOperation[] = [
       return sendStoredFile(reply, appliance.files.open(params.name));
     },
   }),
-  defineOperation({
-    id: 'deleteFile',
-    method: 'DELETE',
-    path: '/api/login/files/:name',
-    area: 'login',
-    tag: 'login',
+  op('deleteFile', 'DELETE /api/login/files/:name', {
     summary: 'Delete a file',
     params: FileParams,
     response: { status: 204, description: 'Deleted' },
@@ -174,23 +119,13 @@ export const siteDataOperations: SiteOperation[] = [
  * before and after each step of an upgrade. A failover backup answers these too.
  */
 export const siteOperations: SiteOperation[] = [
-  defineOperation({
-    id: 'searchLogs',
-    method: 'GET',
-    path: '/api/login/logs',
-    area: 'login',
-    tag: 'login',
+  op('searchLogs', 'GET /api/login/logs', {
     summary: 'Logs: search the event log, newest first, paged',
     query: LogQuery,
     response: { status: 200, description: 'One page of events' },
     handler: ({ appliance, query }) => appliance.events.search(query),
   }),
-  defineOperation({
-    id: 'getInterApplianceKey',
-    method: 'GET',
-    path: '/api/login/security/inter-appliance-key',
-    area: 'login',
-    tag: 'login',
+  op('getInterApplianceKey', 'GET /api/login/security/inter-appliance-key', {
     summary: 'Management > Security: show the Inter-Appliance key',
     response: { status: 200, description: 'The key and its fingerprint' },
     handler: ({ appliance }) => ({
@@ -198,12 +133,7 @@ export const siteOperations: SiteOperation[] = [
       fingerprint: appliance.interApplianceKey.fingerprint(),
     }),
   }),
-  defineOperation({
-    id: 'setInterApplianceKey',
-    method: 'PUT',
-    path: '/api/login/security/inter-appliance-key',
-    area: 'login',
-    tag: 'login',
+  op('setInterApplianceKey', 'PUT /api/login/security/inter-appliance-key', {
     summary: "Set the Inter-Appliance key (to match another appliance's)",
     body: z.object({ key: InterApplianceKeyValue }).strict(),
     response: { status: 200, description: 'The new key fingerprint' },
@@ -212,12 +142,7 @@ export const siteOperations: SiteOperation[] = [
       return { fingerprint: appliance.interApplianceKey.fingerprint() };
     },
   }),
-  defineOperation({
-    id: 'regenerateInterApplianceKey',
-    method: 'POST',
-    path: '/api/login/security/inter-appliance-key/regenerate',
-    area: 'login',
-    tag: 'login',
+  op('regenerateInterApplianceKey', 'POST /api/login/security/inter-appliance-key/regenerate', {
     summary: 'Generate a new random Inter-Appliance key',
     response: { status: 200, description: 'The new key and its fingerprint' },
     handler: ({ appliance, actor }) => {
@@ -225,12 +150,7 @@ export const siteOperations: SiteOperation[] = [
       return { key, fingerprint: appliance.interApplianceKey.fingerprint() };
     },
   }),
-  defineOperation({
-    id: 'integritySnapshot',
-    method: 'GET',
-    path: '/api/login/integrity',
-    area: 'login',
-    tag: 'login',
+  op('integritySnapshot', 'GET /api/login/integrity', {
     summary:
       "Counts and digests of the site's data (users, settings, files, logs, session records, recordings); with ids=true the ids of history rows and recordings",
     query: z.object({ ids: z.enum(['true', 'false']).optional() }).strict(),

@@ -3,16 +3,11 @@ import { SyslogConfigInput } from '../settings.js';
 import type { SyslogSite } from './site.js';
 
 type SyslogOperation = Operation<unknown, unknown, unknown, SyslogSite>;
-const defineOperation = operationsOf<SyslogSite>();
+const op = operationsOf<SyslogSite>({ area: 'login', tag: 'login' });
 
 /** /login > Management > Syslog: forwarding of the event log (src/syslog). */
 export const syslogOperations: SyslogOperation[] = [
-  defineOperation({
-    id: 'getSyslog',
-    method: 'GET',
-    path: '/api/login/management/syslog',
-    area: 'login',
-    tag: 'login',
+  op('getSyslog', 'GET /api/login/management/syslog', {
     summary: 'Syslog forwarding: the collector, how it is trusted, and the forwarder state',
     response: { status: 200, description: 'Configuration (null when never set) and state' },
     handler: ({ appliance }) => ({
@@ -20,12 +15,7 @@ export const syslogOperations: SyslogOperation[] = [
       status: appliance.syslog?.status() ?? null,
     }),
   }),
-  defineOperation({
-    id: 'setSyslog',
-    method: 'PUT',
-    path: '/api/login/management/syslog',
-    area: 'login',
-    tag: 'login',
+  op('setSyslog', 'PUT /api/login/management/syslog', {
     summary:
       'Forward the event log as RFC 5424 over TLS (RFC 5425) to a collector pinned by fingerprint or verified by a CA',
     body: SyslogConfigInput,

@@ -5,27 +5,17 @@ import type { TrafficSite } from './site.js';
 
 /** An operation of the traffic domain: its handler sees the appliance as `TrafficSite`. */
 export type TrafficOperation = Operation<unknown, unknown, unknown, TrafficSite>;
-const defineOperation = operationsOf<TrafficSite>();
+const op = operationsOf<TrafficSite>({ area: 'appliance', tag: 'appliance' });
 
 /** /appliance > Networking > Traffic Switch (S19): the method that moves the site's traffic. */
 export const trafficOperations: TrafficOperation[] = [
-  defineOperation({
-    id: 'getTrafficSwitch',
-    method: 'GET',
-    path: '/api/appliance/traffic',
-    area: 'appliance',
-    tag: 'appliance',
+  op('getTrafficSwitch', 'GET /api/appliance/traffic', {
     summary:
       'Traffic Switch: the configured method (shared-ip, hosts-file, rfc2136, command, nat-forwarder) and its settings (secrets omitted), and where traffic goes now',
     response: { status: 200, description: 'The traffic switch' },
     handler: ({ appliance }) => appliance.traffic.shown(),
   }),
-  defineOperation({
-    id: 'setTrafficSwitch',
-    method: 'PUT',
-    path: '/api/appliance/traffic',
-    area: 'appliance',
-    tag: 'appliance',
+  op('setTrafficSwitch', 'PUT /api/appliance/traffic', {
     summary:
       'Set the traffic switch: {provider, ...its settings} as `gatehouse traffic` takes them; each bad setting is named',
     response: { status: 200, description: 'The traffic switch after the change' },
@@ -34,12 +24,7 @@ export const trafficOperations: TrafficOperation[] = [
       return appliance.traffic.shown();
     },
   }),
-  defineOperation({
-    id: 'pointTrafficHere',
-    method: 'POST',
-    path: '/api/appliance/traffic/point-here',
-    area: 'appliance',
-    tag: 'appliance',
+  op('pointTrafficHere', 'POST /api/appliance/traffic/point-here', {
     summary:
       "Point Here: send the site's traffic to this appliance (its first enabled unique address unless one is given) through the configured method",
     body: PointHereInput,
@@ -47,12 +32,7 @@ export const trafficOperations: TrafficOperation[] = [
     handler: ({ appliance, actor, body }) =>
       appliance.traffic.pointHere(actor, body.address || undefined),
   }),
-  defineOperation({
-    id: 'setLoadBalancerServes',
-    method: 'PUT',
-    path: '/api/appliance/traffic/load-balancer',
-    area: 'appliance',
-    tag: 'appliance',
+  op('setLoadBalancerServes', 'PUT /api/appliance/traffic/load-balancer', {
     summary:
       "A load balancer as the traffic switch: whether GET /health/primary may send the site's clients here ({serves: false} on the appliance the site leaves, true on the one it goes to); it follows the primary role by itself",
     body: LoadBalancerInput,

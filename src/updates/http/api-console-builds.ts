@@ -3,8 +3,11 @@ import type { FastifyReply } from 'fastify';
 import type { Actor } from '../../shared/actor.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { compareVersions } from '../../shared/version.js';
-import { defineOperation, type UpdatesOperation } from './api.js';
+import { operationsOf } from '../../shared/http/operations.js';
+import type { UpdatesOperation } from './api.js';
 import type { UpdatesSite } from './site.js';
+
+const op = operationsOf<UpdatesSite>({ area: 'public', tag: 'clients' });
 
 /**
  * Console builds (S12, S13): a console follows the site, so it downloads the signed product
@@ -30,13 +33,8 @@ function siteConsoleBuild(appliance: UpdatesSite) {
 }
 
 export const consoleBuildOperations: UpdatesOperation[] = [
-  defineOperation({
-    id: 'consoleBuilds',
+  op('consoleBuilds', 'GET /api/client/console/builds', {
     clientTicket: (appliance, req) => void appliance.consoleTicket(req),
-    method: 'GET',
-    path: '/api/client/console/builds',
-    area: 'public',
-    tag: 'clients',
     summary:
       "The site's version and the console builds it holds (the signed product packages kept on the appliance), newest first",
     response: { status: 200, description: 'Console builds' },
@@ -53,13 +51,8 @@ export const consoleBuildOperations: UpdatesOperation[] = [
       };
     },
   }),
-  defineOperation({
-    id: 'consoleBuild',
+  op('consoleBuild', 'GET /api/client/console/build', {
     clientTicket: (appliance, req) => void appliance.consoleTicket(req),
-    method: 'GET',
-    path: '/api/client/console/build',
-    area: 'public',
-    tag: 'clients',
     summary:
       'Download the console build of the version the site runs: its signed product package, which the console verifies with its release keys before it installs it (S12)',
     response: {
@@ -72,13 +65,8 @@ export const consoleBuildOperations: UpdatesOperation[] = [
       return sendBuild(appliance, reply, 'console', { area: 'login', name: user.sub, ip: req.ip });
     },
   }),
-  defineOperation({
-    id: 'jumpClientBuild',
+  op('jumpClientBuild', 'GET /api/client/jump-clients/build', {
     clientTicket: (appliance, req) => void appliance.jumpClientTicket(req),
-    method: 'GET',
-    path: '/api/client/jump-clients/build',
-    area: 'public',
-    tag: 'clients',
     summary:
       "Download the Jump Client build of the version the site runs (its signed product package): a Jump Client asked to upgrade in its wave verifies it with its installation's release keys and replaces itself (S13)",
     response: {

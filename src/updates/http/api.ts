@@ -7,7 +7,7 @@ import { CLIENTS, sendClientInstaller } from './client-installers.js';
 
 /** An operation of the updates domain: its handler sees the appliance as `UpdatesSite`. */
 export type UpdatesOperation = Operation<unknown, unknown, unknown, UpdatesSite>;
-export const defineOperation = operationsOf<UpdatesSite>();
+const op = operationsOf<UpdatesSite>({ area: 'appliance', tag: 'updates' });
 
 const IdParams = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/, 'must be the package id (its sha256, 64 hex digits)'),
@@ -72,8 +72,6 @@ export function updatesStatus(appliance: UpdatesSite) {
   };
 }
 
-const op = { area: 'appliance' as const, tag: 'updates' };
-
 /** Installing restarts the appliance: the answer comes at once, progress by polling. */
 const INSTALL_STARTED = {
   status: 202,
@@ -82,21 +80,13 @@ const INSTALL_STARTED = {
 
 /** /appliance > Updates (S8–S11, S13). */
 export const updateOperations: UpdatesOperation[] = [
-  defineOperation({
-    ...op,
-    id: 'updatesStatus',
-    method: 'GET',
-    path: '/api/appliance/updates',
+  op('updatesStatus', 'GET /api/appliance/updates', {
     summary:
       'Updates: installed versions, available and staged packages, install progress, history',
     response: { status: 200, description: 'Update status' },
     handler: ({ appliance }) => updatesStatus(appliance),
   }),
-  defineOperation({
-    ...op,
-    id: 'checkForUpdates',
-    method: 'POST',
-    path: '/api/appliance/updates/check',
+  op('checkForUpdates', 'POST /api/appliance/updates/check', {
     summary:
       'Check for updates: ask the update server what applies to this appliance, in install order',
     response: { status: 200, description: 'Available updates' },
@@ -104,11 +94,7 @@ export const updateOperations: UpdatesOperation[] = [
       available: await appliance.updateService.check(actor),
     }),
   }),
-  defineOperation({
-    ...op,
-    id: 'setUpdateServer',
-    method: 'PUT',
-    path: '/api/appliance/updates/server',
+  op('setUpdateServer', 'PUT /api/appliance/updates/server', {
     summary:
       "Set the update server's URL, pinned certificate fingerprint and (once) the registration token its operator gave",
     body: UpdateServerConfig,
@@ -118,11 +104,7 @@ export const updateOperations: UpdatesOperation[] = [
       return appliance.updateSettings.serverView();
     },
   }),
-  defineOperation({
-    ...op,
-    id: 'setAutomaticUpdates',
-    method: 'PUT',
-    path: '/api/appliance/updates/automatic',
+  op('setAutomaticUpdates', 'PUT /api/appliance/updates/automatic', {
     summary:
       'Enable or disable automatic (scheduled) updates; refused in a failover pair or cluster (S5)',
     body: AutomaticUpdates,
@@ -132,11 +114,7 @@ export const updateOperations: UpdatesOperation[] = [
       return appliance.updateSettings.automatic();
     },
   }),
-  defineOperation({
-    ...op,
-    id: 'setInstallReserve',
-    method: 'PUT',
-    path: '/api/appliance/updates/reserve',
+  op('setInstallReserve', 'PUT /api/appliance/updates/reserve', {
     summary:
       'Free disk space (MiB) an install must leave; installs that would leave less are refused',
     body: InstallSafety,
@@ -146,21 +124,13 @@ export const updateOperations: UpdatesOperation[] = [
       return { reserveMiB: appliance.updateSettings.reserveMiB() };
     },
   }),
-  defineOperation({
-    ...op,
-    id: 'downloadUpdate',
-    method: 'POST',
-    path: '/api/appliance/updates/available/:id/download',
+  op('downloadUpdate', 'POST /api/appliance/updates/available/:id/download', {
     summary: 'Download an available update into staging without installing it',
     params: IdParams,
     response: { status: 200, description: 'The staged package' },
     handler: ({ appliance, actor, params }) => appliance.updateService.download(actor, params.id),
   }),
-  defineOperation({
-    ...op,
-    id: 'installAvailableUpdate',
-    method: 'POST',
-    path: '/api/appliance/updates/available/:id/install',
+  op('installAvailableUpdate', 'POST /api/appliance/updates/available/:id/install', {
     summary: 'Install This Update: download (if needed), check, install; the appliance restarts',
     params: IdParams,
     body: InstallBody,
@@ -168,11 +138,7 @@ export const updateOperations: UpdatesOperation[] = [
     handler: ({ appliance, actor, params, body }) =>
       appliance.updateService.installAvailable(actor, params.id, body.force),
   }),
-  defineOperation({
-    ...op,
-    id: 'uploadUpdate',
-    method: 'POST',
-    path: '/api/appliance/updates/upload',
+  op('uploadUpdate', 'POST /api/appliance/updates/upload', {
     summary: 'Manual Installation: upload a package file (verified before it is kept)',
     rawBody: { contentType: 'application/octet-stream', description: 'A .ghpkg package file' },
     response: { status: 201, description: 'The staged package' },
@@ -191,11 +157,7 @@ export const updateOperations: UpdatesOperation[] = [
       });
     },
   }),
-  defineOperation({
-    ...op,
-    id: 'installStagedUpdate',
-    method: 'POST',
-    path: '/api/appliance/updates/staged/:id/install',
+  op('installStagedUpdate', 'POST /api/appliance/updates/staged/:id/install', {
     summary: 'Update Software: install a staged package; the appliance restarts',
     params: IdParams,
     body: InstallBody,
@@ -203,11 +165,7 @@ export const updateOperations: UpdatesOperation[] = [
     handler: ({ appliance, actor, params, body }) =>
       appliance.updates.install(params.id, actor, { force: body.force, expectKind: body.kind }),
   }),
-  defineOperation({
-    ...op,
-    id: 'removeStagedUpdate',
-    method: 'DELETE',
-    path: '/api/appliance/updates/staged/:id',
+  op('removeStagedUpdate', 'DELETE /api/appliance/updates/staged/:id', {
     summary: 'Remove a staged package',
     params: IdParams,
     response: { status: 204, description: 'Removed' },
@@ -217,11 +175,7 @@ export const updateOperations: UpdatesOperation[] = [
       appliance.events.record(actor, 'updates.staged-removed', `${s.kind} ${s.version}`);
     },
   }),
-  defineOperation({
-    ...op,
-    id: 'downloadClientInstaller',
-    method: 'GET',
-    path: '/api/appliance/updates/staged/:id/installers/:client',
+  op('downloadClientInstaller', 'GET /api/appliance/updates/staged/:id/installers/:client', {
     summary:
       "S13: the installer of a staged product version: the console's is the signed product package; the Jump Client's names the site before it (docs/clients.md)",
     params: InstallerParams,
@@ -238,11 +192,7 @@ export const updateOperations: UpdatesOperation[] = [
         requestHost: req.headers.host ?? '',
       }),
   }),
-  defineOperation({
-    ...op,
-    id: 'createDownloadKey',
-    method: 'POST',
-    path: '/api/appliance/updates/download-key',
+  op('createDownloadKey', 'POST /api/appliance/updates/download-key', {
     summary:
       'Appliance Download Key for air-gapped updates (S10): paste it into the update server page',
     body: KeyBody,
@@ -250,11 +200,7 @@ export const updateOperations: UpdatesOperation[] = [
     handler: ({ appliance, actor, body }) =>
       appliance.updateService.downloadKey(actor, body.ttlHours),
   }),
-  defineOperation({
-    ...op,
-    id: 'downloadPreUpdateBackup',
-    method: 'GET',
-    path: '/api/appliance/updates/backups/:name',
+  op('downloadPreUpdateBackup', 'GET /api/appliance/updates/backups/:name', {
     summary: 'A backup saved before an install',
     params: BackupParams,
     response: {
