@@ -3,7 +3,7 @@ import { isGatehouseError } from '../../shared/errors.js';
 import type { Appliance } from '../context.js';
 import type { Area } from '../../shared/http/operations.js';
 import { clearSessionCookie, sessionCookie, signInWithCookies } from '../http/auth.js';
-import { html } from '../../shared/web/html.js';
+import { html, signInInput } from '../../shared/web/html.js';
 import { serveStatic, serveStylesheet } from '../../shared/web/static.js';
 import { checkPreSessionToken, preSessionToken } from './page-host.js';
 import { registerAppliancePages } from './pages-appliance.js';
@@ -52,25 +52,8 @@ function signInPage(
               name="next"
               value="${next}"
             />
-            <label class="field"
-              ><span>Username</span
-              ><input
-                name="username"
-                id="f-username"
-                value="${values.username ?? ''}"
-                autocomplete="username"
-                required
-                autofocus
-            /></label>
-            <label class="field"
-              ><span>Password</span
-              ><input
-                name="password"
-                id="f-password"
-                type="password"
-                autocomplete="current-password"
-                required
-            /></label>
+            ${signInInput('Username', 'username', { value: values.username, autofocus: true })}
+            ${signInInput('Password', 'password')}
             <button type="submit">Sign in</button>
           </form>
           <p class="muted small">

@@ -34,6 +34,28 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtm
 
 export const raw = (s: string) => new SafeHtml(s);
 
+/**
+ * An input of a sign-in form, named so that password managers fill it: the username (with the
+ * value typed before, after a failed attempt) or the current password.
+ */
+export function signInInput(
+  label: string,
+  name: 'username' | 'password',
+  opts: { value?: string; autofocus?: boolean } = {},
+): SafeHtml {
+  const password = name === 'password';
+  return html`<label class="field"
+    ><span>${label}</span
+    ><input
+      name="${name}"
+      id="f-${name}"
+      ${password ? html`type="password"` : html`value="${opts.value ?? ''}"`}
+      autocomplete="${password ? 'current-password' : 'username'}"
+      required
+      ${opts.autofocus ? html`autofocus` : ''}
+  /></label>`;
+}
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formatBytes, formatTime, html, tableHead } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, signInInput, tableHead } from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
 import type { UpdateServer } from './update-server.js';
@@ -125,16 +125,7 @@ function signInPage(csrf: string, error?: string) {
     html`${error ? html`<p class="error" role="alert" id="sign-in-error">${error}</p>` : ''}
       <form method="post" action="/admin/sign-in" id="sign-in-form">
         <input type="hidden" name="_csrf" value="${csrf}" />
-        <label class="field"
-          ><span>Operator password</span
-          ><input
-            name="password"
-            id="f-password"
-            type="password"
-            autocomplete="current-password"
-            required
-            autofocus
-        /></label>
+        ${signInInput('Operator password', 'password', { autofocus: true })}
         <button type="submit">Sign in</button>
       </form>`,
   );
