@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { fieldError } from '../shared/errors.js';
-import { reportAndExit, run } from './errors.js';
+import { run } from './errors.js';
 import { parseListen, serveCommand } from './serve.js';
 import { metricsTokenCommand } from './metrics-token.js';
 
@@ -87,8 +87,8 @@ export function applianceCommand(): Command {
       'after',
       '\nPasswords not given are generated and printed once. Example:\n  gatehouse appliance init --data-dir ./a --name appliance-a --hostname support.example.com --address 127.0.0.2',
     )
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.name)) {
           throw fieldError(
             'name',
@@ -132,10 +132,8 @@ export function applianceCommand(): Command {
             '',
           ].join('\n'),
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   const dataDirHelp = 'the appliance data directory made by `appliance init`';
   cmd
@@ -151,17 +149,15 @@ export function applianceCommand(): Command {
       ]),
     )
     .option('--user <name>', 'only this account (default: every account)')
-    .action(async (o: { dataDir: string; area?: 'appliance' | 'login'; user?: string }) => {
-      try {
+    .action(
+      run(async (o: { dataDir: string; area?: 'appliance' | 'login'; user?: string }) => {
         const { unlockDataDir } = await import('../appliance/auth/unlock-data-dir.js');
         const lifted = unlockDataDir(path.resolve(o.dataDir), { area: o.area, username: o.user });
         process.stdout.write(
           `Lifted the sign-in backoff of ${lifted.join(' and ')}, and of every address.\n`,
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd.addCommand(
     serveCommand({

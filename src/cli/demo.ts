@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseListen } from './serve.js';
-import { reportAndExit } from './errors.js';
+import { run } from './errors.js';
 
 const count = (v: string) => {
   if (!/^\d+$/.test(v) || Number(v) < 1)
@@ -34,8 +34,8 @@ export function demoCommand(): Command {
         port: 0,
       },
     )
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const log = (l: string) => process.stdout.write(l + '\n');
         if (o.walkthrough) {
           const { runDemo } = await import('../lab/demo.js');
@@ -56,8 +56,6 @@ export function demoCommand(): Command {
           log,
         });
         process.exitCode = outcome === 'finished' ? 0 : 1;
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 }

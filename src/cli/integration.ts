@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { fieldError } from '../shared/errors.js';
 import { secretFrom } from './clients.js';
 import { pinOf, pinOptions, type PinFlags } from './options.js';
-import { reportAndExit } from './errors.js';
+import { run } from './errors.js';
 
 /** `--since`: an ISO 8601 time (2024-05-01, 2024-05-01T12:00:00Z) or milliseconds since 1970. */
 export function parseSince(value: string): number {
@@ -111,12 +111,10 @@ Layout of --out: sessions/<id>.json, recordings/<id>.rec, logs/YYYY-MM-DD.ndjson
 Pin the site CA (--site-ca): the same command keeps working after a failover or traffic switch,
 by hostname or address. A folder exported with --fingerprint learns the site CA at its first run.`,
     )
-    .action(async (o: ExportFlags) => {
-      try {
+    .action(
+      run(async (o: ExportFlags) => {
         await runExport(o);
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
   return cmd;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { parseListen } from './serve.js';
-import { reportAndExit } from './errors.js';
+import { run } from './errors.js';
 
 export function natForwarderCommand(): Command {
   return new Command('nat-forwarder')
@@ -32,8 +32,8 @@ DIR/control-token). Example:
   curl -k -H "Authorization: Bearer $(cat /var/lib/gatehouse-fwd/control-token)" \\
       -X PUT -d '{"address":"192.0.2.11","port":443}' https://127.0.0.1:9443/target`,
     )
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const { startNatForwarder } = await import('../traffic/nat/forwarder.js');
         const at = (h: { host: string; port: number }) =>
           `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`;
@@ -59,8 +59,6 @@ DIR/control-token). Example:
         const stop = () => void fwd.close().then(() => process.exit(0));
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 }

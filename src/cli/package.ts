@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { fieldError } from '../shared/errors.js';
 import { generateEd25519, keyId, loadPrivateKey } from '../shared/crypto.js';
 import { CODE_ROOT } from '../shared/version.js';
-import { reportAndExit } from './errors.js';
+import { reportAndExit, run } from './errors.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -61,8 +61,8 @@ export function packageCommand(): Command {
     .option('--from <dir>', 'built code tree the payload is taken from', CODE_ROOT)
     .option('--requires-base <version>', 'product only: the minimum base version it runs on')
     .option('--notes <text>', 'release notes shown on the Updates page', '')
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const { buildPackage } = await import('../updates/package.js');
         if (o.requiresBase && o.kind !== 'product')
           throw fieldError('requires-base', 'only a product package names a minimum base version');
@@ -92,10 +92,8 @@ export function packageCommand(): Command {
         process.stdout.write(
           `Built ${manifest.kind} ${manifest.version}: ${manifest.entries.length} files, ${(bytes / 1048576).toFixed(1)} MiB, signed by ${signers.length} key(s) in ${Date.now() - started} ms → ${o.out}\n`,
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('inspect')
@@ -108,8 +106,8 @@ export function packageCommand(): Command {
       [],
     )
     .option('--json', 'print JSON')
-    .action(async (file: string, o) => {
-      try {
+    .action(
+      run(async (file: string, o) => {
         const { inspectPackage, verifyPackage, releaseKeyFromPem } =
           await import('../updates/package.js');
         const keys = (o.trustedKey as string[]).map((k) =>
@@ -133,9 +131,7 @@ export function packageCommand(): Command {
                 .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
                 .join('\n') + '\n',
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
   return cmd;
 }

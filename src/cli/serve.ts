@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { reportAndExit } from './errors.js';
+import { run } from './errors.js';
 
 /** HOST:PORT or [IPv6]:PORT. */
 export function parseListen(value: string): { host: string; port: number } {
@@ -39,15 +39,13 @@ export function serveCommand(spec: {
       parseListen,
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .action(async (o: { dataDir: string; listen: ServeOptions['listen']; logLevel: string }) => {
-      try {
+    .action(
+      run(async (o: { dataDir: string; listen: ServeOptions['listen']; logLevel: string }) => {
         await spec.serve({
           dataDir: path.resolve(o.dataDir),
           listen: o.listen,
           logLevel: o.logLevel,
         });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 }

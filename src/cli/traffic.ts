@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { fieldError, isGatehouseError, validationError } from '../shared/errors.js';
-import { reportAndExit } from './errors.js';
+import { run } from './errors.js';
 
 /** Which flag sets each field of a traffic switch configuration: errors name the flag. */
 const FLAGS: Record<string, string> = {
@@ -202,8 +202,8 @@ export function trafficCommand(): Command {
     .option('--to-port <port>', 'its port, for NAT (default 443 for the NAT forwarder)', integer)
     .argument('[command...]', 'program and arguments to run (command method), after --')
     .addHelpText('after', EXAMPLES)
-    .action(async (command: string[], o: Opts) => {
-      try {
+    .action(
+      run(async (command: string[], o: Opts) => {
         const { parseTrafficTarget } = await import('../traffic/switch.js');
         const target = withFlags(TARGET_FLAGS, () =>
           parseTrafficTarget({
@@ -218,10 +218,8 @@ export function trafficCommand(): Command {
         process.stdout.write(
           `Traffic now goes to ${target.name} (${target.address}${port}): ${p.describe()}\n`,
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   methodOptions(cmd.command('show'))
     .description("show where the site's traffic goes now")
@@ -230,17 +228,15 @@ export function trafficCommand(): Command {
       'after',
       '\nExample:\n  gatehouse traffic show --method rfc2136 --server 192.0.2.53 --zone example.com --hostname support.example.com --tsig-key-file gatehouse.key',
     )
-    .action(async (command: string[], o: Opts) => {
-      try {
+    .action(
+      run(async (command: string[], o: Opts) => {
         const p = await provider(o, command, true);
         const now = await p.current();
         process.stdout.write(
           `${p.describe()}\n${now ? `Traffic goes to ${now.address}` : 'No target is set (or this method cannot tell)'}\n`,
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   return cmd;
 }

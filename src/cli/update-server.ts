@@ -5,7 +5,7 @@ import { fieldError, GatehouseError } from '../shared/errors.js';
 import { serveCommand } from './serve.js';
 import { enrolmentCommands } from './update-server-enrolment.js';
 import { DATA_DIR, DATA_DIR_HELP, withStore } from './update-server-store.js';
-import { reportAndExit, run } from './errors.js';
+import { run } from './errors.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -60,8 +60,8 @@ export function updateServerCommand(): Command {
       'after',
       '\nExample:\n  gatehouse update-server init --data-dir ./updates --release-key release.pub --hostname updates.example.com --address 127.0.0.1',
     )
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const { parseReleaseKey } = await import('../updates/release-keys.js');
         const { initUpdateServer } = await import('../updates/server/init.js');
         if (o.releaseKey.length === 0)
@@ -104,10 +104,8 @@ export function updateServerCommand(): Command {
             '',
           ].join('\n'),
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd.addCommand(
     serveCommand({
@@ -127,8 +125,8 @@ export function updateServerCommand(): Command {
     )
     .argument('<file>', 'the .ghpkg package file')
     .requiredOption(DATA_DIR, DATA_DIR_HELP)
-    .action(async (file: string, o) => {
-      try {
+    .action(
+      run(async (file: string, o) => {
         const { publishPackage } = await import('../updates/server/publish.js');
         await withStore(o.dataDir, async ({ dir, store }) => {
           const {
@@ -145,18 +143,16 @@ export function updateServerCommand(): Command {
             `${verb}: ${p.kind} ${p.version}${p.requires.base ? ` (requires base ${p.requires.base})` : ''}, ${p.size} bytes, sha256 ${p.sha256}\n`,
           );
         });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('list')
     .description('list published packages, the appliances met and their downloads')
     .requiredOption(DATA_DIR, DATA_DIR_HELP)
     .option('--json', 'print JSON instead of text')
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const { PackageIntegrity, REPAIR_ADVICE } = await import('../updates/server/integrity.js');
         await withStore(o.dataDir, async ({ dir, store }) => {
           const stored = await new PackageIntegrity(dir).checkAll(store.packages());
@@ -201,10 +197,8 @@ export function updateServerCommand(): Command {
             lines.push(`  ${d.appliance}  ${d.kind} ${d.version}  via ${d.via}  at ${iso(d.at)}`);
           process.stdout.write(lines.join('\n') + '\n');
         });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('verify')
@@ -239,8 +233,8 @@ export function updateServerCommand(): Command {
       '--version <version>',
       'only the package(s) of this version (default: every download of the appliance)',
     )
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const { resetDownloads } = await import('../updates/server/operator.js');
         await withStore(o.dataDir, ({ store }) => {
           const { reset } = resetDownloads(store, { appliance: o.appliance, version: o.version });
@@ -248,10 +242,8 @@ export function updateServerCommand(): Command {
             `Reset ${reset} download record(s) of ${o.appliance}: ${reset ? 'available to it again' : 'nothing was downloaded'}.\n`,
           );
         });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('forget')
@@ -260,8 +252,8 @@ export function updateServerCommand(): Command {
     )
     .requiredOption(DATA_DIR, DATA_DIR_HELP)
     .requiredOption('--appliance <name>', 'the appliance name, as `list` shows it')
-    .action(async (o) => {
-      try {
+    .action(
+      run(async (o) => {
         const { forgetAppliance } = await import('../updates/server/operator.js');
         await withStore(o.dataDir, ({ store }) => {
           forgetAppliance(store, o.appliance);
@@ -269,10 +261,8 @@ export function updateServerCommand(): Command {
             `Forgot ${o.appliance}: it must be enrolled again (registration token or approval).\n`,
           );
         });
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   enrolmentCommands(cmd);
   return cmd;

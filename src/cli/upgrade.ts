@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { GatehouseError } from '../shared/errors.js';
-import { reportAndExit } from './errors.js';
+import { reportAndExit, run } from './errors.js';
 
 interface Common {
   inventory: string;
@@ -221,8 +221,8 @@ export function upgradeCommand(): Command {
     .addOption(workDir)
     .addOption(metricsTextfile)
     .addOption(probeInterval)
-    .action(async (o: PlanOptions) => {
-      try {
+    .action(
+      run(async (o: PlanOptions) => {
         const { plan, deployment, journal } = await makePlan(o);
         await deployment.close();
         if (journal.exists && !journal.state().finished)
@@ -243,10 +243,8 @@ export function upgradeCommand(): Command {
         mkdirSync(workDirOf(o), { recursive: true });
         journal.append({ type: 'plan', at: new Date().toISOString(), plan });
         await runJournal(o, 'run');
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('resume')
@@ -262,8 +260,8 @@ export function upgradeCommand(): Command {
         "change the plan's choice for traffic nodes that do not drain in time: abort (wait again) or proceed (install anyway, cutting their sessions)",
       ).choices(['abort', 'proceed']),
     )
-    .action(async (o: Common & { onDrainTimeout?: 'abort' | 'proceed' }) => {
-      try {
+    .action(
+      run(async (o: Common & { onDrainTimeout?: 'abort' | 'proceed' }) => {
         const { journal } = await open(o);
         const state = journal.state();
         if (state.paused)
@@ -279,10 +277,8 @@ export function upgradeCommand(): Command {
             onDrainTimeout: o.onDrainTimeout,
           });
         await runJournal(o, 'resume');
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('continue')
@@ -296,8 +292,8 @@ export function upgradeCommand(): Command {
       '--at <time>',
       'start the second window at this time (ISO 8601 with its zone, e.g. 2026-12-07T22:00:00Z); the process waits for it; `gatehouse upgrade cancel` cancels',
     )
-    .action(async (o: Common & { at?: string }) => {
-      try {
+    .action(
+      run(async (o: Common & { at?: string }) => {
         const { journal } = await open(o);
         const notPaused = () =>
           new GatehouseError(
@@ -319,28 +315,24 @@ export function upgradeCommand(): Command {
         }
         journal.append({ type: 'continued', at: new Date().toISOString() });
         await runJournal(o, 'continue');
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('cancel')
     .description('cancel the scheduled window (`continue --at`); its waiting process exits')
     .addOption(inventory)
     .addOption(workDir)
-    .action(async (o: Common) => {
-      try {
+    .action(
+      run(async (o: Common) => {
         const { journal } = await open(o);
         const { cancelSchedule } = await import('../orchestrator/schedule.js');
         const cancelled = cancelSchedule(journal);
         process.stdout.write(
           `Cancelled \`gatehouse upgrade ${cancelled.command}\` scheduled for ${cancelled.runAt}.\n`,
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('status')
@@ -350,8 +342,8 @@ export function upgradeCommand(): Command {
     .addOption(inventory)
     .addOption(workDir)
     .option('--json', 'print JSON')
-    .action(async (o: Common) => {
-      try {
+    .action(
+      run(async (o: Common) => {
         const { deployment, journal } = await open(o);
         const { upgradeStatus, renderStatus } = await import('../orchestrator/status.js');
         const { scheduledSwitchovers, renderSwitchovers } =
@@ -365,10 +357,8 @@ export function upgradeCommand(): Command {
             ? JSON.stringify({ ...status, switchovers }) + '\n'
             : renderStatus(status) + renderSwitchovers(switchovers),
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
 
   cmd
     .command('report')
@@ -376,8 +366,8 @@ export function upgradeCommand(): Command {
     .addOption(inventory)
     .addOption(workDir)
     .option('--json', 'print JSON')
-    .action(async (o: Common) => {
-      try {
+    .action(
+      run(async (o: Common) => {
         const { journal } = await open(o);
         const { buildReport, renderText } = await import('../orchestrator/report.js');
         const r = buildReport(journal, workDirOf(o));
@@ -386,9 +376,7 @@ export function upgradeCommand(): Command {
             ? JSON.stringify(r) + '\n'
             : renderText(r) + `HTML report: ${path.join(workDirOf(o), 'report.html')}\n`,
         );
-      } catch (e) {
-        reportAndExit(e);
-      }
-    });
+      }),
+    );
   return cmd;
 }
