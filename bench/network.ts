@@ -11,8 +11,8 @@
  *   anchor: keepalived's priority change (SIGHUP with a higher priority on the backup).
  *
  * Each switch's steps are printed after the figures (bench/network-timeline.ts).
- * GATEHOUSE_BENCH_NETWORK_LEASE and GATEHOUSE_BENCH_NETWORK_UNREACHABLE set the pair's lease
- * and unreachable time in seconds (the tuned setting by default, as keepalived's tuned anchor).
+ * GATEHOUSE_BENCH_NETWORK_TUNED="lease,unreachable" sets the tuned pair's lease and unreachable
+ * time in seconds (default 0.4,0.3: keepalived's tuned anchor's counterpart, see below).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -46,10 +46,14 @@ const exec = promisify(execFile);
 const REPS = Math.max(1, Number(process.env.GATEHOUSE_BENCH_NETWORK_REPS ?? 3));
 /**
  * The pair's automatic-failover settings (s): as the earlier figures (lease 1 s), and tuned, as
- * keepalived's tuned anchor is (GATEHOUSE_BENCH_NETWORK_TUNED="lease,unreachable").
+ * keepalived's tuned anchor is (GATEHOUSE_BENCH_NETWORK_TUNED="lease,unreachable"). Tuned is
+ * VRRP's `advert_int 0.1` in Gatehouse's terms: the primary renews every L/4 = 0.1 s (as the
+ * master adverts every 0.1 s), and the backup may take over once 4 renewals were missed (L =
+ * 0.4 s), as VRRP's backup does after its master-down interval of 3 adverts plus its skew
+ * (3.6 adverts at priority 100, 0.36 s). Both then detect the loss 0.75–1 times that after it.
  */
 const SETTINGS = { leaseSeconds: 1, unreachableForSeconds: 0.5 };
-const [TUNED_LEASE, TUNED_UNREACHABLE] = (process.env.GATEHOUSE_BENCH_NETWORK_TUNED ?? '0.5,0.3')
+const [TUNED_LEASE, TUNED_UNREACHABLE] = (process.env.GATEHOUSE_BENCH_NETWORK_TUNED ?? '0.4,0.3')
   .split(',')
   .map(Number);
 const TUNED = { leaseSeconds: TUNED_LEASE!, unreachableForSeconds: TUNED_UNREACHABLE! };

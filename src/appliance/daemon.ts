@@ -52,6 +52,7 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
   appliance.sharedListeners.attach(app.server as unknown as TlsServer, port);
   for (const f of await appliance.sharedListeners.reconcile(appliance.network.list()))
     logger.warn({ address: f.address }, `shared address not served: ${f.reason}`);
+  await appliance.traffic.readyShared();
   appliance.listenAddress = { host: opts.listen.host, port };
   appliance.ready = true;
   appliance.startSyslog();

@@ -153,6 +153,7 @@ export class TrafficSwitchSettings {
         description,
       });
     })();
+    await this.readyShared();
     return config;
   }
 
@@ -168,6 +169,19 @@ export class TrafficSwitchSettings {
     const { addSharedAddress, releaseSharedAddress } = await import('./shared-ip.js');
     if (enabled) await addSharedAddress(c);
     else await releaseSharedAddress(c);
+    // Released here: taking it back is this appliance's next move.
+    if (!enabled) await this.readyShared();
+  }
+
+  /**
+   * Have the announcement of the carried shared address ready (a gratuitous ARP process
+   * waiting for its word), so that a takeover starts no process on its way: at start, after
+   * a release, and re-armed after each announcement (./arping.ts).
+   */
+  async readyShared(): Promise<void> {
+    const c = this.get();
+    if (c?.provider !== 'shared-ip') return;
+    (await import('./shared-ip.js')).readyToAnnounce(c);
   }
 
   /**

@@ -1,5 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
+import { ARPING_MISSING, armArping, startArping } from './arping.js';
+import { IpBatch } from './ip-batch.js';
 import { trafficError, type SharedIpConfig, type TrafficSwitchProvider } from './switch-config.js';
 
 export interface SharedAddress {
@@ -15,13 +17,8 @@ export function isLoopback(address: string): boolean {
   return (isIPv4(address) && address.startsWith('127.')) || (isIPv6(address) && address === '::1');
 }
 
-function run(file: string, args: string[], timeoutMs = 10_000): Promise<{ stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs }, (err, _stdout, stderr) =>
-      err ? reject(Object.assign(err, { stderr: String(stderr) })) : resolve({ stderr }),
-    );
-  });
-}
+/** This process's `ip`: shared addresses move without starting a process each time. */
+const ip = new IpBatch();
 
 function commandError(what: string, file: string, err: unknown) {
   const e = err as NodeJS.ErrnoException & { stderr?: string };
@@ -54,6 +51,19 @@ function commandError(what: string, file: string, err: unknown) {
 /** How long arping may take to fail at start (no device, no permission) before it counts as sending. */
 const ARPING_START_MS = 250;
 
+/** arping's arguments for the shared address: unsolicited (gratuitous) ARP, three times. */
+const arpingArgs = (addr: SharedAddress) => ['-U', '-c', '3', '-I', addr.device, addr.address];
+
+/**
+ * Have the move of the shared address ready where this appliance may take it next: `ip`
+ * running and an arping waiting for its word (./arping.ts), so that the move starts no process.
+ */
+export function readyToAnnounce(addr: SharedAddress): void {
+  if (isLoopback(addr.address)) return;
+  ip.ready();
+  if (isIPv4(addr.address)) armArping(arpingArgs(addr));
+}
+
 /**
  * Gratuitous ARP, sent at once and repeated twice a second apart (a lost one would leave a
  * neighbour on the old appliance until its entry expired; iputils' arping takes whole seconds
@@ -62,22 +72,23 @@ const ARPING_START_MS = 250;
  * the reason it could not (no device, no permission).
  */
 function arping(addr: SharedAddress): { started: Promise<void>; done: Promise<void> } {
-  const args = ['-U', '-c', '3', '-I', addr.device, addr.address];
   const what = `announce ${addr.address} by gratuitous ARP on ${addr.device} (the address is assigned; neighbours learn it when their ARP entries expire)`;
-  const child = spawn('arping', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { child, armed } = startArping(arpingArgs(addr));
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const started = new Promise<void>((resolve, reject) => {
+    if (armed) return resolve();
     child.once('spawn', () => resolve());
     child.once('error', (err) => reject(commandError(what, 'arping', err)));
   });
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => reject(commandError(what, 'arping', err)));
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve()
-        : reject(commandError(what, 'arping', Object.assign(new Error(stderr), { stderr }))),
-    );
+    child.once('exit', (code) => {
+      if (code === 0) return resolve();
+      // The waiting shell could not run arping: as a missing arping started directly.
+      const missing = armed && code === ARPING_MISSING ? { code: 'ENOENT' } : {};
+      reject(commandError(what, 'arping', Object.assign(new Error(stderr), { stderr }, missing)));
+    });
   });
   // A caller that only waits for the start hears of a later failure through `done`.
   done.catch(() => undefined);
@@ -108,7 +119,7 @@ export async function addSharedAddress(addr: SharedAddress): Promise<boolean> {
   if (isLoopback(addr.address)) return false;
   const cidr = `${addr.address}/${addr.prefixLength}`;
   try {
-    await run('ip', ['addr', 'add', cidr, 'dev', addr.device]);
+    await ip.run(['addr', 'add', cidr, 'dev', addr.device]);
   } catch (e) {
     // Already here (e.g. a second Become Primary): the end state is what was asked.
     if (!/File exists|already assigned/i.test((e as { stderr?: string }).stderr ?? ''))
@@ -137,7 +148,7 @@ export async function releaseSharedAddress(addr: SharedAddress): Promise<boolean
   if (isLoopback(addr.address)) return false;
   const cidr = `${addr.address}/${addr.prefixLength}`;
   try {
-    await run('ip', ['addr', 'del', cidr, 'dev', addr.device]);
+    await ip.run(['addr', 'del', cidr, 'dev', addr.device]);
   } catch (e) {
     if (
       /Cannot assign requested address|Address not found/i.test(
