@@ -76,6 +76,21 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     return j;
   };
 
+  /**
+   * A session that opened at its first try (no start failed and asked again), echoing `text`;
+   * the node that relayed it.
+   */
+  const startedFirstTime = async (jumpClient: string, text: string) => {
+    const starts: string[] = [];
+    rep.log = (line) => starts.push(line);
+    const s = await rep.openSession(jumpClient, targets.echo).finally(() => (rep.log = undefined));
+    const failed = starts.filter((l) => l.startsWith('session start through'));
+    expect(failed, starts.join('\n')).toEqual([]);
+    expect((await echoThrough(s.socket, Buffer.from(text))).toString()).toBe(text);
+    s.socket.end();
+    return s.node!;
+  };
+
   beforeAll(async () => {
     [primary, targets, ...nodes] = (await Promise.all([
       startTestAppliance({ name: 'atlas-primary', host: '127.0.0.80', interApplianceKey: KEY }),
@@ -255,13 +270,12 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     });
     expect(patch.status).toBe(200);
     expect(patch.body.accepting).toBe(false);
-    // A session started while its Jump Client moves away still opens (the console waits for
-    // the site to list the Jump Client on its new node and asks again).
-    const during = await rep.openSession('jump-east', targets.echo);
-    expect((await echoThrough(during.socket, Buffer.from('while moving'))).toString()).toBe(
-      'while moving',
-    );
-    during.socket.end();
+    // A session started while its Jump Client moves away opens the first time where it lands:
+    // the primary node asks the nodes afresh rather than send the leg to the node it left
+    // (refused there, JUMP_CLIENT_NOT_CONNECTED, before the node it went to was next polled).
+    const during = await startedFirstTime('jump-east', 'while moving');
+    expect(during).not.toBe(drained);
+    expect(nodeRegion[during]).toBe('east');
     // A new Jump Client of that region goes to the other east node.
     const token = await enrolmentToken(primary.api);
     const late = jumpClient('jump-east-2', 'east', token);
@@ -353,5 +367,22 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       );
       expect(users.body.users.map((u) => u.username)).toContain('cluster.rep');
     }
+  });
+
+  it('removes a node: its clients reconnect through the site to an accepting node at the first try, and a session started meanwhile opens where its Jump Client lands', async () => {
+    const east = jumps.find((j) => j.name === 'jump-east')!;
+    const leaving = east.connectedTo!;
+    const from = logs['jump-east']!.length;
+    const removed = await primary.api.call('DELETE', `/api/login/cluster/nodes/${leaving}`);
+    expect(removed.status).toBe(204);
+    expect(await startedFirstTime('jump-east', 'after leaving')).not.toBe(leaving);
+    // The site (the primary node) sent it to a node of the cluster, not back to the one leaving.
+    const lines = logs['jump-east']!.slice(from);
+    const asked = lines.indexOf('asked to move: this node left the cluster');
+    expect(asked, lines.join('\n')).toBeGreaterThanOrEqual(0);
+    const first = lines.slice(asked + 1).find((l) => /^(connected to|cannot connect)/.test(l));
+    expect(first, lines.join('\n')).toMatch(/^connected to /);
+    expect(first).not.toContain(leaving);
+    expect(east.connectedTo).not.toBe(leaving);
   });
 });

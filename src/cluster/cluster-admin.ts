@@ -115,6 +115,8 @@ export class ClusterAdmin {
     const node = this.host.nodes.get(name);
     const l = this.links.of(node);
     await this.copy.pullHistory(node).catch(() => undefined);
+    // Its clients move from now (routing waits for them to land elsewhere).
+    this.links.sendingAway(l, l.status?.jumpClients.map((c) => c.name) ?? []);
     await l.client.call('POST', '/api/peer/cluster/leave', {}).catch(() => undefined);
     this.host.nodes.remove(actor, name);
     this.links.forget((n) => n !== name);

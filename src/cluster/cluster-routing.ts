@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   jumpClientNotConnected,
   siteJumpClient,
@@ -10,6 +11,11 @@ import type { NodeLinks } from './node-links.js';
 import type { TrafficNode } from './nodes-store.js';
 import { chooseNode } from './routing-rules.js';
 
+/** How long a session start waits for a Jump Client moving off a draining node to land. */
+export const LANDING_WAIT_MS = 5_000;
+/** How often it asks the nodes afresh meanwhile (the regular poll is every second). */
+const LANDING_POLL_MS = 50;
+
 const relayOf = (n: TrafficNode): Relay => ({
   node: n.name,
   host: n.host,
@@ -19,12 +25,14 @@ const relayOf = (n: TrafficNode): Relay => ({
 
 /**
  * Where the primary node sends clients: a new one to an eligible node of its region
- * (`chooseNode`), a console to the node its Jump Client is connected to.
+ * (`chooseNode`), a console to the node its Jump Client is connected to. `refresh` polls every
+ * node now.
  */
 export class ClusterRouting implements ClientRouting {
   constructor(
     private readonly host: Pick<ClusterHost, 'name' | 'nodes' | 'gateway' | 'log'>,
     private readonly links: NodeLinks,
+    private readonly refresh: () => Promise<void>,
   ) {}
 
   relayForNewClient(region: string | undefined): Relay | null {
@@ -43,7 +51,41 @@ export class ClusterRouting implements ClientRouting {
     return relayOf(best);
   }
 
-  relayForJumpClient(name: string): Relay | null {
+  /**
+   * The node relaying sessions to this Jump Client; null for this primary node itself. A Jump
+   * Client listed on a node that is sending its clients away (a drain, a leave) is moving: the
+   * listing is what the node said before, and where it went is known only at that node's next
+   * poll. A leg sent there would find it gone and be refused, so the nodes are asked afresh
+   * until it is listed on a node that keeps it (LANDING_WAIT_MS at most; then where it is
+   * listed, as a client that stays is served there).
+   */
+  async relayForJumpClient(name: string): Promise<Relay | null> {
+    const deadline = Date.now() + LANDING_WAIT_MS;
+    for (;;) {
+      const late = Date.now() > deadline;
+      const node = late ? this.holderOf(name) : this.holderOrMoving(name);
+      if (node === null) return null;
+      if (node && (late || !this.links.movingAway(node))) return relayOf(node);
+      await this.refresh();
+      await sleep(LANDING_POLL_MS);
+    }
+  }
+
+  /** holderOf, or undefined for a client sent away that is listed nowhere yet (on its way). */
+  private holderOrMoving(name: string): TrafficNode | null | undefined {
+    try {
+      return this.holderOf(name);
+    } catch (e) {
+      if (this.links.recentlySentAway(name)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * The node the Jump Client is connected to, by what the nodes last reported (the latest
+   * connection where it is listed twice); null when it is connected to this primary node.
+   */
+  private holderOf(name: string): TrafficNode | null {
     let found: { node: TrafficNode; at: number } | undefined;
     for (const n of this.host.nodes.list()) {
       const j = this.links.get(n.name)?.status?.jumpClients.find((c) => c.name === name);
@@ -52,7 +94,7 @@ export class ClusterRouting implements ClientRouting {
     const here = this.host.gateway.jumpClient(name);
     if (here && (!found || here.connectedAt > found.at)) return null;
     if (!found) throw jumpClientNotConnected(name);
-    return relayOf(found.node);
+    return found.node;
   }
 
   jumpClients(): SiteJumpClient[] {

@@ -26,11 +26,12 @@ export class ClusterService implements ClientRouting {
   private readonly copy: NodeCopy;
   private readonly routing: ClusterRouting;
   private readonly admin: ClusterAdmin;
+  private refreshing: Promise<void> | undefined;
 
   constructor(private readonly host: ClusterHost) {
     this.links = new NodeLinks(host);
     this.copy = new NodeCopy(host, this.links);
-    this.routing = new ClusterRouting(host, this.links);
+    this.routing = new ClusterRouting(host, this.links, () => this.refresh());
     this.admin = new ClusterAdmin(host, this.links, this.copy, {
       poll: (node) => this.poll(node),
       pollAll: () => this.pollAll(),
@@ -59,15 +60,25 @@ export class ClusterService implements ClientRouting {
     await Promise.all(nodes.map((n) => this.poll(n)));
   }
 
+  /** A poll of every node now, shared by whoever asks while one runs. */
+  private refresh(): Promise<void> {
+    return (this.refreshing ??= this.pollAll().finally(() => (this.refreshing = undefined)));
+  }
+
   private async poll(node: TrafficNode): Promise<void> {
     const l = this.links.of(node);
     try {
       let status = await l.client.call<NodeStatus>('GET', '/api/peer/cluster/status');
-      if (status.membership && status.membership.accepting !== node.accepting)
+      if (status.membership && status.membership.accepting !== node.accepting) {
+        const held = status.jumpClients.map((c) => c.name);
         status = await l.client.call<NodeStatus>('POST', '/api/peer/cluster/accepting', {
           accepting: node.accepting,
           ...(node.accepting ? {} : { sendTo: this.sendTo(node.region) }),
         });
+        // Its clients move from now: its listing of them is stale until they land (routing).
+        if (node.accepting) l.sentAwayAt = undefined;
+        else this.links.sendingAway(l, [...held, ...status.jumpClients.map((c) => c.name)]);
+      }
       l.status = status;
       l.lastContact = Date.now();
       l.lastError = null;
@@ -111,7 +122,7 @@ export class ClusterService implements ClientRouting {
     return this.routing.relayForNewClient(region);
   }
 
-  relayForJumpClient(name: string): Relay | null {
+  relayForJumpClient(name: string): Promise<Relay | null> {
     return this.routing.relayForJumpClient(name);
   }
 

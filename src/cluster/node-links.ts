@@ -4,6 +4,9 @@ import type { NodeStatus } from './node-routes.js';
 import type { TrafficNode } from './nodes-store.js';
 import { eligibleNode } from './routing-rules.js';
 
+/** How long after a node is told to send its clients away they are taken to be moving. */
+export const MOVING_MS = 10_000;
+
 /** What the primary node knows of one traffic node between polls. */
 export interface NodeLink {
   client: PeerClient;
@@ -15,6 +18,8 @@ export interface NodeLink {
   pulling: boolean;
   /** The configuration version the node last took (undefined: not pushed since this start). */
   pushedVersion: number | undefined;
+  /** When it was last told to send its clients away (stop accepting, leave the cluster). */
+  sentAwayAt: number | undefined;
 }
 
 export interface NodeView extends TrafficNode {
@@ -60,6 +65,7 @@ export class NodeLinks {
         assigned: 0,
         pulling: false,
         pushedVersion: undefined,
+        sentAwayAt: undefined,
       };
       this.links.set(node.name, l);
     }
@@ -79,8 +85,38 @@ export class NodeLinks {
       }
   }
 
+  /** A node sending its clients away (told to stop accepting or to leave) gets none. */
   eligible(n: TrafficNode): boolean {
-    return eligibleNode(n, this.links.get(n.name), this.host.version, Date.now());
+    const l = this.links.get(n.name);
+    return l?.sentAwayAt === undefined && eligibleNode(n, l, this.host.version, Date.now());
+  }
+
+  /** Clients that nodes were told to send away, and when (kept after a node leaves). */
+  private readonly sentAway = new Map<string, number>();
+
+  /** A node is told to send these clients away (a drain, a leave): they are moving now. */
+  sendingAway(l: NodeLink, clients: Iterable<string>): void {
+    const now = Date.now();
+    l.sentAwayAt = now;
+    for (const [name, at] of this.sentAway) if (now - at >= MOVING_MS) this.sentAway.delete(name);
+    for (const name of clients) this.sentAway.set(name, now);
+  }
+
+  /** Whether this client was sent away from a node within MOVING_MS (it may be on none yet). */
+  recentlySentAway(client: string): boolean {
+    const at = this.sentAway.get(client);
+    return at !== undefined && Date.now() - at < MOVING_MS;
+  }
+
+  /**
+   * Whether the node's clients are moving away now: it was told to send them away within
+   * MOVING_MS, or it is set not accepting and is being told (its last status still accepting).
+   */
+  movingAway(n: TrafficNode): boolean {
+    const l = this.links.get(n.name);
+    if (!l) return false;
+    if (l.sentAwayAt !== undefined) return Date.now() - l.sentAwayAt < MOVING_MS;
+    return !n.accepting && !l.lastError && l.status?.membership?.accepting === true;
   }
 
   view(): NodeView[] {

@@ -19,7 +19,7 @@ export interface ClientRouting {
   /** The appliance a new Jump Client or console should connect to. */
   relayForNewClient(region: string | undefined): Relay | null;
   /** The appliance relaying sessions to this Jump Client; an error when it is not connected. */
-  relayForJumpClient(name: string): Relay | null;
+  relayForJumpClient(name: string): Promise<Relay | null>;
   /** Every connected Jump Client of the site, customer clients included. */
   jumpClients(): SiteJumpClient[];
 }
@@ -62,9 +62,9 @@ export class LocalRouting implements ClientRouting {
     return null;
   }
 
-  relayForJumpClient(name: string): Relay | null {
-    if (!this.gateway.jumpClient(name)) throw jumpClientNotConnected(name);
-    return null;
+  relayForJumpClient(name: string): Promise<Relay | null> {
+    if (!this.gateway.jumpClient(name)) return Promise.reject(jumpClientNotConnected(name));
+    return Promise.resolve(null);
   }
 
   jumpClients(): SiteJumpClient[] {

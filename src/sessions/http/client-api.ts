@@ -110,11 +110,11 @@ export const clientOperations: ClientOperation[] = [
     params: z.object({ id: z.uuid('must be a session id') }).strict(),
     body: z.object({ jumpClient: JumpClientName }).strict(),
     response: { status: 200, description: 'The relay, or null for the site itself' },
-    handler: ({ appliance, body, req }) => {
+    handler: async ({ appliance, body, req }) => {
       ticketOf(appliance, req, 'console');
       requireSite(appliance, 'session-leg');
       // The resume token is checked where the leg arrives; this only says where to go.
-      return { relay: appliance.routing.relayForJumpClient(body.jumpClient) };
+      return { relay: await appliance.routing.relayForJumpClient(body.jumpClient) };
     },
   }),
   clientOp('consoleStartSession', 'POST /api/client/sessions', {
@@ -127,10 +127,10 @@ export const clientOperations: ClientOperation[] = [
       })
       .strict(),
     response: { status: 201, description: 'Session ticket' },
-    handler: ({ appliance, body, req }) => {
+    handler: async ({ appliance, body, req }) => {
       const user = ticketOf(appliance, req, 'console');
       requireSite(appliance, 'representative-console');
-      const relay = appliance.routing.relayForJumpClient(body.jumpClient);
+      const relay = await appliance.routing.relayForJumpClient(body.jumpClient);
       const listed = appliance.routing.jumpClients().filter((j) => j.name === body.jumpClient);
       const jump = listed[0];
       if (listed.some((j) => othersCustomer(j, user.sub)))
