@@ -5,6 +5,7 @@ import { pipeByTick } from '../shared/streams.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import { jittered } from '../shared/jitter.js';
+import { TryLimit } from '../shared/move-retry.js';
 import { GATEWAY_PATHS, LineChannel, type ToConsole } from '../sessions/protocol.js';
 import type { MuxStream } from '../sessions/mux.js';
 import type { Relay } from '../sessions/routing.js';
@@ -124,22 +125,22 @@ export class RepresentativeConsole {
     };
     // A Jump Client moving twice (both nodes of a region draining at once) may still be listed
     // where it just left: the console asks again each time it is listed somewhere new.
-    const deadline = Date.now() + START_WAIT_MS;
-    for (let tries = 1; ; tries++) {
+    const limit = new TryLimit({ tries: START_TRIES, withinMs: START_WAIT_MS });
+    for (;;) {
       triedNode = undefined;
       try {
         return await once();
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (!isConnectionError(e) && code !== 'JUMP_CLIENT_NOT_CONNECTED') throw e;
-        if (Date.now() > deadline || tries >= START_TRIES) throw e;
+        if (!limit.again()) throw e;
         this.log?.(
           `session start through ${triedNode ?? 'the site'} failed: ${(e as Error).message}`,
         );
         // The leg may have reached another appliance than the kept-alive API connection did
         // (the site's name now leads elsewhere): ask the site afresh, over new connections.
         this.followSite();
-        const moved = await this.listedAnew(jumpClient, triedNode, deadline);
+        const moved = await this.listedAnew(jumpClient, triedNode, limit.deadline);
         // A Jump Client that is simply offline: its error, not a second one.
         if (!moved && code === 'JUMP_CLIENT_NOT_CONNECTED' && triedNode === undefined) throw e;
       }

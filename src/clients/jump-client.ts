@@ -10,10 +10,9 @@ import {
   LineChannel,
   Relay,
   type FromJumpClient,
-  type MoveMessage,
   type ToJumpClient,
 } from '../sessions/protocol.js';
-import { isConnectionError, relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
+import { relayEndpoint, SiteApi, siteEndpoint } from './site-api.js';
 import { InstallationIdentity } from './installation-identity.js';
 import { registerInstallation } from './installation-registration.js';
 import { connectTarget } from './target-connection.js';
@@ -21,7 +20,7 @@ import { JumpClientSelfUpgrade } from './jump-client-upgrade.js';
 import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
-import { jittered } from '../shared/jitter.js';
+import { JumpClientReconnect, moveTarget } from './jump-client-reconnect.js';
 
 interface CommonOptions {
   site: Endpoint;
@@ -71,35 +70,6 @@ export type JumpClientOptions = CommonOptions &
 
 export type JumpClientState = 'connecting' | 'connected' | 'waiting' | 'stopped';
 
-/** The site will not take this installation until an administrator acts: the client stops. */
-const REFUSED_FOR_GOOD = new Set([
-  'JUMP_CLIENT_REVOKED',
-  'JUMP_CLIENT_NAME_TAKEN',
-  'JUMP_CLIENT_TOKEN_INVALID',
-  'JUMP_CLIENT_TOKEN_OTHER_NAME',
-  'JUMP_CLIENT_LEGACY_KEY_CLOSED',
-  'JUMP_CLIENT_NAME_RESERVED',
-]);
-
-/** 503s of a move in progress (a backup, a draining or stopping node), not of a busy site. */
-const NOT_THIS_NODE = new Set([
-  'NOT_ACCEPTING_CLIENTS',
-  'NODE_NOT_ACCEPTING',
-  'APPLIANCE_STOPPING',
-]);
-
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
-/**
- * Asked to move, it tries again this often for FOLLOW_MS, not after a growing backoff: the
- * site is changing hands (a failover's Become Backup, an install), its sessions pause until it
- * is back, and the new appliance may take the site address any moment. Spread at random
- * (125-375 ms) so that a site's Jump Clients, all moved at once, do not knock in step.
- */
-const FOLLOW_RETRY_MS = 250;
-/** The first reconnect after a move waits 0 to this long: a site's clients do not go in step. */
-const MOVE_SPREAD_MS = 250;
-const FOLLOW_MS = 30_000;
 /** How long a connection straight to where a move named may take before the site is asked. */
 const MOVED_TRY_MS = 4_000;
 const SILENT_LIMIT_MS = 45_000;
@@ -135,11 +105,7 @@ export class JumpClient {
   /** The site, trusting every certificate it named at registration (its failover peer too). */
   private site: Endpoint;
   private stopped = false;
-  private backoff = BACKOFF_MIN_MS;
-  /** Not to reconnect before this (a busy site's Retry-After), even for a waiting session. */
-  private notBefore = 0;
-  /** Until when it follows a move: tries again at once, without backoff. */
-  private followUntil = 0;
+  private readonly reconnect = new JumpClientReconnect();
   private retry: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly sessions = new Set<Duplex>();
@@ -211,8 +177,7 @@ export class JumpClient {
       this.down = undefined;
       if (this.stopped) return void socket.destroy();
       socket.setKeepAlive(true, 10_000);
-      this.backoff = BACKOFF_MIN_MS;
-      this.followUntil = 0;
+      this.reconnect.connected();
       this.state = 'connected';
       this.lastError = undefined;
       this.connectedTo = node;
@@ -232,12 +197,10 @@ export class JumpClient {
           this.log(`disconnected: ${reason}`);
           this.down = { since: Date.now(), reason: reason.replace(/[^\x20-\x7e]/g, ' ') };
           // Asked to move: through the site afresh, not a kept-alive connection to this appliance.
-          if (reason === 'moved') {
-            this.api.reconnect();
-            this.followUntil = Date.now() + FOLLOW_MS;
-          }
-          // Every client of a moved appliance goes at once: spread over 0-250 ms, not in step.
-          this.scheduleReconnect(reason === 'moved' ? jittered(MOVE_SPREAD_MS / 2, 2) : undefined);
+          if (reason === 'moved') this.api.reconnect();
+          this.scheduleReconnect(
+            reason === 'moved' ? this.reconnect.moved() : this.reconnect.next(),
+          );
         },
       );
       this.channel = channel;
@@ -245,36 +208,17 @@ export class JumpClient {
     } catch (e) {
       this.lastError = (e as Error).message;
       this.log(`cannot connect: ${this.lastError}`);
-      // A customer client refused (its key, its ticket, its version) would be refused again: it
-      // stops; so does a Jump Client whose installation the site will not take (revoked, its
-      // name another's, its token spent) until an administrator acts. A busy site (429, 503) or
-      // a broken connection is tried again.
-      const status = (e as { status?: number }).status ?? 0;
-      const code = (e as { code?: string }).code ?? '';
-      if (
-        ('sessionKey' in this.opts && status >= 400 && status < 500 && status !== 429) ||
-        REFUSED_FOR_GOOD.has(code)
-      ) {
+      const after = this.reconnect.afterFailure(e, {
+        customer: 'sessionKey' in this.opts,
+        moved: !!moved,
+      });
+      if (after.stop) {
         void this.stop();
         this.opts.onRefused?.(e as Error);
         return;
       }
-      // Where the moving appliance sent it says "not yet" (the failover peer it named is still
-      // taking the primary role): asked again shortly while following the move. Else the site
-      // is asked at once.
-      if (moved && code === 'NOT_ACCEPTING_CLIENTS' && Date.now() < this.followUntil) {
-        this.movedTo = moved;
-        return this.scheduleReconnect(jittered(FOLLOW_RETRY_MS, 1));
-      }
-      // A site shedding load (429, a 503 other than "not this node") is not followed at the
-      // fast beat: it is given the time it asks for (Retry-After), else the backoff; so is any
-      // other refusal. Only a broken connection (the address between appliances) or a node
-      // that is not the one to take clients is tried again at the fast beat.
-      if (status === 429 || (status === 503 && !NOT_THIS_NODE.has(code)))
-        return this.scheduleReconnect(this.busyWait(e));
-      if (moved) return this.scheduleReconnect(0);
-      const fast = isConnectionError(e) || NOT_THIS_NODE.has(code);
-      this.scheduleReconnect(fast ? undefined : this.nextBackoff());
+      if (after.retryMoved) this.movedTo = moved;
+      this.scheduleReconnect(after.wait);
     }
   }
 
@@ -325,27 +269,10 @@ export class JumpClient {
     return reg;
   }
 
-  private scheduleReconnect(delay?: number): void {
+  private scheduleReconnect(wait: number): void {
     if (this.stopped) return;
     this.state = 'waiting';
-    const following = Date.now() < this.followUntil;
-    const wait = delay ?? (following ? jittered(FOLLOW_RETRY_MS, 1) : this.nextBackoff());
     this.retry = setTimeout(() => void this.connect(), wait);
-  }
-
-  private nextBackoff(): number {
-    const wait = jittered(this.backoff);
-    this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
-    return wait;
-  }
-
-  /** How long a busy site asked to be left alone (Retry-After, in seconds), else the backoff. */
-  private busyWait(e: unknown): number {
-    const after = Number((e as { headers?: Record<string, string> }).headers?.['retry-after']);
-    const wait =
-      after > 0 ? Math.min(BACKOFF_MAX_MS, jittered(after * 1_000, 0.2)) : this.nextBackoff();
-    this.notBefore = Date.now() + wait;
-    return wait;
   }
 
   private feedWatchdog(): void {
@@ -361,27 +288,11 @@ export class JumpClient {
     this.feedWatchdog();
     if (m.type === 'ping') return this.send({ type: 'pong' });
     if (m.type === 'move') {
-      this.movedTo = this.moveTarget(m);
+      this.movedTo = moveTarget(m, (line) => this.log(line));
       return this.channel?.close('moved');
     }
     if (m.type === 'open') void this.open(m, relay);
     if (m.type === 'upgrade') void this.upgrade(m.version);
-  }
-
-  /** Where a move sends it: undefined (ask the site) when none is named or it is unusable. */
-  private moveTarget(m: MoveMessage): Relay | undefined {
-    const reason = String(m.reason).slice(0, 200);
-    if (m.to === undefined) return void this.log(`asked to move: ${reason}`);
-    const to = Relay.safeParse(m.to);
-    if (to.success) {
-      this.log(`asked to move: ${reason} (to ${to.data.node})`);
-      return to.data;
-    }
-    const issue = to.error.issues[0]!;
-    this.log(
-      `asked to move: ${reason}, to an unusable place (${issue.path.join('.')}: ${issue.message}): asking the site`,
-    );
-    return undefined;
   }
 
   /** Its turn in the site's upgrade wave: replace itself with the site's build (S13). */
@@ -463,14 +374,9 @@ export class JumpClient {
     resume: { received: number; pausedMs: number },
     timeoutMs: number,
   ): Promise<Duplex> {
-    // A session waits: the next try to reconnect is now, not after the backoff grown meanwhile.
     if (this.state === 'waiting') {
       clearTimeout(this.retry);
-      this.backoff = BACKOFF_MIN_MS;
-      // Spread (as after a move) and never before a busy site said to come back.
-      this.scheduleReconnect(
-        Math.max(jittered(MOVE_SPREAD_MS / 2, 2), this.notBefore - Date.now()),
-      );
+      this.scheduleReconnect(this.reconnect.forSession());
     }
     await until(() => this.relayNow !== undefined || this.stopped, timeoutMs, 'the site', 50);
     if (!this.relayNow) throw new GatehouseError('SESSION_ENDED', 410, 'The Jump Client stopped.');

@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import type { MuxStream } from '../sessions/mux.js';
 import { ResumeAnswer } from '../sessions/protocol.js';
-import { jittered } from '../shared/jitter.js';
+import { Backoff, followPause, MoveFollowing } from '../shared/move-retry.js';
 
 /**
  * Bytes a side keeps that the other end has not acknowledged. Past it the leg's writer waits
@@ -18,12 +18,13 @@ export const KEEPALIVE_MS = 5_000;
 export const SILENT_MS = 15_000;
 /**
  * The site answered that the session's Jump Client is on no appliance yet (it is moving): asked
- * again this often, not after a growing wait, for the first FOLLOW_FOR_MS of a pause, so the leg
- * resumes as soon as the Jump Client is back rather than up to 2 s later. Spread at random
- * (125-375 ms), so that every session paused by one move does not ask in step.
+ * again at the fast beat of a move (src/shared/move-retry.ts), not after a growing wait, for the
+ * first FOLLOW_FOR_MS of a pause, so the leg resumes as soon as the Jump Client is back rather
+ * than up to 2 s later.
  */
-const FOLLOW_EVERY_MS = 250;
 const FOLLOW_FOR_MS = 15_000;
+/** Otherwise a reopen is tried again after 250 ms, then twice as long each time up to 2 s. */
+const REOPEN_BACKOFF = { minMs: 250, maxMs: 2_000, spread: 0 };
 /** Codes after which trying again cannot help: the session is over. */
 const FINAL = new Set([
   'SESSION_ENDED',
@@ -203,7 +204,9 @@ export class ResumableLeg extends Duplex {
     const pausedAt = Date.now();
     const deadline = pausedAt + this.window;
     this.opts.log?.(`session ${this.session}: leg broke (${why}); resuming`);
-    let wait = 250;
+    const backoff = new Backoff(REOPEN_BACKOFF);
+    const following = new MoveFollowing(FOLLOW_FOR_MS);
+    following.begin(pausedAt);
     while (!this.destroyed) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -230,12 +233,10 @@ export class ResumableLeg extends Duplex {
         const code = (e as { code?: string }).code;
         if (code && FINAL.has(code)) return void this.destroy(e as Error);
         this.opts.log?.(`session ${this.session}: not resumed yet (${(e as Error).message})`);
-        const following =
-          code === 'JUMP_CLIENT_NOT_CONNECTED' && Date.now() - pausedAt < FOLLOW_FOR_MS;
+        const pause =
+          code === 'JUMP_CLIENT_NOT_CONNECTED' && following.active ? followPause() : backoff.next();
         // Not a reason to keep the process alive: the leg's owner decides that.
-        const pause = following ? jittered(FOLLOW_EVERY_MS, 1) : wait;
         await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, left))).unref());
-        if (!following) wait = Math.min(2_000, wait * 2);
       }
     }
     this.destroy(
