@@ -90,6 +90,11 @@ export class FailoverMonitor {
     clearTimeout(this.retry);
   }
 
+  /** The settings changed: contact the peer now, not at the end of the old heartbeat period. */
+  again(): void {
+    this.loop.now();
+  }
+
   private interval(): number {
     const auto = this.relationship.automatic();
     if (!auto.enabled) return HEARTBEAT_MS;

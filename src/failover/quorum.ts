@@ -218,6 +218,11 @@ export class Quorum {
     void this.client?.client.close();
   }
 
+  /** The witness's settings changed: renew now, not a second (or an old quarter lease) later. */
+  again(): void {
+    this.loop.now();
+  }
+
   /** Renew every quarter lease, and look again the moment the votes held run out. */
   private next(): number {
     const ms = this.leaseMs();

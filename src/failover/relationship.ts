@@ -133,6 +133,10 @@ export class FailoverRelationship {
 
   setAutomatic(actor: Actor, value: AutomaticFailover): AutomaticFailover {
     this.store.setAutomatic(actor, value);
+    // Both loops run at the pace of the old settings (a heartbeat every 5 s without automatic
+    // failover): a loss in the first seconds after enabling it went unseen until then.
+    this.monitor.again();
+    this.quorum.again();
     return this.store.automatic();
   }
 
