@@ -1,20 +1,12 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { GatehouseError } from '../shared/errors.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { pidAlive } from '../shared/liveness.js';
 
 /**
  * One process per data directory: two appliances writing one database would corrupt the
- * site's state. The lock file holds the owner's pid; a lock left by a dead process (kill -9)
- * is taken over.
+ * site's state. The lock file holds the owner's pid; a lock left by a dead process (kill -9,
+ * a zombie included) is taken over.
  */
 export function lockDataDir(root: string, lockName = 'appliance.lock'): () => void {
   const file = path.join(root, lockName);
@@ -27,7 +19,7 @@ export function lockDataDir(root: string, lockName = 'appliance.lock'): () => vo
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
+      if (Number.isInteger(owner) && owner !== process.pid && pidAlive(owner)) {
         throw new GatehouseError(
           'DATA_DIR_IN_USE',
           409,

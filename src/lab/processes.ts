@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { ApplianceClient, fingerprintOf } from '../clients/admin-client.js';
 import { CODE_ROOT } from '../shared/version.js';
 import { until } from '../shared/until.js';
+import { groupAlive } from './state.js';
 
 const execFileP = promisify(execFile);
 
@@ -50,15 +51,6 @@ export async function initApplianceProcess(spec: ApplianceSpec): Promise<void> {
       GATEHOUSE_LOGIN_PASSWORD: spec.loginPassword,
     },
   });
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A running `gatehouse appliance start` process and a client pinned to its certificate. */
@@ -116,7 +108,8 @@ export class ApplianceProcess {
       this.child.kill('SIGKILL');
     }
     await this.waitExit(10_000);
-    // The worker may outlive the supervisor by a moment; wait until the group is gone.
+    // The worker may outlive the supervisor by a moment; wait until the group is gone (zombies
+    // left to a slow init count as gone: they hold no port, file or lock).
     await until(
       () => !groupAlive(this.child.pid!),
       10_000,

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatehouseError } from '../shared/errors.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
+import { procStat } from '../shared/liveness.js';
 import type { LabNetwork } from './network-plan.js';
 import type { LabOptions, PlannedRole, SwitchMethod, Topology } from './plan.js';
 
@@ -110,14 +111,9 @@ export function groupAlive(pgid: number): boolean {
   if (!existsSync('/proc/self/stat')) return true;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      // pid (comm) state ppid pgrp …: comm may hold spaces, so read after its closing paren.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
-    } catch {
-      // The process ended while we looked.
-    }
+    // Undefined: the process ended while we looked.
+    const s = procStat(entry);
+    if (s && s.pgrp === pgid && s.state !== 'Z' && s.state !== 'X') return true;
   }
   return false;
 }
