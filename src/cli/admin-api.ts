@@ -21,6 +21,18 @@ export function adminApiOptions(cmd: Command, area: 'appliance' | 'login'): Comm
     .option('--password-file <file>', 'file holding the password (else $GATEHOUSE_PASSWORD)');
 }
 
+/**
+ * The error an appliance's answer says (toError), loaded with the client only when needed: the
+ * client pulls in undici, which every `gatehouse` process (the appliance's supervisor too)
+ * would otherwise load at start for nothing.
+ */
+export async function apiError(
+  res: import('../clients/admin-client.js').ApiResponse,
+): Promise<Error> {
+  const { toError } = await import('../clients/admin-client.js');
+  return toError(res);
+}
+
 /** Sign in to one area of the appliance, run `fn`, close the connection. */
 export async function withAdminApi<T>(
   o: AdminApiOptions,

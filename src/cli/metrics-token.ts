@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { toError } from '../clients/admin-client.js';
-import { adminApiOptions, withAdminApi, type AdminApiOptions } from './admin-api.js';
+import { adminApiOptions, apiError, withAdminApi, type AdminApiOptions } from './admin-api.js';
 import { run } from './errors.js';
 
 interface Token {
@@ -26,7 +25,7 @@ export function metricsTokenCommand(): Command {
             '/api/appliance/monitoring/tokens',
             { json: { label: o.label } },
           );
-          if (res.status !== 201) throw toError(res);
+          if (res.status !== 201) throw await apiError(res);
           process.stdout.write(
             `Scrape token "${res.body.label}" (id ${res.body.id}); shown once, store it now:\n${res.body.token}\n`,
           );
@@ -42,7 +41,7 @@ export function metricsTokenCommand(): Command {
             'GET',
             '/api/appliance/monitoring/tokens',
           );
-          if (res.status !== 200) throw toError(res);
+          if (res.status !== 200) throw await apiError(res);
           for (const t of res.body.tokens)
             process.stdout.write(`${t.id}  ${t.label}  created ${t.createdAt} by ${t.createdBy}\n`);
         });
@@ -58,7 +57,7 @@ export function metricsTokenCommand(): Command {
             'DELETE',
             `/api/appliance/monitoring/tokens/${encodeURIComponent(o.id)}`,
           );
-          if (res.status !== 204) throw toError(res);
+          if (res.status !== 204) throw await apiError(res);
           process.stdout.write(`Revoked scrape token ${o.id}.\n`);
         });
       }),

@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { toError } from '../clients/admin-client.js';
 import { fieldError } from '../shared/errors.js';
-import { adminApiOptions, withAdminApi, type AdminApiOptions } from './admin-api.js';
+import { adminApiOptions, apiError, withAdminApi, type AdminApiOptions } from './admin-api.js';
 import { run } from './errors.js';
 
 async function put(o: AdminApiOptions, config: Record<string, unknown>): Promise<void> {
   await withAdminApi(o, 'login', async (api) => {
     const res = await api.call('PUT', '/api/login/management/syslog', { json: config });
-    if (res.status !== 200) throw toError(res);
+    if (res.status !== 200) throw await apiError(res);
   });
 }
 
@@ -23,7 +22,7 @@ export function syslogCommand(): Command {
       run(async (o: AdminApiOptions) => {
         await withAdminApi(o, 'login', async (api) => {
           const res = await api.call('GET', '/api/login/management/syslog');
-          if (res.status !== 200) throw toError(res);
+          if (res.status !== 200) throw await apiError(res);
           process.stdout.write(JSON.stringify(res.body, null, 2) + '\n');
         });
       }),
@@ -80,7 +79,7 @@ export function syslogCommand(): Command {
             'GET',
             '/api/login/management/syslog',
           );
-          if (res.status !== 200) throw toError(res);
+          if (res.status !== 200) throw await apiError(res);
           if (!res.body.config) {
             process.stdout.write('Syslog forwarding is not configured.\n');
             return;
@@ -88,7 +87,7 @@ export function syslogCommand(): Command {
           const again = await api.call('PUT', '/api/login/management/syslog', {
             json: { ...res.body.config, enabled: false },
           });
-          if (again.status !== 200) throw toError(again);
+          if (again.status !== 200) throw await apiError(again);
           process.stdout.write('Syslog forwarding disabled.\n');
         });
       }),
