@@ -15,12 +15,11 @@ export async function adminClient(state: LabState, a: LabAppliance): Promise<App
   const certPem = readFileSync(path.join(a.dataDir, 'tls', 'cert.pem'), 'utf8');
   const api = new ApplianceClient(labUrl(a.host, a.port), { certPem }, { connections: 2 });
   const { appliance, login } = state.credentials;
-  await api.signIn(
-    'appliance',
-    appliance.username,
-    readLabSecret(state.dir, appliance.passwordFile),
-  );
-  await api.signIn('login', login.username, readLabSecret(state.dir, login.passwordFile));
+  // Side by side: each sign-in hashes its password on the appliance (scrypt).
+  await Promise.all([
+    api.signIn('appliance', appliance.username, readLabSecret(state.dir, appliance.passwordFile)),
+    api.signIn('login', login.username, readLabSecret(state.dir, login.passwordFile)),
+  ]);
   return api;
 }
 

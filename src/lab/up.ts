@@ -171,7 +171,13 @@ export async function startLab(
       step(`NAT forwarder on ${state.natForwarder.listen} → ${primary.name}`);
     }
     writeState(state);
-    for (const a of state.appliances) apis.set(a.name, await adminClient(state, a));
+    // Signed in side by side; a failure still leaves the others in `apis`, closed below.
+    const signedIn = await Promise.allSettled(state.appliances.map((a) => adminClient(state, a)));
+    signedIn.forEach((r, i) => {
+      if (r.status === 'fulfilled') apis.set(state.appliances[i]!.name, r.value);
+    });
+    const failed = signedIn.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     const primaryApi = apis.get(primary.name)!;
     await pointAtUpdateServer(state, apis);
     const { jumpClientToken } = await prepareSite(state, primaryApi);
