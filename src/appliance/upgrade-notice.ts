@@ -3,6 +3,11 @@ import type { Actor } from '../shared/actor.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
+import {
+  deleteApplianceSetting,
+  readApplianceSetting,
+  writeApplianceSetting,
+} from '../store/appliance-settings.js';
 
 /**
  * S23: "do not make changes to Appliance A during this upgrade". While an upgrade of its pair or
@@ -39,26 +44,20 @@ export class UpgradeNotice {
   ) {}
 
   get(): UpgradeInProgress | undefined {
-    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
-      { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as UpgradeInProgress) : undefined;
+    return readApplianceSetting<UpgradeInProgress>(this.db, KEY);
   }
 
   set(actor: Actor, input: UpgradeNoticeInput): UpgradeInProgress {
     const notice = { ...this.get(), ...input, since: this.get()?.since ?? Date.now() };
-    this.db
-      .prepare(
-        'INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-      )
-      .run(KEY, JSON.stringify(notice), Date.now());
+    writeApplianceSetting(this.db, KEY, notice);
     this.events.record(actor, 'appliance.upgrade-in-progress', input.by, { note: input.note });
     return notice;
   }
 
   clear(actor: Actor): boolean {
-    const had = this.db.prepare('DELETE FROM appliance_settings WHERE key = ?').run(KEY).changes;
+    const had = deleteApplianceSetting(this.db, KEY);
     if (had) this.events.record(actor, 'appliance.upgrade-finished', '');
-    return had > 0;
+    return had;
   }
 }
 

@@ -3,6 +3,11 @@ import { GatehouseError } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
+import {
+  deleteApplianceSetting,
+  readApplianceSetting,
+  writeApplianceSetting,
+} from '../store/appliance-settings.js';
 
 /** A traffic node as the primary node knows it: where it is, its region, whether it accepts. */
 export interface TrafficNode {
@@ -172,24 +177,16 @@ export class NodeMembership {
 
   get(): Membership | undefined {
     if (this.cached === undefined) {
-      const row = this.db
-        .prepare('SELECT value FROM appliance_settings WHERE key = ?')
-        .get(MEMBERSHIP_KEY) as { value: string } | undefined;
-      this.cached = row ? Membership.parse(JSON.parse(row.value)) : null;
+      const stored = readApplianceSetting<unknown>(this.db, MEMBERSHIP_KEY);
+      this.cached = stored === undefined ? null : Membership.parse(stored);
     }
     return this.cached ?? undefined;
   }
 
   set(actor: Actor, value: Membership | undefined, action: string): void {
     this.db.transaction(() => {
-      if (value)
-        this.db
-          .prepare(
-            `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-          )
-          .run(MEMBERSHIP_KEY, JSON.stringify(value), Date.now());
-      else this.db.prepare('DELETE FROM appliance_settings WHERE key = ?').run(MEMBERSHIP_KEY);
+      if (value) writeApplianceSetting(this.db, MEMBERSHIP_KEY, value);
+      else deleteApplianceSetting(this.db, MEMBERSHIP_KEY);
       this.events.record(actor, action, value?.primary ?? '', value ? { ...value } : {});
     })();
     this.cached = value ?? null;

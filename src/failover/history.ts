@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.js';
 import type { FailoverRole, PeerState } from './relationship-types.js';
+import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
 
 /**
  * A run of identical peer status checks: the heartbeats from `from` to `to` that all saw the
@@ -46,21 +47,14 @@ export class FailoverHistory {
 
   private all(): HistoryEntry[] {
     if (!this.entries) {
-      const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
-        { value: string } | undefined;
-      this.entries = row ? (JSON.parse(row.value) as HistoryEntry[]) : [];
+      this.entries = readApplianceSetting<HistoryEntry[]>(this.db, KEY) ?? [];
     }
     return this.entries;
   }
 
   private save(now: number): void {
     if (!this.db.open) return;
-    this.db
-      .prepare(
-        `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      )
-      .run(KEY, JSON.stringify(this.all()), now);
+    writeApplianceSetting(this.db, KEY, this.all(), now);
     this.savedAt = now;
   }
 

@@ -8,6 +8,11 @@ import {
 } from './relationship-schemas.js';
 import type { RelationshipView } from './types.js';
 import { FailoverHistory } from './history.js';
+import {
+  deleteApplianceSetting,
+  readApplianceSetting,
+  writeApplianceSetting,
+} from '../store/appliance-settings.js';
 
 const RELATIONSHIP_KEY = 'failover.relationship';
 const AUTOMATIC_KEY = 'failover.automatic';
@@ -38,22 +43,12 @@ export class RelationshipStore {
   }
 
   private read(key: string): unknown {
-    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
-      { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as unknown) : undefined;
+    return readApplianceSetting(this.db, key);
   }
 
   private put(key: string, value: unknown | undefined): void {
-    if (value === undefined) {
-      this.db.prepare('DELETE FROM appliance_settings WHERE key = ?').run(key);
-      return;
-    }
-    this.db
-      .prepare(
-        `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      )
-      .run(key, JSON.stringify(value), Date.now());
+    if (value === undefined) deleteApplianceSetting(this.db, key);
+    else writeApplianceSetting(this.db, key, value);
   }
 
   /** The relationship, or undefined when this appliance is standalone. */

@@ -4,6 +4,7 @@ import { GatehouseError, validationError } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
+import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
 
 /** Kept in appliance_settings: scrape tokens belong to this appliance, never synced. */
 const KEY = 'monitoring.scrape-tokens';
@@ -95,20 +96,13 @@ export class ScrapeTokens {
 
   private stored(): StoredToken[] {
     if (!this.cache) {
-      const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
-        { value: string } | undefined;
-      this.cache = row ? (JSON.parse(row.value) as StoredToken[]) : [];
+      this.cache = readApplianceSetting<StoredToken[]>(this.db, KEY) ?? [];
     }
     return this.cache;
   }
 
   private write(tokens: StoredToken[]): void {
-    this.db
-      .prepare(
-        `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      )
-      .run(KEY, JSON.stringify(tokens), Date.now());
+    writeApplianceSetting(this.db, KEY, tokens);
     // Read again after the change: a rolled-back transaction must not leave a token valid.
     this.cache = undefined;
   }

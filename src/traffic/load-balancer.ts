@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
+import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
 
 const KEY = 'traffic.load-balancer-serves';
 
@@ -26,21 +27,14 @@ export class LoadBalancerMembership {
   ) {}
 
   serves(): boolean {
-    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
-      { value: string } | undefined;
-    return row ? JSON.parse(row.value) !== false : true;
+    return readApplianceSetting(this.db, KEY) !== false;
   }
 
   /** Take (or give up) the site's clients from the load balancer; an event when it changes. */
   set(actor: Actor, serves: boolean, why: string): { serves: boolean } {
     if (this.serves() === serves) return { serves };
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-           ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-        )
-        .run(KEY, JSON.stringify(serves), Date.now());
+      writeApplianceSetting(this.db, KEY, serves);
       this.events.record(actor, 'traffic.load-balancer', serves ? 'serves' : 'released', { why });
     })();
     return { serves };

@@ -4,6 +4,7 @@ import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { MovingAddress } from '../site/moving-address.js';
 import type { Db } from '../store/db.js';
+import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
 import {
   parseTrafficSwitchConfig,
   providerFor,
@@ -89,9 +90,8 @@ export class TrafficSwitchSettings {
   }
 
   get(): TrafficSwitchConfig | undefined {
-    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(KEY) as
-      { value: string } | undefined;
-    return row ? parseTrafficSwitchConfig(JSON.parse(row.value)) : undefined;
+    const stored = readApplianceSetting<unknown>(this.db, KEY);
+    return stored === undefined ? undefined : parseTrafficSwitchConfig(stored);
   }
 
   /**
@@ -143,12 +143,7 @@ export class TrafficSwitchSettings {
     const config = parseTrafficSwitchConfig(value);
     const description = (await providerFor(config)).describe();
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-           ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-        )
-        .run(KEY, JSON.stringify(config), Date.now());
+      writeApplianceSetting(this.db, KEY, config);
       this.events.record(actor, 'traffic.configured', config.provider, {
         description,
       });

@@ -3,6 +3,7 @@ import type { Db } from '../store/db.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import { GatehouseError } from '../shared/errors.js';
+import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
 
 /** This appliance's own update settings (appliance_settings; never synchronised to a peer). */
 export const UpdateServerConfig = z
@@ -76,17 +77,11 @@ export class UpdateSettings {
   ) {}
 
   private read<T>(key: string): T | undefined {
-    const row = this.db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
-      { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as T) : undefined;
+    return readApplianceSetting<T>(this.db, key);
   }
 
   private write(key: string, value: unknown): void {
-    this.db
-      .prepare(
-        'INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-      )
-      .run(key, JSON.stringify(value), Date.now());
+    writeApplianceSetting(this.db, key, value);
   }
 
   server(): UpdateServerConfig | undefined {

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db.js';
+import { readApplianceSetting, writeApplianceSetting } from '../../store/appliance-settings.js';
 
 /**
  * Positions in a primary's stream of site-data changes, so a witness can tell whether a backup
@@ -17,25 +18,11 @@ export interface SyncedPosition {
 const CHANGES_KEY = 'failover.changes';
 const SYNCED_KEY = 'failover.synced-through';
 
-function read<T>(db: Db, key: string): T | undefined {
-  const row = db.prepare('SELECT value FROM appliance_settings WHERE key = ?').get(key) as
-    { value: string } | undefined;
-  return row ? (JSON.parse(row.value) as T) : undefined;
-}
-
-/** Keep `value` (as JSON) under `key` in this appliance's own settings. */
-export function putSetting(db: Db, key: string, value: unknown): void {
-  db.prepare(
-    `INSERT INTO appliance_settings (key, value, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-  ).run(key, JSON.stringify(value), Date.now());
-}
-
 export class SyncPositions {
   private count: number;
 
   constructor(private readonly db: Db) {
-    this.count = read<number>(db, CHANGES_KEY) ?? 0;
+    this.count = readApplianceSetting<number>(db, CHANGES_KEY) ?? 0;
   }
 
   /** This appliance's change count: every change numbered up to it has been made. */
@@ -48,17 +35,17 @@ export class SyncPositions {
    * change is made, so a manifest that reads a count at least this high includes it.
    */
   countChange(): number {
-    putSetting(this.db, CHANGES_KEY, this.count + 1);
+    writeApplianceSetting(this.db, CHANGES_KEY, this.count + 1);
     return ++this.count;
   }
 
   /** How far this appliance (a backup) has synced, and from which primary. */
   syncedThrough(): SyncedPosition | undefined {
-    return read<SyncedPosition>(this.db, SYNCED_KEY);
+    return readApplianceSetting<SyncedPosition>(this.db, SYNCED_KEY);
   }
 
   /** A mirror sync applied a manifest of `from` that carried its change count. */
   synced(position: SyncedPosition): void {
-    putSetting(this.db, SYNCED_KEY, position);
+    writeApplianceSetting(this.db, SYNCED_KEY, position);
   }
 }

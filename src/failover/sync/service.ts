@@ -7,10 +7,11 @@ import { PeerClient, type PeerAddress } from '../peer-client.js';
 import type { RelationshipView, SyncResult } from '../types.js';
 import type { RunRequest, SyncMode } from './protocol.js';
 import { SitePuller, type HistoryMarks, type SyncProgress } from './puller.js';
-import { putSetting, SyncPositions, type SyncedPosition } from './positions.js';
+import { SyncPositions, type SyncedPosition } from './positions.js';
 import { HistoryHasher } from './history-hasher.js';
 import { RowHasher } from './row-hasher.js';
 import { SyncSource } from './source.js';
+import { readApplianceSetting, writeApplianceSetting } from '../../store/appliance-settings.js';
 
 export interface SyncServiceDeps {
   db: Db;
@@ -66,10 +67,7 @@ export class SyncService {
     this.source = new SyncSource(deps.db, this.hasher, new HistoryHasher(deps.db), deps.name, () =>
       this.positions.changes(),
     );
-    const row = deps.db
-      .prepare('SELECT value FROM appliance_settings WHERE key = ?')
-      .get(LAST_RESULT_KEY) as { value: string } | undefined;
-    this.last = row ? (JSON.parse(row.value) as SyncResult) : undefined;
+    this.last = readApplianceSetting<SyncResult>(deps.db, LAST_RESULT_KEY);
   }
 
   /** What the sync in progress (or the last one) is doing, for the Failover page. */
@@ -249,7 +247,7 @@ export class SyncService {
           ...outcome,
           ms: result.ms,
         });
-        putSetting(this.deps.db, LAST_RESULT_KEY, result);
+        writeApplianceSetting(this.deps.db, LAST_RESULT_KEY, result);
         if (mode === 'mirror' && outcome.through) this.positions.synced(outcome.through);
       })();
       this.last = result;
