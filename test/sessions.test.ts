@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import net from 'node:net';
@@ -15,6 +15,7 @@ import {
   splitTarget,
   type ToJumpClient,
 } from '../src/sessions/protocol.js';
+import { WORKER_V8_FLAGS } from '../src/appliance/supervisor.js';
 import { parseRecording } from '../src/sessions/recording.js';
 import { PRODUCT_VERSION } from '../src/shared/version.js';
 import {
@@ -148,6 +149,18 @@ describe('sessions relayed through a Jump Client (real appliance, Jump Client an
       '/api/login/logs?action=session.started',
     );
     expect(started.body.items.map((e) => e.target)).toContain(session);
+  });
+
+  it('relays in a worker whose young generation is capped, so scavenges free the TLS reads', () => {
+    // The supervisor's children (/proc keeps them per thread; the main thread forks).
+    const supervisor = site.proc.child.pid!;
+    const children = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8')
+      .trim()
+      .split(' ');
+    const worker = children
+      .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'))
+      .find((args) => args.includes('appliance') && args.includes('run'));
+    expect(worker).toEqual(expect.arrayContaining(WORKER_V8_FLAGS));
   });
 
   it('forwards a local port to an HTTP target', async () => {

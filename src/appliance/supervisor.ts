@@ -113,6 +113,18 @@ export async function superviseAppliance(opts: SupervisorOptions): Promise<void>
   }
 }
 
+/**
+ * V8 flags of the worker, placed before the supervisor's own (which, coming later, win). A young
+ * generation of at most 1 MiB per semi-space: Node 20's V8 counts the memory outside the heap
+ * allocated since the last mark-compact (the 16 KiB buffer of every TLS read) against the old
+ * generation's limit, and only a scavenge or a mark-compact frees those buffers. With the
+ * default (up to 16 MiB) a relaying worker scavenged every few tens of MiB relayed, so the limit
+ * came first: a mark-compact every ~20 MiB relayed, freeing nothing of the heap, and the freed
+ * buffers' memory taken fresh from the kernel again (docs/benchmarks.md, issue 21). Scavenging
+ * after each MiB of JavaScript allocation (~6 MiB relayed) frees them before the limit.
+ */
+export const WORKER_V8_FLAGS = ['--max-semi-space-size=1'];
+
 function runWorker(
   tree: string,
   opts: SupervisorOptions,
@@ -134,6 +146,7 @@ function runWorker(
     ],
     {
       cwd: tree,
+      execArgv: [...WORKER_V8_FLAGS, ...process.execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, GATEHOUSE_TRIAL: boot.trial ? '1' : '' },
     },
