@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { ApplianceClient } from '../../src/clients/admin-client.js';
-import {
-  initApplianceProcess,
-  startApplianceProcess,
-  type ApplianceProcess,
-} from '../../src/lab/processes.js';
+import { initAppliance } from '../../src/appliance/init.js';
+import { startApplianceProcess, type ApplianceProcess } from '../../src/lab/processes.js';
 
 export { until } from '../../src/shared/until.js';
 
@@ -59,15 +56,21 @@ export async function startTestAppliance(
   const root = tempDir();
   const dataDir = path.join(root, 'data');
   const host = opts.host ?? '127.0.0.1';
-  await initApplianceProcess({
+  // `appliance init`'s own code, run here: a process of its own loaded the program (1.5–2 s of
+  // CPU) for each appliance of the suite. The CLI's init is tested by cli.test.ts, and every
+  // lab starts its appliances with it.
+  await initAppliance({
     dataDir,
     name: opts.name ?? 'appliance-test',
-    host,
     hostnames: ['site.gatehouse.test'],
-    adminPassword: ADMIN_PASSWORD,
-    loginPassword: LOGIN_PASSWORD,
+    addresses: [host],
+    applianceAdmin: { username: 'admin', password: ADMIN_PASSWORD },
+    loginAdmin: { username: 'admin', password: LOGIN_PASSWORD },
     interApplianceKey: opts.interApplianceKey,
-    releaseKeyFiles: opts.releaseKeyFiles,
+    releaseKeys: (opts.releaseKeyFiles ?? []).map((file) => ({
+      pem: readFileSync(file, 'utf8'),
+      source: file,
+    })),
   });
   const t = {} as TestAppliance;
   const open = async (port?: number) => {
