@@ -1,7 +1,7 @@
 import type { Appliance } from '../context.js';
 import { NewAddressInput } from '../network.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { html, tableHead } from '../../shared/web/html.js';
+import { html, tableOf } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 
@@ -33,47 +33,41 @@ function page(ctx: PageContext, values: AddValues, problem: kit.FormProblem) {
       </p>
       ${kit.formAlert(problem, ADD_FIELDS)}
       <table id="addresses" class="list">
-        ${tableHead(['Address', 'Kind', 'Label', 'Enabled', ['Actions', 'actions']])}
-        <tbody>
-          ${
-            addresses.length === 0
-              ? html`<tr class="empty">
-                  <td colspan="5">No addresses are configured.</td>
-                </tr>`
-              : addresses.map(
-                  (a) =>
-                    html`<tr data-address="${a.address}">
-                      <td><code>${a.address}</code></td>
-                      <td>
-                        <span class="tag ${a.kind === 'shared' ? 'shared' : ''}">${a.kind}</span>
-                      </td>
-                      <td>${a.label || html`<span class="muted">—</span>`}</td>
-                      <td>
-                        ${a.enabled ? html`<span class="tag ok">Enabled</span>` : html`<span class="tag off">Disabled</span>`}
-                      </td>
-                      <td class="actions">
-                        ${
-                          a.kind === 'shared'
-                            ? a.enabled
-                              ? kit.actionButton(
-                                  ctx,
-                                  `${addressPath(a.address)}/disable`,
-                                  'Disable',
-                                  'secondary',
-                                )
-                              : kit.actionButton(
-                                  ctx,
-                                  `${addressPath(a.address)}/enable`,
-                                  'Enable',
-                                  'secondary',
-                                )
-                            : ''
-                        }${kit.actionButton(ctx, `${addressPath(a.address)}/remove`, 'Remove', 'danger')}
-                      </td>
-                    </tr>`,
-                )
-          }
-        </tbody>
+        ${tableOf(
+          ['Address', 'Kind', 'Label', 'Enabled', ['Actions', 'actions']],
+          addresses,
+          'No addresses are configured.',
+          (a) =>
+            html`<tr data-address="${a.address}">
+              <td><code>${a.address}</code></td>
+              <td>
+                <span class="tag ${a.kind === 'shared' ? 'shared' : ''}">${a.kind}</span>
+              </td>
+              <td>${a.label || html`<span class="muted">—</span>`}</td>
+              <td>
+                ${a.enabled ? html`<span class="tag ok">Enabled</span>` : html`<span class="tag off">Disabled</span>`}
+              </td>
+              <td class="actions">
+                ${
+                  a.kind === 'shared'
+                    ? a.enabled
+                      ? kit.actionButton(
+                          ctx,
+                          `${addressPath(a.address)}/disable`,
+                          'Disable',
+                          'secondary',
+                        )
+                      : kit.actionButton(
+                          ctx,
+                          `${addressPath(a.address)}/enable`,
+                          'Enable',
+                          'secondary',
+                        )
+                    : ''
+                }${kit.actionButton(ctx, `${addressPath(a.address)}/remove`, 'Remove', 'danger')}
+              </td>
+            </tr>`,
+        )}
       </table>
       <section>
         <h2>Add an address</h2>

@@ -1,6 +1,6 @@
 import { NewEnrolmentToken } from '../enrolment-tokens.js';
 import { parseInput } from '../../shared/http/operations.js';
-import { formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
+import { formatTime, html, tableHead, tableOf, type SafeHtml } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import type { JumpClientsSite } from './site.js';
 
@@ -127,31 +127,33 @@ function connectedSection(ctx: PageContext): SafeHtml {
   const jumpClients = appliance.routing.jumpClients();
   return html`<h2>Connected Jump Clients</h2>
     <table id="jump-clients" class="list">
-      ${tableHead(['Name', 'Group', 'Version', 'Connected to', 'Connected since', 'Allowed targets', 'Sessions'])}
-      <tbody>
-        ${
-          jumpClients.length === 0
-            ? html`<tr class="empty">
-                <td colspan="7">No Jump Client is connected.</td>
-              </tr>`
-            : jumpClients.map(
-                (j) =>
-                  html`<tr data-jump-client="${j.name}">
-                    <td>${j.name}</td>
-                    <td>${j.group ?? ''}</td>
-                    <td>
-                      <span class="tag ${j.version === appliance.productVersion ? '' : 'warn'}"
-                        >${j.version}</span
-                      >
-                    </td>
-                    <td>${j.node}</td>
-                    <td>${formatTime(j.connectedAt)}</td>
-                    <td>${(j.targets ?? []).map((t) => html`<code>${t}</code> `)}</td>
-                    <td class="num">${j.sessions}</td>
-                  </tr>`,
-              )
-        }
-      </tbody>
+      ${tableOf(
+        [
+          'Name',
+          'Group',
+          'Version',
+          'Connected to',
+          'Connected since',
+          'Allowed targets',
+          'Sessions',
+        ],
+        jumpClients,
+        'No Jump Client is connected.',
+        (j) =>
+          html`<tr data-jump-client="${j.name}">
+            <td>${j.name}</td>
+            <td>${j.group ?? ''}</td>
+            <td>
+              <span class="tag ${j.version === appliance.productVersion ? '' : 'warn'}"
+                >${j.version}</span
+              >
+            </td>
+            <td>${j.node}</td>
+            <td>${formatTime(j.connectedAt)}</td>
+            <td>${(j.targets ?? []).map((t) => html`<code>${t}</code> `)}</td>
+            <td class="num">${j.sessions}</td>
+          </tr>`,
+      )}
     </table>`;
 }
 

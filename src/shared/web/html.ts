@@ -74,12 +74,37 @@ export const formatTime = (ms: number) =>
     .replace(/\.\d+Z$/, ' UTC');
 
 /** A table's head row: each column a title, or [title, class] (e.g. ['Size', 'num']). */
-export function tableHead(columns: (string | [string, string])[]): SafeHtml {
-  const cell = (c: string | [string, string]) =>
+/** A column heading, or a heading and the class of its cells (`['Size', 'num']`). */
+type Column = string | [string, string];
+
+export function tableHead(columns: Column[]): SafeHtml {
+  const cell = (c: Column) =>
     typeof c === 'string' ? html`<th>${c}</th>` : html`<th class="${c[1]}">${c[0]}</th>`;
   return html`<thead>
     <tr>
       ${columns.map(cell)}
     </tr>
   </thead>`;
+}
+
+/**
+ * A table's heading and body: a row per item or, with none, one row across every column saying
+ * what is missing.
+ */
+export function tableOf<T>(
+  columns: Column[],
+  items: T[],
+  empty: Value,
+  row: (item: T) => SafeHtml,
+): SafeHtml {
+  return html`${tableHead(columns)}
+    <tbody>
+      ${
+        items.length === 0
+          ? html`<tr class="empty">
+              <td colspan="${columns.length}">${empty}</td>
+            </tr>`
+          : items.map(row)
+      }
+    </tbody>`;
 }

@@ -1,6 +1,6 @@
 import { parseInput } from '../../shared/http/operations.js';
 import { FileName } from '../files.js';
-import { formatBytes, formatTime, html, tableHead } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, tableOf } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
 import { sendStoredFile } from './download.js';
 import type { PageContext, Pages, SiteDataSite } from './site.js';
@@ -17,29 +17,30 @@ function page(ctx: PageContext, problem: kit.FormProblem) {
     'File Store',
     html`${kit.formAlert(problem, ['file'])}
       <table id="files" class="list">
-        ${tableHead(['Name', ['Size', 'num'], 'SHA-256', 'Uploaded by', 'Uploaded at', ['Actions', 'actions']])}
-        <tbody>
-          ${
-            files.length === 0
-              ? html`<tr class="empty">
-                  <td colspan="6">The file store is empty.</td>
-                </tr>`
-              : files.map(
-                  (f) =>
-                    html`<tr data-name="${f.name}">
-                      <td><a href="${filePath(f.name)}/download" class="download">${f.name}</a></td>
-                      <td class="num">${formatBytes(f.size)}</td>
-                      <td><code title="${f.sha256}">${f.sha256.slice(0, 12)}…</code></td>
-                      <td>${f.uploadedBy}</td>
-                      <td>${formatTime(f.uploadedAt)}</td>
-                      <td class="actions">
-                        <a href="${filePath(f.name)}/download">Download</a>
-                        ${kit.actionButton(ctx, `${filePath(f.name)}/delete`, 'Delete', 'danger')}
-                      </td>
-                    </tr>`,
-                )
-          }
-        </tbody>
+        ${tableOf(
+          [
+            'Name',
+            ['Size', 'num'],
+            'SHA-256',
+            'Uploaded by',
+            'Uploaded at',
+            ['Actions', 'actions'],
+          ],
+          files,
+          'The file store is empty.',
+          (f) =>
+            html`<tr data-name="${f.name}">
+              <td><a href="${filePath(f.name)}/download" class="download">${f.name}</a></td>
+              <td class="num">${formatBytes(f.size)}</td>
+              <td><code title="${f.sha256}">${f.sha256.slice(0, 12)}…</code></td>
+              <td>${f.uploadedBy}</td>
+              <td>${formatTime(f.uploadedAt)}</td>
+              <td class="actions">
+                <a href="${filePath(f.name)}/download">Download</a>
+                ${kit.actionButton(ctx, `${filePath(f.name)}/delete`, 'Delete', 'danger')}
+              </td>
+            </tr>`,
+        )}
       </table>
       <section>
         <h2>Upload a file</h2>

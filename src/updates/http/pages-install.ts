@@ -1,6 +1,6 @@
 import type { updatesStatus } from './api.js';
 import type { UpdatesSite } from './site.js';
-import { formatBytes, formatTime, html, tableHead } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, tableOf } from '../../shared/web/html.js';
 
 // The install part of the Updates page: progress, last result, history, pre-update backups.
 
@@ -71,55 +71,41 @@ export function resultsSection(s: Status) {
     }
     <h2>History</h2>
     <table id="history" class="list">
-      ${tableHead(['At', 'Event', 'From', 'To', 'Details', 'By'])}
-      <tbody>
-        ${
-          s.history.length === 0
-            ? html`<tr class="empty">
-                <td colspan="6">No installs yet.</td>
-              </tr>`
-            : s.history.map(
-                (h) =>
-                  html`<tr
-                    data-event="${h.event}"
-                    class="${h.event === 'rolled-back' || h.event === 'failed' ? 'outcome-failed' : ''}"
-                  >
-                    <td class="nowrap">${when(h.at)}</td>
-                    <td>${h.event}${h.kind ? ` (${h.kind})` : ''}</td>
-                    <td>${versions(h.from)}</td>
-                    <td>${versions(h.to)}</td>
-                    <td>${h.reason ?? (h.backup ? `backup ${h.backup}` : '')}</td>
-                    <td>${h.actor ?? ''}</td>
-                  </tr>`,
-              )
-        }
-      </tbody>
+      ${tableOf(
+        ['At', 'Event', 'From', 'To', 'Details', 'By'],
+        s.history,
+        'No installs yet.',
+        (h) =>
+          html`<tr
+            data-event="${h.event}"
+            class="${h.event === 'rolled-back' || h.event === 'failed' ? 'outcome-failed' : ''}"
+          >
+            <td class="nowrap">${when(h.at)}</td>
+            <td>${h.event}${h.kind ? ` (${h.kind})` : ''}</td>
+            <td>${versions(h.from)}</td>
+            <td>${versions(h.to)}</td>
+            <td>${h.reason ?? (h.backup ? `backup ${h.backup}` : '')}</td>
+            <td>${h.actor ?? ''}</td>
+          </tr>`,
+      )}
     </table>
     <h2>Pre-update backups</h2>
     <table id="backups" class="list">
-      ${tableHead(['Backup', ['Size', 'num'], 'Saved'])}
-      <tbody>
-        ${
-          s.backups.length === 0
-            ? html`<tr class="empty">
-                <td colspan="3">No backups yet: one is saved before each install.</td>
-              </tr>`
-            : s.backups.map(
-                (b) =>
-                  html`<tr data-name="${b.name}">
-                    <td>
-                      <a
-                        class="download"
-                        href="/appliance/updates/backups/${encodeURIComponent(b.name)}"
-                        >${b.name}</a
-                      >
-                    </td>
-                    <td class="num">${formatBytes(b.size)}</td>
-                    <td>${when(b.createdAt)}</td>
-                  </tr>`,
-              )
-        }
-      </tbody>
+      ${tableOf(
+        ['Backup', ['Size', 'num'], 'Saved'],
+        s.backups,
+        'No backups yet: one is saved before each install.',
+        (b) =>
+          html`<tr data-name="${b.name}">
+            <td>
+              <a class="download" href="/appliance/updates/backups/${encodeURIComponent(b.name)}"
+                >${b.name}</a
+              >
+            </td>
+            <td class="num">${formatBytes(b.size)}</td>
+            <td>${when(b.createdAt)}</td>
+          </tr>`,
+      )}
     </table>
   </section>`;
 }

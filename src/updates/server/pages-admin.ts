@@ -1,5 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { formatBytes, formatTime, html, signInInput, tableHead } from '../../shared/web/html.js';
+import {
+  formatBytes,
+  formatTime,
+  html,
+  signInInput,
+  tableHead,
+  tableOf,
+} from '../../shared/web/html.js';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
 import type { UpdateServer } from './update-server.js';
@@ -169,29 +176,30 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
       </table>
       <h2>Appliances</h2>
       <table class="list" id="appliances">
-        ${tableHead(['Appliance', 'Enrolled by', 'Identity key fingerprint', 'Runs', 'Last seen', ['', 'actions']])}
-        <tbody>
-          ${
-            appliances.length === 0
-              ? html`<tr class="empty">
-                  <td colspan="6">No appliance is enrolled yet.</td>
-                </tr>`
-              : appliances.map(
-                  (a) =>
-                    html`<tr data-appliance="${a.name}">
-                      <td>${a.name}</td>
-                      ${enrolmentCells(session, a)}
-                      <td>product ${a.product}, base ${a.base}</td>
-                      <td class="nowrap">${formatTime(a.lastSeenAt)}</td>
-                      <td class="actions">
-                        ${button(session, '/admin/reset', { appliance: a.name }, 'Reset all downloads')}
-                        ${revokeButton(session, a)}
-                        ${button(session, '/admin/forget', { appliance: a.name }, 'Forget', 'danger')}
-                      </td>
-                    </tr>`,
-                )
-          }
-        </tbody>
+        ${tableOf(
+          [
+            'Appliance',
+            'Enrolled by',
+            'Identity key fingerprint',
+            'Runs',
+            'Last seen',
+            ['', 'actions'],
+          ],
+          appliances,
+          'No appliance is enrolled yet.',
+          (a) =>
+            html`<tr data-appliance="${a.name}">
+              <td>${a.name}</td>
+              ${enrolmentCells(session, a)}
+              <td>product ${a.product}, base ${a.base}</td>
+              <td class="nowrap">${formatTime(a.lastSeenAt)}</td>
+              <td class="actions">
+                ${button(session, '/admin/reset', { appliance: a.name }, 'Reset all downloads')}
+                ${revokeButton(session, a)}
+                ${button(session, '/admin/forget', { appliance: a.name }, 'Forget', 'danger')}
+              </td>
+            </tr>`,
+        )}
       </table>
       ${enrolmentSections(server, session)}
       <h2>Downloads</h2>
@@ -199,27 +207,21 @@ function adminPage(server: UpdateServer, session: AdminSession, message: string)
         A downloaded update is no longer offered to that appliance. Reset makes it available again.
       </p>
       <table class="list" id="downloads">
-        ${tableHead(['Appliance', 'Update', 'Via', 'Downloaded', ['', 'actions']])}
-        <tbody>
-          ${
-            downloads.length === 0
-              ? html`<tr class="empty">
-                  <td colspan="5">No downloads recorded.</td>
-                </tr>`
-              : downloads.map(
-                  (d) =>
-                    html`<tr data-appliance="${d.appliance}" data-sha256="${d.sha256}">
-                      <td>${d.appliance}</td>
-                      <td>${d.kind} ${d.version}</td>
-                      <td>${d.via === 'api' ? 'appliance' : 'download key'}</td>
-                      <td class="nowrap">${formatTime(d.at)}</td>
-                      <td class="actions">
-                        ${button(session, '/admin/reset', { appliance: d.appliance, package: d.sha256 }, 'Reset')}
-                      </td>
-                    </tr>`,
-                )
-          }
-        </tbody>
+        ${tableOf(
+          ['Appliance', 'Update', 'Via', 'Downloaded', ['', 'actions']],
+          downloads,
+          'No downloads recorded.',
+          (d) =>
+            html`<tr data-appliance="${d.appliance}" data-sha256="${d.sha256}">
+              <td>${d.appliance}</td>
+              <td>${d.kind} ${d.version}</td>
+              <td>${d.via === 'api' ? 'appliance' : 'download key'}</td>
+              <td class="nowrap">${formatTime(d.at)}</td>
+              <td class="actions">
+                ${button(session, '/admin/reset', { appliance: d.appliance, package: d.sha256 }, 'Reset')}
+              </td>
+            </tr>`,
+        )}
       </table>`,
     { nav },
   );
