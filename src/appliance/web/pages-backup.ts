@@ -42,18 +42,28 @@ function page(ctx: PageContext, trustedSigner: string, problem: kit.FormProblem)
           id.
         </p>
         ${kit.formAlert(problem, ['trustedSigner', 'archive'])}
-        <form
-          method="post"
-          action="/appliance/backup/restore"
-          enctype="multipart/form-data"
-          id="backup-restore"
-          class="stacked"
-        >
-          ${kit.csrfInput(ctx)}
-          ${kit.field('Trusted signer key id (optional)', 'trustedSigner', trustedSigner, problem.fields, { help: 'Only for a backup made by another appliance' })}
-          ${kit.field('Backup archive', 'archive', undefined, problem.fields, { type: 'file', required: true })}
-          <div class="buttons"><button type="submit" class="danger">Restore</button></div>
-        </form>
+        ${kit.uploadForm(
+          ctx,
+          {
+            action: '/appliance/backup/restore',
+            id: 'backup-restore',
+            submit: 'Restore',
+            danger: true,
+          },
+          [
+            kit.field(
+              'Trusted signer key id (optional)',
+              'trustedSigner',
+              trustedSigner,
+              problem.fields,
+              { help: 'Only for a backup made by another appliance' },
+            ),
+            kit.field('Backup archive', 'archive', undefined, problem.fields, {
+              type: 'file',
+              required: true,
+            }),
+          ],
+        )}
       </section>`,
   );
 }

@@ -150,6 +150,26 @@ export const csrfInput = (ctx: PageContext) =>
   html`<input type="hidden" name="_csrf" value="${ctx.auth.csrfToken}" />`;
 
 /** A one-button form (delete, regenerate…) with CSRF and an optional confirmation. */
+/** A form that uploads a file (multipart, streamed): its CSRF token, its fields and its button. */
+export function uploadForm(
+  ctx: PageContext,
+  o: { action: string; id: string; submit: string; danger?: boolean },
+  fields: SafeHtml[],
+): SafeHtml {
+  return html`<form
+    method="post"
+    action="${o.action}"
+    enctype="multipart/form-data"
+    id="${o.id}"
+    class="stacked"
+  >
+    ${csrfInput(ctx)} ${fields}
+    <div class="buttons">
+      <button type="submit" ${o.danger ? html`class="danger"` : ''}>${o.submit}</button>
+    </div>
+  </form>`;
+}
+
 export function actionButton(ctx: PageContext, action: string, label: string, cls = ''): SafeHtml {
   return html`<form method="post" action="${action}" class="inline">
     ${csrfInput(ctx)}<button type="submit" class="${cls}">${label}</button>

@@ -44,17 +44,13 @@ function page(ctx: PageContext, problem: kit.FormProblem) {
       </table>
       <section>
         <h2>Upload a file</h2>
-        <form
-          method="post"
-          action="/login/files"
-          enctype="multipart/form-data"
-          id="upload"
-          class="stacked"
-        >
-          ${kit.csrfInput(ctx)}
-          ${kit.field('File', 'file', undefined, problem.fields, { type: 'file', required: true, help: `Up to ${limitMiB} MiB (Configuration > File store limit). A file of the same name is replaced.` })}
-          <div class="buttons"><button type="submit">Upload</button></div>
-        </form>
+        ${kit.uploadForm(ctx, { action: '/login/files', id: 'upload', submit: 'Upload' }, [
+          kit.field('File', 'file', undefined, problem.fields, {
+            type: 'file',
+            required: true,
+            help: `Up to ${limitMiB} MiB (Configuration > File store limit). A file of the same name is replaced.`,
+          }),
+        ])}
       </section>`,
   );
 }

@@ -219,17 +219,17 @@ function manualSection(ctx: PageContext, s: Status, view: UpdatesView, busy: boo
       that need them; a base update restarts the whole appliance.
     </p>
     ${alertFor(view, 'upload', ['file'])}
-    <form
-      method="post"
-      action="/appliance/updates/upload"
-      enctype="multipart/form-data"
-      id="upload-package"
-      class="stacked"
-    >
-      ${kit.csrfInput(ctx)}
-      ${kit.field('Package file (.ghpkg)', 'file', undefined, fieldsOf(view, 'upload'), { type: 'file', required: true, help: 'Verified against the release keys before it is kept' })}
-      <div class="buttons"><button type="submit">Upload</button></div>
-    </form>
+    ${kit.uploadForm(
+      ctx,
+      { action: '/appliance/updates/upload', id: 'upload-package', submit: 'Upload' },
+      [
+        kit.field('Package file (.ghpkg)', 'file', undefined, fieldsOf(view, 'upload'), {
+          type: 'file',
+          required: true,
+          help: 'Verified against the release keys before it is kept',
+        }),
+      ],
+    )}
     <h2>Downloaded packages</h2>
     ${alertFor(view, 'staged')}
     ${packageTable(
