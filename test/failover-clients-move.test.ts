@@ -5,11 +5,13 @@ import type { EventRecord } from '../src/site/events.js';
 import {
   establishPair,
   startTestAppliance,
+  tempDir,
   until,
   type TestAppliance,
 } from './support/appliance.js';
 import { enrolmentToken } from './support/jump-clients.js';
 import { startTargets } from './support/targets.js';
+import { startNatForwarder } from '../src/traffic/nat/forwarder.js';
 
 const KEY = 'clients-move-key-0123456789abcdefghijklm';
 
@@ -46,12 +48,32 @@ describe('a primary that becomes the backup sends its clients straight to the ne
     ]);
     expect((await establishPair(a!, b!)).status).toBe(201);
     // The site's name still leads to A (a hosts file, DNS or NAT not switched yet).
+    // Clients reach B through a NAT of their own, not at its inter-appliance address (S14).
+    const nat = await startNatForwarder({
+      listen: { host: '127.0.0.1', port: 0 },
+      control: { host: '127.0.0.1', port: 0 },
+      dataDir: tempDir('gh-move-nat-'),
+      initialTarget: { address: b!.proc.host, port: b!.proc.port },
+    });
+    const bad = await b!.api.call('PUT', '/api/appliance/network/client-address', {
+      json: { host: 'not a host', port: 443 },
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('host');
+    const set = await b!.api.call('PUT', '/api/appliance/network/client-address', {
+      json: { host: nat.listen.host, port: nat.listen.port },
+    });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    const lines: string[] = [];
+    /** The Jump Client's first line after its last move: where it connected, or why not. */
+    const afterMove = () => lines[lines.lastIndexOf('disconnected: moved') + 1];
     const jump = new JumpClient({
       site: { host: a!.proc.host, port: a!.proc.port, fingerprint: a!.proc.fingerprint },
       name: 'moving-jump',
       group: 'default',
       token: await enrolmentToken(a!.api),
       allow: [targets.echo],
+      log: (line) => lines.push(line),
     });
     try {
       jump.start();
@@ -68,6 +90,10 @@ describe('a primary that becomes the backup sends its clients straight to the ne
       expect(res.body.peerInformed).toBe(true);
       await until(() => jump.connectedTo === 'move-b', 15_000, 'the Jump Client on move-b');
       expect(jump.state).toBe('connected');
+      // Sent to the address B said clients reach it at, and connected there at the first try.
+      expect(afterMove(), lines.join('\n')).toBe(
+        `connected to move-b (${nat.listen.host}:${nat.listen.port})`,
+      );
       // Knock once at each (refused for a reason of its own): its record comes with any
       // refusal counted before it, so what the site recorded of the move is all in.
       await Promise.all([knock(a!), knock(b!)]);
@@ -84,9 +110,19 @@ describe('a primary that becomes the backup sends its clients straight to the ne
       expect(
         back.body.items.map((e) => [e.target, (e.details as { reason: string }).reason]),
       ).toEqual([['moving-jump', 'moved']]);
+      // A has no client address: B sends it to A's inter-appliance address (S14).
+      const back2 = await b!.api.call('POST', '/api/login/failover/become-backup', {
+        json: { force: true },
+      });
+      expect(back2.status, JSON.stringify(back2.body)).toBe(200);
+      await until(() => jump.connectedTo === 'move-a', 15_000, 'the Jump Client back on move-a');
+      expect(afterMove(), lines.join('\n')).toBe(
+        `connected to move-a (${a!.proc.host}:${a!.proc.port})`,
+      );
     } finally {
       await jump.stop();
       await targets.close();
+      await nat.close();
     }
   }, 120_000);
 });

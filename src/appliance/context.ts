@@ -25,6 +25,7 @@ import { ApplianceAdmins } from './auth/accounts.js';
 import { Authenticator } from './auth/authenticator.js';
 import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
+import { ClientAddressSetting } from './client-address.js';
 import { NetworkConfig } from './network.js';
 import { site, ticketOf } from '../sessions/http/client-site.js';
 import { ClientGateway } from '../sessions/gateway.js';
@@ -67,6 +68,7 @@ export class Appliance {
   readonly files: FileStore;
   readonly interApplianceKey: InterApplianceKey;
   readonly network: NetworkConfig;
+  readonly clientAddress: ClientAddressSetting;
   readonly admins: ApplianceAdmins;
   readonly auth: Authenticator;
   readonly backups: BackupService;
@@ -141,6 +143,7 @@ export class Appliance {
     );
     this.interApplianceKey = new InterApplianceKey(db, this.events);
     this.network = new NetworkConfig(db, this.events);
+    this.clientAddress = new ClientAddressSetting(db, this.events);
     this.traffic = new TrafficSwitchSettings(db, this.events, this.network, {
       name: identity.name,
       port: () => this.sharedListeners.listenPort,
@@ -218,6 +221,7 @@ export class Appliance {
         return this.addresses.followRole(actor, role, clients);
       },
       movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
+      clientAddress: () => this.clientAddress.get(),
       siteCa: this.siteIdentity,
     });
     this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);

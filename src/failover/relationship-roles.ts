@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import { GatehouseError, conflict } from '../shared/errors.js';
 import { SYSTEM, type Actor } from '../shared/actor.js';
 import { RoleRequest, SyncIntervalMessage } from './relationship-schemas.js';
@@ -7,6 +8,12 @@ import { acceptedGeneration, nextGeneration, settledGeneration } from './generat
 import { peerActor, type RelationshipCore } from './relationship-core.js';
 import type { PeerAnswer, RoleChange } from './relationship-types.js';
 import type { RelationshipView, SyncResult } from './types.js';
+
+/** Where the peer that took the primary role said clients reach it (anything else: ignored). */
+const ClientAddressAnswer = z.object({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+});
 
 /**
  * Role changes (S25) and the settings both sides of the pair share (the sync interval, S15).
@@ -57,6 +64,7 @@ export class RelationshipRoles {
     let peerInformed = true;
     let reason: string | undefined;
     let peerTook = false;
+    let clientsReach: { host: string; port: number } | undefined;
     // Stepping down releases what follows the primary first: the peer takes it over next. The
     // clients stay until it has: sent now, they would find no primary to accept them.
     if (role === 'backup') await core.follow(actor, 'backup', 'stay');
@@ -74,6 +82,7 @@ export class RelationshipRoles {
       );
       generation = settledGeneration(generation, answer.generation);
       peerTook = answer.role === 'primary';
+      clientsReach = ClientAddressAnswer.safeParse(answer.clientAddress).data;
     } catch (e) {
       if (!force) {
         if (role === 'backup') await core.follow(actor, rel.role);
@@ -95,12 +104,14 @@ export class RelationshipRoles {
       { from: rel.role, generation, force, peerInformed, ...(reason ? { reason } : {}) },
     );
     // The peer took the primary role: the clients go straight there (with the tickets they
-    // hold), not through the site's name, which may still lead here.
+    // hold), not through the site's name, which may still lead here: to the address it said
+    // clients reach it at, else to its address here (S14; a client that cannot reach it goes
+    // through the site after a few seconds).
     const { name, address, fingerprint } = rel.peer;
     await core.follow(
       actor,
       role,
-      peerTook ? { to: { node: name, ...address, fingerprint } } : undefined,
+      peerTook ? { to: { node: name, ...(clientsReach ?? address), fingerprint } } : undefined,
     );
     return { changed: true, role, generation, peerInformed, ...(reason ? { reason } : {}) };
   }
@@ -116,7 +127,13 @@ export class RelationshipRoles {
       await core.deps.sync()?.syncNow(rel);
       rel = core.peerOf(from);
     }
-    if (rel.role === role) return core.claim();
+    // Taking the primary role: where clients reach it, for the peer to send its clients there.
+    const reach = role === 'primary' ? core.deps.clientAddress?.() : undefined;
+    const answer = (): PeerAnswer => ({
+      ...core.claim(),
+      ...(reach ? { clientAddress: reach } : {}),
+    });
+    if (rel.role === role) return answer();
     const generation = acceptedGeneration(req.newGeneration, rel);
     const actor = peerActor(from);
     core.store.write(
@@ -127,7 +144,7 @@ export class RelationshipRoles {
     );
     if (role === 'primary') core.quorum.noteHandover(receivedAt, req.promiseMs);
     await core.follow(actor, role);
-    return core.claim();
+    return answer();
   }
 
   lastSync(): SyncResult | null {

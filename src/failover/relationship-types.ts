@@ -69,6 +69,8 @@ export interface RelationshipDeps {
    * change, and before giving up the primary role so that the peer can take over the address.
    */
   followRole?: (actor: Actor, role: FailoverRole, clients?: ClientsGo) => Promise<void>;
+  /** Where clients reach this appliance directly, when set (Networking > Client Address). */
+  clientAddress?: () => { host: string; port: number } | undefined;
   /** Addresses that follow the primary role here: never connection details (S14). */
   movingAddresses?: () => MovingAddress[];
   /**
@@ -88,6 +90,8 @@ export interface PeerAnswer {
   generation: number;
   /** A backup with a witness: its promise not to take over (see quorum.ts). */
   promiseMs?: number;
+  /** Where clients reach it directly, when set there (answered as it takes the primary role). */
+  clientAddress?: { host: string; port: number };
 }
 
 export interface PeerState {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
+import { ClientAddressInput } from '../client-address.js';
 import { RestoreOptions } from '../backup/backup.js';
 import { UpgradeNoticeInput } from '../upgrade-notice.js';
 import { applianceOperationsOf, type ApplianceOperation } from './operation.js';
@@ -44,6 +45,20 @@ export const applianceOperations: ApplianceOperation[] = [
         auth!.id,
       );
     },
+  }),
+  op('getClientAddress', 'GET /api/appliance/network/client-address', {
+    summary: 'Where clients reach this appliance directly (null: its inter-appliance address)',
+    response: { status: 200, description: 'The client address' },
+    handler: ({ appliance }) => ({ clientAddress: appliance.clientAddress.get() ?? null }),
+  }),
+  op('setClientAddress', 'PUT /api/appliance/network/client-address', {
+    summary:
+      'Set where clients reach this appliance directly (host empty: none); a failover peer sends its clients there when this appliance takes the primary role',
+    body: ClientAddressInput,
+    response: { status: 200, description: 'The client address' },
+    handler: ({ appliance, actor, body }) => ({
+      clientAddress: appliance.clientAddress.set(actor, body) ?? null,
+    }),
   }),
   op('listAddresses', 'GET /api/appliance/network/addresses', {
     summary: 'Networking > IP Configuration: unique and shared addresses',
