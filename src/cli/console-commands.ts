@@ -8,7 +8,7 @@ import { PRODUCT_VERSION } from '../shared/version.js';
 import { parseListen } from './serve.js';
 import { addInstallationCommands } from './console-install.js';
 import { run } from './errors.js';
-import { pinOf, pinOptions, secretFrom, type PinFlags } from './options.js';
+import { pinOf, secretFrom, siteSignInOptions, type PinFlags } from './options.js';
 
 /** `gatehouse console`: a representative's console (sign-in, Jump Clients, sessions, replay). */
 
@@ -80,11 +80,8 @@ export function consoleCommand(): Command {
     .command('sign-in')
     .description(
       'sign in with a site user; the console ticket is kept in the profile file (mode 600)',
-    )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
-  pinOptions(signIn)
-    .requiredOption('--user <name>', 'the site user')
-    .option('--password-file <file>', 'file holding the password (else $GATEHOUSE_PASSWORD)')
+    );
+  siteSignInOptions(signIn, 'the site user')
     .option(...profileOption)
     .action(
       run(

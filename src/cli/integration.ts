@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { fieldError } from '../shared/errors.js';
 import { secretFrom } from './clients.js';
-import { pinOf, pinOptions, type PinFlags } from './options.js';
+import { pinOf, siteSignInOptions, type PinFlags } from './options.js';
 import { run } from './errors.js';
 
 /** `--since`: an ISO 8601 time (2024-05-01, 2024-05-01T12:00:00Z) or milliseconds since 1970. */
@@ -80,11 +80,8 @@ export function integrationCommand(): Command {
     .command('export')
     .description(
       'pull what is new since the last run (state.json in --out) into --out; re-runs never duplicate',
-    )
-    .requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
-  pinOptions(exportCmd)
-    .requiredOption('--user <name>', 'a /login user (an API account)')
-    .option('--password-file <file>', 'file holding the password (else $GATEHOUSE_PASSWORD)')
+    );
+  siteSignInOptions(exportCmd, 'a /login user (an API account)')
     .requiredOption('--out <dir>', 'the export folder (created if missing)')
     .option(
       '--since <time>',

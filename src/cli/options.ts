@@ -43,6 +43,14 @@ export function pinOptions(cmd: Command): Command {
     );
 }
 
+/** A command that signs in to a site as a user: where the site is, how it is pinned, who signs in. */
+export function siteSignInOptions(cmd: Command, user: string): Command {
+  cmd.requiredOption('--site <host:port>', 'the site hostname (or address) and TLS port');
+  return pinOptions(cmd)
+    .requiredOption('--user <name>', user)
+    .option('--password-file <file>', 'file holding the password (else $GATEHOUSE_PASSWORD)');
+}
+
 export interface PinFlags {
   fingerprint?: string;
   siteCa?: string;
