@@ -18,11 +18,11 @@ export function liveSessionsOf(clients: ConnectedClient[]): LiveSession[] {
   return [...byId.values()].sort((a, b) => a.startedAt - b.startedAt);
 }
 
-/** A customer client's name says whose customer it is (static/information.js does the same). */
+/** A customer client's name says whose customer it is. */
 const clientName = (c: ConnectedClient) =>
   c.representative ? `${c.name} (customer of ${c.representative})` : c.name;
 
-// static/information.js renders the same rows from GET /api/login/status/information.
+// static/information.js refreshes these rows live by fetching the page again.
 function clientRows(clients: ConnectedClient[], productVersion: string): SafeHtml {
   if (!clients.length)
     return html`<tr class="empty">
