@@ -119,11 +119,12 @@ const OWNED_SURFACES: Record<string, string[]> = {
 };
 
 /**
- * A route registered in a file, as the code writes them: an operation's `path:`, a page's
- * `.get(`/`.post(`/`.upload(`, or a constant (`const PATH = '/…'`) that one of those uses.
+ * A route registered in a file, as the code writes them: an operation's route (`'PUT /…'`) or
+ * `path:`, a page's `.get(`/`.post(`/`.upload(`, or a constant (`const PATH = '/…'`) that one of
+ * those uses.
  */
 const ROUTE =
-  /(?:path:\s*|\.(?:get|post|put|patch|delete|upload|route)\(\s*|const [A-Z_]+\s*=\s*)['"`](\/[^'"`$]*)/g;
+  /(?:(?:path:\s*|\.(?:get|post|put|patch|delete|upload|route)\(\s*|const [A-Z_]+\s*=\s*)['"`]|['"`](?:GET|POST|PUT|PATCH|DELETE) )(\/[^'"`$]*)/g;
 
 /** Every route template a file of `folder` registers, with file and line. */
 function routesUnder(folder: string): { url: string; where: string }[] {
