@@ -331,6 +331,13 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     await primary.api.call('PATCH', `/api/login/cluster/nodes/${drained}`, {
       json: { accepting: true },
     });
+    // Accepting again, it gets new clients again: no poll begun while it was draining and
+    // answered late bars it for good (polls of a node overlapped before).
+    await until(
+      async () => (await cluster()).nodes.find((n) => n.name === drained)?.eligible,
+      10_000,
+      `${drained} to be eligible again`,
+    );
   });
 
   it('sends a client of a region without an accepting node to another region', async () => {
@@ -347,6 +354,13 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
       await primary.api.call('PATCH', `/api/login/cluster/nodes/${n}`, {
         json: { accepting: true },
       });
+    await until(
+      async () =>
+        (await cluster()).nodes.filter((n) => west.includes(n.name) && n.eligible).length ===
+        west.length,
+      10_000,
+      'the west nodes to be eligible again',
+    );
   });
 
   it('Cluster Sync Now pushes configuration to every node', async () => {

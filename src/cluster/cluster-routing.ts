@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SYSTEM } from '../shared/actor.js';
 import {
   jumpClientNotConnected,
   siteJumpClient,
@@ -8,6 +9,7 @@ import {
 } from '../sessions/routing.js';
 import type { ClusterHost } from './cluster-host.js';
 import type { NodeLinks } from './node-links.js';
+import { within } from './one-poll.js';
 import type { TrafficNode } from './nodes-store.js';
 import { chooseNode } from './routing-rules.js';
 
@@ -15,6 +17,8 @@ import { chooseNode } from './routing-rules.js';
 export const LANDING_WAIT_MS = 5_000;
 /** How often it asks the nodes afresh meanwhile (the regular poll is every second). */
 const LANDING_POLL_MS = 50;
+/** Recorded when that wait ran out and the leg goes where the client was last listed. */
+export const LANDING_WAIT_EXPIRED = 'cluster.landing-wait-expired';
 
 const relayOf = (n: TrafficNode): Relay => ({
   node: n.name,
@@ -30,7 +34,7 @@ const relayOf = (n: TrafficNode): Relay => ({
  */
 export class ClusterRouting implements ClientRouting {
   constructor(
-    private readonly host: Pick<ClusterHost, 'name' | 'nodes' | 'gateway' | 'log'>,
+    private readonly host: Pick<ClusterHost, 'name' | 'nodes' | 'gateway' | 'events' | 'log'>,
     private readonly links: NodeLinks,
     private readonly refresh: () => Promise<void>,
   ) {}
@@ -57,18 +61,34 @@ export class ClusterRouting implements ClientRouting {
    * listing is what the node said before, and where it went is known only at that node's next
    * poll. A leg sent there would find it gone and be refused, so the nodes are asked afresh
    * until it is listed on a node that keeps it (LANDING_WAIT_MS at most; then where it is
-   * listed, as a client that stays is served there).
+   * listed, as a client that stays is served there, recorded as LANDING_WAIT_EXPIRED). A hung
+   * node's poll does not hold the wait past its deadline.
    */
   async relayForJumpClient(name: string): Promise<Relay | null> {
-    const deadline = Date.now() + LANDING_WAIT_MS;
+    const start = Date.now();
+    const deadline = start + LANDING_WAIT_MS;
     for (;;) {
-      const late = Date.now() > deadline;
+      const late = Date.now() >= deadline;
       const node = late ? this.holderOf(name) : this.holderOrMoving(name);
       if (node === null) return null;
-      if (node && (late || !this.links.movingAway(node))) return relayOf(node);
-      await this.refresh();
-      await sleep(LANDING_POLL_MS);
+      const moving = node && this.links.movingAway(node);
+      if (node && (late || !moving)) {
+        if (moving) this.expired(name, node, Date.now() - start);
+        return relayOf(node);
+      }
+      if (await within(this.refresh(), deadline - Date.now()))
+        await sleep(Math.min(LANDING_POLL_MS, Math.max(0, deadline - Date.now())));
     }
+  }
+
+  /** The wait ran out: the leg goes to a node the client is leaving and may be refused there. */
+  private expired(client: string, node: TrafficNode, waitedMs: number): void {
+    const detail = { node: node.name, waitedMs };
+    this.host.log('a moving Jump Client did not land in time; its session goes where it was', {
+      client,
+      ...detail,
+    });
+    this.host.events.record(SYSTEM, LANDING_WAIT_EXPIRED, client, detail, 'failed');
   }
 
   /** holderOf, or undefined for a client sent away that is listed nowhere yet (on its way). */

@@ -4,7 +4,7 @@ import { ClusterAdmin } from './cluster-admin.js';
 import type { ClusterHost } from './cluster-host.js';
 import { ClusterRouting } from './cluster-routing.js';
 import { NodeCopy } from './node-copy.js';
-import { NodeLinks, type NodeView } from './node-links.js';
+import { NodeLinks, type NodeLink, type NodeView } from './node-links.js';
 import type { NodeStatus } from './node-routes.js';
 import type { TrafficNode } from './nodes-store.js';
 
@@ -12,6 +12,8 @@ export type { ClusterHost } from './cluster-host.js';
 export type { NodeView } from './node-links.js';
 
 const POLL_MS = 1_000;
+/** A node's status and Accepting calls answer in milliseconds; a hung node is given up on. */
+export const POLL_CALL_TIMEOUT_MS = 1_500;
 
 /**
  * The primary node's side of a cluster: polls every traffic node each second, keeps each
@@ -65,20 +67,36 @@ export class ClusterService implements ClientRouting {
     return (this.refreshing ??= this.pollAll().finally(() => (this.refreshing = undefined)));
   }
 
-  private async poll(node: TrafficNode): Promise<void> {
+  private poll(node: TrafficNode): Promise<void> {
     const l = this.links.of(node);
+    return l.polls.run(() => this.pollOnce(this.host.nodes.find(node.name) ?? node, l));
+  }
+
+  private async pollOnce(node: TrafficNode, l: NodeLink): Promise<void> {
     try {
-      let status = await l.client.call<NodeStatus>('GET', '/api/peer/cluster/status');
+      let status = await l.client.call<NodeStatus>(
+        'GET',
+        '/api/peer/cluster/status',
+        undefined,
+        POLL_CALL_TIMEOUT_MS,
+      );
       if (status.membership && status.membership.accepting !== node.accepting) {
         const held = status.jumpClients.map((c) => c.name);
-        status = await l.client.call<NodeStatus>('POST', '/api/peer/cluster/accepting', {
-          accepting: node.accepting,
-          ...(node.accepting ? {} : { sendTo: this.sendTo(node.region) }),
-        });
+        status = await l.client.call<NodeStatus>(
+          'POST',
+          '/api/peer/cluster/accepting',
+          {
+            accepting: node.accepting,
+            ...(node.accepting ? {} : { sendTo: this.sendTo(node.region) }),
+          },
+          POLL_CALL_TIMEOUT_MS,
+        );
         // Its clients move from now: its listing of them is stale until they land (routing).
-        if (node.accepting) l.sentAwayAt = undefined;
-        else this.links.sendingAway(l, [...held, ...status.jumpClients.map((c) => c.name)]);
+        if (!node.accepting)
+          this.links.sendingAway(l, [...held, ...status.jumpClients.map((c) => c.name)]);
       }
+      // Accepting on both sides: whatever told it to send its clients away is over.
+      if (node.accepting && status.membership?.accepting) l.sentAwayAt = undefined;
       l.status = status;
       l.lastContact = Date.now();
       l.lastError = null;

@@ -2,6 +2,7 @@ import { PeerClient } from '../failover/peer-client.js';
 import type { ClusterHost } from './cluster-host.js';
 import type { NodeStatus } from './node-routes.js';
 import type { TrafficNode } from './nodes-store.js';
+import { OnePoll } from './one-poll.js';
 import { eligibleNode } from './routing-rules.js';
 
 /** How long after a node is told to send its clients away they are taken to be moving. */
@@ -20,6 +21,8 @@ export interface NodeLink {
   pushedVersion: number | undefined;
   /** When it was last told to send its clients away (stop accepting, leave the cluster). */
   sentAwayAt: number | undefined;
+  /** Its polls, one at a time. */
+  polls: OnePoll;
 }
 
 export interface NodeView extends TrafficNode {
@@ -66,6 +69,7 @@ export class NodeLinks {
         pulling: false,
         pushedVersion: undefined,
         sentAwayAt: undefined,
+        polls: new OnePoll(),
       };
       this.links.set(node.name, l);
     }

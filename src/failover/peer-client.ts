@@ -79,16 +79,23 @@ export class PeerClient {
     return `https://${this.label}${path}`;
   }
 
-  /** A signed JSON call; the answer must prove the peer holds the same key. */
+  /**
+   * A signed JSON call; the answer must prove the peer holds the same key. `timeoutMs` bounds
+   * the whole call (a short status poll must not wait on a hung peer for undici's 300 s); calls
+   * that legitimately take long (a sync, a package fetch) pass none.
+   */
   async call<T>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     json?: unknown,
+    timeoutMs?: number,
   ): Promise<T> {
     const body = json === undefined ? '' : JSON.stringify(json);
     const key = this.key();
     const signed = signPeerRequest(key, this.from, { method, path, body });
+    const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     let res;
+    let text;
     try {
       res = await request(this.url(path), {
         method,
@@ -99,11 +106,12 @@ export class PeerClient {
         },
         body: body || undefined,
         dispatcher: this.agent,
+        signal,
       });
+      text = await res.body.text();
     } catch (e) {
-      throw this.unreachable(e);
+      throw this.unreachable(signal?.aborted ? { code: `no answer within ${timeoutMs} ms` } : e);
     }
-    const text = await res.body.text();
     if (res.statusCode >= 400) throw this.peerError(res.statusCode, text);
     const proof = res.headers[PEER_PROOF_HEADER];
     checkAnswer(
