@@ -10,7 +10,12 @@ import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
 import { exchange } from '../src/traffic/dns/transport.js';
 import { CLASS, OPCODE, decodeMessage, encodeMessage, flagsOf } from '../src/traffic/dns/wire.js';
 import { assignSharedAddress, releaseSharedAddress } from '../src/traffic/shared-ip.js';
-import { providerFor, type TrafficSwitchConfigInput } from '../src/traffic/switch.js';
+import {
+  parseTrafficSwitchConfig,
+  providerFor,
+  type TrafficSwitchConfigInput,
+} from '../src/traffic/switch.js';
+import type { GatehouseError } from '../src/shared/errors.js';
 import { tempDir, until } from './support/appliance.js';
 
 const execFileP = promisify(execFile);
@@ -559,6 +564,39 @@ s.once('error', () => process.exit(3));
 s.listen(0, process.argv[1], () => s.close(() => process.exit(0)));`;
 
 describe('shared IP', () => {
+  it('refuses an IPv4 prefix over 32 and a device ip would misread, naming the field', () => {
+    const base = { provider: 'shared-ip', address: '198.18.0.7', localName: 'b' } as const;
+    const refused = (config: TrafficSwitchConfigInput) => {
+      try {
+        parseTrafficSwitchConfig(config);
+      } catch (e) {
+        return e as GatehouseError;
+      }
+      throw new Error(`accepted ${JSON.stringify(config)}`);
+    };
+    const prefix = refused({ ...base, prefixLength: 33 });
+    expect(prefix.code).toBe('VALIDATION_FAILED');
+    expect(prefix.fields).toEqual([
+      { field: 'prefixLength', message: expect.stringMatching(/from 1 to 32 for the IPv4/) },
+    ]);
+    for (const device of ['eth0\\', 'eth0#x', 'eth"0', 'eth 0', 'a-name-over-15-chars'])
+      expect(refused({ ...base, device }).fields).toEqual([
+        {
+          field: 'device',
+          message: expect.stringMatching(/name of a network interface such as eth0/),
+        },
+      ]);
+    expect(
+      parseTrafficSwitchConfig({ ...base, address: '2001:db8::7', prefixLength: 64 }),
+    ).toMatchObject({
+      prefixLength: 64,
+      device: 'lo',
+    });
+    expect(parseTrafficSwitchConfig({ ...base, device: 'br0.100' })).toMatchObject({
+      device: 'br0.100',
+    });
+  });
+
   it('needs no configuration for a loopback address: binding it just works', async () => {
     const addr = { address: '127.0.0.50', prefixLength: 32, device: 'lo' };
     expect(await assignSharedAddress(addr)).toBe(false);

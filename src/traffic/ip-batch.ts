@@ -7,15 +7,35 @@ import { spawn, type ChildProcess } from 'node:child_process';
  */
 const SYNC = 'link show dev gatehouse-ip-batch-sync';
 const FAILED = /^Command failed -:(\d+)$/;
+/**
+ * What ip's batch reader takes for syntax, not an argument: blanks split, `#` starts a comment,
+ * quotes group, a trailing `\` joins the next line. Any of them would run another command.
+ */
+const NOT_AN_ARGUMENT = /[\s#"'\\]/;
 
 interface Pending {
-  /** The command's line and its sync line in ip's numbering. */
+  args: string;
+  /** The command's line and its sync line in its ip's numbering. */
   line: number;
   sync: number;
   error?: string;
   timer: NodeJS.Timeout;
   resolve: () => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * One ip process and what only it may settle: its own line numbering, stderr and commands.
+ * Output that an ended ip still delivers (Node may report its exit before its stderr is read)
+ * can then only reach its own commands, never those sent to the ip started after it.
+ */
+interface Batch {
+  child: ChildProcess;
+  lines: number;
+  pending: Pending[];
+  stderr: string;
+  message: string[];
+  ended: boolean;
 }
 
 /**
@@ -26,99 +46,113 @@ interface Pending {
  * with this process (its stdin closes).
  */
 export class IpBatch {
-  private child: ChildProcess | undefined;
-  private lines = 0;
-  private pending: Pending[] = [];
-  private stderr = '';
-  private message: string[] = [];
+  private batch: Batch | undefined;
 
   /**
    * Run `ip ARGS…`; rejects with an Error carrying ip's `stderr` when it fails, or `code`
    * ENOENT when ip is not installed (as execFile's errors do).
    */
   run(args: string[], timeoutMs = 10_000): Promise<void> {
-    // ip splits a batch line on blanks: an argument with one would run another command.
-    if (args.some((a) => a === '' || /\s/.test(a)))
-      return Promise.reject(new Error(`not an ip argument: ${JSON.stringify(args)}`));
-    const child = this.child ?? this.start();
-    return new Promise((resolve, reject) => {
-      const line = this.lines + 1;
-      const entry: Pending = { line, sync: line + 1, resolve, reject, timer: undefined! };
-      entry.timer = setTimeout(
-        () => this.fail(new Error(`ip did not answer in ${timeoutMs} ms`)),
-        timeoutMs,
+    const bad = args.find((a) => a === '' || NOT_AN_ARGUMENT.test(a));
+    if (bad !== undefined)
+      return Promise.reject(
+        new Error(
+          `not an ip argument: ${JSON.stringify(bad)} (blanks, #, quotes and backslashes are ip -batch syntax)`,
+        ),
       );
-      this.lines += 2;
-      this.pending.push(entry);
-      child.stdin!.write(`${args.join(' ')}\n${SYNC}\n`);
+    const b = this.batch ?? this.start();
+    return new Promise((resolve, reject) => {
+      const line = b.lines + 1;
+      const entry: Pending = {
+        args: args.join(' '),
+        line,
+        sync: line + 1,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.fail(b, `ip did not answer in ${timeoutMs} ms`), timeoutMs),
+      };
+      b.lines += 2;
+      b.pending.push(entry);
+      b.child.stdin!.write(`${entry.args}\n${SYNC}\n`);
     });
   }
 
   /** Start ip ahead of the first command, so that that command does not wait for it. */
   ready(): void {
-    if (!this.child) this.start();
+    if (!this.batch) this.start();
   }
 
-  private start(): ChildProcess {
+  private start(): Batch {
     const child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    this.child = child;
-    this.lines = 0;
-    this.stderr = '';
-    this.message = [];
+    const b: Batch = { child, lines: 0, pending: [], stderr: '', message: [], ended: false };
+    this.batch = b;
     child.stdin!.on('error', () => undefined);
-    child.stderr!.on('data', (d: Buffer) => this.read(d.toString()));
-    child.once('error', (e) => this.fail(e, child));
-    child.once('exit', (code, signal) =>
-      this.fail(new Error(`ip ended (${signal ?? code})`), child),
-    );
+    child.stderr!.on('data', (d: Buffer) => this.read(b, d.toString()));
+    child.once('error', (e) => this.fail(b, e.message, e));
+    // 'close', not 'exit': the error that made ip end is on stderr, read by then.
+    child.once('close', (code, signal) => this.fail(b, `ip ended (${signal ?? code})`));
     // A process that is otherwise done may exit: ip then reads the end of its input and ends.
     child.unref();
     for (const s of [child.stdin, child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
-    return child;
+    return b;
   }
 
-  private read(text: string): void {
-    this.stderr += text;
+  private read(b: Batch, text: string): void {
+    b.stderr += text;
     let nl;
-    while ((nl = this.stderr.indexOf('\n')) >= 0) {
-      const l = this.stderr.slice(0, nl);
-      this.stderr = this.stderr.slice(nl + 1);
+    while ((nl = b.stderr.indexOf('\n')) >= 0) {
+      const l = b.stderr.slice(0, nl);
+      b.stderr = b.stderr.slice(nl + 1);
       const failed = FAILED.exec(l);
       if (!failed) {
-        this.message.push(l);
+        b.message.push(l);
         continue;
       }
-      this.settle(Number(failed[1]), this.message.join('\n'));
-      this.message = [];
+      this.settle(b, Number(failed[1]), b.message.join('\n'));
+      b.message = [];
     }
   }
 
   /** Line `n` failed with `message`: a command's own error, or its sync line (it has run). */
-  private settle(n: number, message: string): void {
-    const i = this.pending.findIndex((p) => p.line === n || p.sync === n);
-    const p = this.pending[i];
+  private settle(b: Batch, n: number, message: string): void {
+    const i = b.pending.findIndex((p) => p.line === n || p.sync === n);
+    const p = b.pending[i];
     if (!p) return;
     if (p.line === n) {
       p.error = message;
       return;
     }
-    this.pending.splice(i, 1);
+    b.pending.splice(i, 1);
     clearTimeout(p.timer);
     if (p.error === undefined) p.resolve();
     else p.reject(Object.assign(new Error(p.error), { stderr: p.error }));
   }
 
   /**
-   * ip (`child`, else the one running) failed or ended: every command waiting fails with `e`,
-   * and the next starts ip again. An ip replaced already changes nothing.
+   * ip `b` failed or ended (`reason`): the command it was working on fails with what ip said
+   * (an error that makes ip exit, such as a prefix it cannot parse, prints no "Command
+   * failed"), the commands queued after it fail as not run, and the next command starts ip
+   * again.
    */
-  private fail(e: Error, child = this.child): void {
-    if (!child || child !== this.child) return;
-    this.child = undefined;
-    if (child && child.exitCode === null) child.kill();
-    for (const p of this.pending.splice(0)) {
+  private fail(b: Batch, reason: string, cause?: NodeJS.ErrnoException): void {
+    if (this.batch === b) this.batch = undefined;
+    if (b.ended) return;
+    b.ended = true;
+    if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill();
+    const said = [...b.message, b.stderr].join('\n').trim();
+    const [head, ...rest] = b.pending.splice(0);
+    const settle = (p: Pending, e: Error) => {
       clearTimeout(p.timer);
       p.reject(e);
+    };
+    if (head) {
+      const stderr = [head.error, said].filter(Boolean).join('\n') || reason;
+      settle(head, Object.assign(new Error(stderr), cause ?? {}, { stderr: said ? stderr : '' }));
     }
+    for (const p of rest)
+      settle(
+        p,
+        new Error(`not run: ip ended on the command before it (ip ${head!.args}: ${reason})`),
+      );
   }
 }

@@ -60,16 +60,40 @@ export const TrafficTargetSchema = z.object({
 
 const Timeout = z.number().int().min(100).max(600_000);
 
-export const SharedIpConfig = z.object({
-  provider: z.literal('shared-ip'),
-  /** The site's shared address that moves between the two appliances. */
-  address: IpAddress,
-  prefixLength: z.number().int().min(1).max(128).default(32),
-  /** Network device that carries it (not needed for a loopback address). */
-  device: z.string().trim().min(1).default('lo'),
-  /** Name of this appliance: pointing at it takes the address here; at another, releases it. */
-  localName: z.string().trim().min(1, { message: 'name this appliance (its appliance name)' }),
-});
+/** A Linux interface name (at most 15 characters); nothing that `ip -batch` would read as syntax. */
+const DEVICE = /^[A-Za-z0-9_.@-]{1,15}$/;
+
+export const SharedIpConfig = z
+  .object({
+    provider: z.literal('shared-ip'),
+    /** The site's shared address that moves between the two appliances. */
+    address: IpAddress,
+    prefixLength: z
+      .number()
+      .int()
+      .min(1, { message: 'must be from 1 to 32 for IPv4 (1 to 128 for IPv6), e.g. 32' })
+      .max(128, { message: 'must be from 1 to 32 for IPv4 (1 to 128 for IPv6), e.g. 32' })
+      .default(32),
+    /** Network device that carries it (not needed for a loopback address). */
+    device: z
+      .string()
+      .trim()
+      .regex(DEVICE, {
+        message:
+          'must be the name of a network interface such as eth0 (1-15 letters, digits, _ . @ -)',
+      })
+      .default('lo'),
+    /** Name of this appliance: pointing at it takes the address here; at another, releases it. */
+    localName: z.string().trim().min(1, { message: 'name this appliance (its appliance name)' }),
+  })
+  .superRefine((c, ctx) => {
+    if (isIP(c.address) === 4 && c.prefixLength > 32)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prefixLength'],
+        message: `must be from 1 to 32 for the IPv4 address ${c.address}, e.g. 32`,
+      });
+  });
 
 export const HostsFileConfig = z.object({
   provider: z.literal('hosts-file'),
