@@ -52,7 +52,18 @@ export async function runAppliance(opts: StartOptions): Promise<void> {
   appliance.sharedListeners.attach(app.server as unknown as TlsServer, port);
   for (const f of await appliance.sharedListeners.reconcile(appliance.network.list()))
     logger.warn({ address: f.address }, `shared address not served: ${f.reason}`);
-  await appliance.traffic.readyShared();
+  // A stored configuration that no longer parses (a tightened schema) must not keep the
+  // appliance from starting: the address moves then fail with the same clear error.
+  await appliance.traffic.readyShared().catch((e: Error) => {
+    logger.warn({ reason: e.message }, `traffic switch configuration not usable: ${e.message}`);
+    appliance.events.record(
+      SYSTEM,
+      'traffic.config-invalid',
+      'traffic-switch',
+      { reason: e.message },
+      'failed',
+    );
+  });
   appliance.listenAddress = { host: opts.listen.host, port };
   appliance.ready = true;
   appliance.startSyslog();

@@ -11,9 +11,23 @@ const waiting = new Map<string, ChildProcess>();
 /** Exit status of the waiting shell when it cannot run arping (not installed). */
 export const ARPING_MISSING = 127;
 
+/** The arguments of the shared address as last armed or announced: the only ones kept waiting. */
+let wanted: string | undefined;
+
+/** Only `key` is wanted from now: shells waiting with other arguments (an old device or address) end. */
+function want(key: string): void {
+  wanted = key;
+  for (const [k, child] of waiting)
+    if (k !== key) {
+      waiting.delete(k);
+      child.kill();
+    }
+}
+
 /** Start an arping with `args` to wait for its word (a later `startArping` sends it). */
 export function armArping(args: string[]): void {
   const key = args.join(' ');
+  want(key);
   const old = waiting.get(key);
   if (old && old.exitCode === null && old.signalCode === null) return;
   const child = spawn('sh', ['-c', 'read -r go && exec arping "$@"', 'arping', ...args], {
@@ -35,9 +49,11 @@ export function armArping(args: string[]): void {
  */
 export function startArping(args: string[]): { child: ChildProcess; armed: boolean } {
   const key = args.join(' ');
+  want(key);
   const ready = waiting.get(key);
   waiting.delete(key);
-  setTimeout(() => armArping(args), 1_000).unref();
+  // Not if the address or device changed in the meantime: that shell would wait for nothing.
+  setTimeout(() => wanted === key && armArping(args), 1_000).unref();
   if (ready && ready.exitCode === null && ready.signalCode === null && ready.pid) {
     ready.stdin!.end('go\n');
     return { child: ready, armed: true };
