@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweepNamespaces } from '../src/lab/netns.js';
 import { GATEHOUSE_BIN, initApplianceProcess } from '../src/lab/processes.js';
 import { CODE_ROOT } from '../src/shared/version.js';
 import { ADMIN_PASSWORD, LOGIN_PASSWORD, tempDir, until } from './support/appliance.js';
@@ -16,7 +17,24 @@ const execFileP = promisify(execFile);
  * network namespace of the test's own (198.18.0.0/15, a veth pair inside it; root, as CI),
  * driven by a client in the same namespace: the host's interfaces are never touched.
  */
-const ns = `gh-${randomBytes(3).toString('hex')}-undo`;
+/** Named after the test process that owns it, so a later run knows when the owner was killed. */
+const ns = `gh-${randomBytes(3).toString('hex')}-undo${process.pid}`;
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+/** Namespaces of runs whose worker was killed (no afterAll): removed with what runs inside. */
+async function sweepKilledRuns() {
+  const { stdout } = await execFileP('ip', ['netns', 'list']);
+  for (const name of stdout.split('\n').map((l) => l.split(' ')[0]!)) {
+    const owner = /^(gh-[0-9a-f]{6}-)undo(\d+)$/.exec(name);
+    if (owner && !alive(Number(owner[2]))) await sweepNamespaces(owner[1]!);
+  }
+}
 const OWN = '198.18.201.11';
 const SHARED = '198.18.201.77';
 const ip = (...args: string[]) => execFileP('ip', ['-n', ns, ...args]);
@@ -73,6 +91,7 @@ describe('a shared address that cannot be taken is given up (real interface, net
     ).find((a) => a.address === SHARED)?.enabled;
 
   beforeAll(async () => {
+    await sweepKilledRuns();
     await execFileP('ip', ['netns', 'add', ns]);
     await ip('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0');
     for (const dev of ['lo', 'eth0', 'peer0']) await ip('link', 'set', dev, 'up');
