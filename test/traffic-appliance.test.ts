@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/lab/processes.js';
+import { writeApplianceSetting } from '../src/store/appliance-settings.js';
+import { openDatabase } from '../src/store/db.js';
 import { whoAnswers } from './support/probe.js';
 import { startTestAppliance, tempDir, until } from './support/appliance.js';
 
@@ -65,6 +67,32 @@ describe('traffic switch from the appliance (S19)', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain('id="traffic-form"');
     expect(page.body).toMatch(/id="traffic-target">\s*127\.0\.0\.73/);
+  });
+
+  it('starts with a stored traffic switch configuration that no longer parses, and says why', async () => {
+    const a = await startTestAppliance({ name: 'traffic-c', host: '127.0.0.74' });
+    const dbFile = path.join(a.dataDir, 'store', 'gatehouse.db');
+    // As stored before the schema refused an IPv4 prefix over 32.
+    const stored = { provider: 'shared-ip', address: '198.18.0.7', prefixLength: 33 };
+    await a.restart(() => {
+      const db = openDatabase(dbFile);
+      try {
+        writeApplianceSetting(db, 'traffic.switch', { ...stored, device: 'eth0', localName: 'c' });
+      } finally {
+        db.close();
+      }
+    });
+    expect((await a.anon.call('GET', '/health')).status).toBe(200);
+    const db = openDatabase(dbFile);
+    try {
+      const event = db
+        .prepare(`SELECT outcome, details FROM events WHERE action = 'traffic.config-invalid'`)
+        .get() as { outcome: string; details: string };
+      expect(event.outcome).toBe('failed');
+      expect(JSON.parse(event.details).reason).toMatch(/prefixLength: must be from 1 to 32/);
+    } finally {
+      db.close();
+    }
   });
 
   it('moves the shared address with the primary role: Become Primary binds it, Become Backup releases it', async () => {
