@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openTunnel } from '../src/clients/tunnel.js';
 import type { AgentStats } from '../src/lab/agent.js';
 import { adminClient } from '../src/lab/configure.js';
+import { LANDING_WAIT_EXPIRED } from '../src/cluster/cluster-routing.js';
 import { readState } from '../src/lab/state.js';
 import { Deployment } from '../src/orchestrator/deployment.js';
 import { loadInventory } from '../src/orchestrator/inventory.js';
@@ -16,7 +17,12 @@ import type { EventRecord } from '../src/site/events.js';
 import { tempDir, until } from './support/appliance.js';
 import { cliResult } from './support/cli.js';
 
-const ACTIONS = ['session.ended', 'client.reconnected', 'client.refused'] as const;
+const ACTIONS = [
+  'session.ended',
+  'client.reconnected',
+  'client.refused',
+  LANDING_WAIT_EXPIRED,
+] as const;
 
 const dir = path.join(tempDir('gh-lab-records-'), 'lab');
 afterAll(async () => {
@@ -137,13 +143,27 @@ describe('the upgrade report of a three-region cluster lab tells what its client
     // No moving client was sent where it is refused: no Jump Client or console found an old
     // primary, now a backup, refusing it (NOT_ACCEPTING_CLIENTS), and no new session's leg went
     // to a node its Jump Client had just left for a drain (the primary node waits for it to
-    // land: JUMP_CLIENT_NOT_CONNECTED before). So the report's "nothing dropped" line holds.
-    expect(of('client.refused'), JSON.stringify(of('client.refused'))).toEqual([]);
-    expect(records.refused.total).toBe(0);
-    expect(report.disagreement).toBeUndefined();
-    expect(run.stdout).not.toMatch(/nothing dropped\s+FAILED/);
+    // land: JUMP_CLIENT_NOT_CONNECTED before). The one exception is recorded: a wait that ran
+    // out (5 s, a loaded machine) sends the leg where the client was listed, and each such
+    // record may explain one JUMP_CLIENT_NOT_CONNECTED; nothing else may be refused.
+    const expired = of(LANDING_WAIT_EXPIRED);
+    const refusedLegs = refusedByReason.JUMP_CLIENT_NOT_CONNECTED ?? 0;
+    const explained = JSON.stringify({ refused: of('client.refused'), expired });
+    expect({ ...refusedByReason, JUMP_CLIENT_NOT_CONNECTED: 0 }, explained).toEqual({
+      JUMP_CLIENT_NOT_CONNECTED: 0,
+    });
+    expect(refusedLegs, explained).toBeLessThanOrEqual(expired.length);
+    expect(records.refused.total).toBe(refusedLegs);
+    // So the report's "nothing dropped" line holds, or fails naming exactly those refusals.
+    if (refusedLegs === 0) {
+      expect(report.disagreement).toBeUndefined();
+      expect(run.stdout).not.toMatch(/nothing dropped\s+FAILED/);
+    } else {
+      expect(report.disagreement).toContain(`${refusedLegs} connection(s) refused`);
+      console.log(`landing waits that ran out: ${explained}`);
+    }
     console.log(
-      `three-region lab: ${started} agent sessions and ${report.sessions!.newStarted} orchestrator sessions, none failed; ${records.reconnections.total} client moves (${records.reconnections.totalDownMs} ms away in all), ${records.sessionsPaused} session parts paused to move, none refused; the run took ${(report.durationMs / 1000).toFixed(0)} s`,
+      `three-region lab: ${started} agent sessions and ${report.sessions!.newStarted} orchestrator sessions, none failed; ${records.reconnections.total} client moves (${records.reconnections.totalDownMs} ms away in all), ${records.sessionsPaused} session parts paused to move, ${refusedLegs} refused after ${expired.length} landing wait(s) ran out; the run took ${(report.durationMs / 1000).toFixed(0)} s`,
     );
 
     // A Jump Client with a forged ticket knocks at the site: refused, and the site records it.
@@ -161,7 +181,10 @@ describe('the upgrade report of a three-region cluster lab tells what its client
         20_000,
         'the refusal to be recorded',
       );
-      expect(again!.refused.byReason).toEqual({ CLIENT_TICKET_INVALID: 1 });
+      expect(again!.refused.byReason).toEqual({
+        ...records.refused.byReason,
+        CLIENT_TICKET_INVALID: 1,
+      });
       // The same run's report over a window that holds it: the line fails, naming it.
       const copy = path.join(tempDir('gh-lab-records-report-'), 'work');
       mkdirSync(copy);
@@ -169,9 +192,9 @@ describe('the upgrade report of a three-region cluster lab tells what its client
         copyFileSync(path.join(workDir, f), path.join(copy, f));
       writeFileSync(path.join(copy, 'site-records.json'), JSON.stringify(again));
       const disagreeing = buildReport(new Journal(path.join(copy, 'journal.ndjson')), copy);
-      expect(disagreeing.disagreement).toContain('1 connection(s) refused');
+      expect(disagreeing.disagreement).toContain(`${refusedLegs + 1} connection(s) refused`);
       expect(renderText(disagreeing)).toContain(
-        `nothing dropped          FAILED: the orchestrator's own sessions saw nothing dropped, but the site recorded 0 session(s) ended abnormally and 1 connection(s) refused`,
+        `nothing dropped          FAILED: the orchestrator's own sessions saw nothing dropped, but the site recorded 0 session(s) ended abnormally and ${refusedLegs + 1} connection(s) refused`,
       );
     } finally {
       await deployment.close();
