@@ -265,15 +265,30 @@ describe('a cluster: a primary node and four traffic nodes in two regions', () =
     const typing = interactive(chat.socket);
     await until(() => typing.rounds() > 3, 10_000, 'the interactive session to run');
 
-    const patch = await primary.api.call<NodeView>('PATCH', `/api/login/cluster/nodes/${drained}`, {
-      json: { accepting: false },
-    });
-    expect(patch.status).toBe(200);
-    expect(patch.body.accepting).toBe(false);
-    // A session started while its Jump Client moves away opens the first time where it lands:
-    // the primary node asks the nodes afresh rather than send the leg to the node it left
-    // (refused there, JUMP_CLIENT_NOT_CONNECTED, before the node it went to was next polled).
-    const during = await startedFirstTime('jump-east', 'while moving');
+    // A node of another region hangs meanwhile (stopped, its connections still open): the
+    // primary node's polls of it get no answer (before, undici waited up to 300 s for one,
+    // and every session start for a moving Jump Client with it).
+    const hung = nodes[3]!.proc.child;
+    hung.kill('SIGSTOP');
+    let during: string;
+    try {
+      const patch = await primary.api.call<NodeView>(
+        'PATCH',
+        `/api/login/cluster/nodes/${drained}`,
+        { json: { accepting: false } },
+      );
+      expect(patch.status).toBe(200);
+      expect(patch.body.accepting).toBe(false);
+      // A session started while its Jump Client moves away opens the first time where it
+      // lands: the primary node asks the nodes afresh rather than send the leg to the node it
+      // left (refused there, JUMP_CLIENT_NOT_CONNECTED, before the node it went to was next
+      // polled), and within the wait's 5 s although one node does not answer.
+      const t = Date.now();
+      during = await startedFirstTime('jump-east', 'while moving');
+      expect(Date.now() - t).toBeLessThan(8_000);
+    } finally {
+      hung.kill('SIGCONT');
+    }
     expect(during).not.toBe(drained);
     expect(nodeRegion[during]).toBe('east');
     // A new Jump Client of that region goes to the other east node.

@@ -17,6 +17,11 @@ import { chooseNode } from './routing-rules.js';
 export const LANDING_WAIT_MS = 5_000;
 /** How often it asks the nodes afresh meanwhile (the regular poll is every second). */
 const LANDING_POLL_MS = 50;
+/**
+ * How long one round waits for those polls: a hung node's poll (1.5 s per call) must not keep
+ * the others, which answer in milliseconds, from being asked again meanwhile.
+ */
+const LANDING_ROUND_MS = 300;
 /** Recorded when that wait ran out and the leg goes where the client was last listed. */
 export const LANDING_WAIT_EXPIRED = 'cluster.landing-wait-expired';
 
@@ -76,7 +81,7 @@ export class ClusterRouting implements ClientRouting {
         if (moving) this.expired(name, node, Date.now() - start);
         return relayOf(node);
       }
-      if (await within(this.refresh(), deadline - Date.now()))
+      if (await within(this.refresh(), Math.min(LANDING_ROUND_MS, deadline - Date.now())))
         await sleep(Math.min(LANDING_POLL_MS, Math.max(0, deadline - Date.now())));
     }
   }

@@ -28,12 +28,12 @@ export class ClusterService implements ClientRouting {
   private readonly copy: NodeCopy;
   private readonly routing: ClusterRouting;
   private readonly admin: ClusterAdmin;
-  private refreshing: Promise<void> | undefined;
 
   constructor(private readonly host: ClusterHost) {
     this.links = new NodeLinks(host);
     this.copy = new NodeCopy(host, this.links);
-    this.routing = new ClusterRouting(host, this.links, () => this.refresh());
+    // Each node's polls are shared already (OnePoll): a hung node holds only its own.
+    this.routing = new ClusterRouting(host, this.links, () => this.pollAll());
     this.admin = new ClusterAdmin(host, this.links, this.copy, {
       poll: (node) => this.poll(node),
       pollAll: () => this.pollAll(),
@@ -60,11 +60,6 @@ export class ClusterService implements ClientRouting {
     const nodes = this.host.nodes.list();
     this.links.forget((name) => nodes.some((n) => n.name === name));
     await Promise.all(nodes.map((n) => this.poll(n)));
-  }
-
-  /** A poll of every node now, shared by whoever asks while one runs. */
-  private refresh(): Promise<void> {
-    return (this.refreshing ??= this.pollAll().finally(() => (this.refreshing = undefined)));
   }
 
   private poll(node: TrafficNode): Promise<void> {
