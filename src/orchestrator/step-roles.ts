@@ -125,7 +125,10 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
       .filter((x) => x.enabled)
       .map((x) => x.address),
   );
-  return { moved: addresses, from, to };
+  // The address moved, the connections on it did not: a client connected to `from` learns
+  // only at its next heartbeat that its packets now reach `to` (10 s measured over a netns
+  // shared IP, every session start refused meanwhile; on one kernel, never). Ask them now.
+  return { moved: addresses, from, to, ...(await siteFollows(ctx, from, to)) };
 }
 
 /** The shared addresses from `from` (which holds `held` of them) to `to`. */
@@ -218,7 +221,7 @@ async function siteFollows(ctx: ExecContext, from: string, to: string) {
   // the primary until its Become Backup, which sends its clients straight to `to` once primary.
   if ((await d.health(to)).role === 'backup') return { siteLedThereAfterMs, clientsSentFrom: {} };
   // The site now leads to `to`, but clients connected to `from` stay there until they
-  // reconnect (a shared IP moves them by itself): ask them to, through the site.
+  // reconnect: ask them to, through the site.
   const sent = await d
     .call<{ asked: number }>(from, 'POST', '/api/login/status/clients/reconnect', {})
     .catch((e: Error) => ({ asked: 0, error: e.message }));
