@@ -27,16 +27,16 @@ import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
 import { ClientAddressSetting } from './client-address.js';
 import { NetworkConfig } from './network.js';
-import { site, ticketOf } from '../sessions/http/client-site.js';
-import { ClientGateway } from '../sessions/gateway.js';
+import { ticketOf } from '../sessions/http/client-site.js';
+import type { ClientGateway } from '../sessions/gateway.js';
 import { CustomerKeys } from '../sessions/customer-keys.js';
 import { LocalRouting, type ClientRouting } from '../sessions/routing.js';
-import { configChanges, JumpClientIdentities } from '../sessions/jump-client-identities.js';
-import { jumpClientKeyOf, type TicketClaims } from '../sessions/tickets.js';
+import { configChanges, type JumpClientIdentities } from '../sessions/jump-client-identities.js';
+import type { TicketClaims } from '../sessions/tickets.js';
 import { ClusterNodes, NodeMembership } from '../cluster/nodes-store.js';
 import { ClusterService } from '../cluster/cluster-service.js';
-import { SessionRecords } from '../sessions/session-records.js';
-import { SyncService } from '../failover/sync/service.js';
+import type { SessionRecords } from '../sessions/session-records.js';
+import type { SyncService } from '../failover/sync/service.js';
 import { SharedAddressListeners } from './shared-listeners.js';
 import { SharedAddresses } from './shared-addresses.js';
 import { TrafficSwitchSettings } from '../traffic/settings.js';
@@ -45,20 +45,23 @@ import type { Actor } from '../shared/actor.js';
 import { certificateFingerprint } from '../shared/tls.js';
 import { SiteIdentity } from '../site/site-identity.js';
 import { UpgradeNotice } from './upgrade-notice.js';
+import { failoverParts } from './failover-parts.js';
 import {
-  FailoverRelationship,
-  type FailoverRole,
-  type SyncHook,
-} from '../failover/relationship.js';
+  checkClientTicket,
+  clientParts,
+  installerSite,
+  sendClientsToSite,
+} from './client-parts.js';
+import type { FailoverRelationship, FailoverRole } from '../failover/relationship.js';
 
 export type Role = FailoverRole;
 
 /**
  * Everything one running appliance is made of, opened from its data directory. Routes and
  * pages receive this and call the domain services on it; they hold no state of their own.
- * Over 400 lines as one concept: the composition root, whose constructor wires the domains in
- * the order they depend on each other (wiring that stands alone is in shared-addresses.ts and
- * update-parts.ts); the behaviour is in the domains, each method here a few lines that join two.
+ * The composition root: its constructor wires the domains in the order they depend on each
+ * other (wiring that stands alone is in client-parts.ts, failover-parts.ts,
+ * shared-addresses.ts and update-parts.ts); the behaviour is in the domains, each method here a few lines that join two.
  */
 export class Appliance {
   readonly startedAt = Date.now();
@@ -149,13 +152,6 @@ export class Appliance {
       port: () => this.sharedListeners.listenPort,
     });
     this.loadBalancer = new LoadBalancerMembership(db, this.events);
-    // Establishing a relationship gives the load balancer's clients to the primary and not the
-    // backup, as later role changes do (followRole); a break leaves both as they were.
-    this.events.subscribe((e) => {
-      const role = e.action === 'failover.established' ? e.details.role : undefined;
-      if (role === 'primary' || role === 'backup')
-        this.loadBalancer.set(SYSTEM, role === 'primary', `established as the failover ${role}`);
-    });
     this.admins = new ApplianceAdmins(db, this.events);
     this.scrapeTokens = new ScrapeTokens(db, this.events);
     this.syslogSettings = new SyslogSettings(db, this.events);
@@ -195,66 +191,13 @@ export class Appliance {
         ].filter(Boolean),
       }),
     );
-    this.sync = new SyncService({
-      db,
-      blobs,
-      events: this.events,
-      name: identity.name,
-      fingerprint: this.certificateFingerprint,
-      interApplianceKey: () => this.interApplianceKey.get(),
-      revocations: () => configChanges(db).revocations,
-    });
-    this.sync.start(() => (this.ready ? this.failover.view() : undefined));
-    this.failover = new FailoverRelationship({
-      db,
-      events: this.events,
-      name: identity.name,
-      fingerprint: this.certificateFingerprint,
-      key: () => this.interApplianceKey.get(),
-      // The synchronisation service, once this appliance has one (src/failover/sync).
-      sync: () => (this as unknown as { sync?: SyncHook }).sync,
-      active: () => this.ready && this.db.open,
-      followRole: (actor, role, clients) => {
-        // The load balancer's share follows the role as shared addresses do.
-        if (role !== 'standalone')
-          this.loadBalancer.set(actor, role === 'primary', `became the failover ${role}`);
-        return this.addresses.followRole(actor, role, clients);
-      },
-      movingAddresses: () => this.traffic.movingAddresses(identity.hostnames),
-      clientAddress: () => this.clientAddress.get(),
-      siteCa: this.siteIdentity,
-    });
-    this.sessionRecords = new SessionRecords(db, blobs, this.events, dir.activeRecordings);
-    this.jumpClientIdentities = new JumpClientIdentities(
-      db,
-      this.events,
-      () => this.interApplianceKey.get(),
-      () => jumpClientKeyOf(this.interApplianceKey.get()),
-    );
-    this.clients = new ClientGateway({
-      name: identity.name,
-      version: PRODUCT_VERSION,
-      interApplianceKey: () => this.interApplianceKey.get(),
-      acceptsClients: () => this.acceptsClients,
-      acceptsNewClients: () => this.membership.get()?.accepting ?? true,
-      checkClient: (claims) => this.checkClient(claims),
-      configVersion: () => configChanges(db).n,
-      records: this.sessionRecords,
-      events: this.events,
-      activeRecordingsDir: dir.activeRecordings,
-      // Tests shorten the resume window to see a session end when it passes.
-      resumeWindowMs: Number(process.env.GATEHOUSE_RESUME_WINDOW_MS) || undefined,
-      upgradeWaves: () => {
-        const s = this.settings.get();
-        return {
-          waveSize: s.jumpClientUpgradeWaveSize,
-          canaryGroup: s.jumpClientUpgradeCanaryGroup,
-          canarySize: s.jumpClientUpgradeCanarySize,
-          returnSeconds: s.jumpClientUpgradeReturnSeconds,
-        };
-      },
-      log: (msg, fields) => this.log(msg, fields),
-    });
+    const failover = failoverParts(this);
+    this.sync = failover.sync;
+    this.failover = failover.relationship;
+    const clients = clientParts(this);
+    this.sessionRecords = clients.records;
+    this.jumpClientIdentities = clients.identities;
+    this.clients = clients.gateway;
     this.addresses = new SharedAddresses({
       network: this.network,
       traffic: this.traffic,
@@ -286,21 +229,9 @@ export class Appliance {
     this.updateService = updates.service;
   }
 
-  /**
-   * Whether this appliance still honours a client's ticket: its user still enabled at the
-   * ticket's generation, its Jump Client installation not revoked nor its name taken by another.
-   */
+  /** Whether this appliance still honours a client's ticket (its user, its installation). */
   checkClient(claims: TicketClaims): void {
-    if (claims.kind === 'jump-client') return this.jumpClientIdentities.checkTicket(claims);
-    if (claims.sub.startsWith('jump-client:')) return;
-    // A resume token's `gen` counts the session's parts; `ugen` is the user's ticket generation
-    // (absent in a token of the previous release, which is checked for the user alone).
-    if (claims.kind === 'resume')
-      return this.users.checkTicketHolder(
-        { sub: claims.sub, uid: claims.uid, gen: claims.ugen },
-        claims.ugen !== undefined,
-      );
-    this.users.checkTicketHolder(claims);
+    checkClientTicket(this, claims);
   }
 
   /** The checked claims of the console ticket a request bears (the console builds need one). */
@@ -313,34 +244,14 @@ export class Appliance {
     return ticketOf(this, req, 'jump-client');
   }
 
-  /**
-   * What a Jump Client installer names (S13): the site hostname when one is set (else the
-   * address the administrator's browser used), the port, and every certificate the site may
-   * answer with.
-   */
+  /** What a Jump Client installer names: the site's address and certificates (S13). */
   installerSite(requestHost: string) {
-    const info = site(this);
-    const port = /:(\d+)$/.exec(requestHost)?.[1] ?? String(this.listenAddress.port);
-    const hostname = this.settings.get().siteHostname;
-    return {
-      name: info.name,
-      address: hostname
-        ? `${hostname}:${port}`
-        : requestHost || `${this.listenAddress.host}:${port}`,
-      fingerprints: info.fingerprints,
-      siteCa: info.siteCa,
-    };
+    return installerSite(this, requestHost);
   }
 
-  /**
-   * Ask every connected client to reconnect through the site hostname (after a DNS or NAT
-   * swing away from this appliance); sessions in progress go on. Returns how many were asked.
-   */
+  /** Ask every connected client to reconnect through the site hostname; returns how many. */
   sendClientsToSite(actor: Actor): number {
-    const asked = this.clients.list().length;
-    this.clients.moveAll('an administrator sent the clients to the site');
-    this.events.record(actor, 'clients.sent-to-site', this.identity.name, { asked });
-    return asked;
+    return sendClientsToSite(this, actor);
   }
 
   /** A rollback done by the supervisor goes into the event log once this (old) code runs. */
