@@ -84,27 +84,50 @@ export const DEFAULT_SITE_SETTINGS: SiteSettings = {
   jumpClientUpgradeReturnSeconds: 300,
 };
 
+interface StoredSetting {
+  key: string;
+  value: string;
+}
+
+const sameRows = (a: StoredSetting[], b: StoredSetting[]) =>
+  a.length === b.length && a.every((r, i) => r.key === b[i]!.key && r.value === b[i]!.value);
+
+function parseSettings(rows: StoredSetting[]): SiteSettings {
+  const stored: Record<string, unknown> = {};
+  for (const r of rows) stored[r.key] = JSON.parse(r.value);
+  // Unknown or out-of-range stored values (e.g. from a restore) fall back to defaults.
+  const merged = { ...DEFAULT_SITE_SETTINGS };
+  for (const key of Object.keys(DEFAULT_SITE_SETTINGS) as (keyof SiteSettings)[]) {
+    const one = SiteSettingsSchema.shape[key].safeParse(stored[key]);
+    if (one.success && stored[key] !== undefined)
+      (merged as Record<string, unknown>)[key] = one.data;
+  }
+  return merged;
+}
+
 export class SiteSettingsService {
+  /** The rows last read and what they parsed to (see get). */
+  private last?: { rows: StoredSetting[]; settings: SiteSettings };
+
   constructor(
     private readonly db: Db,
     private readonly events: EventLog,
   ) {}
 
+  /**
+   * The settings as stored now. Every signed-in request reads them (the idle timeout), and
+   * validating them costs far more than the query (a failed parse, with its error, per setting
+   * left at its default): the rows are read each time, since restores, syncs and other
+   * services write them too, but parsed again only when they differ from the last read.
+   */
   get(): SiteSettings {
-    const rows = this.db.prepare('SELECT key, value FROM site_settings').all() as {
-      key: string;
-      value: string;
-    }[];
-    const stored: Record<string, unknown> = {};
-    for (const r of rows) stored[r.key] = JSON.parse(r.value);
-    // Unknown or out-of-range stored values (e.g. from a restore) fall back to defaults.
-    const merged = { ...DEFAULT_SITE_SETTINGS };
-    for (const key of Object.keys(DEFAULT_SITE_SETTINGS) as (keyof SiteSettings)[]) {
-      const one = SiteSettingsSchema.shape[key].safeParse(stored[key]);
-      if (one.success && stored[key] !== undefined)
-        (merged as Record<string, unknown>)[key] = one.data;
-    }
-    return merged;
+    const rows = this.db
+      .prepare('SELECT key, value FROM site_settings ORDER BY key')
+      .all() as StoredSetting[];
+    if (!this.last || !sameRows(this.last.rows, rows))
+      this.last = { rows, settings: parseSettings(rows) };
+    // A copy: a caller that changes its settings object must not change the next caller's.
+    return { ...this.last.settings };
   }
 
   /** Apply a validated patch; records which keys changed (values of settings are not secret). */

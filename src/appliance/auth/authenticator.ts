@@ -168,11 +168,15 @@ export class Authenticator {
         .prepare('UPDATE auth_sessions SET last_seen_at = ? WHERE token_hash = ?')
         .run(now, row.token_hash);
     }
+    const csrfFor = (t: string) => this.csrfFor(t);
     return {
       id: row.token_hash,
       area,
       principal: row.principal,
-      csrfToken: this.csrfFor(token),
+      // Computed when read: most requests (bearer tokens, safe methods) never need it.
+      get csrfToken() {
+        return csrfFor(token);
+      },
       expiresAt: row.expires_at,
     };
   }
