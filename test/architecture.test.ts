@@ -4,7 +4,7 @@
  * other folders, so there is no loop. Unit tests beside their module are left out: a test may
  * start the real appliance, which its module may not.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -176,6 +176,71 @@ function siteWritesOutsideOwners(files: { file: string; text: string }[]): strin
   });
 }
 
+/**
+ * Sites that build a GatehouseError from a code and status another party chose (a peer's or a
+ * site's problem document, Fastify's own error, a bundle kind's family of codes), so they name
+ * no catalogue entry and may map a status.
+ */
+const RELAYED_ERRORS: Record<string, string> = {
+  'shared/errors.ts': 'the catalogue factories and the helpers themselves',
+  'shared/http/server.ts': "Fastify's own errors, with their code and status",
+  'shared/signed-bundle.ts': "`${kind.prefix}_TRUNCATED` and the like: each bundle kind's codes",
+  'failover/peer-client.ts': "the peer's problem, a 401 or 409 kept, anything else a 502",
+  'failover/relationship-errors.ts': "the peer's refusal as the administrator's API returns it",
+  'updates/update-client.ts': "the update server's problem, answered as a 502",
+  'clients/admin-client.ts': "the appliance's problem, with its status",
+  'clients/tunnel.ts': "the site's refusal of an upgrade, with its status",
+};
+
+/** The code and status arguments of each `new GatehouseError(` of a file, with its line. */
+function gatehouseErrorsIn(text: string): { code: string; status: string; line: number }[] {
+  return [...text.matchAll(/new GatehouseError\(/g)].map((m) => {
+    const args: string[] = [''];
+    let depth = 0;
+    for (let i = m.index + m[0].length; i < text.length && args.length < 3; i++) {
+      const c = text[i]!;
+      depth += '([{'.includes(c) ? 1 : ')]}'.includes(c) ? -1 : 0;
+      if (depth < 0) break;
+      if (c === ',' && depth === 0) args.push('');
+      else args[args.length - 1] += c;
+    }
+    const line = text.slice(0, m.index).split('\n').length;
+    return { code: args[0]!.trim(), status: (args[1] ?? '').trim(), line };
+  });
+}
+
+/**
+ * Each throw site that writes a code as a string or an HTTP status, or names the catalogue of
+ * a folder its own may not import. A folder still with an error-codes.json, and its codes, are
+ * not yet converted.
+ */
+function untypedThrows(files: { file: string; text: string }[]): string[] {
+  const pending = (folder: string) => path.join(SRC, folder, 'error-codes.json');
+  const pendingCodes = new Set(
+    readdirSync(SRC)
+      .filter((f) => existsSync(pending(f)))
+      .flatMap((f) => Object.keys(JSON.parse(readFileSync(pending(f), 'utf8')))),
+  );
+  return files.flatMap(({ file, text }) => {
+    const folder = file.split('/')[0]!;
+    if (existsSync(pending(folder))) return [];
+    const own = gatehouseErrorsIn(text).flatMap(({ code, status, line }) => {
+      if (RELAYED_ERRORS[file] || pendingCodes.has(code.slice(1, -1))) return [];
+      const where = `src/${file}:${line}`;
+      return [
+        ...(/^['`]/.test(code) ? [`${where} names ${code} as a string: use its catalogue`] : []),
+        ...(/\b\d{3}\b/.test(status) ? [`${where} writes status ${status}`] : []),
+      ];
+    });
+    const foreign = [...text.matchAll(/\b([a-z]+)Errors\.[A-Z]/g)]
+      .filter((m) => m[1] !== folder && !(layerOf(m[1]!) >= 0 && layerOf(m[1]!) < layerOf(folder)))
+      .map(
+        (m) => `src/${file}:${text.slice(0, m.index).split('\n').length} throws a ${m[1]}/ code`,
+      );
+    return [...own, ...foreign];
+  });
+}
+
 const within = (url: string, prefix: string) => url === prefix || url.startsWith(`${prefix}/`);
 
 describe('the direction of dependencies in src/', () => {
@@ -235,6 +300,33 @@ describe('the direction of dependencies in src/', () => {
     expect(wrong).toEqual([
       'src/cluster/x.ts:1 writes users (only site/site-data.ts may copy site data)',
       'src/failover/y.ts:1 writes ${table} (only site/site-data.ts may copy site data)',
+    ]);
+  });
+
+  it('throws codes by their catalogue entry, with no status at the throw site', () => {
+    const files = sourceFiles(SRC).map((f) => ({
+      file: path.relative(SRC, f).split(path.sep).join('/'),
+      text: readFileSync(f, 'utf8'),
+    }));
+    expect(untypedThrows(files)).toEqual([]);
+  });
+
+  it('finds a code written as a string, a status and a catalogue from above', () => {
+    const wrong = untypedThrows([
+      {
+        file: 'cluster/x.ts',
+        text: "throw new GatehouseError('CLUSTER_X', 409, 'm');\nthrow appErrors.X('m');\nthrow new GatehouseError(c, f(1, 2) ? 502 : 504, 'm');",
+      },
+      {
+        file: 'cluster/y.ts',
+        text: "throw clusterErrors.X('m');\nthrow siteErrors.Y('m', { a: 1 });",
+      },
+    ]);
+    expect(wrong).toEqual([
+      "src/cluster/x.ts:1 names 'CLUSTER_X' as a string: use its catalogue",
+      'src/cluster/x.ts:1 writes status 409',
+      'src/cluster/x.ts:3 writes status f(1, 2) ? 502 : 504',
+      'src/cluster/x.ts:2 throws a app/ code',
     ]);
   });
 

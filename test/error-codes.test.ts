@@ -1,20 +1,23 @@
 /**
  * The error-code catalogue (in the manner of Fastify's lib/errors.js): every code a
  * `GatehouseError` is thrown with, the HTTP status it carries and what the operator does about
- * it. Each top-level folder of src/ that throws keeps its codes in its `error-codes.json` (data,
- * read by nothing at run time; src/shared/ has the codes of shared pieces and those several
- * domains throw). Every code thrown in src/ as `new GatehouseError('CODE', status, …)`, `conflict('CODE', …)` or
- * `fieldError(…, 'CODE')` is in exactly one catalogue, with the status it is thrown with and a
- * fix; no catalogue keeps a code nothing throws; docs/errors.md lists them all. After adding a
- * code to a catalogue, regenerate the page:
+ * it. Each top-level folder of src/ that throws declares its codes in its `error-codes.ts`
+ * (`export const failoverErrors = errorCatalogue({ … })`; src/shared/ has the codes of shared
+ * pieces and those several domains throw), and a throw site names its code there:
+ * `failoverErrors.FAILOVER_BUSY(message)`, `conflict(failoverErrors.X, …)`, `fieldError(…,
+ * siteErrors.X)`; the compiler refuses a code no catalogue has. A folder not yet converted keeps
+ * `error-codes.json` and throws `new GatehouseError('CODE', status, …)`. Each code is in exactly
+ * one catalogue, with the status it is thrown with and a fix; no catalogue keeps a code nothing
+ * throws; docs/errors.md lists them all. After adding a code to a catalogue, regenerate the page:
  *   GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run test/error-codes.test.ts
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { ErrorSpec } from '../src/shared/errors.js';
 import { sourceFiles } from './support/source-files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,21 +52,39 @@ const DOMAINS = [
   'cli',
 ];
 
-/** Each folder's error-codes.json (data only: codes, statuses and fixes). */
+/** The name a folder's catalogue is exported under: `failoverErrors`. */
+const catalogueName = (domain: string) => `${domain}Errors`;
+/** Where a folder declares its codes: error-codes.ts, or error-codes.json until converted. */
+const catalogueFile = (domain: string) =>
+  ['ts', 'json']
+    .map((ext) => `src/${domain}/error-codes.${ext}`)
+    .find((f) => existsSync(path.join(ROOT, f)))!;
+
+/** Each folder's catalogue: codes, statuses and fixes. */
 const CATALOGUES: Record<string, ErrorCatalogue> = Object.fromEntries(
-  DOMAINS.map((domain) => {
-    const file = path.join(SRC, domain, 'error-codes.json');
-    const parsed = z
-      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), ErrorEntry)
-      .safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`${file}: ${parsed.error.message}`);
-    return [domain, parsed.data];
-  }),
+  await Promise.all(
+    DOMAINS.map(async (domain) => {
+      const file = path.join(ROOT, catalogueFile(domain));
+      const entries = file.endsWith('.json')
+        ? JSON.parse(readFileSync(file, 'utf8'))
+        : Object.fromEntries(
+            Object.entries(
+              (await import(file))[catalogueName(domain)] as Record<string, ErrorSpec>,
+            ).map(([code, { status, also, fix }]) => [code, { status, also, fix }]),
+          );
+      const parsed = z
+        .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), ErrorEntry)
+        .safeParse(JSON.parse(JSON.stringify(entries)));
+      if (!parsed.success) throw new Error(`${file}: ${parsed.error.message}`);
+      return [domain, parsed.data] as const;
+    }),
+  ),
 );
 
 interface Thrown {
   code: string;
-  status: number;
+  /** As the throw site writes it; none where the site takes its status from a catalogue. */
+  status: number | undefined;
   where: string;
 }
 
@@ -71,6 +92,8 @@ const THROWS: [RegExp, number | undefined][] = [
   [/new GatehouseError\(\s*'([A-Z][A-Z0-9_]*)',\s*(\d{3})/g, undefined],
   [/\bconflict\(\s*'([A-Z][A-Z0-9_]*)'/g, 409],
 ];
+/** A code named in its catalogue (`failoverErrors.FAILOVER_BUSY`): the catalogue's status. */
+const NAMED = /\b[a-z][A-Za-z]*Errors\.([A-Z][A-Z0-9_]*)\b/g;
 
 /** The arguments of a call whose opening parenthesis ends at `from`, to its closing one. */
 function argumentsAt(text: string, from: number): string {
@@ -98,7 +121,12 @@ function thrownCodes(files: { name: string; text: string }[]): Thrown[] {
       )?.[1];
       return code ? [{ code, status: 400, where: at(m.index) }] : [];
     });
-    return [...direct, ...fields];
+    const named = [...text.matchAll(NAMED)].map((m) => ({
+      code: m[1]!,
+      status: undefined,
+      where: at(m.index),
+    }));
+    return [...direct, ...fields, ...named];
   });
 }
 
@@ -116,9 +144,9 @@ function mismatches(thrown: Thrown[], catalogues: Record<string, ErrorCatalogue>
     const entry = domain ? catalogues[domain]![t.code]! : undefined;
     if (!entry)
       problems.push(
-        `${t.where} throws ${t.code} (${t.status}), in no catalogue: add it to the error-codes.json of its folder`,
+        `${t.where} throws ${t.code} (${t.status}), in no catalogue: add it to the catalogue of its folder`,
       );
-    else if (entry.status !== t.status && !entry.also?.includes(t.status))
+    else if (t.status && entry.status !== t.status && !entry.also?.includes(t.status))
       problems.push(
         `${t.where} throws ${t.code} with ${t.status}; its catalogue says ${entry.status}`,
       );
@@ -142,7 +170,7 @@ function render(catalogues: Record<string, ErrorCatalogue>): string {
         const status = [e.status, ...(e.also ?? [])].join(', ');
         return `| \`${code}\` | ${status} | ${cell(e.fix)} |`;
       });
-    const file = `src/${domain}/error-codes.json`;
+    const file = catalogueFile(domain);
     return [
       `## ${domain} (\`${file}\`)`,
       '',
@@ -156,9 +184,11 @@ function render(catalogues: Record<string, ErrorCatalogue>): string {
     '',
     'Every failure an operator can see is a `GatehouseError` with a stable code, an HTTP status and',
     'a message that says what to do (`src/shared/errors.ts`). Each domain declares its codes in its',
-    '`error-codes.json`; this page is generated from them and `test/error-codes.test.ts` keeps both',
-    'in sync with the code (regenerate: `GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run',
-    'test/error-codes.test.ts`). "…" stands for a name or value the message gives.',
+    '`error-codes.ts`, and a throw site names its code there: `failoverErrors.FAILOVER_BUSY(message)`',
+    'takes its status from the catalogue. This page is generated from the catalogues and',
+    '`test/error-codes.test.ts` keeps both in sync with the code (regenerate:',
+    '`GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run test/error-codes.test.ts`). "…" stands for a name',
+    'or value the message gives.',
     '',
     ...sections.flatMap((s) => [s, '']),
   ].join('\n');
@@ -176,11 +206,9 @@ describe('the error-code catalogue', () => {
     expect(mismatches(thrown, CATALOGUES)).toEqual([]);
   });
 
-  it('reads every error-codes.json of src/', () => {
+  it('reads every catalogue of src/', () => {
     const found = readdirSync(SRC, { withFileTypes: true })
-      .filter(
-        (e) => e.isDirectory() && readdirSync(path.join(SRC, e.name)).includes('error-codes.json'),
-      )
+      .filter((e) => e.isDirectory() && catalogueFile(e.name))
       .map((e) => e.name);
     expect(found.sort()).toEqual([...DOMAINS].sort());
   });
@@ -201,7 +229,7 @@ describe('the error-code catalogue', () => {
     const sample = thrownCodes([
       {
         name: 'src/a/x.ts',
-        text: "throw new GatehouseError('UNKNOWN', 400, 'm');\nthrow conflict('KNOWN', 'm');\nthrow new GatehouseError('KNOWN', 500, 'm');\nthrow fieldError('name', `bad; (really)`, 'FIELD_CODE');",
+        text: "throw new GatehouseError('UNKNOWN', 400, 'm');\nthrow conflict('KNOWN', 'm');\nthrow new GatehouseError('KNOWN', 500, 'm');\nthrow fieldError('name', `bad; (really)`, 'FIELD_CODE');\nthrow bErrors.NAMED('m');",
       },
     ]);
     expect(sample.map((t) => `${t.code} ${t.status}`)).toEqual([
@@ -209,9 +237,11 @@ describe('the error-code catalogue', () => {
       'KNOWN 500',
       'KNOWN 409',
       'FIELD_CODE 400',
+      'NAMED undefined',
     ]);
     const found = mismatches(sample, cats);
-    expect(found).toHaveLength(5);
+    expect(found).toHaveLength(6);
+    expect(found.join('\n')).toMatch(/NAMED \(undefined\), in no catalogue/);
     expect(found.join('\n')).toMatch(/FIELD_CODE \(400\), in no catalogue/);
     expect(found.join('\n')).toMatch(/UNKNOWN \(400\), in no catalogue/);
     expect(found.join('\n')).toMatch(/KNOWN with 500; its catalogue says 409/);

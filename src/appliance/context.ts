@@ -5,7 +5,7 @@ import { BlobStore } from '../store/blobs.js';
 import { migrate, openDatabase, type Db } from '../store/db.js';
 import { loadPrivateKey } from '../shared/crypto.js';
 import { BASE_VERSION, PRODUCT_VERSION } from '../shared/version.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { SYSTEM } from '../shared/actor.js';
 import type { PackageKind } from '../updates/package.js';
 import type { UpdateInstaller } from '../updates/installer.js';
@@ -46,6 +46,7 @@ import { certificateFingerprint } from '../shared/tls.js';
 import { SiteIdentity } from '../site/site-identity.js';
 import { UpgradeNotice } from './upgrade-notice.js';
 import { failoverParts } from './failover-parts.js';
+import { applianceErrors } from './error-codes.js';
 import {
   checkClientTicket,
   clientParts,
@@ -122,9 +123,7 @@ export class Appliance {
   inflightWrites = 0;
   /** Set by the daemon: stop serving and exit so the supervisor starts the new slot. */
   onRestartRequested: (kind: PackageKind) => void = () => {
-    throw new GatehouseError(
-      'UPDATE_NEEDS_SUPERVISOR',
-      500,
+    throw applianceErrors.UPDATE_NEEDS_SUPERVISOR(
       'This appliance was not started by `gatehouse appliance start`; it cannot restart into new software.',
     );
   };

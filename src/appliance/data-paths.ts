@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { GatehouseError } from '../shared/errors.js';
+import { applianceErrors } from './error-codes.js';
 
 /** Where everything of one appliance lives. Only paths here; no I/O policy. */
 export class DataDir {
@@ -49,9 +50,7 @@ export class DataDir {
 }
 
 export function notInitialised(root: string): GatehouseError {
-  return new GatehouseError(
-    'APPLIANCE_NOT_INITIALISED',
-    400,
+  return applianceErrors.APPLIANCE_NOT_INITIALISED(
     `${root} is not an appliance data directory (no appliance.json). Create it with \`gatehouse appliance init --data-dir ${root} --name NAME\`.`,
   );
 }

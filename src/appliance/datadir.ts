@@ -1,11 +1,13 @@
 import { mkdirSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { GatehouseError } from '../shared/errors.js';
+
 import { DataDir, notInitialised } from './data-paths.js';
 import { generateEd25519, randomToken } from '../shared/crypto.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
 import { generateSelfSignedCertificate, splitHostsAndIps } from '../shared/tls.js';
+import { applianceErrors } from './error-codes.js';
+import { updatesErrors } from '../updates/error-codes.js';
 
 export { DataDir, notInitialised } from './data-paths.js';
 
@@ -22,9 +24,7 @@ export function readIdentity(dir: DataDir): ApplianceIdentity {
   if (!existsSync(dir.identityFile)) throw notInitialised(dir.root);
   const parsed = ApplianceIdentity.safeParse(JSON.parse(readFileSync(dir.identityFile, 'utf8')));
   if (!parsed.success) {
-    throw new GatehouseError(
-      'APPLIANCE_IDENTITY_CORRUPT',
-      500,
+    throw applianceErrors.APPLIANCE_IDENTITY_CORRUPT(
       `${dir.identityFile} is damaged: ${parsed.error.issues[0]?.message}. Restore it from a copy of the data directory.`,
     );
   }
@@ -42,9 +42,7 @@ export async function createDataDir(
   opts: { name: string; hostnames: string[]; addresses: string[] },
 ): Promise<ApplianceIdentity> {
   if (existsSync(dir.root) && readdirSync(dir.root).length > 0) {
-    throw new GatehouseError(
-      'DATA_DIR_NOT_EMPTY',
-      400,
+    throw updatesErrors.DATA_DIR_NOT_EMPTY(
       `--data-dir ${dir.root} is not empty. Choose a new directory; an existing appliance is started with \`gatehouse appliance start\`.`,
       { fields: [{ field: 'data-dir', message: 'must be a new or empty directory' }] },
     );

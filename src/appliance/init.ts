@@ -11,6 +11,7 @@ import {
 } from '../updates/release-keys.js';
 import { Appliance } from './context.js';
 import { createDataDir, DataDir, writeIdentity, type ApplianceIdentity } from './datadir.js';
+import { siteErrors } from '../site/error-codes.js';
 
 export interface InitOptions {
   dataDir: string;
@@ -53,7 +54,7 @@ export async function initAppliance(opts: InitOptions): Promise<InitResult> {
         account.username,
         DEFAULT_SITE_SETTINGS.passwordMinLength,
       );
-      if (problem) throw fieldError(field, problem, 'PASSWORD_TOO_WEAK');
+      if (problem) throw fieldError(field, problem, siteErrors.PASSWORD_TOO_WEAK);
     }
   }
   const releaseKeys = (opts.releaseKeys ?? []).map((k) => parseReleaseKey(k.pem, k.source));

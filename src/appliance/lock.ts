@@ -1,7 +1,8 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { pidAlive } from '../shared/liveness.js';
+import { applianceErrors } from './error-codes.js';
 
 /**
  * One process per data directory: two appliances writing one database would corrupt the
@@ -20,18 +21,14 @@ export function lockDataDir(root: string, lockName = 'appliance.lock'): () => vo
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number.parseInt(readFileSync(file, 'utf8'), 10);
       if (Number.isInteger(owner) && owner !== process.pid && pidAlive(owner)) {
-        throw new GatehouseError(
-          'DATA_DIR_IN_USE',
-          409,
+        throw applianceErrors.DATA_DIR_IN_USE(
           `--data-dir ${root} is already served by process ${owner}. Stop that appliance first (kill -TERM ${owner}), or start another data directory.`,
         );
       }
       rmSync(file, { force: true });
     }
   }
-  throw new GatehouseError(
-    'DATA_DIR_IN_USE',
-    409,
+  throw applianceErrors.DATA_DIR_IN_USE(
     `Could not lock ${file}; another appliance is starting on it.`,
   );
 }

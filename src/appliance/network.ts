@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import { conflict, GatehouseError, notFound } from '../shared/errors.js';
+import { conflict, notFound } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
+import { applianceErrors } from './error-codes.js';
 
 export const IpAddress = z
   .string({ message: 'is required' })
@@ -80,7 +81,7 @@ export class NetworkConfig {
     this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM network_addresses WHERE address = ?').get(input.address)) {
         throw conflict(
-          'ADDRESS_EXISTS',
+          applianceErrors.ADDRESS_EXISTS,
           `${input.address} is already configured. Edit it instead.`,
           'address',
         );
@@ -127,7 +128,7 @@ export class NetworkConfig {
           .get() as { n: number };
         if (n.n <= 1) {
           throw conflict(
-            'ADDRESS_LAST_UNIQUE',
+            applianceErrors.ADDRESS_LAST_UNIQUE,
             `${address} is this appliance's only unique address. Add another unique address first.`,
           );
         }
@@ -139,9 +140,7 @@ export class NetworkConfig {
 }
 
 function uniqueAlwaysEnabled() {
-  return new GatehouseError(
-    'ADDRESS_UNIQUE_ALWAYS_ENABLED',
-    400,
+  return applianceErrors.ADDRESS_UNIQUE_ALWAYS_ENABLED(
     'enabled: only shared addresses can be disabled; a unique address belongs to this appliance. Remove it instead.',
     {
       fields: [{ field: 'enabled', message: 'only shared addresses can be disabled' }],

@@ -35,6 +35,8 @@ import type { ApplianceOperation } from './http/operation.js';
 import type { DomainHttp } from '../shared/web/domain-http.js';
 import { registerWebConsole } from './web/routes.js';
 import { pageHost } from './web/page-host.js';
+import { applianceErrors } from './error-codes.js';
+import { updatesErrors } from '../updates/error-codes.js';
 
 /** The operations wired here that need no guard (the domains' plugins register their own). */
 const OPERATIONS: ApplianceOperation[] = [
@@ -107,14 +109,16 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     if (READS.has(req.method)) return;
     // Signing in stays possible: at worst a rollback forgets the session and asks again.
     if (appliance.writeGate && !SIGN_IN.test(req.url.split('?')[0]!)) {
-      throw new GatehouseError(
-        appliance.writeGate === 'installing' ? 'UPDATE_IN_PROGRESS' : 'UPDATE_VERIFYING',
-        503,
-        appliance.writeGate === 'installing'
-          ? 'The appliance is installing a software update and accepts no changes until it has restarted. Retry in a minute; nothing was changed.'
-          : 'The appliance is verifying newly installed software and accepts changes again in a few seconds. Retry shortly; nothing was changed.',
-        { headers: { 'retry-after': appliance.writeGate === 'installing' ? '30' : '2' } },
-      );
+      // An update being installed answers 503 here (a change waits), 409 where one is asked for.
+      throw appliance.writeGate === 'installing'
+        ? updatesErrors.UPDATE_IN_PROGRESS(
+            'The appliance is installing a software update and accepts no changes until it has restarted. Retry in a minute; nothing was changed.',
+            { headers: { 'retry-after': '30' }, status: 503 },
+          )
+        : updatesErrors.UPDATE_VERIFYING(
+            'The appliance is verifying newly installed software and accepts changes again in a few seconds. Retry shortly; nothing was changed.',
+            { headers: { 'retry-after': '2' } },
+          );
     }
     // S23: the old primary during an upgrade; its site data is overwritten at the next sync.
     const upgrading = appliance.upgradeNotice.get();
@@ -249,29 +253,23 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
 /** The request bodies the appliance cannot read, in words that say what to send instead. */
 function explainBodyError(err: FastifyError, req: FastifyRequest): GatehouseError | undefined {
   if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
-    return new GatehouseError(
-      'BODY_NOT_JSON',
-      400,
+    return applianceErrors.BODY_NOT_JSON(
       'body: is not valid JSON. Send a JSON object with Content-Type: application/json.',
       { fields: [{ field: 'body', message: 'is not valid JSON' }] },
     );
   }
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new GatehouseError(
-      'BODY_TOO_LARGE',
-      413,
+    return applianceErrors.BODY_TOO_LARGE(
       'body: is larger than 1 MiB. Send uploads as application/octet-stream to the upload endpoints.',
     );
   }
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new GatehouseError(
-      'UNSUPPORTED_MEDIA_TYPE',
-      415,
+    return updatesErrors.UNSUPPORTED_MEDIA_TYPE(
       `Content-Type ${req.headers['content-type'] ?? '(none)'} is not accepted here. Send application/json, or application/octet-stream for uploads.`,
     );
   }
   if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return new GatehouseError('BODY_EMPTY', 400, 'body: is empty. Send a JSON object.', {
+    return applianceErrors.BODY_EMPTY('body: is empty. Send a JSON object.', {
       fields: [{ field: 'body', message: 'is empty' }],
     });
   }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { GatehouseError } from '../shared/errors.js';
 import type { NetworkAddress } from './network.js';
+import { applianceErrors } from './error-codes.js';
 
 /**
  * The shared addresses this appliance really serves (S19): one TCP listener per enabled shared
@@ -91,12 +92,7 @@ function describe(e: NodeJS.ErrnoException, address: string, port: number): stri
 }
 
 export function sharedAddressError(failed: { address: string; reason: string }[]): GatehouseError {
-  return new GatehouseError(
-    'SHARED_ADDRESS_UNAVAILABLE',
-    409,
-    failed.map((f) => f.reason).join(' '),
-    {
-      fields: [{ field: 'enabled', message: failed.map((f) => f.reason).join(' ') }],
-    },
-  );
+  return applianceErrors.SHARED_ADDRESS_UNAVAILABLE(failed.map((f) => f.reason).join(' '), {
+    fields: [{ field: 'enabled', message: failed.map((f) => f.reason).join(' ') }],
+  });
 }

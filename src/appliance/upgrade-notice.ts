@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Actor } from '../shared/actor.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 import {
@@ -8,6 +8,7 @@ import {
   readApplianceSetting,
   writeApplianceSetting,
 } from '../store/appliance-settings.js';
+import { applianceErrors } from './error-codes.js';
 
 /**
  * S23: "do not make changes to Appliance A during this upgrade". While an upgrade of its pair or
@@ -81,9 +82,7 @@ export function takeConfirmation(
 }
 
 export const changeNotConfirmed = (n: UpgradeInProgress) =>
-  new GatehouseError(
-    'UPGRADE_CHANGE_NOT_CONFIRMED',
-    409,
+  applianceErrors.UPGRADE_CHANGE_NOT_CONFIRMED(
     `An upgrade of this site is in progress (since ${new Date(n.since).toISOString()}, by ${n.by}): this appliance is the old primary, and a change made here is overwritten by the first sync after the upgrade. Make it on the new primary instead; to make it here anyway, send it again with the header X-Gatehouse-Confirm-Overwrite: true. Nothing was changed.`,
     {
       fields: [

@@ -2,13 +2,14 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { GatehouseError, fieldError } from '../shared/errors.js';
+import { fieldError } from '../shared/errors.js';
 import { writeFileAtomicSync } from '../shared/fs.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { parseListen } from './serve.js';
 import { addInstallationCommands } from './console-install.js';
 import { run } from './errors.js';
 import { pinOf, secretFrom, siteSignInOptions, type PinFlags } from './options.js';
+import { cliErrors } from './error-codes.js';
 
 /** `gatehouse console`: a representative's console (sign-in, Jump Clients, sessions, replay). */
 
@@ -34,16 +35,12 @@ function readProfile(file: string): Profile {
   try {
     profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   } catch {
-    throw new GatehouseError(
-      'CONSOLE_NOT_SIGNED_IN',
-      400,
+    throw cliErrors.CONSOLE_NOT_SIGNED_IN(
       `No console sign-in at ${file}. Run \`gatehouse console sign-in --site HOST:PORT --fingerprint FP --user NAME\` first.`,
     );
   }
   if (Date.parse(profile.expiresAt) < Date.now())
-    throw new GatehouseError(
-      'CONSOLE_SIGN_IN_EXPIRED',
-      401,
+    throw cliErrors.CONSOLE_SIGN_IN_EXPIRED(
       'The console sign-in has expired. Run `gatehouse console sign-in` again.',
     );
   return profile;

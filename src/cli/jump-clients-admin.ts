@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { GatehouseError } from '../shared/errors.js';
+
 import { fingerprintOption, secretFrom } from './clients.js';
 import { run } from './errors.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 interface SiteFlags {
   site: string;
@@ -76,9 +77,7 @@ async function installationOf(o: SiteFlags, idOrName: string): Promise<Installat
     installations.find((i) => i.id === idOrName) ??
     installations.find((i) => i.name === idOrName && !i.revokedAt);
   if (!found)
-    throw new GatehouseError(
-      'NOT_FOUND',
-      404,
+    throw sharedErrors.NOT_FOUND(
       `No Jump Client installation "${idOrName}" (an id, or the name of an active one). List them with \`gatehouse jump-clients installations\`.`,
     );
   return found;

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { fieldError, GatehouseError } from '../shared/errors.js';
+import { fieldError } from '../shared/errors.js';
 import { serveCommand } from './serve.js';
 import { enrolmentCommands } from './update-server-enrolment.js';
 import { DATA_DIR, DATA_DIR_HELP, withStore } from './update-server-store.js';
 import { run } from './errors.js';
+import { cliErrors } from './error-codes.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -214,9 +215,7 @@ export function updateServerCommand(): Command {
           const stored = await new PackageIntegrity(dir).checkAll(store.packages());
           const damaged = describeDamage(stored);
           if (damaged.length > 0)
-            throw new GatehouseError(
-              'UPDATE_SERVER_PACKAGES_DAMAGED',
-              500,
+            throw cliErrors.UPDATE_SERVER_PACKAGES_DAMAGED(
               `${damaged.length} of ${stored.length} stored package(s) are not as published:\n  ${damaged.join('\n  ')}\nTo repair: ${REPAIR_ADVICE}.`,
             );
           process.stdout.write(`All ${stored.length} stored package(s) are as published.\n`);

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { GatehouseError } from '../shared/errors.js';
+
 import { reportAndExit, run } from './errors.js';
+import { sharedErrors } from '../shared/error-codes.js';
+import { cliErrors } from './error-codes.js';
 
 interface Common {
   inventory: string;
@@ -49,9 +51,7 @@ async function open(o: Common) {
 
 async function makePlan(o: PlanOptions) {
   if (!!o.packages === !!o.to)
-    throw new GatehouseError(
-      'VALIDATION_FAILED',
-      400,
+    throw sharedErrors.VALIDATION_FAILED(
       '--packages DIR or --to VERSION: give exactly one (the signed packages, or the product version the update server offers).',
       {
         fields: [{ field: '--packages', message: 'or --to is required' }],
@@ -112,9 +112,7 @@ function printPlan(plan: Awaited<ReturnType<typeof makePlan>>['plan'], json?: bo
 function requireChecks(plan: Awaited<ReturnType<typeof makePlan>>['plan']): void {
   const failed = plan.checks.filter((c) => !c.ok);
   if (failed.length)
-    throw new GatehouseError(
-      'UPGRADE_PRECONDITIONS_FAILED',
-      409,
+    throw cliErrors.UPGRADE_PRECONDITIONS_FAILED(
       `The plan's preconditions are not met: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}. Nothing was changed.`,
     );
 }
@@ -226,9 +224,7 @@ export function upgradeCommand(): Command {
         const { plan, deployment, journal } = await makePlan(o);
         await deployment.close();
         if (journal.exists && !journal.state().finished)
-          throw new GatehouseError(
-            'UPGRADE_IN_PROGRESS',
-            409,
+          throw cliErrors.UPGRADE_IN_PROGRESS(
             `An upgrade is already in progress (${journal.file}). Run \`gatehouse upgrade resume --inventory ${o.inventory}\`, or \`continue\` after the interim pause.`,
           );
         requireChecks(plan);
@@ -265,9 +261,7 @@ export function upgradeCommand(): Command {
         const { journal } = await open(o);
         const state = journal.state();
         if (state.paused)
-          throw new GatehouseError(
-            'UPGRADE_PAUSED',
-            409,
+          throw cliErrors.UPGRADE_PAUSED(
             'The upgrade waits at the interim period between the maintenance windows (S4). Run `gatehouse upgrade continue` to start the second window.',
           );
         if (o.onDrainTimeout && o.onDrainTimeout !== journal.plan().options.onDrainTimeout)
@@ -296,9 +290,7 @@ export function upgradeCommand(): Command {
       run(async (o: Common & { at?: string }) => {
         const { journal } = await open(o);
         const notPaused = () =>
-          new GatehouseError(
-            'UPGRADE_NOT_PAUSED',
-            409,
+          cliErrors.UPGRADE_NOT_PAUSED(
             'The upgrade is not waiting at the interim pause; use `gatehouse upgrade resume` to go on.',
           );
         if (!journal.state().paused) throw notPaused();

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { GatehouseError } from '../shared/errors.js';
+
 import { parseListen } from './serve.js';
 import { run } from './errors.js';
+import { cliErrors } from './error-codes.js';
 
 /** The Inter-Appliance key from its file, read at each request so a changed key applies. */
 function keyFrom(file: string): () => string {
@@ -12,15 +13,13 @@ function keyFrom(file: string): () => string {
     try {
       key = readFileSync(file, 'utf8').trim();
     } catch (e) {
-      throw new GatehouseError(
-        'WITNESS_KEY_FILE',
-        400,
+      throw cliErrors.WITNESS_KEY_FILE(
         `--key-file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)}); give the file holding the pair's Inter-Appliance key (from /login > Management > Security).`,
         { fields: [{ field: '--key-file', message: 'cannot be read' }] },
       );
     }
     if (!key)
-      throw new GatehouseError('WITNESS_KEY_FILE', 400, `--key-file: ${file} is empty.`, {
+      throw cliErrors.WITNESS_KEY_FILE(`--key-file: ${file} is empty.`, {
         fields: [{ field: '--key-file', message: 'is empty' }],
       });
     return key;

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { fsyncDir } from '../shared/fs.js';
 import { extractPackage, verifyPackage, type ReleaseKey } from '../updates/package.js';
+import { clientsErrors } from './error-codes.js';
 
 /**
  * What a console installation and a Jump Client installation share (S12, S13): versions kept
@@ -51,23 +52,17 @@ export async function unpackClientBuild(
   opts: BuildOptions,
 ): Promise<string> {
   if (opts.keys.length === 0)
-    throw new GatehouseError(
-      'CLIENT_NO_RELEASE_KEYS',
-      400,
+    throw clientsErrors.CLIENT_NO_RELEASE_KEYS(
       `${releaseKeysDir(dir)} holds no release key, so no ${opts.noun} build can be trusted. Reinstall with \`${opts.reinstall}\`.`,
     );
   const pkg = await verifyPackage(file, opts.keys);
   const { kind, version } = pkg.manifest;
   if (kind !== 'product')
-    throw new GatehouseError(
-      'CLIENT_BUILD_NOT_PRODUCT',
-      400,
+    throw clientsErrors.CLIENT_BUILD_NOT_PRODUCT(
       `The package is a ${kind} package ${version}; a ${opts.noun} build is a product package.`,
     );
   if (opts.expectedVersion && version !== opts.expectedVersion)
-    throw new GatehouseError(
-      'CLIENT_BUILD_WRONG_VERSION',
-      400,
+    throw clientsErrors.CLIENT_BUILD_WRONG_VERSION(
       `The ${opts.noun} build is version ${version}, not the site's ${opts.expectedVersion}. Ask an appliance administrator to check the staged product packages.`,
     );
   const incoming = `${path.join(versionsDir(dir), version)}.incoming`;
@@ -92,9 +87,7 @@ export async function placeVersion(
 ): Promise<void> {
   if (currentVersion(dir) === version) {
     await fsp.rm(incoming, { recursive: true, force: true });
-    throw new GatehouseError(
-      'CLIENT_VERSION_RUNNING',
-      409,
+    throw clientsErrors.CLIENT_VERSION_RUNNING(
       `${version} is already the current version of the ${noun} installation ${dir}; nothing to do.`,
     );
   }

@@ -7,12 +7,13 @@ import {
   realpathSync,
 } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { writeFileAtomic } from '../shared/fs.js';
 import { CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
 import type { ReleaseKey } from '../updates/package.js';
 import * as clientBuild from './client-build.js';
 import { loadReleaseKeys, saveReleaseKeys } from '../updates/release-keys.js';
+import { clientsErrors } from './error-codes.js';
 
 export { releaseKeysDir, switchCurrent } from './client-build.js';
 
@@ -56,9 +57,7 @@ export function openInstallation(dir: string): ConsoleInstallation {
     readFileSync(path.join(abs, INSTALLATION_MARKER));
     current = path.basename(readlinkSync(path.join(abs, 'current')));
   } catch {
-    throw new GatehouseError(
-      'CONSOLE_NOT_INSTALLED',
-      400,
+    throw clientsErrors.CONSOLE_NOT_INSTALLED(
       `${abs} is not a console installation. Install one with \`gatehouse console install --dir ${abs} --release-key KEY.pub\`.`,
     );
   }

@@ -13,6 +13,7 @@ import {
   type ConsoleInstallation,
 } from './console-installation.js';
 import type { SiteApi } from './site-api.js';
+import { clientsErrors } from './error-codes.js';
 
 /** Set in the restarted console: it upgraded once and does not try again in a loop. */
 const UPGRADED_ENV = 'GATEHOUSE_CONSOLE_UPGRADED_FROM';
@@ -102,9 +103,7 @@ export function restartFromCurrent(): Promise<never> {
   return new Promise((_, reject) => {
     child.once('error', (e) =>
       reject(
-        new GatehouseError(
-          'CONSOLE_RESTART_FAILED',
-          500,
+        clientsErrors.CONSOLE_RESTART_FAILED(
           `The console upgraded but could not start ${script}: ${e.message}. Run the command again.`,
         ),
       ),

@@ -19,6 +19,7 @@ import {
 import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 export interface ConsoleSignIn {
   site: Endpoint;
@@ -312,9 +313,7 @@ export class RepresentativeConsole {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(
-          new GatehouseError(
-            'LISTEN_FAILED',
-            400,
+          sharedErrors.LISTEN_FAILED(
             `--listen ${listen.host}:${listen.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}. Choose another local port.`,
           ),
         ),

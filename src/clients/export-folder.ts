@@ -3,10 +3,11 @@ import { createWriteStream, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GatehouseError } from '../shared/errors.js';
+
 import { fsyncDir, writeFileAtomic } from '../shared/fs.js';
 import type { EventRecord } from '../site/events.js';
 import type { SessionRecord } from '../sessions/session-records.js';
+import { clientsErrors } from './error-codes.js';
 
 /** Where each export run starts: the newest record and event it has seen (appliance clock). */
 export interface ExportState {
@@ -92,9 +93,7 @@ export class ExportFolder {
       if (state.format !== 1) throw new Error(`format ${String(state.format)}`);
       return state;
     } catch (e) {
-      throw new GatehouseError(
-        'EXPORT_STATE_UNREADABLE',
-        400,
+      throw clientsErrors.EXPORT_STATE_UNREADABLE(
         `--out: ${path.join(this.dir, 'state.json')} is not an export state (${(e as Error).message}). Remove it to export from --since again; files already exported are kept and not duplicated.`,
         { fields: [{ field: '--out', message: 'holds an unreadable state.json' }] },
       );
@@ -137,9 +136,7 @@ export class ExportFolder {
       await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
       const sha256 = hash.digest('hex');
       if (sha256 !== record.recordingSha256 || size !== record.recordingSize)
-        throw new GatehouseError(
-          'RECORDING_DIGEST_MISMATCH',
-          502,
+        throw clientsErrors.RECORDING_DIGEST_MISMATCH(
           `The recording of session ${record.id} arrived with sha256 ${sha256} (${size} bytes), not the record's ${record.recordingSha256} (${record.recordingSize} bytes). Nothing was kept; run the export again, and if it repeats, check the appliance's blob store.`,
         );
       const fh = await fsp.open(tmp, 'r');

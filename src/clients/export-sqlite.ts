@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { ExportedEvent } from './export-folder.js';
 import type { SessionRecord } from '../sessions/session-records.js';
+import { clientsErrors } from './error-codes.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS session_records (
@@ -54,9 +55,7 @@ export class ExportDatabase {
       if (!columns.some((c) => c.name === 'scope'))
         this.db.exec('ALTER TABLE events ADD COLUMN scope TEXT');
     } catch (e) {
-      throw new GatehouseError(
-        'EXPORT_SQLITE_UNUSABLE',
-        400,
+      throw clientsErrors.EXPORT_SQLITE_UNUSABLE(
         `--sqlite: ${file} cannot be opened as a SQLite database (${(e as Error).message}). Give a new file name or an earlier export's database.`,
         { fields: [{ field: '--sqlite', message: 'is not a usable SQLite file' }] },
       );

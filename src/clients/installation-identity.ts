@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateEd25519, loadPrivateKey, signEd25519 } from '../shared/crypto.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { writeFileAtomicSync } from '../shared/fs.js';
+import { clientsErrors } from './error-codes.js';
 
 interface Stored {
   name: string;
@@ -35,9 +36,7 @@ export class InstallationIdentity {
       if (text !== undefined) {
         const stored = JSON.parse(text) as Stored;
         if (stored.name !== name)
-          throw new GatehouseError(
-            'JUMP_CLIENT_IDENTITY_OTHER_NAME',
-            400,
+          throw clientsErrors.JUMP_CLIENT_IDENTITY_OTHER_NAME(
             `--identity: ${file} is the identity of the Jump Client "${stored.name}", not "${name}". Give each Jump Client its own identity file.`,
           );
         return new InstallationIdentity(stored, file);
@@ -74,8 +73,6 @@ export class InstallationIdentity {
 }
 
 const unreadable = (file: string, e: unknown) =>
-  new GatehouseError(
-    'JUMP_CLIENT_IDENTITY_UNREADABLE',
-    400,
+  clientsErrors.JUMP_CLIENT_IDENTITY_UNREADABLE(
     `--identity: ${file} cannot be read (${(e as NodeJS.ErrnoException).code}). Check its owner and mode (600).`,
   );

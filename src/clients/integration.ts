@@ -7,6 +7,7 @@ import { ExportFolder, scopeOf, type ExportedEvent, type ExportState } from './e
 import { ExportDatabase } from './export-sqlite.js';
 import { checkPrimary, type ApplianceStanding, type PrimaryCheck } from './site-primary.js';
 import { endpointTrust, type Endpoint } from './tunnel.js';
+import { clientsErrors } from './error-codes.js';
 
 /** Records merged later (failover, S21; traffic nodes) carry old times: re-read this far back. */
 export const DEFAULT_OVERLAP_MS = 24 * 3600_000;
@@ -163,9 +164,7 @@ export class IntegrationClient {
       ? `give --site ${info.siteHostname}:${this.opts.site.port}`
       : 'give --site the site hostname and port';
     if (this.opts.requirePrimary)
-      throw new GatehouseError(
-        'EXPORT_NOT_PRIMARY',
-        409,
+      throw clientsErrors.EXPORT_NOT_PRIMARY(
         `--require-primary: ${check.why}; nothing was exported. The site's records are the primary's: ${fix}, or leave out --require-primary to export from this appliance anyway.`,
         { fields: [{ field: '--site', message: "is not the site's primary" }] },
       );
@@ -217,9 +216,7 @@ export class IntegrationClient {
       if (lastEnded === from) {
         // A whole page ended in the same millisecond: ask for a bigger page once.
         if (limit === SESSIONS_PAGE_MAX)
-          throw new GatehouseError(
-            'EXPORT_PAGE_STUCK',
-            502,
+          throw clientsErrors.EXPORT_PAGE_STUCK(
             `More than ${SESSIONS_PAGE_MAX} session records end at ${from}; the export cannot page past them. Report this to Gatehouse support.`,
           );
         limit = SESSIONS_PAGE_MAX;

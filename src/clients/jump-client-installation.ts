@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, promises as fsp, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { fieldError, GatehouseError } from '../shared/errors.js';
+import { fieldError } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs.js';
 import { CODE_ROOT } from '../shared/version.js';
 import {
@@ -14,6 +14,7 @@ import {
 import type { ReleaseKey } from '../updates/package.js';
 import { loadReleaseKeys, saveReleaseKeys } from '../updates/release-keys.js';
 import * as clientBuild from './client-build.js';
+import { clientsErrors } from './error-codes.js';
 
 /**
  * A Jump Client installation (S13):
@@ -66,9 +67,7 @@ export function readInstallation(
     config = undefined;
   }
   if (!config || !current)
-    throw new GatehouseError(
-      'JUMP_CLIENT_NOT_INSTALLED',
-      400,
+    throw clientsErrors.JUMP_CLIENT_NOT_INSTALLED(
       `--dir: ${abs} is not a Jump Client installation. Install one with \`gatehouse jump-client install --dir ${abs} --installer FILE.ghjc --release-key KEY.pub --name NAME --allow HOST:PORT\`.`,
     );
   return { ...config, dir: abs, current };
@@ -163,9 +162,7 @@ function configFor(
   site: InstallerSite,
 ): JumpClientInstallConfig {
   if (before && o.name && o.name !== before.name)
-    throw new GatehouseError(
-      'JUMP_CLIENT_INSTALLED_OTHER_NAME',
-      409,
+    throw clientsErrors.JUMP_CLIENT_INSTALLED_OTHER_NAME(
       `--name: this installation is the Jump Client "${before.name}"; its identity is bound to that name. Leave out --name to replace it in place, or install "${o.name}" in another --dir.`,
     );
   const name = o.name ?? before?.name;
@@ -264,9 +261,7 @@ export async function uninstallJumpClient(
   const inst = readInstallation(dir);
   const { site } = await readInstaller(installer);
   if (site.version !== inst.current)
-    throw new GatehouseError(
-      'JUMP_CLIENT_INSTALLER_OTHER_VERSION',
-      409,
+    throw clientsErrors.JUMP_CLIENT_INSTALLER_OTHER_VERSION(
       `--installer: it is the installer of ${site.version}; ${inst.dir} runs ${inst.current}. Only the installer of the installed version removes it: use ${installerOf(inst.dir, inst.current)} (the installation keeps a copy).`,
     );
   for (const part of [

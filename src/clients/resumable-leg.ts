@@ -3,6 +3,7 @@ import { GatehouseError } from '../shared/errors.js';
 import type { MuxStream } from '../sessions/mux.js';
 import { ResumeAnswer } from '../sessions/protocol.js';
 import { Backoff, followPause, MoveFollowing } from '../shared/move-retry.js';
+import { clientsErrors } from './error-codes.js';
 
 /**
  * Bytes a side keeps that the other end has not acknowledged. Past it the leg's writer waits
@@ -255,9 +256,7 @@ export class ResumableLeg extends Duplex {
     if (answer.peerReceived < this.base || answer.peerReceived > sentSeq) {
       leg.destroy();
       return void this.destroy(
-        new GatehouseError(
-          'SESSION_RESUME_GAP',
-          502,
+        clientsErrors.SESSION_RESUME_GAP(
           `The other end holds ${answer.peerReceived} bytes of this side's ${this.sent}, which this side no longer has: the session cannot go on.`,
         ),
       );

@@ -13,6 +13,7 @@ import {
 } from '../shared/pinned-tls.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { UPGRADE_PROTOCOL } from '../sessions/protocol.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 export interface Endpoint {
   host: string;
@@ -49,9 +50,7 @@ export function parseSite(value: string, field = 'site'): { host: string; port: 
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[2]) : 0;
   if (!m || port < 1 || port > 65535)
-    throw new GatehouseError(
-      'VALIDATION_FAILED',
-      400,
+    throw sharedErrors.VALIDATION_FAILED(
       `${field}: "${value}" is not HOST:PORT. Give the site hostname or address and its TLS port, e.g. support.example.com:443 or 127.0.0.1:8443.`,
       { fields: [{ field, message: 'must be HOST:PORT' }] },
     );

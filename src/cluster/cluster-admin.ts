@@ -6,6 +6,7 @@ import type { ClusterHost } from './cluster-host.js';
 import type { NodeCopy } from './node-copy.js';
 import type { NodeLinks, NodeView } from './node-links.js';
 import type { TrafficNode } from './nodes-store.js';
+import { clusterErrors } from './error-codes.js';
 
 /** One node's part of an action on every node: what it answered, or why it failed. */
 type NodeOutcome<T> = { node: string; ok: boolean; error?: string } & Partial<T>;
@@ -38,9 +39,7 @@ export class ClusterAdmin {
     input: { host: string; port: number; region: string; key: string; accepting: boolean },
   ): Promise<NodeView> {
     if (input.key !== this.host.key())
-      throw new GatehouseError(
-        'CLUSTER_KEY_MISMATCH',
-        400,
+      throw clusterErrors.CLUSTER_KEY_MISMATCH(
         "key: is not this appliance's Inter-Appliance key. Set the same key on both appliances (Management > Security), then add the node with it.",
         {
           fields: [
@@ -58,9 +57,7 @@ export class ClusterAdmin {
     try {
       const hello = await client.call<{ name: string }>('POST', '/api/peer/hello', {});
       if (this.host.nodes.find(hello.name))
-        throw new GatehouseError(
-          'CLUSTER_NODE_EXISTS',
-          409,
+        throw clusterErrors.CLUSTER_NODE_EXISTS(
           `${hello.name} is already a traffic node of this cluster.`,
         );
       await client.call('POST', '/api/peer/cluster/join', {
@@ -95,14 +92,12 @@ export class ClusterAdmin {
       fingerprint = await fetchPeerFingerprint({ host: input.host, port: input.port });
     } catch (e) {
       const err = e as GatehouseError;
-      throw new GatehouseError('CLUSTER_NODE_UNREACHABLE', 502, err.message, {
+      throw clusterErrors.CLUSTER_NODE_UNREACHABLE(err.message, {
         fields: fields('cannot be reached'),
       });
     }
     if (fingerprint === this.host.host().fingerprint)
-      throw new GatehouseError(
-        'CLUSTER_NODE_SELF',
-        400,
+      throw clusterErrors.CLUSTER_NODE_SELF(
         `${peerLabel(input)} is this appliance itself. Enter a traffic node's address.`,
         {
           fields: fields('is this appliance itself'),

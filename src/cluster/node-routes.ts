@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { PeerRoute } from '../failover/peer-server.js';
 import { parseInput } from '../shared/http/operations.js';
 import { PeerClient } from '../failover/peer-client.js';
@@ -14,6 +14,8 @@ import type { BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';
 import type { UpdateInstaller } from '../updates/installer.js';
 import { RegionName, type ClusterNodes, type NodeMembership } from './nodes-store.js';
+import { clusterErrors } from './error-codes.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 /** What the cluster's inter-appliance endpoints need of the appliance that serves them. */
 export interface ClusterPeerHost {
@@ -81,9 +83,7 @@ const FetchPackage = z
 function member(appliance: ClusterPeerHost) {
   const m = appliance.membership.get();
   if (!m)
-    throw new GatehouseError(
-      'CLUSTER_NOT_A_NODE',
-      409,
+    throw clusterErrors.CLUSTER_NOT_A_NODE(
       `${appliance.identity.name} is not a traffic node of a cluster. Add it on the primary node's /login > Management > Cluster.`,
     );
   return m;
@@ -134,22 +134,16 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
     handler: ({ appliance, from, body }) => {
       const join = parseInput(Join, body, 'body');
       if (appliance.role !== 'standalone')
-        throw new GatehouseError(
-          'CLUSTER_NODE_IN_FAILOVER',
-          409,
+        throw clusterErrors.CLUSTER_NODE_IN_FAILOVER(
           `${appliance.identity.name} is in a failover relationship; a traffic node cannot be. Break it there first.`,
         );
       if (appliance.clusterNodes.list().length)
-        throw new GatehouseError(
-          'CLUSTER_NODE_IS_PRIMARY',
-          409,
+        throw clusterErrors.CLUSTER_NODE_IS_PRIMARY(
           `${appliance.identity.name} is itself the primary node of a cluster. Remove its traffic nodes first.`,
         );
       const current = appliance.membership.get();
       if (current && current.primary !== from)
-        throw new GatehouseError(
-          'CLUSTER_NODE_ALREADY_MEMBER',
-          409,
+        throw clusterErrors.CLUSTER_NODE_ALREADY_MEMBER(
           `${appliance.identity.name} is already a traffic node of ${current.primary}. Remove it from that cluster first.`,
         );
       appliance.membership.set(
@@ -246,7 +240,7 @@ export const CLUSTER_NODE_ROUTES: PeerRoute<ClusterPeerHost>[] = [
       member(appliance);
       const sha = (req.params as { sha256: string }).sha256;
       if (!/^[0-9a-f]{64}$/.test(sha))
-        throw new GatehouseError('VALIDATION_FAILED', 400, 'sha256: must be 64 hex digits');
+        throw sharedErrors.VALIDATION_FAILED('sha256: must be 64 hex digits');
       return appliance.blobs.read(sha);
     },
   },

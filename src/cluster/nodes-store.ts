@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
@@ -8,6 +8,7 @@ import {
   readApplianceSetting,
   writeApplianceSetting,
 } from '../store/appliance-settings.js';
+import { clusterErrors } from './error-codes.js';
 
 /** A traffic node as the primary node knows it: where it is, its region, whether it accepts. */
 export interface TrafficNode {
@@ -76,9 +77,7 @@ export class ClusterNodes {
   get(name: string): TrafficNode {
     const node = this.find(name);
     if (!node)
-      throw new GatehouseError(
-        'CLUSTER_NODE_NOT_FOUND',
-        404,
+      throw clusterErrors.CLUSTER_NODE_NOT_FOUND(
         `No traffic node "${name}" in this cluster. The nodes are listed on /login > Management > Cluster.`,
       );
     return node;

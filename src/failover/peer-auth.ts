@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { GatehouseError } from '../shared/errors.js';
+
 import { constantTimeEqual, sha256Hex } from '../shared/crypto.js';
+import { failoverErrors } from './error-codes.js';
 
 /**
  * Inter-appliance requests prove possession of the Inter-Appliance key without sending it:
@@ -73,17 +74,13 @@ export function verifyPeerRequest(
 ): { from: string; nonce: string } {
   const m = /^v1;from=([^;]*);ts=(\d+);nonce=([0-9a-f]{32});mac=([0-9a-f]{64})$/.exec(header ?? '');
   if (!m)
-    throw new GatehouseError(
-      'PEER_AUTH_REQUIRED',
-      401,
+    throw failoverErrors.PEER_AUTH_REQUIRED(
       'This is an inter-appliance endpoint: requests must be signed with the Inter-Appliance key (sent by another Gatehouse appliance).',
     );
   const [, fromEnc, ts, nonce, mac] = m as unknown as [string, string, string, string, string];
   const from = decodeURIComponent(fromEnc);
   if (Math.abs(now - Number(ts)) > PEER_WINDOW_MS)
-    throw new GatehouseError(
-      'PEER_CLOCK_SKEW',
-      401,
+    throw failoverErrors.PEER_CLOCK_SKEW(
       `The request from "${from}" is ${Math.round(Math.abs(now - Number(ts)) / 1000)} s away from this appliance's clock (at most ${PEER_WINDOW_MS / 1000} s). Synchronise both appliances' clocks (NTP).`,
     );
   const expected = macOf(key, [
@@ -96,19 +93,15 @@ export function verifyPeerRequest(
     from,
   ]);
   if (!constantTimeEqual(expected, mac))
-    throw new GatehouseError(
-      'FAILOVER_KEY_MISMATCH',
-      401,
+    throw failoverErrors.FAILOVER_KEY_MISMATCH(
       `"${from}" and this appliance have different Inter-Appliance keys. Copy the key from one appliance's /login > Management > Security page to the other's, then try again.`,
     );
   if (Number(ts) < STARTED_AT)
-    throw new GatehouseError(
-      'PEER_REPLAY',
-      401,
+    throw failoverErrors.PEER_REPLAY(
       `This inter-appliance request from "${from}" was signed before this appliance started (${new Date(STARTED_AT).toISOString()}), so it cannot be told from a replay. The sending appliance signs a new one when it tries again; if this repeats, synchronise both appliances' clocks (NTP).`,
     );
   if (!rememberNonce(nonce, now))
-    throw new GatehouseError('PEER_REPLAY', 401, 'This inter-appliance request was already used.');
+    throw failoverErrors.PEER_REPLAY('This inter-appliance request was already used.');
   return { from, nonce };
 }
 
@@ -126,9 +119,7 @@ export function checkAnswer(
   peer: string,
 ): void {
   if (!proof || !constantTimeEqual(proveAnswer(key, nonce, status, body), proof))
-    throw new GatehouseError(
-      'FAILOVER_KEY_MISMATCH',
-      401,
+    throw failoverErrors.FAILOVER_KEY_MISMATCH(
       `The appliance at ${peer} could not prove it holds this appliance's Inter-Appliance key: the keys differ (or it is not a Gatehouse appliance). Copy the key from one appliance's /login > Management > Security page to the other's.`,
     );
 }

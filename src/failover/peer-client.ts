@@ -10,6 +10,7 @@ import {
   PEER_REQUEST_HEADER,
   signPeerRequest,
 } from './peer-auth.js';
+import { failoverErrors } from './error-codes.js';
 
 /** Where a peer appliance is reached: host or IP and its TLS port. */
 export interface PeerAddress {
@@ -36,9 +37,7 @@ export function fetchPeerFingerprint(addr: PeerAddress, timeoutMs = 5_000): Prom
     const fail = (why: string) => {
       socket.destroy();
       reject(
-        new GatehouseError(
-          'FAILOVER_PEER_UNREACHABLE',
-          502,
+        failoverErrors.FAILOVER_PEER_UNREACHABLE(
           `No appliance answers TLS at ${peerLabel(addr)} (${why}). Check the host and the TLS port (the one its web console uses), and that it is running.`,
         ),
       );
@@ -174,9 +173,7 @@ export class PeerClient {
       case 'refused':
         return this.peerError(f.status, f.body);
       case 'stream':
-        return new GatehouseError(
-          'SYNC_BLOB_STREAM',
-          502,
+        return failoverErrors.SYNC_BLOB_STREAM(
           `The blobs from ${this.label} arrived truncated or out of order (${f.why}). Sync again; if it persists, check the network between the appliances.`,
         );
     }
@@ -185,9 +182,7 @@ export class PeerClient {
   private unreachable(e: unknown): GatehouseError {
     if (e instanceof GatehouseError) return e;
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    return new GatehouseError(
-      'FAILOVER_PEER_UNREACHABLE',
-      502,
+    return failoverErrors.FAILOVER_PEER_UNREACHABLE(
       `The peer appliance at ${this.label} cannot be reached (${code}). Check that it runs and that this appliance can reach that address and TLS port.`,
     );
   }

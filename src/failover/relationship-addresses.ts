@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { fieldError } from '../shared/errors.js';
 import type { MovingAddress } from '../site/moving-address.js';
+import { failoverErrors } from './error-codes.js';
 
 const same = (a: string, b: string) =>
   isIP(a) && isIP(b)
@@ -22,7 +23,7 @@ export function refuseMovingAddresses(
       throw fieldError(
         field,
         `${hit.address} is ${hit.why}, so after a switch it would reach the other appliance. Enter the unique address of each appliance (Networking > IP Configuration lists it as "unique").`,
-        'FAILOVER_ADDRESS_MOVES',
+        failoverErrors.FAILOVER_ADDRESS_MOVES,
       );
   }
 }

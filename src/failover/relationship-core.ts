@@ -14,6 +14,7 @@ import type {
   RelationshipDeps,
 } from './relationship-types.js';
 import type { RelationshipView } from './types.js';
+import { failoverErrors } from './error-codes.js';
 
 /**
  * What every part of the relationship (pairing, roles, generations) shares: the stored view,
@@ -82,7 +83,7 @@ export class RelationshipCore {
     const rel = this.store.get();
     if (!rel)
       throw conflict(
-        'FAILOVER_NOT_PAIRED',
+        failoverErrors.FAILOVER_NOT_PAIRED,
         'This appliance is not in a failover relationship. Establish one first, on the appliance intended to be the primary.',
       );
     return rel;
@@ -93,7 +94,7 @@ export class RelationshipCore {
     const rel = this.store.get();
     if (!rel || rel.peer.name !== from)
       throw conflict(
-        'FAILOVER_NOT_PEER',
+        failoverErrors.FAILOVER_NOT_PEER,
         rel
           ? `"${this.deps.name}" is in a failover relationship with "${rel.peer.name}", not with "${from}".`
           : `"${this.deps.name}" is not in a failover relationship (it was broken here). Establish it again from the primary.`,
@@ -105,7 +106,7 @@ export class RelationshipCore {
   async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.busy)
       throw conflict(
-        'FAILOVER_BUSY',
+        failoverErrors.FAILOVER_BUSY,
         `This appliance is already busy with "${this.busy}". Wait until it has finished, then try again.`,
       );
     this.busy = what;

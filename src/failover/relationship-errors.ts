@@ -1,4 +1,5 @@
-import { GatehouseError, isGatehouseError } from '../shared/errors.js';
+import { GatehouseError, isGatehouseError, type ErrorFactory } from '../shared/errors.js';
+import { failoverErrors } from './error-codes.js';
 
 /** How long a best-effort call (break, forced role change) waits for the peer. */
 export const BEST_EFFORT_MS = 5_000;
@@ -11,9 +12,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promis
       timer = setTimeout(
         () =>
           reject(
-            new GatehouseError(
-              'FAILOVER_PEER_UNREACHABLE',
-              502,
+            failoverErrors.FAILOVER_PEER_UNREACHABLE(
               `The peer appliance at ${label} did not answer within ${ms / 1000} s.`,
             ),
           ),
@@ -23,8 +22,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promis
   ]).finally(() => clearTimeout(timer));
 }
 
-export function reverseError(code: string, message: string): GatehouseError {
-  return new GatehouseError(code, 409, message, {
+export function reverseError(code: ErrorFactory, message: string): GatehouseError {
+  return code(message, {
     fields: [
       { field: 'reverseHost', message },
       { field: 'reversePort', message },

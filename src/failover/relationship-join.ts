@@ -5,6 +5,7 @@ import type { EstablishInput, JoinMessage } from './relationship-schemas.js';
 import type { PeerAnswer } from './relationship-types.js';
 import type { RelationshipView } from './types.js';
 import { ownVersions } from './version-skew.js';
+import { failoverErrors } from './error-codes.js';
 
 /** What the intended backup says of itself before it is asked to join. */
 export interface PeerHello {
@@ -42,9 +43,7 @@ export async function joinBackup(
     throw new GatehouseError(e.code, e.status, e.message, { fields: backupFields(e.message) });
   }
   const itself = () =>
-    new GatehouseError(
-      'FAILOVER_SELF',
-      400,
+    failoverErrors.FAILOVER_SELF(
       `${peerLabel(backup)} is this appliance itself. Enter the address and TLS port of the other appliance, the one that becomes the backup.`,
       { fields: backupFields('is this appliance itself') },
     );
@@ -102,13 +101,13 @@ export async function checkReverseDetails(from: string, msg: JoinMessage): Promi
   } catch (e) {
     if (!isGatehouseError(e)) throw e;
     throw reverseError(
-      'FAILOVER_REVERSE_UNREACHABLE',
+      failoverErrors.FAILOVER_REVERSE_UNREACHABLE,
       `The backup cannot reach this primary at ${peerLabel(msg.primaryAddress)} (the reverse connection details): ${e.message}`,
     );
   }
   if (seen !== msg.primaryFingerprint)
     throw reverseError(
-      'FAILOVER_REVERSE_MISMATCH',
+      failoverErrors.FAILOVER_REVERSE_MISMATCH,
       `${peerLabel(msg.primaryAddress)} (the reverse connection details) is another appliance, not "${from}". Enter the address and TLS port at which the backup reaches this primary.`,
     );
 }

@@ -10,6 +10,7 @@ import { joinGeneration } from './generations.js';
 import { peerActor, type RelationshipCore } from './relationship-core.js';
 import type { PeerAnswer } from './relationship-types.js';
 import type { RelationshipView } from './types.js';
+import { failoverErrors } from './error-codes.js';
 
 /** Establish (S14) from the intended primary: pair with the backup, then store the relationship. */
 export function establish(
@@ -22,7 +23,7 @@ export function establish(
     const existing = store.get();
     if (existing)
       throw conflict(
-        'FAILOVER_ALREADY_PAIRED',
+        failoverErrors.FAILOVER_ALREADY_PAIRED,
         `This appliance is already the ${existing.role} of a failover relationship with "${existing.peer.name}" (${peerLabel(existing.peer.address)}). Break that relationship first.`,
       );
     const backup: PeerAddress = { host: input.backupHost, port: input.backupPort };
@@ -105,13 +106,13 @@ export async function acceptJoin(
   const msg = JoinMessage.parse(body);
   if (from === deps.name || msg.primaryFingerprint === deps.fingerprint)
     throw conflict(
-      'FAILOVER_SELF',
+      failoverErrors.FAILOVER_SELF,
       'An appliance cannot be in a failover relationship with itself.',
     );
   const existing = store.get();
   if (existing && existing.peer.name !== from)
     throw conflict(
-      'FAILOVER_PEER_PAIRED',
+      failoverErrors.FAILOVER_PEER_PAIRED,
       `"${deps.name}" is already the ${existing.role} of a failover relationship with "${existing.peer.name}". Break that relationship (on either of those appliances) before pairing it with "${from}".`,
     );
   if (msg.productVersion !== undefined && msg.schemaVersion !== undefined)

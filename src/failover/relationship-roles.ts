@@ -8,6 +8,7 @@ import { acceptedGeneration, nextGeneration, settledGeneration } from './generat
 import { peerActor, type RelationshipCore } from './relationship-core.js';
 import type { PeerAnswer, RoleChange } from './relationship-types.js';
 import type { RelationshipView, SyncResult } from './types.js';
+import { failoverErrors } from './error-codes.js';
 
 /** Where the peer that took the primary role said clients reach it (anything else: ignored). */
 const ClientAddressAnswer = z.object({
@@ -45,7 +46,7 @@ export class RelationshipRoles {
       const stale = this.staleness();
       if (stale && !force)
         throw conflict(
-          'FAILOVER_BACKUP_STALE',
+          failoverErrors.FAILOVER_BACKUP_STALE,
           `This backup is stale: ${stale}. Sync Now first; to promote it anyway, tick "even if the peer site cannot be contacted" (force).`,
         );
       return this.changeRole(actor, rel, 'primary', force, '/api/peer/failover/become-backup');

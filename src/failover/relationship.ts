@@ -19,6 +19,7 @@ import type {
   SyncProgressView,
 } from './relationship-types.js';
 import type { RelationshipView, SyncResult } from './types.js';
+import { failoverErrors } from './error-codes.js';
 
 export type * from './relationship-types.js';
 
@@ -152,7 +153,10 @@ export class FailoverRelationship {
     const rel = this.core.paired();
     const sync = this.deps.sync();
     if (!sync)
-      throw conflict('SYNC_UNAVAILABLE', 'This appliance has no synchronisation service running.');
+      throw conflict(
+        failoverErrors.SYNC_UNAVAILABLE,
+        'This appliance has no synchronisation service running.',
+      );
     this.deps.events.record(actor, 'failover.sync-now', rel.peer.name, { role: rel.role });
     return sync.syncNow(rel);
   }

@@ -1,5 +1,6 @@
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import { withTimeout } from './relationship-errors.js';
+import { failoverErrors } from './error-codes.js';
 
 /**
  * Runs `sync` so that every caller waits for a sync that started after it called: callers
@@ -79,17 +80,13 @@ export async function acknowledgement(d: AcknowledgeDeps): Promise<GatehouseErro
       );
   }
   if (d.fenced())
-    return new GatehouseError(
-      'FAILOVER_PRIMARY_FENCED',
-      503,
+    return failoverErrors.FAILOVER_PRIMARY_FENCED(
       `This primary lost its witness's lease and the backup's promise while making the change: it is not acknowledged (the backup "${d.peer()}" may have taken over, and the change may be lost). Check on the primary whether it is there before trying again.`,
     );
   return undefined;
 }
 
 const notReplicated = (peer: string, why: string) =>
-  new GatehouseError(
-    'FAILOVER_NOT_REPLICATED',
-    503,
+  failoverErrors.FAILOVER_NOT_REPLICATED(
     `The change was made on this primary, but ${why}: it is not acknowledged, and it may be lost if the backup "${peer}" takes over before its next sync. Check whether it is there before trying again.`,
   );

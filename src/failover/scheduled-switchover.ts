@@ -6,6 +6,7 @@ import type { EventLog } from '../site/events.js';
 import type { RelationshipStore, ScheduledSwitchoverView } from './relationship-store.js';
 import type { RoleChange } from './relationship-types.js';
 import type { RelationshipView } from './types.js';
+import { failoverErrors } from './error-codes.js';
 
 /** How often a serving appliance looks whether its scheduled switchover is due. */
 const POLL_MS = 250;
@@ -54,13 +55,13 @@ export class ScheduledSwitchover {
     const rel = this.deps.paired();
     if (rel.role !== 'backup')
       throw conflict(
-        'FAILOVER_SCHEDULE_NOT_BACKUP',
+        failoverErrors.FAILOVER_SCHEDULE_NOT_BACKUP,
         `This appliance is the ${rel.role}: schedule the switchover on the backup ("${rel.peer.name}"), which becomes primary at that time. Nothing was scheduled.`,
       );
     const pending = this.view();
     if (pending)
       throw conflict(
-        'FAILOVER_SWITCHOVER_SCHEDULED',
+        failoverErrors.FAILOVER_SWITCHOVER_SCHEDULED,
         `A switchover is already scheduled here for ${pending.at} (by ${pending.scheduledBy}). Cancel it first, then schedule the new time.`,
         'at',
       );
@@ -80,7 +81,7 @@ export class ScheduledSwitchover {
     const pending = this.view();
     if (!pending)
       throw conflict(
-        'FAILOVER_NOTHING_SCHEDULED',
+        failoverErrors.FAILOVER_NOTHING_SCHEDULED,
         'No switchover is scheduled on this appliance: nothing was cancelled.',
       );
     this.deps.store.setScheduledSwitchover(actor, 'failover.switchover-cancelled', undefined, {

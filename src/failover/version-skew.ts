@@ -1,6 +1,6 @@
-import { GatehouseError } from '../shared/errors.js';
 import { compareVersions, PRODUCT_VERSION } from '../shared/version.js';
 import { SCHEMA_VERSION } from '../store/migrations.js';
+import { failoverErrors } from './error-codes.js';
 
 /** What an appliance runs, as far as pairing and synchronisation care. */
 export interface ApplianceVersions {
@@ -31,9 +31,7 @@ export function checkPrimaryVersion(
   own: ApplianceVersions,
 ): void {
   if (isNewer(primary, own))
-    throw new GatehouseError(
-      'FAILOVER_VERSION_NEWER',
-      409,
+    throw failoverErrors.FAILOVER_VERSION_NEWER(
       `"${primary.name}" runs Gatehouse ${primary.productVersion} (schema ${primary.schemaVersion}), newer than this appliance's ${own.productVersion} (schema ${own.schemaVersion}): a backup cannot take a newer primary's data. Upgrade this appliance (the backup) first, then establish the relationship again.`,
     );
 }

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { GatehouseError, isGatehouseError } from '../shared/errors.js';
+import { isGatehouseError } from '../shared/errors.js';
 import { exists, writeFileAtomic } from '../shared/fs.js';
 import { certificateFingerprint, loadOrCreateServerTls } from '../shared/tls.js';
 import {
@@ -21,6 +21,8 @@ import {
   WitnessLeases,
   type HeldLease,
 } from './witness-leases.js';
+import { failoverErrors } from './error-codes.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 export interface WitnessOptions {
   listen: { host: string; port: number };
@@ -45,7 +47,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('data', (d: Buffer) => {
       size += d.length;
       if (size > MAX_BODY) {
-        reject(new GatehouseError('WITNESS_BODY_TOO_LARGE', 413, 'A lease request is tiny.'));
+        reject(failoverErrors.WITNESS_BODY_TOO_LARGE('A lease request is tiny.'));
         req.destroy();
       } else parts.push(d);
     });
@@ -81,8 +83,7 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
   /** A lease request: granted, renewed or refused, kept on disk before the answer. */
   const lease = async (from: string, body: unknown) => {
     const parsed = LeaseRequest.safeParse(body);
-    if (!parsed.success)
-      throw new GatehouseError('VALIDATION_FAILED', 400, parsed.error.issues[0]!.message);
+    if (!parsed.success) throw sharedErrors.VALIDATION_FAILED(parsed.error.issues[0]!.message);
     const { changed, newHolder, ...answer } = leases.request(from, parsed.data);
     // On disk before the answer: a primary acknowledges changes alone only once this is kept.
     if (changed) await persist();
@@ -95,12 +96,9 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
   };
   const status = (from: string, body: unknown) => {
     const parsed = StatusRequest.safeParse(body);
-    if (!parsed.success)
-      throw new GatehouseError('VALIDATION_FAILED', 400, parsed.error.issues[0]!.message);
+    if (!parsed.success) throw sharedErrors.VALIDATION_FAILED(parsed.error.issues[0]!.message);
     if (!parsed.data.pair.includes(from))
-      throw new GatehouseError(
-        'WITNESS_NOT_OF_PAIR',
-        403,
+      throw failoverErrors.WITNESS_NOT_OF_PAIR(
         `"${from}" is not one of the pair ${parsed.data.pair.join(' + ')}: only its appliances see its lease.`,
       );
     return leases.status(parsed.data.pair);
@@ -114,9 +112,7 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
     const raw = await readBody(req);
     const route = req.method === 'POST' ? routes[req.url ?? ''] : undefined;
     if (!route)
-      throw new GatehouseError(
-        'WITNESS_NOT_FOUND',
-        404,
+      throw failoverErrors.WITNESS_NOT_FOUND(
         `Use POST ${WITNESS_LEASE_PATH} or POST ${WITNESS_STATUS_PATH}.`,
       );
     const key = opts.key();
@@ -137,7 +133,7 @@ export async function startWitness(opts: WitnessOptions): Promise<RunningWitness
     handle(req, res).catch((e: unknown) => {
       const err = isGatehouseError(e)
         ? e
-        : new GatehouseError('WITNESS_FAILED', 500, `The witness failed: ${String(e)}`);
+        : failoverErrors.WITNESS_FAILED(`The witness failed: ${String(e)}`);
       if (res.headersSent) return res.destroy();
       res.writeHead(err.status, { 'content-type': 'application/problem+json' });
       res.end(JSON.stringify({ code: err.code, status: err.status, detail: err.message }));

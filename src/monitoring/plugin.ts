@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { ApplianceMetrics } from './metrics.js';
 import type { ScrapeTokens } from './scrape-tokens.js';
+import { monitoringErrors } from './error-codes.js';
 
 export interface MonitoringDeps {
   metrics: ApplianceMetrics;
@@ -27,9 +28,7 @@ export function registerMonitoring(app: FastifyInstance, deps: MonitoringDeps): 
   });
   app.get('/metrics', async (req, reply) => {
     if (!deps.tokens.verify(bearer(req.headers.authorization)))
-      throw new GatehouseError(
-        'SCRAPE_TOKEN_INVALID',
-        401,
+      throw monitoringErrors.SCRAPE_TOKEN_INVALID(
         'GET /metrics needs "Authorization: Bearer <scrape token>". An /appliance administrator creates one on /appliance > Monitoring (or `gatehouse appliance metrics-token create`).',
         { headers: { 'www-authenticate': 'Bearer realm="metrics"' } },
       );

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { constantTimeEqual, randomToken, sha256Hex } from '../shared/crypto.js';
-import { GatehouseError, validationError } from '../shared/errors.js';
+import { validationError } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
 import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
+import { monitoringErrors } from './error-codes.js';
 
 /** Kept in appliance_settings: scrape tokens belong to this appliance, never synced. */
 const KEY = 'monitoring.scrape-tokens';
@@ -50,9 +51,7 @@ export class ScrapeTokens {
         },
       ]);
     if (this.stored().some((t) => t.label === trimmed))
-      throw new GatehouseError(
-        'SCRAPE_TOKEN_EXISTS',
-        409,
+      throw monitoringErrors.SCRAPE_TOKEN_EXISTS(
         `label: a scrape token named "${trimmed}" exists. Revoke it first or choose another label.`,
         { fields: [{ field: 'label', message: 'is already used by another token' }] },
       );
@@ -75,9 +74,7 @@ export class ScrapeTokens {
     const all = this.stored();
     const gone = all.find((t) => t.id === id);
     if (!gone)
-      throw new GatehouseError(
-        'SCRAPE_TOKEN_NOT_FOUND',
-        404,
+      throw monitoringErrors.SCRAPE_TOKEN_NOT_FOUND(
         `No scrape token has the id ${id}. List them with GET /api/appliance/monitoring/tokens.`,
       );
     this.db.transaction(() => {

@@ -2,7 +2,13 @@
  * Every failure an operator can see is a GatehouseError: a stable code, an HTTP status and a
  * message that says what to do. The API renders them as problem+json (RFC 9457), the web
  * console beside the field, the CLI as one line on stderr with a non-zero exit.
+ *
+ * Each top-level folder of src/ declares its codes once, in its `error-codes.ts`, as an
+ * `errorCatalogue` (in the manner of Fastify's lib/errors.js): code, HTTP status, fix. A throw
+ * site names the code by its typed key and gets the status from there:
+ * `throw <folder>Errors.<CODE>(message, { fields })`.
  */
+import { sharedErrors } from './error-codes.js';
 
 export interface FieldError {
   /** Dotted path of the offending field, e.g. `password` or `addresses.0.address`. */
@@ -44,6 +50,57 @@ export class GatehouseError extends Error {
   }
 }
 
+/** What one code of a catalogue answers with, and what the operator does about it. */
+export interface ErrorSpec {
+  readonly status: number;
+  /** Other statuses some throw sites give the code (say a timeout beside a refusal). */
+  readonly also?: readonly number[];
+  /** Documentation (docs/errors.md); the message a throw site writes says what to do. */
+  readonly fix: string;
+}
+
+export interface ErrorOptions<Also extends number = never> {
+  fields?: FieldError[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+  /** One of the other statuses the catalogue declares for this code (its `also`). */
+  status?: Also;
+}
+
+/** Makes the error of one code: `catalogue.CODE(message, options)`. */
+export interface ErrorFactory<
+  Code extends string = string,
+  Also extends number = never,
+> extends ErrorSpec {
+  (message: string, options?: ErrorOptions<Also>): GatehouseError;
+  readonly code: Code;
+}
+
+type AlsoOf<S> = S extends { also: readonly (infer N extends number)[] } ? N : never;
+
+export type ErrorCatalogue<T extends Record<string, ErrorSpec>> = {
+  readonly [Code in keyof T & string]: ErrorFactory<Code, AlsoOf<T[Code]>>;
+};
+
+/**
+ * A folder's codes as factories: a misspelled code does not compile, and the status is the
+ * catalogue's. Called at module load, it only builds closures (src/shared/error-codes.ts is
+ * loaded before this file's class is defined).
+ */
+export function errorCatalogue<const T extends Record<string, ErrorSpec>>(
+  specs: T,
+): ErrorCatalogue<T> {
+  const factory = (code: string, spec: ErrorSpec) =>
+    Object.assign(
+      (message: string, { status, ...options }: ErrorOptions<number> = {}) =>
+        new GatehouseError(code, status ?? spec.status, message, options),
+      { ...spec, code },
+    );
+  return Object.fromEntries(
+    Object.entries(specs).map(([code, spec]) => [code, factory(code, spec)]),
+  ) as ErrorCatalogue<T>;
+}
+
 export interface Problem {
   type: string;
   title: string;
@@ -57,20 +114,35 @@ export interface Problem {
 /** Bad input: names every offending field; the request changed nothing. */
 export function validationError(fields: FieldError[]): GatehouseError {
   const detail = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
-  return new GatehouseError('VALIDATION_FAILED', 400, detail || 'The request is not valid.', {
-    fields,
-  });
+  return sharedErrors.VALIDATION_FAILED(detail || 'The request is not valid.', { fields });
 }
 
-export function fieldError(field: string, message: string, code = 'VALIDATION_FAILED') {
-  return new GatehouseError(code, 400, `${field}: ${message}`, { fields: [{ field, message }] });
+/** One bad field, as `field: message` (a 400 of VALIDATION_FAILED or of the code given). */
+export function fieldError(
+  field: string,
+  message: string,
+  code: ErrorFactory<string> | LegacyCode = sharedErrors.VALIDATION_FAILED,
+) {
+  return factoryOf(code, 400)(`${field}: ${message}`, { fields: [{ field, message }] });
 }
 
 export const notFound = (what: string, fix: string) =>
-  new GatehouseError('NOT_FOUND', 404, `${what} does not exist. ${fix}`);
+  sharedErrors.NOT_FOUND(`${what} does not exist. ${fix}`);
 
-export const conflict = (code: string, message: string, field?: string) =>
-  new GatehouseError(code, 409, message, field ? { fields: [{ field, message }] } : {});
+/** A refusal (a code of status 409) that names the field it is about, if any. */
+export const conflict = (
+  code: ErrorFactory<string> | LegacyCode,
+  message: string,
+  field?: string,
+) => factoryOf(code, 409)(message, field ? { fields: [{ field, message }] } : {});
+
+/** A code string of a folder whose throw sites are not yet converted to its catalogue. */
+type LegacyCode = string;
+const factoryOf = (code: ErrorFactory<string> | LegacyCode, status: number) =>
+  typeof code === 'string'
+    ? (message: string, options: ErrorOptions = {}) =>
+        new GatehouseError(code, status, message, options)
+    : code;
 
 export function isGatehouseError(e: unknown): e is GatehouseError {
   return e instanceof GatehouseError;

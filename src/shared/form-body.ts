@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { GatehouseError } from './errors.js';
+import { sharedErrors } from './error-codes.js';
 
 /** A form field sent twice: which value was meant is unknown, so the whole form is refused. */
 export function repeatedFieldError(field: string): GatehouseError {
-  return new GatehouseError(
-    'FORM_FIELD_REPEATED',
-    400,
+  return sharedErrors.FORM_FIELD_REPEATED(
     `${field}: is sent more than once. Send each form field once; nothing was changed.`,
     { fields: [{ field, message: 'is sent more than once' }] },
   );

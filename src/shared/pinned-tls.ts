@@ -4,7 +4,7 @@ import type { LookupFunction, Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { colonHex } from './crypto.js';
 import { dialTcp } from './dial.js';
-import { GatehouseError } from './errors.js';
+import { sharedErrors } from './error-codes.js';
 
 /**
  * The TLS server name a client asks for when it pins a site certificate authority: an appliance
@@ -131,8 +131,6 @@ export const withoutSiteCa = (t: PinnedTrust): PinnedTrust => ({ fingerprints: t
 
 /** An appliance at `where` presented a certificate other than the one pinned. */
 export const fingerprintMismatch = (where: string, presented: string, pinned: string) =>
-  new GatehouseError(
-    'TLS_FINGERPRINT_MISMATCH',
-    502,
+  sharedErrors.TLS_FINGERPRINT_MISMATCH(
     `The appliance at ${where} presented certificate ${presented}, not the pinned ${pinned}. Check the address, or re-pin if its certificate was replaced (pin the site CA, shown on Status > Information, to trust every appliance of the site).`,
   );

@@ -1,4 +1,4 @@
-import { GatehouseError } from './errors.js';
+import { sharedErrors } from './error-codes.js';
 
 /**
  * Per-address sign-in throttle: after `limit` failures within `windowMs`, further attempts from
@@ -23,9 +23,7 @@ export class LoginThrottle {
     const list = this.recent(ip, now);
     if (list.length >= this.limit) {
       const retry = Math.ceil((list[0]! + this.windowMs - now) / 1000);
-      throw new GatehouseError(
-        'AUTH_THROTTLED',
-        429,
+      throw sharedErrors.AUTH_THROTTLED(
         `Too many failed sign-ins from ${ip}. Wait ${retry} s before trying again.`,
         { headers: { 'retry-after': String(retry) } },
       );

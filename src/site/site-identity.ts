@@ -13,6 +13,7 @@ import {
 } from '../shared/tls-ca.js';
 import { certificateFingerprint, splitHostsAndIps, type TlsMaterial } from '../shared/tls.js';
 import type { EventLog } from './events.js';
+import { siteErrors } from './error-codes.js';
 
 /**
  * The site's certificate authority as it travels between appliances of the site: only inside
@@ -38,9 +39,7 @@ export interface SiteIdentityFiles {
 export type SiteNames = () => { commonName: string; names: string[] };
 
 const invalid = (why: string) =>
-  new GatehouseError(
-    'SITE_CA_INVALID',
-    400,
+  siteErrors.SITE_CA_INVALID(
     `The site certificate authority sent by the peer is not usable: ${why}. Nothing was changed; establish the relationship again from the primary.`,
   );
 

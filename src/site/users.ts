@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
-import { conflict, fieldError, GatehouseError, notFound } from '../shared/errors.js';
+import { conflict, fieldError, notFound } from '../shared/errors.js';
 import { hashPassword } from '../shared/crypto.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from './events.js';
 import type { SiteSettingsService } from './settings.js';
+import { siteErrors } from './error-codes.js';
 
 export const Username = z
   .string({ message: 'is required' })
@@ -156,23 +157,21 @@ export class UserDirectory {
       row.username.toLowerCase() !== claims.sub.toLowerCase() ||
       (generation && row.ticket_generation !== (claims.gen ?? 0))
     )
-      throw new GatehouseError(
-        'CLIENT_TICKET_REVOKED',
-        401,
+      throw siteErrors.CLIENT_TICKET_REVOKED(
         `The sign-in of "${claims.sub}" was revoked (the user was disabled or deleted, or their password changed). Sign in to the site again.`,
       );
   }
 
   private checkPassword(password: string, username: string): void {
     const problem = passwordProblem(password, username, this.settings.get().passwordMinLength);
-    if (problem) throw fieldError('password', problem, 'PASSWORD_TOO_WEAK');
+    if (problem) throw fieldError('password', problem, siteErrors.PASSWORD_TOO_WEAK);
   }
 
   async create(actor: Actor, input: NewUserInput): Promise<User> {
     this.checkPassword(input.password, input.username);
     if (this.row(input.username)) {
       throw conflict(
-        'USER_EXISTS',
+        siteErrors.USER_EXISTS,
         `A user named "${input.username}" already exists. Choose another username or edit that user.`,
         'username',
       );
@@ -183,7 +182,7 @@ export class UserDirectory {
     this.db.transaction(() => {
       if (this.row(input.username)) {
         throw conflict(
-          'USER_EXISTS',
+          siteErrors.USER_EXISTS,
           `A user named "${input.username}" already exists. Choose another username or edit that user.`,
           'username',
         );
@@ -230,7 +229,7 @@ export class UserDirectory {
         actor.name.toLowerCase() === fresh.username.toLowerCase()
       ) {
         throw conflict(
-          'USER_SELF_DISABLE',
+          siteErrors.USER_SELF_DISABLE,
           'You cannot disable your own account. Ask another administrator to do it.',
           'disabled',
         );
@@ -283,7 +282,7 @@ export class UserDirectory {
       const user = this.get(username);
       if (actor.area === 'login' && actor.name.toLowerCase() === user.username.toLowerCase()) {
         throw conflict(
-          'USER_SELF_DELETE',
+          siteErrors.USER_SELF_DELETE,
           'You cannot delete your own account. Ask another administrator to do it.',
         );
       }
@@ -303,9 +302,7 @@ export class UserDirectory {
       )
       .get(username) as { n: number };
     if (others.n === 0) {
-      throw new GatehouseError(
-        'USER_LAST_ADMIN',
-        409,
+      throw siteErrors.USER_LAST_ADMIN(
         `Cannot ${verb} "${username}": it is the last enabled administrator. Make another user an administrator first.`,
       );
     }

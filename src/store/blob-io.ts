@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { BlobFetch, FetchFailure } from './blob-fetch.js';
 import type { TmpBlob } from './blob-types.js';
 import { FRAME_HEADER } from './blob-stream.js';
+import { storeErrors } from './error-codes.js';
 
 export type BlobIoRequest =
   | { op: 'fetch'; id: number; fetch: BlobFetch; shas: string[] }
@@ -89,9 +90,7 @@ export class BlobIo {
     if ('blobs' in r) written(r.blobs);
     if (!('failure' in r)) return;
     if (r.failure.kind === 'mismatch')
-      throw new GatehouseError(
-        'BLOB_DIGEST_MISMATCH',
-        400,
+      throw storeErrors.BLOB_DIGEST_MISMATCH(
         `The content's sha256 is ${r.failure.actual}, not the expected ${r.failure.expected}; it was altered or truncated in transit.`,
       );
     throw new BlobFetchError(r.failure);

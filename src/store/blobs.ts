@@ -2,11 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import { fsyncDir } from '../shared/fs.js';
 import type { BlobFetch } from './blob-fetch.js';
 import { BlobIo } from './blob-io.js';
 import type { BlobInfo, TmpBlob } from './blob-types.js';
+import { storeErrors } from './error-codes.js';
 
 export type { BlobInfo, TmpBlob } from './blob-types.js';
 
@@ -41,8 +42,7 @@ export class BlobStore {
   }
 
   pathOf(sha256: string): string {
-    if (!SHA256.test(sha256))
-      throw new GatehouseError('BLOB_BAD_DIGEST', 400, `Not a sha256 digest: ${sha256}`);
+    if (!SHA256.test(sha256)) throw storeErrors.BLOB_BAD_DIGEST(`Not a sha256 digest: ${sha256}`);
     return path.join(this.root, 'sha256', sha256.slice(0, 2), sha256);
   }
 
@@ -165,9 +165,7 @@ export class BlobStore {
       for await (const chunk of chunks) {
         size += chunk.length;
         if (opts.limit !== undefined && size > opts.limit) {
-          throw new GatehouseError(
-            'BLOB_TOO_LARGE',
-            413,
+          throw storeErrors.BLOB_TOO_LARGE(
             `The upload is larger than the limit of ${opts.limit} bytes. Upload a smaller file or raise the limit.`,
           );
         }
@@ -184,9 +182,7 @@ export class BlobStore {
     const sha256 = hash.digest('hex');
     if (opts.expectedSha256 && opts.expectedSha256 !== sha256) {
       await fsp.rm(tmp, { force: true });
-      throw new GatehouseError(
-        'BLOB_DIGEST_MISMATCH',
-        400,
+      throw storeErrors.BLOB_DIGEST_MISMATCH(
         `The content's sha256 is ${sha256}, not the expected ${opts.expectedSha256}; it was altered or truncated in transit.`,
       );
     }

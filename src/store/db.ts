@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
-import { GatehouseError } from '../shared/errors.js';
+
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { storeErrors } from './error-codes.js';
 
 export type Db = Database.Database;
 
@@ -46,9 +47,7 @@ export function schemaVersion(db: Db): number {
 export function migrate(db: Db): { from: number; to: number } {
   const from = schemaVersion(db);
   if (from > SCHEMA_VERSION) {
-    throw new GatehouseError(
-      'STORE_SCHEMA_TOO_NEW',
-      500,
+    throw storeErrors.STORE_SCHEMA_TOO_NEW(
       `The database has schema version ${from} but this software understands up to ${SCHEMA_VERSION}. ` +
         'Run the newer Gatehouse version that wrote it, or restore a backup made by this version.',
     );

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { keyId, loadPublicKey, signEd25519, verifyEd25519 } from '../shared/crypto.js';
-import { GatehouseError } from '../shared/errors.js';
+import { updatesErrors } from './error-codes.js';
 
 /**
  * The Appliance Download Key: a token that names an appliance and what it runs, signed by the
@@ -71,17 +71,13 @@ export function createDownloadKey(opts: CreateDownloadKeyOptions): string {
 const REGENERATE = "Generate a new key on the appliance's Updates page and paste it again.";
 
 const malformed = (why: string) =>
-  new GatehouseError(
-    'DOWNLOAD_KEY_MALFORMED',
-    400,
+  updatesErrors.DOWNLOAD_KEY_MALFORMED(
     `This is not a valid Appliance Download Key (${why}). Copy the whole key shown on the appliance's Updates page (it starts with "${DOWNLOAD_KEY_PREFIX}.") and paste it again.`,
     { fields: [{ field: 'downloadKey', message: why }] },
   );
 
 const badSignature = (why: string) =>
-  new GatehouseError(
-    'DOWNLOAD_KEY_BAD_SIGNATURE',
-    401,
+  updatesErrors.DOWNLOAD_KEY_BAD_SIGNATURE(
     `The Appliance Download Key was altered or damaged: ${why}. ${REGENERATE}`,
     { fields: [{ field: 'downloadKey', message: why }] },
   );
@@ -122,9 +118,7 @@ export function verifyDownloadKey(token: string, now = Date.now()): DownloadKeyC
     throw badSignature('its signature does not verify');
   const expiresAt = Date.parse(claims.expiresAt);
   if (expiresAt <= now) {
-    throw new GatehouseError(
-      'DOWNLOAD_KEY_EXPIRED',
-      401,
+    throw updatesErrors.DOWNLOAD_KEY_EXPIRED(
       `The Appliance Download Key of "${claims.appliance}" expired at ${claims.expiresAt} (it is now ${new Date(now).toISOString()}). ${REGENERATE} If the appliance made it moments ago, check that its clock is right.`,
       { fields: [{ field: 'downloadKey', message: 'has expired' }] },
     );

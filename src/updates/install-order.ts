@@ -1,6 +1,7 @@
-import { GatehouseError, conflict } from '../shared/errors.js';
+import { conflict } from '../shared/errors.js';
 import { compareVersions } from '../shared/version.js';
 import type { PackageKind } from './package.js';
+import { updatesErrors } from './error-codes.js';
 
 /**
  * The install-order rules (S9), pure: which package may install on which running software, and
@@ -32,9 +33,7 @@ export function checkInstallOrder(
 ): void {
   const { kind, version, requires } = pkg;
   if (opts.expectKind && opts.expectKind !== kind)
-    throw new GatehouseError(
-      'PACKAGE_WRONG_KIND',
-      400,
+    throw updatesErrors.PACKAGE_WRONG_KIND(
       `kind: this is a ${kind} package, not a ${opts.expectKind} package. Choose the ${opts.expectKind} package file, or install this one as a ${kind} update.`,
       { fields: [{ field: 'kind', message: `the package is a ${kind} package` }] },
     );
@@ -42,20 +41,16 @@ export function checkInstallOrder(
   const cmp = compareVersions(version, current);
   if (cmp === 0)
     throw conflict(
-      'UPDATE_ALREADY_INSTALLED',
+      updatesErrors.UPDATE_ALREADY_INSTALLED,
       `${kind} ${version} is already installed; there is nothing to do.`,
     );
   if (cmp < 0 && !opts.force)
-    throw new GatehouseError(
-      'UPDATE_DOWNGRADE',
-      409,
+    throw updatesErrors.UPDATE_DOWNGRADE(
       `${kind} ${version} is older than the installed ${current}. Downgrades are refused; choose force (API: "force": true) only if you mean to go back.`,
       { fields: [{ field: 'force', message: 'must be true to install an older version' }] },
     );
   if (kind === 'product' && requires.base && compareVersions(running.base, requires.base) < 0)
-    throw new GatehouseError(
-      'UPDATE_REQUIRES_BASE',
-      409,
+    throw updatesErrors.UPDATE_REQUIRES_BASE(
       `product ${version} needs base ${requires.base} or later; this appliance runs base ${running.base}. Install the base ${requires.base} update first (S9), then this one.`,
     );
 }
@@ -71,9 +66,7 @@ export function checkDiskSpace(
   const { payload, database, free, reserveMiB, where } = sizes;
   const need = payload + 2 * database + reserveMiB * MiB;
   if (free < need)
-    throw new GatehouseError(
-      'UPDATE_DISK_FULL',
-      507,
+    throw updatesErrors.UPDATE_DISK_FULL(
       `Not enough free disk space: installing ${pkg.kind} ${pkg.version} needs ${mib(need)} MiB (payload ${mib(payload)} MiB, database snapshot and backup ${mib(2 * database)} MiB, reserve ${reserveMiB} MiB) but ${mib(free)} MiB are free on ${where}. Free some space (e.g. delete old staged packages) and try again.`,
     );
 }

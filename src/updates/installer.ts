@@ -16,6 +16,7 @@ import {
   type InstallProgress,
   type StagedPackage,
 } from './installer-types.js';
+import { updatesErrors } from './error-codes.js';
 
 export type * from './installer-types.js';
 
@@ -69,7 +70,7 @@ export class UpdateInstaller {
     this.get(id);
     if (this.progress && this.progress.phase !== 'failed' && this.progress.id === id)
       throw conflict(
-        'UPDATE_IN_PROGRESS',
+        updatesErrors.UPDATE_IN_PROGRESS,
         'This package is being installed; it can be removed when the install has finished.',
       );
     await this.staging.drop(id);
@@ -101,7 +102,7 @@ export class UpdateInstaller {
   ): Promise<InstallProgress> {
     if (this.progress && this.progress.phase !== 'failed')
       throw conflict(
-        'UPDATE_IN_PROGRESS',
+        updatesErrors.UPDATE_IN_PROGRESS,
         `An install of ${this.progress.kind} ${this.progress.version} is already running (${this.progress.phase}). Wait for it to finish.`,
       );
     const staged = this.get(id);
@@ -142,9 +143,7 @@ export class UpdateInstaller {
       const err =
         e instanceof GatehouseError
           ? e
-          : new GatehouseError(
-              'UPDATE_FAILED',
-              500,
+          : updatesErrors.UPDATE_FAILED(
               `The install failed: ${(e as Error).message}. Nothing was switched; the appliance keeps running ${this.host.running.product}.`,
             );
       progress.phase = 'failed';

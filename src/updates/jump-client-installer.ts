@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { GatehouseError } from '../shared/errors.js';
+import { updatesErrors } from './error-codes.js';
 
 /**
  * A Jump Client installer (S13): the site it connects to, then the signed product package of
@@ -43,9 +43,7 @@ export function installerHeader(site: InstallerSite): Buffer {
 }
 
 const notInstaller = (file: string, why: string) =>
-  new GatehouseError(
-    'JUMP_CLIENT_INSTALLER_INVALID',
-    400,
+  updatesErrors.JUMP_CLIENT_INSTALLER_INVALID(
     `--installer: ${file} is not a Jump Client installer (${why}). Download it from /appliance > Updates (Downloaded packages, Client installers: jump-client).`,
   );
 

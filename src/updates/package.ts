@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { promises as fsp, readFileSync, existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { GatehouseError } from '../shared/errors.js';
+
 import { keyId, loadPublicKey, verifyEd25519 } from '../shared/crypto.js';
 import { compareVersions } from '../shared/version.js';
 import {
@@ -16,6 +16,7 @@ import {
   type BundleSource,
   type OpenedBundle,
 } from '../shared/signed-bundle.js';
+import { updatesErrors } from './error-codes.js';
 
 /**
  * Update packages: signed bundles (src/shared/signed-bundle.ts) marked GATEHOUSE-PACKAGE.
@@ -86,9 +87,7 @@ async function described(bundle: OpenedBundle, known?: KnownDigest): Promise<Ins
   const manifest = PackageManifest.safeParse(bundle.header);
   if (!manifest.success) {
     const issue = manifest.error.issues[0];
-    throw new GatehouseError(
-      'PACKAGE_CORRUPT',
-      400,
+    throw updatesErrors.PACKAGE_CORRUPT(
       `The update package manifest is malformed (${issue?.path.join('.')}: ${issue?.message}). ${PACKAGE.fix}`,
     );
   }
@@ -115,9 +114,7 @@ export async function verifyPackage(
   const candidates = bundle.signatures.filter((s) => byId.has(s.keyId));
   if (candidates.length === 0) {
     const ids = bundle.signatures.map((s) => s.keyId.slice(0, 16) + '…').join(', ') || 'none';
-    throw new GatehouseError(
-      'PACKAGE_UNTRUSTED_SIGNER',
-      400,
+    throw updatesErrors.PACKAGE_UNTRUSTED_SIGNER(
       `The update package is signed by key(s) ${ids}, none of which this appliance trusts. Install only packages published for Gatehouse (signed by a release key fixed at appliance init).`,
     );
   }
@@ -125,9 +122,7 @@ export async function verifyPackage(
     verifyEd25519(byId.get(s.keyId)!, bundle.headerBytes, Buffer.from(s.signature, 'base64')),
   );
   if (!good) {
-    throw new GatehouseError(
-      'PACKAGE_BAD_SIGNATURE',
-      400,
+    throw updatesErrors.PACKAGE_BAD_SIGNATURE(
       `The update package signature does not verify: the package was altered after it was signed. ${PACKAGE.fix}`,
     );
   }
@@ -175,15 +170,11 @@ async function productSources(tree: string, version: string, tmpDir: string) {
     unknown
   >;
   if (pkgJson.name !== 'gatehouse')
-    throw new GatehouseError(
-      'PACKAGE_SOURCE_INVALID',
-      400,
+    throw updatesErrors.PACKAGE_SOURCE_INVALID(
       `--from ${tree}: not a Gatehouse code tree (its package.json is not "gatehouse").`,
     );
   if (!existsSync(path.join(tree, 'dist', 'src', 'cli', 'main.js')))
-    throw new GatehouseError(
-      'PACKAGE_SOURCE_INVALID',
-      400,
+    throw updatesErrors.PACKAGE_SOURCE_INVALID(
       `--from ${tree}: dist/src is missing. Build the code first (npm run build).`,
     );
   // The installed code reports the package's version because its own package.json says so.
@@ -246,9 +237,7 @@ export function productionClosure(tree: string): string[] {
       const found = resolveFrom(pkgDir, name);
       if (!found) {
         if (optional.has(name) || json.optionalDependencies?.[name]) continue;
-        throw new GatehouseError(
-          'PACKAGE_SOURCE_INVALID',
-          400,
+        throw updatesErrors.PACKAGE_SOURCE_INVALID(
           `--from ${tree}: dependency ${name} of ${path.relative(tree, pkgDir) || 'the product'} is not installed. Run npm ci there first.`,
         );
       }
@@ -299,18 +288,14 @@ export interface BuildOptions {
 export async function buildPackage(opts: BuildOptions): Promise<PackageManifest> {
   const version = Version.safeParse(opts.version);
   if (!version.success)
-    throw new GatehouseError(
-      'PACKAGE_VERSION_INVALID',
-      400,
+    throw updatesErrors.PACKAGE_VERSION_INVALID(
       `--version ${opts.version}: must be MAJOR.MINOR.PATCH, e.g. 1.2.0.`,
       {
         fields: [{ field: 'version', message: 'must be MAJOR.MINOR.PATCH, e.g. 1.2.0' }],
       },
     );
   if (opts.requiresBase !== undefined && !Version.safeParse(opts.requiresBase).success)
-    throw new GatehouseError(
-      'PACKAGE_VERSION_INVALID',
-      400,
+    throw updatesErrors.PACKAGE_VERSION_INVALID(
       `--requires-base ${opts.requiresBase}: must be MAJOR.MINOR.PATCH.`,
       {
         fields: [{ field: 'requires-base', message: 'must be MAJOR.MINOR.PATCH, e.g. 1.1.0' }],

@@ -9,12 +9,13 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { fsyncDir } from '../shared/fs.js';
 import type { Actor } from '../shared/actor.js';
 import { extractPackage, type InspectedPackage } from './package.js';
 import type { SystemDir } from './slots.js';
 import type { InstallHost } from './installer-types.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 /**
  * The files an install writes besides staging: the inactive slot (and base layers), the
@@ -96,9 +97,7 @@ export class SlotFiles {
       !/^before-[a-z]+-[0-9.]+-[0-9TZ-]+\.ghbak$/.test(name) ||
       !existsSync(path.join(this.sys.backups, name))
     )
-      throw new GatehouseError(
-        'NOT_FOUND',
-        404,
+      throw sharedErrors.NOT_FOUND(
         `name: no pre-update backup called ${name}. The Updates page lists the backups kept (the last three).`,
       );
     return path.join(this.sys.backups, name);

@@ -8,8 +8,9 @@ import {
   closeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { writeFileAtomicSync } from '../shared/fs.js';
+import { updatesErrors } from './error-codes.js';
 
 /**
  * The software an appliance runs lives in its data directory, beside its data, as two A/B
@@ -72,9 +73,7 @@ export function parseBootState(raw: unknown, file: string): BootState {
     !trialOk ||
     (b.rollback !== undefined && typeof b.rollback.reason !== 'string')
   ) {
-    throw new GatehouseError(
-      'BOOT_STATE_DAMAGED',
-      500,
+    throw updatesErrors.BOOT_STATE_DAMAGED(
       `${file} is damaged, so the appliance cannot tell which software slot to run. It is written atomically, so this means it was edited by hand: restore it, or write {"format":1,"active":"factory"} to run the software the appliance was first started with.`,
     );
   }

@@ -2,7 +2,7 @@ import { existsSync, promises as fsp, readFileSync, readdirSync, statfsSync } fr
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import { fsyncDir } from '../shared/fs.js';
 import { fileDigest } from '../shared/signed-bundle.js';
 import { BASE_MARKER, checkPayload, verifyPackage, type InspectedPackage } from './package.js';
@@ -10,6 +10,8 @@ import type { SystemDir } from './slots.js';
 import { damagedStaged, isStagedDamage } from './staged-damage.js';
 import { contentKind, installOrder, mib } from './install-order.js';
 import type { InstallHost, StagedPackage } from './installer-types.js';
+import { updatesErrors } from './error-codes.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 /**
  * Staging (system/staging): packages uploaded, downloaded or pushed by the cluster, each
@@ -62,9 +64,7 @@ export class StagingArea {
         for await (const chunk of body) {
           size += (chunk as Buffer).length;
           if (size > maxBytes)
-            throw new GatehouseError(
-              'PACKAGE_TOO_LARGE',
-              413,
+            throw updatesErrors.PACKAGE_TOO_LARGE(
               `file: the upload is larger than half of the free disk space (${mib(maxBytes)} MiB), which an install needs to unpack it. Free some space (e.g. remove staged packages) and try again.`,
               { fields: [{ field: 'file', message: 'is larger than the free disk space allows' }] },
             );
@@ -75,9 +75,7 @@ export class StagingArea {
         await fh.close();
       }
       if (size === 0)
-        throw new GatehouseError(
-          'PACKAGE_EMPTY',
-          400,
+        throw updatesErrors.PACKAGE_EMPTY(
           'file: the uploaded file is empty. Choose the package file (.ghpkg) you downloaded from the update server.',
           { fields: [{ field: 'file', message: 'is empty' }] },
         );
@@ -162,18 +160,14 @@ export class StagingArea {
   async verify(file: string, staged?: StagedPackage): Promise<InspectedPackage> {
     const keys = this.host.releaseKeys();
     if (keys.length === 0)
-      throw new GatehouseError(
-        'UPDATE_NO_RELEASE_KEY',
-        409,
+      throw updatesErrors.UPDATE_NO_RELEASE_KEY(
         'This appliance trusts no release key, so it cannot install any package. Release keys are fixed when the appliance is created (`gatehouse appliance init --release-key FILE`).',
       );
     const pkg = await verifyPackage(file, keys, staged);
     if (!staged) await checkPayload(pkg);
     const looksLike = contentKind(new Set(pkg.manifest.entries.map((e) => e.name)), BASE_MARKER);
     if (looksLike !== pkg.manifest.kind)
-      throw new GatehouseError(
-        'PACKAGE_WRONG_KIND',
-        400,
+      throw updatesErrors.PACKAGE_WRONG_KIND(
         `The package says it is a ${pkg.manifest.kind} package but its contents are ${looksLike === 'neither' ? 'neither a product nor a base' : `a ${looksLike}`}. It was built wrongly; ask for a corrected package.`,
       );
     return pkg;
@@ -181,8 +175,6 @@ export class StagingArea {
 }
 
 const notStaged = (id: string) =>
-  new GatehouseError(
-    'NOT_FOUND',
-    404,
+  sharedErrors.NOT_FOUND(
     `id: no staged package ${id}. Upload the package or download it from the update server first.`,
   );

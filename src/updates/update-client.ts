@@ -10,6 +10,7 @@ import { colonHex } from '../shared/crypto.js';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
 import { fsyncDir } from '../shared/fs.js';
 import { APPLIANCE_AUTH_SCHEME } from './download-key.js';
+import { updatesErrors } from './error-codes.js';
 
 export const AvailablePackage = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/),
@@ -38,9 +39,7 @@ export interface UpdateServerClientOptions {
 function normaliseFingerprint(fingerprint: string): string {
   const hex = fingerprint.replace(/[^0-9a-fA-F]/g, '');
   if (hex.length !== 64)
-    throw new GatehouseError(
-      'UPDATE_SERVER_FINGERPRINT_INVALID',
-      400,
+    throw updatesErrors.UPDATE_SERVER_FINGERPRINT_INVALID(
       'fingerprint: must be the SHA-256 fingerprint of the update server certificate (64 hex digits, e.g. AB:CD:…), as `gatehouse update-server start` prints it.',
       { fields: [{ field: 'fingerprint', message: 'must be 64 hex digits' }] },
     );
@@ -64,9 +63,7 @@ export class UpdateServerClient {
       this.base = new URL('invalid:');
     }
     if (this.base.protocol !== 'https:')
-      throw new GatehouseError(
-        'UPDATE_SERVER_URL_INVALID',
-        400,
+      throw updatesErrors.UPDATE_SERVER_URL_INVALID(
         `url: "${opts.url}" is not an https:// URL. Give the address the update server prints at start, e.g. https://updates.example.com:8444.`,
         { fields: [{ field: 'url', message: 'must be an https:// URL' }] },
       );
@@ -111,9 +108,7 @@ export class UpdateServerClient {
     const digest = await sha256Of(part);
     if (digest !== pkg.sha256) {
       await fsp.rm(part, { force: true });
-      throw new GatehouseError(
-        'UPDATE_DOWNLOAD_CORRUPT',
-        502,
+      throw updatesErrors.UPDATE_DOWNLOAD_CORRUPT(
         `The downloaded ${pkg.kind} package ${pkg.version} has sha256 ${digest}, not ${pkg.sha256}: it was damaged on the way or on the update server's disk. The file was removed and it does not count as downloaded: download it again. If it is refused again, the update server's copy is damaged: its operator runs \`gatehouse update-server verify\` and publishes the good file again.`,
       );
     }
@@ -160,9 +155,7 @@ export class UpdateServerClient {
         createWriteStream(part, { flags: offset === 0 ? 'w' : 'a', mode: 0o600 }),
       );
     } catch (e) {
-      throw new GatehouseError(
-        'UPDATE_DOWNLOAD_INTERRUPTED',
-        502,
+      throw updatesErrors.UPDATE_DOWNLOAD_INTERRUPTED(
         `The download of ${pkg.kind} package ${pkg.version} from ${this.base.origin} was interrupted after ${received} of ${pkg.size} bytes (${errorText(e)}). Download again: it resumes where it stopped.`,
         { cause: e },
       );
@@ -201,25 +194,19 @@ export class UpdateServerClient {
       (isGatehouseError(e) && e.code === 'TLS_FINGERPRINT_MISMATCH') ||
       /not the pinned/.test(errorText(e))
     ) {
-      return new GatehouseError(
-        'UPDATE_SERVER_CERT_MISMATCH',
-        502,
+      return updatesErrors.UPDATE_SERVER_CERT_MISMATCH(
         `The update server at ${this.base.origin} presented a certificate that is not the pinned one (${this.fingerprint}). Check the update server address; if its certificate was replaced, set the fingerprint it prints at start.`,
         { cause: e },
       );
     }
-    return new GatehouseError(
-      'UPDATE_SERVER_UNREACHABLE',
-      502,
+    return updatesErrors.UPDATE_SERVER_UNREACHABLE(
       `The update server at ${this.base.origin} cannot be reached (${errorText(e)}). Check its address and that it is running; an appliance without access to it can be updated with an Appliance Download Key (manual update).`,
       { cause: e },
     );
   }
 
   private protocolError(what: string): GatehouseError {
-    return new GatehouseError(
-      'UPDATE_SERVER_PROTOCOL',
-      502,
+    return updatesErrors.UPDATE_SERVER_PROTOCOL(
       `The update server at ${this.base.origin} did not answer as an update server: ${what}. Check the update server address.`,
     );
   }
@@ -238,9 +225,7 @@ export class UpdateServerClient {
     if (typeof problem?.code === 'string' && typeof problem.detail === 'string')
       // The appliance's own request was fine: the failure is upstream, hence 502.
       return new GatehouseError(problem.code, 502, problem.detail);
-    return new GatehouseError(
-      'UPDATE_SERVER_ERROR',
-      502,
+    return updatesErrors.UPDATE_SERVER_ERROR(
       `The update server at ${this.base.origin} answered HTTP ${res.statusCode}. Try again later; its log says why.`,
     );
   }

@@ -17,6 +17,8 @@ import {
   type Standing,
   type UpdateSettings,
 } from './update-settings.js';
+import { updatesErrors } from './error-codes.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 export interface DownloadProgress {
   id: string;
@@ -72,9 +74,7 @@ export class UpdateService {
   private async client(): Promise<UpdateServerClient> {
     const server = this.opts.settings.server();
     if (!server)
-      throw new GatehouseError(
-        'UPDATE_SERVER_NOT_SET',
-        409,
+      throw updatesErrors.UPDATE_SERVER_NOT_SET(
         'No update server is configured. Set its URL and certificate fingerprint under Update Server on this page (PUT /api/appliance/updates/server), or install manually with a package file.',
       );
     const { UpdateServerClient } = await import('./update-client.js');
@@ -136,9 +136,7 @@ export class UpdateService {
   findAvailable(id: string): AvailablePackage {
     const pkg = this.available.find((p) => p.id === id);
     if (!pkg)
-      throw new GatehouseError(
-        'NOT_FOUND',
-        404,
+      throw sharedErrors.NOT_FOUND(
         `id: ${id} is not in the Available Updates list. Check for updates first; a package this appliance has already downloaded is under Downloaded Packages.`,
       );
     return pkg;
@@ -151,7 +149,7 @@ export class UpdateService {
     const pkg = this.findAvailable(id);
     if (this.downloads.get(id)?.state === 'downloading')
       throw conflict(
-        'UPDATE_DOWNLOAD_IN_PROGRESS',
+        updatesErrors.UPDATE_DOWNLOAD_IN_PROGRESS,
         `${pkg.kind} ${pkg.version} is already being downloaded.`,
       );
     const progress: DownloadProgress = {

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { readApplianceSetting, writeApplianceSetting } from '../store/appliance-settings.js';
+import { updatesErrors } from './error-codes.js';
 
 /** This appliance's own update settings (appliance_settings; never synchronised to a peer). */
 export const UpdateServerConfig = z
@@ -127,7 +128,7 @@ export class UpdateSettings {
         { reason: problem },
         'denied',
       );
-      throw new GatehouseError('UPDATE_AUTOMATIC_NOT_STANDALONE', 409, problem, {
+      throw updatesErrors.UPDATE_AUTOMATIC_NOT_STANDALONE(problem, {
         fields: [{ field: 'enabled', message: problem }],
       });
     }

@@ -1,10 +1,13 @@
 import type { Db } from '../../store/db.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from '../../shared/crypto.js';
-import { fieldError, GatehouseError } from '../../shared/errors.js';
+import { fieldError } from '../../shared/errors.js';
 import { StrikeTable } from './strikes.js';
 import type { Actor } from '../../shared/actor.js';
 import type { EventLog } from '../../site/events.js';
 import { passwordProblem } from '../../site/users.js';
+import { sharedErrors } from '../../shared/error-codes.js';
+import { applianceErrors } from '../error-codes.js';
+import { siteErrors } from '../../site/error-codes.js';
 
 /** Five wrong current passwords, then 5 s, 10 s… up to 15 minutes between tries. */
 const WRONG_CURRENT_POLICY = { free: 5, capMs: 15 * 60_000 };
@@ -60,9 +63,7 @@ export class ApplianceAdmins {
     const ok = await verifyPassword(current, row?.password_hash ?? DUMMY_PASSWORD_HASH);
     if (blockedUntil > now) {
       const seconds = Math.ceil((blockedUntil - now) / 1000);
-      throw new GatehouseError(
-        'AUTH_THROTTLED',
-        429,
+      throw sharedErrors.AUTH_THROTTLED(
         `Too many wrong current passwords for "${actor.name}". Wait ${seconds} s and try again.`,
         { headers: { 'retry-after': String(seconds) } },
       );
@@ -72,11 +73,11 @@ export class ApplianceAdmins {
       throw fieldError(
         'currentPassword',
         'is not your current password',
-        'AUTH_INVALID_CREDENTIALS',
+        applianceErrors.AUTH_INVALID_CREDENTIALS,
       );
     }
     const problem = passwordProblem(next, actor.name, minLength);
-    if (problem) throw fieldError('newPassword', problem, 'PASSWORD_TOO_WEAK');
+    if (problem) throw fieldError('newPassword', problem, siteErrors.PASSWORD_TOO_WEAK);
     const hash = await hashPassword(next);
     this.db.transaction(() => {
       this.db

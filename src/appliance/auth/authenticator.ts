@@ -1,5 +1,5 @@
 import type { Db } from '../../store/db.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import {
   DUMMY_PASSWORD_HASH,
   hmacHex,
@@ -15,15 +15,15 @@ import type { ApplianceAdmins } from './accounts.js';
 import { LoginThrottle } from '../../shared/throttle.js';
 import type { Area, AuthSession } from '../../shared/http/operations.js';
 import { SignInGuard, signInThrottled } from './sign-in-guard.js';
+import { applianceErrors } from '../error-codes.js';
 
 const ABSOLUTE_LIFETIME_MS = 12 * 3600_000;
 const TOUCH_EVERY_MS = 60_000;
 
 const badCredentials = () =>
-  new GatehouseError(
-    'AUTH_INVALID_CREDENTIALS',
-    401,
+  applianceErrors.AUTH_INVALID_CREDENTIALS(
     'The username or password is not correct. Check both and try again.',
+    { status: 401 },
   );
 
 /**
@@ -87,17 +87,13 @@ export class Authenticator {
       const user = this.users.get(username);
       if (user.disabled) {
         this.events.record(actor, 'auth.login', area, { reason: 'disabled' }, 'denied');
-        throw new GatehouseError(
-          'AUTH_ACCOUNT_DISABLED',
-          403,
+        throw applianceErrors.AUTH_ACCOUNT_DISABLED(
           'This account is disabled. Ask an administrator to enable it.',
         );
       }
       if (needs === 'administrator' && !user.isAdmin) {
         this.events.record(actor, 'auth.login', area, { reason: 'not an administrator' }, 'denied');
-        throw new GatehouseError(
-          'AUTH_NOT_ADMIN',
-          403,
+        throw applianceErrors.AUTH_NOT_ADMIN(
           'This account may use the representative console but not /login. Ask an administrator to grant administrator rights.',
         );
       }

@@ -1,10 +1,11 @@
 import type { Db } from '../../store/db.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import type { SiteSettingsService } from '../../site/settings.js';
 import type { Area } from '../../shared/http/operations.js';
 import { KnownDevices } from './known-devices.js';
 import { StrikeTable, type BackoffPolicy } from './strikes.js';
 import { accountUnlockedAt, addressesUnlockedAt } from './unlock.js';
+import { sharedErrors } from '../../shared/error-codes.js';
 
 /** One sign-in attempt: who it claims to be, from where, and the browser's device cookie. */
 export interface Attempt {
@@ -25,9 +26,7 @@ const ADDRESS_POLICY: BackoffPolicy = { free: 20, capMs: 15 * 60_000 };
 
 export const signInThrottled = (waitMs: number) => {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return new GatehouseError(
-    'AUTH_THROTTLED',
-    429,
+  return sharedErrors.AUTH_THROTTLED(
     `Too many failed sign-ins for this username or from this address. Wait ${seconds} s and try again, or sign in from a browser or address that signed in before. An administrator with shell access can lift this at once with \`gatehouse appliance unlock\`.`,
     { headers: { 'retry-after': String(seconds) } },
   );

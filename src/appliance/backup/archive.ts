@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { keyId, loadPrivateKey, loadPublicKey, verifyEd25519 } from '../../shared/crypto.js';
 import type { KeyObject } from 'node:crypto';
 import {
@@ -10,6 +10,7 @@ import {
   type BundleKind,
   type BundleSource,
 } from '../../shared/signed-bundle.js';
+import { applianceErrors } from '../error-codes.js';
 
 /**
  * The backup archive: a signed bundle (src/shared/signed-bundle.ts) marked GATEHOUSE-BACKUP,
@@ -67,9 +68,7 @@ export async function readArchive(
   const bundle = await openBundle(file, BACKUP);
   const header = BackupHeader.safeParse(bundle.header);
   if (!header.success) {
-    throw new GatehouseError(
-      'BACKUP_CORRUPT',
-      400,
+    throw applianceErrors.BACKUP_CORRUPT(
       `The backup archive header is malformed (${header.error.issues[0]?.path.join('.')}): the file is damaged or not from Gatehouse.`,
     );
   }
@@ -78,9 +77,7 @@ export async function readArchive(
   try {
     publicKey = loadPublicKey(signer.publicKey);
   } catch {
-    throw new GatehouseError(
-      'BACKUP_CORRUPT',
-      400,
+    throw applianceErrors.BACKUP_CORRUPT(
       'The backup archive names a signing key that cannot be read.',
     );
   }
@@ -90,16 +87,12 @@ export async function readArchive(
     !signature ||
     !verifyEd25519(publicKey, bundle.headerBytes, Buffer.from(signature.signature, 'base64'))
   ) {
-    throw new GatehouseError(
-      'BACKUP_BAD_SIGNATURE',
-      400,
+    throw applianceErrors.BACKUP_BAD_SIGNATURE(
       'The backup archive signature does not verify: the archive was altered after it was made. Use an unaltered copy.',
     );
   }
   if (!isTrustedSigner(signer.keyId)) {
-    throw new GatehouseError(
-      'BACKUP_UNTRUSTED_SIGNER',
-      400,
+    throw applianceErrors.BACKUP_UNTRUSTED_SIGNER(
       `The backup was signed by appliance key ${signer.keyId.slice(0, 16)}… ("${header.data.appliance}"), which this appliance does not trust. If you trust that appliance, pass its key id as trustedSigner (shown on its /appliance > Backup page).`,
       {
         fields: [

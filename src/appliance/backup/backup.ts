@@ -7,12 +7,13 @@ import { openDatabase, integrityCheck, migrate, schemaVersion, type Db } from '.
 import { SCHEMA_VERSION } from '../../store/migrations.js';
 import { keepSiteDataOnly, restoreSiteData } from '../../site/site-data.js';
 import type { BlobStore } from '../../store/blobs.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { compareVersions, PRODUCT_VERSION } from '../../shared/version.js';
 import { keyId } from '../../shared/crypto.js';
 import type { Actor } from '../../shared/actor.js';
 import type { EventLog } from '../../site/events.js';
 import { readArchive, writeArchive, type BackupHeader } from './archive.js';
+import { applianceErrors } from '../error-codes.js';
 
 export interface BackupOptions {
   includeRecordings: boolean;
@@ -146,17 +147,13 @@ export class BackupService {
         header.schemaVersion > SCHEMA_VERSION ||
         compareVersions(header.productVersion, PRODUCT_VERSION) > 0
       ) {
-        throw new GatehouseError(
-          'BACKUP_NEWER_VERSION',
-          400,
+        throw applianceErrors.BACKUP_NEWER_VERSION(
           `This backup was made by Gatehouse ${header.productVersion} (schema ${header.schemaVersion}); this appliance runs ${PRODUCT_VERSION} (schema ${SCHEMA_VERSION}). Update this appliance to ${header.productVersion} or later, then restore.`,
         );
       }
       const snapshotFile = path.join(dir, 'x', 'site.db');
       if (!header.entries.some((e) => e.name === 'site.db')) {
-        throw new GatehouseError(
-          'BACKUP_CORRUPT',
-          400,
+        throw applianceErrors.BACKUP_CORRUPT(
           'The backup archive has no site database: it is incomplete.',
         );
       }
@@ -164,15 +161,11 @@ export class BackupService {
       try {
         const problems = integrityCheck(snap);
         if (problems.length)
-          throw new GatehouseError(
-            'BACKUP_CORRUPT',
-            400,
+          throw applianceErrors.BACKUP_CORRUPT(
             `The backup's database fails its integrity check (${problems[0]}).`,
           );
         if (schemaVersion(snap) !== header.schemaVersion) {
-          throw new GatehouseError(
-            'BACKUP_CORRUPT',
-            400,
+          throw applianceErrors.BACKUP_CORRUPT(
             'The backup header and its database disagree on the schema version.',
           );
         }
@@ -184,9 +177,7 @@ export class BackupService {
           snap.prepare('SELECT DISTINCT sha256 FROM files').all() as { sha256: string }[]
         ).filter((r) => !blobNames.has(r.sha256));
         if (missing.length) {
-          throw new GatehouseError(
-            'BACKUP_CORRUPT',
-            400,
+          throw applianceErrors.BACKUP_CORRUPT(
             `The backup lists ${missing.length} file(s) whose content is not in the archive.`,
           );
         }
@@ -225,9 +216,7 @@ export class BackupService {
       for await (const chunk of upload) {
         size += (chunk as Buffer).length;
         if (size > maxBytes) {
-          throw new GatehouseError(
-            'BACKUP_TOO_LARGE',
-            413,
+          throw applianceErrors.BACKUP_TOO_LARGE(
             `The uploaded backup is larger than ${maxBytes} bytes, half of the free space on the data disk (the rest is needed to unpack it). Free some space on the appliance and try again.`,
           );
         }
@@ -237,9 +226,7 @@ export class BackupService {
       await fh.close();
     }
     if (size === 0)
-      throw new GatehouseError(
-        'BACKUP_EMPTY',
-        400,
+      throw applianceErrors.BACKUP_EMPTY(
         'The uploaded backup is empty. Choose the archive file downloaded from /appliance > Backup.',
       );
   }

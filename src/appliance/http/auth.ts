@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatehouseError } from '../../shared/errors.js';
+
 import type { Appliance } from '../context.js';
 import type { Area, AuthSession } from '../../shared/http/operations.js';
+import { sharedErrors } from '../../shared/error-codes.js';
+import { applianceErrors } from '../error-codes.js';
 
 export const sessionCookie = (area: Area) => `__Host-gh-${area}`;
 export const PRE_SESSION_COOKIE = '__Host-gh-pre';
@@ -38,9 +40,7 @@ export function requireApiSession(
     if (
       !appliance.auth.checkCsrf(session.csrfToken, typeof given === 'string' ? given : undefined)
     ) {
-      throw new GatehouseError(
-        'CSRF_TOKEN_INVALID',
-        403,
+      throw sharedErrors.CSRF_TOKEN_INVALID(
         'The x-csrf-token header is missing or wrong. Send the csrfToken returned at sign-in (or use a bearer token).',
       );
     }
@@ -49,9 +49,7 @@ export function requireApiSession(
 }
 
 export function unauthenticated(area: Area) {
-  return new GatehouseError(
-    'AUTH_REQUIRED',
-    401,
+  return applianceErrors.AUTH_REQUIRED(
     `Sign in to the /${area} area first: POST /api/${area}/session with a username and password, then send "Authorization: Bearer <token>".`,
     { headers: { 'www-authenticate': `Bearer realm="${area}"` } },
   );

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
 import { RegionName } from '../nodes-store.js';
 import type { ClusterSite } from './site.js';
+import { clusterErrors } from '../error-codes.js';
 
 /** An operation of the cluster domain: its handler sees the appliance as `ClusterSite`. */
 export type ClusterOperation = Operation<unknown, unknown, unknown, ClusterSite>;
@@ -13,15 +14,11 @@ const NodeParams = z.object({ name: z.string().min(1).max(64) }).strict();
 
 function requirePrimaryNode(appliance: ClusterSite, what: string): void {
   if (appliance.role === 'backup')
-    throw new GatehouseError(
-      'CLUSTER_ON_BACKUP',
-      409,
+    throw clusterErrors.CLUSTER_ON_BACKUP(
       `${what} is done on the primary; this appliance is its failover backup.`,
     );
   if (appliance.membership.get())
-    throw new GatehouseError(
-      'CLUSTER_ON_TRAFFIC_NODE',
-      409,
+    throw clusterErrors.CLUSTER_ON_TRAFFIC_NODE(
       `${appliance.identity.name} is a traffic node; ${what.toLowerCase()} is done on the primary node (${appliance.membership.get()!.primary}).`,
     );
 }
@@ -116,9 +113,7 @@ export const clusterOperations: ClusterOperation[] = [
     handler: ({ appliance, actor, params }) => {
       requirePrimaryNode(appliance, 'Distribute to Cluster');
       if (!appliance.cluster.isPrimaryNode)
-        throw new GatehouseError(
-          'CLUSTER_NONE',
-          409,
+        throw clusterErrors.CLUSTER_NONE(
           "Distribute to Cluster exists only on a cluster's primary node, and this appliance has no traffic nodes (S30).",
         );
       appliance.updates.get(params.id);

@@ -1,8 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import { GatehouseError } from '../../shared/errors.js';
+
 import type { RouteGuard } from '../../shared/http/operations.js';
 import { redirect, type PageGuard } from '../../shared/web/kit.js';
 import type { FailoverRelationship } from '../relationship.js';
+import { failoverErrors } from '../error-codes.js';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 const primaryOf = (failover: FailoverRelationship) => failover.view()?.peer.name ?? 'the primary';
@@ -39,9 +40,7 @@ export function readOnlyOnBackup(
   return async (req) => {
     if (SAFE.has(req.method) || !signedIn(req)) return;
     if (failover.role === 'primary' && failover.fenced())
-      throw new GatehouseError(
-        'FAILOVER_PRIMARY_FENCED',
-        503,
+      throw failoverErrors.FAILOVER_PRIMARY_FENCED(
         `This primary holds neither its witness's lease nor the backup's promise (it may be cut off, or "${primaryOf(failover)}" may be taking over), so it accepts no changes for now: nothing was changed. Try again in a moment, on whichever appliance is primary.`,
       );
     if (failover.role !== 'backup') {
@@ -50,9 +49,7 @@ export function readOnlyOnBackup(
       return;
     }
     const primary = primaryOf(failover);
-    throw new GatehouseError(
-      'FAILOVER_BACKUP_READ_ONLY',
-      409,
+    throw failoverErrors.FAILOVER_BACKUP_READ_ONLY(
       `This appliance is the backup of "${primary}": users, site settings and the file store are changed on the primary and copied here by synchronisation. Make the change on "${primary}"; nothing was changed here.`,
     );
   };

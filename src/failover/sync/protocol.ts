@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { compareVersions } from '../../shared/version.js';
 import { MERGED_SITE_TABLES, REPLACED_SITE_TABLES, SITE_TABLES } from '../../store/migrations.js';
 import {
@@ -9,6 +9,7 @@ import {
   type ReplacedTable,
   type TableShape,
 } from './snapshot.js';
+import { failoverErrors } from '../error-codes.js';
 
 /**
  * The synchronisation protocol (served under /api/peer/sync by the appliance being pulled
@@ -105,9 +106,7 @@ export function checkPeerVersion(
     peer.schemaVersion > own.schemaVersion ||
     compareVersions(peer.productVersion, own.productVersion) > 0
   )
-    throw new GatehouseError(
-      'SYNC_VERSION_NEWER',
-      409,
+    throw failoverErrors.SYNC_VERSION_NEWER(
       `"${peer.appliance}" runs Gatehouse ${peer.productVersion} (schema ${peer.schemaVersion}) and this appliance runs ${own.productVersion} (schema ${own.schemaVersion}): it cannot take a newer appliance's data. Upgrade this appliance first, then sync again.`,
     );
 }

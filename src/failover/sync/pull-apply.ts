@@ -1,11 +1,12 @@
 import type { Db } from '../../store/db.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { deleteRows, putRows } from '../../site/site-data.js';
 import type { SyncPlan } from './plan.js';
 import { SYNC_TABLES, type SyncManifest, type SyncMode } from './protocol.js';
 import type { RowHasher } from './row-hasher.js';
 import { missingIds, replacedDigest, sha256 } from './snapshot.js';
 import { keyOf, replacedOf, ROW_BATCH, type Fetched } from './pull-state.js';
+import { failoverErrors } from '../error-codes.js';
 
 const combined = (replaced: string, merged: string) => sha256(`${replaced}:${merged}`);
 
@@ -60,9 +61,7 @@ export class PullApplier {
           ? combined(manifest.digests.replaced, manifest.digests.merged)
           : manifest.digests.merged;
       if (mine !== theirs || lacking.length > 0)
-        throw new GatehouseError(
-          'SYNC_DIGEST_MISMATCH',
-          500,
+        throw failoverErrors.SYNC_DIGEST_MISMATCH(
           `After applying the sync from ${manifest.appliance} this appliance's site data does not match it (digest ${mine.slice(0, 12)}… against ${theirs.slice(0, 12)}…, ${lacking.length} history rows missing); nothing was changed. Sync again; if it persists, check both appliances' logs.`,
         );
       return mine;

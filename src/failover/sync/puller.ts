@@ -1,7 +1,7 @@
 import type { Db } from '../../store/db.js';
 import type { BlobStore } from '../../store/blobs.js';
 import { SCHEMA_VERSION } from '../../store/migrations.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { PRODUCT_VERSION } from '../../shared/version.js';
 import type { PeerClient } from '../peer-client.js';
 import { BlobFeed, isAborted } from './blob-feed.js';
@@ -34,6 +34,7 @@ import {
   type ReplacedTable,
   type TableHashes,
 } from './snapshot.js';
+import { failoverErrors } from '../error-codes.js';
 
 export type { HistoryMarks, PullOutcome, SyncProgress } from './pull-state.js';
 
@@ -143,9 +144,7 @@ export class SitePuller {
       }
       if (fetched === 'changed') {
         if (attempt < ATTEMPTS) continue;
-        throw new GatehouseError(
-          'SYNC_PEER_CHANGING',
-          409,
+        throw failoverErrors.SYNC_PEER_CHANGING(
           `The data on ${manifest.appliance} changed during each of ${ATTEMPTS} attempts to sync. Sync again when it is less busy.`,
         );
       }

@@ -12,6 +12,7 @@ import { HistoryHasher } from './history-hasher.js';
 import { RowHasher } from './row-hasher.js';
 import { SyncSource } from './source.js';
 import { readApplianceSetting, writeApplianceSetting } from '../../store/appliance-settings.js';
+import { failoverErrors } from '../error-codes.js';
 
 export interface SyncServiceDeps {
   db: Db;
@@ -130,9 +131,7 @@ export class SyncService {
       rel &&
       (rel.role !== 'backup' || rel.peer.fingerprint !== req.peer.fingerprint)
     )
-      throw new GatehouseError(
-        'SYNC_NOT_BACKUP',
-        409,
+      throw failoverErrors.SYNC_NOT_BACKUP(
         `"${from}" asked this appliance to take its site data, but this appliance is ${rel.role === 'backup' ? `the backup of ${rel.peer.name}` : 'the primary'}. Sync from the primary of this appliance's relationship.`,
       );
     if (req.mode === 'mirror' && rel) return this.syncNow(rel, req.fresh);

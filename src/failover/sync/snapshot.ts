@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../store/db.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import {
   quoteIdentifier as quote,
   tableShape,
@@ -8,6 +8,7 @@ import {
   type ReplacedTable,
   type TableShape,
 } from '../../site/site-data.js';
+import { failoverErrors } from '../error-codes.js';
 
 export type { MergedTable, ReplacedTable, TableShape };
 export { tableShape };
@@ -21,9 +22,7 @@ export function checkColumns(db: Db, table: SyncedTable, shape: TableShape): voi
   const local = tableShape(db, table);
   const unknown = shape.columns.filter((c) => !local.columns.includes(c));
   if (unknown.length || shape.key !== local.key)
-    throw new GatehouseError(
-      'SYNC_SCHEMA_MISMATCH',
-      409,
+    throw failoverErrors.SYNC_SCHEMA_MISMATCH(
       `The peer's ${table} table has columns this appliance does not know (${unknown.join(', ') || shape.key}). Upgrade this appliance to the peer's version, then sync again.`,
     );
 }

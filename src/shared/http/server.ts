@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { registerFormBody } from '../form-body.js';
 import { recordRoutes } from './route-list.js';
+import { sharedErrors } from '../error-codes.js';
 
 /**
  * What differs between Gatehouse's HTTPS servers (the appliance, the update server); the rest
@@ -110,9 +111,7 @@ export async function createHttpsServer(opts: HttpsServerOptions): Promise<Fasti
   });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
-    const error = new GatehouseError(
-      'NOT_FOUND',
-      404,
+    const error = sharedErrors.NOT_FOUND(
       `Nothing is at ${req.method} ${path}. ${opts.notFoundHint}`,
     );
     void reply.code(404).type('application/problem+json').send(error.toProblem(path));
@@ -131,9 +130,7 @@ function asGatehouseError(
   if (typeof err.statusCode === 'number' && err.statusCode < 500)
     return new GatehouseError(err.code ?? 'BAD_REQUEST', err.statusCode, err.message);
   req.log.error({ err }, 'unhandled error');
-  return new GatehouseError(
-    'INTERNAL_ERROR',
-    500,
+  return sharedErrors.INTERNAL_ERROR(
     `${opts.serverName} could not complete the request; nothing was changed. Details are ${opts.logsWhere}.`,
   );
 }
@@ -159,9 +156,7 @@ export async function listenOrExplain(
           : err.code === 'EACCES'
             ? 'not permitted (ports below 1024 need privileges)'
             : 'the address is not on this machine';
-      throw new GatehouseError(
-        'LISTEN_FAILED',
-        400,
+      throw sharedErrors.LISTEN_FAILED(
         `--listen ${listen.host}:${listen.port}: ${why}. Choose another address or port.`,
         { fields: [{ field: 'listen', message: 'cannot listen there' }] },
       );

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
-import { GatehouseError, isGatehouseError } from '../errors.js';
+import { isGatehouseError } from '../errors.js';
 import type { Actor } from '../actor.js';
 import { guardedBy, type Area, type AuthSession } from '../http/operations.js';
 import { html, type SafeHtml } from './html.js';
 import type { NavLink, Navigation, PageGuard } from './navigation.js';
+import { sharedErrors } from '../error-codes.js';
 
 export type { NavLink, PageGuard } from './navigation.js';
 export { Navigation } from './navigation.js';
@@ -332,11 +333,7 @@ export function pages<C>(
         const auth = guard(req, reply);
         if (!auth) return reply;
         if (!req.isMultipart())
-          throw new GatehouseError(
-            'FORM_NOT_MULTIPART',
-            400,
-            'This form must be sent as multipart/form-data.',
-          );
+          throw sharedErrors.FORM_NOT_MULTIPART('This form must be sent as multipart/form-data.');
         const parts = req.parts();
         const first = await parts.next();
         const token =
@@ -351,9 +348,7 @@ export function pages<C>(
 }
 
 function csrfRefused() {
-  return new GatehouseError(
-    'CSRF_TOKEN_INVALID',
-    403,
+  return sharedErrors.CSRF_TOKEN_INVALID(
     'This form expired or did not come from this appliance. Reload the page and submit it again.',
   );
 }

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyReply } from 'fastify';
 import type { Actor } from '../../shared/actor.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { compareVersions } from '../../shared/version.js';
 import { operationsOf } from '../../shared/http/operations.js';
 import type { UpdatesOperation } from './api.js';
 import type { UpdatesSite } from './site.js';
+import { updatesErrors } from '../error-codes.js';
 
 const op = operationsOf<UpdatesSite>({ area: 'public', tag: 'clients' });
 
@@ -24,9 +25,7 @@ function productBuilds(appliance: UpdatesSite) {
 function siteConsoleBuild(appliance: UpdatesSite) {
   const build = productBuilds(appliance).find((s) => s.version === appliance.productVersion);
   if (!build)
-    throw new GatehouseError(
-      'CONSOLE_BUILD_NOT_AVAILABLE',
-      404,
+    throw updatesErrors.CONSOLE_BUILD_NOT_AVAILABLE(
       `The site runs ${appliance.productVersion} but holds no product package of that version to give consoles and Jump Clients. An appliance administrator should upload the product package ${appliance.productVersion} on /appliance > Updates (Manual Installation); it is kept as the console build.`,
     );
   return build;

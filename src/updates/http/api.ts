@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
 import { operationsOf, type Operation } from '../../shared/http/operations.js';
 import type { UpdatesSite } from './site.js';
 import { CLIENTS, sendClientInstaller } from './client-installers.js';
+import { updatesErrors } from '../error-codes.js';
 
 /** An operation of the updates domain: its handler sees the appliance as `UpdatesSite`. */
 export type UpdatesOperation = Operation<unknown, unknown, unknown, UpdatesSite>;
@@ -144,9 +145,7 @@ export const updateOperations: UpdatesOperation[] = [
     response: { status: 201, description: 'The staged package' },
     handler: ({ appliance, actor, req }) => {
       if (!req.headers['content-type']?.startsWith('application/octet-stream'))
-        throw new GatehouseError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          415,
+        throw updatesErrors.UNSUPPORTED_MEDIA_TYPE(
           'Send the package file as application/octet-stream.',
         );
       return appliance.updates.stageUpload(req.body as NodeJS.ReadableStream as never).then((s) => {

@@ -2,9 +2,10 @@ import { createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { Actor } from '../../shared/actor.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { installerHeader } from '../jump-client-installer.js';
 import type { UpdatesSite } from './site.js';
+import { sharedErrors } from '../../shared/error-codes.js';
 
 export const CLIENTS = ['console', 'jump-client'] as const;
 export type ClientKind = (typeof CLIENTS)[number];
@@ -22,9 +23,7 @@ export function sendClientInstaller(
 ) {
   const s = appliance.updates.get(o.id);
   if (!(CLIENTS as readonly string[]).includes(o.client) || s.kind !== 'product')
-    throw new GatehouseError(
-      'NOT_FOUND',
-      404,
+    throw sharedErrors.NOT_FOUND(
       `Client installers are 'console' and 'jump-client' of a staged product package; ${s.kind} ${s.version} has no '${o.client}' installer.`,
     );
   appliance.events.record(o.actor, 'updates.installer-downloaded', `${o.client} ${s.version}`);

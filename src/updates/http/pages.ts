@@ -1,4 +1,3 @@
-import { GatehouseError } from '../../shared/errors.js';
 import { AutomaticUpdates, InstallSafety, UpdateServerConfig } from '../update-settings.js';
 import { KeyBody as DownloadKeyBody } from './api.js';
 import { parseInput } from '../../shared/http/operations.js';
@@ -7,6 +6,7 @@ import { readUpload } from '../../shared/web/multipart.js';
 import { updatesPage, type UpdatesForm } from './pages-view.js';
 import { sendClientInstaller } from './client-installers.js';
 import type { UpdatesSite } from './site.js';
+import { updatesErrors } from '../error-codes.js';
 
 type PageContext = kit.PageContext<UpdatesSite>;
 
@@ -125,9 +125,7 @@ export function registerUpdatesPages(p: kit.Pages<UpdatesSite>, appliance: Updat
         const { results } = await appliance.cluster.distribute(ctx.actor, s.id);
         const failed = results.filter((r) => !r.ok);
         if (failed.length)
-          throw new GatehouseError(
-            'DISTRIBUTE_FAILED',
-            502,
+          throw updatesErrors.DISTRIBUTE_FAILED(
             `${s.kind} ${s.version} reached ${results.length - failed.length} of ${results.length} traffic nodes; ${failed.map((f) => `${f.node}: ${f.error}`).join('; ')}. Retry once they are reachable.`,
           );
         return `Distributed ${s.kind} ${s.version} to ${results.length} traffic nodes; install it on each from its Updates page.`;

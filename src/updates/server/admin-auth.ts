@@ -8,8 +8,9 @@ import {
   sha256Hex,
   verifyPassword,
 } from '../../shared/crypto.js';
-import { GatehouseError } from '../../shared/errors.js';
+
 import type { UpdateStore } from './store.js';
+import { updatesErrors } from '../error-codes.js';
 
 export const SESSION_COOKIE = '__Host-ghus-admin';
 export const PRE_SESSION_COOKIE = '__Host-ghus-pre';
@@ -42,9 +43,7 @@ export class AdminAuth {
     const ok = await verifyPassword(password, hash ?? DUMMY_PASSWORD_HASH);
     if (!hash || !ok) {
       this.throttle.fail(ip, now);
-      throw new GatehouseError(
-        'ADMIN_INVALID_PASSWORD',
-        401,
+      throw updatesErrors.ADMIN_INVALID_PASSWORD(
         'The operator password is not correct. It was set (or generated and printed) by `gatehouse update-server init`.',
         { fields: [{ field: 'password', message: 'is not correct' }] },
       );

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { APPLIANCE_AUTH_SCHEME, tokenFromAuthorization } from '../download-key.js';
 import { availableFor, describePackage, packageFileName } from './catalogue.js';
 import { contactAppliance } from './enrolment.js';
@@ -9,6 +9,7 @@ import { parseRange } from './range.js';
 import { damagedOnServer } from './integrity.js';
 import type { PublishedPackage } from './store.js';
 import { checkTicket } from './tickets.js';
+import { updatesErrors } from '../error-codes.js';
 
 /**
  * After a download completes, the appliance may still resume it with a Range request for this
@@ -18,9 +19,7 @@ import { checkTicket } from './tickets.js';
 export const RESUME_GRACE_MS = 15 * 60_000;
 
 const authRequired = () =>
-  new GatehouseError(
-    'DOWNLOAD_AUTH_REQUIRED',
-    401,
+  updatesErrors.DOWNLOAD_AUTH_REQUIRED(
     `Send "authorization: ${APPLIANCE_AUTH_SCHEME} <download key>" (what an appliance does), or use a download link from the download-key page.`,
     { headers: { 'www-authenticate': APPLIANCE_AUTH_SCHEME } },
   );
@@ -41,9 +40,7 @@ function applianceOf(
   if (ticketFor && typeof ticket === 'string') {
     const { keyId } = checkTicket(server.ticketSecret, ticket, ticketFor);
     if (!server.store.applianceByKey(keyId))
-      throw new GatehouseError(
-        'DOWNLOAD_TICKET_INVALID',
-        401,
+      throw updatesErrors.DOWNLOAD_TICKET_INVALID(
         'The appliance this download link was made for is no longer enrolled with this update server (its operator revoked or forgot it). Paste the Appliance Download Key on the download page again.',
       );
     return { keyId, via: 'download-key' };
@@ -81,25 +78,19 @@ export function registerApi(app: FastifyInstance, server: UpdateServer): void {
   app.get('/api/v1/packages/:id', async (req, reply) => {
     const { id } = req.params as { id: string };
     if (!/^[0-9a-f]{64}$/.test(id))
-      throw new GatehouseError(
-        'PACKAGE_NOT_FOUND',
-        404,
+      throw updatesErrors.PACKAGE_NOT_FOUND(
         `${id} is not a package id (the sha256 of a package, as /api/v1/check lists it).`,
       );
     const who = applianceOf(server, req, id);
     const pkg = server.store.package(id);
     if (!pkg)
-      throw new GatehouseError(
-        'PACKAGE_NOT_FOUND',
-        404,
+      throw updatesErrors.PACKAGE_NOT_FOUND(
         `No package ${id} is published here. Check for updates again for the current list.`,
       );
     const rangeHeader = req.headers.range;
     const done = server.store.download(who.keyId, id);
     if (done && (!rangeHeader || Date.now() - done.at > RESUME_GRACE_MS)) {
-      throw new GatehouseError(
-        'PACKAGE_ALREADY_DOWNLOADED',
-        409,
+      throw updatesErrors.PACKAGE_ALREADY_DOWNLOADED(
         `Appliance "${done.appliance}" already downloaded ${pkg.kind} ${pkg.version} (at ${new Date(done.at).toISOString()}). To download it again, ask the operator of this update server to reset that download (Reset on /admin, or \`gatehouse update-server reset --appliance ${done.appliance} --version ${pkg.version}\`).`,
       );
     }

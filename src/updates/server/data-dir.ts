@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../../shared/errors.js';
+import { updatesErrors } from '../error-codes.js';
 
 /**
  * Where everything of one update server lives:
@@ -34,9 +34,7 @@ export class UpdateServerDir {
   /** Refuse a directory that `update-server init` did not make. */
   requireInitialised(): void {
     if (!existsSync(this.database) || !existsSync(this.tlsCert)) {
-      throw new GatehouseError(
-        'UPDATE_SERVER_NOT_INITIALISED',
-        400,
+      throw updatesErrors.UPDATE_SERVER_NOT_INITIALISED(
         `--data-dir ${this.root} is not an update server data directory. Create it with \`gatehouse update-server init --data-dir ${this.root} --release-key RELEASE.pub\`.`,
         { fields: [{ field: 'data-dir', message: 'is not an update server data directory' }] },
       );

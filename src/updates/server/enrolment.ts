@@ -2,6 +2,8 @@ import { randomToken, sha256Hex } from '../../shared/crypto.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { verifyDownloadKey, type DownloadKeyClaims } from '../download-key.js';
 import type { UpdateStore } from './store.js';
+import { sharedErrors } from '../../shared/error-codes.js';
+import { updatesErrors } from '../error-codes.js';
 
 /**
  * Who may use the update server (issue 18, finding 4). A download key proves only that its
@@ -41,9 +43,7 @@ export function createRegistrationToken(
   const now = opts.now ?? Date.now();
   const ttlHours = opts.ttlHours ?? DEFAULT_TOKEN_TTL_HOURS;
   if (!Number.isFinite(ttlHours) || ttlHours <= 0 || ttlHours > MAX_TOKEN_TTL_HOURS)
-    throw new GatehouseError(
-      'VALIDATION_FAILED',
-      400,
+    throw sharedErrors.VALIDATION_FAILED(
       `ttl-hours: must be a number of hours above 0 and at most ${MAX_TOKEN_TTL_HOURS} (30 days).`,
       {
         fields: [
@@ -52,9 +52,7 @@ export function createRegistrationToken(
       },
     );
   if (opts.appliance !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(opts.appliance))
-    throw new GatehouseError(
-      'VALIDATION_FAILED',
-      400,
+    throw sharedErrors.VALIDATION_FAILED(
       `appliance: "${opts.appliance}" is not an appliance name (letters, digits, ".", "_" and "-", as the appliance's Updates page shows it).`,
       { fields: [{ field: 'appliance', message: 'is not an appliance name' }] },
     );
@@ -67,9 +65,7 @@ export function createRegistrationToken(
 }
 
 const tokenRefused = (why: string) =>
-  new GatehouseError(
-    'REGISTRATION_TOKEN_INVALID',
-    403,
+  updatesErrors.REGISTRATION_TOKEN_INVALID(
     `registrationToken: ${why}. Ask the update server's operator for a new registration token (/admin, or \`gatehouse update-server token create\`).`,
     { fields: [{ field: 'registrationToken', message: why }] },
   );
@@ -114,9 +110,7 @@ export function contactAppliance(
   const revoked = store.enrolment.revoked(claims.keyId);
   if (revoked) {
     opts.log.warn(who, 'revoked appliance key refused');
-    throw new GatehouseError(
-      'APPLIANCE_KEY_REVOKED',
-      403,
+    throw updatesErrors.APPLIANCE_KEY_REVOKED(
       `The operator of this update server revoked identity key ${shortKey(claims.keyId)} (of "${revoked.name}") at ${new Date(revoked.revokedAt).toISOString()}. Nothing is listed or downloaded for it; ask the operator.`,
     );
   }
@@ -130,9 +124,7 @@ export function contactAppliance(
     // Kept pending: if the appliance was re-installed, the operator re-keys it from there.
     store.enrolment.recordPending(pending, now);
     opts.log.warn(who, 'claim of an enrolled appliance name refused');
-    throw new GatehouseError(
-      'DOWNLOAD_KEY_OTHER_APPLIANCE',
-      403,
+    throw updatesErrors.DOWNLOAD_KEY_OTHER_APPLIANCE(
       `This key names appliance "${claims.appliance}", but it was made with identity key ${shortKey(claims.keyId)}, and "${claims.appliance}" is enrolled here with identity key ${shortKey(enrolled.keyId)}. Generate the key on the appliance "${claims.appliance}" itself. If that appliance was re-installed, ask the update server's operator to re-key it: its new fingerprint is waiting on /admin (or \`gatehouse update-server approve --key ${claims.keyId} --rekey\`).`,
       { fields: [{ field: 'downloadKey', message: 'belongs to another appliance' }] },
     );
@@ -140,9 +132,7 @@ export function contactAppliance(
   const other = store.applianceByKey(claims.keyId);
   if (other) {
     opts.log.warn(who, 'enrolled key used under another name refused');
-    throw new GatehouseError(
-      'APPLIANCE_NAME_MISMATCH',
-      403,
+    throw updatesErrors.APPLIANCE_NAME_MISMATCH(
       `Identity key ${shortKey(claims.keyId)} is enrolled here as "${other.name}", not "${claims.appliance}". If the appliance was renamed, ask the update server's operator to revoke "${other.name}" and enrol it again under its new name.`,
     );
   }
@@ -158,9 +148,7 @@ export function contactAppliance(
 }
 
 function notEnrolled(claims: DownloadKeyClaims): GatehouseError {
-  return new GatehouseError(
-    'APPLIANCE_NOT_ENROLLED',
-    403,
+  return updatesErrors.APPLIANCE_NOT_ENROLLED(
     `Appliance "${claims.appliance}" is not enrolled with this update server, so nothing is listed or downloaded for it. Either ask the update server's operator for a registration token (\`gatehouse update-server token create --appliance ${claims.appliance}\`) and enter it with the update server settings on the appliance's Updates page (or beside the download key on this server's page), or ask the operator to approve identity key fingerprint ${claims.keyId} (shown on the appliance's Updates page) on /admin or with \`gatehouse update-server approve --key ${claims.keyId}\`.`,
   );
 }

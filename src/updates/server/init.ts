@@ -5,13 +5,15 @@ import {
   splitHostsAndIps,
 } from '../../shared/tls.js';
 import { hashPassword, randomToken } from '../../shared/crypto.js';
-import { GatehouseError, fieldError } from '../../shared/errors.js';
+import { fieldError } from '../../shared/errors.js';
 import { writeFileAtomicSync } from '../../shared/fs.js';
 import { passwordProblem } from '../../site/users.js';
 import type { ReleaseKey } from '../package.js';
 import { UpdateServerDir } from './data-dir.js';
 import { saveReleaseKeys } from '../release-keys.js';
 import { UpdateStore } from './store.js';
+import { siteErrors } from '../../site/error-codes.js';
+import { updatesErrors } from '../error-codes.js';
 
 export const OPERATOR = 'operator';
 const MIN_PASSWORD_LENGTH = 12;
@@ -48,13 +50,15 @@ export async function initUpdateServer(
   if (opts.adminPassword !== undefined) {
     const problem = passwordProblem(opts.adminPassword, OPERATOR, MIN_PASSWORD_LENGTH);
     if (problem)
-      throw fieldError('admin-password-file', `the password ${problem}`, 'PASSWORD_TOO_WEAK');
+      throw fieldError(
+        'admin-password-file',
+        `the password ${problem}`,
+        siteErrors.PASSWORD_TOO_WEAK,
+      );
   }
   const existed = existsSync(dir.root);
   if (existed && readdirSync(dir.root).length > 0) {
-    throw new GatehouseError(
-      'DATA_DIR_NOT_EMPTY',
-      400,
+    throw updatesErrors.DATA_DIR_NOT_EMPTY(
       `--data-dir ${dir.root} is not empty. Choose a new directory; an existing update server is started with \`gatehouse update-server start\`.`,
       { fields: [{ field: 'data-dir', message: 'must be a new or empty directory' }] },
     );

@@ -3,6 +3,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { GatehouseError } from '../../shared/errors.js';
 import type { UpdateServerDir } from './data-dir.js';
 import type { PublishedPackage } from './store.js';
+import { updatesErrors } from '../error-codes.js';
 
 export type StoredState = 'ok' | 'missing' | 'damaged';
 
@@ -74,9 +75,7 @@ export const REPAIR_ADVICE =
 
 /** Refusal of a download whose stored copy is not the published package: nothing is sent. */
 export function damagedOnServer(stored: StoredPackage): GatehouseError {
-  return new GatehouseError(
-    'PACKAGE_DAMAGED_ON_UPDATE_SERVER',
-    503,
+  return updatesErrors.PACKAGE_DAMAGED_ON_UPDATE_SERVER(
     `The update server's stored copy of ${label(stored.package)} is ${stored.state} (${stored.problem}), so it was not sent and nothing counts as downloaded. Ask the update server's operator to ${REPAIR_ADVICE}; then download again.`,
   );
 }

@@ -1,5 +1,5 @@
-import { GatehouseError } from '../../shared/errors.js';
 import type { KnownAppliance, UpdateStore } from './store.js';
+import { updatesErrors } from '../error-codes.js';
 
 /** What the operator may do, from the CLI or the /admin page alike. */
 
@@ -7,9 +7,7 @@ function knownAppliance(store: UpdateStore, name: string) {
   const appliance = store.appliance(name);
   if (!appliance) {
     const known = store.appliances().map((a) => a.name);
-    throw new GatehouseError(
-      'APPLIANCE_UNKNOWN',
-      404,
+    throw updatesErrors.APPLIANCE_UNKNOWN(
       `appliance: "${name}" is not enrolled here. Enrolled appliances: ${known.join(', ') || 'none yet'}.`,
       { fields: [{ field: 'appliance', message: `"${name}" is not enrolled here` }] },
     );
@@ -31,9 +29,7 @@ export function resetDownloads(
       .downloads()
       .filter((d) => d.keyId === appliance.keyId && d.version === opts.version);
     if (records.length === 0) {
-      throw new GatehouseError(
-        'DOWNLOAD_NOT_RECORDED',
-        404,
+      throw updatesErrors.DOWNLOAD_NOT_RECORDED(
         `version: no download of ${opts.version} is recorded for "${opts.appliance}"; nothing to reset. \`gatehouse update-server list\` shows its downloads.`,
         { fields: [{ field: 'version', message: `no download of ${opts.version} is recorded` }] },
       );
@@ -72,9 +68,7 @@ export function revokeAppliance(
 export function confirmAppliance(store: UpdateStore, name: string): KnownAppliance {
   const appliance = knownAppliance(store, name);
   if (!store.confirmAppliance(name))
-    throw new GatehouseError(
-      'APPLIANCE_ALREADY_CONFIRMED',
-      409,
+    throw updatesErrors.APPLIANCE_ALREADY_CONFIRMED(
       `appliance: "${name}" was enrolled with proof (${appliance.enrolledVia}); nothing to review.`,
       { fields: [{ field: 'appliance', message: 'needs no review' }] },
     );
@@ -97,9 +91,7 @@ export function approveKey(
     : [];
   if (matches.length !== 1) {
     const waiting = pending.map((p) => `${p.keyId} (${p.name}, from ${p.address})`);
-    throw new GatehouseError(
-      'PENDING_KEY_NOT_FOUND',
-      404,
+    throw updatesErrors.PENDING_KEY_NOT_FOUND(
       `key: ${matches.length > 1 ? `"${opts.key}" matches ${matches.length} waiting keys; give more digits` : `no waiting key has fingerprint "${opts.key}" (the appliance shows it on its Updates page; it waits here after the appliance's first check)`}. Waiting: ${waiting.join('; ') || 'none'}.`,
       { fields: [{ field: 'key', message: 'matches no single waiting key' }] },
     );
@@ -107,9 +99,7 @@ export function approveKey(
   const key = matches[0]!;
   const current = store.appliance(key.name);
   if (current && !opts.rekey)
-    throw new GatehouseError(
-      'APPLIANCE_NAME_ENROLLED',
-      409,
+    throw updatesErrors.APPLIANCE_NAME_ENROLLED(
       `key: "${key.name}" is enrolled with another identity key (${current.keyId.slice(0, 16)}…). Approving ${key.keyId.slice(0, 16)}… (from ${key.address}) would re-key it: do so only if that appliance was re-installed and shows this fingerprint (--rekey, or Re-key on /admin).`,
       { fields: [{ field: 'key', message: `"${key.name}" is enrolled with another key` }] },
     );

@@ -7,7 +7,7 @@ import {
   tableHead,
   tableOf,
 } from '../../shared/web/html.js';
-import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
+import { isGatehouseError } from '../../shared/errors.js';
 import type { AdminSession } from './admin-auth.js';
 import type { UpdateServer } from './update-server.js';
 import { button, notice, page, sendPage } from './page.js';
@@ -18,6 +18,7 @@ import {
   registerEnrolmentPages,
   revokeButton,
 } from './pages-enrolment.js';
+import { sharedErrors } from '../../shared/error-codes.js';
 
 /**
  * The operator's pages: sign-in, the published packages, the appliances met and their download
@@ -120,9 +121,7 @@ export function registerAdminPages(app: FastifyInstance, server: UpdateServer): 
 }
 
 const formExpired = () =>
-  new GatehouseError(
-    'CSRF_TOKEN_INVALID',
-    403,
+  sharedErrors.CSRF_TOKEN_INVALID(
     'This form expired or did not come from this update server. Reload the page and submit it again.',
   );
 

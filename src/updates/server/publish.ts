@@ -9,6 +9,7 @@ import type { UpdateServerDir } from './data-dir.js';
 import { PackageIntegrity } from './integrity.js';
 import { loadReleaseKeys } from '../release-keys.js';
 import type { PublishedPackage, UpdateStore } from './store.js';
+import { updatesErrors } from '../error-codes.js';
 
 export interface PublishResult {
   package: PublishedPackage;
@@ -30,9 +31,7 @@ export async function publishPackage(
   now = Date.now(),
 ): Promise<PublishResult> {
   if (!existsSync(file))
-    throw new GatehouseError(
-      'PACKAGE_FILE_NOT_FOUND',
-      400,
+    throw updatesErrors.PACKAGE_FILE_NOT_FOUND(
       `${file} does not exist. Give the path of a .ghpkg file.`,
       {
         fields: [{ field: 'file', message: 'does not exist' }],
@@ -46,9 +45,7 @@ export async function publishPackage(
     return { package: existing, added: false, repaired: false };
   const sameVersion = store.packageByVersion(manifest.kind, manifest.version);
   if (sameVersion && sameVersion.sha256 !== pkg.sha256) {
-    throw new GatehouseError(
-      'PACKAGE_VERSION_ALREADY_PUBLISHED',
-      409,
+    throw updatesErrors.PACKAGE_VERSION_ALREADY_PUBLISHED(
       `A different ${manifest.kind} package ${manifest.version} is already published (sha256 ${sameVersion.sha256.slice(0, 16)}…). Appliances tell packages apart by version: build this one with a new version number.`,
     );
   }
@@ -94,9 +91,7 @@ async function copyVerified(src: string, dest: string, sha256: string): Promise<
     source.on('data', (c) => hash.update(c as Buffer));
     await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
     if (hash.digest('hex') !== sha256)
-      throw new GatehouseError(
-        'PACKAGE_CHANGED_WHILE_PUBLISHING',
-        409,
+      throw updatesErrors.PACKAGE_CHANGED_WHILE_PUBLISHING(
         `${src} changed while it was being published. Publish it again once it is complete.`,
       );
     const fh = await fsp.open(tmp, 'r+');

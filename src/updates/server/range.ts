@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../shared/errors.js';
+import { updatesErrors } from '../error-codes.js';
 
 export interface ByteRange {
   start: number;
@@ -33,9 +33,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 function unsatisfiable(header: string, size: number) {
-  return new GatehouseError(
-    'RANGE_NOT_SATISFIABLE',
-    416,
+  return updatesErrors.RANGE_NOT_SATISFIABLE(
     `Range "${header}" asks for bytes the package does not have (it has ${size}). Resume from a size below ${size}, or download the whole package again.`,
     { headers: { 'content-range': `bytes */${size}` } },
   );

@@ -1,7 +1,7 @@
-import { GatehouseError } from '../../shared/errors.js';
 import { openDatabase, type Db } from '../../store/db.js';
 import type { PackageKind } from '../package.js';
 import { EnrolmentStore } from './enrolment-store.js';
+import { storeErrors } from '../../store/error-codes.js';
 
 /**
  * The update server's database: the published catalogue, the enrolled appliances (a name bound
@@ -170,9 +170,7 @@ export class UpdateStore {
     const from = db.pragma('user_version', { simple: true }) as number;
     if (from > MIGRATIONS.length) {
       db.close();
-      throw new GatehouseError(
-        'STORE_SCHEMA_TOO_NEW',
-        500,
+      throw storeErrors.STORE_SCHEMA_TOO_NEW(
         `${file} has schema version ${from}, newer than this software understands (${MIGRATIONS.length}). Run the newer Gatehouse version that wrote it.`,
       );
     }

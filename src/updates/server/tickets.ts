@@ -1,5 +1,5 @@
 import { constantTimeEqual, hmacHex } from '../../shared/crypto.js';
-import { GatehouseError } from '../../shared/errors.js';
+import { updatesErrors } from '../error-codes.js';
 
 /**
  * Download tickets: the links on the download-key page carry a short-lived ticket instead of
@@ -46,16 +46,12 @@ export function checkTicket(
     typeof parsed.e !== 'number' ||
     parsed.p !== sha256
   ) {
-    throw new GatehouseError(
-      'DOWNLOAD_TICKET_INVALID',
-      401,
+    throw updatesErrors.DOWNLOAD_TICKET_INVALID(
       `This download link is not valid for this package (it was altered or copied from another link). ${AGAIN}`,
     );
   }
   if (parsed.e <= now)
-    throw new GatehouseError(
-      'DOWNLOAD_TICKET_EXPIRED',
-      401,
+    throw updatesErrors.DOWNLOAD_TICKET_EXPIRED(
       `This download link expired at ${new Date(parsed.e).toISOString()}. ${AGAIN}`,
     );
   return { keyId: parsed.k, sha256: parsed.p, expiresAt: parsed.e };
