@@ -117,27 +117,30 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
       409,
       `Neither ${from} nor ${to} has a shared address; the inventory's traffic switch is shared-ip. Configure it under /appliance > Networking, or change trafficSwitch.method.`,
     );
-  await moveSharedIp(
-    ctx,
-    { from, to },
-    addresses,
-    shared(sf)
-      .filter((x) => x.enabled)
-      .map((x) => x.address),
-  );
-  // The address moved, the connections on it did not: a client connected to `from` learns
+  const held = shared(sf)
+    .filter((x) => x.enabled)
+    .map((x) => x.address);
+  // The address moves, the connections on it do not: a client connected to `from` learns
   // only at its next heartbeat that its packets now reach `to` (10 s measured over a netns
-  // shared IP, every session start refused meanwhile; on one kernel, never). Ask them now.
-  return { moved: addresses, from, to, ...(await siteFollows(ctx, from, to)) };
+  // shared IP, every session start refused meanwhile; on one kernel, never). Ask them to
+  // reconnect through the site while `from` still holds the address (see moveSharedIp).
+  const follows = await moveSharedIp(ctx, { from, to }, addresses, held, () =>
+    siteFollows(ctx, from, to),
+  );
+  return { moved: addresses, from, to, ...follows };
 }
 
-/** The shared addresses from `from` (which holds `held` of them) to `to`. */
-async function moveSharedIp(
+/**
+ * The shared addresses from `from` (which holds `held` of them) to `to`; `follow` asks
+ * `from`'s clients to move, once the address leads to `to`. Its answer is the move's.
+ */
+async function moveSharedIp<T>(
   ctx: ExecContext,
   { from, to }: { from: string; to: string },
   addresses: string[],
   held: string[],
-) {
+  follow: () => Promise<T>,
+): Promise<T> {
   const d = ctx.deployment;
   const patch = async (name: string, enabled: boolean, list: string[]) => {
     for (const a of list)
@@ -152,13 +155,19 @@ async function moveSharedIp(
   if (addresses.some((a) => isLoopback(a) || !isIPv4(a))) {
     await release();
     await take();
-    return;
+    return follow();
   }
   // IPv4 on two hosts: the new holder takes and announces the address before the old one lets
   // it go (make before break, as keepalived's planned switch), so a client's packet never
   // reaches a host that no longer has it, to be dropped and sent again a second later.
   await take();
+  // `from`'s clients are asked to move while it still holds the address: once it is gone,
+  // nothing `from` writes on their connections leaves it (the kernel has no route from an
+  // address that is no longer its own), and the request would wait for their next heartbeat.
+  // They reconnect through the site, which now leads to `to` (its announcement came first).
+  let followed: T;
   try {
+    followed = await follow();
     await retryUntil(RELEASE_RETRY_MS, release);
   } catch (e) {
     // Never leave both hosts holding it: `to` gives it up again and `from` keeps it.
@@ -168,6 +177,7 @@ async function moveSharedIp(
   // Enabling again on `to` announces it once more (gratuitous ARP): a neighbour that asked
   // during the overlap and heard the old host's MAC learns the new one now, not on expiry.
   await take();
+  return followed;
 }
 
 /** How long the old holder of a shared IPv4 address is asked to release it, once the new one took it. */
