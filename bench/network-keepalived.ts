@@ -141,7 +141,8 @@ export async function keepalivedRun(c: KeepalivedContext, advert: number): Promi
     move.b.p.kill('SIGHUP');
     await move.prober.firstBy(b.fingerprint, t1);
     await until(() => Date.now() > t1 + 1_000, 5_000, 'a second after the switch');
-    run.planned.push(move.prober.longestGap(t1, Date.now()));
+    const gap = move.prober.longestGap(t1, Date.now());
+    run.planned.push(gap.to - gap.from);
     run.plannedMarks.push(c.marks(KA_VIP, t1, move.prober, b));
     await move.stop();
   }

@@ -10,28 +10,38 @@ import { hostOf } from '../src/lab/network-plan.js';
 import type { LabState } from '../src/lab/state.js';
 import { until } from '../src/shared/until.js';
 
-/** Handshakes every 10 ms on host:port: "ms fingerprint" per answer, "ms ERR code" per failure. */
+/**
+ * Handshakes every 10 ms on host:port, each line ending with when the handshake began: "ms
+ * fingerprint began" per answer, "ms ERR code began" per failure (TIMEOUT: no answer in 500 ms).
+ */
 const PROBER = `
 const tls = require('node:tls');
 const [host, port] = [process.argv[1], Number(process.argv[2])];
 setInterval(() => {
+  const began = Date.now();
   const s = tls.connect({ host, port, rejectUnauthorized: false, timeout: 500 }, () => {
-    console.log(Date.now() + ' ' + s.getPeerCertificate().fingerprint256);
+    console.log(Date.now() + ' ' + s.getPeerCertificate().fingerprint256 + ' ' + began);
     s.destroy();
   });
-  s.on('timeout', () => s.destroy());
-  s.on('error', (e) => console.log(Date.now() + ' ERR ' + (e.code || 'unknown')));
+  s.on('timeout', () => {
+    console.log(Date.now() + ' ERR TIMEOUT ' + began);
+    s.destroy();
+  });
+  s.on('error', (e) => console.log(Date.now() + ' ERR ' + (e.code || 'unknown') + ' ' + began));
 }, 10);`;
+
+/** One handshake: when it ended, who answered (fingerprint) or its error code, when it began. */
+export type Probe = [at: number, what: string, began: number];
 
 /** What a switch's timeline reads from a prober. */
 export interface Probes {
-  readonly seen: [number, string][];
-  readonly errors: [number, string][];
+  readonly seen: Probe[];
+  readonly errors: Probe[];
 }
 
 export class Prober implements Probes {
-  readonly seen: [number, string][] = [];
-  readonly errors: [number, string][] = [];
+  readonly seen: Probe[] = [];
+  readonly errors: Probe[] = [];
   private readonly child: ChildProcess;
 
   constructor(state: LabState, host: string, port: number) {
@@ -39,9 +49,9 @@ export class Prober implements Probes {
     const [file, ...args] = nsExec(ns, [process.execPath, '-e', PROBER, host, String(port)]);
     this.child = spawn(file!, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      const [t, fp, code] = l.split(' ');
-      if (fp === 'ERR') this.errors.push([Number(t), code!]);
-      else this.seen.push([Number(t), fp!]);
+      const [t, fp, ...rest] = l.split(' ');
+      if (fp === 'ERR') this.errors.push([Number(t), rest[0]!, Number(rest[1])]);
+      else this.seen.push([Number(t), fp!, Number(rest[0])]);
     });
   }
 
@@ -57,10 +67,13 @@ export class Prober implements Probes {
     return at! - from;
   }
 
-  /** The longest time without an answered handshake between `from` and `to`. */
-  longestGap(from: number, to: number): number {
+  /** The longest stretch without an answered handshake between `from` and `to`. */
+  longestGap(from: number, to: number): { from: number; to: number } {
     const ts = [from, ...this.seen.map(([t]) => t).filter((t) => t > from && t < to), to];
-    return Math.max(...ts.slice(1).map((t, i) => t - ts[i]!));
+    let gap = { from, to: from };
+    for (let i = 1; i < ts.length; i++)
+      if (ts[i]! - ts[i - 1]! > gap.to - gap.from) gap = { from: ts[i - 1]!, to: ts[i]! };
+    return gap;
   }
 
   stop(): void {

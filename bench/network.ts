@@ -29,6 +29,7 @@ import { readState } from '../src/lab/state.js';
 import { automaticWithWitness, startWitnessIn } from '../src/lab/witness.js';
 import { until } from '../src/shared/until.js';
 import { keepalivedRun } from './network-keepalived.js';
+import { applianceEvents, gapTimeline, type LogEvent, type TimedEvent } from './network-gap.js';
 import { Prober, type Probes } from './network-prober.js';
 import {
   addressLine,
@@ -57,12 +58,6 @@ const [TUNED_LEASE, TUNED_UNREACHABLE] = (process.env.GATEHOUSE_BENCH_NETWORK_TU
   .split(',')
   .map(Number);
 const TUNED = { leaseSeconds: TUNED_LEASE!, unreachableForSeconds: TUNED_UNREACHABLE! };
-
-interface LogEvent {
-  ts: number;
-  action: string;
-  details: Record<string, unknown>;
-}
 
 export async function runNetworkBenchmark(): Promise<void> {
   if (process.getuid?.() !== 0) {
@@ -198,6 +193,7 @@ export async function runNetworkBenchmark(): Promise<void> {
 
     // Gatehouse: unplanned (link cut) at both settings, then planned (Become Primary).
     const vip = net.vip;
+    let lastHeal = 0;
     const unplanned = async (c: typeof SETTINGS) => {
       await configure(c);
       const run = { ms: [] as number[], marks: [] as Mark[][] };
@@ -210,6 +206,7 @@ export async function runNetworkBenchmark(): Promise<void> {
         await faults.isolate(primary.name);
         run.ms.push(await prober.firstBy(backup.fingerprint, t0));
         await faults.heal({ all: true });
+        lastHeal = Date.now();
         prober.stop();
         const grant = granted.find(
           (g) => g.at >= t0 && g.event === 'granted' && g.to === backup.name,
@@ -233,8 +230,10 @@ export async function runNetworkBenchmark(): Promise<void> {
     const ghUnplanned = ghUn.ms;
     const ghPlanned: number[] = [];
     const ghPlannedMarks: Mark[][] = [];
+    const ghPlannedGaps: string[] = [];
     for (let i = 0; i < REPS; i++) {
-      const [, backup] = await servingPrimary();
+      const [primary, backup] = await servingPrimary();
+      const paired = Date.now();
       const prober = new Prober(state, vip, 443);
       cleanup.add(() => prober.stop());
       await prober.firstBy((await servingPrimary())[0].fingerprint, Date.now());
@@ -244,8 +243,27 @@ export async function runNetworkBenchmark(): Promise<void> {
       if (r.status !== 200) throw new Error(`Become Primary: ${JSON.stringify(r.body)}`);
       await prober.firstBy(backup.fingerprint, t0);
       await until(() => Date.now() > t0 + 1_000, 5_000, 'a second of handshakes after the switch');
-      ghPlanned.push(prober.longestGap(t0, Date.now()));
+      const gap = prober.longestGap(t0, Date.now());
+      ghPlanned.push(gap.to - gap.from);
       prober.stop();
+      const logged: TimedEvent[] = [
+        { at: t0, what: 'Become Primary sent to the backup (admin client starting)' },
+        { at: answered, what: 'Become Primary answered' },
+        { at: lastHeal, what: "the unplanned runs' last heal" },
+        { at: paired, what: 'the bench saw one serving primary and one backup' },
+      ];
+      for (const [t, who] of [
+        [primary, `${primary.name} (primary)`],
+        [backup, `${backup.name} (backup)`],
+      ] as const) {
+        const logs = await call(t, 'GET', `/api/login/logs?since=${t0 - 10_000}&pageSize=200`);
+        logged.push(...applianceEvents(who, (logs.body.items ?? []) as LogEvent[]));
+      }
+      const names = new Map([
+        [primary.fingerprint, `${primary.name} (primary)`],
+        [backup.fingerprint, `${backup.name} (backup)`],
+      ]);
+      ghPlannedGaps.push(gapTimeline(`planned run ${i + 1}`, t0, gap, prober, names, logged));
       // From the start of the gap: the admin client's own start-up comes before it.
       const steps = [
         ...marks(vip, t0, prober, backup),
@@ -319,6 +337,7 @@ export async function runNetworkBenchmark(): Promise<void> {
           'Gatehouse planned (Become Primary), from the last handshake the old primary answered',
           ghPlannedMarks,
         ),
+        `Gatehouse planned (Become Primary), the prober around each run's longest gap\n${ghPlannedGaps.join('\n')}`,
         breakdown('keepalived defaults, unplanned', kaDefault.unplannedMarks),
         breakdown('keepalived defaults, planned', kaDefault.plannedMarks),
         breakdown('keepalived advert_int 0.1, unplanned', kaTuned.unplannedMarks),
