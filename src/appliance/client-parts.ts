@@ -4,23 +4,16 @@ import type { EventLog } from '../site/events.js';
 import type { InterApplianceKey } from '../site/security.js';
 import type { SiteSettingsService } from '../site/settings.js';
 import type { UserDirectory } from '../site/users.js';
-import type { BlobStore } from '../store/blobs.js';
-import type { Db } from '../store/db.js';
 import type { NodeMembership } from '../cluster/nodes-store.js';
 import { site, type ClientSite } from '../sessions/http/client-site.js';
 import { ClientGateway } from '../sessions/gateway.js';
 import { configChanges, JumpClientIdentities } from '../sessions/jump-client-identities.js';
 import { SessionRecords } from '../sessions/session-records.js';
 import { jumpClientKeyOf, type TicketClaims } from '../sessions/tickets.js';
-import type { DataDir } from './datadir.js';
+import type { ApplianceBasics } from './wiring.js';
 
 /** What the client gateway is wired to in a running appliance (the `Appliance` is one). */
-export interface ClientWiring {
-  readonly dir: DataDir;
-  readonly db: Db;
-  readonly blobs: BlobStore;
-  readonly events: EventLog;
-  readonly identity: { readonly name: string };
+export interface ClientWiring extends ApplianceBasics {
   readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
   readonly settings: Pick<SiteSettingsService, 'get'>;
   readonly membership: Pick<NodeMembership, 'get'>;

@@ -1,9 +1,6 @@
 import { SYSTEM } from '../shared/actor.js';
-import type { EventLog } from '../site/events.js';
 import type { InterApplianceKey } from '../site/security.js';
 import type { SiteIdentity } from '../site/site-identity.js';
-import type { BlobStore } from '../store/blobs.js';
-import type { Db } from '../store/db.js';
 import { configChanges } from '../sessions/jump-client-identities.js';
 import type { LoadBalancerMembership } from '../traffic/load-balancer.js';
 import type { TrafficSwitchSettings } from '../traffic/settings.js';
@@ -11,13 +8,10 @@ import { FailoverRelationship } from '../failover/relationship.js';
 import { SyncService } from '../failover/sync/service.js';
 import type { ClientAddressSetting } from './client-address.js';
 import type { SharedAddresses } from './shared-addresses.js';
+import type { ApplianceBasics } from './wiring.js';
 
 /** What the failover relationship is wired to in a running appliance (the `Appliance` is one). */
-export interface FailoverWiring {
-  readonly db: Db;
-  readonly blobs: BlobStore;
-  readonly events: EventLog;
-  readonly identity: { readonly name: string; readonly hostnames: string[] };
+export interface FailoverWiring extends ApplianceBasics {
   readonly certificateFingerprint: string;
   readonly interApplianceKey: Pick<InterApplianceKey, 'get'>;
   readonly ready: boolean;

@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import { loadPrivateKey } from '../shared/crypto.js';
 import { until } from '../shared/until.js';
 import { BASE_VERSION, CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
-import type { EventLog } from '../site/events.js';
-import type { Db } from '../store/db.js';
 import type { ClientGateway } from '../sessions/gateway.js';
 import type { ClusterService } from '../cluster/cluster-service.js';
 import type { ClusterNodes, NodeMembership } from '../cluster/nodes-store.js';
@@ -14,14 +12,10 @@ import { RESTAGE_ADVICE } from '../updates/staged-damage.js';
 import { UpdateService } from '../updates/update-service.js';
 import { UpdateSettings, type Standing } from '../updates/update-settings.js';
 import type { BackupService } from './backup/backup.js';
-import type { DataDir } from './datadir.js';
+import type { ApplianceBasics } from './wiring.js';
 
 /** What the update domain is wired to in a running appliance (the `Appliance` is one). */
-export interface UpdateWiring {
-  readonly dir: DataDir;
-  readonly db: Db;
-  readonly events: EventLog;
-  readonly identity: { readonly name: string };
+export interface UpdateWiring extends ApplianceBasics {
   readonly clients: Pick<ClientGateway, 'moveAll'>;
   readonly backups: Pick<BackupService, 'create'>;
   readonly clusterNodes: Pick<ClusterNodes, 'list'>;
