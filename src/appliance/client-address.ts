@@ -3,11 +3,7 @@ import { z } from 'zod';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
-import {
-  deleteApplianceSetting,
-  readApplianceSetting,
-  writeApplianceSetting,
-} from '../store/appliance-settings.js';
+import { ApplianceSetting } from '../store/appliance-settings.js';
 
 const DNS_NAME =
   /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -32,8 +28,6 @@ export const ClientAddressInput = z
   .strict();
 export type ClientAddress = z.infer<typeof ClientAddressInput>;
 
-const KEY = 'client-address';
-
 /**
  * Networking > Client Address: where the site's clients reach this appliance directly (its
  * public address), when that is not its inter-appliance address (a private link between a
@@ -42,19 +36,17 @@ const KEY = 'client-address';
  * its inter-appliance address (S14). Kept in appliance_settings: this appliance's own, never
  * synchronised.
  */
-export class ClientAddressSetting {
+export class ClientAddressSetting extends ApplianceSetting<ClientAddress> {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly events: EventLog,
-  ) {}
-
-  get(): ClientAddress | undefined {
-    return readApplianceSetting<ClientAddress>(this.db, KEY);
+  ) {
+    super(db, 'client-address');
   }
 
   set(actor: Actor, input: ClientAddress): ClientAddress | undefined {
-    if (input.host === '') deleteApplianceSetting(this.db, KEY);
-    else writeApplianceSetting(this.db, KEY, input);
+    if (input.host === '') this.delete();
+    else this.write(input);
     this.events.record(actor, 'network.client-address.changed', input.host || '(none)', {
       ...(input.host ? { port: input.port } : {}),
     });

@@ -3,11 +3,7 @@ import type { Actor } from '../shared/actor.js';
 
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';
-import {
-  deleteApplianceSetting,
-  readApplianceSetting,
-  writeApplianceSetting,
-} from '../store/appliance-settings.js';
+import { ApplianceSetting } from '../store/appliance-settings.js';
 import { applianceErrors } from './error-codes.js';
 
 /**
@@ -35,28 +31,24 @@ export interface UpgradeInProgress extends UpgradeNoticeInput {
   since: number;
 }
 
-const KEY = 'upgrade_in_progress';
-
 /** The mark, in appliance_settings: this appliance's own, never synchronised, kept at restarts. */
-export class UpgradeNotice {
+export class UpgradeNotice extends ApplianceSetting<UpgradeInProgress> {
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly events: EventLog,
-  ) {}
-
-  get(): UpgradeInProgress | undefined {
-    return readApplianceSetting<UpgradeInProgress>(this.db, KEY);
+  ) {
+    super(db, 'upgrade_in_progress');
   }
 
   set(actor: Actor, input: UpgradeNoticeInput): UpgradeInProgress {
     const notice = { ...this.get(), ...input, since: this.get()?.since ?? Date.now() };
-    writeApplianceSetting(this.db, KEY, notice);
+    this.write(notice);
     this.events.record(actor, 'appliance.upgrade-in-progress', input.by, { note: input.note });
     return notice;
   }
 
   clear(actor: Actor): boolean {
-    const had = deleteApplianceSetting(this.db, KEY);
+    const had = this.delete();
     if (had) this.events.record(actor, 'appliance.upgrade-finished', '');
     return had;
   }

@@ -23,3 +23,24 @@ export function writeApplianceSetting(db: Db, key: string, value: unknown, at = 
 export function deleteApplianceSetting(db: Db, key: string): boolean {
   return db.prepare('DELETE FROM appliance_settings WHERE key = ?').run(key).changes > 0;
 }
+
+/** One of this appliance's own settings, under its key: what a domain's setting class extends. */
+export class ApplianceSetting<T> {
+  constructor(
+    protected readonly db: Db,
+    private readonly key: string,
+  ) {}
+
+  get(): T | undefined {
+    return readApplianceSetting<T>(this.db, this.key);
+  }
+
+  protected write(value: T): void {
+    writeApplianceSetting(this.db, this.key, value);
+  }
+
+  /** Remove it; whether there was one. */
+  protected delete(): boolean {
+    return deleteApplianceSetting(this.db, this.key);
+  }
+}
