@@ -13,6 +13,12 @@ function writeSecret(dir: string, rel: string, value: string): string {
   return rel;
 }
 
+/** An account of the lab: its name, and a fresh password in DIR/secrets/FILE.password. */
+const account = (dir: string, username: string, file: string) => ({
+  username,
+  passwordFile: writeSecret(dir, `secrets/${file}.password`, password()),
+});
+
 /**
  * The lab's secrets, each in its own file (mode 600) under DIR/secrets, referred to by path
  * relative to DIR: nothing secret is printed or put in lab.json or the inventory.
@@ -28,22 +34,10 @@ export function createSecrets(
   writeFileSync(path.join(dir, releaseKey.publicKey), release.publicKeyPem);
   return {
     credentials: {
-      appliance: {
-        username: 'admin',
-        passwordFile: writeSecret(dir, 'secrets/appliance-admin.password', password()),
-      },
-      login: {
-        username: 'admin',
-        passwordFile: writeSecret(dir, 'secrets/login-admin.password', password()),
-      },
-      representative: {
-        username: 'lab.rep',
-        passwordFile: writeSecret(dir, 'secrets/representative.password', password()),
-      },
-      updateServer: {
-        username: 'operator',
-        passwordFile: writeSecret(dir, 'secrets/update-server-operator.password', password()),
-      },
+      appliance: account(dir, 'admin', 'appliance-admin'),
+      login: account(dir, 'admin', 'login-admin'),
+      representative: account(dir, 'lab.rep', 'representative'),
+      updateServer: account(dir, 'operator', 'update-server-operator'),
     },
     interApplianceKeyFile: writeSecret(
       dir,

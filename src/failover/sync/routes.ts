@@ -11,26 +11,27 @@ export interface SyncPeerHost {
   readonly blobs: BlobStore;
 }
 
+/** A question the backup asks of the primary's sync source: POST its request, get the answer. */
+function sourceRoute(
+  name: string,
+  answer: (source: SyncService['source'], body: unknown) => unknown,
+): PeerRoute<SyncPeerHost> {
+  return {
+    method: 'POST',
+    path: `/api/peer/sync/${name}`,
+    handler: ({ appliance, body }) => answer(appliance.sync.source, body),
+  };
+}
+
 /** Inter-appliance endpoints of the synchronisation (see protocol.ts). */
 export const SYNC_ROUTES: PeerRoute<SyncPeerHost>[] = [
-  {
-    method: 'POST',
-    path: '/api/peer/sync/manifest',
-    handler: ({ appliance, body }) =>
-      appliance.sync.source.manifest(parseInput(ManifestRequest, body, 'body')),
-  },
-  {
-    method: 'POST',
-    path: '/api/peer/sync/buckets',
-    handler: ({ appliance, body }) =>
-      appliance.sync.source.buckets(parseInput(BucketsRequest, body, 'body')),
-  },
-  {
-    method: 'POST',
-    path: '/api/peer/sync/rows',
-    handler: ({ appliance, body }) =>
-      appliance.sync.source.rows(parseInput(RowsRequest, body, 'body')),
-  },
+  sourceRoute('manifest', (source, body) =>
+    source.manifest(parseInput(ManifestRequest, body, 'body')),
+  ),
+  sourceRoute('buckets', (source, body) =>
+    source.buckets(parseInput(BucketsRequest, body, 'body')),
+  ),
+  sourceRoute('rows', (source, body) => source.rows(parseInput(RowsRequest, body, 'body'))),
   {
     method: 'GET',
     path: '/api/peer/sync/blobs',

@@ -20,6 +20,15 @@ function timeout(server: DnsServer, transport: string) {
   );
 }
 
+function unreachable(server: DnsServer, transport: string, err: Error) {
+  return trafficError(
+    'DNS_UNREACHABLE',
+    502,
+    `server: cannot reach the DNS server ${where(server)} over ${transport} (${(err as NodeJS.ErrnoException).code ?? err.message}); check the server address and port.`,
+    { field: 'server', cause: err },
+  );
+}
+
 /** One exchange over UDP; retried once when no answer came within half the time. */
 function overUdp(server: DnsServer, message: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -53,16 +62,7 @@ function overUdp(server: DnsServer, message: Buffer): Promise<Buffer> {
     socket.on('message', (answer) => {
       if (answer.length >= 12 && answer.readUInt16BE(0) === id) finish(undefined, answer);
     });
-    socket.on('error', (err) =>
-      finish(
-        trafficError(
-          'DNS_UNREACHABLE',
-          502,
-          `server: cannot reach the DNS server ${where(server)} over UDP (${(err as NodeJS.ErrnoException).code ?? err.message}); check the server address and port.`,
-          { field: 'server', cause: err },
-        ),
-      ),
-    );
+    socket.on('error', (err) => finish(unreachable(server, 'UDP', err)));
     send();
   });
 }
@@ -89,16 +89,7 @@ function overTcp(server: DnsServer, message: Buffer): Promise<Buffer> {
       if (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0))
         finish(undefined, received.subarray(2, 2 + received.readUInt16BE(0)));
     });
-    socket.on('error', (err) =>
-      finish(
-        trafficError(
-          'DNS_UNREACHABLE',
-          502,
-          `server: cannot reach the DNS server ${where(server)} over TCP (${(err as NodeJS.ErrnoException).code ?? err.message}); check the server address and port.`,
-          { field: 'server', cause: err },
-        ),
-      ),
-    );
+    socket.on('error', (err) => finish(unreachable(server, 'TCP', err)));
     socket.on('end', () =>
       finish(
         trafficError(
