@@ -41,6 +41,17 @@ export async function failoverStatus(site: FailoverSite, contact = true) {
   };
 }
 
+/** Become Backup and Become Primary: the same input and answer, each its own route. */
+function roleChange(change: 'becomeBackup' | 'becomePrimary', summary: string) {
+  const path = change === 'becomeBackup' ? 'become-backup' : 'become-primary';
+  return op(change, `POST /api/login/failover/${path}`, {
+    summary,
+    body: RoleChangeInput,
+    response: { status: 200, description: 'The role change' },
+    handler: ({ appliance, actor, body }) => appliance.failover[change](actor, body.force),
+  });
+}
+
 /** /login > Management > Failover: the relationship (S14, S7, S25) and automatic failover. */
 export const failoverOperations: FailoverOperation[] = [
   op('getFailover', 'GET /api/login/failover', {
@@ -84,20 +95,14 @@ export const failoverOperations: FailoverOperation[] = [
     response: { status: 200, description: 'Broken; whether the peer was told' },
     handler: ({ appliance, actor }) => appliance.failover.break(actor),
   }),
-  op('becomeBackup', 'POST /api/login/failover/become-backup', {
-    summary:
-      'Become Backup: the peer runs a final sync and becomes primary; force = even if the peer site cannot be contacted',
-    body: RoleChangeInput,
-    response: { status: 200, description: 'The role change' },
-    handler: ({ appliance, actor, body }) => appliance.failover.becomeBackup(actor, body.force),
-  }),
-  op('becomePrimary', 'POST /api/login/failover/become-primary', {
-    summary:
-      'Become Primary: the peer steps down to backup; force = even if the peer cannot be contacted (it steps down when it returns)',
-    body: RoleChangeInput,
-    response: { status: 200, description: 'The role change' },
-    handler: ({ appliance, actor, body }) => appliance.failover.becomePrimary(actor, body.force),
-  }),
+  roleChange(
+    'becomeBackup',
+    'Become Backup: the peer runs a final sync and becomes primary; force = even if the peer site cannot be contacted',
+  ),
+  roleChange(
+    'becomePrimary',
+    'Become Primary: the peer steps down to backup; force = even if the peer cannot be contacted (it steps down when it returns)',
+  ),
   op('scheduleSwitchover', 'PUT /api/login/failover/scheduled-switchover', {
     summary:
       'Schedule a planned switchover, on the backup: at `at` (ISO 8601 with its zone) this appliance runs Become Primary itself (not forced; a stale backup is refused then); kept across restarts, dropped if the appliance was down at that time',
