@@ -150,19 +150,19 @@ export function checkbox(
 export const csrfInput = (ctx: PageContext) =>
   html`<input type="hidden" name="_csrf" value="${ctx.auth.csrfToken}" />`;
 
-/** A one-button form (delete, regenerate…) with CSRF and an optional confirmation. */
-/** A form that uploads a file (multipart, streamed): its CSRF token, its fields and its button. */
-export function uploadForm(
+/** A form posted with its CSRF token, its fields and its submit button. */
+export function postForm(
   ctx: PageContext,
-  o: { action: string; id: string; submit: string; danger?: boolean },
+  o: { action: string; id: string; submit: string; cls?: string; danger?: boolean },
   fields: SafeHtml[],
+  enctype = 'application/x-www-form-urlencoded',
 ): SafeHtml {
   return html`<form
     method="post"
     action="${o.action}"
-    enctype="multipart/form-data"
+    enctype="${enctype}"
     id="${o.id}"
-    class="stacked"
+    class="${o.cls ?? 'stacked'}"
   >
     ${csrfInput(ctx)} ${fields}
     <div class="buttons">
@@ -171,6 +171,14 @@ export function uploadForm(
   </form>`;
 }
 
+/** A form that uploads a file (multipart, streamed): its CSRF token, its fields and its button. */
+export const uploadForm = (
+  ctx: PageContext,
+  o: { action: string; id: string; submit: string; danger?: boolean },
+  fields: SafeHtml[],
+) => postForm(ctx, o, fields, 'multipart/form-data');
+
+/** A one-button form (delete, regenerate…) with CSRF. */
 export function actionButton(ctx: PageContext, action: string, label: string, cls = ''): SafeHtml {
   return html`<form method="post" action="${action}" class="inline">
     ${csrfInput(ctx)}<button type="submit" class="${cls}">${label}</button>

@@ -246,16 +246,21 @@ function downloadKeySection(ctx: PageContext, view: UpdatesView) {
   return html`<section id="download-key">
     <h2>Appliance Download Key</h2>
     ${alertFor(view, 'key', ['ttlHours'])}
-    <form
-      method="post"
-      action="/appliance/updates/download-key"
-      id="download-key-form"
-      class="stacked compact"
-    >
-      ${kit.csrfInput(ctx)}
-      ${kit.field('Valid for (hours)', 'ttlHours', value(view, 'ttlHours', 72), errors, { type: 'number', help: '1 to 720 hours' })}
-      <div class="buttons"><button type="submit">Generate Appliance Download Key</button></div>
-    </form>
+    ${kit.postForm(
+      ctx,
+      {
+        action: '/appliance/updates/download-key',
+        id: 'download-key-form',
+        cls: 'stacked compact',
+        submit: 'Generate Appliance Download Key',
+      },
+      [
+        kit.field('Valid for (hours)', 'ttlHours', value(view, 'ttlHours', 72), errors, {
+          type: 'number',
+          help: '1 to 720 hours',
+        }),
+      ],
+    )}
     ${
       view.key
         ? html`<label class="field"
@@ -300,16 +305,24 @@ function settingsSection(ctx: PageContext, s: Status, view: UpdatesView) {
     </form>
     <h2>Install reserve</h2>
     ${alertFor(view, 'reserve', ['reserveMiB'])}
-    <form
-      method="post"
-      action="/appliance/updates/reserve"
-      id="reserve-form"
-      class="stacked compact"
-    >
-      ${kit.csrfInput(ctx)}
-      ${kit.field('Free disk space to keep (MiB)', 'reserveMiB', value(view, 'reserveMiB', s.reserveMiB), fieldsOf(view, 'reserve'), { type: 'number', help: 'Installs that would leave less free space are refused' })}
-      <div class="buttons"><button type="submit">Save reserve</button></div>
-    </form>
+    ${kit.postForm(
+      ctx,
+      {
+        action: '/appliance/updates/reserve',
+        id: 'reserve-form',
+        cls: 'stacked compact',
+        submit: 'Save reserve',
+      },
+      [
+        kit.field(
+          'Free disk space to keep (MiB)',
+          'reserveMiB',
+          value(view, 'reserveMiB', s.reserveMiB),
+          fieldsOf(view, 'reserve'),
+          { type: 'number', help: 'Installs that would leave less free space are refused' },
+        ),
+      ],
+    )}
   </section>`;
 }
 
