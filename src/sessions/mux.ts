@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
 import { tickCorker } from '../shared/streams.js';
+import { MuxReader, type FrameSink } from './mux-reader.js';
 import {
   connectionLost,
   CONNECTION_BUFFER,
@@ -10,8 +11,6 @@ import {
   HEADER,
   INITIAL_WINDOW,
   MAX_DATA,
-  MAX_FRAME,
-  NOTHING,
   problemOf,
   READ_HIGH_WATER,
   WRITE_HIGH_WATER,
@@ -20,10 +19,10 @@ import {
 
 /**
  * Session legs as streams over one long-lived connection (mux-frame.ts has the wire format and
- * its limits). Over 400 lines on purpose: MuxConnection and MuxStream are the two halves of one
- * flow-control protocol that call each other (a stream's writes and credit go out through its
- * connection; the connection hands each frame to its stream), so apart they would be two files
- * importing each other.
+ * its limits, mux-reader.ts parses the bytes into frames). MuxConnection and MuxStream stay in
+ * one file: they are the two halves of one flow-control protocol that call each other (a
+ * stream's writes and credit go out through its connection; the connection hands each frame to
+ * its stream), so apart they would be two files importing each other.
  */
 export { FRAME, INITIAL_WINDOW, MAX_FRAME, type MuxProblem } from './mux-frame.js';
 
@@ -41,19 +40,13 @@ export interface MuxOptions {
 }
 
 /** One side of a multiplexed connection over any Duplex (the upgraded TLS socket). */
-export class MuxConnection extends EventEmitter {
+export class MuxConnection extends EventEmitter implements FrameSink {
   private readonly streams = new Map<number, MuxStream>();
   private readonly opening = new Map<
     number,
     { resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private nextId = 1;
-  /** The receiving state: a header split across chunks, the rest of a frame under way. */
-  private headerPart = NOTHING;
-  private dataId = 0;
-  private dataLeft = 0;
-  private body:
-    { type: number; id: number; length: number; have: number; parts: Buffer[] } | undefined;
   /** Frames of one tick leave in one write (one TLS record and system call, not two per frame). */
   private readonly hold: () => void;
   private drainWaiters: (() => void)[] = [];
@@ -66,7 +59,8 @@ export class MuxConnection extends EventEmitter {
   ) {
     super();
     this.hold = tickCorker(socket);
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    const reader = new MuxReader(this);
+    socket.on('data', (chunk: Buffer) => reader.receive(chunk));
     socket.on('drain', () => {
       this.needDrain = false;
       const waiters = this.drainWaiters;
@@ -159,64 +153,20 @@ export class MuxConnection extends EventEmitter {
     opening.reject(error ?? connectionLost('the stream closed before it was accepted'));
   }
 
-  private violation(what: string): void {
+  /** @internal The MuxReader's: a frame that breaks the protocol closes the connection. */
+  violation(what: string): void {
     this.close(`protocol violation: ${what}`, true);
   }
 
-  /**
-   * Parse frames as bytes come. DATA goes on to its stream in the pieces the connection
-   * delivers (TLS splits a 64 KiB frame into records): no copy however a frame is split. Only
-   * a header split across chunks and the small other frames are pieced together.
-   */
-  private receive(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length && !this.closedBecause) {
-      if (this.dataLeft) {
-        const n = Math.min(this.dataLeft, chunk.length - at);
-        this.dataLeft -= n;
-        this.data(this.dataId, chunk.subarray(at, (at += n)));
-        continue;
-      }
-      if (this.body) {
-        const b = this.body;
-        const n = Math.min(b.length - b.have, chunk.length - at);
-        b.parts.push(chunk.subarray(at, (at += n)));
-        b.have += n;
-        if (b.have < b.length) return;
-        this.body = undefined;
-        this.frame(b.type, b.id, Buffer.concat(b.parts, b.length));
-        continue;
-      }
-      let header: Buffer;
-      if (!this.headerPart.length && chunk.length - at >= HEADER)
-        header = chunk.subarray(at, (at += HEADER));
-      else {
-        const n = Math.min(HEADER - this.headerPart.length, chunk.length - at);
-        this.headerPart = Buffer.concat([this.headerPart, chunk.subarray(at, (at += n))]);
-        if (this.headerPart.length < HEADER) return;
-        header = this.headerPart;
-        this.headerPart = NOTHING;
-      }
-      const type = header[0]!;
-      const id = header.readUInt32BE(1);
-      const length = header.readUInt32BE(5);
-      if (length > MAX_FRAME) return this.violation(`a frame of ${length} bytes`);
-      if (type === FRAME.data) {
-        this.dataId = id;
-        this.dataLeft = length;
-      } else if (chunk.length - at >= length)
-        this.frame(type, id, chunk.subarray(at, (at += length)));
-      else this.body = { type, id, length, have: 0, parts: [] };
-    }
-  }
-
-  private data(id: number, piece: Buffer): void {
+  /** @internal The MuxReader's: DATA for a stream. */
+  data(id: number, piece: Buffer): void {
     // Data for a stream this side already reset may still be on its way: ignored.
     const stream = this.streams.get(id);
     if (stream && !stream.received(piece)) this.violation(`stream ${id} sent more than its credit`);
   }
 
-  private frame(type: number, id: number, payload: Buffer): void {
+  /** @internal The MuxReader's: any other frame, whole. */
+  frame(type: number, id: number, payload: Buffer): void {
     const stream = this.streams.get(id);
     switch (type) {
       case FRAME.open: {
