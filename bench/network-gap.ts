@@ -21,10 +21,9 @@ export interface LogEvent {
   details: Record<string, unknown>;
 }
 
-/** How far before the gap and after it the timeline looks (events: from before the request). */
+/** How far before the gap and after it the timeline looks (events: from `eventsSince` too). */
 const BEFORE_MS = 1_500;
 const AFTER_MS = 200;
-const EVENTS_BEFORE_REQUEST_MS = 5_000;
 /** Answers further apart than this are not one stretch: the pause is on its own line. */
 const STRETCH_MS = 50;
 
@@ -74,7 +73,8 @@ function probeLines(probes: Probes, names: Map<string, string>, from: number, to
 
 /**
  * The timeline of one planned run around its gap, times in ms after `t0` (the request's start);
- * a probe's "began" is rewritten the same way.
+ * a probe's "began" is rewritten the same way. Events are shown from `eventsSince` on (what the
+ * appliances did since the pair came back together), or from the gap's window if that is earlier.
  */
 export function gapTimeline(
   title: string,
@@ -83,10 +83,11 @@ export function gapTimeline(
   probes: Probes,
   names: Map<string, string>,
   events: TimedEvent[],
+  eventsSince: number,
 ): string {
   const from = gap.from - BEFORE_MS;
   const to = gap.to + AFTER_MS;
-  const eventsFrom = Math.min(from, t0 - EVENTS_BEFORE_REQUEST_MS);
+  const eventsFrom = Math.min(from, eventsSince);
   const lines = [
     ...probeLines(probes, names, from, to),
     ...events.filter((e) => e.at >= eventsFrom && e.at <= to),

@@ -246,6 +246,8 @@ export async function runNetworkBenchmark(): Promise<void> {
       const gap = prober.longestGap(t0, Date.now());
       ghPlanned.push(gap.to - gap.from);
       prober.stop();
+      // From the last heal when it is recent (run 1: the pair just back together), else 5 s.
+      const since = Math.min(t0 - 5_000, Math.max(lastHeal, t0 - 30_000));
       const logged: TimedEvent[] = [
         { at: t0, what: 'Become Primary sent to the backup (admin client starting)' },
         { at: answered, what: 'Become Primary answered' },
@@ -256,14 +258,16 @@ export async function runNetworkBenchmark(): Promise<void> {
         [primary, `${primary.name} (primary)`],
         [backup, `${backup.name} (backup)`],
       ] as const) {
-        const logs = await call(t, 'GET', `/api/login/logs?since=${t0 - 10_000}&pageSize=200`);
+        const logs = await call(t, 'GET', `/api/login/logs?since=${since}&pageSize=200`);
         logged.push(...applianceEvents(who, (logs.body.items ?? []) as LogEvent[]));
       }
       const names = new Map([
         [primary.fingerprint, `${primary.name} (primary)`],
         [backup.fingerprint, `${backup.name} (backup)`],
       ]);
-      ghPlannedGaps.push(gapTimeline(`planned run ${i + 1}`, t0, gap, prober, names, logged));
+      ghPlannedGaps.push(
+        gapTimeline(`planned run ${i + 1}`, t0, gap, prober, names, logged, since),
+      );
       // From the start of the gap: the admin client's own start-up comes before it.
       const steps = [
         ...marks(vip, t0, prober, backup),
