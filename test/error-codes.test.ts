@@ -5,8 +5,8 @@
  * (`export const failoverErrors = errorCatalogue({ … })`; src/shared/ has the codes of shared
  * pieces and those several domains throw), and a throw site names its code there:
  * `failoverErrors.FAILOVER_BUSY(message)`, `conflict(failoverErrors.X, …)`, `fieldError(…,
- * siteErrors.X)`; the compiler refuses a code no catalogue has. A folder not yet converted keeps
- * `error-codes.json` and throws `new GatehouseError('CODE', status, …)`. Each code is in exactly
+ * siteErrors.X)`; the compiler refuses a code no catalogue has (test/architecture.test.ts, a
+ * code written as a string or a status at a throw site). Each code is in exactly
  * one catalogue, with the status it is thrown with and a fix; no catalogue keeps a code nothing
  * throws; docs/errors.md lists them all. After adding a code to a catalogue, regenerate the page:
  *   GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run test/error-codes.test.ts
@@ -54,24 +54,20 @@ const DOMAINS = [
 
 /** The name a folder's catalogue is exported under: `failoverErrors`. */
 const catalogueName = (domain: string) => `${domain}Errors`;
-/** Where a folder declares its codes: error-codes.ts, or error-codes.json until converted. */
-const catalogueFile = (domain: string) =>
-  ['ts', 'json']
-    .map((ext) => `src/${domain}/error-codes.${ext}`)
-    .find((f) => existsSync(path.join(ROOT, f)))!;
+/** Where a folder declares its codes. */
+const catalogueFile = (domain: string) => `src/${domain}/error-codes.ts`;
+const hasCatalogue = (domain: string) => existsSync(path.join(ROOT, catalogueFile(domain)));
 
 /** Each folder's catalogue: codes, statuses and fixes. */
 const CATALOGUES: Record<string, ErrorCatalogue> = Object.fromEntries(
   await Promise.all(
     DOMAINS.map(async (domain) => {
       const file = path.join(ROOT, catalogueFile(domain));
-      const entries = file.endsWith('.json')
-        ? JSON.parse(readFileSync(file, 'utf8'))
-        : Object.fromEntries(
-            Object.entries(
-              (await import(file))[catalogueName(domain)] as Record<string, ErrorSpec>,
-            ).map(([code, { status, also, fix }]) => [code, { status, also, fix }]),
-          );
+      const entries = Object.fromEntries(
+        Object.entries(
+          (await import(file))[catalogueName(domain)] as Record<string, ErrorSpec>,
+        ).map(([code, { status, also, fix }]) => [code, { status, also, fix }]),
+      );
       const parsed = z
         .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), ErrorEntry)
         .safeParse(JSON.parse(JSON.stringify(entries)));
@@ -208,7 +204,7 @@ describe('the error-code catalogue', () => {
 
   it('reads every catalogue of src/', () => {
     const found = readdirSync(SRC, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && catalogueFile(e.name))
+      .filter((e) => e.isDirectory() && hasCatalogue(e.name))
       .map((e) => e.name);
     expect(found.sort()).toEqual([...DOMAINS].sort());
   });

@@ -49,14 +49,9 @@ export const applianceErrors = errorCatalogue({
     status: 409,
     fix: 'Stop that appliance first (kill -TERM …), or start another data directory.',
   },
-  RECORDING_NOT_YOURS: { status: 403, fix: 'Ask a site administrator to download it from /login.' },
   SHARED_ADDRESS_UNAVAILABLE: {
     status: 409,
     fix: 'Release the address on the appliance that holds it, or choose another shared address.',
-  },
-  TARGET_NOT_ALLOWED: {
-    status: 403,
-    fix: 'Choose one of the targets the Jump Client allows, or add this target to its allowed list.',
   },
   UPDATE_NEEDS_SUPERVISOR: {
     status: 500,

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import { pipeByTick } from '../shared/streams.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { until } from '../shared/until.js';
@@ -20,6 +20,7 @@ import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 import { sharedErrors } from '../shared/error-codes.js';
+import { sessionsErrors } from '../sessions/error-codes.js';
 
 export interface ConsoleSignIn {
   site: Endpoint;
@@ -199,7 +200,7 @@ export class RepresentativeConsole {
       session,
       async (token, resume, timeoutMs) => {
         // A closed console opens nothing more (a new API client would keep the process alive).
-        if (this.stopped) throw new GatehouseError('SESSION_ENDED', 410, 'The console closed.');
+        if (this.stopped) throw sessionsErrors.SESSION_ENDED('The console closed.');
         // Through the site afresh: the appliance the kept connection led to may be gone.
         this.api.reconnect();
         const { relay } = await this.api.resumeRelay(this.signIn.ticket, session, jumpClient);

@@ -8,6 +8,7 @@ import { ExportDatabase } from './export-sqlite.js';
 import { checkPrimary, type ApplianceStanding, type PrimaryCheck } from './site-primary.js';
 import { endpointTrust, type Endpoint } from './tunnel.js';
 import { clientsErrors } from './error-codes.js';
+import { sessionsErrors } from '../sessions/error-codes.js';
 
 /** Records merged later (failover, S21; traffic nodes) carry old times: re-read this far back. */
 export const DEFAULT_OVERLAP_MS = 24 * 3600_000;
@@ -52,9 +53,7 @@ function unreachable(site: Endpoint, e: unknown): GatehouseError {
   if (isGatehouseError(e)) return e;
   const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = err.code ?? err.cause?.code ?? err.message;
-  return new GatehouseError(
-    'SITE_UNREACHABLE',
-    502,
+  return sessionsErrors.SITE_UNREACHABLE(
     `--site: cannot reach ${hostPort(site)} (${code}). Check that the name resolves (DNS or hosts file) to the site's primary appliance and that its TLS port is open.`,
     { fields: [{ field: '--site', message: `cannot be reached (${code})` }] },
   );

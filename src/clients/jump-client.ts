@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import { until } from '../shared/until.js';
 import { PRODUCT_VERSION } from '../shared/version.js';
 import type { MuxStream } from '../sessions/mux.js';
@@ -21,6 +21,7 @@ import { RelayConnections } from './relay-connections.js';
 import { ResumableLeg, resumeAnswerOf } from './resumable-leg.js';
 import { openTunnel, type Endpoint } from './tunnel.js';
 import { JumpClientReconnect, moveTarget } from './jump-client-reconnect.js';
+import { sessionsErrors } from '../sessions/error-codes.js';
 
 interface CommonOptions {
   site: Endpoint;
@@ -379,7 +380,7 @@ export class JumpClient {
       this.scheduleReconnect(this.reconnect.forSession());
     }
     await until(() => this.relayNow !== undefined || this.stopped, timeoutMs, 'the site', 50);
-    if (!this.relayNow) throw new GatehouseError('SESSION_ENDED', 410, 'The Jump Client stopped.');
+    if (!this.relayNow) throw sessionsErrors.SESSION_ENDED('The Jump Client stopped.');
     return this.relays.openLeg(this.relayNow, GATEWAY_PATHS.jumpData, token, timeoutMs, resume);
   }
 

@@ -1,9 +1,10 @@
 import { Duplex } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { MuxStream } from '../sessions/mux.js';
 import { ResumeAnswer } from '../sessions/protocol.js';
 import { Backoff, followPause, MoveFollowing } from '../shared/move-retry.js';
 import { clientsErrors } from './error-codes.js';
+import { sessionsErrors } from '../sessions/error-codes.js';
 
 /**
  * Bytes a side keeps that the other end has not acknowledged. Past it the leg's writer waits
@@ -241,9 +242,7 @@ export class ResumableLeg extends Duplex {
       }
     }
     this.destroy(
-      new GatehouseError(
-        'SESSION_RESUME_EXPIRED',
-        410,
+      sessionsErrors.SESSION_RESUME_EXPIRED(
         `The session ended: it could not resume within ${Math.round(this.window / 1000)} s.`,
       ),
     );
@@ -340,9 +339,7 @@ export class ResumableLeg extends Duplex {
       if (this.done) leg.end();
       else
         leg.destroy(
-          new GatehouseError(
-            'SESSION_ENDED',
-            410,
+          sessionsErrors.SESSION_ENDED(
             `The other end closed the session${error ? ` (${error.message})` : ''}.`,
           ),
         );

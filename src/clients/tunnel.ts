@@ -14,6 +14,7 @@ import {
 import { PRODUCT_VERSION } from '../shared/version.js';
 import { UPGRADE_PROTOCOL } from '../sessions/protocol.js';
 import { sharedErrors } from '../shared/error-codes.js';
+import { sessionsErrors } from '../sessions/error-codes.js';
 
 export interface Endpoint {
   host: string;
@@ -79,16 +80,13 @@ export function openTunnel(
 }
 
 const notAnswered = (where: string, timeoutMs: number) =>
-  new GatehouseError(
-    'SITE_UNREACHABLE',
-    504,
+  sessionsErrors.SITE_UNREACHABLE(
     `${where} did not answer within ${timeoutMs / 1000} s. Check the site address and that the appliance runs.`,
+    { status: 504 },
   );
 
 const cannotReach = (where: string, e: NodeJS.ErrnoException) =>
-  new GatehouseError(
-    'SITE_UNREACHABLE',
-    502,
+  sessionsErrors.SITE_UNREACHABLE(
     `Cannot reach ${where}: ${e.code ?? e.message}. Check the site address and that the appliance runs.`,
   );
 

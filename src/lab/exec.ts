@@ -1,25 +1,22 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { nsExec } from './netns.js';
 import { hostOf, type LabNetwork } from './network-plan.js';
 import { GATEHOUSE_BIN } from './processes.js';
 import { requireState } from './state.js';
+import { labErrors } from './error-codes.js';
 
 /** The namespace of a host of a netns lab (`router` too); the error lists the hosts. */
 export function hostNamespace(net: LabNetwork | undefined, dir: string, host: string): string {
   if (!net)
-    throw new GatehouseError(
-      'LAB_NOT_NETNS',
-      409,
+    throw labErrors.LAB_NOT_NETNS(
       `--dir ${dir}: this lab runs on loopback, without namespaces; start one with \`gatehouse lab up --network netns\`.`,
     );
   if (host === 'router') return net.routerNs;
   const h = hostOf(net, host);
   if (!h)
-    throw new GatehouseError(
-      'LAB_NO_SUCH_HOST',
-      404,
+    throw labErrors.LAB_NO_SUCH_HOST(
       `${host} is not a host of this lab; use one of router, ${net.hosts.map((x) => x.name).join(', ')}.`,
       { fields: [{ field: 'host', message: 'is not a host of this lab' }] },
     );

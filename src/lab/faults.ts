@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { CODE_ROOT } from '../shared/version.js';
 import { until } from '../shared/until.js';
 import { nftIn, nsExec, onPath, sh } from './netns.js';
 import { hostOf, type FaultRecord, type LabNetwork } from './network-plan.js';
 import { spawnProgram, stopGroups, waitReady } from './spawn.js';
 import { groupAlive, requireState, writeState, type LabProcess } from './state.js';
+import { labErrors } from './error-codes.js';
 
 const TABLE = 'gatehouse_fault';
 const DELAYER = path.join(CODE_ROOT, 'scripts', 'lab-delayer.py');
@@ -18,7 +19,7 @@ type Endpoint =
   | { kind: 'segment'; iface: string; match: string; index: number };
 
 const bad = (field: string, message: string) =>
-  new GatehouseError('LAB_BAD_FAULT', 400, `${field}: ${message}`, {
+  labErrors.LAB_BAD_FAULT(`${field}: ${message}`, {
     fields: [{ field, message }],
   });
 
@@ -77,9 +78,7 @@ export class LabFaults {
   private get state() {
     const s = requireState(path.resolve(this.dir));
     if (!s.network)
-      throw new GatehouseError(
-        'LAB_NOT_NETNS',
-        409,
+      throw labErrors.LAB_NOT_NETNS(
         `--dir ${this.dir}: faults need a netns lab (\`gatehouse lab up --network netns\`).`,
       );
     return s as typeof s & { network: LabNetwork };
@@ -187,9 +186,7 @@ export class LabFaults {
     if (!existsSync(DELAYER)) throw bad('DELAY', `${DELAYER} is missing from this code tree.`);
     const missing = ['python3', 'iptables-nft'].filter((t) => !onPath(t));
     if (missing.length)
-      throw new GatehouseError(
-        'LAB_NETNS_UNAVAILABLE',
-        412,
+      throw labErrors.LAB_NETNS_UNAVAILABLE(
         `latency needs ${missing.join(' and ')}: install the Debian package(s) ${missing.map((t) => (t === 'python3' ? 'python3' : 'iptables')).join(' ')} (or scripts/install-test-deps.sh).`,
       );
     const queue = String(QUEUE_BASE + seg.index);

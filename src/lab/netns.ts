@@ -10,8 +10,9 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { LabHost, LabNetwork } from './network-plan.js';
+import { labErrors } from './error-codes.js';
 
 /** Where `ip netns exec` finds a namespace's own /etc files (resolv.conf). */
 export const ETC_NETNS = '/etc/netns';
@@ -22,9 +23,7 @@ export function sh(file: string, args: string[], timeoutMs = 15_000): Promise<st
     execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       reject(
-        new GatehouseError(
-          'LAB_NETWORK_COMMAND_FAILED',
-          500,
+        labErrors.LAB_NETWORK_COMMAND_FAILED(
           `${file} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`,
           { cause: err },
         ),
@@ -85,7 +84,7 @@ export function checkNetnsPrerequisites(switchMethod: string): void {
 }
 
 const prerequisite = (message: string) =>
-  new GatehouseError('LAB_NETNS_UNAVAILABLE', 412, message, {
+  labErrors.LAB_NETNS_UNAVAILABLE(message, {
     fields: [{ field: '--network', message }],
   });
 
@@ -198,7 +197,7 @@ export async function destroyNetwork(
 /** Remove every namespace whose name starts with `prefix` (tests sweep their own labs). */
 export async function sweepNamespaces(prefix: string): Promise<string[]> {
   if (!/^gh-[0-9a-f]+-$/.test(prefix))
-    throw new GatehouseError('LAB_BAD_PREFIX', 400, `${prefix} is not a lab prefix (gh-<id>-).`);
+    throw labErrors.LAB_BAD_PREFIX(`${prefix} is not a lab prefix (gh-<id>-).`);
   return destroyNetwork({ prefix, namespaces: [], etcDirs: [] });
 }
 
@@ -235,6 +234,5 @@ export function runIn(
 export const nftIn = (ns: string, script: string) =>
   runIn(ns, ['nft', '-f', '-'], {
     input: script,
-    fail: (_code, stderr) =>
-      new GatehouseError('LAB_NETWORK_COMMAND_FAILED', 500, `nft in ${ns} failed: ${stderr}`),
+    fail: (_code, stderr) => labErrors.LAB_NETWORK_COMMAND_FAILED(`nft in ${ns} failed: ${stderr}`),
   });

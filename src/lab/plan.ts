@@ -1,5 +1,5 @@
-import { GatehouseError } from '../shared/errors.js';
 import { NETWORKS, type NetworkMode } from './network-plan.js';
+import { labErrors } from './error-codes.js';
 
 export const TOPOLOGIES = ['standalone', 'pair', 'cluster', 'cluster-failover'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
@@ -48,7 +48,7 @@ export interface PlannedAppliance {
 }
 
 const badInput = (flag: string, message: string) =>
-  new GatehouseError('LAB_BAD_OPTION', 400, `${flag}: ${message}`, {
+  labErrors.LAB_BAD_OPTION(`${flag}: ${message}`, {
     fields: [{ field: flag, message }],
   });
 

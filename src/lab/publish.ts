@@ -3,11 +3,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { keyId, loadPrivateKey, loadPublicKey } from '../shared/crypto.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { CODE_ROOT, PRODUCT_VERSION } from '../shared/version.js';
 import { buildPackage, type PackageKind } from '../updates/package.js';
 import { GATEHOUSE_BIN } from './processes.js';
 import { requireState } from './state.js';
+import { labErrors } from './error-codes.js';
 
 const execFileP = promisify(execFile);
 
@@ -27,9 +28,7 @@ export async function publishNext(
 ): Promise<{ kind: PackageKind; version: string; file: string }[]> {
   const state = requireState(path.resolve(dirArg));
   if (!state.updateServer)
-    throw new GatehouseError(
-      'LAB_NO_UPDATE_SERVER',
-      409,
+    throw labErrors.LAB_NO_UPDATE_SERVER(
       `--dir ${state.dir}: this lab has no update server (lab up did not finish). Start a new lab.`,
     );
   const key = loadPrivateKey(
@@ -70,9 +69,7 @@ export async function publishNext(
         state.updateServer.dataDir,
       ]);
     } catch (e) {
-      throw new GatehouseError(
-        'LAB_PUBLISH_FAILED',
-        500,
+      throw labErrors.LAB_PUBLISH_FAILED(
         `Publishing ${file} failed: ${((e as { stderr?: string }).stderr ?? String(e)).trim()}`,
       );
     }

@@ -2,8 +2,9 @@ import type { LookupFunction } from 'node:net';
 import tls from 'node:tls';
 import type { Endpoint } from '../clients/tunnel.js';
 import { hostsFileLookup } from '../orchestrator/site.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { LabState } from './state.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 /** The certificate fingerprint presented at host:port (nothing is sent but the handshake). */
 function presentedFingerprint(
@@ -39,9 +40,7 @@ export async function resolveSite(state: LabState): Promise<Endpoint> {
       : { host };
   const fingerprint = await presentedFingerprint(byName, port);
   if (!holders.some((a) => a.fingerprint === fingerprint))
-    throw new GatehouseError(
-      'TLS_FINGERPRINT_MISMATCH',
-      502,
+    throw sharedErrors.TLS_FINGERPRINT_MISMATCH(
       `${host}:${port} presented certificate ${fingerprint}, which is none of the lab's appliances.`,
     );
   const others = holders.map((a) => a.fingerprint).filter((f) => f !== fingerprint);

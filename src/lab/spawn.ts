@@ -2,11 +2,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplianceClient } from '../clients/admin-client.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { until } from '../shared/until.js';
 import { nsExec } from './netns.js';
 import { GATEHOUSE_BIN } from './processes.js';
 import { groupAlive, type LabProcess } from './state.js';
+import { labErrors } from './error-codes.js';
 
 /**
  * Start `gatehouse ARGS` detached in its own process group with its output in a log file, so it
@@ -39,8 +40,7 @@ export function spawnProgram(
     const child = spawn(file!, rest, { detached: true, stdio: ['ignore', fd, fd] });
     child.once('exit', (code) => (exitCode = code));
     child.unref();
-    if (!child.pid)
-      throw new GatehouseError('LAB_SPAWN_FAILED', 500, `${name} could not be started.`);
+    if (!child.pid) throw labErrors.LAB_SPAWN_FAILED(`${name} could not be started.`);
     return {
       proc: { name, kind, pid: child.pid, pgid: child.pid, log: logFile },
       exited: () => exitCode,
@@ -71,12 +71,10 @@ export async function waitReady(
     `${proc.name} to be ready (log: ${proc.log})`,
     50,
   ).catch((e: Error) => {
-    throw new GatehouseError('LAB_START_FAILED', 500, `${e.message}\n${tail(proc.log)}`);
+    throw labErrors.LAB_START_FAILED(`${e.message}\n${tail(proc.log)}`);
   });
   if (state === 'exited')
-    throw new GatehouseError(
-      'LAB_START_FAILED',
-      500,
+    throw labErrors.LAB_START_FAILED(
       `${proc.name} exited with code ${started.exited()} while starting (log: ${proc.log}):\n${tail(proc.log)}`,
     );
 }

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fingerprintOf } from '../clients/admin-client.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { freePort } from '../shared/ports.js';
 import { GATEHOUSE_BIN, initApplianceProcess } from './processes.js';
 import type { PlannedAppliance } from './plan.js';
@@ -14,6 +14,7 @@ import { readLabSecret } from './secrets.js';
 import { healthOf, spawnDaemon, waitReady } from './spawn.js';
 import { NETNS_PORT } from './up-netns.js';
 import { labUrl, type LabAppliance, type LabProcess, type LabState } from './state.js';
+import { labErrors } from './error-codes.js';
 
 const execFileP = promisify(execFile);
 const READY_MS = 60_000;
@@ -24,9 +25,7 @@ async function gatehouse(args: string[]): Promise<void> {
     await execFileP(process.execPath, [GATEHOUSE_BIN, ...args]);
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new GatehouseError(
-      'LAB_START_FAILED',
-      500,
+    throw labErrors.LAB_START_FAILED(
       `gatehouse ${args.slice(0, 2).join(' ')} failed: ${(err.stderr || err.message).trim()}`,
     );
   }

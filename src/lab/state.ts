@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { writeFileAtomicSync } from '../shared/fs.js';
 import { procStat } from '../shared/liveness.js';
 import type { LabNetwork } from './network-plan.js';
 import type { LabOptions, PlannedRole, SwitchMethod, Topology } from './plan.js';
+import { labErrors } from './error-codes.js';
 
 /** One process the lab started: its own process group (pgid = pid), its log file. */
 export interface LabProcess {
@@ -74,9 +75,7 @@ export function readState(dir: string): LabState | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as LabState;
   } catch (e) {
-    throw new GatehouseError(
-      'LAB_STATE_UNREADABLE',
-      500,
+    throw labErrors.LAB_STATE_UNREADABLE(
       `${file} cannot be read (${(e as Error).message}). Stop its processes by hand (their pids are in the file) and remove the directory.`,
     );
   }
@@ -85,9 +84,7 @@ export function readState(dir: string): LabState | undefined {
 export function requireState(dir: string): LabState {
   const s = readState(dir);
   if (!s)
-    throw new GatehouseError(
-      'LAB_NOT_FOUND',
-      404,
+    throw labErrors.LAB_NOT_FOUND(
       `--dir ${dir}: no lab is there (no lab.json). Start one with \`gatehouse lab up --dir ${dir}\`.`,
       { fields: [{ field: '--dir', message: 'holds no lab' }] },
     );

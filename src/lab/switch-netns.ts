@@ -1,11 +1,12 @@
 import { connect } from 'node:net';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { prepareResolvers } from './dns-netns.js';
 import { ipIn, nftIn, nsExec, sh } from './netns.js';
 import type { LabNetwork } from './network-plan.js';
 import { GATEHOUSE_BIN } from './processes.js';
 import { requireState, type LabState } from './state.js';
+import { labErrors } from './error-codes.js';
 
 const NAT_TABLE = 'gatehouse_nat';
 
@@ -48,9 +49,7 @@ export async function prepareSwitch(state: LabState): Promise<void> {
  */
 export async function natPoint(net: LabNetwork, address: string, port: number): Promise<void> {
   if (!/^198\.1[89]\.\d+\.\d+$/.test(address))
-    throw new GatehouseError(
-      'LAB_NAT_BAD_TARGET',
-      400,
+    throw labErrors.LAB_NAT_BAD_TARGET(
       `GATEHOUSE_TARGET_ADDRESS: "${address}" is not a lab address (198.18.0.0/15).`,
     );
   // One transaction: no instant without a rule.
@@ -130,12 +129,7 @@ export async function natSwing(
   env: NodeJS.ProcessEnv | undefined,
 ): Promise<string | undefined> {
   const net = requireState(path.resolve(dir)).network;
-  if (!net)
-    throw new GatehouseError(
-      'LAB_NOT_NETNS',
-      409,
-      `--dir ${dir}: not a netns lab with --switch nat.`,
-    );
+  if (!net) throw labErrors.LAB_NOT_NETNS(`--dir ${dir}: not a netns lab with --switch nat.`);
   if (!env) return natCurrent(net);
   await natPoint(net, env.GATEHOUSE_TARGET_ADDRESS ?? '', Number(env.GATEHOUSE_TARGET_PORT) || 443);
   return undefined;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { createNetwork, destroyNetwork, runIn } from './netns.js';
 import { hostOf } from './network-plan.js';
 import { unregisterLab } from './registry.js';
@@ -7,6 +7,7 @@ import { GATEHOUSE_BIN } from './processes.js';
 import { stopGroups } from './spawn.js';
 import { prepareSwitch } from './switch-netns.js';
 import { readState, requireState, writeState, type LabState } from './state.js';
+import { labErrors } from './error-codes.js';
 
 /** Set in the commands a netns lab runs in its admin namespace: they are there already. */
 const INSIDE = 'GATEHOUSE_LAB_INSIDE';
@@ -44,9 +45,7 @@ export function gatehouseInAdmin(
     line: log,
     env: { ...process.env, [INSIDE]: '1' },
     fail: (code, stderr) =>
-      new GatehouseError(
-        'LAB_START_FAILED',
-        500,
+      labErrors.LAB_START_FAILED(
         `gatehouse ${args.slice(0, 2).join(' ')} in ${admin.ns} exited with ${code}: ${stderr}`,
       ),
   });

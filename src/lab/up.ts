@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApplianceClient } from '../clients/admin-client.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import {
   adminClient,
   configureSwitch,
@@ -36,20 +36,17 @@ import {
   writeState,
   type LabState,
 } from './state.js';
+import { labErrors } from './error-codes.js';
 
 function refuseExisting(dir: string): void {
   const existing = readState(dir);
   if (existing?.processes.some((p) => groupAlive(p.pgid)))
-    throw new GatehouseError(
-      'LAB_RUNNING',
-      409,
+    throw labErrors.LAB_RUNNING(
       `--dir ${dir}: a lab is already running there. Run \`gatehouse lab down --dir ${dir}\` first, or give another --dir.`,
       { fields: [{ field: '--dir', message: 'a lab runs there' }] },
     );
   if (existing || (existsSync(dir) && readdirSync(dir).length > 0))
-    throw new GatehouseError(
-      'LAB_DIR_NOT_EMPTY',
-      409,
+    throw labErrors.LAB_DIR_NOT_EMPTY(
       `--dir ${dir}: the directory already holds ${existing ? 'a stopped lab' : 'other files'}. Run \`gatehouse lab down --dir ${dir} --purge\` to remove ${existing ? 'it' : 'a lab there'}, or give another --dir.`,
       { fields: [{ field: '--dir', message: 'is not empty' }] },
     );
@@ -220,9 +217,7 @@ export async function startLab(
 export async function startLabInside(dirArg: string, log: (line: string) => void): Promise<void> {
   const state = requireState(path.resolve(dirArg));
   if (!state.network || !state.labOptions || state.state !== 'starting')
-    throw new GatehouseError(
-      'LAB_NOT_STARTING',
-      409,
+    throw labErrors.LAB_NOT_STARTING(
       `--dir ${dirArg}: no netns lab is starting there; \`gatehouse lab up --network netns\` runs this itself.`,
     );
   await startLab(state, state.labOptions, log);

@@ -2,6 +2,7 @@ import { ApplianceClient, toError } from '../clients/admin-client.js';
 import { GatehouseError } from '../shared/errors.js';
 import { credentialsOf, type InventoryAppliance, type LoadedInventory } from './inventory.js';
 import type { Plan } from './plan-types.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /** One appliance as the orchestrator finds it through its API. */
 export interface ApplianceState {
@@ -59,9 +60,7 @@ export class Deployment {
   entry(name: string): InventoryAppliance {
     const a = this.inventory.appliances.find((x) => x.name === name);
     if (!a)
-      throw new GatehouseError(
-        'INVENTORY_UNKNOWN_APPLIANCE',
-        400,
+      throw orchestratorErrors.INVENTORY_UNKNOWN_APPLIANCE(
         `No appliance "${name}" in ${this.inventory.file}.`,
       );
     return a;

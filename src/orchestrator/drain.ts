@@ -1,6 +1,6 @@
-import { GatehouseError } from '../shared/errors.js';
 import type { ExecContext } from './exec-context.js';
 import type { Plan } from './plan-types.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /** How often the wait says who still holds a node. */
 const PROGRESS_EVERY_MS = 10_000;
@@ -120,9 +120,7 @@ export async function waitDrained(
   }
   const stillConnected = Object.fromEntries(holds.map((h) => [h.node, h.clients.length]));
   if (options.onDrainTimeout === 'abort')
-    throw new GatehouseError(
-      'UPGRADE_DRAIN_TIMEOUT',
-      504,
+    throw orchestratorErrors.UPGRADE_DRAIN_TIMEOUT(
       `${describeHolds(holds).join('; ')} after ${Math.round(options.drainTimeoutMs / 1000)} s. Nothing was installed on them; they still accept no new clients. Wait for those sessions to end and run \`gatehouse upgrade resume\`, or run \`gatehouse upgrade resume --on-drain-timeout proceed\` to install anyway at once (their sessions are cut).`,
     );
   const cut = { sessions: sessionsOf(holds), nodes: holds.map((h) => h.node) };

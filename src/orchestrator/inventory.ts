@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { GatehouseError, type FieldError } from '../shared/errors.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /**
  * The inventory of a deployment, as `gatehouse upgrade` reads it (YAML). It says where each
@@ -115,9 +116,7 @@ export interface LoadedInventory extends Inventory {
 }
 
 function inventoryError(file: string, fields: FieldError[]): GatehouseError {
-  return new GatehouseError(
-    'INVENTORY_INVALID',
-    400,
+  return orchestratorErrors.INVENTORY_INVALID(
     `${file} is not a valid inventory: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}. See docs/orchestrator.md for the format.`,
     { fields },
   );
@@ -129,9 +128,7 @@ export function loadInventory(file: string): LoadedInventory {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new GatehouseError(
-      'INVENTORY_UNREADABLE',
-      400,
+    throw orchestratorErrors.INVENTORY_UNREADABLE(
       `--inventory ${file}: cannot be read (${(e as NodeJS.ErrnoException).code}). Give the path of the deployment's inventory YAML.`,
       { fields: [{ field: '--inventory', message: 'cannot be read' }] },
     );
@@ -170,9 +167,7 @@ export function readSecret(
   if (secret.env) {
     const value = process.env[secret.env];
     if (!value)
-      throw new GatehouseError(
-        'INVENTORY_SECRET_MISSING',
-        400,
+      throw orchestratorErrors.INVENTORY_SECRET_MISSING(
         `${field}: the environment variable ${secret.env} is not set. Export it before running \`gatehouse upgrade\`.`,
         { fields: [{ field, message: `${secret.env} is not set` }] },
       );
@@ -182,9 +177,7 @@ export function readSecret(
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (e) {
-    throw new GatehouseError(
-      'INVENTORY_SECRET_MISSING',
-      400,
+    throw orchestratorErrors.INVENTORY_SECRET_MISSING(
       `${field}: ${file} cannot be read (${(e as NodeJS.ErrnoException).code}).`,
       { fields: [{ field, message: 'cannot be read' }] },
     );

@@ -1,8 +1,9 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync } from 'node:fs';
-import { GatehouseError } from '../shared/errors.js';
+
 import { drainTitle } from './drain.js';
 import type { NodeState } from './node-states.js';
 import type { Plan } from './plan-types.js';
+import { orchestratorErrors } from './error-codes.js';
 
 export type JournalEntry =
   | { type: 'plan'; at: string; plan: Plan }
@@ -50,9 +51,7 @@ export class Journal {
 
   read(): JournalEntry[] {
     if (!this.exists)
-      throw new GatehouseError(
-        'UPGRADE_NO_JOURNAL',
-        400,
+      throw orchestratorErrors.UPGRADE_NO_JOURNAL(
         `No upgrade journal at ${this.file}. Start one with \`gatehouse upgrade run\`.`,
       );
     const lines = readFileSync(this.file, 'utf8').split('\n');
@@ -64,9 +63,7 @@ export class Journal {
       } catch {
         // Only the last line can be cut short by a kill mid-write; it never completed.
         if (i < lines.length - 2)
-          throw new GatehouseError(
-            'UPGRADE_JOURNAL_DAMAGED',
-            500,
+          throw orchestratorErrors.UPGRADE_JOURNAL_DAMAGED(
             `${this.file} line ${i + 1} is damaged; the journal cannot be trusted. Inspect it before resuming.`,
           );
       }
@@ -79,7 +76,7 @@ export class Journal {
     const entries = this.read();
     const first = entries.find((e) => e.type === 'plan');
     if (!first || first.type !== 'plan')
-      throw new GatehouseError('UPGRADE_JOURNAL_DAMAGED', 500, `${this.file} holds no plan.`);
+      throw orchestratorErrors.UPGRADE_JOURNAL_DAMAGED(`${this.file} holds no plan.`);
     let options = first.plan.options;
     for (const e of entries)
       if (e.type === 'options') options = { ...options, onDrainTimeout: e.onDrainTimeout };

@@ -1,10 +1,12 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError } from '../shared/errors.js';
+
 import { compareVersions } from '../shared/version.js';
 import { inspectPackage } from '../updates/package.js';
 import type { Deployment } from './deployment.js';
 import type { PlannedPackage } from './plan-types.js';
+import { sharedErrors } from '../shared/error-codes.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /** The signed packages (.ghpkg) of a directory, as the plan installs them. */
 export async function packagesFromDir(dir: string): Promise<PlannedPackage[]> {
@@ -12,9 +14,7 @@ export async function packagesFromDir(dir: string): Promise<PlannedPackage[]> {
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.ghpkg'));
   } catch (e) {
-    throw new GatehouseError(
-      'VALIDATION_FAILED',
-      400,
+    throw sharedErrors.VALIDATION_FAILED(
       `--packages ${dir}: cannot be read (${(e as NodeJS.ErrnoException).code}). Give the directory holding the .ghpkg files.`,
       {
         fields: [{ field: '--packages', message: 'cannot be read' }],
@@ -22,9 +22,7 @@ export async function packagesFromDir(dir: string): Promise<PlannedPackage[]> {
     );
   }
   if (!files.length)
-    throw new GatehouseError(
-      'VALIDATION_FAILED',
-      400,
+    throw sharedErrors.VALIDATION_FAILED(
       `--packages ${dir}: holds no .ghpkg package. Download the packages from the update server into it first.`,
       {
         fields: [{ field: '--packages', message: 'holds no package' }],
@@ -34,9 +32,7 @@ export async function packagesFromDir(dir: string): Promise<PlannedPackage[]> {
   for (const f of files) {
     const file = path.resolve(dir, f);
     const pkg = await inspectPackage(file).catch((e: Error) => {
-      throw new GatehouseError(
-        'VALIDATION_FAILED',
-        400,
+      throw sharedErrors.VALIDATION_FAILED(
         `--packages: ${f} is not a valid package (${e.message}).`,
         { fields: [{ field: '--packages', message: `${f} is not a valid package` }] },
       );
@@ -74,9 +70,7 @@ export async function packagesFromServer(
     : (available as { available: typeof available }).available;
   const product = list.find((p) => p.kind === 'product' && p.version === to);
   if (!product)
-    throw new GatehouseError(
-      'UPGRADE_VERSION_NOT_OFFERED',
-      400,
+    throw orchestratorErrors.UPGRADE_VERSION_NOT_OFFERED(
       `--to ${to}: the update server of ${primary} offers no product ${to} (it offers ${list.map((p) => `${p.kind} ${p.version}`).join(', ') || 'nothing'}).`,
       {
         fields: [{ field: '--to', message: 'is not offered by the update server' }],

@@ -4,8 +4,9 @@ import tls from 'node:tls';
 import { RepresentativeConsole } from '../clients/console.js';
 import { JumpClient } from '../clients/jump-client.js';
 import type { Endpoint } from '../clients/tunnel.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { until } from '../shared/until.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /** One look at the site: could a new client connect and get a healthy answer? */
 export interface ProbeSample {
@@ -181,9 +182,7 @@ export async function verifySession(
       15_000,
       `probe Jump Client at ${endpoint.host}:${endpoint.port}`,
     ).catch(() => {
-      throw new GatehouseError(
-        'VERIFY_SESSION_FAILED',
-        502,
+      throw orchestratorErrors.VERIFY_SESSION_FAILED(
         `No Jump Client could connect at ${endpoint.host}:${endpoint.port}: ${jump.lastError ?? 'no answer'}.`,
       );
     });
@@ -210,9 +209,7 @@ export async function verifySession(
     }).finally(() => clearTimeout(timer));
     socket.end();
     if (!back.equals(payload))
-      throw new GatehouseError(
-        'VERIFY_SESSION_FAILED',
-        502,
+      throw orchestratorErrors.VERIFY_SESSION_FAILED(
         'The session returned other bytes than were sent.',
       );
     return { ms: Date.now() - started, relayedBy: jump.connectedTo ?? '?' };

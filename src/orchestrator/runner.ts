@@ -1,7 +1,7 @@
 import { readJumpClientRollouts } from './jump-client-rollout.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { GatehouseError, isGatehouseError } from '../shared/errors.js';
+import { isGatehouseError } from '../shared/errors.js';
 import type { Deployment } from './deployment.js';
 import { execute } from './executor.js';
 import { siteEndpoint } from './site.js';
@@ -14,6 +14,7 @@ import { buildReport, renderHtml, renderText } from './report.js';
 import { readSiteRecords } from './site-records.js';
 import { SessionLoad } from './session-load.js';
 import { markUpgradeInProgress } from './upgrade-mark.js';
+import { orchestratorErrors } from './error-codes.js';
 
 export interface RunOptions {
   journal: Journal;
@@ -225,7 +226,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
     } catch (e) {
       const err = isGatehouseError(e)
         ? e
-        : new GatehouseError('UPGRADE_STEP_FAILED', 500, (e as Error).message);
+        : orchestratorErrors.UPGRADE_STEP_FAILED((e as Error).message);
       journal.append({
         type: 'step',
         at: new Date().toISOString(),

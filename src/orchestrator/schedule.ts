@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { Journal, JournalEntry } from './journal.js';
+import { orchestratorErrors } from './error-codes.js';
 
 export type ScheduledEntry = Extract<JournalEntry, { type: 'scheduled' }>;
 
@@ -26,9 +27,7 @@ export async function waitForWindow(
 ): Promise<'due' | 'cancelled'> {
   const pending = pendingSchedule(journal.read());
   if (pending)
-    throw new GatehouseError(
-      'UPGRADE_ALREADY_SCHEDULED',
-      409,
+    throw orchestratorErrors.UPGRADE_ALREADY_SCHEDULED(
       `\`gatehouse upgrade ${pending.command}\` is already scheduled for ${pending.runAt} (process ${pending.pid}). Cancel it first with \`gatehouse upgrade cancel\`.`,
     );
   const id = randomUUID();
@@ -55,9 +54,7 @@ export async function waitForWindow(
 export function cancelSchedule(journal: Journal): ScheduledEntry {
   const pending = pendingSchedule(journal.read());
   if (!pending)
-    throw new GatehouseError(
-      'UPGRADE_NOTHING_SCHEDULED',
-      409,
+    throw orchestratorErrors.UPGRADE_NOTHING_SCHEDULED(
       'No window is scheduled: nothing to cancel. `gatehouse upgrade status` shows where the upgrade stands.',
     );
   journal.append({ type: 'schedule-cancelled', at: new Date().toISOString(), id: pending.id });

@@ -4,9 +4,10 @@ import tls from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../clients/tunnel.js';
-import { GatehouseError } from '../shared/errors.js';
+
 import { until } from '../shared/until.js';
 import type { LoadedInventory } from './inventory.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /**
  * A resolver that reads a hosts file (the hosts-file traffic switch's) on every lookup, as the
@@ -145,9 +146,7 @@ async function untilSite(
     words.waitingFor,
     everyMs,
   ).catch(() => {
-    throw new GatehouseError(
-      'UPGRADE_SITE_NOT_SWITCHED',
-      504,
+    throw orchestratorErrors.UPGRADE_SITE_NOT_SWITCHED(
       `${site.host}:${site.port} ${words.timedOut}`,
     );
   });

@@ -2,7 +2,7 @@ import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } fro
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import { writeFileAtomicSync } from '../shared/fs.js';
 import type { Endpoint } from '../clients/tunnel.js';
 import { RepresentativeConsole } from '../clients/console.js';
@@ -14,6 +14,7 @@ import type { Action } from './plan-types.js';
 import { verifySession } from './prober.js';
 import { siteEndpoint } from './site.js';
 import { inScope, type ExecContext } from './exec-context.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /** Steps that check and keep the site's data: backups, integrity snapshots, verification. */
 
@@ -42,15 +43,9 @@ export async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verif
   for (const name of a.appliances) {
     const h = await d.health(name);
     if (h.status !== 200 || !h.ready)
-      throw new GatehouseError(
-        'VERIFY_UNHEALTHY',
-        502,
-        `${name} is not healthy (HTTP ${h.status}).`,
-      );
+      throw orchestratorErrors.VERIFY_UNHEALTHY(`${name} is not healthy (HTTP ${h.status}).`);
     if (target && h.productVersion !== target)
-      throw new GatehouseError(
-        'VERIFY_WRONG_VERSION',
-        502,
+      throw orchestratorErrors.VERIFY_WRONG_VERSION(
         `${name} runs ${h.productVersion}, not ${target}.`,
       );
   }
@@ -79,26 +74,20 @@ export async function verify(ctx: ExecContext, a: Extract<Action, { type: 'verif
     const builds = await rep.api.consoleBuilds(rep.signIn.ticket);
     const current = builds.builds.find((b) => b.current);
     if (!current)
-      throw new GatehouseError(
-        'VERIFY_NO_CONSOLE_BUILD',
-        502,
+      throw orchestratorErrors.VERIFY_NO_CONSOLE_BUILD(
         `The site runs ${builds.siteVersion} but holds no console build of it: consoles cannot follow it (S12). Upload the product package of ${builds.siteVersion} to the site's Updates page.`,
       );
     mkdirSync(ctx.workDir, { recursive: true });
     await rep.api.downloadConsoleBuild(rep.signIn.ticket, file);
     const pkg = await inspectPackage(file).catch((e: Error) => {
-      throw new GatehouseError(
-        'VERIFY_CONSOLE_BUILD_DAMAGED',
-        502,
+      throw orchestratorErrors.VERIFY_CONSOLE_BUILD_DAMAGED(
         `The console build the site hands out is not a valid package (${e.message}): consoles cannot follow it (S12).`,
       );
     });
     // A base-only upgrade keeps the product, and so the console build, of the site.
     const expected = target ?? builds.siteVersion;
     if (pkg.manifest.version !== expected || pkg.sha256 !== current.sha256)
-      throw new GatehouseError(
-        'VERIFY_CONSOLE_BUILD_WRONG',
-        502,
+      throw orchestratorErrors.VERIFY_CONSOLE_BUILD_WRONG(
         `The site hands out console build ${pkg.manifest.version} (sha256 ${pkg.sha256}), not ${expected} as listed (sha256 ${current.sha256}): consoles would not follow it (S12).`,
       );
   } finally {
@@ -145,9 +134,7 @@ export async function integrity(ctx: ExecContext, phase: 'before' | 'after') {
     0o644,
   );
   if (result.lost.length || result.mismatched.length)
-    throw new GatehouseError(
-      'UPGRADE_DATA_LOST',
-      500,
+    throw orchestratorErrors.UPGRADE_DATA_LOST(
       `Integrity check failed: ${[...result.lost, ...result.mismatched].join('; ')}. The backups taken before the upgrade are in ${ctx.workDir}/backups.`,
     );
   return result;

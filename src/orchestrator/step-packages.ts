@@ -5,6 +5,7 @@ import { until } from '../shared/until.js';
 import { actingPrimary, type Deployment } from './deployment.js';
 import type { PlannedPackage } from './plan-types.js';
 import type { ExecContext } from './exec-context.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /** Steps that move packages: stage, distribute to the cluster, install (one or many at once). */
 
@@ -29,9 +30,7 @@ export async function stage(ctx: ExecContext, name: string, pkgs: PlannedPackage
         { raw: readFileSync(p.file) },
       );
       if (res.id !== p.id)
-        throw new GatehouseError(
-          'UPGRADE_PACKAGE_CHANGED',
-          409,
+        throw orchestratorErrors.UPGRADE_PACKAGE_CHANGED(
           `${p.file} changed since the plan was made (sha256 ${res.id}, planned ${p.id}). Plan again.`,
         );
     } else {
@@ -65,9 +64,7 @@ async function restage(ctx: ExecContext, name: string, p: PlannedPackage) {
     );
     const mine = r.results.find((x) => x.node === name);
     if (mine && !mine.ok)
-      throw new GatehouseError(
-        'UPGRADE_DISTRIBUTE_FAILED',
-        502,
+      throw orchestratorErrors.UPGRADE_DISTRIBUTE_FAILED(
         `${p.kind} ${p.version} did not reach ${name} from ${primary} (${mine.error}).`,
       );
     ctx.log(`  ${name}: ${p.kind} ${p.version} distributed to it again from ${primary}`);
@@ -111,9 +108,7 @@ export async function install(ctx: ExecContext, name: string, pkgs: PlannedPacka
           lastResult: { ok: boolean; at?: string; reason?: string } | null;
         }>(name, 'GET', '/api/appliance/updates');
         if (s.install?.phase === 'failed')
-          fatal = new GatehouseError(
-            'UPGRADE_INSTALL_FAILED',
-            502,
+          fatal = orchestratorErrors.UPGRADE_INSTALL_FAILED(
             `${name}: the install of ${p.kind} ${p.version} failed before switching (${s.install.error?.message ?? 'no reason given'}); ${name} still runs ${v}.`,
           );
         else if (
@@ -122,9 +117,7 @@ export async function install(ctx: ExecContext, name: string, pkgs: PlannedPacka
           !s.lastResult.ok &&
           Date.parse(s.lastResult.at ?? '') >= since
         )
-          fatal = new GatehouseError(
-            'UPGRADE_INSTALL_ROLLED_BACK',
-            502,
+          fatal = orchestratorErrors.UPGRADE_INSTALL_ROLLED_BACK(
             `${name}: ${p.kind} ${p.version} did not pass its health check and was rolled back (${s.lastResult.reason ?? 'no reason given'}); ${name} runs ${v} again.`,
           );
         return !!fatal;
@@ -133,7 +126,7 @@ export async function install(ctx: ExecContext, name: string, pkgs: PlannedPacka
       `${name} to run ${p.kind} ${p.version}`,
       250,
     ).catch((e: unknown) => {
-      throw new GatehouseError('UPGRADE_INSTALL_TIMEOUT', 504, (e as Error).message);
+      throw orchestratorErrors.UPGRADE_INSTALL_TIMEOUT((e as Error).message);
     });
     if (fatal) throw fatal;
     installed.push(`${p.kind} ${p.version}`);
@@ -154,11 +147,11 @@ export async function installMany(ctx: ExecContext, names: string[], pkgs: Plann
   if (failed.length) {
     const first = failed[0]!.error;
     const done = names.filter((_, i) => results[i]!.status === 'fulfilled');
-    throw new GatehouseError(
-      isGatehouseError(first) ? first.code : 'UPGRADE_INSTALL_FAILED',
-      isGatehouseError(first) ? first.status : 502,
-      `${failed.map((f) => f.error.message).join(' ')}${done.length ? ` ${done.join(', ')} installed.` : ''}`,
-    );
+    const message = `${failed.map((f) => f.error.message).join(' ')}${done.length ? ` ${done.join(', ')} installed.` : ''}`;
+    // The first node's refusal keeps its code and status; anything else is an install failure.
+    throw isGatehouseError(first)
+      ? new GatehouseError(first.code, first.status, message)
+      : orchestratorErrors.UPGRADE_INSTALL_FAILED(message);
   }
   return Object.fromEntries(
     names.map((n, i) => [
@@ -177,9 +170,7 @@ export async function distribute(ctx: ExecContext, primary: string) {
     }>(primary, 'POST', `/api/appliance/updates/${p.id}/distribute`);
     const failed = r.results.filter((x) => !x.ok);
     if (failed.length)
-      throw new GatehouseError(
-        'UPGRADE_DISTRIBUTE_FAILED',
-        502,
+      throw orchestratorErrors.UPGRADE_DISTRIBUTE_FAILED(
         `${p.kind} ${p.version} did not reach ${failed.map((f) => `${f.node} (${f.error})`).join(', ')}.`,
       );
     results.push(...r.results);

@@ -1,9 +1,10 @@
 import { isIPv4 } from 'node:net';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { Action } from './plan-types.js';
 import type { ExecContext } from './exec-context.js';
 import { isLoopback } from '../traffic/shared-ip.js';
 import { siteEndpoint, untilSiteLeadsTo, untilSiteLeaves } from './site.js';
+import { orchestratorErrors } from './error-codes.js';
 
 /**
  * Steps that change who does what: failover (sync, break, establish, roles, backup
@@ -22,9 +23,7 @@ const relationshipOf = (ctx: ExecContext, primary: string) =>
 
 export async function sync(ctx: ExecContext, a: Step<'sync'>) {
   if (!(await relationshipOf(ctx, a.primary)).relationship)
-    throw new GatehouseError(
-      'UPGRADE_NOT_PAIRED',
-      409,
+    throw orchestratorErrors.UPGRADE_NOT_PAIRED(
       `${a.primary} has no failover relationship to sync.`,
     );
   return ctx.deployment.call(a.primary, 'POST', '/api/login/failover/sync');
@@ -81,9 +80,7 @@ export async function clusterSync(ctx: ExecContext, a: Step<'cluster-sync'>) {
   }>(a.primary, 'POST', '/api/login/cluster/sync');
   const failed = r.results.filter((x) => !x.ok);
   if (failed.length)
-    throw new GatehouseError(
-      'UPGRADE_CLUSTER_SYNC_FAILED',
-      502,
+    throw orchestratorErrors.UPGRADE_CLUSTER_SYNC_FAILED(
       `Cluster Sync Now failed for ${failed.map((f) => `${f.node}: ${f.error}`).join('; ')}.`,
     );
   return r;
@@ -112,9 +109,7 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
   ]);
   const addresses = [...new Set([...shared(sf), ...shared(st)].map((a) => a.address))];
   if (!addresses.length)
-    throw new GatehouseError(
-      'UPGRADE_NO_SHARED_IP',
-      409,
+    throw orchestratorErrors.UPGRADE_NO_SHARED_IP(
       `Neither ${from} nor ${to} has a shared address; the inventory's traffic switch is shared-ip. Configure it under /appliance > Networking, or change trafficSwitch.method.`,
     );
   const held = shared(sf)

@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { GatehouseError } from '../shared/errors.js';
+import { sessionsErrors } from './error-codes.js';
 
 /** How long a session key waits for its customer. */
 export const SESSION_KEY_MS = 20 * 60_000;
@@ -81,9 +81,7 @@ export class CustomerKeys {
     const repeat = found?.used && nonce && found.used.nonce === nonce && found.used.until > now;
     if (!found || (found.used && !repeat)) {
       this.failures.set(ip, [...(this.failures.get(ip) ?? []), now]);
-      throw new GatehouseError(
-        'SESSION_KEY_WRONG',
-        401,
+      throw sessionsErrors.SESSION_KEY_WRONG(
         'key: is not a session key waiting on this site (each key works once, for 20 minutes). Ask your representative for a new one.',
         { fields: [{ field: 'key', message: 'is unknown, used or expired' }] },
       );
@@ -110,9 +108,7 @@ export class CustomerKeys {
     for (const times of this.failures.values()) site += times.length;
     if (mine < ADDRESS_FAILURES_PER_MINUTE && site < SITE_FAILURES_PER_MINUTE) return;
     const retry = Math.max(1, Math.ceil((this.failures.get(ip)![0]! + 60_000 - now) / 1000));
-    throw new GatehouseError(
-      'SESSION_KEYS_THROTTLED',
-      429,
+    throw sessionsErrors.SESSION_KEYS_THROTTLED(
       `Too many wrong session keys from ${ip}${mine < ADDRESS_FAILURES_PER_MINUTE ? ' while this site refuses many from elsewhere' : ''}; try again in ${retry} s.`,
       { headers: { 'retry-after': String(retry) } },
     );

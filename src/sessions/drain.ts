@@ -1,7 +1,7 @@
-import { GatehouseError } from '../shared/errors.js';
 import type { GatewayState, LiveSession } from './gateway-state.js';
 import { moveClient } from './presence.js';
 import type { Relay } from './routing.js';
+import { sessionsErrors } from './error-codes.js';
 
 /** A planned move pauses the sessions this long after telling their clients to move. */
 const MOVE_AFTER_MS = 1_000;
@@ -10,7 +10,7 @@ const FOLLOW_EVERY_MS = 100;
 const FOLLOW_FOR_MS = 30_000;
 
 const pauseLegs = (legs: Iterable<{ destroy(e: Error): void }>, reason: string) => {
-  const paused = new GatehouseError('SESSION_PAUSED', 503, `The session moves: ${reason}.`);
+  const paused = sessionsErrors.SESSION_PAUSED(`The session moves: ${reason}.`);
   for (const leg of legs) leg.destroy(paused);
 };
 

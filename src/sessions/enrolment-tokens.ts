@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
-import { GatehouseError, notFound } from '../shared/errors.js';
+import { notFound } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
+import { sessionsErrors } from './error-codes.js';
 
 /** A Jump Client's (or group's) name: what the site lists and binds to one installation. */
 export const JumpClientName = z
@@ -153,16 +154,12 @@ export class EnrolmentTokens {
       .prepare('SELECT * FROM jump_client_tokens WHERE token_hash = ?')
       .get(sha256Hex(token)) as TokenRow | undefined;
     if (!row || row.uses_left <= 0 || row.expires_at < Date.now())
-      throw new GatehouseError(
-        'JUMP_CLIENT_TOKEN_INVALID',
-        401,
+      throw sessionsErrors.JUMP_CLIENT_TOKEN_INVALID(
         'token: is not an enrolment token of this site, or it was used up or expired. Ask an administrator for a new one (/login > Jump Clients).',
         { fields: [{ field: 'token', message: 'is unknown, used up or expired' }] },
       );
     if (row.name !== null && row.name !== name)
-      throw new GatehouseError(
-        'JUMP_CLIENT_TOKEN_OTHER_NAME',
-        403,
+      throw sessionsErrors.JUMP_CLIENT_TOKEN_OTHER_NAME(
         `name: this enrolment token is for the Jump Client "${row.name}" only.`,
         { fields: [{ field: 'name', message: `must be "${row.name}" with this token` }] },
       );

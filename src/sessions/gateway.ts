@@ -27,6 +27,8 @@ import { GatewayDrain } from './drain.js';
 import { ClientRecords, parseDisconnected } from './client-records.js';
 import { ClientApiConnections } from './api-connections.js';
 import type { Relay } from './routing.js';
+import { sessionsErrors } from './error-codes.js';
+import { sharedErrors } from '../shared/error-codes.js';
 
 export {
   RESUME_WINDOW_MS,
@@ -135,9 +137,7 @@ export class ClientGateway {
     socket.on('error', () => socket.destroy());
     try {
       if (req.headers.upgrade?.toLowerCase() !== UPGRADE_PROTOCOL)
-        throw new GatehouseError(
-          'UPGRADE_NOT_SUPPORTED',
-          400,
+        throw sessionsErrors.UPGRADE_NOT_SUPPORTED(
           `This appliance upgrades connections only to ${UPGRADE_PROTOCOL} (Gatehouse clients).`,
         );
       this.checkAccepting();
@@ -180,7 +180,7 @@ export class ClientGateway {
           checked(['console', 'jump-client', 'session', 'resume']);
           return this.muxConnected(socket);
         default:
-          throw new GatehouseError('NOT_FOUND', 404, `No client endpoint at ${url.pathname}.`);
+          throw sharedErrors.NOT_FOUND(`No client endpoint at ${url.pathname}.`);
       }
     } catch (e) {
       const problem = this.asProblem(e);
@@ -192,20 +192,16 @@ export class ClientGateway {
   private asProblem(e: unknown): GatehouseError {
     if (e instanceof GatehouseError) return e;
     this.host.log('gateway error', { err: String(e) });
-    return new GatehouseError('INTERNAL_ERROR', 500, 'The appliance could not accept the client.');
+    return sharedErrors.INTERNAL_ERROR('The appliance could not accept the client.');
   }
 
   private checkAccepting(): void {
     if (this.state.closing)
-      throw new GatehouseError(
-        'APPLIANCE_STOPPING',
-        503,
+      throw sessionsErrors.APPLIANCE_STOPPING(
         'The appliance is stopping. Reconnect through the site hostname.',
       );
     if (!this.host.acceptsClients())
-      throw new GatehouseError(
-        'NOT_ACCEPTING_CLIENTS',
-        503,
+      throw sessionsErrors.NOT_ACCEPTING_CLIENTS(
         'This appliance is a failover backup and accepts no client connections. Connect to the site hostname, which points at the primary.',
       );
   }
@@ -226,8 +222,7 @@ export class ClientGateway {
     try {
       this.checkAccepting();
       const open = MuxOpenRequest.safeParse(request);
-      if (!open.success)
-        throw new GatehouseError('NOT_FOUND', 404, 'No client endpoint for this stream.');
+      if (!open.success) throw sharedErrors.NOT_FOUND('No client endpoint for this stream.');
       this.legArrived(open.data.path, open.data.ticket, stream, open.data.resume);
     } catch (e) {
       const problem = this.asProblem(e);
@@ -265,15 +260,11 @@ export class ClientGateway {
     if (claims.kind === 'resume') {
       // A node sending its clients away takes no session back: the client tries elsewhere.
       if (!this.state.accepting())
-        throw new GatehouseError(
-          'NODE_NOT_ACCEPTING',
-          503,
+        throw sessionsErrors.NODE_NOT_ACCEPTING(
           'This appliance is sending its sessions to another one. Resume through the site.',
         );
       if (!resume || !(leg instanceof MuxStream))
-        throw new GatehouseError(
-          'VALIDATION_FAILED',
-          400,
+        throw sharedErrors.VALIDATION_FAILED(
           'A resume token opens only a resumable leg of a multiplexed connection.',
         );
       return this.resumption.returned(claims, side, leg, resume.received, resume.pausedMs);
@@ -285,15 +276,11 @@ export class ClientGateway {
 
   private checkNewClient(version: string): void {
     if (!this.state.accepting())
-      throw new GatehouseError(
-        'NODE_NOT_ACCEPTING',
-        503,
+      throw sessionsErrors.NODE_NOT_ACCEPTING(
         'This appliance is not accepting new client connections. Reconnect through the site hostname.',
       );
     if (version && compareVersions(version, this.host.version) > 0)
-      throw new GatehouseError(
-        'CLIENT_NEWER_THAN_SITE',
-        426,
+      throw sessionsErrors.CLIENT_NEWER_THAN_SITE(
         `This client runs ${version}, newer than the site's ${this.host.version}; it stays offline until the site runs its version (or reinstall the site's client).`,
       );
   }

@@ -8,6 +8,7 @@ import { CUSTOMER_PREFIX } from './customer-keys.js';
 import { EnrolmentTokens, TOKEN_PREFIX, type TokenRow } from './enrolment-tokens.js';
 import { registrationMessage } from './protocol.js';
 import { secretOf, type TicketClaims } from './tickets.js';
+import { sessionsErrors } from './error-codes.js';
 
 const CHALLENGE_MS = 60_000;
 const LEGACY_SETTING = 'jumpClients.legacyKeyEnrolment';
@@ -53,24 +54,18 @@ const toInstallation = (r: InstallationRow): Installation => ({
 });
 
 const nameTaken = (name: string) =>
-  new GatehouseError(
-    'JUMP_CLIENT_NAME_TAKEN',
-    409,
+  sessionsErrors.JUMP_CLIENT_NAME_TAKEN(
     `name: the Jump Client name "${name}" belongs to another installation of this site. Choose another name, or have an administrator revoke that installation (/login > Jump Clients) or give a token that replaces it.`,
     { fields: [{ field: 'name', message: 'belongs to another installation' }] },
   );
 
 const revoked = () =>
-  new GatehouseError(
-    'JUMP_CLIENT_REVOKED',
-    401,
+  sessionsErrors.JUMP_CLIENT_REVOKED(
     'An administrator revoked this Jump Client installation. Enrol it again with a new enrolment token (/login > Jump Clients).',
   );
 
 const legacyClosed = () =>
-  new GatehouseError(
-    'JUMP_CLIENT_LEGACY_KEY_CLOSED',
-    401,
+  sessionsErrors.JUMP_CLIENT_LEGACY_KEY_CLOSED(
     'key: this site no longer accepts the site-wide Jump Client key. Enrol the installation with an enrolment token from /login > Jump Clients (`gatehouse jump-client --token-file FILE`).',
     { fields: [{ field: 'key', message: 'the legacy Jump Client key is closed on this site' }] },
   );
@@ -81,7 +76,7 @@ function notReserved(name: string): void {
     throw fieldError(
       'name',
       `names starting with "${CUSTOMER_PREFIX}" are the site's names for customer clients; choose another name for this Jump Client.`,
-      'JUMP_CLIENT_NAME_RESERVED',
+      sessionsErrors.JUMP_CLIENT_NAME_RESERVED,
     );
 }
 
@@ -230,9 +225,7 @@ export class JumpClientIdentities {
   private credential(given: string, name: string): TokenRow | undefined {
     if (given.startsWith(TOKEN_PREFIX)) return this.tokens.check(given, name);
     if (!constantTimeEqual(given, this.legacyKey()))
-      throw new GatehouseError(
-        'JUMP_CLIENT_TOKEN_INVALID',
-        401,
+      throw sessionsErrors.JUMP_CLIENT_TOKEN_INVALID(
         'token: is not an enrolment token of this site. Ask an administrator for one (/login > Jump Clients).',
         { fields: [{ field: 'token', message: 'is not an enrolment token of this site' }] },
       );
@@ -271,9 +264,7 @@ export class JumpClientIdentities {
       this.checkChallenge(input.challenge, input.name);
       const row = this.byId(input.installation);
       if (!row)
-        throw new GatehouseError(
-          'JUMP_CLIENT_NOT_ENROLLED',
-          401,
+        throw sessionsErrors.JUMP_CLIENT_NOT_ENROLLED(
           'installation: this site has no such Jump Client installation. Enrol again with an enrolment token.',
           { fields: [{ field: 'installation', message: 'is not enrolled on this site' }] },
         );
@@ -283,9 +274,7 @@ export class JumpClientIdentities {
         Buffer.from(input.signature, 'base64url'),
       );
       if (!signed)
-        throw new GatehouseError(
-          'JUMP_CLIENT_SIGNATURE_INVALID',
-          401,
+        throw sessionsErrors.JUMP_CLIENT_SIGNATURE_INVALID(
           "signature: is not the installation's signature of the challenge.",
           { fields: [{ field: 'signature', message: 'does not verify' }] },
         );
@@ -309,9 +298,7 @@ export class JumpClientIdentities {
     if (constantTimeEqual(mac, this.challengeMac(body)))
       claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as typeof claims;
     if (claims.name !== name || (claims.exp ?? 0) < now || this.answered.has(challenge))
-      throw new GatehouseError(
-        'JUMP_CLIENT_CHALLENGE_INVALID',
-        401,
+      throw sessionsErrors.JUMP_CLIENT_CHALLENGE_INVALID(
         'challenge: is not a challenge of this site for this name, or it expired or was used. Ask for a new one (POST /api/client/jump-clients/challenge).',
         { fields: [{ field: 'challenge', message: 'is unknown, expired or used' }] },
       );
@@ -323,9 +310,7 @@ export class JumpClientIdentities {
     const actor: Actor = { area: 'login', name: `jump-client:${name}`, ip: from };
     try {
       if (!constantTimeEqual(key, this.legacyKey()))
-        throw new GatehouseError(
-          'JUMP_CLIENT_KEY_WRONG',
-          401,
+        throw sessionsErrors.JUMP_CLIENT_KEY_WRONG(
           "key: is not this site's Jump Client key. Enrol the installation with an enrolment token from /login > Jump Clients.",
           { fields: [{ field: 'key', message: "is not this site's Jump Client key" }] },
         );

@@ -1,4 +1,5 @@
 import { GatehouseError } from '../shared/errors.js';
+import { sessionsErrors } from './error-codes.js';
 
 /**
  * Session legs as streams over one long-lived connection (the relay connection of a client to
@@ -54,4 +55,4 @@ export const problemOf = (e: Error): MuxProblem =>
 
 /** The connection closed under its streams: a connection error, as a reset TCP socket's. */
 export const connectionLost = (why: string) =>
-  new GatehouseError('ECONNRESET', 502, `The relay connection closed: ${why}.`);
+  sessionsErrors.ECONNRESET(`The relay connection closed: ${why}.`);

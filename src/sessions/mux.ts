@@ -16,6 +16,7 @@ import {
   WRITE_HIGH_WATER,
   type MuxProblem,
 } from './mux-frame.js';
+import { sessionsErrors } from './error-codes.js';
 
 /**
  * Session legs as streams over one long-lived connection (mux-frame.ts has the wire format and
@@ -92,10 +93,9 @@ export class MuxConnection extends EventEmitter implements FrameSink {
       const timer = setTimeout(
         () =>
           stream.destroy(
-            new GatehouseError(
-              'SITE_UNREACHABLE',
-              504,
+            sessionsErrors.SITE_UNREACHABLE(
               `The appliance did not answer within ${timeoutMs / 1000} s.`,
+              { status: 504 },
             ),
           ),
         timeoutMs,

@@ -1,10 +1,11 @@
 import type { Duplex } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+import type { ErrorFactory } from '../shared/errors.js';
 import { acceptUpgrade, GATEWAY_PATHS, refuseUpgrade, type ToJumpClient } from './protocol.js';
 import { MuxStream } from './mux.js';
 import type { SessionIdentity } from './resume.js';
 import type { GatewayState, Presence } from './gateway-state.js';
 import { issueTicket, type TicketClaims } from './tickets.js';
+import { sessionsErrors } from './error-codes.js';
 
 const OPEN_TIMEOUT_MS = 10_000;
 /** How long an open may still be answered once the connection it was sent on closed. */
@@ -35,29 +36,19 @@ export class SessionPairing {
   consoleLegArrived(claims: SessionClaims, socket: Duplex, resumable: boolean) {
     const { pending, host } = this.state;
     if (claims.sub.startsWith('jump-client:'))
-      throw new GatehouseError(
-        'CLIENT_TICKET_INVALID',
-        401,
-        'This ticket is for the Jump Client leg.',
-      );
+      throw sessionsErrors.CLIENT_TICKET_INVALID('This ticket is for the Jump Client leg.');
     if (this.used.has(claims.session) || pending.has(claims.session))
-      throw new GatehouseError(
-        'SESSION_TICKET_USED',
-        409,
+      throw sessionsErrors.SESSION_TICKET_USED(
         'This session ticket was already used. Ask the site for a new session.',
       );
     const jump = this.state.jumpClients.get(claims.jumpClient);
     if (!jump)
-      throw new GatehouseError(
-        'JUMP_CLIENT_NOT_CONNECTED',
-        404,
+      throw sessionsErrors.JUMP_CLIENT_NOT_CONNECTED(
         `Jump Client "${claims.jumpClient}" is not connected to this appliance. List the connected ones with \`gatehouse console jump-clients\` and start the session again.`,
       );
     // The site checked this when it issued the ticket; the appliance relaying checks it again.
     if (jump.client.representative && jump.client.representative !== claims.sub)
-      throw new GatehouseError(
-        'CUSTOMER_NOT_YOURS',
-        403,
+      throw sessionsErrors.CUSTOMER_NOT_YOURS(
         `"${claims.jumpClient}" is the customer of another representative.`,
       );
     this.used.set(claims.session, claims.exp);
@@ -90,7 +81,11 @@ export class SessionPairing {
     jump.channel.send(open);
   }
 
-  openFailed(session: string, reason: string, code = 'SESSION_OPEN_FAILED'): void {
+  openFailed(
+    session: string,
+    reason: string,
+    code: ErrorFactory = sessionsErrors.SESSION_OPEN_FAILED,
+  ): void {
     const p = this.state.pending.get(session);
     if (!p) return;
     clearTimeout(p.timer);
@@ -104,11 +99,7 @@ export class SessionPairing {
     );
     refuseUpgrade(
       p.consoleLeg,
-      new GatehouseError(
-        code,
-        code === 'JUMP_CLIENT_NOT_CONNECTED' ? 404 : 502,
-        `Jump Client "${p.claims.jumpClient}" could not open ${p.claims.target}: ${reason}.`,
-      ),
+      code(`Jump Client "${p.claims.jumpClient}" could not open ${p.claims.target}: ${reason}.`),
       GATEWAY_PATHS.session,
     );
   }
@@ -127,7 +118,7 @@ export class SessionPairing {
             this.openFailed(
               session,
               `it disconnected from this appliance (${reason}) and did not open the session`,
-              'JUMP_CLIENT_NOT_CONNECTED',
+              sessionsErrors.JUMP_CLIENT_NOT_CONNECTED,
             ),
           DISCONNECTED_GRACE_MS,
         );
@@ -137,9 +128,7 @@ export class SessionPairing {
   jumpLegArrived(claims: SessionClaims, socket: Duplex, resumable: boolean) {
     const p = this.state.pending.get(claims.session);
     if (!p || claims.sub !== `jump-client:${p.claims.jumpClient}`)
-      throw new GatehouseError(
-        'SESSION_NOT_PENDING',
-        404,
+      throw sessionsErrors.SESSION_NOT_PENDING(
         'No session is waiting for this Jump Client connection (it timed out or the console left).',
       );
     clearTimeout(p.timer);

@@ -6,6 +6,7 @@ import type { ToConsole, ToJumpClient } from './protocol.js';
 import type { ConnectedClient, GatewayState, Presence } from './gateway-state.js';
 import type { Relay } from './routing.js';
 import type { TicketClaims } from './tickets.js';
+import { sessionsErrors } from './error-codes.js';
 
 const PING_EVERY_MS = 15_000;
 const SILENT_LIMIT_MS = 45_000;
@@ -57,9 +58,7 @@ export class ClientPresence {
       (before.client.representative !== claims.representative ||
         installationOf(before.claims) !== claims.installation)
     )
-      throw new GatehouseError(
-        'JUMP_CLIENT_NAME_IN_USE',
-        409,
+      throw sessionsErrors.JUMP_CLIENT_NAME_IN_USE(
         `Another client named "${claims.sub}" is connected to this appliance.`,
       );
     before?.channel.close('replaced by a new connection');

@@ -3,7 +3,7 @@ import { close, fsync, open, writeFileSync, writev } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { GatehouseError } from '../shared/errors.js';
+import { sessionsErrors } from './error-codes.js';
 
 /**
  * A session recording: both directions of the relayed byte stream, each chunk with the time it
@@ -233,9 +233,7 @@ export function parseRecording(data: Buffer): {
   truncated: boolean;
 } {
   const damaged = (what: string) =>
-    new GatehouseError(
-      'RECORDING_DAMAGED',
-      422,
+    sessionsErrors.RECORDING_DAMAGED(
       `This is not a whole Gatehouse session recording: ${what}. Download it again from the site.`,
     );
   if (data.subarray(0, RECORDING_MAGIC.length).toString('latin1') !== RECORDING_MAGIC)

@@ -1,8 +1,9 @@
 import type { Duplex } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import { MuxStream } from './mux.js';
 import type { Direction, RecordingWriter } from './recording.js';
 import type { SessionEnd } from './session-records.js';
+import { sessionsErrors } from './error-codes.js';
 
 export interface RelayCounters {
   bytesIn: number;
@@ -14,7 +15,7 @@ export const PAUSED = 'paused: a leg broke; the clients resume it';
 
 /** Sent to the leg that still stands when the other broke: its client resumes (not final). */
 const pausedError = () =>
-  new GatehouseError('SESSION_PAUSED', 503, 'The other side of the session is reconnecting.');
+  sessionsErrors.SESSION_PAUSED('The other side of the session is reconnecting.');
 
 /**
  * Relay one session: bytes flow both ways unchanged, each chunk also appended to the
@@ -45,7 +46,7 @@ export function relay(
       const error = !resumable
         ? undefined
         : final
-          ? new GatehouseError('SESSION_ENDED', 502, `The session ended: ${why}.`)
+          ? sessionsErrors.SESSION_ENDED(`The session ended: ${why}.`, { status: 502 })
           : pausedError();
       consoleLeg.destroy(error);
       jumpLeg.destroy(error);

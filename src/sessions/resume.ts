@@ -1,8 +1,9 @@
-import { GatehouseError } from '../shared/errors.js';
+import type { ErrorFactory } from '../shared/errors.js';
 import type { MuxStream } from './mux.js';
 import { PAUSED } from './relay.js';
 import type { SessionEnd } from './session-records.js';
 import { issueTicket, type TicketClaims } from './tickets.js';
+import { sessionsErrors } from './error-codes.js';
 
 /** Who and what a session is: the same in its session ticket and its resume tokens. */
 export interface SessionIdentity {
@@ -109,20 +110,17 @@ export class SessionResumption {
     if (claims.sub !== expected)
       throw this.refusal(
         id,
-        'CLIENT_TICKET_INVALID',
-        401,
+        sessionsErrors.CLIENT_TICKET_INVALID,
         `This resume token is not for the ${side === 'console' ? "console's" : "Jump Client's"} leg.`,
       );
     const gone = this.ended.get(claims.session);
     // Logged when its window passed; the leg that comes back late learns why, not waits again.
-    if (gone)
-      throw new GatehouseError('SESSION_RESUME_EXPIRED', 410, `The session ended: ${gone}.`);
+    if (gone) throw sessionsErrors.SESSION_RESUME_EXPIRED(`The session ended: ${gone}.`);
     const known = this.states.get(claims.session);
     if (known && claims.gen < known.gen)
       throw this.refusal(
         id,
-        'RESUME_TOKEN_REPLAYED',
-        409,
+        sessionsErrors.RESUME_TOKEN_REPLAYED,
         'This resume token was already used: the session has moved on. Start a new session.',
       );
     const state = this.stateOf(id, claims.gen, claims.paused);
@@ -144,7 +142,7 @@ export class SessionResumption {
     });
     // A client that thinks the running part broke (it stopped hearing the other end) is right.
     if (state.running) {
-      const paused = new GatehouseError('SESSION_PAUSED', 503, 'The session is resuming.');
+      const paused = sessionsErrors.SESSION_PAUSED('The session is resuming.');
       state.running.console.destroy(paused);
       state.running.jump.destroy(paused);
     } else this.pair(state);
@@ -177,9 +175,7 @@ export class SessionResumption {
   private drop(state: State, side: Side): void {
     const before = state.waiting[side];
     delete state.waiting[side];
-    before?.leg.destroy(
-      new GatehouseError('SESSION_PAUSED', 503, 'Replaced by a newer resumption.'),
-    );
+    before?.leg.destroy(sessionsErrors.SESSION_PAUSED('Replaced by a newer resumption.'));
   }
 
   private expireLater(state: State): void {
@@ -197,9 +193,7 @@ export class SessionResumption {
     // Nothing came back here: the session went on elsewhere (or is over), not ended here.
     if (!waiting.length) return;
     for (const w of waiting)
-      w.leg.refuse(
-        new GatehouseError('SESSION_RESUME_EXPIRED', 410, `The session ended: ${reason}.`),
-      );
+      w.leg.refuse(sessionsErrors.SESSION_RESUME_EXPIRED(`The session ended: ${reason}.`));
     this.host.refused(state.id, 'session.resume.expired', reason);
     this.ended.set(state.id.session, reason);
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
@@ -246,8 +240,8 @@ export class SessionResumption {
       });
   }
 
-  private refusal(id: SessionIdentity, code: string, status: number, detail: string) {
-    this.host.refused(id, 'session.resume.refused', `${code}: ${detail}`);
-    return new GatehouseError(code, status, detail);
+  private refusal(id: SessionIdentity, code: ErrorFactory, detail: string) {
+    this.host.refused(id, 'session.resume.refused', `${code.code}: ${detail}`);
+    return code(detail);
   }
 }

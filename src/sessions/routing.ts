@@ -1,6 +1,7 @@
 import { GatehouseError } from '../shared/errors.js';
 import type { ConnectedClient } from './gateway-state.js';
 import type { Relay } from './protocol.js';
+import { sessionsErrors } from './error-codes.js';
 
 export type { Relay } from './protocol.js';
 
@@ -25,9 +26,7 @@ export interface ClientRouting {
 }
 
 export function jumpClientNotConnected(name: string): GatehouseError {
-  return new GatehouseError(
-    'JUMP_CLIENT_NOT_CONNECTED',
-    404,
+  return sessionsErrors.JUMP_CLIENT_NOT_CONNECTED(
     `Jump Client "${name}" is not connected to the site. List the connected ones with \`gatehouse console jump-clients\`.`,
     { fields: [{ field: 'jumpClient', message: 'is not connected' }] },
   );

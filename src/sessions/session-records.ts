@@ -1,11 +1,12 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { GatehouseError } from '../shared/errors.js';
+
 import type { EventLog } from '../site/events.js';
 import type { BlobInfo, BlobStore } from '../store/blobs.js';
 import type { Db } from '../store/db.js';
 import { parseRecording, type RecordingHeader } from './recording.js';
+import { sessionsErrors } from './error-codes.js';
 
 export interface SessionRecord {
   id: string;
@@ -188,9 +189,7 @@ export class SessionRecords {
     const row = this.db.prepare('SELECT * FROM session_records WHERE id = ?').get(id) as
       Row | undefined;
     if (!row)
-      throw new GatehouseError(
-        'SESSION_NOT_FOUND',
-        404,
+      throw sessionsErrors.SESSION_NOT_FOUND(
         `No session record ${id} on this appliance. List them with GET /api/login/sessions.`,
       );
     return toRecord(row);
@@ -199,7 +198,7 @@ export class SessionRecords {
   recording(id: string): { record: SessionRecord; stream: Readable } {
     const record = this.get(id);
     if (!record.recordingSha256)
-      throw new GatehouseError('RECORDING_NOT_FOUND', 404, `Session ${id} has no recording.`);
+      throw sessionsErrors.RECORDING_NOT_FOUND(`Session ${id} has no recording.`);
     return { record, stream: this.blobs.read(record.recordingSha256) };
   }
 }

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { constantTimeEqual } from '../shared/crypto.js';
-import { GatehouseError } from '../shared/errors.js';
+import { sessionsErrors } from './error-codes.js';
 
 /**
  * Client tickets: what a console or Jump Client shows the appliance that relays it. The site
@@ -110,18 +110,14 @@ export function verifyTicket<K extends TicketKind>(
     !given ||
     !constantTimeEqual(given, mac(interApplianceKey, body))
   )
-    throw new GatehouseError(
-      'CLIENT_TICKET_INVALID',
-      401,
+    throw sessionsErrors.CLIENT_TICKET_INVALID(
       `The ${what} is missing or not valid on this appliance (signed on a site with another Inter-Appliance key, or altered). Sign in to the site again.`,
     );
   const parsed = TicketClaims.safeParse(JSON.parse(Buffer.from(body, 'base64url').toString()));
   if (!parsed.success || !kinds.includes(parsed.data.kind))
-    throw new GatehouseError('CLIENT_TICKET_INVALID', 401, `This is not a ${what}. Sign in again.`);
+    throw sessionsErrors.CLIENT_TICKET_INVALID(`This is not a ${what}. Sign in again.`);
   if (parsed.data.exp < now)
-    throw new GatehouseError(
-      'CLIENT_TICKET_EXPIRED',
-      401,
+    throw sessionsErrors.CLIENT_TICKET_EXPIRED(
       `The ${what} has expired. Sign in to the site again.`,
     );
   return parsed.data as Extract<TicketClaims, { kind: K }>;

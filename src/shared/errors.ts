@@ -121,28 +121,17 @@ export function validationError(fields: FieldError[]): GatehouseError {
 export function fieldError(
   field: string,
   message: string,
-  code: ErrorFactory<string> | LegacyCode = sharedErrors.VALIDATION_FAILED,
+  code: ErrorFactory = sharedErrors.VALIDATION_FAILED,
 ) {
-  return factoryOf(code, 400)(`${field}: ${message}`, { fields: [{ field, message }] });
+  return code(`${field}: ${message}`, { fields: [{ field, message }] });
 }
 
 export const notFound = (what: string, fix: string) =>
   sharedErrors.NOT_FOUND(`${what} does not exist. ${fix}`);
 
 /** A refusal (a code of status 409) that names the field it is about, if any. */
-export const conflict = (
-  code: ErrorFactory<string> | LegacyCode,
-  message: string,
-  field?: string,
-) => factoryOf(code, 409)(message, field ? { fields: [{ field, message }] } : {});
-
-/** A code string of a folder whose throw sites are not yet converted to its catalogue. */
-type LegacyCode = string;
-const factoryOf = (code: ErrorFactory<string> | LegacyCode, status: number) =>
-  typeof code === 'string'
-    ? (message: string, options: ErrorOptions = {}) =>
-        new GatehouseError(code, status, message, options)
-    : code;
+export const conflict = (code: ErrorFactory, message: string, field?: string) =>
+  code(message, field ? { fields: [{ field, message }] } : {});
 
 export function isGatehouseError(e: unknown): e is GatehouseError {
   return e instanceof GatehouseError;

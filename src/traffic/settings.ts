@@ -11,6 +11,7 @@ import {
   type TrafficSwitchConfig,
   type TrafficTarget,
 } from './switch.js';
+import { trafficErrors } from './error-codes.js';
 
 const KEY = 'traffic.switch';
 const SECRET = '(set: enter it again to change it)';
@@ -212,7 +213,7 @@ export class TrafficSwitchSettings {
     const chosen = address || own;
     if (!chosen)
       throw conflict(
-        'TRAFFIC_NO_ADDRESS',
+        trafficErrors.TRAFFIC_NO_ADDRESS,
         'This appliance has no enabled unique address to send traffic to. Add one under Networking > IP Configuration, or give the address.',
       );
     const port = this.self.port();
@@ -224,7 +225,7 @@ export class TrafficSwitchSettings {
     const config = this.get();
     if (!config)
       throw conflict(
-        'TRAFFIC_NOT_CONFIGURED',
+        trafficErrors.TRAFFIC_NOT_CONFIGURED,
         'No traffic switch is configured on this appliance. Choose its method and settings under Networking > Traffic Switch first.',
       );
     const target = this.target(address);

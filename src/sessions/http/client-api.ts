@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { SESSION_KEY_MS } from '../customer-keys.js';
 import { JumpClientName } from '../enrolment-tokens.js';
 import { TargetAddress } from '../protocol.js';
@@ -14,6 +14,7 @@ import {
   Version,
   type ClientSite,
 } from './client-site.js';
+import { sessionsErrors } from '../error-codes.js';
 
 type ClientOperation = Operation<unknown, unknown, unknown, ClientSite>;
 const clientOp = operationsOf<ClientSite>({ area: 'public', tag: 'clients' });
@@ -134,16 +135,12 @@ export const clientOperations: ClientOperation[] = [
       const listed = appliance.routing.jumpClients().filter((j) => j.name === body.jumpClient);
       const jump = listed[0];
       if (listed.some((j) => othersCustomer(j, user.sub)))
-        throw new GatehouseError(
-          'CUSTOMER_NOT_YOURS',
-          403,
+        throw sessionsErrors.CUSTOMER_NOT_YOURS(
           `jumpClient: "${body.jumpClient}" is the customer of another representative; only the representative who gave the session key starts sessions with it.`,
           { fields: [{ field: 'jumpClient', message: "is another representative's customer" }] },
         );
       if (jump?.targets && !jump.targets.includes(body.target))
-        throw new GatehouseError(
-          'TARGET_NOT_ALLOWED',
-          403,
+        throw sessionsErrors.TARGET_NOT_ALLOWED(
           `target: Jump Client "${body.jumpClient}" does not allow ${body.target}; it allows ${jump.targets.join(', ') || 'no targets'}.`,
           { fields: [{ field: 'target', message: 'is not allowed by this Jump Client' }] },
         );
@@ -210,9 +207,7 @@ export const clientOperations: ClientOperation[] = [
         // Reconnecting (the site moved, the connection broke): the ticket it joined with.
         const t = ticketOf(appliance, req, 'jump-client');
         if (!t.representative)
-          throw new GatehouseError(
-            'CLIENT_TICKET_INVALID',
-            401,
+          throw sessionsErrors.CLIENT_TICKET_INVALID(
             "This is a Jump Client's ticket; Jump Clients register with their enrolled key (POST /api/client/jump-clients/register).",
           );
         claims = { sub: t.sub, representative: t.representative, exp: t.exp };
@@ -267,9 +262,7 @@ export const clientOperations: ClientOperation[] = [
       const user = ticketOf(appliance, req, 'console');
       const { record, stream } = appliance.sessionRecords.recording(params.id);
       if (record.representative !== user.sub)
-        throw new GatehouseError(
-          'RECORDING_NOT_YOURS',
-          403,
+        throw sessionsErrors.RECORDING_NOT_YOURS(
           "This recording is of another representative's session; an administrator can download it from /login.",
         );
       return reply

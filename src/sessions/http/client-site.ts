@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { GatehouseError } from '../../shared/errors.js';
+
 import { compareVersions } from '../../shared/version.js';
 import type { EventLog } from '../../site/events.js';
 import type { InterApplianceKey } from '../../site/security.js';
@@ -14,6 +14,7 @@ import type { JumpClientIdentities } from '../jump-client-identities.js';
 import type { ClientRouting } from '../routing.js';
 import type { SessionRecords } from '../session-records.js';
 import { verifyTicket, type TicketClaims, type TicketKind } from '../tickets.js';
+import { sessionsErrors } from '../error-codes.js';
 
 /**
  * What the clients' API (consoles, Jump Clients, customer clients: /api/client/*) needs of the
@@ -85,9 +86,7 @@ export function ticketOf<K extends TicketKind>(
 export function requireSite(appliance: ClientSite, kind = 'jump-client'): void {
   if (!appliance.acceptsClients) {
     appliance.clients.records.refused('NOT_ACCEPTING_CLIENTS', kind);
-    throw new GatehouseError(
-      'NOT_ACCEPTING_CLIENTS',
-      503,
+    throw sessionsErrors.NOT_ACCEPTING_CLIENTS(
       'This appliance is a failover backup and accepts no clients. Use the site hostname, which points at the primary.',
     );
   }
@@ -95,9 +94,7 @@ export function requireSite(appliance: ClientSite, kind = 'jump-client'): void {
 
 export function newerClient(appliance: ClientSite, version: string | undefined): void {
   if (version && compareVersions(version, appliance.productVersion) > 0)
-    throw new GatehouseError(
-      'CLIENT_NEWER_THAN_SITE',
-      426,
+    throw sessionsErrors.CLIENT_NEWER_THAN_SITE(
       `This client runs ${version}, newer than the site's ${appliance.productVersion}; it stays offline until the site runs its version.`,
       {
         fields: [

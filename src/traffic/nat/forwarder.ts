@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
 import { exists, writeFileAtomic } from '../../shared/fs.js';
 import { IpAddress, Port, trafficError } from '../switch-config.js';
+import { sharedErrors } from '../../shared/error-codes.js';
 
 /**
  * `gatehouse nat-forwarder`: the NAT swing for one machine. A TCP forwarder sends each new
@@ -196,7 +197,7 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
         return send(
           res,
           400,
-          new GatehouseError('VALIDATION_FAILED', 400, `${field}: ${issue.message}`, {
+          sharedErrors.VALIDATION_FAILED(`${field}: ${issue.message}`, {
             fields: parsed.error.issues.map((i) => ({
               field: i.path.join('.'),
               message: i.message,
