@@ -193,9 +193,6 @@ const RELAYED_ERRORS: Record<string, string> = {
   'sessions/mux.ts': "the peer's RESET of a stream, with its problem",
   'traffic/nat/forwarder-client.ts': "the NAT forwarder's problem, with its status",
   'orchestrator/step-packages.ts': "the first node's refusal of an install, kept as it came",
-  // Not yet catalogued: its TRAFFIC_* family (DNS, NAT, shared-IP failures) names code and
-  // status at each call of trafficError.
-  'traffic/switch-config.ts': 'trafficError(code, status, …): the TRAFFIC_* family',
 };
 
 /** The code and status arguments of each `new GatehouseError(` of a file, with its line. */

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { writeFileAtomic } from '../shared/fs.js';
 import { trafficError, type HostsFileConfig, type TrafficSwitchProvider } from './switch-config.js';
+import { trafficErrors } from './error-codes.js';
 
 interface HostsLine {
   address: string;
@@ -107,8 +108,9 @@ export class HostsFileProvider implements TrafficSwitchProvider {
           ? 'it is a mount point (as in a container), which cannot be replaced atomically; choose a file in a writable directory'
           : 'check the path';
     return trafficError(
-      action === 'read' ? 'HOSTS_FILE_UNREADABLE' : 'HOSTS_FILE_UNWRITABLE',
-      500,
+      action === 'read'
+        ? trafficErrors.TRAFFIC_HOSTS_FILE_UNREADABLE
+        : trafficErrors.TRAFFIC_HOSTS_FILE_UNWRITABLE,
       `file: cannot ${action} ${file} (${code ?? String(e)}); ${fix}.`,
       { field: 'file', cause: e },
     );

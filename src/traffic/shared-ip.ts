@@ -3,6 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { ARPING_MISSING, armArping, startArping } from './arping.js';
 import { IpBatch } from './ip-batch.js';
 import { trafficError, type SharedIpConfig, type TrafficSwitchProvider } from './switch-config.js';
+import { trafficErrors } from './error-codes.js';
 
 export interface SharedAddress {
   address: string;
@@ -25,21 +26,18 @@ function commandError(what: string, file: string, err: unknown) {
   const stderr = (e.stderr ?? '').trim();
   if (e.code === 'ENOENT')
     return trafficError(
-      'SHARED_IP_TOOL_MISSING',
-      500,
+      trafficErrors.TRAFFIC_SHARED_IP_TOOL_MISSING,
       `${file} is not installed; install ${file === 'arping' ? 'iputils-arping' : 'iproute2'} to ${what}.`,
       { cause: err },
     );
   if (/not permitted|permission denied/i.test(stderr) || e.code === 'EACCES')
     return trafficError(
-      'SHARED_IP_NOT_PERMITTED',
-      403,
+      trafficErrors.TRAFFIC_SHARED_IP_NOT_PERMITTED,
       `Not permitted to ${what} (${stderr || e.code}); run the appliance as root or give it CAP_NET_ADMIN and CAP_NET_RAW.`,
       { cause: err },
     );
   return trafficError(
-    'SHARED_IP_FAILED',
-    500,
+    trafficErrors.TRAFFIC_SHARED_IP_FAILED,
     `Could not ${what}: ${(stderr || e.message).replace(/\.$/, '')}.`,
     {
       field: 'device',

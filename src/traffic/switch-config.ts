@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { GatehouseError, validationError } from '../shared/errors.js';
+import { type ErrorFactory, GatehouseError, validationError } from '../shared/errors.js';
 
 /*
  * What every method of the traffic switch shares: its configuration, its interface and its
@@ -218,14 +218,17 @@ export function parseTrafficTarget(value: unknown): TrafficTarget {
   );
 }
 
-/** A traffic switch failure: a stable TRAFFIC_* code and a message that says what to do. */
-export function trafficError(
-  code: string,
-  status: number,
+/**
+ * A traffic switch failure: a TRAFFIC_* code of the catalogue and a message that says what to
+ * do, with the field it is about.
+ */
+export function trafficError<Also extends number = never>(
+  code: ErrorFactory<string, Also>,
   message: string,
-  opts: { field?: string; cause?: unknown } = {},
+  opts: { field?: string; cause?: unknown; status?: Also } = {},
 ): GatehouseError {
-  return new GatehouseError(`TRAFFIC_${code}`, status, message, {
+  return code(message, {
+    ...(opts.status === undefined ? {} : { status: opts.status }),
     ...(opts.field ? { fields: [{ field: opts.field, message }] } : {}),
     ...(opts.cause === undefined ? {} : { cause: opts.cause }),
   });

@@ -16,6 +16,7 @@ import {
   rcodeOf,
   type DecodedMessage,
 } from './wire.js';
+import { trafficErrors } from '../error-codes.js';
 
 /**
  * DNS swing by dynamic update (RFC 2136): one signed UPDATE to the zone's primary server that
@@ -67,8 +68,7 @@ export class Rfc2136Provider implements TrafficSwitchProvider {
     if (rcode !== 0) throw this.refusal(rcode);
     if (tsig.status !== 'valid')
       throw trafficError(
-        'DNS_UNVERIFIED_ANSWER',
-        502,
+        trafficErrors.TRAFFIC_DNS_UNVERIFIED_ANSWER,
         `The DNS server ${this.where()} answered the update ${tsig.status === 'unsigned' ? 'without a TSIG signature' : `with a signature that does not verify: ${tsig.reason}`}; the change may or may not have been made. Check that the server is the zone's primary and not a proxy that strips signatures.`,
       );
   }
@@ -113,8 +113,7 @@ export class Rfc2136Provider implements TrafficSwitchProvider {
       return m;
     } catch (e) {
       throw trafficError(
-        'DNS_BAD_ANSWER',
-        502,
+        trafficErrors.TRAFFIC_DNS_BAD_ANSWER,
         `The DNS server ${this.where()} sent an answer that cannot be read (${(e as Error).message}); check that server and port are a DNS server's.`,
         { cause: e },
       );
@@ -128,8 +127,7 @@ export class Rfc2136Provider implements TrafficSwitchProvider {
   private tsigRejected(error: number) {
     const c = this.config;
     return trafficError(
-      'DNS_TSIG_REJECTED',
-      502,
+      trafficErrors.TRAFFIC_DNS_TSIG_REJECTED,
       `tsig: the DNS server ${this.where()} rejected the signature with key "${c.tsig.name}" (${c.tsig.algorithm}): ${TSIG_ERRORS[error] ?? `TSIG error ${error}`}. Give the key name, algorithm and secret the server has; nothing was changed.`,
       { field: 'tsig' },
     );
@@ -142,43 +140,37 @@ export class Rfc2136Provider implements TrafficSwitchProvider {
     switch (name) {
       case 'REFUSED':
         return trafficError(
-          'DNS_REFUSED',
-          502,
+          trafficErrors.TRAFFIC_DNS_REFUSED,
           `${at}: its policy does not let key "${c.tsig.name}" update ${c.hostname} in zone ${c.zone}, or (PowerDNS) the key's secret is not the one it has. Check the secret, and allow the key there (BIND: update-policy { grant ${c.tsig.name} name ${c.hostname}. A AAAA; }; PowerDNS: TSIG-ALLOW-DNSUPDATE and ALLOW-DNSUPDATE-FROM); nothing was changed.`,
           { field: 'tsig.name' },
         );
       case 'NOTAUTH':
         return trafficError(
-          'DNS_NOTAUTH',
-          502,
+          trafficErrors.TRAFFIC_DNS_NOTAUTH,
           `zone: ${at}: it is not authoritative for the zone ${c.zone}. Give the zone's primary server and the zone exactly as it is configured there; nothing was changed.`,
           { field: 'zone' },
         );
       case 'NOTZONE':
         return trafficError(
-          'DNS_NOTZONE',
-          502,
+          trafficErrors.TRAFFIC_DNS_NOTZONE,
           `hostname: ${at}: ${c.hostname} is not inside the zone ${c.zone} there. Give the zone that contains the site hostname; nothing was changed.`,
           { field: 'hostname' },
         );
       case 'NOTIMP':
         return trafficError(
-          'DNS_NOTIMP',
-          502,
+          trafficErrors.TRAFFIC_DNS_NOTIMP,
           `${at}: it does not accept dynamic updates. Enable updates for the zone ${c.zone} (BIND: update-policy; PowerDNS: dnsupdate=yes).`,
           { field: 'server' },
         );
       case 'SERVFAIL':
         return trafficError(
-          'DNS_SERVFAIL',
-          502,
+          trafficErrors.TRAFFIC_DNS_SERVFAIL,
           `${at}: it failed to apply the change (see its log: a read-only zone file or journal, or a secondary zone). Nothing was changed.`,
           { field: 'server' },
         );
       default:
         return trafficError(
-          'DNS_FAILED',
-          502,
+          trafficErrors.TRAFFIC_DNS_FAILED,
           `${at} to the change of ${c.hostname} in zone ${c.zone}; see the server's log. Nothing was changed.`,
         );
     }

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { trafficError } from '../switch-config.js';
 import { isTruncated } from './wire.js';
+import { trafficErrors } from '../error-codes.js';
 
 export interface DnsServer {
   host: string;
@@ -13,17 +14,15 @@ const where = (s: DnsServer) => `${s.host.includes(':') ? `[${s.host}]` : s.host
 
 function timeout(server: DnsServer, transport: string) {
   return trafficError(
-    'DNS_UNREACHABLE',
-    504,
+    trafficErrors.TRAFFIC_DNS_UNREACHABLE,
     `server: no answer from the DNS server ${where(server)} over ${transport} within ${server.timeoutMs} ms; check the server address and port and that a firewall lets DNS through.`,
-    { field: 'server' },
+    { field: 'server', status: 504 },
   );
 }
 
 function unreachable(server: DnsServer, transport: string, err: Error) {
   return trafficError(
-    'DNS_UNREACHABLE',
-    502,
+    trafficErrors.TRAFFIC_DNS_UNREACHABLE,
     `server: cannot reach the DNS server ${where(server)} over ${transport} (${(err as NodeJS.ErrnoException).code ?? err.message}); check the server address and port.`,
     { field: 'server', cause: err },
   );
@@ -46,8 +45,7 @@ function overUdp(server: DnsServer, message: Buffer): Promise<Buffer> {
         if (err)
           finish(
             trafficError(
-              'DNS_UNREACHABLE',
-              502,
+              trafficErrors.TRAFFIC_DNS_UNREACHABLE,
               `server: cannot send to the DNS server ${where(server)} (${(err as NodeJS.ErrnoException).code ?? err.message}); check the server name and address.`,
               { field: 'server', cause: err },
             ),
@@ -93,8 +91,7 @@ function overTcp(server: DnsServer, message: Buffer): Promise<Buffer> {
     socket.on('end', () =>
       finish(
         trafficError(
-          'DNS_BAD_ANSWER',
-          502,
+          trafficErrors.TRAFFIC_DNS_BAD_ANSWER,
           `The DNS server ${where(server)} closed the TCP connection without a complete answer.`,
         ),
       ),

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { trafficError, type CommandConfig, type TrafficSwitchProvider } from '../switch-config.js';
+import { trafficErrors } from '../error-codes.js';
 
 const TAIL = 2_000;
 
@@ -38,8 +39,7 @@ export class CommandProvider implements TrafficSwitchProvider {
     if (!address) return undefined;
     if (isIP(address) === 0)
       throw trafficError(
-        'COMMAND_BAD_OUTPUT',
-        502,
+        trafficErrors.TRAFFIC_COMMAND_BAD_OUTPUT,
         `currentArgv: ${this.config.currentArgv[0]} printed "${address.slice(0, 80)}", not an IP address; make its first line of output the address traffic goes to now.`,
         { field: 'currentArgv' },
       );
@@ -66,8 +66,7 @@ export class CommandProvider implements TrafficSwitchProvider {
           if (e.code === 'ENOENT' || e.code === 'EACCES')
             return reject(
               trafficError(
-                'COMMAND_NOT_RUNNABLE',
-                500,
+                trafficErrors.TRAFFIC_COMMAND_NOT_RUNNABLE,
                 `${field}: ${file} cannot be run (${e.code}); give the full path of an executable program.`,
                 { field, cause: err },
               ),
@@ -75,16 +74,14 @@ export class CommandProvider implements TrafficSwitchProvider {
           if (e.killed)
             return reject(
               trafficError(
-                'COMMAND_TIMED_OUT',
-                504,
+                trafficErrors.TRAFFIC_COMMAND_TIMED_OUT,
                 `${field}: ${file} did not finish within ${timeoutMs} ms and was stopped; make it faster or raise timeoutMs${detail}`,
                 { field, cause: err },
               ),
             );
           reject(
             trafficError(
-              'COMMAND_FAILED',
-              502,
+              trafficErrors.TRAFFIC_COMMAND_FAILED,
               `${field}: ${file} exited with ${typeof e.code === 'number' ? `status ${e.code}` : `signal ${(err as { signal?: string }).signal}`}; the traffic switch did not happen${detail || ' (it printed nothing on stderr)'}`,
               { field, cause: err },
             ),

@@ -7,6 +7,7 @@ import {
   type TrafficSwitchProvider,
 } from '../switch-config.js';
 import { ForwarderTarget } from './forwarder.js';
+import { trafficErrors } from '../error-codes.js';
 
 /**
  * NAT swing through a `gatehouse nat-forwarder`: the provider calls the forwarder's control
@@ -68,8 +69,7 @@ export class NatForwarderProvider implements TrafficSwitchProvider {
       const cause = (e as { cause?: unknown }).cause;
       if (cause instanceof GatehouseError) throw cause;
       throw trafficError(
-        'NAT_FORWARDER_UNREACHABLE',
-        502,
+        trafficErrors.TRAFFIC_NAT_FORWARDER_UNREACHABLE,
         `control: cannot reach the NAT forwarder control API at ${c.control} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that it runs and the address is its --control address.`,
         { field: 'control', cause: e },
       );

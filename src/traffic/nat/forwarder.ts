@@ -9,6 +9,7 @@ import { GatehouseError } from '../../shared/errors.js';
 import { exists, writeFileAtomic } from '../../shared/fs.js';
 import { IpAddress, Port, trafficError } from '../switch-config.js';
 import { sharedErrors } from '../../shared/error-codes.js';
+import { trafficErrors } from '../error-codes.js';
 
 /**
  * `gatehouse nat-forwarder`: the NAT swing for one machine. A TCP forwarder sends each new
@@ -65,8 +66,7 @@ async function loadTarget(dataDir: string): Promise<ForwarderTarget | undefined>
   const parsed = ForwarderTarget.safeParse(JSON.parse(await fsp.readFile(file, 'utf8')));
   if (!parsed.success)
     throw trafficError(
-      'NAT_FORWARDER_STATE_DAMAGED',
-      500,
+      trafficErrors.TRAFFIC_NAT_FORWARDER_STATE_DAMAGED,
       `${file} is damaged (${parsed.error.issues[0]?.message}); remove it and set the target again with PUT /target.`,
     );
   return parsed.data;
@@ -95,15 +95,20 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
     if (size > 4096)
-      throw trafficError('NAT_FORWARDER_BAD_REQUEST', 413, 'The request body is over 4 KiB.');
+      throw trafficError(
+        trafficErrors.TRAFFIC_NAT_FORWARDER_BAD_REQUEST,
+        'The request body is over 4 KiB.',
+        {
+          status: 413,
+        },
+      );
     chunks.push(chunk as Buffer);
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
     throw trafficError(
-      'NAT_FORWARDER_BAD_REQUEST',
-      400,
+      trafficErrors.TRAFFIC_NAT_FORWARDER_BAD_REQUEST,
       'The body is not JSON; send {"address": "192.0.2.10", "port": 443}.',
     );
   }
@@ -124,8 +129,7 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
   const initial = ForwarderTarget.safeParse(opts.initialTarget);
   if (opts.initialTarget && !initial.success)
     throw trafficError(
-      'NAT_FORWARDER_BAD_TARGET',
-      400,
+      trafficErrors.TRAFFIC_NAT_FORWARDER_BAD_TARGET,
       `target: ${initial.error.issues[0]?.message ?? 'is not valid'} (give ADDRESS:PORT, e.g. 192.0.2.11:443)`,
       { field: 'target' },
     );
@@ -172,8 +176,7 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
           res,
           401,
           trafficError(
-            'NAT_FORWARDER_UNAUTHORIZED',
-            401,
+            trafficErrors.TRAFFIC_NAT_FORWARDER_UNAUTHORIZED,
             'token: the control token is missing or wrong; send the token the forwarder printed at its first start (also in control-token in its data directory) as a bearer token.',
             { field: 'token' },
           ),
@@ -181,13 +184,17 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
         );
       const url = new URL(req.url ?? '/', 'https://forwarder');
       if (url.pathname !== '/target')
-        return send(res, 404, trafficError('NAT_FORWARDER_NOT_FOUND', 404, 'Use /target.'));
+        return send(
+          res,
+          404,
+          trafficError(trafficErrors.TRAFFIC_NAT_FORWARDER_NOT_FOUND, 'Use /target.'),
+        );
       if (req.method === 'GET') return send(res, 200, { target: target ?? null });
       if (req.method !== 'PUT')
         return send(
           res,
           405,
-          trafficError('NAT_FORWARDER_METHOD', 405, 'Use GET or PUT on /target.'),
+          trafficError(trafficErrors.TRAFFIC_NAT_FORWARDER_METHOD, 'Use GET or PUT on /target.'),
           { allow: 'GET, PUT' },
         );
       const parsed = ForwarderTarget.safeParse(await readJson(req));
@@ -223,7 +230,10 @@ export async function startNatForwarder(opts: NatForwarderOptions): Promise<Runn
         e instanceof GatehouseError ? e.status : 500,
         e instanceof GatehouseError
           ? e
-          : trafficError('NAT_FORWARDER_FAILED', 500, `The change failed: ${(e as Error).message}`),
+          : trafficError(
+              trafficErrors.TRAFFIC_NAT_FORWARDER_FAILED,
+              `The change failed: ${(e as Error).message}`,
+            ),
       ),
     );
   });
