@@ -178,13 +178,12 @@ function siteWritesOutsideOwners(files: { file: string; text: string }[]): strin
 
 /**
  * Sites that build a GatehouseError from a code and status another party chose (a peer's or a
- * site's problem document, Fastify's own error, a bundle kind's family of codes), so they name
+ * site's problem document, Fastify's own error), so they name
  * no catalogue entry and may map a status.
  */
 const RELAYED_ERRORS: Record<string, string> = {
   'shared/errors.ts': 'the catalogue factories and the helpers themselves',
   'shared/http/server.ts': "Fastify's own errors, with their code and status",
-  'shared/signed-bundle.ts': "`${kind.prefix}_TRUNCATED` and the like: each bundle kind's codes",
   'failover/peer-client.ts': "the peer's problem, a 401 or 409 kept, anything else a 502",
   'failover/relationship-errors.ts': "the peer's refusal as the administrator's API returns it",
   'updates/update-client.ts': "the update server's problem, answered as a 502",

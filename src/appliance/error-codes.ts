@@ -25,6 +25,14 @@ export const applianceErrors = errorCatalogue({
     fix: 'Make the change on the new primary, or send it again with X-Gatehouse-Confirm-Overwrite: true (the web console: tick the box) knowing the next sync overwrites it.',
   },
   BACKUP_BAD_SIGNATURE: { status: 400, fix: 'Use an unaltered copy.' },
+  BACKUP_NOT_RECOGNISED: {
+    status: 400,
+    fix: 'Choose a backup archive downloaded from /appliance > Backup; this file is something else.',
+  },
+  BACKUP_TRUNCATED: {
+    status: 400,
+    fix: 'Use a complete copy downloaded from /appliance > Backup; this one was cut short.',
+  },
   BACKUP_CORRUPT: {
     status: 400,
     fix: 'Restore from another copy of the backup; the file is damaged or not a Gatehouse backup.',

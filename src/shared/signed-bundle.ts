@@ -12,7 +12,7 @@ import {
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { GatehouseError } from './errors.js';
+import type { ErrorFactory } from './errors.js';
 import { signEd25519 } from './crypto.js';
 
 /**
@@ -128,18 +128,19 @@ export async function writeBundle(
   return { headerBytes, entries };
 }
 
-/** How errors of one kind of bundle are named: `${prefix}_TRUNCATED` and so on. */
+/** One kind of bundle: its marker, its words, and the catalogue entry of each way it is damaged. */
 export interface BundleKind {
   marker: string;
-  prefix: string;
+  /** Its catalogue's BACKUP_TRUNCATED, PACKAGE_TRUNCATED and so on. */
+  errors: Record<'TRUNCATED' | 'NOT_RECOGNISED' | 'CORRUPT', ErrorFactory>;
   /** e.g. "backup archive", "update package" */
   noun: string;
   /** What to do about a damaged file. */
   fix: string;
 }
 
-const refuse = (kind: BundleKind, what: string, message: string) =>
-  new GatehouseError(`${kind.prefix}_${what}`, 400, message);
+const refuse = (kind: BundleKind, what: keyof BundleKind['errors'], message: string) =>
+  kind.errors[what](message);
 
 /**
  * Read and check the structure of a bundle (marker, header, signatures block, total length)

@@ -96,6 +96,14 @@ export const updatesErrors = errorCatalogue({
     fix: 'Download the package again from the update server; do not alter it after signing.',
   },
   PACKAGE_CHANGED_WHILE_PUBLISHING: { status: 409, fix: 'Publish it again once it is complete.' },
+  PACKAGE_NOT_RECOGNISED: {
+    status: 400,
+    fix: 'Choose an update package from the update server; this file is something else.',
+  },
+  PACKAGE_TRUNCATED: {
+    status: 400,
+    fix: 'Download the package again; this copy was cut short.',
+  },
   PACKAGE_CORRUPT: { status: 400, fix: 'Download the package again; the file is damaged.' },
   PACKAGE_DAMAGED_ON_UPDATE_SERVER: {
     status: 503,

@@ -32,7 +32,11 @@ import { updatesErrors } from './error-codes.js';
  */
 export const PACKAGE: BundleKind = {
   marker: 'GATEHOUSE-PACKAGE\n',
-  prefix: 'PACKAGE',
+  errors: {
+    TRUNCATED: updatesErrors.PACKAGE_TRUNCATED,
+    NOT_RECOGNISED: updatesErrors.PACKAGE_NOT_RECOGNISED,
+    CORRUPT: updatesErrors.PACKAGE_CORRUPT,
+  },
   noun: 'update package',
   fix: 'Download the package again from the update server.',
 };

@@ -19,7 +19,11 @@ import { applianceErrors } from '../error-codes.js';
  */
 export const BACKUP: BundleKind = {
   marker: 'GATEHOUSE-BACKUP\n',
-  prefix: 'BACKUP',
+  errors: {
+    TRUNCATED: applianceErrors.BACKUP_TRUNCATED,
+    NOT_RECOGNISED: applianceErrors.BACKUP_NOT_RECOGNISED,
+    CORRUPT: applianceErrors.BACKUP_CORRUPT,
+  },
   noun: 'backup archive',
   fix: 'Use an unaltered copy downloaded from /appliance > Backup.',
 };
