@@ -78,6 +78,10 @@ export const sessionsErrors = errorCatalogue({
     status: 409,
     fix: 'Start a new session: the session has moved on since that resume token was issued.',
   },
+  STREAM_RESET: {
+    status: 502,
+    fix: 'Start the session again: the other end of the relay stopped the stream on an error.',
+  },
   SESSION_ENDED: { status: 410, also: [502], fix: 'Start a new session.' },
   SESSION_KEYS_THROTTLED: {
     status: 429,

@@ -48,10 +48,10 @@ export interface MuxProblem {
   detail: string;
 }
 
-export const problemOf = (e: Error): MuxProblem =>
-  e instanceof GatehouseError
-    ? { code: e.code, status: e.status, detail: e.message }
-    : { code: 'STREAM_RESET', status: 502, detail: e.message };
+export const problemOf = (e: Error): MuxProblem => {
+  const error = e instanceof GatehouseError ? e : sessionsErrors.STREAM_RESET(e.message);
+  return { code: error.code, status: error.status, detail: error.message };
+};
 
 /** The connection closed under its streams: a connection error, as a reset TCP socket's. */
 export const connectionLost = (why: string) =>
