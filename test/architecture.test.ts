@@ -4,7 +4,7 @@
  * other folders, so there is no loop. Unit tests beside their module are left out: a test may
  * start the real appliance, which its module may not.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -303,6 +303,27 @@ describe('the direction of dependencies in src/', () => {
       text: readFileSync(f, 'utf8'),
     }));
     expect(untypedThrows(files)).toEqual([]);
+  });
+
+  it("keeps each folder's error codes as data, its error-codes.ts only typing them", () => {
+    // Entries written as TypeScript are alike by shape: `duplicates` reports them as pairs.
+    const wrong = readdirSync(SRC).flatMap((folder) => {
+      const file = path.join(SRC, folder, 'error-codes.ts');
+      if (!existsSync(file)) return [];
+      const code = readFileSync(file, 'utf8').replace(/\/\*\*[\s\S]*?\*\/\n/, '');
+      const factory = folder === 'shared' ? './errors.js' : '../shared/errors.js';
+      const thin = [
+        `import { errorCatalogue } from '${factory}';`,
+        `import codes from './error-codes.json' with { type: 'json' };`,
+        '',
+        `export const ${folder}Errors = errorCatalogue(codes);`,
+        '',
+      ].join('\n');
+      return code === thin && existsSync(path.join(SRC, folder, 'error-codes.json'))
+        ? []
+        : [`src/${folder}/error-codes.ts declares more than errorCatalogue(codes) of its JSON`];
+    });
+    expect(wrong).toEqual([]);
   });
 
   it('finds a code written as a string, a status and a catalogue from above', () => {

@@ -1,14 +1,16 @@
 /**
  * The error-code catalogue (in the manner of Fastify's lib/errors.js): every code a
  * `GatehouseError` is thrown with, the HTTP status it carries and what the operator does about
- * it. Each top-level folder of src/ that throws declares its codes in its `error-codes.ts`
- * (`export const failoverErrors = errorCatalogue({ … })`; src/shared/ has the codes of shared
- * pieces and those several domains throw), and a throw site names its code there:
+ * it. Each top-level folder of src/ that throws declares its codes, as data, in its
+ * `error-codes.json`, which its `error-codes.ts` types (`export const failoverErrors =
+ * errorCatalogue(codes)`; src/shared/ has the codes of shared pieces and those several domains
+ * throw), and a throw site names its code there:
  * `failoverErrors.FAILOVER_BUSY(message)`, `conflict(failoverErrors.X, …)`, `fieldError(…,
  * siteErrors.X)`; the compiler refuses a code no catalogue has (test/architecture.test.ts, a
  * code written as a string or a status at a throw site). Each code is in exactly
- * one catalogue, with the status it is thrown with and a fix; no catalogue keeps a code nothing
- * throws; docs/errors.md lists them all. After adding a code to a catalogue, regenerate the page:
+ * one catalogue, with the status it is thrown with (a status passed at a throw site among its
+ * `also`) and a fix; no catalogue keeps a code nothing throws; docs/errors.md lists them all.
+ * After adding a code to a catalogue, regenerate the page:
  *   GATEHOUSE_WRITE_ERROR_DOCS=1 npx vitest run test/error-codes.test.ts
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,6 @@ import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ErrorSpec } from '../src/shared/errors.js';
 import { sourceFiles } from './support/source-files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,29 +53,22 @@ const DOMAINS = [
   'cli',
 ];
 
-/** The name a folder's catalogue is exported under: `failoverErrors`. */
-const catalogueName = (domain: string) => `${domain}Errors`;
-/** Where a folder declares its codes. */
+/** The module that exports a folder's catalogue (docs/errors.md names it). */
 const catalogueFile = (domain: string) => `src/${domain}/error-codes.ts`;
-const hasCatalogue = (domain: string) => existsSync(path.join(ROOT, catalogueFile(domain)));
+/** Where a folder declares its codes: the data its catalogue module types. */
+const codesFile = (domain: string) => path.join(SRC, domain, 'error-codes.json');
+const hasCatalogue = (domain: string) => existsSync(codesFile(domain));
 
 /** Each folder's catalogue: codes, statuses and fixes. */
 const CATALOGUES: Record<string, ErrorCatalogue> = Object.fromEntries(
-  await Promise.all(
-    DOMAINS.map(async (domain) => {
-      const file = path.join(ROOT, catalogueFile(domain));
-      const entries = Object.fromEntries(
-        Object.entries(
-          (await import(file))[catalogueName(domain)] as Record<string, ErrorSpec>,
-        ).map(([code, { status, also, fix }]) => [code, { status, also, fix }]),
-      );
-      const parsed = z
-        .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), ErrorEntry)
-        .safeParse(JSON.parse(JSON.stringify(entries)));
-      if (!parsed.success) throw new Error(`${file}: ${parsed.error.message}`);
-      return [domain, parsed.data] as const;
-    }),
-  ),
+  DOMAINS.map((domain) => {
+    const file = codesFile(domain);
+    const parsed = z
+      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/), ErrorEntry)
+      .safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new Error(`${file}: ${parsed.error.message}`);
+    return [domain, parsed.data] as const;
+  }),
 );
 
 interface Thrown {
@@ -117,11 +111,13 @@ function thrownCodes(files: { name: string; text: string }[]): Thrown[] {
       )?.[1];
       return code ? [{ code, status: 400, where: at(m.index) }] : [];
     });
-    const named = [...text.matchAll(NAMED)].map((m) => ({
-      code: m[1]!,
-      status: undefined,
-      where: at(m.index),
-    }));
+    // A status a call passes (`{ status: 503 }`) must be among the entry's `also`.
+    const named = [...text.matchAll(NAMED)].map((m) => {
+      const end = m.index + m[0].length;
+      const passed =
+        text[end] === '(' ? /\bstatus: (\d{3})\b/.exec(argumentsAt(text, end + 1)) : null;
+      return { code: m[1]!, status: passed ? Number(passed[1]) : undefined, where: at(m.index) };
+    });
     return [...direct, ...fields, ...named];
   });
 }
@@ -225,7 +221,7 @@ describe('the error-code catalogue', () => {
     const sample = thrownCodes([
       {
         name: 'src/a/x.ts',
-        text: "throw new GatehouseError('UNKNOWN', 400, 'm');\nthrow conflict('KNOWN', 'm');\nthrow new GatehouseError('KNOWN', 500, 'm');\nthrow fieldError('name', `bad; (really)`, 'FIELD_CODE');\nthrow bErrors.NAMED('m');",
+        text: "throw new GatehouseError('UNKNOWN', 400, 'm');\nthrow conflict('KNOWN', 'm');\nthrow new GatehouseError('KNOWN', 500, 'm');\nthrow fieldError('name', `bad; (really)`, 'FIELD_CODE');\nthrow bErrors.NAMED('m');\nthrow bErrors.KNOWN('m', { headers: {}, status: 503 });",
       },
     ]);
     expect(sample.map((t) => `${t.code} ${t.status}`)).toEqual([
@@ -234,13 +230,15 @@ describe('the error-code catalogue', () => {
       'KNOWN 409',
       'FIELD_CODE 400',
       'NAMED undefined',
+      'KNOWN 503',
     ]);
     const found = mismatches(sample, cats);
-    expect(found).toHaveLength(6);
+    expect(found).toHaveLength(7);
     expect(found.join('\n')).toMatch(/NAMED \(undefined\), in no catalogue/);
     expect(found.join('\n')).toMatch(/FIELD_CODE \(400\), in no catalogue/);
     expect(found.join('\n')).toMatch(/UNKNOWN \(400\), in no catalogue/);
     expect(found.join('\n')).toMatch(/KNOWN with 500; its catalogue says 409/);
+    expect(found.join('\n')).toMatch(/KNOWN with 503; its catalogue says 409/);
     expect(found.join('\n')).toMatch(/KNOWN is in several catalogues: a, b/);
     expect(found.join('\n')).toMatch(/STALE \(a\) is thrown nowhere/);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sharedErrors } from './error-codes.js';
 import { conflict, errorCatalogue, fieldError, GatehouseError, validationError } from './errors.js';
 
 const sample = errorCatalogue({
@@ -25,9 +26,22 @@ describe('an error catalogue', () => {
     expect(sample.SAMPLE_GONE('Gone.').status).toBe(410);
     expect(sample.SAMPLE_GONE('Gone.', { status: 502 }).status).toBe(502);
     // @ts-expect-error 500 is not among the entry's other statuses
-    expect(sample.SAMPLE_BUSY('Busy.', { status: 500 }).status).toBe(500);
+    expect(() => sample.SAMPLE_BUSY('Busy.', { status: 500 })).toThrow(
+      'SAMPLE_BUSY declares no status 500',
+    );
+    // A catalogue read from JSON types `also` as number[]: the factory refuses the rest.
+    const loose = errorCatalogue({
+      SAMPLE_GONE: { status: 410, also: [502] as number[], fix: '' },
+    });
+    expect(loose.SAMPLE_GONE('Gone.', { status: 502 }).status).toBe(502);
+    expect(() => loose.SAMPLE_GONE('Gone.', { status: 503 })).toThrow(
+      'SAMPLE_GONE declares no status 503 (its also: 502)',
+    );
     // @ts-expect-error a code the catalogue does not have does not compile
     expect(sample.SAMPLE_BUSSY).toBeUndefined();
+    // @ts-expect-error nor in a catalogue read from its error-codes.json
+    expect(sharedErrors.NOT_FUOND).toBeUndefined();
+    expect(sharedErrors.NOT_FOUND('Gone.').status).toBe(404);
   });
 
   it('keeps a cause, and the helpers take their code from a catalogue', () => {

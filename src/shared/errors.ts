@@ -3,10 +3,10 @@
  * message that says what to do. The API renders them as problem+json (RFC 9457), the web
  * console beside the field, the CLI as one line on stderr with a non-zero exit.
  *
- * Each top-level folder of src/ declares its codes once, in its `error-codes.ts`, as an
- * `errorCatalogue` (in the manner of Fastify's lib/errors.js): code, HTTP status, fix. A throw
- * site names the code by its typed key and gets the status from there:
- * `throw <folder>Errors.<CODE>(message, { fields })`.
+ * Each top-level folder of src/ declares its codes once, as data in its `error-codes.json`
+ * (code, HTTP status, fix), which its `error-codes.ts` makes an `errorCatalogue` (in the manner
+ * of Fastify's lib/errors.js). A throw site names the code by its typed key and gets the status
+ * from there: `throw <folder>Errors.<CODE>(message, { fields })`.
  */
 import { sharedErrors } from './error-codes.js';
 
@@ -85,15 +85,20 @@ export type ErrorCatalogue<T extends Record<string, ErrorSpec>> = {
 /**
  * A folder's codes as factories: a misspelled code does not compile, and the status is the
  * catalogue's. Called at module load, it only builds closures (src/shared/error-codes.ts is
- * loaded before this file's class is defined).
+ * loaded before this file's class is defined). A catalogue read from JSON types `also` as any
+ * number, so a status passed that the entry does not declare is refused here, as the
+ * programming error it is.
  */
 export function errorCatalogue<const T extends Record<string, ErrorSpec>>(
   specs: T,
 ): ErrorCatalogue<T> {
   const factory = (code: string, spec: ErrorSpec) =>
     Object.assign(
-      (message: string, { status, ...options }: ErrorOptions<number> = {}) =>
-        new GatehouseError(code, status ?? spec.status, message, options),
+      (message: string, { status, ...options }: ErrorOptions<number> = {}) => {
+        if (status !== undefined && !spec.also?.includes(status))
+          throw new Error(`${code} declares no status ${status} (its also: ${spec.also ?? []})`);
+        return new GatehouseError(code, status ?? spec.status, message, options);
+      },
       { ...spec, code },
     );
   return Object.fromEntries(
