@@ -119,22 +119,22 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
   // only at its next heartbeat that its packets now reach `to` (10 s measured over a netns
   // shared IP, every session start refused meanwhile; on one kernel, never). Ask them to
   // reconnect through the site while `from` still holds the address (see moveSharedIp).
-  const follows = await moveSharedIp(ctx, { from, to }, addresses, held, () =>
-    siteFollows(ctx, from, to),
+  const follows = await moveSharedIp(ctx, { from, to }, addresses, held, (f, t) =>
+    siteFollows(ctx, f, t),
   );
   return { moved: addresses, from, to, ...follows };
 }
 
 /**
- * The shared addresses from `from` (which holds `held` of them) to `to`; `follow` asks
- * `from`'s clients to move, once the address leads to `to`. Its answer is the move's.
+ * The shared addresses from `from` (which holds `held` of them) to `to`; `follow(a, b)` asks
+ * `a`'s clients to move, once the address leads to `b`. Its answer is the move's.
  */
 async function moveSharedIp<T>(
   ctx: ExecContext,
   { from, to }: { from: string; to: string },
   addresses: string[],
   held: string[],
-  follow: () => Promise<T>,
+  follow: (a: string, b: string) => Promise<T>,
 ): Promise<T> {
   const d = ctx.deployment;
   const patch = async (name: string, enabled: boolean, list: string[]) => {
@@ -145,12 +145,22 @@ async function moveSharedIp<T>(
   };
   const release = () => patch(from, false, held);
   const take = () => patch(to, true, addresses);
+  const undo = () =>
+    undoTake(
+      { from, to },
+      {
+        // Enabling an address it holds makes `from` announce it again (gratuitous ARP).
+        takeBack: () => patch(from, true, held),
+        followBack: () => follow(to, from),
+        giveUp: () => patch(to, false, addresses),
+      },
+    );
   // One kernel (loopback) cannot bind an address twice, and an IPv6 address added without
   // nodad fails duplicate address detection against its old holder: release, then take.
   if (addresses.some((a) => isLoopback(a) || !isIPv4(a))) {
     await release();
     await take();
-    return follow();
+    return follow(from, to);
   }
   // IPv4 on two hosts: the new holder takes and announces the address before the old one lets
   // it go (make before break, as keepalived's planned switch), so a client's packet never
@@ -160,19 +170,47 @@ async function moveSharedIp<T>(
   // nothing `from` writes on their connections leaves it (the kernel has no route from an
   // address that is no longer its own), and the request would wait for their next heartbeat.
   // They reconnect through the site, which now leads to `to` (its announcement came first).
-  let followed: T;
-  try {
-    followed = await follow();
-    await retryUntil(RELEASE_RETRY_MS, release);
-  } catch (e) {
-    // Never leave both hosts holding it: `to` gives it up again and `from` keeps it.
-    await patch(to, false, addresses);
+  const followed = await follow(from, to).catch(async (e: Error) => {
+    e.message += await undo();
     throw e;
-  }
+  });
+  await retryUntil(RELEASE_RETRY_MS, release).catch(async (e: Error) => {
+    throw orchestratorErrors.UPGRADE_SHARED_IP_NOT_RELEASED(
+      `Switching traffic from ${from} to ${to}: ${from} did not release ${held.join(', ')} within ${RELEASE_RETRY_MS / 1000} s (${e.message.replace(/\.$/, '')}), so the switch was undone: ${to} gave it up and ${from} keeps it.${await undo()} Make ${from}'s API reachable from the orchestrator (or disable the address there under /appliance > Networking), then \`gatehouse upgrade resume\`.`,
+      { cause: e },
+    );
+  });
   // Enabling again on `to` announces it once more (gratuitous ARP): a neighbour that asked
   // during the overlap and heard the old host's MAC learns the new one now, not on expiry.
   await take();
   return followed;
+}
+
+/**
+ * Never leave both hosts holding the address, and put the site back as it was, make before
+ * break again: `from` takes it back and announces it (neighbours learned `to`'s MAC), `to`'s
+ * clients are asked back through the site while `to` can still write to them, then `to`
+ * gives it up. Returns what of it failed ('' when nothing), for the error that caused it.
+ */
+async function undoTake(
+  { from, to }: { from: string; to: string },
+  steps: {
+    takeBack: () => Promise<void>;
+    followBack: () => Promise<unknown>;
+    giveUp: () => Promise<void>;
+  },
+): Promise<string> {
+  const failed = await retryUntil(RELEASE_RETRY_MS, steps.takeBack).then(
+    () =>
+      steps.followBack().then(
+        () => '',
+        (e: Error) => ` ${to}'s clients could not be asked back (${e.message}).`,
+      ),
+    (e: Error) =>
+      ` ${from} could not be asked to announce it again (${e.message}): neighbours that learned ${to}'s MAC reach ${from} once their ARP entries expire.`,
+  );
+  await steps.giveUp();
+  return failed;
 }
 
 /** How long the old holder of a shared IPv4 address is asked to release it, once the new one took it. */

@@ -1,0 +1,181 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostOf } from '../src/lab/network-plan.js';
+import { CODE_ROOT } from '../src/shared/version.js';
+import { expectHostAsBefore, hostNetwork, upNetnsLab, type NetnsLab } from './support/netns-lab.js';
+
+const execFileP = promisify(execFile);
+
+/**
+ * The shared-IP switch when the old holder does not release the address (step-roles.ts,
+ * moveSharedIp): the orchestrator, in the lab's admin namespace, runs the switch itself, and
+ * an nftables rule in the old holder's namespace refuses the admin's calls to it (TCP reset)
+ * for a while from the moment the new holder took the address. Blocked longer than the
+ * release's 5 s of retries, the take is undone; blocked for a second, a retry releases it.
+ */
+
+/** Runs the orchestrator's shared-IP switch FROM → TO and prints its answer or error as JSON. */
+const SWITCH = `
+const [dist, inventory, from, to] = process.argv.slice(1);
+(async () => {
+  const { loadInventory } = await import(dist + '/orchestrator/inventory.js');
+  const { Deployment } = await import(dist + '/orchestrator/deployment.js');
+  const { switchTraffic } = await import(dist + '/orchestrator/step-roles.js');
+  const deployment = new Deployment(loadInventory(inventory));
+  const r = await switchTraffic({ deployment, log: () => {} }, from, to).then(
+    (done) => ({ done }),
+    (e) => ({ code: e.code, message: e.message }),
+  );
+  console.log(JSON.stringify(r));
+  process.exit(0);
+})();`;
+
+/** GET https://ADDRESS:PORT/health from a namespace: its status and the server's fingerprint. */
+const HEALTH = `
+const [host, port] = process.argv.slice(1);
+const req = require('node:https').get({ host, port, path: '/health', rejectUnauthorized: false }, (res) => {
+  console.log(JSON.stringify({ status: res.statusCode, fp: res.socket.getPeerCertificate().fingerprint256.replace(/:/g, '').toLowerCase() }));
+  process.exit(0);
+});
+req.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0); });`;
+
+describe('a shared IP the old holder does not release (netns)', () => {
+  let lab: NetnsLab | undefined;
+  let before: Awaited<ReturnType<typeof hostNetwork>>;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    before = await hostNetwork();
+    lab = await upNetnsLab(['--topology', 'pair', '--switch', 'shared-ip']);
+  }, 240_000);
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    if (!lab) return;
+    const prefix = lab.state().network!.prefix;
+    await lab.down();
+    await expectHostAsBefore(before, prefix);
+  }, 120_000);
+
+  const nsOf = (name: string) => hostOf(lab!.state().network!, name)!;
+  const nft = (host: string, args: string[]) =>
+    execFileP('ip', ['netns', 'exec', nsOf(host).ns, 'nft', ...args]);
+  const vipOn = async (host: string) =>
+    (
+      await execFileP('ip', ['-n', nsOf(host).ns, '-o', 'addr', 'show', 'dev', 'eth0'])
+    ).stdout.includes(`${lab!.state().network!.vip}/32`);
+  const macOf = async (host: string) =>
+    /link\/ether (\S+)/.exec(
+      (await execFileP('ip', ['-n', nsOf(host).ns, '-o', 'link', 'show', 'eth0'])).stdout,
+    )![1]!;
+  const health = async () => {
+    const s = lab!.state();
+    const r = await lab!.exec('client', [
+      'node',
+      '-e',
+      HEALTH,
+      s.network!.vip,
+      String(s.site.port),
+    ]);
+    return JSON.parse(r.stdout) as { status?: number; fp?: string; error?: string };
+  };
+  const fingerprint = (name: string) =>
+    lab!
+      .state()
+      .appliances.find((x) => x.name === name)!
+      .fingerprint.replace(/:/g, '')
+      .toLowerCase();
+
+  /**
+   * The switch A → B, the admin's calls to A refused for `blockS` seconds from the moment the
+   * address is on B (an nftables set element that expires by itself): B puts it on eth0 before
+   * it binds, announces and answers, so the block is in place before the release is asked.
+   * Its answer, and how many of the admin's packets to A were refused.
+   */
+  async function switchBlocked(a: string, b: string, blockS: number) {
+    const s = lab!.state();
+    const admin = nsOf('admin').address;
+    const table = `table inet undo16 {
+      set blocked { type ipv4_addr; flags timeout; }
+      chain input { type filter hook input priority 0;
+        meta l4proto tcp ip saddr @blocked ip daddr ${nsOf(a).address} counter reject with tcp reset
+      }
+    }`;
+    // A's namespace only (ip netns exec): a table of the same name from the case before goes.
+    await nft(a, ['delete', 'table', 'inet', 'undo16']).catch(() => undefined);
+    await execFileP('ip', [
+      'netns',
+      'exec',
+      nsOf(a).ns,
+      'sh',
+      '-c',
+      'printf "%s" "$0" | nft -f -',
+      table,
+    ]);
+    const monitor = spawn('ip', ['-n', nsOf(b).ns, 'monitor', 'address'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    children.push(monitor);
+    let added: Promise<unknown> | undefined;
+    createInterface({ input: monitor.stdout! }).on('line', (l) => {
+      if (added || !l.includes(`${s.network!.vip}/32`) || l.startsWith('Deleted')) return;
+      added = nft(a, [
+        'add',
+        'element',
+        'inet',
+        'undo16',
+        'blocked',
+        `{ ${admin} timeout ${blockS}s }`,
+      ]);
+    });
+    const run = await lab!.exec('admin', [
+      'node',
+      '-e',
+      SWITCH,
+      path.join(CODE_ROOT, 'dist', 'src'),
+      path.join(lab!.dir, s.inventory),
+      a,
+      b,
+    ]);
+    monitor.kill('SIGKILL');
+    await added;
+    const refused = Number(
+      /packets (\d+)/.exec((await nft(a, ['list', 'chain', 'inet', 'undo16', 'input'])).stdout)![1],
+    );
+    return {
+      answer: JSON.parse(run.stdout) as { done?: unknown; code?: string; message?: string },
+      refused,
+    };
+  }
+
+  it('undoes the take when the old holder cannot be asked to release it: A holds it, neighbours have its MAC again, the site answers', async () => {
+    const [a, b] = lab!.state().appliances.map((x) => x.name) as [string, string];
+    // The router (the clients' way to the site) has a neighbour entry for the address.
+    expect((await health()).fp).toBe(fingerprint(a));
+    // Longer than the release's 5 s of retries, shorter than those and the undo's 5 s to take it back.
+    const { answer, refused } = await switchBlocked(a, b, 8);
+    expect(answer.code, JSON.stringify(answer)).toBe('UPGRADE_SHARED_IP_NOT_RELEASED');
+    expect(answer.message).toContain(`Switching traffic from ${a} to ${b}: ${a} did not release`);
+    expect(answer.message).toContain('gatehouse upgrade resume');
+    // The undo itself went through: A announced the address again.
+    expect(answer.message).not.toContain('could not be asked');
+    expect(refused).toBeGreaterThan(1);
+    expect([await vipOn(a), await vipOn(b)]).toEqual([true, false]);
+    const neigh = (await lab!.exec('router', ['ip', 'neigh', 'show', lab!.state().network!.vip]))
+      .stdout;
+    expect(neigh).toContain(await macOf(a));
+    const after = await health();
+    expect(after).toEqual({ status: 200, fp: fingerprint(a) });
+  }, 60_000);
+
+  it('releases the address on a retry when the old holder refused the first attempt', async () => {
+    const [a, b] = lab!.state().appliances.map((x) => x.name) as [string, string];
+    const { answer, refused } = await switchBlocked(a, b, 1);
+    expect(answer.code, JSON.stringify(answer)).toBeUndefined();
+    expect(answer.done).toMatchObject({ moved: [lab!.state().network!.vip], from: a, to: b });
+    expect(refused).toBeGreaterThan(0);
+    expect([await vipOn(a), await vipOn(b)]).toEqual([false, true]);
+    expect(await health()).toEqual({ status: 200, fp: fingerprint(b) });
+  }, 60_000);
+});
