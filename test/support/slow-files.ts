@@ -26,6 +26,7 @@ export const SLOW_FILES: Readonly<Record<string, number>> = {
   'test/demo.test.ts': 37_059,
   'test/upgrade-async.test.ts': 36_641,
   'test/upgrade-cluster-no-failover.test.ts': 35_790,
+  'test/shared-ip-release-netns.test.ts': 35_812,
   'test/health-primary.test.ts': 33_546,
   'test/cli.test.ts': 33_466,
   'test/upgrade-recover.test.ts': 31_942,
