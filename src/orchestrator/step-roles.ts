@@ -92,6 +92,12 @@ const LOAD_BALANCER_MS = 60_000;
 /** How long a switch may take to reach new clients: a DNS TTL of up to 5 min (resolvers cache). */
 const SITE_FOLLOWS_MS = 5 * 60_000;
 
+/**
+ * How long a taken shared address may take to lead the site to its new holder: at once (its
+ * announcement), so waiting longer only keeps the address on two hosts; the switch is undone.
+ */
+const SHARED_IP_FOLLOWS_MS = 10_000;
+
 /** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
 export async function switchTraffic(ctx: ExecContext, from: string, to: string) {
   const d = ctx.deployment;
@@ -120,7 +126,7 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
   // shared IP, every session start refused meanwhile; on one kernel, never). Ask them to
   // reconnect through the site while `from` still holds the address (see moveSharedIp).
   const follows = await moveSharedIp(ctx, { from, to }, addresses, held, (f, t) =>
-    siteFollows(ctx, f, t),
+    siteFollows(ctx, f, t, SHARED_IP_FOLLOWS_MS),
   );
   return { moved: addresses, from, to, ...follows };
 }
@@ -250,7 +256,7 @@ async function switchLoadBalancer(ctx: ExecContext, from: string, to: string) {
 }
 
 /** After a switch that does not move `from`'s connections: wait for the site, then move them. */
-async function siteFollows(ctx: ExecContext, from: string, to: string) {
+async function siteFollows(ctx: ExecContext, from: string, to: string, withinMs = SITE_FOLLOWS_MS) {
   const d = ctx.deployment;
   // Resolvers keep a DNS answer for its TTL: until the name leads new clients to `to`,
   // clients asked to reconnect would come back to `from`. (The NAT and hosts file: at once.)
@@ -258,7 +264,7 @@ async function siteFollows(ctx: ExecContext, from: string, to: string) {
     siteEndpoint(d.inventory),
     d.entry(to).fingerprint,
     to,
-    SITE_FOLLOWS_MS,
+    withinMs,
   );
   // `to` is still the backup (the cluster runbook switches before the handover): `from` is
   // the primary until its Become Backup, which sends its clients straight to `to` once primary.
