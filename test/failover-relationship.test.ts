@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PeerClient } from '../src/failover/peer-client.js';
 import { freePort } from '../src/lab/processes.js';
 import {
   LOGIN_PASSWORD,
@@ -90,6 +91,24 @@ describe('failover relationship between real appliances', () => {
     });
     expect(self.status).toBe(400);
     expect(self.body.code).toBe('FAILOVER_SELF');
+
+    // A primary asking itself to join is refused with a 409, which the peer client keeps as
+    // such (it turns other refusals into a 502).
+    const address = { host: a.proc.host, port: a.proc.port };
+    const itself = new PeerClient(address, a.proc.fingerprint, () => KEY, 'fo-a');
+    try {
+      await expect(
+        itself.call('POST', '/api/peer/failover/join', {
+          backupAddress: address,
+          primaryAddress: address,
+          primaryFingerprint: a.proc.fingerprint,
+          generation: 1,
+          sync: { firstAfterMs: 60_000, intervalMs: 60_000 },
+        }),
+      ).rejects.toMatchObject({ code: 'FAILOVER_SELF', status: 409 });
+    } finally {
+      await itself.close();
+    }
     expect((await status(a)).relationship).toBeNull();
   });
 

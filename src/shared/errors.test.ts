@@ -5,6 +5,7 @@ import { conflict, errorCatalogue, fieldError, GatehouseError, validationError }
 const sample = errorCatalogue({
   SAMPLE_BUSY: { status: 409, fix: 'Wait.' },
   SAMPLE_GONE: { status: 410, also: [502], fix: 'Start again.' },
+  SAMPLE_SELF: { status: 400, also: [409], fix: 'Name another.' },
 });
 
 describe('an error catalogue', () => {
@@ -53,6 +54,12 @@ describe('an error catalogue', () => {
       409,
       [{ field: 'name', message: 'Taken.' }],
     ]);
+    // A refusal is a 409 whatever the entry's default (peer-client.ts turns a 400 into a 502).
+    const self = conflict(sample.SAMPLE_SELF, 'Not itself.');
+    expect([self.code, self.status, self.fields]).toEqual(['SAMPLE_SELF', 409, []]);
+    expect(() => conflict(sample.SAMPLE_GONE, 'Gone.')).toThrow(
+      'SAMPLE_GONE declares no status 409, so it cannot be a conflict()',
+    );
     const field = fieldError('port', 'must be a number');
     expect([field.code, field.status, field.message]).toEqual([
       'VALIDATION_FAILED',

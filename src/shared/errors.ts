@@ -134,9 +134,19 @@ export function fieldError(
 export const notFound = (what: string, fix: string) =>
   sharedErrors.NOT_FOUND(`${what} does not exist. ${fix}`);
 
-/** A refusal (a code of status 409) that names the field it is about, if any. */
-export const conflict = (code: ErrorFactory, message: string, field?: string) =>
-  code(message, field ? { fields: [{ field, message }] } : {});
+/**
+ * A refusal: always a 409 (peer-client.ts keeps a peer's 409 and turns other statuses into a
+ * 502), naming the field it is about, if any. A code whose entry answers another status by
+ * default must declare 409 in its `also`; one that declares 409 nowhere is a programming error.
+ */
+export function conflict(code: ErrorFactory, message: string, field?: string) {
+  const fields = field ? [{ field, message }] : undefined;
+  if (code.status === 409) return code(message, { fields });
+  if (!code.also?.includes(409))
+    throw new Error(`${code.code} declares no status 409, so it cannot be a conflict()`);
+  // Checked just above; the factory's type only admits its entry's literal `also`.
+  return (code as ErrorFactory<string, number>)(message, { fields, status: 409 });
+}
 
 export function isGatehouseError(e: unknown): e is GatehouseError {
   return e instanceof GatehouseError;
