@@ -212,6 +212,21 @@ describe('MuxConnection', () => {
     await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
+  it("stays closed when closed for an empty reason (a socket error's '' message)", async () => {
+    const { client, socket } = await pair(() => undefined);
+    const reasons: string[] = [];
+    client.on('close', (why: string) => reasons.push(why));
+    const socketClosed = once(socket, 'close');
+    client.close('', true);
+    expect(client.closed).toBe(true);
+    const refused = client.open({ path: '/after' });
+    expect(client.size).toBe(0);
+    await expect(refused).rejects.toMatchObject({ code: 'ECONNRESET' });
+    client.close('again');
+    await socketClosed; // its 'close' event closes the connection once more: a no-op too
+    expect(reasons).toEqual(['']);
+  });
+
   it('parses frames however the connection splits them', async () => {
     const frame = (type: number, id: number, payload: Buffer) => {
       const header = Buffer.alloc(9);

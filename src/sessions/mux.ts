@@ -84,7 +84,7 @@ export class MuxConnection extends EventEmitter implements FrameSink {
 
   /** Open a stream with `request`; resolves once the peer accepts, rejects with its problem. */
   open(request: object, timeoutMs = 15_000): Promise<MuxStream> {
-    if (this.closedBecause) return Promise.reject(connectionLost(this.closedBecause));
+    if (this.closed) return Promise.reject(connectionLost(this.closedBecause!));
     const id = this.nextId;
     this.nextId += 2;
     const stream = new MuxStream(this, id, this.options.allowHalfOpen);
@@ -112,7 +112,7 @@ export class MuxConnection extends EventEmitter implements FrameSink {
    * stream not yet accepted always fails (a connection error, so a client can retry).
    */
   close(reason = 'closed', failed = false): void {
-    if (this.closedBecause) return;
+    if (this.closed) return;
     this.closedBecause = reason;
     if (this.socket.writable) {
       this.socket.end();
@@ -126,7 +126,7 @@ export class MuxConnection extends EventEmitter implements FrameSink {
 
   /** @internal Write one frame; the frames of one tick leave together (see tickCorker). */
   send(type: number, id: number, payload?: Buffer): void {
-    if (this.closedBecause) return;
+    if (this.closed) return;
     this.hold();
     const header = Buffer.allocUnsafe(HEADER);
     header[0] = type;
@@ -139,7 +139,7 @@ export class MuxConnection extends EventEmitter implements FrameSink {
 
   /** @internal Call `fn` once the connection takes more writes. */
   whenWritable(fn: () => void): void {
-    if (this.needDrain && !this.closedBecause) this.drainWaiters.push(fn);
+    if (this.needDrain && !this.closed) this.drainWaiters.push(fn);
     else fn();
   }
 
