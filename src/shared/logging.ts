@@ -21,33 +21,104 @@ const REDACT = [
  */
 const SECRET_FIELDS = ['password', 'token', 'key'];
 
+const hasOwn = (value: object, field: string) => Object.prototype.hasOwnProperty.call(value, field);
+
 const holdsSecret = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' &&
-  value !== null &&
-  SECRET_FIELDS.some((f) => Object.prototype.hasOwnProperty.call(value, f));
+  typeof value === 'object' && value !== null && SECRET_FIELDS.some((f) => hasOwn(value, f));
+
+/**
+ * `value`, or a copy of it with its secret fields censored. The copy keeps the prototype and
+ * every own property, enumerable or not, because what is written depends on them: an error's
+ * `cause` and an AggregateError's `errors` (pino's error serialiser appends the causes to the
+ * message and stack, and serialises the errors), and a `toJSON`, which decides the fields
+ * written; its result is censored too.
+ */
+function censorValue(value: unknown): unknown {
+  if (!holdsSecret(value)) return value;
+  const props = Object.getOwnPropertyDescriptors(value);
+  for (const f of SECRET_FIELDS)
+    if (props[f])
+      props[f] = {
+        value: CENSOR,
+        enumerable: props[f].enumerable,
+        writable: true,
+        configurable: true,
+      };
+  const { toJSON } = value;
+  if (typeof toJSON === 'function')
+    props.toJSON = {
+      value(this: unknown, key: string) {
+        return censorValue(toJSON.call(this, key));
+      },
+      configurable: true,
+      writable: true,
+    };
+  return Object.create(Object.getPrototypeOf(value) as object | null, props) as unknown;
+}
 
 /** `obj`, or a copy of it whose objects one level down have their secret fields censored. */
 export function censorNested(obj: Record<string, unknown>): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   for (const name in obj) {
     const value = obj[name];
-    if (!Object.prototype.hasOwnProperty.call(obj, name) || !holdsSecret(value)) continue;
-    // An error keeps what pino's error serialiser reads: its class, message and stack.
-    const censored: Record<string, unknown> =
-      value instanceof Error
-        ? Object.assign(
-            Object.create(Object.getPrototypeOf(value) as object) as object,
-            {
-              message: value.message,
-              stack: value.stack,
-            },
-            value,
-          )
-        : { ...value };
-    for (const f of SECRET_FIELDS) if (Object.hasOwn(value, f)) censored[f] = CENSOR;
-    (copy ??= { ...obj })[name] = censored;
+    if (!hasOwn(obj, name) || !holdsSecret(value)) continue;
+    (copy ??= { ...obj })[name] = censorValue(value);
   }
   return copy ?? obj;
+}
+
+type Serializers = Record<string, pino.SerializerFn>;
+
+/**
+ * Serialisers whose outputs are censored: pino runs the log formatter before the serialisers,
+ * so a serialiser's output (a field it builds from a secret) never reaches the formatter; pino's
+ * wildcard redact paths, which ran after, censored it.
+ */
+function censoringSerializers(serializers: Serializers): Serializers {
+  const censoring: Serializers = {};
+  for (const [name, serialize] of Object.entries(serializers))
+    censoring[name] = (value) => censorValue(serialize(value));
+  return censoring;
+}
+
+/**
+ * A child's bindings and `setBindings` go to no log formatter (pino resets a child's bindings
+ * formatter), and a child's serialisers run after the formatter: censor each where it enters.
+ * Children inherit these methods from the root logger.
+ */
+function censorChildren(logger: Logger): void {
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    const serializers = options?.serializers as Serializers | undefined;
+    const censored = serializers
+      ? { ...options, serializers: censoringSerializers(serializers) }
+      : options;
+    return child.call(this, censorNested(bindings), censored);
+  } as Logger['child'];
+  const setBindings = logger.setBindings;
+  logger.setBindings = function (this: Logger, bindings) {
+    setBindings.call(this, censorNested(bindings));
+  } as Logger['setBindings'];
+}
+
+/**
+ * An object interpolated into the message (`%j`, `%o`) goes to pino's redactor with the paths
+ * above, but to no log formatter: censor its fields one level down first. Children share the
+ * root's format options unless given their own redact paths.
+ */
+function censorInterpolated(logger: Logger): void {
+  const target = logger as unknown as {
+    [pino.symbols.formatOptsSym]: { stringify: (value: unknown) => string };
+  };
+  const { stringify } = target[pino.symbols.formatOptsSym];
+  target[pino.symbols.formatOptsSym] = {
+    stringify: (value) =>
+      stringify(
+        typeof value === 'object' && value !== null && !Array.isArray(value)
+          ? censorNested(value as Record<string, unknown>)
+          : value,
+      ),
+  };
 }
 
 /** Structured logs (one JSON event per line) to stdout and, when given, to a file. */
@@ -62,16 +133,15 @@ export function createLogger(opts: { name: string; file?: string; level?: string
       name: opts.name,
       level: opts.level ?? 'info',
       redact: { paths: REDACT, censor: CENSOR },
+      // Runs before the serialisers, which see censored values (pino's error serialiser keeps
+      // the censoring); a child's serialisers have their outputs censored (`censorChildren`).
       formatters: { log: censorNested },
       timestamp: pino.stdTimeFunctions.isoTime,
       base: { pid: process.pid },
     },
     pino.multistream(streams),
   );
-  // pino gives a child's bindings to no formatter; children inherit this `child` from the root.
-  const child = logger.child;
-  logger.child = function (this: Logger, bindings, options) {
-    return child.call(this, censorNested(bindings), options);
-  } as Logger['child'];
+  censorChildren(logger);
+  censorInterpolated(logger);
   return logger;
 }
