@@ -138,7 +138,9 @@ describe('log lines', () => {
       bound.setBindings({ p: { key: 'set-binding-key' } });
       bound.info('bindings');
       log.info({ creds: new Credentials(), session: new Session() }, 'toJSON');
-      log.info('%j %o', { user: { token: 'format-token' } }, { peer: { key: 'format-key' } });
+      log.info('%j %o %j', { user: { token: 'format-token' } }, { peer: { key: 'format-key' } }, [
+        { password: 'format-password' },
+      ]);
     });
     const text = JSON.stringify(lines);
     for (const secret of [
@@ -151,6 +153,7 @@ describe('log lines', () => {
       'session-key',
       'format-token',
       'format-key',
+      'format-password',
     ])
       expect(text).not.toContain(secret);
     expect(lines.slice(0, 3)).toMatchObject([
@@ -160,6 +163,8 @@ describe('log lines', () => {
     ]);
     expect(lines[3].creds).toEqual({ password: '[redacted]' });
     expect(lines[3].session).toEqual({ id: 's1', key: '[redacted]' });
-    expect(lines[4].msg).toBe('{"user":{"token":"[redacted]"}} {"peer":{"key":"[redacted]"}}');
+    expect(lines[4].msg).toBe(
+      '{"user":{"token":"[redacted]"}} {"peer":{"key":"[redacted]"}} [{"password":"[redacted]"}]',
+    );
   });
 });

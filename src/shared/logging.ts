@@ -101,8 +101,16 @@ function censorChildren(logger: Logger): void {
   } as Logger['setBindings'];
 }
 
+/** An interpolated array's items or an interpolated object's fields, censored. */
+function censorInterpolation(value: unknown): unknown {
+  if (Array.isArray(value)) return value.some(holdsSecret) ? value.map(censorValue) : value;
+  return typeof value === 'object' && value !== null
+    ? censorNested(value as Record<string, unknown>)
+    : value;
+}
+
 /**
- * An object interpolated into the message (`%j`, `%o`) goes to pino's redactor with the paths
+ * An object or array interpolated into the message (`%j`, `%o`) goes to pino's redactor with the paths
  * above, but to no log formatter: censor its fields one level down first. Children share the
  * root's format options unless given their own redact paths.
  */
@@ -112,12 +120,7 @@ function censorInterpolated(logger: Logger): void {
   };
   const { stringify } = target[pino.symbols.formatOptsSym];
   target[pino.symbols.formatOptsSym] = {
-    stringify: (value) =>
-      stringify(
-        typeof value === 'object' && value !== null && !Array.isArray(value)
-          ? censorNested(value as Record<string, unknown>)
-          : value,
-      ),
+    stringify: (value) => stringify(censorInterpolation(value)),
   };
 }
 
