@@ -13,11 +13,16 @@ const execFileP = promisify(execFile);
  * The shared-IP switch when the old holder does not release the address (step-roles.ts,
  * moveSharedIp): the orchestrator, in the lab's admin namespace, runs the switch itself, and
  * an nftables rule in the old holder's namespace refuses the admin's calls to it (TCP reset)
- * for a while from the moment the new holder took the address. Blocked longer than the
- * release's 5 s of retries, the take is undone; blocked for a second, a retry releases it.
+ * for a while from the moment the orchestrator is about to ask it to release the address
+ * (switchTraffic's test-only beforeRelease hook: the switch waits there until the rule is in
+ * place). Blocked longer than the release's 5 s of retries, the take is undone; blocked for a
+ * second, a retry releases it.
  */
 
-/** Runs the orchestrator's shared-IP switch FROM → TO and prints its answer or error as JSON. */
+/**
+ * Runs the orchestrator's shared-IP switch FROM → TO: before the release it prints
+ * {"release":true} and waits for a line on stdin; then its answer or error as JSON.
+ */
 const SWITCH = `
 const [dist, inventory, from, to] = process.argv.slice(1);
 (async () => {
@@ -25,7 +30,13 @@ const [dist, inventory, from, to] = process.argv.slice(1);
   const { Deployment } = await import(dist + '/orchestrator/deployment.js');
   const { switchTraffic } = await import(dist + '/orchestrator/step-roles.js');
   const deployment = new Deployment(loadInventory(inventory));
-  const r = await switchTraffic({ deployment, log: () => {} }, from, to).then(
+  const lines = require('node:readline').createInterface({ input: process.stdin });
+  const beforeRelease = () =>
+    new Promise((resolve) => {
+      lines.once('line', resolve);
+      console.log(JSON.stringify({ release: true }));
+    });
+  const r = await switchTraffic({ deployment, log: () => {} }, from, to, { beforeRelease }).then(
     (done) => ({ done }),
     (e) => ({ code: e.code, message: e.message }),
   );
@@ -42,16 +53,7 @@ const req = require('node:https').get({ host, port, path: '/health', rejectUnaut
 });
 req.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0); });`;
 
-/**
- * Not in the suite yet: the fault is injected when `ip monitor` sees the address arrive on B,
- * and the orchestrator may ask A to release it 20-50 ms later, before the nftables element is
- * in place; then nothing is refused and both cases fail (seen in a clean run of npm test, and
- * 1 of 2 runs alone on an idle machine). Run it with GATEHOUSE_SHARED_IP_RELEASE_TEST=1 until
- * the fault is injected deterministically (e.g. a hook in the orchestrator's client).
- */
-const RUN = process.env.GATEHOUSE_SHARED_IP_RELEASE_TEST === '1';
-
-describe.runIf(RUN)('a shared IP the old holder does not release (netns)', () => {
+describe('a shared IP the old holder does not release (netns)', () => {
   let lab: NetnsLab | undefined;
   let before: Awaited<ReturnType<typeof hostNetwork>>;
   const children: ChildProcess[] = [];
@@ -98,9 +100,9 @@ describe.runIf(RUN)('a shared IP the old holder does not release (netns)', () =>
 
   /**
    * The switch A → B, the admin's calls to A refused for `blockS` seconds from the moment the
-   * address is on B (an nftables set element that expires by itself): B puts it on eth0 before
-   * it binds, announces and answers, so the block is in place before the release is asked.
-   * Its answer, and how many of the admin's packets to A were refused.
+   * orchestrator is about to ask A to release the address (an nftables set element that
+   * expires by itself, added while the switch waits in its beforeRelease hook). Its answer,
+   * and how many of the admin's packets to A were refused.
    */
   async function switchBlocked(a: string, b: string, blockS: number) {
     const s = lab!.state();
@@ -122,40 +124,73 @@ describe.runIf(RUN)('a shared IP the old holder does not release (netns)', () =>
       'printf "%s" "$0" | nft -f -',
       table,
     ]);
-    const monitor = spawn('ip', ['-n', nsOf(b).ns, 'monitor', 'address'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    children.push(monitor);
-    let added: Promise<unknown> | undefined;
-    createInterface({ input: monitor.stdout! }).on('line', (l) => {
-      if (added || !l.includes(`${s.network!.vip}/32`) || l.startsWith('Deleted')) return;
-      added = nft(a, [
-        'add',
-        'element',
-        'inet',
-        'undo16',
-        'blocked',
-        `{ ${admin} timeout ${blockS}s }`,
-      ]);
-    });
-    const run = await lab!.exec('admin', [
-      'node',
-      '-e',
-      SWITCH,
-      path.join(CODE_ROOT, 'dist', 'src'),
-      path.join(lab!.dir, s.inventory),
-      a,
-      b,
-    ]);
-    monitor.kill('SIGKILL');
-    await added;
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        nsOf('admin').ns,
+        process.execPath,
+        '-e',
+        SWITCH,
+        path.join(CODE_ROOT, 'dist', 'src'),
+        path.join(lab!.dir, s.inventory),
+        a,
+        b,
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let blocked = false;
+    const answer = await new Promise<{ done?: unknown; code?: string; message?: string }>(
+      (resolve, reject) => {
+        // The switch and its undo take ~10 s (at most ~30 s: two 10 s waits for the site, two 5 s
+        // retries); a hung one fails here, with its stderr, not at the test's timeout.
+        const deadline = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`the switch did not answer within 50 s; stderr: ${stderr}`));
+        }, 50_000);
+        createInterface({ input: child.stdout! }).on('line', (l) => {
+          const m = JSON.parse(l) as { release?: true; done?: unknown; code?: string };
+          if (!m.release) {
+            clearTimeout(deadline);
+            return resolve(m);
+          }
+          void nft(a, [
+            'add',
+            'element',
+            'inet',
+            'undo16',
+            'blocked',
+            `{ ${admin} timeout ${blockS}s }`,
+          ]).then(
+            () => {
+              blocked = true;
+              child.stdin!.write('go\n');
+            },
+            (e: Error) => {
+              clearTimeout(deadline);
+              child.kill('SIGKILL');
+              reject(e);
+            },
+          );
+        });
+        child.once('exit', () =>
+          setTimeout(() => {
+            clearTimeout(deadline);
+            reject(new Error(`the switch exited without an answer; stderr: ${stderr}`));
+          }, 1_000),
+        );
+      },
+    );
+    // The switch reached its release (the block was put in place there).
+    expect(blocked, JSON.stringify(answer)).toBe(true);
     const refused = Number(
       /packets (\d+)/.exec((await nft(a, ['list', 'chain', 'inet', 'undo16', 'input'])).stdout)![1],
     );
-    return {
-      answer: JSON.parse(run.stdout) as { done?: unknown; code?: string; message?: string },
-      refused,
-    };
+    return { answer, refused };
   }
 
   it('undoes the take when the old holder cannot be asked to release it: A holds it, neighbours have its MAC again, the site answers', async () => {
@@ -176,7 +211,7 @@ describe.runIf(RUN)('a shared IP the old holder does not release (netns)', () =>
     expect(neigh).toContain(await macOf(a));
     const after = await health();
     expect(after).toEqual({ status: 200, fp: fingerprint(a) });
-  }, 60_000);
+  }, 90_000);
 
   it('releases the address on a retry when the old holder refused the first attempt', async () => {
     const [a, b] = lab!.state().appliances.map((x) => x.name) as [string, string];
@@ -186,5 +221,5 @@ describe.runIf(RUN)('a shared IP the old holder does not release (netns)', () =>
     expect(refused).toBeGreaterThan(0);
     expect([await vipOn(a), await vipOn(b)]).toEqual([false, true]);
     expect(await health()).toEqual({ status: 200, fp: fingerprint(b) });
-  }, 60_000);
+  }, 90_000);
 });

@@ -98,8 +98,23 @@ const SITE_FOLLOWS_MS = 5 * 60_000;
  */
 const SHARED_IP_FOLLOWS_MS = 10_000;
 
+/**
+ * Test-only, passed in code by a test that calls switchTraffic itself (the runbook's executor
+ * passes none; no inventory field or CLI option sets it): awaited once, just before the old
+ * holder of a shared IPv4 address is first asked to release it, so that a fault test can put
+ * its fault in place at that moment (test/shared-ip-release-netns.test.ts).
+ */
+export interface SwitchHooks {
+  beforeRelease?: () => Promise<void>;
+}
+
 /** S19: the site's traffic to another appliance: the shared IP (off on one, on on the other) or Point Here. */
-export async function switchTraffic(ctx: ExecContext, from: string, to: string) {
+export async function switchTraffic(
+  ctx: ExecContext,
+  from: string,
+  to: string,
+  hooks: SwitchHooks = {},
+) {
   const d = ctx.deployment;
   if (d.inventory.trafficSwitch.method === 'load-balancer')
     return switchLoadBalancer(ctx, from, to);
@@ -125,8 +140,13 @@ export async function switchTraffic(ctx: ExecContext, from: string, to: string) 
   // only at its next heartbeat that its packets now reach `to` (10 s measured over a netns
   // shared IP, every session start refused meanwhile; on one kernel, never). Ask them to
   // reconnect through the site while `from` still holds the address (see moveSharedIp).
-  const follows = await moveSharedIp(ctx, { from, to }, addresses, held, (f, t) =>
-    siteFollows(ctx, f, t, SHARED_IP_FOLLOWS_MS),
+  const follows = await moveSharedIp(
+    ctx,
+    { from, to },
+    addresses,
+    held,
+    (f, t) => siteFollows(ctx, f, t, SHARED_IP_FOLLOWS_MS),
+    hooks,
   );
   return { moved: addresses, from, to, ...follows };
 }
@@ -141,6 +161,7 @@ async function moveSharedIp<T>(
   addresses: string[],
   held: string[],
   follow: (a: string, b: string) => Promise<T>,
+  hooks: SwitchHooks,
 ): Promise<T> {
   const d = ctx.deployment;
   const patch = async (name: string, enabled: boolean, list: string[]) => {
@@ -180,6 +201,7 @@ async function moveSharedIp<T>(
     e.message += await undo();
     throw e;
   });
+  await hooks.beforeRelease?.();
   await retryUntil(RELEASE_RETRY_MS, release).catch(async (e: Error) => {
     throw orchestratorErrors.UPGRADE_SHARED_IP_NOT_RELEASED(
       `Switching traffic from ${from} to ${to}: ${from} did not release ${held.join(', ')} within ${RELEASE_RETRY_MS / 1000} s (${e.message.replace(/\.$/, '')}), so the switch was undone: ${to} gave it up and ${from} keeps it.${await undo()} Make ${from}'s API reachable from the orchestrator (or disable the address there under /appliance > Networking), then \`gatehouse upgrade resume\`.`,
