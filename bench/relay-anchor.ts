@@ -9,9 +9,18 @@
  * then dials the target), and connections without a name with each other (idle pairs held by
  * the benchmark itself).
  *
- * Environment: ANCHOR_LISTEN (host:port), ANCHOR_TLS_KEY and ANCHOR_TLS_CERT (PEM files).
+ * With ANCHOR_RECORD_DIR set it is the second anchor, the floor of this design with recording:
+ * the same pipe that also records what it relays in the cheapest way Node allows (see
+ * `recordedPipe`), so that what recording costs at all can be told from what Gatehouse's way of
+ * recording adds.
+ *
+ * Environment: ANCHOR_LISTEN (host:port), ANCHOR_TLS_KEY and ANCHOR_TLS_CERT (PEM files),
+ * ANCHOR_RECORD_DIR (optional: record each pair into a file there; the file is removed once
+ * durable), ANCHOR_RECORD_BATCH and ANCHOR_RECORD_HIGH_WATER (bytes, 1 MiB and 4 MiB).
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { close, fsync, open, readFileSync, unlink, writev } from 'node:fs';
+import path from 'node:path';
 import tls from 'node:tls';
 
 function required(name: string): string {
@@ -48,7 +57,82 @@ function pair(socket: tls.TLSSocket): void {
   jumpSide?.write(Buffer.of(PAIRED));
   socket.on('close', () => other.destroy());
   other.on('close', () => socket.destroy());
-  socket.pipe(other).pipe(socket);
+  if (RECORD_DIR && name) recordedPipe(socket, other, path.join(RECORD_DIR, `${++recordings}`));
+  else socket.pipe(other).pipe(socket);
+}
+
+const RECORD_DIR = process.env.ANCHOR_RECORD_DIR;
+const BATCH = Number(process.env.ANCHOR_RECORD_BATCH ?? 1024 * 1024);
+const HIGH_WATER = Number(process.env.ANCHOR_RECORD_HIGH_WATER ?? 4 * 1024 * 1024);
+let recordings = 0;
+
+/**
+ * Pipe two connections into each other and record both directions into one file: each chunk
+ * hashed (SHA-256, in file order) and queued as it is, handed to the kernel in one `writev`
+ * per BATCH bytes (one write at a time, on the thread pool), a source paused while HIGH_WATER
+ * bytes wait for the disk; at the end the rest written, fsync, close, and the file removed. No
+ * framing, no timestamps, no copy of the bytes in JavaScript.
+ */
+function recordedPipe(a: tls.TLSSocket, b: tls.TLSSocket, file: string): void {
+  const hash = createHash('sha256');
+  let fd: number | undefined;
+  let queue: Buffer[] = [];
+  let queued = 0;
+  let unwritten = 0;
+  let writing = false;
+  let closed = 0;
+  const paused = new Set<tls.TLSSocket>();
+  const flush = () => {
+    if (writing || fd === undefined || queue.length === 0) return done();
+    const batch = queue.length > 1024 ? queue.splice(0, 1024) : queue;
+    if (batch === queue) queue = [];
+    for (const c of batch) queued -= c.length;
+    writing = true;
+    writev(fd, batch, (e, n) => {
+      if (e) throw e;
+      writing = false;
+      unwritten -= n;
+      if (n < batch.reduce((s, c) => s + c.length, 0)) throw new Error('short write');
+      if (unwritten < HIGH_WATER) for (const s of paused) if (!s.destroyed) s.resume();
+      if (unwritten < HIGH_WATER) paused.clear();
+      if (queued >= BATCH || closed === 2) flush();
+    });
+  };
+  const done = () => {
+    if (closed < 2 || writing || queue.length > 0 || fd === undefined) return;
+    const f = fd;
+    fd = undefined;
+    hash.digest();
+    fsync(f, () => close(f, () => unlink(file, () => undefined)));
+  };
+  open(file, 'wx', 0o600, (e, opened) => {
+    if (e) throw e;
+    fd = opened;
+    flush();
+  });
+  const pump = (src: tls.TLSSocket, dst: tls.TLSSocket) => {
+    src.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      queue.push(chunk);
+      queued += chunk.length;
+      unwritten += chunk.length;
+      if (queued >= BATCH) flush();
+      const full = unwritten >= HIGH_WATER;
+      if (full) paused.add(src);
+      if (!dst.write(chunk)) {
+        src.pause();
+        dst.once('drain', () => {
+          if (!paused.has(src)) src.resume();
+        });
+      } else if (full) src.pause();
+    });
+    src.on('end', () => dst.end());
+    src.on('close', () => {
+      if (++closed === 2) flush();
+    });
+  };
+  pump(a, b);
+  pump(b, a);
 }
 
 const server = tls.createServer(

@@ -19,6 +19,7 @@ const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
 const NAME: Record<Path, string> = {
   gatehouse: 'Gatehouse',
   bare: 'bare Node TLS pipe',
+  recorded: 'bare pipe + recording (hash, append)',
   direct: 'direct TCP',
   ssh: 'ssh -L',
 };
@@ -42,12 +43,24 @@ export function relayFigures(run: RelayRun): { table: Figure[]; notes: string[] 
       goal: `≤ 1.25×: ${met(cpu(recorded, 'gatehouse') <= 1.25 * cpu(recorded, 'bare'))}`,
     },
     {
+      figure: `CPU per GiB relayed, relaying process, anchor ${NAME.recorded}: the floor with recording`,
+      unit: 'CPU-s',
+      gatehouse: cpu(recorded, 'gatehouse'),
+      anchor: cpu(recorded, 'recorded'),
+    },
+    {
+      figure: `CPU per GiB relayed, the recording's cost: Gatehouse on − off (anchor: pipe + recording − pipe)`,
+      unit: 'CPU-s',
+      gatehouse: cpu(recorded, 'gatehouse') - cpu(unrecorded, 'gatehouse'),
+      anchor: cpu(recorded, 'recorded') - cpu(recorded, 'bare'),
+    },
+    {
       figure: `CPU per GiB relayed, relaying process, anchor sshd (ssh -L)`,
       unit: 'CPU-s',
       gatehouse: cpu(recorded, 'gatehouse'),
       anchor: cpu(recorded, 'ssh'),
     },
-    ...(['bare', 'direct', 'ssh'] as const).map((p): Figure => ({
+    ...(['bare', 'recorded', 'direct', 'ssh'] as const).map((p): Figure => ({
       figure: `bulk throughput (median of ${run.rounds}), anchor ${NAME[p]}`,
       unit: 'MB/s',
       gatehouse: mbps(recorded, 'gatehouse'),

@@ -12,15 +12,24 @@ import { noLiveSessions, progress, type Opener, type Setup } from './relay-site.
 import { bulk, pingPong } from './relay-traffic.js';
 import { percentile, settleDisks } from './support.js';
 
-/** A session, the bare Node TLS pipe, direct TCP, and ssh -L. */
-export type Path = 'gatehouse' | 'bare' | 'direct' | 'ssh';
+/**
+ * A session, the bare Node TLS pipe, the bare pipe that also records (`recorded`), direct TCP,
+ * and ssh -L.
+ */
+export type Path = 'gatehouse' | 'bare' | 'recorded' | 'direct' | 'ssh';
 const PING_SIZE = 64;
 
 /** CPU seconds so far of the process relaying each path (none for direct TCP). */
-export function pathCpu(setup: Setup, bare: number, sshd: number): Record<Path, () => number> {
+export function pathCpu(
+  setup: Setup,
+  bare: number,
+  recorded: number,
+  sshd: number,
+): Record<Path, () => number> {
   return {
     gatehouse: () => cpuSeconds(setup.pids.worker),
     bare: () => cpuSeconds(bare),
+    recorded: () => cpuSeconds(recorded),
     direct: () => 0,
     ssh: () => treeCpuSeconds(sshd),
   };
@@ -46,6 +55,8 @@ export async function bulkRounds(
   cpuOf: Record<Path, () => number>,
   bytes: number,
   rounds: number,
+  /** Where the recording anchor writes (each file removed once durable). */
+  anchorRecordings?: string,
 ): Promise<BulkResult> {
   const block = randomBytes(1024 * 1024);
   const paths = Object.keys(open) as Path[];
@@ -55,7 +66,9 @@ export async function bulkRounds(
   const sessionCpu: Record<string, number> = {};
   const recordingsDone = () =>
     until(
-      () => readdirSync(new DataDir(setup.dataDir).activeRecordings).length === 0,
+      () =>
+        readdirSync(new DataDir(setup.dataDir).activeRecordings).length === 0 &&
+        (!anchorRecordings || readdirSync(anchorRecordings).length === 0),
       120_000,
       'the recording of the last session to be stored',
       50,
@@ -89,14 +102,22 @@ export async function bulkRounds(
   };
 }
 
-export type RoundTrips = Record<Path, { p50: number; p99: number }>;
+export type RoundTrips = Record<Exclude<Path, 'recorded'>, { p50: number; p99: number }>;
 
-/** Round trips of 64 B, one connection per path, warmed up, then four alternating blocks. */
-export async function roundTrips(open: Record<Path, Opener>, pings: number): Promise<RoundTrips> {
-  const paths = Object.keys(open) as Path[];
-  const echoes = new Map<Path, Duplex>();
+/**
+ * Round trips of 64 B, one connection per path (not the recording anchor's), warmed up, then
+ * four alternating blocks.
+ */
+export async function roundTrips(
+  open: Record<Exclude<Path, 'recorded'>, Opener> & { recorded?: unknown },
+  pings: number,
+): Promise<RoundTrips> {
+  const paths = (Object.keys(open) as Path[]).filter(
+    (p): p is Exclude<Path, 'recorded'> => p !== 'recorded',
+  );
+  const echoes = new Map<Exclude<Path, 'recorded'>, Duplex>();
   for (const p of paths) echoes.set(p, await open[p]('echo'));
-  const rtt = new Map<Path, number[]>(paths.map((p) => [p, []]));
+  const rtt = new Map<Exclude<Path, 'recorded'>, number[]>(paths.map((p) => [p, []]));
   for (const p of paths) await pingPong(echoes.get(p)!, 100, [], PING_SIZE);
   for (let block = 0; block < 4; block++)
     for (const p of paths) await pingPong(echoes.get(p)!, pings / 4, rtt.get(p)!, PING_SIZE);

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -237,14 +237,28 @@ export interface BarePipe {
   connect: () => Promise<tls.TLSSocket>;
 }
 
-export async function startBarePipe(cleanup: Cleanup, setup: Setup): Promise<BarePipe> {
+/**
+ * The bare pipe, or with `recordDir` the second anchor: the bare pipe that also records what it
+ * relays (hashed and appended to a file in `recordDir`, removed once durable).
+ */
+export async function startBarePipe(
+  cleanup: Cleanup,
+  setup: Setup,
+  recordDir?: string,
+): Promise<BarePipe> {
   const port = await freePort(HOST);
-  const anchor = new ServerProcess('bare TLS relay', [ANCHOR_SCRIPT], {
-    ...process.env,
-    ANCHOR_LISTEN: `${HOST}:${port}`,
-    ANCHOR_TLS_KEY: path.join(setup.dataDir, 'tls', 'key.pem'),
-    ANCHOR_TLS_CERT: path.join(setup.dataDir, 'tls', 'cert.pem'),
-  });
+  if (recordDir) mkdirSync(recordDir, { recursive: true });
+  const anchor = new ServerProcess(
+    recordDir ? 'recording TLS relay' : 'bare TLS relay',
+    [ANCHOR_SCRIPT],
+    {
+      ...process.env,
+      ANCHOR_LISTEN: `${HOST}:${port}`,
+      ANCHOR_TLS_KEY: path.join(setup.dataDir, 'tls', 'key.pem'),
+      ANCHOR_TLS_CERT: path.join(setup.dataDir, 'tls', 'cert.pem'),
+      ...(recordDir ? { ANCHOR_RECORD_DIR: recordDir } : {}),
+    },
+  );
   cleanup.add(() => anchor.stop());
   await outputMatch(anchor, /listening/, 'the anchor to listen');
   const jump = new ServerProcess('bare Jump Client', [ANCHOR_JUMP_SCRIPT], {

@@ -101,16 +101,19 @@ export async function runRelayBenchmark(): Promise<void> {
     const setup = await startSite(cleanup, root, profile);
     const ssh = await startSshForward(cleanup, setup);
     const bare = await startBarePipe(cleanup, setup);
+    const anchorRecordings = path.join(root, 'anchor-recordings');
+    const recordingPipe = await startBarePipe(cleanup, setup, anchorRecordings);
     const open: Record<Path, Opener> = {
       gatehouse: async (t) => (await setup.rep.openSession(JUMP, setup.targets[t])).socket,
       bare: bare.open,
+      recorded: recordingPipe.open,
       direct: (t) => connectTcp(setup.targets[t]),
       ssh: (t) => connectTcp(ssh.forwarded[t]),
     };
-    const cpuOf = pathCpu(setup, bare.pid, ssh.sshd);
+    const cpuOf = pathCpu(setup, bare.pid, recordingPipe.pid, ssh.sshd);
 
-    const recorded = await bulkRounds(setup, open, cpuOf, BYTES, ROUNDS);
-    const rtt = await roundTrips(open, PINGS);
+    const recorded = await bulkRounds(setup, open, cpuOf, BYTES, ROUNDS, anchorRecordings);
+    const rtt = await roundTrips({ ...open, recorded: undefined }, PINGS);
     const active: { gatehouse: ActiveFigures; bare: ActiveFigures }[] = [];
     for (const n of [ACTIVE, ACTIVE_MORE].filter((n) => n > 0)) {
       const gatehouse = await activeSessions(
