@@ -16,7 +16,9 @@
  *
  * Environment: ANCHOR_LISTEN (host:port), ANCHOR_TLS_KEY and ANCHOR_TLS_CERT (PEM files),
  * ANCHOR_RECORD_DIR (optional: record each pair into a file there; the file is removed once
- * durable), ANCHOR_RECORD_BATCH and ANCHOR_RECORD_HIGH_WATER (bytes, 1 MiB and 4 MiB).
+ * durable), ANCHOR_RECORD_BATCH and ANCHOR_RECORD_HIGH_WATER (bytes, 1 MiB and 4 MiB),
+ * ANCHOR_RECORD_PARTS (`hash,write`, the default; `hash` or `write` alone to tell their costs
+ * apart).
  */
 import { createHash } from 'node:crypto';
 import { close, fsync, open, readFileSync, unlink, writev } from 'node:fs';
@@ -64,6 +66,9 @@ function pair(socket: tls.TLSSocket): void {
 const RECORD_DIR = process.env.ANCHOR_RECORD_DIR;
 const BATCH = Number(process.env.ANCHOR_RECORD_BATCH ?? 1024 * 1024);
 const HIGH_WATER = Number(process.env.ANCHOR_RECORD_HIGH_WATER ?? 4 * 1024 * 1024);
+const PARTS = (process.env.ANCHOR_RECORD_PARTS ?? 'hash,write').split(',');
+const HASH = PARTS.includes('hash');
+const WRITE = PARTS.includes('write');
 let recordings = 0;
 
 /**
@@ -112,7 +117,14 @@ function recordedPipe(a: tls.TLSSocket, b: tls.TLSSocket, file: string): void {
   });
   const pump = (src: tls.TLSSocket, dst: tls.TLSSocket) => {
     src.on('data', (chunk: Buffer) => {
-      hash.update(chunk);
+      if (HASH) hash.update(chunk);
+      if (!WRITE) {
+        if (!dst.write(chunk)) {
+          src.pause();
+          dst.once('drain', () => src.resume());
+        }
+        return;
+      }
       queue.push(chunk);
       queued += chunk.length;
       unwritten += chunk.length;
