@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
  */
 export interface Source {
   address: string;
-  /** sha256 and length of what the target sent, once it sent all. */
+  /** sha256 and length of what the target sent, once it sent all; rejected if its connection closed first. */
   sent: Promise<{ sha256: string; bytes: number }>;
   close(): Promise<void>;
 }
@@ -17,11 +17,26 @@ export interface Source {
 /** A target that sends `bytes` random bytes to the first connection, then ends it. */
 export async function startSource(bytes: number): Promise<Source> {
   let done!: (v: { sha256: string; bytes: number }) => void;
-  const sent = new Promise<{ sha256: string; bytes: number }>((r) => (done = r));
+  let failed!: (e: Error) => void;
+  const sent = new Promise<{ sha256: string; bytes: number }>((resolve, reject) => {
+    done = resolve;
+    failed = reject;
+  });
+  // Rejected only for who awaits it: a case that failed earlier does not also report this.
+  sent.catch(() => undefined);
   const server = net.createServer((socket) => {
     socket.on('error', () => socket.destroy());
     const hash = createHash('sha256');
     let left = bytes;
+    // Its session ended before the target sent all: said at once, not a wait that never ends.
+    socket.on('close', () => {
+      if (left > 0)
+        failed(
+          new Error(
+            `the target's connection closed after ${bytes - left} of ${bytes} bytes were written`,
+          ),
+        );
+    });
     const more = () => {
       while (left > 0) {
         const chunk = randomBytes(Math.min(left, 256 * 1024));

@@ -6,6 +6,7 @@ export {
   receiveAll,
   startSource,
   type Interactive,
+  type Received,
   type Source,
 } from '../../src/lab/resume-load.js';
 
