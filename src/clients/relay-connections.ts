@@ -70,7 +70,9 @@ export class RelayConnections {
     clearTimeout(this.idleTimers.get(mux));
     try {
       const leg = await mux.open(resume ? { path, ticket, resume } : { path, ticket }, timeoutMs);
-      leg.once('close', () => this.settle(mux));
+      // Closed already when a RESET came in the same read as its ACCEPT.
+      if (leg.closed) this.settle(mux);
+      else leg.once('close', () => this.settle(mux));
       return leg;
     } catch (e) {
       if ((e as { status?: number }).status === 503) {

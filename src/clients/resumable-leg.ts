@@ -186,6 +186,20 @@ export class ResumableLeg extends Duplex {
       for (const [event, fn] of listeners) leg.off(event, fn as (arg: unknown) => void);
       this.detach = undefined;
     };
+    // What came in the read that held the leg's ACCEPT was emitted before the leg was
+    // awaited and attached here: its ACK and EOF (bytes wait in the leg's buffer), and a RESET
+    // (the relay paused the part at once: it moved again). Taken now, or an EOF is lost (the
+    // application never sees the end) or the leg stays attached closed (the session never
+    // resumes: nothing else takes it up).
+    if (leg.peerAck !== undefined) onAck(leg.peerAck);
+    if (leg.peerEof !== undefined) onEof(leg.peerEof);
+    if (leg.closed) {
+      failure = leg.errored ?? undefined;
+      // After the caller's own work on the leg (resumed() sends again what it lacks).
+      queueMicrotask(() => {
+        if (this.leg === leg) onClose();
+      });
+    }
   }
 
   /** Every byte before the other end's EOF arrived: the application reads the end, at once acknowledged. */

@@ -192,7 +192,9 @@ export class MuxConnection extends EventEmitter implements FrameSink {
         if (!opening || !stream) return this.violation(`an unexpected accept of stream ${id}`);
         this.opening.delete(id);
         clearTimeout(opening.timer);
-        stream.removeAllListeners('error');
+        // The stream keeps its no-op error listener: a RESET in the same read as the ACCEPT
+        // destroys it before the opener's continuation attaches its own (an 'error' without a
+        // listener would be thrown). The opener learns of it from `closed` and `errored`.
         if (payload.length) {
           try {
             stream.acceptInfo = JSON.parse(payload.toString('utf8'));
@@ -208,12 +210,15 @@ export class MuxConnection extends EventEmitter implements FrameSink {
       case FRAME.fin:
         return stream?.finished();
       case FRAME.ack:
-      case FRAME.eof:
+      case FRAME.eof: {
         if (payload.length !== 8) return this.violation('an ack or eof frame without its offset');
-        return void stream?.emit(
-          type === FRAME.ack ? 'ack' : 'eof',
-          Number(payload.readBigUInt64BE(0)),
-        );
+        if (!stream) return;
+        const offset = Number(payload.readBigUInt64BE(0));
+        // Kept too: one in the same read as the ACCEPT comes before the opener listens.
+        if (type === FRAME.ack) stream.peerAck = offset;
+        else stream.peerEof = offset;
+        return void stream.emit(type === FRAME.ack ? 'ack' : 'eof', offset);
+      }
       case FRAME.reset: {
         if (!stream) return;
         let problem: MuxProblem | undefined;
@@ -248,6 +253,12 @@ export class MuxStream extends Duplex {
   private refusal: MuxProblem | undefined;
   /** What the peer answered with its ACCEPT (a resumable leg's token and offsets), if anything. */
   acceptInfo: unknown;
+  /**
+   * The last ACK and the EOF the peer sent (also emitted as 'ack' and 'eof'): frames that came
+   * in the same read as the ACCEPT were emitted before the opener could listen.
+   */
+  peerAck: number | undefined;
+  peerEof: number | undefined;
 
   constructor(
     private readonly mux: MuxConnection,

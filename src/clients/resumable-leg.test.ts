@@ -1,0 +1,98 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MuxConnection, type MuxStream } from '../sessions/mux.js';
+import { sessionsErrors } from '../sessions/error-codes.js';
+import { until } from '../shared/until.js';
+import { ResumableLeg } from './resumable-leg.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+const answer = (part: number) => ({
+  resume: { session: 's-1', token: `token-${part}`, peerReceived: 0, part },
+});
+
+/** A client and an appliance side over a real loopback TCP connection. */
+async function pair(onOpen: (request: { path: string }, stream: MuxStream) => void) {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [serverSocket] = await accepted;
+  const client = new MuxConnection(socket);
+  const appliance = new MuxConnection(serverSocket, {
+    onOpen: (request, stream) => {
+      stream.on('error', () => undefined);
+      onOpen(request as { path: string }, stream);
+    },
+  });
+  cleanups.push(() => {
+    client.close();
+    appliance.close();
+    server.close();
+  });
+  return client;
+}
+
+describe('ResumableLeg', () => {
+  it('takes up a leg that the appliance reset in the tick it accepted it (both frames in one read)', async () => {
+    const uncaught: Error[] = [];
+    const onUncaught = (e: Error) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    cleanups.push(() => process.off('uncaughtException', onUncaught));
+    const legs: MuxStream[] = [];
+    const client = await pair((request, stream) => {
+      legs.push(stream);
+      stream.accept(answer(legs.length));
+      // The second leg is paused again at once, as a relay that moves the session right after
+      // the part began does: its ACCEPT and RESET leave in one write and arrive in one read.
+      if (request.path === 'again' && legs.length === 2)
+        stream.destroy(sessionsErrors.SESSION_PAUSED('The session moves.'));
+    });
+    const first = await client.open({ path: 'first' });
+    const reopens: string[] = [];
+    const leg = new ResumableLeg(first, 's-1', async (token) => {
+      reopens.push(token);
+      return client.open({ path: 'again' });
+    });
+    let text = '';
+    leg.on('data', (c: Buffer) => (text += c.toString()));
+    leg.on('error', () => undefined);
+    // The first part breaks: the leg resumes, is reset at once, and must resume again.
+    legs[0]!.destroy(sessionsErrors.SESSION_PAUSED('The session moves.'));
+    await until(() => legs.length === 3, 10_000, 'a third leg (the second reset as it began)');
+    legs[2]!.write('after the second move');
+    await until(
+      () => text === 'after the second move',
+      10_000,
+      `the bytes of the third part (got "${text}", reopened with ${reopens.join(', ')})`,
+    );
+    expect(reopens).toEqual(['token-1', 'token-2']);
+    expect(uncaught).toEqual([]);
+    leg.destroy();
+  });
+
+  it('delivers the end that came in the same read as the ACCEPT of its leg', async () => {
+    const client = await pair((_request, stream) => {
+      // Bytes and their end right behind the ACCEPT: one write, one read on the client.
+      stream.accept(answer(1));
+      stream.write('the last bytes');
+      stream.eof('the last bytes'.length);
+    });
+    const leg = new ResumableLeg(await client.open({ path: 'first' }), 's-1', () =>
+      Promise.reject(new Error('no resumption in this case')),
+    );
+    let text = '';
+    let ended = false;
+    leg.on('data', (c: Buffer) => (text += c.toString()));
+    leg.on('end', () => (ended = true));
+    leg.on('error', () => undefined);
+    await until(() => ended, 10_000, `the end of the stream (got "${text}")`);
+    expect(text).toBe('the last bytes');
+    leg.destroy();
+  });
+});
