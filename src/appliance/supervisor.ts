@@ -1,18 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  openSync,
-  fsyncSync,
-  closeSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { fsyncDirSync } from '../shared/fs.js';
+import { fsyncPathSync } from '../shared/fs.js';
 import { createLogger } from '../shared/logging.js';
 import { CODE_ROOT } from '../shared/version.js';
 import { SystemDir, treeVersions, type BootState } from '../updates/slots.js';
@@ -232,16 +223,11 @@ function rollBack(sys: SystemDir, dir: DataDir, boot: BootState, log: Logger): B
     const db = dir.database;
     const staged = `${db}.rollback`;
     copyFileSync(sys.snapshot, staged);
-    const fd = openSync(staged, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncPathSync(staged);
     rmSync(`${db}-wal`, { force: true });
     rmSync(`${db}-shm`, { force: true });
     renameSync(staged, db);
-    fsyncDirSync(path.dirname(db));
+    fsyncPathSync(path.dirname(db));
   }
   sys.appendHistory({
     event: 'rolled-back',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
-import { fsyncDir } from '../shared/fs.js';
+import { fsyncPath } from '../shared/fs.js';
 import { extractPackage, verifyPackage, type ReleaseKey } from '../updates/package.js';
 import { clientsErrors } from './error-codes.js';
 
@@ -27,7 +27,7 @@ export async function switchCurrent(dir: string, version: string): Promise<void>
   const tmp = path.join(dir, `.current-${randomBytes(6).toString('hex')}`);
   await fsp.symlink(path.join('versions', version), tmp);
   await fsp.rename(tmp, path.join(dir, 'current'));
-  await fsyncDir(dir);
+  await fsyncPath(dir);
 }
 
 export interface BuildOptions {
@@ -94,7 +94,7 @@ export async function placeVersion(
   const target = path.join(versionsDir(dir), version);
   await fsp.rm(target, { recursive: true, force: true });
   await fsp.rename(incoming, target);
-  await fsyncDir(versionsDir(dir));
+  await fsyncPath(versionsDir(dir));
 }
 
 /** Remove every version's tree but CURRENT (and leftovers of interrupted unpacks). */

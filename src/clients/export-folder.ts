@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { fsyncDir, writeFileAtomic } from '../shared/fs.js';
+import { renameDurably, writeFileAtomic } from '../shared/fs.js';
 import type { EventRecord } from '../site/events.js';
 import type { SessionRecord } from '../sessions/session-records.js';
 import { clientsErrors } from './error-codes.js';
@@ -139,14 +139,7 @@ export class ExportFolder {
         throw clientsErrors.RECORDING_DIGEST_MISMATCH(
           `The recording of session ${record.id} arrived with sha256 ${sha256} (${size} bytes), not the record's ${record.recordingSha256} (${record.recordingSize} bytes). Nothing was kept; run the export again, and if it repeats, check the appliance's blob store.`,
         );
-      const fh = await fsp.open(tmp, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fsp.rename(tmp, file);
-      await fsyncDir(path.dirname(file));
+      await renameDurably(tmp, file);
       return size;
     } catch (e) {
       await fsp.rm(tmp, { force: true });

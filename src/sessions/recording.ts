@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { close, fsync, open, writeFileSync, writev } from 'node:fs';
-import fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { fsyncPath } from '../shared/fs.js';
 import { sessionsErrors } from './error-codes.js';
 
 /**
@@ -214,12 +214,7 @@ export class RecordingWriter {
       }
       return;
     }
-    const fh = await fsp.open(this.path, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncPath(this.path);
   }
 }
 

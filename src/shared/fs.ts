@@ -9,9 +9,13 @@ import {
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** fsync a directory so that a rename or create inside it survives a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
+/**
+ * fsync a file or a directory by its path, through a read-only descriptor (enough on Linux, where
+ * the appliance runs): what was written to the file, or a rename or create inside the directory,
+ * survives a crash.
+ */
+export async function fsyncPath(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
   try {
     await fh.sync();
   } finally {
@@ -19,13 +23,23 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
+export function fsyncPathSync(p: string): void {
+  const fd = openSync(p, 'r');
   try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Put a fully written temporary file in place: fsync it, rename it to `dest` and fsync the
+ * directory, so that a crash leaves the old `dest` or the whole new one.
+ */
+export async function renameDurably(tmp: string, dest: string): Promise<void> {
+  await fsyncPath(tmp);
+  await fsp.rename(tmp, dest);
+  await fsyncPath(path.dirname(dest));
 }
 
 /** Write a file so that a crash leaves the old content or the new, never a mix. */
@@ -43,20 +57,15 @@ export async function writeFileAtomic(
     await fh.close();
   }
   await fsp.rename(tmp, file);
-  await fsyncDir(path.dirname(file));
+  await fsyncPath(path.dirname(file));
 }
 
 export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o600): void {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(tmp, data, { mode });
-  const fd = openSync(tmp, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  fsyncPathSync(tmp);
   renameSync(tmp, file);
-  fsyncDirSync(path.dirname(file));
+  fsyncPathSync(path.dirname(file));
 }
 
 export async function exists(p: string): Promise<boolean> {

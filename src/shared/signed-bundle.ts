@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { ErrorFactory } from './errors.js';
 import { signEd25519 } from './crypto.js';
+import { fsyncPath } from './fs.js';
 
 /**
  * A signed bundle: one file, signed header first, payload after. Backups and update packages
@@ -119,12 +120,7 @@ export async function writeBundle(
   }
   ws.end();
   await done;
-  const fh = await fsp.open(out, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await fsyncPath(out);
   return { headerBytes, entries };
 }
 

@@ -5,10 +5,11 @@
  * durable while later blobs keep being written.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { fsyncPathSync } from '../shared/fs.js';
 import { fetchBlobs } from './blob-fetch.js';
 import { FRAMES_SLOT_BYTES, type BlobIoReply, type BlobIoRequest } from './blob-io.js';
 import { FRAME_HEADER, writeFrameHeader } from './blob-stream.js';
@@ -81,14 +82,7 @@ const fileSystemSync = new FileSystemSync();
 async function syncFiles(files: string[]): Promise<void> {
   if (files.length > SYNCFS_FROM && (await fileSystemSync.run())) return;
   // Few files, or no `sync -f` here: an fsync each.
-  for (const f of files) {
-    const fd = openSync(f, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  for (const f of files) fsyncPathSync(f);
 }
 
 /** Durable in tmp/, then renamed into place, then the renames durable. */

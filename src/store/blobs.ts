@@ -3,7 +3,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 
-import { fsyncDir } from '../shared/fs.js';
+import { fsyncPath } from '../shared/fs.js';
 import type { BlobFetch } from './blob-fetch.js';
 import { BlobIo } from './blob-io.js';
 import type { BlobInfo, TmpBlob } from './blob-types.js';
@@ -89,7 +89,7 @@ export class BlobStore {
     const dest = this.pathOf(written.sha256);
     await fsp.mkdir(path.dirname(dest), { recursive: true });
     await fsp.rename(written.tmp, dest);
-    await fsyncDir(path.dirname(dest));
+    await fsyncPath(path.dirname(dest));
     return { sha256: written.sha256, size: written.size };
   }
 
@@ -118,7 +118,7 @@ export class BlobStore {
         throw e;
       }
     }
-    await fsyncDir(path.dirname(dest));
+    await fsyncPath(path.dirname(dest));
     return { sha256, size };
   }
 

@@ -2,7 +2,7 @@ import { promises as fsp, statfsSync, statSync, type ReadStream } from 'node:fs'
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GatehouseError, conflict } from '../shared/errors.js';
-import { fsyncDir } from '../shared/fs.js';
+import { fsyncPath } from '../shared/fs.js';
 import type { Actor } from '../shared/actor.js';
 import type { InspectedPackage, PackageKind } from './package.js';
 import { DEFAULT_TRIAL_DEADLINE_MS, SystemDir, type SlotName } from './slots.js';
@@ -208,7 +208,7 @@ export class UpdateInstaller {
     await fsp.rm(tmp, { force: true });
     this.host.db.prepare('VACUUM INTO ?').run(tmp);
     await fsp.rename(tmp, this.sys.snapshot);
-    await fsyncDir(this.sys.root);
+    await fsyncPath(this.sys.root);
 
     phase('switching', `switching to slot ${target}`);
     this.sys.appendHistory({

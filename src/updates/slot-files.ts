@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 
-import { fsyncDir } from '../shared/fs.js';
+import { fsyncPath } from '../shared/fs.js';
 import type { Actor } from '../shared/actor.js';
 import { extractPackage, type InspectedPackage } from './package.js';
 import type { SystemDir } from './slots.js';
@@ -63,7 +63,7 @@ export class SlotFiles {
     await fsp.symlink(link, path.join(incoming, 'node_modules'), 'dir');
     await fsp.rm(slotDir, { recursive: true, force: true });
     await fsp.rename(incoming, slotDir);
-    await fsyncDir(path.dirname(slotDir));
+    await fsyncPath(path.dirname(slotDir));
   }
 
   async pruneBackups(keep: number): Promise<void> {

@@ -1,15 +1,7 @@
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  appendFileSync,
-  openSync,
-  fsyncSync,
-  closeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { writeFileAtomicSync } from '../shared/fs.js';
+import { fsyncPathSync, writeFileAtomicSync } from '../shared/fs.js';
 import { updatesErrors } from './error-codes.js';
 
 /**
@@ -193,12 +185,7 @@ export class SystemDir {
         mode: 0o600,
       },
     );
-    const fd = openSync(this.historyFile, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncPathSync(this.historyFile);
   }
 
   /** Newest first. A line torn by a crash mid-append is skipped. */

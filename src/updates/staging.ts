@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
-import { fsyncDir } from '../shared/fs.js';
+import { fsyncPath } from '../shared/fs.js';
 import { fileDigest } from '../shared/signed-bundle.js';
 import { BASE_MARKER, checkPayload, verifyPackage, type InspectedPackage } from './package.js';
 import type { SystemDir } from './slots.js';
@@ -126,7 +126,7 @@ export class StagingArea {
       path.join(this.sys.staging, `${meta.id}.json`),
       JSON.stringify(meta, null, 2),
     );
-    await fsyncDir(this.sys.staging);
+    await fsyncPath(this.sys.staging);
     return meta;
   }
 
@@ -150,7 +150,7 @@ export class StagingArea {
   async drop(id: string): Promise<void> {
     await fsp.rm(this.stagedFile(id), { force: true });
     await fsp.rm(path.join(this.sys.staging, `${id}.json`), { force: true });
-    await fsyncDir(this.sys.staging);
+    await fsyncPath(this.sys.staging);
   }
 
   /**

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { pinnedConnector } from '../shared/pinned-tls.js';
 import { colonHex } from '../shared/crypto.js';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
-import { fsyncDir } from '../shared/fs.js';
+import { exists, fsyncPath } from '../shared/fs.js';
 import { APPLIANCE_AUTH_SCHEME } from './download-key.js';
 import { updatesErrors } from './error-codes.js';
 
@@ -113,7 +113,7 @@ export class UpdateServerClient {
       );
     }
     await fsp.rename(part, destFile);
-    await fsyncDir(path.dirname(destFile));
+    await fsyncPath(path.dirname(destFile));
   }
 
   async close(): Promise<void> {
@@ -160,7 +160,8 @@ export class UpdateServerClient {
         { cause: e },
       );
     } finally {
-      await fsyncFile(part);
+      // What was received is on disk before it counts (a resume trusts the .part's size).
+      if (await exists(part)) await fsyncPath(part);
     }
   }
 
@@ -241,17 +242,6 @@ async function sizeOf(file: string): Promise<number> {
     return (await fsp.stat(file)).size;
   } catch {
     return 0;
-  }
-}
-
-/** What was received is on disk before it counts (a resume trusts the .part's size). */
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await fsp.open(file, 'r+').catch(() => undefined);
-  if (!fh) return;
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

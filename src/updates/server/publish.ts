@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, existsSync, promises as fsp } from
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GatehouseError, isGatehouseError } from '../../shared/errors.js';
-import { fsyncDir } from '../../shared/fs.js';
+import { renameDurably } from '../../shared/fs.js';
 import { checkPayload, verifyPackage, type InspectedPackage, type ReleaseKey } from '../package.js';
 import type { UpdateServerDir } from './data-dir.js';
 import { PackageIntegrity } from './integrity.js';
@@ -94,14 +94,7 @@ async function copyVerified(src: string, dest: string, sha256: string): Promise<
       throw updatesErrors.PACKAGE_CHANGED_WHILE_PUBLISHING(
         `${src} changed while it was being published. Publish it again once it is complete.`,
       );
-    const fh = await fsp.open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, dest);
-    await fsyncDir(path.dirname(dest));
+    await renameDurably(tmp, dest);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
     throw e;
