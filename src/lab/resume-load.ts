@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { listenOnFreePort } from '../shared/ports.js';
 
 /**
  * The two sessions every resumption case runs: a copy (a target sending N bytes, hashed where
@@ -49,9 +50,9 @@ export async function startSource(bytes: number): Promise<Source> {
     };
     more();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = await listenOnFreePort(server, '127.0.0.1');
   return {
-    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    address: `127.0.0.1:${port}`,
     sent,
     close: () => new Promise((r) => server.close(() => r())),
   };

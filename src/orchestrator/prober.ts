@@ -1,5 +1,4 @@
 import { appendFileSync } from 'node:fs';
-import net from 'node:net';
 import tls from 'node:tls';
 import { RepresentativeConsole } from '../clients/console.js';
 import { JumpClient } from '../clients/jump-client.js';
@@ -135,25 +134,6 @@ export function downtimeOf(samples: ProbeSample[]): {
   }
   if (start !== undefined) outages.push({ from: start, to: sorted.at(-1)!.t + PROBE_EVERY_MS });
   return { totalMs: outages.reduce((n, o) => n + (o.to - o.from), 0), outages, unmeasured };
-}
-
-/** A local echo target for probe sessions. */
-export async function startEcho(): Promise<{ target: string; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => s.destroy());
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    target: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
 }
 
 /**

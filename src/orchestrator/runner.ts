@@ -9,7 +9,8 @@ import { credentialsOf } from './inventory.js';
 import type { Journal } from './journal.js';
 import { describeNodes, reapplyDraining, restoreAccepting, type NodeState } from './node-states.js';
 import type { Plan, Step } from './plan-types.js';
-import { SiteProber, startEcho } from './prober.js';
+import { SiteProber } from './prober.js';
+import { startEchoServer } from '../shared/echo-server.js';
 import { buildReport, renderHtml, renderText } from './report.js';
 import { readSiteRecords } from './site-records.js';
 import { SessionLoad } from './session-load.js';
@@ -117,7 +118,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
     path.join(opts.workDir, 'probe.ndjson'),
     opts.probeEveryMs,
   );
-  const echo = await startEcho();
+  const echo = await startEchoServer();
   prober.start();
   let load: SessionLoad | undefined;
   const startLoad = async () => {
@@ -141,7 +142,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
       load = new SessionLoad(
         site,
         { ...creds, jumpToken },
-        echo.target,
+        echo.address,
         path.join(opts.workDir, 'sessions.json'),
       );
       await load.start();
@@ -198,7 +199,7 @@ export async function runPlan(deployment: Deployment, opts: RunOptions): Promise
       deployment,
       plan,
       workDir: opts.workDir,
-      echo: echo.target,
+      echo: echo.address,
       log: (l: string) => emit({ type: 'progress', id: step.id, line: l.trim() }, l),
       waitedBefore: state.entries.some(
         (e) =>

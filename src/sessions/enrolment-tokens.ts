@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { wholeNumber } from '../shared/whole-number.js';
 import type { Db } from '../store/db.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import { notFound } from '../shared/errors.js';
@@ -14,18 +15,8 @@ export const JumpClientName = z
 
 export const NewEnrolmentToken = z
   .object({
-    uses: z.coerce
-      .number({ message: 'must be a whole number' })
-      .int('must be a whole number')
-      .min(1, 'must be at least 1')
-      .max(1000, 'must be at most 1000')
-      .default(1),
-    expiresInHours: z.coerce
-      .number({ message: 'must be a whole number' })
-      .int('must be a whole number')
-      .min(1, 'must be at least 1')
-      .max(720, 'must be at most 720 (30 days)')
-      .default(24),
+    uses: wholeNumber(1, 1000).default(1),
+    expiresInHours: wholeNumber(1, 720, { max: '30 days' }).default(24),
     /** Only a Jump Client of this name may enrol with the token. */
     name: JumpClientName.optional(),
     /** The group its installations are enrolled in (else the one the Jump Client gives). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wholeNumber } from '../shared/whole-number.js';
 import type { Db } from '../store/db.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from './events.js';
@@ -19,51 +20,21 @@ export const SiteSettingsSchema = z.object({
       'must be a DNS name such as support.example.com',
     ),
   loginBanner: z.string().max(2000, 'must be at most 2000 characters'),
-  passwordMinLength: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(8, 'must be at least 8')
-    .max(128, 'must be at most 128'),
-  loginMaxFailures: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(3, 'must be at least 3')
-    .max(50, 'must be at most 50'),
-  lockoutMinutes: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(1440, 'must be at most 1440 (one day)'),
-  sessionIdleMinutes: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(5, 'must be at least 5')
-    .max(1440, 'must be at most 1440 (one day)'),
-  fileStoreMaxMiB: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(16384, 'must be at most 16384'),
+  passwordMinLength: wholeNumber(8, 128),
+  loginMaxFailures: wholeNumber(3, 50),
+  lockoutMinutes: wholeNumber(1, 1440, { max: 'one day' }),
+  sessionIdleMinutes: wholeNumber(5, 1440, { max: 'one day' }),
+  fileStoreMaxMiB: wholeNumber(1, 16384),
   // S13: Jump Clients upgrade themselves to the site's build in waves (src/sessions/jump-client-upgrades.ts).
-  jumpClientUpgradeWaveSize: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(0, 'must be at least 0 (0 turns automatic Jump Client upgrades off)')
-    .max(1000, 'must be at most 1000'),
+  jumpClientUpgradeWaveSize: wholeNumber(0, 1000, {
+    min: '0 turns automatic Jump Client upgrades off',
+  }),
   jumpClientUpgradeCanaryGroup: z
     .string()
     .trim()
     .regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a Jump Client group name, or empty'),
-  jumpClientUpgradeCanarySize: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(0, 'must be at least 0')
-    .max(100, 'must be at most 100'),
-  jumpClientUpgradeReturnSeconds: z.coerce
-    .number({ message: 'must be a whole number' })
-    .int('must be a whole number')
-    .min(5, 'must be at least 5')
-    .max(3600, 'must be at most 3600 (an hour)'),
+  jumpClientUpgradeCanarySize: wholeNumber(0, 100),
+  jumpClientUpgradeReturnSeconds: wholeNumber(5, 3600, { max: 'an hour' }),
 });
 export type SiteSettings = z.infer<typeof SiteSettingsSchema>;
 export const SiteSettingsPatch = SiteSettingsSchema.partial().strict();

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { wholeNumber } from '../shared/whole-number.js';
 import { validationError } from '../shared/errors.js';
 import type { Actor } from '../shared/actor.js';
 import type { EventLog } from '../site/events.js';
@@ -50,12 +51,7 @@ export const SyslogConfigInput = z
       .default(6514),
     fingerprint: Fingerprint.optional(),
     caPem: CaPem.optional(),
-    spoolMaxMessages: z.coerce
-      .number({ message: 'must be a whole number' })
-      .int('must be a whole number')
-      .min(10, 'must be at least 10')
-      .max(1_000_000, 'must be at most 1000000')
-      .default(100_000),
+    spoolMaxMessages: wholeNumber(10, 1_000_000).default(100_000),
   })
   .strict();
 export type SyslogConfig = z.infer<typeof SyslogConfigInput>;
