@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import { closeGracefully, listenOrExplain } from '../shared/http/server.js';
+import { closeGracefully, listenOrExplain, type ServeOptions } from '../shared/http/server.js';
 import { createLogger } from '../shared/logging.js';
 import { SYSTEM } from '../shared/actor.js';
 import { Appliance } from './context.js';
@@ -9,19 +9,13 @@ import { DataDir, readIdentity } from './datadir.js';
 import { lockDataDir } from './lock.js';
 import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 
-export interface StartOptions {
-  dataDir: string;
-  listen: { host: string; port: number };
-  logLevel?: string;
-}
-
 /**
  * The appliance worker (`appliance run`, started by the supervisor of `appliance start`): open
  * its data directory, serve HTTPS, and stop cleanly on SIGTERM or SIGINT: stop accepting, let
  * in-flight requests finish, close the database. After an install it exits with the code that
  * tells the supervisor to start the new slot.
  */
-export async function runAppliance(opts: StartOptions): Promise<void> {
+export async function runAppliance(opts: ServeOptions): Promise<void> {
   readIdentity(new DataDir(opts.dataDir));
   const unlock = lockDataDir(opts.dataDir);
   let appliance: Appliance;

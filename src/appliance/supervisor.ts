@@ -4,6 +4,7 @@ import https from 'node:https';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncPathSync } from '../shared/fs.js';
+import type { ServeOptions } from '../shared/http/server.js';
 import { createLogger } from '../shared/logging.js';
 import { CODE_ROOT } from '../shared/version.js';
 import { SystemDir, treeVersions, type BootState } from '../updates/slots.js';
@@ -12,12 +13,6 @@ import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 import { lockDataDir } from './lock.js';
 import { freePort } from '../shared/ports.js';
 
-export interface SupervisorOptions {
-  dataDir: string;
-  listen: { host: string; port: number };
-  logLevel?: string;
-}
-
 /**
  * `appliance start`: the appliance's boot loader. It is never replaced by an update: it reads
  * system/boot.json, runs the active slot's code as a worker process, and decides what happens
@@ -25,7 +20,7 @@ export interface SupervisorOptions {
  * deadline; then the switch is committed, otherwise the appliance returns to the previous
  * slot by itself (restoring the pre-update database snapshot) and records why.
  */
-export async function superviseAppliance(opts: SupervisorOptions): Promise<void> {
+export async function superviseAppliance(opts: ServeOptions): Promise<void> {
   const dir = new DataDir(opts.dataDir);
   // The worker validates the data directory fully; the supervisor only needs its name.
   if (!existsSync(dir.identityFile)) throw notInitialised(dir.root);
@@ -118,7 +113,7 @@ export const WORKER_V8_FLAGS = ['--max-semi-space-size=1'];
 
 function runWorker(
   tree: string,
-  opts: SupervisorOptions,
+  opts: ServeOptions,
   listen: { host: string; port: number },
   boot: BootState,
 ): ChildProcess {

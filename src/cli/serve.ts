@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import type { ServeOptions } from '../shared/http/server.js';
 import { run } from './errors.js';
 
 /** HOST:PORT or [IPv6]:PORT. */
@@ -10,12 +11,6 @@ export function parseListen(value: string): { host: string; port: number } {
     throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443');
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
-
-export interface ServeOptions {
-  dataDir: string;
-  listen: { host: string; port: number };
-  logLevel: string;
 }
 
 /**

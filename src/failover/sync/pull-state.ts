@@ -1,6 +1,7 @@
 import { SYNC_TABLES, type SyncManifest, type SyncMode } from './protocol.js';
 import type { MergedTable, ReplacedTable, SyncedTable, TableShape } from './snapshot.js';
 import type { SyncedPosition } from './positions.js';
+import type { SyncProgressView } from '../relationship-types.js';
 
 // What one pull of site data (src/failover/sync/puller.ts) carries between its steps.
 
@@ -14,14 +15,10 @@ export interface HistoryMarks {
   tables: Partial<Record<MergedTable, { through: number; digest: string }>>;
 }
 
-export interface SyncProgress {
+/** The progress this appliance's puller reports: the page's view, with its own phases and modes. */
+export interface SyncProgress extends SyncProgressView {
   phase: 'idle' | 'manifest' | 'rows' | 'blobs' | 'apply' | 'done' | 'failed';
   mode?: SyncMode;
-  from?: string;
-  startedAt?: string;
-  rows: { done: number; total: number };
-  blobs: { done: number; total: number; bytes: number };
-  error?: { code: string; message: string };
 }
 
 export interface PullOutcome {

@@ -14,6 +14,17 @@ import { recordRoutes } from './route-list.js';
 import { sharedErrors } from '../error-codes.js';
 
 /**
+ * How a server process is started (`appliance start`, `appliance run`, `update-server start`):
+ * its data directory, its listen address (port 0: a free one) and its pino log level.
+ */
+export interface ServeOptions {
+  dataDir: string;
+  listen: { host: string; port: number };
+  /** info when absent */
+  logLevel?: string;
+}
+
+/**
  * What differs between Gatehouse's HTTPS servers (the appliance, the update server); the rest
  * of their set-up is one: TLS 1.2+, cookies and forms, security headers, one log line per
  * request, errors as problem+json (or an HTML page for browsers) with a stable code.

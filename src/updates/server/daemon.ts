@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { certificateFingerprint } from '../../shared/tls.js';
-import { closeGracefully, listenOrExplain } from '../../shared/http/server.js';
+import { closeGracefully, listenOrExplain, type ServeOptions } from '../../shared/http/server.js';
 import { createLogger } from '../../shared/logging.js';
 import { UpdateServerDir } from './data-dir.js';
 import { describeDamage, REPAIR_ADVICE } from './integrity.js';
@@ -8,17 +8,11 @@ import { buildUpdateServer } from './http.js';
 import { UpdateServer } from './update-server.js';
 import { UpdateStore } from './store.js';
 
-export interface StartUpdateServerOptions {
-  dataDir: string;
-  listen: { host: string; port: number };
-  logLevel?: string;
-}
-
 /**
  * Serve an update server until SIGTERM or SIGINT: then stop accepting, let in-flight requests
  * (downloads included, up to 30 s) finish and close the database.
  */
-export async function startUpdateServer(opts: StartUpdateServerOptions): Promise<void> {
+export async function startUpdateServer(opts: ServeOptions): Promise<void> {
   const dir = new UpdateServerDir(opts.dataDir);
   dir.requireInitialised();
   const store = UpdateStore.open(dir.database);
