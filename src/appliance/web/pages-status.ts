@@ -1,5 +1,5 @@
 import type { ConnectedClient, LiveSession } from '../../sessions/gateway.js';
-import { formatBytes, formatTime, html, type SafeHtml, tableHead } from '../../shared/web/html.js';
+import { formatBytes, formatTime, html, tableOf } from '../../shared/web/html.js';
 import { actionButton, layout, redirect } from '../../shared/web/kit.js';
 import { type PageContext, type Pages } from './page-host.js';
 import { upgradeWavesSection } from '../../sessions/http/upgrade-waves-view.js';
@@ -22,49 +22,33 @@ export function liveSessionsOf(clients: ConnectedClient[]): LiveSession[] {
 const clientName = (c: ConnectedClient) =>
   c.representative ? `${c.name} (customer of ${c.representative})` : c.name;
 
-// static/information.js refreshes these rows live by fetching the page again.
-function clientRows(clients: ConnectedClient[], productVersion: string): SafeHtml {
-  if (!clients.length)
-    return html`<tr class="empty">
-      <td colspan="6">No clients are connected.</td>
-    </tr>`;
-  return html`${clients.map(
-    (c) =>
-      html`<tr data-client="${c.id}">
-        <td>${KIND[c.kind] ?? c.kind}</td>
-        <td>${clientName(c)}</td>
-        <td><code>${c.address}</code></td>
-        <td>
-          <span class="tag ${c.version === productVersion ? '' : 'warn'}">${c.version}</span>
-        </td>
-        <td>${formatTime(c.connectedAt)}</td>
-        <td class="num">${c.sessions.length}</td>
-      </tr>`,
-  )}`;
-}
+// static/information.js refreshes the rows of both tables live by fetching the page again.
+const clientRow = (c: ConnectedClient, productVersion: string) =>
+  html`<tr data-client="${c.id}">
+    <td>${KIND[c.kind] ?? c.kind}</td>
+    <td>${clientName(c)}</td>
+    <td><code>${c.address}</code></td>
+    <td>
+      <span class="tag ${c.version === productVersion ? '' : 'warn'}">${c.version}</span>
+    </td>
+    <td>${formatTime(c.connectedAt)}</td>
+    <td class="num">${c.sessions.length}</td>
+  </tr>`;
 
 /** A resumable session's moves and total pause ("2 (3.4 s)"), 0 for one that never moved. */
 const movedText = (s: LiveSession) =>
   s.moves ? `${s.moves} (${((s.pausedMs ?? 0) / 1000).toFixed(1)} s)` : '0';
 
-function sessionRows(sessions: LiveSession[]): SafeHtml {
-  if (!sessions.length)
-    return html`<tr class="empty">
-      <td colspan="7">No session is running.</td>
-    </tr>`;
-  return html`${sessions.map(
-    (s) =>
-      html`<tr data-session="${s.id}">
-        <td>${formatTime(s.startedAt)}</td>
-        <td>${s.representative}</td>
-        <td>${s.jumpClient}</td>
-        <td><code>${s.target}</code></td>
-        <td class="num">${formatBytes(s.bytesOut)}</td>
-        <td class="num">${formatBytes(s.bytesIn)}</td>
-        <td class="num">${movedText(s)}</td>
-      </tr>`,
-  )}`;
-}
+const sessionRow = (s: LiveSession) =>
+  html`<tr data-session="${s.id}">
+    <td>${formatTime(s.startedAt)}</td>
+    <td>${s.representative}</td>
+    <td>${s.jumpClient}</td>
+    <td><code>${s.target}</code></td>
+    <td class="num">${formatBytes(s.bytesOut)}</td>
+    <td class="num">${formatBytes(s.bytesIn)}</td>
+    <td class="num">${movedText(s)}</td>
+  </tr>`;
 
 function informationPage(ctx: PageContext) {
   const { appliance } = ctx;
@@ -100,10 +84,12 @@ function informationPage(ctx: PageContext) {
       </p>
       <h2>Connected Clients</h2>
       <table id="clients" class="list" data-product-version="${appliance.productVersion}">
-        ${tableHead(['Kind', 'Name', 'Address', 'Version', 'Connected since', 'Sessions'])}
-        <tbody>
-          ${clientRows(clients, appliance.productVersion)}
-        </tbody>
+        ${tableOf(
+          ['Kind', 'Name', 'Address', 'Version', 'Connected since', 'Sessions'],
+          clients,
+          'No clients are connected.',
+          (c) => clientRow(c, appliance.productVersion),
+        )}
       </table>
       ${actionButton(ctx, '/login/status/clients/reconnect', 'Send clients to the site')}
       <p class="help">
@@ -112,10 +98,20 @@ function informationPage(ctx: PageContext) {
       </p>
       <h2>Live Sessions</h2>
       <table id="live-sessions" class="list">
-        ${tableHead(['Started', 'Representative', 'Jump Client', 'Target', 'Bytes to target', 'Bytes from target', 'Moved (paused)'])}
-        <tbody>
-          ${sessionRows(liveSessionsOf(clients))}
-        </tbody>
+        ${tableOf(
+          [
+            'Started',
+            'Representative',
+            'Jump Client',
+            'Target',
+            'Bytes to target',
+            'Bytes from target',
+            'Moved (paused)',
+          ],
+          liveSessionsOf(clients),
+          'No session is running.',
+          sessionRow,
+        )}
       </table>
       ${upgradeWavesSection(
         appliance.clients.upgrades.status(),
