@@ -34,6 +34,24 @@ afterAll(async () => {
   await proc?.stop().catch(() => proc.kill());
 });
 
+/** Sign in to /login through the web form, as a browser does (pre-session cookie and CSRF field). */
+async function signInForm(username: string, password: string) {
+  const c = proc.client();
+  const page = await c.call<string>('GET', '/login/sign-in', { headers: { accept: 'text/html' } });
+  const pre = String(page.headers['set-cookie']).split(';')[0]!;
+  const csrf = /name="_csrf" value="([0-9a-f]+)"/.exec(page.body)![1]!;
+  const res = await c.call<string>('POST', '/login/sign-in', {
+    raw: Buffer.from(new URLSearchParams({ _csrf: csrf, username, password }).toString()),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+      cookie: pre,
+    },
+  });
+  await c.close();
+  return { ...res, pre, csrf };
+}
+
 /** Every line the appliance wrote: its stdout and stderr, and its log files. */
 function logLines(): string[] {
   const logs = path.join(dataDir, 'logs');
@@ -61,11 +79,18 @@ describe('log lines', () => {
       .client()
       .call('POST', '/api/login/session', { json: { username: 'admin', password: wrong } });
     expect(refused.status).toBe(401);
-    const form = await proc.client().call('POST', '/login/sign-in', {
-      raw: Buffer.from(`username=admin&password=${wrong}`),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-    });
-    expect(form.status).toBeGreaterThanOrEqual(200);
+    // As a browser does (pre-session cookie and CSRF field), so the password is checked: without
+    // them the form is refused (403) before its password is looked at.
+    const form = await signInForm('admin', wrong);
+    expect(form.status, form.body).toBe(401);
+    secrets.push(form.pre.split('=')[1]!, form.csrf);
+    // And right: the session cookie the answer sets is a secret too.
+    const good = await signInForm('admin', LOGIN_PASSWORD);
+    expect(good.status, good.body).toBe(303);
+    const cookie = ([good.headers['set-cookie']].flat() as string[])
+      .find((c) => c.startsWith('__Host-gh-login='))!
+      .split(';')[0]!;
+    secrets.push(cookie.split('=')[1]!);
 
     // A new user's password, a reset one, and one in a body refused for an unknown field.
     const created = 'New-User-Secret-77';
@@ -84,11 +109,13 @@ describe('log lines', () => {
       json: { username: 'bob.rep', password: refusedBody, colour: 'blue' },
     });
     expect(bad.status).toBe(400);
-    // Signing in with it (a user who is no administrator may be refused; the password is sent).
+    // Signing in with it.
     const annSignIn = await proc
       .client()
       .call('POST', '/api/login/session', { json: { username: 'ann.rep', password: reset } });
-    expect(annSignIn.status).toBeGreaterThanOrEqual(200);
+    // Her password was checked and taken (a wrong one is a 401): she is no administrator.
+    expect(annSignIn.status, JSON.stringify(annSignIn.body)).toBe(403);
+    expect((annSignIn.body as { code?: string }).code).toBe('AUTH_NOT_ADMIN');
 
     // Tokens an answer shows once.
     const scrape = await api.call<{ token: string }>('POST', '/api/appliance/monitoring/tokens', {
