@@ -27,7 +27,8 @@ beforeAll(async () => {
   });
   proc = await startApplianceProcess(dataDir, { logLevel: 'trace' });
   api = proc.client();
-}, 60_000);
+  // ~13 s alone on a shared 2-core machine (init and start); 4× that under CI's load is 52 s.
+}, 180_000);
 
 afterAll(async () => {
   await api?.close();
