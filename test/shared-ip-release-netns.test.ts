@@ -60,7 +60,9 @@ describe('a shared IP the old holder does not release (netns)', () => {
   beforeAll(async () => {
     before = await hostNetwork();
     lab = await upNetnsLab(['--topology', 'pair', '--switch', 'shared-ip']);
-  }, 240_000);
+    // Past `lab up`'s own 240 s: a slow one is stopped and swept by upNetnsLab, not left running
+    // with its namespaces when the hook times out first (`lab` unset, afterAll sweeps nothing).
+  }, 300_000);
   afterAll(async () => {
     for (const c of children) c.kill('SIGKILL');
     if (!lab) return;
