@@ -150,6 +150,7 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
     const chat = await rep.openSession('db-01', targets.echo);
     const echo = interactive(chat.socket);
     let got = 0;
+    const copyAt = Date.now();
     const received = receiveAll(copy.socket, (n) => (got = n));
     await until(() => got > COPY_BYTES / 4 && echo.rounds() > 5, 60_000, 'a quarter of the copy');
     const t0 = Date.now();
@@ -174,13 +175,14 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
     const row = new RegExp(`data-session="${chat.session}"[\\s\\S]*?</tr>`).exec(page.body)?.[0];
     expect(row).toContain(`>1 (${(live!.pausedMs! / 1000).toFixed(1)} s)</td>`);
     const [sent, arrived] = await Promise.all([source.sent, received]);
+    const copyMs = Date.now() - copyAt;
     echo.stop();
     expect(arrived.error).toBeUndefined();
     expect(arrived.bytes).toBe(sent.bytes);
     expect(arrived.sha256).toBe(sent.sha256);
     expect(echo.problems).toEqual([]);
     console.log(
-      `kill: appliance back in ${restartMs} ms; longest echo wait ${pause} ms; copy ${COPY_BYTES / 1048576} MiB intact`,
+      `kill: appliance back in ${restartMs} ms; longest echo wait ${pause} ms; copy ${COPY_BYTES / 1048576} MiB intact in ${copyMs} ms`,
     );
 
     // The first part was cut by the kill (recovered as interrupted), the second goes on
@@ -209,7 +211,7 @@ describe('resumable sessions: the relaying appliance SIGKILLed under a copy and 
     expect(records.find((x) => x.id === copy.session)!.moves).toBe(0);
     // Both sessions went on as a second part on the restarted process; none was refused.
     expect(await sessionCounts()).toEqual({ resumed: 2, failed: 0 });
-  });
+  }, 240_000);
 
   it('refuses a wrong, expired, replayed or other-site resume token, and logs each', async () => {
     const chat = await rep.openSession('db-01', targets.echo);

@@ -195,6 +195,9 @@ export class ResumableLeg extends Duplex {
     if (leg.peerEof !== undefined) onEof(leg.peerEof);
     if (leg.closed) {
       failure = leg.errored ?? undefined;
+      this.opts.log?.(
+        `session ${this.session}: the leg closed as it was accepted (${failure?.message ?? 'no reason'})`,
+      );
       // After the caller's own work on the leg (resumed() sends again what it lacks).
       queueMicrotask(() => {
         if (this.leg === leg) onClose();
