@@ -63,16 +63,22 @@ export class GatewayDrain {
    * A session whose Jump Client came back here (the site still leads here: a lone appliance
    * installing) goes on, and pauses only for the restart. Looks for FOLLOW_FOR_MS at most.
    */
-  sessionsFollowClients(reason: string): void {
+  sessionsFollowClients(
+    reason: string,
+    waitingLegs?: (here: (jumpClient: string) => boolean, reason: string) => number,
+  ): void {
     const until = Date.now() + FOLLOW_FOR_MS;
+    const here = (jumpClient: string) => this.state.jumpClients.has(jumpClient);
     const timer = setInterval(() => {
       let waiting = 0;
       for (const [id, legs] of this.state.legs) {
         const live = this.state.live.get(id);
         if (live?.moves === undefined) continue;
-        if (this.state.jumpClients.has(live.jumpClient)) waiting++;
+        if (here(live.jumpClient)) waiting++;
         else pauseLegs(legs, reason);
       }
+      // And legs back here, not yet paired, of sessions whose Jump Client left (resume.ts).
+      waiting += waitingLegs?.(here, reason) ?? 0;
       if (!waiting || Date.now() > until) clearInterval(timer);
     }, FOLLOW_EVERY_MS);
     timer.unref();

@@ -332,14 +332,17 @@ export class ClientGateway {
   moveAll(reason: string, to?: Relay): void {
     this.presence.moveAll(reason, to);
     this.apiConnections.closeIdle();
-    this.drainer.sessionsFollowClients(reason);
+    this.drainer.sessionsFollowClients(reason, this.waitingLegs);
   }
 
   /** Clients that came in through an address this appliance just released follow the address. */
   moveConnectedVia(address: string, reason: string): void {
     this.presence.moveConnectedVia(address, reason);
-    this.drainer.sessionsFollowClients(reason);
+    this.drainer.sessionsFollowClients(reason, this.waitingLegs);
   }
+
+  private readonly waitingLegs = (here: (jumpClient: string) => boolean, reason: string) =>
+    this.resumption.sendWaitingAfter(here, reason);
 
   /** Connected clients with their live sessions (Status > Information). */
   list(): ConnectedClient[] {

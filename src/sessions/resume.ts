@@ -148,6 +148,33 @@ export class SessionResumption {
     } else this.pair(state);
   }
 
+  /**
+   * A planned move (the Jump Clients were asked to reconnect where the site leads now): legs
+   * that came back here for a session whose Jump Client is connected here no more are refused
+   * as moving (SESSION_PAUSED, 409: not a 503, which a client asks again at the same place), so
+   * they resume where it went. Left waiting, each waited here for the other leg, which went
+   * there, until the resume window passed and the session ended (a pair's Become Backup just
+   * after a Become Primary). Returns the sessions paused here that may still see legs come
+   * back: the move keeps looking while there are any.
+   */
+  sendWaitingAfter(here: (jumpClient: string) => boolean, reason: string): number {
+    let paused = 0;
+    for (const state of this.states.values()) {
+      if (state.running) continue;
+      paused++;
+      if (here(state.id.jumpClient)) continue;
+      for (const side of ['console', 'jump'] as const) {
+        const arrival = state.waiting[side];
+        if (!arrival) continue;
+        delete state.waiting[side];
+        arrival.leg.refuse(
+          sessionsErrors.SESSION_PAUSED(`The session moves: ${reason}.`, { status: 409 }),
+        );
+      }
+    }
+    return paused;
+  }
+
   /** Paused and waiting sessions are let go (their clients resume elsewhere). */
   close(): void {
     this.closing = true;
