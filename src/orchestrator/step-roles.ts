@@ -201,7 +201,11 @@ async function moveSharedIp<T>(
     e.message += await undo();
     throw e;
   });
-  await hooks.beforeRelease?.();
+  // A failing hook undoes the take as a failed release does: never two holders.
+  await hooks.beforeRelease?.().catch(async (e: Error) => {
+    e.message += await undo();
+    throw e;
+  });
   await retryUntil(RELEASE_RETRY_MS, release).catch(async (e: Error) => {
     throw orchestratorErrors.UPGRADE_SHARED_IP_NOT_RELEASED(
       `Switching traffic from ${from} to ${to}: ${from} did not release ${held.join(', ')} within ${RELEASE_RETRY_MS / 1000} s (${e.message.replace(/\.$/, '')}), so the switch was undone: ${to} gave it up and ${from} keeps it.${await undo()} Make ${from}'s API reachable from the orchestrator (or disable the address there under /appliance > Networking), then \`gatehouse upgrade resume\`.`,
