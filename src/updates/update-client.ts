@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { pinnedConnector } from '../shared/pinned-tls.js';
 import { colonHex } from '../shared/crypto.js';
 import { GatehouseError, isGatehouseError } from '../shared/errors.js';
-import { exists, fsyncPath } from '../shared/fs.js';
+import { fsyncPath } from '../shared/fs.js';
 import { APPLIANCE_AUTH_SCHEME } from './download-key.js';
 import { updatesErrors } from './error-codes.js';
 
@@ -148,20 +148,26 @@ export class UpdateServerClient {
         done(null, chunk);
       },
     });
+    let complete = false;
     try {
       await pipeline(
         res.body,
         progress,
         createWriteStream(part, { flags: offset === 0 ? 'w' : 'a', mode: 0o600 }),
       );
+      complete = true;
     } catch (e) {
       throw updatesErrors.UPDATE_DOWNLOAD_INTERRUPTED(
         `The download of ${pkg.kind} package ${pkg.version} from ${this.base.origin} was interrupted after ${received} of ${pkg.size} bytes (${errorText(e)}). Download again: it resumes where it stopped.`,
         { cause: e },
       );
     } finally {
-      // What was received is on disk before it counts (a resume trusts the .part's size).
-      if (await exists(part)) await fsyncPath(part);
+      // What was received is on disk before it counts (a resume trusts the .part's size). A
+      // .part gone meanwhile has nothing to sync, and a failed sync never hides why the
+      // download failed (the error thrown above).
+      await fsyncPath(part).catch((e: NodeJS.ErrnoException) => {
+        if (complete && e.code !== 'ENOENT') throw e;
+      });
     }
   }
 
