@@ -86,7 +86,13 @@ function recordedPipe(a: tls.TLSSocket, b: tls.TLSSocket, file: string): void {
   let unwritten = 0;
   let writing = false;
   let closed = 0;
-  const paused = new Set<tls.TLSSocket>();
+  // A source is held back by the disk queue (HIGH_WATER bytes unwritten) or by its destination
+  // (its write returned false, one 'drain' listener awaited); it resumes when neither holds it.
+  const diskHeld = new Set<tls.TLSSocket>();
+  const dstHeld = new Set<tls.TLSSocket>();
+  const resumeIfFree = (s: tls.TLSSocket) => {
+    if (!diskHeld.has(s) && !dstHeld.has(s) && !s.destroyed) s.resume();
+  };
   const flush = () => {
     if (writing || fd === undefined || queue.length === 0) return done();
     const batch = queue.length > 1024 ? queue.splice(0, 1024) : queue;
@@ -98,8 +104,11 @@ function recordedPipe(a: tls.TLSSocket, b: tls.TLSSocket, file: string): void {
       writing = false;
       unwritten -= n;
       if (n < batch.reduce((s, c) => s + c.length, 0)) throw new Error('short write');
-      if (unwritten < HIGH_WATER) for (const s of paused) if (!s.destroyed) s.resume();
-      if (unwritten < HIGH_WATER) paused.clear();
+      if (unwritten < HIGH_WATER) {
+        const held = [...diskHeld];
+        diskHeld.clear();
+        for (const s of held) resumeIfFree(s);
+      }
       if (queued >= BATCH || closed === 2) flush();
     });
   };
@@ -118,25 +127,21 @@ function recordedPipe(a: tls.TLSSocket, b: tls.TLSSocket, file: string): void {
   const pump = (src: tls.TLSSocket, dst: tls.TLSSocket) => {
     src.on('data', (chunk: Buffer) => {
       if (HASH) hash.update(chunk);
-      if (!WRITE) {
-        if (!dst.write(chunk)) {
-          src.pause();
-          dst.once('drain', () => src.resume());
-        }
-        return;
+      if (WRITE) {
+        queue.push(chunk);
+        queued += chunk.length;
+        unwritten += chunk.length;
+        if (queued >= BATCH) flush();
+        if (unwritten >= HIGH_WATER) diskHeld.add(src);
       }
-      queue.push(chunk);
-      queued += chunk.length;
-      unwritten += chunk.length;
-      if (queued >= BATCH) flush();
-      const full = unwritten >= HIGH_WATER;
-      if (full) paused.add(src);
-      if (!dst.write(chunk)) {
-        src.pause();
+      if (!dst.write(chunk) && !dstHeld.has(src)) {
+        dstHeld.add(src);
         dst.once('drain', () => {
-          if (!paused.has(src)) src.resume();
+          dstHeld.delete(src);
+          resumeIfFree(src);
         });
-      } else if (full) src.pause();
+      }
+      if (diskHeld.has(src) || dstHeld.has(src)) src.pause();
     });
     src.on('end', () => dst.end());
     src.on('close', () => {
