@@ -31,9 +31,10 @@ const [dist, inventory, from, to] = process.argv.slice(1);
   const { switchTraffic } = await import(dist + '/orchestrator/step-roles.js');
   const deployment = new Deployment(loadInventory(inventory));
   const lines = require('node:readline').createInterface({ input: process.stdin });
+  // "fail" makes the hook reject (as a fault test's own failure would), anything else goes on.
   const beforeRelease = () =>
-    new Promise((resolve) => {
-      lines.once('line', resolve);
+    new Promise((resolve, reject) => {
+      lines.once('line', (l) => (l === 'fail' ? reject(new Error('the hook failed.')) : resolve()));
       console.log(JSON.stringify({ release: true }));
     });
   const r = await switchTraffic({ deployment, log: () => {} }, from, to, { beforeRelease }).then(
@@ -106,7 +107,7 @@ describe('a shared IP the old holder does not release (netns)', () => {
    * expires by itself, added while the switch waits in its beforeRelease hook). Its answer,
    * and how many of the admin's packets to A were refused.
    */
-  async function switchBlocked(a: string, b: string, blockS: number) {
+  async function switchBlocked(a: string, b: string, blockS: number, reply = 'go') {
     const s = lab!.state();
     const admin = nsOf('admin').address;
     const table = `table inet undo16 {
@@ -160,17 +161,20 @@ describe('a shared IP the old holder does not release (netns)', () => {
             clearTimeout(deadline);
             return resolve(m);
           }
-          void nft(a, [
-            'add',
-            'element',
-            'inet',
-            'undo16',
-            'blocked',
-            `{ ${admin} timeout ${blockS}s }`,
-          ]).then(
+          const block = blockS
+            ? nft(a, [
+                'add',
+                'element',
+                'inet',
+                'undo16',
+                'blocked',
+                `{ ${admin} timeout ${blockS}s }`,
+              ])
+            : Promise.resolve();
+          void block.then(
             () => {
               blocked = true;
-              child.stdin!.write('go\n');
+              child.stdin!.write(`${reply}\n`);
             },
             (e: Error) => {
               clearTimeout(deadline);
@@ -213,6 +217,16 @@ describe('a shared IP the old holder does not release (netns)', () => {
     expect(neigh).toContain(await macOf(a));
     const after = await health();
     expect(after).toEqual({ status: 200, fp: fingerprint(a) });
+  }, 90_000);
+
+  it('undoes the take when the hook before the release fails: never both hosts holding it', async () => {
+    const [a, b] = lab!.state().appliances.map((x) => x.name) as [string, string];
+    expect((await health()).fp).toBe(fingerprint(a));
+    const { answer } = await switchBlocked(a, b, 0, 'fail');
+    expect(answer.message, JSON.stringify(answer)).toContain('the hook failed.');
+    expect(answer.message).not.toContain('could not be asked');
+    expect([await vipOn(a), await vipOn(b)]).toEqual([true, false]);
+    expect(await health()).toEqual({ status: 200, fp: fingerprint(a) });
   }, 90_000);
 
   it('releases the address on a retry when the old holder refused the first attempt', async () => {
