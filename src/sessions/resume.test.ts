@@ -1,20 +1,16 @@
-import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
-import type { MuxStream } from './mux.js';
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResumableLeg } from '../clients/resumable-leg.js';
+import { until } from '../shared/until.js';
+import { sessionsErrors } from './error-codes.js';
+import { MuxConnection, type MuxStream } from './mux.js';
 import { SessionResumption, type ResumeClaims } from './resume.js';
 
-/** A leg as SessionResumption uses it: what it was refused with, if it was. */
-class Leg extends EventEmitter {
-  refused: (Error & { code?: string; status?: number }) | undefined;
-  refuse(e: Error) {
-    this.refused = e;
-    this.emit('close');
-  }
-  destroy() {
-    this.emit('close');
-  }
-  accept() {}
-}
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
 
 const claims = (sub: string): ResumeClaims => ({
   kind: 'resume',
@@ -28,26 +24,106 @@ const claims = (sub: string): ResumeClaims => ({
   exp: Date.now() + 60_000,
 });
 
+interface Request {
+  path: string;
+  resume?: { received: number; pausedMs: number };
+}
+
+/** A client and an appliance side over a real loopback TCP connection (as resumable-leg.test.ts). */
+async function pair(onOpen: (request: Request, stream: MuxStream) => void) {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [serverSocket] = await accepted;
+  const client = new MuxConnection(socket);
+  const appliance = new MuxConnection(serverSocket, {
+    onOpen: (request, stream) => {
+      stream.on('error', () => undefined);
+      onOpen(request as Request, stream);
+    },
+  });
+  cleanups.push(() => {
+    client.close();
+    appliance.close();
+    server.close();
+  });
+  return client;
+}
+
 describe('SessionResumption', () => {
-  it('sends on a leg waiting here for a session whose Jump Client left in a planned move, and keeps one whose Jump Client is here', () => {
+  it('refuses a leg waiting here for a session whose Jump Client left in a planned move (409 SESSION_PAUSED, over the wire), keeps one whose Jump Client is here, and the client asks again', async () => {
+    const reason = 'this appliance became the failover backup';
     const resumption = new SessionResumption({
       interApplianceKey: () => 'k'.repeat(40),
       windowMs: 120_000,
       runPart: () => new Promise(() => undefined),
       refused: () => undefined,
     });
-    const leg = new Leg();
-    resumption.returned(claims('jump-client:db-01'), 'jump', leg as unknown as MuxStream, 10);
-    // Its Jump Client is still here: the leg waits for the console's.
-    expect(
-      resumption.sendWaitingAfter(() => true, 'this appliance became the failover backup'),
-    ).toBe(1);
-    expect(leg.refused).toBeUndefined();
-    // It left: the leg is told that the session moves (not a 503, asked again at the same place).
-    resumption.sendWaitingAfter(() => false, 'this appliance became the failover backup');
-    expect(leg.refused?.code).toBe('SESSION_PAUSED');
-    expect(leg.refused?.status).toBe(409);
-    expect(leg.refused?.message).toContain('this appliance became the failover backup');
-    resumption.close();
+    cleanups.push(() => resumption.close());
+    // The appliance side: the session's first leg is accepted as resumable; a leg back with its
+    // resume token goes to the real SessionResumption, where it waits for the console's.
+    const firsts: MuxStream[] = [];
+    const back: MuxStream[] = [];
+    const client = await pair((request, stream) => {
+      if (request.path === 'first') {
+        firsts.push(stream);
+        stream.accept({ resume: { session: 's-1', token: 'token-1', peerReceived: 0, part: 1 } });
+        return;
+      }
+      back.push(stream);
+      resumption.returned(claims('jump-client:db-01'), 'jump', stream, request.resume!.received);
+    });
+    // The Jump Client's side: the real ResumableLeg, reopening over the same connection.
+    const refusals: (Error & { code?: string; status?: number })[] = [];
+    const lines: string[] = [];
+    const leg = new ResumableLeg(
+      await client.open({ path: 'first' }),
+      's-1',
+      async (_token, resume, timeoutMs) => {
+        try {
+          return await client.open({ path: 'again', resume }, timeoutMs);
+        } catch (e) {
+          refusals.push(e as Error);
+          throw e;
+        }
+      },
+      { log: (line) => lines.push(line) },
+    );
+    leg.on('error', () => undefined);
+    cleanups.push(() => leg.destroy());
+    // The part breaks: the leg comes back here and waits (not accepted) for the console's.
+    firsts[0]!.destroy(sessionsErrors.SESSION_PAUSED('The session moves.'));
+    await until(() => back.length === 1, 10_000, 'the leg back with its resume token');
+
+    // Its Jump Client is still here: the leg keeps waiting, and the session counts as paused.
+    expect(resumption.sendWaitingAfter(() => true, reason)).toBe(1);
+    expect(back[0]!.destroyed).toBe(false);
+
+    // It left: the leg is refused as moving, and the client's open fails with that problem.
+    expect(resumption.sendWaitingAfter(() => false, reason)).toBe(1);
+    await until(() => refusals.length === 1, 10_000, 'the refusal at the client');
+    expect(refusals[0]!.code).toBe('SESSION_PAUSED');
+    // 409, not 503: RelayConnections.openLeg asks a 503 again at once over a fresh connection to
+    // the same appliance; other problems go back to ResumableLeg, which reopens where the site
+    // now leads.
+    expect(refusals[0]!.status).toBe(409);
+    expect(refusals[0]!.message).toContain(`The session moves: ${reason}.`);
+    expect(back[0]!.destroyed).toBe(true);
+
+    // Not a final code: the client asks again (here, the same appliance: the only one there is).
+    await until(
+      () => back.length === 2,
+      10_000,
+      `the leg back again after the refusal (client log: ${lines.join(' | ')})`,
+    );
+    expect(leg.destroyed).toBe(false);
+    expect(lines.some((l) => l.includes(`not resumed yet (The session moves: ${reason}.)`))).toBe(
+      true,
+    );
+    // And the new leg waits as the first did: the session is still paused here.
+    expect(resumption.sendWaitingAfter(() => true, reason)).toBe(1);
+    expect(back[1]!.destroyed).toBe(false);
   });
 });
