@@ -1,7 +1,6 @@
-import { once } from 'node:events';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MuxConnection, type MuxStream } from '../sessions/mux.js';
+import { muxPair } from '../../test/support/mux-pair.js';
+import type { MuxStream } from '../sessions/mux.js';
 import { sessionsErrors } from '../sessions/error-codes.js';
 import { until } from '../shared/until.js';
 import { ResumableLeg } from './resumable-leg.js';
@@ -16,27 +15,8 @@ const answer = (part: number) => ({
 });
 
 /** A client and an appliance side over a real loopback TCP connection. */
-async function pair(onOpen: (request: { path: string }, stream: MuxStream) => void) {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [serverSocket] = await accepted;
-  const client = new MuxConnection(socket);
-  const appliance = new MuxConnection(serverSocket, {
-    onOpen: (request, stream) => {
-      stream.on('error', () => undefined);
-      onOpen(request as { path: string }, stream);
-    },
-  });
-  cleanups.push(() => {
-    client.close();
-    appliance.close();
-    server.close();
-  });
-  return client;
-}
+const pair = async (onOpen: (request: { path: string }, stream: MuxStream) => void) =>
+  (await muxPair(onOpen, (close) => cleanups.push(close))).client;
 
 describe('ResumableLeg', () => {
   it('takes up a leg that the appliance reset in the tick it accepted it (both frames in one read)', async () => {

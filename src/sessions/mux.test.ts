@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { muxPair } from '../../test/support/mux-pair.js';
 import { GatehouseError } from '../shared/errors.js';
 import { until } from '../shared/until.js';
 import { FRAME, INITIAL_WINDOW, MAX_FRAME, MuxConnection, type MuxStream } from './mux.js';
@@ -17,20 +17,11 @@ async function pair(
   onOpen: (request: unknown, stream: MuxStream) => void,
   options: { allowHalfOpen?: boolean } = {},
 ) {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [serverSocket] = await accepted;
-  const client = new MuxConnection(socket, options);
-  const appliance = new MuxConnection(serverSocket, {
-    ...options,
-    onOpen: (request, stream) => {
-      stream.on('error', () => undefined);
-      onOpen(request, stream);
-    },
-  });
+  const { client, appliance, socket, serverSocket } = await muxPair(
+    onOpen,
+    (close) => cleanups.push(close),
+    options,
+  );
   // Streams fail when the connection closes at the end of a test, as sockets would.
   const open = client.open.bind(client);
   client.open = async (request, timeoutMs) => {
@@ -38,11 +29,6 @@ async function pair(
     stream.on('error', () => undefined);
     return stream;
   };
-  cleanups.push(() => {
-    client.close();
-    appliance.close();
-    server.close();
-  });
   return { client, appliance, socket, serverSocket };
 }
 

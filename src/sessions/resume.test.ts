@@ -1,10 +1,9 @@
-import { once } from 'node:events';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResumableLeg } from '../clients/resumable-leg.js';
 import { until } from '../shared/until.js';
 import { sessionsErrors } from './error-codes.js';
-import { MuxConnection, type MuxStream } from './mux.js';
+import { muxPair } from '../../test/support/mux-pair.js';
+import type { MuxStream } from './mux.js';
 import { SessionResumption, type ResumeClaims } from './resume.js';
 
 const cleanups: (() => void)[] = [];
@@ -29,28 +28,9 @@ interface Request {
   resume?: { received: number; pausedMs: number };
 }
 
-/** A client and an appliance side over a real loopback TCP connection (as resumable-leg.test.ts). */
-async function pair(onOpen: (request: Request, stream: MuxStream) => void) {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const [serverSocket] = await accepted;
-  const client = new MuxConnection(socket);
-  const appliance = new MuxConnection(serverSocket, {
-    onOpen: (request, stream) => {
-      stream.on('error', () => undefined);
-      onOpen(request as Request, stream);
-    },
-  });
-  cleanups.push(() => {
-    client.close();
-    appliance.close();
-    server.close();
-  });
-  return client;
-}
+/** A client and an appliance side over a real loopback TCP connection. */
+const pair = async (onOpen: (request: Request, stream: MuxStream) => void) =>
+  (await muxPair(onOpen, (close) => cleanups.push(close))).client;
 
 describe('SessionResumption', () => {
   it('refuses a leg waiting here for a session whose Jump Client left in a planned move (409 SESSION_PAUSED, over the wire), keeps one whose Jump Client is here, and the client asks again', async () => {
