@@ -1,19 +1,48 @@
 /**
  * No secret in logs (BRIEF, CONVENTIONS): every secret a request carries or an answer shows
- * once — passwords, session and CSRF tokens, scrape and enrolment tokens — appears in no line
- * the appliance writes, on stdout or in its log files, even at the trace level.
+ * once — passwords, session and CSRF tokens, scrape and enrolment tokens — and every secret the
+ * clients of a session hold — a Jump Client's enrolment token and installation key, console,
+ * Jump Client, session and resume tickets, a customer's session key and ticket — appears
+ * nowhere the appliance writes (stdout, stderr, every file of its log directory whatever its
+ * name, compressed or not, and its event log), even at the trace level, nor in what the client
+ * processes print. The failover pair's secrets: secrets-in-logs-failover.test.ts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initAppliance } from '../src/appliance/init.js';
 import type { ApplianceClient } from '../src/clients/admin-client.js';
+import { RepresentativeConsole } from '../src/clients/console.js';
+import type { SiteApi } from '../src/clients/site-api.js';
 import { startApplianceProcess, type ApplianceProcess } from '../src/lab/processes.js';
-import { ADMIN_PASSWORD, LOGIN_PASSWORD, tempDir } from './support/appliance.js';
+import type { MuxConnection } from '../src/sessions/mux.js';
+import { ADMIN_PASSWORD, LOGIN_PASSWORD, tempDir, until } from './support/appliance.js';
+import { spawnCli } from './support/cli.js';
+import { enrolmentToken } from './support/jump-clients.js';
+import {
+  eventLogOf,
+  filesUnder,
+  leaksIn,
+  privateKeySecret,
+  secret,
+  type Secret,
+  type Written,
+} from './support/log-scan.js';
+import { interactive } from './support/resume-load.js';
+import { startTargets, type Targets } from './support/targets.js';
 
 let proc: ApplianceProcess;
 let api: ApplianceClient;
 let dataDir: string;
+let targets: Targets | undefined;
+let rep: RepresentativeConsole | undefined;
+/** The secrets each test gave or was shown; the last test looks for every one. */
+const secrets: Secret[] = [];
+/** The client processes (Jump Client, customer client), whose output is searched too. */
+const clients: ReturnType<typeof spawnCli>[] = [];
+/** Lines the in-process clients wrote. */
+const clientTexts: Written[] = [];
 
 beforeAll(async () => {
   dataDir = path.join(tempDir(), 'data');
@@ -31,9 +60,18 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await rep?.close();
+  await targets?.close();
   await api?.close();
   await proc?.stop().catch(() => proc.kill());
 });
+
+/** A ticket's last part, its HMAC: with the claims (not secret) it is the ticket. */
+const macOf = (ticket: string) => ticket.split('.')[2]!;
+const ticketSecrets = (label: string, ticket: string) => {
+  expect(ticket).toMatch(/^gt1\./);
+  return [secret(label, ticket), secret(`${label} (its HMAC)`, macOf(ticket))];
+};
 
 /** Sign in to /login through the web form, as a browser does (pre-session cookie and CSRF field). */
 async function signInForm(username: string, password: string) {
@@ -53,29 +91,22 @@ async function signInForm(username: string, password: string) {
   return { ...res, pre, csrf };
 }
 
-/** Every line the appliance wrote: its stdout and stderr, and its log files. */
-function logLines(): string[] {
-  const logs = path.join(dataDir, 'logs');
-  const files = readdirSync(logs).filter((f) => f.endsWith('.log'));
-  expect(files.length).toBeGreaterThan(0);
-  return [
-    ...proc.output,
-    ...files.flatMap((f) => readFileSync(path.join(logs, f), 'utf8').split('\n')),
-  ];
-}
-
 describe('log lines', () => {
-  it('carry no password, session token, CSRF token, scrape or enrolment token given or shown in a request', async () => {
-    const secrets: string[] = [ADMIN_PASSWORD, LOGIN_PASSWORD];
+  it('are written while passwords, session and CSRF tokens, scrape and enrolment tokens are given or shown in requests', async () => {
+    secrets.push(
+      secret('the /appliance password', ADMIN_PASSWORD),
+      secret('the /login password', LOGIN_PASSWORD),
+    );
     const sessions = await Promise.all([
       api.signIn('appliance', 'admin', ADMIN_PASSWORD),
       api.signIn('login', 'admin', LOGIN_PASSWORD),
     ]);
-    for (const s of sessions) secrets.push(s.token, s.csrfToken);
+    for (const [i, s] of sessions.entries())
+      secrets.push(secret(`session token ${i}`, s.token), secret(`CSRF token ${i}`, s.csrfToken));
 
     // A wrong password, in the API and in the sign-in form.
     const wrong = 'Wrong-Guess-Secret-9';
-    secrets.push(wrong);
+    secrets.push(secret('a wrong password', wrong));
     const refused = await proc
       .client()
       .call('POST', '/api/login/session', { json: { username: 'admin', password: wrong } });
@@ -84,20 +115,27 @@ describe('log lines', () => {
     // them the form is refused (403) before its password is looked at.
     const form = await signInForm('admin', wrong);
     expect(form.status, form.body).toBe(401);
-    secrets.push(form.pre.split('=')[1]!, form.csrf);
+    secrets.push(
+      secret('a pre-session cookie', form.pre.split('=')[1]!),
+      secret("the sign-in form's CSRF token", form.csrf),
+    );
     // And right: the session cookie the answer sets is a secret too.
     const good = await signInForm('admin', LOGIN_PASSWORD);
     expect(good.status, good.body).toBe(303);
     const cookie = ([good.headers['set-cookie']].flat() as string[])
       .find((c) => c.startsWith('__Host-gh-login='))!
       .split(';')[0]!;
-    secrets.push(cookie.split('=')[1]!);
+    secrets.push(secret('a session cookie', cookie.split('=')[1]!));
 
     // A new user's password, a reset one, and one in a body refused for an unknown field.
     const created = 'New-User-Secret-77';
     const reset = 'Reset-User-Secret-88';
     const refusedBody = 'Refused-Body-Secret-66';
-    secrets.push(created, reset, refusedBody);
+    secrets.push(
+      secret("a new user's password", created),
+      secret('a reset password', reset),
+      secret('a password in a refused body', refusedBody),
+    );
     const user = await api.call('POST', '/api/login/users', {
       json: { username: 'ann.rep', displayName: 'Ann', password: created },
     });
@@ -127,21 +165,151 @@ describe('log lines', () => {
       json: { uses: 1 },
     });
     expect(enrolment.status).toBe(201);
-    secrets.push(scrape.body.token, enrolment.body.token);
+    secrets.push(
+      secret('a scrape token', scrape.body.token),
+      secret('an enrolment token shown once', enrolment.body.token),
+    );
     // A scrape with the token: it reaches the server in a header.
     const metrics = await proc.client().call('GET', '/metrics', {
       headers: { authorization: `Bearer ${scrape.body.token}` },
     });
     expect(metrics.status).toBe(200);
+  }, 120_000);
 
-    // Written out: the lines of these requests are in the files once the appliance stops.
-    await proc.stop();
-    const lines = logLines();
-    expect(lines.some((l) => l.includes('/api/login/users'))).toBe(true);
-    for (const secret of secrets) {
-      expect(secret.length).toBeGreaterThan(8);
-      const leaks = lines.filter((l) => l.includes(secret));
-      expect(leaks, `a secret (${secret.slice(0, 4)}…) in a log line`).toEqual([]);
+  it('are written while a Jump Client enrols, a console session through it resumes after its leg broke, and a customer client joins', async () => {
+    targets = await startTargets();
+    const site = { host: proc.host, port: proc.port, fingerprint: proc.fingerprint };
+    const siteArgs = ['--site', `${proc.host}:${proc.port}`, '--fingerprint', proc.fingerprint];
+
+    // A Jump Client installation enrolling, as a process of its own: its token from a file,
+    // its key pair generated and kept in its identity file.
+    const token = await enrolmentToken(api, { uses: 1 });
+    secrets.push(secret("the Jump Client's enrolment token", token));
+    const dir = tempDir('gh-secrets-jc-');
+    writeFileSync(path.join(dir, 'token'), token, { mode: 0o600 });
+    const identity = path.join(dir, 'db-01.json');
+    const jump = spawnCli([
+      'jump-client',
+      ...siteArgs,
+      '--name',
+      'db-01',
+      '--group',
+      'servers',
+      '--allow',
+      targets.echo,
+      '--token-file',
+      path.join(dir, 'token'),
+      '--identity',
+      identity,
+    ]);
+    clients.push(jump);
+    await until(() => /connected to /.test(jump.output()), 30_000, 'the Jump Client to connect');
+    const enrolled = JSON.parse(readFileSync(identity, 'utf8')) as {
+      privateKeyPem: string;
+      installation?: string;
+    };
+    expect(enrolled.installation).toMatch(/^[0-9a-f-]{36}$/);
+    secrets.push(privateKeySecret("the Jump Client's installation key", enrolled.privateKeyPem));
+    // Its Jump Client ticket (the answer to its registration) it keeps to itself: the search for
+    // any ticket at all finds it, as every other ticket, should it be written anywhere.
+
+    // A representative's console signs in (a console ticket) and opens a session through it (a
+    // session ticket, then a resume token for each leg).
+    rep = await RepresentativeConsole.signIn(site, 'admin', LOGIN_PASSWORD);
+    const repLines: string[] = [];
+    rep.log = (line) => repLines.push(line);
+    secrets.push(...ticketSecrets('the console ticket', rep.signIn.ticket));
+    // The session ticket goes from the answer straight into the leg's open: the test reads it
+    // on its way (the console's own SiteApi, its answer unchanged).
+    const siteApi = (rep as unknown as { api: SiteApi }).api;
+    const startSession = siteApi.startSession.bind(siteApi);
+    siteApi.startSession = async (...args) => {
+      const started = await startSession(...args);
+      secrets.push(...ticketSecrets('a session ticket', started.ticket));
+      return started;
+    };
+    const { socket } = await rep.openSession('db-01', targets.echo);
+    /** The console's end of the leg (a ResumableLeg): the resume token it holds now. */
+    const leg = socket as Duplex & { token: string; moves: number };
+    const echo = interactive(socket);
+    try {
+      await until(() => echo.rounds() > 3, 20_000, 'the session to echo');
+      const first = leg.token;
+      secrets.push(...ticketSecrets('the first resume token', first));
+      // The leg breaks: the console's relay connection is cut under it (as a network would).
+      const relays = (rep as unknown as { relays: { open: Set<MuxConnection> } }).relays.open;
+      expect(relays.size).toBe(1);
+      for (const mux of relays) mux.socket.destroy();
+      const atBreak = echo.rounds();
+      await until(
+        () => leg.moves === 1 && echo.rounds() > atBreak + 3,
+        30_000,
+        'the session to resume with its resume tokens',
+      );
+      expect(leg.token).not.toBe(first);
+      secrets.push(...ticketSecrets('the second resume token', leg.token));
+      expect(echo.problems).toEqual([]);
+    } finally {
+      echo.stop();
+      socket.destroy();
     }
+
+    // A customer client joins with a session key the representative gives (8 digits, as read
+    // over the phone): the key is a secret, and so is the ticket it joins with.
+    const issued = await rep.sessionKey();
+    const key = issued.key;
+    expect(key).toMatch(/^\d{8}$/);
+    secrets.push({
+      label: 'the session key',
+      forms: [
+        ...secret('the session key', key).forms,
+        `${key.slice(0, 4)} ${key.slice(4)}`,
+        `${key.slice(0, 4)}-${key.slice(4)}`,
+      ],
+    });
+    const customer = spawnCli(['customer-client', ...siteArgs, '--allow', targets.echo], {
+      GATEHOUSE_SESSION_KEY: key,
+    });
+    clients.push(customer);
+    await until(
+      async () => (await rep!.jumpClients()).some((j) => j.name === issued.customerClient),
+      30_000,
+      'the customer client to join',
+    );
+    // What the console printed (its own log) holds none either.
+    clientTexts.push({ source: "the console's log", text: repLines.join('\n') });
+  }, 120_000);
+
+  it("hold none of these secrets, nor any ticket or enrolment token: stdout, stderr, every file of the log directory, the event log, the clients' output", async () => {
+    expect(secrets.length).toBeGreaterThan(20);
+    // Each client process ends (its output whole), then the appliance (its files written out).
+    for (const c of clients) {
+      c.child.kill('SIGTERM');
+      await c.exited;
+    }
+    await rep?.close();
+    rep = undefined;
+    await proc.stop();
+    await proc.outputClosed;
+    const written: Written[] = [
+      { source: "the appliance's stdout and stderr", text: proc.output.join('\n') },
+      ...filesUnder(path.join(dataDir, 'logs')),
+      eventLogOf(dataDir),
+      ...clientTexts,
+      ...clients.map((c, i) => ({ source: `client process ${i}`, text: c.output() })),
+    ];
+    // What was searched holds the lines of what was done: the leaks would be among them.
+    const all = written.map((w) => w.text).join('\n');
+    for (const done of [
+      '/api/login/users',
+      '/api/client/jump-clients/enrol',
+      '/api/client/sessions',
+      '/api/client/customers/join',
+      'jump client connected',
+      'jump-client.enrolled',
+      'session-key.issued',
+    ])
+      expect(all, done).toContain(done);
+    expect(leaksIn(written, secrets)).toEqual([]);
   }, 120_000);
 });

@@ -1,6 +1,8 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
 import { ApplianceClient, fingerprintOf } from '../clients/admin-client.js';
 import { CODE_ROOT } from '../shared/version.js';
@@ -56,6 +58,8 @@ export async function initApplianceProcess(spec: ApplianceSpec): Promise<void> {
 /** A running `gatehouse appliance start` process and a client pinned to its certificate. */
 export class ApplianceProcess {
   readonly output: string[] = [];
+  /** Settles when stdout and stderr have closed: every line the process group wrote is in `output`. */
+  readonly outputClosed: Promise<void>;
   private exited: Promise<number | null>;
   exitCode: number | null | undefined;
 
@@ -65,9 +69,24 @@ export class ApplianceProcess {
     readonly port: number,
     readonly child: ChildProcess,
   ) {
-    const collect = (d: Buffer) => this.output.push(...d.toString().split('\n').filter(Boolean));
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    // Whole lines of each stream: a chunk may end inside a line or a character.
+    const collect = (stream: Readable | null) => {
+      const decoder = new StringDecoder('utf8');
+      let partial = '';
+      stream?.on('data', (d: Buffer) => {
+        const lines = (partial + decoder.write(d)).split('\n');
+        partial = lines.pop()!;
+        this.output.push(...lines.filter(Boolean));
+      });
+      stream?.on('end', () => {
+        const rest = partial + decoder.end();
+        partial = '';
+        if (rest) this.output.push(rest);
+      });
+    };
+    collect(child.stdout);
+    collect(child.stderr);
+    this.outputClosed = new Promise((resolve) => child.once('close', () => resolve()));
     this.exited = new Promise((resolve) =>
       child.once('exit', (code) => {
         this.exitCode = code;

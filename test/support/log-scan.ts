@@ -1,0 +1,119 @@
+import { createPrivateKey } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+
+/** A text to search: what a process wrote, a log file (decompressed), an event log. */
+export interface Written {
+  source: string;
+  text: string;
+}
+
+/** A secret and the forms it may take in a line: the value itself and its encodings. */
+export interface Secret {
+  label: string;
+  forms: string[];
+}
+
+const encodings = (bytes: Buffer) => [
+  bytes.toString('hex'),
+  bytes.toString('base64'),
+  bytes.toString('base64url'),
+];
+
+/**
+ * A secret string: itself, and the hex and base64 of its bytes (a line that encodes it, as a
+ * ticket's body is encoded, gives it away as surely).
+ */
+export function secret(label: string, value: string): Secret {
+  if (value.length < 8) throw new Error(`${label}: a secret of ${value.length} characters`);
+  return { label, forms: [value, ...encodings(Buffer.from(value))] };
+}
+
+/** A secret of raw bytes (a derived key): in hex, base64 and base64url. */
+export function secretBytes(label: string, value: Buffer): Secret {
+  return { label, forms: encodings(value) };
+}
+
+/**
+ * A private key in PEM: each line of its base64 body (every line carries key bytes), and for an
+ * Ed25519 key its raw 32 bytes in hex and base64 (as a JWK's `d` carries them).
+ */
+export function privateKeySecret(label: string, pem: string): Secret {
+  const block = /-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]+?)-----END/.exec(pem);
+  if (!block) throw new Error(`${label}: no private key in PEM`);
+  const lines = block[1]!.split('\n').filter((l) => l.trim().length >= 40);
+  const key = createPrivateKey(pem);
+  const raw =
+    key.asymmetricKeyType === 'ed25519'
+      ? encodings(Buffer.from(key.export({ format: 'jwk' }).d!, 'base64url'))
+      : [];
+  return { label, forms: [...lines.map((l) => l.trim()), ...raw] };
+}
+
+/**
+ * Every file under `dir` (recursively), whatever its name: rotated and compressed logs too
+ * (gzip, recognised by its magic bytes, is decompressed). Fails when the directory is empty.
+ */
+export function filesUnder(dir: string): Written[] {
+  const found: Written[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const bytes = readFileSync(p);
+        const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
+        found.push({ source: p, text: (gzip ? gunzipSync(bytes) : bytes).toString('utf8') });
+      }
+    }
+  };
+  walk(dir);
+  if (!found.length) throw new Error(`${dir} holds no file: nothing was logged there`);
+  return found;
+}
+
+/** Every row of a stopped appliance's event log (its SQLite store), as JSON. */
+export function eventLogOf(dataDir: string): Written {
+  const db = new Database(path.join(dataDir, 'store', 'gatehouse.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT * FROM events').all();
+    if (!rows.length) throw new Error(`${dataDir}: an empty event log`);
+    return { source: `${dataDir} event log`, text: rows.map((r) => JSON.stringify(r)).join('\n') };
+  } finally {
+    db.close();
+  }
+}
+
+/** A ticket of any kind (console, Jump Client, session, resume): gt1.<claims>.<HMAC-SHA256>. */
+const TICKET = /gt1\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+/** An enrolment token: gjt1_ and 32 random bytes. */
+const ENROLMENT_TOKEN = /gjt1_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+
+/**
+ * Where each secret (in any of its forms) shows in what was written, and any ticket or
+ * enrolment token at all, known to the test or not: `secret label in source: …line…`.
+ */
+export function leaksIn(written: Written[], secrets: Secret[]): string[] {
+  const leaks: string[] = [];
+  for (const w of written) {
+    const lineAt = (i: number) => {
+      const start = w.text.lastIndexOf('\n', i) + 1;
+      const end = w.text.indexOf('\n', i);
+      return w.text.slice(start, end < 0 ? undefined : end).slice(0, 300);
+    };
+    for (const s of secrets)
+      for (const form of s.forms) {
+        const at = w.text.indexOf(form);
+        if (at >= 0) leaks.push(`${s.label} in ${w.source}: ${lineAt(at)}`);
+      }
+    for (const [kind, shape] of [
+      ['a ticket', TICKET],
+      ['an enrolment token', ENROLMENT_TOKEN],
+    ] as const)
+      for (const m of w.text.matchAll(shape))
+        leaks.push(`${kind} in ${w.source}: ${lineAt(m.index)}`);
+  }
+  return leaks;
+}
