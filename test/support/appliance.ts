@@ -51,6 +51,8 @@ export async function startTestAppliance(
     releaseKeyFiles?: string[];
     /** Variables for the appliance process (e.g. GATEHOUSE_RESUME_WINDOW_MS). */
     env?: Record<string, string>;
+    /** Its pino log level (default info). */
+    logLevel?: string;
   } = {},
 ): Promise<TestAppliance> {
   const root = tempDir();
@@ -74,7 +76,12 @@ export async function startTestAppliance(
   });
   const t = {} as TestAppliance;
   const open = async (port?: number) => {
-    t.proc = await startApplianceProcess(dataDir, { host, port, env: opts.env });
+    t.proc = await startApplianceProcess(dataDir, {
+      host,
+      port,
+      env: opts.env,
+      logLevel: opts.logLevel,
+    });
     t.api = t.proc.client();
     t.anon = t.proc.client();
     // Side by side: each sign-in hashes its password (scrypt, a few hundred ms under load).
