@@ -7,6 +7,7 @@
  * name, compressed or not, and its event log), even at the trace level, nor in what the client
  * processes print. The failover pair's secrets: secrets-in-logs-failover.test.ts.
  */
+import { randomBytes, randomInt } from 'node:crypto';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -16,7 +17,11 @@ import type { ApplianceClient } from '../src/clients/admin-client.js';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import type { SiteApi } from '../src/clients/site-api.js';
 import { startApplianceProcess, type ApplianceProcess } from '../src/lab/processes.js';
-import type { MuxConnection } from '../src/sessions/mux.js';
+import { openTunnel } from '../src/clients/tunnel.js';
+import { MuxConnection } from '../src/sessions/mux.js';
+import { GATEWAY_PATHS } from '../src/sessions/protocol.js';
+import { generateEd25519 } from '../src/shared/crypto.js';
+import { PRODUCT_VERSION } from '../src/shared/version.js';
 import { ADMIN_PASSWORD, LOGIN_PASSWORD, tempDir, until } from './support/appliance.js';
 import { spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
@@ -68,6 +73,15 @@ afterAll(async () => {
 
 /** A ticket's last part, its HMAC: with the claims (not secret) it is the ticket. */
 const macOf = (ticket: string) => ticket.split('.')[2]!;
+/** A session key (8 digits, read over the phone): also as "1234 5678" and "1234-5678". */
+const sessionKeySecret = (label: string, key: string): Secret => ({
+  label,
+  forms: [
+    ...secret(label, key).forms,
+    `${key.slice(0, 4)} ${key.slice(4)}`,
+    `${key.slice(0, 4)}-${key.slice(4)}`,
+  ],
+});
 const ticketSecrets = (label: string, ticket: string) => {
   expect(ticket).toMatch(/^gt1\./);
   return [secret(label, ticket), secret(`${label} (its HMAC)`, macOf(ticket))];
@@ -249,24 +263,58 @@ describe('log lines', () => {
       expect(leg.token).not.toBe(first);
       secrets.push(...ticketSecrets('the second resume token', leg.token));
       expect(echo.problems).toEqual([]);
+      // The first token again, as a leg's open: refused as a replay (and the refusal logged).
+      const mux = new MuxConnection(await openTunnel(site, GATEWAY_PATHS.mux, rep.signIn.ticket));
+      try {
+        const replay = await mux
+          .open(
+            { path: GATEWAY_PATHS.session, ticket: first, resume: { received: 0, pausedMs: 0 } },
+            10_000,
+          )
+          .then(
+            () => 'accepted',
+            (e: { code?: string }) => e.code,
+          );
+        expect(replay).toBe('RESUME_TOKEN_REPLAYED');
+      } finally {
+        mux.close();
+      }
     } finally {
       echo.stop();
       socket.destroy();
     }
+
+    // Refused credentials of clients: an enrolment token the site never gave, a wrong session key.
+    const unknownToken = `gjt1_${randomBytes(32).toString('base64url')}`;
+    const wrongKey = String(randomInt(10_000_000, 100_000_000));
+    secrets.push(secret('a refused enrolment token', unknownToken));
+    const anon = proc.client();
+    const enrol = await anon.call<{ code: string }>('POST', '/api/client/jump-clients/enrol', {
+      json: {
+        name: 'db-02',
+        group: 'servers',
+        token: unknownToken,
+        publicKey: generateEd25519().publicKeyPem,
+      },
+      auth: 'none',
+    });
+    expect(enrol.body.code).toBe('JUMP_CLIENT_TOKEN_INVALID');
+    const join = await anon.call<{ code: string }>('POST', '/api/client/customers/join', {
+      json: { key: wrongKey, version: PRODUCT_VERSION },
+      auth: 'none',
+    });
+    expect(join.body.code).toBe('SESSION_KEY_WRONG');
+    await anon.close();
 
     // A customer client joins with a session key the representative gives (8 digits, as read
     // over the phone): the key is a secret, and so is the ticket it joins with.
     const issued = await rep.sessionKey();
     const key = issued.key;
     expect(key).toMatch(/^\d{8}$/);
-    secrets.push({
-      label: 'the session key',
-      forms: [
-        ...secret('the session key', key).forms,
-        `${key.slice(0, 4)} ${key.slice(4)}`,
-        `${key.slice(0, 4)}-${key.slice(4)}`,
-      ],
-    });
+    secrets.push(
+      sessionKeySecret('the session key', key),
+      sessionKeySecret('a wrong session key', wrongKey),
+    );
     const customer = spawnCli(['customer-client', ...siteArgs, '--allow', targets.echo], {
       GATEHOUSE_SESSION_KEY: key,
     });
@@ -308,6 +356,7 @@ describe('log lines', () => {
       'jump client connected',
       'jump-client.enrolled',
       'session-key.issued',
+      'session.resume.refused',
     ])
       expect(all, done).toContain(done);
     expect(leaksIn(written, secrets)).toEqual([]);
