@@ -21,6 +21,12 @@ const COPY_BYTES = Number(process.env.GATEHOUSE_RESUME_COPY_MIB ?? 256) * 1024 *
 const SHARED = '127.0.0.170';
 /** The longest a copy may take to arrive after the last move (measured: see the commit). */
 const COPY_MS = 120_000;
+/**
+ * The longest an echo may wait through any of the moves: generous for a loaded machine (the
+ * moves' pauses were 3-11 s there), below the 24-36 s of a Jump Client that, moved by the
+ * install, took the installing appliance's Retry-After (30 s) before coming back.
+ */
+const ECHO_PAUSE_MS = 20_000;
 /** The longest the install on pair-a may take to run the next version. */
 const INSTALL_MS = 120_000;
 /** The test's own limit; every wait ends 20 s before it, so its report is always printed. */
@@ -266,6 +272,7 @@ describe('resumable sessions through planned moves of a pair behind a shared add
         console.log(
           `moves: longest echo wait ${echo.longestWaitMs()} ms; install took ${installMs} ms; copies of ${COPY_BYTES / 1048576} MiB intact; steps: ${lines.filter((l) => l.includes(' test: ') && !l.includes('progress: ')).join(' | ')}`,
         );
+        expect(echo.longestWaitMs()).toBeLessThan(ECHO_PAUSE_MS);
 
         // One session id throughout, its parts relayed by both appliances, each counting its moves.
         const parts = async (t: TestAppliance) =>

@@ -20,6 +20,15 @@ const NOT_THIS_NODE = new Set([
   'APPLIANCE_STOPPING',
 ]);
 
+/**
+ * 503s of an appliance installing an update (Retry-After 30, meant for an administrator's
+ * change) or verifying one: the install that moved this client, which restarts it in seconds.
+ * Asked while following that move (the site still leads there until it restarts), they are
+ * tried again at the fast beat: after the Retry-After the Jump Client, and every session
+ * through it, came back some 30 s after an install of 3-5 s.
+ */
+const UPDATING = new Set(['UPDATE_IN_PROGRESS', 'UPDATE_VERIFYING']);
+
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 /**
@@ -88,6 +97,8 @@ export class JumpClientReconnect {
     // is asked at once.
     if (o.moved && code === 'NOT_ACCEPTING_CLIENTS' && this.following.active)
       return { stop: false, wait: followPause(), retryMoved: true };
+    if (status === 503 && UPDATING.has(code) && this.following.active)
+      return { stop: false, wait: followPause() };
     // A site shedding load (429, a 503 other than "not this node") is not followed at the
     // fast beat: it is given the time it asks for (Retry-After), else the backoff; so is any
     // other refusal. Only a broken connection (the address between appliances) or a node
