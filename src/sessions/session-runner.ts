@@ -66,7 +66,9 @@ export class SessionRunner {
     const file = path.join(host.activeRecordingsDir, `${recordId}.rec`);
     let recording: RecordingWriter;
     try {
-      recording = new RecordingWriter(file, header);
+      recording = new RecordingWriter(file, header, {
+        log: (msg, fields) => host.log(msg, fields),
+      });
     } catch (e) {
       consoleLeg.destroy();
       jumpLeg.destroy();
