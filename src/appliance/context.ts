@@ -25,6 +25,7 @@ import { ApplianceAdmins } from './auth/accounts.js';
 import { Authenticator } from './auth/authenticator.js';
 import { BackupService } from './backup/backup.js';
 import { DataDir, readIdentity, type ApplianceIdentity } from './datadir.js';
+import { LogRotationSetting } from './log-rotation.js';
 import { ClientAddressSetting } from './client-address.js';
 import { NetworkConfig } from './network.js';
 import { ticketOf } from '../sessions/http/client-site.js';
@@ -73,6 +74,7 @@ export class Appliance {
   readonly interApplianceKey: InterApplianceKey;
   readonly network: NetworkConfig;
   readonly clientAddress: ClientAddressSetting;
+  readonly logRotation: LogRotationSetting;
   readonly admins: ApplianceAdmins;
   readonly auth: Authenticator;
   readonly backups: BackupService;
@@ -146,6 +148,7 @@ export class Appliance {
     this.interApplianceKey = new InterApplianceKey(db, this.events);
     this.network = new NetworkConfig(db, this.events);
     this.clientAddress = new ClientAddressSetting(db, this.events);
+    this.logRotation = new LogRotationSetting(db, this.events);
     this.traffic = new TrafficSwitchSettings(db, this.events, this.network, {
       name: identity.name,
       port: () => this.sharedListeners.listenPort,

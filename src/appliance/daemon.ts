@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import { closeGracefully, listenOrExplain, type ServeOptions } from '../shared/http/server.js';
-import { createLogger } from '../shared/logging.js';
+import { createLogger, openLogFile } from '../shared/logging.js';
 import { SYSTEM } from '../shared/actor.js';
 import { Appliance } from './context.js';
 import { buildServer } from './server.js';
 import { DataDir, readIdentity } from './datadir.js';
 import { lockDataDir } from './lock.js';
+import { rotationLimitsOf, type LogRotation } from './log-rotation.js';
 import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 
 /**
@@ -25,10 +26,22 @@ export async function runAppliance(opts: ServeOptions): Promise<void> {
     unlock();
     throw e;
   }
+  const logFile = openLogFile(
+    path.join(appliance.dir.logs, 'appliance.log'),
+    appliance.identity.name,
+    rotationLimitsOf(appliance.logRotation.current()),
+  );
   const logger = createLogger({
     name: appliance.identity.name,
-    file: path.join(appliance.dir.logs, 'appliance.log'),
+    file: logFile,
     level: opts.logLevel,
+  });
+  // The supervisor rotates its own file (supervisor.log) under the same setting.
+  const tellSupervisor = (r: LogRotation) => process.send?.({ type: 'log-rotation', rotation: r });
+  tellSupervisor(appliance.logRotation.current());
+  appliance.logRotation.onChange((r) => {
+    logFile.setLimits(rotationLimitsOf(r));
+    tellSupervisor(r);
   });
   appliance.log = (msg, fields) => logger.info(fields ?? {}, msg);
   const recovered = await appliance.sessionRecords.recoverInterrupted();

@@ -5,12 +5,14 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncPathSync } from '../shared/fs.js';
 import type { ServeOptions } from '../shared/http/server.js';
-import { createLogger } from '../shared/logging.js';
+import { createLogger, openLogFile } from '../shared/logging.js';
+import type { RotatingLogFile } from '../shared/log-file.js';
 import { CODE_ROOT } from '../shared/version.js';
 import { SystemDir, treeVersions, type BootState } from '../updates/slots.js';
 import { DataDir, notInitialised } from './data-paths.js';
 import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 import { lockDataDir } from './lock.js';
+import { LogRotationInput, rotationLimitsOf } from './log-rotation.js';
 import { freePort } from '../shared/ports.js';
 
 /**
@@ -26,11 +28,10 @@ export async function superviseAppliance(opts: ServeOptions): Promise<void> {
   if (!existsSync(dir.identityFile)) throw notInitialised(dir.root);
   const identity = JSON.parse(readFileSync(dir.identityFile, 'utf8')) as { name: string };
   const unlock = lockDataDir(opts.dataDir, 'supervisor.lock');
-  const log = createLogger({
-    name: `${identity.name}/supervisor`,
-    file: path.join(dir.logs, 'supervisor.log'),
-    level: opts.logLevel,
-  });
+  const name = `${identity.name}/supervisor`;
+  // At the default limits until the worker, which reads the setting, says otherwise.
+  const logFile = openLogFile(path.join(dir.logs, 'supervisor.log'), name);
+  const log = createLogger({ name, file: logFile, level: opts.logLevel });
   const sys = new SystemDir(opts.dataDir);
   // A fixed port across worker restarts: resolve "port 0" once.
   const listen = { ...opts.listen };
@@ -65,6 +66,7 @@ export async function superviseAppliance(opts: ServeOptions): Promise<void> {
     }
     const startedAt = Date.now();
     worker = runWorker(tree, opts, listen, boot);
+    worker.on('message', (m) => followLogRotation(m, logFile, log));
     log.info(
       { slot: boot.active, ...treeVersions(tree), trial: !!boot.trial, pid: worker.pid },
       'worker started',
@@ -97,6 +99,15 @@ export async function superviseAppliance(opts: ServeOptions): Promise<void> {
     log.error({ reason: outcome.reason }, 'the new software failed its health check; rolling back');
     sys.writeBoot({ ...boot, rollback: { reason: outcome.reason } });
   }
+}
+
+/** The worker tells the log rotation setting at its start and when it changes. */
+function followLogRotation(message: unknown, logFile: RotatingLogFile, log: Logger): void {
+  const m = message as { type?: string; rotation?: unknown };
+  if (m?.type !== 'log-rotation') return;
+  const rotation = LogRotationInput.safeParse(m.rotation);
+  if (rotation.success) logFile.setLimits(rotationLimitsOf(rotation.data));
+  else log.warn({ rotation: m.rotation }, 'log rotation setting from the worker not understood');
 }
 
 /**

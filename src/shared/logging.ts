@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { RotatingLogFile, type RotationLimits } from './log-file.js';
 
 const CENSOR = '[redacted]';
 
@@ -124,12 +123,50 @@ function censorInterpolated(logger: Logger): void {
   };
 }
 
-/** Structured logs (one JSON event per line) to stdout and, when given, to a file. */
-export function createLogger(opts: { name: string; file?: string; level?: string }): Logger {
+/**
+ * The rotation limits an appliance starts with (appliance_settings may change them): 50 MiB
+ * holds about 150,000 lines (a day of a busy appliance's requests at info level) and is quick
+ * to open, search and attach to a support case; 10 of them keep the last week or two and bound
+ * each log to 550 MiB, small beside the update reserve and the database snapshot on the disk.
+ */
+export const DEFAULT_LOG_ROTATION: RotationLimits = {
+  maxFileBytes: 50 * 1024 * 1024,
+  keepFiles: 10,
+};
+
+/**
+ * A process's log file, rotated by size; its failures are reported on stdout as a line of
+ * the logger `name` would write (the file is what is failing).
+ */
+export function openLogFile(
+  file: string,
+  name: string,
+  limits: RotationLimits = DEFAULT_LOG_ROTATION,
+  retryMs?: number,
+): RotatingLogFile {
+  return new RotatingLogFile(file, {
+    limits,
+    retryMs,
+    report: (msg, fields) =>
+      process.stdout.write(
+        `${JSON.stringify({ level: 50, time: new Date().toISOString(), pid: process.pid, name, ...fields, msg })}\n`,
+      ),
+  });
+}
+
+/**
+ * Structured logs (one JSON event per line) to stdout and, when given, to a file (a path: a
+ * file rotated at the default limits; or a file opened with `openLogFile`).
+ */
+export function createLogger(opts: {
+  name: string;
+  file?: string | RotatingLogFile;
+  level?: string;
+}): Logger {
   const streams: pino.StreamEntry[] = [{ stream: process.stdout }];
   if (opts.file) {
-    mkdirSync(path.dirname(opts.file), { recursive: true });
-    streams.push({ stream: pino.destination({ dest: opts.file, sync: false, mkdir: true }) });
+    const file = typeof opts.file === 'string' ? openLogFile(opts.file, opts.name) : opts.file;
+    streams.push({ stream: file as unknown as pino.DestinationStream });
   }
   const logger = pino(
     {

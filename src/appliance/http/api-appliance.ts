@@ -3,6 +3,7 @@ import { AddressPatch, IpAddress, NewAddressInput } from '../network.js';
 import { ClientAddressInput } from '../client-address.js';
 import { RestoreOptions } from '../backup/backup.js';
 import { UpgradeNoticeInput } from '../upgrade-notice.js';
+import { LogRotationInput } from '../log-rotation.js';
 import { applianceOperationsOf, type ApplianceOperation } from './operation.js';
 import { sendBackup } from '../backup/send-backup.js';
 
@@ -59,6 +60,19 @@ export const applianceOperations: ApplianceOperation[] = [
     handler: ({ appliance, actor, body }) => ({
       clientAddress: appliance.clientAddress.set(actor, body) ?? null,
     }),
+  }),
+  op('getLogRotation', 'GET /api/appliance/logs/rotation', {
+    summary:
+      "Logs: the size at which this appliance's log files are rotated (MiB) and how many rotated files are kept",
+    response: { status: 200, description: 'The log rotation setting' },
+    handler: ({ appliance }) => appliance.logRotation.current(),
+  }),
+  op('setLogRotation', 'PUT /api/appliance/logs/rotation', {
+    summary:
+      "Set when this appliance's log files (logs/appliance.log, logs/supervisor.log) are rotated and how many rotated files are kept; applies to the next line written",
+    body: LogRotationInput,
+    response: { status: 200, description: 'The log rotation setting' },
+    handler: ({ appliance, actor, body }) => appliance.logRotation.set(actor, body),
   }),
   op('listAddresses', 'GET /api/appliance/network/addresses', {
     summary: 'Networking > IP Configuration: unique and shared addresses',

@@ -4,10 +4,11 @@ import { formatBytes, formatTime, html } from '../../shared/web/html.js';
 import { layout } from '../../shared/web/kit.js';
 import { pages } from './page-host.js';
 import { registerBackupPages } from './pages-backup.js';
+import { registerLogPages } from './pages-logs.js';
 import { registerMonitoringPages } from './pages-monitoring.js';
 import { registerNetworkingPages } from './pages-networking.js';
 
-/** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup. */
+/** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup, Monitoring, Logs. */
 export function registerAppliancePages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'appliance');
   // Between Networking (20) and Updates (40) come the traffic and update plugins' links.
@@ -15,6 +16,7 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
   p.link('/appliance/networking', 'Networking', 20);
   p.link('/appliance/backup', 'Backup', 50);
   p.link('/appliance/monitoring', 'Monitoring', 60);
+  p.link('/appliance/logs', 'Logs', 70);
 
   app.get('/appliance', async (_req, reply) => reply.redirect('/appliance/status', 303));
 
@@ -51,4 +53,5 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
   registerNetworkingPages(p, appliance);
   registerBackupPages(p, appliance);
   registerMonitoringPages(p);
+  registerLogPages(p);
 }

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { Actor } from '../shared/actor.js';
+import type { RotationLimits } from '../shared/log-file.js';
+import { DEFAULT_LOG_ROTATION } from '../shared/logging.js';
+import type { EventLog } from '../site/events.js';
+import type { Db } from '../store/db.js';
+import { ApplianceSetting } from '../store/appliance-settings.js';
+
+const MiB = 1024 * 1024;
+
+const whole = (unit: string, min: number, max: number, maxNote: string) =>
+  z
+    .number({ message: `is required: a whole number of ${unit} from ${min} to ${max}` })
+    .int(`must be a whole number of ${unit} (${min} to ${max})`)
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max} (${maxNote})`);
+
+/** Administration > Logs: when a log file of this appliance is rotated, and how many are kept. */
+export const LogRotationInput = z
+  .object({
+    maxFileMiB: whole('MiB', 1, 1024, '1 GiB per file; keep more files instead'),
+    keepFiles: whole('files', 1, 100, 'for a longer history, raise the file size'),
+  })
+  .strict();
+export type LogRotation = z.infer<typeof LogRotationInput>;
+
+export const DEFAULT_LOG_ROTATION_SETTING: LogRotation = {
+  maxFileMiB: DEFAULT_LOG_ROTATION.maxFileBytes / MiB,
+  keepFiles: DEFAULT_LOG_ROTATION.keepFiles,
+};
+
+export const rotationLimitsOf = (r: LogRotation): RotationLimits => ({
+  maxFileBytes: r.maxFileMiB * MiB,
+  keepFiles: r.keepFiles,
+});
+
+/**
+ * The size limit and count of this appliance's log files (logs/appliance.log of the worker,
+ * logs/supervisor.log of the supervisor). Kept in appliance_settings: this appliance's own disk,
+ * never synchronised. Whoever writes a log file listens for changes (`onChange`).
+ */
+export class LogRotationSetting extends ApplianceSetting<LogRotation> {
+  private readonly listeners: ((r: LogRotation) => void)[] = [];
+
+  constructor(
+    db: Db,
+    private readonly events: EventLog,
+  ) {
+    super(db, 'logs.rotation');
+  }
+
+  /** The stored value, or the default when none is stored (or a restore left one that no longer parses). */
+  current(): LogRotation {
+    const stored = LogRotationInput.safeParse(this.get());
+    return stored.success ? stored.data : { ...DEFAULT_LOG_ROTATION_SETTING };
+  }
+
+  set(actor: Actor, value: LogRotation): LogRotation {
+    const before = this.current();
+    this.write(value);
+    this.events.record(actor, 'logs.rotation-set', `${value.maxFileMiB} MiB × ${value.keepFiles}`, {
+      from: before,
+      to: value,
+    });
+    for (const l of this.listeners) l(value);
+    return this.current();
+  }
+
+  onChange(listener: (r: LogRotation) => void): void {
+    this.listeners.push(listener);
+  }
+}
