@@ -15,7 +15,7 @@ const whole = (unit: string, min: number, max: number, maxNote: string) =>
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max} (${maxNote})`);
 
-/** Administration > Logs: when a log file of this appliance is rotated, and how many are kept. */
+/** /appliance > Log files: when a log file of this appliance is rotated, and how many are kept. */
 export const LogRotationInput = z
   .object({
     maxFileMiB: whole('MiB', 1, 1024, '1 GiB per file; keep more files instead'),

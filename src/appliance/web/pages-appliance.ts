@@ -8,7 +8,7 @@ import { registerLogPages } from './pages-logs.js';
 import { registerMonitoringPages } from './pages-monitoring.js';
 import { registerNetworkingPages } from './pages-networking.js';
 
-/** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup, Monitoring, Logs. */
+/** /appliance area pages: Status, Networking > IP Configuration, Updates, Backup, Monitoring, Log files. */
 export function registerAppliancePages(app: FastifyInstance, appliance: Appliance): void {
   const p = pages(app, appliance, 'appliance');
   // Between Networking (20) and Updates (40) come the traffic and update plugins' links.
@@ -16,7 +16,7 @@ export function registerAppliancePages(app: FastifyInstance, appliance: Applianc
   p.link('/appliance/networking', 'Networking', 20);
   p.link('/appliance/backup', 'Backup', 50);
   p.link('/appliance/monitoring', 'Monitoring', 60);
-  p.link('/appliance/logs', 'Logs', 70);
+  p.link('/appliance/logs', 'Log files', 70);
 
   app.get('/appliance', async (_req, reply) => reply.redirect('/appliance/status', 303));
 

@@ -34,7 +34,7 @@ function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string
   const files = logFiles(ctx.appliance.dir.logs);
   return kit.layout(
     ctx,
-    'Logs',
+    'Log files',
     html`<section id="log-files">
         <p class="note">
           The appliance (<code>logs/appliance.log</code>) and its supervisor
@@ -88,7 +88,7 @@ function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string
   );
 }
 
-/** /appliance > Logs: the log files and their rotation setting. */
+/** /appliance > Log files: the log files and their rotation setting. */
 export function registerLogPages(p: Pages): void {
   p.get('/appliance/logs', (ctx) => page(ctx, kit.NO_PROBLEM));
   p.post('/appliance/logs/rotation', (ctx) => {

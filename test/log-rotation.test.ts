@@ -1,0 +1,177 @@
+/**
+ * The appliance's log files stay bounded (docs/operations.md, Log files): a size limit and a
+ * count set through the /appliance API, enough requests to rotate several times (each logs a
+ * line with its number), across a restart: every file within the limit, the count kept, and
+ * every line still kept there exactly once, in the order written.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  ADMIN_PASSWORD,
+  startTestAppliance,
+  until,
+  type TestAppliance,
+} from './support/appliance.js';
+
+const MiB = 1024 * 1024;
+const PAD = 'p'.repeat(3000);
+
+/** One request whose log line (a 404's path is logged) carries `n` and is ~3.2 KB long. */
+const probe = (t: TestAppliance, n: number) =>
+  t.anon.call('GET', `/rotation-probe/${n}/${PAD}`).then((r) => expect(r.status).toBe(404));
+
+/** The appliance.log files, oldest first, and the probe numbers each holds in its order. */
+function logFiles(dataDir: string) {
+  const dir = path.join(dataDir, 'logs');
+  const index = (name: string) => Number(/\.(\d+)$/.exec(name)?.[1] ?? 0);
+  return readdirSync(dir)
+    .filter((n) => n.startsWith('appliance.log'))
+    .sort((a, b) => index(b) - index(a))
+    .map((name) => {
+      const text = readFileSync(path.join(dir, name), 'utf8');
+      const probes = [...text.matchAll(/"url":"\/rotation-probe\/(\d+)\//g)].map((m) =>
+        Number(m[1]),
+      );
+      return { name, bytes: statSync(path.join(dir, name)).size, probes, text };
+    });
+}
+
+const cookieOf = (headers: Record<string, string | string[] | undefined>) =>
+  [headers['set-cookie'] ?? []]
+    .flat()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+
+/** A form post of the /appliance web console, signed in as a browser is (cookies, CSRF field). */
+async function webConsole(t: TestAppliance) {
+  const c = t.anon;
+  const html = { accept: 'text/html' };
+  const signInPage = await c.call<string>('GET', '/appliance/sign-in', { headers: html });
+  const pre = cookieOf(signInPage.headers);
+  const form = (fields: Record<string, string>) => ({
+    raw: Buffer.from(new URLSearchParams(fields).toString()),
+    headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  const csrfIn = (page: string) => /name="_csrf" value="([0-9a-f]+)"/.exec(page)![1]!;
+  const signedIn = await c.call('POST', '/appliance/sign-in', {
+    ...form({ _csrf: csrfIn(signInPage.body), username: 'admin', password: ADMIN_PASSWORD }),
+    headers: { ...form({}).headers, cookie: pre },
+  });
+  const cookie = cookieOf(signedIn.headers);
+  const get = (url: string) => c.call<string>('GET', url, { headers: { ...html, cookie } });
+  const post = async (url: string, fields: Record<string, string>) => {
+    const csrf = csrfIn((await get('/appliance/logs')).body);
+    const f = form({ _csrf: csrf, ...fields });
+    return c.call<string>('POST', url, { ...f, headers: { ...f.headers, cookie } });
+  };
+  return { get, post };
+}
+
+describe('log rotation', () => {
+  it('refuses a size or count of 0, negative, absurdly large or not whole, naming the field and the bounds', async () => {
+    const t = await startTestAppliance({ name: 'log-rotation-refusals' });
+    const put = (json: unknown) =>
+      t.api.call<{ errors: { field: string; message: string }[] }>(
+        'PUT',
+        '/api/appliance/logs/rotation',
+        { json },
+      );
+    const cases: [unknown, string, RegExp][] = [
+      [{ maxFileMiB: 0, keepFiles: 10 }, 'maxFileMiB', /at least 1/],
+      [{ maxFileMiB: -5, keepFiles: 10 }, 'maxFileMiB', /at least 1/],
+      [{ maxFileMiB: 1e9, keepFiles: 10 }, 'maxFileMiB', /at most 1024 \(1 GiB per file/],
+      [{ maxFileMiB: 1.5, keepFiles: 10 }, 'maxFileMiB', /whole number of MiB \(1 to 1024\)/],
+      [{ maxFileMiB: '50', keepFiles: 10 }, 'maxFileMiB', /whole number of MiB from 1 to 1024/],
+      [{ maxFileMiB: 50, keepFiles: 0 }, 'keepFiles', /at least 1/],
+      [{ maxFileMiB: 50, keepFiles: 1000 }, 'keepFiles', /at most 100/],
+      [{ maxFileMiB: 50 }, 'keepFiles', /is required/],
+    ];
+    for (const [json, field, message] of cases) {
+      const res = await put(json);
+      expect(res.status, JSON.stringify(json)).toBe(400);
+      expect(res.body.errors).toEqual([{ field, message: expect.stringMatching(message) }]);
+    }
+    expect((await t.api.call('GET', '/api/appliance/logs/rotation')).body).toEqual({
+      maxFileMiB: 50,
+      keepFiles: 10,
+    });
+
+    // The web console's page: the same refusals beside their fields, then a change.
+    const web = await webConsole(t);
+    const page = await web.get('/appliance/logs');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('appliance.log');
+    expect(page.body).toMatch(/id="f-maxFileMiB"[^>]*value="50"/);
+    const refused = await web.post('/appliance/logs/rotation', {
+      maxFileMiB: '0',
+      keepFiles: '2.5',
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/id="error-maxFileMiB">must be at least 1</);
+    expect(refused.body).toMatch(/id="error-keepFiles">must be a whole number of files/);
+    const saved = await web.post('/appliance/logs/rotation', { maxFileMiB: '20', keepFiles: '5' });
+    expect(saved.status).toBe(303);
+    expect((await t.api.call('GET', '/api/appliance/logs/rotation')).body).toEqual({
+      maxFileMiB: 20,
+      keepFiles: 5,
+    });
+  }, 120_000);
+
+  it('keeps each file within the limit and the count of files, every line kept exactly once in order, across a restart', async () => {
+    const t = await startTestAppliance({ name: 'log-rotation' });
+    const set = await t.api.call('PUT', '/api/appliance/logs/rotation', {
+      json: { maxFileMiB: 1, keepFiles: 2 },
+    });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ maxFileMiB: 1, keepFiles: 2 });
+
+    // ~5.3 MiB of probe lines: the file is rotated 5 times, the oldest lines are removed.
+    let n = 0;
+    const send = async (count: number) => {
+      for (let i = 0; i < count; i++) await probe(t, ++n);
+      // Written once per turn of the event loop: wait for the last one.
+      await until(
+        () => logFiles(t.dataDir).at(-1)!.probes.at(-1) === n,
+        10_000,
+        `probe ${n} in appliance.log`,
+      );
+    };
+    const check = () => {
+      const files = logFiles(t.dataDir);
+      expect(files.map((f) => f.name)).toEqual([
+        'appliance.log.2',
+        'appliance.log.1',
+        'appliance.log',
+      ]);
+      for (const f of files) expect(f.bytes, f.name).toBeLessThanOrEqual(1 * MiB);
+      // The rotated files are full: each holds close to 1 MiB (less at most one probe line).
+      for (const f of files.slice(0, -1)) expect(f.bytes, f.name).toBeGreaterThan(MiB - 3_500);
+      const probes = files.flatMap((f) => f.probes);
+      const first = probes[0]!;
+      expect(probes).toEqual(Array.from({ length: n - first + 1 }, (_, i) => first + i));
+      return { first, files };
+    };
+    await send(1_700);
+    const before = check();
+    expect(before.first).toBeGreaterThan(600);
+
+    // A restart appends to appliance.log and shifts the files there are.
+    await t.restart();
+    await send(400);
+    const after = check();
+    expect(after.first).toBeGreaterThan(before.first);
+    expect(after.files.some((f) => f.text.includes('"msg":"stopped"'))).toBe(true);
+
+    // The setting is the appliance's own, kept across the restart.
+    expect((await t.api.call('GET', '/api/appliance/logs/rotation')).body).toEqual({
+      maxFileMiB: 1,
+      keepFiles: 2,
+    });
+    const events = await t.api.call<{ items: { target: string }[] }>(
+      'GET',
+      '/api/login/logs?action=logs.rotation-set',
+    );
+    expect(events.body.items.map((e) => e.target)).toEqual(['1 MiB × 2']);
+  }, 240_000);
+});
