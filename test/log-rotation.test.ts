@@ -125,6 +125,13 @@ describe('log rotation', () => {
     });
     expect(set.status).toBe(200);
     expect(set.body).toEqual({ maxFileMiB: 1, keepFiles: 2 });
+    // The supervisor rotates its own file under the same setting: the worker told it.
+    const supervisorLog = path.join(t.dataDir, 'logs', 'supervisor.log');
+    await until(
+      () => readFileSync(supervisorLog, 'utf8').includes('log files rotated at 1 MiB, 2 kept'),
+      10_000,
+      'the supervisor to follow the new setting',
+    );
 
     // ~5.3 MiB of probe lines: the file is rotated 5 times, the oldest lines are removed.
     let n = 0;

@@ -37,7 +37,10 @@ export async function runAppliance(opts: ServeOptions): Promise<void> {
     level: opts.logLevel,
   });
   // The supervisor rotates its own file (supervisor.log) under the same setting.
-  const tellSupervisor = (r: LogRotation) => process.send?.({ type: 'log-rotation', rotation: r });
+  // Not once the supervisor is gone: a send on a closed channel is an uncaught error.
+  const tellSupervisor = (r: LogRotation) => {
+    if (process.connected) process.send?.({ type: 'log-rotation', rotation: r });
+  };
   tellSupervisor(appliance.logRotation.current());
   appliance.logRotation.onChange((r) => {
     logFile.setLimits(rotationLimitsOf(r));

@@ -55,6 +55,7 @@ export async function superviseAppliance(opts: ServeOptions): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 
   let crashes = 0;
+  let rotation = '';
   for (;;) {
     let boot = sys.readBoot();
     if (boot.rollback) boot = rollBack(sys, dir, boot, log);
@@ -66,7 +67,7 @@ export async function superviseAppliance(opts: ServeOptions): Promise<void> {
     }
     const startedAt = Date.now();
     worker = runWorker(tree, opts, listen, boot);
-    worker.on('message', (m) => followLogRotation(m, logFile, log));
+    worker.on('message', (m) => (rotation = followLogRotation(m, rotation, logFile, log)));
     log.info(
       { slot: boot.active, ...treeVersions(tree), trial: !!boot.trial, pid: worker.pid },
       'worker started',
@@ -101,13 +102,29 @@ export async function superviseAppliance(opts: ServeOptions): Promise<void> {
   }
 }
 
-/** The worker tells the log rotation setting at its start and when it changes. */
-function followLogRotation(message: unknown, logFile: RotatingLogFile, log: Logger): void {
+/**
+ * The worker tells the log rotation setting at its start and when it changes; a new one is
+ * logged (in the file it applies to). Returns the setting now followed.
+ */
+function followLogRotation(
+  message: unknown,
+  followed: string,
+  logFile: RotatingLogFile,
+  log: Logger,
+): string {
   const m = message as { type?: string; rotation?: unknown };
-  if (m?.type !== 'log-rotation') return;
+  if (m?.type !== 'log-rotation') return followed;
   const rotation = LogRotationInput.safeParse(m.rotation);
-  if (rotation.success) logFile.setLimits(rotationLimitsOf(rotation.data));
-  else log.warn({ rotation: m.rotation }, 'log rotation setting from the worker not understood');
+  if (!rotation.success) {
+    log.warn({ rotation: m.rotation }, 'log rotation setting from the worker not understood');
+    return followed;
+  }
+  const { maxFileMiB, keepFiles } = rotation.data;
+  const said = `${maxFileMiB} MiB × ${keepFiles}`;
+  if (said === followed) return followed;
+  logFile.setLimits(rotationLimitsOf(rotation.data));
+  log.info({ maxFileMiB, keepFiles }, `log files rotated at ${maxFileMiB} MiB, ${keepFiles} kept`);
+  return said;
 }
 
 /**
