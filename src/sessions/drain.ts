@@ -5,14 +5,34 @@ import { sessionsErrors } from './error-codes.js';
 
 /** A planned move pauses the sessions this long after telling their clients to move. */
 const MOVE_AFTER_MS = 1_000;
-/** How often, and how long, a planned move looks whether a session's Jump Client left. */
-const FOLLOW_EVERY_MS = 100;
-const FOLLOW_FOR_MS = 30_000;
+/**
+ * How long a planned move follows its Jump Clients: a Jump Client told to reconnect through the
+ * site that is not back here by then is taken to be where the site leads now, elsewhere.
+ */
+export const FOLLOW_FOR_MS = 30_000;
 
 const pauseLegs = (legs: Iterable<{ destroy(e: Error): void }>, reason: string) => {
   const paused = sessionsErrors.SESSION_PAUSED(`The session moves: ${reason}.`);
   for (const leg of legs) leg.destroy(paused);
 };
+
+/** What the drain needs of the resumable sessions paused here (resume.ts). */
+export interface PausedSessions {
+  /** Refuse as moving the legs waiting here for sessions whose Jump Client is away. */
+  sendWaitingAway(away: (jumpClient: string) => boolean, reason: string): number;
+  pausedHere(): { sessions: number; waiting: number };
+}
+
+/** A planned move or a drain under way: its sessions follow their Jump Clients. */
+interface Move {
+  reason: string;
+  /** Jump Clients sent to a known other appliance (`to`, or through a released address). */
+  sentAway: Set<string>;
+  until: number;
+  timer: NodeJS.Timeout;
+  ended: () => void;
+  done: Promise<void>;
+}
 
 /**
  * Draining a node (S22): it stops taking new clients, asks the connected ones to reconnect
@@ -21,21 +41,29 @@ const pauseLegs = (legs: Iterable<{ destroy(e: Error): void }>, reason: string) 
 export class GatewayDrain {
   /** Where the primary node said this draining node's clients go now (an accepting node). */
   private sendTo: Relay | undefined;
+  private move: Move | undefined;
+  /** Times the move looked at its sessions (each on an event, none on a clock but its end). */
+  checks = 0;
 
-  constructor(private readonly state: GatewayState) {}
+  constructor(
+    private readonly state: GatewayState,
+    private readonly paused: PausedSessions,
+  ) {}
 
   /**
    * Stop taking new clients here and ask every connected one to reconnect: to `to` (an accepting
    * node the primary node named) or else through the site (which sends it to another node). Resumable sessions follow a second later (they pause and
    * resume there); others go on: each runs on legs of its own, not the control connection. Were
    * a Jump Client in a session kept here until it is idle, the next session for it would come
-   * here too, and a busy one would never leave.
+   * here too, and a busy one would never leave. Legs waiting here to be paired are sent on at
+   * once (the node serves no session any more), as in any planned move.
    */
-  drain(to?: Relay): void {
+  drain(to?: Relay): Promise<void> {
     this.state.draining = true;
     this.sendTo = to;
     for (const p of this.state.presences()) moveClient(p, 'this node is draining', to);
     this.moveSessionsSoon('this node is draining');
+    return this.sessionsFollowClients('this node is draining');
   }
 
   undrain(): void {
@@ -56,36 +84,95 @@ export class GatewayDrain {
   }
 
   /**
-   * Any other planned move (an install, Become Backup, a released shared address): the clients
-   * were just asked to reconnect through the site. Each resumable session here follows its
-   * Jump Client: paused as soon as that client is connected here no more (it reconnected where
-   * the site leads now), so both legs resume there at once instead of at this appliance's stop.
-   * A session whose Jump Client came back here (the site still leads here: a lone appliance
-   * installing) goes on, and pauses only for the restart. Looks for FOLLOW_FOR_MS at most.
+   * A planned move (an install, Become Backup, a released shared address, a node leaving its
+   * cluster) or a drain: the clients were just asked to reconnect, to `sentAway` Jump Clients'
+   * knowledge somewhere else. Each resumable session here follows its Jump Client, on events
+   * (the move's start, a Jump Client leaving, a leg coming back here) for FOLLOW_FOR_MS:
+   * - a part running here is paused as soon as its Jump Client is connected here no more (it
+   *   reconnected where the site leads now), so both legs resume there at once instead of at
+   *   this appliance's stop; one whose Jump Client stays or came back here goes on;
+   * - a leg waiting here to be paired is sent on (refused as moving) only when its Jump Client
+   *   is known to be elsewhere: this appliance serves sessions no more (a failover backup, a
+   *   node draining or not accepting, stopping), or the Jump Client is not connected here and was
+   *   sent away to another appliance, or was told to reconnect through the site and is not back
+   *   when the move ends. A leg whose Jump Client comes back here is paired here.
+   * Resolves when the move ends: at FOLLOW_FOR_MS, or as soon as no resumable part runs here,
+   * no leg waits here and (while this appliance serves) no session is paused here.
    */
-  sessionsFollowClients(
-    reason: string,
-    waitingLegs?: (here: (jumpClient: string) => boolean, reason: string) => number,
-  ): void {
+  sessionsFollowClients(reason: string, sentAway: Iterable<string> = []): Promise<void> {
     const until = Date.now() + FOLLOW_FOR_MS;
-    const here = (jumpClient: string) => this.state.jumpClients.has(jumpClient);
-    const timer = setInterval(() => {
-      let waiting = 0;
-      for (const [id, legs] of this.state.legs) {
-        const live = this.state.live.get(id);
-        if (live?.moves === undefined) continue;
-        if (here(live.jumpClient)) waiting++;
-        else pauseLegs(legs, reason);
-      }
-      // And legs back here, not yet paired, of sessions whose Jump Client left (resume.ts).
-      waiting += waitingLegs?.(here, reason) ?? 0;
-      if (!waiting || Date.now() > until) clearInterval(timer);
-    }, FOLLOW_EVERY_MS);
+    const before = this.move;
+    if (before) {
+      // A move during a move: one move, with the later reason and end, and both lists.
+      clearTimeout(before.timer);
+      before.reason = reason;
+      before.until = until;
+      for (const name of sentAway) before.sentAway.add(name);
+      before.timer = this.endAt(before);
+    } else {
+      let ended!: () => void;
+      const done = new Promise<void>((r) => (ended = r));
+      const move: Move = {
+        reason,
+        sentAway: new Set(sentAway),
+        until,
+        timer: undefined!,
+        ended,
+        done,
+      };
+      move.timer = this.endAt(move);
+      this.move = move;
+    }
+    const move = this.move!;
+    this.follow();
+    return move.done;
+  }
+
+  /** A Jump Client left, a leg came back to wait here, a part ended: a move under way looks again. */
+  changed(): void {
+    if (this.move) this.follow();
+  }
+
+  private endAt(move: Move): NodeJS.Timeout {
+    const timer = setTimeout(() => this.follow(true), Math.max(0, move.until - Date.now()));
     timer.unref();
+    return timer;
+  }
+
+  private serving(): boolean {
+    const { state } = this;
+    return !state.closing && state.host.acceptsClients() && state.accepting();
+  }
+
+  private follow(last = false): void {
+    const move = this.move;
+    if (!move) return;
+    this.checks++;
+    const here = (jumpClient: string) => this.state.jumpClients.has(jumpClient);
+    let running = 0;
+    for (const [id, legs] of this.state.legs) {
+      const live = this.state.live.get(id);
+      if (live?.moves === undefined) continue;
+      if (here(live.jumpClient)) running++;
+      else pauseLegs(legs, move.reason);
+    }
+    const serving = this.serving();
+    this.paused.sendWaitingAway(
+      (jumpClient) => !serving || (!here(jumpClient) && (last || move.sentAway.has(jumpClient))),
+      move.reason,
+    );
+    const paused = this.paused.pausedHere();
+    if (last || (!running && !paused.waiting && !(serving && paused.sessions))) {
+      clearTimeout(move.timer);
+      this.move = undefined;
+      move.ended();
+    }
   }
 
   /** Not accepting (drain() already moved everyone): a client whose last session ended moves on. */
   sessionEnded(session: LiveSession): void {
+    // A move under way may be over (looked at once the session's part is paused or over).
+    if (this.move) setImmediate(() => this.changed());
     const state = this.state;
     if (state.accepting()) return;
     const jump = state.jumpClients.get(session.jumpClient);

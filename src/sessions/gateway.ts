@@ -98,7 +98,11 @@ export class ClientGateway {
     });
     this.upgradeTicker = setInterval(() => this.upgrades.tick(), 1_000);
     this.upgradeTicker.unref();
-    this.drainer = new GatewayDrain(this.state);
+    // The resumable sessions paused here, for the drain and the planned moves (made below).
+    this.drainer = new GatewayDrain(this.state, {
+      sendWaitingAway: (away, reason) => this.resumption.sendWaitingAway(away, reason),
+      pausedHere: () => this.resumption.pausedHere(),
+    });
     this.runner = new SessionRunner(this.state, (s) => this.drainer.sessionEnded(s));
     this.resumption = new SessionResumption({
       interApplianceKey: () => host.interApplianceKey(),
@@ -112,6 +116,11 @@ export class ClientGateway {
           { reason, ...(id ? { jumpClient: id.jumpClient, target: id.target } : {}) },
           'failed',
         ),
+      waiting: (id, side) => {
+        host.log('session leg waits for the other side', { session: id.session, side });
+        // Once the leg's arrival is done: a move under way may send it on at once.
+        queueMicrotask(() => this.drainer.changed());
+      },
     });
     this.pairing = new SessionPairing(this.state, {
       resumable: (id, c, j) => this.resumption.start(id, c, j),
@@ -120,7 +129,11 @@ export class ClientGateway {
     this.presence = new ClientPresence(this.state, {
       openFailed: (session, reason) => this.pairing.openFailed(session, reason),
       upgradeFailed: (name, reason) => this.upgrades.upgradeFailed(name, reason),
-      jumpClientLost: (p, reason) => this.pairing.jumpClientLost(p, reason),
+      jumpClientLost: (p, reason) => {
+        this.pairing.jumpClientLost(p, reason);
+        // Once a connection replacing this one (the same Jump Client back) took its place.
+        queueMicrotask(() => this.drainer.changed());
+      },
       tick: (now) => this.pairing.sweep(now),
     });
   }
@@ -308,7 +321,7 @@ export class ClientGateway {
    * primary node named one) and their resumable sessions away.
    */
   drain(to?: Relay): void {
-    this.drainer.drain(to);
+    void this.drainer.drain(to);
   }
 
   undrain(): void {
@@ -330,19 +343,18 @@ export class ClientGateway {
    * site's name leads now.
    */
   moveAll(reason: string, to?: Relay): void {
-    this.presence.moveAll(reason, to);
+    const moved = this.presence.moveAll(reason, to);
     this.apiConnections.closeIdle();
-    this.drainer.sessionsFollowClients(reason, this.waitingLegs);
+    // Sent straight to another appliance, the Jump Clients are known to be elsewhere once gone.
+    void this.drainer.sessionsFollowClients(reason, to ? moved : []);
   }
 
   /** Clients that came in through an address this appliance just released follow the address. */
   moveConnectedVia(address: string, reason: string): void {
-    this.presence.moveConnectedVia(address, reason);
-    this.drainer.sessionsFollowClients(reason, this.waitingLegs);
+    const moved = this.presence.moveConnectedVia(address, reason);
+    // The address leads elsewhere now: so do those Jump Clients, once gone from here.
+    void this.drainer.sessionsFollowClients(reason, moved);
   }
-
-  private readonly waitingLegs = (here: (jumpClient: string) => boolean, reason: string) =>
-    this.resumption.sendWaitingAfter(here, reason);
 
   /** Connected clients with their live sessions (Status > Information). */
   list(): ConnectedClient[] {

@@ -155,16 +155,28 @@ export class ClientPresence {
     return true;
   }
 
-  /** Ask every connected client to reconnect: to `to` when given, else through the site. */
-  moveAll(reason: string, to?: Relay): void {
+  /**
+   * Ask every connected client to reconnect: to `to` when given, else through the site. Returns
+   * the Jump Clients asked.
+   */
+  moveAll(reason: string, to?: Relay): string[] {
     for (const p of this.state.presences()) moveClient(p, reason, to);
+    return [...this.state.jumpClients.keys()];
   }
 
-  /** Clients that came in through an address this appliance just released follow the address. */
-  moveConnectedVia(address: string, reason: string): void {
+  /**
+   * Clients that came in through an address this appliance just released follow the address.
+   * Returns the Jump Clients asked.
+   */
+  moveConnectedVia(address: string, reason: string): string[] {
     const plain = (a: string) => a.replace(/^::ffff:/, '');
+    const moved: string[] = [];
     for (const p of this.state.presences())
-      if (plain(p.via) === plain(address)) moveClient(p, reason);
+      if (plain(p.via) === plain(address)) {
+        moveClient(p, reason);
+        if (this.state.jumpClients.get(p.client.name) === p) moved.push(p.client.name);
+      }
+    return moved;
   }
 
   private ping(): void {

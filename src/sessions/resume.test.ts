@@ -33,7 +33,7 @@ const pair = async (onOpen: (request: Request, stream: MuxStream) => void) =>
   (await muxPair(onOpen, (close) => cleanups.push(close))).client;
 
 describe('SessionResumption', () => {
-  it('refuses a leg waiting here for a session whose Jump Client left in a planned move (409 SESSION_PAUSED, over the wire), keeps one whose Jump Client is here, and the client asks again', async () => {
+  it('refuses a leg waiting here for a session whose Jump Client is away in a planned move (409 SESSION_PAUSED, over the wire), keeps one whose Jump Client is not, and the client asks again', async () => {
     const reason = 'this appliance became the failover backup';
     const resumption = new SessionResumption({
       interApplianceKey: () => 'k'.repeat(40),
@@ -77,12 +77,14 @@ describe('SessionResumption', () => {
     firsts[0]!.destroy(sessionsErrors.SESSION_PAUSED('The session moves.'));
     await until(() => back.length === 1, 10_000, 'the leg back with its resume token');
 
-    // Its Jump Client is still here: the leg keeps waiting, and the session counts as paused.
-    expect(resumption.sendWaitingAfter(() => true, reason)).toBe(1);
+    // Its Jump Client is not known to be away: the leg keeps waiting, the session paused here.
+    expect(resumption.sendWaitingAway(() => false, reason)).toBe(0);
+    expect(resumption.pausedHere()).toEqual({ sessions: 1, waiting: 1 });
     expect(back[0]!.destroyed).toBe(false);
 
-    // It left: the leg is refused as moving, and the client's open fails with that problem.
-    expect(resumption.sendWaitingAfter(() => false, reason)).toBe(1);
+    // It is elsewhere: the leg is refused as moving, and the client's open fails with that problem.
+    expect(resumption.sendWaitingAway((name) => name === 'db-01', reason)).toBe(1);
+    expect(resumption.pausedHere()).toEqual({ sessions: 1, waiting: 0 });
     await until(() => refusals.length === 1, 10_000, 'the refusal at the client');
     expect(refusals[0]!.code).toBe('SESSION_PAUSED');
     // 409, not 503: RelayConnections.openLeg asks a 503 again at once over a fresh connection to
@@ -103,7 +105,8 @@ describe('SessionResumption', () => {
       true,
     );
     // And the new leg waits as the first did: the session is still paused here.
-    expect(resumption.sendWaitingAfter(() => true, reason)).toBe(1);
+    expect(resumption.sendWaitingAway(() => false, reason)).toBe(0);
+    expect(resumption.pausedHere()).toEqual({ sessions: 1, waiting: 1 });
     expect(back[1]!.destroyed).toBe(false);
   });
 });

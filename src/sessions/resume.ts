@@ -61,6 +61,8 @@ export interface ResumptionHost {
   ): Promise<SessionEnd | undefined>;
   /** A resumption refused or given up, for the event log. */
   refused(id: SessionIdentity | undefined, name: string, reason: string): void;
+  /** A leg came back and waits here for the other side's. */
+  waiting?(id: SessionIdentity, side: Side): void;
 }
 
 /** How long a resume token is honoured: the longest a session may run and still resume. */
@@ -146,33 +148,47 @@ export class SessionResumption {
       state.running.console.destroy(paused);
       state.running.jump.destroy(paused);
     } else this.pair(state);
+    // Not paired (yet): it waits here for the other side (a move may send it on at once).
+    if (state.waiting[side]?.leg === leg) this.host.waiting?.(id, side);
   }
 
   /**
-   * A planned move (the Jump Clients were asked to reconnect where the site leads now): legs
-   * that came back here for a session whose Jump Client is connected here no more are refused
-   * as moving (SESSION_PAUSED, 409: not a 503, which a client asks again at the same place), so
+   * A planned move or a drain (src/sessions/drain.ts): the legs waiting here for a session whose
+   * Jump Client `away` says is elsewhere (or that this appliance serves no more) are refused as
+   * moving (SESSION_PAUSED, 409: not a 503, which a client asks again at the same place), so
    * they resume where it went. Left waiting, each waited here for the other leg, which went
    * there, until the resume window passed and the session ended (a pair's Become Backup just
-   * after a Become Primary). Returns the sessions paused here that may still see legs come
-   * back: the move keeps looking while there are any.
+   * after a Become Primary; a traffic node drained while a leg waited there). Returns how many
+   * legs were refused.
    */
-  sendWaitingAfter(here: (jumpClient: string) => boolean, reason: string): number {
-    let paused = 0;
+  sendWaitingAway(away: (jumpClient: string) => boolean, reason: string): number {
+    let refused = 0;
     for (const state of this.states.values()) {
-      if (state.running) continue;
-      paused++;
-      if (here(state.id.jumpClient)) continue;
+      if (state.running || !away(state.id.jumpClient)) continue;
       for (const side of ['console', 'jump'] as const) {
         const arrival = state.waiting[side];
         if (!arrival) continue;
         delete state.waiting[side];
+        refused++;
         arrival.leg.refuse(
           sessionsErrors.SESSION_PAUSED(`The session moves: ${reason}.`, { status: 409 }),
         );
       }
     }
-    return paused;
+    return refused;
+  }
+
+  /** Sessions paused here (no part runs), and legs waiting here to be paired. */
+  pausedHere(): { sessions: number; waiting: number } {
+    let sessions = 0;
+    let waiting = 0;
+    for (const state of this.states.values()) {
+      if (state.running) continue;
+      sessions++;
+      if (state.waiting.console) waiting++;
+      if (state.waiting.jump) waiting++;
+    }
+    return { sessions, waiting };
   }
 
   /** Paused and waiting sessions are let go (their clients resume elsewhere). */

@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { muxPair } from '../../test/support/mux-pair.js';
+import { until } from '../shared/until.js';
+import { GatewayDrain } from './drain.js';
+import { GatewayState, type GatewayHost, type Presence } from './gateway-state.js';
+import type { MuxStream } from './mux.js';
+import { SessionResumption, type ResumeClaims, type Side } from './resume.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+const claims = (side: Side): ResumeClaims => ({
+  kind: 'resume',
+  sub: side === 'console' ? 'rep' : 'jump-client:db-01',
+  representative: 'rep',
+  session: 's-1',
+  jumpClient: 'db-01',
+  target: '127.0.0.1:22',
+  gen: 1,
+  paused: 0,
+  exp: Date.now() + 60_000,
+});
+
+/**
+ * One appliance's drain and resumable sessions, wired as gateway.ts wires them, with the legs
+ * over a real loopback MuxConnection: a leg opened as `console` or `jump` comes back to the
+ * real SessionResumption with its resume token.
+ */
+async function appliance(serves: { clients: boolean; newClients: boolean }) {
+  const host = {
+    acceptsClients: () => serves.clients,
+    acceptsNewClients: () => serves.newClients,
+  } as GatewayHost;
+  const state = new GatewayState(host);
+  const parts: string[] = [];
+  const resumption: SessionResumption = new SessionResumption({
+    interApplianceKey: () => 'k'.repeat(40),
+    windowMs: 120_000,
+    runPart: (id) => {
+      parts.push(id.session);
+      return new Promise(() => undefined);
+    },
+    refused: () => undefined,
+    waiting: () => queueMicrotask(() => drain.changed()),
+  });
+  cleanups.push(() => resumption.close());
+  const drain = new GatewayDrain(state, {
+    sendWaitingAway: (away, reason) => resumption.sendWaitingAway(away, reason),
+    pausedHere: () => resumption.pausedHere(),
+  });
+  const { client } = await muxPair<{ side: Side }>(
+    (request, stream) => resumption.returned(claims(request.side), request.side, stream, 0),
+    (close) => cleanups.push(close),
+  );
+  /** A leg back with its resume token: resolves accepted or rejects refused. */
+  const back = (side: Side): Promise<MuxStream> => {
+    const opened = client.open({ side }, 60_000);
+    opened.catch(() => undefined); // a test's end closes the connection under a leg waiting
+    return opened;
+  };
+  /** The Jump Client's control connection here (its presence in the map, and a channel told to move). */
+  const jumpClient = {
+    connects: () =>
+      state.jumpClients.set('db-01', {
+        channel: { send: () => undefined, close: () => undefined },
+      } as unknown as Presence),
+    leaves: () => {
+      state.jumpClients.delete('db-01');
+      drain.changed();
+    },
+  };
+  return { state, drain, resumption, parts, back, jumpClient };
+}
+
+describe('GatewayDrain: a planned move and the legs waiting to be paired', () => {
+  it('a leg whose Jump Client reconnects to this same appliance during the move is paired here, not refused; the move looks only on events', async () => {
+    const a = await appliance({ clients: true, newClients: true });
+    a.jumpClient.connects();
+    const console = a.back('console');
+    let settled: string | undefined;
+    console.then(
+      () => (settled = 'accepted'),
+      (e: Error & { code?: string }) => (settled = `refused: ${e.code} ${e.message}`),
+    );
+    await until(() => a.resumption.pausedHere().waiting === 1, 10_000, 'the console leg to wait');
+
+    // An install on a lone appliance: the clients are told to reconnect through the site.
+    const moved = a.drain.sessionsFollowClients('this appliance is installing a software update');
+    let ended = false;
+    void moved.then(() => (ended = true));
+    // The Jump Client goes, is away a while, and comes back here. (The old code, looking every
+    // 100 ms, refused the console's leg within 100 ms of its going: not connected here. Half a
+    // second away is five of its looks.)
+    a.jumpClient.leaves();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(settled).toBeUndefined();
+    expect(a.resumption.pausedHere()).toEqual({ sessions: 1, waiting: 1 });
+    a.jumpClient.connects();
+    const jump = await a.back('jump');
+    expect((await console).acceptInfo).toMatchObject({ resume: { session: 's-1', part: 2 } });
+    expect(jump.acceptInfo).toMatchObject({ resume: { session: 's-1', part: 2 } });
+    expect(settled).toBe('accepted');
+    expect(a.parts).toEqual(['s-1']);
+    // Looked at its start and when the Jump Client left: no clock (the old code looked every
+    // 100 ms for 30 s while a session was paused here); the leg back was paired at once.
+    expect(a.drain.checks).toBe(2);
+    expect(ended).toBe(false);
+  });
+
+  it('a leg whose Jump Client was sent to another appliance is refused as moving once the client is gone; the move then ends at once', async () => {
+    const a = await appliance({ clients: true, newClients: true });
+    a.jumpClient.connects();
+    const console = a.back('console');
+    await until(() => a.resumption.pausedHere().waiting === 1, 10_000, 'the console leg to wait');
+    const moved = a.drain.sessionsFollowClients('the shared address moved', ['db-01']);
+    // Still connected here: it waits.
+    expect(a.resumption.pausedHere().waiting).toBe(1);
+    a.jumpClient.leaves();
+    const refused = await console.then(
+      () => undefined,
+      (e: Error & { code?: string; status?: number }) => e,
+    );
+    expect(refused?.code).toBe('SESSION_PAUSED');
+    expect(refused?.status).toBe(409);
+    expect(refused?.message).toBe('The session moves: the shared address moved.');
+    // Paused here, nothing waits, but this appliance still serves: the move keeps listening
+    // (a leg may still come back) until a leg does, or FOLLOW_FOR_MS.
+    expect(a.resumption.pausedHere()).toEqual({ sessions: 1, waiting: 0 });
+    await expect(
+      Promise.race([moved.then(() => 'ended'), new Promise((r) => setTimeout(r, 200, 'open'))]),
+    ).resolves.toBe('open');
+  });
+
+  it('an appliance that serves no more sessions (a node draining) refuses every leg waiting there at once, whatever its Jump Client, and the move ends', async () => {
+    const serves = { clients: true, newClients: true };
+    const a = await appliance(serves);
+    a.jumpClient.connects();
+    const console = a.back('console');
+    await until(() => a.resumption.pausedHere().waiting === 1, 10_000, 'the console leg to wait');
+    const t = Date.now();
+    // The primary node set it not accepting, and asked it to drain.
+    serves.newClients = false;
+    const moved = a.drain.drain();
+    const refused = await console.then(
+      () => undefined,
+      (e: Error & { code?: string; status?: number }) => e,
+    );
+    expect(refused?.code).toBe('SESSION_PAUSED');
+    expect(refused?.status).toBe(409);
+    expect(refused?.message).toBe('The session moves: this node is draining.');
+    // Nothing runs or waits here, and nothing can come back: the move is over, not at 30 s.
+    await moved;
+    expect(Date.now() - t).toBeLessThan(10_000);
+  });
+});
