@@ -4,21 +4,23 @@ import { until } from '../shared/until.js';
 import { GatewayDrain } from './drain.js';
 import { GatewayState, type GatewayHost, type Presence } from './gateway-state.js';
 import type { MuxStream } from './mux.js';
+import { PAUSED } from './relay.js';
 import { SessionResumption, type ResumeClaims, type Side } from './resume.js';
+import type { SessionEnd } from './session-records.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-const claims = (side: Side): ResumeClaims => ({
+const claims = (side: Side, gen = 1): ResumeClaims => ({
   kind: 'resume',
   sub: side === 'console' ? 'rep' : 'jump-client:db-01',
   representative: 'rep',
   session: 's-1',
   jumpClient: 'db-01',
   target: '127.0.0.1:22',
-  gen: 1,
+  gen,
   paused: 0,
   exp: Date.now() + 60_000,
 });
@@ -35,12 +37,14 @@ async function appliance(serves: { clients: boolean; newClients: boolean }) {
   } as GatewayHost;
   const state = new GatewayState(host);
   const parts: string[] = [];
+  /** Ends the last part run (as its record is written), with how it ended. */
+  let endPart: (reason: string) => void = () => undefined;
   const resumption: SessionResumption = new SessionResumption({
     interApplianceKey: () => 'k'.repeat(40),
     windowMs: 120_000,
     runPart: (id) => {
       parts.push(id.session);
-      return new Promise(() => undefined);
+      return new Promise((resolve) => (endPart = (reason) => resolve({ reason } as SessionEnd)));
     },
     refused: () => undefined,
     waiting: () => queueMicrotask(() => drain.changed()),
@@ -50,13 +54,14 @@ async function appliance(serves: { clients: boolean; newClients: boolean }) {
     sendWaitingAway: (away, reason) => resumption.sendWaitingAway(away, reason),
     pausedHere: () => resumption.pausedHere(),
   });
-  const { client } = await muxPair<{ side: Side }>(
-    (request, stream) => resumption.returned(claims(request.side), request.side, stream, 0),
+  const { client } = await muxPair<{ side: Side; gen?: number }>(
+    (request, stream) =>
+      resumption.returned(claims(request.side, request.gen), request.side, stream, 0),
     (close) => cleanups.push(close),
   );
   /** A leg back with its resume token: resolves accepted or rejects refused. */
-  const back = (side: Side): Promise<MuxStream> => {
-    const opened = client.open({ side }, 60_000);
+  const back = (side: Side, gen = 1): Promise<MuxStream> => {
+    const opened = client.open({ side, gen }, 60_000);
     opened.catch(() => undefined); // a test's end closes the connection under a leg waiting
     return opened;
   };
@@ -71,7 +76,7 @@ async function appliance(serves: { clients: boolean; newClients: boolean }) {
       drain.changed();
     },
   };
-  return { state, drain, resumption, parts, back, jumpClient };
+  return { state, drain, resumption, parts, back, jumpClient, endPart: (r: string) => endPart(r) };
 }
 
 describe('GatewayDrain: a planned move and the legs waiting to be paired', () => {
@@ -153,5 +158,52 @@ describe('GatewayDrain: a planned move and the legs waiting to be paired', () =>
     // Nothing runs or waits here, and nothing can come back: the move is over, not at 30 s.
     await moved;
     expect(Date.now() - t).toBeLessThan(10_000);
+  });
+
+  it('a leg back while the part it broke still ends (its record being written) is sent on too, and the move waits for that end', async () => {
+    const serves = { clients: true, newClients: true };
+    const a = await appliance(serves);
+    a.jumpClient.connects();
+    const [c1, j1] = await Promise.all([a.back('console'), a.back('jump')]);
+    expect(a.parts).toEqual(['s-1']);
+    // The console's leg broke: its Jump Client's comes back (part 3's token) before the relay
+    // of part 2 finished writing its record.
+    const jump = a.back('jump', 2);
+    await until(
+      () => a.resumption.pausedHere().waiting === 1,
+      10_000,
+      'the Jump Client leg to wait',
+    );
+    // A part's legs, as the runner lists them while it runs (resumable: `moves`).
+    a.state.legs.set('s-1', [c1, j1]);
+    a.state.live.set('s-1', {
+      id: 's-1',
+      representative: 'rep',
+      jumpClient: 'db-01',
+      target: '127.0.0.1:22',
+      startedAt: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      moves: 1,
+    });
+    serves.newClients = false;
+    let ended = false;
+    const moved = a.drain.drain();
+    void moved.then(() => (ended = true));
+    const refused = await jump.then(
+      () => undefined,
+      (e: Error & { code?: string; status?: number }) => e,
+    );
+    expect(refused?.code).toBe('SESSION_PAUSED');
+    expect(refused?.status).toBe(409);
+    // The part still ends: the move stays until it did.
+    expect(ended).toBe(false);
+    a.state.legs.delete('s-1');
+    const live = a.state.live.get('s-1')!;
+    a.state.live.delete('s-1');
+    a.endPart(PAUSED);
+    a.drain.sessionEnded(live);
+    await moved;
+    expect(a.resumption.pausedHere()).toEqual({ sessions: 1, waiting: 0 });
   });
 });

@@ -149,12 +149,14 @@ export class GatewayDrain {
     if (!move) return;
     this.checks++;
     const here = (jumpClient: string) => this.state.jumpClients.has(jumpClient);
+    // Resumable parts here, paused ones whose record is still being written included: each
+    // one's end is looked at (sessionEnded), as legs may come back to wait for it.
     let running = 0;
     for (const [id, legs] of this.state.legs) {
       const live = this.state.live.get(id);
       if (live?.moves === undefined) continue;
-      if (here(live.jumpClient)) running++;
-      else pauseLegs(legs, move.reason);
+      running++;
+      if (!here(live.jumpClient)) pauseLegs(legs, move.reason);
     }
     const serving = this.serving();
     this.paused.sendWaitingAway(

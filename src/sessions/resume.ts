@@ -163,8 +163,9 @@ export class SessionResumption {
    */
   sendWaitingAway(away: (jumpClient: string) => boolean, reason: string): number {
     let refused = 0;
+    // A leg may wait while the part it broke still ends (its record being written): it too.
     for (const state of this.states.values()) {
-      if (state.running || !away(state.id.jumpClient)) continue;
+      if (!away(state.id.jumpClient)) continue;
       for (const side of ['console', 'jump'] as const) {
         const arrival = state.waiting[side];
         if (!arrival) continue;
@@ -178,13 +179,12 @@ export class SessionResumption {
     return refused;
   }
 
-  /** Sessions paused here (no part runs), and legs waiting here to be paired. */
+  /** Sessions paused here (no part runs), and legs waiting here to be paired (any session's). */
   pausedHere(): { sessions: number; waiting: number } {
     let sessions = 0;
     let waiting = 0;
     for (const state of this.states.values()) {
-      if (state.running) continue;
-      sessions++;
+      if (!state.running) sessions++;
       if (state.waiting.console) waiting++;
       if (state.waiting.jump) waiting++;
     }
