@@ -190,10 +190,18 @@ describe('GatewayDrain: a planned move and the legs waiting to be paired', () =>
     let ended = false;
     const moved = a.drain.drain();
     void moved.then(() => (ended = true));
-    const refused = await jump.then(
-      () => undefined,
-      (e: Error & { code?: string; status?: number }) => e,
-    );
+    const refused = await Promise.race([
+      jump.then(
+        () => undefined,
+        (e: Error & { code?: string; status?: number }) => e,
+      ),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error('the waiting leg was not sent on within 10 s')),
+          10_000,
+        ).unref(),
+      ),
+    ]);
     expect(refused?.code).toBe('SESSION_PAUSED');
     expect(refused?.status).toBe(409);
     // The part still ends: the move stays until it did.
