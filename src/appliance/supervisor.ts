@@ -12,7 +12,6 @@ import { SystemDir, treeVersions, type BootState } from '../updates/slots.js';
 import { DataDir, notInitialised } from './data-paths.js';
 import { EXIT_REBOOT, EXIT_RESTART } from './exit-codes.js';
 import { lockDataDir } from './lock.js';
-import { LogRotationInput, rotationLimitsOf } from './log-rotation.js';
 import { freePort } from '../shared/ports.js';
 
 /**
@@ -112,17 +111,23 @@ function followLogRotation(
   logFile: RotatingLogFile,
   log: Logger,
 ): string {
-  const m = message as { type?: string; rotation?: unknown };
+  const m = message as { type?: string; rotation?: { maxFileMiB?: unknown; keepFiles?: unknown } };
   if (m?.type !== 'log-rotation') return followed;
-  const rotation = LogRotationInput.safeParse(m.rotation);
-  if (!rotation.success) {
-    log.warn({ rotation: m.rotation }, 'log rotation setting from the worker not understood');
+  // The worker validated the setting; not parsed again with its schema here, which would load
+  // zod into the supervisor at every start. The file refuses limits that are not whole numbers.
+  const maxFileMiB = Number(m.rotation?.maxFileMiB);
+  const keepFiles = Number(m.rotation?.keepFiles);
+  try {
+    logFile.setLimits({ maxFileBytes: maxFileMiB * 1024 * 1024, keepFiles });
+  } catch (e) {
+    log.warn(
+      { rotation: m.rotation, reason: (e as Error).message },
+      'log rotation setting from the worker not understood',
+    );
     return followed;
   }
-  const { maxFileMiB, keepFiles } = rotation.data;
   const said = `${maxFileMiB} MiB × ${keepFiles}`;
   if (said === followed) return followed;
-  logFile.setLimits(rotationLimitsOf(rotation.data));
   log.info({ maxFileMiB, keepFiles }, `log files rotated at ${maxFileMiB} MiB, ${keepFiles} kept`);
   return said;
 }
