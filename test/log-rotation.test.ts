@@ -13,6 +13,7 @@ import {
   until,
   type TestAppliance,
 } from './support/appliance.js';
+import { cliResult } from './support/cli.js';
 
 const MiB = 1024 * 1024;
 const PAD = 'p'.repeat(3000);
@@ -69,7 +70,7 @@ async function webConsole(t: TestAppliance) {
 }
 
 describe('log rotation', () => {
-  it('refuses a size or count of 0, negative, absurdly large or not whole, naming the field and the bounds', async () => {
+  it('refuses a size or count of 0, negative, absurdly large or not whole in the API, the web console and the command line, naming the field and the bounds', async () => {
     const t = await startTestAppliance({ name: 'log-rotation-refusals' });
     const put = (json: unknown) =>
       t.api.call<{ errors: { field: string; message: string }[] }>(
@@ -116,6 +117,28 @@ describe('log rotation', () => {
       maxFileMiB: 20,
       keepFiles: 5,
     });
+
+    // The command line: the same refusal, then a change.
+    const args = [
+      '--appliance',
+      t.proc.url,
+      '--fingerprint',
+      t.proc.fingerprint,
+      '--user',
+      'admin',
+    ];
+    const env = { GATEHOUSE_PASSWORD: ADMIN_PASSWORD };
+    const rotation = (...more: string[]) =>
+      cliResult(['appliance', 'log-rotation', ...more, ...args], env);
+    const bad = await rotation('set', '--max-file-mib', '2048', '--keep-files', 'ten');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/maxFileMiB: must be at most 1024/);
+    expect(bad.stderr).toMatch(/keepFiles: is required: a whole number of files from 1 to 100/);
+    const good = await rotation('set', '--max-file-mib', '100', '--keep-files', '4');
+    expect(good.stdout).toBe(
+      'Log files are rotated at 100 MiB; 4 rotated files are kept per log.\n',
+    );
+    expect((await rotation('show')).stdout).toBe(good.stdout);
   }, 120_000);
 
   it('keeps each file within the limit and the count of files, every line kept exactly once in order, across a restart', async () => {

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { fieldError } from '../shared/errors.js';
 import { run } from './errors.js';
 import { parseListen, serveCommand } from './serve.js';
+import { logRotationCommand } from './log-rotation.js';
 import { metricsTokenCommand } from './metrics-token.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -180,6 +181,7 @@ export function applianceCommand(): Command {
     }),
   );
   cmd.addCommand(metricsTokenCommand());
+  cmd.addCommand(logRotationCommand());
   cmd
     .command('install-service')
     .description(
