@@ -25,8 +25,12 @@ export const HEADER = 9;
 export const NOTHING = Buffer.alloc(0);
 /** Longest frame accepted; a longer one is a protocol violation. */
 export const MAX_FRAME = 1024 * 1024;
-/** Longest DATA payload sent. */
-export const MAX_DATA = 256 * 1024;
+/**
+ * Longest DATA payload sent: the turn of one stream (MuxConnection.pump), so the most another
+ * stream's frame waits for per stream ahead of it. A peer of the previous release sent up to
+ * 256 KiB and accepts any size up to MAX_FRAME.
+ */
+export const SLICE = 64 * 1024;
 /** Credit each direction of a stream starts with. */
 export const INITIAL_WINDOW = 1024 * 1024;
 /** Credit is granted back in batches of at least this many consumed bytes. */
@@ -36,8 +40,10 @@ export const READ_HIGH_WATER = 64 * 1024;
 /** What a stream's writer may queue before write() says wait. */
 export const WRITE_HIGH_WATER = 64 * 1024;
 /**
- * Bytes the connection may hold unsent before its streams' writes wait for it to drain: more
- * than a socket's own high-water mark, so a stream is not held back for every 16 KiB.
+ * DATA the connection hands its socket while the socket holds less than this unsent: more than
+ * a socket's own high-water mark (the socket's 'drain' then comes), so the streams are not
+ * held back for every 16 KiB, and little enough that a small frame of another stream waits
+ * behind no more than this (a few ms at LAN speeds).
  */
 export const CONNECTION_BUFFER = 256 * 1024;
 

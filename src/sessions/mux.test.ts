@@ -91,6 +91,59 @@ describe('MuxConnection', () => {
     expect((await received).length).toBe(written);
   });
 
+  it('answers an interactive stream within a bound while bulk streams fill the same connection, every byte in order', async () => {
+    const BULKS = 3;
+    // Each bulk stream sends a counter's bytes (i mod 251) as fast as its credit allows.
+    const pattern = Buffer.from(Array.from({ length: 251 * 1024 }, (_, i) => i % 251));
+    const { client } = await pair((request, stream) => {
+      stream.accept();
+      if ((request as { path: string }).path === '/echo') return void stream.pipe(stream);
+      const more = () => {
+        while (!stream.destroyed && stream.write(pattern));
+      };
+      stream.on('drain', more);
+      more();
+    });
+    const echo = await client.open({ path: '/echo' });
+    const bulks = await Promise.all(
+      Array.from({ length: BULKS }, () => client.open({ path: '/bulk' })),
+    );
+    let bulkBytes = 0;
+    const wrong: string[] = [];
+    bulks.forEach((bulk, n) => {
+      let at = 0;
+      bulk.on('data', (c: Buffer) => {
+        for (let i = 0; i < c.length; i++)
+          if (c[i] !== (at + i) % 251) {
+            wrong.push(`bulk ${n}: byte ${at + i}`);
+            break;
+          }
+        at += c.length;
+        bulkBytes += c.length;
+      });
+    });
+    await until(() => bulkBytes > 8 * INITIAL_WINDOW, 10_000, 'the bulk streams to run');
+    let pending = Buffer.alloc(0);
+    echo.on('data', (c: Buffer) => (pending = Buffer.concat([pending, c])));
+    const waits: number[] = [];
+    const started = bulkBytes;
+    for (let round = 0; round < 100; round++) {
+      const message = randomBytes(100);
+      const t0 = performance.now();
+      echo.write(message);
+      await until(() => pending.length >= 100, 10_000, `echo ${round}`, 1);
+      waits.push(performance.now() - t0);
+      expect(pending.subarray(0, 100).equals(message), `echo ${round}`).toBe(true);
+      pending = pending.subarray(100);
+    }
+    waits.sort((a, b) => a - b);
+    // Bulk data went on beside the echoes, unharmed.
+    expect(bulkBytes - started).toBeGreaterThan(4 * INITIAL_WINDOW);
+    expect(wrong).toEqual([]);
+    // Loopback: p99 ~10 ms on a quiet machine, 160 ms with a load of 8 on 2 cores.
+    expect(waits[Math.floor(waits.length * 0.99)]).toBeLessThan(1_000);
+  });
+
   it("ends both directions on the peer's end(), as a socket does", async () => {
     let far: MuxStream | undefined;
     const { client } = await pair((_request, stream) => {

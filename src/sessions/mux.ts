@@ -10,9 +10,9 @@ import {
   GRANT_AT,
   HEADER,
   INITIAL_WINDOW,
-  MAX_DATA,
   problemOf,
   READ_HIGH_WATER,
+  SLICE,
   WRITE_HIGH_WATER,
   type MuxProblem,
 } from './mux-frame.js';
@@ -50,8 +50,12 @@ export class MuxConnection extends EventEmitter implements FrameSink {
   private nextId = 1;
   /** Frames of one tick leave in one write (one TLS record and system call, not two per frame). */
   private readonly hold: () => void;
-  private drainWaiters: (() => void)[] = [];
-  private needDrain = false;
+  /**
+   * Streams with DATA to send and credit for it, in turn (a Set keeps insertion order): each
+   * sends one SLICE, then goes to the back. See pump().
+   */
+  private readonly ready = new Set<MuxStream>();
+  private pumping = false;
   private closedBecause: string | undefined;
 
   constructor(
@@ -62,12 +66,7 @@ export class MuxConnection extends EventEmitter implements FrameSink {
     this.hold = tickCorker(socket);
     const reader = new MuxReader(this);
     socket.on('data', (chunk: Buffer) => reader.receive(chunk));
-    socket.on('drain', () => {
-      this.needDrain = false;
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
-    });
+    socket.on('drain', () => this.pump());
     socket.on('end', () => this.close('the peer ended it'));
     socket.on('error', (e) => this.close(e.message, true));
     socket.on('close', () => this.close('connection closed'));
@@ -118,13 +117,17 @@ export class MuxConnection extends EventEmitter implements FrameSink {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2_000).unref();
     } else this.socket.destroy();
-    this.drainWaiters = [];
+    this.ready.clear();
     for (const s of [...this.streams.values()])
       s.destroy(failed ? connectionLost(reason) : undefined);
     this.emit('close', reason);
   }
 
-  /** @internal Write one frame; the frames of one tick leave together (see tickCorker). */
+  /**
+   * @internal Write one frame now; the frames of one tick leave together (see tickCorker).
+   * Every frame but DATA is small and goes straight to the socket, ahead of DATA still waiting
+   * its turn in `ready`; DATA is written only by pump().
+   */
   send(type: number, id: number, payload?: Buffer): void {
     if (this.closed) return;
     this.hold();
@@ -134,18 +137,40 @@ export class MuxConnection extends EventEmitter implements FrameSink {
     header.writeUInt32BE(payload?.length ?? 0, 5);
     this.socket.write(header);
     if (payload?.length) this.socket.write(payload);
-    if (this.socket.writableLength > CONNECTION_BUFFER) this.needDrain = true;
   }
 
-  /** @internal Call `fn` once the connection takes more writes. */
-  whenWritable(fn: () => void): void {
-    if (this.needDrain && !this.closed) this.drainWaiters.push(fn);
-    else fn();
+  /** @internal `stream` has DATA to send and credit for it: it takes its turn. */
+  schedule(stream: MuxStream): void {
+    this.ready.add(stream);
+    this.pump();
+  }
+
+  /**
+   * Hand DATA to the socket, one SLICE of each ready stream in turn, while the socket holds
+   * less than CONNECTION_BUFFER unsent; the socket's 'drain' calls it again. So the bytes ahead
+   * of a stream's next frame are at most that buffer and one slice of each other ready stream,
+   * however much a bulk stream has credit for: an interactive session's few bytes do not queue
+   * behind megabytes of a copy on the same connection (docs/clients.md, "Scheduling").
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && this.ready.size && this.socket.writableLength < CONNECTION_BUFFER) {
+        const stream = this.ready.values().next().value as MuxStream;
+        this.ready.delete(stream);
+        // A stream whose write completed may have been given its next chunk meanwhile.
+        if (stream.sendSlice()) this.ready.add(stream);
+      }
+    } finally {
+      this.pumping = false;
+    }
   }
 
   /** @internal A stream is gone: forget it (and fail its open, if it was not accepted). */
   forget(stream: MuxStream, error: Error | null): void {
     this.streams.delete(stream.id);
+    this.ready.delete(stream);
     const opening = this.opening.get(stream.id);
     if (!opening) return;
     this.opening.delete(stream.id);
@@ -324,7 +349,7 @@ export class MuxStream extends Duplex {
   /** @internal WINDOW from the peer. */
   credited(bytes: number): void {
     this.sendCredit += bytes;
-    this.flush();
+    if (this.blocked) this.mux.schedule(this);
   }
 
   /** @internal FIN from the peer. */
@@ -356,8 +381,9 @@ export class MuxStream extends Duplex {
     _encoding: BufferEncoding,
     callback: (e?: Error | null) => void,
   ): void {
+    if (!chunk.length) return callback();
     this.blocked = { chunk, callback };
-    this.flush();
+    if (this.sendCredit > 0) this.mux.schedule(this);
   }
 
   override _final(callback: (e?: Error | null) => void): void {
@@ -382,20 +408,21 @@ export class MuxStream extends Duplex {
   }
 
   /**
-   * @internal Send what the credit allows; the write completes once all of it is handed to
-   * the connection.
+   * @internal The connection's turn for this stream (MuxConnection.pump): one DATA frame of at
+   * most SLICE bytes, as the credit allows. The write completes once all of its chunk is handed
+   * to the connection. True while the stream has more to send and credit for it.
    */
-  flush(): void {
+  sendSlice(): boolean {
     const b = this.blocked;
-    if (!b || this.destroyed) return;
-    while (b.chunk.length && this.sendCredit > 0) {
-      const n = Math.min(b.chunk.length, this.sendCredit, MAX_DATA);
-      this.sendCredit -= n;
-      this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
-      b.chunk = b.chunk.subarray(n);
-    }
-    if (b.chunk.length) return;
+    if (!b || this.destroyed || this.sendCredit <= 0) return false;
+    const n = Math.min(b.chunk.length, this.sendCredit, SLICE);
+    this.sendCredit -= n;
+    this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
+    b.chunk = b.chunk.subarray(n);
+    if (b.chunk.length) return this.sendCredit > 0;
     this.blocked = undefined;
-    this.mux.whenWritable(b.callback);
+    // May call _write with the next chunk at once, which schedules this stream again.
+    b.callback();
+    return this.blocked !== undefined && this.sendCredit > 0;
   }
 }
