@@ -66,9 +66,7 @@ export class SessionRunner {
     const file = path.join(host.activeRecordingsDir, `${recordId}.rec`);
     let recording: RecordingWriter;
     try {
-      recording = new RecordingWriter(file, header, {
-        log: (msg, fields) => host.log(msg, fields),
-      });
+      recording = new RecordingWriter(file, header);
     } catch (e) {
       consoleLeg.destroy();
       jumpLeg.destroy();
