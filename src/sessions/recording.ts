@@ -203,18 +203,19 @@ export class RecordingWriter {
   private async durable(): Promise<void> {
     if (this.unwritten > 0 || this.opening)
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    if (this.error) throw this.error;
     const fd = this.fd;
     this.fd = undefined;
-    if (fd !== undefined) {
-      try {
-        await promisify(fsync)(fd);
-      } finally {
-        await promisify(close)(fd);
-      }
-      return;
+    if (fd === undefined) {
+      if (this.error) throw this.error;
+      return fsyncPath(this.path);
     }
-    await fsyncPath(this.path);
+    try {
+      // A failed recording's file is closed too (its descriptor was left open).
+      if (this.error) throw this.error;
+      await promisify(fsync)(fd);
+    } finally {
+      await promisify(close)(fd);
+    }
   }
 }
 
