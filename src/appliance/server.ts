@@ -110,10 +110,16 @@ export async function buildServer(appliance: Appliance, logger: Logger): Promise
     // Signing in stays possible: at worst a rollback forgets the session and asks again.
     if (appliance.writeGate && !SIGN_IN.test(req.url.split('?')[0]!)) {
       // An update being installed answers 503 here (a change waits), 409 where one is asked for.
+      // Clients (Jump Clients, session legs: /api/client/) follow the install that moved them
+      // and are told to come back in 2 s, the pace they keep until it restarts; an
+      // administrator's change is told 30 s.
+      const client = req.url.startsWith('/api/client/');
       throw appliance.writeGate === 'installing'
         ? updatesErrors.UPDATE_IN_PROGRESS(
-            'The appliance is installing a software update and accepts no changes until it has restarted. Retry in a minute; nothing was changed.',
-            { headers: { 'retry-after': '30' }, status: 503 },
+            client
+              ? 'The appliance is installing a software update and restarts in a few seconds. Retry shortly; nothing was changed.'
+              : 'The appliance is installing a software update and accepts no changes until it has restarted. Retry in a minute; nothing was changed.',
+            { headers: { 'retry-after': client ? '2' : '30' }, status: 503 },
           )
         : updatesErrors.UPDATE_VERIFYING(
             'The appliance is verifying newly installed software and accepts changes again in a few seconds. Retry shortly; nothing was changed.',
