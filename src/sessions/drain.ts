@@ -42,8 +42,6 @@ export class GatewayDrain {
   /** Where the primary node said this draining node's clients go now (an accepting node). */
   private sendTo: Relay | undefined;
   private move: Move | undefined;
-  /** Times the move looked at its sessions (each on an event, none on a clock but its end). */
-  checks = 0;
 
   constructor(
     private readonly state: GatewayState,
@@ -128,6 +126,18 @@ export class GatewayDrain {
     return move.done;
   }
 
+  /**
+   * The gateway closes: a move under way ends now (its end timer cleared; it would otherwise look
+   * at a closed gateway's sessions up to FOLLOW_FOR_MS later).
+   */
+  close(): void {
+    const move = this.move;
+    if (!move) return;
+    clearTimeout(move.timer);
+    this.move = undefined;
+    move.ended();
+  }
+
   /** A Jump Client left, a leg came back to wait here, a part ended: a move under way looks again. */
   changed(): void {
     if (this.move) this.follow();
@@ -147,7 +157,6 @@ export class GatewayDrain {
   private follow(last = false): void {
     const move = this.move;
     if (!move) return;
-    this.checks++;
     const here = (jumpClient: string) => this.state.jumpClients.has(jumpClient);
     // Resumable parts here, paused ones whose record is still being written included: each
     // one's end is looked at (sessionEnded), as legs may come back to wait for it.

@@ -380,6 +380,7 @@ export class ClientGateway {
   async close(): Promise<void> {
     this.state.closing = true;
     this.stop();
+    this.drainer.close();
     this.resumption.close();
     this.pairing.close();
     this.presence.closeAll('appliance stopping');
