@@ -31,6 +31,12 @@ export const MAX_FRAME = 1024 * 1024;
  * 256 KiB and accepts any size up to MAX_FRAME.
  */
 export const SLICE = 64 * 1024;
+/**
+ * Longest DATA payload of a stream sending alone (no other stream waits its turn): it sends up
+ * to its credit in frames of this size, as every stream did before SLICE (the previous release's
+ * frame size), so a lone bulk stream pays for no more frames and pump rounds than it did then.
+ */
+export const LONE_FRAME = 256 * 1024;
 /** Credit each direction of a stream starts with. */
 export const INITIAL_WINDOW = 1024 * 1024;
 /** Credit is granted back in batches of at least this many consumed bytes. */

@@ -10,6 +10,7 @@ import {
   GRANT_AT,
   HEADER,
   INITIAL_WINDOW,
+  LONE_FRAME,
   problemOf,
   READ_HIGH_WATER,
   SLICE,
@@ -52,10 +53,12 @@ export class MuxConnection extends EventEmitter implements FrameSink {
   private readonly hold: () => void;
   /**
    * Streams with DATA to send and credit for it, in turn (a Set keeps insertion order): each
-   * sends one SLICE, then goes to the back. See pump().
+   * sends one SLICE (one LONE_FRAME when no other waits), then goes to the back. See pump().
    */
   private readonly ready = new Set<MuxStream>();
   private pumping = false;
+  /** A pump() is due on the next turn of the event loop (see pump()). */
+  private pumpDue = false;
   private closedBecause: string | undefined;
 
   constructor(
@@ -148,9 +151,11 @@ export class MuxConnection extends EventEmitter implements FrameSink {
   /**
    * Hand DATA to the socket, one SLICE of each ready stream in turn, while the socket holds
    * less than CONNECTION_BUFFER unsent; the socket's 'drain' calls it again. So the bytes ahead
-   * of a stream's next frame are at most that buffer and one slice of each other ready stream,
-   * however much a bulk stream has credit for: an interactive session's few bytes do not queue
-   * behind megabytes of a copy on the same connection (docs/clients.md, "Scheduling").
+   * of a stream's next frame are at most that buffer, one frame, and one slice of each other
+   * ready stream, however much a bulk stream has credit for: an interactive session's few bytes
+   * do not queue behind megabytes of a copy on the same connection (docs/clients.md,
+   * "Scheduling"). A stream alone in the queue sends frames of up to LONE_FRAME instead: slicing
+   * it would only cost frames and rounds.
    */
   private pump(): void {
     if (this.pumping) return;
@@ -158,12 +163,22 @@ export class MuxConnection extends EventEmitter implements FrameSink {
     try {
       while (!this.closed && this.ready.size && this.socket.writableLength < CONNECTION_BUFFER) {
         const stream = this.ready.values().next().value as MuxStream;
+        const alone = this.ready.size === 1;
         this.ready.delete(stream);
         // A stream whose write completed may have been given its next chunk meanwhile.
-        if (stream.sendSlice()) this.ready.add(stream);
+        if (stream.sendSlice(alone ? LONE_FRAME : SLICE)) this.ready.add(stream);
       }
     } finally {
       this.pumping = false;
+    }
+    // Stopped for the buffer without a write having said wait (a socket whose high-water mark
+    // is at least CONNECTION_BUFFER): no 'drain' will come, so look again on the next turn.
+    if (this.ready.size && !this.closed && !this.socket.writableNeedDrain && !this.pumpDue) {
+      this.pumpDue = true;
+      setImmediate(() => {
+        this.pumpDue = false;
+        this.pump();
+      });
     }
   }
 
@@ -409,13 +424,13 @@ export class MuxStream extends Duplex {
 
   /**
    * @internal The connection's turn for this stream (MuxConnection.pump): one DATA frame of at
-   * most SLICE bytes, as the credit allows. The write completes once all of its chunk is handed
+   * most `max` bytes, as the credit allows. The write completes once all of its chunk is handed
    * to the connection. True while the stream has more to send and credit for it.
    */
-  sendSlice(): boolean {
+  sendSlice(max: number): boolean {
     const b = this.blocked;
     if (!b || this.destroyed || this.sendCredit <= 0) return false;
-    const n = Math.min(b.chunk.length, this.sendCredit, SLICE);
+    const n = Math.min(b.chunk.length, this.sendCredit, max);
     this.sendCredit -= n;
     this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
     b.chunk = b.chunk.subarray(n);

@@ -11,17 +11,22 @@ import { MuxConnection, type MuxStream } from '../../src/sessions/mux.js';
 export async function muxPair<R = unknown>(
   onOpen: (request: R, stream: MuxStream) => void,
   onCleanup: (close: () => void) => void,
-  options: { allowHalfOpen?: boolean } = {},
+  options: { allowHalfOpen?: boolean; clientHighWaterMark?: number } = {},
 ) {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const socket = net.connect({
+    port: (server.address() as net.AddressInfo).port,
+    host: '127.0.0.1',
+    // A client socket that takes more before write() says wait (default: a socket's 16 KiB).
+    ...(options.clientHighWaterMark && { writableHighWaterMark: options.clientHighWaterMark }),
+  });
   const [serverSocket] = await accepted;
-  const client = new MuxConnection(socket, options);
+  const client = new MuxConnection(socket, { allowHalfOpen: options.allowHalfOpen });
   const appliance = new MuxConnection(serverSocket, {
-    ...options,
+    allowHalfOpen: options.allowHalfOpen,
     onOpen: (request, stream) => {
       stream.on('error', () => undefined);
       onOpen(request as R, stream);
