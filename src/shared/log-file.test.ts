@@ -1,8 +1,13 @@
+import { execFileSync, spawn } from 'node:child_process';
 import {
+  closeSync,
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
+  readSync,
   readdirSync,
   rmSync,
   statSync,
@@ -11,7 +16,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RotatingLogFile, type RotationLimits } from './log-file.js';
+import { MAX_QUEUED_BYTES, RotatingLogFile, type RotationLimits } from './log-file.js';
 import { until } from './until.js';
 
 const dirs: string[] = [];
@@ -158,5 +163,147 @@ describe('a rotating log file', () => {
       ['app.log', [51]],
     ]);
     expect(() => file.setLimits({ maxFileBytes: 0, keepFiles: 1 })).toThrow(/at least 1/);
+  });
+
+  it('never blocks the event loop on a stalled file: lines wait, beyond the bound they are dropped and counted, in order', async () => {
+    const { dir } = setUp({ maxFileBytes: 1000, keepFiles: 1 });
+    // A pipe nobody reads stands in for a stalled disk: a write past its 64 KiB blocks.
+    const fifo = path.join(dir, 'stalled.log');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const reports: string[] = [];
+      const file = new RotatingLogFile(fifo, {
+        limits: { maxFileBytes: 1024 * 1024 * 1024, keepFiles: 1 },
+        report: (msg) => reports.push(msg),
+      });
+      files.push(file);
+      const first = 200;
+      for (let n = 1; n <= first; n++) file.write(line(n, 1000));
+      // The event loop goes on turning while the write of those 200 kB is stuck in the pipe
+      // (a synchronous write would never return).
+      let turns = 0;
+      await until(() => ++turns >= 5, 5_000, 'five turns of the event loop');
+      // More than the bound waits now: the excess is dropped, and write() still returns at once.
+      const more = Math.ceil((MAX_QUEUED_BYTES * 1.1) / 1000);
+      for (let n = first + 1; n <= first + more; n++) expect(file.write(line(n, 1000))).toBe(true);
+      // Drain the pipe: everything not dropped arrives, in order, exactly once.
+      const chunks: Buffer[] = [];
+      const buf = Buffer.alloc(1024 * 1024);
+      const last = `"n":${first + more + 1},`;
+      let marked = false;
+      let tail = '';
+      await until(
+        () => {
+          for (;;) {
+            let n: number;
+            try {
+              n = readSync(reader, buf);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+              throw e;
+            }
+            if (n === 0) break;
+            chunks.push(Buffer.from(buf.subarray(0, n)));
+            tail = (tail + buf.subarray(Math.max(0, n - 2000), n).toString()).slice(-4000);
+          }
+          // Once the count of dropped lines is out, one line more marks the end.
+          if (!marked && reports.some((m) => / lines .* stdout only/.test(m))) {
+            marked = true;
+            file.write(line(first + more + 1, 1000));
+          }
+          return tail.includes(last);
+        },
+        30_000,
+        'the last line through the pipe',
+      );
+      const parsed = Buffer.concat(chunks)
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { n?: number; dropped?: { lines: number; bytes: number } });
+      const notices = parsed.filter((p) => p.dropped);
+      expect(notices).toHaveLength(1);
+      const numbers = parsed.filter((p) => p.n !== undefined).map((p) => p.n!);
+      expect(numbers.pop()).toBe(first + more + 1);
+      const dropped = first + more - numbers.length;
+      expect(dropped).toBeGreaterThan(0);
+      expect(notices[0]!.dropped).toEqual({ lines: dropped, bytes: dropped * 1000 });
+      // The lines kept are the first ones, in order, each once: the dropped are the last.
+      expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => i + 1));
+      expect(reports.join('\n')).toMatch(new RegExp(`${dropped} lines .* stdout only`));
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('after a write cut short by the file-size limit, keeps only whole lines and goes on on a fresh line', async () => {
+    const { dir } = setUp({ maxFileBytes: 1000, keepFiles: 1 });
+    const file = path.join(dir, 'limited.log');
+    const script = path.join(dir, 'child.mjs');
+    // 5050 bytes allowed: 50 lines of 100 fit, the 51st is cut half-way; then a short line,
+    // which fits in the room left once the half line is gone.
+    writeFileSync(
+      script,
+      `import { RotatingLogFile } from ${JSON.stringify(path.resolve('dist/src/shared/log-file.js'))};
+const f = new RotatingLogFile(process.argv[2], { limits: { maxFileBytes: 1e9, keepFiles: 1 }, retryMs: 0, report: (m) => console.log(m) });
+const line = (n) => { const h = '{"n":' + n + ',"pad":"'; return h + 'x'.repeat(100 - h.length - 3) + '"}\\n'; };
+for (let n = 1; n <= 60; n++) f.write(line(n));
+f.flushSync();
+process.stdin.once('data', () => { f.write('{"n":61}\\n'); f.flushSync(); console.log('done'); process.exit(0); });
+console.log('waiting');
+`,
+    );
+    const child = spawn('prlimit', ['--fsize=5050', process.execPath, script, file], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    try {
+      await until(() => out.includes('waiting'), 20_000, 'the child to write past its limit');
+      expect(out).toMatch(/cannot write .*limited\.log/);
+      // Only whole lines stay: 50 of them (5000 bytes), not half of the 51st.
+      expect(statSync(file).size).toBe(5000);
+      child.stdin.write('go\n');
+      await until(() => out.includes('done'), 20_000, 'the line after');
+      await exited;
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const text = readFileSync(file, 'utf8');
+    // Every line parses: nothing glued onto half a line.
+    for (const l of text.split('\n').filter(Boolean)) expect(() => JSON.parse(l)).not.toThrow();
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text).toContain('\n{"n":61}\n');
+  });
+
+  it('a rotation failing again and again loses no old file', async () => {
+    const { dir, file } = setUp({ maxFileBytes: 1000, keepFiles: 2 }, 1);
+    for (let n = 1; n <= 30; n++) file.write(line(n));
+    file.flushSync();
+    expect(written(dir).map((f) => f.numbers)).toEqual([
+      Array.from({ length: 10 }, (_, i) => i + 1),
+      Array.from({ length: 10 }, (_, i) => i + 11),
+      Array.from({ length: 10 }, (_, i) => i + 21),
+    ]);
+    // The current file is gone (removed by hand): renaming it to .1 fails at every retry.
+    rmSync(path.join(dir, 'app.log'));
+    let n = 30;
+    let tries = 0;
+    await until(
+      () => {
+        file.write(line(++n));
+        file.flushSync();
+        return ++tries >= 6;
+      },
+      5_000,
+      'six rotations tried',
+    );
+    // The first try shifted .1 to .2 (the oldest, beyond the count, went); none after it did.
+    expect(written(dir).map((f) => [f.name, f.numbers])).toEqual([
+      ['app.log.2', Array.from({ length: 10 }, (_, i) => i + 11)],
+    ]);
+    expect(existsSync(path.join(dir, 'app.log.opening'))).toBe(false);
   });
 });

@@ -1,12 +1,16 @@
 import {
   closeSync,
+  constants,
+  existsSync,
   fstatSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   renameSync,
   rmSync,
   unlinkSync,
+  write as fsWrite,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +34,19 @@ export interface LogFileOptions {
 }
 
 const OPENING = '.opening';
+/** Beyond this many bytes waiting to be written (a stalled disk), lines are dropped and counted. */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+interface Write {
+  fd: number;
+  pos: number;
+  data: Buffer;
+  done: number;
+  /** Written again synchronously (a flush at exit or close) while this one was pending. */
+  superseded: boolean;
+  /** Its descriptor was given up while it was pending: closed when it calls back. */
+  closeAfter: boolean;
+}
 
 /**
  * One process's log file, rotated by size: a line that would take the file past
@@ -39,27 +56,39 @@ const OPENING = '.opening';
  *
  * One writer per file (each process has its own file, under its own lock): rotation is a
  * rename in this process, between two writes, so no line is lost, split or written twice
- * across it. Lines are queued and written synchronously once per turn of the event loop (or
- * when 64 KiB are queued), which keeps the per-line cost to a push and makes a flush at exit
- * exact. When rotation fails (a rename refused, disk full) the failure is reported once, the
- * file keeps growing up to twice its limit, and rotation is tried again after `retryMs`; lines
- * beyond that bound, or that cannot be written, are left out of the file (they still went to
- * stdout) and counted, and the count is written once the file works again.
+ * across it. Lines are queued and written once per turn of the event loop with one
+ * asynchronous positional write at a time (a stalled disk never blocks the event loop); lines
+ * arriving meanwhile wait for the next write. Beyond `MAX_QUEUED_BYTES` waiting, lines are
+ * dropped from the file (they still went to stdout) and counted, and the next line written
+ * says how many. Only `flushSync` (at exit, `close`, `flush`) writes synchronously: it writes
+ * a pending write's bytes again at the same place, then the queue. When rotation fails (a
+ * rename refused, disk full) the failure is reported once, the file keeps growing up to twice
+ * its limit, and rotation is tried again after `retryMs`; lines beyond that bound, or that
+ * cannot be written, are left out of the file (they still went to stdout) and counted, and
+ * the count is written once the file works again. A write cut short keeps only the whole
+ * lines written: the file is cut back to the last newline, so no line is ever glued to half
+ * of another.
  */
 export class RotatingLogFile {
   private fd: number;
+  /** Where the next write goes: the end of the last whole line written. */
   private size: number;
   private queue: string[] = [];
+  private head = 0;
   private queued = 0;
   private scheduled = false;
+  private pending?: Write;
+  private readonly stale = new Set<Write>();
   private retryAt = 0;
   private failure?: string;
   private left = { lines: 0, bytes: 0 };
+  private dropped = { lines: 0, bytes: 0 };
   private limits: RotationLimits;
   private readonly retryMs: number;
   private readonly dir: string;
   private readonly base: string;
   private closed = false;
+  private readonly positional: boolean;
 
   constructor(
     readonly file: string,
@@ -72,8 +101,12 @@ export class RotatingLogFile {
     mkdirSync(this.dir, { recursive: true });
     // A rotation cut short by a crash may leave the next file, not yet named: nothing in it.
     rmSync(file + OPENING, { force: true });
-    this.fd = openSync(file, 'a');
-    this.size = fstatSync(this.fd).size;
+    // Not O_APPEND: writes are positional, so a write repeated at exit lands on itself.
+    this.fd = openSync(file, constants.O_WRONLY | constants.O_CREAT);
+    const st = fstatSync(this.fd);
+    this.size = st.size;
+    // A pipe (a test's stand-in for a stalled disk) has no positions: written where it is.
+    this.positional = st.isFile();
     OPEN.add(this);
   }
 
@@ -82,16 +115,17 @@ export class RotatingLogFile {
     this.limits = checkLimits(limits);
   }
 
-  /** pino's destination interface: one whole line (with its newline) per call. */
+  /** pino's destination interface: one whole line (with its newline) per call. Never blocks. */
   write(line: string): boolean {
     if (this.closed) return false;
+    if (this.queued + line.length > MAX_QUEUED_BYTES) {
+      this.dropped.lines++;
+      this.dropped.bytes += Buffer.byteLength(line);
+      return true;
+    }
     this.queue.push(line);
     this.queued += line.length;
-    if (this.queued >= 65_536) this.flushSync();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flushSync());
-    }
+    this.schedule();
     return true;
   }
 
@@ -100,32 +134,38 @@ export class RotatingLogFile {
     cb?.();
   }
 
-  /** Write every queued line now, rotating where a line would pass the limit. */
+  /** Write every queued line now, synchronously, rotating where a line would pass the limit. */
   flushSync(): void {
-    this.scheduled = false;
-    if (this.queue.length === 0) return;
-    const lines = this.queue;
-    this.queue = [];
-    this.queued = 0;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    const { maxFileBytes } = this.limits;
-    for (const line of lines) {
-      const bytes = Buffer.byteLength(line);
-      if (this.size + batchBytes + bytes > maxFileBytes && this.size + batchBytes > 0) {
-        this.writeOut(batch, batchBytes);
-        batch = [];
-        batchBytes = 0;
-        // Rotated, or past twice the limit with rotation failing: the line is left out.
-        if (!this.rotateIfDue() && this.size + bytes > 2 * maxFileBytes) {
-          this.leaveOut(1, bytes);
-          continue;
-        }
+    const w = this.pending;
+    if (w) {
+      // It may or may not have reached the file: the same bytes again, at the same place.
+      this.pending = undefined;
+      w.superseded = true;
+      this.stale.add(w);
+      let done = 0;
+      let error: Error | undefined;
+      try {
+        // Not on a pipe: what it took is gone, and the rest would come out of order.
+        if (!this.positional) done = w.data.length;
+        while (done < w.data.length)
+          done += writeSync(w.fd, w.data, done, w.data.length - done, w.pos + done);
+      } catch (e) {
+        error = e as Error;
       }
-      batch.push(Buffer.from(line));
-      batchBytes += bytes;
+      this.written(w.data, done, error);
     }
-    this.writeOut(batch, batchBytes);
+    for (let data = this.take(); data; data = this.take()) {
+      let done = 0;
+      let error: Error | undefined;
+      const pos = this.size;
+      try {
+        while (done < data.length)
+          done += writeSync(this.fd, data, done, data.length - done, this.at(pos + done));
+      } catch (e) {
+        error = e as Error;
+      }
+      this.written(data, done, error);
+    }
   }
 
   close(): void {
@@ -133,21 +173,131 @@ export class RotatingLogFile {
     this.flushSync();
     this.closed = true;
     OPEN.delete(this);
-    closeSync(this.fd);
+    this.release(this.fd);
   }
 
-  private writeOut(batch: Buffer[], bytes: number): void {
-    if (bytes === 0) return;
-    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
-    let offset = 0;
-    try {
-      while (offset < data.length) offset += writeSync(this.fd, data, offset);
-      if (this.failure?.startsWith('write')) this.recovered();
-    } catch (e) {
-      this.failed('write', e as Error);
-      this.leaveOut(countLines(data, offset), data.length - offset);
+  private at(pos: number): number | null {
+    return this.positional ? pos : null;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.pending || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Start the next asynchronous write, if none is pending and lines wait. */
+  private pump(): void {
+    if (this.pending || this.closed) return;
+    const data = this.take();
+    if (!data) return;
+    const w: Write = {
+      fd: this.fd,
+      pos: this.size,
+      data,
+      done: 0,
+      superseded: false,
+      closeAfter: false,
+    };
+    this.pending = w;
+    const step = () =>
+      fsWrite(w.fd, w.data, w.done, w.data.length - w.done, this.at(w.pos + w.done), (err, n) => {
+        if (w.superseded) {
+          this.stale.delete(w);
+          if (w.closeAfter) closeQuietly(w.fd);
+          return;
+        }
+        if (!err && n > 0) {
+          w.done += n;
+          if (w.done < w.data.length) return step();
+        }
+        this.pending = undefined;
+        this.written(w.data, w.done, err ?? (n > 0 ? undefined : new Error('wrote 0 bytes')));
+        this.pump();
+      });
+    step();
+  }
+
+  /**
+   * The bytes that go into the current file next, taken from the queue, or undefined when
+   * none wait. Rotates first when the next line would pass the limit.
+   */
+  private take(): Buffer | undefined {
+    if (this.dropped.lines > 0) this.noteDropped();
+    const { maxFileBytes } = this.limits;
+    const batch: Buffer[] = [];
+    let bytes = 0;
+    while (this.head < this.queue.length) {
+      const line = this.queue[this.head]!;
+      const n = Buffer.byteLength(line);
+      if (this.size + bytes + n > maxFileBytes && this.size + bytes > 0) {
+        // What fits goes first; rotation comes between two writes.
+        if (bytes > 0) break;
+        // Rotated, or past twice the limit with rotation failing: the line is left out.
+        if (!this.rotateIfDue() && this.size + n > 2 * maxFileBytes) {
+          this.dequeue();
+          this.leaveOut(1, n);
+          continue;
+        }
+        // A notice of recovery may now stand first in the queue.
+        if (this.queue[this.head] !== line) continue;
+      }
+      this.dequeue();
+      batch.push(Buffer.from(line));
+      bytes += n;
     }
-    this.size += offset;
+    if (bytes === 0) return undefined;
+    return batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
+  }
+
+  private dequeue(): void {
+    this.queued -= this.queue[this.head]!.length;
+    this.head++;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+  }
+
+  /** A line written before the rest of the queue (a notice about the file itself). */
+  private first(line: string): void {
+    this.queue.splice(this.head, 0, line);
+    this.queued += line.length;
+  }
+
+  /** After a write of `data` of which `done` bytes reached the file. */
+  private written(data: Buffer, done: number, error?: Error): void {
+    if (!error) {
+      this.size += data.length;
+      if (this.failure?.startsWith('write')) this.recovered();
+      return;
+    }
+    // Cut short (disk full, file-size limit): keep only whole lines, so that the next line
+    // is not glued to half of this one (the next write goes at `size` in any case).
+    const whole = done > 0 ? data.lastIndexOf(10, done - 1) + 1 : 0;
+    if (whole < done) {
+      try {
+        ftruncateSync(this.fd, this.size + whole);
+      } catch {
+        // The next write overwrites the half line.
+      }
+    }
+    this.size += whole;
+    this.failed('write', error);
+    this.leaveOut(countLines(data, whole), data.length - whole);
+  }
+
+  /** Give up a descriptor: now, or when a write still pending on it calls back. */
+  private release(fd: number): void {
+    for (const w of this.stale)
+      if (w.fd === fd) {
+        w.closeAfter = true;
+        return;
+      }
+    closeQuietly(fd);
   }
 
   /** Whether the file was rotated: not while an earlier failure's retry time has not come. */
@@ -166,26 +316,41 @@ export class RotatingLogFile {
   /**
    * The next file is opened first, under a temporary name: if that fails (disk full, too many
    * open files) nothing has moved. Then the oldest kept files go, the others shift up, the
-   * current file becomes `.1` and the new one takes its name.
+   * current file becomes `.1` and the new one takes its name. If a rename fails, the next
+   * file is closed and removed; the older files are shifted only when `.1` is free, so a
+   * rotation failing again and again does not remove one more old file each time.
    */
   private rotate(): void {
     const next = this.file + OPENING;
     const fd = openSync(next, 'w');
     try {
-      const { keepFiles } = this.limits;
-      for (const { name, index } of this.rotated()) {
-        if (index >= keepFiles) unlinkSync(path.join(this.dir, name));
+      if (existsSync(this.numbered(1))) {
+        const { keepFiles } = this.limits;
+        for (const { name, index } of this.rotated()) {
+          if (index >= keepFiles) unlinkSync(path.join(this.dir, name));
+        }
+        for (let i = keepFiles - 1; i >= 1; i--)
+          renameIfThere(this.numbered(i), this.numbered(i + 1));
+      } else {
+        // Limits lowered: files beyond the count go even when there is nothing to shift.
+        for (const { name, index } of this.rotated()) {
+          if (index > this.limits.keepFiles) unlinkSync(path.join(this.dir, name));
+        }
       }
-      for (let i = keepFiles - 1; i >= 1; i--)
-        renameIfThere(this.numbered(i), this.numbered(i + 1));
       renameSync(this.file, this.numbered(1));
+      try {
+        renameSync(next, this.file);
+      } catch (e) {
+        // Put the current file back under its name: it goes on growing, rotation is retried.
+        renameSync(this.numbered(1), this.file);
+        throw e;
+      }
     } catch (e) {
-      closeSync(fd);
+      closeQuietly(fd);
       rmSync(next, { force: true });
       throw e;
     }
-    renameSync(next, this.file);
-    closeSync(this.fd);
+    this.release(this.fd);
     this.fd = fd;
     this.size = 0;
   }
@@ -228,19 +393,31 @@ export class RotatingLogFile {
         : `${this.file} works again`;
     this.left = { lines: 0, bytes: 0 };
     this.opts.report(msg, fields);
-    const line = `${JSON.stringify({ level: 40, time: new Date().toISOString(), pid: process.pid, ...fields, msg })}\n`;
-    const bytes = Buffer.from(line);
-    try {
-      writeSync(this.fd, bytes);
-      this.size += bytes.length;
-    } catch {
-      // Reported on stdout already.
-    }
+    this.first(notice(fields, msg));
+  }
+
+  private noteDropped(): void {
+    const fields = { file: this.file, dropped: this.dropped };
+    const msg = `${this.dropped.lines} lines (${this.dropped.bytes} bytes) were written to stdout only: more than ${MAX_QUEUED_BYTES / 1024 / 1024} MiB waited to be written to ${this.file} (a slow or stalled disk)`;
+    this.dropped = { lines: 0, bytes: 0 };
+    this.opts.report(msg, fields);
+    this.first(notice(fields, msg));
   }
 
   private leaveOut(lines: number, bytes: number): void {
     this.left.lines += lines;
     this.left.bytes += bytes;
+  }
+}
+
+const notice = (fields: Record<string, unknown>, msg: string) =>
+  `${JSON.stringify({ level: 40, time: new Date().toISOString(), pid: process.pid, ...fields, msg })}\n`;
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
   }
 }
 
