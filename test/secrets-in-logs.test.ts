@@ -339,9 +339,10 @@ describe('log lines', () => {
     rep = undefined;
     await proc.stop();
     await proc.outputClosed;
+    const logFiles = filesUnder(path.join(dataDir, 'logs'));
     const written: Written[] = [
       { source: "the appliance's stdout and stderr", text: proc.output.join('\n') },
-      ...filesUnder(path.join(dataDir, 'logs')),
+      ...logFiles,
       eventLogOf(dataDir),
       ...clientTexts,
       ...clients.map((c, i) => ({ source: `client process ${i}`, text: c.output() })),
@@ -359,6 +360,18 @@ describe('log lines', () => {
       'session.resume.refused',
     ])
       expect(all, done).toContain(done);
+    // The log files themselves were written, with the requests of the clients and the console:
+    // not only the other texts. (At --log-level trace the appliance writes no line below info:
+    // none to look for here.)
+    const logged = logFiles.map((w) => w.text).join('\n');
+    for (const request of [
+      '/api/login/users',
+      '/api/client/jump-clients/enrol',
+      '/api/client/jump-clients/challenge',
+      '/api/client/sessions',
+      '/api/client/customers/join',
+    ])
+      expect(logged, `${request} in the log files`).toContain(request);
     expect(leaksIn(written, secrets)).toEqual([]);
   }, 120_000);
 });

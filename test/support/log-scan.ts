@@ -16,15 +16,32 @@ export interface Secret {
   forms: string[];
 }
 
+/**
+ * The base64 (or base64url) of `bytes` wherever they sit inside a larger encoded value (HTTP
+ * Basic's `user:pass`, a JSON body encoded whole): with 0, 1 or 2 bytes before them (their
+ * offset mod 3), the characters that depend on the secret's bytes alone, the edge groups that
+ * mix in their neighbours (and the padding) trimmed off.
+ */
+const base64Middles = (bytes: Buffer, encoding: 'base64' | 'base64url') =>
+  [0, 1, 2].map((before) => {
+    const all = Buffer.concat([Buffer.alloc(before, 'x'), bytes]);
+    const whole = Math.floor(all.length / 3) * 4; // the groups of three bytes all present
+    // Before 1 byte: its group's first 2 characters carry it; before 2: the first 3.
+    return all.toString(encoding).slice([0, 2, 3][before], whole);
+  });
+
 const encodings = (bytes: Buffer) => [
   bytes.toString('hex'),
   bytes.toString('base64'),
   bytes.toString('base64url'),
+  ...base64Middles(bytes, 'base64'),
+  ...base64Middles(bytes, 'base64url'),
 ];
 
 /**
- * A secret string: itself, and the hex and base64 of its bytes (a line that encodes it, as a
- * ticket's body is encoded, gives it away as surely).
+ * A secret string: itself, and the hex and base64 of its bytes, also inside a larger encoded
+ * value (a line that encodes it, as a ticket's body or an HTTP Basic header is encoded, gives
+ * it away as surely).
  */
 export function secret(label: string, value: string): Secret {
   if (value.length < 8) throw new Error(`${label}: a secret of ${value.length} characters`);
