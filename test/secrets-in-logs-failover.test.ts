@@ -155,6 +155,17 @@ describe('a failover pair logs', () => {
       'appliance.site-ca-adopted',
     ])
       expect(all, done).toContain(done);
+    // The log files themselves were written, with the requests made: not only the other texts.
+    const logged = [a, b]
+      .flatMap((t) => filesUnder(path.join(t.dataDir, 'logs')))
+      .map((w) => w.text)
+      .join('\n');
+    for (const request of [
+      '/api/login/failover/establish',
+      '/api/login/security/inter-appliance-key',
+      '/api/peer/',
+    ])
+      expect(logged, `${request} in the log files`).toContain(request);
     expect(leaksIn(written, secrets)).toEqual([]);
   }, 120_000);
 });
