@@ -87,6 +87,11 @@ describe('log rotation', () => {
       [{ maxFileMiB: 50, keepFiles: 0 }, 'keepFiles', /at least 1/],
       [{ maxFileMiB: 50, keepFiles: 1000 }, 'keepFiles', /at most 100/],
       [{ maxFileMiB: 50 }, 'keepFiles', /is required/],
+      [
+        { maxFileMiB: 1024, keepFiles: 100 },
+        'keepFiles',
+        /\(keepFiles \+ 1\) × maxFileMiB × 2 logs must be at most 20480 MiB .* 101 × 1024 × 2 = 206848 MiB; lower keepFiles or maxFileMiB \(at 1024 MiB, keep at most 9 files\)/,
+      ],
     ];
     for (const [json, field, message] of cases) {
       const res = await put(json);
@@ -111,6 +116,12 @@ describe('log rotation', () => {
     expect(refused.status).toBe(400);
     expect(refused.body).toMatch(/id="error-maxFileMiB">must be at least 1</);
     expect(refused.body).toMatch(/id="error-keepFiles">must be a whole number of files/);
+    const tooMuch = await web.post('/appliance/logs/rotation', {
+      maxFileMiB: '1024',
+      keepFiles: '20',
+    });
+    expect(tooMuch.status).toBe(400);
+    expect(tooMuch.body).toMatch(/id="error-keepFiles">\(keepFiles \+ 1\) × maxFileMiB × 2 logs/);
     const saved = await web.post('/appliance/logs/rotation', { maxFileMiB: '20', keepFiles: '5' });
     expect(saved.status).toBe(303);
     expect((await t.api.call('GET', '/api/appliance/logs/rotation')).body).toEqual({

@@ -7,6 +7,8 @@ import type { Db } from '../store/db.js';
 import { ApplianceSetting } from '../store/appliance-settings.js';
 
 const MiB = 1024 * 1024;
+/** What both logs may take together on the data disk, in MiB. */
+export const MAX_TOTAL_MiB = 20 * 1024;
 
 const whole = (unit: string, min: number, max: number, maxNote: string) =>
   z
@@ -21,7 +23,20 @@ export const LogRotationInput = z
     maxFileMiB: whole('MiB', 1, 1024, '1 GiB per file; keep more files instead'),
     keepFiles: whole('files', 1, 100, 'for a longer history, raise the file size'),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    // Only once each field is in its range (its own refusal says what is wrong otherwise).
+    const ok = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
+    if (!ok(r.maxFileMiB, 1024) || !ok(r.keepFiles, 100)) return;
+    // Both logs, each with its current file and its rotated ones, on the database's disk.
+    const total = (r.keepFiles + 1) * r.maxFileMiB * 2;
+    if (total > MAX_TOTAL_MiB)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['keepFiles'],
+        message: `(keepFiles + 1) × maxFileMiB × 2 logs must be at most ${MAX_TOTAL_MiB} MiB (${MAX_TOTAL_MiB / 1024} GiB of the data disk): ${r.keepFiles + 1} × ${r.maxFileMiB} × 2 = ${total} MiB; lower keepFiles or maxFileMiB (at ${r.maxFileMiB} MiB, keep at most ${Math.max(0, Math.floor(MAX_TOTAL_MiB / 2 / r.maxFileMiB) - 1)} files)`,
+      });
+  });
 export type LogRotation = z.infer<typeof LogRotationInput>;
 
 export const DEFAULT_LOG_ROTATION_SETTING: LogRotation = {

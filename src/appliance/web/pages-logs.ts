@@ -23,7 +23,11 @@ function logFiles(dir: string): { name: string; bytes: number }[] {
         a.replace(/\.\d+(\.gz)?$/, '').localeCompare(b.replace(/\.\d+(\.gz)?$/, '')) ||
         order(a) - order(b),
     )
-    .map((name) => ({ name, bytes: statSync(path.join(dir, name)).size }));
+    .flatMap((name) => {
+      // The other process may rotate its log between the listing and this: gone, not listed.
+      const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
+      return st ? [{ name, bytes: st.size }] : [];
+    });
 }
 
 function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string, unknown>) {
