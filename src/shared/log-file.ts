@@ -1,19 +1,15 @@
 import {
-  closeSync,
   constants,
-  existsSync,
   fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
-  readdirSync,
-  renameSync,
   rmSync,
-  unlinkSync,
   write as fsWrite,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { closeQuietly, OPENING, rotateFiles } from './log-rotate.js';
 
 /** How big a log file may grow before it is rotated, and how many rotated files are kept. */
 export interface RotationLimits {
@@ -33,7 +29,6 @@ export interface LogFileOptions {
   retryMs?: number;
 }
 
-const OPENING = '.opening';
 /** Beyond this many bytes waiting to be written (a stalled disk), lines are dropped and counted. */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
@@ -85,8 +80,6 @@ export class RotatingLogFile {
   private dropped = { lines: 0, bytes: 0 };
   private limits: RotationLimits;
   private readonly retryMs: number;
-  private readonly dir: string;
-  private readonly base: string;
   private closed = false;
   private readonly positional: boolean;
 
@@ -96,9 +89,7 @@ export class RotatingLogFile {
   ) {
     this.limits = checkLimits(opts.limits);
     this.retryMs = opts.retryMs ?? 10_000;
-    this.dir = path.dirname(file);
-    this.base = path.basename(file);
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(path.dirname(file), { recursive: true });
     // A rotation cut short by a crash may leave the next file, not yet named: nothing in it.
     rmSync(file + OPENING, { force: true });
     // Not O_APPEND: writes are positional, so a write repeated at exit lands on itself.
@@ -313,61 +304,12 @@ export class RotatingLogFile {
     }
   }
 
-  /**
-   * The next file is opened first, under a temporary name: if that fails (disk full, too many
-   * open files) nothing has moved. Then the oldest kept files go, the others shift up, the
-   * current file becomes `.1` and the new one takes its name. If a rename fails, the next
-   * file is closed and removed; the older files are shifted only when `.1` is free, so a
-   * rotation failing again and again does not remove one more old file each time.
-   */
+  /** The current file becomes `.1` and a fresh one takes its name (`rotateFiles`). */
   private rotate(): void {
-    const next = this.file + OPENING;
-    const fd = openSync(next, 'w');
-    try {
-      if (existsSync(this.numbered(1))) {
-        const { keepFiles } = this.limits;
-        for (const { name, index } of this.rotated()) {
-          if (index >= keepFiles) unlinkSync(path.join(this.dir, name));
-        }
-        for (let i = keepFiles - 1; i >= 1; i--)
-          renameIfThere(this.numbered(i), this.numbered(i + 1));
-      } else {
-        // Limits lowered: files beyond the count go even when there is nothing to shift.
-        for (const { name, index } of this.rotated()) {
-          if (index > this.limits.keepFiles) unlinkSync(path.join(this.dir, name));
-        }
-      }
-      renameSync(this.file, this.numbered(1));
-      try {
-        renameSync(next, this.file);
-      } catch (e) {
-        // Put the current file back under its name: it goes on growing, rotation is retried.
-        renameSync(this.numbered(1), this.file);
-        throw e;
-      }
-    } catch (e) {
-      closeQuietly(fd);
-      rmSync(next, { force: true });
-      throw e;
-    }
+    const fd = rotateFiles(this.file, this.limits.keepFiles);
     this.release(this.fd);
     this.fd = fd;
     this.size = 0;
-  }
-
-  /** The rotated files there are now (`.1`, `.2.gz` …), whatever the limits were. */
-  private rotated(): { name: string; index: number }[] {
-    const pattern = new RegExp(`^${escapeRegExp(this.base)}\\.(\\d+)(\\.gz)?$`);
-    const found: { name: string; index: number }[] = [];
-    for (const name of readdirSync(this.dir)) {
-      const m = pattern.exec(name);
-      if (m) found.push({ name, index: Number(m[1]) });
-    }
-    return found;
-  }
-
-  private numbered(i: number): string {
-    return `${this.file}.${i}`;
   }
 
   private failed(what: 'rotate' | 'write', e: Error): void {
@@ -413,14 +355,6 @@ export class RotatingLogFile {
 const notice = (fields: Record<string, unknown>, msg: string) =>
   `${JSON.stringify({ level: 40, time: new Date().toISOString(), pid: process.pid, ...fields, msg })}\n`;
 
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed.
-  }
-}
-
 /** Files still open at exit are flushed then (an exit after an error, process.exit()). */
 const OPEN = new Set<RotatingLogFile>();
 process.on('exit', () => {
@@ -436,18 +370,8 @@ function checkLimits(limits: RotationLimits): RotationLimits {
   return { ...limits };
 }
 
-function renameIfThere(from: string, to: string): void {
-  try {
-    renameSync(from, to);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
-
 function countLines(data: Buffer, from: number): number {
   let n = 0;
   for (let i = data.indexOf(10, from); i !== -1; i = data.indexOf(10, i + 1)) n++;
   return n;
 }
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
