@@ -150,6 +150,38 @@ describe('a rotating log file', () => {
     ]);
   });
 
+  it('after a crash left half a line at its end, starts the next line on a line of its own and cuts nothing', () => {
+    const { dir, file } = setUp({ maxFileBytes: 10_000, keepFiles: 2 });
+    file.close();
+    files.length = 0;
+    // What a process killed during a write leaves: two whole lines and the start of a third.
+    const half = line(3).slice(0, 40);
+    writeFileSync(path.join(dir, 'app.log'), line(1) + line(2) + half);
+    const again = new RotatingLogFile(path.join(dir, 'app.log'), {
+      limits: { maxFileBytes: 10_000, keepFiles: 2 },
+      report: () => undefined,
+    });
+    files.push(again);
+    again.write(line(4));
+    again.flushSync();
+    expect(readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe(
+      line(1) + line(2) + half + '\n' + line(4),
+    );
+    // A file that ends on a whole line is left as it is.
+    again.close();
+    files.length = 0;
+    const third = new RotatingLogFile(path.join(dir, 'app.log'), {
+      limits: { maxFileBytes: 10_000, keepFiles: 2 },
+      report: () => undefined,
+    });
+    files.push(third);
+    third.write(line(5));
+    third.flushSync();
+    expect(readFileSync(path.join(dir, 'app.log'), 'utf8')).toBe(
+      line(1) + line(2) + half + '\n' + line(4) + line(5),
+    );
+  });
+
   it('takes new limits at the next line: fewer files kept, a smaller size', () => {
     const { dir, file } = setUp({ maxFileBytes: 1000, keepFiles: 4 });
     for (let n = 1; n <= 50; n++) file.write(line(n));

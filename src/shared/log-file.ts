@@ -4,6 +4,7 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
+  readSync,
   rmSync,
   write as fsWrite,
   writeSync,
@@ -93,11 +94,12 @@ export class RotatingLogFile {
     // A rotation cut short by a crash may leave the next file, not yet named: nothing in it.
     rmSync(file + OPENING, { force: true });
     // Not O_APPEND: writes are positional, so a write repeated at exit lands on itself.
-    this.fd = openSync(file, constants.O_WRONLY | constants.O_CREAT);
+    this.fd = openSync(file, constants.O_RDWR | constants.O_CREAT);
     const st = fstatSync(this.fd);
     this.size = st.size;
     // A pipe (a test's stand-in for a stalled disk) has no positions: written where it is.
     this.positional = st.isFile();
+    if (this.positional) this.size += endLine(this.fd, st.size);
     OPEN.add(this);
   }
 
@@ -368,6 +370,19 @@ function checkLimits(limits: RotationLimits): RotationLimits {
       `log rotation limits must be whole numbers of at least 1: ${JSON.stringify(limits)}`,
     );
   return { ...limits };
+}
+
+/**
+ * A file left ending in half a line (the process killed during a write) is ended with a
+ * newline, so that the next line starts on its own: nothing is cut, the half line stays as it
+ * was. The bytes added (0 or 1).
+ */
+function endLine(fd: number, size: number): number {
+  if (size === 0) return 0;
+  const last = Buffer.alloc(1);
+  if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 10) return 0;
+  writeSync(fd, '\n', size);
+  return 1;
 }
 
 function countLines(data: Buffer, from: number): number {
