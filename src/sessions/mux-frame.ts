@@ -26,7 +26,7 @@ export const NOTHING = Buffer.alloc(0);
 /** Longest frame accepted; a longer one is a protocol violation. */
 export const MAX_FRAME = 1024 * 1024;
 /**
- * Longest DATA payload sent: the turn of one stream (MuxConnection.pump), so the most another
+ * Longest DATA payload sent: the turn of one stream (MuxWriter.pump), so the most another
  * stream's frame waits for per stream ahead of it. A peer of the previous release sent up to
  * 256 KiB and accepts any size up to MAX_FRAME.
  */

@@ -140,7 +140,7 @@ describe('MuxConnection', () => {
       stream.on('drain', more);
       more();
     });
-    // The appliance writes each frame's header, then its payload (MuxConnection.send).
+    // The appliance writes each frame's header, then its payload (MuxWriter.send).
     const write = serverSocket.write.bind(serverSocket) as (chunk: Buffer) => boolean;
     let payloadNext = false;
     serverSocket.write = ((chunk: Buffer, ...rest: unknown[]) => {

@@ -1,19 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { GatehouseError } from '../shared/errors.js';
-import { tickCorker } from '../shared/streams.js';
 import { MuxReader, type FrameSink } from './mux-reader.js';
+import { MuxWriter } from './mux-writer.js';
 import {
   connectionLost,
-  CONNECTION_BUFFER,
   FRAME,
   GRANT_AT,
-  HEADER,
   INITIAL_WINDOW,
-  LONE_FRAME,
   problemOf,
   READ_HIGH_WATER,
-  SLICE,
   WRITE_HIGH_WATER,
   type MuxProblem,
 } from './mux-frame.js';
@@ -21,10 +17,11 @@ import { sessionsErrors } from './error-codes.js';
 
 /**
  * Session legs as streams over one long-lived connection (mux-frame.ts has the wire format and
- * its limits, mux-reader.ts parses the bytes into frames). MuxConnection and MuxStream stay in
- * one file: they are the two halves of one flow-control protocol that call each other (a
- * stream's writes and credit go out through its connection; the connection hands each frame to
- * its stream), so apart they would be two files importing each other.
+ * its limits, mux-reader.ts parses the bytes into frames, mux-writer.ts writes the frames,
+ * the streams' DATA in turn). MuxConnection and MuxStream stay in one file: they are the two
+ * halves of one flow-control protocol that call each other (a stream's writes and credit go
+ * out through its connection; the connection hands each frame to its stream), so apart they
+ * would be two files importing each other.
  */
 export { FRAME, INITIAL_WINDOW, MAX_FRAME, type MuxProblem } from './mux-frame.js';
 
@@ -49,16 +46,8 @@ export class MuxConnection extends EventEmitter implements FrameSink {
     { resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private nextId = 1;
-  /** Frames of one tick leave in one write (one TLS record and system call, not two per frame). */
-  private readonly hold: () => void;
-  /**
-   * Streams with DATA to send and credit for it, in turn (a Set keeps insertion order): each
-   * sends one SLICE (one LONE_FRAME when no other waits), then goes to the back. See pump().
-   */
-  private readonly ready = new Set<MuxStream>();
-  private pumping = false;
-  /** A pump() is due on the next turn of the event loop (see pump()). */
-  private pumpDue = false;
+  /** @internal What goes to the socket, and when: its streams send their frames through it. */
+  readonly writer: MuxWriter<MuxStream>;
   private closedBecause: string | undefined;
 
   constructor(
@@ -66,10 +55,9 @@ export class MuxConnection extends EventEmitter implements FrameSink {
     private readonly options: MuxOptions = {},
   ) {
     super();
-    this.hold = tickCorker(socket);
     const reader = new MuxReader(this);
     socket.on('data', (chunk: Buffer) => reader.receive(chunk));
-    socket.on('drain', () => this.pump());
+    this.writer = new MuxWriter(socket, this);
     socket.on('end', () => this.close('the peer ended it'));
     socket.on('error', (e) => this.close(e.message, true));
     socket.on('close', () => this.close('connection closed'));
@@ -104,7 +92,7 @@ export class MuxConnection extends EventEmitter implements FrameSink {
       );
       this.opening.set(id, { resolve, reject, timer });
       stream.on('error', () => undefined);
-      this.send(FRAME.open, id, Buffer.from(JSON.stringify(request)));
+      this.writer.send(FRAME.open, id, Buffer.from(JSON.stringify(request)));
     });
   }
 
@@ -120,72 +108,16 @@ export class MuxConnection extends EventEmitter implements FrameSink {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2_000).unref();
     } else this.socket.destroy();
-    this.ready.clear();
+    this.writer.clear();
     for (const s of [...this.streams.values()])
       s.destroy(failed ? connectionLost(reason) : undefined);
     this.emit('close', reason);
   }
 
-  /**
-   * @internal Write one frame now; the frames of one tick leave together (see tickCorker).
-   * Every frame but DATA is small and goes straight to the socket, ahead of DATA still waiting
-   * its turn in `ready`; DATA is written only by pump().
-   */
-  send(type: number, id: number, payload?: Buffer): void {
-    if (this.closed) return;
-    this.hold();
-    const header = Buffer.allocUnsafe(HEADER);
-    header[0] = type;
-    header.writeUInt32BE(id, 1);
-    header.writeUInt32BE(payload?.length ?? 0, 5);
-    this.socket.write(header);
-    if (payload?.length) this.socket.write(payload);
-  }
-
-  /** @internal `stream` has DATA to send and credit for it: it takes its turn. */
-  schedule(stream: MuxStream): void {
-    this.ready.add(stream);
-    this.pump();
-  }
-
-  /**
-   * Hand DATA to the socket, one SLICE of each ready stream in turn, while the socket holds
-   * less than CONNECTION_BUFFER unsent; the socket's 'drain' calls it again. So the bytes ahead
-   * of a stream's next frame are at most that buffer, one frame, and one slice of each other
-   * ready stream, however much a bulk stream has credit for: an interactive session's few bytes
-   * do not queue behind megabytes of a copy on the same connection (docs/clients.md,
-   * "Scheduling"). A stream alone in the queue sends frames of up to LONE_FRAME instead: slicing
-   * it would only cost frames and rounds.
-   */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (!this.closed && this.ready.size && this.socket.writableLength < CONNECTION_BUFFER) {
-        const stream = this.ready.values().next().value as MuxStream;
-        const alone = this.ready.size === 1;
-        this.ready.delete(stream);
-        // A stream whose write completed may have been given its next chunk meanwhile.
-        if (stream.sendSlice(alone ? LONE_FRAME : SLICE)) this.ready.add(stream);
-      }
-    } finally {
-      this.pumping = false;
-    }
-    // Stopped for the buffer without a write having said wait (a socket whose high-water mark
-    // is at least CONNECTION_BUFFER): no 'drain' will come, so look again on the next turn.
-    if (this.ready.size && !this.closed && !this.socket.writableNeedDrain && !this.pumpDue) {
-      this.pumpDue = true;
-      setImmediate(() => {
-        this.pumpDue = false;
-        this.pump();
-      });
-    }
-  }
-
   /** @internal A stream is gone: forget it (and fail its open, if it was not accepted). */
   forget(stream: MuxStream, error: Error | null): void {
     this.streams.delete(stream.id);
-    this.ready.delete(stream);
+    this.writer.forget(stream);
     const opening = this.opening.get(stream.id);
     if (!opening) return;
     this.opening.delete(stream.id);
@@ -316,7 +248,7 @@ export class MuxStream extends Duplex {
   accept(info?: object): void {
     if (this.accepted || this.destroyed) return;
     this.accepted = true;
-    this.mux.send(FRAME.accept, this.id, info && Buffer.from(JSON.stringify(info)));
+    this.mux.writer.send(FRAME.accept, this.id, info && Buffer.from(JSON.stringify(info)));
   }
 
   /**
@@ -342,7 +274,7 @@ export class MuxStream extends Duplex {
     if (this.destroyed) return;
     const payload = Buffer.allocUnsafe(8);
     payload.writeBigUInt64BE(BigInt(offset), 0);
-    this.mux.send(type, this.id, payload);
+    this.mux.writer.send(type, this.id, payload);
   }
 
   /** Answer the peer's open (or end the stream) with a problem the peer reports. */
@@ -364,7 +296,7 @@ export class MuxStream extends Duplex {
   /** @internal WINDOW from the peer. */
   credited(bytes: number): void {
     this.sendCredit += bytes;
-    if (this.blocked) this.mux.schedule(this);
+    if (this.blocked) this.mux.writer.schedule(this);
   }
 
   /** @internal FIN from the peer. */
@@ -388,7 +320,7 @@ export class MuxStream extends Duplex {
     this.unGranted -= consumed;
     const credit = Buffer.allocUnsafe(4);
     credit.writeUInt32BE(consumed, 0);
-    this.mux.send(FRAME.window, this.id, credit);
+    this.mux.writer.send(FRAME.window, this.id, credit);
   }
 
   override _write(
@@ -398,12 +330,12 @@ export class MuxStream extends Duplex {
   ): void {
     if (!chunk.length) return callback();
     this.blocked = { chunk, callback };
-    if (this.sendCredit > 0) this.mux.schedule(this);
+    if (this.sendCredit > 0) this.mux.writer.schedule(this);
   }
 
   override _final(callback: (e?: Error | null) => void): void {
     this.finSent = true;
-    this.mux.send(FRAME.fin, this.id);
+    this.mux.writer.send(FRAME.fin, this.id);
     callback();
   }
 
@@ -412,7 +344,7 @@ export class MuxStream extends Duplex {
     const clean = this.finSent && this.finReceived;
     if (!this.resetReceived && !clean && !this.mux.closed) {
       const problem = this.refusal ?? (error ? problemOf(error) : undefined);
-      this.mux.send(
+      this.mux.writer.send(
         FRAME.reset,
         this.id,
         problem ? Buffer.from(JSON.stringify(problem)) : undefined,
@@ -423,7 +355,7 @@ export class MuxStream extends Duplex {
   }
 
   /**
-   * @internal The connection's turn for this stream (MuxConnection.pump): one DATA frame of at
+   * @internal The connection's turn for this stream (MuxWriter.pump): one DATA frame of at
    * most `max` bytes, as the credit allows. The write completes once all of its chunk is handed
    * to the connection. True while the stream has more to send and credit for it.
    */
@@ -432,7 +364,7 @@ export class MuxStream extends Duplex {
     if (!b || this.destroyed || this.sendCredit <= 0) return false;
     const n = Math.min(b.chunk.length, this.sendCredit, max);
     this.sendCredit -= n;
-    this.mux.send(FRAME.data, this.id, b.chunk.subarray(0, n));
+    this.mux.writer.send(FRAME.data, this.id, b.chunk.subarray(0, n));
     b.chunk = b.chunk.subarray(n);
     if (b.chunk.length) return this.sendCredit > 0;
     this.blocked = undefined;

@@ -1,0 +1,109 @@
+import type { Duplex } from 'node:stream';
+import { tickCorker } from '../shared/streams.js';
+import { CONNECTION_BUFFER, HEADER, LONE_FRAME, SLICE } from './mux-frame.js';
+
+/** What the writer asks of a stream with DATA to send (MuxStream.sendSlice). */
+export interface SliceSender {
+  /** Send one DATA frame of at most `max` bytes; true while it has more to send and credit. */
+  sendSlice(max: number): boolean;
+}
+
+/**
+ * What a MuxConnection writes to its socket, and when: every frame but DATA at once (they are
+ * small), DATA of the streams in turn, in slices (see pump()).
+ */
+export class MuxWriter<S extends SliceSender> {
+  /** Frames of one tick leave in one write (one TLS record and system call, not two per frame). */
+  private readonly hold: () => void;
+  /**
+   * Streams with DATA to send and credit for it, in turn (a Set keeps insertion order): each
+   * sends one SLICE (one LONE_FRAME when no other waits), then goes to the back. See pump().
+   */
+  private readonly ready = new Set<S>();
+  private pumping = false;
+  /** A pump() is due on the next turn of the event loop (see pump()). */
+  private pumpDue = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly connection: { readonly closed: boolean },
+  ) {
+    this.hold = tickCorker(socket);
+    socket.on('drain', () => this.pump());
+  }
+
+  /**
+   * Write one frame now; the frames of one tick leave together (see tickCorker). Every frame
+   * but DATA goes straight to the socket, ahead of DATA still waiting its turn in `ready`;
+   * DATA is written only in its stream's turn (pump(), through S.sendSlice).
+   */
+  send(type: number, id: number, payload?: Buffer): void {
+    if (this.connection.closed) return;
+    this.hold();
+    const header = Buffer.allocUnsafe(HEADER);
+    header[0] = type;
+    header.writeUInt32BE(id, 1);
+    header.writeUInt32BE(payload?.length ?? 0, 5);
+    this.socket.write(header);
+    if (payload?.length) this.socket.write(payload);
+  }
+
+  /** `stream` has DATA to send and credit for it: it takes its turn. */
+  schedule(stream: S): void {
+    this.ready.add(stream);
+    this.pump();
+  }
+
+  /** `stream` is gone: it has no turn any more. */
+  forget(stream: S): void {
+    this.ready.delete(stream);
+  }
+
+  /** The connection closed: no stream has a turn any more. */
+  clear(): void {
+    this.ready.clear();
+  }
+
+  /**
+   * Hand DATA to the socket, one SLICE of each ready stream in turn, while the socket holds
+   * less than CONNECTION_BUFFER unsent; the socket's 'drain' calls it again. So the bytes ahead
+   * of a stream's next frame are at most that buffer, one frame, and one slice of each other
+   * ready stream, however much a bulk stream has credit for: an interactive session's few bytes
+   * do not queue behind megabytes of a copy on the same connection (docs/clients.md,
+   * "Scheduling"). A stream alone in the queue sends frames of up to LONE_FRAME instead: slicing
+   * it would only cost frames and rounds.
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (
+        !this.connection.closed &&
+        this.ready.size &&
+        this.socket.writableLength < CONNECTION_BUFFER
+      ) {
+        const stream = this.ready.values().next().value as S;
+        const alone = this.ready.size === 1;
+        this.ready.delete(stream);
+        // A stream whose write completed may have been given its next chunk meanwhile.
+        if (stream.sendSlice(alone ? LONE_FRAME : SLICE)) this.ready.add(stream);
+      }
+    } finally {
+      this.pumping = false;
+    }
+    // Stopped for the buffer without a write having said wait (a socket whose high-water mark
+    // is at least CONNECTION_BUFFER): no 'drain' will come, so look again on the next turn.
+    if (
+      this.ready.size &&
+      !this.connection.closed &&
+      !this.socket.writableNeedDrain &&
+      !this.pumpDue
+    ) {
+      this.pumpDue = true;
+      setImmediate(() => {
+        this.pumpDue = false;
+        this.pump();
+      });
+    }
+  }
+}
