@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   ADMIN_PASSWORD,
@@ -150,6 +151,68 @@ describe('log rotation', () => {
       'Log files are rotated at 100 MiB; 4 rotated files are kept per log.\n',
     );
     expect((await rotation('show')).stdout).toBe(good.stdout);
+  }, 120_000);
+
+  it('says so in the event log, the worker log and on the Log files page when a saved setting over the cap stands replaced by the defaults', async () => {
+    const t = await startTestAppliance({ name: 'log-rotation-over-cap' });
+    // What an older version could save: 101 × 1024 MiB × 2 logs, past today's 20 GiB cap.
+    await t.restart(() => {
+      const db = new Database(path.join(t.dataDir, 'store', 'gatehouse.db'));
+      try {
+        db.prepare(
+          `INSERT INTO appliance_settings (key, value, updated_at) VALUES ('logs.rotation', ?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        ).run(JSON.stringify({ maxFileMiB: 1024, keepFiles: 100 }), Date.now());
+      } finally {
+        db.close();
+      }
+    });
+    expect((await t.api.call('GET', '/api/appliance/logs/rotation')).body).toEqual({
+      maxFileMiB: 50,
+      keepFiles: 10,
+    });
+    const events = await t.api.call<{
+      items: { target: string; outcome: string; details: Record<string, unknown> }[];
+    }>('GET', '/api/login/logs?action=logs.rotation-ignored');
+    expect(events.body.items).toEqual([
+      expect.objectContaining({
+        target: '1024 MiB × 100 files',
+        outcome: 'failed',
+        details: {
+          saved: { maxFileMiB: 1024, keepFiles: 100 },
+          reason: expect.stringMatching(/keepFiles: \(keepFiles \+ 1\) × maxFileMiB × 2 logs/),
+          inForce: { maxFileMiB: 50, keepFiles: 10 },
+        },
+      }),
+    ]);
+    await until(
+      () =>
+        /"level":40.*saved log rotation setting \(1024 MiB × 100 files\) refused, the defaults are in force/.test(
+          readFileSync(path.join(t.dataDir, 'logs', 'appliance.log'), 'utf8'),
+        ),
+      10_000,
+      'the warning in appliance.log',
+    );
+
+    const web = await webConsole(t);
+    const page = (await web.get('/appliance/logs')).body;
+    const warning = /<p class="notice warn" role="alert" id="rotation-ignored">([^]*?)<\/p>/.exec(
+      page,
+    )?.[1];
+    expect(warning).toBeDefined();
+    const text = warning!.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ');
+    expect(text).toContain('The saved rotation setting (1024 MiB × 100 files) is not used');
+    expect(text).toContain('keep at most 9 files');
+    expect(text).toContain('The defaults are in force instead (50 MiB, 10 kept)');
+    expect(text).toContain('gatehouse appliance log-rotation set');
+    expect(page).toMatch(/id="f-maxFileMiB"[^>]*value="50"/);
+    // Saving a setting within the cap replaces it: the warning goes.
+    const saved = await web.post('/appliance/logs/rotation', {
+      maxFileMiB: '1024',
+      keepFiles: '9',
+    });
+    expect(saved.status).toBe(303);
+    expect((await web.get('/appliance/logs')).body).not.toContain('rotation-ignored');
   }, 120_000);
 
   it('keeps each file within the limit and the count of files, every line kept exactly once in order, across a restart', async () => {

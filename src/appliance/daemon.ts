@@ -47,6 +47,12 @@ export async function runAppliance(opts: ServeOptions): Promise<void> {
     tellSupervisor(r);
   });
   appliance.log = (msg, fields) => logger.info(fields ?? {}, msg);
+  const ignored = appliance.logRotation.recordIgnored();
+  if (ignored)
+    logger.warn(
+      { saved: ignored.saved, reason: ignored.reason, inForce: ignored.inForce },
+      `saved log rotation setting (${ignored.savedText}) refused, the defaults are in force: ${ignored.reason}`,
+    );
   const recovered = await appliance.sessionRecords.recoverInterrupted();
   if (recovered) logger.warn({ recovered }, 'sessions cut short by the last stop were recorded');
   const app = await buildServer(appliance, logger);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Actor } from '../shared/actor.js';
+import { SYSTEM, type Actor } from '../shared/actor.js';
 import type { RotationLimits } from '../shared/log-file.js';
 import { DEFAULT_LOG_ROTATION } from '../shared/logging.js';
 import type { EventLog } from '../site/events.js';
@@ -39,6 +39,15 @@ export const LogRotationInput = z
   });
 export type LogRotation = z.infer<typeof LogRotationInput>;
 
+/** A saved setting that is refused today, and the defaults in force instead. */
+export interface IgnoredRotation {
+  saved: unknown;
+  /** The saved size and count as the page and the event show them: `1024 MiB × 100 files`. */
+  savedText: string;
+  reason: string;
+  inForce: LogRotation;
+}
+
 export const DEFAULT_LOG_ROTATION_SETTING: LogRotation = {
   maxFileMiB: DEFAULT_LOG_ROTATION.maxFileBytes / MiB,
   keepFiles: DEFAULT_LOG_ROTATION.keepFiles,
@@ -64,10 +73,51 @@ export class LogRotationSetting extends ApplianceSetting<LogRotation> {
     super(db, 'logs.rotation');
   }
 
-  /** The stored value, or the default when none is stored (or a restore left one that no longer parses). */
+  /**
+   * The stored value, or the default when none is stored or the stored one is refused today (an
+   * older version's value over the 20 GiB cap, a restore): `ignored` says which and why.
+   */
   current(): LogRotation {
     const stored = LogRotationInput.safeParse(this.get());
     return stored.success ? stored.data : { ...DEFAULT_LOG_ROTATION_SETTING };
+  }
+
+  /** The saved value the defaults stand in for, and why it is refused; none when it is used. */
+  ignored(): IgnoredRotation | undefined {
+    const saved = this.get();
+    if (saved === undefined) return undefined;
+    const parsed = LogRotationInput.safeParse(saved);
+    if (parsed.success) return undefined;
+    const reason = parsed.error.issues
+      .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+      .join('; ');
+    const { maxFileMiB, keepFiles } = (saved ?? {}) as Record<string, unknown>;
+    return {
+      saved,
+      savedText:
+        maxFileMiB !== undefined && keepFiles !== undefined
+          ? `${JSON.stringify(maxFileMiB)} MiB × ${JSON.stringify(keepFiles)} files`
+          : JSON.stringify(saved),
+      reason,
+      inForce: { ...DEFAULT_LOG_ROTATION_SETTING },
+    };
+  }
+
+  /**
+   * At start: a saved value refused today is recorded in the event log (`logs.rotation-ignored`),
+   * so that the defaults standing in for it are not a silent change. Returns what `ignored` does.
+   */
+  recordIgnored(): IgnoredRotation | undefined {
+    const ignored = this.ignored();
+    if (ignored)
+      this.events.record(
+        SYSTEM,
+        'logs.rotation-ignored',
+        ignored.savedText,
+        { saved: ignored.saved, reason: ignored.reason, inForce: ignored.inForce },
+        'failed',
+      );
+    return ignored;
   }
 
   set(actor: Actor, value: LogRotation): LogRotation {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseInput } from '../../shared/http/operations.js';
 import { formatBytes, html, tableHead } from '../../shared/web/html.js';
 import * as kit from '../../shared/web/kit.js';
-import { LogRotationInput } from '../log-rotation.js';
+import { LogRotationInput, type IgnoredRotation, type LogRotation } from '../log-rotation.js';
 import { type PageContext, type Pages } from './page-host.js';
 
 const numberOf = (s: string | undefined) => (s?.trim() ? Number(s) : undefined);
@@ -28,6 +28,16 @@ function logFiles(dir: string): { name: string; bytes: number }[] {
       const st = statSync(path.join(dir, name), { throwIfNoEntry: false });
       return st ? [{ name, bytes: st.size }] : [];
     });
+}
+
+/** A saved setting refused today (an older version's, over the cap): the defaults stand in. */
+function ignoredWarning(ignored: IgnoredRotation | undefined, r: LogRotation) {
+  if (!ignored) return html``;
+  return html`<p class="notice warn" role="alert" id="rotation-ignored">
+    The saved rotation setting (${ignored.savedText}) is not used: ${ignored.reason}. The defaults
+    are in force instead (${r.maxFileMiB} MiB, ${r.keepFiles} kept). Save a setting below (or run
+    <code>gatehouse appliance log-rotation set</code>) to replace it.
+  </p>`;
 }
 
 function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string, unknown>) {
@@ -62,6 +72,7 @@ function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string
       </section>
       <section id="rotation">
         <h2>Rotation</h2>
+        ${ignoredWarning(ctx.appliance.logRotation.ignored(), r)}
         ${kit.formAlert(problem, ['maxFileMiB', 'keepFiles'])}
         ${kit.postForm(
           ctx,
