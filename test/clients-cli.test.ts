@@ -2,9 +2,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/lab/processes.js';
-import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
+import { startTestAppliance, tempDir, until } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
-import { cli, spawnCli } from './support/cli.js';
+import { cli, siteArgs, siteSignIn, spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
 
 describe('gatehouse jump-client and gatehouse console (real processes)', () => {
@@ -14,18 +14,13 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
       startTargets(),
     ]);
     const token = await enrolmentToken(site.api);
-    const siteArgs = [
-      '--site',
-      `${site.proc.host}:${site.proc.port}`,
-      '--fingerprint',
-      site.proc.fingerprint,
-    ];
+    const admin = siteSignIn(site.proc);
     const profile = path.join(tempDir(), 'console.json');
 
     const jump = spawnCli(
       [
         'jump-client',
-        ...siteArgs,
+        ...siteArgs(site.proc),
         '--name',
         'cli-jump',
         '--group',
@@ -38,10 +33,8 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
       { GATEHOUSE_JUMP_CLIENT_TOKEN: token },
     );
     const signIn = await cli(
-      ['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
-      {
-        GATEHOUSE_PASSWORD: LOGIN_PASSWORD,
-      },
+      ['console', 'sign-in', ...admin.args, '--profile', profile],
+      admin.env,
     );
     expect(signIn.stdout).toMatch(/Signed in to .* as admin/);
     let listed: { name: string; group: string }[] = [];
@@ -124,7 +117,7 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
       stderr: expect.stringContaining('--session'),
     });
     await expect(
-      cli(['jump-client', ...siteArgs, '--name', 'x', '--allow', 'not-a-target'], {
+      cli(['jump-client', ...siteArgs(site.proc), '--name', 'x', '--allow', 'not-a-target'], {
         GATEHOUSE_JUMP_CLIENT_TOKEN: token,
       }),
     ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--allow') });

@@ -18,18 +18,14 @@ import { SiteApi } from '../src/clients/site-api.js';
 import { installConsole, unpackConsoleBuild } from '../src/clients/console-installation.js';
 import { releaseKeyFromPem } from '../src/updates/package.js';
 import { PRODUCT_VERSION } from '../src/shared/version.js';
-import {
-  LOGIN_PASSWORD,
-  startTestAppliance,
-  tempDir,
-  type TestAppliance,
-} from './support/appliance.js';
+import { startTestAppliance, tempDir, type TestAppliance } from './support/appliance.js';
 import {
   buildTestPackage,
   makeReleaseKey,
   uploadPackage,
   waitForSoftware,
 } from './support/updates.js';
+import { siteSignIn, type CliSignIn } from './support/cli.js';
 
 const execFileP = promisify(execFile);
 
@@ -69,7 +65,7 @@ describe('a console installation follows the site (S12, S13)', () => {
   let inst: string;
   let profile: string;
   let site: TestAppliance;
-  let siteArgs: string[];
+  let admin: CliSignIn;
   let release: { keyFile: string; pubFile: string };
   const pkgs: Record<string, string> = {};
   const launcher = () => path.join(inst, 'bin', 'gatehouse-console');
@@ -100,12 +96,7 @@ describe('a console installation follows the site (S12, S13)', () => {
       name: 'console-site',
       releaseKeyFiles: [release.pubFile, foreign.pubFile],
     });
-    siteArgs = [
-      '--site',
-      `${site.proc.host}:${site.proc.port}`,
-      '--fingerprint',
-      site.proc.fingerprint,
-    ];
+    admin = siteSignIn(site.proc);
   }, 120_000);
 
   it('gives console builds only to signed-in consoles', async () => {
@@ -120,8 +111,8 @@ describe('a console installation follows the site (S12, S13)', () => {
 
   it('says which package to upload when the site holds no build of its version', async () => {
     const signIn = await gatehouse(
-      ['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
-      { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
+      ['console', 'sign-in', ...admin.args, '--profile', profile],
+      admin.env,
     );
     expect(signIn.code, signIn.stderr).toBe(0);
     const out = path.join(dir, 'download.ghpkg');
@@ -156,8 +147,8 @@ describe('a console installation follows the site (S12, S13)', () => {
     await siteRuns(site, pkgs.next!, NEXT);
     // A console run from a code tree only says how to follow the site.
     const dev = await gatehouse(
-      ['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
-      { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
+      ['console', 'sign-in', ...admin.args, '--profile', profile],
+      admin.env,
     );
     expect(dev.code, dev.stderr).toBe(0);
     expect(dev.stdout).toContain(`the site runs ${NEXT}`);
@@ -181,11 +172,7 @@ describe('a console installation follows the site (S12, S13)', () => {
 
     // Only the restarted console (the new version) writes the sign-in.
     rmSync(profile);
-    const r = await run(
-      launcher(),
-      ['sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
-      { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
-    );
+    const r = await run(launcher(), ['sign-in', ...admin.args, '--profile', profile], admin.env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       `This console is ${PRODUCT_VERSION}; the site runs ${NEXT}: upgrading.`,
@@ -206,11 +193,7 @@ describe('a console installation follows the site (S12, S13)', () => {
 
   it('refuses a site build signed by a key the installation does not trust, changing nothing', async () => {
     await siteRuns(site, pkgs.foreign!, AFTER_NEXT);
-    const r = await run(
-      launcher(),
-      ['sign-in', ...siteArgs, '--user', 'admin', '--profile', profile],
-      { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
-    );
+    const r = await run(launcher(), ['sign-in', ...admin.args, '--profile', profile], admin.env);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('PACKAGE_UNTRUSTED_SIGNER');
     expect(r.stderr).toContain(`This console (${NEXT}) is unchanged.`);

@@ -2,9 +2,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/lab/processes.js';
-import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
+import { startTestAppliance, tempDir, until } from './support/appliance.js';
 import { startTargets } from './support/targets.js';
-import { cli, spawnCli } from './support/cli.js';
+import { cli, siteArgs, siteSignIn, spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
 import { generateEd25519 } from '../src/shared/crypto.js';
 
@@ -47,12 +47,8 @@ describe('gatehouse customer-client (real processes)', () => {
       startTestAppliance({ name: 'customer-site' }),
       startTargets(),
     ]);
-    const siteArgs = [
-      '--site',
-      `${site.proc.host}:${site.proc.port}`,
-      '--fingerprint',
-      site.proc.fingerprint,
-    ];
+    const toSite = siteArgs(site.proc);
+    const admin = siteSignIn(site.proc);
     const otherPassword = 'Green-Lantern-42';
     expect(
       (
@@ -63,21 +59,19 @@ describe('gatehouse customer-client (real processes)', () => {
     ).toBe(201);
     const profile = path.join(tempDir(), 'admin.json');
     const otherProfile = path.join(tempDir(), 'bo.json');
-    await cli(['console', 'sign-in', ...siteArgs, '--user', 'admin', '--profile', profile], {
-      GATEHOUSE_PASSWORD: LOGIN_PASSWORD,
-    });
-    await cli(['console', 'sign-in', ...siteArgs, '--user', 'bo.rep', '--profile', otherProfile], {
+    await cli(['console', 'sign-in', ...admin.args, '--profile', profile], admin.env);
+    await cli(['console', 'sign-in', ...toSite, '--user', 'bo.rep', '--profile', otherProfile], {
       GATEHOUSE_PASSWORD: otherPassword,
     });
 
     // Bad input: no key, a key that is not digits, a key the site never gave. Each exits 2 and
     // names --key; the wrong one is refused by the site and stops the client.
-    const noKey = spawnCli(['customer-client', ...siteArgs, '--allow', targets.echo]);
+    const noKey = spawnCli(['customer-client', ...toSite, '--allow', targets.echo]);
     expect(await noKey.exited).toBe(2);
     expect(noKey.output()).toMatch(/--key.*is required/);
     const letters = spawnCli([
       'customer-client',
-      ...siteArgs,
+      ...toSite,
       '--key',
       'abc',
       '--allow',
@@ -87,7 +81,7 @@ describe('gatehouse customer-client (real processes)', () => {
     expect(letters.output()).toMatch(/--key.*digits/);
     const wrong = spawnCli([
       'customer-client',
-      ...siteArgs,
+      ...toSite,
       '--key',
       '00000001',
       '--allow',
@@ -128,7 +122,7 @@ describe('gatehouse customer-client (real processes)', () => {
     const spaced = `${issued.key.slice(0, 4)} ${issued.key.slice(4)}`;
     const customer = spawnCli([
       'customer-client',
-      ...siteArgs,
+      ...toSite,
       '--key',
       spaced,
       '--allow',
@@ -154,7 +148,7 @@ describe('gatehouse customer-client (real processes)', () => {
     // The key worked once.
     const again = spawnCli([
       'customer-client',
-      ...siteArgs,
+      ...toSite,
       '--key',
       issued.key,
       '--allow',

@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import { JumpClient } from '../src/clients/jump-client.js';
-import { GATEHOUSE_BIN } from '../src/lab/processes.js';
 import {
   LOGIN_PASSWORD,
   startTestAppliance,
@@ -18,8 +15,8 @@ import {
 } from './support/appliance.js';
 import { startTargets, type Targets } from './support/targets.js';
 import { enrolmentToken } from './support/jump-clients.js';
+import { cli, siteSignIn } from './support/cli.js';
 
-const execFileP = promisify(execFile);
 const HOSTNAME = `site-export-${process.pid}.gatehouse.test`;
 const HOSTS_LINE = `127.0.0.1 ${HOSTNAME}`;
 
@@ -88,18 +85,12 @@ describe('gatehouse integration export (real appliance, Jump Client, console and
   let sqlite: string;
 
   const exportBy = async (host: string, extra: string[] = []) => {
-    const { stdout, stderr } = await execFileP(
-      process.execPath,
+    const admin = siteSignIn(site.proc, { host });
+    const { stdout, stderr } = await cli(
       [
-        GATEHOUSE_BIN,
         'integration',
         'export',
-        '--site',
-        `${host}:${site.proc.port}`,
-        '--fingerprint',
-        site.proc.fingerprint,
-        '--user',
-        'admin',
+        ...admin.args,
         '--out',
         out,
         '--sqlite',
@@ -107,9 +98,9 @@ describe('gatehouse integration export (real appliance, Jump Client, console and
         '--json',
         ...extra,
       ],
-      { env: { ...process.env, GATEHOUSE_PASSWORD: LOGIN_PASSWORD } },
+      admin.env,
     );
-    expect(stderr).not.toContain(LOGIN_PASSWORD);
+    expect(stderr).not.toContain(admin.env.GATEHOUSE_PASSWORD);
     return JSON.parse(stdout) as Summary;
   };
 
@@ -256,8 +247,9 @@ describe('gatehouse integration export (real appliance, Jump Client, console and
     await expect(exportBy('no-such-site.gatehouse.test')).rejects.toMatchObject({
       stderr: expect.stringContaining('SITE_UNREACHABLE'),
     });
-    await expect(
-      execFileP(process.execPath, [GATEHOUSE_BIN, 'integration', 'export', '--out', out]),
-    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--site') });
+    await expect(cli(['integration', 'export', '--out', out])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--site'),
+    });
   });
 });

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GATEHOUSE_BIN, freePort } from '../src/lab/processes.js';
-import { LOGIN_PASSWORD, startTestAppliance, tempDir } from './support/appliance.js';
+import { freePort } from '../src/lab/processes.js';
+import { startTestAppliance, tempDir } from './support/appliance.js';
+import { cliResult, siteSignIn } from './support/cli.js';
 
-const execFileP = promisify(execFile);
 const KEY = 'integration-primary-key-0123456789abcdefgh';
 const HOSTNAME = `site-primary-${process.pid}.gatehouse.test`;
 // The site hostname leads to B, as after the traffic switch of an asynchronous upgrade.
@@ -43,33 +41,23 @@ describe('gatehouse integration export off the primary', () => {
     }
     const root = tempDir('gh-intprimary-');
     const run = async (t: typeof a, out: string, extra: string[] = []) => {
-      try {
-        const r = await execFileP(
-          process.execPath,
-          [
-            GATEHOUSE_BIN,
-            'integration',
-            'export',
-            '--site',
-            `${t.proc.host}:${port}`,
-            '--fingerprint',
-            t.proc.fingerprint,
-            '--user',
-            'admin',
-            '--out',
-            path.join(root, out),
-            '--sqlite',
-            path.join(root, `${out}.db`),
-            '--json',
-            ...extra,
-          ],
-          { env: { ...process.env, GATEHOUSE_PASSWORD: LOGIN_PASSWORD } },
-        );
-        return { code: 0, summary: JSON.parse(r.stdout) as Summary, stderr: r.stderr };
-      } catch (e) {
-        const err = e as { code: number; stderr: string };
-        return { code: err.code, summary: undefined, stderr: err.stderr };
-      }
+      const admin = siteSignIn(t.proc);
+      const r = await cliResult(
+        [
+          'integration',
+          'export',
+          ...admin.args,
+          '--out',
+          path.join(root, out),
+          '--sqlite',
+          path.join(root, `${out}.db`),
+          '--json',
+          ...extra,
+        ],
+        admin.env,
+      );
+      const summary = r.code === 0 ? (JSON.parse(r.stdout) as Summary) : undefined;
+      return { code: r.code, summary, stderr: r.stderr };
     };
 
     // Both standalone, the hostname leads to B: A is read by its own address.

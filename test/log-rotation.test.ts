@@ -14,7 +14,7 @@ import {
   until,
   type TestAppliance,
 } from './support/appliance.js';
-import { cliResult } from './support/cli.js';
+import { adminSignIn, cliResult } from './support/cli.js';
 
 const MiB = 1024 * 1024;
 const PAD = 'p'.repeat(3000);
@@ -131,15 +131,7 @@ describe('log rotation', () => {
     });
 
     // The command line: the same refusal, then a change.
-    const args = [
-      '--appliance',
-      t.proc.url,
-      '--fingerprint',
-      t.proc.fingerprint,
-      '--user',
-      'admin',
-    ];
-    const env = { GATEHOUSE_PASSWORD: ADMIN_PASSWORD };
+    const { args, env } = adminSignIn(t.proc, 'appliance');
     const rotation = (...more: string[]) =>
       cliResult(['appliance', 'log-rotation', ...more, ...args], env);
     const bad = await rotation('set', '--max-file-mib', '2048', '--keep-files', 'ten');

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, startTestAppliance, type TestAppliance } from './support/appliance.js';
-import { cli } from './support/cli.js';
+import { startTestAppliance, type TestAppliance } from './support/appliance.js';
+import { adminSignIn, cli } from './support/cli.js';
 
 interface Problem {
   code: string;
@@ -148,15 +148,7 @@ describe('GET /metrics and its scrape tokens', () => {
   });
 
   it('creates, lists and revokes tokens from the command line', async () => {
-    const args = [
-      '--appliance',
-      t.proc.url,
-      '--fingerprint',
-      t.proc.fingerprint,
-      '--user',
-      'admin',
-    ];
-    const env = { GATEHOUSE_PASSWORD: ADMIN_PASSWORD };
+    const { args, env } = adminSignIn(t.proc, 'appliance');
     const created = await cli(
       ['appliance', 'metrics-token', 'create', ...args, '--label', 'from-cli'],
       env,

@@ -23,7 +23,7 @@ import { GATEWAY_PATHS } from '../src/sessions/protocol.js';
 import { generateEd25519 } from '../src/shared/crypto.js';
 import { PRODUCT_VERSION } from '../src/shared/version.js';
 import { ADMIN_PASSWORD, LOGIN_PASSWORD, tempDir, until } from './support/appliance.js';
-import { spawnCli } from './support/cli.js';
+import { siteArgs, spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
 import {
   eventLogOf,
@@ -193,7 +193,6 @@ describe('log lines', () => {
   it('are written while a Jump Client enrols, a console session through it resumes after its leg broke, and a customer client joins', async () => {
     targets = await startTargets();
     const site = { host: proc.host, port: proc.port, fingerprint: proc.fingerprint };
-    const siteArgs = ['--site', `${proc.host}:${proc.port}`, '--fingerprint', proc.fingerprint];
 
     // A Jump Client installation enrolling, as a process of its own: its token from a file,
     // its key pair generated and kept in its identity file.
@@ -204,7 +203,7 @@ describe('log lines', () => {
     const identity = path.join(dir, 'db-01.json');
     const jump = spawnCli([
       'jump-client',
-      ...siteArgs,
+      ...siteArgs(proc),
       '--name',
       'db-01',
       '--group',
@@ -315,7 +314,7 @@ describe('log lines', () => {
       sessionKeySecret('the session key', key),
       sessionKeySecret('a wrong session key', wrongKey),
     );
-    const customer = spawnCli(['customer-client', ...siteArgs, '--allow', targets.echo], {
+    const customer = spawnCli(['customer-client', ...siteArgs(proc), '--allow', targets.echo], {
       GATEHOUSE_SESSION_KEY: key,
     });
     clients.push(customer);

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JumpClient } from '../src/clients/jump-client.js';
 import { freePort } from '../src/lab/processes.js';
-import { LOGIN_PASSWORD, startTestAppliance, tempDir, until } from './support/appliance.js';
-import { cli, spawnCli } from './support/cli.js';
+import { startTestAppliance, tempDir, until } from './support/appliance.js';
+import { cli, siteSignIn, spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
 import { interactive } from './support/resume-load.js';
 import { startTargets } from './support/targets.js';
@@ -41,21 +41,8 @@ describe('a resumable session whose resume window passes', () => {
     jump.start();
     // The console is a process of its own, so that it can be frozen while the Jump Client comes back.
     const profile = path.join(tempDir('gh-expiry-'), 'console.json');
-    await cli(
-      [
-        'console',
-        'sign-in',
-        '--site',
-        `${endpoint.host}:${endpoint.port}`,
-        '--fingerprint',
-        endpoint.fingerprint,
-        '--user',
-        'admin',
-        '--profile',
-        profile,
-      ],
-      { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
-    );
+    const admin = siteSignIn(site.proc);
+    await cli(['console', 'sign-in', ...admin.args, '--profile', profile], admin.env);
     const port = await freePort('127.0.0.1');
     const forward = spawnCli([
       'console',

@@ -5,7 +5,7 @@ import { RepresentativeConsole } from '../src/clients/console.js';
 import { LOGIN_PASSWORD, tempDir } from './support/appliance.js';
 import { NEXT_VERSION, runUpgrade, startPairDeployment } from './support/deployment.js';
 import { whoAnswers } from './support/probe.js';
-import { cliResult } from './support/cli.js';
+import { cliResult, siteSignIn, type CliSignIn } from './support/cli.js';
 
 const KEY = 'site-identity-key-0123456789abcdefghijklmn';
 const SHARED = '127.0.0.210';
@@ -58,26 +58,16 @@ describe('site identity: clients pin the site certificate authority (S20)', () =
     ]);
 
     const root = tempDir('gh-siteid-');
-    const exportFrom = async (host: string, pin: string[], out: string) => {
+    const exportFrom = async (site: CliSignIn, out: string) => {
       const r = await cliResult(
-        [
-          'integration',
-          'export',
-          '--site',
-          `${host}:${port}`,
-          ...pin,
-          '--user',
-          'admin',
-          '--out',
-          path.join(root, out),
-          '--json',
-        ],
-        { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
+        ['integration', 'export', ...site.args, '--out', path.join(root, out), '--json'],
+        site.env,
       );
       return { ...r, summary: r.code === 0 ? (JSON.parse(r.stdout) as Summary) : undefined };
     };
-    const byCa = ['--site-ca', siteCa];
-    const byA = ['--fingerprint', a.proc.fingerprint];
+    // Pinned to the site's authority, or to A's certificate alone; at `host`, A's port.
+    const byCa = (host: string) => siteSignIn(a.proc, { host, siteCa });
+    const byA = (host: string) => siteSignIn(a.proc, { host });
     const expectFrom = (r: Awaited<ReturnType<typeof exportFrom>>, appliance: string) => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.summary?.appliance).toBe(appliance);
@@ -85,16 +75,22 @@ describe('site identity: clients pin the site certificate authority (S20)', () =
     };
 
     // Before: A holds the shared address. The folder pinned to A's certificate learns the CA.
-    expectFrom(await exportFrom(SHARED, byCa, 'by-ip'), 'pair-a');
-    expectFrom(await exportFrom(HOSTNAME, byCa, 'by-name'), 'pair-a');
-    expectFrom(await exportFrom(SHARED, byA, 'pinned-a'), 'pair-a');
+    expectFrom(await exportFrom(byCa(SHARED), 'by-ip'), 'pair-a');
+    expectFrom(await exportFrom(byCa(HOSTNAME), 'by-name'), 'pair-a');
+    expectFrom(await exportFrom(byA(SHARED), 'pinned-a'), 'pair-a');
     const state = JSON.parse(readFileSync(path.join(root, 'pinned-a', 'state.json'), 'utf8'));
     expect(state.siteCa).toBe(siteCa);
     // A fingerprint that is not the site's authority vouches for nothing.
-    const wrongCa = await exportFrom(SHARED, ['--site-ca', b.proc.fingerprint], 'wrong-ca');
+    const wrongCa = await exportFrom(
+      siteSignIn(a.proc, { host: SHARED, siteCa: b.proc.fingerprint }),
+      'wrong-ca',
+    );
     expect(wrongCa.code).not.toBe(0);
     expect(wrongCa.stderr).toContain('TLS_FINGERPRINT_MISMATCH');
-    const noPin = await exportFrom(SHARED, [], 'no-pin');
+    const noPin = await exportFrom(
+      { ...byA(SHARED), args: ['--site', `${SHARED}:${port}`, '--user', 'admin'] },
+      'no-pin',
+    );
     expect(noPin.code).toBe(2);
     expect(noPin.stderr).toContain('--site-ca');
 
@@ -128,12 +124,12 @@ describe('site identity: clients pin the site certificate authority (S20)', () =
 
     // The same commands read B now: by address, by hostname, and at B's own address (where a
     // DNS or NAT switch leads); the folder first pinned to A's certificate too.
-    expectFrom(await exportFrom(SHARED, byCa, 'by-ip'), 'pair-b');
-    expectFrom(await exportFrom(HOSTNAME, byCa, 'by-name'), 'pair-b');
-    expectFrom(await exportFrom(b.proc.host, byCa, 'at-b'), 'pair-b');
-    expectFrom(await exportFrom(SHARED, byA, 'pinned-a'), 'pair-b');
+    expectFrom(await exportFrom(byCa(SHARED), 'by-ip'), 'pair-b');
+    expectFrom(await exportFrom(byCa(HOSTNAME), 'by-name'), 'pair-b');
+    expectFrom(await exportFrom(byCa(b.proc.host), 'at-b'), 'pair-b');
+    expectFrom(await exportFrom(byA(SHARED), 'pinned-a'), 'pair-b');
     // What the issue saw: a client that only ever knew A's certificate is refused by B.
-    const onlyA = await exportFrom(SHARED, byA, 'fresh-pinned-a');
+    const onlyA = await exportFrom(byA(SHARED), 'fresh-pinned-a');
     expect(onlyA.code).not.toBe(0);
     expect(onlyA.stderr).toContain('TLS_FINGERPRINT_MISMATCH');
 

@@ -11,6 +11,7 @@ import {
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { startTargets, type Targets } from './support/targets.js';
 import { enrolmentToken } from './support/jump-clients.js';
+import { siteArgs } from './support/cli.js';
 import { generateEd25519 } from '../src/shared/crypto.js';
 
 let t: TestAppliance;
@@ -179,8 +180,7 @@ describe('Status > Information and Jump Clients pages in a browser', () => {
         await t.api.call<{ siteHostname: string }>('GET', '/api/login/settings')
       ).body;
       expect(siteHostname).not.toBe('');
-      expect(command).toContain(`--site ${siteHostname}:${t.proc.port}`);
-      expect(command).toContain(`--fingerprint ${t.proc.fingerprint}`);
+      expect(command).toContain(siteArgs(t.proc, { host: siteHostname }).join(' '));
       expect(command).toContain('gatehouse jump-client');
       expect(command).toContain('--token-file');
       const row = page.locator('#jump-clients tr[data-jump-client="live-jump"]');

@@ -5,7 +5,7 @@ import {
   until,
   type TestAppliance,
 } from './support/appliance.js';
-import { cli } from './support/cli.js';
+import { adminSignIn, cli } from './support/cli.js';
 import { makeTestCa, startRsyslog, type Rsyslog } from './support/rsyslog.js';
 
 interface Problem {
@@ -95,16 +95,12 @@ describe('syslog forwarding to a real rsyslog over TLS', () => {
 
   it('delivers a sign-in and a configuration change as RFC 5424 with the right fields, without secrets', async () => {
     // Configured from the command line, pinned to rsyslog's certificate.
+    const admin = adminSignIn(t.proc, 'login');
     await cli(
       [
         'syslog',
         'set',
-        '--appliance',
-        t.proc.url,
-        '--fingerprint',
-        t.proc.fingerprint,
-        '--user',
-        'admin',
+        ...admin.args,
         '--host',
         '127.0.0.1',
         '--port',
@@ -112,7 +108,7 @@ describe('syslog forwarding to a real rsyslog over TLS', () => {
         '--collector-fingerprint',
         rsyslog.fingerprint,
       ],
-      { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
+      admin.env,
     );
     const wrongPassword = 'Not-The-Password-77';
     const denied = await t.anon.call('POST', '/api/login/session', {

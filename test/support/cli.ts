@@ -1,7 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
-import { GATEHOUSE_BIN } from '../../src/lab/processes.js';
+import { GATEHOUSE_BIN, type ApplianceProcess } from '../../src/lab/processes.js';
+import { ADMIN_PASSWORD, LOGIN_PASSWORD } from './appliance.js';
 
 const execFileP = promisify(execFile);
 const children: ChildProcess[] = [];
@@ -36,4 +37,49 @@ export async function cliResult(args: string[], env: Record<string, string> = {}
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+/** What a `gatehouse` command needs to sign in: its arguments, and the password's way in. */
+export interface CliSignIn {
+  args: string[];
+  /** The password in $GATEHOUSE_PASSWORD, never in the arguments (a process list shows those). */
+  env: { GATEHOUSE_PASSWORD: string };
+}
+
+/**
+ * An administrators' command (`gatehouse appliance …`, `gatehouse syslog …`) run on `proc` as the
+ * `admin` of `area` that startTestAppliance made: `--appliance URL --fingerprint FP --user admin`.
+ */
+export function adminSignIn(
+  proc: Pick<ApplianceProcess, 'url' | 'fingerprint'>,
+  area: 'appliance' | 'login',
+): CliSignIn {
+  return {
+    args: ['--appliance', proc.url, '--fingerprint', proc.fingerprint, '--user', 'admin'],
+    env: { GATEHOUSE_PASSWORD: area === 'appliance' ? ADMIN_PASSWORD : LOGIN_PASSWORD },
+  };
+}
+
+/**
+ * A client of the site (Jump Client, console, customer client, integration export) reaching
+ * `proc`'s port at `host` (default `proc`'s own address; a shared address or a hostname), pinned
+ * to `proc`'s certificate, or to the site certificate authority when `siteCa` is given.
+ */
+export function siteArgs(
+  proc: Pick<ApplianceProcess, 'host' | 'port' | 'fingerprint'>,
+  at: { host?: string; siteCa?: string } = {},
+): string[] {
+  const pin = at.siteCa ? ['--site-ca', at.siteCa] : ['--fingerprint', proc.fingerprint];
+  return ['--site', `${at.host ?? proc.host}:${proc.port}`, ...pin];
+}
+
+/** A client of the site signing in as the /login `admin` that startTestAppliance made. */
+export function siteSignIn(
+  proc: Pick<ApplianceProcess, 'host' | 'port' | 'fingerprint'>,
+  at: { host?: string; siteCa?: string } = {},
+): CliSignIn {
+  return {
+    args: [...siteArgs(proc, at), '--user', 'admin'],
+    env: { GATEHOUSE_PASSWORD: LOGIN_PASSWORD },
+  };
 }
