@@ -239,4 +239,15 @@ describe('GatewayDrain: a planned move and the legs waiting to be paired', () =>
     expect(vi.getTimerCount()).toBe(0);
     await moved;
   });
+
+  it("a drain's pause of its sessions a second later does not come once the gateway closes, its timer cleared", async () => {
+    const a = await appliance({ clients: true, newClients: false });
+    fakeClock();
+    // Nothing runs or waits here and the node serves no more: the move ends at once, and only
+    // the pause of the resumable sessions, MOVE_AFTER_MS later, is left.
+    await a.drain.drain();
+    expect(vi.getTimerCount()).toBe(1);
+    a.drain.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });

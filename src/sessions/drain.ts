@@ -42,6 +42,8 @@ export class GatewayDrain {
   /** Where the primary node said this draining node's clients go now (an accepting node). */
   private sendTo: Relay | undefined;
   private move: Move | undefined;
+  /** A drain's pause of its resumable sessions, MOVE_AFTER_MS after it (moveSessionsSoon). */
+  private pauseSoon: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly state: GatewayState,
@@ -75,10 +77,13 @@ export class GatewayDrain {
    * resume it where the site now sends them. Sessions of previous-release clients go on here.
    */
   private moveSessionsSoon(reason: string): void {
-    setTimeout(() => {
+    clearTimeout(this.pauseSoon);
+    this.pauseSoon = setTimeout(() => {
+      this.pauseSoon = undefined;
       for (const [id, legs] of this.state.legs)
         if (this.state.live.get(id)?.moves !== undefined) pauseLegs(legs, reason);
-    }, MOVE_AFTER_MS).unref();
+    }, MOVE_AFTER_MS);
+    this.pauseSoon.unref();
   }
 
   /**
@@ -128,9 +133,12 @@ export class GatewayDrain {
 
   /**
    * The gateway closes: a move under way ends now (its end timer cleared; it would otherwise look
-   * at a closed gateway's sessions up to FOLLOW_FOR_MS later).
+   * at a closed gateway's sessions up to FOLLOW_FOR_MS later), and a drain's pause of its
+   * sessions is not to come.
    */
   close(): void {
+    clearTimeout(this.pauseSoon);
+    this.pauseSoon = undefined;
     const move = this.move;
     if (!move) return;
     clearTimeout(move.timer);
