@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { tickCorker } from '../shared/streams.js';
-import { CONNECTION_BUFFER, HEADER, LONE_FRAME, SLICE } from './mux-frame.js';
+import { CONNECTION_BUFFER, FRAME, HEADER, LONE_FRAME, SLICE } from './mux-frame.js';
 
 /** What the writer asks of a stream with DATA to send (MuxStream.sendSlice). */
 export interface SliceSender {
@@ -21,8 +21,11 @@ export class MuxWriter<S extends SliceSender> {
    */
   private readonly ready = new Set<S>();
   private pumping = false;
-  /** A pump() is due on the next turn of the event loop (see pump()). */
-  private pumpDue = false;
+  /**
+   * pump() stopped for the buffer with no 'drain' to come (see pump()): the completion of a
+   * DATA write already queued (`written`) calls it again.
+   */
+  private waiting = false;
 
   constructor(
     private readonly socket: Duplex,
@@ -45,8 +48,15 @@ export class MuxWriter<S extends SliceSender> {
     header.writeUInt32BE(id, 1);
     header.writeUInt32BE(payload?.length ?? 0, 5);
     this.socket.write(header);
-    if (payload?.length) this.socket.write(payload);
+    if (payload?.length) this.socket.write(payload, type === FRAME.data ? this.written : undefined);
   }
+
+  /** A DATA frame left for the kernel, and all written before it: the buffer may be below. */
+  private readonly written = (error?: Error | null): void => {
+    if (error || !this.waiting || this.socket.writableLength >= CONNECTION_BUFFER) return;
+    this.waiting = false;
+    this.pump();
+  };
 
   /** `stream` has DATA to send and credit for it: it takes its turn. */
   schedule(stream: S): void {
@@ -92,18 +102,10 @@ export class MuxWriter<S extends SliceSender> {
       this.pumping = false;
     }
     // Stopped for the buffer without a write having said wait (a socket whose high-water mark
-    // is at least CONNECTION_BUFFER): no 'drain' will come, so look again on the next turn.
-    if (
-      this.ready.size &&
-      !this.connection.closed &&
-      !this.socket.writableNeedDrain &&
-      !this.pumpDue
-    ) {
-      this.pumpDue = true;
-      setImmediate(() => {
-        this.pumpDue = false;
-        this.pump();
-      });
-    }
+    // is above CONNECTION_BUFFER): no 'drain' will come. Nor is looking again at every turn of
+    // the event loop a way (a busy loop for as long as the peer reads nothing): the buffer
+    // shrinks only as writes complete, and the DATA written last completes once the buffer
+    // holds no more than the small frames written since, so its callback looks again.
+    this.waiting = this.ready.size > 0 && !this.connection.closed && !this.socket.writableNeedDrain;
   }
 }

@@ -115,6 +115,67 @@ describe('MuxConnection', () => {
     expect(far!.readableLength).toBe(INITIAL_WINDOW);
   });
 
+  it('waits for the bytes to leave, without looking again every turn, while the socket holds the buffer and its peer reads nothing; then delivers everything', async () => {
+    const far: MuxStream[] = [];
+    const { client, socket, serverSocket } = await pair(
+      (_request, stream) => {
+        stream.accept();
+        far.push(stream);
+      },
+      { clientHighWaterMark: 4 * CONNECTION_BUFFER },
+    );
+    const streams = await Promise.all(
+      Array.from({ length: 12 }, () => client.open({ path: '/big' })),
+    );
+    await until(() => far.length === streams.length, 5_000, 'the opens');
+    // The peer reads nothing at all: the kernel's buffers fill (here about 4 MiB, the most of
+    // net.ipv4.tcp_wmem), then the socket's own; the credit of 12 streams is 12 MiB.
+    serverSocket.pause();
+    const received = far.map(collect);
+    const sent = streams.map(() => randomBytes(2 * INITIAL_WINDOW));
+    streams.forEach((stream, i) => stream.end(sent[i]));
+    // The pump's every look at the socket's buffer (its loop's condition) is counted.
+    let looks = 0;
+    let proto: object | null = socket;
+    while (proto && !Object.getOwnPropertyDescriptor(proto, 'writableLength'))
+      proto = Object.getPrototypeOf(proto) as object | null;
+    const length = Object.getOwnPropertyDescriptor(proto!, 'writableLength')!.get!;
+    Object.defineProperty(socket, 'writableLength', {
+      configurable: true,
+      get() {
+        looks++;
+        return length.call(this) as number;
+      },
+    });
+    // The kernel's buffers are full once the bytes handed to it stop growing (four looks in a row).
+    let handed = -1;
+    let same = 0;
+    await until(
+      () => {
+        const now = socket.bytesWritten - length.call(socket);
+        same = now === handed ? same + 1 : 0;
+        handed = now;
+        return same >= 4 && length.call(socket) >= CONNECTION_BUFFER;
+      },
+      10_000,
+      "the kernel's buffers to fill",
+    );
+    // Stopped at the buffer, far below the socket's high-water mark (no 'drain' will come): in
+    // 500 turns of the event loop the pump does not look again at every turn (the code before
+    // did, a busy loop for as long as the peer read nothing).
+    looks = 0;
+    for (let turn = 0; turn < 500; turn++) await new Promise((r) => setImmediate(r));
+    const looked = looks;
+    expect(length.call(socket)).toBeGreaterThanOrEqual(CONNECTION_BUFFER);
+    // Not all the credit was sent: the pump stopped for the buffer, not for credit.
+    expect(socket.bytesWritten).toBeLessThan(streams.length * INITIAL_WINDOW);
+    expect(looked, 'looks at the socket in 500 turns').toBeLessThan(50);
+    // Once the peer reads, everything arrives.
+    serverSocket.resume();
+    const got = await Promise.all(received);
+    got.forEach((bytes, i) => expect(bytes.equals(sent[i]!), `stream ${i}`).toBe(true));
+  });
+
   it('puts at most the buffer, one frame and one slice per bulk stream ahead of an interactive frame, shares the connection fairly, every byte in order', async () => {
     const BULKS = 3;
     // Each bulk stream sends a counter's bytes (i mod 251) as fast as its credit allows, in
