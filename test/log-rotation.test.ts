@@ -4,8 +4,9 @@
  * line with its number), across a restart: every file within the limit, the count kept, and
  * every line still kept there exactly once, in the order written.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
@@ -23,19 +24,23 @@ const PAD = 'p'.repeat(3000);
 const probe = (t: TestAppliance, n: number) =>
   t.anon.call('GET', `/rotation-probe/${n}/${PAD}`).then((r) => expect(r.status).toBe(404));
 
-/** The appliance.log files, oldest first, and the probe numbers each holds in its order. */
+/**
+ * The appliance.log files, oldest first, the probe numbers each holds in its order, their
+ * sizes before compression (`bytes`) and on disk.
+ */
 function logFiles(dataDir: string) {
   const dir = path.join(dataDir, 'logs');
-  const index = (name: string) => Number(/\.(\d+)$/.exec(name)?.[1] ?? 0);
+  const index = (name: string) => Number(/\.(\d+)(\.gz)?$/.exec(name)?.[1] ?? 0);
   return readdirSync(dir)
     .filter((n) => n.startsWith('appliance.log'))
     .sort((a, b) => index(b) - index(a))
     .map((name) => {
-      const text = readFileSync(path.join(dir, name), 'utf8');
+      const raw = readFileSync(path.join(dir, name));
+      const text = (name.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
       const probes = [...text.matchAll(/"url":"\/rotation-probe\/(\d+)\//g)].map((m) =>
         Number(m[1]),
       );
-      return { name, bytes: statSync(path.join(dir, name)).size, probes, text };
+      return { name, bytes: Buffer.byteLength(text), onDisk: raw.length, probes, text };
     });
 }
 
@@ -233,14 +238,20 @@ describe('log rotation', () => {
         `probe ${n} in appliance.log`,
       );
     };
-    const check = () => {
+    const names = 'appliance.log.2.gz appliance.log.1 appliance.log';
+    const check = async () => {
+      // The newest rotated file stays plain, the older one is gzipped in the background.
+      await until(
+        () =>
+          logFiles(t.dataDir)
+            .map((f) => f.name)
+            .join(' ') === names,
+        10_000,
+        names,
+      );
       const files = logFiles(t.dataDir);
-      expect(files.map((f) => f.name)).toEqual([
-        'appliance.log.2',
-        'appliance.log.1',
-        'appliance.log',
-      ]);
       for (const f of files) expect(f.bytes, f.name).toBeLessThanOrEqual(1 * MiB);
+      expect(files[0]!.onDisk).toBeLessThan(files[0]!.bytes / 5);
       // The rotated files are full: each holds close to 1 MiB (less at most one probe line).
       for (const f of files.slice(0, -1)) expect(f.bytes, f.name).toBeGreaterThan(MiB - 3_500);
       const probes = files.flatMap((f) => f.probes);
@@ -249,13 +260,13 @@ describe('log rotation', () => {
       return { first, files };
     };
     await send(1_700);
-    const before = check();
+    const before = await check();
     expect(before.first).toBeGreaterThan(600);
 
     // A restart appends to appliance.log and shifts the files there are.
     await t.restart();
     await send(400);
-    const after = check();
+    const after = await check();
     expect(after.first).toBeGreaterThan(before.first);
     expect(after.files.some((f) => f.text.includes('"msg":"stopped"'))).toBe(true);
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SYSTEM, type Actor } from '../shared/actor.js';
-import type { RotationLimits } from '../shared/log-file.js';
+import type { RotationLimits } from '../shared/log-rotate.js';
 import { DEFAULT_LOG_ROTATION } from '../shared/logging.js';
 import type { EventLog } from '../site/events.js';
 import type { Db } from '../store/db.js';

@@ -15,8 +15,10 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_QUEUED_BYTES, RotatingLogFile, type RotationLimits } from './log-file.js';
+import { MAX_QUEUED_BYTES, RotatingLogFile } from './log-file.js';
+import type { RotationLimits } from './log-rotate.js';
 import { until } from './until.js';
 
 const dirs: string[] = [];
@@ -48,46 +50,69 @@ const line = (n: number, bytes = 100) => {
   return `${head}${'x'.repeat(Math.max(0, bytes - head.length - 3))}"}\n`;
 };
 
-/** The files of `dir` oldest first (app.log.3, .2, .1, app.log) and their lines' numbers. */
+/**
+ * The files of `dir` oldest first (app.log.3.gz, .2.gz, .1, app.log), their lines' numbers and
+ * their sizes before compression.
+ */
 function written(dir: string) {
   const names = readdirSync(dir)
     .filter((n) => n.startsWith('app.log'))
     .sort((a, b) => Number(b.split('.')[2] ?? 0) - Number(a.split('.')[2] ?? 0));
   return names.map((name) => {
-    const text = readFileSync(path.join(dir, name), 'utf8');
+    const bytes = readFileSync(path.join(dir, name));
+    const text = (name.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString();
     const numbers = text
       .split('\n')
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { n?: number }).n);
-    return { name, bytes: statSync(path.join(dir, name)).size, numbers };
+    return { name, bytes: Buffer.byteLength(text), numbers };
   });
 }
 
+/**
+ * Once every line written so far is in the file (rotations done) and the rotated files from
+ * `.2` on are gzipped (compression runs in the background).
+ */
+async function settled(file: RotatingLogFile) {
+  await new Promise<void>((resolve) => file.flush(() => resolve()));
+  const dir = path.dirname(file.file);
+  await until(
+    () => !readdirSync(dir).some((n) => /\.([2-9]|\d\d+)$|\.partial$/.test(n)),
+    10_000,
+    'the rotated files compressed',
+  );
+}
+
 describe('a rotating log file', () => {
-  it('keeps each file within its limit and the count of rotated files, every line once and in order', () => {
+  it('keeps each file within its limit and the count of rotated files, gzipped from .2 on, every line once and in order', async () => {
     const { dir, file } = setUp({ maxFileBytes: 1000, keepFiles: 3 });
     for (let n = 1; n <= 95; n++) {
       file.write(line(n));
-      if (n % 7 === 0) file.flushSync();
+      if (n % 7 === 0) await settled(file);
     }
-    file.flushSync();
+    await settled(file);
     const found = written(dir);
-    expect(found.map((f) => f.name)).toEqual(['app.log.3', 'app.log.2', 'app.log.1', 'app.log']);
+    expect(found.map((f) => f.name)).toEqual([
+      'app.log.3.gz',
+      'app.log.2.gz',
+      'app.log.1',
+      'app.log',
+    ]);
     for (const f of found) expect(f.bytes).toBeLessThanOrEqual(1000);
     // 10 lines a file: 9 full files were written, the oldest 5 removed; the rest, in order.
     const numbers = found.flatMap((f) => f.numbers);
     expect(numbers).toEqual(Array.from({ length: 35 }, (_, i) => 61 + i));
   });
 
-  it('writes a line longer than the limit whole, alone in its file', () => {
+  it('writes a line longer than the limit whole, alone in its file', async () => {
     const { dir, file } = setUp({ maxFileBytes: 300, keepFiles: 5 });
     file.write(line(1));
     file.write(line(2, 1000));
     file.write(line(3));
-    file.flushSync();
+    await settled(file);
     const found = written(dir);
     expect(found.map((f) => [f.name, f.numbers])).toEqual([
-      ['app.log.2', [1]],
+      ['app.log.2.gz', [1]],
       ['app.log.1', [2]],
       ['app.log', [3]],
     ]);
@@ -99,7 +124,7 @@ describe('a rotating log file', () => {
     // The oldest kept file cannot be removed: a directory, not empty, stands in its place.
     mkdirSync(path.join(dir, 'app.log.1', 'stuck'), { recursive: true });
     for (let n = 1; n <= 40; n++) file.write(line(n));
-    file.flushSync();
+    await settled(file);
     expect(reports).toHaveLength(1);
     expect(reports[0]!.msg).toMatch(/cannot rotate .*app\.log/);
     expect(reports[0]!.fields.code).toBe('EISDIR');
@@ -108,9 +133,9 @@ describe('a rotating log file', () => {
     rmSync(path.join(dir, 'app.log.1'), { recursive: true });
     // Rotation is tried again once the retry time has come, at the next line past the limit.
     let n = 40;
-    await until(() => {
+    await until(async () => {
       file.write(line(++n));
-      file.flushSync();
+      await settled(file);
       return reports.length === 2;
     }, 5_000);
     expect(reports[1]!.fields.leftOut).toEqual({
@@ -124,7 +149,7 @@ describe('a rotating log file', () => {
     expect(readFileSync(path.join(dir, 'app.log'), 'utf8')).toMatch(/works again; \d+ lines/);
   });
 
-  it('after a restart, appends to the current file and shifts the rotated files there are, removing those beyond the count', () => {
+  it('after a restart, appends to the current file and shifts the rotated files there are, removing those beyond the count', async () => {
     const { dir, file } = setUp({ maxFileBytes: 1000, keepFiles: 2 });
     file.close();
     files.length = 0;
@@ -140,11 +165,11 @@ describe('a rotating log file', () => {
     files.push(again);
     again.write(line(4));
     again.write(line(5));
-    again.flushSync();
+    await settled(again);
     expect(existsSync(path.join(dir, 'app.log.opening'))).toBe(false);
     expect(existsSync(path.join(dir, 'app.log.7.gz'))).toBe(false);
     expect(written(dir).map((f) => [f.name, f.numbers])).toEqual([
-      ['app.log.2', [2]],
+      ['app.log.2.gz', [2]],
       ['app.log.1', [3, 3, 3, 3, 3, 3, 3, 3, 3, 4]],
       ['app.log', [5]],
     ]);
@@ -182,14 +207,14 @@ describe('a rotating log file', () => {
     );
   });
 
-  it('takes new limits at the next line: fewer files kept, a smaller size', () => {
+  it('takes new limits at the next line: fewer files kept, a smaller size', async () => {
     const { dir, file } = setUp({ maxFileBytes: 1000, keepFiles: 4 });
     for (let n = 1; n <= 50; n++) file.write(line(n));
-    file.flushSync();
+    await settled(file);
     expect(written(dir)).toHaveLength(5);
     file.setLimits({ maxFileBytes: 300, keepFiles: 1 });
     file.write(line(51));
-    file.flushSync();
+    await settled(file);
     expect(written(dir).map((f) => [f.name, f.numbers])).toEqual([
       ['app.log.1', [41, 42, 43, 44, 45, 46, 47, 48, 49, 50]],
       ['app.log', [51]],
@@ -313,7 +338,7 @@ console.log('waiting');
   it('a rotation failing again and again loses no old file', async () => {
     const { dir, file } = setUp({ maxFileBytes: 1000, keepFiles: 2 }, 1);
     for (let n = 1; n <= 30; n++) file.write(line(n));
-    file.flushSync();
+    await settled(file);
     expect(written(dir).map((f) => f.numbers)).toEqual([
       Array.from({ length: 10 }, (_, i) => i + 1),
       Array.from({ length: 10 }, (_, i) => i + 11),
@@ -324,9 +349,9 @@ console.log('waiting');
     let n = 30;
     let tries = 0;
     await until(
-      () => {
+      async () => {
         file.write(line(++n));
-        file.flushSync();
+        await settled(file);
         return ++tries >= 6;
       },
       5_000,
@@ -334,7 +359,7 @@ console.log('waiting');
     );
     // The first try shifted .1 to .2 (the oldest, beyond the count, went); none after it did.
     expect(written(dir).map((f) => [f.name, f.numbers])).toEqual([
-      ['app.log.2', Array.from({ length: 10 }, (_, i) => i + 11)],
+      ['app.log.2.gz', Array.from({ length: 10 }, (_, i) => i + 11)],
     ]);
     expect(existsSync(path.join(dir, 'app.log.opening'))).toBe(false);
   });

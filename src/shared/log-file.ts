@@ -1,23 +1,11 @@
+import { ftruncateSync, write as fsWrite, writeSync } from 'node:fs';
 import {
-  constants,
-  fstatSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  rmSync,
-  write as fsWrite,
-  writeSync,
-} from 'node:fs';
-import path from 'node:path';
-import { closeQuietly, OPENING, rotateFiles } from './log-rotate.js';
-
-/** How big a log file may grow before it is rotated, and how many rotated files are kept. */
-export interface RotationLimits {
-  maxFileBytes: number;
-  /** Rotated files kept beside the current one: `appliance.log.1` (newest) … `.keepFiles`. */
-  keepFiles: number;
-}
+  checkLimits,
+  closeQuietly,
+  openCurrent,
+  RotatedFiles,
+  type RotationLimits,
+} from './log-rotate.js';
 
 export interface LogFileOptions {
   limits: RotationLimits;
@@ -32,6 +20,8 @@ export interface LogFileOptions {
 
 /** Beyond this many bytes waiting to be written (a stalled disk), lines are dropped and counted. */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** What `take` returns when the current file must be rotated before the next line. */
+const ROTATE = Symbol('rotate');
 
 interface Write {
   fd: number;
@@ -47,17 +37,19 @@ interface Write {
 /**
  * One process's log file, rotated by size: a line that would take the file past
  * `maxFileBytes` goes to a fresh file after the current one is renamed `.1` (older ones shift
- * to `.2` …; beyond `keepFiles` they are removed). Lines are never split: a line longer than
- * the limit is written whole, alone in its file.
+ * to `.2.gz` …, gzipped; beyond `keepFiles` they are removed: log-rotate.ts). Lines are never
+ * split: a line longer than the limit is written whole, alone in its file.
  *
  * One writer per file (each process has its own file, under its own lock): rotation is a
  * rename in this process, between two writes, so no line is lost, split or written twice
  * across it. Lines are queued and written once per turn of the event loop with one
  * asynchronous positional write at a time (a stalled disk never blocks the event loop); lines
- * arriving meanwhile wait for the next write. Beyond `MAX_QUEUED_BYTES` waiting, lines are
+ * arriving meanwhile wait for the next write, or for the end of a rotation, which is
+ * asynchronous too. Beyond `MAX_QUEUED_BYTES` waiting, lines are
  * dropped from the file (they still went to stdout) and counted, and the next line written
- * says how many. Only `flushSync` (at exit, `close`, `flush`) writes synchronously: it writes
- * a pending write's bytes again at the same place, then the queue. When rotation fails (a
+ * says how many. Only `flushSync` (at exit, `close`) writes synchronously: it writes a pending
+ * write's bytes again at the same place, then the queue, without rotating (at most the queue
+ * passes the limit; the next rotation comes at the next line). When rotation fails (a
  * rename refused, disk full) the failure is reported once, the file keeps growing up to twice
  * its limit, and rotation is tried again after `retryMs`; lines beyond that bound, or that
  * cannot be written, are left out of the file (they still went to stdout) and counted, and
@@ -74,6 +66,11 @@ export class RotatingLogFile {
   private queued = 0;
   private scheduled = false;
   private pending?: Write;
+  /** A rotation is under way: no write starts until it ends. */
+  private rotating = false;
+  /** The rotation the next line past the limit asked for failed: that line does not retry it. */
+  private retried = false;
+  private readonly flushed: (() => void)[] = [];
   private readonly stale = new Set<Write>();
   private retryAt = 0;
   private failure?: string;
@@ -83,6 +80,7 @@ export class RotatingLogFile {
   private readonly retryMs: number;
   private closed = false;
   private readonly positional: boolean;
+  private readonly rotated: RotatedFiles;
 
   constructor(
     readonly file: string,
@@ -90,17 +88,11 @@ export class RotatingLogFile {
   ) {
     this.limits = checkLimits(opts.limits);
     this.retryMs = opts.retryMs ?? 10_000;
-    mkdirSync(path.dirname(file), { recursive: true });
-    // A rotation cut short by a crash may leave the next file, not yet named: nothing in it.
-    rmSync(file + OPENING, { force: true });
-    // Not O_APPEND: writes are positional, so a write repeated at exit lands on itself.
-    this.fd = openSync(file, constants.O_RDWR | constants.O_CREAT);
-    const st = fstatSync(this.fd);
-    this.size = st.size;
-    // A pipe (a test's stand-in for a stalled disk) has no positions: written where it is.
-    this.positional = st.isFile();
-    if (this.positional) this.size += endLine(this.fd, st.size);
+    ({ fd: this.fd, size: this.size, positional: this.positional } = openCurrent(file));
+    this.rotated = new RotatedFiles(file, opts.report);
     OPEN.add(this);
+    // What a crash left mid-compression is settled, what an older version left plain gzipped.
+    if (this.positional) this.rotated.compress();
   }
 
   /** New limits (the administrator changed them): the next line is written under them. */
@@ -122,12 +114,14 @@ export class RotatingLogFile {
     return true;
   }
 
-  flush(cb?: (err?: Error) => void): void {
-    this.flushSync();
-    cb?.();
+  /** `cb` is called once every line written so far is in the file (rotations done). */
+  flush(cb: (err?: Error) => void = () => undefined): void {
+    if (this.closed) return cb();
+    this.flushed.push(cb);
+    this.schedule();
   }
 
-  /** Write every queued line now, synchronously, rotating where a line would pass the limit. */
+  /** Write every queued line now, synchronously, to the current file (no rotation). */
   flushSync(): void {
     const w = this.pending;
     if (w) {
@@ -147,7 +141,7 @@ export class RotatingLogFile {
       }
       this.written(w.data, done, error);
     }
-    for (let data = this.take(); data; data = this.take()) {
+    for (let data = this.take(true); data; data = this.take(true)) {
       let done = 0;
       let error: Error | undefined;
       const pos = this.size;
@@ -165,8 +159,10 @@ export class RotatingLogFile {
     if (this.closed) return;
     this.flushSync();
     this.closed = true;
+    this.rotated.stop();
     OPEN.delete(this);
     this.release(this.fd);
+    for (const cb of this.flushed.splice(0)) cb();
   }
 
   private at(pos: number): number | null {
@@ -174,7 +170,7 @@ export class RotatingLogFile {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.pending || this.closed) return;
+    if (this.scheduled || this.pending || this.rotating || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -182,11 +178,15 @@ export class RotatingLogFile {
     });
   }
 
-  /** Start the next asynchronous write, if none is pending and lines wait. */
+  /** Start the next asynchronous write or rotation, if none is under way and lines wait. */
   private pump(): void {
-    if (this.pending || this.closed) return;
-    const data = this.take();
-    if (!data) return;
+    if (this.pending || this.rotating || this.closed) return;
+    const data = this.take(false);
+    if (data === ROTATE) return this.rotate();
+    if (!data) {
+      for (const cb of this.flushed.splice(0)) cb();
+      return;
+    }
     const w: Write = {
       fd: this.fd,
       pos: this.size,
@@ -216,9 +216,12 @@ export class RotatingLogFile {
 
   /**
    * The bytes that go into the current file next, taken from the queue, or undefined when
-   * none wait. Rotates first when the next line would pass the limit.
+   * none wait; `ROTATE` when the next line would pass the limit and rotation is due (never
+   * `atExit`, when lines go to the current file whatever its size).
    */
-  private take(): Buffer | undefined {
+  private take(atExit: false): Buffer | typeof ROTATE | undefined;
+  private take(atExit: true): Buffer | undefined;
+  private take(atExit: boolean): Buffer | typeof ROTATE | undefined {
     if (this.dropped.lines > 0) this.noteDropped();
     const { maxFileBytes } = this.limits;
     const batch: Buffer[] = [];
@@ -226,17 +229,17 @@ export class RotatingLogFile {
     while (this.head < this.queue.length) {
       const line = this.queue[this.head]!;
       const n = Buffer.byteLength(line);
-      if (this.size + bytes + n > maxFileBytes && this.size + bytes > 0) {
+      if (this.size + bytes + n > maxFileBytes && this.size + bytes > 0 && !atExit) {
         // What fits goes first; rotation comes between two writes.
         if (bytes > 0) break;
-        // Rotated, or past twice the limit with rotation failing: the line is left out.
-        if (!this.rotateIfDue() && this.size + n > 2 * maxFileBytes) {
+        if (this.retried) this.retried = false;
+        else if (Date.now() >= this.retryAt) return ROTATE;
+        // Past twice the limit with rotation failing: the line is left out.
+        if (this.size + n > 2 * maxFileBytes) {
           this.dequeue();
           this.leaveOut(1, n);
           continue;
         }
-        // A notice of recovery may now stand first in the queue.
-        if (this.queue[this.head] !== line) continue;
       }
       this.dequeue();
       batch.push(Buffer.from(line));
@@ -293,25 +296,35 @@ export class RotatingLogFile {
     closeQuietly(fd);
   }
 
-  /** Whether the file was rotated: not while an earlier failure's retry time has not come. */
-  private rotateIfDue(): boolean {
-    if (Date.now() < this.retryAt) return false;
-    try {
-      this.rotate();
-      this.recovered();
-      return true;
-    } catch (e) {
-      this.failed('rotate', e as Error);
-      return false;
-    }
-  }
-
-  /** The current file becomes `.1` and a fresh one takes its name (`rotateFiles`). */
+  /**
+   * Rotate (log-rotate.ts) while lines wait; then go on in the fresh file, or, when rotation
+   * failed, in the current one (the line that asked for it does not retry it).
+   */
   private rotate(): void {
-    const fd = rotateFiles(this.file, this.limits.keepFiles);
-    this.release(this.fd);
-    this.fd = fd;
-    this.size = 0;
+    this.rotating = true;
+    const { keepFiles } = this.limits;
+    this.rotated
+      .rotate(keepFiles)
+      .then(
+        (fd) => {
+          if (this.closed) return closeQuietly(fd);
+          this.release(this.fd);
+          this.fd = fd;
+          this.size = 0;
+          this.recovered();
+        },
+        (e: Error) => {
+          if (this.closed) return;
+          this.retried = true;
+          this.failed('rotate', e);
+        },
+      )
+      .finally(() => {
+        this.rotating = false;
+        // Even a failed rotation may have shifted `.1` to `.2`.
+        this.rotated.compress();
+        this.pump();
+      });
   }
 
   private failed(what: 'rotate' | 'write', e: Error): void {
@@ -362,28 +375,6 @@ const OPEN = new Set<RotatingLogFile>();
 process.on('exit', () => {
   for (const f of OPEN) f.flushSync();
 });
-
-function checkLimits(limits: RotationLimits): RotationLimits {
-  const ok = (n: number) => Number.isInteger(n) && n >= 1;
-  if (!ok(limits.maxFileBytes) || !ok(limits.keepFiles))
-    throw new Error(
-      `log rotation limits must be whole numbers of at least 1: ${JSON.stringify(limits)}`,
-    );
-  return { ...limits };
-}
-
-/**
- * A file left ending in half a line (the process killed during a write) is ended with a
- * newline, so that the next line starts on its own: nothing is cut, the half line stays as it
- * was. The bytes added (0 or 1).
- */
-function endLine(fd: number, size: number): number {
-  if (size === 0) return 0;
-  const last = Buffer.alloc(1);
-  if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 10) return 0;
-  writeSync(fd, '\n', size);
-  return 1;
-}
 
 function countLines(data: Buffer, from: number): number {
   let n = 0;

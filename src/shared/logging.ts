@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
-import { RotatingLogFile, type RotationLimits } from './log-file.js';
+import { RotatingLogFile } from './log-file.js';
+import type { RotationLimits } from './log-rotate.js';
 
 const CENSOR = '[redacted]';
 

@@ -54,8 +54,8 @@ function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string
           The appliance (<code>logs/appliance.log</code>) and its supervisor
           (<code>logs/supervisor.log</code>) write one JSON event per line, to these files and to
           standard output. A file that would pass its size limit is renamed <code>.1</code> (older
-          ones shift to <code>.2</code> …) and a new one started; the oldest beyond the count are
-          removed.
+          ones shift to <code>.2.gz</code> …, gzipped in the background; <code>.1</code> stays
+          plain) and a new one started; the oldest beyond the count are removed.
         </p>
         <table id="log-file-list">
           ${tableHead(['File', 'Size'])}
@@ -94,7 +94,7 @@ function page(ctx: PageContext, problem: kit.FormProblem, values?: Record<string
               problem.fields,
               {
                 type: 'number',
-                help: '1 to 100; default 10. Each log takes at most (kept + 1) × size.',
+                help: '1 to 100; default 10. Each log takes at most (kept + 1) × size, counted before compression.',
               },
             ),
           ],
