@@ -3,7 +3,7 @@ import { muxPair } from '../../test/support/mux-pair.js';
 import type { MuxStream } from '../sessions/mux.js';
 import { sessionsErrors } from '../sessions/error-codes.js';
 import { until } from '../shared/until.js';
-import { ResumableLeg } from './resumable-leg.js';
+import { KEEPALIVE_MS, ResumableLeg } from './resumable-leg.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -74,5 +74,49 @@ describe('ResumableLeg', () => {
     await until(() => ended, 10_000, `the end of the stream (got "${text}")`);
     expect(text).toBe('the last bytes');
     leg.destroy();
+  });
+
+  it('sends the keepalive ACKs of idle legs on one connection together, not a write per leg', async () => {
+    // The appliance relays every ACK to the other end: one write (one TLS record) per leg and
+    // beat cost the worker a read and a write per idle session (docs/benchmarks.md, stop 22).
+    const LEGS = 100;
+    const acks = new Map<number, number>();
+    const { client, socket } = await muxPair(
+      (_request, stream) => {
+        stream.accept({
+          resume: { session: `s-${stream.id}`, token: 't', peerReceived: 0, part: 1 },
+        });
+        stream.on('ack', () => acks.set(stream.id, (acks.get(stream.id) ?? 0) + 1));
+      },
+      (close) => cleanups.push(close),
+    );
+    const legs: ResumableLeg[] = [];
+    for (let i = 0; i < LEGS; i++) {
+      const leg = new ResumableLeg(await client.open({ path: `leg-${i}` }), `s-${i}`, () =>
+        Promise.reject(new Error('no resumption in this case')),
+      );
+      leg.on('error', () => undefined);
+      legs.push(leg);
+    }
+    // The writes of the client's socket from now on: the legs send nothing but keepalives.
+    let writes = 0;
+    const raw = socket as unknown as Record<'_write' | '_writev', (...a: unknown[]) => void>;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = raw[method].bind(socket);
+      raw[method] = (...a: unknown[]) => {
+        writes++;
+        original(...a);
+      };
+    }
+    await until(
+      () => acks.size === LEGS,
+      4 * KEEPALIVE_MS,
+      `a keepalive ACK on every leg (${acks.size} of ${LEGS} so far)`,
+    );
+    // A beat is one write; a few beats may pass on a loaded machine, never one write per leg.
+    const beats = Math.max(...acks.values());
+    expect(writes).toBeLessThanOrEqual(beats + 1);
+    expect(writes).toBeLessThan(LEGS / 10);
+    for (const leg of legs) leg.destroy();
   });
 });

@@ -40,6 +40,35 @@ const FINAL = new Set([
   'VALIDATION_FAILED',
 ]);
 
+/**
+ * The keepalive of every resumable leg of this process: one timer beating them all, not one
+ * per leg. A console or Jump Client holding thousands of idle sessions then sends their ACKs in
+ * one tick, so each relay connection carries them in one write (one TLS record, one system
+ * call: the streams' frames of a tick leave together), and the appliance relaying them reads
+ * and forwards them in a few records too. A timer per leg fired apart and cost the relay a
+ * record, a read and a write per ACK: 10,000 idle sessions took 10-13 % of a core of the
+ * worker (docs/benchmarks.md, stop 22).
+ */
+const beating = new Set<() => void>();
+let beater: NodeJS.Timeout | undefined;
+
+function startBeating(beat: () => void): void {
+  beating.add(beat);
+  if (beater) return;
+  beater = setInterval(() => {
+    for (const beat of beating) beat();
+  }, KEEPALIVE_MS);
+  // Not a reason to keep the process alive: the leg's owner decides that.
+  beater.unref();
+}
+
+function stopBeating(beat: () => void): void {
+  beating.delete(beat);
+  if (beating.size || !beater) return;
+  clearInterval(beater);
+  beater = undefined;
+}
+
 /** Open the leg again with the resume token: where the session now is (the site decides). */
 export type Reopen = (
   token: string,
@@ -97,7 +126,8 @@ export class ResumableLeg extends Duplex {
   private finAt: number | undefined;
   private finReceived = false;
   private ackTimer: NodeJS.Timeout | undefined;
-  private readonly keepalive: NodeJS.Timeout;
+  /** This leg's part of the process's keepalive (startBeating). */
+  private readonly keepalive = () => this.beat();
   private detach: (() => void) | undefined;
   /** Times this leg resumed, and how long it was paused in total. */
   moves = 0;
@@ -112,8 +142,7 @@ export class ResumableLeg extends Duplex {
     super({ allowHalfOpen: opts.allowHalfOpen ?? false, autoDestroy: false });
     this.token = resumeAnswerOf(first)!.token;
     this.attach(first);
-    this.keepalive = setInterval(() => this.beat(), KEEPALIVE_MS);
-    this.keepalive.unref();
+    startBeating(this.keepalive);
   }
 
   private get window(): number {
@@ -309,7 +338,7 @@ export class ResumableLeg extends Duplex {
     this.closeWhenDone();
   }
 
-  /** Keepalive: acknowledge (the other end hears it), and give up on a leg gone silent. */
+  /** Keepalive (startBeating): acknowledge (the other end hears it); give up on a silent leg. */
   private beat(): void {
     if (!this.leg) return;
     if (Date.now() - this.heard > SILENT_MS)
@@ -344,7 +373,7 @@ export class ResumableLeg extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (e?: Error | null) => void): void {
-    clearInterval(this.keepalive);
+    stopBeating(this.keepalive);
     clearTimeout(this.ackTimer);
     this.detach?.();
     const leg = this.leg;
