@@ -49,7 +49,7 @@ async function idleWindow<T>(
   const openKiB = rssKiB(pid);
   const cpu0 = cpuSeconds(pid);
   const w0 = performance.now();
-  progress(`${what}: ${n} open in ${openSeconds.toFixed(1)} s; idle for ${seconds} s`);
+  progress(`${what}: ${n} open in ${openSeconds.toFixed(1)} s; idle for ${seconds} s (pid ${pid})`);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const cpu = cpuSeconds(pid) - cpu0;
   const windowSeconds = since(w0) / 1000;

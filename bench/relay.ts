@@ -15,7 +15,9 @@
  * (e) BENCH_RELAY_IDLE (10,000) idle sessions for BENCH_RELAY_IDLE_SECONDS (30): RSS and CPU of
  *     the worker, one GET /metrics beside GET /health, beside the bare pipe's idle pairs.
  * BENCH_RELAY_PROFILE=DIR runs the appliance with --cpu-prof (profiles written to DIR when it
- * stops, after (a)–(c)).
+ * stops, after (a)–(c)). BENCH_RELAY_IDLE_NODE_ARGS (say `--perf-basic-prof-only-functions`)
+ * gives the appliance of (e) these Node flags; the line that starts its idle window names the
+ * worker's pid, for `perf record -g -p PID` over the window (docs/benchmarks.md, stop 22).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,6 +63,7 @@ const ACTIVE_MORE = env('BENCH_RELAY_ACTIVE_MORE', 5_000);
 const ACTIVE_SECONDS = env('BENCH_RELAY_ACTIVE_SECONDS', 60);
 const GENERATORS = env('BENCH_RELAY_GENERATORS', 4);
 const PROFILE = process.env.BENCH_RELAY_PROFILE;
+const IDLE_NODE_ARGS = (process.env.BENCH_RELAY_IDLE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** Descriptors besides the sessions' sockets (database, logs, listeners, pipes). */
 const FD_MARGIN = 200;
 const NO_RECORDING = fileURLToPath(new URL('./no-recording.js', import.meta.url));
@@ -149,7 +152,7 @@ export async function runRelayBenchmark(): Promise<void> {
     const unrecorded = await bulkRounds(setup, { gatehouse: open.gatehouse }, cpuOf, BYTES, ROUNDS);
 
     // (e) idle sessions on a freshly started appliance, then the anchor's idle pairs.
-    await restartAppliance(cleanup, setup);
+    await restartAppliance(cleanup, setup, IDLE_NODE_ARGS);
     const idleGatehouse = await idleSessions(setup, idle, IDLE_SECONDS);
     const idleBare = await idlePairs(bare, anchorPairs, IDLE_SECONDS);
 

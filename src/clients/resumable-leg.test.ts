@@ -3,7 +3,7 @@ import { muxPair } from '../../test/support/mux-pair.js';
 import type { MuxStream } from '../sessions/mux.js';
 import { sessionsErrors } from '../sessions/error-codes.js';
 import { until } from '../shared/until.js';
-import { KEEPALIVE_MS, ResumableLeg } from './resumable-leg.js';
+import { KEEPALIVE_MS, ResumableLeg, SILENT_MS } from './resumable-leg.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -119,4 +119,37 @@ describe('ResumableLeg', () => {
     expect(writes).toBeLessThan(LEGS / 10);
     for (const leg of legs) leg.destroy();
   });
+
+  it('gives up on a leg silent for SILENT_MS, not on one beside it that hears its peer', async () => {
+    // The shared keepalive still checks every leg: a frozen relay or cut link is seen in 15-20 s.
+    const streams = new Map<string, MuxStream>();
+    const { client } = await muxPair(
+      (request: { path: string }, stream) => {
+        stream.accept(answer(1));
+        streams.set(request.path, stream);
+      },
+      (close) => cleanups.push(close),
+    );
+    const broke: { path: string; ms: number }[] = [];
+    const t0 = Date.now();
+    const open = async (path: string) => {
+      const leg = new ResumableLeg(await client.open({ path }), 's-1', () => {
+        broke.push({ path, ms: Date.now() - t0 });
+        return Promise.reject(sessionsErrors.SESSION_ENDED('no resumption in this case'));
+      });
+      leg.on('error', () => undefined);
+      return leg;
+    };
+    const silent = await open('silent');
+    const heard = await open('heard');
+    // The other end of `heard` acknowledges as a live peer does; that of `silent` says nothing.
+    const peer = setInterval(() => streams.get('heard')?.ack(0), 1_000);
+    cleanups.push(() => clearInterval(peer));
+    await until(() => broke.length > 0, SILENT_MS + 4 * KEEPALIVE_MS, 'the silent leg to break');
+    expect(broke[0]!.path).toBe('silent');
+    expect(broke[0]!.ms).toBeGreaterThanOrEqual(SILENT_MS);
+    expect(heard.destroyed).toBe(false);
+    silent.destroy();
+    heard.destroy();
+  }, 60_000);
 });
