@@ -46,8 +46,7 @@ const FINAL = new Set([
  * one tick, so each relay connection carries them in one write (one TLS record, one system
  * call: the streams' frames of a tick leave together), and the appliance relaying them reads
  * and forwards them in a few records too. A timer per leg fired apart and cost the relay a
- * record, a read and a write per ACK: 10,000 idle sessions took 10-13 % of a core of the
- * worker (docs/benchmarks.md, stop 22).
+ * record, a read and a write per ACK (docs/benchmarks.md, stop 22).
  */
 const beating = new Set<() => void>();
 let beater: NodeJS.Timeout | undefined;
