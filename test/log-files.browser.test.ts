@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, startTestAppliance } from './support/appliance.js';
+import { ADMIN_PASSWORD, startTestAppliance, storeApplianceSetting } from './support/appliance.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 
 let browser: TestBrowser | undefined;
@@ -14,15 +13,7 @@ describe('/appliance > Log files in a real browser', () => {
     const t = await startTestAppliance({ name: 'log-files-page' });
     await t.restart(() => {
       // An older version's setting over today's 20 GiB cap, and a rotated file gzipped.
-      const db = new Database(path.join(t.dataDir, 'store', 'gatehouse.db'));
-      try {
-        db.prepare(
-          `INSERT INTO appliance_settings (key, value, updated_at) VALUES ('logs.rotation', ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        ).run(JSON.stringify({ maxFileMiB: 512, keepFiles: 40 }), Date.now());
-      } finally {
-        db.close();
-      }
+      storeApplianceSetting(t.dataDir, 'logs.rotation', { maxFileMiB: 512, keepFiles: 40 });
       writeFileSync(
         path.join(t.dataDir, 'logs', 'appliance.log.2.gz'),
         gzipSync('{"msg":"old"}\n'.repeat(1000)),

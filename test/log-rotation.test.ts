@@ -7,11 +7,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   ADMIN_PASSWORD,
   startTestAppliance,
+  storeApplianceSetting,
   until,
   type TestAppliance,
 } from './support/appliance.js';
@@ -154,15 +154,7 @@ describe('log rotation', () => {
     const t = await startTestAppliance({ name: 'log-rotation-over-cap' });
     // What an older version could save: 101 × 1024 MiB × 2 logs, past today's 20 GiB cap.
     await t.restart(() => {
-      const db = new Database(path.join(t.dataDir, 'store', 'gatehouse.db'));
-      try {
-        db.prepare(
-          `INSERT INTO appliance_settings (key, value, updated_at) VALUES ('logs.rotation', ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        ).run(JSON.stringify({ maxFileMiB: 1024, keepFiles: 100 }), Date.now());
-      } finally {
-        db.close();
-      }
+      storeApplianceSetting(t.dataDir, 'logs.rotation', { maxFileMiB: 1024, keepFiles: 100 });
     });
     expect((await t.api.call('GET', '/api/appliance/logs/rotation')).body).toEqual({
       maxFileMiB: 50,

@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
 import { ApplianceClient } from '../../src/clients/admin-client.js';
 import { initAppliance } from '../../src/appliance/init.js';
 import { startApplianceProcess, type ApplianceProcess } from '../../src/lab/processes.js';
+import { writeApplianceSetting } from '../../src/store/appliance-settings.js';
 
 export { until } from '../../src/shared/until.js';
 
@@ -31,6 +33,19 @@ afterAll(async () => {
 });
 
 /** A temporary directory removed after the test file, even when a test fails. */
+/**
+ * Store one of a stopped appliance's own settings as it is, unchecked (what an older version
+ * may have saved): for `restart`'s `whileStopped`.
+ */
+export function storeApplianceSetting(dataDir: string, key: string, value: unknown): void {
+  const db = new Database(path.join(dataDir, 'store', 'gatehouse.db'));
+  try {
+    writeApplianceSetting(db, key, value);
+  } finally {
+    db.close();
+  }
+}
+
 export function tempDir(prefix = 'gh-test-'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
