@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { leaksIn, secret, secretBytes } from './support/log-scan.js';
+import { filesUnder, leaksIn, secret, secretBytes } from './support/log-scan.js';
 
 const found = (text: string, s = secret('the password', 'correct horse battery')) =>
   leaksIn([{ source: 'a log', text }], [s]);
@@ -30,5 +34,24 @@ describe('leaksIn (the secret scan of the log tests)', () => {
         ),
       ).not.toEqual([]);
     expect(found('authorization: Basic YWRtaW46aHVudGVyMg==')).toEqual([]);
+  });
+
+  it('reads a rotated log gzipped whole, and one whose compression a stop cut short as far as it goes', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-scan-'));
+    try {
+      const lines = '{"msg":"correct horse battery"}\n'.repeat(2000);
+      const gz = gzipSync(lines);
+      writeFileSync(path.join(dir, 'app.log.2.gz'), gz);
+      writeFileSync(path.join(dir, 'app.log.3.gz.partial'), gz.subarray(0, gz.length / 2));
+      const files = filesUnder(dir);
+      expect(files.map((f) => path.basename(f.source)).sort()).toEqual([
+        'app.log.2.gz',
+        'app.log.3.gz.partial',
+      ]);
+      for (const f of files)
+        expect(leaksIn([f], [secret('the password', 'correct horse battery')])).not.toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

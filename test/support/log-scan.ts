@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 
 /** A text to search: what a process wrote, a log file (decompressed), an event log. */
@@ -71,7 +71,8 @@ export function privateKeySecret(label: string, pem: string): Secret {
 
 /**
  * Every file under `dir` (recursively), whatever its name: rotated and compressed logs too
- * (gzip, recognised by its magic bytes, is decompressed). Fails when the directory is empty.
+ * (gzip, recognised by its magic bytes, is decompressed; a `.gz.partial` that a stop cut short
+ * as far as it goes). Fails when the directory is empty.
  */
 export function filesUnder(dir: string): Written[] {
   const found: Written[] = [];
@@ -82,7 +83,13 @@ export function filesUnder(dir: string): Written[] {
       else if (e.isFile()) {
         const bytes = readFileSync(p);
         const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
-        found.push({ source: p, text: (gzip ? gunzipSync(bytes) : bytes).toString('utf8') });
+        found.push({
+          source: p,
+          text: (gzip
+            ? gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH })
+            : bytes
+          ).toString('utf8'),
+        });
       }
     }
   };
