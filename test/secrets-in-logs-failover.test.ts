@@ -11,7 +11,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { secretOf } from '../src/sessions/tickets.js';
 import {
   establishPair,
   startTestAppliance,
@@ -19,20 +18,18 @@ import {
   type TestAppliance,
 } from './support/appliance.js';
 import {
-  eventLogOf,
+  applianceKeySecrets,
   filesUnder,
+  interApplianceKeySecrets,
   leaksIn,
-  privateKeySecret,
   secret,
-  secretBytes,
   type Secret,
   type Written,
+  writtenByAppliance,
 } from './support/log-scan.js';
 
 const KEY_A = 'secrets-pair-a-initial-key-0123456789abcdef';
 const KEY_B = 'secrets-pair-b-initial-key-0123456789abcdef';
-/** Purposes the code derives a secret for from the Inter-Appliance key (`secretOf`). */
-const PURPOSES = ['client-ticket', 'jump-client-enrolment', 'jump-client-challenge'];
 
 let a: TestAppliance;
 let b: TestAppliance;
@@ -55,26 +52,12 @@ beforeAll(async () => {
   // ~10 s alone on a shared 2-core machine (two inits and starts side by side); 4× under CI.
 }, 180_000);
 
-/** An Inter-Appliance key and what the code derives from it. */
-const keySecrets = (label: string, key: string): Secret[] => [
-  secret(label, key),
-  ...PURPOSES.map((p) => secretBytes(`${label}'s ${p} secret`, secretOf(key, p))),
-];
-
-/** The private keys an appliance keeps in its data directory. */
-function privateKeysOf(t: TestAppliance, label: string): Secret[] {
-  const file = (p: string) => readFileSync(path.join(t.dataDir, p), 'utf8');
-  return [
-    privateKeySecret(`${label}'s TLS key`, file('tls/key.pem')),
-    privateKeySecret(`${label}'s identity key`, file('keys/identity.key')),
-    privateKeySecret(`${label}'s copy of the site CA key`, file('keys/site-ca.pem')),
-    secret(`${label}'s CSRF key`, file('keys/csrf.key').trim()),
-  ];
-}
-
 describe('a failover pair logs', () => {
   it('no Inter-Appliance key, derived secret, site CA key or private key while pairing, syncing and checking on each other', async () => {
-    const secrets: Secret[] = [...keySecrets('key A', KEY_A), ...keySecrets('key B', KEY_B)];
+    const secrets: Secret[] = [
+      ...interApplianceKeySecrets('key A', KEY_A),
+      ...interApplianceKeySecrets('key B', KEY_B),
+    ];
 
     // Different keys: the pairing is refused, and the proofs each side checked differed.
     const refused = await establishPair(a, b);
@@ -97,7 +80,7 @@ describe('a failover pair logs', () => {
     );
     expect(regenerated.status).toBe(200);
     const key = regenerated.body.key;
-    secrets.push(...keySecrets('the pair key', key));
+    secrets.push(...interApplianceKeySecrets('the pair key', key));
     const shown = await a.api.call<{ key: string }>(
       'GET',
       '/api/login/security/inter-appliance-key',
@@ -134,15 +117,14 @@ describe('a failover pair logs', () => {
     const caKey = (t: TestAppliance) =>
       readFileSync(path.join(t.dataDir, 'keys', 'site-ca.pem'), 'utf8');
     expect(caKey(b)).toBe(caKey(a));
-    secrets.push(...privateKeysOf(a, 'A'), ...privateKeysOf(b, 'B'));
+    secrets.push(...applianceKeySecrets(a.dataDir, 'A'), ...applianceKeySecrets(b.dataDir, 'B'));
 
     await Promise.all([a.proc.stop(), b.proc.stop()]);
     await Promise.all([a.proc.outputClosed, b.proc.outputClosed]);
-    const written: Written[] = [a, b].flatMap((t, i) => [
-      { source: `appliance ${'AB'[i]}'s stdout and stderr`, text: t.proc.output.join('\n') },
-      ...filesUnder(path.join(t.dataDir, 'logs')),
-      eventLogOf(t.dataDir),
-    ]);
+    const written: Written[] = [
+      ...writtenByAppliance('appliance A', a.proc.output, a.dataDir),
+      ...writtenByAppliance('appliance B', b.proc.output, b.dataDir),
+    ];
     // What was searched holds the lines of what was done: the leaks would be among them.
     const all = written.map((w) => w.text).join('\n');
     for (const done of [

@@ -4,8 +4,10 @@
  * clients of a session hold — a Jump Client's enrolment token and installation key, console,
  * Jump Client, session and resume tickets, a customer's session key and ticket — appears
  * nowhere the appliance writes (stdout, stderr, every file of its log directory whatever its
- * name, compressed or not, and its event log), even at the trace level, nor in what the client
- * processes print. The failover pair's secrets: secrets-in-logs-failover.test.ts.
+ * name, compressed or not, its event log, and its syslog spool), even at the trace level, nor in
+ * what the client processes print. The failover pair's secrets: secrets-in-logs-failover.test.ts;
+ * a cluster's: secrets-in-logs-cluster.test.ts; the update server's:
+ * secrets-in-logs-update-server.test.ts.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { initAppliance } from '../src/appliance/init.js';
 import type { ApplianceClient } from '../src/clients/admin-client.js';
 import { RepresentativeConsole } from '../src/clients/console.js';
 import type { SiteApi } from '../src/clients/site-api.js';
-import { startApplianceProcess, type ApplianceProcess } from '../src/lab/processes.js';
+import { freePort, startApplianceProcess, type ApplianceProcess } from '../src/lab/processes.js';
 import { openTunnel } from '../src/clients/tunnel.js';
 import { MuxConnection } from '../src/sessions/mux.js';
 import { GATEWAY_PATHS } from '../src/sessions/protocol.js';
@@ -26,11 +28,13 @@ import { ADMIN_PASSWORD, LOGIN_PASSWORD, tempDir, until } from './support/applia
 import { siteArgs, spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
 import {
+  applianceKeySecrets,
   eventLogOf,
   filesUnder,
   leaksIn,
   privateKeySecret,
   secret,
+  syslogSpoolOf,
   type Secret,
   type Written,
 } from './support/log-scan.js';
@@ -117,6 +121,17 @@ describe('log lines', () => {
     ]);
     for (const [i, s] of sessions.entries())
       secrets.push(secret(`session token ${i}`, s.token), secret(`CSRF token ${i}`, s.csrfToken));
+    // Events go to a syslog collector too: one that never answers (nothing listens at its
+    // port), so that every event waits in the spool on disk (DATA_DIR/syslog), searched below.
+    const syslog = await api.call('PUT', '/api/login/management/syslog', {
+      json: {
+        enabled: true,
+        host: '127.0.0.1',
+        port: await freePort('127.0.0.1'),
+        fingerprint: proc.fingerprint,
+      },
+    });
+    expect(syslog.status, JSON.stringify(syslog.body)).toBe(200);
 
     // A wrong password, in the API and in the sign-in form.
     const wrong = 'Wrong-Guess-Secret-9';
@@ -338,11 +353,15 @@ describe('log lines', () => {
     rep = undefined;
     await proc.stop();
     await proc.outputClosed;
+    secrets.push(...applianceKeySecrets(dataDir, 'the appliance'));
     const logFiles = filesUnder(path.join(dataDir, 'logs'));
+    const spool = syslogSpoolOf(dataDir);
     const written: Written[] = [
       { source: "the appliance's stdout and stderr", text: proc.output.join('\n') },
       ...logFiles,
       eventLogOf(dataDir),
+      spool,
+      ...filesUnder(path.join(dataDir, 'syslog')),
       ...clientTexts,
       ...clients.map((c, i) => ({ source: `client process ${i}`, text: c.output() })),
     ];
@@ -371,6 +390,9 @@ describe('log lines', () => {
       '/api/client/customers/join',
     ])
       expect(logged, `${request} in the log files`).toContain(request);
+    // The syslog spool holds the events of what was done, waiting for the collector.
+    for (const event of ['jump-client.enrolled', 'session-key.issued', 'session.resume.refused'])
+      expect(spool.text, `${event} in the syslog spool`).toContain(event);
     expect(leaksIn(written, secrets)).toEqual([]);
   }, 120_000);
 });

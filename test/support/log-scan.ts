@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
+import { secretOf } from '../../src/sessions/tickets.js';
 
 /** A text to search: what a process wrote, a log file (decompressed), an event log. */
 export interface Written {
@@ -69,6 +70,26 @@ export function privateKeySecret(label: string, pem: string): Secret {
   return { label, forms: [...lines.map((l) => l.trim()), ...raw] };
 }
 
+/** Purposes the code derives a secret for from the Inter-Appliance key (`secretOf`). */
+const KEY_PURPOSES = ['client-ticket', 'jump-client-enrolment', 'jump-client-challenge'];
+
+/** An Inter-Appliance key and the secrets the code derives from it. */
+export const interApplianceKeySecrets = (label: string, key: string): Secret[] => [
+  secret(label, key),
+  ...KEY_PURPOSES.map((p) => secretBytes(`${label}'s ${p} secret`, secretOf(key, p))),
+];
+
+/** The private keys an appliance keeps in its data directory (TLS, identity, site CA, CSRF). */
+export function applianceKeySecrets(dataDir: string, label: string): Secret[] {
+  const file = (p: string) => readFileSync(path.join(dataDir, p), 'utf8');
+  return [
+    privateKeySecret(`${label}'s TLS key`, file('tls/key.pem')),
+    privateKeySecret(`${label}'s identity key`, file('keys/identity.key')),
+    privateKeySecret(`${label}'s copy of the site CA key`, file('keys/site-ca.pem')),
+    secret(`${label}'s CSRF key`, file('keys/csrf.key').trim()),
+  ];
+}
+
 /**
  * Every file under `dir` (recursively), whatever its name: rotated and compressed logs too
  * (gzip, recognised by its magic bytes, is decompressed; a `.gz.partial` that a stop cut short
@@ -105,6 +126,30 @@ export function eventLogOf(dataDir: string): Written {
     const rows = db.prepare('SELECT * FROM events').all();
     if (!rows.length) throw new Error(`${dataDir}: an empty event log`);
     return { source: `${dataDir} event log`, text: rows.map((r) => JSON.stringify(r)).join('\n') };
+  } finally {
+    db.close();
+  }
+}
+
+/** What a stopped appliance wrote: stdout and stderr, every file of its log directory, events. */
+export function writtenByAppliance(label: string, output: string[], dataDir: string): Written[] {
+  return [
+    { source: `${label}'s stdout and stderr`, text: output.join('\n') },
+    ...filesUnder(path.join(dataDir, 'logs')),
+    eventLogOf(dataDir),
+  ];
+}
+
+/**
+ * The messages waiting in a stopped appliance's syslog spool (DATA_DIR/syslog/spool.db), as its
+ * SQLite store gives them (a message spilt over pages whole); `filesUnder` gives the raw files.
+ */
+export function syslogSpoolOf(dataDir: string): Written {
+  const db = new Database(path.join(dataDir, 'syslog', 'spool.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT data FROM spool ORDER BY seq').all() as { data: string }[];
+    if (!rows.length) throw new Error(`${dataDir}: an empty syslog spool`);
+    return { source: `${dataDir} syslog spool`, text: rows.map((r) => r.data).join('\n') };
   } finally {
     db.close();
   }
