@@ -64,6 +64,7 @@ export function openCurrent(file: string): { fd: number; size: number; positiona
   writeSync(fd, '\n', st.size);
   return { fd, size: st.size + 1, positional: true };
 }
+
 /** A rotated file being compressed: `appliance.log.2.gz.partial` until it is whole. */
 const PARTIAL = '.partial';
 
@@ -130,7 +131,7 @@ export async function rotateFiles(file: string, keepFiles: number): Promise<numb
       await removeAll(file, rotated, (i) => i >= keepFiles);
       const shifted = rotated.filter((f) => f.index < keepFiles).sort((a, b) => b.index - a.index);
       for (const f of shifted)
-        await fsp.rename(nameOf(file, f.index, f.gz), nameOf(file, f.index + 1, f.gz));
+        await renameIfThere(nameOf(file, f.index, f.gz), nameOf(file, f.index + 1, f.gz));
     } else {
       // Limits lowered: files beyond the count go even when there is nothing to shift.
       await removeAll(file, rotated, (i) => i > keepFiles);
@@ -212,6 +213,15 @@ function matching(file: string, names: string[]): Rotated[] {
 async function removeAll(file: string, rotated: Rotated[], beyond: (index: number) => boolean) {
   for (const f of rotated.filter((f) => beyond(f.index)))
     await fsp.unlink(path.join(path.dirname(file), f.name));
+}
+
+/** A file removed by hand since the listing is not a failed rotation. */
+async function renameIfThere(from: string, to: string): Promise<void> {
+  try {
+    await fsp.rename(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 const nameOf = (file: string, i: number, gz: boolean) => `${file}.${i}${gz ? '.gz' : ''}`;
