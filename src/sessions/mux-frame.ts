@@ -34,7 +34,8 @@ export const SLICE = 64 * 1024;
 /**
  * Longest DATA payload of a stream sending alone (no other stream waits its turn): it sends up
  * to its credit in frames of this size, as every stream did before SLICE (the previous release's
- * frame size), so a lone bulk stream pays for no more frames and pump rounds than it did then.
+ * frame size), so a lone bulk stream pays for no more frames and pump rounds than it did then;
+ * a frame ends at CONNECTION_BUFFER, or is one SLICE (MuxWriter.pump).
  */
 export const LONE_FRAME = 256 * 1024;
 /** Credit each direction of a stream starts with. */

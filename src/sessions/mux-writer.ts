@@ -77,11 +77,11 @@ export class MuxWriter<S extends SliceSender> {
   /**
    * Hand DATA to the socket, one SLICE of each ready stream in turn, while the socket holds
    * less than CONNECTION_BUFFER unsent; the socket's 'drain' calls it again. So the bytes ahead
-   * of a stream's next frame are at most that buffer, one frame, and one slice of each other
+   * of a stream's next frame are at most that buffer, one slice, and one slice of each other
    * ready stream, however much a bulk stream has credit for: an interactive session's few bytes
    * do not queue behind megabytes of a copy on the same connection (docs/clients.md,
-   * "Scheduling"). A stream alone in the queue sends frames of up to LONE_FRAME instead: slicing
-   * it would only cost frames and rounds.
+   * "Scheduling"). A stream alone in the queue sends frames of up to LONE_FRAME instead, up to
+   * the buffer's limit: slicing it would only cost frames and rounds.
    */
   private pump(): void {
     if (this.pumping) return;
@@ -93,10 +93,13 @@ export class MuxWriter<S extends SliceSender> {
         this.socket.writableLength < CONNECTION_BUFFER
       ) {
         const stream = this.ready.values().next().value as S;
-        const alone = this.ready.size === 1;
+        // A lone stream's frame ends at the buffer's limit (or is one SLICE): a frame coming
+        // next waits behind no more than after a sliced stream's.
+        const lone = Math.max(SLICE, CONNECTION_BUFFER - this.socket.writableLength);
+        const max = this.ready.size === 1 ? Math.min(LONE_FRAME, lone) : SLICE;
         this.ready.delete(stream);
         // A stream whose write completed may have been given its next chunk meanwhile.
-        if (stream.sendSlice(alone ? LONE_FRAME : SLICE)) this.ready.add(stream);
+        if (stream.sendSlice(max)) this.ready.add(stream);
       }
     } finally {
       this.pumping = false;

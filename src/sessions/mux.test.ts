@@ -176,98 +176,114 @@ describe('MuxConnection', () => {
     got.forEach((bytes, i) => expect(bytes.equals(sent[i]!), `stream ${i}`).toBe(true));
   });
 
-  it('puts at most the buffer, one frame and one slice per bulk stream ahead of an interactive frame, shares the connection fairly, every byte in order', async () => {
-    const BULKS = 3;
-    // Each bulk stream sends a counter's bytes (i mod 251) as fast as its credit allows, in
-    // writes of nearly a whole window (the most a stream could hand the socket at once before slicing).
-    const pattern = Buffer.from(
-      Array.from({ length: 251 * Math.floor(INITIAL_WINDOW / 251) }, (_, i) => i % 251),
-    );
-    const echoIds = new Set<number>();
-    // Per echo: the bytes the appliance's socket held unsent when the echo's bytes reached the
-    // appliance's stream, and the DATA bytes of other streams written before the echo's frame.
-    let counting: { ahead: number } | undefined;
-    const aheads: number[] = [];
-    const { client, serverSocket } = await pair((request, stream) => {
-      stream.accept();
-      if ((request as { path: string }).path === '/echo') {
-        echoIds.add(stream.id);
-        stream.on('data', () => (counting ??= { ahead: serverSocket.writableLength }));
-        return void stream.pipe(stream);
-      }
-      const more = () => {
-        while (!stream.destroyed && stream.write(pattern));
-      };
-      stream.on('drain', more);
-      more();
-    });
-    // The appliance writes each frame's header, then its payload (MuxWriter.send).
-    const write = serverSocket.write.bind(serverSocket) as (chunk: Buffer) => boolean;
-    let payloadNext = false;
-    serverSocket.write = ((chunk: Buffer, ...rest: unknown[]) => {
-      if (payloadNext) payloadNext = false;
-      else if (chunk.length === HEADER) {
-        payloadNext = chunk.readUInt32BE(5) > 0;
-        if (counting && chunk[0] === FRAME.data) {
-          if (echoIds.has(chunk.readUInt32BE(1))) {
-            aheads.push(counting.ahead);
-            counting = undefined;
-          } else counting.ahead += chunk.readUInt32BE(5) + HEADER;
+  // Each bulk stream sends a counter's bytes (i mod 251) as fast as its credit allows: three in
+  // writes of nearly a whole window (the most a stream could hand the socket at once before
+  // slicing); one alone in writes of 1.75 LONE_FRAME, so that the frame after a write's tail
+  // (0.75 LONE_FRAME) starts in a socket that holds most of the buffer.
+  for (const [BULKS, WRITE] of [
+    [3, INITIAL_WINDOW],
+    [1, 1.75 * LONE_FRAME],
+  ] as const)
+    it(`puts at most the buffer, one slice and one slice per bulk stream ahead of an interactive frame (${BULKS} bulk), shares the connection fairly, every byte in order`, async () => {
+      const pattern = Buffer.from(
+        Array.from({ length: 251 * Math.floor(WRITE / 251) }, (_, i) => i % 251),
+      );
+      const echoIds = new Set<number>();
+      // Per echo: the bytes the appliance's socket held unsent when the echo's bytes reached the
+      // appliance's stream, and the DATA bytes of other streams written before the echo's frame.
+      let counting: { ahead: number } | undefined;
+      const aheads: number[] = [];
+      /** The most the appliance's socket held unsent just after a DATA frame was written. */
+      let held = 0;
+      const { client, serverSocket } = await pair((request, stream) => {
+        stream.accept();
+        if ((request as { path: string }).path === '/echo') {
+          echoIds.add(stream.id);
+          stream.on('data', () => (counting ??= { ahead: serverSocket.writableLength }));
+          return void stream.pipe(stream);
         }
-      }
-      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof serverSocket.write;
-
-    const echo = await client.open({ path: '/echo' });
-    const bulks = await Promise.all(
-      Array.from({ length: BULKS }, () => client.open({ path: '/bulk' })),
-    );
-    const bulkBytes = bulks.map(() => 0);
-    const total = () => bulkBytes.reduce((a, b) => a + b, 0);
-    const wrong: string[] = [];
-    bulks.forEach((bulk, n) => {
-      let at = 0;
-      bulk.on('data', (c: Buffer) => {
-        for (let i = 0; i < c.length; i++)
-          if (c[i] !== (at + i) % 251) {
-            wrong.push(`bulk ${n}: byte ${at + i}`);
-            break;
-          }
-        at += c.length;
-        bulkBytes[n]! += c.length;
+        const more = () => {
+          while (!stream.destroyed && stream.write(pattern));
+        };
+        stream.on('drain', more);
+        more();
       });
+      // The appliance writes each frame's header, then its payload (MuxWriter.send).
+      const write = serverSocket.write.bind(serverSocket) as (chunk: Buffer) => boolean;
+      let payloadNext = false;
+      serverSocket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+        if (payloadNext) payloadNext = false;
+        else if (chunk.length === HEADER) {
+          payloadNext = chunk.readUInt32BE(5) > 0;
+          if (chunk[0] === FRAME.data)
+            held = Math.max(held, serverSocket.writableLength + HEADER + chunk.readUInt32BE(5));
+          if (counting && chunk[0] === FRAME.data) {
+            if (echoIds.has(chunk.readUInt32BE(1))) {
+              aheads.push(counting.ahead);
+              counting = undefined;
+            } else counting.ahead += chunk.readUInt32BE(5) + HEADER;
+          }
+        }
+        return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof serverSocket.write;
+
+      const echo = await client.open({ path: '/echo' });
+      const bulks = await Promise.all(
+        Array.from({ length: BULKS }, () => client.open({ path: '/bulk' })),
+      );
+      const bulkBytes = bulks.map(() => 0);
+      const total = () => bulkBytes.reduce((a, b) => a + b, 0);
+      const wrong: string[] = [];
+      bulks.forEach((bulk, n) => {
+        let at = 0;
+        bulk.on('data', (c: Buffer) => {
+          for (let i = 0; i < c.length; i++)
+            if (c[i] !== (at + i) % 251) {
+              wrong.push(`bulk ${n}: byte ${at + i}`);
+              break;
+            }
+          at += c.length;
+          bulkBytes[n]! += c.length;
+        });
+      });
+      await until(() => total() > 8 * INITIAL_WINDOW, 10_000, 'the bulk streams to run');
+      let pending = Buffer.alloc(0);
+      echo.on('data', (c: Buffer) => (pending = Buffer.concat([pending, c])));
+      const started = total();
+      for (let round = 0; round < 100; round++) {
+        const message = randomBytes(100);
+        echo.write(message);
+        await until(() => pending.length >= 100, 10_000, `echo ${round}`, 1);
+        expect(pending.subarray(0, 100).equals(message), `echo ${round}`).toBe(true);
+        pending = pending.subarray(100);
+      }
+      // Bulk data went on beside the echoes, unharmed, and no bulk stream starved another.
+      expect(total() - started).toBeGreaterThan(4 * INITIAL_WINDOW);
+      expect(wrong).toEqual([]);
+      expect(
+        Math.max(...bulkBytes),
+        `bytes per bulk stream: ${bulkBytes.join(', ')}`,
+      ).toBeLessThanOrEqual(2 * Math.min(...bulkBytes));
+      // What queued ahead of each echo in the process (the kernel's buffers, which it does not
+      // schedule, come on top): below the buffer, plus the frame that crossed it (one SLICE at
+      // most: a stream alone sends up to LONE_FRAME, but only up to the buffer's limit), plus one
+      // slice of each bulk stream; and the few small frames between.
+      expect(aheads.length).toBe(100);
+      const most = Math.max(...aheads);
+      expect(
+        most,
+        `bytes ahead of the echoes, most first: ${aheads
+          .sort((a, b) => b - a)
+          .slice(0, 5)
+          .join(', ')}`,
+      ).toBeLessThanOrEqual(CONNECTION_BUFFER + SLICE + BULKS * SLICE + 64 * HEADER + 4096);
+      // Whatever frame comes next waits behind no more than the buffer and one SLICE: a lone
+      // stream's frame too (the code before put up to a whole LONE_FRAME on a buffer just short
+      // of full, ~0.52 MB).
+      expect(held, 'the most the socket held after a DATA frame').toBeLessThanOrEqual(
+        CONNECTION_BUFFER + SLICE + 64 * HEADER + 4096,
+      );
     });
-    await until(() => total() > 8 * INITIAL_WINDOW, 10_000, 'the bulk streams to run');
-    let pending = Buffer.alloc(0);
-    echo.on('data', (c: Buffer) => (pending = Buffer.concat([pending, c])));
-    const started = total();
-    for (let round = 0; round < 100; round++) {
-      const message = randomBytes(100);
-      echo.write(message);
-      await until(() => pending.length >= 100, 10_000, `echo ${round}`, 1);
-      expect(pending.subarray(0, 100).equals(message), `echo ${round}`).toBe(true);
-      pending = pending.subarray(100);
-    }
-    // Bulk data went on beside the echoes, unharmed, and no bulk stream starved another.
-    expect(total() - started).toBeGreaterThan(4 * INITIAL_WINDOW);
-    expect(wrong).toEqual([]);
-    expect(
-      Math.max(...bulkBytes),
-      `bytes per bulk stream: ${bulkBytes.join(', ')}`,
-    ).toBeLessThanOrEqual(2 * Math.min(...bulkBytes));
-    // What queued ahead of each echo in the process (the kernel's buffers, which it does not
-    // schedule, come on top): below the buffer, plus the frame that crossed it (a stream alone
-    // sends LONE_FRAME), plus one slice of each bulk stream; and the few small frames between.
-    expect(aheads.length).toBe(100);
-    const most = Math.max(...aheads);
-    expect(
-      most,
-      `bytes ahead of the echoes, most first: ${aheads
-        .sort((a, b) => b - a)
-        .slice(0, 5)
-        .join(', ')}`,
-    ).toBeLessThanOrEqual(CONNECTION_BUFFER + LONE_FRAME + BULKS * SLICE + 64 * HEADER + 4096);
-  });
 
   it("ends both directions on the peer's end(), as a socket does", async () => {
     let far: MuxStream | undefined;
