@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { muxPair } from '../../test/support/mux-pair.js';
 import { until } from '../shared/until.js';
-import { FOLLOW_FOR_MS, GatewayDrain } from './drain.js';
+import { FOLLOW_FOR_MS, GatewayDrain, MOVE_AFTER_MS } from './drain.js';
 import { GatewayState, type GatewayHost, type Presence } from './gateway-state.js';
 import type { MuxStream } from './mux.js';
 import { PAUSED } from './relay.js';
@@ -238,6 +238,73 @@ describe('GatewayDrain: a planned move and the legs waiting to be paired', () =>
     a.drain.close();
     expect(vi.getTimerCount()).toBe(0);
     await moved;
+  });
+
+  /**
+   * A resumable session running here (both legs over the loopback connection, listed as the
+   * runner lists a running part), its Jump Client connected here; `pauses` counts the drain's
+   * pauses of it (each leg destroyed with SESSION_PAUSED).
+   */
+  async function runningSession(a: Awaited<ReturnType<typeof appliance>>) {
+    a.jumpClient.connects();
+    const legs = await Promise.all([a.back('console'), a.back('jump')]);
+    expect(a.parts).toEqual(['s-1']);
+    a.state.legs.set('s-1', legs);
+    a.state.live.set('s-1', {
+      id: 's-1',
+      representative: 'rep',
+      jumpClient: 'db-01',
+      target: '127.0.0.1:22',
+      startedAt: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      moves: 1,
+    });
+    const paused: string[] = [];
+    for (const leg of legs) {
+      const destroy = leg.destroy.bind(leg);
+      vi.spyOn(leg, 'destroy').mockImplementation((e?: Error & { code?: string }) => {
+        paused.push(e?.code ?? 'none');
+        return destroy(e);
+      });
+    }
+    return { legs, pauses: () => paused.filter((c) => c === 'SESSION_PAUSED').length / 2 };
+  }
+
+  it("a drain cancelled within the second (undrain) does not pause its node's sessions: they go on here", async () => {
+    const serves = { clients: true, newClients: true };
+    const a = await appliance(serves);
+    const s = await runningSession(a);
+    fakeClock();
+    void a.drain.drain();
+    await vi.advanceTimersByTimeAsync(MOVE_AFTER_MS / 2);
+    expect(s.pauses()).toBe(0);
+    // The administrator sets the node accepting again: the primary node's poll undrains it.
+    a.drain.undrain();
+    expect(a.state.accepting()).toBe(true);
+    await vi.advanceTimersByTimeAsync(MOVE_AFTER_MS * 3);
+    expect(s.pauses()).toBe(0);
+    expect(s.legs.map((l) => l.destroyed)).toEqual([false, false]);
+  });
+
+  it('drain, undrain and drain again within the second: one pause, a second after the last drain', async () => {
+    const serves = { clients: true, newClients: true };
+    const a = await appliance(serves);
+    const s = await runningSession(a);
+    fakeClock();
+    void a.drain.drain();
+    await vi.advanceTimersByTimeAsync(MOVE_AFTER_MS / 2);
+    a.drain.undrain();
+    await vi.advanceTimersByTimeAsync(MOVE_AFTER_MS / 4);
+    void a.drain.drain();
+    // A second after the first drain, not yet a second after the last: no pause.
+    await vi.advanceTimersByTimeAsync(MOVE_AFTER_MS - 1);
+    expect(s.pauses()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(s.pauses()).toBe(1);
+    await vi.advanceTimersByTimeAsync(MOVE_AFTER_MS * 3);
+    expect(s.pauses()).toBe(1);
+    expect(s.legs.map((l) => l.destroyed)).toEqual([true, true]);
   });
 
   it("a drain's pause of its sessions a second later does not come once the gateway closes, its timer cleared", async () => {

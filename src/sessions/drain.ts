@@ -4,7 +4,7 @@ import type { Relay } from './routing.js';
 import { sessionsErrors } from './error-codes.js';
 
 /** A planned move pauses the sessions this long after telling their clients to move. */
-const MOVE_AFTER_MS = 1_000;
+export const MOVE_AFTER_MS = 1_000;
 /**
  * How long a planned move follows its Jump Clients: a Jump Client told to reconnect through the
  * site that is not back here by then is taken to be where the site leads now, elsewhere.
@@ -66,15 +66,25 @@ export class GatewayDrain {
     return this.sessionsFollowClients('this node is draining');
   }
 
+  /**
+   * The drain is cancelled (the node set accepting again): new clients are taken here again,
+   * and the drain's pause of the resumable sessions, if not yet come (MOVE_AFTER_MS), does not
+   * come: they go on here. A move under way still follows the clients already told to move
+   * (a part whose Jump Client reconnected elsewhere is paused and resumes there).
+   */
   undrain(): void {
     this.state.draining = false;
     this.sendTo = undefined;
+    clearTimeout(this.pauseSoon);
+    this.pauseSoon = undefined;
   }
 
   /**
    * A drain: once the clients had a moment to reconnect through the site (MOVE_AFTER_MS),
    * every resumable session here is paused (both legs reset with SESSION_PAUSED) and its clients
    * resume it where the site now sends them. Sessions of previous-release clients go on here.
+   * A drain again before then restarts the wait (one pause, MOVE_AFTER_MS after the last drain);
+   * undrain() cancels it.
    */
   private moveSessionsSoon(reason: string): void {
     clearTimeout(this.pauseSoon);
