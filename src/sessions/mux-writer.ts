@@ -2,6 +2,9 @@ import type { Duplex } from 'node:stream';
 import { tickCorker } from '../shared/streams.js';
 import { CONNECTION_BUFFER, FRAME, HEADER, LONE_FRAME, SLICE } from './mux-frame.js';
 
+/** How often a pump waiting with no DATA write in flight looks at the socket's buffer again. */
+const LOOK_AGAIN_MS = 20;
+
 /** What the writer asks of a stream with DATA to send (MuxStream.sendSlice). */
 export interface SliceSender {
   /** Send one DATA frame of at most `max` bytes; true while it has more to send and credit. */
@@ -26,6 +29,10 @@ export class MuxWriter<S extends SliceSender> {
    * DATA write already queued (`written`) calls it again.
    */
   private waiting = false;
+  /** DATA writes handed to the socket whose callback has not come yet (see `written`). */
+  private dataInFlight = 0;
+  /** Looks again after LOOK_AGAIN_MS when no DATA write is left to call pump() (see lookLater). */
+  private lookTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Duplex,
@@ -48,15 +55,41 @@ export class MuxWriter<S extends SliceSender> {
     header.writeUInt32BE(id, 1);
     header.writeUInt32BE(payload?.length ?? 0, 5);
     this.socket.write(header);
-    if (payload?.length) this.socket.write(payload, type === FRAME.data ? this.written : undefined);
+    if (!payload?.length) return;
+    if (type !== FRAME.data) this.socket.write(payload);
+    else {
+      this.dataInFlight++;
+      this.socket.write(payload, this.written);
+    }
   }
 
   /** A DATA frame left for the kernel, and all written before it: the buffer may be below. */
   private readonly written = (error?: Error | null): void => {
-    if (error || !this.waiting || this.socket.writableLength >= CONNECTION_BUFFER) return;
-    this.waiting = false;
-    this.pump();
+    this.dataInFlight--;
+    if (error || !this.waiting) return;
+    if (this.socket.writableLength >= CONNECTION_BUFFER) this.lookLater();
+    else {
+      this.waiting = false;
+      this.pump();
+    }
   };
+
+  /**
+   * Waiting with no DATA write left whose completion would call pump(): what fills the buffer
+   * is other frames only (none of today's frames is large, so this is a safety net). Look again
+   * every LOOK_AGAIN_MS until the buffer is below its limit: a few looks a second, not a busy loop.
+   */
+  private lookLater(): void {
+    if (this.dataInFlight > 0 || this.lookTimer || this.connection.closed) return;
+    this.lookTimer = setTimeout(() => {
+      this.lookTimer = undefined;
+      if (!this.waiting || this.connection.closed) return;
+      if (this.socket.writableLength >= CONNECTION_BUFFER) return this.lookLater();
+      this.waiting = false;
+      this.pump();
+    }, LOOK_AGAIN_MS);
+    this.lookTimer.unref();
+  }
 
   /** `stream` has DATA to send and credit for it: it takes its turn. */
   schedule(stream: S): void {
@@ -72,6 +105,8 @@ export class MuxWriter<S extends SliceSender> {
   /** The connection closed: no stream has a turn any more. */
   clear(): void {
     this.ready.clear();
+    clearTimeout(this.lookTimer);
+    this.lookTimer = undefined;
   }
 
   /**
@@ -109,6 +144,8 @@ export class MuxWriter<S extends SliceSender> {
     // the event loop a way (a busy loop for as long as the peer reads nothing): the buffer
     // shrinks only as writes complete, and the DATA written last completes once the buffer
     // holds no more than the small frames written since, so its callback looks again.
+    // With no DATA write left to complete (only other frames fill the buffer), lookLater.
     this.waiting = this.ready.size > 0 && !this.connection.closed && !this.socket.writableNeedDrain;
+    if (this.waiting) this.lookLater();
   }
 }
