@@ -7,6 +7,10 @@ import { startTargets } from './support/targets.js';
 import { cli, siteArgs, siteSignIn, spawnCli } from './support/cli.js';
 import { enrolmentToken } from './support/jump-clients.js';
 
+interface ConnectedClients {
+  connectedClients: { name: string }[];
+}
+
 describe('gatehouse jump-client and gatehouse console (real processes)', () => {
   it('signs in, lists the Jump Client, forwards a port through a session and replays it', async () => {
     const [site, targets] = await Promise.all([
@@ -37,17 +41,19 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
       admin.env,
     );
     expect(signIn.stdout).toMatch(/Signed in to .* as admin/);
-    let listed: { name: string; group: string }[] = [];
+    // Waited for on the site's API (a CLI process per look made this file slow on a
+    // loaded machine); then the console's own listing must show it.
     await until(
-      async () => {
-        listed = JSON.parse(
-          (await cli(['console', 'jump-clients', '--json', '--profile', profile])).stdout,
-        );
-        return listed.some((j) => j.name === 'cli-jump');
-      },
+      async () =>
+        (
+          await site.api.call<ConnectedClients>('GET', '/api/login/status/information')
+        ).body.connectedClients.some((c) => c.name === 'cli-jump'),
       15_000,
       `the Jump Client to connect (its output: ${jump.output()})`,
     );
+    const listed = JSON.parse(
+      (await cli(['console', 'jump-clients', '--json', '--profile', profile])).stdout,
+    ) as { name: string; group: string }[];
     expect(listed.find((j) => j.name === 'cli-jump')?.group).toBe('lab');
 
     const port = await freePort('127.0.0.1');
@@ -91,36 +97,37 @@ describe('gatehouse jump-client and gatehouse console (real processes)', () => {
       'the session record',
     );
 
-    const replay = await cli(['console', 'replay', '--session', session, '--profile', profile]);
+    // Independent commands, run at once: each is a process start on a machine that may be busy.
+    const [replay, raw, aboutOut] = await Promise.all([
+      cli(['console', 'replay', '--session', session, '--profile', profile]),
+      cli([
+        'console',
+        'replay',
+        '--session',
+        session,
+        '--raw',
+        'from-target',
+        '--profile',
+        profile,
+      ]),
+      cli(['console', 'about', '--json', '--profile', profile]),
+      // Bad input: a clear error naming the flag, exit code 2.
+      expect(cli(['console', 'replay', '--profile', profile])).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--session'),
+      }),
+      expect(
+        cli(['jump-client', ...siteArgs(site.proc), '--name', 'x', '--allow', 'not-a-target'], {
+          GATEHOUSE_JUMP_CLIENT_TOKEN: token,
+        }),
+      ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--allow') }),
+    ]);
     expect(replay.stdout).toContain(`Session ${session}`);
     expect(replay.stdout).toContain('"ping through the site\\n"');
-    const raw = await cli([
-      'console',
-      'replay',
-      '--session',
-      session,
-      '--raw',
-      'from-target',
-      '--profile',
-      profile,
-    ]);
     expect(raw.stdout).toBe('ping through the site\n');
-
-    const about = JSON.parse(
-      (await cli(['console', 'about', '--json', '--profile', profile])).stdout,
-    );
+    const about = JSON.parse(aboutOut.stdout);
     expect(about.site.version).toBe(about.console);
-
-    // Bad input: a clear error naming the flag, exit code 2.
-    await expect(cli(['console', 'replay', '--profile', profile])).rejects.toMatchObject({
-      code: 2,
-      stderr: expect.stringContaining('--session'),
-    });
-    await expect(
-      cli(['jump-client', ...siteArgs(site.proc), '--name', 'x', '--allow', 'not-a-target'], {
-        GATEHOUSE_JUMP_CLIENT_TOKEN: token,
-      }),
-    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--allow') });
     await targets.close();
-  });
+    // A real appliance and many CLI processes: 10–30 s alone, up to 3× that on a loaded CI machine.
+  }, 120_000);
 });
