@@ -20,7 +20,7 @@ describe('MuxWriter', () => {
     const socket = net.connect({
       port: (server.address() as net.AddressInfo).port,
       host: '127.0.0.1',
-      writableHighWaterMark: 64 * 1024 * 1024,
+      ...{ writableHighWaterMark: 64 * 1024 * 1024 },
     });
     const [peer] = await accepted;
     cleanups.push(() => {
