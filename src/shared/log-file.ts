@@ -76,6 +76,8 @@ export class RotatingLogFile {
   private failure?: string;
   private left = { lines: 0, bytes: 0 };
   private dropped = { lines: 0, bytes: 0 };
+  /** What held the lines up when the first of those dropped came: said in the notice. */
+  private droppedWhile = '';
   private limits: RotationLimits;
   private readonly retryMs: number;
   private closed = false;
@@ -104,6 +106,12 @@ export class RotatingLogFile {
   write(line: string): boolean {
     if (this.closed) return false;
     if (this.queued + line.length > MAX_QUEUED_BYTES) {
+      if (this.dropped.lines === 0)
+        this.droppedWhile = this.rotating
+          ? ' while it was being rotated (the rotation held up: a slow or stalled disk)'
+          : this.pending
+            ? ' while a write to it was under way (a slow or stalled disk)'
+            : ' (more lines at once than a write takes)';
       this.dropped.lines++;
       this.dropped.bytes += Buffer.byteLength(line);
       return true;
@@ -355,7 +363,7 @@ export class RotatingLogFile {
 
   private noteDropped(): void {
     const fields = { file: this.file, dropped: this.dropped };
-    const msg = `${this.dropped.lines} lines (${this.dropped.bytes} bytes) were written to stdout only: more than ${MAX_QUEUED_BYTES / 1024 / 1024} MiB waited to be written to ${this.file} (a slow or stalled disk)`;
+    const msg = `${this.dropped.lines} lines (${this.dropped.bytes} bytes) were written to stdout only: more than ${MAX_QUEUED_BYTES / 1024 / 1024} MiB waited to be written to ${this.file}${this.droppedWhile}`;
     this.dropped = { lines: 0, bytes: 0 };
     this.opts.report(msg, fields);
     this.first(notice(fields, msg));

@@ -70,31 +70,69 @@ const PARTIAL = '.partial';
 
 /**
  * The rotated files of one log file, rotated and compressed one task at a time (both move
- * them); compressing goes on in the background while lines are written.
+ * them); compressing goes on in the background while lines are written. A rotation goes
+ * first: lines wait for it (log-file.ts), so it never waits behind a compression. The files
+ * are gzipped one per task, a rotation asked for is done before the next file, and a gzip
+ * under way when a rotation is asked for is given up (its `.partial` removed) and done again
+ * after the rotation.
  */
 export class RotatedFiles {
   private upkeep: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Rotations asked for and not yet done: a compression gives way to them. */
+  private rotations = 0;
+  /** A compression is queued or under way (one is enough: it goes through every file). */
+  private compressing = false;
+  /** The compression asked for again while one was under way: one more round after it. */
+  private again = false;
+  private gzipping?: AbortController;
 
   constructor(
     private readonly file: string,
     private readonly report: (msg: string, fields: Record<string, unknown>) => void,
   ) {}
 
-  /** `rotateFiles`, once the rotations and compressions before it are done. */
+  /** `rotateFiles`, once the rotation or the one file being gzipped before it is done. */
   rotate(keepFiles: number): Promise<number> {
-    return this.then(() => rotateFiles(this.file, keepFiles));
+    this.rotations++;
+    this.gzipping?.abort();
+    return this.then(() => rotateFiles(this.file, keepFiles)).finally(() => this.rotations--);
   }
 
   /** `compressRotated` in the background; a failure is reported, the files stay plain. */
   compress(): void {
-    this.then(() => compressRotated(this.file)).catch((e: NodeJS.ErrnoException) => {
-      if (!this.stopped)
+    if (this.compressing) {
+      this.again = true;
+      return;
+    }
+    this.compressing = true;
+    this.again = false;
+    this.then(async () => {
+      const gzipping = new AbortController();
+      this.gzipping = gzipping;
+      try {
+        return await compressRotated(this.file, {
+          signal: gzipping.signal,
+          giveWay: () => this.rotations > 0,
+        });
+      } finally {
+        this.gzipping = undefined;
+      }
+    }).then(
+      (finished) => {
+        this.compressing = false;
+        // Given way to a rotation (queued by now): the rest after it.
+        if (!finished || this.again) this.compress();
+      },
+      (e: NodeJS.ErrnoException) => {
+        this.compressing = false;
+        if (this.stopped) return;
         this.report(
           `cannot compress the rotated files of ${this.file}; they stay plain until the next rotation`,
           { file: this.file, reason: e.message, code: e.code },
         );
-    });
+      },
+    );
   }
 
   /** The file is closed: no task starts any more (one under way ends on its own). */
@@ -153,13 +191,18 @@ export async function rotateFiles(file: string, keepFiles: number): Promise<numb
 }
 
 /**
- * Gzip every plain rotated file but the newest (`.2` on), one at a time, off the event loop
- * (zlib and the file streams run on the thread pool). Each goes to `.N.gz.partial`, which is
- * fsynced and renamed `.N.gz` (the directory fsynced too) before the plain file is removed: a
- * crash leaves the plain file, or it and a whole `.N.gz`. What a crash left is settled first:
- * a `.partial` is removed (its plain file is still there), a plain file beside its `.gz` too.
+ * Gzip every plain rotated file but the newest (`.2` on), one at a time, newest first, off
+ * the event loop (zlib and the file streams run on the thread pool). Each goes to
+ * `.N.gz.partial`, which is fsynced and renamed `.N.gz` (the directory fsynced too) before the
+ * plain file is removed: a crash leaves the plain file, or it and a whole `.N.gz`. What a crash
+ * left is settled first: a `.partial` is removed (its plain file is still there), a plain file
+ * beside its `.gz` too. Before each file `giveWay` is asked, and `signal` aborts the gzip under
+ * way (its `.partial` removed, the plain file kept): then it returns false, the rest not done.
  */
-export async function compressRotated(file: string): Promise<void> {
+export async function compressRotated(
+  file: string,
+  opts: { signal?: AbortSignal; giveWay?: () => boolean } = {},
+): Promise<boolean> {
   const dir = path.dirname(file);
   const names = await fsp.readdir(dir);
   const partial = new RegExp(`^${escapeRegExp(path.basename(file))}\\.\\d+\\.gz\\.partial$`);
@@ -167,17 +210,32 @@ export async function compressRotated(file: string): Promise<void> {
     await fsp.rm(path.join(dir, name), { force: true });
   const rotated = matching(file, names);
   const gzipped = new Set(rotated.filter((f) => f.gz).map((f) => f.index));
-  for (const f of rotated.filter((f) => !f.gz && f.index >= 2)) {
-    const plain = nameOf(file, f.index, false);
-    if (!gzipped.has(f.index)) await gzip(plain, nameOf(file, f.index, true));
-    await fsp.rm(plain, { force: true });
+  const plain = rotated.filter((f) => !f.gz && f.index >= 2).sort((a, b) => a.index - b.index);
+  for (const f of plain) {
+    if (opts.giveWay?.() || opts.signal?.aborted) return false;
+    const name = nameOf(file, f.index, false);
+    if (!gzipped.has(f.index)) {
+      try {
+        await gzip(name, nameOf(file, f.index, true), opts.signal);
+      } catch (e) {
+        if (opts.signal?.aborted) return false;
+        throw e;
+      }
+    }
+    await fsp.rm(name, { force: true });
   }
+  return true;
 }
 
-async function gzip(plain: string, gz: string): Promise<void> {
+async function gzip(plain: string, gz: string, signal?: AbortSignal): Promise<void> {
   const partial = gz + PARTIAL;
   try {
-    await pipeline(createReadStream(plain), createGzip(), createWriteStream(partial));
+    await pipeline(
+      createReadStream(plain),
+      createGzip(),
+      createWriteStream(partial),
+      signal ? { signal } : {},
+    );
     await renameDurably(partial, gz);
   } catch (e) {
     await fsp.rm(partial, { force: true });
@@ -209,10 +267,13 @@ function matching(file: string, names: string[]): Rotated[] {
 /**
  * Remove the rotated files whose index `beyond` picks, one after the other: thousands of
  * removals asked for at once keep the event loop busy with their completions until the last.
+ * One removed by hand since the listing is passed over (ENOENT), as in `renameIfThere`.
  */
 async function removeAll(file: string, rotated: Rotated[], beyond: (index: number) => boolean) {
   for (const f of rotated.filter((f) => beyond(f.index)))
-    await fsp.unlink(path.join(path.dirname(file), f.name));
+    await fsp.unlink(path.join(path.dirname(file), f.name)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
 }
 
 /** A file removed by hand since the listing is not a failed rotation. */
