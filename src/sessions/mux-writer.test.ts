@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loopbackPair } from '../../test/support/mux-pair.js';
 import { until } from '../shared/until.js';
 import { CONNECTION_BUFFER, FRAME, SLICE } from './mux-frame.js';
 import { MuxWriter } from './mux-writer.js';
@@ -12,17 +11,8 @@ afterEach(() => {
 
 describe('MuxWriter', () => {
   it('sends its waiting DATA once the buffer empties, when only other frames filled it (no DATA write to complete, no drain to come)', async () => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const accepted = once(server, 'connection') as Promise<[net.Socket]>;
     // A high-water mark far above what is written: write() never says wait, no 'drain' comes.
-    const socket = net.connect({
-      port: (server.address() as net.AddressInfo).port,
-      host: '127.0.0.1',
-      ...{ writableHighWaterMark: 64 * 1024 * 1024 },
-    });
-    const [peer] = await accepted;
+    const { server, socket, serverSocket: peer } = await loopbackPair(64 * 1024 * 1024);
     cleanups.push(() => {
       socket.destroy();
       peer.destroy();
