@@ -210,7 +210,8 @@ describe('gatehouse CLI', () => {
     holder.close();
     expect(inUse.code).toBe(2);
     expect(inUse.stderr).toContain('the port is in use');
-  });
+    // Several appliance starts: 12 s alone at load 9, up to 3× that on a loaded CI machine.
+  }, 120_000);
 
   it('runs the demo on embedded defaults end to end and cleans up', async () => {
     const res = await gatehouse(['demo', '--walkthrough', '--exit']);
@@ -220,5 +221,6 @@ describe('gatehouse CLI', () => {
     expect(res.stdout).toMatch(/health-checked in \d+ ms; it now runs \d+\.\d+\.\d+/);
     const dataDir = /initialising appliance-a in (\S+)/.exec(res.stdout)![1]!;
     expect(existsSync(dataDir)).toBe(false);
-  });
+    // A whole demo (two appliances, an install): 13 s alone at load 9, up to 3× that on CI.
+  }, 120_000);
 });
