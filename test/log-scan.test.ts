@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { filesUnder, leaksIn, secret, secretBytes } from './support/log-scan.js';
+import { filesUnder, gunzipWhatCan, leaksIn, secret, secretBytes } from './support/log-scan.js';
 
 const found = (text: string, s = secret('the password', 'correct horse battery')) =>
   leaksIn([{ source: 'a log', text }], [s]);
@@ -50,6 +50,31 @@ describe('leaksIn (the secret scan of the log tests)', () => {
       ]);
       for (const f of files)
         expect(leaksIn([f], [secret('the password', 'correct horse battery')])).not.toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads what it can of a gzip cut short in its header (1 to 9 bytes: nothing) or damaged past some point, and never fails the scan', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-log-scan-'));
+    try {
+      const gz = gzipSync('{"msg":"correct horse battery"}\n'.repeat(2000));
+      for (let n = 0; n <= 9; n++)
+        writeFileSync(path.join(dir, `app.log.${n + 2}.gz.partial`), gz.subarray(0, n));
+      // Garbage after the first half (what a crash may leave): plain gunzip refuses it.
+      const garbage = Buffer.from(Array.from({ length: 512 }, (_, i) => 0x13 ^ ((i * 31) & 255)));
+      const damaged = Buffer.concat([gz.subarray(0, gz.length / 2), garbage]);
+      expect(() => gunzipSync(damaged, { finishFlush: constants.Z_SYNC_FLUSH })).toThrow();
+      writeFileSync(path.join(dir, 'app.log.20.gz.partial'), damaged);
+      const files = filesUnder(dir);
+      expect(files).toHaveLength(11);
+      for (const f of files.filter((f) => !f.source.endsWith('.20.gz.partial')))
+        expect(f.text, f.source).toBe('');
+      const read = files.find((f) => f.source.endsWith('.20.gz.partial'))!;
+      expect(leaksIn([read], [secret('the password', 'correct horse battery')])).not.toEqual([]);
+      // What is read begins with the lines the damage came after.
+      expect(read.text.startsWith('{"msg":"correct horse battery"}\n'.repeat(10))).toBe(true);
+      expect(gunzipWhatCan(gz).toString()).toBe('{"msg":"correct horse battery"}\n'.repeat(2000));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -92,8 +92,9 @@ export function applianceKeySecrets(dataDir: string, label: string): Secret[] {
 
 /**
  * Every file under `dir` (recursively), whatever its name: rotated and compressed logs too
- * (gzip, recognised by its magic bytes, is decompressed; a `.gz.partial` that a stop cut short
- * as far as it goes). Fails when the directory is empty.
+ * (gzip, recognised by its name or its magic bytes, is decompressed; a `.gz.partial` that a stop
+ * cut short, even in its header, as far as it goes: `gunzipWhatCan`). Fails when the directory is
+ * empty.
  */
 export function filesUnder(dir: string): Written[] {
   const found: Written[] = [];
@@ -103,20 +104,42 @@ export function filesUnder(dir: string): Written[] {
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) {
         const bytes = readFileSync(p);
-        const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
-        found.push({
-          source: p,
-          text: (gzip
-            ? gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH })
-            : bytes
-          ).toString('utf8'),
-        });
+        const gzip = /\.gz(\.partial)?$/.test(e.name) || (bytes[0] === 0x1f && bytes[1] === 0x8b);
+        found.push({ source: p, text: (gzip ? gunzipWhatCan(bytes) : bytes).toString('utf8') });
       }
     }
   };
   walk(dir);
   if (!found.length) throw new Error(`${dir} holds no file: nothing was logged there`);
   return found;
+}
+
+/**
+ * What can be read of a gzip: all of it; of one cut short (in its header too: nothing) or
+ * damaged past some point (what a crash may leave), the longest beginning that inflates. Never
+ * throws: the scan reads what it can rather than failing on a file a stop left half written.
+ */
+export function gunzipWhatCan(bytes: Buffer): Buffer {
+  const inflate = (n: number) =>
+    gunzipSync(bytes.subarray(0, n), { finishFlush: constants.Z_SYNC_FLUSH });
+  try {
+    return inflate(bytes.length);
+  } catch {
+    // Search the longest beginning that inflates (a beginning of one that does, does too).
+  }
+  let best: Buffer = Buffer.alloc(0);
+  let lo = 0;
+  let hi = bytes.length;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    try {
+      best = inflate(mid);
+      lo = mid;
+    } catch {
+      hi = mid;
+    }
+  }
+  return best;
 }
 
 /** Every row of a stopped appliance's event log (its SQLite store), as JSON. */
