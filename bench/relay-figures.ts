@@ -170,10 +170,27 @@ export function relayFigures(run: RelayRun): { table: Figure[]; notes: string[] 
     Object.entries(f.wayCpuPercent)
       .map(([k, v]) => `${k} ${v.toFixed(0)}`)
       .join(', ');
+  const chainLine = (label: string, b: BulkResult) =>
+    (Object.keys(b.chain) as Path[]).map((p) => {
+      const c = b.chain[p]!;
+      const parts = Object.entries(c.cpuPerGiB)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(' + ');
+      return `Chain ${label}${p}: CPU-s per GiB ${parts} = ${c.totalCpuPerGiB.toFixed(2)}; machine busy ${(100 * c.busy).toFixed(0)} % of ${c.cores} cores (the chain ${(100 * c.chainShareOfBusy).toFixed(0)} % of it) → ceiling ${c.ceilingMBps.toFixed(0)} MB/s; measured ${c.measuredMBps.toFixed(0)} MB/s`;
+    });
+  const gChain = recorded.chain.gatehouse;
+  const pChain = recorded.chain.bare;
   const notes = [
     `Bulk MB/s per round: ${rounds(recorded)}; recording off: ${rounds(unrecorded)}`,
     `Relaying process CPU-s per GiB: ${perGiB(recorded.relayCpuPerGiB)}; recording off: ${perGiB(unrecorded.relayCpuPerGiB)}`,
     `CPU-s per GiB on a session's way: ${perGiB(recorded.sessionCpuPerGiB)}; recording off: ${perGiB(unrecorded.sessionCpuPerGiB)}`,
+    ...chainLine('', recorded),
+    ...chainLine('recording off, ', unrecorded),
+    ...(gChain && pChain
+      ? [
+          `Chain Gatehouse / bare pipe: throughput measured ${(gChain.measuredMBps / pChain.measuredMBps).toFixed(2)}×; chain CPU-s per GiB pipe / Gatehouse ${(pChain.totalCpuPerGiB / gChain.totalCpuPerGiB).toFixed(2)}× (the throughput ratio if both ways are bound by the cores)`,
+        ]
+      : []),
     ...run.active.map(
       ({ gatehouse: g, bare: b }) =>
         `${g.sessions} active: ${g.roundTrips} round trips (${g.late} late) through Gatehouse, ${b.roundTrips} (${b.late} late) through the pipe; CPU ms per session-second ${g.cpuMsPerSessionSecond.toFixed(3)} and ${b.cpuMsPerSessionSecond.toFixed(3)}; load from ${g.generators} processes using ${((100 * g.generatorCpuSeconds) / g.windowSeconds).toFixed(0)} % and ${((100 * b.generatorCpuSeconds) / b.windowSeconds).toFixed(0)} % of a core; on the way (% of a core): ${way(g)}; through the pipe ${way(b)}`,

@@ -4,13 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { DataDir } from '../src/appliance/data-paths.js';
 import { until } from '../src/shared/until.js';
 import { cpuSeconds, treeCpuSeconds } from './relay-proc.js';
 import { noLiveSessions, progress, type Opener, type Setup } from './relay-site.js';
 import { bulk, pingPong } from './relay-traffic.js';
-import { percentile, settleDisks } from './support.js';
+import { cpuSnapshot, percentile, settleDisks } from './support.js';
 
 /**
  * A session, the bare Node TLS pipe, the bare pipe that also records (`recorded`), direct TCP,
@@ -19,20 +21,81 @@ import { percentile, settleDisks } from './support.js';
 export type Path = 'gatehouse' | 'bare' | 'recorded' | 'direct' | 'ssh';
 const PING_SIZE = 64;
 
-/** CPU seconds so far of the process relaying each path (none for direct TCP). */
+/** CPU seconds so far of one process (or process tree) on a path's way. */
+type CpuReader = () => number;
+
+/**
+ * Each path's way: the process that relays it (none for direct TCP) and every process the
+ * bytes pass through, by role, the relaying process first, this process (the console) last.
+ */
+export interface PathWay {
+  relay: CpuReader;
+  chain: Record<string, CpuReader>;
+}
+
+/** The console's CPU: this whole process, user + system, from process.cpuUsage. */
+const consoleCpu: CpuReader = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 export function pathCpu(
   setup: Setup,
-  bare: number,
-  recorded: number,
-  sshd: number,
-): Record<Path, () => number> {
+  bare: { pid: number; jumpPid: number },
+  recorded: { pid: number; jumpPid: number },
+  ssh: { sshd: number; client: number },
+): Record<Path, PathWay> {
+  const target = () => cpuSeconds(setup.pids.target);
+  const pipe = (p: { pid: number; jumpPid: number }): PathWay => ({
+    relay: () => cpuSeconds(p.pid),
+    chain: {
+      pipe: () => cpuSeconds(p.pid),
+      'bare Jump Client': () => cpuSeconds(p.jumpPid),
+      target,
+      console: consoleCpu,
+    },
+  });
+  // setup.pids.worker is read at each call: it changes when the appliance is started again.
+  const worker = () => cpuSeconds(setup.pids.worker);
+  const sshd = () => treeCpuSeconds(ssh.sshd);
   return {
-    gatehouse: () => cpuSeconds(setup.pids.worker),
-    bare: () => cpuSeconds(bare),
-    recorded: () => cpuSeconds(recorded),
-    direct: () => 0,
-    ssh: () => treeCpuSeconds(sshd),
+    gatehouse: {
+      relay: worker,
+      chain: {
+        worker,
+        'Jump Client': () => cpuSeconds(setup.pids.jumpClient),
+        target,
+        console: consoleCpu,
+      },
+    },
+    bare: pipe(bare),
+    recorded: pipe(recorded),
+    direct: { relay: () => 0, chain: { target, console: consoleCpu } },
+    ssh: {
+      relay: sshd,
+      chain: { sshd, 'ssh client': () => cpuSeconds(ssh.client), target, console: consoleCpu },
+    },
   };
+}
+
+/**
+ * What bounds a path's bulk throughput when every process of its way shares the machine's
+ * cores: the CPU of each per GiB, the machine's busy share of its cores over the transfers
+ * (/proc/stat, every process, the suite beside the benchmark included), and the throughput the
+ * chain's CPU allows at that busy share: cores × busy × 1 GiB / the chain's CPU-s per GiB.
+ */
+export interface ChainFigures {
+  /** CPU seconds per GiB of each process on the way, by role. */
+  cpuPerGiB: Record<string, number>;
+  totalCpuPerGiB: number;
+  cores: number;
+  /** Busy share of all cores during the transfers, 0–1. */
+  busy: number;
+  /** The chain's share of the machine's busy CPU during the transfers, 0–1. */
+  chainShareOfBusy: number;
+  ceilingMBps: number;
+  /** Every round's bytes over every round's time. */
+  measuredMBps: number;
 }
 
 export interface BulkResult {
@@ -42,6 +105,8 @@ export interface BulkResult {
   relayCpuPerGiB: Partial<Record<Path, number>>;
   /** CPU seconds per GiB of every process on a session's way. */
   sessionCpuPerGiB: Record<string, number>;
+  /** Each path's whole way: what its chain of processes allows on this machine's cores. */
+  chain: Partial<Record<Path, ChainFigures>>;
 }
 
 /**
@@ -52,7 +117,7 @@ export interface BulkResult {
 export async function bulkRounds(
   setup: Setup,
   open: Partial<Record<Path, Opener>>,
-  cpuOf: Record<Path, () => number>,
+  ways: Record<Path, PathWay>,
   bytes: number,
   rounds: number,
   /** Where the recording anchor writes (each file removed once durable). */
@@ -64,6 +129,8 @@ export async function bulkRounds(
   const relayCpu: Partial<Record<Path, number>> = {};
   const roles = { ...setup.pids, console: process.pid };
   const sessionCpu: Record<string, number> = {};
+  const chainCpu: Partial<Record<Path, Record<string, number>>> = {};
+  const machine: Partial<Record<Path, { busy: number; wall: number }>> = {};
   const recordingsDone = () =>
     until(
       () =>
@@ -78,10 +145,22 @@ export async function bulkRounds(
       await recordingsDone();
       await settleDisks();
       const socket: Duplex = await open[p]!('sink');
-      const relay0 = cpuOf[p]();
+      const chain = Object.entries(ways[p].chain);
+      const relay0 = ways[p].relay();
       const role0 = Object.values(roles).map(cpuSeconds);
+      const chain0 = chain.map(([, read]) => read());
+      const busy0 = cpuSnapshot()?.machineBusy ?? NaN;
+      const wall0 = performance.now();
       const took = await bulk(socket, bytes, block);
-      relayCpu[p] = (relayCpu[p] ?? 0) + cpuOf[p]() - relay0;
+      const wall = (performance.now() - wall0) / 1000;
+      const busy = (cpuSnapshot()?.machineBusy ?? NaN) - busy0;
+      const chainNow = chain.map(([, read]) => read());
+      relayCpu[p] = (relayCpu[p] ?? 0) + ways[p].relay() - relay0;
+      const c = (chainCpu[p] ??= {});
+      chain.forEach(([role], i) => (c[role] = (c[role] ?? 0) + chainNow[i]! - chain0[i]!));
+      const m = (machine[p] ??= { busy: 0, wall: 0 });
+      m.busy += busy;
+      m.wall += wall;
       if (p === 'gatehouse')
         Object.values(roles).forEach((pid, i) => {
           const role = Object.keys(roles)[i]!;
@@ -99,6 +178,26 @@ export async function bulkRounds(
     ms,
     relayCpuPerGiB: perGiB(relayCpu),
     sessionCpuPerGiB: perGiB(sessionCpu),
+    chain: Object.fromEntries(
+      (Object.keys(chainCpu) as Path[]).map((p) => {
+        const cpuPerGiB = perGiB(chainCpu[p]!);
+        const totalCpuPerGiB = Object.values(cpuPerGiB).reduce((a, b) => a + b, 0);
+        const cores = os.availableParallelism();
+        const { busy: busySeconds, wall } = machine[p]!;
+        const busy = busySeconds / (wall * cores);
+        const chainSeconds = Object.values(chainCpu[p]!).reduce((a, b) => a + b, 0);
+        const figures: ChainFigures = {
+          cpuPerGiB,
+          totalCpuPerGiB,
+          cores,
+          busy,
+          chainShareOfBusy: chainSeconds / busySeconds,
+          ceilingMBps: (cores * busy * 1024 ** 3) / totalCpuPerGiB / 1e6,
+          measuredMBps: (rounds * bytes) / wall / 1e6,
+        };
+        return [p, figures];
+      }),
+    ),
   };
 }
 

@@ -184,12 +184,12 @@ export function connectTcp(hostPort: string): Promise<net.Socket> {
 
 /**
  * `ssh -N -L` forwarding a local port to each target through the throwaway sshd; `sshd` is the
- * listener's pid (the connection's own sshd processes are its descendants).
+ * listener's pid (the connection's own sshd processes are its descendants), `client` the ssh's.
  */
 export async function startSshForward(
   cleanup: Cleanup,
   setup: Setup,
-): Promise<{ forwarded: Record<Target, string>; sshd: number }> {
+): Promise<{ forwarded: Record<Target, string>; sshd: number; client: number }> {
   const dir = path.join(setup.root, 'ssh');
   const ssh = (await startSshd(dir, cleanup)).split(' ');
   const local = { echo: await freePort(HOST), sink: await freePort(HOST) };
@@ -221,7 +221,7 @@ export async function startSshForward(
     100,
   );
   const sshd = Number(readFileSync(path.join(dir, 'sshd.pid'), 'utf8').trim());
-  return { forwarded, sshd };
+  return { forwarded, sshd, client: child.pid! };
 }
 
 /** The bare Node TLS pipe and its bare Jump Client to the site's targets. */

@@ -113,9 +113,9 @@ export async function runRelayBenchmark(): Promise<void> {
       direct: (t) => connectTcp(setup.targets[t]),
       ssh: (t) => connectTcp(ssh.forwarded[t]),
     };
-    const cpuOf = pathCpu(setup, bare.pid, recordingPipe.pid, ssh.sshd);
+    const ways = pathCpu(setup, bare, recordingPipe, ssh);
 
-    const recorded = await bulkRounds(setup, open, cpuOf, BYTES, ROUNDS, anchorRecordings);
+    const recorded = await bulkRounds(setup, open, ways, BYTES, ROUNDS, anchorRecordings);
     const rtt = await roundTrips({ ...open, recorded: undefined }, PINGS);
     const active: { gatehouse: ActiveFigures; bare: ActiveFigures }[] = [];
     for (const n of [ACTIVE, ACTIVE_MORE].filter((n) => n > 0)) {
@@ -149,7 +149,7 @@ export async function runRelayBenchmark(): Promise<void> {
     await restartAppliance(cleanup, setup, [`--import=${NO_RECORDING}`]);
     const hooked = setup.appliance.output.filter((l) => l.includes('BENCHMARK HOOK')).length;
     if (hooked < 2) throw new Error('the no-recording hook did not load in the worker');
-    const unrecorded = await bulkRounds(setup, { gatehouse: open.gatehouse }, cpuOf, BYTES, ROUNDS);
+    const unrecorded = await bulkRounds(setup, { gatehouse: open.gatehouse }, ways, BYTES, ROUNDS);
 
     // (e) idle sessions on a freshly started appliance, then the anchor's idle pairs.
     await restartAppliance(cleanup, setup, IDLE_NODE_ARGS);
