@@ -84,7 +84,30 @@ async function appliance(serves: { clients: boolean; newClients: boolean }) {
       drain.changed();
     },
   };
-  return { state, drain, resumption, parts, back, jumpClient, endPart: (r: string) => endPart(r) };
+  /** Part s-1 runs with these legs, as the runner lists a resumable part (`moves`). */
+  const partRuns = (legs: [MuxStream, MuxStream]) => {
+    state.legs.set('s-1', legs);
+    state.live.set('s-1', {
+      id: 's-1',
+      representative: 'rep',
+      jumpClient: 'db-01',
+      target: '127.0.0.1:22',
+      startedAt: Date.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      moves: 1,
+    });
+  };
+  return {
+    state,
+    drain,
+    resumption,
+    parts,
+    back,
+    jumpClient,
+    partRuns,
+    endPart: (r: string) => endPart(r),
+  };
 }
 
 describe('GatewayDrain: a planned move and the legs waiting to be paired', () => {
@@ -187,17 +210,7 @@ describe('GatewayDrain: a planned move and the legs waiting to be paired', () =>
       'the Jump Client leg to wait',
     );
     // A part's legs, as the runner lists them while it runs (resumable: `moves`).
-    a.state.legs.set('s-1', [c1, j1]);
-    a.state.live.set('s-1', {
-      id: 's-1',
-      representative: 'rep',
-      jumpClient: 'db-01',
-      target: '127.0.0.1:22',
-      startedAt: Date.now(),
-      bytesIn: 0,
-      bytesOut: 0,
-      moves: 1,
-    });
+    a.partRuns([c1, j1]);
     serves.newClients = false;
     let ended = false;
     const moved = a.drain.drain();
@@ -249,17 +262,7 @@ describe('GatewayDrain: a planned move and the legs waiting to be paired', () =>
     a.jumpClient.connects();
     const legs = await Promise.all([a.back('console'), a.back('jump')]);
     expect(a.parts).toEqual(['s-1']);
-    a.state.legs.set('s-1', legs);
-    a.state.live.set('s-1', {
-      id: 's-1',
-      representative: 'rep',
-      jumpClient: 'db-01',
-      target: '127.0.0.1:22',
-      startedAt: Date.now(),
-      bytesIn: 0,
-      bytesOut: 0,
-      moves: 1,
-    });
+    a.partRuns(legs);
     const paused: string[] = [];
     for (const leg of legs) {
       const destroy = leg.destroy.bind(leg);
